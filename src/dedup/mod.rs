@@ -1,0 +1,3 @@
+//! Duplicate gate: fingerprints, similarity, platform rules, the persistent library.
+//!
+//! OWNER: dedup helper.

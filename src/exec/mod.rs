@@ -1,0 +1,1 @@
+//! exec stage (OWNER: lead).

@@ -1,0 +1,20 @@
+//! Creative Factory: one TOML template → many named, stamped, duplicate-checked ad creatives.
+//!
+//! Stages, each a function from one typed value to the next (see docs/ARCHITECTURE.md):
+//! `template` → `plan` → `render` (+ `text`, `media`) → `encode` → `dedup` → `export`.
+//! Only `exec` knows about threads and channels.
+
+pub mod cli;
+pub mod dedup;
+pub mod encode;
+pub mod exec;
+pub mod export;
+pub mod media;
+pub mod plan;
+pub mod preset;
+pub mod render;
+pub mod template;
+pub mod text;
+
+/// Bumped whenever the pixels a template produces change; part of every variant id.
+pub const RENDER_VERSION: u32 = 1;

@@ -1,0 +1,6 @@
+//! Platform presets: built-in `presets/*.toml` plus a user's directory.
+//!
+//! OWNER: template helper.
+
+mod model;
+pub use model::*;

@@ -1,0 +1,6 @@
+//! Template stage: TOML text → `RawTemplate` (with spans) → validated `Template`.
+//!
+//! OWNER: template helper.
+
+mod model;
+pub use model::*;

@@ -1,0 +1,375 @@
+//! The validated template: what every later stage reads.
+//!
+//! Everything here has already been checked (paths exist and stay inside the template's root,
+//! colours parse, pools are non-empty, presets exist), so later stages never re-validate.
+//! Paths are absolute. The raw, span-carrying form lives in `raw.rs`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+/// RGBA colour, straight (not premultiplied) alpha.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct Rgba(pub [u8; 4]);
+
+impl Rgba {
+    pub const WHITE: Rgba = Rgba([255, 255, 255, 255]);
+    pub const BLACK: Rgba = Rgba([0, 0, 0, 255]);
+    pub const TRANSPARENT: Rgba = Rgba([0, 0, 0, 0]);
+
+    /// Parses `#rgb`, `#rrggbb`, `#rrggbbaa`. Returns `None` on anything else.
+    pub fn parse(s: &str) -> Option<Rgba> {
+        let h = s.strip_prefix('#')?;
+        if !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let byte = |i: usize| u8::from_str_radix(&h[i..i + 2], 16).ok();
+        match h.len() {
+            3 => {
+                let n = |i: usize| u8::from_str_radix(&h[i..i + 1], 16).ok().map(|v| v * 17);
+                Some(Rgba([n(0)?, n(1)?, n(2)?, 255]))
+            }
+            6 => Some(Rgba([byte(0)?, byte(2)?, byte(4)?, 255])),
+            8 => Some(Rgba([byte(0)?, byte(2)?, byte(4)?, byte(6)?])),
+            _ => None,
+        }
+    }
+
+    pub fn to_hex(self) -> String {
+        let [r, g, b, a] = self.0;
+        if a == 255 {
+            format!("#{r:02x}{g:02x}{b:02x}")
+        } else {
+            format!("#{r:02x}{g:02x}{b:02x}{a:02x}")
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Video,
+    Image,
+    Both,
+}
+
+#[derive(Debug, Clone)]
+pub struct Template {
+    /// The template file, absolute.
+    pub path: PathBuf,
+    /// Directory every relative path is resolved against; paths may not escape it.
+    pub root: PathBuf,
+    pub name: String,
+    pub version: u32,
+    pub kind: Kind,
+    /// Seconds, for video presets.
+    pub duration: f64,
+    pub fps: u32,
+    /// Seconds into the video timeline at which image presets take their poster frame.
+    pub poster_time: f64,
+    pub output: Output,
+    pub variants: VariantsSpec,
+    pub backgrounds: Vec<Background>,
+    pub products: Vec<Product>,
+    pub subtitles: Vec<Subtitle>,
+    pub effects: Vec<Effects>,
+    pub audio: Vec<Audio>,
+    /// Regions the output section names, resolved to locales, in template order.
+    pub regions: Vec<Region>,
+    pub dedup: DedupSpec,
+}
+
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// Preset ids, in template order, all known to the preset set.
+    pub presets: Vec<String>,
+    /// Name pattern, e.g. `{region}_{platform}_{duration}s_{kind}_v{n}`.
+    pub name: String,
+    /// Name pattern for image presets (default `{region}_{platform}_{label}_v{n}`).
+    pub image_name: String,
+    /// UTM-style tracking parameters (values are patterns too), ordered by key.
+    pub tracking: BTreeMap<String, String>,
+    pub landing_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Ltr,
+    Rtl,
+}
+
+#[derive(Debug, Clone)]
+pub struct Region {
+    /// Upper-case region code, e.g. `US`, `SA`.
+    pub code: String,
+    /// Primary locale, e.g. `en`, `ar`, `es-MX`.
+    pub locale: String,
+    /// Locales tried after `locale` when a copy is missing, in order (e.g. `es`).
+    pub fallback: Vec<String>,
+    pub direction: Direction,
+}
+
+#[derive(Debug, Clone)]
+pub struct VariantsSpec {
+    pub strategy: Strategy,
+    /// At most this many variants (after exclusions), `None` for all.
+    pub limit: Option<usize>,
+    pub exclude: Vec<Exclude>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Strategy {
+    /// Cartesian product of the pools, in pool order (background slowest).
+    Full,
+    /// `count` distinct combinations drawn with a seeded generator, reported in product order.
+    Sample { count: usize, seed: u64 },
+}
+
+/// A combination is excluded when every pool named here picks the given option id.
+#[derive(Debug, Clone)]
+pub struct Exclude {
+    /// (pool name, option id), e.g. ("background", "beach").
+    pub when: Vec<(Pool, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pool {
+    Background,
+    Product,
+    Subtitle,
+    Effects,
+    Audio,
+}
+
+impl Pool {
+    pub const ALL: [Pool; 5] = [Pool::Background, Pool::Product, Pool::Subtitle, Pool::Effects, Pool::Audio];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Pool::Background => "background",
+            Pool::Product => "product",
+            Pool::Subtitle => "subtitle",
+            Pool::Effects => "effects",
+            Pool::Audio => "audio",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Pool> {
+        Pool::ALL.into_iter().find(|p| p.name() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fit {
+    /// Fill the canvas, cropping the overflow.
+    Cover,
+    /// Fit inside the canvas, padding with the pad colour.
+    Contain,
+    /// Fit inside, padding with a blurred, covering copy of the same picture.
+    BlurPad,
+}
+
+#[derive(Debug, Clone)]
+pub struct Background {
+    pub id: String,
+    pub source: BackgroundSource,
+    pub fit: Fit,
+    /// Colour of the bars for `contain`.
+    pub pad: Rgba,
+}
+
+#[derive(Debug, Clone)]
+pub enum BackgroundSource {
+    Color(Rgba),
+    /// Linear gradient; `angle` in degrees, 0 = top→bottom, 90 = left→right.
+    Gradient { from: Rgba, to: Rgba, angle: f32 },
+    Image(PathBuf),
+    /// A clip looped (or, when longer, trimmed) to the template's duration.
+    Video { path: PathBuf, looped: bool, start: f64 },
+}
+
+impl BackgroundSource {
+    pub fn path(&self) -> Option<&PathBuf> {
+        match self {
+            BackgroundSource::Image(p) | BackgroundSource::Video { path: p, .. } => Some(p),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Anchor {
+    Center,
+    Top,
+    Bottom,
+    Left,
+    Right,
+    TopLeft,
+    TopRight,
+    BottomLeft,
+    BottomRight,
+}
+
+impl Anchor {
+    /// Fractions (x, y) of the free space placed before the item.
+    pub fn fractions(self) -> (f32, f32) {
+        match self {
+            Anchor::Center => (0.5, 0.5),
+            Anchor::Top => (0.5, 0.0),
+            Anchor::Bottom => (0.5, 1.0),
+            Anchor::Left => (0.0, 0.5),
+            Anchor::Right => (1.0, 0.5),
+            Anchor::TopLeft => (0.0, 0.0),
+            Anchor::TopRight => (1.0, 0.0),
+            Anchor::BottomLeft => (0.0, 1.0),
+            Anchor::BottomRight => (1.0, 1.0),
+        }
+    }
+
+    /// The anchor seen in a mirror, for right-to-left regions.
+    pub fn mirrored(self) -> Anchor {
+        match self {
+            Anchor::Left => Anchor::Right,
+            Anchor::Right => Anchor::Left,
+            Anchor::TopLeft => Anchor::TopRight,
+            Anchor::TopRight => Anchor::TopLeft,
+            Anchor::BottomLeft => Anchor::BottomRight,
+            Anchor::BottomRight => Anchor::BottomLeft,
+            a => a,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Shadow {
+    pub color: Rgba,
+    /// Offset in canvas fractions of the shorter side.
+    pub offset: (f32, f32),
+    /// Blur radius as a fraction of the shorter side.
+    pub blur: f32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Product {
+    pub id: String,
+    /// RGBA cut-out.
+    pub source: PathBuf,
+    pub anchor: Anchor,
+    /// Largest side of the product relative to the safe area's matching side (0..=1).
+    pub scale: f32,
+    /// Offset in fractions of the canvas (x right, y down).
+    pub offset: (f32, f32),
+    /// Degrees, clockwise.
+    pub rotation: f32,
+    pub shadow: Option<Shadow>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VPos {
+    Top,
+    Center,
+    Bottom,
+}
+
+#[derive(Debug, Clone)]
+pub struct Outline {
+    pub color: Rgba,
+    /// Width in pixels at the reference size (scaled with the text).
+    pub width: f32,
+}
+
+#[derive(Debug, Clone)]
+pub struct BoxStyle {
+    pub color: Rgba,
+    /// Padding in fractions of the font size.
+    pub padding: f32,
+}
+
+/// A line of copy shown between `start` and `end` seconds.
+#[derive(Debug, Clone)]
+pub struct TimedLine {
+    pub start: f64,
+    pub end: f64,
+    /// Copy per locale.
+    pub text: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Subtitle {
+    pub id: String,
+    /// Copy per locale, shown for the whole duration. Empty when `lines` is used.
+    pub text: BTreeMap<String, String>,
+    pub lines: Vec<TimedLine>,
+    /// Font families in fallback order.
+    pub fonts: Vec<String>,
+    /// Font size as a fraction of the canvas width (so one template fits every preset).
+    pub size: f32,
+    /// Smallest size (same unit) the fitter may shrink to before giving up.
+    pub min_size: f32,
+    pub color: Rgba,
+    pub outline: Option<Outline>,
+    pub shadow: Option<Shadow>,
+    pub background: Option<BoxStyle>,
+    pub position: VPos,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Grade {
+    /// Added to every channel, -1..=1.
+    pub brightness: f32,
+    /// Multiplier around mid-grey, 1 = unchanged.
+    pub contrast: f32,
+    /// Multiplier of chroma, 1 = unchanged, 0 = grey.
+    pub saturation: f32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Effects {
+    pub id: String,
+    pub grade: Option<Grade>,
+    /// Seconds of fade from black at the start / to black at the end.
+    pub fade_in: f64,
+    pub fade_out: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Audio {
+    pub id: String,
+    /// `None` = silence (the video still carries a silent AAC track).
+    pub source: Option<PathBuf>,
+    /// Linear gain.
+    pub volume: f32,
+    /// Seconds into the music file to start from.
+    pub start: f64,
+    pub fade_in: f64,
+    pub fade_out: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DedupPolicy {
+    Reject,
+    Warn,
+    Off,
+}
+
+#[derive(Debug, Clone)]
+pub struct DedupSpec {
+    pub policy: DedupPolicy,
+    /// Library database; `None` = batch-only scoring.
+    pub library: Option<PathBuf>,
+    /// Similar creatives older than this many days do not count.
+    pub exempt_after_days: u32,
+}
+
+impl Default for DedupSpec {
+    fn default() -> Self {
+        DedupSpec { policy: DedupPolicy::Warn, library: None, exempt_after_days: 180 }
+    }
+}

@@ -1,14 +1,26 @@
-//! Command line: raw clap arguments, validated into stage inputs, then run (OWNER: lead).
+//! Command line. Raw clap arguments are turned into validated stage inputs (template,
+//! presets, plan filter, run options) before anything runs, ripgrep-style.
+//!
+//! Exit codes: 0 = everything asked for was made; 1 = some variants failed (or `--fail-on`
+//! matched); 2 = the input was invalid (template diagnostics, bad arguments) or the run could
+//! not start.
 
 pub mod dedup_cmd;
+pub mod progress;
 pub mod text_cmd;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::plan::{self, AssetHashes, PlanFilter};
+use crate::preset::PresetSet;
+use crate::template::{self, LoadOptions, Template};
 
 #[derive(Debug, Parser)]
-#[command(name = "factory", version, about = "Turn one TOML template into many ad-creative variants")]
+#[command(name = "factory", version, about = "Turn one TOML template into many named, stamped ad-creative variants")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -16,6 +28,16 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check a template and report every problem at once.
+    Validate(TemplateArgs),
+    /// Show the variants a template expands to.
+    Plan(PlanArgs),
+    /// Render, encode, stamp, check and export every planned output.
+    Render(RenderArgs),
+    /// List the platform presets.
+    Presets(PresetsArgs),
+    /// Print the tracking metadata stamped inside an output file.
+    Inspect(InspectArgs),
     /// Shape or render text, to see why a line looks the way it does.
     Text(text_cmd::TextArgs),
     /// Score files for near-duplicates against a library and each other.
@@ -24,10 +46,217 @@ pub enum Command {
     Library(dedup_cmd::LibraryArgs),
 }
 
+#[derive(Debug, Args)]
+pub struct TemplateArgs {
+    /// The template file.
+    pub template: PathBuf,
+    /// A directory of extra presets (`NAME.toml`); same names override built-ins.
+    #[arg(long)]
+    pub presets_dir: Option<PathBuf>,
+    /// Let asset paths point outside the template's directory.
+    #[arg(long)]
+    pub allow_outside_root: bool,
+    /// Print diagnostics as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// Only these presets (comma-separated ids from the template).
+    #[arg(long, value_delimiter = ',')]
+    pub presets: Option<Vec<String>>,
+    /// Only these regions (comma-separated codes from the template).
+    #[arg(long, value_delimiter = ',')]
+    pub regions: Option<Vec<String>>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub template: TemplateArgs,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub template: TemplateArgs,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Output directory (default: out/TEMPLATE-NAME).
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+    /// Outputs rendered at once (default: half the cores, at least 1; each job also uses
+    /// an encoder thread).
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub progress: progress::ProgressMode,
+    /// Stop at the first failing variant.
+    #[arg(long)]
+    pub fail_fast: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PresetsArgs {
+    #[arg(long)]
+    pub presets_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    pub file: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Validate(a) => validate(a),
+        Command::Plan(a) => plan_cmd(a),
+        Command::Render(a) => render_cmd(a),
+        Command::Presets(a) => presets_cmd(a),
+        Command::Inspect(a) => inspect(a),
         Command::Text(a) => text_cmd::run(a),
         Command::Dedup(a) => dedup_cmd::run_dedup(a),
         Command::Library(a) => dedup_cmd::run_library(a),
     }
+}
+
+fn load_presets(dir: Option<&Path>) -> anyhow::Result<PresetSet> {
+    let mut set = PresetSet::builtin().context("built-in presets")?;
+    if let Some(d) = dir {
+        set.load_dir(d).with_context(|| format!("presets directory {}", d.display()))?;
+    }
+    Ok(set)
+}
+
+/// Loads and validates, printing diagnostics; `None` means the template is invalid and the
+/// diagnostics have been shown.
+fn load_template(a: &TemplateArgs, presets: &PresetSet) -> Option<Template> {
+    let opts = LoadOptions { allow_outside_root: a.allow_outside_root };
+    match template::load_with(&a.template, presets, &opts) {
+        Ok(t) => Some(t),
+        Err(diags) => {
+            if a.json {
+                println!("{}", diags.to_json());
+            } else {
+                eprint!("{diags}");
+            }
+            None
+        }
+    }
+}
+
+fn validate(a: TemplateArgs) -> anyhow::Result<ExitCode> {
+    let presets = load_presets(a.presets_dir.as_deref())?;
+    let Some(t) = load_template(&a, &presets) else { return Ok(ExitCode::from(2)) };
+    let hashes = AssetHashes::compute(&t)?;
+    let plan = plan::plan(&t, &presets, &PlanFilter::default(), &hashes)?;
+    if a.json {
+        println!("{}", serde_json::json!({"ok": true, "variants": plan.variants.len(), "outputs": plan.jobs.len()}));
+    } else {
+        println!(
+            "{}: ok — {} variant(s) × {} region(s) × {} preset(s) = {} output(s)",
+            a.template.display(),
+            plan.variants.len(),
+            t.regions.len(),
+            t.output.presets.len(),
+            plan.jobs.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn filter(f: &FilterArgs) -> PlanFilter {
+    PlanFilter { presets: f.presets.clone(), regions: f.regions.clone() }
+}
+
+fn plan_cmd(a: PlanArgs) -> anyhow::Result<ExitCode> {
+    let presets = load_presets(a.template.presets_dir.as_deref())?;
+    let Some(t) = load_template(&a.template, &presets) else { return Ok(ExitCode::from(2)) };
+    let hashes = AssetHashes::compute(&t)?;
+    let plan = plan::plan(&t, &presets, &filter(&a.filter), &hashes)?;
+    if a.template.json {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{} v{}: {} variant(s), {} output(s)", t.name, t.version, plan.variants.len(), plan.jobs.len());
+    println!("{:>4}  {:<16}  {:<6}  {:<6}  {:<12}  {:<40}  modules", "n", "id", "region", "locale", "preset", "file");
+    for j in &plan.jobs {
+        let modules = j.modules.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+        println!(
+            "{:>4}  {:<16}  {:<6}  {:<6}  {:<12}  {:<40}  {}",
+            j.variant_n, j.variant_id, j.region, j.locale, j.preset, j.file, modules
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
+    let presets = load_presets(a.template.presets_dir.as_deref())?;
+    let Some(t) = load_template(&a.template, &presets) else { return Ok(ExitCode::from(2)) };
+    let hashes = AssetHashes::compute(&t)?;
+    let plan = plan::plan(&t, &presets, &filter(&a.filter), &hashes)?;
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("out").join(plan::sanitize_file_name(&t.name)));
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let jobs = a.jobs.unwrap_or((cores / 2).max(1));
+    if jobs == 0 {
+        anyhow::bail!("--jobs must be at least 1");
+    }
+    let fonts = crate::text::FontBook::system();
+    let opts = crate::exec::RunOptions { out: out.clone(), jobs, fail_fast: a.fail_fast, limits: Default::default() };
+    let mut reporter = progress::reporter(a.progress);
+    let report = crate::exec::run(&t, &plan, &presets, &fonts, &opts, &mut |ev| reporter.event(ev))?;
+    if a.progress != progress::ProgressMode::Json {
+        eprintln!("outputs in {}/ — manifest: {}", out.display(), out.join("manifest.json").display());
+    }
+    Ok(if report.failed > 0 || report.skipped > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn presets_cmd(a: PresetsArgs) -> anyhow::Result<ExitCode> {
+    let set = load_presets(a.presets_dir.as_deref())?;
+    if a.json {
+        let all: Vec<_> = set.iter().collect();
+        println!("{}", serde_json::to_string_pretty(&all)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{:<14} {:<12} {:<6} {:>10}  {:<10}  description", "id", "platform", "kind", "canvas", "format");
+    for p in set.iter() {
+        let format = match (&p.video, &p.image) {
+            (Some(v), _) => format!("{} crf {}", v.codec, v.crf),
+            (None, Some(i)) => format!("{:?}", i.format).to_lowercase(),
+            _ => String::new(),
+        };
+        let kind = match p.kind {
+            crate::preset::PresetKind::Video => "video",
+            crate::preset::PresetKind::Image => "image",
+        };
+        println!("{:<14} {:<12} {:<6} {:>10}  {:<10}  {}", p.id, p.platform, kind, format!("{}×{}", p.width, p.height), format, p.description);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn inspect(a: InspectArgs) -> anyhow::Result<ExitCode> {
+    let stamp = crate::encode::read_stamp(&a.file)?;
+    let probe = crate::encode::probe(&a.file)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"file": a.file, "stamp": stamp.0, "probe": probe}))?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{}", a.file.display());
+    for s in &probe.streams {
+        println!("  stream: {:?} {} {}×{} {} frame(s) {:.2} s", s.kind, s.codec, s.width, s.height, s.frames, s.duration);
+    }
+    if stamp.0.is_empty() {
+        println!("  (no Creative Factory metadata in this file)");
+    }
+    for (k, v) in &stamp.0 {
+        println!("  {k}: {v}");
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,1 +1,287 @@
-//! exec stage (OWNER: lead).
+//! The executor: the only module that knows about threads and channels.
+//!
+//! `--jobs N` worker threads take jobs from a queue in plan order. A video job runs as two
+//! threads joined by a bounded channel — the renderer composes frames, the encoder thread owns
+//! the FFmpeg context — so at most a few frames per job are alive at once (gifski's shape).
+//! Workers report typed `Event`s to the calling thread, which hands them to the UI callback.
+//! Results are gathered by job index, so nothing downstream depends on thread timing.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crossbeam_channel::{bounded, unbounded, Sender};
+use serde::Serialize;
+
+use crate::encode::{self, Stamp, VideoSettings, VideoWriter};
+use crate::export::{self, ExportError, ManifestRow, Staging, Status, Verified};
+use crate::media::Limits;
+use crate::plan::{Job, Plan};
+use crate::preset::{PresetKind, PresetSet};
+use crate::render::{self, Assets};
+use crate::template::Template;
+use crate::text::FontBook;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error(transparent)]
+    Export(#[from] ExportError),
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub out: PathBuf,
+    /// Jobs rendered at once.
+    pub jobs: usize,
+    pub fail_fast: bool,
+    pub limits: Limits,
+}
+
+/// Progress, for bars, plain lines or JSON events.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Loading { assets: usize },
+    Started { jobs: usize },
+    JobStarted { index: usize, file: String, frames: u32 },
+    Frames { index: usize, done: u32, total: u32 },
+    JobFinished { index: usize, file: String, status: Status, bytes: u64, seconds: f64, error: Option<String> },
+    Finished { exported: usize, failed: usize, rejected: usize, skipped: usize, seconds: f64 },
+}
+
+#[derive(Debug)]
+pub struct RunReport {
+    pub rows: Vec<ManifestRow>,
+    pub exported: usize,
+    pub failed: usize,
+    pub rejected: usize,
+    pub skipped: usize,
+}
+
+/// What a worker hands back for one job: the staged, verified file or the error.
+struct Outcome {
+    index: usize,
+    result: Result<(PathBuf, Verified, Vec<String>), String>,
+}
+
+/// Tracking metadata stamped inside a file (and repeated in the manifest).
+pub fn stamp_for(t: &Template, job: &Job) -> Stamp {
+    let mut m = std::collections::BTreeMap::new();
+    m.insert("variant_id".into(), job.variant_id.clone());
+    m.insert("variant".into(), job.variant_n.to_string());
+    m.insert("template".into(), t.name.clone());
+    m.insert("template_version".into(), t.version.to_string());
+    m.insert("preset".into(), job.preset.clone());
+    m.insert("region".into(), job.region.clone());
+    m.insert("locale".into(), job.locale.clone());
+    m.insert("modules".into(), serde_json::to_string(&job.modules).expect("string map serialises"));
+    if let Some(u) = &job.tracking_url {
+        m.insert("tracking_url".into(), u.clone());
+    }
+    for (k, v) in &job.tracking {
+        m.insert(k.clone(), v.clone());
+    }
+    m.insert("generator".into(), format!("creative-factory {}", env!("CARGO_PKG_VERSION")));
+    Stamp(m)
+}
+
+/// Renders, encodes, verifies and exports every job of the plan.
+pub fn run(
+    t: &Template,
+    plan: &Plan,
+    presets: &PresetSet,
+    fonts: &FontBook,
+    opts: &RunOptions,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<RunReport, ExecError> {
+    let started = Instant::now();
+    let staging = Staging::create(&opts.out)?;
+    on_event(Event::Loading { assets: crate::plan::asset_paths(t).len() });
+    let assets = Assets::load(t, plan, presets, &opts.limits);
+    on_event(Event::Started { jobs: plan.jobs.len() });
+
+    let cancel = AtomicBool::new(false);
+    let (job_tx, job_rx) = bounded::<&Job>(plan.jobs.len().max(1));
+    for job in &plan.jobs {
+        job_tx.send(job).expect("queue holds the whole plan");
+    }
+    drop(job_tx);
+    let (ev_tx, ev_rx) = unbounded::<Event>();
+    let (out_tx, out_rx) = unbounded::<Outcome>();
+
+    let mut outcomes: Vec<Option<Result<(PathBuf, Verified, Vec<String>), String>>> = vec![None; plan.jobs.len()];
+    std::thread::scope(|s| {
+        for _ in 0..opts.jobs.max(1) {
+            let (job_rx, ev_tx, out_tx) = (job_rx.clone(), ev_tx.clone(), out_tx.clone());
+            let (assets, staging, cancel) = (&assets, &staging, &cancel);
+            s.spawn(move || {
+                for job in job_rx.iter() {
+                    if cancel.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let t0 = Instant::now();
+                    let result = run_job(t, job, presets, assets, fonts, staging, &ev_tx, cancel);
+                    let failed = result.is_err();
+                    let (status, bytes, error) = match &result {
+                        Ok((_, v, _)) => (Status::Exported, v.bytes, None),
+                        Err(e) => (Status::Failed, 0, Some(e.clone())),
+                    };
+                    let _ = ev_tx.send(Event::JobFinished {
+                        index: job.index,
+                        file: job.file.clone(),
+                        status,
+                        bytes,
+                        seconds: t0.elapsed().as_secs_f64(),
+                        error,
+                    });
+                    let _ = out_tx.send(Outcome { index: job.index, result });
+                    if failed && opts.fail_fast {
+                        cancel.store(true, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+        drop(ev_tx);
+        drop(out_tx);
+        // The calling thread only relays events; the UI callback never blocks a worker for
+        // long because the event channel is unbounded and events are small.
+        for ev in ev_rx.iter() {
+            on_event(ev);
+        }
+    });
+    for o in out_rx.try_iter() {
+        outcomes[o.index] = Some(o.result);
+    }
+
+    // Export in plan order.
+    let mut rows = Vec::with_capacity(plan.jobs.len());
+    let (mut exported, mut failed, mut skipped) = (0, 0, 0);
+    for (job, outcome) in plan.jobs.iter().zip(outcomes) {
+        let mut row = base_row(t, job, presets);
+        match outcome {
+            Some(Ok((staged, verified, rules))) => {
+                export::publish(&staged, &opts.out, job)?;
+                row.status = Status::Exported;
+                row.bytes = verified.bytes;
+                row.sha256 = verified.sha256;
+                row.frames = verified.frames;
+                row.duration = verified.duration;
+                row.rules_applied = rules;
+                exported += 1;
+            }
+            Some(Err(e)) => {
+                row.status = Status::Failed;
+                row.error = Some(e);
+                failed += 1;
+            }
+            None => {
+                row.status = Status::Skipped;
+                row.error = Some("not attempted: --fail-fast stopped the run".into());
+                skipped += 1;
+            }
+        }
+        rows.push(row);
+    }
+    export::write_manifests(&opts.out, &t.name, t.version, &rows)?;
+    drop(staging);
+    on_event(Event::Finished { exported, failed, rejected: 0, skipped, seconds: started.elapsed().as_secs_f64() });
+    Ok(RunReport { rows, exported, failed, rejected: 0, skipped })
+}
+
+fn base_row(t: &Template, job: &Job, presets: &PresetSet) -> ManifestRow {
+    ManifestRow {
+        file: job.file.clone(),
+        status: Status::Skipped,
+        variant: job.variant_n,
+        variant_id: job.variant_id.clone(),
+        template: t.name.clone(),
+        template_version: t.version,
+        preset: job.preset.clone(),
+        platform: presets.get(&job.preset).map(|p| p.platform.clone()).unwrap_or_default(),
+        kind: job.kind,
+        region: job.region.clone(),
+        locale: job.locale.clone(),
+        modules: job.modules.clone(),
+        width: job.width,
+        height: job.height,
+        duration: job.duration,
+        frames: 0,
+        bytes: 0,
+        sha256: String::new(),
+        tracking_url: job.tracking_url.clone(),
+        tracking: job.tracking.clone(),
+        rules_applied: Vec::new(),
+        dedup: None,
+        dedup_reason: None,
+        error: None,
+    }
+}
+
+/// One job, start to verified staged file. Errors are returned as text already naming the
+/// variant, preset and region, because that is how they reach the operator.
+#[allow(clippy::too_many_arguments)]
+fn run_job(
+    t: &Template,
+    job: &Job,
+    presets: &PresetSet,
+    assets: &Assets,
+    fonts: &FontBook,
+    staging: &Staging,
+    events: &Sender<Event>,
+    cancel: &AtomicBool,
+) -> Result<(PathBuf, Verified, Vec<String>), String> {
+    let ctx = |e: &dyn std::fmt::Display| format!("variant {} ({}, {}, {}): {e}", job.variant_n, job.file, job.preset, job.region);
+    let preset = presets.get(&job.preset).ok_or_else(|| ctx(&format!("unknown preset `{}`", job.preset)))?;
+    let region = t.regions.iter().find(|r| r.code == job.region).ok_or_else(|| ctx(&"unknown region"))?;
+    let scene = render::prepare(t, job, preset, region, assets, fonts).map_err(|e| ctx(&e))?;
+    let staged = staging.path_for(job);
+    let stamp = stamp_for(t, job);
+    let _ = events.send(Event::JobStarted { index: job.index, file: job.file.clone(), frames: scene.frames });
+
+    match preset.kind {
+        PresetKind::Image => {
+            let frame = scene.frame(0);
+            let spec = preset.image.as_ref().ok_or_else(|| ctx(&"image preset without [image] settings"))?;
+            encode::write_image(&staged, &frame, spec, &stamp).map_err(|e| ctx(&e))?;
+            let _ = events.send(Event::Frames { index: job.index, done: 1, total: 1 });
+        }
+        PresetKind::Video => {
+            let audio = render::soundtrack(t, job, preset, assets).map_err(|e| ctx(&e))?;
+            let (Some(video), Some(aspec), Some(audio)) = (&preset.video, &preset.audio, audio) else {
+                return Err(ctx(&"video preset without [video] and [audio] settings"));
+            };
+            let settings = VideoSettings { width: scene.width, height: scene.height, fps: scene.fps, video: video.clone(), audio: aspec.clone() };
+            // Few frames in flight: memory stays flat however long the clip or the batch.
+            let (ftx, frx) = bounded::<image::RgbaImage>(3);
+            let result: Result<(), String> = std::thread::scope(|s| {
+                let encoder = s.spawn(|| -> Result<(), String> {
+                    let mut w = VideoWriter::create(&staged, &settings, &stamp, Arc::clone(&audio)).map_err(|e| ctx(&e))?;
+                    for f in frx.iter() {
+                        w.push(&f).map_err(|e| ctx(&e))?;
+                    }
+                    w.finish().map_err(|e| ctx(&e))
+                });
+                for i in 0..scene.frames {
+                    if cancel.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    if ftx.send(scene.frame(i)).is_err() {
+                        break; // the encoder stopped; its error is reported below
+                    }
+                    if i % 15 == 14 || i + 1 == scene.frames {
+                        let _ = events.send(Event::Frames { index: job.index, done: i + 1, total: scene.frames });
+                    }
+                }
+                drop(ftx);
+                encoder.join().map_err(|_| ctx(&"encoder thread panicked"))?
+            });
+            result?;
+            if cancel.load(Ordering::Relaxed) {
+                return Err(ctx(&"cancelled"));
+            }
+        }
+    }
+    let verified = export::verify(&staged, job, scene.frames, scene.fps).map_err(|e| ctx(&e))?;
+    Ok((staged, verified, scene.rules_applied.clone()))
+}

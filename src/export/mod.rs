@@ -1,1 +1,295 @@
-//! export stage (OWNER: lead).
+//! Export stage: staged file → verified → renamed into the output directory; manifest
+//! rows → `manifest.json` / `manifest.csv` written atomically.
+//!
+//! Outputs are encoded into `OUT/.staging-…` (same file system, so the final `rename` is
+//! atomic) and only a file that has been opened again and matched the job's expectations is
+//! moved. A crash leaves at worst a staging directory, which the next run removes.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::encode::{self, Probe, StreamKind};
+use crate::plan::Job;
+use crate::preset::PresetKind;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: cannot be read back: {source}")]
+    Probe { path: PathBuf, source: encode::EncodeError },
+    #[error("{file}: verification failed: {message}")]
+    Verify { file: String, message: String },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
+    move |source| ExportError::Io { path: path.to_path_buf(), source }
+}
+
+/// A private directory inside the output directory for files being written.
+pub struct Staging {
+    dir: PathBuf,
+}
+
+impl Staging {
+    /// Creates `OUT/.staging-PID`, removing staging directories that earlier, interrupted
+    /// runs left behind (their process is gone).
+    pub fn create(out: &Path) -> Result<Staging, ExportError> {
+        fs::create_dir_all(out).map_err(io(out))?;
+        if let Ok(entries) = fs::read_dir(out) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if let Some(pid) = name.strip_prefix(".staging-") {
+                    let alive = pid.parse::<u32>().map(|p| Path::new(&format!("/proc/{p}")).exists()).unwrap_or(false);
+                    if !alive {
+                        let _ = fs::remove_dir_all(e.path());
+                    }
+                }
+            }
+        }
+        let dir = out.join(format!(".staging-{}", std::process::id()));
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        Ok(Staging { dir })
+    }
+
+    /// Where a job is encoded to before it is verified.
+    pub fn path_for(&self, job: &Job) -> PathBuf {
+        let name = job.file.replace('/', "__");
+        self.dir.join(format!("{:05}-{name}", job.index))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// What a staged file turned out to be.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verified {
+    pub bytes: u64,
+    pub sha256: String,
+    pub frames: u64,
+    pub duration: f64,
+}
+
+/// Opens the staged file again and checks streams, size, duration and frame count against
+/// the job.
+pub fn verify(staged: &Path, job: &Job, expected_frames: u32, fps: u32) -> Result<Verified, ExportError> {
+    let probe: Probe = encode::probe(staged).map_err(|source| ExportError::Probe { path: staged.to_path_buf(), source })?;
+    let fail = |message: String| ExportError::Verify { file: job.file.clone(), message };
+    let video = probe
+        .streams
+        .iter()
+        .find(|s| s.kind == StreamKind::Video)
+        .ok_or_else(|| fail("no picture stream".into()))?;
+    if (video.width, video.height) != (job.width, job.height) {
+        return Err(fail(format!("size is {}×{}, expected {}×{}", video.width, video.height, job.width, job.height)));
+    }
+    let mut duration = 0.0;
+    if job.kind == PresetKind::Video {
+        if video.codec != "h264" {
+            return Err(fail(format!("video codec is {}, expected h264", video.codec)));
+        }
+        if video.frames != expected_frames as u64 {
+            return Err(fail(format!("{} frames, expected {expected_frames}", video.frames)));
+        }
+        if !probe.streams.iter().any(|s| s.kind == StreamKind::Audio) {
+            return Err(fail("no audio stream (platforms require one)".into()));
+        }
+        duration = probe.duration;
+        let want = expected_frames as f64 / fps as f64;
+        // The container's duration includes the audio priming and the last frame's length;
+        // a tenth of a second either way is what players show as the same length.
+        if (duration - want).abs() > 0.1 {
+            return Err(fail(format!("duration {duration:.3} s, expected {want:.3} s")));
+        }
+    }
+    let sha256 = crate::plan::sha256_file(staged).map_err(io(staged))?;
+    Ok(Verified { bytes: probe.bytes, sha256, frames: video.frames, duration })
+}
+
+/// Moves a verified staged file to `OUT/job.file`, atomically replacing an older one.
+pub fn publish(staged: &Path, out: &Path, job: &Job) -> Result<PathBuf, ExportError> {
+    let dest = out.join(&job.file);
+    if let Some(parent) = dest.parent() {
+        fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    fs::File::open(staged).and_then(|f| f.sync_all()).map_err(io(staged))?;
+    fs::rename(staged, &dest).map_err(io(&dest))?;
+    Ok(dest)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Exported,
+    /// Held back by the duplicate gate.
+    Rejected,
+    Failed,
+    /// Not attempted (`--fail-fast` stopped the run).
+    Skipped,
+}
+
+/// One row of the manifest: one planned output.
+#[derive(Debug, Clone, Serialize)]
+pub struct ManifestRow {
+    pub file: String,
+    pub status: Status,
+    pub variant: u32,
+    pub variant_id: String,
+    pub template: String,
+    pub template_version: u32,
+    pub preset: String,
+    pub platform: String,
+    pub kind: PresetKind,
+    pub region: String,
+    pub locale: String,
+    pub modules: BTreeMap<String, String>,
+    pub width: u32,
+    pub height: u32,
+    pub duration: f64,
+    pub frames: u64,
+    pub bytes: u64,
+    pub sha256: String,
+    pub tracking_url: Option<String>,
+    pub tracking: BTreeMap<String, String>,
+    pub rules_applied: Vec<String>,
+    /// Duplicate-gate verdict (`distinct`, `similar`, `duplicate`) when scored.
+    pub dedup: Option<String>,
+    pub dedup_reason: Option<String>,
+    pub error: Option<String>,
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
+    tmp.write_all(bytes).map_err(io(path))?;
+    tmp.as_file().sync_all().map_err(io(path))?;
+    tmp.persist(path).map_err(|e| ExportError::Io { path: path.to_path_buf(), source: e.error })?;
+    Ok(())
+}
+
+fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "file", "status", "variant", "variant_id", "template", "template_version", "preset", "platform", "kind", "region",
+        "locale", "modules", "width", "height", "duration", "frames", "bytes", "sha256", "tracking_url", "dedup",
+        "dedup_reason", "error",
+    ];
+    w.write_record(header).expect("writing to a Vec cannot fail");
+    for r in rows {
+        let modules = r.modules.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(";");
+        let kind = match r.kind {
+            PresetKind::Video => "video",
+            PresetKind::Image => "image",
+        };
+        let status = serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        w.write_record([
+            r.file.clone(),
+            status,
+            r.variant.to_string(),
+            r.variant_id.clone(),
+            r.template.clone(),
+            r.template_version.to_string(),
+            r.preset.clone(),
+            r.platform.clone(),
+            kind.to_string(),
+            r.region.clone(),
+            r.locale.clone(),
+            modules,
+            r.width.to_string(),
+            r.height.to_string(),
+            format!("{:.3}", r.duration),
+            r.frames.to_string(),
+            r.bytes.to_string(),
+            r.sha256.clone(),
+            r.tracking_url.clone().unwrap_or_default(),
+            r.dedup.clone().unwrap_or_default(),
+            r.dedup_reason.clone().unwrap_or_default(),
+            r.error.clone().unwrap_or_default(),
+        ])
+        .expect("writing to a Vec cannot fail");
+    }
+    w.into_inner().expect("flushing a Vec cannot fail")
+}
+
+#[derive(Serialize)]
+struct ManifestFile<'a> {
+    template: &'a str,
+    template_version: u32,
+    render_version: u32,
+    outputs: &'a [ManifestRow],
+}
+
+/// Writes `manifest.json` and `manifest.csv` into `dir` (atomically: a reader sees the old
+/// manifest or the new one, never half of one).
+pub fn write_manifest(dir: &Path, template: &str, version: u32, rows: &[ManifestRow]) -> Result<(), ExportError> {
+    let doc = ManifestFile { template, template_version: version, render_version: crate::RENDER_VERSION, outputs: rows };
+    let json = serde_json::to_vec_pretty(&doc).expect("manifest rows always serialise");
+    write_atomic(&dir.join("manifest.json"), &json)?;
+    write_atomic(&dir.join("manifest.csv"), &csv_bytes(rows))
+}
+
+/// The top-level manifest plus one per region pack (`OUT/REGION/manifest.json`) whose file
+/// paths are relative to the pack.
+pub fn write_manifests(out: &Path, template: &str, version: u32, rows: &[ManifestRow]) -> Result<(), ExportError> {
+    write_manifest(out, template, version, rows)?;
+    let mut regions: Vec<&str> = rows.iter().map(|r| r.region.as_str()).collect();
+    regions.sort();
+    regions.dedup();
+    for region in regions {
+        let prefix = format!("{region}/");
+        let pack: Vec<ManifestRow> = rows
+            .iter()
+            .filter(|r| r.region == region)
+            .map(|r| {
+                let mut r = r.clone();
+                r.file = r.file.strip_prefix(&prefix).unwrap_or(&r.file).to_string();
+                r
+            })
+            .collect();
+        write_manifest(&out.join(region), template, version, &pack)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_whole_file() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("manifest.json");
+        write_atomic(&p, b"old").unwrap();
+        write_atomic(&p, b"new content").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"new content");
+        let leftovers: Vec<_> = fs::read_dir(d.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file is left next to the manifest");
+    }
+
+    #[test]
+    fn staging_removes_dead_runs_leftovers() {
+        let d = tempfile::tempdir().unwrap();
+        let stale = d.path().join(".staging-999999999");
+        fs::create_dir_all(&stale).unwrap();
+        fs::write(stale.join("half.mp4"), b"partial").unwrap();
+        let s = Staging::create(d.path()).unwrap();
+        assert!(!stale.exists());
+        let dir = s.dir().to_path_buf();
+        assert!(dir.exists());
+        drop(s);
+        assert!(!dir.exists());
+    }
+}

@@ -1,1 +1,298 @@
-//! plan stage (OWNER: lead).
+//! Plan stage: `Template` → `Plan`, the deterministic list of outputs to make.
+//!
+//! A *variant* is one combination of pool options (numbered `n` from 1 in product order); a
+//! *job* is one variant rendered for one region and one preset. Nothing here depends on the
+//! clock, thread timing or absolute paths, so the same template gives the same plan, ids and
+//! names on every machine.
+
+mod naming;
+mod select;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::preset::{Preset, PresetKind, PresetSet};
+use crate::template::{Pool, Region, Template};
+
+pub use naming::{sanitize_file_name, tracking_url};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("{path}: cannot read asset: {source}")]
+    Asset { path: PathBuf, source: std::io::Error },
+    #[error("unknown preset `{0}` (see `factory presets`)")]
+    UnknownPreset(String),
+    #[error("region `{0}` is not in the template's [output] regions ({1})")]
+    UnknownRegion(String, String),
+    #[error("preset filter `{0}` is not among the template's presets ({1})")]
+    PresetNotInTemplate(String, String),
+    #[error("the template expands to no variants (every combination is excluded)")]
+    Empty,
+    #[error("name pattern `{pattern}`: {message}")]
+    Name { pattern: String, message: String },
+}
+
+/// One option index per pool; `None` for a pool the template does not use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct Choices {
+    pub background: usize,
+    pub product: Option<usize>,
+    pub subtitle: Option<usize>,
+    pub effects: Option<usize>,
+    pub audio: Option<usize>,
+}
+
+impl Choices {
+    pub fn get(&self, pool: Pool) -> Option<usize> {
+        match pool {
+            Pool::Background => Some(self.background),
+            Pool::Product => self.product,
+            Pool::Subtitle => self.subtitle,
+            Pool::Effects => self.effects,
+            Pool::Audio => self.audio,
+        }
+    }
+
+    /// `pool name → option id`, in pool order, for manifests and stamps.
+    pub fn ids(&self, t: &Template) -> BTreeMap<String, String> {
+        let mut m = BTreeMap::new();
+        for pool in Pool::ALL {
+            if let Some(i) = self.get(pool) {
+                m.insert(pool.name().to_string(), option_id(t, pool, i).to_string());
+            }
+        }
+        m
+    }
+}
+
+pub fn pool_len(t: &Template, pool: Pool) -> usize {
+    match pool {
+        Pool::Background => t.backgrounds.len(),
+        Pool::Product => t.products.len(),
+        Pool::Subtitle => t.subtitles.len(),
+        Pool::Effects => t.effects.len(),
+        Pool::Audio => t.audio.len(),
+    }
+}
+
+pub fn option_id(t: &Template, pool: Pool, i: usize) -> &str {
+    match pool {
+        Pool::Background => &t.backgrounds[i].id,
+        Pool::Product => &t.products[i].id,
+        Pool::Subtitle => &t.subtitles[i].id,
+        Pool::Effects => &t.effects[i].id,
+        Pool::Audio => &t.audio[i].id,
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Variant {
+    /// 1-based, in product order; stable for the same template.
+    pub n: u32,
+    pub choices: Choices,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Job {
+    /// Position in the plan (manifest order).
+    pub index: usize,
+    pub variant_n: u32,
+    /// Content hash: module options, asset bytes, region/locale, preset, render version.
+    pub variant_id: String,
+    pub choices: Choices,
+    pub modules: BTreeMap<String, String>,
+    pub region: String,
+    pub locale: String,
+    pub preset: String,
+    pub kind: PresetKind,
+    pub width: u32,
+    pub height: u32,
+    /// Seconds; 0 for images.
+    pub duration: f64,
+    /// Path relative to the output directory: `REGION/NAME.ext`.
+    pub file: String,
+    pub tracking: BTreeMap<String, String>,
+    pub tracking_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub template: String,
+    pub version: u32,
+    pub variants: Vec<Variant>,
+    pub jobs: Vec<Job>,
+}
+
+/// Which part of the template's plan to make (`--presets`, `--regions`).
+#[derive(Debug, Clone, Default)]
+pub struct PlanFilter {
+    pub presets: Option<Vec<String>>,
+    pub regions: Option<Vec<String>>,
+}
+
+/// sha256 of every asset file the template names, computed once per run.
+#[derive(Debug, Clone, Default)]
+pub struct AssetHashes(pub HashMap<PathBuf, String>);
+
+impl AssetHashes {
+    pub fn compute(t: &Template) -> Result<AssetHashes, PlanError> {
+        let mut map = HashMap::new();
+        for path in asset_paths(t) {
+            if map.contains_key(&path) {
+                continue;
+            }
+            let digest = sha256_file(&path).map_err(|source| PlanError::Asset { path: path.clone(), source })?;
+            map.insert(path, digest);
+        }
+        Ok(AssetHashes(map))
+    }
+
+    pub fn get(&self, p: &Path) -> &str {
+        self.0.get(p).map(String::as_str).unwrap_or("")
+    }
+}
+
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Every media file the template refers to, in template order.
+pub fn asset_paths(t: &Template) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = Vec::new();
+    v.extend(t.backgrounds.iter().filter_map(|b| b.source.path().cloned()));
+    v.extend(t.products.iter().map(|p| p.source.clone()));
+    v.extend(t.audio.iter().filter_map(|a| a.source.clone()));
+    v
+}
+
+/// Expands the template into its plan.
+pub fn plan(t: &Template, presets: &PresetSet, filter: &PlanFilter, hashes: &AssetHashes) -> Result<Plan, PlanError> {
+    let variants = select::variants(t);
+    if variants.is_empty() {
+        return Err(PlanError::Empty);
+    }
+
+    let all_presets = t.output.presets.join(", ");
+    let preset_ids: Vec<&String> = match &filter.presets {
+        Some(want) => {
+            for p in want {
+                if !t.output.presets.contains(p) {
+                    return Err(PlanError::PresetNotInTemplate(p.clone(), all_presets));
+                }
+            }
+            t.output.presets.iter().filter(|p| want.contains(p)).collect()
+        }
+        None => t.output.presets.iter().collect(),
+    };
+    let preset_list: Vec<&Preset> = preset_ids
+        .iter()
+        .map(|id| presets.get(id).ok_or_else(|| PlanError::UnknownPreset((*id).clone())))
+        .collect::<Result<_, _>>()?;
+
+    let all_regions = t.regions.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(", ");
+    let regions: Vec<&Region> = match &filter.regions {
+        Some(want) => {
+            for w in want {
+                if !t.regions.iter().any(|r| r.code.eq_ignore_ascii_case(w)) {
+                    return Err(PlanError::UnknownRegion(w.clone(), all_regions));
+                }
+            }
+            t.regions.iter().filter(|r| want.iter().any(|w| w.eq_ignore_ascii_case(&r.code))).collect()
+        }
+        None => t.regions.iter().collect(),
+    };
+
+    let mut jobs = Vec::new();
+    let mut names = naming::NameSet::default();
+    for region in &regions {
+        for v in &variants {
+            for preset in &preset_list {
+                let variant_id = variant_id(t, &v.choices, region, preset, hashes);
+                let ctx = naming::NameContext { t, region, preset, n: v.n, variant_id: &variant_id };
+                let pattern = match preset.kind {
+                    PresetKind::Video => &t.output.name,
+                    PresetKind::Image => &t.output.image_name,
+                };
+                let stem = naming::expand(pattern, &ctx).map_err(|message| PlanError::Name { pattern: pattern.clone(), message })?;
+                let stem = names.unique(&region.code, &sanitize_file_name(&stem));
+                let file = format!("{}/{}.{}", region.code, stem, preset.extension());
+                let mut tracking = BTreeMap::new();
+                for (k, pat) in &t.output.tracking {
+                    let val = naming::expand(pat, &ctx).map_err(|message| PlanError::Name { pattern: pat.clone(), message })?;
+                    tracking.insert(k.clone(), val);
+                }
+                let tracking_url = t.output.landing_url.as_ref().map(|u| tracking_url(u, &tracking));
+                jobs.push(Job {
+                    index: jobs.len(),
+                    variant_n: v.n,
+                    variant_id,
+                    choices: v.choices,
+                    modules: v.choices.ids(t),
+                    region: region.code.clone(),
+                    locale: region.locale.clone(),
+                    preset: preset.id.clone(),
+                    kind: preset.kind,
+                    width: preset.width,
+                    height: preset.height,
+                    duration: if preset.kind == PresetKind::Video { t.duration } else { 0.0 },
+                    file,
+                    tracking,
+                    tracking_url,
+                });
+            }
+        }
+    }
+    Ok(Plan { template: t.name.clone(), version: t.version, variants, jobs })
+}
+
+/// A short content hash of what one output is made of. Module options are hashed through
+/// their `Debug` form with every asset path replaced by the asset's sha256, so moving the
+/// project to another directory or machine keeps the ids.
+fn variant_id(t: &Template, c: &Choices, region: &Region, preset: &Preset, hashes: &AssetHashes) -> String {
+    let mut h = Sha256::new();
+    let mut feed = |label: &str, debug: String| {
+        let mut s = debug;
+        for (path, digest) in &hashes.0 {
+            let quoted = format!("{path:?}");
+            if s.contains(&quoted) {
+                s = s.replace(&quoted, digest);
+            }
+        }
+        h.update(label.as_bytes());
+        h.update([0]);
+        h.update(s.as_bytes());
+        h.update([0]);
+    };
+    feed("render", crate::RENDER_VERSION.to_string());
+    feed("timeline", format!("{} {} {}", t.duration, t.fps, t.poster_time));
+    feed("region", format!("{} {} {:?}", region.code, region.locale, region.direction));
+    feed("preset", format!("{:?}", (&preset.id, preset.width, preset.height, &preset.video, &preset.audio, &preset.image, &preset.rules, preset.safe_zone)));
+    feed("background", format!("{:?}", t.backgrounds[c.background]));
+    if let Some(i) = c.product {
+        feed("product", format!("{:?}", t.products[i]));
+    }
+    if let Some(i) = c.subtitle {
+        feed("subtitle", format!("{:?}", t.subtitles[i]));
+    }
+    if let Some(i) = c.effects {
+        feed("effects", format!("{:?}", t.effects[i]));
+    }
+    if let Some(i) = c.audio {
+        feed("audio", format!("{:?}", t.audio[i]));
+    }
+    hex::encode(&h.finalize()[..8])
+}

@@ -4,3 +4,4 @@
 
 mod model;
 pub use model::*;
+mod shim; pub use shim::*;

@@ -1,0 +1,151 @@
+//! Turning executor events into what the operator sees: bars on a terminal, one line per
+//! output in logs, JSON lines for schedulers.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::exec::Event;
+use crate::export::Status;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressMode {
+    /// Bars on a terminal, plain lines otherwise.
+    Auto,
+    Bar,
+    Plain,
+    Json,
+}
+
+pub trait Reporter {
+    fn event(&mut self, ev: crate::exec::Event);
+}
+
+pub fn reporter(mode: ProgressMode) -> Box<dyn Reporter> {
+    match mode {
+        ProgressMode::Auto if std::io::stderr().is_terminal() => Box::new(Bars::new()),
+        ProgressMode::Auto | ProgressMode::Plain => Box::new(Plain),
+        ProgressMode::Bar => Box::new(Bars::new()),
+        ProgressMode::Json => Box::new(Json),
+    }
+}
+
+fn human_bytes(b: u64) -> String {
+    if b >= 1 << 20 {
+        format!("{:.1} MB", b as f64 / (1u64 << 20) as f64)
+    } else {
+        format!("{:.0} KB", b as f64 / 1024.0)
+    }
+}
+
+fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Exported => "ok",
+        Status::Rejected => "held",
+        Status::Failed => "FAILED",
+        Status::Skipped => "skipped",
+    }
+}
+
+struct Plain;
+
+impl Reporter for Plain {
+    fn event(&mut self, ev: Event) {
+        let mut err = std::io::stderr().lock();
+        let _ = match ev {
+            Event::Loading { assets } => writeln!(err, "decoding {assets} input file(s)"),
+            Event::Started { jobs } => writeln!(err, "rendering {jobs} output(s)"),
+            Event::JobFinished { file, status, bytes, seconds, error, .. } => match error {
+                None => writeln!(err, "{:<7} {file}  {}  {seconds:.1} s", status_word(status), human_bytes(bytes)),
+                Some(e) => writeln!(err, "{:<7} {file}: {e}", status_word(status)),
+            },
+            Event::Finished { exported, failed, rejected, skipped, seconds } => writeln!(
+                err,
+                "done in {seconds:.1} s: {exported} exported, {failed} failed, {rejected} held back as duplicates, {skipped} skipped"
+            ),
+            _ => Ok(()),
+        };
+    }
+}
+
+struct Json;
+
+impl Reporter for Json {
+    fn event(&mut self, ev: Event) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", serde_json::to_string(&ev).expect("events serialise"));
+    }
+}
+
+struct Bars {
+    multi: MultiProgress,
+    overall: Option<ProgressBar>,
+    running: HashMap<usize, ProgressBar>,
+}
+
+impl Bars {
+    fn new() -> Bars {
+        Bars { multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), overall: None, running: HashMap::new() }
+    }
+}
+
+impl Reporter for Bars {
+    fn event(&mut self, ev: Event) {
+        match ev {
+            Event::Loading { assets } => {
+                let _ = self.multi.println(format!("decoding {assets} input file(s)…"));
+            }
+            Event::Started { jobs } => {
+                let bar = self.multi.add(ProgressBar::new(jobs as u64));
+                bar.set_style(
+                    ProgressStyle::with_template("{prefix:>9} [{bar:32.cyan/blue}] {pos}/{len} outputs  {elapsed} (ETA {eta})")
+                        .expect("valid template")
+                        .progress_chars("=> "),
+                );
+                bar.set_prefix("batch");
+                bar.enable_steady_tick(Duration::from_millis(200));
+                self.overall = Some(bar);
+            }
+            Event::JobStarted { index, file, frames } => {
+                let bar = self.multi.add(ProgressBar::new(frames as u64));
+                bar.set_style(
+                    ProgressStyle::with_template("{prefix:>9} [{bar:32.green/white}] {pos}/{len} frames  ETA {eta}  {msg}")
+                        .expect("valid template")
+                        .progress_chars("=> "),
+                );
+                bar.set_prefix(format!("#{}", index + 1));
+                bar.set_message(file);
+                self.running.insert(index, bar);
+            }
+            Event::Frames { index, done, .. } => {
+                if let Some(b) = self.running.get(&index) {
+                    b.set_position(done as u64);
+                }
+            }
+            Event::JobFinished { index, file, status, bytes, seconds, error } => {
+                if let Some(b) = self.running.remove(&index) {
+                    b.finish_and_clear();
+                    self.multi.remove(&b);
+                }
+                let line = match error {
+                    None => format!("{:<7} {file}  {}  {seconds:.1} s", status_word(status), human_bytes(bytes)),
+                    Some(e) => format!("{:<7} {file}: {e}", status_word(status)),
+                };
+                let _ = self.multi.println(line);
+                if let Some(o) = &self.overall {
+                    o.inc(1);
+                }
+            }
+            Event::Finished { exported, failed, rejected, skipped, seconds } => {
+                if let Some(o) = self.overall.take() {
+                    o.finish_and_clear();
+                }
+                eprintln!(
+                    "done in {seconds:.1} s: {exported} exported, {failed} failed, {rejected} held back as duplicates, {skipped} skipped"
+                );
+            }
+        }
+    }
+}

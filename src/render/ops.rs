@@ -1,0 +1,280 @@
+//! Pixel operations the compositor is built from. Canvases are straight-alpha RGBA8 and,
+//! for the final frame, opaque; overlays are kept premultiplied so blending is one
+//! multiply-add per channel.
+
+use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
+use image::{Rgba as Px, RgbaImage};
+use rayon::prelude::*;
+
+use crate::template::{Fit, Grade, Rgba};
+
+/// Resizes `src` (or the `crop` rectangle of it, in source pixels) to exactly `w`×`h`.
+pub fn resize(src: &RgbaImage, w: u32, h: u32, crop: Option<(f64, f64, f64, f64)>) -> RgbaImage {
+    let mut dst = RgbaImage::new(w.max(1), h.max(1));
+    let mut opts = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+    if let Some((x, y, cw, ch)) = crop {
+        opts = opts.crop(x, y, cw, ch);
+    }
+    // Alpha-aware resizing (premultiply, resize, divide) keeps cut-out edges free of dark
+    // fringes.
+    let mut r = Resizer::new();
+    r.resize(src, &mut dst, &opts).expect("RGBA8 to RGBA8 resize cannot fail on sizes ≥ 1");
+    dst
+}
+
+pub fn solid(w: u32, h: u32, c: Rgba) -> RgbaImage {
+    RgbaImage::from_pixel(w, h, Px(c.0))
+}
+
+/// Linear gradient; `angle` 0 = top→bottom, 90 = left→right.
+pub fn gradient(w: u32, h: u32, from: Rgba, to: Rgba, angle: f32) -> RgbaImage {
+    let (s, c) = (angle.to_radians().sin(), angle.to_radians().cos());
+    // Project every pixel on the direction vector and normalise over the canvas' extent.
+    let corners = [(0.0, 0.0), (w as f32, 0.0), (0.0, h as f32), (w as f32, h as f32)];
+    let proj = |x: f32, y: f32| x * s + y * c;
+    let lo = corners.iter().map(|&(x, y)| proj(x, y)).fold(f32::MAX, f32::min);
+    let hi = corners.iter().map(|&(x, y)| proj(x, y)).fold(f32::MIN, f32::max);
+    let span = (hi - lo).max(1e-3);
+    let mut img = RgbaImage::new(w, h);
+    img.par_chunks_mut(w as usize * 4).enumerate().for_each(|(y, row)| {
+        for x in 0..w as usize {
+            let t = (proj(x as f32 + 0.5, y as f32 + 0.5) - lo) / span;
+            for k in 0..4 {
+                row[x * 4 + k] = (from.0[k] as f32 + (to.0[k] as f32 - from.0[k] as f32) * t).round() as u8;
+            }
+        }
+    });
+    img
+}
+
+/// Fits a picture onto a `w`×`h` canvas.
+pub fn fit(src: &RgbaImage, w: u32, h: u32, fit: Fit, pad: Rgba) -> RgbaImage {
+    let (sw, sh) = (src.width() as f64, src.height() as f64);
+    match fit {
+        Fit::Cover => {
+            // Crop the source to the canvas' aspect ratio, centred, then scale.
+            let target = w as f64 / h as f64;
+            let (cw, ch) = if sw / sh > target { (sh * target, sh) } else { (sw, sw / target) };
+            resize(src, w, h, Some(((sw - cw) / 2.0, (sh - ch) / 2.0, cw, ch)))
+        }
+        Fit::Contain | Fit::BlurPad => {
+            let scale = (w as f64 / sw).min(h as f64 / sh);
+            let (fw, fh) = (((sw * scale).round() as u32).clamp(1, w), ((sh * scale).round() as u32).clamp(1, h));
+            let mut canvas = if fit == Fit::Contain { solid(w, h, pad) } else { blurred_cover(src, w, h) };
+            let inner = premultiply(resize(src, fw, fh, None));
+            blend(&mut canvas, &inner, ((w - fw) / 2) as i64, ((h - fh) / 2) as i64, 1.0);
+            canvas
+        }
+    }
+}
+
+/// A soft, slightly darkened covering copy: downscale hard, then upscale. Far cheaper than a
+/// Gaussian of the same radius and indistinguishable as a backdrop.
+fn blurred_cover(src: &RgbaImage, w: u32, h: u32) -> RgbaImage {
+    let small = fit(src, (w / 24).max(2), (h / 24).max(2), Fit::Cover, Rgba::BLACK);
+    let mut big = resize(&small, w, h, None);
+    big.par_chunks_mut(4).for_each(|p| {
+        for c in &mut p[..3] {
+            *c = (*c as u16 * 200 / 255) as u8;
+        }
+        p[3] = 255;
+    });
+    big
+}
+
+pub fn premultiply(mut img: RgbaImage) -> RgbaImage {
+    img.par_chunks_mut(4).for_each(|p| {
+        let a = p[3] as u16;
+        for c in &mut p[..3] {
+            *c = ((*c as u16 * a + 127) / 255) as u8;
+        }
+    });
+    img
+}
+
+/// Source-over blend of a premultiplied overlay at (x, y), clipped to the canvas, with an
+/// extra opacity in 0..=1.
+pub fn blend(canvas: &mut RgbaImage, over: &RgbaImage, x: i64, y: i64, opacity: f32) {
+    let (cw, ch) = (canvas.width() as i64, canvas.height() as i64);
+    let (ow, oh) = (over.width() as i64, over.height() as i64);
+    let x0 = x.max(0);
+    let y0 = y.max(0);
+    let x1 = (x + ow).min(cw);
+    let y1 = (y + oh).min(ch);
+    if x0 >= x1 || y0 >= y1 || opacity <= 0.0 {
+        return;
+    }
+    let op = (opacity.clamp(0.0, 1.0) * 256.0) as u32;
+    let stride = cw as usize * 4;
+    let ostride = ow as usize * 4;
+    let over_raw: &[u8] = over.as_raw();
+    canvas
+        .par_chunks_mut(stride)
+        .enumerate()
+        .skip(y0 as usize)
+        .take((y1 - y0) as usize)
+        .for_each(|(cy, row)| {
+            let oy = (cy as i64 - y) as usize;
+            let orow = &over_raw[oy * ostride..(oy + 1) * ostride];
+            for cx in x0..x1 {
+                let ox = (cx - x) as usize;
+                let s = &orow[ox * 4..ox * 4 + 4];
+                let sa = s[3] as u32 * op >> 8;
+                if sa == 0 {
+                    continue;
+                }
+                let d = &mut row[cx as usize * 4..cx as usize * 4 + 4];
+                let inv = 255 - sa;
+                for k in 0..3 {
+                    let sc = s[k] as u32 * op >> 8;
+                    d[k] = ((sc * 255 + d[k] as u32 * inv + 127) / 255).min(255) as u8;
+                }
+                d[3] = ((sa * 255 + d[3] as u32 * inv + 127) / 255).min(255) as u8;
+            }
+        });
+}
+
+/// Brightness, contrast and saturation in one pass: a per-channel table for the first two,
+/// then chroma scaled around Rec.709 luma.
+pub fn grade(img: &mut RgbaImage, g: &Grade) {
+    let mut lut = [0f32; 256];
+    for (i, v) in lut.iter_mut().enumerate() {
+        let x = i as f32 / 255.0 + g.brightness;
+        *v = ((x - 0.5) * g.contrast + 0.5).clamp(0.0, 1.0) * 255.0;
+    }
+    let sat = g.saturation;
+    img.par_chunks_mut(4).for_each(|p| {
+        let (r, gg, b) = (lut[p[0] as usize], lut[p[1] as usize], lut[p[2] as usize]);
+        let y = 0.2126 * r + 0.7152 * gg + 0.0722 * b;
+        p[0] = (y + (r - y) * sat).clamp(0.0, 255.0).round() as u8;
+        p[1] = (y + (gg - y) * sat).clamp(0.0, 255.0).round() as u8;
+        p[2] = (y + (b - y) * sat).clamp(0.0, 255.0).round() as u8;
+    });
+}
+
+/// Multiplies colour towards black (fades).
+pub fn darken(img: &mut RgbaImage, factor: f32) {
+    let f = (factor.clamp(0.0, 1.0) * 256.0) as u32;
+    img.par_chunks_mut(4).for_each(|p| {
+        for c in &mut p[..3] {
+            *c = (*c as u32 * f >> 8) as u8;
+        }
+    });
+}
+
+/// Bounding box (x, y, w, h) of pixels with alpha above a small threshold.
+pub fn alpha_bounds(img: &RgbaImage) -> Option<(u32, u32, u32, u32)> {
+    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+    for (x, y, p) in img.enumerate_pixels() {
+        if p.0[3] > 8 {
+            x0 = x0.min(x);
+            y0 = y0.min(y);
+            x1 = x1.max(x);
+            y1 = y1.max(y);
+        }
+    }
+    (x0 != u32::MAX).then(|| (x0, y0, x1 - x0 + 1, y1 - y0 + 1))
+}
+
+/// Rotates clockwise by `deg` about the centre on a canvas grown to hold every corner.
+pub fn rotate(img: &RgbaImage, deg: f32) -> RgbaImage {
+    if deg.abs() < 0.01 {
+        return img.clone();
+    }
+    let (w, h) = (img.width() as f32, img.height() as f32);
+    let r = deg.to_radians();
+    let (s, c) = (r.sin().abs(), r.cos().abs());
+    let (nw, nh) = ((w * c + h * s).ceil() as u32, (w * s + h * c).ceil() as u32);
+    let mut grown = RgbaImage::new(nw, nh);
+    image::imageops::overlay(&mut grown, img, ((nw as f32 - w) / 2.0) as i64, ((nh as f32 - h) / 2.0) as i64);
+    imageproc::geometric_transformations::rotate_about_center(
+        &grown,
+        r,
+        imageproc::geometric_transformations::Interpolation::Bilinear,
+        Px([0, 0, 0, 0]),
+    )
+}
+
+/// Box blur of the alpha channel, used for soft drop shadows; three passes approximate a
+/// Gaussian.
+pub fn blur_alpha(alpha: &mut [u8], w: usize, h: usize, radius: usize) {
+    if radius == 0 {
+        return;
+    }
+    let mut tmp = vec![0u8; alpha.len()];
+    for _ in 0..3 {
+        box_pass(alpha, &mut tmp, w, h, radius, true);
+        box_pass(&tmp, alpha, w, h, radius, false);
+    }
+}
+
+fn box_pass(src: &[u8], dst: &mut [u8], w: usize, h: usize, r: usize, horizontal: bool) {
+    let (outer, inner) = if horizontal { (h, w) } else { (w, h) };
+    let idx = |o: usize, i: usize| if horizontal { o * w + i } else { i * w + o };
+    let win = (2 * r + 1) as u32;
+    for o in 0..outer {
+        let mut sum: u32 = 0;
+        for i in 0..=r.min(inner - 1) {
+            sum += src[idx(o, i)] as u32;
+        }
+        for i in 0..inner {
+            dst[idx(o, i)] = (sum / win) as u8;
+            if i + r + 1 < inner {
+                sum += src[idx(o, i + r + 1)] as u32;
+            }
+            if i >= r {
+                sum -= src[idx(o, i - r)] as u32;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cover_fills_and_contain_pads() {
+        let src = RgbaImage::from_pixel(40, 20, Px([200, 10, 10, 255]));
+        let cov = fit(&src, 10, 20, Fit::Cover, Rgba::BLACK);
+        assert_eq!(cov.dimensions(), (10, 20));
+        assert!(cov.pixels().all(|p| p.0[0] > 190));
+        let con = fit(&src, 10, 20, Fit::Contain, Rgba([0, 0, 255, 255]));
+        assert_eq!(con.get_pixel(5, 0).0, [0, 0, 255, 255], "top bar is the pad colour");
+        assert!(con.get_pixel(5, 10).0[0] > 190, "middle holds the picture");
+    }
+
+    #[test]
+    fn blend_respects_alpha_and_clips() {
+        let mut canvas = solid(4, 4, Rgba([0, 0, 0, 255]));
+        let over = premultiply(RgbaImage::from_pixel(2, 2, Px([255, 255, 255, 128])));
+        blend(&mut canvas, &over, 3, 3, 1.0);
+        assert_eq!(canvas.get_pixel(0, 0).0, [0, 0, 0, 255]);
+        let p = canvas.get_pixel(3, 3).0;
+        assert!((126..=130).contains(&p[0]), "half-transparent white over black is mid grey: {p:?}");
+    }
+
+    #[test]
+    fn grade_identity_and_greyscale() {
+        let mut img = RgbaImage::from_pixel(1, 1, Px([200, 100, 50, 255]));
+        grade(&mut img, &Grade { brightness: 0.0, contrast: 1.0, saturation: 1.0 });
+        assert_eq!(img.get_pixel(0, 0).0, [200, 100, 50, 255]);
+        grade(&mut img, &Grade { brightness: 0.0, contrast: 1.0, saturation: 0.0 });
+        let p = img.get_pixel(0, 0).0;
+        assert!(p[0] == p[1] && p[1] == p[2]);
+    }
+
+    #[test]
+    fn gradient_runs_from_first_to_second_colour() {
+        let g = gradient(2, 100, Rgba([0, 0, 0, 255]), Rgba([255, 255, 255, 255]), 0.0);
+        assert!(g.get_pixel(0, 0).0[0] < 5);
+        assert!(g.get_pixel(0, 99).0[0] > 250);
+    }
+
+    #[test]
+    fn rotation_grows_canvas() {
+        let img = RgbaImage::from_pixel(10, 10, Px([255, 0, 0, 255]));
+        let r = rotate(&img, 45.0);
+        assert!(r.width() >= 14 && r.height() >= 14);
+    }
+}

@@ -1,0 +1,351 @@
+//! End-to-end tests: the real `factory` binary on tiny templates, outputs decoded back with
+//! ffprobe and read as a user would.
+
+mod util;
+
+use std::path::Path;
+
+use util::*;
+
+const TEMPLATE: &str = r##"
+[template]
+name = "sneaker"
+version = 2
+kind = "both"
+duration = 1.0
+fps = 10
+
+[output]
+presets = ["tiny-video", "tiny-image"]
+regions = ["US", "SA"]
+tracking = { utm_source = "{platform}", utm_medium = "paid_social", utm_campaign = "{template}", utm_content = "{variant}" }
+landing_url = "https://shop.example.com/p/sneaker"
+
+[[background]]
+id = "photo"
+image = "assets/photo.png"
+fit = "cover"
+
+[[background]]
+id = "clip"
+video = "assets/clip.mp4"
+loop = true
+
+[[product]]
+id = "disc"
+source = "assets/product.png"
+scale = 0.5
+
+[[subtitle]]
+id = "hook"
+text = { en = "Run lighter.", ar = "اركض بخفة" }
+size = 0.1
+min_size = 0.05
+
+[[audio]]
+id = "tone"
+source = "assets/music.m4a"
+fade_out = 0.3
+"##;
+
+fn render(p: &Project, template: &str, out: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["render", template, "--out", out, "--progress", "plain"];
+    args.extend_from_slice(extra);
+    p.factory(&args)
+}
+
+#[test]
+fn render_makes_every_output_named_stamped_verified_and_listed() {
+    let p = Project::new();
+    p.write("t.toml", TEMPLATE);
+    let o = render(&p, "t.toml", "out", &[]);
+    assert!(o.status.success(), "render failed:\n{}", stderr(&o));
+
+    let out = p.path("out");
+    let m = manifest(&out);
+    let rows = m["outputs"].as_array().unwrap();
+    let files: Vec<&str> = rows.iter().map(|r| r["file"].as_str().unwrap()).collect();
+    assert_eq!(
+        files,
+        [
+            "US/US_Tiny_1s_Video_v1.mp4",
+            "US/US_Shop_Main_v1.jpg",
+            "US/US_Tiny_1s_Video_v2.mp4",
+            "US/US_Shop_Main_v2.jpg",
+            "SA/SA_Tiny_1s_Video_v1.mp4",
+            "SA/SA_Shop_Main_v1.jpg",
+            "SA/SA_Tiny_1s_Video_v2.mp4",
+            "SA/SA_Shop_Main_v2.jpg",
+        ]
+    );
+    for r in rows {
+        assert_eq!(r["status"], "exported", "{r}");
+        let path = out.join(r["file"].as_str().unwrap());
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(r["bytes"].as_u64().unwrap(), bytes.len() as u64);
+        assert_eq!(r["sha256"].as_str().unwrap(), creative_factory::plan::sha256_file(&path).unwrap());
+        let url = r["tracking_url"].as_str().unwrap();
+        assert!(url.starts_with("https://shop.example.com/p/sneaker?utm_campaign=sneaker&utm_content="), "{url}");
+        assert!(url.contains(r["variant_id"].as_str().unwrap()));
+    }
+
+    // The video as ffprobe sees it: H.264 High yuv420p at the preset size, 10 frames, AAC
+    // stereo 48 kHz, one second, with our tags.
+    let v = &rows[0];
+    let probe = ffprobe(&out.join(v["file"].as_str().unwrap()));
+    let streams = probe["streams"].as_array().unwrap();
+    let video = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
+    assert_eq!(video["codec_name"], "h264");
+    assert_eq!(video["profile"], "High");
+    assert_eq!(video["pix_fmt"], "yuv420p");
+    assert_eq!((video["width"].as_u64(), video["height"].as_u64()), (Some(72), Some(128)));
+    assert_eq!(video["nb_read_frames"], "10");
+    let audio = streams.iter().find(|s| s["codec_type"] == "audio").expect("an audio track");
+    assert_eq!(audio["codec_name"], "aac");
+    assert_eq!(audio["sample_rate"], "48000");
+    assert_eq!(audio["channels"], 2);
+    let dur: f64 = probe["format"]["duration"].as_str().unwrap().parse().unwrap();
+    assert!((dur - 1.0).abs() < 0.1, "duration {dur}");
+    let tags = &probe["format"]["tags"];
+    assert_eq!(tags["variant_id"], v["variant_id"]);
+    assert_eq!(tags["template"], "sneaker");
+    assert_eq!(tags["template_version"], "2");
+    assert_eq!(tags["region"], "US");
+    assert_eq!(tags["utm_medium"], "paid_social");
+
+    // The image: right size, and its XMP stamp read back by `factory inspect`.
+    let img_path = out.join(rows[1]["file"].as_str().unwrap());
+    let img = image::open(&img_path).unwrap();
+    assert_eq!((img.width(), img.height()), (80, 80));
+    let o = p.factory(&["inspect", img_path.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let inspected: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(inspected["stamp"]["variant_id"], rows[1]["variant_id"]);
+    assert_eq!(inspected["stamp"]["locale"], "en");
+
+    // Region packs carry their own manifests; the CSV has a header and a row per output.
+    let sa = manifest(&out.join("SA"));
+    assert_eq!(sa["outputs"].as_array().unwrap().len(), 4);
+    assert_eq!(sa["outputs"][0]["file"], "SA_Tiny_1s_Video_v1.mp4");
+    let csv = std::fs::read_to_string(out.join("manifest.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 9);
+    assert!(csv.lines().next().unwrap().starts_with("file,status,variant,variant_id"));
+
+    // Nothing but the packs and manifests is left behind.
+    let mut names: Vec<String> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+    names.sort();
+    assert_eq!(names, ["SA", "US", "manifest.csv", "manifest.json"]);
+}
+
+#[test]
+fn main_image_rules_give_white_background_big_product_and_no_text() {
+    let p = Project::new();
+    p.write("t.toml", TEMPLATE);
+    let o = render(&p, "t.toml", "out", &["--presets", "tiny-image", "--regions", "US"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m = manifest(&p.path("out"));
+    let row = &m["outputs"][0];
+    assert!(row["rules_applied"].as_array().unwrap().iter().any(|r| r == "white background"), "{row}");
+    let img = image::open(p.path("out").join(row["file"].as_str().unwrap())).unwrap().to_rgb8();
+    for (x, y) in [(0, 0), (79, 0), (0, 79), (79, 79)] {
+        let px = img.get_pixel(x, y).0;
+        assert!(px.iter().all(|&c| c >= 250), "corner ({x},{y}) is {px:?}, not white");
+    }
+    // The red disc spans at least 85 % of the frame across its middle row.
+    let red = (0..80).filter(|&x| {
+        let p = img.get_pixel(x, 40).0;
+        p[0] > 150 && p[1] < 120
+    });
+    assert!(red.count() >= 66, "product must fill ≥ 85 % of the frame");
+}
+
+#[test]
+fn jobs_1_and_2_give_identical_manifests() {
+    let p = Project::new();
+    p.write("t.toml", TEMPLATE);
+    let a = render(&p, "t.toml", "a", &["--jobs", "1"]);
+    let b = render(&p, "t.toml", "b", &["--jobs", "2"]);
+    assert!(a.status.success() && b.status.success(), "{}{}", stderr(&a), stderr(&b));
+    let ma = std::fs::read_to_string(p.path("a/manifest.json")).unwrap();
+    let mb = std::fs::read_to_string(p.path("b/manifest.json")).unwrap();
+    assert_eq!(ma, mb, "same template, same manifest, whatever --jobs is");
+}
+
+#[test]
+fn plan_is_deterministic_and_lists_choices() {
+    let p = Project::new();
+    p.write("t.toml", TEMPLATE);
+    let a = p.factory(&["plan", "t.toml", "--json"]);
+    let b = p.factory(&["plan", "t.toml", "--json"]);
+    assert!(a.status.success(), "{}", stderr(&a));
+    assert_eq!(a.stdout, b.stdout);
+    let plan: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
+    assert_eq!(plan["variants"].as_array().unwrap().len(), 2);
+    let jobs = plan["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 8);
+    assert_eq!(jobs[0]["modules"]["background"], "photo");
+    assert_eq!(jobs[2]["modules"]["background"], "clip");
+    assert_eq!(jobs[4]["locale"], "ar");
+    // Ids differ between presets and regions of the same variant and are stable hex.
+    assert_ne!(jobs[0]["variant_id"], jobs[1]["variant_id"]);
+    assert_ne!(jobs[0]["variant_id"], jobs[4]["variant_id"]);
+    assert_eq!(jobs[0]["variant_id"].as_str().unwrap().len(), 16);
+
+    // A human table too.
+    let o = p.factory(&["plan", "t.toml", "--regions", "SA", "--presets", "tiny-video"]);
+    let text = stdout(&o);
+    assert!(text.contains("SA/SA_Tiny_1s_Video_v2.mp4"), "{text}");
+    assert!(!text.contains("US/"), "{text}");
+}
+
+#[test]
+fn sample_strategy_is_seeded_and_respects_exclusions() {
+    let p = Project::new();
+    let mut t = String::from(
+        "[template]\nname = \"grid\"\nkind = \"image\"\n\n[output]\npresets = [\"tiny-image\"]\nregions = [\"US\"]\n\n[variants]\nstrategy = \"sample\"\ncount = 5\nseed = 7\nexclude = [{ background = \"c0\" }]\n",
+    );
+    for i in 0..6 {
+        t.push_str(&format!("\n[[background]]\nid = \"c{i}\"\ncolor = \"#{i}{i}{i}\"\n"));
+    }
+    for i in 0..4 {
+        t.push_str(&format!("\n[[effects]]\nid = \"e{i}\"\ngrade = {{ brightness = 0.0{i} }}\n"));
+    }
+    p.write("grid.toml", &t);
+    let a = p.factory(&["plan", "grid.toml", "--json"]);
+    assert!(a.status.success(), "{}", stderr(&a));
+    let b = p.factory(&["plan", "grid.toml", "--json"]);
+    assert_eq!(a.stdout, b.stdout, "same seed, same sample");
+    let plan: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
+    let jobs = plan["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 5);
+    assert!(jobs.iter().all(|j| j["modules"]["background"] != "c0"));
+}
+
+fn corrupt_template(p: &Project) {
+    std::fs::write(p.path("assets/broken.png"), "this is not a picture").unwrap();
+    let t = TEMPLATE.replace(
+        "[[subtitle]]",
+        "[[product]]\nid = \"broken\"\nsource = \"assets/broken.png\"\n\n[[subtitle]]",
+    );
+    p.write("t.toml", &t);
+}
+
+#[test]
+fn a_corrupt_input_fails_only_its_variants_and_names_the_file() {
+    let p = Project::new();
+    corrupt_template(&p);
+    let o = render(&p, "t.toml", "out", &["--regions", "US", "--presets", "tiny-image"]);
+    assert_eq!(o.status.code(), Some(1), "some variants failed → exit 1\n{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("broken.png"), "the error names the file:\n{err}");
+    let m = manifest(&p.path("out"));
+    let rows = m["outputs"].as_array().unwrap();
+    let failed: Vec<_> = rows.iter().filter(|r| r["status"] == "failed").collect();
+    let ok: Vec<_> = rows.iter().filter(|r| r["status"] == "exported").collect();
+    assert_eq!((failed.len(), ok.len()), (2, 2));
+    for r in &failed {
+        assert_eq!(r["modules"]["product"], "broken");
+        assert!(r["error"].as_str().unwrap().contains("broken.png"));
+        assert!(!p.path("out").join(r["file"].as_str().unwrap()).exists(), "no file for a failed variant");
+    }
+    for r in &ok {
+        assert!(p.path("out").join(r["file"].as_str().unwrap()).exists());
+    }
+    assert!(!std::fs::read_dir(p.path("out")).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with(".staging")));
+}
+
+#[test]
+fn fail_fast_stops_at_the_first_failure() {
+    let p = Project::new();
+    corrupt_template(&p);
+    let o = render(&p, "t.toml", "out", &["--regions", "US", "--presets", "tiny-image", "--jobs", "1", "--fail-fast"]);
+    assert_eq!(o.status.code(), Some(1));
+    let m = manifest(&p.path("out"));
+    let statuses: Vec<&str> = m["outputs"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    // Order: v1 (disc) ok, v2 (broken) fails, the rest never start.
+    assert_eq!(statuses, ["exported", "failed", "skipped", "skipped"]);
+}
+
+#[test]
+fn validate_reports_every_error_with_its_line() {
+    let p = Project::new();
+    let bad = TEMPLATE
+        .replace("\"tiny-video\", \"tiny-image\"", "\"tiny-vidoe\", \"tiny-image\"")
+        .replace("assets/product.png", "assets/nope.png")
+        .replace("fit = \"cover\"", "fit = \"cover\"\ncolour = \"#fff\"");
+    p.write("bad.toml", &bad);
+    let o = p.factory(&["validate", "bad.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("bad.toml:"), "{err}");
+    assert!(err.contains("tiny-vidoe"), "unknown preset reported: {err}");
+    assert!(err.contains("nope.png"), "missing asset reported: {err}");
+    assert!(err.contains("colour"), "unknown key reported: {err}");
+    let line_of = |needle: &str| bad.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    assert!(err.contains(&format!("bad.toml:{}:", line_of("tiny-vidoe"))), "{err}");
+    assert!(err.contains(&format!("bad.toml:{}:", line_of("nope.png"))), "{err}");
+
+    p.write("broken.toml", "[template]\nname = \"x\nduration = 3\n");
+    let o = p.factory(&["validate", "broken.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("broken.toml:2:"), "malformed TOML points at its line: {}", stderr(&o));
+
+    p.write("ok.toml", TEMPLATE);
+    let o = p.factory(&["validate", "ok.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("8 output(s)"), "{}", stdout(&o));
+}
+
+#[test]
+fn assets_may_not_escape_the_template_directory_or_be_urls() {
+    let p = Project::new();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::copy(p.path("assets/photo.png"), outside.path().join("photo.png")).unwrap();
+    let rel = pathdiff(outside.path(), &p.path("sub"));
+    let t = TEMPLATE.replace("assets/photo.png", &format!("{rel}/photo.png")).replace("assets/clip.mp4", "http://example.com/clip.mp4");
+    p.write("sub/t.toml", &t.replace("assets/", "../assets/"));
+    let o = p.factory(&["validate", "sub/t.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("outside") || err.contains("escape"), "{err}");
+    assert!(err.contains("http://example.com/clip.mp4"), "{err}");
+}
+
+fn pathdiff(target: &Path, from: &Path) -> String {
+    let depth = from.components().count();
+    let mut s = String::new();
+    for _ in 0..depth {
+        s.push_str("../");
+    }
+    s.push_str(target.to_str().unwrap().trim_start_matches('/'));
+    s
+}
+
+#[test]
+fn text_that_cannot_fit_and_unknown_fonts_fail_their_variant_clearly() {
+    let p = Project::new();
+    let t = TEMPLATE.replace("size = 0.1\nmin_size = 0.05", "size = 0.9\nmin_size = 0.9");
+    p.write("t.toml", &t);
+    let o = render(&p, "t.toml", "out", &["--regions", "US", "--presets", "tiny-video"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("does not fit") && err.contains("Run lighter."), "{err}");
+
+    let t = TEMPLATE.replace("size = 0.1", "font = [\"No Such Font Family\"]\nsize = 0.1");
+    p.write("t2.toml", &t);
+    let o = render(&p, "t2.toml", "out2", &["--regions", "US", "--presets", "tiny-video"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("No Such Font Family"), "{}", stderr(&o));
+}
+
+#[test]
+fn presets_lists_the_platforms() {
+    let p = Project::new();
+    let o = p.factory(&["presets"]);
+    assert!(o.status.success());
+    let text = stdout(&o);
+    for id in ["tiktok", "reels", "shorts", "feed-4x5", "tmall-main", "amazon-main", "xiaohongshu", "tiny-video"] {
+        assert!(text.contains(id), "{id} missing from:\n{text}");
+    }
+    assert!(text.contains("1080×1920"));
+}

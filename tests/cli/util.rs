@@ -1,0 +1,148 @@
+//! Helpers shared by the integration tests: a temporary project with real media, a way to
+//! run the `factory` binary in it, and readers for what a user would check (ffprobe, the
+//! manifest).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use image::{Rgba, RgbaImage};
+
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    /// A project directory with tiny presets and real media: a gradient photo, an RGBA
+    /// product cut-out (a disc with soft edges), a one-second test clip and a sine "music"
+    /// file made by FFmpeg.
+    pub fn new() -> Project {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = Project { dir };
+        std::fs::create_dir_all(p.path("assets")).unwrap();
+        std::fs::create_dir_all(p.path("presets")).unwrap();
+        let mut bg = RgbaImage::new(160, 120);
+        for (x, y, px) in bg.enumerate_pixels_mut() {
+            *px = Rgba([(x * 255 / 160) as u8, (y * 255 / 120) as u8, 140, 255]);
+        }
+        bg.save(p.path("assets/photo.png")).unwrap();
+        let mut product = RgbaImage::new(60, 60);
+        for (x, y, px) in product.enumerate_pixels_mut() {
+            let d = ((x as f32 - 29.5).powi(2) + (y as f32 - 29.5).powi(2)).sqrt();
+            let a = (24.0 - d).clamp(0.0, 1.0);
+            *px = Rgba([230, 40, 40, (a * 255.0) as u8]);
+        }
+        product.save(p.path("assets/product.png")).unwrap();
+        ffmpeg(&["-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10", "-t", "1", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast"], &p.path("assets/clip.mp4"));
+        ffmpeg(&["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "3", "-c:a", "aac", "-b:a", "64k"], &p.path("assets/music.m4a"));
+        p.write("presets/tiny-video.toml", TINY_VIDEO);
+        p.write("presets/tiny-image.toml", TINY_IMAGE);
+        p
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let path = self.path(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Runs `factory ARGS…` inside the project with the tiny presets available.
+    pub fn factory(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_factory"));
+        cmd.current_dir(self.dir.path()).args(args);
+        let sub = args.first().copied().unwrap_or("");
+        if ["validate", "plan", "render", "presets"].contains(&sub) {
+            cmd.arg("--presets-dir").arg(self.path("presets"));
+        }
+        cmd.output().expect("run factory")
+    }
+}
+
+pub fn ffmpeg(args: &[&str], out: &Path) {
+    let st = Command::new("ffmpeg")
+        .args(["-y", "-v", "error"])
+        .args(args)
+        .arg(out)
+        .status()
+        .expect("ffmpeg CLI (installed by scripts/setup-deps.sh)");
+    assert!(st.success(), "ffmpeg failed making {}", out.display());
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `ffprobe -show_format -show_streams -count_frames` as JSON: what an operator would run.
+pub fn ffprobe(path: &Path) -> serde_json::Value {
+    let o = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-show_format", "-show_streams", "-of", "json"])
+        .arg(path)
+        .output()
+        .expect("ffprobe");
+    assert!(o.status.success(), "ffprobe {}: {}", path.display(), stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+pub fn manifest(out: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(out.join("manifest.json")).expect("manifest.json");
+    serde_json::from_str(&text).unwrap()
+}
+
+pub const TINY_VIDEO: &str = r#"
+platform = "Tiny"
+label = "Video"
+description = "72×128 test canvas"
+kind = "video"
+width = 72
+height = 128
+fps = 10
+max_duration = 60
+
+[video]
+codec = "h264"
+profile = "high"
+speed = "ultrafast"
+crf = 30
+gop = 10
+
+[audio]
+codec = "aac"
+sample_rate = 48000
+channels = 2
+bitrate_kbps = 64
+
+[safe_zone]
+top = 8
+bottom = 16
+left = 4
+right = 8
+"#;
+
+pub const TINY_IMAGE: &str = r#"
+platform = "Shop"
+label = "Main"
+description = "80×80 white-background main image"
+kind = "image"
+width = 80
+height = 80
+fps = 30
+
+[image]
+format = "jpeg"
+quality = 92
+
+[rules]
+white_background = true
+min_product_fill = 0.85
+no_text = true
+"#;

@@ -1,7 +1,438 @@
 //! Platform presets: built-in `presets/*.toml` plus a user's directory.
 //!
-//! OWNER: template helper.
+//! A preset file is named after its id (`presets/tiktok.toml` → `tiktok`). The built-in files
+//! are compiled into the binary so `factory` works from any directory; `--presets-dir` adds
+//! more and replaces built-ins with the same id. A user preset is either fully specified or
+//! names `inherits = "<id>"` and restates only what it changes (see docs/TEMPLATE.md).
 
 mod model;
+mod raw;
+
 pub use model::*;
-mod shim; pub use shim::*;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use raw::{Merge, RawPreset, RawSafeZone};
+
+use crate::template::line_col;
+
+/// One problem in one preset file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PresetIssue {
+    pub file: PathBuf,
+    /// 1-based; 0 when the problem is not tied to a position (e.g. an unreadable file).
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for PresetIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column)?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(h) = &self.hint {
+            write!(f, " (hint: {h})")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PresetError {
+    #[error("cannot read presets from {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Every problem found, across all files of the directory.
+    #[error("{} invalid preset{}:\n{}", issues.len(), if issues.len() == 1 { "" } else { "s" }, join_issues(issues))]
+    Invalid { issues: Vec<PresetIssue> },
+}
+
+fn join_issues(issues: &[PresetIssue]) -> String {
+    issues.iter().map(|i| format!("  {i}")).collect::<Vec<_>>().join("\n")
+}
+
+/// The presets a run may use, by id.
+#[derive(Debug, Clone, Default)]
+pub struct PresetSet {
+    presets: BTreeMap<String, Preset>,
+    /// Raw forms, kept so a later user preset can inherit from any known preset.
+    raws: BTreeMap<String, RawPreset>,
+}
+
+/// The repository's `presets/*.toml`, embedded.
+const BUILTIN: &[(&str, &str)] = &[
+    ("amazon-main", include_str!("../../presets/amazon-main.toml")),
+    ("feed-4x5", include_str!("../../presets/feed-4x5.toml")),
+    ("pinterest", include_str!("../../presets/pinterest.toml")),
+    ("reels", include_str!("../../presets/reels.toml")),
+    ("shorts", include_str!("../../presets/shorts.toml")),
+    ("tiktok", include_str!("../../presets/tiktok.toml")),
+    ("tmall-main", include_str!("../../presets/tmall-main.toml")),
+    ("xiaohongshu", include_str!("../../presets/xiaohongshu.toml")),
+];
+
+impl PresetSet {
+    /// The built-in presets. Fails only if a shipped preset file is broken (a test guards it).
+    pub fn builtin() -> Result<PresetSet, PresetError> {
+        let mut set = PresetSet::default();
+        let files = BUILTIN
+            .iter()
+            .map(|(id, text)| (id.to_string(), PathBuf::from(format!("<builtin>/presets/{id}.toml")), text.to_string()))
+            .collect();
+        set.add_files(files)?;
+        Ok(set)
+    }
+
+    /// Adds every `*.toml` in `dir`; a file whose stem matches a known id replaces that preset.
+    /// All files are checked before any is added, so a failed call leaves the set unchanged.
+    pub fn load_dir(&mut self, dir: &Path) -> Result<(), PresetError> {
+        let io = |source| PresetError::Io { path: dir.to_path_buf(), source };
+        let mut paths = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io)? {
+            let path = entry.map_err(io)?.path();
+            if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
+                paths.push(path);
+            }
+        }
+        // Directory order is platform-dependent; sorting keeps error order and overrides stable.
+        paths.sort();
+        let mut files = Vec::new();
+        for path in paths {
+            let text = std::fs::read_to_string(&path).map_err(|source| PresetError::Io { path: path.clone(), source })?;
+            let id = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            files.push((id, path, text));
+        }
+        self.add_files(files)
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Preset> {
+        self.presets.get(id)
+    }
+
+    /// Presets in id order.
+    pub fn iter(&self) -> impl Iterator<Item = &Preset> {
+        self.presets.values()
+    }
+
+    /// Ids in order.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.presets.keys().map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.presets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.presets.is_empty()
+    }
+
+    fn add_files(&mut self, files: Vec<(String, PathBuf, String)>) -> Result<(), PresetError> {
+        let mut issues = Vec::new();
+        let mut parsed: Vec<(String, PathBuf, String, RawPreset)> = Vec::new();
+        for (id, path, text) in files {
+            let mut at = |span: Option<Range<usize>>, message: String, hint: Option<String>| {
+                let (line, column) = span.map(|s| line_col(&text, s.start)).unwrap_or((1, 1));
+                issues.push(PresetIssue { file: path.clone(), line, column, message, hint });
+            };
+            if !valid_id(&id) {
+                at(None, format!("preset id `{id}` (the file name) may only use a-z, 0-9 and `-`"), Some("rename the file, e.g. `my-tiktok.toml`".into()));
+                continue;
+            }
+            match toml::from_str::<RawPreset>(&text) {
+                Ok(raw) => {
+                    check_values(&raw, &mut at);
+                    parsed.push((id, path, text, raw));
+                }
+                Err(e) => at(e.span(), e.message().trim().to_string(), toml_hint(e.message())),
+            }
+        }
+
+        // Resolve inheritance; a preset may inherit from one defined earlier in the same
+        // directory, so resolve in dependency order by retrying until nothing changes.
+        let mut raws = self.raws.clone();
+        let mut resolved = BTreeMap::new();
+        let mut pending = parsed;
+        loop {
+            let before = pending.len();
+            let mut still = Vec::new();
+            for (id, path, text, raw) in pending {
+                match &raw.inherits {
+                    Some(base) if base.get_ref() != &id && !raws.contains_key(base.get_ref()) => {
+                        still.push((id, path, text, raw));
+                    }
+                    _ => {
+                        let merged = match &raw.inherits {
+                            // Inheriting from the preset being replaced (`inherits = "tiktok"`
+                            // in tiktok.toml) means "the built-in, with changes".
+                            Some(base) => raw.clone().merge(raws[base.get_ref()].clone()),
+                            None => raw.clone(),
+                        };
+                        raws.insert(id.clone(), merged.clone());
+                        resolved.insert(id, (path, text, merged));
+                    }
+                }
+            }
+            if still.is_empty() || still.len() == before {
+                for (_, path, text, raw) in still {
+                    let base = raw.inherits.as_ref().expect("only inheriting presets wait");
+                    let (line, column) = line_col(&text, base.span().start);
+                    let known: Vec<&str> = raws.keys().map(String::as_str).collect();
+                    issues.push(PresetIssue {
+                        file: path,
+                        line,
+                        column,
+                        message: format!("`inherits` names unknown preset `{}`", base.get_ref()),
+                        hint: Some(format!("known presets: {}", known.join(", "))),
+                    });
+                }
+                break;
+            }
+            pending = still;
+        }
+
+        let mut presets = BTreeMap::new();
+        for (id, (path, _text, raw)) in resolved {
+            match finish(&id, &path, raw) {
+                Ok(p) => {
+                    presets.insert(id, p);
+                }
+                Err(mut e) => issues.append(&mut e),
+            }
+        }
+        if !issues.is_empty() {
+            return Err(PresetError::Invalid { issues });
+        }
+        self.raws = raws;
+        self.presets.extend(presets);
+        Ok(())
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn toml_hint(message: &str) -> Option<String> {
+    message.contains("unknown field").then(|| "see docs/TEMPLATE.md, section \"Presets\", for the keys a preset may use".to_string())
+}
+
+/// Checks on values that can be judged in the file that wrote them, so positions are exact.
+fn check_values(raw: &RawPreset, at: &mut impl FnMut(Option<Range<usize>>, String, Option<String>)) {
+    if let Some(k) = &raw.kind {
+        if !["video", "image"].contains(&k.get_ref().as_str()) {
+            at(Some(k.span()), format!("unknown kind `{}`", k.get_ref()), Some("expected one of: video, image".into()));
+        }
+    }
+    for (name, v) in [("width", &raw.width), ("height", &raw.height)] {
+        if let Some(v) = v {
+            if !(16..=8192).contains(v.get_ref()) {
+                at(Some(v.span()), format!("{name} {} is out of range", v.get_ref()), Some("expected 16..=8192 pixels".into()));
+            }
+        }
+    }
+    if let Some(v) = &raw.fps {
+        if !(1..=60).contains(v.get_ref()) {
+            at(Some(v.span()), format!("fps {} is out of range", v.get_ref()), Some("expected 1..=60".into()));
+        }
+    }
+    for v in [&raw.min_duration, &raw.max_duration].into_iter().flatten() {
+        if *v.get_ref() <= 0.0 || !v.get_ref().is_finite() {
+            at(Some(v.span()), format!("duration limit {} must be positive", v.get_ref()), None);
+        }
+    }
+    if let Some(v) = &raw.video {
+        if let Some(c) = &v.codec {
+            if c.get_ref() != "h264" {
+                at(Some(c.span()), format!("unsupported video codec `{}`", c.get_ref()), Some("only `h264` is supported".into()));
+            }
+        }
+        if let Some(c) = &v.crf {
+            if *c.get_ref() > 51 {
+                at(Some(c.span()), format!("crf {} is out of range", c.get_ref()), Some("x264 takes 0..=51; 18–28 is usual".into()));
+            }
+        }
+    }
+    if let Some(a) = &raw.audio {
+        if let Some(c) = &a.codec {
+            if c.get_ref() != "aac" {
+                at(Some(c.span()), format!("unsupported audio codec `{}`", c.get_ref()), Some("only `aac` is supported".into()));
+            }
+        }
+        if let Some(c) = &a.channels {
+            if !(1..=2).contains(c.get_ref()) {
+                at(Some(c.span()), format!("{} audio channels", c.get_ref()), Some("expected 1 (mono) or 2 (stereo)".into()));
+            }
+        }
+    }
+    if let Some(i) = &raw.image {
+        if let Some(f) = &i.format {
+            if parse_format(f.get_ref()).is_none() {
+                at(Some(f.span()), format!("unknown image format `{}`", f.get_ref()), Some("expected one of: jpeg, png, webp".into()));
+            }
+        }
+        if let Some(q) = &i.quality {
+            if !(1..=100).contains(q.get_ref()) {
+                at(Some(q.span()), format!("quality {} is out of range", q.get_ref()), Some("expected 1..=100".into()));
+            }
+        }
+    }
+    if let Some(r) = &raw.rules {
+        if let Some(f) = &r.min_product_fill {
+            if !(*f.get_ref() > 0.0 && *f.get_ref() <= 1.0) {
+                at(Some(f.span()), format!("min_product_fill {} is out of range", f.get_ref()), Some("expected a share of the frame, 0 < x <= 1".into()));
+            }
+        }
+    }
+}
+
+fn parse_format(s: &str) -> Option<ImageFormat> {
+    match s {
+        "jpeg" | "jpg" => Some(ImageFormat::Jpeg),
+        "png" => Some(ImageFormat::Png),
+        "webp" => Some(ImageFormat::Webp),
+        _ => None,
+    }
+}
+
+/// Turns a fully merged raw preset into a `Preset`, reporting every missing piece at once.
+fn finish(id: &str, path: &Path, raw: RawPreset) -> Result<Preset, Vec<PresetIssue>> {
+    let mut issues = Vec::new();
+    let mut missing = |what: &str, hint: &str| {
+        issues.push(PresetIssue {
+            file: path.to_path_buf(),
+            line: 1,
+            column: 1,
+            message: format!("preset `{id}` is missing `{what}`"),
+            hint: Some(hint.to_string()),
+        });
+    };
+    let kind = match raw.kind.as_ref().map(|k| k.get_ref().as_str()) {
+        Some("video") => Some(PresetKind::Video),
+        Some("image") => Some(PresetKind::Image),
+        Some(_) => None, // already reported by check_values
+        None => {
+            missing("kind", "add kind = \"video\" or kind = \"image\", or inherits = \"<preset>\"");
+            None
+        }
+    };
+    let req = "add it, or inherit the rest from a built-in preset with inherits = \"<id>\"";
+    if raw.platform.is_none() {
+        missing("platform", req);
+    }
+    if raw.width.is_none() {
+        missing("width", req);
+    }
+    if raw.height.is_none() {
+        missing("height", req);
+    }
+    let (mut video, mut audio, mut image) = (None, None, None);
+    match kind {
+        Some(PresetKind::Video) => {
+            let v = raw.video.clone().unwrap_or_default();
+            let a = raw.audio.clone().unwrap_or_default();
+            if raw.video.is_none() {
+                missing("[video]", "a video preset needs a [video] table (codec, profile, speed, crf)");
+            }
+            if raw.audio.is_none() {
+                missing("[audio]", "a video preset needs an [audio] table (codec, sample_rate, channels, bitrate_kbps)");
+            }
+            video = Some(VideoSpec {
+                codec: v.codec.map(|c| c.into_inner()).unwrap_or_else(|| "h264".into()),
+                profile: v.profile.unwrap_or_else(|| "high".into()),
+                speed: v.speed.unwrap_or_else(|| "veryfast".into()),
+                crf: v.crf.map(|c| c.into_inner()).unwrap_or(23),
+                max_bitrate_kbps: v.max_bitrate_kbps,
+                gop: v.gop.unwrap_or(0),
+            });
+            audio = Some(AudioSpec {
+                codec: a.codec.map(|c| c.into_inner()).unwrap_or_else(|| "aac".into()),
+                sample_rate: a.sample_rate.unwrap_or(48_000),
+                channels: a.channels.map(|c| c.into_inner()).unwrap_or(2),
+                bitrate_kbps: a.bitrate_kbps.unwrap_or(128),
+            });
+        }
+        Some(PresetKind::Image) => {
+            if raw.image.is_none() {
+                missing("[image]", "an image preset needs an [image] table (format, quality)");
+            }
+            let i = raw.image.clone().unwrap_or_default();
+            image = Some(ImageSpec {
+                format: i.format.and_then(|f| parse_format(f.get_ref())).unwrap_or(ImageFormat::Jpeg),
+                quality: i.quality.map(|q| q.into_inner()).unwrap_or(90),
+            });
+        }
+        None => {}
+    }
+    let zone = |z: Option<RawSafeZone>| {
+        z.map(|z| SafeZone {
+            top: z.top.unwrap_or(0),
+            bottom: z.bottom.unwrap_or(0),
+            left: z.left.unwrap_or(0),
+            right: z.right.unwrap_or(0),
+        })
+    };
+    let safe_zone = zone(raw.safe_zone).unwrap_or_default();
+    let (width, height) = (raw.width.map(|w| w.into_inner()).unwrap_or(0), raw.height.map(|h| h.into_inner()).unwrap_or(0));
+    if width > 0 && height > 0 && (safe_zone.left + safe_zone.right >= width || safe_zone.top + safe_zone.bottom >= height) {
+        issues.push(PresetIssue {
+            file: path.to_path_buf(),
+            line: 1,
+            column: 1,
+            message: format!("preset `{id}`: the safe zone leaves no room on a {width}×{height} canvas"),
+            hint: Some("safe_zone values are pixels kept clear at each edge".into()),
+        });
+    }
+    if let (Some(lo), Some(hi)) = (&raw.min_duration, &raw.max_duration) {
+        if lo.get_ref() > hi.get_ref() {
+            let (line, column) = (1, 1);
+            issues.push(PresetIssue {
+                file: path.to_path_buf(),
+                line,
+                column,
+                message: format!("preset `{id}`: min_duration {} is above max_duration {}", lo.get_ref(), hi.get_ref()),
+                hint: None,
+            });
+        }
+    }
+    if !issues.is_empty() {
+        return Err(issues);
+    }
+    let rules = raw.rules.unwrap_or_default();
+    Ok(Preset {
+        id: id.to_string(),
+        platform: raw.platform.unwrap_or_default(),
+        label: raw.label.unwrap_or_else(|| if kind == Some(PresetKind::Video) { "Video".into() } else { "Image".into() }),
+        description: raw.description.unwrap_or_default(),
+        kind: kind.expect("checked above"),
+        width,
+        height,
+        fps: raw.fps.map(|f| f.into_inner()).unwrap_or(30),
+        video,
+        audio,
+        image,
+        min_duration: raw.min_duration.map(|d| d.into_inner()),
+        max_duration: raw.max_duration.map(|d| d.into_inner()),
+        max_bytes: raw.max_bytes,
+        safe_zone,
+        // Platforms mirror their UI for right-to-left languages unless the preset says otherwise.
+        safe_zone_rtl: zone(raw.safe_zone_rtl).unwrap_or_else(|| safe_zone.mirrored()),
+        rules: ContentRules {
+            white_background: rules.white_background.unwrap_or(false),
+            min_product_fill: rules.min_product_fill.map(|f| f.into_inner()),
+            no_text: rules.no_text.unwrap_or(false),
+            max_title_chars: rules.max_title_chars,
+        },
+        source: path.to_path_buf(),
+    })
+}

@@ -1,0 +1,214 @@
+//! Diagnostics: every problem in a template, with its position, rendered like rustc/typst.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label};
+use codespan_reporting::files::SimpleFile;
+use codespan_reporting::term::{self, termcolor::NoColor, Chars, Config};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Diagnostic {
+    pub file: PathBuf,
+    /// 1-based line of `span.start`.
+    pub line: usize,
+    /// 1-based column of `span.start`, counted in characters.
+    pub column: usize,
+    /// Byte range in the template text.
+    pub span: Range<usize>,
+    pub severity: Severity,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// All diagnostics of one template (errors and warnings), in source order, plus the text they
+/// point into so they can be rendered with snippets.
+#[derive(Debug, Clone, Default)]
+pub struct Diagnostics {
+    pub file: PathBuf,
+    pub items: Vec<Diagnostic>,
+    source: String,
+}
+
+impl Diagnostics {
+    pub fn new(file: &Path, source: &str) -> Diagnostics {
+        Diagnostics { file: file.to_path_buf(), items: Vec::new(), source: source.to_string() }
+    }
+
+    pub fn error(&mut self, span: Range<usize>, message: impl Into<String>, hint: Option<String>) {
+        self.push(Severity::Error, span, message.into(), hint);
+    }
+
+    pub fn warning(&mut self, span: Range<usize>, message: impl Into<String>, hint: Option<String>) {
+        self.push(Severity::Warning, span, message.into(), hint);
+    }
+
+    fn push(&mut self, severity: Severity, span: Range<usize>, message: String, hint: Option<String>) {
+        let span = clamp(&self.source, span);
+        let (line, column) = line_col(&self.source, span.start);
+        self.items.push(Diagnostic { file: self.file.clone(), line, column, span, severity, message, hint });
+    }
+
+    /// The template text the spans point into.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter().filter(|d| d.severity == Severity::Error)
+    }
+
+    /// Non-fatal issues (e.g. a copy taken from a fallback locale).
+    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter().filter(|d| d.severity == Severity::Warning)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter()
+    }
+
+    /// Source order, so a user fixes the file top to bottom; stable for equal positions.
+    pub(crate) fn sort(&mut self) {
+        self.items.sort_by_key(|d| d.span.start);
+    }
+
+    /// Machine-readable form for CI logs: an array of objects with
+    /// `file, line, column, span {start, end}, severity, message, hint`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.items).expect("diagnostics serialize")
+    }
+
+    /// Renders one diagnostic with its source snippet.
+    pub fn render(&self, d: &Diagnostic) -> String {
+        let file = SimpleFile::new(d.file.display().to_string(), self.source.as_str());
+        let cs = match d.severity {
+            Severity::Error => CsDiagnostic::error(),
+            Severity::Warning => CsDiagnostic::warning(),
+        }
+        .with_message(&d.message)
+        .with_labels(vec![Label::primary((), d.span.clone())])
+        .with_notes(d.hint.iter().map(|h| format!("hint: {h}")).collect());
+        let config = Config { chars: Chars::ascii(), ..Config::default() };
+        let mut out = NoColor::new(Vec::new());
+        if term::emit(&mut out, &config, &file, &cs).is_err() {
+            // Rendering only fails on a span outside the text; fall back to the plain line.
+            return format!("{}: {}\n --> {}:{}:{}\n", sev(d.severity), d.message, d.file.display(), d.line, d.column);
+        }
+        String::from_utf8_lossy(&out.into_inner()).into_owned()
+    }
+}
+
+fn sev(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for d in &self.items {
+            writeln!(f, "{}", self.render(d))?;
+        }
+        let errors = self.errors().count();
+        let warnings = self.warnings().count();
+        if errors > 0 {
+            write!(f, "{}: {} error{}", self.file.display(), errors, if errors == 1 { "" } else { "s" })?;
+            if warnings > 0 {
+                write!(f, ", {} warning{}", warnings, if warnings == 1 { "" } else { "s" })?;
+            }
+            writeln!(f)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+fn clamp(source: &str, span: Range<usize>) -> Range<usize> {
+    let fix = |mut i: usize| {
+        i = i.min(source.len());
+        while !source.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let start = fix(span.start);
+    let end = fix(span.end).max(start);
+    start..end
+}
+
+/// 1-based (line, column) of a byte offset; the column counts characters, as editors do.
+pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let offset = clamp(source, offset..offset).start;
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    (line, source[line_start..offset].chars().count() + 1)
+}
+
+/// The closest candidate by edit distance, if it is close enough to be a plausible typo.
+pub(crate) fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(1).min(3);
+    candidates
+        .into_iter()
+        .map(|c| (levenshtein(word, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_chars() {
+        let s = "a = 1\nπ = \"x\"\n";
+        assert_eq!(line_col(s, 0), (1, 1));
+        assert_eq!(line_col(s, 6), (2, 1));
+        // `=` after the two-byte `π` and a space is the third character.
+        assert_eq!(line_col(s, 9), (2, 3));
+    }
+
+    #[test]
+    fn typo_suggestions() {
+        assert_eq!(did_you_mean("tikto", ["tiktok", "reels"]), Some("tiktok"));
+        assert_eq!(did_you_mean("colour", ["color", "fit"]), Some("color"));
+        assert_eq!(did_you_mean("zzz", ["tiktok"]), None);
+    }
+}

@@ -1,0 +1,674 @@
+//! The template as written: TOML → `RawTemplate`, every value with its byte span.
+//!
+//! We walk a `toml_edit` document ourselves instead of deriving serde: serde stops at the first
+//! problem, and we want every unknown key and wrong type in one run. This layer checks only
+//! structure (known keys, value types, required keys); meaning (enums, colours, paths, presets,
+//! cross-references) is judged in `validate.rs`.
+
+use std::ops::Range;
+
+use toml_edit::{Item, TableLike, Value};
+
+use super::diag::{did_you_mean, Diagnostics};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Range<usize>,
+}
+
+pub type S<T> = Spanned<T>;
+
+/// Locale → copy, in file order; a plain string is stored under `en`.
+pub type LocaleText = Vec<(S<String>, S<String>)>;
+/// Pool name → option id, as in `exclude = [{ background = "beach" }]` and `tracking`.
+pub type Pairs = Vec<(S<String>, S<String>)>;
+
+#[derive(Debug, Default)]
+pub struct RawTemplate {
+    /// Span of the whole document, for "missing section" errors.
+    pub doc_span: Range<usize>,
+    pub template: Option<RawHeader>,
+    pub output: Option<RawOutput>,
+    pub regions: Vec<RawRegion>,
+    pub variants: Option<RawVariants>,
+    /// `None` = pool absent; `Some(empty)` = written but empty (an error).
+    pub background: Option<S<Vec<RawBackground>>>,
+    pub product: Option<S<Vec<RawProduct>>>,
+    pub subtitle: Option<S<Vec<RawSubtitle>>>,
+    pub effects: Option<S<Vec<RawEffects>>>,
+    pub audio: Option<S<Vec<RawAudio>>>,
+    pub dedup: Option<RawDedup>,
+}
+
+#[derive(Debug)]
+pub struct RawHeader {
+    pub span: Range<usize>,
+    pub name: Option<S<String>>,
+    pub version: Option<S<i64>>,
+    pub kind: Option<S<String>>,
+    pub duration: Option<S<f64>>,
+    pub fps: Option<S<i64>>,
+    pub poster_time: Option<S<f64>>,
+}
+
+#[derive(Debug)]
+pub struct RawOutput {
+    pub span: Range<usize>,
+    pub presets: Option<S<Vec<S<String>>>>,
+    pub regions: Option<S<Vec<S<String>>>>,
+    pub name: Option<S<String>>,
+    pub image_name: Option<S<String>>,
+    pub tracking: Option<S<Pairs>>,
+    pub landing_url: Option<S<String>>,
+}
+
+#[derive(Debug)]
+pub struct RawRegion {
+    pub span: Range<usize>,
+    pub code: Option<S<String>>,
+    pub locale: Option<S<String>>,
+    pub fallback: Option<S<Vec<S<String>>>>,
+    pub direction: Option<S<String>>,
+}
+
+#[derive(Debug)]
+pub struct RawVariants {
+    pub span: Range<usize>,
+    pub strategy: Option<S<String>>,
+    pub count: Option<S<i64>>,
+    pub seed: Option<S<i64>>,
+    pub limit: Option<S<i64>>,
+    pub exclude: Vec<S<Pairs>>,
+}
+
+#[derive(Debug)]
+pub struct RawGradient {
+    pub span: Range<usize>,
+    pub from: Option<S<String>>,
+    pub to: Option<S<String>>,
+    pub angle: Option<S<f64>>,
+}
+
+#[derive(Debug)]
+pub struct RawBackground {
+    pub span: Range<usize>,
+    pub id: Option<S<String>>,
+    pub color: Option<S<String>>,
+    pub gradient: Option<RawGradient>,
+    pub image: Option<S<String>>,
+    pub video: Option<S<String>>,
+    pub looped: Option<S<bool>>,
+    pub start: Option<S<f64>>,
+    pub fit: Option<S<String>>,
+    pub pad: Option<S<String>>,
+}
+
+#[derive(Debug)]
+pub struct RawShadow {
+    pub span: Range<usize>,
+    pub color: Option<S<String>>,
+    pub offset: Option<S<(f64, f64)>>,
+    pub blur: Option<S<f64>>,
+}
+
+#[derive(Debug)]
+pub struct RawProduct {
+    pub span: Range<usize>,
+    pub id: Option<S<String>>,
+    pub source: Option<S<String>>,
+    pub anchor: Option<S<String>>,
+    pub scale: Option<S<f64>>,
+    pub offset: Option<S<(f64, f64)>>,
+    pub rotation: Option<S<f64>>,
+    pub shadow: Option<RawShadow>,
+}
+
+#[derive(Debug)]
+pub struct RawLine {
+    pub span: Range<usize>,
+    pub start: Option<S<f64>>,
+    pub end: Option<S<f64>>,
+    pub text: Option<S<LocaleText>>,
+}
+
+#[derive(Debug)]
+pub struct RawOutline {
+    pub span: Range<usize>,
+    pub color: Option<S<String>>,
+    pub width: Option<S<f64>>,
+}
+
+#[derive(Debug)]
+pub struct RawBox {
+    pub span: Range<usize>,
+    pub color: Option<S<String>>,
+    pub padding: Option<S<f64>>,
+}
+
+#[derive(Debug)]
+pub struct RawSubtitle {
+    pub span: Range<usize>,
+    pub id: Option<S<String>>,
+    pub text: Option<S<LocaleText>>,
+    pub lines: Option<S<Vec<RawLine>>>,
+    pub font: Option<S<Vec<S<String>>>>,
+    pub size: Option<S<f64>>,
+    pub min_size: Option<S<f64>>,
+    pub color: Option<S<String>>,
+    pub outline: Option<RawOutline>,
+    pub shadow: Option<RawShadow>,
+    pub box_style: Option<RawBox>,
+    pub position: Option<S<String>>,
+}
+
+#[derive(Debug)]
+pub struct RawGrade {
+    pub span: Range<usize>,
+    pub brightness: Option<S<f64>>,
+    pub contrast: Option<S<f64>>,
+    pub saturation: Option<S<f64>>,
+}
+
+#[derive(Debug)]
+pub struct RawEffects {
+    pub span: Range<usize>,
+    pub id: Option<S<String>>,
+    pub grade: Option<RawGrade>,
+    pub fade_in: Option<S<f64>>,
+    pub fade_out: Option<S<f64>>,
+}
+
+#[derive(Debug)]
+pub struct RawAudio {
+    pub span: Range<usize>,
+    pub id: Option<S<String>>,
+    pub source: Option<S<String>>,
+    pub volume: Option<S<f64>>,
+    pub start: Option<S<f64>>,
+    pub fade_in: Option<S<f64>>,
+    pub fade_out: Option<S<f64>>,
+}
+
+#[derive(Debug)]
+pub struct RawDedup {
+    pub span: Range<usize>,
+    pub policy: Option<S<String>>,
+    pub library: Option<S<String>>,
+    pub exempt_after_days: Option<S<i64>>,
+}
+
+/// Top-level keys, in the order docs/TEMPLATE.md documents them.
+pub const TOP_KEYS: &[&str] =
+    &["template", "output", "region", "variants", "background", "product", "subtitle", "effects", "audio", "dedup"];
+
+/// Parses TOML text; a syntax error becomes one diagnostic at its position.
+pub fn parse(text: &str, dx: &mut Diagnostics) -> Option<RawTemplate> {
+    let doc = match toml_edit::ImDocument::parse(text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            // toml_edit's message is multi-line prose ending in what it expected; keep it whole
+            // but trimmed, and point at the offending byte.
+            let message = e.message().trim().replace('\n', "; ");
+            dx.error(span, format!("malformed TOML: {message}"), Some("check quotes, brackets and `=` on this line".into()));
+            return None;
+        }
+    };
+    let root = Obj { t: doc.as_table(), span: 0..text.len(), ctx: String::from("the template") };
+    let mut raw = RawTemplate { doc_span: 0..0, ..RawTemplate::default() };
+    root.keys(dx, TOP_KEYS);
+    raw.template = root.table(dx, "template").map(|t| {
+        t.keys(dx, &["name", "version", "kind", "duration", "fps", "poster_time"]);
+        RawHeader {
+            span: t.span.clone(),
+            name: t.str(dx, "name"),
+            version: t.int(dx, "version"),
+            kind: t.str(dx, "kind"),
+            duration: t.num(dx, "duration"),
+            fps: t.int(dx, "fps"),
+            poster_time: t.num(dx, "poster_time"),
+        }
+    });
+    raw.output = root.table(dx, "output").map(|t| {
+        t.keys(dx, &["presets", "regions", "name", "image_name", "tracking", "landing_url"]);
+        RawOutput {
+            span: t.span.clone(),
+            presets: t.str_list(dx, "presets"),
+            regions: t.str_list(dx, "regions"),
+            name: t.str(dx, "name"),
+            image_name: t.str(dx, "image_name"),
+            tracking: t.table(dx, "tracking").map(|tr| S { span: tr.span.clone(), value: tr.str_pairs(dx) }),
+            landing_url: t.str(dx, "landing_url"),
+        }
+    });
+    if let Some(regions) = root.pool(dx, "region") {
+        raw.regions = regions
+            .value
+            .into_iter()
+            .map(|t| {
+                t.keys(dx, &["code", "locale", "fallback", "direction"]);
+                RawRegion {
+                    span: t.span.clone(),
+                    code: t.str(dx, "code"),
+                    locale: t.str(dx, "locale"),
+                    fallback: t.str_list(dx, "fallback"),
+                    direction: t.str(dx, "direction"),
+                }
+            })
+            .collect();
+    }
+    raw.variants = root.table(dx, "variants").map(|t| {
+        t.keys(dx, &["strategy", "count", "seed", "limit", "exclude"]);
+        let mut exclude = Vec::new();
+        if let Some(list) = t.table_list(dx, "exclude") {
+            for e in list.value {
+                exclude.push(S { span: e.span.clone(), value: e.str_pairs(dx) });
+            }
+        }
+        RawVariants {
+            span: t.span.clone(),
+            strategy: t.str(dx, "strategy"),
+            count: t.int(dx, "count"),
+            seed: t.int(dx, "seed"),
+            limit: t.int(dx, "limit"),
+            exclude,
+        }
+    });
+    raw.background = root.pool(dx, "background").map(|p| p.map(|t| read_background(&t, dx)));
+    raw.product = root.pool(dx, "product").map(|p| p.map(|t| read_product(&t, dx)));
+    raw.subtitle = root.pool(dx, "subtitle").map(|p| p.map(|t| read_subtitle(&t, dx)));
+    raw.effects = root.pool(dx, "effects").map(|p| {
+        p.map(|t| {
+            t.keys(dx, &["id", "grade", "fade_in", "fade_out"]);
+            RawEffects {
+                span: t.span.clone(),
+                id: t.str(dx, "id"),
+                grade: t.table(dx, "grade").map(|g| {
+                    g.keys(dx, &["brightness", "contrast", "saturation"]);
+                    RawGrade {
+                        span: g.span.clone(),
+                        brightness: g.num(dx, "brightness"),
+                        contrast: g.num(dx, "contrast"),
+                        saturation: g.num(dx, "saturation"),
+                    }
+                }),
+                fade_in: t.num(dx, "fade_in"),
+                fade_out: t.num(dx, "fade_out"),
+            }
+        })
+    });
+    raw.audio = root.pool(dx, "audio").map(|p| {
+        p.map(|t| {
+            t.keys(dx, &["id", "source", "volume", "start", "fade_in", "fade_out"]);
+            RawAudio {
+                span: t.span.clone(),
+                id: t.str(dx, "id"),
+                source: t.str(dx, "source"),
+                volume: t.num(dx, "volume"),
+                start: t.num(dx, "start"),
+                fade_in: t.num(dx, "fade_in"),
+                fade_out: t.num(dx, "fade_out"),
+            }
+        })
+    });
+    raw.dedup = root.table(dx, "dedup").map(|t| {
+        t.keys(dx, &["policy", "library", "exempt_after_days"]);
+        RawDedup {
+            span: t.span.clone(),
+            policy: t.str(dx, "policy"),
+            library: t.str(dx, "library"),
+            exempt_after_days: t.int(dx, "exempt_after_days"),
+        }
+    });
+    Some(raw)
+}
+
+fn read_background(t: &Obj<'_>, dx: &mut Diagnostics) -> RawBackground {
+    t.keys(dx, &["id", "color", "gradient", "image", "video", "loop", "start", "fit", "pad"]);
+    RawBackground {
+        span: t.span.clone(),
+        id: t.str(dx, "id"),
+        color: t.str(dx, "color"),
+        gradient: t.table(dx, "gradient").map(|g| {
+            g.keys(dx, &["from", "to", "angle"]);
+            RawGradient { span: g.span.clone(), from: g.str(dx, "from"), to: g.str(dx, "to"), angle: g.num(dx, "angle") }
+        }),
+        image: t.str(dx, "image"),
+        video: t.str(dx, "video"),
+        looped: t.bool(dx, "loop"),
+        start: t.num(dx, "start"),
+        fit: t.str(dx, "fit"),
+        pad: t.str(dx, "pad"),
+    }
+}
+
+fn read_shadow(t: &Obj<'_>, dx: &mut Diagnostics) -> Option<RawShadow> {
+    t.table(dx, "shadow").map(|s| {
+        s.keys(dx, &["color", "offset", "blur"]);
+        RawShadow { span: s.span.clone(), color: s.str(dx, "color"), offset: s.pair(dx, "offset"), blur: s.num(dx, "blur") }
+    })
+}
+
+fn read_product(t: &Obj<'_>, dx: &mut Diagnostics) -> RawProduct {
+    t.keys(dx, &["id", "source", "anchor", "scale", "offset", "rotation", "shadow"]);
+    RawProduct {
+        span: t.span.clone(),
+        id: t.str(dx, "id"),
+        source: t.str(dx, "source"),
+        anchor: t.str(dx, "anchor"),
+        scale: t.num(dx, "scale"),
+        offset: t.pair(dx, "offset"),
+        rotation: t.num(dx, "rotation"),
+        shadow: read_shadow(t, dx),
+    }
+}
+
+fn read_subtitle(t: &Obj<'_>, dx: &mut Diagnostics) -> RawSubtitle {
+    t.keys(
+        dx,
+        &["id", "text", "lines", "font", "size", "min_size", "color", "outline", "shadow", "box", "position"],
+    );
+    RawSubtitle {
+        span: t.span.clone(),
+        id: t.str(dx, "id"),
+        text: t.text(dx, "text"),
+        lines: t.table_list(dx, "lines").map(|l| {
+            l.map(|line| {
+                line.keys(dx, &["start", "end", "text"]);
+                RawLine { span: line.span.clone(), start: line.num(dx, "start"), end: line.num(dx, "end"), text: line.text(dx, "text") }
+            })
+        }),
+        font: t.str_list(dx, "font"),
+        size: t.num(dx, "size"),
+        min_size: t.num(dx, "min_size"),
+        color: t.str(dx, "color"),
+        outline: t.table(dx, "outline").map(|o| {
+            o.keys(dx, &["color", "width"]);
+            RawOutline { span: o.span.clone(), color: o.str(dx, "color"), width: o.num(dx, "width") }
+        }),
+        shadow: read_shadow(t, dx),
+        box_style: t.table(dx, "box").map(|b| {
+            b.keys(dx, &["color", "padding"]);
+            RawBox { span: b.span.clone(), color: b.str(dx, "color"), padding: b.num(dx, "padding") }
+        }),
+        position: t.str(dx, "position"),
+    }
+}
+
+impl<T> S<Vec<T>> {
+    fn map<U>(self, f: impl FnMut(T) -> U) -> S<Vec<U>> {
+        S { span: self.span, value: self.value.into_iter().map(f).collect() }
+    }
+}
+
+/// A table (standard or inline) with the span to blame when something in it is missing.
+struct Obj<'a> {
+    t: &'a dyn TableLike,
+    span: Range<usize>,
+    /// How messages name this table, e.g. "[output]" or "[[background]] #2".
+    ctx: String,
+}
+
+fn type_name(item: &Item) -> &'static str {
+    match item {
+        Item::None => "nothing",
+        Item::Table(_) => "a table",
+        Item::ArrayOfTables(_) => "an array of tables",
+        Item::Value(v) => value_type(v),
+    }
+}
+
+fn value_type(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "a string",
+        Value::Integer(_) => "an integer",
+        Value::Float(_) => "a float",
+        Value::Boolean(_) => "a boolean",
+        Value::Datetime(_) => "a date",
+        Value::Array(_) => "an array",
+        Value::InlineTable(_) => "a table",
+    }
+}
+
+impl<'a> Obj<'a> {
+    /// Reports every key not in `allowed`, with a did-you-mean.
+    fn keys(&self, dx: &mut Diagnostics, allowed: &[&str]) {
+        for (key, _) in self.t.iter() {
+            if allowed.contains(&key) {
+                continue;
+            }
+            let span = self.key_span(key);
+            let hint = match did_you_mean(key, allowed.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("allowed keys here: {}", allowed.join(", ")),
+            };
+            dx.error(span, format!("unknown key `{key}` in {}", self.ctx), Some(hint));
+        }
+    }
+
+    fn key_span(&self, key: &str) -> Range<usize> {
+        self.t.get_key_value(key).and_then(|(k, _)| k.span()).unwrap_or_else(|| self.span.clone())
+    }
+
+    /// The item and the span to blame for its value (falling back to the key, then the table).
+    fn get(&self, key: &str) -> Option<(&'a Item, Range<usize>)> {
+        let (k, item) = self.t.get_key_value(key)?;
+        let span = item.span().or_else(|| k.span()).unwrap_or_else(|| self.span.clone());
+        Some((item, span))
+    }
+
+    fn wrong_type(&self, dx: &mut Diagnostics, key: &str, expected: &str, item: &Item, span: Range<usize>) {
+        dx.error(
+            span,
+            format!("`{key}` in {}: expected {expected}, found {}", self.ctx, type_name(item)),
+            Some(type_hint(expected)),
+        );
+    }
+
+    fn str(&self, dx: &mut Diagnostics, key: &str) -> Option<S<String>> {
+        let (item, span) = self.get(key)?;
+        match item.as_str() {
+            Some(s) => Some(S { value: s.to_string(), span }),
+            None => {
+                self.wrong_type(dx, key, "a string", item, span);
+                None
+            }
+        }
+    }
+
+    fn num(&self, dx: &mut Diagnostics, key: &str) -> Option<S<f64>> {
+        let (item, span) = self.get(key)?;
+        match item.as_value().and_then(value_f64) {
+            Some(v) => Some(S { value: v, span }),
+            None => {
+                self.wrong_type(dx, key, "a number", item, span);
+                None
+            }
+        }
+    }
+
+    fn int(&self, dx: &mut Diagnostics, key: &str) -> Option<S<i64>> {
+        let (item, span) = self.get(key)?;
+        match item.as_integer() {
+            Some(v) => Some(S { value: v, span }),
+            None => {
+                self.wrong_type(dx, key, "an integer", item, span);
+                None
+            }
+        }
+    }
+
+    fn bool(&self, dx: &mut Diagnostics, key: &str) -> Option<S<bool>> {
+        let (item, span) = self.get(key)?;
+        match item.as_bool() {
+            Some(v) => Some(S { value: v, span }),
+            None => {
+                self.wrong_type(dx, key, "true or false", item, span);
+                None
+            }
+        }
+    }
+
+    fn str_list(&self, dx: &mut Diagnostics, key: &str) -> Option<S<Vec<S<String>>>> {
+        let (item, span) = self.get(key)?;
+        let Some(arr) = item.as_array() else {
+            self.wrong_type(dx, key, "a list of strings", item, span);
+            return None;
+        };
+        let mut out = Vec::new();
+        for v in arr.iter() {
+            let vspan = v.span().unwrap_or_else(|| span.clone());
+            match v.as_str() {
+                Some(s) => out.push(S { value: s.to_string(), span: vspan }),
+                None => dx.error(
+                    vspan,
+                    format!("`{key}` in {}: expected a list of strings, found {} in it", self.ctx, value_type(v)),
+                    Some("quote each entry, e.g. [\"a\", \"b\"]".into()),
+                ),
+            }
+        }
+        Some(S { value: out, span })
+    }
+
+    fn pair(&self, dx: &mut Diagnostics, key: &str) -> Option<S<(f64, f64)>> {
+        let (item, span) = self.get(key)?;
+        let nums: Option<Vec<f64>> = item.as_array().map(|a| a.iter().map(value_f64).collect::<Option<Vec<_>>>()).flatten();
+        match nums.as_deref() {
+            Some([x, y]) => Some(S { value: (*x, *y), span }),
+            _ => {
+                dx.error(
+                    span,
+                    format!("`{key}` in {}: expected a pair of numbers [x, y], found {}", self.ctx, describe(item)),
+                    Some(format!("write e.g. {key} = [0.0, 0.1]")),
+                );
+                None
+            }
+        }
+    }
+
+    /// A sub-table, standard (`[output.tracking]`) or inline (`tracking = { … }`).
+    fn table(&self, dx: &mut Diagnostics, key: &str) -> Option<Obj<'a>> {
+        let (item, span) = self.get(key)?;
+        match item.as_table_like() {
+            Some(t) => Some(Obj { t, span, ctx: self.sub_ctx(key) }),
+            None => {
+                self.wrong_type(dx, key, "a table", item, span);
+                None
+            }
+        }
+    }
+
+    fn sub_ctx(&self, key: &str) -> String {
+        if self.ctx == "the template" {
+            format!("[{key}]")
+        } else {
+            format!("`{key}` of {}", self.ctx)
+        }
+    }
+
+    /// Either `[[key]]` tables or `key = [{…}, {…}]`; an empty array is returned as empty.
+    fn table_list(&self, dx: &mut Diagnostics, key: &str) -> Option<S<Vec<Obj<'a>>>> {
+        let (item, span) = self.get(key)?;
+        let ctx = |i: usize| {
+            if self.ctx == "the template" {
+                format!("[[{key}]] #{}", i + 1)
+            } else {
+                format!("`{key}` #{} of {}", i + 1, self.ctx)
+            }
+        };
+        match item {
+            Item::ArrayOfTables(a) => {
+                let value = a
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| Obj { t: t as &dyn TableLike, span: t.span().unwrap_or_else(|| span.clone()), ctx: ctx(i) })
+                    .collect();
+                Some(S { value, span })
+            }
+            Item::Value(Value::Array(a)) => {
+                let mut value = Vec::new();
+                for (i, v) in a.iter().enumerate() {
+                    let vspan = v.span().unwrap_or_else(|| span.clone());
+                    match v.as_inline_table() {
+                        Some(t) => value.push(Obj { t: t as &dyn TableLike, span: vspan, ctx: ctx(i) }),
+                        None => dx.error(
+                            vspan,
+                            format!("`{key}`: expected a table, found {}", value_type(v)),
+                            Some(format!("write each entry as {{ … }}, or use [[{key}]] sections")),
+                        ),
+                    }
+                }
+                Some(S { value, span })
+            }
+            _ => {
+                self.wrong_type(dx, key, "a list of tables", item, span);
+                None
+            }
+        }
+    }
+
+    fn pool(&self, dx: &mut Diagnostics, key: &str) -> Option<S<Vec<Obj<'a>>>> {
+        self.table_list(dx, key)
+    }
+
+    /// All entries must be strings: `tracking` values and `exclude` choices.
+    fn str_pairs(&self, dx: &mut Diagnostics) -> Pairs {
+        let mut out = Vec::new();
+        for (key, _) in self.t.iter() {
+            let kspan = self.key_span(key);
+            if let Some(v) = self.str(dx, key) {
+                out.push((S { value: key.to_string(), span: kspan }, v));
+            }
+        }
+        out
+    }
+
+    /// Copy: a plain string (meaning locale `en`) or a table of locale → string.
+    fn text(&self, dx: &mut Diagnostics, key: &str) -> Option<S<LocaleText>> {
+        let (item, span) = self.get(key)?;
+        if let Some(s) = item.as_str() {
+            return Some(S { value: vec![(S { value: "en".into(), span: span.clone() }, S { value: s.into(), span: span.clone() })], span });
+        }
+        match item.as_table_like() {
+            Some(t) => {
+                let obj = Obj { t, span: span.clone(), ctx: self.sub_ctx(key) };
+                Some(S { value: obj.str_pairs(dx), span })
+            }
+            None => {
+                dx.error(
+                    span,
+                    format!("`{key}` in {}: expected a string or a table of locale = \"copy\", found {}", self.ctx, type_name(item)),
+                    Some(format!("write e.g. {key} = {{ en = \"Run lighter.\", ja = \"軽く走ろう。\" }}")),
+                );
+                None
+            }
+        }
+    }
+}
+
+fn value_f64(v: &Value) -> Option<f64> {
+    match v {
+        Value::Integer(i) => Some(*i.value() as f64),
+        Value::Float(f) => Some(*f.value()),
+        _ => None,
+    }
+}
+
+fn describe(item: &Item) -> String {
+    match item.as_array() {
+        Some(a) => format!("an array of {} item{}", a.len(), if a.len() == 1 { "" } else { "s" }),
+        None => type_name(item).to_string(),
+    }
+}
+
+fn type_hint(expected: &str) -> String {
+    match expected {
+        "a string" => "put the value in double quotes".into(),
+        "a number" | "an integer" => "write the number without quotes, e.g. 15 or 15.0".into(),
+        "true or false" => "write true or false without quotes".into(),
+        "a list of strings" => "write a list, e.g. [\"a\", \"b\"]".into(),
+        "a table" => "write an inline table { key = value, … } or a [section]".into(),
+        _ => format!("expected {expected}"),
+    }
+}

@@ -1,0 +1,310 @@
+//! Layout → pixels: glyph coverage (ab_glyph, anti-aliased), outline by dilation, shadow
+//! by offset + blur, background box, composited into a tight straight-alpha image.
+
+use ab_glyph::{Font, FontRef, Glyph, GlyphId, OutlinedGlyph, PxScaleFactor};
+use image::RgbaImage;
+use rustybuzz::ttf_parser;
+
+use super::layout::Layout;
+use super::{TextError, TextStyle};
+use crate::template::Rgba;
+
+/// Axis-aligned box in block pixels (y down).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BoxF {
+    pub x0: f32,
+    pub y0: f32,
+    pub x1: f32,
+    pub y1: f32,
+}
+
+impl BoxF {
+    fn empty() -> BoxF {
+        BoxF { x0: f32::MAX, y0: f32::MAX, x1: f32::MIN, y1: f32::MIN }
+    }
+    fn is_empty(&self) -> bool {
+        self.x0 > self.x1 || self.y0 > self.y1
+    }
+    fn union(self, o: BoxF) -> BoxF {
+        if o.is_empty() {
+            return self;
+        }
+        BoxF { x0: self.x0.min(o.x0), y0: self.y0.min(o.y0), x1: self.x1.max(o.x1), y1: self.y1.max(o.y1) }
+    }
+    fn grow(self, d: f32) -> BoxF {
+        if self.is_empty() {
+            return self;
+        }
+        BoxF { x0: self.x0 - d, y0: self.y0 - d, x1: self.x1 + d, y1: self.y1 + d }
+    }
+    fn shift(self, dx: f32, dy: f32) -> BoxF {
+        if self.is_empty() {
+            return self;
+        }
+        BoxF { x0: self.x0 + dx, y0: self.y0 + dy, x1: self.x1 + dx, y1: self.y1 + dy }
+    }
+}
+
+/// Where everything of a rendered block lies, before rasterizing: used to check the fit
+/// without drawing a pixel.
+#[derive(Debug, Clone, Copy)]
+pub struct Extent {
+    /// Glyph ink (outline bounding boxes), no decoration.
+    pub ink: BoxF,
+    /// The whole image: ink + outline + shadow + background box, snapped to pixels.
+    pub image: BoxF,
+    pub background: Option<BoxF>,
+}
+
+impl Extent {
+    pub fn width(&self) -> u32 {
+        (self.image.x1 - self.image.x0).max(0.0) as u32
+    }
+    pub fn height(&self) -> u32 {
+        (self.image.y1 - self.image.y0).max(0.0) as u32
+    }
+}
+
+/// Radius of the two box-blur passes that approximate a blur of `blur` px.
+fn blur_radius(blur: f32) -> usize {
+    (blur / 2.0).ceil().max(0.0) as usize
+}
+
+pub fn extent(layout: &Layout, style: &TextStyle) -> Result<Extent, TextError> {
+    let mut ink = BoxF::empty();
+    for (fi, face) in layout.faces.iter().enumerate() {
+        let tf = ttf_parser::Face::parse(face.data(), face.index()).map_err(|e| TextError::BadFont {
+            path: face.path().display().to_string(),
+            message: e.to_string(),
+        })?;
+        let s = layout.size_px / face.units_per_em();
+        for g in layout.glyphs.iter().filter(|g| g.font == fi) {
+            if let Some(bb) = tf.glyph_bounding_box(ttf_parser::GlyphId(g.glyph_id)) {
+                ink = ink.union(BoxF {
+                    x0: g.x + f32::from(bb.x_min) * s,
+                    x1: g.x + f32::from(bb.x_max) * s,
+                    y0: g.y - f32::from(bb.y_max) * s,
+                    y1: g.y - f32::from(bb.y_min) * s,
+                });
+            }
+        }
+    }
+    // One pixel of anti-aliasing fringe around the ink.
+    let outline_w = style.outline.map_or(0.0, |(_, w)| w.max(0.0));
+    let drawn = ink.grow(1.0 + outline_w.ceil());
+    let mut image = drawn;
+    if let Some((_, (dx, dy), blur)) = style.shadow {
+        let r = blur_radius(blur) as f32 * 2.0;
+        image = image.union(drawn.shift(dx.round(), dy.round()).grow(r));
+    }
+    let background = style.background.map(|(_, pad)| {
+        BoxF { x0: 0.0, y0: 0.0, x1: layout.width, y1: layout.height }.grow(pad.max(0.0))
+    });
+    if let Some(bg) = background {
+        image = image.union(bg);
+    }
+    if image.is_empty() {
+        image = BoxF { x0: 0.0, y0: 0.0, x1: 0.0, y1: 0.0 };
+    }
+    image = BoxF { x0: image.x0.floor(), y0: image.y0.floor(), x1: image.x1.ceil(), y1: image.y1.ceil() };
+    Ok(Extent { ink, image, background })
+}
+
+/// A single-channel coverage map, 0..=1.
+struct Mask {
+    w: usize,
+    h: usize,
+    v: Vec<f32>,
+}
+
+impl Mask {
+    fn new(w: usize, h: usize) -> Mask {
+        Mask { w, h, v: vec![0.0; w * h] }
+    }
+}
+
+pub fn rasterize(layout: &Layout, style: &TextStyle, ext: &Extent) -> Result<RgbaImage, TextError> {
+    let (w, h) = (ext.width() as usize, ext.height() as usize);
+    let (ox, oy) = (-ext.image.x0, -ext.image.y0);
+    let mut fill = Mask::new(w, h);
+
+    for (fi, face) in layout.faces.iter().enumerate() {
+        let font = FontRef::try_from_slice_and_index(face.data(), face.index()).map_err(|e| {
+            TextError::BadFont { path: face.path().display().to_string(), message: e.to_string() }
+        })?;
+        // Scale by the em, not by ab_glyph's PxScale (which maps ascent−descent to pixels):
+        // shaping advances are per em, and outlines must match them.
+        let s = layout.size_px / face.units_per_em();
+        let sf = PxScaleFactor { horizontal: s, vertical: s };
+        for g in layout.glyphs.iter().filter(|g| g.font == fi) {
+            let Some(outline) = font.outline(GlyphId(g.glyph_id)) else { continue };
+            let glyph = Glyph {
+                id: GlyphId(g.glyph_id),
+                scale: ab_glyph::PxScale::from(layout.size_px),
+                position: ab_glyph::point(g.x + ox, g.y + oy),
+            };
+            let og = OutlinedGlyph::new(glyph, outline, sf);
+            let b = og.px_bounds();
+            let (bx, by) = (b.min.x as i64, b.min.y as i64);
+            og.draw(|x, y, c| {
+                let (px, py) = (bx + i64::from(x), by + i64::from(y));
+                if px >= 0 && py >= 0 && (px as usize) < w && (py as usize) < h {
+                    let v = &mut fill.v[py as usize * w + px as usize];
+                    *v = (*v + c).min(1.0);
+                }
+            });
+        }
+    }
+
+    let outline = style.outline.filter(|(_, ow)| *ow > 0.0).map(|(c, ow)| (c, dilate(&fill, ow)));
+    let shadow = style.shadow.map(|(c, (dx, dy), blur)| {
+        let src = outline.as_ref().map_or(&fill, |(_, m)| m);
+        let mut m = shifted(src, dx.round() as i64, dy.round() as i64);
+        let r = blur_radius(blur);
+        if r > 0 {
+            box_blur(&mut m, r);
+            box_blur(&mut m, r);
+        }
+        (c, m)
+    });
+
+    // Premultiplied float accumulation, straight alpha on output.
+    let mut acc = vec![[0.0f32; 4]; w * h];
+    if let (Some((color, _)), Some(bg)) = (style.background, ext.background) {
+        let x0 = (bg.x0 + ox).round().max(0.0) as usize;
+        let y0 = (bg.y0 + oy).round().max(0.0) as usize;
+        let x1 = ((bg.x1 + ox).round() as usize).min(w);
+        let y1 = ((bg.y1 + oy).round() as usize).min(h);
+        for y in y0..y1 {
+            for px in &mut acc[y * w + x0..y * w + x1] {
+                over(px, color, 1.0);
+            }
+        }
+    }
+    if let Some((c, m)) = &shadow {
+        layer(&mut acc, m, *c);
+    }
+    if let Some((c, m)) = &outline {
+        layer(&mut acc, m, *c);
+    }
+    layer(&mut acc, &fill, style.color);
+
+    let mut img = RgbaImage::new(w as u32, h as u32);
+    for (px, a) in img.pixels_mut().zip(&acc) {
+        let alpha = a[3];
+        if alpha > 0.0 {
+            let un = |v: f32| ((v / alpha) * 255.0).round().clamp(0.0, 255.0) as u8;
+            px.0 = [un(a[0]), un(a[1]), un(a[2]), (alpha * 255.0).round() as u8];
+        }
+    }
+    Ok(img)
+}
+
+fn over(dst: &mut [f32; 4], c: Rgba, cov: f32) {
+    let a = f32::from(c.0[3]) / 255.0 * cov;
+    if a <= 0.0 {
+        return;
+    }
+    let k = 1.0 - a;
+    for i in 0..3 {
+        dst[i] = f32::from(c.0[i]) / 255.0 * a + dst[i] * k;
+    }
+    dst[3] = a + dst[3] * k;
+}
+
+fn layer(acc: &mut [[f32; 4]], m: &Mask, c: Rgba) {
+    for (px, &cov) in acc.iter_mut().zip(&m.v) {
+        if cov > 0.0 {
+            over(px, c, cov);
+        }
+    }
+}
+
+/// Grey-scale dilation by a disc of radius `r` px: the outline's coverage is the fill's
+/// coverage reachable within `r`, with a soft rim so the stroke edge stays anti-aliased.
+fn dilate(src: &Mask, r: f32) -> Mask {
+    let ri = r.ceil() as i64 + 1;
+    let mut offsets = Vec::new();
+    for dy in -ri..=ri {
+        for dx in -ri..=ri {
+            let d = ((dx * dx + dy * dy) as f32).sqrt();
+            let wgt = (r + 0.5 - d).clamp(0.0, 1.0);
+            if wgt > 0.0 {
+                offsets.push((dx, dy, wgt));
+            }
+        }
+    }
+    let (w, h) = (src.w as i64, src.h as i64);
+    let mut out = Mask::new(src.w, src.h);
+    for y in 0..h {
+        for x in 0..w {
+            let mut best = 0.0f32;
+            for &(dx, dy, wgt) in &offsets {
+                let (sx, sy) = (x + dx, y + dy);
+                if sx >= 0 && sy >= 0 && sx < w && sy < h {
+                    let v = src.v[(sy * w + sx) as usize] * wgt;
+                    if v > best {
+                        best = v;
+                        if best >= 1.0 {
+                            break;
+                        }
+                    }
+                }
+            }
+            out.v[(y * w + x) as usize] = best;
+        }
+    }
+    out
+}
+
+fn shifted(src: &Mask, dx: i64, dy: i64) -> Mask {
+    let mut out = Mask::new(src.w, src.h);
+    let (w, h) = (src.w as i64, src.h as i64);
+    for y in 0..h {
+        let sy = y - dy;
+        if sy < 0 || sy >= h {
+            continue;
+        }
+        for x in 0..w {
+            let sx = x - dx;
+            if sx >= 0 && sx < w {
+                out.v[(y * w + x) as usize] = src.v[(sy * w + sx) as usize];
+            }
+        }
+    }
+    out
+}
+
+/// Separable running-sum box blur; two passes approximate a Gaussian.
+fn box_blur(m: &mut Mask, r: usize) {
+    let (w, h) = (m.w, m.h);
+    let norm = 1.0 / (2 * r + 1) as f32;
+    let mut line = Vec::new();
+    for y in 0..h {
+        line.clear();
+        line.extend_from_slice(&m.v[y * w..(y + 1) * w]);
+        blur_line(&line, &mut m.v[y * w..(y + 1) * w], r, norm, 1);
+    }
+    let mut col = vec![0.0; h];
+    let mut out = vec![0.0; h];
+    for x in 0..w {
+        for y in 0..h {
+            col[y] = m.v[y * w + x];
+        }
+        blur_line(&col, &mut out, r, norm, 1);
+        for y in 0..h {
+            m.v[y * w + x] = out[y];
+        }
+    }
+}
+
+fn blur_line(src: &[f32], dst: &mut [f32], r: usize, norm: f32, _stride: usize) {
+    let n = src.len() as i64;
+    let r = r as i64;
+    let at = |i: i64| if i >= 0 && i < n { src[i as usize] } else { 0.0 };
+    let mut sum: f32 = (-r..=r).map(at).sum();
+    for i in 0..n {
+        dst[i as usize] = sum * norm;
+        sum += at(i + r + 1) - at(i - r);
+    }
+}

@@ -106,7 +106,7 @@ impl V<'_> {
     fn template(&mut self, raw: RawTemplate, path: PathBuf) -> Option<Template> {
         let doc = raw.doc_span.clone();
         let Some(h) = raw.template else {
-            self.err(&doc, "missing required section [template]", Some("add [template] with at least name = \"…\"".to_string()));
+            self.missing("template", &doc, "missing required section [template]", Some("add [template] with at least name = \"…\"".to_string()));
             // Without a header nothing else can be judged consistently (kind, duration).
             return None;
         };
@@ -117,7 +117,7 @@ impl V<'_> {
             }
             Some(n) => n.value.clone(),
             None => {
-                self.err(&h.span, "missing required key `name` in [template]", Some("add name = \"…\"".to_string()));
+                self.missing("name", &h.span, "missing required key `name` in [template]", Some("add name = \"…\"".to_string()));
                 String::new()
             }
         };
@@ -171,7 +171,7 @@ impl V<'_> {
             }
             Some(d) => d.value,
             None if needs_duration => {
-                self.err(&h.span, "missing required key `duration` in [template]", Some("a video template needs its length in seconds, e.g. duration = 15".to_string()));
+                self.missing("duration", &h.span, "missing required key `duration` in [template]", Some("a video template needs its length in seconds, e.g. duration = 15".to_string()));
                 0.0
             }
             None => 0.0,
@@ -270,6 +270,14 @@ impl V<'_> {
         })
     }
 
+    /// A required key is absent — unless it was present with the wrong type, which the raw
+    /// layer has already reported.
+    fn missing(&mut self, key: &str, table: &Range<usize>, msg: impl Into<String>, hint: impl Into<Option<String>>) {
+        if !self.dx.was_bad(table.start, key) {
+            self.err(table, msg, hint);
+        }
+    }
+
     fn enum_val<T: Clone>(&mut self, v: &S<String>, what: &str, allowed: &[(&str, T)]) -> Option<T> {
         if let Some((_, t)) = allowed.iter().find(|(n, _)| *n == v.value) {
             return Some(t.clone());
@@ -313,7 +321,7 @@ impl V<'_> {
     fn presets_list(&mut self, out: Option<&RawOutput>, span: &Range<usize>) -> Vec<(String, Range<usize>)> {
         let Some(list) = out.and_then(|o| o.presets.as_ref()) else {
             let hint = format!("add presets = [\"…\"] to [output]; known: {}", self.presets.ids().collect::<Vec<_>>().join(", "));
-            self.err(span, "missing required key `presets` in [output]", Some(hint));
+            self.missing("presets", span, "missing required key `presets` in [output]", Some(hint));
             return Vec::new();
         };
         if list.value.is_empty() {
@@ -346,7 +354,7 @@ impl V<'_> {
         let mut first_def: HashMap<String, usize> = HashMap::new();
         for d in defs {
             let Some(code) = &d.code else {
-                self.err(&d.span, "missing required key `code` in [[region]]", Some("add code = \"XX\" (ISO 3166 region code)".to_string()));
+                self.missing("code", &d.span, "missing required key `code` in [[region]]", Some("add code = \"XX\" (ISO 3166 region code)".to_string()));
                 continue;
             };
             if !valid_region_code(&code.value) {
@@ -368,7 +376,7 @@ impl V<'_> {
                 }
                 (None, Some((_, l, _))) => l.to_string(),
                 (None, None) => {
-                    self.err(&d.span, format!("[[region]] `{}` needs a locale", code.value), Some("add locale = \"…\", e.g. locale = \"pl\"".to_string()));
+                    self.missing("locale", &d.span, format!("[[region]] `{}` needs a locale", code.value), Some("add locale = \"…\", e.g. locale = \"pl\"".to_string()));
                     String::new()
                 }
             };
@@ -395,7 +403,7 @@ impl V<'_> {
         }
 
         let Some(list) = out.and_then(|o| o.regions.as_ref()) else {
-            self.err(span, "missing required key `regions` in [output]", Some("add regions = [\"US\", …]".to_string()));
+            self.missing("regions", span, "missing required key `regions` in [output]", Some("add regions = [\"US\", …]".to_string()));
             return Vec::new();
         };
         if list.value.is_empty() {
@@ -527,7 +535,7 @@ impl V<'_> {
         let mut out = Vec::new();
         for (i, (span, id)) in items.iter().enumerate() {
             let Some(id) = id else {
-                self.err(span, format!("missing required key `id` in [[{pool}]] #{}", i + 1), Some(format!("give every option an id, e.g. id = \"{pool}-{}\"", i + 1)));
+                self.missing("id", span, format!("missing required key `id` in [[{pool}]] #{}", i + 1), Some(format!("give every option an id, e.g. id = \"{pool}-{}\"", i + 1)));
                 out.push(format!("#{}", i + 1));
                 continue;
             };
@@ -555,7 +563,7 @@ impl V<'_> {
 
     fn backgrounds(&mut self, pool: Option<S<Vec<RawBackground>>>, doc: &Range<usize>) -> Vec<Background> {
         let Some(pool) = pool else {
-            self.err(doc, "missing required pool [[background]]", Some("add e.g. [[background]] id = \"white\" color = \"#ffffff\"".to_string()));
+            self.missing("background", doc, "missing required pool [[background]]", Some("add e.g. [[background]] id = \"white\" color = \"#ffffff\"".to_string()));
             return Vec::new();
         };
         if pool.value.is_empty() {
@@ -574,7 +582,8 @@ impl V<'_> {
             .into_iter()
             .filter_map(|(n, s)| s.map(|s| (n, s)))
             .collect();
-            if given.is_empty() {
+            let misspelt = ["color", "gradient", "image", "video"].iter().any(|k| self.dx.was_bad(b.span.start, k));
+            if given.is_empty() && !misspelt {
                 self.err(&b.span, format!("background `{id}` has no source"), Some("set exactly one of color, gradient, image or video".to_string()));
             } else if given.len() > 1 {
                 let names: Vec<&str> = given.iter().map(|(n, _)| *n).collect();
@@ -591,7 +600,7 @@ impl V<'_> {
                 BackgroundSource::Color(self.color(Some(c), Rgba::BLACK))
             } else if let Some(g) = &b.gradient {
                 if g.from.is_none() || g.to.is_none() {
-                    self.err(&g.span, format!("gradient of background `{id}` needs both `from` and `to`"), Some("e.g. gradient = { from = \"#ffffff\", to = \"#dddddd\", angle = 0 }".to_string()));
+                    self.missing("from", &g.span, format!("gradient of background `{id}` needs both `from` and `to`"), Some("e.g. gradient = { from = \"#ffffff\", to = \"#dddddd\", angle = 0 }".to_string()));
                 }
                 let from = self.color(g.from.as_ref(), Rgba::BLACK);
                 let to = self.color(g.to.as_ref(), Rgba::BLACK);
@@ -636,7 +645,7 @@ impl V<'_> {
             let source = match &p.source {
                 Some(s) => self.asset(s).unwrap_or_default(),
                 None => {
-                    self.err(&p.span, format!("missing required key `source` in product `{id}`"), Some("point it at an RGBA cut-out, e.g. source = \"samples/product/shoe.png\"".to_string()));
+                    self.missing("source", &p.span, format!("missing required key `source` in product `{id}`"), Some("point it at an RGBA cut-out, e.g. source = \"samples/product/shoe.png\"".to_string()));
                     PathBuf::new()
                 }
             };
@@ -709,7 +718,7 @@ impl V<'_> {
                     BTreeMap::new()
                 }
                 (None, None) => {
-                    self.err(&s.span, format!("subtitle `{id}` has no copy"), Some("add text = { en = \"…\" } or lines = [{ start = 0, end = 3, text = { en = \"…\" } }]".to_string()));
+                    self.missing("text", &s.span, format!("subtitle `{id}` has no copy"), Some("add text = { en = \"…\" } or lines = [{ start = 0, end = 3, text = { en = \"…\" } }]".to_string()));
                     BTreeMap::new()
                 }
                 (None, Some(_)) => BTreeMap::new(),
@@ -724,7 +733,7 @@ impl V<'_> {
                     let end = match &line.end {
                         Some(e) => e.value,
                         None => {
-                            self.err(&line.span, "missing required key `end` in a subtitle line", Some("seconds at which the line disappears".to_string()));
+                            self.missing("end", &line.span, "missing required key `end` in a subtitle line", Some("seconds at which the line disappears".to_string()));
                             start
                         }
                     };
@@ -742,7 +751,7 @@ impl V<'_> {
                             m
                         }
                         None => {
-                            self.err(&line.span, "missing required key `text` in a subtitle line", Some("add text = { en = \"…\" }".to_string()));
+                            self.missing("text", &line.span, "missing required key `text` in a subtitle line", Some("add text = { en = \"…\" }".to_string()));
                             BTreeMap::new()
                         }
                     };
@@ -898,7 +907,7 @@ impl V<'_> {
                     }
                     Some(c) => c.value as usize,
                     None => {
-                        self.err(&v.span, "missing required key `count` for strategy = \"sample\"", Some("how many variants to draw, e.g. count = 12".to_string()));
+                        self.missing("count", &v.span, "missing required key `count` for strategy = \"sample\"", Some("how many variants to draw, e.g. count = 12".to_string()));
                         1
                     }
                 };

@@ -420,3 +420,19 @@ fn load_reads_the_file_and_reports_unreadable_paths() {
     let dx = template::load(&fixtures().join("nope.toml"), &presets()).unwrap_err();
     assert!(dx.items[0].message.starts_with("cannot read template"), "{dx}");
 }
+
+#[test]
+fn missing_template_section_does_not_hide_other_errors() {
+    let text = BASE.replacen("[template]\nname = \"base\"\nduration = 15\n", "", 1).replace("#ffffff", "#fffff");
+    assert_eq!(errors(&text), vec![(1, "missing required section [template]".to_string()), (8, "bad colour `#fffff`".to_string())]);
+}
+
+#[test]
+fn region_tables_override_builtin_regions() {
+    // Operators in SA who run English copy: same code, new locale and direction.
+    let text = with("[\"US\"]", "[\"US\", \"SA\"]") + "\n[[region]]\ncode = \"SA\"\nlocale = \"en\"\n";
+    let (t, dx) = check(&text);
+    let t = t.unwrap_or_else(|| panic!("{dx}"));
+    assert_eq!((t.regions[1].locale.as_str(), t.regions[1].direction.clone()), ("en", Direction::Ltr));
+    assert!(t.regions[1].fallback.is_empty());
+}

@@ -113,6 +113,14 @@ impl Diagnostics {
 
     /// Renders one diagnostic with its source snippet.
     pub fn render(&self, d: &Diagnostic) -> String {
+        if self.source.is_empty() && d.span.is_empty() {
+            // Nothing to quote (e.g. the file could not be read): just the position and hint.
+            let mut s = format!("{}: {}\n  --> {}\n", sev(d.severity), d.message, d.file.display());
+            if let Some(h) = &d.hint {
+                s.push_str(&format!("  = hint: {h}\n"));
+            }
+            return s;
+        }
         let file = SimpleFile::new(d.file.display().to_string(), self.source.as_str());
         let cs = match d.severity {
             Severity::Error => CsDiagnostic::error(),

@@ -105,11 +105,12 @@ impl V<'_> {
 
     fn template(&mut self, raw: RawTemplate, path: PathBuf) -> Option<Template> {
         let doc = raw.doc_span.clone();
-        let Some(h) = raw.template else {
+        // Without [template] we still judge everything else, so the user sees every error.
+        let has_header = raw.template.is_some();
+        let h = raw.template.unwrap_or_else(|| {
             self.missing("template", &doc, "missing required section [template]", Some("add [template] with at least name = \"…\"".to_string()));
-            // Without a header nothing else can be judged consistently (kind, duration).
-            return None;
-        };
+            RawHeader { span: doc.clone(), name: None, version: None, kind: None, duration: None, fps: None, poster_time: None }
+        });
         let name = match &h.name {
             Some(n) if n.value.trim().is_empty() => {
                 self.err(&n.span, "template name is empty", Some("name the template, e.g. name = \"sneaker-launch\"".to_string()));
@@ -117,7 +118,9 @@ impl V<'_> {
             }
             Some(n) => n.value.clone(),
             None => {
-                self.missing("name", &h.span, "missing required key `name` in [template]", Some("add name = \"…\"".to_string()));
+                if has_header {
+                    self.missing("name", &h.span, "missing required key `name` in [template]", Some("add name = \"…\"".to_string()));
+                }
                 String::new()
             }
         };
@@ -170,7 +173,7 @@ impl V<'_> {
                 0.0
             }
             Some(d) => d.value,
-            None if needs_duration => {
+            None if needs_duration && has_header => {
                 self.missing("duration", &h.span, "missing required key `duration` in [template]", Some("a video template needs its length in seconds, e.g. duration = 15".to_string()));
                 0.0
             }

@@ -113,7 +113,13 @@ text = { en = "Run lighter." }
 fn malformed_toml_points_at_its_line_and_column() {
     let d = only_error(&with("name = \"base\"", "name = \"base"));
     assert_eq!((d.line, d.column), (2, 13), "{d:?}");
-    assert!(d.message.starts_with("malformed TOML"), "{}", d.message);
+    assert_eq!(d.message, "malformed TOML: invalid basic string");
+    assert_eq!(d.hint.as_deref(), Some("close the string on the same line; use \"\"\" … \"\"\" for text spanning lines"));
+
+    let d = only_error(&with("duration = 15", "duration = 15
+name = \"again\""));
+    assert_eq!((d.line, d.column), (4, 1));
+    assert_eq!(d.message, "malformed TOML: duplicate key `name` in table `template`");
 }
 
 #[test]

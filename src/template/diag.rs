@@ -119,6 +119,7 @@ impl Diagnostics {
             if let Some(h) = &d.hint {
                 s.push_str(&format!("  = hint: {h}\n"));
             }
+            s.push('\n');
             return s;
         }
         let file = SimpleFile::new(d.file.display().to_string(), self.source.as_str());
@@ -149,7 +150,7 @@ fn sev(s: Severity) -> &'static str {
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for d in &self.items {
-            writeln!(f, "{}", self.render(d))?;
+            write!(f, "{}", self.render(d))?;
         }
         let errors = self.errors().count();
         let warnings = self.warnings().count();
@@ -159,6 +160,8 @@ impl fmt::Display for Diagnostics {
                 write!(f, ", {} warning{}", warnings, if warnings == 1 { "" } else { "s" })?;
             }
             writeln!(f)?;
+        } else if warnings > 0 {
+            writeln!(f, "{}: {} warning{}", self.file.display(), warnings, if warnings == 1 { "" } else { "s" })?;
         }
         Ok(())
     }

@@ -208,10 +208,13 @@ pub fn parse(text: &str, dx: &mut Diagnostics) -> Option<RawTemplate> {
         Ok(doc) => doc,
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
-            // toml_edit's message is multi-line prose ending in what it expected; keep it whole
-            // but trimmed, and point at the offending byte.
+            // An unterminated string's span runs to the next line; one line reads better.
+            let line_end = text[span.start.min(text.len())..].find('\n').map(|n| span.start + n).unwrap_or(text.len());
+            let span = span.start..span.end.min(line_end).max(span.start);
+            // toml_edit's message is multi-line prose ending in what it expected; keep it whole.
             let message = e.message().trim().replace('\n', "; ");
-            dx.error(span, format!("malformed TOML: {message}"), Some("check quotes, brackets and `=` on this line".into()));
+            let hint = syntax_hint(&message);
+            dx.error(span, format!("malformed TOML: {message}"), Some(hint.into()));
             return None;
         }
     };
@@ -322,6 +325,21 @@ pub fn parse(text: &str, dx: &mut Diagnostics) -> Option<RawTemplate> {
         }
     });
     Some(raw)
+}
+
+/// A concrete next step for the common TOML mistakes.
+fn syntax_hint(message: &str) -> &'static str {
+    if message.contains("duplicate key") {
+        "each key and [section] may appear once; remove or rename the repeat (use [[name]] for a list of tables)"
+    } else if message.contains("invalid basic string") || message.contains("invalid literal string") {
+        "close the string on the same line; use \"\"\" … \"\"\" for text spanning lines"
+    } else if message.contains("invalid string") {
+        "put text values in quotes, e.g. name = \"sneaker-launch\""
+    } else if message.contains("table header") {
+        "write section headers as [name] or [[name]]"
+    } else {
+        "check quotes, brackets, commas and `=` on this line"
+    }
 }
 
 fn read_background(t: &Obj<'_>, dx: &mut Diagnostics) -> RawBackground {

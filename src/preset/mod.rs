@@ -184,17 +184,20 @@ impl PresetSet {
                 }
             }
             if still.is_empty() || still.len() == before {
-                for (_, path, text, raw) in still {
+                let waiting: Vec<String> = still.iter().map(|(id, ..)| id.clone()).collect();
+                for (id, path, text, raw) in still {
                     let base = raw.inherits.as_ref().expect("only inheriting presets wait");
                     let (line, column) = line_col(&text, base.span().start);
-                    let known: Vec<&str> = raws.keys().map(String::as_str).collect();
-                    issues.push(PresetIssue {
-                        file: path,
-                        line,
-                        column,
-                        message: format!("`inherits` names unknown preset `{}`", base.get_ref()),
-                        hint: Some(format!("known presets: {}", known.join(", "))),
-                    });
+                    let (message, hint) = if waiting.contains(base.get_ref()) {
+                        (
+                            format!("`inherits` of `{id}` is circular or depends on a broken preset (`{}`)", base.get_ref()),
+                            format!("presets involved: {}; one of them must be fully specified", waiting.join(", ")),
+                        )
+                    } else {
+                        let known: Vec<&str> = raws.keys().map(String::as_str).collect();
+                        (format!("`inherits` names unknown preset `{}`", base.get_ref()), format!("known presets: {}", known.join(", ")))
+                    };
+                    issues.push(PresetIssue { file: path, line, column, message, hint: Some(hint) });
                 }
                 break;
             }
@@ -521,6 +524,17 @@ mod tests {
         let sq = set.get("square").unwrap();
         assert_eq!((sq.width, sq.extension(), sq.label.as_str()), (1200, "png", "Square"));
         assert_eq!(set.len(), 10);
+    }
+
+    #[test]
+    fn circular_inheritance_is_reported_not_looped() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a.toml", "inherits = \"b\"\n");
+        write(dir.path(), "b.toml", "inherits = \"a\"\n");
+        let err = PresetSet::builtin().unwrap().load_dir(dir.path()).unwrap_err();
+        let PresetError::Invalid { issues } = &err else { panic!("{err}") };
+        assert_eq!(issues.len(), 2);
+        assert_eq!(issues[0].message, "`inherits` of `a` is circular or depends on a broken preset (`b`)");
     }
 
     #[test]

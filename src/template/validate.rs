@@ -180,7 +180,7 @@ impl V<'_> {
             None => 0.0,
         };
         if let Some(d) = h.duration.as_ref().filter(|d| d.value > 0.0) {
-            for (id, span) in &preset_ids {
+            for (id, _) in &preset_ids {
                 let Some(p) = self.presets.get(id).filter(|p| p.kind == PresetKind::Video) else { continue };
                 let limits = format!("{}–{} s", fmt_secs(p.min_duration.unwrap_or(0.0)), p.max_duration.map(fmt_secs).unwrap_or("∞".into()));
                 if let Some(max) = p.max_duration.filter(|m| d.value > *m) {
@@ -197,7 +197,6 @@ impl V<'_> {
                         Some(format!("lengthen duration to at least {} s, or remove `{id}` from [output] presets", fmt_secs(min))),
                     );
                 }
-                let _ = span;
             }
         }
         let fps = match &h.fps {
@@ -219,7 +218,7 @@ impl V<'_> {
         };
 
         let regions = self.regions(raw.output.as_ref(), &raw.regions, &output_span);
-        let output = self.output(raw.output.as_ref(), &doc, preset_ids.into_iter().map(|(id, _)| id).collect());
+        let output = self.output(raw.output.as_ref(), preset_ids.into_iter().map(|(id, _)| id).collect());
 
         let backgrounds = self.backgrounds(raw.background, &doc);
         let products = match raw.product {
@@ -450,10 +449,9 @@ impl V<'_> {
         self.dx.source()
     }
 
-    fn output(&mut self, out: Option<&RawOutput>, doc: &Range<usize>, presets: Vec<String>) -> Output {
+    fn output(&mut self, out: Option<&RawOutput>, presets: Vec<String>) -> Output {
         let Some(o) = out else {
             // `presets_list` has already reported the missing section's keys.
-            let _ = doc;
             return Output {
                 presets,
                 name: DEFAULT_NAME.into(),

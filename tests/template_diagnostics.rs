@@ -442,3 +442,14 @@ fn region_tables_override_builtin_regions() {
     assert_eq!((t.regions[1].locale.as_str(), t.regions[1].direction.clone()), ("en", Direction::Ltr));
     assert!(t.regions[1].fallback.is_empty());
 }
+
+#[test]
+fn copy_longer_than_a_title_limit_is_a_warning() {
+    let text = with("[\"tiktok\"]", "[\"tiktok\", \"xiaohongshu\"]").replace("Run lighter.", "Run lighter than ever before.");
+    let (t, dx) = check(&text);
+    assert!(t.is_some(), "{dx}");
+    let w: Vec<_> = dx.warnings().collect();
+    assert_eq!(w.len(), 1, "{dx}");
+    assert_eq!(w[0].message, "`en` copy of subtitle `hook` is 29 characters; preset `xiaohongshu` allows 20");
+    assert_eq!((w[0].line, w[0].column), (15, 15));
+}

@@ -225,8 +225,15 @@ impl V<'_> {
             Some(p) => self.products(p),
             None => Vec::new(),
         };
+        // Presets that cap copy length (Xiaohongshu titles), checked where the copy is written.
+        let limits: Vec<(String, u32)> = output
+            .presets
+            .iter()
+            .filter_map(|id| self.presets.get(id))
+            .filter_map(|p| p.rules.max_title_chars.map(|m| (p.id.clone(), m)))
+            .collect();
         let subtitles = match raw.subtitle {
-            Some(p) => self.subtitles(p, duration, &regions),
+            Some(p) => self.subtitles(p, duration, &regions, &limits),
             None => Vec::new(),
         };
         let effects = match raw.effects {
@@ -699,7 +706,7 @@ impl V<'_> {
         map
     }
 
-    fn subtitles(&mut self, pool: S<Vec<RawSubtitle>>, duration: f64, regions: &[Region]) -> Vec<Subtitle> {
+    fn subtitles(&mut self, pool: S<Vec<RawSubtitle>>, duration: f64, regions: &[Region], limits: &[(String, u32)]) -> Vec<Subtitle> {
         if pool.value.is_empty() {
             self.empty_pool("subtitle", &pool.span);
             return Vec::new();
@@ -711,6 +718,7 @@ impl V<'_> {
             let text = match (&s.text, &s.lines) {
                 (Some(t), None) => {
                     let m = self.locale_map(t);
+                    self.copy_length(&id, t, limits);
                     copies.push((t.span.clone(), m.clone()));
                     m
                 }
@@ -748,6 +756,8 @@ impl V<'_> {
                     let text = match &line.text {
                         Some(t) => {
                             let m = self.locale_map(t);
+                            self.copy_length(&id, t, limits);
+                    self.copy_length(&id, t, limits);
                             copies.push((t.span.clone(), m.clone()));
                             m
                         }
@@ -794,6 +804,23 @@ impl V<'_> {
             out.push(Subtitle { id, text, lines, fonts, size, min_size, color, outline, shadow, background, position });
         }
         out
+    }
+
+    /// Copy longer than a preset's title limit is a warning: the output is still valid, but
+    /// the platform will cut it.
+    fn copy_length(&mut self, id: &str, text: &S<LocaleText>, limits: &[(String, u32)]) {
+        for (loc, copy) in &text.value {
+            let n = copy.value.chars().count();
+            for (preset, max) in limits {
+                if n > *max as usize {
+                    self.dx.warning(
+                        copy.span.clone(),
+                        format!("`{}` copy of subtitle `{id}` is {n} characters; preset `{preset}` allows {max}", loc.value),
+                        Some("shorten it, or expect the platform to truncate it".to_string()),
+                    );
+                }
+            }
+        }
     }
 
     /// Every region's locale needs copy in every subtitle option: exactly, or through a fallback

@@ -453,3 +453,12 @@ fn copy_longer_than_a_title_limit_is_a_warning() {
     assert_eq!(w[0].message, "`en` copy of subtitle `hook` is 29 characters; preset `xiaohongshu` allows 20");
     assert_eq!((w[0].line, w[0].column), (15, 15));
 }
+
+#[test]
+fn bare_language_copy_serves_a_regional_locale_with_a_warning() {
+    let text = with("[\"US\"]", "[\"US\", \"TW\"]").replace("{ en = \"Run lighter.\" }", "{ en = \"Run lighter.\", zh = \"轻盈每一步\" }");
+    let (t, dx) = check(&text);
+    assert!(t.is_some(), "{dx}");
+    let w: Vec<_> = dx.warnings().map(|d| d.message.as_str()).collect();
+    assert_eq!(w, ["subtitle option `hook` has no `zh-TW` copy for region TW; using the `zh` copy"]);
+}

@@ -837,8 +837,11 @@ impl V<'_> {
                 if map.contains_key(&r.locale) {
                     continue;
                 }
-                match r.fallback.iter().find(|f| map.contains_key(*f)) {
-                    Some(f) => fallback.entry((&r.locale, f)).or_default().push(&r.code),
+                // Same order as the renderer's lookup: explicit fallbacks, then the bare
+                // language (`zh-TW` → `zh`).
+                let lang = r.locale.split_once('-').map(|(l, _)| l);
+                match r.fallback.iter().map(String::as_str).chain(lang).find(|f| map.contains_key(*f)) {
+                    Some(f) => fallback.entry((r.locale.as_str(), f)).or_default().push(&r.code),
                     None => missing.entry(&r.locale).or_default().push(&r.code),
                 }
             }

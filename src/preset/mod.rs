@@ -184,17 +184,20 @@ impl PresetSet {
                 }
             }
             if still.is_empty() || still.len() == before {
-                for (_, path, text, raw) in still {
+                let waiting: Vec<String> = still.iter().map(|(id, ..)| id.clone()).collect();
+                for (id, path, text, raw) in still {
                     let base = raw.inherits.as_ref().expect("only inheriting presets wait");
                     let (line, column) = line_col(&text, base.span().start);
-                    let known: Vec<&str> = raws.keys().map(String::as_str).collect();
-                    issues.push(PresetIssue {
-                        file: path,
-                        line,
-                        column,
-                        message: format!("`inherits` names unknown preset `{}`", base.get_ref()),
-                        hint: Some(format!("known presets: {}", known.join(", "))),
-                    });
+                    let (message, hint) = if waiting.contains(base.get_ref()) {
+                        (
+                            format!("`inherits` of `{id}` is circular or depends on a broken preset (`{}`)", base.get_ref()),
+                            format!("presets involved: {}; one of them must be fully specified", waiting.join(", ")),
+                        )
+                    } else {
+                        let known: Vec<&str> = raws.keys().map(String::as_str).collect();
+                        (format!("`inherits` names unknown preset `{}`", base.get_ref()), format!("known presets: {}", known.join(", ")))
+                    };
+                    issues.push(PresetIssue { file: path, line, column, message, hint: Some(hint) });
                 }
                 break;
             }
@@ -405,16 +408,17 @@ fn finish(id: &str, path: &Path, raw: RawPreset) -> Result<Preset, Vec<PresetIss
             });
         }
     }
-    if !issues.is_empty() {
+    // An unknown kind was reported where it was written (`check_values`); nothing to build.
+    let Some(kind) = kind.filter(|_| issues.is_empty()) else {
         return Err(issues);
-    }
+    };
     let rules = raw.rules.unwrap_or_default();
     Ok(Preset {
         id: id.to_string(),
         platform: raw.platform.unwrap_or_default(),
-        label: raw.label.unwrap_or_else(|| if kind == Some(PresetKind::Video) { "Video".into() } else { "Image".into() }),
+        label: raw.label.unwrap_or_else(|| if kind == PresetKind::Video { "Video".into() } else { "Image".into() }),
         description: raw.description.unwrap_or_default(),
-        kind: kind.expect("checked above"),
+        kind,
         width,
         height,
         fps: raw.fps.map(|f| f.into_inner()).unwrap_or(30),
@@ -435,4 +439,127 @@ fn finish(id: &str, path: &Path, raw: RawPreset) -> Result<Preset, Vec<PresetIss
         },
         source: path.to_path_buf(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+
+    #[test]
+    fn builtin_presets_have_the_published_sizes() {
+        let set = PresetSet::builtin().unwrap();
+        let ids: Vec<&str> = set.ids().collect();
+        assert_eq!(ids, ["amazon-main", "feed-4x5", "pinterest", "reels", "shorts", "tiktok", "tmall-main", "xiaohongshu"]);
+        let dims = |id: &str| {
+            let p = set.get(id).unwrap();
+            (p.width, p.height, p.kind, p.platform.as_str(), p.label.as_str())
+        };
+        assert_eq!(dims("tiktok"), (1080, 1920, PresetKind::Video, "TikTok", "Video"));
+        assert_eq!(dims("reels"), (1080, 1920, PresetKind::Video, "Reels", "Video"));
+        assert_eq!(dims("shorts"), (1080, 1920, PresetKind::Video, "Shorts", "Video"));
+        assert_eq!(dims("feed-4x5"), (1080, 1350, PresetKind::Video, "Feed", "Video"));
+        assert_eq!(dims("tmall-main"), (800, 800, PresetKind::Image, "Tmall", "Main"));
+        assert_eq!(dims("amazon-main"), (1000, 1000, PresetKind::Image, "Amazon", "Main"));
+        assert_eq!(dims("xiaohongshu"), (1080, 1440, PresetKind::Image, "Xiaohongshu", "Note"));
+        assert_eq!(dims("pinterest"), (1000, 1500, PresetKind::Image, "Pinterest", "Pin"));
+    }
+
+    #[test]
+    fn tiktok_encoding_limits_and_safe_zone() {
+        let set = PresetSet::builtin().unwrap();
+        let t = set.get("tiktok").unwrap();
+        let v = t.video.as_ref().unwrap();
+        assert_eq!((v.codec.as_str(), v.profile.as_str(), v.speed.as_str(), v.crf), ("h264", "high", "veryfast", 23));
+        let a = t.audio.as_ref().unwrap();
+        assert_eq!((a.codec.as_str(), a.sample_rate, a.channels, a.bitrate_kbps), ("aac", 48_000, 2, 128));
+        assert_eq!((t.fps, t.min_duration, t.max_duration, t.max_bytes), (30, Some(5.0), Some(60.0), Some(500_000_000)));
+        assert_eq!(t.safe_zone, SafeZone { top: 150, bottom: 440, left: 60, right: 150 });
+        // No [safe_zone_rtl]: the mirror.
+        assert_eq!(t.safe_zone_rtl, SafeZone { top: 150, bottom: 440, left: 150, right: 60 });
+        assert_eq!(t.extension(), "mp4");
+    }
+
+    #[test]
+    fn other_safe_zones_and_rules() {
+        let set = PresetSet::builtin().unwrap();
+        assert_eq!(set.get("reels").unwrap().safe_zone, SafeZone { top: 269, bottom: 672, left: 65, right: 65 });
+        let shorts = set.get("shorts").unwrap();
+        assert_eq!(shorts.safe_zone, SafeZone { top: 288, bottom: 672, left: 48, right: 192 });
+        assert_eq!(shorts.max_duration, Some(60.0));
+        let amazon = set.get("amazon-main").unwrap();
+        assert!(amazon.rules.white_background && amazon.rules.no_text);
+        assert_eq!(amazon.rules.min_product_fill, Some(0.85));
+        assert_eq!((amazon.image.as_ref().unwrap().format, amazon.image.as_ref().unwrap().quality), (ImageFormat::Jpeg, 90));
+        assert_eq!(amazon.extension(), "jpg");
+        assert_eq!(set.get("xiaohongshu").unwrap().rules.max_title_chars, Some(20));
+        assert_eq!(set.get("tmall-main").unwrap().image.as_ref().unwrap().quality, 90);
+    }
+
+    #[test]
+    fn user_dir_overrides_and_extends() {
+        let dir = tempfile::tempdir().unwrap();
+        // Override: the built-in TikTok with a lower CRF and its own RTL zone.
+        write(dir.path(), "tiktok.toml", "inherits = \"tiktok\"\n[video]\ncrf = 20\n[safe_zone_rtl]\ntop = 150\nbottom = 440\nleft = 100\nright = 100\n");
+        // Extend: a new placement inheriting from another user preset in the same directory.
+        write(dir.path(), "tiktok-hq.toml", "inherits = \"tiktok\"\ndescription = \"TikTok, high quality\"\n[video]\ncrf = 18\n");
+        // Extend: fully specified.
+        write(
+            dir.path(),
+            "square.toml",
+            "platform = \"Shop\"\nlabel = \"Square\"\nkind = \"image\"\nwidth = 1200\nheight = 1200\n[image]\nformat = \"png\"\n",
+        );
+        let mut set = PresetSet::builtin().unwrap();
+        set.load_dir(dir.path()).unwrap();
+        let t = set.get("tiktok").unwrap();
+        assert_eq!(t.video.as_ref().unwrap().crf, 20);
+        assert_eq!((t.width, t.max_duration), (1080, Some(60.0)));
+        assert_eq!(t.safe_zone_rtl, SafeZone { top: 150, bottom: 440, left: 100, right: 100 });
+        assert_eq!(t.source, dir.path().join("tiktok.toml"));
+        // Inherits the overridden tiktok, since user files resolve against what is known so far.
+        assert_eq!(set.get("tiktok-hq").unwrap().video.as_ref().unwrap().crf, 18);
+        let sq = set.get("square").unwrap();
+        assert_eq!((sq.width, sq.extension(), sq.label.as_str()), (1200, "png", "Square"));
+        assert_eq!(set.len(), 10);
+    }
+
+    #[test]
+    fn circular_inheritance_is_reported_not_looped() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a.toml", "inherits = \"b\"\n");
+        write(dir.path(), "b.toml", "inherits = \"a\"\n");
+        let err = PresetSet::builtin().unwrap().load_dir(dir.path()).unwrap_err();
+        let PresetError::Invalid { issues } = &err else { panic!("{err}") };
+        assert_eq!(issues.len(), 2);
+        assert_eq!(issues[0].message, "`inherits` of `a` is circular or depends on a broken preset (`b`)");
+    }
+
+    #[test]
+    fn preset_errors_name_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a.toml", "inherits = \"tiktok\"\n\n[video]\ncrff = 20\n");
+        write(dir.path(), "b.toml", "platform = \"X\"\nkind = \"vidoe\"\nwidth = 100\nheight = 100\n");
+        write(dir.path(), "c.toml", "inherits = \"tiktk\"\n");
+        write(dir.path(), "d.toml", "platform = \"X\"\nkind = \"image\"\nwidth = 100\n[image]\nformat = \"jpeg\"\n");
+        let mut set = PresetSet::builtin().unwrap();
+        let err = set.load_dir(dir.path()).unwrap_err();
+        let PresetError::Invalid { issues } = &err else { panic!("{err}") };
+        let got: Vec<(String, usize, &str)> = issues
+            .iter()
+            .map(|i| (i.file.file_name().unwrap().to_string_lossy().into_owned(), i.line, i.message.as_str()))
+            .collect();
+        assert_eq!(got[0].0, "a.toml");
+        assert_eq!(got[0].1, 4);
+        assert!(got[0].2.starts_with("unknown field `crff`"), "{}", got[0].2);
+        assert_eq!((got[1].0.as_str(), got[1].1, got[1].2), ("b.toml", 2, "unknown kind `vidoe`"));
+        assert_eq!((got[2].0.as_str(), got[2].1, got[2].2), ("c.toml", 1, "`inherits` names unknown preset `tiktk`"));
+        assert_eq!((got[3].0.as_str(), got[3].1, got[3].2), ("d.toml", 1, "preset `d` is missing `height`"));
+        assert_eq!(issues.len(), 4, "{err}");
+        // A failed load leaves the set as it was.
+        assert_eq!(set.len(), 8);
+        assert!(err.to_string().contains("a.toml:4:1: unknown field `crff`"), "{err}");
+    }
 }

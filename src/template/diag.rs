@@ -1,5 +1,6 @@
 //! Diagnostics: every problem in a template, with its position, rendered like rustc/typst.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -37,11 +38,14 @@ pub struct Diagnostics {
     pub file: PathBuf,
     pub items: Vec<Diagnostic>,
     source: String,
+    /// (table span start, key) of keys present with a wrong type, so validation does not also
+    /// call them missing.
+    bad_keys: HashSet<(usize, String)>,
 }
 
 impl Diagnostics {
     pub fn new(file: &Path, source: &str) -> Diagnostics {
-        Diagnostics { file: file.to_path_buf(), items: Vec::new(), source: source.to_string() }
+        Diagnostics { file: file.to_path_buf(), items: Vec::new(), source: source.to_string(), bad_keys: HashSet::new() }
     }
 
     pub fn error(&mut self, span: Range<usize>, message: impl Into<String>, hint: Option<String>) {
@@ -56,6 +60,14 @@ impl Diagnostics {
         let span = clamp(&self.source, span);
         let (line, column) = line_col(&self.source, span.start);
         self.items.push(Diagnostic { file: self.file.clone(), line, column, span, severity, message, hint });
+    }
+
+    pub(crate) fn mark_bad(&mut self, table: usize, key: &str) {
+        self.bad_keys.insert((table, key.to_string()));
+    }
+
+    pub(crate) fn was_bad(&self, table: usize, key: &str) -> bool {
+        self.bad_keys.contains(&(table, key.to_string()))
     }
 
     /// The template text the spans point into.
@@ -101,6 +113,15 @@ impl Diagnostics {
 
     /// Renders one diagnostic with its source snippet.
     pub fn render(&self, d: &Diagnostic) -> String {
+        if self.source.is_empty() && d.span.is_empty() {
+            // Nothing to quote (e.g. the file could not be read): just the position and hint.
+            let mut s = format!("{}: {}\n  --> {}\n", sev(d.severity), d.message, d.file.display());
+            if let Some(h) = &d.hint {
+                s.push_str(&format!("  = hint: {h}\n"));
+            }
+            s.push('\n');
+            return s;
+        }
         let file = SimpleFile::new(d.file.display().to_string(), self.source.as_str());
         let cs = match d.severity {
             Severity::Error => CsDiagnostic::error(),
@@ -129,7 +150,7 @@ fn sev(s: Severity) -> &'static str {
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for d in &self.items {
-            writeln!(f, "{}", self.render(d))?;
+            write!(f, "{}", self.render(d))?;
         }
         let errors = self.errors().count();
         let warnings = self.warnings().count();
@@ -139,6 +160,8 @@ impl fmt::Display for Diagnostics {
                 write!(f, ", {} warning{}", warnings, if warnings == 1 { "" } else { "s" })?;
             }
             writeln!(f)?;
+        } else if warnings > 0 {
+            writeln!(f, "{}: {} warning{}", self.file.display(), warnings, if warnings == 1 { "" } else { "s" })?;
         }
         Ok(())
     }
@@ -170,7 +193,7 @@ pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
 
 /// The closest candidate by edit distance, if it is close enough to be a plausible typo.
 pub(crate) fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (word.chars().count() / 3).max(1).min(3);
+    let limit = (word.chars().count() / 3).clamp(1, 3);
     candidates
         .into_iter()
         .map(|c| (levenshtein(word, c), c))
@@ -179,17 +202,28 @@ pub(crate) fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = 
         .map(|(_, c)| c)
 }
 
+/// Edit distance where swapping two neighbours counts as one edit (optimal string alignment),
+/// since transposed letters are the commonest typo (`nmae`).
 fn levenshtein(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -209,6 +243,7 @@ mod tests {
     fn typo_suggestions() {
         assert_eq!(did_you_mean("tikto", ["tiktok", "reels"]), Some("tiktok"));
         assert_eq!(did_you_mean("colour", ["color", "fit"]), Some("color"));
+        assert_eq!(did_you_mean("nmae", ["name", "kind"]), Some("name"));
         assert_eq!(did_you_mean("zzz", ["tiktok"]), None);
     }
 }

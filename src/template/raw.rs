@@ -208,10 +208,13 @@ pub fn parse(text: &str, dx: &mut Diagnostics) -> Option<RawTemplate> {
         Ok(doc) => doc,
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
-            // toml_edit's message is multi-line prose ending in what it expected; keep it whole
-            // but trimmed, and point at the offending byte.
+            // An unterminated string's span runs to the next line; one line reads better.
+            let line_end = text[span.start.min(text.len())..].find('\n').map(|n| span.start + n).unwrap_or(text.len());
+            let span = span.start..span.end.min(line_end).max(span.start);
+            // toml_edit's message is multi-line prose ending in what it expected; keep it whole.
             let message = e.message().trim().replace('\n', "; ");
-            dx.error(span, format!("malformed TOML: {message}"), Some("check quotes, brackets and `=` on this line".into()));
+            let hint = syntax_hint(&message);
+            dx.error(span, format!("malformed TOML: {message}"), Some(hint.into()));
             return None;
         }
     };
@@ -322,6 +325,21 @@ pub fn parse(text: &str, dx: &mut Diagnostics) -> Option<RawTemplate> {
         }
     });
     Some(raw)
+}
+
+/// A concrete next step for the common TOML mistakes.
+fn syntax_hint(message: &str) -> &'static str {
+    if message.contains("duplicate key") {
+        "each key and [section] may appear once; remove or rename the repeat (use [[name]] for a list of tables)"
+    } else if message.contains("invalid basic string") || message.contains("invalid literal string") {
+        "close the string on the same line; use \"\"\" … \"\"\" for text spanning lines"
+    } else if message.contains("invalid string") {
+        "put text values in quotes, e.g. name = \"sneaker-launch\""
+    } else if message.contains("table header") {
+        "write section headers as [name] or [[name]]"
+    } else {
+        "check quotes, brackets, commas and `=` on this line"
+    }
 }
 
 fn read_background(t: &Obj<'_>, dx: &mut Diagnostics) -> RawBackground {
@@ -440,7 +458,12 @@ impl<'a> Obj<'a> {
             }
             let span = self.key_span(key);
             let hint = match did_you_mean(key, allowed.iter().copied()) {
-                Some(s) => format!("did you mean `{s}`?"),
+                Some(s) => {
+                    // A misspelt key is the one cause; don't also report the intended key as
+                    // missing.
+                    dx.mark_bad(self.span.start, s);
+                    format!("did you mean `{s}`?")
+                }
                 None => format!("allowed keys here: {}", allowed.join(", ")),
             };
             dx.error(span, format!("unknown key `{key}` in {}", self.ctx), Some(hint));
@@ -459,6 +482,7 @@ impl<'a> Obj<'a> {
     }
 
     fn wrong_type(&self, dx: &mut Diagnostics, key: &str, expected: &str, item: &Item, span: Range<usize>) {
+        dx.mark_bad(self.span.start, key);
         dx.error(
             span,
             format!("`{key}` in {}: expected {expected}, found {}", self.ctx, type_name(item)),
@@ -533,10 +557,11 @@ impl<'a> Obj<'a> {
 
     fn pair(&self, dx: &mut Diagnostics, key: &str) -> Option<S<(f64, f64)>> {
         let (item, span) = self.get(key)?;
-        let nums: Option<Vec<f64>> = item.as_array().map(|a| a.iter().map(value_f64).collect::<Option<Vec<_>>>()).flatten();
+        let nums: Option<Vec<f64>> = item.as_array().and_then(|a| a.iter().map(value_f64).collect::<Option<Vec<_>>>());
         match nums.as_deref() {
             Some([x, y]) => Some(S { value: (*x, *y), span }),
             _ => {
+                dx.mark_bad(self.span.start, key);
                 dx.error(
                     span,
                     format!("`{key}` in {}: expected a pair of numbers [x, y], found {}", self.ctx, describe(item)),
@@ -551,7 +576,11 @@ impl<'a> Obj<'a> {
     fn table(&self, dx: &mut Diagnostics, key: &str) -> Option<Obj<'a>> {
         let (item, span) = self.get(key)?;
         match item.as_table_like() {
-            Some(t) => Some(Obj { t, span, ctx: self.sub_ctx(key) }),
+            Some(t) => {
+                // A `[section]` spans its whole body; blame its header line instead.
+                let span = if item.is_table() { header(dx.source(), span) } else { span };
+                Some(Obj { t, span, ctx: self.sub_ctx(key) })
+            }
             None => {
                 self.wrong_type(dx, key, "a table", item, span);
                 None
@@ -582,7 +611,11 @@ impl<'a> Obj<'a> {
                 let value = a
                     .iter()
                     .enumerate()
-                    .map(|(i, t)| Obj { t: t as &dyn TableLike, span: t.span().unwrap_or_else(|| span.clone()), ctx: ctx(i) })
+                    .map(|(i, t)| Obj {
+                        t: t as &dyn TableLike,
+                        span: header(dx.source(), t.span().unwrap_or_else(|| span.clone())),
+                        ctx: ctx(i),
+                    })
                     .collect();
                 Some(S { value, span })
             }
@@ -636,6 +669,7 @@ impl<'a> Obj<'a> {
                 Some(S { value: obj.str_pairs(dx), span })
             }
             None => {
+                dx.mark_bad(self.span.start, key);
                 dx.error(
                     span,
                     format!("`{key}` in {}: expected a string or a table of locale = \"copy\", found {}", self.ctx, type_name(item)),
@@ -645,6 +679,12 @@ impl<'a> Obj<'a> {
             }
         }
     }
+}
+
+/// The first line of a span (a table's `[header]`).
+fn header(source: &str, span: Range<usize>) -> Range<usize> {
+    let end = source.get(span.clone()).and_then(|s| s.find('\n')).map(|n| span.start + n).unwrap_or(span.end);
+    span.start..end.max(span.start)
 }
 
 fn value_f64(v: &Value) -> Option<f64> {

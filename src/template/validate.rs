@@ -105,11 +105,12 @@ impl V<'_> {
 
     fn template(&mut self, raw: RawTemplate, path: PathBuf) -> Option<Template> {
         let doc = raw.doc_span.clone();
-        let Some(h) = raw.template else {
-            self.err(&doc, "missing required section [template]", Some("add [template] with at least name = \"…\"".to_string()));
-            // Without a header nothing else can be judged consistently (kind, duration).
-            return None;
-        };
+        // Without [template] we still judge everything else, so the user sees every error.
+        let has_header = raw.template.is_some();
+        let h = raw.template.unwrap_or_else(|| {
+            self.missing("template", &doc, "missing required section [template]", Some("add [template] with at least name = \"…\"".to_string()));
+            RawHeader { span: doc.clone(), name: None, version: None, kind: None, duration: None, fps: None, poster_time: None }
+        });
         let name = match &h.name {
             Some(n) if n.value.trim().is_empty() => {
                 self.err(&n.span, "template name is empty", Some("name the template, e.g. name = \"sneaker-launch\"".to_string()));
@@ -117,7 +118,9 @@ impl V<'_> {
             }
             Some(n) => n.value.clone(),
             None => {
-                self.err(&h.span, "missing required key `name` in [template]", Some("add name = \"…\"".to_string()));
+                if has_header {
+                    self.missing("name", &h.span, "missing required key `name` in [template]", Some("add name = \"…\"".to_string()));
+                }
                 String::new()
             }
         };
@@ -170,14 +173,14 @@ impl V<'_> {
                 0.0
             }
             Some(d) => d.value,
-            None if needs_duration => {
-                self.err(&h.span, "missing required key `duration` in [template]", Some("a video template needs its length in seconds, e.g. duration = 15".to_string()));
+            None if needs_duration && has_header => {
+                self.missing("duration", &h.span, "missing required key `duration` in [template]", Some("a video template needs its length in seconds, e.g. duration = 15".to_string()));
                 0.0
             }
             None => 0.0,
         };
         if let Some(d) = h.duration.as_ref().filter(|d| d.value > 0.0) {
-            for (id, span) in &preset_ids {
+            for (id, _) in &preset_ids {
                 let Some(p) = self.presets.get(id).filter(|p| p.kind == PresetKind::Video) else { continue };
                 let limits = format!("{}–{} s", fmt_secs(p.min_duration.unwrap_or(0.0)), p.max_duration.map(fmt_secs).unwrap_or("∞".into()));
                 if let Some(max) = p.max_duration.filter(|m| d.value > *m) {
@@ -194,7 +197,6 @@ impl V<'_> {
                         Some(format!("lengthen duration to at least {} s, or remove `{id}` from [output] presets", fmt_secs(min))),
                     );
                 }
-                let _ = span;
             }
         }
         let fps = match &h.fps {
@@ -216,15 +218,22 @@ impl V<'_> {
         };
 
         let regions = self.regions(raw.output.as_ref(), &raw.regions, &output_span);
-        let output = self.output(raw.output.as_ref(), &doc, preset_ids.into_iter().map(|(id, _)| id).collect());
+        let output = self.output(raw.output.as_ref(), preset_ids.into_iter().map(|(id, _)| id).collect());
 
         let backgrounds = self.backgrounds(raw.background, &doc);
         let products = match raw.product {
             Some(p) => self.products(p),
             None => Vec::new(),
         };
+        // Presets that cap copy length (Xiaohongshu titles), checked where the copy is written.
+        let limits: Vec<(String, u32)> = output
+            .presets
+            .iter()
+            .filter_map(|id| self.presets.get(id))
+            .filter_map(|p| p.rules.max_title_chars.map(|m| (p.id.clone(), m)))
+            .collect();
         let subtitles = match raw.subtitle {
-            Some(p) => self.subtitles(p, duration, &regions),
+            Some(p) => self.subtitles(p, duration, &regions, &limits),
             None => Vec::new(),
         };
         let effects = match raw.effects {
@@ -270,6 +279,14 @@ impl V<'_> {
         })
     }
 
+    /// A required key is absent — unless it was present with the wrong type, which the raw
+    /// layer has already reported.
+    fn missing(&mut self, key: &str, table: &Range<usize>, msg: impl Into<String>, hint: impl Into<Option<String>>) {
+        if !self.dx.was_bad(table.start, key) {
+            self.err(table, msg, hint);
+        }
+    }
+
     fn enum_val<T: Clone>(&mut self, v: &S<String>, what: &str, allowed: &[(&str, T)]) -> Option<T> {
         if let Some((_, t)) = allowed.iter().find(|(n, _)| *n == v.value) {
             return Some(t.clone());
@@ -313,7 +330,7 @@ impl V<'_> {
     fn presets_list(&mut self, out: Option<&RawOutput>, span: &Range<usize>) -> Vec<(String, Range<usize>)> {
         let Some(list) = out.and_then(|o| o.presets.as_ref()) else {
             let hint = format!("add presets = [\"…\"] to [output]; known: {}", self.presets.ids().collect::<Vec<_>>().join(", "));
-            self.err(span, "missing required key `presets` in [output]", Some(hint));
+            self.missing("presets", span, "missing required key `presets` in [output]", Some(hint));
             return Vec::new();
         };
         if list.value.is_empty() {
@@ -346,7 +363,7 @@ impl V<'_> {
         let mut first_def: HashMap<String, usize> = HashMap::new();
         for d in defs {
             let Some(code) = &d.code else {
-                self.err(&d.span, "missing required key `code` in [[region]]", Some("add code = \"XX\" (ISO 3166 region code)".to_string()));
+                self.missing("code", &d.span, "missing required key `code` in [[region]]", Some("add code = \"XX\" (ISO 3166 region code)".to_string()));
                 continue;
             };
             if !valid_region_code(&code.value) {
@@ -368,7 +385,7 @@ impl V<'_> {
                 }
                 (None, Some((_, l, _))) => l.to_string(),
                 (None, None) => {
-                    self.err(&d.span, format!("[[region]] `{}` needs a locale", code.value), Some("add locale = \"…\", e.g. locale = \"pl\"".to_string()));
+                    self.missing("locale", &d.span, format!("[[region]] `{}` needs a locale", code.value), Some("add locale = \"…\", e.g. locale = \"pl\"".to_string()));
                     String::new()
                 }
             };
@@ -395,7 +412,7 @@ impl V<'_> {
         }
 
         let Some(list) = out.and_then(|o| o.regions.as_ref()) else {
-            self.err(span, "missing required key `regions` in [output]", Some("add regions = [\"US\", …]".to_string()));
+            self.missing("regions", span, "missing required key `regions` in [output]", Some("add regions = [\"US\", …]".to_string()));
             return Vec::new();
         };
         if list.value.is_empty() {
@@ -439,10 +456,9 @@ impl V<'_> {
         self.dx.source()
     }
 
-    fn output(&mut self, out: Option<&RawOutput>, doc: &Range<usize>, presets: Vec<String>) -> Output {
+    fn output(&mut self, out: Option<&RawOutput>, presets: Vec<String>) -> Output {
         let Some(o) = out else {
             // `presets_list` has already reported the missing section's keys.
-            let _ = doc;
             return Output {
                 presets,
                 name: DEFAULT_NAME.into(),
@@ -527,7 +543,7 @@ impl V<'_> {
         let mut out = Vec::new();
         for (i, (span, id)) in items.iter().enumerate() {
             let Some(id) = id else {
-                self.err(span, format!("missing required key `id` in [[{pool}]] #{}", i + 1), Some(format!("give every option an id, e.g. id = \"{pool}-{}\"", i + 1)));
+                self.missing("id", span, format!("missing required key `id` in [[{pool}]] #{}", i + 1), Some(format!("give every option an id, e.g. id = \"{pool}-{}\"", i + 1)));
                 out.push(format!("#{}", i + 1));
                 continue;
             };
@@ -555,7 +571,7 @@ impl V<'_> {
 
     fn backgrounds(&mut self, pool: Option<S<Vec<RawBackground>>>, doc: &Range<usize>) -> Vec<Background> {
         let Some(pool) = pool else {
-            self.err(doc, "missing required pool [[background]]", Some("add e.g. [[background]] id = \"white\" color = \"#ffffff\"".to_string()));
+            self.missing("background", doc, "missing required pool [[background]]", Some("add e.g. [[background]] id = \"white\" color = \"#ffffff\"".to_string()));
             return Vec::new();
         };
         if pool.value.is_empty() {
@@ -574,7 +590,8 @@ impl V<'_> {
             .into_iter()
             .filter_map(|(n, s)| s.map(|s| (n, s)))
             .collect();
-            if given.is_empty() {
+            let misspelt = ["color", "gradient", "image", "video"].iter().any(|k| self.dx.was_bad(b.span.start, k));
+            if given.is_empty() && !misspelt {
                 self.err(&b.span, format!("background `{id}` has no source"), Some("set exactly one of color, gradient, image or video".to_string()));
             } else if given.len() > 1 {
                 let names: Vec<&str> = given.iter().map(|(n, _)| *n).collect();
@@ -591,7 +608,7 @@ impl V<'_> {
                 BackgroundSource::Color(self.color(Some(c), Rgba::BLACK))
             } else if let Some(g) = &b.gradient {
                 if g.from.is_none() || g.to.is_none() {
-                    self.err(&g.span, format!("gradient of background `{id}` needs both `from` and `to`"), Some("e.g. gradient = { from = \"#ffffff\", to = \"#dddddd\", angle = 0 }".to_string()));
+                    self.missing("from", &g.span, format!("gradient of background `{id}` needs both `from` and `to`"), Some("e.g. gradient = { from = \"#ffffff\", to = \"#dddddd\", angle = 0 }".to_string()));
                 }
                 let from = self.color(g.from.as_ref(), Rgba::BLACK);
                 let to = self.color(g.to.as_ref(), Rgba::BLACK);
@@ -636,7 +653,7 @@ impl V<'_> {
             let source = match &p.source {
                 Some(s) => self.asset(s).unwrap_or_default(),
                 None => {
-                    self.err(&p.span, format!("missing required key `source` in product `{id}`"), Some("point it at an RGBA cut-out, e.g. source = \"samples/product/shoe.png\"".to_string()));
+                    self.missing("source", &p.span, format!("missing required key `source` in product `{id}`"), Some("point it at an RGBA cut-out, e.g. source = \"samples/product/shoe.png\"".to_string()));
                     PathBuf::new()
                 }
             };
@@ -689,7 +706,7 @@ impl V<'_> {
         map
     }
 
-    fn subtitles(&mut self, pool: S<Vec<RawSubtitle>>, duration: f64, regions: &[Region]) -> Vec<Subtitle> {
+    fn subtitles(&mut self, pool: S<Vec<RawSubtitle>>, duration: f64, regions: &[Region], limits: &[(String, u32)]) -> Vec<Subtitle> {
         if pool.value.is_empty() {
             self.empty_pool("subtitle", &pool.span);
             return Vec::new();
@@ -701,6 +718,7 @@ impl V<'_> {
             let text = match (&s.text, &s.lines) {
                 (Some(t), None) => {
                     let m = self.locale_map(t);
+                    self.copy_length(&id, t, limits);
                     copies.push((t.span.clone(), m.clone()));
                     m
                 }
@@ -709,7 +727,7 @@ impl V<'_> {
                     BTreeMap::new()
                 }
                 (None, None) => {
-                    self.err(&s.span, format!("subtitle `{id}` has no copy"), Some("add text = { en = \"…\" } or lines = [{ start = 0, end = 3, text = { en = \"…\" } }]".to_string()));
+                    self.missing("text", &s.span, format!("subtitle `{id}` has no copy"), Some("add text = { en = \"…\" } or lines = [{ start = 0, end = 3, text = { en = \"…\" } }]".to_string()));
                     BTreeMap::new()
                 }
                 (None, Some(_)) => BTreeMap::new(),
@@ -724,7 +742,7 @@ impl V<'_> {
                     let end = match &line.end {
                         Some(e) => e.value,
                         None => {
-                            self.err(&line.span, "missing required key `end` in a subtitle line", Some("seconds at which the line disappears".to_string()));
+                            self.missing("end", &line.span, "missing required key `end` in a subtitle line", Some("seconds at which the line disappears".to_string()));
                             start
                         }
                     };
@@ -738,11 +756,13 @@ impl V<'_> {
                     let text = match &line.text {
                         Some(t) => {
                             let m = self.locale_map(t);
+                            self.copy_length(&id, t, limits);
+                    self.copy_length(&id, t, limits);
                             copies.push((t.span.clone(), m.clone()));
                             m
                         }
                         None => {
-                            self.err(&line.span, "missing required key `text` in a subtitle line", Some("add text = { en = \"…\" }".to_string()));
+                            self.missing("text", &line.span, "missing required key `text` in a subtitle line", Some("add text = { en = \"…\" }".to_string()));
                             BTreeMap::new()
                         }
                     };
@@ -786,6 +806,23 @@ impl V<'_> {
         out
     }
 
+    /// Copy longer than a preset's title limit is a warning: the output is still valid, but
+    /// the platform will cut it.
+    fn copy_length(&mut self, id: &str, text: &S<LocaleText>, limits: &[(String, u32)]) {
+        for (loc, copy) in &text.value {
+            let n = copy.value.chars().count();
+            for (preset, max) in limits {
+                if n > *max as usize {
+                    self.dx.warning(
+                        copy.span.clone(),
+                        format!("`{}` copy of subtitle `{id}` is {n} characters; preset `{preset}` allows {max}", loc.value),
+                        Some("shorten it, or expect the platform to truncate it".to_string()),
+                    );
+                }
+            }
+        }
+    }
+
     /// Every region's locale needs copy in every subtitle option: exactly, or through a fallback
     /// locale (a warning, since the region then sees another locale's text).
     fn check_copy(&mut self, id: &str, copies: &[(Range<usize>, BTreeMap<String, String>)], regions: &[Region]) {
@@ -800,8 +837,11 @@ impl V<'_> {
                 if map.contains_key(&r.locale) {
                     continue;
                 }
-                match r.fallback.iter().find(|f| map.contains_key(*f)) {
-                    Some(f) => fallback.entry((&r.locale, f)).or_default().push(&r.code),
+                // Same order as the renderer's lookup: explicit fallbacks, then the bare
+                // language (`zh-TW` → `zh`).
+                let lang = r.locale.split_once('-').map(|(l, _)| l);
+                match r.fallback.iter().map(String::as_str).chain(lang).find(|f| map.contains_key(*f)) {
+                    Some(f) => fallback.entry((r.locale.as_str(), f)).or_default().push(&r.code),
                     None => missing.entry(&r.locale).or_default().push(&r.code),
                 }
             }
@@ -898,7 +938,7 @@ impl V<'_> {
                     }
                     Some(c) => c.value as usize,
                     None => {
-                        self.err(&v.span, "missing required key `count` for strategy = \"sample\"", Some("how many variants to draw, e.g. count = 12".to_string()));
+                        self.missing("count", &v.span, "missing required key `count` for strategy = \"sample\"", Some("how many variants to draw, e.g. count = 12".to_string()));
                         1
                     }
                 };

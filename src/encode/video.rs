@@ -23,7 +23,7 @@ impl Rgb2Yuv {
     pub(crate) fn bt709(w: u32, h: u32, dst: Pixel) -> Result<Rgb2Yuv, ffmpeg::Error> {
         let mut ctx = scaling::Context::get(Pixel::RGBA, w, h, dst, w, h, scaling::Flags::BILINEAR)?;
         unsafe {
-            let coeffs709 = ffmpeg::ffi::sws_getCoefficients(ffmpeg::ffi::SWS_CS_ITU709 as i32);
+            let coeffs709 = ffmpeg::ffi::sws_getCoefficients(ffmpeg::ffi::SWS_CS_ITU709);
             let r = ffmpeg::ffi::sws_setColorspaceDetails(
                 ctx.as_mut_ptr(),
                 coeffs709,

@@ -135,7 +135,7 @@ pub(super) fn open(
         }
         while decoder.receive_frame(&mut decoded).is_ok() {
             let f = std::mem::replace(&mut decoded, frame::Video::empty());
-            if sel.offer(to_t(&f), f).map_err(|m| err(m))? {
+            if sel.offer(to_t(&f), f).map_err(&err)? {
                 done = true;
                 break 'demux;
             }
@@ -145,7 +145,7 @@ pub(super) fn open(
         let _ = decoder.send_eof();
         while decoder.receive_frame(&mut decoded).is_ok() {
             let f = std::mem::replace(&mut decoded, frame::Video::empty());
-            if sel.offer(to_t(&f), f).map_err(|m| err(m))? {
+            if sel.offer(to_t(&f), f).map_err(&err)? {
                 done = true;
                 break;
             }
@@ -154,7 +154,7 @@ pub(super) fn open(
     if !done {
         // The last source frame is shown for one source frame duration.
         let until = sel.prev.as_ref().map_or(start, |p| p.0 + 1.0 / src_rate);
-        sel.flush_last(until).map_err(|m| err(m))?;
+        sel.flush_last(until).map_err(&err)?;
     }
     if sel.index.is_empty() {
         return Err(err(format!("no video frames at or after {start:.3} s")));
@@ -191,8 +191,10 @@ impl Selector {
             if t < pt {
                 return Ok(false); // out-of-order timestamp in a broken file: ignore the frame
             }
-            // Output times at least as close to the previous frame as to this one belong to it.
-            while self.target() < self.end && self.target() - pt <= t - self.target() {
+            // Output times at least as close to the previous frame as to this one belong to
+            // it; the epsilon makes exact ties (10 fps source, 20 fps output) go to the
+            // earlier frame, i.e. the one on screen at that instant, despite float rounding.
+            while self.target() < self.end && self.target() - pt <= t - self.target() + 1e-6 {
                 self.emit_prev()?;
             }
         }

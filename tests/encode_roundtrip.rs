@@ -357,3 +357,104 @@ fn writer_rejects_wrong_frame_size_and_odd_canvas() {
     let e = w.push(&square_frame(32, 32, 0)).unwrap_err();
     assert!(e.to_string().contains("32×32"), "{e}");
 }
+
+// ------------------------------------------------------------------ manual / measurement
+
+/// Writes one file of each kind into `$CF_SAMPLE_DIR` for inspection with ffprobe/exiftool:
+/// `CF_SAMPLE_DIR=/tmp/x cargo test --test encode_roundtrip -- --ignored dump_samples`.
+#[test]
+#[ignore]
+fn dump_samples() {
+    let dir = std::path::PathBuf::from(std::env::var("CF_SAMPLE_DIR").expect("set CF_SAMPLE_DIR"));
+    std::fs::create_dir_all(&dir).unwrap();
+    encode_clip(&dir.join("clip.mp4"), &settings(W, H, 10), 20, sine(48_000, 2, 2.0, 440.0), &stamp_fixture());
+    for format in [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Webp] {
+        let p = dir.join(format!("still.{}", format.extension()));
+        encode::write_image(&p, &still_fixture(W, H, true), &ImageSpec { format, quality: 85 }, &stamp_fixture()).unwrap();
+    }
+}
+
+/// Encode speed at a real preset size:
+/// `cargo test --release --test encode_roundtrip -- --ignored --nocapture encode_speed`.
+#[test]
+#[ignore]
+fn encode_speed_1080x1920() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(1080, 1920, 30);
+    s.threads = std::env::var("CF_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(0);
+    s.video.max_bitrate_kbps = None;
+    let frames: Vec<RgbaImage> = (0..30).map(|i| {
+        let mut f = still_fixture(1080, 1920, false);
+        let sq = square_frame(1080, 1920, i * 10);
+        for (d, s) in f.pixels_mut().zip(sq.pixels()) {
+            if s[0] > 200 {
+                *d = *s;
+            }
+        }
+        f
+    }).collect();
+    let n = 150;
+    let path = dir.path().join("speed.mp4");
+    let t = std::time::Instant::now();
+    let mut w = encode::VideoWriter::create(&path, &s, &stamp(&[]), std::sync::Arc::new(sine(48_000, 2, 5.0, 440.0))).unwrap();
+    for i in 0..n {
+        w.push(&frames[i % frames.len()]).unwrap();
+    }
+    w.finish().unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "1080x1920 veryfast crf23 threads={}: {n} frames in {secs:.2} s = {:.1} fps, {} bytes",
+        s.threads,
+        n as f64 / secs,
+        std::fs::metadata(&path).unwrap().len()
+    );
+}
+
+#[test]
+fn load_image_applies_exif_orientation() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.jpg");
+    let img = still_fixture(64, 32, false);
+    encode::write_image(&plain, &img, &ImageSpec { format: ImageFormat::Jpeg, quality: 90 }, &stamp(&[])).unwrap();
+    let bytes = std::fs::read(&plain).unwrap();
+    // Minimal EXIF APP1: little-endian TIFF, one IFD entry Orientation (0x0112) = 6
+    // ("rotate 90° clockwise to display"), as phones write for portrait shots.
+    let mut tiff = b"II*\0\x08\0\0\0".to_vec();
+    tiff.extend_from_slice(&1u16.to_le_bytes());
+    tiff.extend_from_slice(&0x0112u16.to_le_bytes());
+    tiff.extend_from_slice(&3u16.to_le_bytes());
+    tiff.extend_from_slice(&1u32.to_le_bytes());
+    tiff.extend_from_slice(&[6, 0, 0, 0]);
+    tiff.extend_from_slice(&0u32.to_le_bytes());
+    let mut app1 = vec![0xFF, 0xE1];
+    app1.extend_from_slice(&((2 + 6 + tiff.len()) as u16).to_be_bytes());
+    app1.extend_from_slice(b"Exif\0\0");
+    app1.extend_from_slice(&tiff);
+    let mut rotated = bytes[..2].to_vec();
+    rotated.extend_from_slice(&app1);
+    rotated.extend_from_slice(&bytes[2..]);
+    let path = dir.path().join("portrait.jpg");
+    std::fs::write(&path, rotated).unwrap();
+
+    let loaded = media::load_image(&path, &Limits::default()).unwrap();
+    assert_eq!(loaded.dimensions(), (32, 64));
+    // Rotated clockwise: the source's top-left corner is now top-right.
+    let src = img.get_pixel(0, 0);
+    let got = loaded.get_pixel(31, 0);
+    assert!((0..3).all(|c| (src[c] as i32 - got[c] as i32).abs() < 12), "{src:?} vs {got:?}");
+}
+
+#[test]
+fn mp4_audio_and_video_are_interleaved_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clip.mp4");
+    encode_clip(&path, &settings(W, H, 10), 20, sine(48_000, 2, 2.0, 440.0), &stamp(&[]));
+    ffmpeg_next::init().unwrap();
+    let mut ictx = ffmpeg_next::format::input(&path).unwrap();
+    let mut order: Vec<(isize, usize)> = ictx.packets().map(|(s, p)| (p.position(), s.index())).collect();
+    order.sort();
+    let switches = order.windows(2).filter(|w| w[0].1 != w[1].1).count();
+    // Written as the video progressed, not all audio after all video: with ~1 s chunks
+    // there are several switches even in a 2 s clip.
+    assert!(switches >= 3, "only {switches} stream switches in file order");
+}

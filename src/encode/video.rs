@@ -98,6 +98,11 @@ pub struct VideoWriter {
 // writer may be created on one thread and driven by another.
 unsafe impl Send for VideoWriter {}
 
+/// "Needs more input" and "fully flushed" end a drain loop; anything else is a real failure.
+pub(crate) fn drained(e: &ffmpeg::Error) -> bool {
+    matches!(e, ffmpeg::Error::Eof) || *e == (ffmpeg::Error::Other { errno: ffmpeg::util::error::EAGAIN })
+}
+
 const VIDEO: usize = 0;
 const AUDIO: usize = 1;
 
@@ -343,21 +348,29 @@ impl VideoWriter {
 
     fn drain_video(&mut self) -> Result<(), EncodeError> {
         let mut pkt = Packet::empty();
-        while self.venc.receive_packet(&mut pkt).is_ok() {
+        loop {
+            match self.venc.receive_packet(&mut pkt) {
+                Ok(()) => {}
+                Err(e) if drained(&e) => return Ok(()),
+                Err(e) => return Err(self.fail("libx264 failed", e)),
+            }
             pkt.set_stream(VIDEO);
             pkt.rescale_ts(self.vtb, self.vst_tb);
             pkt.write_interleaved(&mut self.octx).map_err(|e| self.fail("writing video packet", e))?;
         }
-        Ok(())
     }
 
     fn drain_audio(&mut self) -> Result<(), EncodeError> {
         let mut pkt = Packet::empty();
-        while self.aenc.receive_packet(&mut pkt).is_ok() {
+        loop {
+            match self.aenc.receive_packet(&mut pkt) {
+                Ok(()) => {}
+                Err(e) if drained(&e) => return Ok(()),
+                Err(e) => return Err(self.fail("AAC encoder failed", e)),
+            }
             pkt.set_stream(AUDIO);
             pkt.rescale_ts(self.atb, self.ast_tb);
             pkt.write_interleaved(&mut self.octx).map_err(|e| self.fail("writing audio packet", e))?;
         }
-        Ok(())
     }
 }

@@ -78,7 +78,12 @@ pub(super) fn open(
     };
     let container_duration = if ictx.duration() > 0 { ictx.duration() as f64 / 1e6 } else { f64::INFINITY };
     let mut decoder = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
-        .and_then(|c| c.decoder().video())
+        .and_then(|mut c| {
+            // Frame threads: the clip is decoded once per run before rendering starts, so
+            // using every core here shortens the critical path.
+            c.set_threading(ffmpeg::threading::Config::kind(ffmpeg::threading::Type::Frame));
+            c.decoder().video()
+        })
         .map_err(|e| err(format!("no decoder for its video stream ({e})")))?;
     let (src_w, src_h) = (decoder.width(), decoder.height());
     if src_w == 0 || src_h == 0 {
@@ -87,17 +92,18 @@ pub(super) fn open(
     let (w, h) = fit_inside(src_w, src_h, max_w, max_h);
 
     // Budget check before decoding anything: the worst case is every output frame distinct.
-    let want = (max_duration.max(0.0).min((container_duration - start).max(0.0)) * fps as f64).ceil() as u64;
-    let bytes = want * w as u64 * h as u64 * 4;
-    if bytes > limits.max_clip_bytes {
+    let want = (max_duration.max(0.0).min((container_duration - start).max(0.0)) * fps as f64).ceil();
+    // f64 so an unbounded request on a file of unknown length cannot overflow.
+    let bytes = want * w as f64 * h as f64 * 4.0;
+    if bytes > limits.max_clip_bytes as f64 {
         return Err(MediaError::Limit {
             path: path.to_path_buf(),
             message: format!(
-                "{want} frames of {w}×{h} RGBA ({:.2} s at {fps} fps) need {:.1} MiB, more than the \
+                "{want:.0} frames of {w}×{h} RGBA ({:.2} s at {fps} fps) need {:.1} MiB, more than the \
                  clip limit of {:.1} MiB; shorten the clip, lower fps or the canvas size, or raise \
                  the clip memory limit",
-                want as f64 / fps as f64,
-                bytes as f64 / (1 << 20) as f64,
+                want / fps as f64,
+                bytes / (1 << 20) as f64,
                 limits.max_clip_bytes as f64 / (1 << 20) as f64
             ),
         });

@@ -458,3 +458,31 @@ fn mp4_audio_and_video_are_interleaved_in_the_file() {
     // there are several switches even in a 2 s clip.
     assert!(switches >= 3, "only {switches} stream switches in file order");
 }
+
+#[test]
+fn audio_load_common_music_formats() {
+    if Command::new("ffmpeg").arg("-version").output().is_err() {
+        eprintln!("ffmpeg CLI not installed; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for ext in ["mp3", "m4a", "ogg", "opus", "flac"] {
+        let path = dir.path().join(format!("music.{ext}"));
+        let ok = Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:duration=1.5:sample_rate=44100"])
+            .arg(&path)
+            .status()
+            .unwrap()
+            .success();
+        if !ok {
+            eprintln!("this ffmpeg cannot write .{ext}; skipping it");
+            continue;
+        }
+        let pcm = AudioPcm::load(&path, 48_000, 2).unwrap_or_else(|e| panic!("{ext}: {e}"));
+        assert_eq!((pcm.sample_rate, pcm.channels), (48_000, 2));
+        assert!((pcm.duration() - 1.5).abs() < 0.06, "{ext}: {} s", pcm.duration());
+        // lavfi's sine source is mono at amplitude 1/8; mono is copied to both channels.
+        let peak = pcm.samples[24_000..72_000].iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!((peak - 0.125).abs() < 0.02, "{ext}: peak {peak}");
+    }
+}

@@ -486,3 +486,36 @@ fn audio_load_common_music_formats() {
         assert!((peak - 0.125).abs() < 0.02, "{ext}: peak {peak}");
     }
 }
+
+#[test]
+fn writer_reports_bad_x264_settings_and_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad_preset.mp4");
+    let mut s = settings(W, H, 10);
+    s.video.speed = "ludicrous".into();
+    let e = encode::VideoWriter::create(&path, &s, &stamp(&[]), std::sync::Arc::new(AudioPcm::silence(48_000, 2, 1.0)))
+        .err()
+        .expect("unknown preset refused");
+    let m = e.to_string();
+    assert!(m.contains("bad_preset.mp4") && m.contains("ludicrous"), "{m}");
+    assert!(!path.exists(), "half-created file left behind");
+
+    let e = encode::VideoWriter::create(&dir.path().join("no/such/dir/x.mp4"), &settings(W, H, 10), &stamp(&[]), std::sync::Arc::new(AudioPcm::silence(48_000, 2, 1.0)))
+        .err()
+        .expect("missing directory refused");
+    assert!(e.to_string().contains("no/such/dir/x.mp4"), "{e}");
+}
+
+#[test]
+fn writer_resamples_audio_given_at_another_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("resampled.mp4");
+    // The soundtrack was loaded at 44.1 kHz mono; the preset asks for 48 kHz stereo.
+    encode_clip(&path, &settings(W, H, 10), 10, sine(44_100, 1, 1.0, 440.0), &stamp(&[]));
+    let p = encode::probe(&path).unwrap();
+    let a = p.streams.iter().find(|s| s.kind == StreamKind::Audio).unwrap();
+    assert_eq!((a.sample_rate, a.channels), (48_000, 2));
+    let back = AudioPcm::load(&path, 48_000, 2).unwrap();
+    let peak = back.samples[9_600..38_400].iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    assert!((peak - 0.5).abs() < 0.05, "peak {peak}");
+}

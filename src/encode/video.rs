@@ -50,11 +50,28 @@ const VIDEO: usize = 0;
 const AUDIO: usize = 1;
 
 impl VideoWriter {
+    /// Opens `path` for writing and sets up both encoders. On failure nothing is left at
+    /// `path` (a partly set-up MP4 is removed).
     pub fn create(
         path: &Path,
         settings: &VideoSettings,
         stamp: &Stamp,
         audio: Arc<AudioPcm>,
+    ) -> Result<VideoWriter, EncodeError> {
+        let mut opened = false;
+        let result = Self::create_inner(path, settings, stamp, audio, &mut opened);
+        if result.is_err() && opened {
+            let _ = std::fs::remove_file(path);
+        }
+        result
+    }
+
+    fn create_inner(
+        path: &Path,
+        settings: &VideoSettings,
+        stamp: &Stamp,
+        audio: Arc<AudioPcm>,
+        opened: &mut bool,
     ) -> Result<VideoWriter, EncodeError> {
         ffio::init();
         let fail = |m: String| EncodeError::Ffmpeg { path: path.to_path_buf(), message: m };
@@ -96,6 +113,7 @@ impl VideoWriter {
         // `file:` keeps FFmpeg from reading a scheme out of an odd output name.
         let url = format!("file:{url}");
         let mut octx = ffmpeg::format::output_as(&url, "mp4").map_err(|e| fail(format!("cannot create ({e})")))?;
+        *opened = true;
         let global_header = octx.format().flags().contains(ffmpeg::format::Flags::GLOBAL_HEADER);
 
         // --- video: libx264 ---

@@ -537,3 +537,37 @@ fn mp4_bytes_are_reproducible() {
     // settings in the stream.)
     assert!(a == b, "same input and settings must give the same bytes");
 }
+
+#[test]
+fn video_clip_applies_display_rotation() {
+    if Command::new("ffmpeg").arg("-version").output().is_err() {
+        eprintln!("ffmpeg CLI not installed; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.mp4");
+    encode_clip(&plain, &settings(W, H, 10), 10, sine(48_000, 2, 1.0, 440.0), &stamp(&[]));
+    // Same frames, plus a display matrix as a phone would write (FFmpeg 5.1's `rotate` tag).
+    let rotated = dir.path().join("rotated.mp4");
+    let ok = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(&plain)
+        .args(["-c", "copy", "-metadata:s:v:0", "rotate=90"])
+        .arg(&rotated)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let clip = VideoClip::open(&rotated, 0.0, 1.0, 10, 0, 0, &Limits::default()).unwrap();
+    // Displayed the way `ffmpeg -i rotated.mp4 out.png` shows it: 112×64, with frame 0's
+    // top-left square turned to the bottom-left.
+    assert_eq!((clip.width, clip.height), (H, W));
+    let f = clip.frame(0);
+    assert_eq!(f.dimensions(), (H, W));
+    assert!(f.get_pixel(6, W - 6)[0] > 200, "square should be bottom-left");
+    assert!(f.get_pixel(6, 6)[0] < 100, "top-left should be background");
+    // Downscaling bounds apply to the displayed orientation.
+    let small = VideoClip::open(&rotated, 0.0, 1.0, 10, 56, 1000, &Limits::default()).unwrap();
+    assert_eq!((small.width, small.height), (56, 32));
+    assert_eq!(small.frame(0).dimensions(), (56, 32));
+}

@@ -42,6 +42,28 @@ fn to_rgba(scaler: &mut Scaler, src: &frame::Video) -> Result<RgbaImage, ffmpeg:
     Ok(RgbaImage::from_raw(w as u32, h as u32, buf).expect("buffer sized from dimensions"))
 }
 
+/// Clockwise rotation (0/90/180/270) a player applies to this stream, from its display
+/// matrix. Same convention as the ffmpeg CLI's autorotate; mirroring matrices are ignored.
+fn display_rotation(stream: &ffmpeg::format::stream::Stream) -> u32 {
+    for sd in stream.side_data() {
+        if sd.kind() == ffmpeg::codec::packet::side_data::Type::DisplayMatrix && sd.data().len() >= 36 {
+            // SAFETY: a display matrix is nine int32 values (36 bytes, checked above) in an
+            // av_malloc'd, suitably aligned buffer.
+            let ccw = unsafe { ffmpeg::ffi::av_display_rotation_get(sd.data().as_ptr() as *const i32) };
+            if ccw.is_nan() {
+                return 0;
+            }
+            return match ((-ccw).rem_euclid(360.0) / 90.0).round() as i32 % 4 {
+                1 => 90,
+                2 => 180,
+                3 => 270,
+                _ => 0,
+            };
+        }
+    }
+    0
+}
+
 fn secs(ts: i64, tb: Rational) -> f64 {
     ts as f64 * tb.numerator() as f64 / tb.denominator() as f64
 }
@@ -89,7 +111,12 @@ pub(super) fn open(
     if src_w == 0 || src_h == 0 {
         return Err(err("video stream has no dimensions".into()));
     }
-    let (w, h) = fit_inside(src_w, src_h, max_w, max_h);
+    // Phones record portrait video as landscape frames plus a display matrix; honour it
+    // like players do, or every 9:16 phone clip arrives sideways.
+    let rotation = display_rotation(&stream);
+    let (disp_w, disp_h) = if rotation % 180 == 90 { (src_h, src_w) } else { (src_w, src_h) };
+    let (w, h) = fit_inside(disp_w, disp_h, max_w, max_h);
+    let scaled = if rotation % 180 == 90 { (h, w) } else { (w, h) };
 
     // Budget check before decoding anything: the worst case is every output frame distinct.
     let want = (max_duration.max(0.0).min((container_duration - start).max(0.0)) * fps as f64).ceil();
@@ -126,7 +153,8 @@ pub(super) fn open(
         index: Vec::new(),
         prev: None,
         scaler: None,
-        size: (w, h),
+        size: scaled,
+        rotation,
     };
     let mut decoded = frame::Video::empty();
     let to_t = |f: &frame::Video| secs(f.timestamp().or(f.pts()).unwrap_or(0) - stream_start, tb);
@@ -182,7 +210,10 @@ struct Selector {
     /// The previous decoded frame, its time, and its slot in `frames` once converted.
     prev: Option<(f64, frame::Video, Option<usize>)>,
     scaler: Option<Scaler>,
+    /// Size the scaler produces, before rotation.
     size: (u32, u32),
+    /// Clockwise degrees to rotate decoded frames for display: 0, 90, 180 or 270.
+    rotation: u32,
 }
 
 impl Selector {
@@ -223,6 +254,12 @@ impl Selector {
                 }
                 let img = to_rgba(self.scaler.as_mut().expect("set above"), f)
                     .map_err(|e| format!("frame conversion failed ({e})"))?;
+                let img = match self.rotation {
+                    90 => image::imageops::rotate90(&img),
+                    180 => image::imageops::rotate180(&img),
+                    270 => image::imageops::rotate270(&img),
+                    _ => img,
+                };
                 self.frames.push(img);
                 *slot = Some(self.frames.len() - 1);
                 self.frames.len() - 1

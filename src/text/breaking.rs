@@ -24,7 +24,11 @@ pub const NO_LINE_END: &str = "「『（【〔〈《〘〖｛［〝‘“«‹([
 thread_local! {
     // Built once per thread: the segmenter allocates, and icu 1.5 payloads are `Rc`-based
     // (not `Sync`) unless icu_provider's `sync` feature is on, so no process-wide static.
-    static WORDS: WordSegmenter = WordSegmenter::new_auto();
+    //
+    // Dictionary, not `new_auto` (LSTM): the LSTM splits compounds an ad is likely to hold,
+    // e.g. รองเท้า "shoes" into รอง|เท้า, so a line could end in the middle of "shoes"; the
+    // dictionary keeps it whole (see the `thai_wraps_between_words_only` test).
+    static WORDS: WordSegmenter = WordSegmenter::new_dictionary();
 }
 
 fn is_complex(c: char) -> bool {
@@ -35,7 +39,10 @@ fn is_complex(c: char) -> bool {
 /// `text.len()` (mandatory).
 pub fn break_opportunities(text: &str) -> Vec<Break> {
     let mut out: Vec<Break> = linebreaks(text)
-        .map(|(at, op)| Break { at, mandatory: op == BreakOpportunity::Mandatory })
+        .map(|(at, op)| Break {
+            at,
+            mandatory: op == BreakOpportunity::Mandatory,
+        })
         .collect();
 
     if text.chars().any(is_complex) {
@@ -48,7 +55,10 @@ pub fn break_opportunities(text: &str) -> Vec<Break> {
             let after = text[at..].chars().next();
             if let (Some(b), Some(a)) = (before, after) {
                 if is_complex(b) && is_complex(a) {
-                    out.push(Break { at, mandatory: false });
+                    out.push(Break {
+                        at,
+                        mandatory: false,
+                    });
                 }
             }
         }
@@ -66,7 +76,10 @@ pub fn break_opportunities(text: &str) -> Vec<Break> {
             || before.is_some_and(|c| NO_LINE_END.contains(c)))
     });
     if out.last().map(|b| b.at) != Some(text.len()) {
-        out.push(Break { at: text.len(), mandatory: true });
+        out.push(Break {
+            at: text.len(),
+            mandatory: true,
+        });
     }
     out
 }

@@ -173,7 +173,13 @@ impl<'a> Prepared<'a> {
             Direction::Ltr => Level::ltr(),
             Direction::Rtl => Level::rtl(),
         });
-        let names = || faces.iter().map(|f| f.display_name()).collect::<Vec<_>>().join(", ");
+        let names = || {
+            faces
+                .iter()
+                .map(|f| f.display_name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let has_glyph = |f: usize, c: char| shapers[f].glyph_index(c).is_some();
 
         let mut paras = Vec::new();
@@ -189,20 +195,44 @@ impl<'a> Prepared<'a> {
                     language: Some(lang.to_string()),
                 };
                 let r = item.range.clone();
-                let glyphs = shape_run(&shapers[item.font], &ptext[r.clone()], &props, &ptext[..r.start], &ptext[r.end..]);
+                let glyphs = shape_run(
+                    &shapers[item.font],
+                    &ptext[r.clone()],
+                    &props,
+                    &ptext[..r.start],
+                    &ptext[r.end..],
+                );
                 let upem = faces[item.font].units_per_em();
                 for g in glyphs {
                     em_adv[r.start + g.cluster as usize] += g.x_advance as f32 / upem;
                 }
             }
-            paras.push(Para { start, text: ptext, breaks: break_opportunities(ptext), bidi, items, em_adv });
+            paras.push(Para {
+                start,
+                text: ptext,
+                breaks: break_opportunities(ptext),
+                bidi,
+                items,
+                em_adv,
+            });
             start += ptext.len() + 1;
         }
-        Ok(Prepared { text, faces, shapers, lang: lang.to_string(), paras })
+        Ok(Prepared {
+            text,
+            faces,
+            shapers,
+            lang: lang.to_string(),
+            paras,
+        })
     }
 
     /// Greedy line filling of one paragraph at `size`, within `limit` px (None = no wrap).
-    fn wrap(&self, para: &Para<'_>, size: f32, limit: Option<f32>) -> Result<Vec<Range<usize>>, Overflow> {
+    fn wrap(
+        &self,
+        para: &Para<'_>,
+        size: f32,
+        limit: Option<f32>,
+    ) -> Result<Vec<Range<usize>>, Overflow> {
         let width = |s: usize, e: usize| -> f32 {
             let e = trim_end(para.text, s, e);
             para.em_adv[s..e].iter().sum::<f32>() * size
@@ -239,7 +269,13 @@ impl<'a> Prepared<'a> {
     }
 
     /// Lays the whole text out at `size` px, wrapping at `wrap` px when given.
-    pub fn layout(&self, size: f32, line_height: f32, align: Align, wrap: Option<f32>) -> Result<Layout, Overflow> {
+    pub fn layout(
+        &self,
+        size: f32,
+        line_height: f32,
+        align: Align,
+        wrap: Option<f32>,
+    ) -> Result<Layout, Overflow> {
         let primary = &self.faces[0];
         let px = size / primary.units_per_em();
         let (asc, desc) = (primary.ascender() * px, primary.descender() * px);

@@ -20,7 +20,12 @@ pub struct BoxF {
 
 impl BoxF {
     fn empty() -> BoxF {
-        BoxF { x0: f32::MAX, y0: f32::MAX, x1: f32::MIN, y1: f32::MIN }
+        BoxF {
+            x0: f32::MAX,
+            y0: f32::MAX,
+            x1: f32::MIN,
+            y1: f32::MIN,
+        }
     }
     fn is_empty(&self) -> bool {
         self.x0 > self.x1 || self.y0 > self.y1
@@ -29,19 +34,34 @@ impl BoxF {
         if o.is_empty() {
             return self;
         }
-        BoxF { x0: self.x0.min(o.x0), y0: self.y0.min(o.y0), x1: self.x1.max(o.x1), y1: self.y1.max(o.y1) }
+        BoxF {
+            x0: self.x0.min(o.x0),
+            y0: self.y0.min(o.y0),
+            x1: self.x1.max(o.x1),
+            y1: self.y1.max(o.y1),
+        }
     }
     fn grow(self, d: f32) -> BoxF {
         if self.is_empty() {
             return self;
         }
-        BoxF { x0: self.x0 - d, y0: self.y0 - d, x1: self.x1 + d, y1: self.y1 + d }
+        BoxF {
+            x0: self.x0 - d,
+            y0: self.y0 - d,
+            x1: self.x1 + d,
+            y1: self.y1 + d,
+        }
     }
     fn shift(self, dx: f32, dy: f32) -> BoxF {
         if self.is_empty() {
             return self;
         }
-        BoxF { x0: self.x0 + dx, y0: self.y0 + dy, x1: self.x1 + dx, y1: self.y1 + dy }
+        BoxF {
+            x0: self.x0 + dx,
+            y0: self.y0 + dy,
+            x1: self.x1 + dx,
+            y1: self.y1 + dy,
+        }
     }
 }
 
@@ -73,10 +93,11 @@ fn blur_radius(blur: f32) -> usize {
 pub fn extent(layout: &Layout, style: &TextStyle) -> Result<Extent, TextError> {
     let mut ink = BoxF::empty();
     for (fi, face) in layout.faces.iter().enumerate() {
-        let tf = ttf_parser::Face::parse(face.data(), face.index()).map_err(|e| TextError::BadFont {
-            path: face.path().display().to_string(),
-            message: e.to_string(),
-        })?;
+        let tf =
+            ttf_parser::Face::parse(face.data(), face.index()).map_err(|e| TextError::BadFont {
+                path: face.path().display().to_string(),
+                message: e.to_string(),
+            })?;
         let s = layout.size_px / face.units_per_em();
         for g in layout.glyphs.iter().filter(|g| g.font == fi) {
             if let Some(bb) = tf.glyph_bounding_box(ttf_parser::GlyphId(g.glyph_id)) {
@@ -98,16 +119,36 @@ pub fn extent(layout: &Layout, style: &TextStyle) -> Result<Extent, TextError> {
         image = image.union(drawn.shift(dx.round(), dy.round()).grow(r));
     }
     let background = style.background.map(|(_, pad)| {
-        BoxF { x0: 0.0, y0: 0.0, x1: layout.width, y1: layout.height }.grow(pad.max(0.0))
+        BoxF {
+            x0: 0.0,
+            y0: 0.0,
+            x1: layout.width,
+            y1: layout.height,
+        }
+        .grow(pad.max(0.0))
     });
     if let Some(bg) = background {
         image = image.union(bg);
     }
     if image.is_empty() {
-        image = BoxF { x0: 0.0, y0: 0.0, x1: 0.0, y1: 0.0 };
+        image = BoxF {
+            x0: 0.0,
+            y0: 0.0,
+            x1: 0.0,
+            y1: 0.0,
+        };
     }
-    image = BoxF { x0: image.x0.floor(), y0: image.y0.floor(), x1: image.x1.ceil(), y1: image.y1.ceil() };
-    Ok(Extent { ink, image, background })
+    image = BoxF {
+        x0: image.x0.floor(),
+        y0: image.y0.floor(),
+        x1: image.x1.ceil(),
+        y1: image.y1.ceil(),
+    };
+    Ok(Extent {
+        ink,
+        image,
+        background,
+    })
 }
 
 /// A single-channel coverage map, 0..=1.
@@ -119,7 +160,11 @@ struct Mask {
 
 impl Mask {
     fn new(w: usize, h: usize) -> Mask {
-        Mask { w, h, v: vec![0.0; w * h] }
+        Mask {
+            w,
+            h,
+            v: vec![0.0; w * h],
+        }
     }
 }
 
@@ -130,14 +175,22 @@ pub fn rasterize(layout: &Layout, style: &TextStyle, ext: &Extent) -> Result<Rgb
 
     for (fi, face) in layout.faces.iter().enumerate() {
         let font = FontRef::try_from_slice_and_index(face.data(), face.index()).map_err(|e| {
-            TextError::BadFont { path: face.path().display().to_string(), message: e.to_string() }
+            TextError::BadFont {
+                path: face.path().display().to_string(),
+                message: e.to_string(),
+            }
         })?;
         // Scale by the em, not by ab_glyph's PxScale (which maps ascent−descent to pixels):
         // shaping advances are per em, and outlines must match them.
         let s = layout.size_px / face.units_per_em();
-        let sf = PxScaleFactor { horizontal: s, vertical: s };
+        let sf = PxScaleFactor {
+            horizontal: s,
+            vertical: s,
+        };
         for g in layout.glyphs.iter().filter(|g| g.font == fi) {
-            let Some(outline) = font.outline(GlyphId(g.glyph_id)) else { continue };
+            let Some(outline) = font.outline(GlyphId(g.glyph_id)) else {
+                continue;
+            };
             let glyph = Glyph {
                 id: GlyphId(g.glyph_id),
                 scale: ab_glyph::PxScale::from(layout.size_px),
@@ -156,7 +209,10 @@ pub fn rasterize(layout: &Layout, style: &TextStyle, ext: &Extent) -> Result<Rgb
         }
     }
 
-    let outline = style.outline.filter(|(_, ow)| *ow > 0.0).map(|(c, ow)| (c, dilate(&fill, ow)));
+    let outline = style
+        .outline
+        .filter(|(_, ow)| *ow > 0.0)
+        .map(|(c, ow)| (c, dilate(&fill, ow)));
     let shadow = style.shadow.map(|(c, (dx, dy), blur)| {
         let src = outline.as_ref().map_or(&fill, |(_, m)| m);
         let mut m = shifted(src, dx.round() as i64, dy.round() as i64);
@@ -206,8 +262,8 @@ fn over(dst: &mut [f32; 4], c: Rgba, cov: f32) {
         return;
     }
     let k = 1.0 - a;
-    for i in 0..3 {
-        dst[i] = f32::from(c.0[i]) / 255.0 * a + dst[i] * k;
+    for (d, &s) in dst.iter_mut().zip(&c.0[..3]) {
+        *d = f32::from(s) / 255.0 * a + *d * k;
     }
     dst[3] = a + dst[3] * k;
 }
@@ -283,25 +339,31 @@ fn box_blur(m: &mut Mask, r: usize) {
     for y in 0..h {
         line.clear();
         line.extend_from_slice(&m.v[y * w..(y + 1) * w]);
-        blur_line(&line, &mut m.v[y * w..(y + 1) * w], r, norm, 1);
+        blur_line(&line, &mut m.v[y * w..(y + 1) * w], r, norm);
     }
     let mut col = vec![0.0; h];
     let mut out = vec![0.0; h];
     for x in 0..w {
-        for y in 0..h {
-            col[y] = m.v[y * w + x];
+        for (y, c) in col.iter_mut().enumerate() {
+            *c = m.v[y * w + x];
         }
-        blur_line(&col, &mut out, r, norm, 1);
-        for y in 0..h {
-            m.v[y * w + x] = out[y];
+        blur_line(&col, &mut out, r, norm);
+        for (y, o) in out.iter().enumerate() {
+            m.v[y * w + x] = *o;
         }
     }
 }
 
-fn blur_line(src: &[f32], dst: &mut [f32], r: usize, norm: f32, _stride: usize) {
+fn blur_line(src: &[f32], dst: &mut [f32], r: usize, norm: f32) {
     let n = src.len() as i64;
     let r = r as i64;
-    let at = |i: i64| if i >= 0 && i < n { src[i as usize] } else { 0.0 };
+    let at = |i: i64| {
+        if i >= 0 && i < n {
+            src[i as usize]
+        } else {
+            0.0
+        }
+    };
     let mut sum: f32 = (-r..=r).map(at).sum();
     for i in 0..n {
         dst[i as usize] = sum * norm;

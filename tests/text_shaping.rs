@@ -685,3 +685,111 @@ fn cli_render_writes_a_png() {
         .unwrap();
     assert!(status.success() && Path::new(&cjk).exists());
 }
+
+#[test]
+fn arabic_letters_join_and_brackets_mirror() {
+    let face = FontBook::system().face("Noto Sans Arabic", "ar").unwrap();
+    let ttf = rustybuzz::ttf_parser::Face::parse(face.data(), face.index()).unwrap();
+    let nominal = |c: char| ttf.glyph_index(c).unwrap().0;
+    let s = style(&["Noto Sans Arabic"], 40.0);
+    // "بخفة": every letter joins, so no glyph is the isolated (cmap) form.
+    let layout = layout_text(&book(), "بخفة", "ar", None, &s, None).unwrap();
+    let ids: Vec<u16> = layout.glyphs.iter().map(|g| g.glyph_id).collect();
+    for c in "بخفة".chars() {
+        assert!(!ids.contains(&nominal(c)), "{c} drawn unjoined: {ids:?}");
+    }
+    // In an RTL run "(" is drawn with the ")" glyph so it still opens towards the text.
+    // (Noto Sans Arabic has no ASCII brackets: they come from Noto Sans, still RTL.)
+    let s = style(&["Noto Sans Arabic", "Noto Sans"], 40.0);
+    let layout = layout_text(&book(), "(خصم)", "ar", None, &s, None).unwrap();
+    let g = line_glyphs(&layout, 0);
+    let rightmost = layout
+        .glyphs
+        .iter()
+        .max_by(|a, b| a.x.total_cmp(&b.x))
+        .unwrap();
+    assert_eq!(
+        rightmost.cluster, 0,
+        "the logically first '(' is rightmost: {g:?}"
+    );
+    let bracket_face = &layout.faces[rightmost.font];
+    let ttf =
+        rustybuzz::ttf_parser::Face::parse(bracket_face.data(), bracket_face.index()).unwrap();
+    assert_eq!(
+        Some(rightmost.glyph_id),
+        ttf.glyph_index(')').map(|g| g.0),
+        "mirrored"
+    );
+}
+
+#[test]
+fn empty_and_blank_text_render_without_error() {
+    let s = style(&["Noto Sans"], 40.0);
+    let img = render_block(&book(), "", "en", None, &s, 500, 200).unwrap();
+    assert_eq!(img.pixels().filter(|p| p.0[3] > 0).count(), 0);
+    let r = render_block_ex(&book(), "Line one\n\nLine three", "en", None, &s, 500, 300).unwrap();
+    assert_eq!(r.layout.lines.len(), 3, "a blank line keeps its height");
+}
+
+/// `cargo test --release --test text_shaping bench -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn bench_two_line_caption_at_1080() {
+    use std::time::Instant;
+    let book = book();
+    let mut s = style(
+        &[
+            "Noto Sans",
+            "Noto Sans CJK SC",
+            "Noto Sans Arabic",
+            "Noto Sans Thai",
+        ],
+        72.0,
+    );
+    s.outline = Some((Rgba::BLACK, 4.0));
+    s.shadow = Some((Rgba([0, 0, 0, 160]), (4.0, 4.0), 6.0));
+    let cases = [
+        (
+            "en",
+            "Run lighter with the all-new sneaker, built for every single day",
+        ),
+        ("zh-CN", "轻盈每一步，全新跑鞋今日上市，为每一天的奔跑而生"),
+        (
+            "ar",
+            "اركض بخفة مع أحذيتنا الجديدة، خصم 50% على Nike Air اليوم فقط",
+        ),
+        ("th", "วิ่งเบาขึ้นทุกวันด้วยรองเท้าคู่ใหม่ของเรา ลดราคาวันนี้เท่านั้น"),
+    ];
+    for (lang, text) in cases {
+        let r = render_block_ex(&book, text, lang, None, &s, 1080, 400).unwrap();
+        let n = 20;
+        let t = Instant::now();
+        for _ in 0..n {
+            layout_text(&book, text, lang, None, &s, Some(1080.0 - 12.0)).unwrap();
+        }
+        let layout_ms = t.elapsed().as_secs_f64() * 1000.0 / n as f64;
+        let t = Instant::now();
+        for _ in 0..n {
+            render_block(&book, text, lang, None, &s, 1080, 400).unwrap();
+        }
+        let total_ms = t.elapsed().as_secs_f64() * 1000.0 / n as f64;
+        let cache = creative_factory::text::TextCache::default();
+        cache
+            .get_or_render(&book, text, lang, None, &s, 1080, 400)
+            .unwrap();
+        let t = Instant::now();
+        for _ in 0..1000 {
+            cache
+                .get_or_render(&book, text, lang, None, &s, 1080, 400)
+                .unwrap();
+        }
+        let hit_us = t.elapsed().as_secs_f64() * 1e6 / 1000.0;
+        println!(
+            "{lang}: {} lines at {} px, {}×{}: layout {layout_ms:.2} ms, layout+fit+raster {total_ms:.2} ms, cache hit {hit_us:.2} µs",
+            r.layout.lines.len(),
+            r.layout.size_px,
+            r.image.width(),
+            r.image.height()
+        );
+    }
+}

@@ -180,7 +180,8 @@ impl<'a> Prepared<'a> {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let has_glyph = |f: usize, c: char| shapers[f].glyph_index(c).is_some();
+        // Glyph 0 is .notdef (the box), whatever the cmap says.
+        let has_glyph = |f: usize, c: char| shapers[f].glyph_index(c).is_some_and(|g| g.0 != 0);
 
         let mut paras = Vec::new();
         let mut start = 0;

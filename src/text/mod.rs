@@ -9,6 +9,7 @@
 //! the size against the box, shrinking step by step → rasterize.
 
 pub mod breaking;
+pub mod cache;
 pub mod fonts;
 pub mod itemize;
 pub mod layout;
@@ -17,6 +18,7 @@ pub mod shape;
 
 use image::RgbaImage;
 
+pub use cache::{CacheStats, TextCache};
 pub use fonts::{FontBook, FontFace};
 pub use layout::{LaidLine, LaidRun, Layout, PlacedGlyph};
 pub use raster::Extent;

@@ -7,6 +7,26 @@
 //! each item once in font units to measure → greedy line fill over UAX #14 / dictionary /
 //! kinsoku break opportunities → reshape each line's runs in visual order → place → check
 //! the size against the box, shrinking step by step → rasterize.
+//!
+//! # Using it from the renderer
+//!
+//! ```no_run
+//! use creative_factory::text::{render_block_ex, FontBook, HAlign, TextCache, TextStyle};
+//! let book = FontBook::system(); // once per run; clone it into every thread (Arc inside)
+//! let cache = TextCache::default(); // once per run; share by reference
+//! let style = TextStyle::new(&["Noto Sans", "Noto Sans CJK SC", "Noto Sans Arabic"], 72.0);
+//! // Per frame (or per variant): a hit costs a hash lookup, a miss renders once.
+//! let block = cache.get_or_render(&book, "اركض بخفة", "ar", None, &style, 1080, 400)?;
+//! // `block.image` is tight around the ink; pin the edge `block.h_align` names to the
+//! // same edge of the caption box (right for an RTL `Align::Start`), and use
+//! // `block.first_baseline` to line captions up across variants.
+//! let _x_in_box = match block.h_align {
+//!     HAlign::Left => 0,
+//!     HAlign::Center => (1080 - block.image.width()) / 2,
+//!     HAlign::Right => 1080 - block.image.width(),
+//! };
+//! # Ok::<(), creative_factory::text::TextError>(())
+//! ```
 
 pub mod breaking;
 pub mod cache;

@@ -189,6 +189,18 @@ pub fn rasterize(layout: &Layout, style: &TextStyle, ext: &Extent) -> Result<Rgb
         };
         for g in layout.glyphs.iter().filter(|g| g.font == fi) {
             let Some(outline) = font.outline(GlyphId(g.glyph_id)) else {
+                // No outline is normal for spaces; for a colour-bitmap glyph (CBDT/sbix
+                // emoji) it would silently drop a visible character, so say so instead.
+                if has_bitmap(face.data(), face.index(), g.glyph_id) {
+                    return Err(TextError::BadFont {
+                        path: face.path().display().to_string(),
+                        message: format!(
+                            "glyph {} for {:?} is a colour bitmap (emoji font); only outline fonts can be drawn",
+                            g.glyph_id,
+                            layout.text[g.cluster..].chars().next().unwrap_or(' ')
+                        ),
+                    });
+                }
                 continue;
             };
             let glyph = Glyph {
@@ -256,6 +268,13 @@ pub fn rasterize(layout: &Layout, style: &TextStyle, ext: &Extent) -> Result<Rgb
     Ok(img)
 }
 
+fn has_bitmap(data: &[u8], index: u32, gid: u16) -> bool {
+    ttf_parser::Face::parse(data, index).ok().is_some_and(|f| {
+        f.glyph_raster_image(ttf_parser::GlyphId(gid), u16::MAX)
+            .is_some()
+    })
+}
+
 fn over(dst: &mut [f32; 4], c: Rgba, cov: f32) {
     let a = f32::from(c.0[3]) / 255.0 * cov;
     if a <= 0.0 {
@@ -278,6 +297,9 @@ fn layer(acc: &mut [[f32; 4]], m: &Mask, c: Rgba) {
 
 /// Grey-scale dilation by a disc of radius `r` px: the outline's coverage is the fill's
 /// coverage reachable within `r`, with a soft rim so the stroke edge stays anti-aliased.
+///
+/// Scattered from the glyph edges only: a pixel whose four neighbours are fully covered
+/// adds nothing its neighbours' discs do not, and glyph interiors are most of the ink.
 fn dilate(src: &Mask, r: f32) -> Mask {
     let ri = r.ceil() as i64 + 1;
     let mut offsets = Vec::new();
@@ -291,23 +313,26 @@ fn dilate(src: &Mask, r: f32) -> Mask {
         }
     }
     let (w, h) = (src.w as i64, src.h as i64);
+    let full =
+        |x: i64, y: i64| x >= 0 && y >= 0 && x < w && y < h && src.v[(y * w + x) as usize] >= 1.0;
     let mut out = Mask::new(src.w, src.h);
     for y in 0..h {
         for x in 0..w {
-            let mut best = 0.0f32;
+            let c = src.v[(y * w + x) as usize];
+            if c <= 0.0 {
+                continue;
+            }
+            if c >= 1.0 && full(x - 1, y) && full(x + 1, y) && full(x, y - 1) && full(x, y + 1) {
+                out.v[(y * w + x) as usize] = 1.0;
+                continue;
+            }
             for &(dx, dy, wgt) in &offsets {
-                let (sx, sy) = (x + dx, y + dy);
-                if sx >= 0 && sy >= 0 && sx < w && sy < h {
-                    let v = src.v[(sy * w + sx) as usize] * wgt;
-                    if v > best {
-                        best = v;
-                        if best >= 1.0 {
-                            break;
-                        }
-                    }
+                let (tx, ty) = (x + dx, y + dy);
+                if tx >= 0 && ty >= 0 && tx < w && ty < h {
+                    let o = &mut out.v[(ty * w + tx) as usize];
+                    *o = o.max(c * wgt);
                 }
             }
-            out.v[(y * w + x) as usize] = best;
         }
     }
     out

@@ -793,3 +793,56 @@ fn bench_two_line_caption_at_1080() {
         );
     }
 }
+
+#[test]
+fn one_book_and_cache_serve_many_threads_with_identical_pixels() {
+    use creative_factory::text::TextCache;
+    let book = book();
+    let cache = TextCache::default();
+    let s = style(
+        &[
+            "Noto Sans",
+            "Noto Sans CJK SC",
+            "Noto Sans Arabic",
+            "Noto Sans Thai",
+        ],
+        48.0,
+    );
+    let texts = [
+        ("en", "Run lighter"),
+        ("zh-CN", "轻盈每一步"),
+        ("ar", "اركض بخفة"),
+        ("th", "วิ่งเบาขึ้น"),
+    ];
+    // Rendered alone, without the cache: the reference pixels.
+    let reference: Vec<Vec<u8>> = texts
+        .iter()
+        .map(|(l, t)| {
+            render_block(&book, t, l, None, &s, 800, 200)
+                .unwrap()
+                .into_raw()
+        })
+        .collect();
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for (i, (l, t)) in texts.iter().enumerate() {
+                    let fresh = render_block(&book.clone(), t, l, None, &s, 800, 200).unwrap();
+                    assert_eq!(
+                        fresh.as_raw(),
+                        &reference[i],
+                        "{t}: same input, same pixels"
+                    );
+                    let cached = cache
+                        .get_or_render(&book, t, l, None, &s, 800, 200)
+                        .unwrap();
+                    assert_eq!(cached.image.as_raw(), &reference[i]);
+                }
+            });
+        }
+    });
+    let stats = cache.stats();
+    assert_eq!(stats.entries, texts.len());
+    // Threads racing on a cold key may each render it, so only the totals are fixed.
+    assert_eq!(stats.hits + stats.misses, 16, "{stats:?}");
+}

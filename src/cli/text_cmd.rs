@@ -186,14 +186,22 @@ fn render(a: RenderArgs) -> anyhow::Result<ExitCode> {
         DirArg::Ltr => Direction::Ltr,
         DirArg::Rtl => Direction::Rtl,
     });
-    let book = FontBook::system();
     let layout = if a.font.is_empty() {
         if a.family.is_empty() {
             anyhow::bail!("give at least one --font FILE or --family NAME");
         }
         style.families = a.family.clone();
-        text::layout_text(&book, &a.text, &a.language, base, &style, a.width)?
+        text::layout_text(
+            &FontBook::system(),
+            &a.text,
+            &a.language,
+            base,
+            &style,
+            a.width,
+        )?
     } else {
+        // Explicit files: no need to index the system's fonts.
+        let book = FontBook::empty();
         let faces = a
             .font
             .iter()

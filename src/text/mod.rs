@@ -11,7 +11,7 @@
 //! # Using it from the renderer
 //!
 //! ```no_run
-//! use creative_factory::text::{render_block_ex, FontBook, HAlign, TextCache, TextStyle};
+//! use creative_factory::text::{FontBook, HAlign, TextCache, TextStyle};
 //! let book = FontBook::system(); // once per run; clone it into every thread (Arc inside)
 //! let cache = TextCache::default(); // once per run; share by reference
 //! let style = TextStyle::new(&["Noto Sans", "Noto Sans CJK SC", "Noto Sans Arabic"], 72.0);
@@ -119,8 +119,8 @@ pub struct TextRaster {
     pub image: RgbaImage,
     /// The layout at the size that fitted.
     pub layout: Layout,
-    /// Position of the image's top-left corner in layout coordinates (the first line box
-    /// starts at (0, 0)); add it to a layout point to find it in the image's frame negated.
+    /// Position of the image's top-left corner in layout coordinates (where the first line
+    /// box starts at (0, 0)): layout point (x, y) is image pixel (x − origin.0, y − origin.1).
     pub origin: (f32, f32),
     /// Baseline of the first line, in image pixels from the top.
     pub first_baseline: f32,

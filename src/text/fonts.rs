@@ -117,6 +117,9 @@ fn family_name_of(face: &ttf_parser::Face<'_>) -> Option<String> {
     pick(ttf_parser::name_id::TYPOGRAPHIC_FAMILY).or_else(|| pick(ttf_parser::name_id::FAMILY))
 }
 
+/// Parsed faces by (file, face index).
+type FaceCache = HashMap<(PathBuf, u32), Arc<FontFace>>;
+
 /// System fonts found by family name, plus any added files. Faces are parsed once and
 /// shared; cheap to clone; `Send + Sync` so one book serves every render thread.
 #[derive(Clone)]
@@ -124,13 +127,15 @@ pub struct FontBook {
     db: Arc<fontdb::Database>,
     /// Shared by clones: keyed by (path, index), not by fontdb id, because two clones that
     /// each `add_file` hand out the same fresh ids for different faces.
-    faces: Arc<Mutex<HashMap<(PathBuf, u32), Arc<FontFace>>>>,
+    faces: Arc<Mutex<FaceCache>>,
     files: Arc<Mutex<HashMap<PathBuf, Arc<[u8]>>>>,
 }
 
 impl std::fmt::Debug for FontBook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FontBook").field("faces", &self.db.len()).finish()
+        f.debug_struct("FontBook")
+            .field("faces", &self.db.len())
+            .finish()
     }
 }
 
@@ -277,14 +282,26 @@ impl FontBook {
                     .iter()
                     .map(|q| {
                         let best = fw.iter().map(|w| common_prefix(q, w)).max().unwrap_or(0);
-                        if best >= 3 || (best == q.len() && best > 0) { best } else { 0 }
+                        if best >= 3 || (best == q.len() && best > 0) {
+                            best
+                        } else {
+                            0
+                        }
                     })
                     .sum();
                 (score > 0).then_some((score, f))
             })
             .collect();
-        scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.len().cmp(&b.1.len())).then(a.1.cmp(&b.1)));
-        let list: Vec<String> = scored.into_iter().take(5).map(|(_, f)| format!("{f:?}")).collect();
+        scored.sort_by(|a, b| {
+            b.0.cmp(&a.0)
+                .then(a.1.len().cmp(&b.1.len()))
+                .then(a.1.cmp(&b.1))
+        });
+        let list: Vec<String> = scored
+            .into_iter()
+            .take(5)
+            .map(|(_, f)| format!("{f:?}"))
+            .collect();
         if list.is_empty() {
             "none (see `fc-list : family`)".into()
         } else {
@@ -377,7 +394,9 @@ fn cjk_family_for_lang(family: &str, lang: &str) -> Option<String> {
         "SC"
     };
     for stem in ["Noto Sans CJK", "Noto Serif CJK", "Noto Sans Mono CJK"] {
-        let Some(rest) = family.strip_prefix(stem) else { continue };
+        let Some(rest) = family.strip_prefix(stem) else {
+            continue;
+        };
         let rest = rest.trim();
         let is_cjk_lang = ["ja", "ko", "zh", "yue"]
             .iter()
@@ -398,10 +417,22 @@ mod tests {
 
     #[test]
     fn cjk_face_follows_language() {
-        assert_eq!(cjk_family_for_lang("Noto Sans CJK SC", "ja").as_deref(), Some("Noto Sans CJK JP"));
-        assert_eq!(cjk_family_for_lang("Noto Sans CJK SC", "zh-TW").as_deref(), Some("Noto Sans CJK TC"));
-        assert_eq!(cjk_family_for_lang("Noto Sans CJK JP", "zh").as_deref(), Some("Noto Sans CJK SC"));
-        assert_eq!(cjk_family_for_lang("Noto Sans CJK", "ko").as_deref(), Some("Noto Sans CJK KR"));
+        assert_eq!(
+            cjk_family_for_lang("Noto Sans CJK SC", "ja").as_deref(),
+            Some("Noto Sans CJK JP")
+        );
+        assert_eq!(
+            cjk_family_for_lang("Noto Sans CJK SC", "zh-TW").as_deref(),
+            Some("Noto Sans CJK TC")
+        );
+        assert_eq!(
+            cjk_family_for_lang("Noto Sans CJK JP", "zh").as_deref(),
+            Some("Noto Sans CJK SC")
+        );
+        assert_eq!(
+            cjk_family_for_lang("Noto Sans CJK", "ko").as_deref(),
+            Some("Noto Sans CJK KR")
+        );
         // An English caption that lists the SC face keeps it.
         assert_eq!(cjk_family_for_lang("Noto Sans CJK SC", "en"), None);
         assert_eq!(cjk_family_for_lang("Noto Sans", "ja"), None);
@@ -409,8 +440,14 @@ mod tests {
 
     #[test]
     fn font_spec_with_index() {
-        assert_eq!(parse_font_spec("a.ttc#2").unwrap(), (PathBuf::from("a.ttc"), 2));
-        assert_eq!(parse_font_spec("a.ttf").unwrap(), (PathBuf::from("a.ttf"), 0));
+        assert_eq!(
+            parse_font_spec("a.ttc#2").unwrap(),
+            (PathBuf::from("a.ttc"), 2)
+        );
+        assert_eq!(
+            parse_font_spec("a.ttf").unwrap(),
+            (PathBuf::from("a.ttf"), 0)
+        );
     }
 
     #[test]

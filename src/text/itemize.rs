@@ -91,7 +91,10 @@ pub fn itemize(
         let font = match font {
             Some(f) => f,
             None => {
-                if let Some(&ch) = needed.iter().find(|&&c| !(0..font_count).any(|f| has_glyph(f, c))) {
+                if let Some(&ch) = needed
+                    .iter()
+                    .find(|&&c| !(0..font_count).any(|f| has_glyph(f, c)))
+                {
                     return Err(TextError::MissingGlyph {
                         text: whole_text.to_string(),
                         ch,
@@ -116,7 +119,12 @@ pub fn itemize(
                 Some(last) if last.font == font && last.level == level && last.script == script => {
                     last.range.end = next;
                 }
-                _ => items.push(Item { range: at..next, font, script, level }),
+                _ => items.push(Item {
+                    range: at..next,
+                    font,
+                    script,
+                    level,
+                }),
             }
         }
     }

@@ -1,6 +1,9 @@
 //! Paragraphs → lines → positioned glyphs: itemize, measure, break, reorder, place.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ops::Range;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use unicode_bidi::{Level, ParagraphBidiInfo};
@@ -8,7 +11,7 @@ use unicode_bidi::{Level, ParagraphBidiInfo};
 use super::breaking::{break_opportunities, trim_end, Break};
 use super::fonts::{FontBook, FontFace};
 use super::itemize::{itemize, Item};
-use super::shape::{shape_run, Dir, RunProps};
+use super::shape::{shape_run, Dir, RunProps, ShapedGlyph};
 use super::{Align, TextError};
 use crate::template::Direction;
 
@@ -90,6 +93,20 @@ pub(crate) struct Prepared<'a> {
     pub shapers: Vec<rustybuzz::Face<'a>>,
     lang: String,
     paras: Vec<Para<'a>>,
+    /// Lines shaped in font units (size independent), by (paragraph, start, end): the fit
+    /// loop tries several sizes, and mostly the same lines come back.
+    lines: RefCell<HashMap<(usize, usize, usize), ShapedLine>>,
+}
+
+type ShapedLine = Rc<Vec<ShapedPiece>>;
+
+/// One run of a line as shaped, in font units, in visual position.
+struct ShapedPiece {
+    /// Byte range in the paragraph.
+    range: Range<usize>,
+    font: usize,
+    rtl: bool,
+    glyphs: Vec<ShapedGlyph>,
 }
 
 struct Para<'a> {
@@ -173,8 +190,15 @@ impl<'a> Prepared<'a> {
             Direction::Ltr => Level::ltr(),
             Direction::Rtl => Level::rtl(),
         });
-        let names = || faces.iter().map(|f| f.display_name()).collect::<Vec<_>>().join(", ");
-        let has_glyph = |f: usize, c: char| shapers[f].glyph_index(c).is_some();
+        let names = || {
+            faces
+                .iter()
+                .map(|f| f.display_name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        // Glyph 0 is .notdef (the box), whatever the cmap says.
+        let has_glyph = |f: usize, c: char| shapers[f].glyph_index(c).is_some_and(|g| g.0 != 0);
 
         let mut paras = Vec::new();
         let mut start = 0;
@@ -189,34 +213,131 @@ impl<'a> Prepared<'a> {
                     language: Some(lang.to_string()),
                 };
                 let r = item.range.clone();
-                let glyphs = shape_run(&shapers[item.font], &ptext[r.clone()], &props, &ptext[..r.start], &ptext[r.end..]);
+                let glyphs = shape_run(
+                    &shapers[item.font],
+                    &ptext[r.clone()],
+                    &props,
+                    &ptext[..r.start],
+                    &ptext[r.end..],
+                );
                 let upem = faces[item.font].units_per_em();
                 for g in glyphs {
                     em_adv[r.start + g.cluster as usize] += g.x_advance as f32 / upem;
                 }
             }
-            paras.push(Para { start, text: ptext, breaks: break_opportunities(ptext), bidi, items, em_adv });
+            paras.push(Para {
+                start,
+                text: ptext,
+                breaks: break_opportunities(ptext),
+                bidi,
+                items,
+                em_adv,
+            });
             start += ptext.len() + 1;
         }
-        Ok(Prepared { text, faces, shapers, lang: lang.to_string(), paras })
+        Ok(Prepared {
+            text,
+            faces,
+            shapers,
+            lang: lang.to_string(),
+            paras,
+            lines: RefCell::default(),
+        })
+    }
+
+    /// The runs of `line` (paragraph byte range, trailing whitespace excluded) in visual
+    /// order, each shaped on its own with its line neighbours as context.
+    fn shape_line(&self, pi: usize, line: Range<usize>) -> ShapedLine {
+        if let Some(hit) = self.lines.borrow().get(&(pi, line.start, line.end)) {
+            return hit.clone();
+        }
+        let para = &self.paras[pi];
+        let mut out = Vec::new();
+        if !line.is_empty() {
+            let (levels, vruns) = para.bidi.visual_runs(line.clone());
+            for vr in vruns {
+                let level = levels[vr.start];
+                let mut pieces: Vec<&Item> = para
+                    .items
+                    .iter()
+                    .filter(|it| it.range.start < vr.end && it.range.end > vr.start)
+                    .collect();
+                // Inside a right-to-left level run the logically first item is rightmost.
+                if level.is_rtl() {
+                    pieces.reverse();
+                }
+                for it in pieces {
+                    let r = it.range.start.max(vr.start)..it.range.end.min(vr.end);
+                    let props = RunProps {
+                        direction: Some(dir_of(level)),
+                        script: it.script,
+                        language: Some(self.lang.clone()),
+                    };
+                    let glyphs = shape_run(
+                        &self.shapers[it.font],
+                        &para.text[r.clone()],
+                        &props,
+                        &para.text[line.start..r.start],
+                        &para.text[r.end..line.end],
+                    );
+                    out.push(ShapedPiece {
+                        range: r,
+                        font: it.font,
+                        rtl: level.is_rtl(),
+                        glyphs,
+                    });
+                }
+            }
+        }
+        let out = Rc::new(out);
+        self.lines
+            .borrow_mut()
+            .insert((pi, line.start, line.end), out.clone());
+        out
+    }
+
+    /// Width in px of a shaped line at `size`.
+    fn line_width(&self, pieces: &[ShapedPiece], size: f32) -> f32 {
+        pieces
+            .iter()
+            .map(|p| {
+                let adv: i32 = p.glyphs.iter().map(|g| g.x_advance).sum();
+                adv as f32 * size / self.faces[p.font].units_per_em()
+            })
+            .sum()
     }
 
     /// Greedy line filling of one paragraph at `size`, within `limit` px (None = no wrap).
-    fn wrap(&self, para: &Para<'_>, size: f32, limit: Option<f32>) -> Result<Vec<Range<usize>>, Overflow> {
-        let width = |s: usize, e: usize| -> f32 {
+    fn wrap(
+        &self,
+        pi: usize,
+        size: f32,
+        limit: Option<f32>,
+    ) -> Result<Vec<Range<usize>>, Overflow> {
+        let para = &self.paras[pi];
+        let Some(limit) = limit else {
+            return Ok(self.mandatory_lines(para));
+        };
+        // Tolerance: a line measured at exactly the limit must not wrap on float noise.
+        let limit = limit + 0.01;
+        // Widths from the paragraph shaped once are exact except where shaping differs at
+        // a line edge (kerning or joining across the break); near the limit, where that
+        // decides, the candidate line is shaped as it will be drawn.
+        let fits = |s: usize, e: usize| -> bool {
             let e = trim_end(para.text, s, e);
-            para.em_adv[s..e].iter().sum::<f32>() * size
+            let approx = para.em_adv[s..e].iter().sum::<f32>() * size;
+            if (approx - limit).abs() > limit * 0.03 {
+                return approx <= limit;
+            }
+            self.line_width(&self.shape_line(pi, s..e), size) <= limit
         };
         let mut lines = Vec::new();
         let mut start = 0;
         let mut fit: Option<usize> = None;
         let mut i = 0;
-        // Tolerance: a line measured at exactly the limit must not wrap on float noise.
-        let limit = limit.map(|l| l + 0.01);
         while i < para.breaks.len() {
             let b = para.breaks[i];
-            let w = width(start, b.at);
-            if limit.is_none_or(|l| w <= l) {
+            if fits(start, b.at) {
                 fit = Some(b.at);
                 i += 1;
                 if b.mandatory {
@@ -238,8 +359,28 @@ impl<'a> Prepared<'a> {
         Ok(lines)
     }
 
+    /// Lines of an unwrapped paragraph: only forced breaks (U+2028) end them.
+    fn mandatory_lines(&self, para: &Para<'_>) -> Vec<Range<usize>> {
+        let mut lines = Vec::new();
+        let mut start = 0;
+        for b in para.breaks.iter().filter(|b| b.mandatory) {
+            lines.push(start..b.at);
+            start = b.at;
+        }
+        if lines.is_empty() {
+            lines.push(0..0);
+        }
+        lines
+    }
+
     /// Lays the whole text out at `size` px, wrapping at `wrap` px when given.
-    pub fn layout(&self, size: f32, line_height: f32, align: Align, wrap: Option<f32>) -> Result<Layout, Overflow> {
+    pub fn layout(
+        &self,
+        size: f32,
+        line_height: f32,
+        align: Align,
+        wrap: Option<f32>,
+    ) -> Result<Layout, Overflow> {
         let primary = &self.faces[0];
         let px = size / primary.units_per_em();
         let (asc, desc) = (primary.ascender() * px, primary.descender() * px);
@@ -250,59 +391,32 @@ impl<'a> Prepared<'a> {
         let mut glyphs = Vec::new();
         let mut runs = Vec::new();
         let mut lines = Vec::new();
-        for para in &self.paras {
-            for range in self.wrap(para, size, wrap)? {
+        for (pi, para) in self.paras.iter().enumerate() {
+            for range in self.wrap(pi, size, wrap)? {
                 let end = trim_end(para.text, range.start, range.end);
                 let line = range.start..end;
                 let baseline = lines.len() as f32 * line_h + baseline_in_line;
                 let run_start = runs.len();
                 let mut pen = 0.0f32;
-                if !line.is_empty() {
-                    let (levels, vruns) = para.bidi.visual_runs(line.clone());
-                    for vr in vruns {
-                        let level = levels[vr.start];
-                        let mut pieces: Vec<&Item> = para
-                            .items
-                            .iter()
-                            .filter(|it| it.range.start < vr.end && it.range.end > vr.start)
-                            .collect();
-                        if level.is_rtl() {
-                            pieces.reverse();
-                        }
-                        for it in pieces {
-                            let r = it.range.start.max(vr.start)..it.range.end.min(vr.end);
-                            let props = RunProps {
-                                direction: Some(dir_of(level)),
-                                script: it.script,
-                                language: Some(self.lang.clone()),
-                            };
-                            let shaped = shape_run(
-                                &self.shapers[it.font],
-                                &para.text[r.clone()],
-                                &props,
-                                &para.text[line.start..r.start],
-                                &para.text[r.end..line.end],
-                            );
-                            let scale = size / self.faces[it.font].units_per_em();
-                            let g0 = glyphs.len();
-                            for g in shaped {
-                                glyphs.push(PlacedGlyph {
-                                    font: it.font,
-                                    glyph_id: g.glyph_id,
-                                    x: pen + g.x_offset as f32 * scale,
-                                    y: baseline - g.y_offset as f32 * scale,
-                                    cluster: para.start + r.start + g.cluster as usize,
-                                });
-                                pen += g.x_advance as f32 * scale;
-                            }
-                            runs.push(LaidRun {
-                                range: para.start + r.start..para.start + r.end,
-                                font: it.font,
-                                rtl: level.is_rtl(),
-                                glyphs: g0..glyphs.len(),
-                            });
-                        }
+                for piece in self.shape_line(pi, line.clone()).iter() {
+                    let scale = size / self.faces[piece.font].units_per_em();
+                    let g0 = glyphs.len();
+                    for g in &piece.glyphs {
+                        glyphs.push(PlacedGlyph {
+                            font: piece.font,
+                            glyph_id: g.glyph_id,
+                            x: pen + g.x_offset as f32 * scale,
+                            y: baseline - g.y_offset as f32 * scale,
+                            cluster: para.start + piece.range.start + g.cluster as usize,
+                        });
+                        pen += g.x_advance as f32 * scale;
                     }
+                    runs.push(LaidRun {
+                        range: para.start + piece.range.start..para.start + piece.range.end,
+                        font: piece.font,
+                        rtl: piece.rtl,
+                        glyphs: g0..glyphs.len(),
+                    });
                 }
                 lines.push(LaidLine {
                     range: para.start + line.start..para.start + line.end,

@@ -7,8 +7,29 @@
 //! each item once in font units to measure → greedy line fill over UAX #14 / dictionary /
 //! kinsoku break opportunities → reshape each line's runs in visual order → place → check
 //! the size against the box, shrinking step by step → rasterize.
+//!
+//! # Using it from the renderer
+//!
+//! ```no_run
+//! use creative_factory::text::{FontBook, HAlign, TextCache, TextStyle};
+//! let book = FontBook::system(); // once per run; clone it into every thread (Arc inside)
+//! let cache = TextCache::default(); // once per run; share by reference
+//! let style = TextStyle::new(&["Noto Sans", "Noto Sans CJK SC", "Noto Sans Arabic"], 72.0);
+//! // Per frame (or per variant): a hit costs a hash lookup, a miss renders once.
+//! let block = cache.get_or_render(&book, "اركض بخفة", "ar", None, &style, 1080, 400)?;
+//! // `block.image` is tight around the ink; pin the edge `block.h_align` names to the
+//! // same edge of the caption box (right for an RTL `Align::Start`), and use
+//! // `block.first_baseline` to line captions up across variants.
+//! let _x_in_box = match block.h_align {
+//!     HAlign::Left => 0,
+//!     HAlign::Center => (1080 - block.image.width()) / 2,
+//!     HAlign::Right => 1080 - block.image.width(),
+//! };
+//! # Ok::<(), creative_factory::text::TextError>(())
+//! ```
 
 pub mod breaking;
+pub mod cache;
 pub mod fonts;
 pub mod itemize;
 pub mod layout;
@@ -17,6 +38,7 @@ pub mod shape;
 
 use image::RgbaImage;
 
+pub use cache::{CacheStats, TextCache};
 pub use fonts::{FontBook, FontFace};
 pub use layout::{LaidLine, LaidRun, Layout, PlacedGlyph};
 pub use raster::Extent;
@@ -29,14 +51,24 @@ use layout::{clean_text, resolve_faces, Overflow, Prepared};
 pub enum TextError {
     /// No family in the list has a glyph for a character.
     #[error("no font has a glyph for {ch:?} (U+{code:04X}) in {text:?}; fonts tried: {tried}")]
-    MissingGlyph { text: String, ch: char, code: u32, tried: String },
+    MissingGlyph {
+        text: String,
+        ch: char,
+        code: u32,
+        tried: String,
+    },
     #[error("font family {family:?} not found; installed families like it: {suggestions}")]
     UnknownFamily { family: String, suggestions: String },
     #[error("{path}: cannot read font: {message}")]
     BadFont { path: String, message: String },
     /// Even at the minimum size the text does not fit its box.
     #[error("text {text:?} does not fit in {max_w}×{max_h} px even at {min_size:.0} px")]
-    DoesNotFit { text: String, max_w: u32, max_h: u32, min_size: f32 },
+    DoesNotFit {
+        text: String,
+        max_w: u32,
+        max_h: u32,
+        min_size: f32,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +96,6 @@ pub struct TextStyle {
     pub line_height: f32,
 }
 
-
 impl TextStyle {
     /// White text in the given families at `size_px`, no decoration, shrinking to half.
     pub fn new(families: &[&str], size_px: f32) -> TextStyle {
@@ -88,8 +119,8 @@ pub struct TextRaster {
     pub image: RgbaImage,
     /// The layout at the size that fitted.
     pub layout: Layout,
-    /// Position of the image's top-left corner in layout coordinates (the first line box
-    /// starts at (0, 0)); add it to a layout point to find it in the image's frame negated.
+    /// Position of the image's top-left corner in layout coordinates (where the first line
+    /// box starts at (0, 0)): layout point (x, y) is image pixel (x − origin.0, y − origin.1).
     pub origin: (f32, f32),
     /// Baseline of the first line, in image pixels from the top.
     pub first_baseline: f32,
@@ -140,7 +171,13 @@ pub fn render_block_ex(
         _ => HAlign::Right,
     };
     let first_baseline = layout.lines.first().map_or(0.0, |l| l.baseline) - ext.image.y0;
-    Ok(TextRaster { image, origin: (ext.image.x0, ext.image.y0), first_baseline, h_align, layout })
+    Ok(TextRaster {
+        image,
+        origin: (ext.image.x0, ext.image.y0),
+        first_baseline,
+        h_align,
+        layout,
+    })
 }
 
 /// The layout (at the size that fits) and its pixel extent, without rasterizing.
@@ -160,7 +197,9 @@ pub fn fit_block(
     // Room the decorations take around the text, so wrapping leaves space for them.
     let outline_w = style.outline.map_or(0.0, |(_, w)| w.max(0.0));
     let deco = 2.0 * (1.0 + outline_w.ceil());
-    let shadow = style.shadow.map_or(0.0, |(_, (dx, _), blur)| dx.abs() + 2.0 * blur.max(0.0));
+    let shadow = style
+        .shadow
+        .map_or(0.0, |(_, (dx, _), blur)| dx.abs() + 2.0 * blur.max(0.0));
     let pad = style.background.map_or(0.0, |(_, p)| 2.0 * p.max(0.0));
     let overhead = pad.max(deco + shadow);
     let wrap = (max_w as f32 - overhead).max(1.0);
@@ -175,7 +214,12 @@ pub fn fit_block(
             }
         }
         if size <= min {
-            return Err(TextError::DoesNotFit { text: text.to_string(), max_w, max_h, min_size: min });
+            return Err(TextError::DoesNotFit {
+                text: text.to_string(),
+                max_w,
+                max_h,
+                min_size: min,
+            });
         }
         // 5 % steps (at least 1 px): about 14 tries from 100 % down to half size.
         size = (size - (size * 0.05).max(1.0)).max(min);
@@ -192,8 +236,27 @@ pub fn layout_text(
     style: &TextStyle,
     wrap_px: Option<f32>,
 ) -> Result<Layout, TextError> {
-    let clean = clean_text(text);
     let faces = resolve_faces(book, &style.families, lang)?;
+    layout_with_faces(faces, text, lang, base, style, wrap_px)
+}
+
+/// [`layout_text`] with explicit faces in fallback order instead of `style.families`
+/// (e.g. a font file that is not installed, or one face of a collection).
+pub fn layout_with_faces(
+    faces: Vec<std::sync::Arc<FontFace>>,
+    text: &str,
+    lang: &str,
+    base: Option<Direction>,
+    style: &TextStyle,
+    wrap_px: Option<f32>,
+) -> Result<Layout, TextError> {
+    if faces.is_empty() {
+        return Err(TextError::UnknownFamily {
+            family: String::new(),
+            suggestions: "the font list is empty; name at least one font".into(),
+        });
+    }
+    let clean = clean_text(text);
     let prepared = Prepared::new(&clean, &faces, lang, base)?;
     prepared
         .layout(style.size_px, style.line_height, style.align, wrap_px)
@@ -221,8 +284,11 @@ mod tests {
 
     /// With TEXT_DEBUG_DIR set, saves the image over a grey backdrop for a human to look at.
     fn debug_save(name: &str, img: &RgbaImage) {
-        let Ok(dir) = std::env::var("TEXT_DEBUG_DIR") else { return };
-        let mut out = image::RgbImage::from_pixel(img.width(), img.height(), image::Rgb([90, 90, 110]));
+        let Ok(dir) = std::env::var("TEXT_DEBUG_DIR") else {
+            return;
+        };
+        let mut out =
+            image::RgbImage::from_pixel(img.width(), img.height(), image::Rgb([90, 90, 110]));
         for (o, p) in out.pixels_mut().zip(img.pixels()) {
             let a = u16::from(p.0[3]);
             for i in 0..3 {
@@ -235,7 +301,16 @@ mod tests {
     #[test]
     fn renders_mixed_scripts_within_bounds() {
         let style = TextStyle::new(&["Noto Sans", "Noto Sans CJK SC", "Noto Sans Arabic"], 64.0);
-        let img = render_block(&book(), "Run lighter 轻盈每一步 اركض بخفة", "en", None, &style, 1080, 400).unwrap();
+        let img = render_block(
+            &book(),
+            "Run lighter 轻盈每一步 اركض بخفة",
+            "en",
+            None,
+            &style,
+            1080,
+            400,
+        )
+        .unwrap();
         assert!(img.width() <= 1080 && img.height() <= 400);
         assert!(img.pixels().any(|p| p.0[3] > 200));
         debug_save("mixed", &img);
@@ -252,10 +327,28 @@ mod tests {
         debug_save("arabic_deco", &img);
         let mut th = TextStyle::new(&["Noto Sans Thai", "Noto Sans"], 56.0);
         th.color = Rgba::WHITE;
-        let img = render_block(&book(), "วิ่งเบาขึ้นทุกวันด้วยรองเท้าคู่ใหม่ของเรา", "th", None, &th, 500, 400).unwrap();
+        let img = render_block(
+            &book(),
+            "วิ่งเบาขึ้นทุกวันด้วยรองเท้าคู่ใหม่ของเรา",
+            "th",
+            None,
+            &th,
+            500,
+            400,
+        )
+        .unwrap();
         debug_save("thai", &img);
         let ja = TextStyle::new(&["Noto Sans CJK JP"], 56.0);
-        let img = render_block(&book(), "毎日の一歩を、もっと軽く。新しいランニングシューズ、登場！", "ja", None, &ja, 500, 400).unwrap();
+        let img = render_block(
+            &book(),
+            "毎日の一歩を、もっと軽く。新しいランニングシューズ、登場！",
+            "ja",
+            None,
+            &ja,
+            500,
+            400,
+        )
+        .unwrap();
         debug_save("ja", &img);
     }
 }

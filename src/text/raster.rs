@@ -20,7 +20,12 @@ pub struct BoxF {
 
 impl BoxF {
     fn empty() -> BoxF {
-        BoxF { x0: f32::MAX, y0: f32::MAX, x1: f32::MIN, y1: f32::MIN }
+        BoxF {
+            x0: f32::MAX,
+            y0: f32::MAX,
+            x1: f32::MIN,
+            y1: f32::MIN,
+        }
     }
     fn is_empty(&self) -> bool {
         self.x0 > self.x1 || self.y0 > self.y1
@@ -29,19 +34,34 @@ impl BoxF {
         if o.is_empty() {
             return self;
         }
-        BoxF { x0: self.x0.min(o.x0), y0: self.y0.min(o.y0), x1: self.x1.max(o.x1), y1: self.y1.max(o.y1) }
+        BoxF {
+            x0: self.x0.min(o.x0),
+            y0: self.y0.min(o.y0),
+            x1: self.x1.max(o.x1),
+            y1: self.y1.max(o.y1),
+        }
     }
     fn grow(self, d: f32) -> BoxF {
         if self.is_empty() {
             return self;
         }
-        BoxF { x0: self.x0 - d, y0: self.y0 - d, x1: self.x1 + d, y1: self.y1 + d }
+        BoxF {
+            x0: self.x0 - d,
+            y0: self.y0 - d,
+            x1: self.x1 + d,
+            y1: self.y1 + d,
+        }
     }
     fn shift(self, dx: f32, dy: f32) -> BoxF {
         if self.is_empty() {
             return self;
         }
-        BoxF { x0: self.x0 + dx, y0: self.y0 + dy, x1: self.x1 + dx, y1: self.y1 + dy }
+        BoxF {
+            x0: self.x0 + dx,
+            y0: self.y0 + dy,
+            x1: self.x1 + dx,
+            y1: self.y1 + dy,
+        }
     }
 }
 
@@ -73,10 +93,11 @@ fn blur_radius(blur: f32) -> usize {
 pub fn extent(layout: &Layout, style: &TextStyle) -> Result<Extent, TextError> {
     let mut ink = BoxF::empty();
     for (fi, face) in layout.faces.iter().enumerate() {
-        let tf = ttf_parser::Face::parse(face.data(), face.index()).map_err(|e| TextError::BadFont {
-            path: face.path().display().to_string(),
-            message: e.to_string(),
-        })?;
+        let tf =
+            ttf_parser::Face::parse(face.data(), face.index()).map_err(|e| TextError::BadFont {
+                path: face.path().display().to_string(),
+                message: e.to_string(),
+            })?;
         let s = layout.size_px / face.units_per_em();
         for g in layout.glyphs.iter().filter(|g| g.font == fi) {
             if let Some(bb) = tf.glyph_bounding_box(ttf_parser::GlyphId(g.glyph_id)) {
@@ -98,16 +119,36 @@ pub fn extent(layout: &Layout, style: &TextStyle) -> Result<Extent, TextError> {
         image = image.union(drawn.shift(dx.round(), dy.round()).grow(r));
     }
     let background = style.background.map(|(_, pad)| {
-        BoxF { x0: 0.0, y0: 0.0, x1: layout.width, y1: layout.height }.grow(pad.max(0.0))
+        BoxF {
+            x0: 0.0,
+            y0: 0.0,
+            x1: layout.width,
+            y1: layout.height,
+        }
+        .grow(pad.max(0.0))
     });
     if let Some(bg) = background {
         image = image.union(bg);
     }
     if image.is_empty() {
-        image = BoxF { x0: 0.0, y0: 0.0, x1: 0.0, y1: 0.0 };
+        image = BoxF {
+            x0: 0.0,
+            y0: 0.0,
+            x1: 0.0,
+            y1: 0.0,
+        };
     }
-    image = BoxF { x0: image.x0.floor(), y0: image.y0.floor(), x1: image.x1.ceil(), y1: image.y1.ceil() };
-    Ok(Extent { ink, image, background })
+    image = BoxF {
+        x0: image.x0.floor(),
+        y0: image.y0.floor(),
+        x1: image.x1.ceil(),
+        y1: image.y1.ceil(),
+    };
+    Ok(Extent {
+        ink,
+        image,
+        background,
+    })
 }
 
 /// A single-channel coverage map, 0..=1.
@@ -119,7 +160,11 @@ struct Mask {
 
 impl Mask {
     fn new(w: usize, h: usize) -> Mask {
-        Mask { w, h, v: vec![0.0; w * h] }
+        Mask {
+            w,
+            h,
+            v: vec![0.0; w * h],
+        }
     }
 }
 
@@ -130,14 +175,34 @@ pub fn rasterize(layout: &Layout, style: &TextStyle, ext: &Extent) -> Result<Rgb
 
     for (fi, face) in layout.faces.iter().enumerate() {
         let font = FontRef::try_from_slice_and_index(face.data(), face.index()).map_err(|e| {
-            TextError::BadFont { path: face.path().display().to_string(), message: e.to_string() }
+            TextError::BadFont {
+                path: face.path().display().to_string(),
+                message: e.to_string(),
+            }
         })?;
         // Scale by the em, not by ab_glyph's PxScale (which maps ascent−descent to pixels):
         // shaping advances are per em, and outlines must match them.
         let s = layout.size_px / face.units_per_em();
-        let sf = PxScaleFactor { horizontal: s, vertical: s };
+        let sf = PxScaleFactor {
+            horizontal: s,
+            vertical: s,
+        };
         for g in layout.glyphs.iter().filter(|g| g.font == fi) {
-            let Some(outline) = font.outline(GlyphId(g.glyph_id)) else { continue };
+            let Some(outline) = font.outline(GlyphId(g.glyph_id)) else {
+                // No outline is normal for spaces; for a colour-bitmap glyph (CBDT/sbix
+                // emoji) it would silently drop a visible character, so say so instead.
+                if has_bitmap(face.data(), face.index(), g.glyph_id) {
+                    return Err(TextError::BadFont {
+                        path: face.path().display().to_string(),
+                        message: format!(
+                            "glyph {} for {:?} is a colour bitmap (emoji font); only outline fonts can be drawn",
+                            g.glyph_id,
+                            layout.text[g.cluster..].chars().next().unwrap_or(' ')
+                        ),
+                    });
+                }
+                continue;
+            };
             let glyph = Glyph {
                 id: GlyphId(g.glyph_id),
                 scale: ab_glyph::PxScale::from(layout.size_px),
@@ -156,7 +221,10 @@ pub fn rasterize(layout: &Layout, style: &TextStyle, ext: &Extent) -> Result<Rgb
         }
     }
 
-    let outline = style.outline.filter(|(_, ow)| *ow > 0.0).map(|(c, ow)| (c, dilate(&fill, ow)));
+    let outline = style
+        .outline
+        .filter(|(_, ow)| *ow > 0.0)
+        .map(|(c, ow)| (c, dilate(&fill, ow)));
     let shadow = style.shadow.map(|(c, (dx, dy), blur)| {
         let src = outline.as_ref().map_or(&fill, |(_, m)| m);
         let mut m = shifted(src, dx.round() as i64, dy.round() as i64);
@@ -200,14 +268,21 @@ pub fn rasterize(layout: &Layout, style: &TextStyle, ext: &Extent) -> Result<Rgb
     Ok(img)
 }
 
+fn has_bitmap(data: &[u8], index: u32, gid: u16) -> bool {
+    ttf_parser::Face::parse(data, index).ok().is_some_and(|f| {
+        f.glyph_raster_image(ttf_parser::GlyphId(gid), u16::MAX)
+            .is_some()
+    })
+}
+
 fn over(dst: &mut [f32; 4], c: Rgba, cov: f32) {
     let a = f32::from(c.0[3]) / 255.0 * cov;
     if a <= 0.0 {
         return;
     }
     let k = 1.0 - a;
-    for i in 0..3 {
-        dst[i] = f32::from(c.0[i]) / 255.0 * a + dst[i] * k;
+    for (d, &s) in dst.iter_mut().zip(&c.0[..3]) {
+        *d = f32::from(s) / 255.0 * a + *d * k;
     }
     dst[3] = a + dst[3] * k;
 }
@@ -222,36 +297,46 @@ fn layer(acc: &mut [[f32; 4]], m: &Mask, c: Rgba) {
 
 /// Grey-scale dilation by a disc of radius `r` px: the outline's coverage is the fill's
 /// coverage reachable within `r`, with a soft rim so the stroke edge stays anti-aliased.
+///
+/// Scattered from the glyph edges only: a pixel whose four neighbours are fully covered
+/// adds nothing its neighbours' discs do not, and glyph interiors are most of the ink.
 fn dilate(src: &Mask, r: f32) -> Mask {
+    // Coverage summed from overlapping contours lands a hair under 1.0 inside glyphs.
+    const FULL: f32 = 0.998;
     let ri = r.ceil() as i64 + 1;
+    let (w, h) = (src.w as i64, src.h as i64);
     let mut offsets = Vec::new();
     for dy in -ri..=ri {
         for dx in -ri..=ri {
             let d = ((dx * dx + dy * dy) as f32).sqrt();
             let wgt = (r + 0.5 - d).clamp(0.0, 1.0);
             if wgt > 0.0 {
-                offsets.push((dx, dy, wgt));
+                offsets.push((dx, dy, dy * w + dx, wgt));
             }
         }
     }
-    let (w, h) = (src.w as i64, src.h as i64);
+    let full =
+        |x: i64, y: i64| x >= 0 && y >= 0 && x < w && y < h && src.v[(y * w + x) as usize] >= FULL;
     let mut out = Mask::new(src.w, src.h);
     for y in 0..h {
         for x in 0..w {
-            let mut best = 0.0f32;
-            for &(dx, dy, wgt) in &offsets {
-                let (sx, sy) = (x + dx, y + dy);
-                if sx >= 0 && sy >= 0 && sx < w && sy < h {
-                    let v = src.v[(sy * w + sx) as usize] * wgt;
-                    if v > best {
-                        best = v;
-                        if best >= 1.0 {
-                            break;
-                        }
-                    }
+            let here = y * w + x;
+            let c = src.v[here as usize];
+            if c <= 0.0 {
+                continue;
+            }
+            if c >= FULL && full(x - 1, y) && full(x + 1, y) && full(x, y - 1) && full(x, y + 1) {
+                let o = &mut out.v[here as usize];
+                *o = o.max(c);
+                continue;
+            }
+            let inside = x >= ri && y >= ri && x + ri < w && y + ri < h;
+            for &(dx, dy, lin, wgt) in &offsets {
+                if inside || (x + dx >= 0 && y + dy >= 0 && x + dx < w && y + dy < h) {
+                    let o = &mut out.v[(here + lin) as usize];
+                    *o = o.max(c * wgt);
                 }
             }
-            out.v[(y * w + x) as usize] = best;
         }
     }
     out
@@ -283,28 +368,32 @@ fn box_blur(m: &mut Mask, r: usize) {
     for y in 0..h {
         line.clear();
         line.extend_from_slice(&m.v[y * w..(y + 1) * w]);
-        blur_line(&line, &mut m.v[y * w..(y + 1) * w], r, norm, 1);
+        blur_line(&line, &mut m.v[y * w..(y + 1) * w], r, norm);
     }
     let mut col = vec![0.0; h];
     let mut out = vec![0.0; h];
     for x in 0..w {
-        for y in 0..h {
-            col[y] = m.v[y * w + x];
+        for (y, c) in col.iter_mut().enumerate() {
+            *c = m.v[y * w + x];
         }
-        blur_line(&col, &mut out, r, norm, 1);
-        for y in 0..h {
-            m.v[y * w + x] = out[y];
+        blur_line(&col, &mut out, r, norm);
+        for (y, o) in out.iter().enumerate() {
+            m.v[y * w + x] = *o;
         }
     }
 }
 
-fn blur_line(src: &[f32], dst: &mut [f32], r: usize, norm: f32, _stride: usize) {
-    let n = src.len() as i64;
-    let r = r as i64;
-    let at = |i: i64| if i >= 0 && i < n { src[i as usize] } else { 0.0 };
-    let mut sum: f32 = (-r..=r).map(at).sum();
+fn blur_line(src: &[f32], dst: &mut [f32], r: usize, norm: f32) {
+    let n = src.len();
+    // Running sum of src[i-r ..= i+r], zeros outside.
+    let mut sum: f32 = src[..(r + 1).min(n)].iter().sum();
     for i in 0..n {
-        dst[i as usize] = sum * norm;
-        sum += at(i + r + 1) - at(i - r);
+        dst[i] = sum * norm;
+        if i + r + 1 < n {
+            sum += src[i + r + 1];
+        }
+        if i >= r {
+            sum -= src[i - r];
+        }
     }
 }

@@ -139,17 +139,17 @@ fn load_presets(dir: Option<&Path>) -> anyhow::Result<PresetSet> {
 /// diagnostics have been shown.
 fn load_template(a: &TemplateArgs, presets: &PresetSet) -> Option<Template> {
     let opts = LoadOptions { allow_outside_root: a.allow_outside_root };
-    match template::load_with(&a.template, presets, &opts) {
-        Ok(t) => Some(t),
-        Err(diags) => {
-            if a.json {
-                println!("{}", diags.to_json());
-            } else {
-                eprint!("{diags}");
-            }
-            None
+    // Warnings (a fallback locale used, a title too long for a platform) are shown even when
+    // the template is valid; errors stop the command.
+    let (t, diags) = template::check(&a.template, presets, &opts);
+    if !diags.is_empty() {
+        if a.json {
+            println!("{}", diags.to_json());
+        } else {
+            eprint!("{diags}");
         }
     }
+    t.filter(|_| !diags.has_errors())
 }
 
 fn validate(a: TemplateArgs) -> anyhow::Result<ExitCode> {

@@ -251,7 +251,10 @@ fn run_job(
             let (Some(video), Some(aspec), Some(audio)) = (&preset.video, &preset.audio, audio) else {
                 return Err(ctx(&"video preset without [video] and [audio] settings"));
             };
-            let settings = VideoSettings { width: scene.width, height: scene.height, fps: scene.fps, video: video.clone(), audio: aspec.clone() };
+            // x264's thread count changes its output bytes, so it follows the machine, never
+            // `--jobs`: the same template gives the same files however many jobs run.
+            let mut settings = VideoSettings::new(scene.width, scene.height, scene.fps, video.clone(), aspec.clone());
+            settings.threads = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(2).min(8);
             // Few frames in flight: memory stays flat however long the clip or the batch.
             let (ftx, frx) = bounded::<image::RgbaImage>(3);
             let result: Result<(), String> = std::thread::scope(|s| {

@@ -324,7 +324,7 @@ fn pathdiff(target: &Path, from: &Path) -> String {
 #[test]
 fn text_that_cannot_fit_and_unknown_fonts_fail_their_variant_clearly() {
     let p = Project::new();
-    let t = TEMPLATE.replace("size = 0.1\nmin_size = 0.05", "size = 0.9\nmin_size = 0.9");
+    let t = TEMPLATE.replace("size = 0.1\nmin_size = 0.05", "size = 0.5\nmin_size = 0.5");
     p.write("t.toml", &t);
     let o = render(&p, "t.toml", "out", &["--regions", "US", "--presets", "tiny-video"]);
     assert_eq!(o.status.code(), Some(1));

@@ -111,7 +111,7 @@ max_duration = 60
 [video]
 codec = "h264"
 profile = "high"
-speed = "ultrafast"
+speed = "veryfast"
 crf = 30
 gop = 10
 

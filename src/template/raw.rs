@@ -50,6 +50,8 @@ pub struct RawHeader {
     pub duration: Option<S<f64>>,
     pub fps: Option<S<i64>>,
     pub poster_time: Option<S<f64>>,
+    /// Directory (relative to the template's) that asset paths may not escape.
+    pub root: Option<S<String>>,
 }
 
 #[derive(Debug)]
@@ -222,7 +224,7 @@ pub fn parse(text: &str, dx: &mut Diagnostics) -> Option<RawTemplate> {
     let mut raw = RawTemplate { doc_span: 0..0, ..RawTemplate::default() };
     root.keys(dx, TOP_KEYS);
     raw.template = root.table(dx, "template").map(|t| {
-        t.keys(dx, &["name", "version", "kind", "duration", "fps", "poster_time"]);
+        t.keys(dx, &["name", "version", "kind", "duration", "fps", "poster_time", "root"]);
         RawHeader {
             span: t.span.clone(),
             name: t.str(dx, "name"),
@@ -231,6 +233,7 @@ pub fn parse(text: &str, dx: &mut Diagnostics) -> Option<RawTemplate> {
             duration: t.num(dx, "duration"),
             fps: t.int(dx, "fps"),
             poster_time: t.num(dx, "poster_time"),
+            root: t.str(dx, "root"),
         }
     });
     raw.output = root.table(dx, "output").map(|t| {

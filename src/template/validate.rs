@@ -75,8 +75,10 @@ struct V<'a> {
     dx: &'a mut Diagnostics,
     presets: &'a PresetSet,
     opts: &'a LoadOptions,
+    /// The template's directory: relative paths are resolved against it.
     root: PathBuf,
-    /// `root` canonicalised once, for the escape check.
+    /// The directory paths may not escape (`[template] root`, default the template's
+    /// directory), canonicalised once.
     canon_root: PathBuf,
 }
 
@@ -88,7 +90,23 @@ pub(crate) fn validate(
     path: PathBuf,
     root: PathBuf,
 ) -> Option<Template> {
-    let canon_root = root.canonicalize().unwrap_or_else(|_| root.clone());
+    // A project keeps templates/ and samples/ side by side, so a template may widen its
+    // boundary to an ancestor directory with `root = ".."`; it can never be narrower than the
+    // template's own directory.
+    let mut boundary = root.clone();
+    if let Some(r) = raw.template.as_ref().and_then(|h| h.root.as_ref()) {
+        let dir = root.join(&r.value);
+        match dir.canonicalize() {
+            Ok(c) if c.is_dir() && root.canonicalize().map(|t| t.starts_with(&c)).unwrap_or(false) => boundary = c,
+            Ok(_) => dx.error(
+                r.span.clone(),
+                format!("root `{}` must be a directory that contains the template", r.value),
+                Some("use `..` (the parent of the template's directory) or another ancestor".to_string()),
+            ),
+            Err(e) => dx.error(r.span.clone(), format!("root `{}`: {e}", r.value), Some(format!("it resolves to {}", dir.display()))),
+        }
+    }
+    let canon_root = boundary.canonicalize().unwrap_or_else(|_| boundary.clone());
     let mut v = V { dx, presets, opts, root, canon_root };
     let t = v.template(raw, path);
     if v.dx.has_errors() {
@@ -109,7 +127,7 @@ impl V<'_> {
         let has_header = raw.template.is_some();
         let h = raw.template.unwrap_or_else(|| {
             self.missing("template", &doc, "missing required section [template]", Some("add [template] with at least name = \"…\"".to_string()));
-            RawHeader { span: doc.clone(), name: None, version: None, kind: None, duration: None, fps: None, poster_time: None }
+            RawHeader { span: doc.clone(), name: None, version: None, kind: None, duration: None, fps: None, poster_time: None, root: None }
         });
         let name = match &h.name {
             Some(n) if n.value.trim().is_empty() => {

@@ -21,7 +21,7 @@ use crate::plan::{Job, Plan};
 use crate::preset::{PresetKind, PresetSet};
 use crate::render::{self, Assets};
 use crate::template::Template;
-use crate::text::FontBook;
+use crate::text::{FontBook, TextCache};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
@@ -99,6 +99,7 @@ pub fn run(
     let staging = Staging::create(&opts.out)?;
     on_event(Event::Loading { assets: crate::plan::asset_paths(t).len() });
     let assets = Assets::load(t, plan, presets, &opts.limits);
+    let text_cache = TextCache::default();
     on_event(Event::Started { jobs: plan.jobs.len() });
 
     let cancel = AtomicBool::new(false);
@@ -114,14 +115,14 @@ pub fn run(
     std::thread::scope(|s| {
         for _ in 0..opts.jobs.max(1) {
             let (job_rx, ev_tx, out_tx) = (job_rx.clone(), ev_tx.clone(), out_tx.clone());
-            let (assets, staging, cancel) = (&assets, &staging, &cancel);
+            let (assets, staging, cancel, text_cache) = (&assets, &staging, &cancel, &text_cache);
             s.spawn(move || {
                 for job in job_rx.iter() {
                     if cancel.load(Ordering::Relaxed) {
                         break;
                     }
                     let t0 = Instant::now();
-                    let result = run_job(t, job, presets, assets, fonts, staging, &ev_tx, cancel);
+                    let result = run_job(t, job, presets, (assets, fonts, text_cache), staging, &ev_tx, cancel);
                     let failed = result.is_err();
                     let (status, bytes, error) = match &result {
                         Ok((_, v, _)) => (Status::Exported, v.bytes, None),
@@ -220,13 +221,11 @@ fn base_row(t: &Template, job: &Job, presets: &PresetSet) -> ManifestRow {
 
 /// One job, start to verified staged file. Errors are returned as text already naming the
 /// variant, preset and region, because that is how they reach the operator.
-#[allow(clippy::too_many_arguments)]
 fn run_job(
     t: &Template,
     job: &Job,
     presets: &PresetSet,
-    assets: &Assets,
-    fonts: &FontBook,
+    (assets, fonts, text_cache): (&Assets, &FontBook, &TextCache),
     staging: &Staging,
     events: &Sender<Event>,
     cancel: &AtomicBool,
@@ -234,7 +233,7 @@ fn run_job(
     let ctx = |e: &dyn std::fmt::Display| format!("variant {} ({}, {}, {}): {e}", job.variant_n, job.file, job.preset, job.region);
     let preset = presets.get(&job.preset).ok_or_else(|| ctx(&format!("unknown preset `{}`", job.preset)))?;
     let region = t.regions.iter().find(|r| r.code == job.region).ok_or_else(|| ctx(&"unknown region"))?;
-    let scene = render::prepare(t, job, preset, region, assets, fonts).map_err(|e| ctx(&e))?;
+    let scene = render::prepare(t, job, preset, region, assets, fonts, text_cache).map_err(|e| ctx(&e))?;
     let staged = staging.path_for(job);
     let stamp = stamp_for(t, job);
     let _ = events.send(Event::JobStarted { index: job.index, file: job.file.clone(), frames: scene.frames });

@@ -18,7 +18,7 @@ use crate::media::{self, AudioPcm, Limits, MediaError, VideoClip};
 use crate::plan::{Job, Plan};
 use crate::preset::{Preset, PresetKind, PresetSet, SafeZone};
 use crate::template::{Anchor, BackgroundSource, Direction, Fit, Grade, Region, Rgba, Subtitle, Template, VPos};
-use crate::text::{self, Align, FontBook, TextError, TextStyle};
+use crate::text::{Align, FontBook, TextCache, TextError, TextStyle};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -188,7 +188,15 @@ fn safe_area(p: &Preset, dir: &Direction) -> Area {
 }
 
 /// Prepares one job's scene: every layer decoded, fitted, shaped and placed.
-pub fn prepare(t: &Template, job: &Job, preset: &Preset, region: &Region, assets: &Assets, fonts: &FontBook) -> Result<Scene, RenderError> {
+pub fn prepare(
+    t: &Template,
+    job: &Job,
+    preset: &Preset,
+    region: &Region,
+    assets: &Assets,
+    fonts: &FontBook,
+    text_cache: &TextCache,
+) -> Result<Scene, RenderError> {
     let (w, h) = (preset.width, preset.height);
     let rules = &preset.rules;
     let mut rules_applied = Vec::new();
@@ -254,7 +262,12 @@ pub fn prepare(t: &Template, job: &Job, preset: &Preset, region: &Region, assets
         }
         let s = (scale * box_area.w as f32 / pw).min(scale * box_area.h as f32 / ph);
         let (tw, th) = (((pw * s).round() as u32).max(1), ((ph * s).round() as u32).max(1));
-        let scaled = ops::rotate(&ops::resize(&src, tw, th, None), rotation);
+        let mut scaled = ops::rotate(&ops::resize(&src, tw, th, None), rotation);
+        // The grade is a look on the picture; applying it to each layer once (rather than to
+        // every composed frame) is the same for opaque pixels and far cheaper over video.
+        if let Some(g) = job.choices.effects.and_then(|ei| t.effects[ei].grade.as_ref()).filter(|_| !rules.white_background) {
+            ops::grade(&mut scaled, g);
+        }
         let (fx, fy) = anchor.fractions();
         let px = box_area.x as f32 + (box_area.w as f32 - scaled.width() as f32) * fx + offset.0 * w as f32;
         let py = box_area.y as f32 + (box_area.h as f32 - scaled.height() as f32) * fy + offset.1 * h as f32;
@@ -299,7 +312,7 @@ pub fn prepare(t: &Template, job: &Job, preset: &Preset, region: &Region, assets
                     tried: tried.join(", "),
                     have: texts_by_locale.keys().cloned().collect::<Vec<_>>().join(", "),
                 })?;
-                let placed = place_text(sub, text, region, w, &area, fonts)?;
+                let placed = place_text(sub, text, region, w, &area, fonts, text_cache)?;
                 text_boxes.push([
                     placed.x as f32 / w as f32,
                     placed.y as f32 / h as f32,
@@ -327,13 +340,13 @@ pub fn prepare(t: &Template, job: &Job, preset: &Preset, region: &Region, assets
         }
     }
 
-    // A still backdrop gets the product and the grade baked in once.
+    // A still backdrop gets the grade and the product baked in once.
     if let Backdrop::Plate(plate) = &mut backdrop {
-        if let Some(p) = &product {
-            ops::blend(plate, &p.img, p.x, p.y, 1.0);
-        }
         if let Some(g) = &grade {
             ops::grade(plate, g);
+        }
+        if let Some(p) = &product {
+            ops::blend(plate, &p.img, p.x, p.y, 1.0);
         }
     }
 
@@ -380,7 +393,15 @@ fn with_shadow(img: &RgbaImage, color: Rgba, offset: (f32, f32), blur: f32) -> P
     Placed { img: canvas, x: -left, y: -top }
 }
 
-fn place_text(sub: &Subtitle, text: &str, region: &Region, canvas_w: u32, area: &Area, fonts: &FontBook) -> Result<Placed, RenderError> {
+fn place_text(
+    sub: &Subtitle,
+    text: &str,
+    region: &Region,
+    canvas_w: u32,
+    area: &Area,
+    fonts: &FontBook,
+    cache: &TextCache,
+) -> Result<Placed, RenderError> {
     let size = sub.size * canvas_w as f32;
     let style = TextStyle {
         families: sub.fonts.clone(),
@@ -395,9 +416,11 @@ fn place_text(sub: &Subtitle, text: &str, region: &Region, canvas_w: u32, area: 
     };
     let max_w = (area.w as f32 * 0.92) as u32;
     let max_h = (area.h as f32 * 0.4) as u32;
-    let img = text::render_block(fonts, text, &region.locale, Some(region.direction.clone()), &style, max_w, max_h).map_err(|source| {
-        RenderError::Text { option: sub.id.clone(), locale: region.locale.clone(), source }
-    })?;
+    // The same caption recurs across variants and presets of a batch: shape it once.
+    let raster = cache
+        .get_or_render(fonts, text, &region.locale, Some(region.direction.clone()), &style, max_w, max_h)
+        .map_err(|source| RenderError::Text { option: sub.id.clone(), locale: region.locale.clone(), source })?;
+    let img = &raster.image;
     let margin = (area.h as f32 * 0.04) as i64;
     let x = area.x as i64 + (area.w as i64 - img.width() as i64) / 2;
     let y = match sub.position {
@@ -405,7 +428,7 @@ fn place_text(sub: &Subtitle, text: &str, region: &Region, canvas_w: u32, area: 
         VPos::Center => area.y as i64 + (area.h as i64 - img.height() as i64) / 2,
         VPos::Bottom => area.y as i64 + area.h as i64 - img.height() as i64 - margin,
     };
-    Ok(Placed { img: ops::premultiply(img), x, y })
+    Ok(Placed { img: ops::premultiply(img.clone()), x, y })
 }
 
 impl Scene {
@@ -425,12 +448,18 @@ impl Scene {
             Backdrop::Clip { clip, fit, pad, looped } => {
                 let n = clip.len().max(1) as u32;
                 let k = if *looped { tf % n } else { tf.min(n - 1) };
-                let mut f = ops::fit(clip.frame(k as usize), self.width, self.height, *fit, *pad);
+                let src = clip.frame(k as usize);
+                // Grading the source frame before it is scaled up touches far fewer pixels.
+                let mut f = match &self.grade {
+                    Some(g) => {
+                        let mut graded = src.clone();
+                        ops::grade(&mut graded, g);
+                        ops::fit(&graded, self.width, self.height, *fit, *pad)
+                    }
+                    None => ops::fit(src, self.width, self.height, *fit, *pad),
+                };
                 if let Some(p) = &self.product {
                     ops::blend(&mut f, &p.img, p.x, p.y, 1.0);
-                }
-                if let Some(g) = &self.grade {
-                    ops::grade(&mut f, g);
                 }
                 f
             }

@@ -59,10 +59,17 @@ pub struct RunReport {
     pub skipped: usize,
 }
 
+/// What the renderer learned about an output that the manifest reports.
+#[derive(Debug, Clone, Default)]
+struct Extra {
+    rules_applied: Vec<String>,
+    fonts: Vec<String>,
+}
+
 /// What a worker hands back for one job: the staged, verified file or the error.
 struct Outcome {
     index: usize,
-    result: Result<(PathBuf, Verified, Vec<String>), String>,
+    result: Result<(PathBuf, Verified, Extra), String>,
 }
 
 /// Tracking metadata stamped inside a file (and repeated in the manifest).
@@ -111,7 +118,7 @@ pub fn run(
     let (ev_tx, ev_rx) = unbounded::<Event>();
     let (out_tx, out_rx) = unbounded::<Outcome>();
 
-    let mut outcomes: Vec<Option<Result<(PathBuf, Verified, Vec<String>), String>>> = vec![None; plan.jobs.len()];
+    let mut outcomes: Vec<Option<Result<(PathBuf, Verified, Extra), String>>> = vec![None; plan.jobs.len()];
     std::thread::scope(|s| {
         for _ in 0..opts.jobs.max(1) {
             let (job_rx, ev_tx, out_tx) = (job_rx.clone(), ev_tx.clone(), out_tx.clone());
@@ -161,14 +168,15 @@ pub fn run(
     for (job, outcome) in plan.jobs.iter().zip(outcomes) {
         let mut row = base_row(t, job, presets);
         match outcome {
-            Some(Ok((staged, verified, rules))) => {
+            Some(Ok((staged, verified, extra))) => {
                 export::publish(&staged, &opts.out, job)?;
                 row.status = Status::Exported;
                 row.bytes = verified.bytes;
                 row.sha256 = verified.sha256;
                 row.frames = verified.frames;
                 row.duration = verified.duration;
-                row.rules_applied = rules;
+                row.rules_applied = extra.rules_applied;
+                row.fonts = extra.fonts;
                 exported += 1;
             }
             Some(Err(e)) => {
@@ -213,6 +221,7 @@ fn base_row(t: &Template, job: &Job, presets: &PresetSet) -> ManifestRow {
         tracking_url: job.tracking_url.clone(),
         tracking: job.tracking.clone(),
         rules_applied: Vec::new(),
+        fonts: Vec::new(),
         dedup: None,
         dedup_reason: None,
         error: None,
@@ -229,7 +238,7 @@ fn run_job(
     staging: &Staging,
     events: &Sender<Event>,
     cancel: &AtomicBool,
-) -> Result<(PathBuf, Verified, Vec<String>), String> {
+) -> Result<(PathBuf, Verified, Extra), String> {
     let ctx = |e: &dyn std::fmt::Display| format!("variant {} ({}, {}, {}): {e}", job.variant_n, job.file, job.preset, job.region);
     let preset = presets.get(&job.preset).ok_or_else(|| ctx(&format!("unknown preset `{}`", job.preset)))?;
     let region = t.regions.iter().find(|r| r.code == job.region).ok_or_else(|| ctx(&"unknown region"))?;
@@ -285,5 +294,5 @@ fn run_job(
         }
     }
     let verified = export::verify(&staged, job, scene.frames, scene.fps).map_err(|e| ctx(&e))?;
-    Ok((staged, verified, scene.rules_applied.clone()))
+    Ok((staged, verified, Extra { rules_applied: scene.rules_applied.clone(), fonts: scene.fonts.clone() }))
 }

@@ -164,6 +164,8 @@ pub struct ManifestRow {
     pub tracking_url: Option<String>,
     pub tracking: BTreeMap<String, String>,
     pub rules_applied: Vec<String>,
+    /// Font families the captions were drawn with.
+    pub fonts: Vec<String>,
     /// Duplicate-gate verdict (`distinct`, `similar`, `duplicate`) when scored.
     pub dedup: Option<String>,
     pub dedup_reason: Option<String>,

@@ -169,6 +169,8 @@ pub struct Scene {
     pub text_boxes: Vec<NormBox>,
     /// Every caption drawn, joined by newlines.
     pub copy: String,
+    /// Font families the captions were drawn with, in order of first use.
+    pub fonts: Vec<String>,
     /// Preset rules the renderer applied (e.g. "white background"), for the manifest.
     pub rules_applied: Vec<String>,
 }
@@ -290,6 +292,7 @@ pub fn prepare(
     let mut texts = Vec::new();
     let mut text_boxes = Vec::new();
     let mut copy = Vec::new();
+    let mut fonts_used: Vec<String> = Vec::new();
     if let Some(si) = job.choices.subtitle {
         if rules.no_text {
             rules_applied.push("no text".to_string());
@@ -320,6 +323,7 @@ pub fn prepare(
                     placed.img.height() as f32 / h as f32,
                 ]);
                 copy.push(text.to_string());
+                fonts_used.extend(fonts_for(sub, text, region, fonts));
                 texts.push(TextLayer { placed, start, end });
             }
         }
@@ -365,8 +369,24 @@ pub fn prepare(
         product_box,
         text_boxes,
         copy: copy.join("\n"),
+        fonts: {
+            let mut seen = std::collections::HashSet::new();
+            fonts_used.retain(|f| seen.insert(f.clone()));
+            fonts_used
+        },
         rules_applied,
     })
+}
+
+/// The families a caption's runs resolve to (fallback included), for the manifest: an
+/// operator can see that the Thai pack really used a Thai font.
+fn fonts_for(sub: &Subtitle, text: &str, region: &Region, fonts: &FontBook) -> Vec<String> {
+    let families: Vec<&str> = sub.fonts.iter().map(String::as_str).collect();
+    let style = TextStyle::new(&families, 32.0);
+    match crate::text::layout_text(fonts, text, &region.locale, Some(region.direction.clone()), &style, None) {
+        Ok(layout) => layout.run_families().into_iter().map(|(_, f)| f.to_string()).collect(),
+        Err(_) => Vec::new(),
+    }
 }
 
 fn with_shadow(img: &RgbaImage, color: Rgba, offset: (f32, f32), blur: f32) -> Placed {

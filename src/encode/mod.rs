@@ -5,12 +5,17 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use image::RgbaImage;
 
-use crate::media::AudioPcm;
 use crate::preset::{AudioSpec, ImageSpec, VideoSpec};
+
+mod probe;
+mod still;
+mod video;
+pub mod xmp;
+
+pub use video::VideoWriter;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
@@ -35,37 +40,25 @@ pub struct VideoSettings {
     pub fps: u32,
     pub video: VideoSpec,
     pub audio: AudioSpec,
+    /// Encoder threads for libx264; 0 lets x264 choose (about 1.5 per core). When the
+    /// executor runs several writers at once, give each `cores / writers` so they do not
+    /// oversubscribe the machine. Output bytes depend on this value (x264 threading changes
+    /// rate-control decisions), so keep it fixed where byte-identical reruns matter.
+    pub threads: u32,
 }
 
-/// One MP4 being written. Frames are pushed in order; audio is interleaved from `audio`.
-pub struct VideoWriter {
-    _private: (),
-}
-
-impl VideoWriter {
-    pub fn create(
-        _path: &Path,
-        _settings: &VideoSettings,
-        _stamp: &Stamp,
-        _audio: Arc<AudioPcm>,
-    ) -> Result<VideoWriter, EncodeError> {
-        unimplemented!("encode helper")
-    }
-    pub fn push(&mut self, _frame: &RgbaImage) -> Result<(), EncodeError> {
-        unimplemented!("encode helper")
-    }
-    pub fn finish(self) -> Result<(), EncodeError> {
-        unimplemented!("encode helper")
+impl VideoSettings {
+    /// Settings with `threads = 0` (x264's own choice).
+    pub fn new(width: u32, height: u32, fps: u32, video: VideoSpec, audio: AudioSpec) -> VideoSettings {
+        VideoSettings { width, height, fps, video, audio, threads: 0 }
     }
 }
 
-pub fn write_image(
-    _path: &Path,
-    _image: &RgbaImage,
-    _spec: &ImageSpec,
-    _stamp: &Stamp,
-) -> Result<(), EncodeError> {
-    unimplemented!("encode helper")
+/// Writes a still with the stamp as XMP: JPEG (alpha flattened over white, APP1 XMP), PNG
+/// (`iTXt` `XML:com.adobe.xmp`; RGB when fully opaque) or WebP (lossy VP8 at `quality`,
+/// lossless at 100; extended VP8X container with an `XMP ` chunk).
+pub fn write_image(path: &Path, image: &RgbaImage, spec: &ImageSpec, stamp: &Stamp) -> Result<(), EncodeError> {
+    still::write_image(path, image, spec, stamp)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -93,18 +86,24 @@ pub struct StreamProbe {
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Probe {
-    /// Container/format name, e.g. `mov,mp4,m4a,3gp,3g2,mj2`, `jpeg`, `png`.
+    /// Container/format name, e.g. `mov,mp4,m4a,3gp,3g2,mj2`, `jpeg`, `png`, `webp` (FFmpeg's
+    /// demuxer name, except that single images are named by their image format).
     pub format: String,
     pub duration: f64,
     pub bytes: u64,
     pub streams: Vec<StreamProbe>,
 }
 
-pub fn probe(_path: &Path) -> Result<Probe, EncodeError> {
-    unimplemented!("encode helper")
+/// Facts about a media file read through FFmpeg (MP4, JPEG, PNG, WebP, …). Video frame
+/// counts come from demuxing every packet, so this reads the whole file.
+pub fn probe(path: &Path) -> Result<Probe, EncodeError> {
+    probe::probe(path)
 }
 
-/// Reads back the stamp written by `VideoWriter`/`write_image`.
-pub fn read_stamp(_path: &Path) -> Result<Stamp, EncodeError> {
-    unimplemented!("encode helper")
+/// Reads back the stamp written by `VideoWriter`/`write_image`: MP4 container tags (minus
+/// FFmpeg's own `major_brand`, `minor_version`, `compatible_brands`, `encoder`), or the `cf:`
+/// properties of the XMP packet in a JPEG/PNG/WebP. An image without our XMP has an empty
+/// stamp.
+pub fn read_stamp(path: &Path) -> Result<Stamp, EncodeError> {
+    probe::read_stamp(path)
 }

@@ -7,6 +7,13 @@ use std::path::{Path, PathBuf};
 
 use image::RgbaImage;
 
+mod audio;
+mod clip;
+pub(crate) mod ffio;
+mod still;
+
+pub use clip::fit_inside;
+
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     #[error("{path}: {message}")]
@@ -31,36 +38,47 @@ impl Default for Limits {
     }
 }
 
-pub fn load_image(_path: &Path, _limits: &Limits) -> Result<RgbaImage, MediaError> {
-    unimplemented!("encode helper")
+/// Decodes a local PNG/JPEG/WebP file (detected from its content, not its extension) to
+/// RGBA8, refusing images larger than `limits.max_image_pixels` before allocating pixels.
+pub fn load_image(path: &Path, limits: &Limits) -> Result<RgbaImage, MediaError> {
+    still::load_image(path, limits)
 }
 
 /// A video clip decoded once, shared by every variant that uses it.
 pub struct VideoClip {
     pub width: u32,
     pub height: u32,
-    /// Seconds of source available after `start`.
+    /// Seconds of source available after `start` (capped at `max_duration`); equals
+    /// `len() / fps`.
     pub duration: f64,
+    /// Distinct decoded frames; `index` maps each output frame to one of them, so a source
+    /// slower than `fps` is not stored twice.
+    frames: Vec<RgbaImage>,
+    index: Vec<usize>,
 }
 
 impl VideoClip {
     /// Decodes up to `max_duration` seconds from `start`, sampled at `fps`, optionally
     /// downscaled so that the frame fits inside `max_w`×`max_h` (never upscaled).
+    ///
+    /// Each output time `start + k/fps` shows the source frame whose timestamp is nearest.
+    /// The clip ends where the source ends (or at `max_duration`). Fails with
+    /// `MediaError::Limit` when the decoded frames would exceed `limits.max_clip_bytes`.
     pub fn open(
-        _path: &Path,
-        _start: f64,
-        _max_duration: f64,
-        _fps: u32,
-        _max_w: u32,
-        _max_h: u32,
-        _limits: &Limits,
+        path: &Path,
+        start: f64,
+        max_duration: f64,
+        fps: u32,
+        max_w: u32,
+        max_h: u32,
+        limits: &Limits,
     ) -> Result<VideoClip, MediaError> {
-        unimplemented!("encode helper")
+        clip::open(path, start, max_duration, fps, max_w, max_h, limits)
     }
 
     /// Number of decoded frames.
     pub fn len(&self) -> usize {
-        unimplemented!("encode helper")
+        self.index.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -68,8 +86,15 @@ impl VideoClip {
     }
 
     /// Frame `i` (0-based, at the `fps` given to `open`).
-    pub fn frame(&self, _i: usize) -> &RgbaImage {
-        unimplemented!("encode helper")
+    ///
+    /// Panics when `i >= len()`, like slice indexing.
+    pub fn frame(&self, i: usize) -> &RgbaImage {
+        &self.frames[self.index[i]]
+    }
+
+    /// Bytes of RGBA held by this clip.
+    pub fn memory_bytes(&self) -> u64 {
+        self.frames.iter().map(|f| f.as_raw().len() as u64).sum()
     }
 }
 
@@ -88,14 +113,24 @@ impl AudioPcm {
     }
 
     /// Decodes and resamples a whole music file.
-    pub fn load(_path: &Path, _sample_rate: u32, _channels: u16) -> Result<AudioPcm, MediaError> {
-        unimplemented!("encode helper")
+    ///
+    /// Accepts whatever FFmpeg decodes (MP3, AAC/M4A, WAV, Ogg Vorbis/Opus, FLAC, or the audio
+    /// track of a video) from a local regular file; output is interleaved f32 at
+    /// `sample_rate` Hz with `channels` channels (FFmpeg's default layout for that count).
+    pub fn load(path: &Path, sample_rate: u32, channels: u16) -> Result<AudioPcm, MediaError> {
+        AudioPcm::load_impl(path, sample_rate, channels)
     }
 
     /// Starting at `start` seconds, looped or trimmed to exactly `duration`, with linear
     /// fades and gain applied.
-    pub fn fit(&self, _start: f64, _duration: f64, _fade_in: f64, _fade_out: f64, _gain: f32) -> AudioPcm {
-        unimplemented!("encode helper")
+    ///
+    /// The result has exactly `round(duration × sample_rate)` sample frames. Reading starts at
+    /// `round(start × sample_rate)` (wrapping when past the end) and wraps to the beginning
+    /// when the source runs out. Fade-in multiplies frame `i` by `i / n_in`; fade-out
+    /// multiplies frame `i` by `(len − 1 − i) / n_out`, so the first and last frames are
+    /// silent. An empty source yields silence.
+    pub fn fit(&self, start: f64, duration: f64, fade_in: f64, fade_out: f64, gain: f32) -> AudioPcm {
+        self.fit_impl(start, duration, fade_in, fade_out, gain)
     }
 
     pub fn duration(&self) -> f64 {

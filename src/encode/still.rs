@@ -1,0 +1,125 @@
+//! JPEG/PNG/WebP output with the stamp as XMP.
+
+use std::io::Write;
+use std::path::Path;
+
+use ffmpeg_next as ffmpeg;
+use ffmpeg::format::Pixel;
+use ffmpeg::{codec, encoder, Dictionary, Packet, Rational};
+use image::codecs::jpeg::JpegEncoder;
+use image::codecs::png::PngEncoder;
+use image::{ExtendedColorType, ImageEncoder, RgbaImage};
+
+use super::video::Rgb2Yuv;
+use super::{xmp, EncodeError, Stamp};
+use crate::media::ffio;
+use crate::preset::{ImageFormat, ImageSpec};
+
+pub(super) fn write_image(path: &Path, img: &RgbaImage, spec: &ImageSpec, stamp: &Stamp) -> Result<(), EncodeError> {
+    let fmt_err = |m: String| EncodeError::Format { path: path.to_path_buf(), message: m };
+    let packet = xmp::build_packet(&stamp.0).map_err(fmt_err)?;
+    let (w, h) = img.dimensions();
+    if w == 0 || h == 0 {
+        return Err(fmt_err("image has no pixels".into()));
+    }
+    let bytes = match spec.format {
+        ImageFormat::Jpeg => {
+            let q = spec.quality.clamp(1, 100);
+            let rgb = flatten_on_white(img);
+            let mut buf = Vec::new();
+            JpegEncoder::new_with_quality(&mut buf, q)
+                .write_image(&rgb, w, h, ExtendedColorType::Rgb8)
+                .map_err(|e| fmt_err(format!("JPEG encoding failed ({e})")))?;
+            xmp::jpeg_insert(&buf, &packet).map_err(fmt_err)?
+        }
+        ImageFormat::Png => {
+            let mut buf = Vec::new();
+            // Opaque images are written as RGB: a quarter smaller, and some marketplaces
+            // reject main images that carry an alpha channel.
+            if is_opaque(img) {
+                let rgb = flatten_on_white(img);
+                PngEncoder::new(&mut buf).write_image(&rgb, w, h, ExtendedColorType::Rgb8)
+            } else {
+                PngEncoder::new(&mut buf).write_image(img.as_raw(), w, h, ExtendedColorType::Rgba8)
+            }
+            .map_err(|e| fmt_err(format!("PNG encoding failed ({e})")))?;
+            xmp::png_insert(&buf, &packet).map_err(fmt_err)?
+        }
+        ImageFormat::Webp => {
+            let alpha = !is_opaque(img);
+            let buf = encode_webp(img, spec.quality, alpha).map_err(|e| EncodeError::Ffmpeg {
+                path: path.to_path_buf(),
+                message: format!("WebP encoding failed ({e})"),
+            })?;
+            xmp::webp_insert(&buf, &packet, w, h, alpha).map_err(fmt_err)?
+        }
+    };
+    let mut f = std::fs::File::create(path).map_err(|source| EncodeError::Io { path: path.to_path_buf(), source })?;
+    f.write_all(&bytes)
+        .and_then(|_| f.sync_data())
+        .map_err(|source| EncodeError::Io { path: path.to_path_buf(), source })
+}
+
+fn is_opaque(img: &RgbaImage) -> bool {
+    img.as_raw().chunks_exact(4).all(|p| p[3] == 255)
+}
+
+/// RGB8 of `img` composited over white (JPEG has no alpha; white is what marketplaces show
+/// behind a cut-out).
+fn flatten_on_white(img: &RgbaImage) -> Vec<u8> {
+    let mut out = Vec::with_capacity(img.as_raw().len() / 4 * 3);
+    for p in img.as_raw().chunks_exact(4) {
+        let a = p[3] as u32;
+        for &c in &p[..3] {
+            out.push(((c as u32 * a + 255 * (255 - a) + 127) / 255) as u8);
+        }
+    }
+    out
+}
+
+/// Encodes through FFmpeg's libwebp wrapper. Lossy (VP8) at `quality` 1–99, which is what ad
+/// platforms expect from WebP; `quality` 100 switches to lossless (VP8L) from the exact RGBA.
+fn encode_webp(img: &RgbaImage, quality: u8, alpha: bool) -> Result<Vec<u8>, ffmpeg::Error> {
+    ffio::init();
+    let (w, h) = img.dimensions();
+    let lossless = quality >= 100;
+    let pix = if lossless {
+        Pixel::RGB32 // BGRA in memory on little-endian; libwebp's lossless input
+    } else if alpha {
+        Pixel::YUVA420P
+    } else {
+        Pixel::YUV420P
+    };
+    let codec = encoder::find_by_name("libwebp").ok_or(ffmpeg::Error::EncoderNotFound)?;
+    let mut enc = codec::context::Context::new_with_codec(codec).encoder().video()?;
+    enc.set_width(w);
+    enc.set_height(h);
+    enc.set_format(pix);
+    enc.set_time_base(Rational(1, 1));
+    let mut opts = Dictionary::new();
+    opts.set("lossless", if lossless { "1" } else { "0" });
+    opts.set("quality", &quality.clamp(1, 100).to_string());
+    let mut enc = enc.open_with(opts)?;
+    let frame = if lossless {
+        let mut f = ffmpeg::frame::Video::new(Pixel::RGBA, w, h);
+        super::video::copy_rgba_into(img, &mut f);
+        let mut out = ffmpeg::frame::Video::new(pix, w, h);
+        ffmpeg::software::scaling::Context::get(Pixel::RGBA, w, h, pix, w, h, ffmpeg::software::scaling::Flags::POINT)?
+            .run(&f, &mut out)?;
+        out
+    } else {
+        Rgb2Yuv::bt601(w, h, pix)?.convert(img, pix)?
+    };
+    enc.send_frame(&frame)?;
+    enc.send_eof()?;
+    let mut pkt = Packet::empty();
+    let mut out = Vec::new();
+    while enc.receive_packet(&mut pkt).is_ok() {
+        // libwebp's packet is a complete RIFF/WEBP file.
+        out.extend_from_slice(pkt.data().unwrap_or(&[]));
+    }
+    if out.is_empty() {
+        return Err(ffmpeg::Error::InvalidData);
+    }
+    Ok(out)
+}

@@ -1,0 +1,363 @@
+//! MP4 writer: libx264 video + native AAC audio, interleaved as frames arrive.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ffmpeg_next as ffmpeg;
+use ffmpeg::format::{sample, Pixel, Sample};
+use ffmpeg::software::scaling;
+use ffmpeg::{codec, encoder, frame, ChannelLayout, Dictionary, Packet, Rational};
+use image::RgbaImage;
+
+use super::{EncodeError, Stamp, VideoSettings};
+use crate::media::{ffio, AudioPcm};
+
+/// RGBA → yuv420p converter. Owned by one writer; see the `Send` note on `VideoWriter`.
+pub(crate) struct Rgb2Yuv {
+    ctx: scaling::Context,
+}
+
+impl Rgb2Yuv {
+    /// BT.709 matrix, limited ("TV") range output from full-range RGB — what H.264 players
+    /// assume for HD content when the stream says BT.709, which we also signal in the VUI.
+    pub(crate) fn bt709(w: u32, h: u32, dst: Pixel) -> Result<Rgb2Yuv, ffmpeg::Error> {
+        let mut ctx = scaling::Context::get(Pixel::RGBA, w, h, dst, w, h, scaling::Flags::BILINEAR)?;
+        unsafe {
+            let coeffs709 = ffmpeg::ffi::sws_getCoefficients(ffmpeg::ffi::SWS_CS_ITU709 as i32);
+            let r = ffmpeg::ffi::sws_setColorspaceDetails(
+                ctx.as_mut_ptr(),
+                coeffs709,
+                1, // source RGB is full range
+                coeffs709,
+                0, // destination YUV is limited range
+                0,
+                1 << 16,
+                1 << 16,
+            );
+            if r < 0 {
+                return Err(ffmpeg::Error::from(r));
+            }
+        }
+        Ok(Rgb2Yuv { ctx })
+    }
+
+    /// The default (BT.601, limited range) conversion, which is what WebP's VP8 expects.
+    pub(crate) fn bt601(w: u32, h: u32, dst: Pixel) -> Result<Rgb2Yuv, ffmpeg::Error> {
+        Ok(Rgb2Yuv { ctx: scaling::Context::get(Pixel::RGBA, w, h, dst, w, h, scaling::Flags::BILINEAR)? })
+    }
+
+    pub(crate) fn convert(&mut self, img: &RgbaImage, dst: Pixel) -> Result<frame::Video, ffmpeg::Error> {
+        let (w, h) = img.dimensions();
+        let mut src = frame::Video::new(Pixel::RGBA, w, h);
+        copy_rgba_into(img, &mut src);
+        // A fresh destination per frame: the encoder may still hold a reference to the
+        // previous one, and writing into a shared buffer would corrupt queued frames.
+        let mut out = frame::Video::new(dst, w, h);
+        self.ctx.run(&src, &mut out)?;
+        Ok(out)
+    }
+}
+
+pub(crate) fn copy_rgba_into(img: &RgbaImage, f: &mut frame::Video) {
+    let w = img.width() as usize * 4;
+    let stride = f.stride(0);
+    let data = f.data_mut(0);
+    for (y, row) in img.as_raw().chunks_exact(w).enumerate() {
+        data[y * stride..y * stride + w].copy_from_slice(row);
+    }
+}
+
+/// One MP4 being written. Frames are pushed in order; audio is interleaved from `audio`.
+///
+/// The file is complete only after `finish`; dropping a writer early leaves a truncated file
+/// (the executor writes into a staging directory, so nothing half-written is exported).
+pub struct VideoWriter {
+    path: PathBuf,
+    octx: ffmpeg::format::context::Output,
+    venc: encoder::Video,
+    aenc: encoder::Audio,
+    yuv: Rgb2Yuv,
+    width: u32,
+    height: u32,
+    fps: u32,
+    vtb: Rational,
+    vst_tb: Rational,
+    atb: Rational,
+    ast_tb: Rational,
+    frames: u64,
+    audio: Arc<AudioPcm>,
+    /// Sample frames handed to the AAC encoder so far.
+    audio_pos: u64,
+    aac_frame: usize,
+    aac_small_last: bool,
+}
+
+// SAFETY: every FFmpeg object here (muxer, both encoders, the swscale context) is owned
+// exclusively by this writer and is only touched through `&mut self`, so at most one thread
+// uses them at a time. FFmpeg contexts are not tied to the thread that created them, so the
+// writer may be created on one thread and driven by another.
+unsafe impl Send for VideoWriter {}
+
+const VIDEO: usize = 0;
+const AUDIO: usize = 1;
+
+impl VideoWriter {
+    pub fn create(
+        path: &Path,
+        settings: &VideoSettings,
+        stamp: &Stamp,
+        audio: Arc<AudioPcm>,
+    ) -> Result<VideoWriter, EncodeError> {
+        ffio::init();
+        let fail = |m: String| EncodeError::Ffmpeg { path: path.to_path_buf(), message: m };
+        let bad = |m: String| EncodeError::Format { path: path.to_path_buf(), message: m };
+        let VideoSettings { width, height, fps, .. } = *settings;
+        if width == 0 || height == 0 || width % 2 == 1 || height % 2 == 1 {
+            return Err(bad(format!("{width}×{height}: yuv420p H.264 needs even, non-zero dimensions")));
+        }
+        if fps == 0 {
+            return Err(bad("fps must be positive".into()));
+        }
+        let vs = &settings.video;
+        if vs.codec != "h264" {
+            return Err(bad(format!("video codec `{}` is not supported (only h264)", vs.codec)));
+        }
+        let aspec = &settings.audio;
+        if aspec.codec != "aac" {
+            return Err(bad(format!("audio codec `{}` is not supported (only aac)", aspec.codec)));
+        }
+        if aspec.sample_rate == 0 || aspec.channels == 0 {
+            return Err(bad(format!("invalid audio format {} Hz × {} ch", aspec.sample_rate, aspec.channels)));
+        }
+        for k in stamp.0.keys() {
+            if !super::xmp::valid_key(k) {
+                return Err(bad(format!("stamp key `{k}` is not a plain ASCII identifier")));
+            }
+        }
+        let audio = if audio.sample_rate == aspec.sample_rate && audio.channels == aspec.channels {
+            audio
+        } else {
+            Arc::new(
+                audio
+                    .convert(aspec.sample_rate, aspec.channels)
+                    .map_err(|e| fail(format!("cannot resample the soundtrack ({e})")))?,
+            )
+        };
+
+        let url = path.to_str().ok_or_else(|| bad("path is not valid UTF-8".into()))?;
+        // `file:` keeps FFmpeg from reading a scheme out of an odd output name.
+        let url = format!("file:{url}");
+        let mut octx = ffmpeg::format::output_as(&url, "mp4").map_err(|e| fail(format!("cannot create ({e})")))?;
+        let global_header = octx.format().flags().contains(ffmpeg::format::Flags::GLOBAL_HEADER);
+
+        // --- video: libx264 ---
+        let x264 = encoder::find_by_name("libx264").ok_or_else(|| fail("FFmpeg was built without libx264".into()))?;
+        let mut venc = codec::context::Context::new_with_codec(x264)
+            .encoder()
+            .video()
+            .map_err(|e| fail(format!("libx264 context ({e})")))?;
+        let vtb = Rational(1, fps as i32);
+        venc.set_width(width);
+        venc.set_height(height);
+        venc.set_format(Pixel::YUV420P);
+        venc.set_time_base(vtb);
+        venc.set_frame_rate(Some(Rational(fps as i32, 1)));
+        venc.set_colorspace(ffmpeg::color::Space::BT709);
+        venc.set_color_range(ffmpeg::color::Range::MPEG);
+        unsafe {
+            let p = venc.as_mut_ptr();
+            (*p).color_primaries = ffmpeg::ffi::AVColorPrimaries::AVCOL_PRI_BT709;
+            (*p).color_trc = ffmpeg::ffi::AVColorTransferCharacteristic::AVCOL_TRC_BT709;
+        }
+        if global_header {
+            venc.set_flags(codec::Flags::GLOBAL_HEADER);
+        }
+        let mut vopts = Dictionary::new();
+        vopts.set("preset", &vs.speed);
+        vopts.set("profile", &vs.profile);
+        vopts.set("crf", &vs.crf.to_string());
+        if vs.gop > 0 {
+            vopts.set("g", &vs.gop.to_string());
+        }
+        if let Some(kbps) = vs.max_bitrate_kbps {
+            // A VBV buffer of two seconds at the cap: platforms publish peak rates, and two
+            // seconds keeps quality steady across scene cuts without breaking the cap.
+            vopts.set("maxrate", &(kbps as u64 * 1000).to_string());
+            vopts.set("bufsize", &(kbps as u64 * 2000).to_string());
+        }
+        vopts.set("threads", &settings.threads.to_string());
+        let venc = venc.open_with(vopts).map_err(|e| {
+            fail(format!(
+                "libx264 rejected the settings (profile `{}`, preset `{}`, crf {}): {e}",
+                vs.profile, vs.speed, vs.crf
+            ))
+        })?;
+        {
+            let mut ost = octx.add_stream(x264).map_err(|e| fail(format!("add video stream ({e})")))?;
+            ost.set_parameters(&venc);
+            ost.set_time_base(vtb);
+            ost.set_avg_frame_rate(Rational(fps as i32, 1));
+        }
+
+        // --- audio: FFmpeg's native AAC (LC) ---
+        let aac = encoder::find(codec::Id::AAC).ok_or_else(|| fail("FFmpeg has no AAC encoder".into()))?;
+        let mut aenc = codec::context::Context::new_with_codec(aac)
+            .encoder()
+            .audio()
+            .map_err(|e| fail(format!("aac context ({e})")))?;
+        let atb = Rational(1, aspec.sample_rate as i32);
+        aenc.set_rate(aspec.sample_rate as i32);
+        aenc.set_channel_layout(ChannelLayout::default(aspec.channels as i32));
+        aenc.set_channels(aspec.channels as i32);
+        aenc.set_format(Sample::F32(sample::Type::Planar));
+        aenc.set_bit_rate(aspec.bitrate_kbps as usize * 1000);
+        aenc.set_time_base(atb);
+        if global_header {
+            aenc.set_flags(codec::Flags::GLOBAL_HEADER);
+        }
+        let mut aopts = Dictionary::new();
+        aopts.set("profile", "aac_low");
+        let aenc = aenc.open_with(aopts).map_err(|e| {
+            fail(format!(
+                "AAC encoder rejected {} Hz × {} ch at {} kbit/s ({e})",
+                aspec.sample_rate, aspec.channels, aspec.bitrate_kbps
+            ))
+        })?;
+        let aac_small_last = aac.capabilities().contains(ffmpeg::codec::capabilities::Capabilities::SMALL_LAST_FRAME);
+        let aac_frame = (aenc.frame_size() as usize).max(1);
+        {
+            let mut ost = octx.add_stream(aac).map_err(|e| fail(format!("add audio stream ({e})")))?;
+            ost.set_parameters(&aenc);
+            ost.set_time_base(atb);
+        }
+
+        let mut meta = Dictionary::new();
+        for (k, v) in &stamp.0 {
+            meta.set(k, v);
+        }
+        octx.set_metadata(meta);
+        let mut hopts = Dictionary::new();
+        // faststart: index first, so players and ad platforms can start before the whole
+        // file arrives. use_metadata_tags: arbitrary keys survive only as QuickTime `mdta`
+        // keys; the default iTunes-style `ilst` atoms know a fixed list (title, comment, …)
+        // and silently drop the rest.
+        hopts.set("movflags", "+faststart+use_metadata_tags");
+        octx.write_header_with(hopts).map_err(|e| fail(format!("cannot write MP4 header ({e})")))?;
+        let vst_tb = octx.stream(VIDEO).expect("video stream added").time_base();
+        let ast_tb = octx.stream(AUDIO).expect("audio stream added").time_base();
+
+        Ok(VideoWriter {
+            path: path.to_path_buf(),
+            octx,
+            venc,
+            aenc,
+            yuv: Rgb2Yuv::bt709(width, height, Pixel::YUV420P).map_err(|e| fail(format!("swscale setup ({e})")))?,
+            width,
+            height,
+            fps,
+            vtb,
+            vst_tb,
+            atb,
+            ast_tb,
+            frames: 0,
+            audio,
+            audio_pos: 0,
+            aac_frame,
+            aac_small_last,
+        })
+    }
+
+    fn fail(&self, what: &str, e: ffmpeg::Error) -> EncodeError {
+        EncodeError::Ffmpeg { path: self.path.clone(), message: format!("{what} ({e})") }
+    }
+
+    /// Frames pushed so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    pub fn push(&mut self, frame: &RgbaImage) -> Result<(), EncodeError> {
+        if frame.dimensions() != (self.width, self.height) {
+            return Err(EncodeError::Format {
+                path: self.path.clone(),
+                message: format!(
+                    "frame {} is {}×{}, the video is {}×{}",
+                    self.frames,
+                    frame.width(),
+                    frame.height(),
+                    self.width,
+                    self.height
+                ),
+            });
+        }
+        let mut yuv = self.yuv.convert(frame, Pixel::YUV420P).map_err(|e| self.fail("RGBA→YUV conversion", e))?;
+        yuv.set_pts(Some(self.frames as i64));
+        self.venc.send_frame(&yuv).map_err(|e| self.fail("libx264 refused a frame", e))?;
+        self.frames += 1;
+        self.drain_video()?;
+        // Keep audio level with video so the muxer can interleave in small chunks.
+        let due = self.frames * self.atb.denominator() as u64 / self.fps as u64;
+        while self.audio_pos + self.aac_frame as u64 <= due {
+            self.send_audio(self.aac_frame)?;
+        }
+        Ok(())
+    }
+
+    /// Flushes both encoders and writes the index. Audio is cut or padded with silence to the
+    /// video's length (frames / fps).
+    pub fn finish(mut self) -> Result<(), EncodeError> {
+        self.venc.send_eof().map_err(|e| self.fail("libx264 flush", e))?;
+        self.drain_video()?;
+        let total = (self.frames * self.atb.denominator() as u64 + self.fps as u64 / 2) / self.fps as u64;
+        while self.audio_pos < total {
+            let left = (total - self.audio_pos) as usize;
+            // Without SMALL_LAST_FRAME support the tail is padded to a whole AAC frame.
+            let n = if left < self.aac_frame && !self.aac_small_last { self.aac_frame } else { left.min(self.aac_frame) };
+            self.send_audio(n)?;
+        }
+        self.aenc.send_eof().map_err(|e| self.fail("AAC flush", e))?;
+        self.drain_audio()?;
+        self.octx.write_trailer().map_err(|e| self.fail("cannot finish the MP4 (trailer/faststart)", e))?;
+        Ok(())
+    }
+
+    fn send_audio(&mut self, n: usize) -> Result<(), EncodeError> {
+        let ch = self.audio.channels as usize;
+        let mut f = frame::Audio::new(Sample::F32(sample::Type::Planar), n, ChannelLayout::default(ch as i32));
+        f.set_rate(self.audio.sample_rate);
+        f.set_pts(Some(self.audio_pos as i64));
+        let src = &self.audio.samples;
+        let start = self.audio_pos as usize;
+        for c in 0..ch {
+            // `plane_mut` sizes every plane by the sample count; `data_mut` would use each
+            // plane's own linesize, which FFmpeg only sets for plane 0 of planar audio.
+            for (i, out) in f.plane_mut::<f32>(c).iter_mut().enumerate() {
+                // Past the end of the soundtrack: silence.
+                *out = src.get((start + i) * ch + c).copied().unwrap_or(0.0);
+            }
+        }
+        self.aenc.send_frame(&f).map_err(|e| self.fail("AAC encoder refused samples", e))?;
+        self.audio_pos += n as u64;
+        self.drain_audio()
+    }
+
+    fn drain_video(&mut self) -> Result<(), EncodeError> {
+        let mut pkt = Packet::empty();
+        while self.venc.receive_packet(&mut pkt).is_ok() {
+            pkt.set_stream(VIDEO);
+            pkt.rescale_ts(self.vtb, self.vst_tb);
+            pkt.write_interleaved(&mut self.octx).map_err(|e| self.fail("writing video packet", e))?;
+        }
+        Ok(())
+    }
+
+    fn drain_audio(&mut self) -> Result<(), EncodeError> {
+        let mut pkt = Packet::empty();
+        while self.aenc.receive_packet(&mut pkt).is_ok() {
+            pkt.set_stream(AUDIO);
+            pkt.rescale_ts(self.atb, self.ast_tb);
+            pkt.write_interleaved(&mut self.octx).map_err(|e| self.fail("writing audio packet", e))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,204 @@
+//! Music: decode any FFmpeg-readable file to interleaved f32, then cut/loop/fade in memory.
+
+use std::path::Path;
+
+use ffmpeg_next as ffmpeg;
+use ffmpeg::format::{sample, Sample};
+use ffmpeg::{frame, ChannelLayout};
+
+use super::ffio::{open_input, OpenError};
+use super::{AudioPcm, MediaError};
+
+const F32_PACKED: Sample = Sample::F32(sample::Type::Packed);
+
+fn open_err(path: &Path, e: OpenError) -> MediaError {
+    match e {
+        OpenError::Io(source) => MediaError::Io { path: path.to_path_buf(), source },
+        OpenError::NotRegular(m) => MediaError::Decode { path: path.to_path_buf(), message: m },
+        OpenError::Ffmpeg(m) => MediaError::Decode {
+            path: path.to_path_buf(),
+            message: format!("FFmpeg cannot open it as audio/video ({m})"),
+        },
+    }
+}
+
+/// A swresample context converting to packed f32 at a fixed rate/layout, fed frame by frame.
+pub(crate) struct ToF32 {
+    swr: Option<ffmpeg::software::resampling::Context>,
+    rate: u32,
+    layout: ChannelLayout,
+    pub out: Vec<f32>,
+}
+
+// SAFETY: the SwrContext is owned exclusively by this value and only used through `&mut self`;
+// swresample keeps no thread-local or global state, so moving it between threads is sound.
+unsafe impl Send for ToF32 {}
+
+impl ToF32 {
+    pub(crate) fn new(rate: u32, channels: u16) -> ToF32 {
+        ToF32 { swr: None, rate, layout: ChannelLayout::default(channels as i32), out: Vec::new() }
+    }
+
+    pub(crate) fn push(&mut self, input: &mut frame::Audio) -> Result<(), ffmpeg::Error> {
+        if input.channel_layout().is_empty() {
+            // WAV and some raw formats leave the layout unset; FFmpeg's default for the
+            // channel count is what every player assumes too.
+            input.set_channel_layout(ChannelLayout::default(input.channels() as i32));
+        }
+        if self.swr.is_none() {
+            self.swr = Some(ffmpeg::software::resampling::Context::get(
+                input.format(),
+                input.channel_layout(),
+                input.rate(),
+                F32_PACKED,
+                self.layout,
+                self.rate,
+            )?);
+        }
+        self.convert(Some(input))
+    }
+
+    /// Drains the resampler's delay line.
+    pub(crate) fn flush(&mut self) -> Result<(), ffmpeg::Error> {
+        if self.swr.is_none() {
+            return Ok(());
+        }
+        loop {
+            let before = self.out.len();
+            self.convert(None)?;
+            if self.out.len() == before {
+                return Ok(());
+            }
+        }
+    }
+
+    fn convert(&mut self, input: Option<&frame::Audio>) -> Result<(), ffmpeg::Error> {
+        let swr = self.swr.as_mut().expect("resampler initialised by push");
+        // An output frame with format/layout/rate but no buffer makes swr_convert_frame size
+        // the buffer itself (delay + upsampled input); ffmpeg-next's `run` would allocate only
+        // the input's sample count, which truncates upsampling.
+        let mut out = frame::Audio::empty();
+        out.set_format(F32_PACKED);
+        out.set_channel_layout(self.layout);
+        out.set_rate(self.rate);
+        let ret = unsafe {
+            ffmpeg::ffi::swr_convert_frame(
+                swr.as_mut_ptr(),
+                out.as_mut_ptr(),
+                input.map_or(std::ptr::null(), |f| f.as_ptr()),
+            )
+        };
+        if ret < 0 {
+            return Err(ffmpeg::Error::from(ret));
+        }
+        let n = out.samples() * self.layout.channels() as usize;
+        if n > 0 {
+            let bytes = &out.data(0)[..n * 4];
+            self.out.extend(bytes.chunks_exact(4).map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]])));
+        }
+        Ok(())
+    }
+}
+
+impl AudioPcm {
+    pub(super) fn load_impl(path: &Path, sample_rate: u32, channels: u16) -> Result<AudioPcm, MediaError> {
+        if sample_rate == 0 || channels == 0 {
+            return Err(MediaError::Decode {
+                path: path.to_path_buf(),
+                message: format!("invalid target format {sample_rate} Hz × {channels} channels"),
+            });
+        }
+        let err = |m: String| MediaError::Decode { path: path.to_path_buf(), message: m };
+        let mut ictx = open_input(path).map_err(|e| open_err(path, e))?;
+        let stream = ictx
+            .streams()
+            .best(ffmpeg::media::Type::Audio)
+            .ok_or_else(|| err("has no audio stream".into()))?;
+        let index = stream.index();
+        let mut decoder = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
+            .and_then(|c| c.decoder().audio())
+            .map_err(|e| err(format!("no decoder for its audio stream ({e})")))?;
+
+        let mut conv = ToF32::new(sample_rate, channels);
+        let mut decoded = frame::Audio::empty();
+        let mut drain = |decoder: &mut ffmpeg::decoder::Audio, conv: &mut ToF32| -> Result<(), MediaError> {
+            while decoder.receive_frame(&mut decoded).is_ok() {
+                conv.push(&mut decoded).map_err(|e| err(format!("resampling failed ({e})")))?;
+            }
+            Ok(())
+        };
+        for (s, packet) in ictx.packets() {
+            if s.index() != index {
+                continue;
+            }
+            // A corrupt packet in a long music file should not sink the batch; the decoder
+            // resynchronises on the next one.
+            if decoder.send_packet(&packet).is_ok() {
+                drain(&mut decoder, &mut conv)?;
+            }
+        }
+        decoder.send_eof().map_err(|e| err(format!("decoder flush failed ({e})")))?;
+        drain(&mut decoder, &mut conv)?;
+        conv.flush().map_err(|e| err(format!("resampling failed ({e})")))?;
+        if conv.out.is_empty() {
+            return Err(err("audio stream decoded to no samples".into()));
+        }
+        Ok(AudioPcm { sample_rate, channels, samples: conv.out })
+    }
+
+    pub(super) fn fit_impl(&self, start: f64, duration: f64, fade_in: f64, fade_out: f64, gain: f32) -> AudioPcm {
+        let ch = self.channels.max(1) as usize;
+        let rate = self.sample_rate as f64;
+        let out_frames = (duration.max(0.0) * rate).round() as usize;
+        let src_frames = self.samples.len() / ch;
+        let mut samples = vec![0.0f32; out_frames * ch];
+        if src_frames > 0 {
+            // A start past the end wraps like the loop does, so any start is valid.
+            let start_frame = ((start.max(0.0) * rate).round() as usize) % src_frames;
+            for (i, out) in samples.chunks_exact_mut(ch).enumerate() {
+                let s = (start_frame + i) % src_frames;
+                out.copy_from_slice(&self.samples[s * ch..s * ch + ch]);
+            }
+        }
+        // Linear ramps measured in sample frames: the first frame of a fade-in and the last
+        // frame of a fade-out are exactly 0, so cuts never click.
+        let fin = ((fade_in.max(0.0) * rate).round() as usize).min(out_frames);
+        let fout = ((fade_out.max(0.0) * rate).round() as usize).min(out_frames);
+        for (i, out) in samples.chunks_exact_mut(ch).enumerate() {
+            let mut g = gain;
+            if i < fin {
+                g *= i as f32 / fin as f32;
+            }
+            if fout > 0 && i >= out_frames - fout {
+                g *= (out_frames - 1 - i) as f32 / fout as f32;
+            }
+            if g != 1.0 {
+                out.iter_mut().for_each(|v| *v *= g);
+            }
+        }
+        AudioPcm { sample_rate: self.sample_rate, channels: self.channels, samples }
+    }
+
+    /// The same sound at another rate/channel count (swresample), e.g. when the music was
+    /// loaded for one preset and is reused by another with a different audio spec.
+    pub fn convert(&self, sample_rate: u32, channels: u16) -> Result<AudioPcm, ffmpeg::Error> {
+        if sample_rate == self.sample_rate && channels == self.channels {
+            return Ok(self.clone());
+        }
+        super::ffio::init();
+        let ch = self.channels as usize;
+        let mut conv = ToF32::new(sample_rate, channels);
+        for chunk in self.samples.chunks(4096 * ch) {
+            let n = chunk.len() / ch;
+            let mut f = frame::Audio::new(F32_PACKED, n, ChannelLayout::default(self.channels as i32));
+            f.set_rate(self.sample_rate);
+            let dst = f.data_mut(0);
+            for (d, s) in dst.chunks_exact_mut(4).zip(chunk) {
+                d.copy_from_slice(&s.to_ne_bytes());
+            }
+            conv.push(&mut f)?;
+        }
+        conv.flush()?;
+        Ok(AudioPcm { sample_rate, channels, samples: conv.out })
+    }
+}

@@ -1,0 +1,71 @@
+//! Still images (backgrounds, product cut-outs) via the `image` crate, with decode limits.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use image::{ImageFormat, ImageReader, RgbaImage};
+
+use super::{Limits, MediaError};
+
+pub(super) fn load_image(path: &Path, limits: &Limits) -> Result<RgbaImage, MediaError> {
+    let decode = |message: String| MediaError::Decode { path: path.to_path_buf(), message };
+    let meta = std::fs::metadata(path).map_err(|source| MediaError::Io { path: path.to_path_buf(), source })?;
+    if !meta.is_file() {
+        return Err(decode("not a regular file".into()));
+    }
+    let bytes = std::fs::read(path).map_err(|source| MediaError::Io { path: path.to_path_buf(), source })?;
+
+    // Sniff the content rather than trusting the extension: a renamed text file or a JPEG
+    // saved as `.png` should get a message about what the bytes are.
+    let format = match image::guess_format(&bytes) {
+        Ok(f @ (ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP)) => f,
+        Ok(other) => {
+            return Err(decode(format!(
+                "not a PNG/JPEG/WebP image (content looks like {other:?}, which is not supported)"
+            )))
+        }
+        Err(_) => {
+            let head: String = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ");
+            return Err(decode(format!(
+                "not a PNG/JPEG/WebP image (unrecognised content, first bytes: {head})"
+            )));
+        }
+    };
+
+    // Check the header's dimensions before any pixel buffer exists: a 50 000×50 000 PNG is a
+    // few KB on disk and 10 GB in memory.
+    let (w, h) = ImageReader::with_format(Cursor::new(&bytes[..]), format)
+        .into_dimensions()
+        .map_err(|e| decode(format!("corrupt {} header ({e})", format_name(format))))?;
+    let pixels = w as u64 * h as u64;
+    if pixels > limits.max_image_pixels {
+        return Err(MediaError::Limit {
+            path: path.to_path_buf(),
+            message: format!(
+                "{w}×{h} = {pixels} pixels exceeds the limit of {} pixels; downscale the image \
+                 (the largest canvas needs far fewer) or raise the image pixel limit",
+                limits.max_image_pixels
+            ),
+        });
+    }
+    let mut lim = image::Limits::default();
+    lim.max_image_width = Some(w);
+    lim.max_image_height = Some(h);
+    // 16 bytes per pixel covers 16-bit RGBA plus the RGBA8 copy we convert into.
+    lim.max_alloc = Some(limits.max_image_pixels.saturating_mul(16));
+    let mut reader = ImageReader::with_format(Cursor::new(&bytes[..]), format);
+    reader.limits(lim);
+    let img = reader
+        .decode()
+        .map_err(|e| decode(format!("cannot decode {} image ({e})", format_name(format))))?;
+    Ok(img.into_rgba8())
+}
+
+fn format_name(f: ImageFormat) -> &'static str {
+    match f {
+        ImageFormat::Png => "PNG",
+        ImageFormat::Jpeg => "JPEG",
+        ImageFormat::WebP => "WebP",
+        _ => "image",
+    }
+}

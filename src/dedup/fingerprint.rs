@@ -129,9 +129,10 @@ pub fn load_still(path: &Path) -> Result<RgbaImage, DedupError> {
     Ok(reader.decode().map_err(|e| err(e.to_string()))?.to_rgba8())
 }
 
-/// Samples a video at 1 fps, frames at most 512 px on the long side.
-pub fn load_video_frames(path: &Path) -> Result<(Vec<RgbaImage>, u32, u32, f64), DedupError> {
-    let clip = crate::media::VideoClip::open(
+/// Samples a video at 1 fps, frames at most 512 px on the long side (PDQ filters down to
+/// 64×64 anyway; keypoints work at 512).
+pub fn open_video(path: &Path) -> Result<crate::media::VideoClip, DedupError> {
+    crate::media::VideoClip::open(
         path,
         0.0,
         MAX_VIDEO_SECONDS,
@@ -140,10 +141,7 @@ pub fn load_video_frames(path: &Path) -> Result<(Vec<RgbaImage>, u32, u32, f64),
         FRAME_SIDE,
         &crate::media::Limits::default(),
     )
-    .map_err(|source| DedupError::Video { path: path.to_path_buf(), source })?;
-    let frames: Vec<RgbaImage> = (0..clip.len()).map(|i| clip.frame(i).clone()).collect();
-    let duration = clip.duration.min(MAX_VIDEO_SECONDS);
-    Ok((frames, clip.width, clip.height, duration))
+    .map_err(|source| DedupError::Video { path: path.to_path_buf(), source })
 }
 
 fn mask(img: &RgbaImage, boxes: &[[f32; 4]]) -> RgbaImage {
@@ -184,8 +182,9 @@ impl Fingerprint {
                 Ok(Self::from_still(path, sha256, bytes, &img, masks))
             }
             MediaKind::Video => {
-                let (frames, width, height, duration) = load_video_frames(path)?;
-                Self::from_frames(path, sha256, bytes, &frames, width, height, duration, masks)
+                let clip = open_video(path)?;
+                let frames: Vec<&RgbaImage> = (0..clip.len()).map(|i| clip.frame(i)).collect();
+                Self::from_frames(path, sha256, bytes, &frames, clip.width, clip.height, clip.duration, masks)
             }
         }
     }
@@ -210,7 +209,7 @@ impl Fingerprint {
         path: &Path,
         sha256: String,
         bytes: u64,
-        frames: &[RgbaImage],
+        frames: &[&RgbaImage],
         width: u32,
         height: u32,
         duration: f64,
@@ -227,7 +226,7 @@ impl Fingerprint {
             return Err(DedupError::NoFrames { path: path.to_path_buf(), min_quality: pdq::MIN_QUALITY });
         }
         let key = (hashed[hashed.len() / 2].t * VIDEO_FPS as f32).round() as usize;
-        let features = geometry::extract(&frames[key.min(frames.len() - 1)]);
+        let features = geometry::extract(frames[key.min(frames.len() - 1)]);
         Ok(Fingerprint {
             path: path.to_path_buf(),
             sha256,

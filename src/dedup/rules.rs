@@ -115,7 +115,7 @@ impl Default for GateConfig {
             product_inliers: 12,
             segment_duplicate: 0.30,
             segment_similar: 0.25,
-            video_match_pct: 80.0,
+            video_match_pct: 90.0,
             copy_similarity: 0.8,
             storyline_share: 0.5,
             max_age_days: 180,
@@ -497,7 +497,7 @@ fn evaluate(fp: &Fingerprint, cand: &Candidate, old: &Old, run_geometry: bool, c
         };
         if story {
             dims.insert(Dimension::Creative);
-            evidence.push("creative: same shots in the same order".into());
+            evidence.push(if m.bag.is_some() { "creative: same shots in the same order" } else { "creative: same picture" }.into());
         }
         // Text-only difference, perceptually: equal once the text boxes are hidden.
         let new_tl: Vec<Hash256> = fp.frames.iter().filter_map(|f| f.textless).collect();

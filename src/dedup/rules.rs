@@ -408,7 +408,13 @@ fn evaluate(fp: &Fingerprint, cand: &Candidate, old: &Old, run_geometry: bool, c
         rule,
         evidence,
     };
-    if fp.sha256 == old.sha256 {
+    // Identical bytes say "same file" — unless the compositions explain the sameness better
+    // (a still whose variants differ only in a soundtrack it cannot carry).
+    let comp_only_audio = match (&cand.composition, &old.composition) {
+        (Some(a), Some(b)) => compare_compositions(a, b, cfg).only_audio,
+        _ => false,
+    };
+    if fp.sha256 == old.sha256 && !comp_only_audio {
         m.visual_distance = Some(0);
         return Some(base(Rule::SameFile, VerdictKind::Duplicate, vec![], &m, vec!["same sha256".into()]));
     }
@@ -461,23 +467,23 @@ fn evaluate(fp: &Fingerprint, cand: &Candidate, old: &Old, run_geometry: bool, c
         only_audio = d.only_audio;
         only_text = d.only_text;
         identical = d.identical;
-    } else {
-        // Character: keypoints of the new product box found in the old picture.
-        if let (Some(g), Some(b)) = (&m.geo, cand.composition.as_ref().and_then(|c| c.product_box)) {
-            let n = g.inliers_in(b);
-            if n >= cfg.product_inliers {
-                dims.insert(Dimension::Character);
-                evidence.push(format!("character: {n} keypoint inliers inside the product box"));
-            }
+    }
+    let both_composed = cand.composition.is_some() && old.composition.is_some();
+    // Perceptual dimensions also apply between composed outputs: the same background or
+    // product saved under another name (another sha256) looks the same.
+    if let (Some(g), Some(b)) = (&m.geo, cand.composition.as_ref().and_then(|c| c.product_box)) {
+        let n = g.inliers_in(b);
+        if n >= cfg.product_inliers && dims.insert(Dimension::Character) {
+            evidence.push(format!("character: {n} keypoint inliers inside the product box"));
         }
-        // Scene: the background with the product masked out.
-        let new_scene: Vec<Hash256> = fp.frames.iter().filter_map(|f| f.scene).collect();
-        if let Some(d) = min_distance(&new_scene, &old.scene) {
-            if d <= cfg.max_distance {
-                dims.insert(Dimension::Scene);
-                evidence.push(format!("scene: product-masked frames at PDQ distance {d}"));
-            }
+    }
+    let new_scene: Vec<Hash256> = fp.frames.iter().filter_map(|f| f.scene).collect();
+    if let Some(d) = min_distance(&new_scene, &old.scene) {
+        if d <= cfg.max_distance && dims.insert(Dimension::Scene) {
+            evidence.push(format!("scene: product-masked frames at PDQ distance {d}"));
         }
+    }
+    if !both_composed {
         if visual_match {
             dims.insert(Dimension::Character);
             dims.insert(Dimension::Scene);
@@ -499,13 +505,14 @@ fn evaluate(fp: &Fingerprint, cand: &Candidate, old: &Old, run_geometry: bool, c
             dims.insert(Dimension::Creative);
             evidence.push(if m.bag.is_some() { "creative: same shots in the same order" } else { "creative: same picture" }.into());
         }
-        // Text-only difference, perceptually: equal once the text boxes are hidden.
-        let new_tl: Vec<Hash256> = fp.frames.iter().filter_map(|f| f.textless).collect();
-        if let Some(d) = min_distance(&new_tl, &old.textless) {
-            if d <= cfg.max_distance && !visual_match {
-                only_text = true;
-                evidence.push(format!("text boxes masked: PDQ distance {d}"));
-            }
+    }
+    // Text-only difference, perceptually: equal once the text boxes are hidden (also catches
+    // a renamed copy of the same background and product under new text).
+    let new_tl: Vec<Hash256> = fp.frames.iter().filter_map(|f| f.textless).collect();
+    if let Some(d) = min_distance(&new_tl, &old.textless) {
+        if d <= cfg.max_distance && !visual_match && !only_text {
+            only_text = true;
+            evidence.push(format!("text boxes masked: PDQ distance {d}"));
         }
     }
     let dims_v: Vec<Dimension> = dims.iter().copied().collect();

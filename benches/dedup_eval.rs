@@ -271,6 +271,9 @@ fn concat(work: &Path, name: &str, segs: &[PathBuf]) -> PathBuf {
     out
 }
 
+/// Per file: q %, c %, reused share, verdict.
+type VideoRow = (f32, f32, f32, VerdictKind);
+
 fn video_eval(work: &Path, sources: &[(String, PathBuf)], cfg: &GateConfig) {
     let n_videos = 5usize;
     let pool: Vec<&(String, PathBuf)> = sources.iter().collect();
@@ -283,7 +286,7 @@ fn video_eval(work: &Path, sources: &[(String, PathBuf)], cfg: &GateConfig) {
         "reencode_crf35", "audio_swap", "speed_1_25", "reorder", "mirror", "scale_half", "letterbox_9_16", "caption",
         "replace_1_of_5", "replace_2_of_5", "replace_3_of_5", "replace_4_of_5", "unrelated",
     ];
-    let mut table: Vec<(String, Vec<(f32, f32, f32, VerdictKind)>)> = transforms.iter().map(|t| (t.to_string(), vec![])).collect();
+    let mut table: Vec<(String, Vec<VideoRow>)> = transforms.iter().map(|t| (t.to_string(), vec![])).collect();
     let mut decisions = 0;
     let mut correct = 0;
     for v in 0..n_videos {
@@ -357,7 +360,7 @@ fn video_eval(work: &Path, sources: &[(String, PathBuf)], cfg: &GateConfig) {
     println!("|---|---|---|---|---|---|---|");
     for (name, rs) in &table {
         let n = rs.len() as f32;
-        let mean = |f: &dyn Fn(&(f32, f32, f32, VerdictKind)) -> f32| rs.iter().map(f).sum::<f32>() / n;
+        let mean = |f: &dyn Fn(&VideoRow) -> f32| rs.iter().map(f).sum::<f32>() / n;
         println!(
             "| {} | {} | {:.0} | {:.0} | {:.2} | {}/{} | {}/{} |",
             name,

@@ -58,9 +58,12 @@ impl GeoMatch {
     }
 }
 
-fn pattern() -> &'static [[(i32, i32); 512]; ANGLE_BINS] {
+/// 256 point pairs (512 offsets), pre-rotated for each orientation bin.
+type Pattern = [[(i32, i32); 512]; ANGLE_BINS];
+
+fn pattern() -> &'static Pattern {
     use std::sync::OnceLock;
-    static P: OnceLock<Box<[[(i32, i32); 512]; ANGLE_BINS]>> = OnceLock::new();
+    static P: OnceLock<Box<Pattern>> = OnceLock::new();
     P.get_or_init(|| {
         // Fixed seed: descriptors stored in the library must stay comparable across runs and
         // builds, so the test pattern is part of the format (like ORB's published pattern).
@@ -277,7 +280,7 @@ pub fn encode(f: &Features) -> Vec<u8> {
 }
 
 pub fn decode(b: &[u8]) -> Option<Features> {
-    if b.len() < 8 || (b.len() - 8) % 40 != 0 {
+    if b.len() < 8 || !(b.len() - 8).is_multiple_of(40) {
         return None;
     }
     let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());

@@ -298,6 +298,11 @@ impl Library {
         Ok(id)
     }
 
+    /// Records a scored candidate with its composition and creation time.
+    pub fn add_candidate(&self, c: &super::rules::Candidate, fp: &Fingerprint) -> Result<i64, DedupError> {
+        self.add(fp, c.variant_id.as_deref(), c.composition.as_ref(), Some(c.created_at))
+    }
+
     const ENTRY_SQL: &'static str = "SELECT f.id, f.path, f.sha256, f.bytes, f.kind, f.width, f.height, f.duration, f.variant_id,
         f.created_at, f.added_at, f.retired, (SELECT count(*) FROM frames WHERE file_id = f.id), c.json
         FROM files f LEFT JOIN compositions c ON c.file_id = f.id";

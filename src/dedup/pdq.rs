@@ -191,7 +191,7 @@ fn dct16(img: &RgbaImage) -> ([f32; OUT * OUT], u8) {
 }
 
 fn window(old: usize) -> usize {
-    (old + 2 * BUF - 1) / (2 * BUF)
+    old.div_ceil(2 * BUF)
 }
 
 /// One box-filter pass with a window that shrinks at the ends, as in the reference, so that
@@ -239,9 +239,9 @@ fn box_1d(input: &[f32], start: usize, out: &mut [f32], len: usize, stride: usiz
 
 fn quality_metric(b: &[[f32; BUF]; BUF]) -> u8 {
     let mut g = 0f32;
-    for i in 0..BUF - 1 {
-        for j in 0..BUF {
-            g += ((b[i][j] - b[i + 1][j]) / 255.0).abs();
+    for (row, next) in b.iter().zip(b.iter().skip(1)) {
+        for (u, v) in row.iter().zip(next.iter()) {
+            g += ((u - v) / 255.0).abs();
         }
     }
     for row in b.iter() {
@@ -256,7 +256,7 @@ fn threshold(d: &[f32; OUT * OUT]) -> Hash256 {
     let mut sorted = *d;
     sorted.sort_by(|a, b| a.total_cmp(b));
     // The reference's Torben median returns the lower middle element for an even count.
-    let median = sorted[(OUT * OUT + 1) / 2 - 1];
+    let median = sorted[(OUT * OUT).div_ceil(2) - 1];
     let mut h = [0u8; 32];
     for i in 0..32 {
         let mut byte = 0u8;

@@ -72,8 +72,16 @@ pub struct Candidate {
 }
 
 impl Candidate {
+    /// A file with nothing known about how it was made (scored on pixels alone).
     pub fn file(path: impl Into<PathBuf>) -> Candidate {
         Candidate { path: path.into(), variant_id: None, variant_n: None, composition: None, created_at: now_unix() }
+    }
+
+    /// Decodes and measures the file, with the masked hashes its composition allows. Pass the
+    /// results to `score_fingerprints` and then `Library::add_candidate` to avoid decoding twice.
+    pub fn fingerprint(&self) -> Result<Fingerprint, DedupError> {
+        let masks = self.composition.as_ref().map(|c| c.masks()).unwrap_or_default();
+        Fingerprint::compute(&self.path, &masks)
     }
 }
 
@@ -626,13 +634,7 @@ fn rank(m: &Match) -> (std::cmp::Reverse<VerdictKind>, u32) {
 /// read; adding the kept outputs is the caller's decision (`Library::add`).
 pub fn score(cands: &[Candidate], library: Option<&Library>, cfg: &GateConfig) -> Result<Vec<Verdict>, DedupError> {
     use rayon::prelude::*;
-    let fps: Vec<Fingerprint> = cands
-        .par_iter()
-        .map(|c| {
-            let masks = c.composition.as_ref().map(|c| c.masks()).unwrap_or_default();
-            Fingerprint::compute(&c.path, &masks)
-        })
-        .collect::<Result<_, _>>()?;
+    let fps: Vec<Fingerprint> = cands.par_iter().map(|c| c.fingerprint()).collect::<Result<_, _>>()?;
     score_fingerprints(cands, &fps, library, cfg)
 }
 

@@ -59,6 +59,10 @@ pub struct FrameHash {
     pub scene: Option<Hash256>,
     /// Text boxes masked: the frame as it would look without its caption/logo.
     pub textless: Option<Hash256>,
+    /// Stills only: hashes of centred 90 % and 80 % crops. Used for retrieval alone, so a
+    /// cropped re-upload of this file finds it and keypoint geometry can confirm it; PDQ of
+    /// the whole frame misses crops of 10 % or more.
+    pub crops: Vec<Hash256>,
 }
 
 impl FrameHash {
@@ -167,7 +171,20 @@ pub fn hash_frame(img: &RgbaImage, t: f32, masks: &Masks) -> FrameHash {
     let d = pdq::fingerprint(img);
     let scene = masks.product_box.map(|b| pdq::hash(&mask(img, &[b])).hash);
     let textless = (!masks.text_boxes.is_empty()).then(|| pdq::hash(&mask(img, &masks.text_boxes)).hash);
-    FrameHash { t, orientations: d.hashes, quality: d.quality, scene, textless }
+    FrameHash { t, orientations: d.hashes, quality: d.quality, scene, textless, crops: Vec::new() }
+}
+
+fn crop_hashes(img: &RgbaImage) -> Vec<Hash256> {
+    let trimmed = pdq::trim_borders(img);
+    let (w, h) = trimmed.dimensions();
+    [0.9f32, 0.8]
+        .iter()
+        .map(|f| {
+            let (cw, ch) = (((w as f32) * f) as u32, ((h as f32) * f) as u32);
+            let c = image::imageops::crop_imm(&trimmed, (w - cw) / 2, (h - ch) / 2, cw.max(1), ch.max(1)).to_image();
+            pdq::hash(&c).hash
+        })
+        .collect()
 }
 
 impl Fingerprint {
@@ -198,7 +215,7 @@ impl Fingerprint {
             width: img.width(),
             height: img.height(),
             duration: 0.0,
-            frames: vec![hash_frame(img, 0.0, masks)],
+            frames: vec![FrameHash { crops: crop_hashes(img), ..hash_frame(img, 0.0, masks) }],
             features: geometry::extract(img),
         }
     }

@@ -150,8 +150,9 @@ fn describe_level(img: &GrayImage, target: usize, scale: f32, out: &mut Features
     let pat = pattern();
     for i in kept {
         let c = &corners[i];
-        // imageproc reports orientation in a y-up frame; image rows grow downwards.
-        let angle = -c.orientation;
+        // imageproc's centroid angle turns the same way as the pattern rotation above in image
+        // coordinates (checked by the quarter-turn test), so it is used as is.
+        let angle = c.orientation;
         let bin = (((angle / (2.0 * std::f32::consts::PI)) * ANGLE_BINS as f32).round() as i64)
             .rem_euclid(ANGLE_BINS as i64) as usize;
         let (cx, cy) = (c.corner.x as i32, c.corner.y as i32);

@@ -64,6 +64,7 @@ CREATE TABLE frames (
     hash      BLOB NOT NULL,          -- 32-byte PDQ, border-trimmed frame
     scene     BLOB,                   -- product box masked
     textless  BLOB,                   -- text boxes masked
+    crops     BLOB,                   -- stills: 32-byte hashes of centred 90 %/80 % crops
     PRIMARY KEY (file_id, idx)
 );
 CREATE TABLE features (
@@ -94,6 +95,7 @@ pub struct LibraryEntry {
 #[derive(Debug, Clone)]
 pub struct StoredFrame {
     pub t: f32,
+    pub crops: Vec<Hash256>,
     pub quality: u8,
     pub hash: Hash256,
     pub scene: Option<Hash256>,
@@ -253,7 +255,7 @@ impl Library {
             let id = tx.last_insert_rowid();
             {
                 let mut st = tx
-                    .prepare("INSERT INTO frames (file_id, idx, t, quality, hash, scene, textless) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+                    .prepare("INSERT INTO frames (file_id, idx, t, quality, hash, scene, textless, crops) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
                     .map_err(self.err())?;
                 for (i, f) in fp.frames.iter().enumerate() {
                     st.execute(params![
@@ -263,7 +265,8 @@ impl Library {
                         f.quality,
                         &f.hash().0[..],
                         f.scene.map(|h| h.0.to_vec()),
-                        f.textless.map(|h| h.0.to_vec())
+                        f.textless.map(|h| h.0.to_vec()),
+                        (!f.crops.is_empty()).then(|| f.crops.iter().flat_map(|h| h.0).collect::<Vec<u8>>())
                     ])
                     .map_err(self.err())?;
                 }
@@ -387,15 +390,17 @@ impl Library {
     pub fn frames(&self, id: i64) -> Result<Vec<StoredFrame>, DedupError> {
         let conn = self.conn();
         let mut st = conn
-            .prepare("SELECT t, quality, hash, scene, textless FROM frames WHERE file_id = ?1 ORDER BY idx")
+            .prepare("SELECT t, quality, hash, scene, textless, crops FROM frames WHERE file_id = ?1 ORDER BY idx")
             .map_err(self.err())?;
         let rows = st
             .query_map([id], |r| {
                 let h: Vec<u8> = r.get(2)?;
                 let s: Option<Vec<u8>> = r.get(3)?;
                 let tl: Option<Vec<u8>> = r.get(4)?;
+                let cr: Option<Vec<u8>> = r.get(5)?;
                 Ok(StoredFrame {
                     t: r.get(0)?,
+                    crops: cr.unwrap_or_default().chunks_exact(32).filter_map(Hash256::from_slice).collect(),
                     quality: r.get(1)?,
                     hash: Hash256::from_slice(&h).unwrap_or(Hash256([0; 32])),
                     scene: s.and_then(|b| Hash256::from_slice(&b)),
@@ -421,7 +426,7 @@ impl Library {
         let conn = self.conn();
         let mut st = conn
             .prepare(
-                "SELECT fr.file_id, fr.hash FROM frames fr JOIN files f ON f.id = fr.file_id
+                "SELECT fr.file_id, fr.hash, fr.crops FROM frames fr JOIN files f ON f.id = fr.file_id
                  WHERE f.retired = 0 AND f.created_at >= ?1",
             )
             .map_err(self.err())?;
@@ -430,7 +435,9 @@ impl Library {
         while let Some(r) = rows.next().map_err(self.err())? {
             let id: i64 = r.get(0).map_err(self.err())?;
             let b: Vec<u8> = r.get(1).map_err(self.err())?;
-            if let Some(h) = Hash256::from_slice(&b) {
+            let crops: Option<Vec<u8>> = r.get(2).map_err(self.err())?;
+            let crops = crops.unwrap_or_default();
+            for h in std::iter::once(&b[..]).chain(crops.chunks_exact(32)).filter_map(Hash256::from_slice) {
                 idx.file_ids.push(id);
                 idx.words.push(h.words());
             }

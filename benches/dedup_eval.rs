@@ -315,6 +315,7 @@ fn main() {
     // ---------- videos ----------
     println!();
     video_eval(&work, &sources, &cfg);
+    search_cost();
     println!("\ntotal time {:.0} s", t0.elapsed().as_secs_f64());
     if keep.is_some() {
         println!("files kept in {}", work.display());
@@ -445,4 +446,39 @@ fn video_eval(work: &Path, sources: &[(String, PathBuf)], cfg: &GateConfig) {
         );
     }
     println!("30 % rule decisions (segment replacement and unrelated, truth = reused > 30 %): {correct}/{decisions} correct");
+}
+
+/// Exact popcount scan over one million stored hashes.
+fn search_cost() {
+    use creative_factory::dedup::library::HashIndex;
+    use creative_factory::dedup::pdq::Hash256;
+    let mut x: u64 = 0x1234_5678_9abc_def1;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut rand_hash = || {
+        let mut b = [0u8; 32];
+        for c in b.chunks_mut(8) {
+            c.copy_from_slice(&next().to_le_bytes());
+        }
+        Hash256(b)
+    };
+    let n = 1_000_000;
+    let idx = HashIndex::from_hashes((0..n).map(|i| (i as i64, rand_hash())));
+    let queries: Vec<Hash256> = (0..8).map(|_| rand_hash()).collect();
+    let t = Instant::now();
+    let reps = 10;
+    for _ in 0..reps {
+        std::hint::black_box(idx.nearest(&queries[..1], 31, 16));
+    }
+    let one = t.elapsed().as_secs_f64() * 1000.0 / reps as f64;
+    let t = Instant::now();
+    for _ in 0..reps {
+        std::hint::black_box(idx.nearest(&queries, 31, 16));
+    }
+    let eight = t.elapsed().as_secs_f64() * 1000.0 / reps as f64;
+    println!("\nsearch: 1 M stored hashes, exact scan (rayon, {} threads): {one:.1} ms per 1-hash query, {eight:.1} ms per 8-orientation still query", rayon::current_num_threads());
 }

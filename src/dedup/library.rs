@@ -110,6 +110,12 @@ pub struct HashIndex {
 }
 
 impl HashIndex {
+    /// An index over given hashes (for measurements and callers with their own store).
+    pub fn from_hashes(items: impl IntoIterator<Item = (i64, Hash256)>) -> HashIndex {
+        let (file_ids, words) = items.into_iter().map(|(id, h)| (id, h.words())).unzip();
+        HashIndex { file_ids, words }
+    }
+
     pub fn len(&self) -> usize {
         self.words.len()
     }
@@ -118,29 +124,53 @@ impl HashIndex {
         self.words.is_empty()
     }
 
-    /// For each file, the smallest distance from any query hash to any of its frames;
-    /// sorted by distance then id. `limit` keeps the nearest files only.
-    pub fn nearest(&self, queries: &[Hash256], limit: usize) -> Vec<(i64, u32)> {
+    /// Files to look at for a query: every file with a hash within `max_distance`, plus the
+    /// `k` nearest files whatever their distance (for keypoint geometry, which recovers edits
+    /// PDQ cannot). Each file comes with its smallest distance; sorted by distance then id.
+    /// O(stored hashes) per call, with no per-file map over the whole library.
+    pub fn nearest(&self, queries: &[Hash256], max_distance: u32, k: usize) -> Vec<(i64, u32)> {
         let q: Vec<[u64; 4]> = queries.iter().map(|h| h.words()).collect();
-        let best: Vec<u32> = self
+        let mut best: Vec<(u32, u32)> = self
             .words
             .par_iter()
-            .map(|w| {
-                q.iter()
-                    .map(|x| (0..4).map(|i| (w[i] ^ x[i]).count_ones()).sum::<u32>())
+            .enumerate()
+            .map(|(i, w)| {
+                let d = q
+                    .iter()
+                    .map(|x| (0..4).map(|j| (w[j] ^ x[j]).count_ones()).sum::<u32>())
                     .min()
-                    .unwrap_or(256)
+                    .unwrap_or(256);
+                (d, i as u32)
             })
             .collect();
-        let mut per_file: std::collections::BTreeMap<i64, u32> = Default::default();
-        for (id, d) in self.file_ids.iter().zip(best) {
-            let e = per_file.entry(*id).or_insert(256);
-            *e = (*e).min(d);
+        // A file can own several hashes (frames, crops): over-select so that k distinct files
+        // survive, then keep the within-distance ones too.
+        let take = (k * 64).min(best.len());
+        if take > 0 && take < best.len() {
+            best.select_nth_unstable(take - 1);
         }
-        let mut v: Vec<(i64, u32)> = per_file.into_iter().collect();
-        v.sort_by_key(|(id, d)| (*d, *id));
-        v.truncate(limit);
-        v
+        let cut = best[..take].iter().map(|x| x.0).max().unwrap_or(0);
+        let mut picked: Vec<(u32, u32)> = best
+            .iter()
+            .copied()
+            .filter(|(d, _)| *d <= max_distance || *d <= cut)
+            .collect();
+        picked.sort_unstable();
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        let mut nearest_files = 0;
+        for (d, i) in picked {
+            let id = self.file_ids[i as usize];
+            if !seen.insert(id) {
+                continue;
+            }
+            if d <= max_distance || nearest_files < k {
+                out.push((id, d));
+                nearest_files += 1;
+            }
+        }
+        out.sort_by_key(|(id, d)| (*d, *id));
+        out
     }
 }
 

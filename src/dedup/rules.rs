@@ -676,14 +676,9 @@ pub fn score_fingerprints(
         if let (Some(lib), Some(index)) = (library, &index) {
             // Retrieval: every file within the match distance, plus the nearest few for
             // geometry (crops/rotations sit beyond PDQ's reach), plus files sharing assets.
-            let near = index.nearest(&queries, usize::MAX);
-            let mut ids: Vec<(i64, bool)> = Vec::new();
-            for (rank_i, (id, d)) in near.iter().enumerate() {
-                let geo = rank_i < cfg.geometry_candidates;
-                if *d <= cfg.similar_distance || geo {
-                    ids.push((*id, geo));
-                }
-            }
+            let near = index.nearest(&queries, cfg.similar_distance, cfg.geometry_candidates);
+            let mut ids: Vec<(i64, bool)> =
+                near.iter().enumerate().map(|(rank_i, (id, _))| (*id, rank_i < cfg.geometry_candidates)).collect();
             if let Some(c) = &cand.composition {
                 for id in lib.sharing_assets(c, since)? {
                     if !ids.iter().any(|(x, _)| *x == id) {

@@ -276,6 +276,7 @@ fn main() {
     }
     let (mut c_dup, mut c_sim, mut same_prod_dup) = (0, 0, 0);
     let mut rules: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut hn_rules: std::collections::BTreeMap<String, usize> = Default::default();
     for seed in 1..=8u64 {
         let hn = Candidate {
             path: work.join(format!("hn_{seed}.png")),
@@ -286,7 +287,10 @@ fn main() {
         };
         let v = score(&[hn], Some(&clib), &cfg).unwrap();
         match v[0].verdict {
-            VerdictKind::Duplicate => c_dup += 1,
+            VerdictKind::Duplicate => {
+                c_dup += 1;
+                *hn_rules.entry(format!("{:?}", v[0].matches[0].rule)).or_insert(0) += 1;
+            }
             VerdictKind::Similar => c_sim += 1,
             _ => {}
         }
@@ -309,7 +313,7 @@ fn main() {
         }
     }
     println!(
-        "same hard negatives with compositions: judged duplicate {c_dup}/8, similar {c_sim}/8; renamed background+product with new copy judged duplicate {same_prod_dup}/8 (rules {rules:?})"
+        "same hard negatives with compositions: judged duplicate {c_dup}/8 (rules {hn_rules:?}), similar {c_sim}/8; renamed background+product with new copy judged duplicate {same_prod_dup}/8 (rules {rules:?})"
     );
 
     // ---------- videos ----------

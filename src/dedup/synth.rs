@@ -82,8 +82,25 @@ pub fn product(seed: u64, w: u32, h: u32) -> RgbaImage {
     let mut r = Rng(seed.wrapping_mul(0xD1B5_4A32_D192_ED03) | 1);
     let mut img = RgbaImage::from_pixel(w, h, Rgba([0, 0, 0, 0]));
     let body = r.color();
-    draw_filled_rect_mut(&mut img, Rect::at(w as i32 / 8, h as i32 / 3).of_size(w * 3 / 4, h / 2), body);
-    draw_filled_circle_mut(&mut img, (w as i32 / 2, h as i32 / 3), (w / 4) as i32, body);
+    // Different seeds give different silhouettes (a box, a bottle, a round item, a wedge),
+    // not just different colours: "another product" must look like one to keypoints too.
+    let (wi, hi) = (w as i32, h as i32);
+    match r.range(0, 4) {
+        0 => {
+            draw_filled_rect_mut(&mut img, Rect::at(wi / 8, hi / 3).of_size(w * 3 / 4, h / 2), body);
+            draw_filled_circle_mut(&mut img, (wi / 2, hi / 3), wi / 4, body);
+        }
+        1 => {
+            draw_filled_rect_mut(&mut img, Rect::at(wi * 3 / 8, hi / 10).of_size(w / 4, h * 8 / 10), body);
+            draw_filled_rect_mut(&mut img, Rect::at(wi / 4, hi * 2 / 5).of_size(w / 2, h / 2), body);
+        }
+        2 => draw_filled_circle_mut(&mut img, (wi / 2, hi / 2), wi * 2 / 5, body),
+        _ => draw_polygon_mut(
+            &mut img,
+            &[Point::new(wi / 10, hi * 9 / 10), Point::new(wi * 9 / 10, hi * 9 / 10), Point::new(wi * 3 / 4, hi / 8)],
+            body,
+        ),
+    }
     for _ in 0..10 {
         let c = r.color();
         let (x, y) = (r.range(w as i32 / 6, w as i32 * 5 / 6), r.range(h as i32 / 4, h as i32 * 4 / 5));

@@ -82,3 +82,24 @@ fn old_and_retired_entries_are_exempt() {
     let v = score(&[Candidate::file(&copy_a)], Some(&lib), &cfg).unwrap();
     assert_eq!(v[0].verdict, VerdictKind::Duplicate);
 }
+
+#[test]
+fn the_scan_returns_every_file_within_distance_and_the_k_nearest() {
+    use creative_factory::dedup::library::HashIndex;
+    use creative_factory::dedup::pdq::Hash256;
+    let flip = |n: usize| {
+        let mut b = [0u8; 32];
+        for i in 0..n {
+            b[i / 8] |= 1 << (i % 8);
+        }
+        Hash256(b)
+    };
+    // File 1 at distance 5 (twice, as a frame and a crop), 2 at 20, 3 at 90, 4 at 120, 5 at 200.
+    let idx = HashIndex::from_hashes([(1, flip(5)), (1, flip(7)), (2, flip(20)), (3, flip(90)), (4, flip(120)), (5, flip(200))]);
+    let r = idx.nearest(&[flip(0)], 31, 1);
+    assert_eq!(r, vec![(1, 5), (2, 20)]);
+    let r = idx.nearest(&[flip(0)], 31, 4);
+    assert_eq!(r, vec![(1, 5), (2, 20), (3, 90), (4, 120)]);
+    let r = idx.nearest(&[flip(0)], 0, 0);
+    assert!(r.is_empty());
+}

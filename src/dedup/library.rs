@@ -130,48 +130,76 @@ impl HashIndex {
     /// O(stored hashes) per call, with no per-file map over the whole library.
     pub fn nearest(&self, queries: &[Hash256], max_distance: u32, k: usize) -> Vec<(i64, u32)> {
         let q: Vec<[u64; 4]> = queries.iter().map(|h| h.words()).collect();
-        let mut best: Vec<(u32, u32)> = self
-            .words
-            .par_iter()
-            .enumerate()
-            .map(|(i, w)| {
-                let d = q
-                    .iter()
-                    .map(|x| (0..4).map(|j| (w[j] ^ x[j]).count_ones()).sum::<u32>())
-                    .min()
-                    .unwrap_or(256);
-                (d, i as u32)
-            })
-            .collect();
+        let mut dist = vec![0u16; self.words.len()];
+        dist.par_chunks_mut(16_384).zip(self.words.par_chunks(16_384)).for_each(|(d, w)| scan(&q, w, d));
         // A file can own several hashes (frames, crops): over-select so that k distinct files
-        // survive, then keep the within-distance ones too.
-        let take = (k * 64).min(best.len());
-        if take > 0 && take < best.len() {
-            best.select_nth_unstable(take - 1);
+        // survive. The cut-off distance comes from a histogram, not a sort.
+        let take = (k * 64).min(dist.len());
+        let mut hist = [0usize; 257];
+        for d in &dist {
+            hist[*d as usize] += 1;
         }
-        let cut = best[..take].iter().map(|x| x.0).max().unwrap_or(0);
-        let mut picked: Vec<(u32, u32)> = best
+        let (mut cut, mut acc) = (0u32, 0usize);
+        for (d, n) in hist.iter().enumerate() {
+            acc += n;
+            cut = d as u32;
+            if acc >= take {
+                break;
+            }
+        }
+        let limit = cut.max(max_distance);
+        let mut picked: Vec<(u32, u32)> = dist
             .iter()
-            .copied()
-            .filter(|(d, _)| *d <= max_distance || *d <= cut)
+            .enumerate()
+            .filter(|(_, d)| **d as u32 <= limit)
+            .map(|(i, d)| (*d as u32, i as u32))
             .collect();
         picked.sort_unstable();
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
-        let mut nearest_files = 0;
         for (d, i) in picked {
             let id = self.file_ids[i as usize];
-            if !seen.insert(id) {
-                continue;
-            }
-            if d <= max_distance || nearest_files < k {
+            if seen.insert(id) && (d <= max_distance || out.len() < k) {
                 out.push((id, d));
-                nearest_files += 1;
             }
         }
-        out.sort_by_key(|(id, d)| (*d, *id));
         out
     }
+}
+
+/// Smallest distance from each stored hash to any query. Uses the POPCNT instruction when
+/// the CPU has it (the portable `count_ones` is ~5× slower on baseline x86-64 builds).
+fn scan(q: &[[u64; 4]], words: &[[u64; 4]], out: &mut [u16]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the feature was detected at run time just above.
+            unsafe { scan_popcnt(q, words, out) };
+            return;
+        }
+    }
+    scan_portable(q, words, out)
+}
+
+#[inline(always)]
+fn scan_portable(q: &[[u64; 4]], words: &[[u64; 4]], out: &mut [u16]) {
+    for (w, o) in words.iter().zip(out.iter_mut()) {
+        let mut best = 256u32;
+        for x in q {
+            let d = (w[0] ^ x[0]).count_ones()
+                + (w[1] ^ x[1]).count_ones()
+                + (w[2] ^ x[2]).count_ones()
+                + (w[3] ^ x[3]).count_ones();
+            best = best.min(d);
+        }
+        *o = best as u16;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+unsafe fn scan_popcnt(q: &[[u64; 4]], words: &[[u64; 4]], out: &mut [u16]) {
+    scan_portable(q, words, out)
 }
 
 pub struct Library {

@@ -488,7 +488,14 @@ fn evaluate(fp: &Fingerprint, cand: &Candidate, old: &Old, run_geometry: bool, c
     }
     // Perceptual dimensions also apply between composed outputs: the same background or
     // product saved under another name (another sha256) looks the same.
-    if let (Some(g), Some(b)) = (&m.geo, cand.composition.as_ref().and_then(|c| c.product_box)) {
+    // Keypoints inside the product box are the product's only when the backgrounds differ:
+    // a cut-out leaves the background visible inside its box, so over a shared background
+    // they would "find" the product in any variant.
+    let shared_background = matches!((&cand.composition, &old.composition),
+        (Some(a), Some(b)) if a.background.sha256 == b.background.sha256);
+    if let (false, Some(g), Some(b)) =
+        (shared_background, &m.geo, cand.composition.as_ref().and_then(|c| c.product_box))
+    {
         let n = g.inliers_in(b);
         if n >= cfg.product_inliers && dims.insert(Dimension::Character) {
             evidence.push(format!("character: {n} keypoint inliers inside the product box"));

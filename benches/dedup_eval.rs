@@ -14,7 +14,8 @@ use std::time::Instant;
 
 use creative_factory::dedup::fingerprint::{Fingerprint, Masks};
 use creative_factory::dedup::{
-    geometry, score, synth, video, AssetRef, Candidate, Composition, GateConfig, Library, VerdictKind,
+    geometry, score, synth, video, AssetRef, Candidate, Composition, GateConfig, Library,
+    VerdictKind,
 };
 
 fn ffmpeg(args: &[&str]) {
@@ -23,7 +24,12 @@ fn ffmpeg(args: &[&str]) {
         .args(args)
         .output()
         .expect("ffmpeg on PATH");
-    assert!(out.status.success(), "ffmpeg {:?}: {}", args, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffmpeg {:?}: {}",
+        args,
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn s(p: &Path) -> &str {
@@ -53,7 +59,10 @@ fn image_transforms() -> Vec<(&'static str, String)> {
         ("rotate_10", "rotate=10*PI/180".into()),
         ("mirror", "hflip".into()),
         ("rotate_90", "transpose=1".into()),
-        ("letterbox_9_16", "scale=720:-2,pad=720:1280:(ow-iw)/2:(oh-ih)/2:black".into()),
+        (
+            "letterbox_9_16",
+            "scale=720:-2,pad=720:1280:(ow-iw)/2:(oh-ih)/2:black".into(),
+        ),
         ("brightness", "eq=brightness=0.12".into()),
         ("contrast", "eq=contrast=1.4".into()),
         ("gamma", "eq=gamma=1.6".into()),
@@ -62,8 +71,14 @@ fn image_transforms() -> Vec<(&'static str, String)> {
         ("noise", "noise=alls=20:allf=t".into()),
         ("caption_small", cap("h/24", "Run lighter", "h*0.9")),
         ("caption_big", cap("h/7", "BIG SALE NOW", "h*0.4")),
-        ("logo_small", "[1]scale=iw*0.12:-1[l];[0][l]overlay=W-w-10:10".into()),
-        ("logo_big", "[1][0]scale2ref=w=main_w*0.45:h=ow[l][m];[m][l]overlay=(W-w)/2:(H-h)/2".into()),
+        (
+            "logo_small",
+            "[1]scale=iw*0.12:-1[l];[0][l]overlay=W-w-10:10".into(),
+        ),
+        (
+            "logo_big",
+            "[1][0]scale2ref=w=main_w*0.45:h=ow[l][m];[m][l]overlay=(W-w)/2:(H-h)/2".into(),
+        ),
     ]
 }
 
@@ -96,12 +111,21 @@ fn main() {
     // ---------- sources ----------
     let mut sources: Vec<(String, PathBuf)> = Vec::new();
     if let Some(dir) = std::env::var_os("DEDUP_EVAL_PHOTOS") {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         entries.sort();
         for p in entries {
             let name = p.file_stem().unwrap().to_string_lossy().to_string();
             let out = work.join(format!("src_{name}.png"));
-            ffmpeg(&["-i", s(&p), "-vf", "scale='min(1024,iw)':-2,format=rgb24", s(&out)]);
+            ffmpeg(&[
+                "-i",
+                s(&p),
+                "-vf",
+                "scale='min(1024,iw)':-2,format=rgb24",
+                s(&out),
+            ]);
             sources.push((name, out));
         }
     }
@@ -112,12 +136,19 @@ fn main() {
         let p = synth::product(seed + 500, 320, 320);
         synth::paste(&mut img, &p, 240, 220);
         let out = work.join(format!("src_synth{seed}.png"));
-        image::DynamicImage::ImageRgba8(img).to_rgb8().save(&out).unwrap();
+        image::DynamicImage::ImageRgba8(img)
+            .to_rgb8()
+            .save(&out)
+            .unwrap();
         sources.push((format!("synth{seed}"), out));
     }
     let logo = work.join("logo.png");
     synth::product(4242, 300, 300).save(&logo).unwrap();
-    println!("sources: {} real photos, {} synthetic composites", n_photos, sources.len() - n_photos);
+    println!(
+        "sources: {} real photos, {} synthetic composites",
+        n_photos,
+        sources.len() - n_photos
+    );
 
     let lib_path = work.join("eval-lib.sqlite");
     let _ = std::fs::remove_file(&lib_path);
@@ -139,7 +170,12 @@ fn main() {
             if i == j {
                 continue;
             }
-            let d = src_fp[i].frames[0].orientations.iter().map(|h| h.hamming(&src_fp[j].frames[0].hash())).min().unwrap();
+            let d = src_fp[i].frames[0]
+                .orientations
+                .iter()
+                .map(|h| h.hamming(&src_fp[j].frames[0].hash()))
+                .min()
+                .unwrap();
             min_unrelated = min_unrelated.min(d);
             let g = geometry::match_features(&src_fp[i].features, &src_fp[j].features);
             max_inl = max_inl.max(g.inliers);
@@ -163,17 +199,40 @@ fn main() {
     let mut fp_similar = 0usize;
     let mut queries = 0usize;
     for (tname, graph) in image_transforms() {
-        let mut row = Row { name: tname.into(), n: 0, pdq_hit: 0, geo_hit: 0, gate_hit: 0, dists: vec![], inliers: vec![] };
+        let mut row = Row {
+            name: tname.into(),
+            n: 0,
+            pdq_hit: 0,
+            geo_hit: 0,
+            gate_hit: 0,
+            dists: vec![],
+            inliers: vec![],
+        };
         for (k, (sname, sp)) in sources.iter().enumerate() {
             let out = work.join(format!("t_{tname}_{sname}.jpg"));
             let q = if tname == "reencode_q10" { "10" } else { "3" };
             if graph.contains("[1]") {
-                ffmpeg(&["-i", s(sp), "-i", s(&logo), "-filter_complex", &graph, "-q:v", q, s(&out)]);
+                ffmpeg(&[
+                    "-i",
+                    s(sp),
+                    "-i",
+                    s(&logo),
+                    "-filter_complex",
+                    &graph,
+                    "-q:v",
+                    q,
+                    s(&out),
+                ]);
             } else {
                 ffmpeg(&["-i", s(sp), "-vf", &graph, "-q:v", q, s(&out)]);
             }
             let f = Fingerprint::compute(&out, &Masks::default()).unwrap();
-            let d = f.frames[0].orientations.iter().map(|h| h.hamming(&src_fp[k].frames[0].hash())).min().unwrap();
+            let d = f.frames[0]
+                .orientations
+                .iter()
+                .map(|h| h.hamming(&src_fp[k].frames[0].hash()))
+                .min()
+                .unwrap();
             let g = geometry::match_features(&f.features, &src_fp[k].features);
             row.n += 1;
             row.dists.push(d);
@@ -231,7 +290,10 @@ fn main() {
         let p = synth::product(seed + 900, 320, 320);
         synth::paste(&mut img, &p, 240, 220);
         let out = work.join(format!("hn_{seed}.png"));
-        image::DynamicImage::ImageRgba8(img).to_rgb8().save(&out).unwrap();
+        image::DynamicImage::ImageRgba8(img)
+            .to_rgb8()
+            .save(&out)
+            .unwrap();
         let v = score(&[Candidate::file(&out)], Some(&lib), &cfg).unwrap();
         if v[0].verdict == VerdictKind::Duplicate {
             hn_dup += 1;
@@ -252,8 +314,14 @@ fn main() {
         preset: "tmall-main".into(),
         kind: "image".into(),
         duration: 0.0,
-        background: AssetRef { id: format!("bg{bg}"), sha256: format!("sha-bg{bg}") },
-        product: Some(AssetRef { id: format!("p{product}"), sha256: format!("sha-p{product}") }),
+        background: AssetRef {
+            id: format!("bg{bg}"),
+            sha256: format!("sha-bg{bg}"),
+        },
+        product: Some(AssetRef {
+            id: format!("p{product}"),
+            sha256: format!("sha-p{product}"),
+        }),
         copy: copy.into(),
         audio: None,
         effects: "none".into(),
@@ -289,7 +357,9 @@ fn main() {
         match v[0].verdict {
             VerdictKind::Duplicate => {
                 c_dup += 1;
-                *hn_rules.entry(format!("{:?}", v[0].matches[0].rule)).or_insert(0) += 1;
+                *hn_rules
+                    .entry(format!("{:?}", v[0].matches[0].rule))
+                    .or_insert(0) += 1;
             }
             VerdictKind::Similar => c_sim += 1,
             _ => {}
@@ -300,8 +370,14 @@ fn main() {
             variant_id: Some(format!("ren{seed}")),
             variant_n: Some(1),
             composition: Some(Composition {
-                background: AssetRef { id: "renamed".into(), sha256: format!("other-bg{seed}") },
-                product: Some(AssetRef { id: "renamed".into(), sha256: format!("other-p{seed}") }),
+                background: AssetRef {
+                    id: "renamed".into(),
+                    sha256: format!("other-bg{seed}"),
+                },
+                product: Some(AssetRef {
+                    id: "renamed".into(),
+                    sha256: format!("other-p{seed}"),
+                }),
                 ..comp(seed, seed, "Walk the city")
             }),
             created_at: cfg.now,
@@ -309,7 +385,9 @@ fn main() {
         let v = score(&[renamed], Some(&clib), &cfg).unwrap();
         if v[0].verdict == VerdictKind::Duplicate {
             same_prod_dup += 1;
-            *rules.entry(format!("{:?}", v[0].matches[0].rule)).or_insert(0) += 1;
+            *rules
+                .entry(format!("{:?}", v[0].matches[0].rule))
+                .or_insert(0) += 1;
         }
     }
     println!(
@@ -333,16 +411,48 @@ fn segment(work: &Path, img: &Path, key: &str, secs: f32) -> PathBuf {
         let vf = format!(
             "scale=1200:-2,zoompan=z='1+0.0015*on':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)':d={frames}:s=640x360:fps=25,format=yuv420p"
         );
-        ffmpeg(&["-loop", "1", "-i", s(img), "-vf", &vf, "-t", &secs.to_string(), "-c:v", "libx264", "-preset", "ultrafast", "-crf", "22", s(&out)]);
+        ffmpeg(&[
+            "-loop",
+            "1",
+            "-i",
+            s(img),
+            "-vf",
+            &vf,
+            "-t",
+            &secs.to_string(),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "22",
+            s(&out),
+        ]);
     }
     out
 }
 
 fn concat(work: &Path, name: &str, segs: &[PathBuf]) -> PathBuf {
     let list = work.join(format!("{name}.txt"));
-    std::fs::write(&list, segs.iter().map(|p| format!("file '{}'\n", p.display())).collect::<String>()).unwrap();
+    std::fs::write(
+        &list,
+        segs.iter()
+            .map(|p| format!("file '{}'\n", p.display()))
+            .collect::<String>(),
+    )
+    .unwrap();
     let out = work.join(format!("{name}.mp4"));
-    ffmpeg(&["-f", "concat", "-safe", "0", "-i", s(&list), "-c", "copy", s(&out)]);
+    ffmpeg(&[
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        s(&list),
+        "-c",
+        "copy",
+        s(&out),
+    ]);
     out
 }
 
@@ -355,13 +465,32 @@ fn video_eval(work: &Path, sources: &[(String, PathBuf)], cfg: &GateConfig) {
     let lib_path = work.join("eval-video-lib.sqlite");
     let _ = std::fs::remove_file(&lib_path);
     let lib = Library::open(&lib_path).unwrap();
-    let seg = |idx: usize| segment(work, &pool[idx % pool.len()].1, &pool[idx % pool.len()].0, 2.0);
+    let seg = |idx: usize| {
+        segment(
+            work,
+            &pool[idx % pool.len()].1,
+            &pool[idx % pool.len()].0,
+            2.0,
+        )
+    };
     let fresh = |v: usize, k: usize| (v * 5 + k + 7 * n_videos) % pool.len();
     let transforms: Vec<&str> = vec![
-        "reencode_crf35", "audio_swap", "speed_1_25", "reorder", "mirror", "scale_half", "letterbox_9_16", "caption",
-        "replace_1_of_5", "replace_2_of_5", "replace_3_of_5", "replace_4_of_5", "unrelated",
+        "reencode_crf35",
+        "audio_swap",
+        "speed_1_25",
+        "reorder",
+        "mirror",
+        "scale_half",
+        "letterbox_9_16",
+        "caption",
+        "replace_1_of_5",
+        "replace_2_of_5",
+        "replace_3_of_5",
+        "replace_4_of_5",
+        "unrelated",
     ];
-    let mut table: Vec<(String, Vec<VideoRow>)> = transforms.iter().map(|t| (t.to_string(), vec![])).collect();
+    let mut table: Vec<(String, Vec<VideoRow>)> =
+        transforms.iter().map(|t| (t.to_string(), vec![])).collect();
     let mut decisions = 0;
     let mut correct = 0;
     for v in 0..n_videos {
@@ -375,24 +504,107 @@ fn video_eval(work: &Path, sources: &[(String, PathBuf)], cfg: &GateConfig) {
             let o = s(&orig);
             let mut truth_share: Option<f32> = None;
             match *t {
-                "reencode_crf35" => ffmpeg(&["-i", o, "-c:v", "libx264", "-preset", "ultrafast", "-crf", "35", s(&out)]),
-                "audio_swap" => ffmpeg(&["-i", o, "-f", "lavfi", "-i", "sine=frequency=330:duration=10", "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-shortest", s(&out)]),
-                "speed_1_25" => ffmpeg(&["-i", o, "-vf", "setpts=PTS/1.25", "-c:v", "libx264", "-preset", "ultrafast", s(&out)]),
+                "reencode_crf35" => ffmpeg(&[
+                    "-i",
+                    o,
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "ultrafast",
+                    "-crf",
+                    "35",
+                    s(&out),
+                ]),
+                "audio_swap" => ffmpeg(&[
+                    "-i",
+                    o,
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    "sine=frequency=330:duration=10",
+                    "-map",
+                    "0:v",
+                    "-map",
+                    "1:a",
+                    "-c:v",
+                    "copy",
+                    "-c:a",
+                    "aac",
+                    "-shortest",
+                    s(&out),
+                ]),
+                "speed_1_25" => ffmpeg(&[
+                    "-i",
+                    o,
+                    "-vf",
+                    "setpts=PTS/1.25",
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "ultrafast",
+                    s(&out),
+                ]),
                 "reorder" => {
-                    let r = [segs[3].clone(), segs[0].clone(), segs[4].clone(), segs[1].clone(), segs[2].clone()];
+                    let r = [
+                        segs[3].clone(),
+                        segs[0].clone(),
+                        segs[4].clone(),
+                        segs[1].clone(),
+                        segs[2].clone(),
+                    ];
                     let p = concat(work, &format!("vt_reorder_{v}"), &r);
                     std::fs::rename(p, &out).unwrap();
                 }
-                "mirror" => ffmpeg(&["-i", o, "-vf", "hflip", "-c:v", "libx264", "-preset", "ultrafast", s(&out)]),
-                "scale_half" => ffmpeg(&["-i", o, "-vf", "scale=320:-2", "-c:v", "libx264", "-preset", "ultrafast", s(&out)]),
-                "letterbox_9_16" => ffmpeg(&["-i", o, "-vf", "pad=640:1138:0:(oh-ih)/2:black", "-c:v", "libx264", "-preset", "ultrafast", s(&out)]),
+                "mirror" => ffmpeg(&[
+                    "-i",
+                    o,
+                    "-vf",
+                    "hflip",
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "ultrafast",
+                    s(&out),
+                ]),
+                "scale_half" => ffmpeg(&[
+                    "-i",
+                    o,
+                    "-vf",
+                    "scale=320:-2",
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "ultrafast",
+                    s(&out),
+                ]),
+                "letterbox_9_16" => ffmpeg(&[
+                    "-i",
+                    o,
+                    "-vf",
+                    "pad=640:1138:0:(oh-ih)/2:black",
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "ultrafast",
+                    s(&out),
+                ]),
                 "caption" => {
                     let vf = if Path::new(FONT).exists() {
                         format!("drawtext=fontfile={FONT}:text='Run lighter':fontsize=28:fontcolor=white:borderw=2:x=(w-tw)/2:y=h*0.85")
                     } else {
                         "drawbox=x=iw*0.2:y=ih*0.85:w=iw*0.6:h=24:color=white:t=fill".into()
                     };
-                    ffmpeg(&["-i", o, "-vf", &vf, "-c:v", "libx264", "-preset", "ultrafast", s(&out)])
+                    ffmpeg(&[
+                        "-i",
+                        o,
+                        "-vf",
+                        &vf,
+                        "-c:v",
+                        "libx264",
+                        "-preset",
+                        "ultrafast",
+                        s(&out),
+                    ])
                 }
                 "unrelated" => {
                     let r: Vec<PathBuf> = (0..5).map(|k| seg(fresh(v, k + 2))).collect();

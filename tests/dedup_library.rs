@@ -37,7 +37,9 @@ fn two_writers_with_separate_connections_both_land() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("lib.sqlite");
     Library::open(&db).unwrap();
-    let files: Vec<_> = (0..16).map(|i| write_scene(dir.path(), &format!("s{i}.png"), 100 + i, 160, 120)).collect();
+    let files: Vec<_> = (0..16)
+        .map(|i| write_scene(dir.path(), &format!("s{i}.png"), 100 + i, 160, 120))
+        .collect();
     let fps: Vec<Fingerprint> = files.iter().map(|p| fp(p)).collect();
     std::thread::scope(|s| {
         for half in fps.chunks(8) {
@@ -65,20 +67,50 @@ fn old_and_retired_entries_are_exempt() {
     let b = write_scene(dir.path(), "b.png", 6, 400, 300);
     let copy_a = dir.path().join("copy_a.jpg");
     let copy_b = dir.path().join("copy_b.jpg");
-    ffmpeg(&["-i", a.to_str().unwrap(), "-q:v", "6", copy_a.to_str().unwrap()]);
-    ffmpeg(&["-i", b.to_str().unwrap(), "-q:v", "6", copy_b.to_str().unwrap()]);
+    ffmpeg(&[
+        "-i",
+        a.to_str().unwrap(),
+        "-q:v",
+        "6",
+        copy_a.to_str().unwrap(),
+    ]);
+    ffmpeg(&[
+        "-i",
+        b.to_str().unwrap(),
+        "-q:v",
+        "6",
+        copy_b.to_str().unwrap(),
+    ]);
     let cfg = GateConfig::default();
     // `a` ran 200 days ago; `b` is recent but no longer running.
-    lib.add(&fp(&a), None, None, Some(cfg.now - 200 * 86_400)).unwrap();
+    lib.add(&fp(&a), None, None, Some(cfg.now - 200 * 86_400))
+        .unwrap();
     lib.add(&fp(&b), None, None, None).unwrap();
-    let v = score(&[Candidate::file(&copy_a), Candidate::file(&copy_b)], Some(&lib), &cfg).unwrap();
-    assert_eq!(v[0].verdict, VerdictKind::Distinct, "180-day exemption: {:?}", v[0]);
+    let v = score(
+        &[Candidate::file(&copy_a), Candidate::file(&copy_b)],
+        Some(&lib),
+        &cfg,
+    )
+    .unwrap();
+    assert_eq!(
+        v[0].verdict,
+        VerdictKind::Distinct,
+        "180-day exemption: {:?}",
+        v[0]
+    );
     assert_eq!(v[1].verdict, VerdictKind::Duplicate);
     lib.retire(b.to_str().unwrap()).unwrap();
     let v = score(&[Candidate::file(&copy_b)], Some(&lib), &cfg).unwrap();
-    assert_eq!(v[0].verdict, VerdictKind::Distinct, "retired entries are exempt");
+    assert_eq!(
+        v[0].verdict,
+        VerdictKind::Distinct,
+        "retired entries are exempt"
+    );
     // With a longer window the old one counts again.
-    let cfg = GateConfig { max_age_days: 365, ..GateConfig::default() };
+    let cfg = GateConfig {
+        max_age_days: 365,
+        ..GateConfig::default()
+    };
     let v = score(&[Candidate::file(&copy_a)], Some(&lib), &cfg).unwrap();
     assert_eq!(v[0].verdict, VerdictKind::Duplicate);
 }
@@ -95,7 +127,14 @@ fn the_scan_returns_every_file_within_distance_and_the_k_nearest() {
         Hash256(b)
     };
     // File 1 at distance 5 (twice, as a frame and a crop), 2 at 20, 3 at 90, 4 at 120, 5 at 200.
-    let idx = HashIndex::from_hashes([(1, flip(5)), (1, flip(7)), (2, flip(20)), (3, flip(90)), (4, flip(120)), (5, flip(200))]);
+    let idx = HashIndex::from_hashes([
+        (1, flip(5)),
+        (1, flip(7)),
+        (2, flip(20)),
+        (3, flip(90)),
+        (4, flip(120)),
+        (5, flip(200)),
+    ]);
     let r = idx.nearest(&[flip(0)], 31, 1);
     assert_eq!(r, vec![(1, 5), (2, 20)]);
     let r = idx.nearest(&[flip(0)], 31, 4);

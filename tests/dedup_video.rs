@@ -16,11 +16,32 @@ fn replacing_one_of_five_segments_leaves_80_percent_reused() {
     let other = write_video(d, "other.mp4", &[51, 52, 53, 54, 55], 2, 320, 240);
     // Audio swap / re-encode: same pictures, different bytes.
     let reenc = d.join("reenc.mp4");
-    ffmpeg(&["-i", orig.to_str().unwrap(), "-f", "lavfi", "-i", "sine=frequency=440:duration=10", "-shortest", "-c:v", "libx264", "-crf", "30", "-vf", "scale=480:360", "-c:a", "aac", reenc.to_str().unwrap()]);
+    ffmpeg(&[
+        "-i",
+        orig.to_str().unwrap(),
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:duration=10",
+        "-shortest",
+        "-c:v",
+        "libx264",
+        "-crf",
+        "30",
+        "-vf",
+        "scale=480:360",
+        "-c:a",
+        "aac",
+        reenc.to_str().unwrap(),
+    ]);
 
     let fp = |p: &std::path::Path| Fingerprint::compute(p, &Masks::default()).unwrap();
     let (fo, f1, f4, fx, fr) = (fp(&orig), fp(&one), fp(&four), fp(&other), fp(&reenc));
-    assert!((9..=11).contains(&fo.frames.len()), "10 s at 1 fps → {} frames", fo.frames.len());
+    assert!(
+        (9..=11).contains(&fo.frames.len()),
+        "10 s at 1 fps → {} frames",
+        fo.frames.len()
+    );
 
     let b1 = video::compare(&f1.frames, &fo.hashes());
     assert!((70.0..=90.0).contains(&b1.q), "1 of 5 replaced: q {}", b1.q);
@@ -34,14 +55,23 @@ fn replacing_one_of_five_segments_leaves_80_percent_reused() {
     let lib_dir = tempfile::tempdir().unwrap();
     let lib = creative_factory::dedup::Library::open(&lib_dir.path().join("l.sqlite")).unwrap();
     lib.add(&fo, None, None, None).unwrap();
-    let cands = [Candidate::file(&one), Candidate::file(&four), Candidate::file(&other), Candidate::file(&reenc)];
+    let cands = [
+        Candidate::file(&one),
+        Candidate::file(&four),
+        Candidate::file(&other),
+        Candidate::file(&reenc),
+    ];
     let v = score(&cands, Some(&lib), &GateConfig::default()).unwrap();
     let lib_match = |i: usize| v[i].matches.iter().find(|m| m.source == "library");
     assert_eq!(v[0].verdict, VerdictKind::Duplicate, "{:?}", v[0]);
     assert_eq!(lib_match(0).unwrap().rule, Rule::ReusedSegments);
     assert!(v[0].reason.contains("30 %"), "{}", v[0].reason);
     // 20 % reused is under the platform's 30 % and under the 25 % warning line.
-    assert!(lib_match(1).is_none(), "4 of 5 replaced should not match the library: {:?}", v[1]);
+    assert!(
+        lib_match(1).is_none(),
+        "4 of 5 replaced should not match the library: {:?}",
+        v[1]
+    );
     assert!(lib_match(2).is_none());
     assert_eq!(lib_match(3).unwrap().rule, Rule::VisualEdit);
 }

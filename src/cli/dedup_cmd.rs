@@ -84,7 +84,9 @@ pub enum LibraryCommand {
 /// The variant id the encoder stamped into the file, when there is one.
 fn stamped_variant(path: &std::path::Path) -> Option<String> {
     let stamp = crate::encode::read_stamp(path).ok()?;
-    ["variant_id", "variant"].iter().find_map(|k| stamp.0.get(*k).cloned())
+    ["variant_id", "variant"]
+        .iter()
+        .find_map(|k| stamp.0.get(*k).cloned())
 }
 
 pub fn run_dedup(args: DedupArgs) -> anyhow::Result<ExitCode> {
@@ -92,7 +94,10 @@ pub fn run_dedup(args: DedupArgs) -> anyhow::Result<ExitCode> {
         Some(p) => Some(Library::open(p)?),
         None => None,
     };
-    let cfg = GateConfig { max_age_days: args.max_age_days, ..GateConfig::default() };
+    let cfg = GateConfig {
+        max_age_days: args.max_age_days,
+        ..GateConfig::default()
+    };
     let cands: Vec<Candidate> = args
         .files
         .iter()
@@ -150,13 +155,21 @@ pub fn run_dedup(args: DedupArgs) -> anyhow::Result<ExitCode> {
         Some(FailOn::Similar) => worst >= VerdictKind::Similar,
         None => false,
     };
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 pub fn run_library(args: LibraryArgs) -> anyhow::Result<ExitCode> {
     let lib = Library::open(&args.library)?;
     match args.command {
-        LibraryCommand::Add { files, variant_id, created_at } => {
+        LibraryCommand::Add {
+            files,
+            variant_id,
+            created_at,
+        } => {
             use rayon::prelude::*;
             let fps: Vec<Fingerprint> = files
                 .par_iter()
@@ -167,7 +180,12 @@ pub fn run_library(args: LibraryArgs) -> anyhow::Result<ExitCode> {
                 let id = lib
                     .add(fp, vid.as_deref(), None, created_at)
                     .with_context(|| format!("adding {}", fp.path.display()))?;
-                println!("added #{id} {} ({}, {} frame hashes)", fp.path.display(), fp.kind.as_str(), fp.frames.len());
+                println!(
+                    "added #{id} {} ({}, {} frame hashes)",
+                    fp.path.display(),
+                    fp.kind.as_str(),
+                    fp.frames.len()
+                );
             }
         }
         LibraryCommand::List { json } => {

@@ -103,7 +103,10 @@ pub const MAX_VIDEO_SECONDS: f64 = 600.0;
 const FRAME_SIDE: u32 = 512;
 
 pub fn sha256_file(path: &Path) -> Result<(String, u64), DedupError> {
-    let io = |source| DedupError::Io { path: path.to_path_buf(), source };
+    let io = |source| DedupError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut f = std::fs::File::open(path).map_err(io)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
@@ -120,11 +123,20 @@ pub fn sha256_file(path: &Path) -> Result<(String, u64), DedupError> {
 }
 
 pub fn load_still(path: &Path) -> Result<RgbaImage, DedupError> {
-    let err = |message: String| DedupError::Image { path: path.to_path_buf(), message };
+    let err = |message: String| DedupError::Image {
+        path: path.to_path_buf(),
+        message,
+    };
     let mut reader = image::ImageReader::open(path)
-        .map_err(|source| DedupError::Io { path: path.to_path_buf(), source })?
+        .map_err(|source| DedupError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
         .with_guessed_format()
-        .map_err(|source| DedupError::Io { path: path.to_path_buf(), source })?;
+        .map_err(|source| DedupError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(20_000);
     limits.max_image_height = Some(20_000);
@@ -145,7 +157,10 @@ pub fn open_video(path: &Path) -> Result<crate::media::VideoClip, DedupError> {
         FRAME_SIDE,
         &crate::media::Limits::default(),
     )
-    .map_err(|source| DedupError::Video { path: path.to_path_buf(), source })
+    .map_err(|source| DedupError::Video {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn mask(img: &RgbaImage, boxes: &[[f32; 4]]) -> RgbaImage {
@@ -170,8 +185,16 @@ fn mask(img: &RgbaImage, boxes: &[[f32; 4]]) -> RgbaImage {
 pub fn hash_frame(img: &RgbaImage, t: f32, masks: &Masks) -> FrameHash {
     let d = pdq::fingerprint(img);
     let scene = masks.product_box.map(|b| pdq::hash(&mask(img, &[b])).hash);
-    let textless = (!masks.text_boxes.is_empty()).then(|| pdq::hash(&mask(img, &masks.text_boxes)).hash);
-    FrameHash { t, orientations: d.hashes, quality: d.quality, scene, textless, crops: Vec::new() }
+    let textless =
+        (!masks.text_boxes.is_empty()).then(|| pdq::hash(&mask(img, &masks.text_boxes)).hash);
+    FrameHash {
+        t,
+        orientations: d.hashes,
+        quality: d.quality,
+        scene,
+        textless,
+        crops: Vec::new(),
+    }
 }
 
 fn crop_hashes(img: &RgbaImage) -> Vec<Hash256> {
@@ -181,7 +204,14 @@ fn crop_hashes(img: &RgbaImage) -> Vec<Hash256> {
         .iter()
         .map(|f| {
             let (cw, ch) = (((w as f32) * f) as u32, ((h as f32) * f) as u32);
-            let c = image::imageops::crop_imm(&trimmed, (w - cw) / 2, (h - ch) / 2, cw.max(1), ch.max(1)).to_image();
+            let c = image::imageops::crop_imm(
+                &trimmed,
+                (w - cw) / 2,
+                (h - ch) / 2,
+                cw.max(1),
+                ch.max(1),
+            )
+            .to_image();
             pdq::hash(&c).hash
         })
         .collect()
@@ -191,7 +221,9 @@ impl Fingerprint {
     /// Decodes and measures `path`. `masks` come from the composition when the engine made
     /// the file; files from elsewhere get none.
     pub fn compute(path: &Path, masks: &Masks) -> Result<Fingerprint, DedupError> {
-        let kind = MediaKind::of_path(path).ok_or_else(|| DedupError::Unsupported { path: path.to_path_buf() })?;
+        let kind = MediaKind::of_path(path).ok_or_else(|| DedupError::Unsupported {
+            path: path.to_path_buf(),
+        })?;
         let (sha256, bytes) = sha256_file(path)?;
         match kind {
             MediaKind::Image => {
@@ -201,12 +233,27 @@ impl Fingerprint {
             MediaKind::Video => {
                 let clip = open_video(path)?;
                 let frames: Vec<&RgbaImage> = (0..clip.len()).map(|i| clip.frame(i)).collect();
-                Self::from_frames(path, sha256, bytes, &frames, clip.width, clip.height, clip.duration, masks)
+                Self::from_frames(
+                    path,
+                    sha256,
+                    bytes,
+                    &frames,
+                    clip.width,
+                    clip.height,
+                    clip.duration,
+                    masks,
+                )
             }
         }
     }
 
-    pub fn from_still(path: &Path, sha256: String, bytes: u64, img: &RgbaImage, masks: &Masks) -> Fingerprint {
+    pub fn from_still(
+        path: &Path,
+        sha256: String,
+        bytes: u64,
+        img: &RgbaImage,
+        masks: &Masks,
+    ) -> Fingerprint {
         Fingerprint {
             path: path.to_path_buf(),
             sha256,
@@ -215,7 +262,10 @@ impl Fingerprint {
             width: img.width(),
             height: img.height(),
             duration: 0.0,
-            frames: vec![FrameHash { crops: crop_hashes(img), ..hash_frame(img, 0.0, masks) }],
+            frames: vec![FrameHash {
+                crops: crop_hashes(img),
+                ..hash_frame(img, 0.0, masks)
+            }],
             features: geometry::extract(img),
         }
     }
@@ -240,7 +290,10 @@ impl Fingerprint {
             .filter(|f| f.quality >= pdq::MIN_QUALITY)
             .collect();
         if hashed.is_empty() {
-            return Err(DedupError::NoFrames { path: path.to_path_buf(), min_quality: pdq::MIN_QUALITY });
+            return Err(DedupError::NoFrames {
+                path: path.to_path_buf(),
+                min_quality: pdq::MIN_QUALITY,
+            });
         }
         let key = (hashed[hashed.len() / 2].t * VIDEO_FPS as f32).round() as usize;
         let features = geometry::extract(frames[key.min(frames.len() - 1)]);

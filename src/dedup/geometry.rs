@@ -93,7 +93,10 @@ fn pattern() -> &'static Pattern {
             let a = bin as f64 * 2.0 * std::f64::consts::PI / ANGLE_BINS as f64;
             let (sn, cs) = a.sin_cos();
             for (k, (x, y)) in base.iter().enumerate() {
-                row[k] = ((cs * x - sn * y).round() as i32, (sn * x + cs * y).round() as i32);
+                row[k] = (
+                    (cs * x - sn * y).round() as i32,
+                    (sn * x + cs * y).round() as i32,
+                );
             }
         }
         out
@@ -105,12 +108,21 @@ pub fn extract(img: &RgbaImage) -> Features {
     let gray = image::DynamicImage::ImageRgba8(img.clone()).to_luma8();
     let (w, h) = gray.dimensions();
     let s = WORK_SIDE as f32 / w.max(h) as f32;
-    let (ww, hh) = (((w as f32 * s).round() as u32).max(1), ((h as f32 * s).round() as u32).max(1));
+    let (ww, hh) = (
+        ((w as f32 * s).round() as u32).max(1),
+        ((h as f32 * s).round() as u32).max(1),
+    );
     let base = image::imageops::resize(&gray, ww, hh, FilterType::Triangle);
-    let mut feats = Features { width: ww, height: hh, ..Default::default() };
+    let mut feats = Features {
+        width: ww,
+        height: hh,
+        ..Default::default()
+    };
     let mut level_img = base;
     let mut level_scale = 1.0f32;
-    let weights: Vec<f32> = (0..LEVELS).map(|l| LEVEL_SCALE.powi(-(l as i32) * 2)).collect();
+    let weights: Vec<f32> = (0..LEVELS)
+        .map(|l| LEVEL_SCALE.powi(-(l as i32) * 2))
+        .collect();
     let wsum: f32 = weights.iter().sum();
     for (l, wgt) in weights.iter().enumerate() {
         if l > 0 {
@@ -144,7 +156,13 @@ fn describe_level(img: &GrayImage, target: usize, scale: f32, out: &mut Features
         }
     }
     let mut kept: Vec<usize> = best.values().map(|v| v.1).collect();
-    kept.sort_by(|a, b| corners[*b].corner.score.total_cmp(&corners[*a].corner.score).then(a.cmp(b)));
+    kept.sort_by(|a, b| {
+        corners[*b]
+            .corner
+            .score
+            .total_cmp(&corners[*a].corner.score)
+            .then(a.cmp(b))
+    });
     kept.truncate(target);
     let smooth = imageproc::filter::gaussian_blur_f32(img, 2.0);
     let pat = pattern();
@@ -166,13 +184,17 @@ fn describe_level(img: &GrayImage, target: usize, scale: f32, out: &mut Features
                 d[k / 64] |= 1 << (k % 64);
             }
         }
-        out.points.push((c.corner.x as f32 * scale, c.corner.y as f32 * scale));
+        out.points
+            .push((c.corner.x as f32 * scale, c.corner.y as f32 * scale));
         out.descriptors.push(d);
     }
 }
 
 fn hamming(a: &[u64; 4], b: &[u64; 4]) -> u32 {
-    (a[0] ^ b[0]).count_ones() + (a[1] ^ b[1]).count_ones() + (a[2] ^ b[2]).count_ones() + (a[3] ^ b[3]).count_ones()
+    (a[0] ^ b[0]).count_ones()
+        + (a[1] ^ b[1]).count_ones()
+        + (a[2] ^ b[2]).count_ones()
+        + (a[3] ^ b[3]).count_ones()
 }
 
 /// Matches `new` against `old` and fits a similarity transform old → new.
@@ -197,7 +219,10 @@ pub fn match_features(new: &Features, old: &Features) -> GeoMatch {
             pairs.push((old.points[bi], new.points[i]));
         }
     }
-    let mut result = GeoMatch { matches: pairs.len() as u32, ..Default::default() };
+    let mut result = GeoMatch {
+        matches: pairs.len() as u32,
+        ..Default::default()
+    };
     if pairs.len() < 3 {
         return result;
     }
@@ -215,7 +240,9 @@ pub fn match_features(new: &Features, old: &Features) -> GeoMatch {
         if i == j {
             continue;
         }
-        let Some(t) = similarity(pairs[i], pairs[j]) else { continue };
+        let Some(t) = similarity(pairs[i], pairs[j]) else {
+            continue;
+        };
         let n = pairs.iter().filter(|p| residual(&t, p) < RANSAC_PX).count() as u32;
         if n > best.0 {
             best = (n, t);
@@ -238,7 +265,10 @@ pub fn match_features(new: &Features, old: &Features) -> GeoMatch {
 
 /// z' = a·z + b in complex form: (a_re, a_im, b_re, b_im). Rejects degenerate samples and
 /// implausible scales (a crop or a fit changes scale by far less than 5×).
-fn similarity(p: ((f32, f32), (f32, f32)), q: ((f32, f32), (f32, f32))) -> Option<(f32, f32, f32, f32)> {
+fn similarity(
+    p: ((f32, f32), (f32, f32)),
+    q: ((f32, f32), (f32, f32)),
+) -> Option<(f32, f32, f32, f32)> {
     let (z0, w0) = p;
     let (z1, w1) = q;
     let dz = (z1.0 - z0.0, z1.1 - z0.1);
@@ -287,10 +317,19 @@ pub fn decode(b: &[u8]) -> Option<Features> {
     let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
     let f32_at = |i: usize| f32::from_le_bytes(b[i..i + 4].try_into().unwrap());
     let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
-    let mut f = Features { width: u32_at(0), height: u32_at(4), ..Default::default() };
+    let mut f = Features {
+        width: u32_at(0),
+        height: u32_at(4),
+        ..Default::default()
+    };
     for rec in (8..b.len()).step_by(40) {
         f.points.push((f32_at(rec), f32_at(rec + 4)));
-        f.descriptors.push([u64_at(rec + 8), u64_at(rec + 16), u64_at(rec + 24), u64_at(rec + 32)]);
+        f.descriptors.push([
+            u64_at(rec + 8),
+            u64_at(rec + 16),
+            u64_at(rec + 24),
+            u64_at(rec + 32),
+        ]);
     }
     Some(f)
 }

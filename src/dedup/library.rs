@@ -131,7 +131,9 @@ impl HashIndex {
     pub fn nearest(&self, queries: &[Hash256], max_distance: u32, k: usize) -> Vec<(i64, u32)> {
         let q: Vec<[u64; 4]> = queries.iter().map(|h| h.words()).collect();
         let mut dist = vec![0u16; self.words.len()];
-        dist.par_chunks_mut(16_384).zip(self.words.par_chunks(16_384)).for_each(|(d, w)| scan(&q, w, d));
+        dist.par_chunks_mut(16_384)
+            .zip(self.words.par_chunks(16_384))
+            .for_each(|(d, w)| scan(&q, w, d));
         // A file can own several hashes (frames, crops): over-select so that k distinct files
         // survive. The cut-off distance comes from a histogram, not a sort.
         let take = (k * 64).min(dist.len());
@@ -217,18 +219,30 @@ fn now_unix() -> i64 {
 impl Library {
     /// Opens (creating if needed) the library at `path`.
     pub fn open(path: &Path) -> Result<Library, DedupError> {
-        let err = |source| DedupError::Library { path: path.to_path_buf(), source };
+        let err = |source| DedupError::Library {
+            path: path.to_path_buf(),
+            source,
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| DedupError::Io { path: dir.to_path_buf(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| DedupError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
         }
         let conn = Connection::open(path).map_err(err)?;
         // Another process may hold the write lock for a moment (a nightly job and an
         // operator adding files): wait for it instead of failing with SQLITE_BUSY.
         conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
-        let lib = Library { path: path.to_path_buf(), conn: Mutex::new(conn) };
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(err)?;
+        let lib = Library {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+        };
         lib.migrate()?;
         Ok(lib)
     }
@@ -238,7 +252,10 @@ impl Library {
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> DedupError + '_ {
-        move |source| DedupError::Library { path: self.path.clone(), source }
+        move |source| DedupError::Library {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -247,19 +264,29 @@ impl Library {
 
     fn migrate(&self) -> Result<(), DedupError> {
         let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(self.err())?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(self.err())?;
         tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             .map_err(self.err())?;
-        let found: Option<i64> =
-            tx.query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0)).map_err(self.err())?;
+        let found: Option<i64> = tx
+            .query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0))
+            .map_err(self.err())?;
         match found {
             None => {
                 tx.execute_batch(SCHEMA_V1).map_err(self.err())?;
-                tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [SCHEMA_VERSION])
-                    .map_err(self.err())?;
+                tx.execute(
+                    "INSERT INTO schema_version (version) VALUES (?1)",
+                    [SCHEMA_VERSION],
+                )
+                .map_err(self.err())?;
             }
             Some(v) if v > SCHEMA_VERSION => {
-                return Err(DedupError::SchemaTooNew { path: self.path.clone(), found: v, supported: SCHEMA_VERSION })
+                return Err(DedupError::SchemaTooNew {
+                    path: self.path.clone(),
+                    found: v,
+                    supported: SCHEMA_VERSION,
+                })
             }
             Some(_) => {}
         }
@@ -280,9 +307,15 @@ impl Library {
         let path = std::path::absolute(&fp.path).unwrap_or_else(|_| fp.path.clone());
         let features = geometry::encode(&fp.features);
         let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(self.err())?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(self.err())?;
         let existing: Option<i64> = tx
-            .query_row("SELECT id FROM files WHERE sha256 = ?1", [&fp.sha256], |r| r.get(0))
+            .query_row(
+                "SELECT id FROM files WHERE sha256 = ?1",
+                [&fp.sha256],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(self.err())?;
         let id = if let Some(id) = existing {
@@ -324,13 +357,20 @@ impl Library {
                         &f.hash().0[..],
                         f.scene.map(|h| h.0.to_vec()),
                         f.textless.map(|h| h.0.to_vec()),
-                        (!f.crops.is_empty()).then(|| f.crops.iter().flat_map(|h| h.0).collect::<Vec<u8>>())
+                        (!f.crops.is_empty()).then(|| f
+                            .crops
+                            .iter()
+                            .flat_map(|h| h.0)
+                            .collect::<Vec<u8>>())
                     ])
                     .map_err(self.err())?;
                 }
             }
-            tx.execute("INSERT INTO features (file_id, data) VALUES (?1, ?2)", params![id, features])
-                .map_err(self.err())?;
+            tx.execute(
+                "INSERT INTO features (file_id, data) VALUES (?1, ?2)",
+                params![id, features],
+            )
+            .map_err(self.err())?;
             id
         };
         if let Some(c) = composition {
@@ -360,8 +400,17 @@ impl Library {
     }
 
     /// Records a scored candidate with its composition and creation time.
-    pub fn add_candidate(&self, c: &super::rules::Candidate, fp: &Fingerprint) -> Result<i64, DedupError> {
-        self.add(fp, c.variant_id.as_deref(), c.composition.as_ref(), Some(c.created_at))
+    pub fn add_candidate(
+        &self,
+        c: &super::rules::Candidate,
+        fp: &Fingerprint,
+    ) -> Result<i64, DedupError> {
+        self.add(
+            fp,
+            c.variant_id.as_deref(),
+            c.composition.as_ref(),
+            Some(c.created_at),
+        )
     }
 
     const ENTRY_SQL: &'static str = "SELECT f.id, f.path, f.sha256, f.bytes, f.kind, f.width, f.height, f.duration, f.variant_id,
@@ -392,21 +441,29 @@ impl Library {
     /// All entries, oldest first.
     pub fn list(&self) -> Result<Vec<LibraryEntry>, DedupError> {
         let conn = self.conn();
-        let mut st = conn.prepare(&format!("{} ORDER BY f.id", Self::ENTRY_SQL)).map_err(self.err())?;
+        let mut st = conn
+            .prepare(&format!("{} ORDER BY f.id", Self::ENTRY_SQL))
+            .map_err(self.err())?;
         let rows = st.query_map([], Self::row_to_entry).map_err(self.err())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
     }
 
     pub fn entry(&self, id: i64) -> Result<Option<LibraryEntry>, DedupError> {
         let conn = self.conn();
-        conn.query_row(&format!("{} WHERE f.id = ?1", Self::ENTRY_SQL), [id], Self::row_to_entry)
-            .optional()
-            .map_err(self.err())
+        conn.query_row(
+            &format!("{} WHERE f.id = ?1", Self::ENTRY_SQL),
+            [id],
+            Self::row_to_entry,
+        )
+        .optional()
+        .map_err(self.err())
     }
 
     /// Finds an entry by numeric id, sha256, or stored path (as given or made absolute).
     pub fn find(&self, key: &str) -> Result<LibraryEntry, DedupError> {
-        let abs = std::path::absolute(key).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+        let abs = std::path::absolute(key)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let conn = self.conn();
         let id: Option<i64> = conn
             .query_row(
@@ -420,7 +477,10 @@ impl Library {
         drop(conn);
         match id {
             Some(id) => Ok(self.entry(id)?.expect("entry just found")),
-            None => Err(DedupError::NotInLibrary { path: self.path.clone(), key: key.to_string() }),
+            None => Err(DedupError::NotInLibrary {
+                path: self.path.clone(),
+                key: key.to_string(),
+            }),
         }
     }
 
@@ -428,8 +488,11 @@ impl Library {
     pub fn forget(&self, key: &str) -> Result<LibraryEntry, DedupError> {
         let e = self.find(key)?;
         let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(self.err())?;
-        tx.execute("DELETE FROM files WHERE id = ?1", [e.id]).map_err(self.err())?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(self.err())?;
+        tx.execute("DELETE FROM files WHERE id = ?1", [e.id])
+            .map_err(self.err())?;
         tx.commit().map_err(self.err())?;
         Ok(e)
     }
@@ -439,8 +502,11 @@ impl Library {
     pub fn retire(&self, key: &str) -> Result<LibraryEntry, DedupError> {
         let e = self.find(key)?;
         let conn = self.conn();
-        conn.execute("UPDATE files SET retired = 1, retired_at = ?2 WHERE id = ?1", params![e.id, now_unix()])
-            .map_err(self.err())?;
+        conn.execute(
+            "UPDATE files SET retired = 1, retired_at = ?2 WHERE id = ?1",
+            params![e.id, now_unix()],
+        )
+        .map_err(self.err())?;
         drop(conn);
         Ok(LibraryEntry { retired: true, ..e })
     }
@@ -458,7 +524,11 @@ impl Library {
                 let cr: Option<Vec<u8>> = r.get(5)?;
                 Ok(StoredFrame {
                     t: r.get(0)?,
-                    crops: cr.unwrap_or_default().chunks_exact(32).filter_map(Hash256::from_slice).collect(),
+                    crops: cr
+                        .unwrap_or_default()
+                        .chunks_exact(32)
+                        .filter_map(Hash256::from_slice)
+                        .collect(),
                     quality: r.get(1)?,
                     hash: Hash256::from_slice(&h).unwrap_or(Hash256([0; 32])),
                     scene: s.and_then(|b| Hash256::from_slice(&b)),
@@ -472,7 +542,9 @@ impl Library {
     pub fn features(&self, id: i64) -> Result<Option<Features>, DedupError> {
         let conn = self.conn();
         let b: Option<Vec<u8>> = conn
-            .query_row("SELECT data FROM features WHERE file_id = ?1", [id], |r| r.get(0))
+            .query_row("SELECT data FROM features WHERE file_id = ?1", [id], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(self.err())?;
         Ok(b.and_then(|b| geometry::decode(&b)))
@@ -488,14 +560,20 @@ impl Library {
                  WHERE f.retired = 0 AND f.created_at >= ?1",
             )
             .map_err(self.err())?;
-        let mut idx = HashIndex { file_ids: Vec::new(), words: Vec::new() };
+        let mut idx = HashIndex {
+            file_ids: Vec::new(),
+            words: Vec::new(),
+        };
         let mut rows = st.query([created_since]).map_err(self.err())?;
         while let Some(r) = rows.next().map_err(self.err())? {
             let id: i64 = r.get(0).map_err(self.err())?;
             let b: Vec<u8> = r.get(1).map_err(self.err())?;
             let crops: Option<Vec<u8>> = r.get(2).map_err(self.err())?;
             let crops = crops.unwrap_or_default();
-            for h in std::iter::once(&b[..]).chain(crops.chunks_exact(32)).filter_map(Hash256::from_slice) {
+            for h in std::iter::once(&b[..])
+                .chain(crops.chunks_exact(32))
+                .filter_map(Hash256::from_slice)
+            {
                 idx.file_ids.push(id);
                 idx.words.push(h.words());
             }
@@ -505,7 +583,11 @@ impl Library {
 
     /// Entries (live, recent) that share the background or product asset with `c`: the
     /// exact retrieval path, which finds re-used assets even when the pixels moved.
-    pub fn sharing_assets(&self, c: &Composition, created_since: i64) -> Result<Vec<i64>, DedupError> {
+    pub fn sharing_assets(
+        &self,
+        c: &Composition,
+        created_since: i64,
+    ) -> Result<Vec<i64>, DedupError> {
         let conn = self.conn();
         let mut st = conn
             .prepare(
@@ -516,9 +598,14 @@ impl Library {
             )
             .map_err(self.err())?;
         let rows = st
-            .query_map(params![c.background.sha256, c.product.as_ref().map(|p| &p.sha256), created_since], |r| {
-                r.get(0)
-            })
+            .query_map(
+                params![
+                    c.background.sha256,
+                    c.product.as_ref().map(|p| &p.sha256),
+                    created_since
+                ],
+                |r| r.get(0),
+            )
             .map_err(self.err())?;
         rows.collect::<Result<Vec<i64>, _>>().map_err(self.err())
     }

@@ -74,7 +74,11 @@ pub struct Dihedral {
 impl Dihedral {
     /// Smallest distance from any orientation of `self` to `other`.
     pub fn min_distance(&self, other: &Hash256) -> u32 {
-        self.hashes.iter().map(|h| h.hamming(other)).min().unwrap_or(256)
+        self.hashes
+            .iter()
+            .map(|h| h.hamming(other))
+            .min()
+            .unwrap_or(256)
     }
 }
 
@@ -93,8 +97,10 @@ fn dct_matrix() -> &'static [[f32; BUF]; OUT] {
         for (i, row) in m.iter_mut().enumerate() {
             for (j, v) in row.iter_mut().enumerate() {
                 *v = (scale
-                    * ((std::f64::consts::PI / 2.0 / BUF as f64) * (i + 1) as f64 * (2 * j + 1) as f64).cos())
-                    as f32;
+                    * ((std::f64::consts::PI / 2.0 / BUF as f64)
+                        * (i + 1) as f64
+                        * (2 * j + 1) as f64)
+                        .cos()) as f32;
             }
         }
         m
@@ -104,7 +110,10 @@ fn dct_matrix() -> &'static [[f32; BUF]; OUT] {
 /// Hash of an RGBA image exactly as given (no border trimming).
 pub fn hash(img: &RgbaImage) -> PdqHash {
     let (dct, quality) = dct16(img);
-    PdqHash { hash: threshold(&dct), quality }
+    PdqHash {
+        hash: threshold(&dct),
+        quality,
+    }
 }
 
 /// Hashes of all eight orientations.

@@ -54,7 +54,10 @@ pub struct Composition {
 
 impl Composition {
     fn masks(&self) -> Masks {
-        Masks { product_box: self.product_box, text_boxes: self.text_boxes.clone() }
+        Masks {
+            product_box: self.product_box,
+            text_boxes: self.text_boxes.clone(),
+        }
     }
 }
 
@@ -74,13 +77,23 @@ pub struct Candidate {
 impl Candidate {
     /// A file with nothing known about how it was made (scored on pixels alone).
     pub fn file(path: impl Into<PathBuf>) -> Candidate {
-        Candidate { path: path.into(), variant_id: None, variant_n: None, composition: None, created_at: now_unix() }
+        Candidate {
+            path: path.into(),
+            variant_id: None,
+            variant_n: None,
+            composition: None,
+            created_at: now_unix(),
+        }
     }
 
     /// Decodes and measures the file, with the masked hashes its composition allows. Pass the
     /// results to `score_fingerprints` and then `Library::add_candidate` to avoid decoding twice.
     pub fn fingerprint(&self) -> Result<Fingerprint, DedupError> {
-        let masks = self.composition.as_ref().map(|c| c.masks()).unwrap_or_default();
+        let masks = self
+            .composition
+            .as_ref()
+            .map(|c| c.masks())
+            .unwrap_or_default();
         Fingerprint::compute(&self.path, &masks)
     }
 }
@@ -267,7 +280,11 @@ impl Old {
             duration: fp.duration,
             composition: c.composition.clone(),
             hashes: fp.hashes(),
-            crops: fp.frames.iter().flat_map(|f| f.crops.iter().copied()).collect(),
+            crops: fp
+                .frames
+                .iter()
+                .flat_map(|f| f.crops.iter().copied())
+                .collect(),
             scene: fp.frames.iter().filter_map(|f| f.scene).collect(),
             textless: fp.frames.iter().filter_map(|f| f.textless).collect(),
             features: Some(fp.features.clone()),
@@ -275,7 +292,9 @@ impl Old {
     }
 
     fn from_library(lib: &Library, id: i64) -> Result<Option<Old>, DedupError> {
-        let Some(e) = lib.entry(id)? else { return Ok(None) };
+        let Some(e) = lib.entry(id)? else {
+            return Ok(None);
+        };
         let frames = lib.frames(id)?;
         Ok(Some(Old {
             file: e.path,
@@ -288,7 +307,10 @@ impl Old {
             duration: e.duration,
             composition: e.composition,
             hashes: frames.iter().map(|f| f.hash).collect(),
-            crops: frames.iter().flat_map(|f| f.crops.iter().copied()).collect(),
+            crops: frames
+                .iter()
+                .flat_map(|f| f.crops.iter().copied())
+                .collect(),
             scene: frames.iter().filter_map(|f| f.scene).collect(),
             textless: frames.iter().filter_map(|f| f.textless).collect(),
             features: lib.features(id)?,
@@ -300,7 +322,10 @@ impl Old {
 /// and ignores case, punctuation and spacing edits.
 pub fn copy_similarity(a: &str, b: &str) -> f32 {
     let norm = |s: &str| -> Vec<char> {
-        s.chars().filter(|c| c.is_alphanumeric()).flat_map(|c| c.to_lowercase()).collect()
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(|c| c.to_lowercase())
+            .collect()
     };
     let (a, b) = (norm(a), norm(b));
     if a == b {
@@ -349,19 +374,35 @@ fn compare_compositions(new: &Composition, old: &Composition, cfg: &GateConfig) 
         _ => false,
     };
     if same_product {
-        dims.push((Dimension::Character, format!("character: same product asset {}", short(&new.product.as_ref().unwrap().id))));
+        dims.push((
+            Dimension::Character,
+            format!(
+                "character: same product asset {}",
+                short(&new.product.as_ref().unwrap().id)
+            ),
+        ));
     }
     if new.background.sha256 == old.background.sha256 {
-        dims.push((Dimension::Scene, format!("scene: same background asset {}", short(&new.background.id))));
+        dims.push((
+            Dimension::Scene,
+            format!("scene: same background asset {}", short(&new.background.id)),
+        ));
     }
     if new.structure == old.structure && new.kind == old.kind {
-        dims.push((Dimension::Type, format!("type: same structure {:?}", new.structure)));
+        dims.push((
+            Dimension::Type,
+            format!("type: same structure {:?}", new.structure),
+        ));
     }
     let sim = copy_similarity(&new.copy, &old.copy);
     if sim >= cfg.copy_similarity {
-        dims.push((Dimension::Creative, format!("creative: copy {:.0} % similar", sim * 100.0)));
+        dims.push((
+            Dimension::Creative,
+            format!("creative: copy {:.0} % similar", sim * 100.0),
+        ));
     }
-    let product_eq = new.product.as_ref().map(|a| &a.sha256) == old.product.as_ref().map(|a| &a.sha256);
+    let product_eq =
+        new.product.as_ref().map(|a| &a.sha256) == old.product.as_ref().map(|a| &a.sha256);
     let audio_eq = new.audio.as_ref().map(|a| &a.sha256) == old.audio.as_ref().map(|a| &a.sha256);
     let visual_eq = new.background.sha256 == old.background.sha256
         && product_eq
@@ -388,7 +429,9 @@ fn boxes_close(a: Option<[f32; 4]>, b: Option<[f32; 4]>) -> bool {
 }
 
 fn min_distance(new: &[Hash256], old: &[Hash256]) -> Option<u32> {
-    new.iter().flat_map(|n| old.iter().map(move |o| n.hamming(o))).min()
+    new.iter()
+        .flat_map(|n| old.iter().map(move |o| n.hamming(o)))
+        .min()
 }
 
 struct Measured {
@@ -401,13 +444,29 @@ fn preset_mismatch(new: Option<&Composition>, old: Option<&Composition>, cfg: &G
     cfg.same_preset_only && matches!((new, old), (Some(a), Some(b)) if a.preset != b.preset)
 }
 
-fn evaluate(fp: &Fingerprint, cand: &Candidate, old: &Old, run_geometry: bool, cfg: &GateConfig) -> Option<Match> {
-    if fp.kind != old.kind || preset_mismatch(cand.composition.as_ref(), old.composition.as_ref(), cfg) {
+fn evaluate(
+    fp: &Fingerprint,
+    cand: &Candidate,
+    old: &Old,
+    run_geometry: bool,
+    cfg: &GateConfig,
+) -> Option<Match> {
+    if fp.kind != old.kind
+        || preset_mismatch(cand.composition.as_ref(), old.composition.as_ref(), cfg)
+    {
         return None;
     }
-    let mut m = Measured { visual_distance: None, bag: None, geo: None };
+    let mut m = Measured {
+        visual_distance: None,
+        bag: None,
+        geo: None,
+    };
     let mut evidence: Vec<String> = Vec::new();
-    let base = |rule: Rule, verdict: VerdictKind, dims: Vec<Dimension>, m: &Measured, evidence: Vec<String>| Match {
+    let base = |rule: Rule,
+                verdict: VerdictKind,
+                dims: Vec<Dimension>,
+                m: &Measured,
+                evidence: Vec<String>| Match {
         file: old.file.clone(),
         variant_id: old.variant_id.clone(),
         source: old.source,
@@ -429,7 +488,13 @@ fn evaluate(fp: &Fingerprint, cand: &Candidate, old: &Old, run_geometry: bool, c
     };
     if fp.sha256 == old.sha256 && !comp_only_audio {
         m.visual_distance = Some(0);
-        return Some(base(Rule::SameFile, VerdictKind::Duplicate, vec![], &m, vec!["same sha256".into()]));
+        return Some(base(
+            Rule::SameFile,
+            VerdictKind::Duplicate,
+            vec![],
+            &m,
+            vec!["same sha256".into()],
+        ));
     }
 
     // Measurements.
@@ -449,11 +514,15 @@ fn evaluate(fp: &Fingerprint, cand: &Candidate, old: &Old, run_geometry: bool, c
         // Between two composed outputs, keypoints shared by a common background must not
         // make the whole picture "the same": there the composition decides the dimensions,
         // and only a whole-frame hash match counts as looking the same.
-        MediaKind::Image if both_composed => m.visual_distance.is_some_and(|d| d <= cfg.max_distance),
+        MediaKind::Image if both_composed => {
+            m.visual_distance.is_some_and(|d| d <= cfg.max_distance)
+        }
         MediaKind::Image => {
             m.visual_distance.is_some_and(|d| d <= cfg.max_distance) || inliers >= cfg.min_inliers
         }
-        MediaKind::Video => m.bag.is_some_and(|b| b.q >= cfg.video_match_pct && b.c >= cfg.video_match_pct),
+        MediaKind::Video => m
+            .bag
+            .is_some_and(|b| b.q >= cfg.video_match_pct && b.c >= cfg.video_match_pct),
     };
     if let Some(d) = m.visual_distance {
         evidence.push(format!("PDQ distance {d}"));
@@ -468,7 +537,10 @@ fn evaluate(fp: &Fingerprint, cand: &Candidate, old: &Old, run_geometry: bool, c
         ));
     }
     if let Some(g) = &m.geo {
-        evidence.push(format!("{} keypoint inliers (scale {:.2}, rotation {:.1}°)", g.inliers, g.scale, g.angle_deg));
+        evidence.push(format!(
+            "{} keypoint inliers (scale {:.2}, rotation {:.1}°)",
+            g.inliers, g.scale, g.angle_deg
+        ));
     }
 
     // Dimensions: exact when both compositions are known, perceptual otherwise.
@@ -493,12 +565,16 @@ fn evaluate(fp: &Fingerprint, cand: &Candidate, old: &Old, run_geometry: bool, c
     // they would "find" the product in any variant.
     let shared_background = matches!((&cand.composition, &old.composition),
         (Some(a), Some(b)) if a.background.sha256 == b.background.sha256);
-    if let (false, Some(g), Some(b)) =
-        (shared_background, &m.geo, cand.composition.as_ref().and_then(|c| c.product_box))
-    {
+    if let (false, Some(g), Some(b)) = (
+        shared_background,
+        &m.geo,
+        cand.composition.as_ref().and_then(|c| c.product_box),
+    ) {
         let n = g.inliers_in(b);
         if n >= cfg.product_inliers && dims.insert(Dimension::Character) {
-            evidence.push(format!("character: {n} keypoint inliers inside the product box"));
+            evidence.push(format!(
+                "character: {n} keypoint inliers inside the product box"
+            ));
         }
     }
     let new_scene: Vec<Hash256> = fp.frames.iter().filter_map(|f| f.scene).collect();
@@ -515,7 +591,8 @@ fn evaluate(fp: &Fingerprint, cand: &Candidate, old: &Old, run_geometry: bool, c
         // Type: same kind of output, same shape and (for video) about the same length.
         let ar_new = fp.width as f32 / fp.height.max(1) as f32;
         let ar_old = old.width as f32 / old.height.max(1) as f32;
-        let dur_ok = fp.kind == MediaKind::Image || (fp.duration - old.duration).abs() <= 0.15 * old.duration.max(1.0);
+        let dur_ok = fp.kind == MediaKind::Image
+            || (fp.duration - old.duration).abs() <= 0.15 * old.duration.max(1.0);
         if (ar_new / ar_old - 1.0).abs() < 0.03 && dur_ok {
             dims.insert(Dimension::Type);
             evidence.push("type: same kind, aspect and length".into());
@@ -527,7 +604,14 @@ fn evaluate(fp: &Fingerprint, cand: &Candidate, old: &Old, run_geometry: bool, c
         };
         if story {
             dims.insert(Dimension::Creative);
-            evidence.push(if m.bag.is_some() { "creative: same shots in the same order" } else { "creative: same picture" }.into());
+            evidence.push(
+                if m.bag.is_some() {
+                    "creative: same shots in the same order"
+                } else {
+                    "creative: same picture"
+                }
+                .into(),
+            );
         }
     }
     // Text-only difference, perceptually: equal once the text boxes are hidden (also catches
@@ -541,7 +625,15 @@ fn evaluate(fp: &Fingerprint, cand: &Candidate, old: &Old, run_geometry: bool, c
     }
     let dims_v: Vec<Dimension> = dims.iter().copied().collect();
     let has = |d: Dimension| dims.contains(&d);
-    let dup = |rule| Some(base(rule, VerdictKind::Duplicate, dims_v.clone(), &m, evidence.clone()));
+    let dup = |rule| {
+        Some(base(
+            rule,
+            VerdictKind::Duplicate,
+            dims_v.clone(),
+            &m,
+            evidence.clone(),
+        ))
+    };
 
     if identical {
         return dup(Rule::SameComposition);
@@ -569,7 +661,15 @@ fn evaluate(fp: &Fingerprint, cand: &Candidate, old: &Old, run_geometry: bool, c
     if dims.len() >= 3 {
         return dup(Rule::ThreeDimensions);
     }
-    let similar = |rule| Some(base(rule, VerdictKind::Similar, dims_v.clone(), &m, evidence.clone()));
+    let similar = |rule| {
+        Some(base(
+            rule,
+            VerdictKind::Similar,
+            dims_v.clone(),
+            &m,
+            evidence.clone(),
+        ))
+    };
     if let Some(b) = &m.bag {
         if b.reused_share >= cfg.segment_similar {
             return similar(Rule::SimilarSegments);
@@ -642,15 +742,25 @@ fn figures(m: &Match) -> String {
 }
 
 fn rank(m: &Match) -> (std::cmp::Reverse<VerdictKind>, u32) {
-    (std::cmp::Reverse(m.verdict), m.visual_distance.unwrap_or(256))
+    (
+        std::cmp::Reverse(m.verdict),
+        m.visual_distance.unwrap_or(256),
+    )
 }
 
 /// Scores each candidate against the library (if any) and against the candidates that come
 /// before it in variant order. Verdicts are returned in input order. The library is only
 /// read; adding the kept outputs is the caller's decision (`Library::add`).
-pub fn score(cands: &[Candidate], library: Option<&Library>, cfg: &GateConfig) -> Result<Vec<Verdict>, DedupError> {
+pub fn score(
+    cands: &[Candidate],
+    library: Option<&Library>,
+    cfg: &GateConfig,
+) -> Result<Vec<Verdict>, DedupError> {
     use rayon::prelude::*;
-    let fps: Vec<Fingerprint> = cands.par_iter().map(|c| c.fingerprint()).collect::<Result<_, _>>()?;
+    let fps: Vec<Fingerprint> = cands
+        .par_iter()
+        .map(|c| c.fingerprint())
+        .collect::<Result<_, _>>()?;
     score_fingerprints(cands, &fps, library, cfg)
 }
 
@@ -669,8 +779,16 @@ pub fn score_fingerprints(
     };
     let mut order: Vec<usize> = (0..cands.len()).collect();
     order.sort_by(|&a, &b| {
-        let ka = (cands[a].variant_n.unwrap_or(u32::MAX), cands[a].variant_id.as_deref(), &cands[a].path);
-        let kb = (cands[b].variant_n.unwrap_or(u32::MAX), cands[b].variant_id.as_deref(), &cands[b].path);
+        let ka = (
+            cands[a].variant_n.unwrap_or(u32::MAX),
+            cands[a].variant_id.as_deref(),
+            &cands[a].path,
+        );
+        let kb = (
+            cands[b].variant_n.unwrap_or(u32::MAX),
+            cands[b].variant_id.as_deref(),
+            &cands[b].path,
+        );
         ka.cmp(&kb).then(a.cmp(&b))
     });
     let mut verdicts: Vec<Option<Verdict>> = vec![None; cands.len()];
@@ -684,8 +802,11 @@ pub fn score_fingerprints(
             // Retrieval: every file within the match distance, plus the nearest few for
             // geometry (crops/rotations sit beyond PDQ's reach), plus files sharing assets.
             let near = index.nearest(&queries, cfg.similar_distance, cfg.geometry_candidates);
-            let mut ids: Vec<(i64, bool)> =
-                near.iter().enumerate().map(|(rank_i, (id, _))| (*id, rank_i < cfg.geometry_candidates)).collect();
+            let mut ids: Vec<(i64, bool)> = near
+                .iter()
+                .enumerate()
+                .map(|(rank_i, (id, _))| (*id, rank_i < cfg.geometry_candidates))
+                .collect();
             if let Some(c) = &cand.composition {
                 for id in lib.sharing_assets(c, since)? {
                     if !ids.iter().any(|(x, _)| *x == id) {
@@ -695,7 +816,9 @@ pub fn score_fingerprints(
             }
             for (id, geo) in ids {
                 if let Some(old) = Old::from_library(lib, id)? {
-                    if old.sha256 == fp.sha256 && old.file == std::path::absolute(&fp.path).unwrap_or_default() {
+                    if old.sha256 == fp.sha256
+                        && old.file == std::path::absolute(&fp.path).unwrap_or_default()
+                    {
                         // The file itself was already added: comparing it with itself says nothing.
                         continue;
                     }
@@ -723,15 +846,27 @@ pub fn score_fingerprints(
         }
 
         matches.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.file.cmp(&b.file)));
-        let verdict = matches.first().map(|m| m.verdict).unwrap_or(VerdictKind::Distinct);
+        let verdict = matches
+            .first()
+            .map(|m| m.verdict)
+            .unwrap_or(VerdictKind::Distinct);
         let reason = match matches.first() {
             Some(m) => describe(m),
             None => "no earlier output or library entry repeats it".to_string(),
         };
-        verdicts[i] = Some(Verdict { file: fp.path.clone(), variant_id: cand.variant_id.clone(), verdict, matches, reason });
+        verdicts[i] = Some(Verdict {
+            file: fp.path.clone(),
+            variant_id: cand.variant_id.clone(),
+            verdict,
+            matches,
+            reason,
+        });
         earlier.push(Old::from_fingerprint(fp, cand));
     }
-    Ok(verdicts.into_iter().map(|v| v.expect("every candidate scored")).collect())
+    Ok(verdicts
+        .into_iter()
+        .map(|v| v.expect("every candidate scored"))
+        .collect())
 }
 
 /// Planned variants that would be duplicates by composition alone (before any pixel is

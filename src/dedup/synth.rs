@@ -22,7 +22,12 @@ impl Rng {
         lo + (self.next() % (hi - lo).max(1) as u64) as i32
     }
     fn color(&mut self) -> Rgba<u8> {
-        Rgba([self.range(0, 256) as u8, self.range(0, 256) as u8, self.range(0, 256) as u8, 255])
+        Rgba([
+            self.range(0, 256) as u8,
+            self.range(0, 256) as u8,
+            self.range(0, 256) as u8,
+            255,
+        ])
     }
 }
 
@@ -41,7 +46,8 @@ pub fn scene(seed: u64, w: u32, h: u32) -> RgbaImage {
         let v = y as f32 / h as f32;
         let t = ((u - 0.5) * dx + (v - 0.5) * dy + 0.5).clamp(0.0, 1.0);
         let tex = 18.0 * ((u * fx * 6.3 + ph).sin() * (v * fy * 6.3).cos());
-        let mix = |a: u8, b: u8| (a as f32 * (1.0 - t) + b as f32 * t + tex).clamp(0.0, 255.0) as u8;
+        let mix =
+            |a: u8, b: u8| (a as f32 * (1.0 - t) + b as f32 * t + tex).clamp(0.0, 255.0) as u8;
         Rgba([mix(c0[0], c1[0]), mix(c0[1], c1[1]), mix(c0[2], c1[2]), 255])
     });
     let s = w.min(h) as i32;
@@ -52,7 +58,8 @@ pub fn scene(seed: u64, w: u32, h: u32) -> RgbaImage {
             0 => draw_filled_circle_mut(&mut img, (x, y), r.range(s / 30, s / 6), c),
             1 => draw_filled_rect_mut(
                 &mut img,
-                Rect::at(x, y).of_size(r.range(s / 20, s / 3) as u32, r.range(s / 20, s / 3) as u32),
+                Rect::at(x, y)
+                    .of_size(r.range(s / 20, s / 3) as u32, r.range(s / 20, s / 3) as u32),
                 c,
             ),
             _ => {
@@ -87,25 +94,48 @@ pub fn product(seed: u64, w: u32, h: u32) -> RgbaImage {
     let (wi, hi) = (w as i32, h as i32);
     match r.range(0, 4) {
         0 => {
-            draw_filled_rect_mut(&mut img, Rect::at(wi / 8, hi / 3).of_size(w * 3 / 4, h / 2), body);
+            draw_filled_rect_mut(
+                &mut img,
+                Rect::at(wi / 8, hi / 3).of_size(w * 3 / 4, h / 2),
+                body,
+            );
             draw_filled_circle_mut(&mut img, (wi / 2, hi / 3), wi / 4, body);
         }
         1 => {
-            draw_filled_rect_mut(&mut img, Rect::at(wi * 3 / 8, hi / 10).of_size(w / 4, h * 8 / 10), body);
-            draw_filled_rect_mut(&mut img, Rect::at(wi / 4, hi * 2 / 5).of_size(w / 2, h / 2), body);
+            draw_filled_rect_mut(
+                &mut img,
+                Rect::at(wi * 3 / 8, hi / 10).of_size(w / 4, h * 8 / 10),
+                body,
+            );
+            draw_filled_rect_mut(
+                &mut img,
+                Rect::at(wi / 4, hi * 2 / 5).of_size(w / 2, h / 2),
+                body,
+            );
         }
         2 => draw_filled_circle_mut(&mut img, (wi / 2, hi / 2), wi * 2 / 5, body),
         _ => draw_polygon_mut(
             &mut img,
-            &[Point::new(wi / 10, hi * 9 / 10), Point::new(wi * 9 / 10, hi * 9 / 10), Point::new(wi * 3 / 4, hi / 8)],
+            &[
+                Point::new(wi / 10, hi * 9 / 10),
+                Point::new(wi * 9 / 10, hi * 9 / 10),
+                Point::new(wi * 3 / 4, hi / 8),
+            ],
             body,
         ),
     }
     for _ in 0..10 {
         let c = r.color();
-        let (x, y) = (r.range(w as i32 / 6, w as i32 * 5 / 6), r.range(h as i32 / 4, h as i32 * 4 / 5));
+        let (x, y) = (
+            r.range(w as i32 / 6, w as i32 * 5 / 6),
+            r.range(h as i32 / 4, h as i32 * 4 / 5),
+        );
         draw_filled_circle_mut(&mut img, (x, y), r.range(3, (w / 10) as i32), c);
-        draw_filled_rect_mut(&mut img, Rect::at(x, y).of_size(r.range(4, (w / 6) as i32) as u32, 4), c);
+        draw_filled_rect_mut(
+            &mut img,
+            Rect::at(x, y).of_size(r.range(4, (w / 6) as i32) as u32, 4),
+            c,
+        );
     }
     img
 }

@@ -29,7 +29,10 @@ pub fn compare(new: &[FrameHash], old: &[Hash256]) -> BagMatch {
 
 pub fn compare_with(new: &[FrameHash], old: &[Hash256], threshold: u32) -> BagMatch {
     if new.is_empty() || old.is_empty() {
-        return BagMatch { min_distance: 256, ..Default::default() };
+        return BagMatch {
+            min_distance: 256,
+            ..Default::default()
+        };
     }
     // Orientation is a property of the whole file, not of each frame: pick the one that
     // matches best overall, so frames are not matched under mixed flips by chance.
@@ -58,7 +61,9 @@ pub fn compare_with(new: &[FrameHash], old: &[Hash256], threshold: u32) -> BagMa
         }
     }
     let (matched_new, m, min_distance) = best.expect("eight orientations tried");
-    let matched_old = (0..old.len()).filter(|j| m.iter().any(|row| row[*j])).count();
+    let matched_old = (0..old.len())
+        .filter(|j| m.iter().any(|row| row[*j]))
+        .count();
     let lcs = lcs(&m);
     let n = new.len() as f32;
     BagMatch {
@@ -76,7 +81,11 @@ fn lcs(m: &[Vec<bool>]) -> usize {
     for row in m {
         let mut cur = vec![0usize; cols + 1];
         for j in 0..cols {
-            cur[j + 1] = if row[j] { prev[j] + 1 } else { prev[j + 1].max(cur[j]) };
+            cur[j + 1] = if row[j] {
+                prev[j] + 1
+            } else {
+                prev[j + 1].max(cur[j])
+            };
         }
         prev = cur;
     }

@@ -21,7 +21,12 @@ pub fn ffmpeg(args: &[&str]) {
         .args(args)
         .output()
         .expect("ffmpeg on PATH");
-    assert!(out.status.success(), "ffmpeg {:?}: {}", args, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffmpeg {:?}: {}",
+        args,
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A slideshow video: one synthetic scene per segment, `secs` seconds each, with slight
@@ -37,13 +42,46 @@ pub fn write_video(dir: &Path, name: &str, seeds: &[u64], secs: u32, w: u32, h: 
             w,
             h
         );
-        ffmpeg(&["-loop", "1", "-i", img.to_str().unwrap(), "-vf", &vf, "-t", &secs.to_string(), "-c:v", "libx264", "-preset", "ultrafast", "-crf", "23", seg.to_str().unwrap()]);
+        ffmpeg(&[
+            "-loop",
+            "1",
+            "-i",
+            img.to_str().unwrap(),
+            "-vf",
+            &vf,
+            "-t",
+            &secs.to_string(),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "23",
+            seg.to_str().unwrap(),
+        ]);
         parts.push(seg);
     }
     let list = dir.join(format!("{name}.txt"));
-    std::fs::write(&list, parts.iter().map(|p| format!("file '{}'\n", p.display())).collect::<String>()).unwrap();
+    std::fs::write(
+        &list,
+        parts
+            .iter()
+            .map(|p| format!("file '{}'\n", p.display()))
+            .collect::<String>(),
+    )
+    .unwrap();
     let out = dir.join(name);
-    ffmpeg(&["-f", "concat", "-safe", "0", "-i", list.to_str().unwrap(), "-c", "copy", out.to_str().unwrap()]);
+    ffmpeg(&[
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        list.to_str().unwrap(),
+        "-c",
+        "copy",
+        out.to_str().unwrap(),
+    ]);
     out
 }
 

@@ -14,6 +14,7 @@ mod probe;
 mod still;
 mod video;
 pub mod xmp;
+mod yuv;
 
 pub use video::VideoWriter;
 

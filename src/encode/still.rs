@@ -5,12 +5,12 @@ use std::path::Path;
 
 use ffmpeg_next as ffmpeg;
 use ffmpeg::format::Pixel;
-use ffmpeg::{codec, encoder, Dictionary, Packet, Rational};
+use ffmpeg::software::scaling;
+use ffmpeg::{codec, encoder, frame, Dictionary, Packet, Rational};
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::{ExtendedColorType, ImageEncoder, RgbaImage};
 
-use super::video::Rgb2Yuv;
 use super::{xmp, EncodeError, Stamp};
 use crate::media::ffio;
 use crate::preset::{ImageFormat, ImageSpec};
@@ -84,7 +84,9 @@ fn encode_webp(img: &RgbaImage, quality: u8, alpha: bool) -> Result<Vec<u8>, ffm
     let (w, h) = img.dimensions();
     let lossless = quality >= 100;
     let pix = if lossless {
-        Pixel::RGB32 // BGRA in memory on little-endian; libwebp's lossless input
+        // libwebp's packed input is AV_PIX_FMT_RGB32, i.e. BGRA byte order on the
+        // little-endian machines we build for.
+        Pixel::BGRA
     } else if alpha {
         Pixel::YUVA420P
     } else {
@@ -101,12 +103,16 @@ fn encode_webp(img: &RgbaImage, quality: u8, alpha: bool) -> Result<Vec<u8>, ffm
     opts.set("quality", &quality.clamp(1, 100).to_string());
     let mut enc = enc.open_with(opts)?;
     let frame = if lossless {
-        let mut f = ffmpeg::frame::Video::new(Pixel::RGBA, w, h);
-        super::video::copy_rgba_into(img, &mut f);
-        let mut out = ffmpeg::frame::Video::new(pix, w, h);
-        ffmpeg::software::scaling::Context::get(Pixel::RGBA, w, h, pix, w, h, ffmpeg::software::scaling::Flags::POINT)?
-            .run(&f, &mut out)?;
-        out
+        // Exact RGBA → BGRA byte swap; no colour conversion may touch lossless pixels.
+        let mut f = ffmpeg::frame::Video::new(Pixel::BGRA, w, h);
+        let stride = f.stride(0);
+        let data = f.data_mut(0);
+        for (y, row) in img.as_raw().chunks_exact(w as usize * 4).enumerate() {
+            for (d, s) in data[y * stride..].chunks_exact_mut(4).zip(row.chunks_exact(4)) {
+                d.copy_from_slice(&[s[2], s[1], s[0], s[3]]);
+            }
+        }
+        f
     } else {
         Rgb2Yuv::bt601(w, h, pix)?.convert(img, pix)?
     };
@@ -122,4 +128,35 @@ fn encode_webp(img: &RgbaImage, quality: u8, alpha: bool) -> Result<Vec<u8>, ffm
         return Err(ffmpeg::Error::InvalidData);
     }
     Ok(out)
+}
+
+/// RGBA → yuv420p through swscale, BT.601 limited range: used for WebP (what VP8 assumes),
+/// where odd dimensions must work and one conversion per file makes speed irrelevant. Video
+/// frames go through `yuv::rgba_to_yuv420` instead.
+pub(crate) struct Rgb2Yuv {
+    ctx: scaling::Context,
+}
+
+impl Rgb2Yuv {
+    pub(crate) fn bt601(w: u32, h: u32, dst: Pixel) -> Result<Rgb2Yuv, ffmpeg::Error> {
+        Ok(Rgb2Yuv { ctx: scaling::Context::get(Pixel::RGBA, w, h, dst, w, h, scaling::Flags::BILINEAR)? })
+    }
+
+    pub(crate) fn convert(&mut self, img: &RgbaImage, dst: Pixel) -> Result<frame::Video, ffmpeg::Error> {
+        let (w, h) = img.dimensions();
+        let mut src = frame::Video::new(Pixel::RGBA, w, h);
+        copy_rgba_into(img, &mut src);
+        let mut out = frame::Video::new(dst, w, h);
+        self.ctx.run(&src, &mut out)?;
+        Ok(out)
+    }
+}
+
+pub(crate) fn copy_rgba_into(img: &RgbaImage, f: &mut frame::Video) {
+    let w = img.width() as usize * 4;
+    let stride = f.stride(0);
+    let data = f.data_mut(0);
+    for (y, row) in img.as_raw().chunks_exact(w).enumerate() {
+        data[y * stride..y * stride + w].copy_from_slice(row);
+    }
 }

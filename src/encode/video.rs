@@ -5,67 +5,11 @@ use std::sync::Arc;
 
 use ffmpeg_next as ffmpeg;
 use ffmpeg::format::{sample, Pixel, Sample};
-use ffmpeg::software::scaling;
 use ffmpeg::{codec, encoder, frame, ChannelLayout, Dictionary, Packet, Rational};
 use image::RgbaImage;
 
 use super::{EncodeError, Stamp, VideoSettings};
 use crate::media::{ffio, AudioPcm};
-
-/// RGBA → yuv420p converter. Owned by one writer; see the `Send` note on `VideoWriter`.
-pub(crate) struct Rgb2Yuv {
-    ctx: scaling::Context,
-}
-
-impl Rgb2Yuv {
-    /// BT.709 matrix, limited ("TV") range output from full-range RGB — what H.264 players
-    /// assume for HD content when the stream says BT.709, which we also signal in the VUI.
-    pub(crate) fn bt709(w: u32, h: u32, dst: Pixel) -> Result<Rgb2Yuv, ffmpeg::Error> {
-        let mut ctx = scaling::Context::get(Pixel::RGBA, w, h, dst, w, h, scaling::Flags::BILINEAR)?;
-        unsafe {
-            let coeffs709 = ffmpeg::ffi::sws_getCoefficients(ffmpeg::ffi::SWS_CS_ITU709 as i32);
-            let r = ffmpeg::ffi::sws_setColorspaceDetails(
-                ctx.as_mut_ptr(),
-                coeffs709,
-                1, // source RGB is full range
-                coeffs709,
-                0, // destination YUV is limited range
-                0,
-                1 << 16,
-                1 << 16,
-            );
-            if r < 0 {
-                return Err(ffmpeg::Error::from(r));
-            }
-        }
-        Ok(Rgb2Yuv { ctx })
-    }
-
-    /// The default (BT.601, limited range) conversion, which is what WebP's VP8 expects.
-    pub(crate) fn bt601(w: u32, h: u32, dst: Pixel) -> Result<Rgb2Yuv, ffmpeg::Error> {
-        Ok(Rgb2Yuv { ctx: scaling::Context::get(Pixel::RGBA, w, h, dst, w, h, scaling::Flags::BILINEAR)? })
-    }
-
-    pub(crate) fn convert(&mut self, img: &RgbaImage, dst: Pixel) -> Result<frame::Video, ffmpeg::Error> {
-        let (w, h) = img.dimensions();
-        let mut src = frame::Video::new(Pixel::RGBA, w, h);
-        copy_rgba_into(img, &mut src);
-        // A fresh destination per frame: the encoder may still hold a reference to the
-        // previous one, and writing into a shared buffer would corrupt queued frames.
-        let mut out = frame::Video::new(dst, w, h);
-        self.ctx.run(&src, &mut out)?;
-        Ok(out)
-    }
-}
-
-pub(crate) fn copy_rgba_into(img: &RgbaImage, f: &mut frame::Video) {
-    let w = img.width() as usize * 4;
-    let stride = f.stride(0);
-    let data = f.data_mut(0);
-    for (y, row) in img.as_raw().chunks_exact(w).enumerate() {
-        data[y * stride..y * stride + w].copy_from_slice(row);
-    }
-}
 
 /// One MP4 being written. Frames are pushed in order; audio is interleaved from `audio`.
 ///
@@ -76,7 +20,6 @@ pub struct VideoWriter {
     octx: ffmpeg::format::context::Output,
     venc: encoder::Video,
     aenc: encoder::Audio,
-    yuv: Rgb2Yuv,
     width: u32,
     height: u32,
     fps: u32,
@@ -92,21 +35,43 @@ pub struct VideoWriter {
     aac_small_last: bool,
 }
 
-// SAFETY: every FFmpeg object here (muxer, both encoders, the swscale context) is owned
+// SAFETY: every FFmpeg object here (the muxer and both encoders) is owned
 // exclusively by this writer and is only touched through `&mut self`, so at most one thread
 // uses them at a time. FFmpeg contexts are not tied to the thread that created them, so the
 // writer may be created on one thread and driven by another.
 unsafe impl Send for VideoWriter {}
 
+/// "Needs more input" and "fully flushed" end a drain loop; anything else is a real failure.
+pub(crate) fn drained(e: &ffmpeg::Error) -> bool {
+    matches!(e, ffmpeg::Error::Eof) || *e == (ffmpeg::Error::Other { errno: ffmpeg::util::error::EAGAIN })
+}
+
 const VIDEO: usize = 0;
 const AUDIO: usize = 1;
 
 impl VideoWriter {
+    /// Opens `path` for writing and sets up both encoders. On failure nothing is left at
+    /// `path` (a partly set-up MP4 is removed).
     pub fn create(
         path: &Path,
         settings: &VideoSettings,
         stamp: &Stamp,
         audio: Arc<AudioPcm>,
+    ) -> Result<VideoWriter, EncodeError> {
+        let mut opened = false;
+        let result = Self::create_inner(path, settings, stamp, audio, &mut opened);
+        if result.is_err() && opened {
+            let _ = std::fs::remove_file(path);
+        }
+        result
+    }
+
+    fn create_inner(
+        path: &Path,
+        settings: &VideoSettings,
+        stamp: &Stamp,
+        audio: Arc<AudioPcm>,
+        opened: &mut bool,
     ) -> Result<VideoWriter, EncodeError> {
         ffio::init();
         let fail = |m: String| EncodeError::Ffmpeg { path: path.to_path_buf(), message: m };
@@ -148,6 +113,7 @@ impl VideoWriter {
         // `file:` keeps FFmpeg from reading a scheme out of an odd output name.
         let url = format!("file:{url}");
         let mut octx = ffmpeg::format::output_as(&url, "mp4").map_err(|e| fail(format!("cannot create ({e})")))?;
+        *opened = true;
         let global_header = octx.format().flags().contains(ffmpeg::format::Flags::GLOBAL_HEADER);
 
         // --- video: libx264 ---
@@ -251,7 +217,6 @@ impl VideoWriter {
             octx,
             venc,
             aenc,
-            yuv: Rgb2Yuv::bt709(width, height, Pixel::YUV420P).map_err(|e| fail(format!("swscale setup ({e})")))?,
             width,
             height,
             fps,
@@ -290,7 +255,9 @@ impl VideoWriter {
                 ),
             });
         }
-        let mut yuv = self.yuv.convert(frame, Pixel::YUV420P).map_err(|e| self.fail("RGBA→YUV conversion", e))?;
+        // BT.709 matrix, limited range, matching the VUI flags set in `create`. A fresh frame
+        // each time: the encoder may still reference the previous one.
+        let mut yuv = super::yuv::rgba_to_yuv420(frame, super::yuv::Matrix::BT709);
         yuv.set_pts(Some(self.frames as i64));
         self.venc.send_frame(&yuv).map_err(|e| self.fail("libx264 refused a frame", e))?;
         self.frames += 1;
@@ -343,21 +310,29 @@ impl VideoWriter {
 
     fn drain_video(&mut self) -> Result<(), EncodeError> {
         let mut pkt = Packet::empty();
-        while self.venc.receive_packet(&mut pkt).is_ok() {
+        loop {
+            match self.venc.receive_packet(&mut pkt) {
+                Ok(()) => {}
+                Err(e) if drained(&e) => return Ok(()),
+                Err(e) => return Err(self.fail("libx264 failed", e)),
+            }
             pkt.set_stream(VIDEO);
             pkt.rescale_ts(self.vtb, self.vst_tb);
             pkt.write_interleaved(&mut self.octx).map_err(|e| self.fail("writing video packet", e))?;
         }
-        Ok(())
     }
 
     fn drain_audio(&mut self) -> Result<(), EncodeError> {
         let mut pkt = Packet::empty();
-        while self.aenc.receive_packet(&mut pkt).is_ok() {
+        loop {
+            match self.aenc.receive_packet(&mut pkt) {
+                Ok(()) => {}
+                Err(e) if drained(&e) => return Ok(()),
+                Err(e) => return Err(self.fail("AAC encoder failed", e)),
+            }
             pkt.set_stream(AUDIO);
             pkt.rescale_ts(self.atb, self.ast_tb);
             pkt.write_interleaved(&mut self.octx).map_err(|e| self.fail("writing audio packet", e))?;
         }
-        Ok(())
     }
 }

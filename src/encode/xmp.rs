@@ -322,7 +322,7 @@ pub fn webp_insert(webp: &[u8], xmp: &str, width: u32, height: u32, has_alpha: b
     const XMP_FLAG: u8 = 0x04;
     const ALPHA_FLAG: u8 = 0x10;
     match chunks.first() {
-        Some((f, d)) if f == b"VP8X" => {
+        Some(([b'V', b'P', b'8', b'X'], d)) => {
             let mut vp8x = d.to_vec();
             vp8x[0] |= XMP_FLAG;
             push(&mut body, b"VP8X", &vp8x);

@@ -26,7 +26,10 @@ fn open_err(path: &Path, e: OpenError) -> MediaError {
 pub(crate) struct ToF32 {
     swr: Option<ffmpeg::software::resampling::Context>,
     rate: u32,
-    layout: ChannelLayout,
+    channels: u16,
+    /// What swresample produces: the target layout, or mono when the source is mono (we
+    /// copy it to every channel ourselves; swresample would pan it down by 3 dB).
+    swr_layout: ChannelLayout,
     pub out: Vec<f32>,
 }
 
@@ -36,7 +39,7 @@ unsafe impl Send for ToF32 {}
 
 impl ToF32 {
     pub(crate) fn new(rate: u32, channels: u16) -> ToF32 {
-        ToF32 { swr: None, rate, layout: ChannelLayout::default(channels as i32), out: Vec::new() }
+        ToF32 { swr: None, rate, channels, swr_layout: ChannelLayout::default(channels as i32), out: Vec::new() }
     }
 
     pub(crate) fn push(&mut self, input: &mut frame::Audio) -> Result<(), ffmpeg::Error> {
@@ -46,12 +49,15 @@ impl ToF32 {
             input.set_channel_layout(ChannelLayout::default(input.channels() as i32));
         }
         if self.swr.is_none() {
+            if input.channels() == 1 {
+                self.swr_layout = ChannelLayout::MONO;
+            }
             self.swr = Some(ffmpeg::software::resampling::Context::get(
                 input.format(),
                 input.channel_layout(),
                 input.rate(),
                 F32_PACKED,
-                self.layout,
+                self.swr_layout,
                 self.rate,
             )?);
         }
@@ -79,7 +85,7 @@ impl ToF32 {
         // the input's sample count, which truncates upsampling.
         let mut out = frame::Audio::empty();
         out.set_format(F32_PACKED);
-        out.set_channel_layout(self.layout);
+        out.set_channel_layout(self.swr_layout);
         out.set_rate(self.rate);
         let ret = unsafe {
             ffmpeg::ffi::swr_convert_frame(
@@ -91,10 +97,18 @@ impl ToF32 {
         if ret < 0 {
             return Err(ffmpeg::Error::from(ret));
         }
-        let n = out.samples() * self.layout.channels() as usize;
+        let swr_ch = self.swr_layout.channels() as usize;
+        let n = out.samples() * swr_ch;
         if n > 0 {
             let bytes = &out.data(0)[..n * 4];
-            self.out.extend(bytes.chunks_exact(4).map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]])));
+            let values = bytes.chunks_exact(4).map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+            if swr_ch == self.channels as usize {
+                self.out.extend(values);
+            } else {
+                for v in values {
+                    self.out.extend(std::iter::repeat_n(v, self.channels as usize));
+                }
+            }
         }
         Ok(())
     }
@@ -200,5 +214,73 @@ impl AudioPcm {
         }
         conv.flush()?;
         Ok(AudioPcm { sample_rate, channels, samples: conv.out })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Mono ramp 0, 1, 2, … at 10 Hz so sample values name their source index.
+    fn ramp(n: usize) -> AudioPcm {
+        AudioPcm { sample_rate: 10, channels: 1, samples: (0..n).map(|i| i as f32).collect() }
+    }
+
+    #[test]
+    fn trims_to_exact_length_from_start() {
+        let out = ramp(100).fit(2.0, 3.0, 0.0, 0.0, 1.0);
+        assert_eq!(out.samples, (20..50).map(|i| i as f32).collect::<Vec<_>>());
+        assert_eq!(out.duration(), 3.0);
+    }
+
+    #[test]
+    fn loops_when_shorter() {
+        let out = ramp(4).fit(0.1, 1.0, 0.0, 0.0, 1.0);
+        assert_eq!(out.samples, vec![1., 2., 3., 0., 1., 2., 3., 0., 1., 2.]);
+    }
+
+    #[test]
+    fn start_past_the_end_wraps() {
+        let out = ramp(4).fit(0.5, 0.3, 0.0, 0.0, 1.0);
+        assert_eq!(out.samples, vec![1., 2., 3.]);
+    }
+
+    #[test]
+    fn linear_fades_and_gain_are_sample_exact() {
+        let ones = AudioPcm { sample_rate: 10, channels: 2, samples: vec![1.0; 40] };
+        let out = ones.fit(0.0, 1.0, 0.4, 0.2, 0.5);
+        let left: Vec<f32> = out.samples.chunks_exact(2).map(|c| c[0]).collect();
+        assert_eq!(left, vec![0.0, 0.125, 0.25, 0.375, 0.5, 0.5, 0.5, 0.5, 0.25, 0.0]);
+        assert!(out.samples.chunks_exact(2).all(|c| c[0] == c[1]));
+    }
+
+    #[test]
+    fn overlapping_fades_multiply() {
+        let ones = AudioPcm { sample_rate: 10, channels: 1, samples: vec![1.0; 4] };
+        let out = ones.fit(0.0, 0.4, 0.4, 0.4, 1.0);
+        assert_eq!(out.samples, vec![0.0, 0.25 * 0.5, 0.5 * 0.25, 0.0]);
+    }
+
+    #[test]
+    fn empty_source_gives_silence_of_the_right_length() {
+        let empty = AudioPcm { sample_rate: 48_000, channels: 2, samples: vec![] };
+        let out = empty.fit(1.0, 0.5, 0.1, 0.1, 1.0);
+        assert_eq!(out.samples.len(), 48_000);
+        assert!(out.samples.iter().all(|v| *v == 0.0));
+    }
+
+    #[test]
+    fn convert_changes_rate_and_copies_mono_at_full_level() {
+        let rate = 32_000;
+        let mono = AudioPcm {
+            sample_rate: rate,
+            channels: 1,
+            samples: (0..rate).map(|i| (i as f32 * 0.05).sin() * 0.5).collect(),
+        };
+        let st = mono.convert(48_000, 2).unwrap();
+        assert_eq!((st.sample_rate, st.channels), (48_000, 2));
+        assert!((st.duration() - 1.0).abs() < 0.002, "{}", st.duration());
+        let peak = st.samples[20_000..30_000].iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!((peak - 0.5).abs() < 0.01, "peak {peak}");
     }
 }

@@ -42,6 +42,28 @@ fn to_rgba(scaler: &mut Scaler, src: &frame::Video) -> Result<RgbaImage, ffmpeg:
     Ok(RgbaImage::from_raw(w as u32, h as u32, buf).expect("buffer sized from dimensions"))
 }
 
+/// Clockwise rotation (0/90/180/270) a player applies to this stream, from its display
+/// matrix. Same convention as the ffmpeg CLI's autorotate; mirroring matrices are ignored.
+fn display_rotation(stream: &ffmpeg::format::stream::Stream) -> u32 {
+    for sd in stream.side_data() {
+        if sd.kind() == ffmpeg::codec::packet::side_data::Type::DisplayMatrix && sd.data().len() >= 36 {
+            // SAFETY: a display matrix is nine int32 values (36 bytes, checked above) in an
+            // av_malloc'd, suitably aligned buffer.
+            let ccw = unsafe { ffmpeg::ffi::av_display_rotation_get(sd.data().as_ptr() as *const i32) };
+            if ccw.is_nan() {
+                return 0;
+            }
+            return match ((-ccw).rem_euclid(360.0) / 90.0).round() as i32 % 4 {
+                1 => 90,
+                2 => 180,
+                3 => 270,
+                _ => 0,
+            };
+        }
+    }
+    0
+}
+
 fn secs(ts: i64, tb: Rational) -> f64 {
     ts as f64 * tb.numerator() as f64 / tb.denominator() as f64
 }
@@ -78,26 +100,37 @@ pub(super) fn open(
     };
     let container_duration = if ictx.duration() > 0 { ictx.duration() as f64 / 1e6 } else { f64::INFINITY };
     let mut decoder = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
-        .and_then(|c| c.decoder().video())
+        .and_then(|mut c| {
+            // Frame threads: the clip is decoded once per run before rendering starts, so
+            // using every core here shortens the critical path.
+            c.set_threading(ffmpeg::threading::Config::kind(ffmpeg::threading::Type::Frame));
+            c.decoder().video()
+        })
         .map_err(|e| err(format!("no decoder for its video stream ({e})")))?;
     let (src_w, src_h) = (decoder.width(), decoder.height());
     if src_w == 0 || src_h == 0 {
         return Err(err("video stream has no dimensions".into()));
     }
-    let (w, h) = fit_inside(src_w, src_h, max_w, max_h);
+    // Phones record portrait video as landscape frames plus a display matrix; honour it
+    // like players do, or every 9:16 phone clip arrives sideways.
+    let rotation = display_rotation(&stream);
+    let (disp_w, disp_h) = if rotation % 180 == 90 { (src_h, src_w) } else { (src_w, src_h) };
+    let (w, h) = fit_inside(disp_w, disp_h, max_w, max_h);
+    let scaled = if rotation % 180 == 90 { (h, w) } else { (w, h) };
 
     // Budget check before decoding anything: the worst case is every output frame distinct.
-    let want = (max_duration.max(0.0).min((container_duration - start).max(0.0)) * fps as f64).ceil() as u64;
-    let bytes = want * w as u64 * h as u64 * 4;
-    if bytes > limits.max_clip_bytes {
+    let want = (max_duration.max(0.0).min((container_duration - start).max(0.0)) * fps as f64).ceil();
+    // f64 so an unbounded request on a file of unknown length cannot overflow.
+    let bytes = want * w as f64 * h as f64 * 4.0;
+    if bytes > limits.max_clip_bytes as f64 {
         return Err(MediaError::Limit {
             path: path.to_path_buf(),
             message: format!(
-                "{want} frames of {w}×{h} RGBA ({:.2} s at {fps} fps) need {:.1} MiB, more than the \
+                "{want:.0} frames of {w}×{h} RGBA ({:.2} s at {fps} fps) need {:.1} MiB, more than the \
                  clip limit of {:.1} MiB; shorten the clip, lower fps or the canvas size, or raise \
                  the clip memory limit",
-                want as f64 / fps as f64,
-                bytes as f64 / (1 << 20) as f64,
+                want / fps as f64,
+                bytes / (1 << 20) as f64,
                 limits.max_clip_bytes as f64 / (1 << 20) as f64
             ),
         });
@@ -120,7 +153,8 @@ pub(super) fn open(
         index: Vec::new(),
         prev: None,
         scaler: None,
-        size: (w, h),
+        size: scaled,
+        rotation,
     };
     let mut decoded = frame::Video::empty();
     let to_t = |f: &frame::Video| secs(f.timestamp().or(f.pts()).unwrap_or(0) - stream_start, tb);
@@ -135,7 +169,7 @@ pub(super) fn open(
         }
         while decoder.receive_frame(&mut decoded).is_ok() {
             let f = std::mem::replace(&mut decoded, frame::Video::empty());
-            if sel.offer(to_t(&f), f).map_err(|m| err(m))? {
+            if sel.offer(to_t(&f), f).map_err(&err)? {
                 done = true;
                 break 'demux;
             }
@@ -145,7 +179,7 @@ pub(super) fn open(
         let _ = decoder.send_eof();
         while decoder.receive_frame(&mut decoded).is_ok() {
             let f = std::mem::replace(&mut decoded, frame::Video::empty());
-            if sel.offer(to_t(&f), f).map_err(|m| err(m))? {
+            if sel.offer(to_t(&f), f).map_err(&err)? {
                 done = true;
                 break;
             }
@@ -154,7 +188,7 @@ pub(super) fn open(
     if !done {
         // The last source frame is shown for one source frame duration.
         let until = sel.prev.as_ref().map_or(start, |p| p.0 + 1.0 / src_rate);
-        sel.flush_last(until).map_err(|m| err(m))?;
+        sel.flush_last(until).map_err(&err)?;
     }
     if sel.index.is_empty() {
         return Err(err(format!("no video frames at or after {start:.3} s")));
@@ -176,7 +210,10 @@ struct Selector {
     /// The previous decoded frame, its time, and its slot in `frames` once converted.
     prev: Option<(f64, frame::Video, Option<usize>)>,
     scaler: Option<Scaler>,
+    /// Size the scaler produces, before rotation.
     size: (u32, u32),
+    /// Clockwise degrees to rotate decoded frames for display: 0, 90, 180 or 270.
+    rotation: u32,
 }
 
 impl Selector {
@@ -191,8 +228,10 @@ impl Selector {
             if t < pt {
                 return Ok(false); // out-of-order timestamp in a broken file: ignore the frame
             }
-            // Output times at least as close to the previous frame as to this one belong to it.
-            while self.target() < self.end && self.target() - pt <= t - self.target() {
+            // Output times at least as close to the previous frame as to this one belong to
+            // it; the epsilon makes exact ties (10 fps source, 20 fps output) go to the
+            // earlier frame, i.e. the one on screen at that instant, despite float rounding.
+            while self.target() < self.end && self.target() - pt <= t - self.target() + 1e-6 {
                 self.emit_prev()?;
             }
         }
@@ -215,6 +254,12 @@ impl Selector {
                 }
                 let img = to_rgba(self.scaler.as_mut().expect("set above"), f)
                     .map_err(|e| format!("frame conversion failed ({e})"))?;
+                let img = match self.rotation {
+                    90 => image::imageops::rotate90(&img),
+                    180 => image::imageops::rotate180(&img),
+                    270 => image::imageops::rotate270(&img),
+                    _ => img,
+                };
                 self.frames.push(img);
                 *slot = Some(self.frames.len() - 1);
                 self.frames.len() - 1

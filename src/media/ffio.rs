@@ -25,7 +25,17 @@ pub(crate) fn init() {
     INIT.call_once(|| {
         // init() only fails on ancient FFmpeg builds without registration; nothing to do then.
         let _ = ffmpeg::init();
-        ffmpeg::util::log::set_level(ffmpeg::util::log::Level::Error);
+        use ffmpeg::util::log::Level;
+        // FACTORY_FFMPEG_LOG=error|warning|info|debug shows FFmpeg's own messages when
+        // diagnosing an input; by default failures reach the user through our typed errors.
+        let level = match std::env::var("FACTORY_FFMPEG_LOG").as_deref() {
+            Ok("error") => Level::Error,
+            Ok("warning") => Level::Warning,
+            Ok("info") => Level::Info,
+            Ok("debug") => Level::Debug,
+            _ => Level::Fatal,
+        };
+        ffmpeg::util::log::set_level(level);
     });
 }
 

@@ -3,7 +3,8 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use image::{ImageFormat, ImageReader, RgbaImage};
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbaImage};
 
 use super::{Limits, MediaError};
 
@@ -55,9 +56,13 @@ pub(super) fn load_image(path: &Path, limits: &Limits) -> Result<RgbaImage, Medi
     lim.max_alloc = Some(limits.max_image_pixels.saturating_mul(16));
     let mut reader = ImageReader::with_format(Cursor::new(&bytes[..]), format);
     reader.limits(lim);
-    let img = reader
-        .decode()
-        .map_err(|e| decode(format!("cannot decode {} image ({e})", format_name(format))))?;
+    let corrupt = |e: image::ImageError| decode(format!("cannot decode {} image ({e})", format_name(format)));
+    let mut decoder = reader.into_decoder().map_err(corrupt)?;
+    // Phone photos store pixels sideways plus an EXIF orientation tag; composing them
+    // without applying it puts products on their side.
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
+    img.apply_orientation(orientation);
     Ok(img.into_rgba8())
 }
 

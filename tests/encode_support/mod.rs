@@ -50,7 +50,7 @@ pub fn sine(rate: u32, channels: u16, secs: f64, hz: f64) -> AudioPcm {
     let mut samples = Vec::with_capacity(n * channels as usize);
     for i in 0..n {
         let v = (0.5 * (2.0 * std::f64::consts::PI * hz * i as f64 / rate as f64).sin()) as f32;
-        samples.extend(std::iter::repeat(v).take(channels as usize));
+        samples.extend(std::iter::repeat_n(v, channels as usize));
     }
     AudioPcm { sample_rate: rate, channels, samples }
 }

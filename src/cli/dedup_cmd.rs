@@ -1,17 +1,223 @@
 //! `factory dedup` and `factory library …` (OWNER: dedup helper).
+//!
+//! Exit codes: 0 when the check ran (whatever it found), 1 when `--fail-on` matched,
+//! 2 (from main) when something could not be read.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(Debug, clap::Args)]
-pub struct DedupArgs {}
+use anyhow::Context;
+use clap::{Subcommand, ValueEnum};
 
-#[derive(Debug, clap::Args)]
-pub struct LibraryArgs {}
+use crate::dedup::{self, Candidate, Fingerprint, GateConfig, Library, VerdictKind};
 
-pub fn run_dedup(_args: DedupArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not built yet")
+const DEFAULT_LIBRARY: &str = ".factory/library.sqlite";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Duplicate,
+    Similar,
 }
 
-pub fn run_library(_args: LibraryArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not built yet")
+#[derive(Debug, clap::Args)]
+pub struct DedupArgs {
+    /// Library of past outputs to compare against (SQLite; created if missing).
+    #[arg(long, value_name = "LIB")]
+    pub library: Option<PathBuf>,
+    /// Files to score, in variant order: of two near-copies the later one is flagged.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// One JSON object per input (JSON Lines) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit with status 1 when any input is at least this bad.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub fail_on: Option<FailOn>,
+    /// Library entries created more than this many days ago are exempt (platform rule).
+    #[arg(long, default_value_t = 180, value_name = "DAYS")]
+    pub max_age_days: u32,
+    /// After scoring, add the inputs judged distinct to the library.
+    #[arg(long, requires = "library")]
+    pub add_distinct: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LibraryArgs {
+    /// The library file (SQLite; created if missing).
+    #[arg(long, global = true, value_name = "LIB", default_value = DEFAULT_LIBRARY)]
+    pub library: PathBuf,
+    #[command(subcommand)]
+    pub command: LibraryCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LibraryCommand {
+    /// Fingerprint files and record them (the media itself is not copied).
+    Add {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Variant id to record (otherwise read from the file's stamp when present).
+        #[arg(long)]
+        variant_id: Option<String>,
+        /// When the creative was made, as unix seconds (default: now); drives the age exemption.
+        #[arg(long, value_name = "UNIX_SECONDS")]
+        created_at: Option<i64>,
+    },
+    /// Show what the library holds.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an entry and its hashes.
+    Forget {
+        /// Stored path, sha256 or numeric id.
+        #[arg(value_name = "FILE|ID")]
+        key: String,
+    },
+    /// Mark an entry as no longer running: kept, but exempt from comparisons.
+    Retire {
+        #[arg(value_name = "FILE|ID")]
+        key: String,
+    },
+}
+
+/// The variant id the encoder stamped into the file, when there is one.
+fn stamped_variant(path: &std::path::Path) -> Option<String> {
+    let stamp = crate::encode::read_stamp(path).ok()?;
+    ["variant_id", "variant"]
+        .iter()
+        .find_map(|k| stamp.0.get(*k).cloned())
+}
+
+pub fn run_dedup(args: DedupArgs) -> anyhow::Result<ExitCode> {
+    let library = match &args.library {
+        Some(p) => Some(Library::open(p)?),
+        None => None,
+    };
+    let cfg = GateConfig {
+        max_age_days: args.max_age_days,
+        ..GateConfig::default()
+    };
+    let cands: Vec<Candidate> = args
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Candidate {
+            path: p.clone(),
+            variant_id: stamped_variant(p),
+            variant_n: Some(i as u32),
+            composition: None,
+            created_at: cfg.now,
+        })
+        .collect();
+    let fps: Vec<Fingerprint> = {
+        use rayon::prelude::*;
+        cands
+            .par_iter()
+            .map(|c| Fingerprint::compute(&c.path, &Default::default()))
+            .collect::<Result<_, _>>()?
+    };
+    let verdicts = dedup::rules::score_fingerprints(&cands, &fps, library.as_ref(), &cfg)?;
+    let mut worst = VerdictKind::Distinct;
+    for v in &verdicts {
+        worst = worst.max(v.verdict);
+        if args.json {
+            println!("{}", serde_json::to_string(v)?);
+        } else {
+            let label = match v.verdict {
+                VerdictKind::Duplicate => "DUPLICATE",
+                VerdictKind::Similar => "similar  ",
+                VerdictKind::Distinct => "distinct ",
+            };
+            println!("{label} {}: {}", v.file.display(), v.reason);
+            for m in &v.matches {
+                println!(
+                    "          {:?} {} [{}] rule={} dims={:?}  {}",
+                    m.verdict,
+                    m.file.display(),
+                    m.source,
+                    serde_json::to_value(m.rule)?.as_str().unwrap_or(""),
+                    m.dimensions,
+                    m.evidence.join("; ")
+                );
+            }
+        }
+    }
+    if let (true, Some(lib)) = (args.add_distinct, &library) {
+        for ((c, fp), v) in cands.iter().zip(&fps).zip(&verdicts) {
+            if v.verdict == VerdictKind::Distinct {
+                lib.add(fp, c.variant_id.as_deref(), None, None)?;
+            }
+        }
+    }
+    let failed = match args.fail_on {
+        Some(FailOn::Duplicate) => worst == VerdictKind::Duplicate,
+        Some(FailOn::Similar) => worst >= VerdictKind::Similar,
+        None => false,
+    };
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub fn run_library(args: LibraryArgs) -> anyhow::Result<ExitCode> {
+    let lib = Library::open(&args.library)?;
+    match args.command {
+        LibraryCommand::Add {
+            files,
+            variant_id,
+            created_at,
+        } => {
+            use rayon::prelude::*;
+            let fps: Vec<Fingerprint> = files
+                .par_iter()
+                .map(|p| Fingerprint::compute(p, &Default::default()))
+                .collect::<Result<_, _>>()?;
+            for fp in &fps {
+                let vid = variant_id.clone().or_else(|| stamped_variant(&fp.path));
+                let id = lib
+                    .add(fp, vid.as_deref(), None, created_at)
+                    .with_context(|| format!("adding {}", fp.path.display()))?;
+                println!(
+                    "added #{id} {} ({}, {} frame hashes)",
+                    fp.path.display(),
+                    fp.kind.as_str(),
+                    fp.frames.len()
+                );
+            }
+        }
+        LibraryCommand::List { json } => {
+            let entries = lib.list()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&entries)?);
+            } else {
+                if entries.is_empty() {
+                    println!("library {} is empty", args.library.display());
+                }
+                for e in entries {
+                    println!(
+                        "#{:<5} {:<5} {}{}  {} frames  {}  {}",
+                        e.id,
+                        e.kind.as_str(),
+                        if e.retired { "[retired] " } else { "" },
+                        e.path.display(),
+                        e.frames,
+                        e.variant_id.as_deref().unwrap_or("-"),
+                        &e.sha256[..12]
+                    );
+                }
+            }
+        }
+        LibraryCommand::Forget { key } => {
+            let e = lib.forget(&key)?;
+            println!("forgot #{} {}", e.id, e.path.display());
+        }
+        LibraryCommand::Retire { key } => {
+            let e = lib.retire(&key)?;
+            println!("retired #{} {}", e.id, e.path.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,700 @@
+//! Evaluation harness for the duplicate gate (not part of `cargo test`).
+//!
+//!     benches/dedup_eval.sh            # installs scikit-image's sample photos, then runs
+//!     cargo bench --bench dedup_eval   # synthetic scenes only (plus DEDUP_EVAL_PHOTOS=dir)
+//!
+//! Builds a transform set with the ffmpeg CLI, scores every transformed file against a
+//! library of the originals through the public `score()` (the same path `factory dedup`
+//! takes), and prints recall per transform, false positives on unrelated pairs, the
+//! unrelated-pair distributions that set the thresholds, and the 30 % segment decision.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use creative_factory::dedup::fingerprint::{Fingerprint, Masks};
+use creative_factory::dedup::{
+    geometry, score, synth, video, AssetRef, Candidate, Composition, GateConfig, Library,
+    VerdictKind,
+};
+
+fn ffmpeg(args: &[&str]) {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(args)
+        .output()
+        .expect("ffmpeg on PATH");
+    assert!(
+        out.status.success(),
+        "ffmpeg {:?}: {}",
+        args,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf";
+
+/// (name, filter graph) for stills; `[1]` is the logo input when the graph uses it.
+fn image_transforms() -> Vec<(&'static str, String)> {
+    let cap = |size: &str, text: &str, y: &str| {
+        if Path::new(FONT).exists() {
+            format!("drawtext=fontfile={FONT}:text='{text}':fontsize={size}:fontcolor=white:borderw=3:x=(w-tw)/2:y={y}")
+        } else {
+            format!("drawbox=x=iw*0.1:y={y}:w=iw*0.8:h={size}:color=white:t=fill")
+        }
+    };
+    vec![
+        ("reencode_q10", "null".into()),
+        ("scale_half", "scale=iw/2:-2".into()),
+        ("scale_quarter", "scale=iw/4:-2".into()),
+        ("stretch_4_3", "scale=iw*4/3:ih".into()),
+        ("crop_10", "crop=iw*0.9:ih*0.9".into()),
+        ("crop_20", "crop=iw*0.8:ih*0.8".into()),
+        ("rotate_3", "rotate=3*PI/180".into()),
+        ("rotate_5", "rotate=5*PI/180".into()),
+        ("rotate_10", "rotate=10*PI/180".into()),
+        ("mirror", "hflip".into()),
+        ("rotate_90", "transpose=1".into()),
+        (
+            "letterbox_9_16",
+            "scale=720:-2,pad=720:1280:(ow-iw)/2:(oh-ih)/2:black".into(),
+        ),
+        ("brightness", "eq=brightness=0.12".into()),
+        ("contrast", "eq=contrast=1.4".into()),
+        ("gamma", "eq=gamma=1.6".into()),
+        ("grey", "format=gray".into()),
+        ("blur", "gblur=sigma=2".into()),
+        ("noise", "noise=alls=20:allf=t".into()),
+        ("caption_small", cap("h/24", "Run lighter", "h*0.9")),
+        ("caption_big", cap("h/7", "BIG SALE NOW", "h*0.4")),
+        (
+            "logo_small",
+            "[1]scale=iw*0.12:-1[l];[0][l]overlay=W-w-10:10".into(),
+        ),
+        (
+            "logo_big",
+            "[1][0]scale2ref=w=main_w*0.45:h=ow[l][m];[m][l]overlay=(W-w)/2:(H-h)/2".into(),
+        ),
+    ]
+}
+
+struct Row {
+    name: String,
+    n: usize,
+    pdq_hit: usize,
+    geo_hit: usize,
+    gate_hit: usize,
+    dists: Vec<u32>,
+    inliers: Vec<u32>,
+}
+
+fn median(v: &mut [u32]) -> u32 {
+    if v.is_empty() {
+        return 0;
+    }
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let keep = std::env::var_os("DEDUP_EVAL_DIR").map(PathBuf::from);
+    let tmp = tempfile::tempdir().unwrap();
+    let work = keep.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    std::fs::create_dir_all(&work).unwrap();
+    let t0 = Instant::now();
+    let cfg = GateConfig::default();
+
+    // ---------- sources ----------
+    let mut sources: Vec<(String, PathBuf)> = Vec::new();
+    if let Some(dir) = std::env::var_os("DEDUP_EVAL_PHOTOS") {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            let name = p.file_stem().unwrap().to_string_lossy().to_string();
+            let out = work.join(format!("src_{name}.png"));
+            ffmpeg(&[
+                "-i",
+                s(&p),
+                "-vf",
+                "scale='min(1024,iw)':-2,format=rgb24",
+                s(&out),
+            ]);
+            sources.push((name, out));
+        }
+    }
+    let n_photos = sources.len();
+    // Ad-like synthetic composites: background scene + product + caption strokes.
+    for seed in 1..=16u64 {
+        let mut img = synth::scene(seed, 800, 800);
+        let p = synth::product(seed + 500, 320, 320);
+        synth::paste(&mut img, &p, 240, 220);
+        let out = work.join(format!("src_synth{seed}.png"));
+        image::DynamicImage::ImageRgba8(img)
+            .to_rgb8()
+            .save(&out)
+            .unwrap();
+        sources.push((format!("synth{seed}"), out));
+    }
+    let logo = work.join("logo.png");
+    synth::product(4242, 300, 300).save(&logo).unwrap();
+    println!(
+        "sources: {} real photos, {} synthetic composites",
+        n_photos,
+        sources.len() - n_photos
+    );
+
+    let lib_path = work.join("eval-lib.sqlite");
+    let _ = std::fs::remove_file(&lib_path);
+    let lib = Library::open(&lib_path).unwrap();
+    let mut src_fp = Vec::new();
+    for (_, p) in &sources {
+        let f = Fingerprint::compute(p, &Masks::default()).unwrap();
+        lib.add(&f, None, None, None).unwrap();
+        src_fp.push(f);
+    }
+
+    // ---------- unrelated pairs: distributions and false positives ----------
+    let mut min_unrelated = 256;
+    let mut max_inl = 0;
+    let mut inl_all = Vec::new();
+    let mut pairs = 0;
+    for i in 0..src_fp.len() {
+        for j in 0..src_fp.len() {
+            if i == j {
+                continue;
+            }
+            let d = src_fp[i].frames[0]
+                .orientations
+                .iter()
+                .map(|h| h.hamming(&src_fp[j].frames[0].hash()))
+                .min()
+                .unwrap();
+            min_unrelated = min_unrelated.min(d);
+            let g = geometry::match_features(&src_fp[i].features, &src_fp[j].features);
+            max_inl = max_inl.max(g.inliers);
+            inl_all.push(g.inliers);
+            pairs += 1;
+        }
+    }
+    let p99 = {
+        let mut v = inl_all.clone();
+        v.sort_unstable();
+        v[(v.len() * 99) / 100]
+    };
+    println!(
+        "unrelated ordered pairs: {pairs}; min PDQ distance (any orientation) {min_unrelated}; keypoint inliers max {max_inl}, p99 {p99}, median {}",
+        median(&mut inl_all)
+    );
+
+    // ---------- image transforms ----------
+    let mut rows: Vec<Row> = Vec::new();
+    let mut fp_pairs = 0usize;
+    let mut fp_similar = 0usize;
+    let mut queries = 0usize;
+    for (tname, graph) in image_transforms() {
+        let mut row = Row {
+            name: tname.into(),
+            n: 0,
+            pdq_hit: 0,
+            geo_hit: 0,
+            gate_hit: 0,
+            dists: vec![],
+            inliers: vec![],
+        };
+        for (k, (sname, sp)) in sources.iter().enumerate() {
+            let out = work.join(format!("t_{tname}_{sname}.jpg"));
+            let q = if tname == "reencode_q10" { "10" } else { "3" };
+            if graph.contains("[1]") {
+                ffmpeg(&[
+                    "-i",
+                    s(sp),
+                    "-i",
+                    s(&logo),
+                    "-filter_complex",
+                    &graph,
+                    "-q:v",
+                    q,
+                    s(&out),
+                ]);
+            } else {
+                ffmpeg(&["-i", s(sp), "-vf", &graph, "-q:v", q, s(&out)]);
+            }
+            let f = Fingerprint::compute(&out, &Masks::default()).unwrap();
+            let d = f.frames[0]
+                .orientations
+                .iter()
+                .map(|h| h.hamming(&src_fp[k].frames[0].hash()))
+                .min()
+                .unwrap();
+            let g = geometry::match_features(&f.features, &src_fp[k].features);
+            row.n += 1;
+            row.dists.push(d);
+            row.inliers.push(g.inliers);
+            if d <= cfg.max_distance {
+                row.pdq_hit += 1;
+            }
+            if g.inliers >= cfg.min_inliers {
+                row.geo_hit += 1;
+            }
+            let v = score(&[Candidate::file(&out)], Some(&lib), &cfg).unwrap();
+            queries += 1;
+            for m in &v[0].matches {
+                let own = m.file == std::path::absolute(sp).unwrap();
+                if own && m.verdict == VerdictKind::Duplicate {
+                    row.gate_hit += 1;
+                } else if !own && m.verdict == VerdictKind::Duplicate {
+                    fp_pairs += 1;
+                } else if !own {
+                    fp_similar += 1;
+                }
+            }
+        }
+        eprintln!("{tname}: done ({:.0} s)", t0.elapsed().as_secs_f64());
+        rows.push(row);
+    }
+    println!();
+    println!("| transform | n | PDQ ≤ 31 | inliers ≥ {} | gate says duplicate of its source | median PDQ distance | median inliers |", cfg.min_inliers);
+    println!("|---|---|---|---|---|---|---|");
+    for r in &mut rows {
+        let pct = |x: usize| 100.0 * x as f64 / r.n as f64;
+        println!(
+            "| {} | {} | {:.0} % | {:.0} % | {:.0} % | {} | {} |",
+            r.name,
+            r.n,
+            pct(r.pdq_hit),
+            pct(r.geo_hit),
+            pct(r.gate_hit),
+            median(&mut r.dists),
+            median(&mut r.inliers)
+        );
+    }
+    let other_pairs = queries * (sources.len() - 1);
+    println!(
+        "\nfalse positives (transformed query vs the other {} library sources): duplicate {fp_pairs}/{other_pairs} pairs ({:.3} %), similar {fp_similar}",
+        sources.len() - 1,
+        100.0 * fp_pairs as f64 / other_pairs as f64
+    );
+
+    // ---------- hard negatives: same background, different product ----------
+    let mut hn_dup = 0;
+    let mut hn_d = Vec::new();
+    for seed in 1..=8u64 {
+        let mut img = synth::scene(seed, 800, 800);
+        let p = synth::product(seed + 900, 320, 320);
+        synth::paste(&mut img, &p, 240, 220);
+        let out = work.join(format!("hn_{seed}.png"));
+        image::DynamicImage::ImageRgba8(img)
+            .to_rgb8()
+            .save(&out)
+            .unwrap();
+        let v = score(&[Candidate::file(&out)], Some(&lib), &cfg).unwrap();
+        if v[0].verdict == VerdictKind::Duplicate {
+            hn_dup += 1;
+        }
+        if let Some(m) = v[0].matches.first() {
+            hn_d.push(m.visual_distance.unwrap_or(256));
+        }
+    }
+    println!(
+        "hard negatives (same background, another product, pixels only — no composition): judged duplicate {hn_dup}/8; PDQ distances {:?}",
+        hn_d
+    );
+
+    // The same pairs when the engine knows the compositions (the normal case for its own
+    // outputs): only the scene repeats, which the platform rule does not call a duplicate.
+    let comp = |bg: u64, product: u64, copy: &str| Composition {
+        template: "eval".into(),
+        preset: "tmall-main".into(),
+        kind: "image".into(),
+        duration: 0.0,
+        background: AssetRef {
+            id: format!("bg{bg}"),
+            sha256: format!("sha-bg{bg}"),
+        },
+        product: Some(AssetRef {
+            id: format!("p{product}"),
+            sha256: format!("sha-p{product}"),
+        }),
+        copy: copy.into(),
+        audio: None,
+        effects: "none".into(),
+        structure: "bg+product".into(),
+        product_box: Some([0.3, 0.275, 0.4, 0.4]),
+        text_boxes: vec![],
+    };
+    let clib_path = work.join("eval-composed-lib.sqlite");
+    let _ = std::fs::remove_file(&clib_path);
+    let clib = Library::open(&clib_path).unwrap();
+    for seed in 1..=8u64 {
+        let c = Candidate {
+            path: work.join(format!("src_synth{seed}.png")),
+            variant_id: Some(format!("old{seed}")),
+            variant_n: None,
+            composition: Some(comp(seed, seed + 500, "Run lighter")),
+            created_at: cfg.now,
+        };
+        clib.add_candidate(&c, &c.fingerprint().unwrap()).unwrap();
+    }
+    let (mut c_dup, mut c_sim, mut same_prod_dup) = (0, 0, 0);
+    let mut rules: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut hn_rules: std::collections::BTreeMap<String, usize> = Default::default();
+    for seed in 1..=8u64 {
+        let hn = Candidate {
+            path: work.join(format!("hn_{seed}.png")),
+            variant_id: Some(format!("new{seed}")),
+            variant_n: Some(1),
+            composition: Some(comp(seed, seed + 900, "Walk the city")),
+            created_at: cfg.now,
+        };
+        let v = score(&[hn], Some(&clib), &cfg).unwrap();
+        match v[0].verdict {
+            VerdictKind::Duplicate => {
+                c_dup += 1;
+                *hn_rules
+                    .entry(format!("{:?}", v[0].matches[0].rule))
+                    .or_insert(0) += 1;
+            }
+            VerdictKind::Similar => c_sim += 1,
+            _ => {}
+        }
+        // Positive control: same background and product under renamed assets, new copy.
+        let renamed = Candidate {
+            path: work.join(format!("t_caption_small_synth{seed}.jpg")),
+            variant_id: Some(format!("ren{seed}")),
+            variant_n: Some(1),
+            composition: Some(Composition {
+                background: AssetRef {
+                    id: "renamed".into(),
+                    sha256: format!("other-bg{seed}"),
+                },
+                product: Some(AssetRef {
+                    id: "renamed".into(),
+                    sha256: format!("other-p{seed}"),
+                }),
+                ..comp(seed, seed, "Walk the city")
+            }),
+            created_at: cfg.now,
+        };
+        let v = score(&[renamed], Some(&clib), &cfg).unwrap();
+        if v[0].verdict == VerdictKind::Duplicate {
+            same_prod_dup += 1;
+            *rules
+                .entry(format!("{:?}", v[0].matches[0].rule))
+                .or_insert(0) += 1;
+        }
+    }
+    println!(
+        "same hard negatives with compositions: judged duplicate {c_dup}/8 (rules {hn_rules:?}), similar {c_sim}/8; renamed background+product with new copy judged duplicate {same_prod_dup}/8 (rules {rules:?})"
+    );
+
+    // ---------- videos ----------
+    println!();
+    video_eval(&work, &sources, &cfg);
+    search_cost();
+    println!("\ntotal time {:.0} s", t0.elapsed().as_secs_f64());
+    if keep.is_some() {
+        println!("files kept in {}", work.display());
+    }
+}
+
+fn segment(work: &Path, img: &Path, key: &str, secs: f32) -> PathBuf {
+    let out = work.join(format!("seg_{key}_{secs}.mp4"));
+    if !out.exists() {
+        let frames = (secs * 25.0) as u32;
+        let vf = format!(
+            "scale=1200:-2,zoompan=z='1+0.0015*on':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)':d={frames}:s=640x360:fps=25,format=yuv420p"
+        );
+        ffmpeg(&[
+            "-loop",
+            "1",
+            "-i",
+            s(img),
+            "-vf",
+            &vf,
+            "-t",
+            &secs.to_string(),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "22",
+            s(&out),
+        ]);
+    }
+    out
+}
+
+fn concat(work: &Path, name: &str, segs: &[PathBuf]) -> PathBuf {
+    let list = work.join(format!("{name}.txt"));
+    std::fs::write(
+        &list,
+        segs.iter()
+            .map(|p| format!("file '{}'\n", p.display()))
+            .collect::<String>(),
+    )
+    .unwrap();
+    let out = work.join(format!("{name}.mp4"));
+    ffmpeg(&[
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        s(&list),
+        "-c",
+        "copy",
+        s(&out),
+    ]);
+    out
+}
+
+/// Per file: q %, c %, reused share, verdict.
+type VideoRow = (f32, f32, f32, VerdictKind);
+
+fn video_eval(work: &Path, sources: &[(String, PathBuf)], cfg: &GateConfig) {
+    let n_videos = 5usize;
+    let pool: Vec<&(String, PathBuf)> = sources.iter().collect();
+    let lib_path = work.join("eval-video-lib.sqlite");
+    let _ = std::fs::remove_file(&lib_path);
+    let lib = Library::open(&lib_path).unwrap();
+    let seg = |idx: usize| {
+        segment(
+            work,
+            &pool[idx % pool.len()].1,
+            &pool[idx % pool.len()].0,
+            2.0,
+        )
+    };
+    let fresh = |v: usize, k: usize| (v * 5 + k + 7 * n_videos) % pool.len();
+    let transforms: Vec<&str> = vec![
+        "reencode_crf35",
+        "audio_swap",
+        "speed_1_25",
+        "reorder",
+        "mirror",
+        "scale_half",
+        "letterbox_9_16",
+        "caption",
+        "replace_1_of_5",
+        "replace_2_of_5",
+        "replace_3_of_5",
+        "replace_4_of_5",
+        "unrelated",
+    ];
+    let mut table: Vec<(String, Vec<VideoRow>)> =
+        transforms.iter().map(|t| (t.to_string(), vec![])).collect();
+    let mut decisions = 0;
+    let mut correct = 0;
+    for v in 0..n_videos {
+        let idx: Vec<usize> = (0..5).map(|k| v * 5 + k).collect();
+        let segs: Vec<PathBuf> = idx.iter().map(|&i| seg(i)).collect();
+        let orig = concat(work, &format!("vid{v}"), &segs);
+        let fo = Fingerprint::compute(&orig, &Masks::default()).unwrap();
+        lib.add(&fo, None, None, None).unwrap();
+        for (ti, t) in transforms.iter().enumerate() {
+            let out = work.join(format!("vt_{t}_{v}.mp4"));
+            let o = s(&orig);
+            let mut truth_share: Option<f32> = None;
+            match *t {
+                "reencode_crf35" => ffmpeg(&[
+                    "-i",
+                    o,
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "ultrafast",
+                    "-crf",
+                    "35",
+                    s(&out),
+                ]),
+                "audio_swap" => ffmpeg(&[
+                    "-i",
+                    o,
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    "sine=frequency=330:duration=10",
+                    "-map",
+                    "0:v",
+                    "-map",
+                    "1:a",
+                    "-c:v",
+                    "copy",
+                    "-c:a",
+                    "aac",
+                    "-shortest",
+                    s(&out),
+                ]),
+                "speed_1_25" => ffmpeg(&[
+                    "-i",
+                    o,
+                    "-vf",
+                    "setpts=PTS/1.25",
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "ultrafast",
+                    s(&out),
+                ]),
+                "reorder" => {
+                    let r = [
+                        segs[3].clone(),
+                        segs[0].clone(),
+                        segs[4].clone(),
+                        segs[1].clone(),
+                        segs[2].clone(),
+                    ];
+                    let p = concat(work, &format!("vt_reorder_{v}"), &r);
+                    std::fs::rename(p, &out).unwrap();
+                }
+                "mirror" => ffmpeg(&[
+                    "-i",
+                    o,
+                    "-vf",
+                    "hflip",
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "ultrafast",
+                    s(&out),
+                ]),
+                "scale_half" => ffmpeg(&[
+                    "-i",
+                    o,
+                    "-vf",
+                    "scale=320:-2",
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "ultrafast",
+                    s(&out),
+                ]),
+                "letterbox_9_16" => ffmpeg(&[
+                    "-i",
+                    o,
+                    "-vf",
+                    "pad=640:1138:0:(oh-ih)/2:black",
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "ultrafast",
+                    s(&out),
+                ]),
+                "caption" => {
+                    let vf = if Path::new(FONT).exists() {
+                        format!("drawtext=fontfile={FONT}:text='Run lighter':fontsize=28:fontcolor=white:borderw=2:x=(w-tw)/2:y=h*0.85")
+                    } else {
+                        "drawbox=x=iw*0.2:y=ih*0.85:w=iw*0.6:h=24:color=white:t=fill".into()
+                    };
+                    ffmpeg(&[
+                        "-i",
+                        o,
+                        "-vf",
+                        &vf,
+                        "-c:v",
+                        "libx264",
+                        "-preset",
+                        "ultrafast",
+                        s(&out),
+                    ])
+                }
+                "unrelated" => {
+                    let r: Vec<PathBuf> = (0..5).map(|k| seg(fresh(v, k + 2))).collect();
+                    let p = concat(work, &format!("vt_unrel_{v}"), &r);
+                    std::fs::rename(p, &out).unwrap();
+                    truth_share = Some(0.0);
+                }
+                x if x.starts_with("replace_") => {
+                    let k: usize = x[8..9].parse().unwrap();
+                    let mut r = segs.clone();
+                    for (j, item) in r.iter_mut().enumerate().take(5).skip(5 - k) {
+                        *item = seg(fresh(v, j + 11));
+                    }
+                    let p = concat(work, &format!("vt_{x}_{v}"), &r);
+                    std::fs::rename(p, &out).unwrap();
+                    truth_share = Some((5 - k) as f32 / 5.0);
+                }
+                _ => unreachable!(),
+            }
+            let f = Fingerprint::compute(&out, &Masks::default()).unwrap();
+            let b = video::compare(&f.frames, &fo.hashes());
+            let verdict = score(&[Candidate::file(&out)], Some(&lib), cfg).unwrap()[0]
+                .matches
+                .iter()
+                .filter(|m| m.file == std::path::absolute(&orig).unwrap())
+                .map(|m| m.verdict)
+                .max()
+                .unwrap_or(VerdictKind::Distinct);
+            if let Some(share) = truth_share {
+                decisions += 1;
+                let truth_dup = share > 0.30;
+                if truth_dup == (verdict == VerdictKind::Duplicate) {
+                    correct += 1;
+                }
+            }
+            table[ti].1.push((b.q, b.c, b.reused_share, verdict));
+        }
+    }
+    println!("| video transform | n | mean q % | mean c % | mean reused share | judged duplicate | judged similar |");
+    println!("|---|---|---|---|---|---|---|");
+    for (name, rs) in &table {
+        let n = rs.len() as f32;
+        let mean = |f: &dyn Fn(&VideoRow) -> f32| rs.iter().map(f).sum::<f32>() / n;
+        println!(
+            "| {} | {} | {:.0} | {:.0} | {:.2} | {}/{} | {}/{} |",
+            name,
+            rs.len(),
+            mean(&|r| r.0),
+            mean(&|r| r.1),
+            mean(&|r| r.2),
+            rs.iter().filter(|r| r.3 == VerdictKind::Duplicate).count(),
+            rs.len(),
+            rs.iter().filter(|r| r.3 == VerdictKind::Similar).count(),
+            rs.len()
+        );
+    }
+    println!("30 % rule decisions (segment replacement and unrelated, truth = reused > 30 %): {correct}/{decisions} correct");
+}
+
+/// Exact popcount scan over one million stored hashes.
+fn search_cost() {
+    use creative_factory::dedup::library::HashIndex;
+    use creative_factory::dedup::pdq::Hash256;
+    let mut x: u64 = 0x1234_5678_9abc_def1;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut rand_hash = || {
+        let mut b = [0u8; 32];
+        for c in b.chunks_mut(8) {
+            c.copy_from_slice(&next().to_le_bytes());
+        }
+        Hash256(b)
+    };
+    let n = 1_000_000;
+    let idx = HashIndex::from_hashes((0..n).map(|i| (i as i64, rand_hash())));
+    let queries: Vec<Hash256> = (0..8).map(|_| rand_hash()).collect();
+    let t = Instant::now();
+    let reps = 10;
+    for _ in 0..reps {
+        std::hint::black_box(idx.nearest(&queries[..1], 31, 16));
+    }
+    let one = t.elapsed().as_secs_f64() * 1000.0 / reps as f64;
+    let t = Instant::now();
+    for _ in 0..reps {
+        std::hint::black_box(idx.nearest(&queries, 31, 16));
+    }
+    let eight = t.elapsed().as_secs_f64() * 1000.0 / reps as f64;
+    println!("\nsearch: 1 M stored hashes, exact scan (rayon, {} threads): {one:.1} ms per 1-hash query, {eight:.1} ms per 8-orientation still query", rayon::current_num_threads());
+}

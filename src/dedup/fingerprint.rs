@@ -1,0 +1,316 @@
+//! What the gate measures about one file: identity (sha256, bytes), PDQ hashes per still or
+//! per sampled second, masked variants (product box hidden = "scene", text boxes hidden =
+//! "textless") when the composition says where those layers were drawn, and keypoint
+//! features of one key frame.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use image::RgbaImage;
+use sha2::{Digest, Sha256};
+
+use super::geometry::{self, Features};
+use super::pdq::{self, Hash256};
+use super::DedupError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    Image,
+    Video,
+}
+
+impl MediaKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Image => "image",
+            MediaKind::Video => "video",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MediaKind> {
+        match s {
+            "image" => Some(MediaKind::Image),
+            "video" => Some(MediaKind::Video),
+            _ => None,
+        }
+    }
+
+    pub fn of_path(path: &Path) -> Option<MediaKind> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "jpg" | "jpeg" | "png" | "webp" => Some(MediaKind::Image),
+            "mp4" | "mov" | "m4v" | "webm" | "mkv" => Some(MediaKind::Video),
+            _ => None,
+        }
+    }
+}
+
+/// One hashed frame. For stills there is exactly one, at `t = 0`.
+#[derive(Debug, Clone)]
+pub struct FrameHash {
+    /// Seconds from the start.
+    pub t: f32,
+    /// Border-trimmed full frame, all eight orientations (index 0 is as shown; only that one
+    /// is stored in the library, the others serve queries).
+    pub orientations: [Hash256; 8],
+    pub quality: u8,
+    /// Product box masked: what the background alone looks like.
+    pub scene: Option<Hash256>,
+    /// Text boxes masked: the frame as it would look without its caption/logo.
+    pub textless: Option<Hash256>,
+    /// Stills only: hashes of centred 90 % and 80 % crops. Used for retrieval alone, so a
+    /// cropped re-upload of this file finds it and keypoint geometry can confirm it; PDQ of
+    /// the whole frame misses crops of 10 % or more.
+    pub crops: Vec<Hash256>,
+}
+
+impl FrameHash {
+    pub fn hash(&self) -> Hash256 {
+        self.orientations[0]
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Fingerprint {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub bytes: u64,
+    pub kind: MediaKind,
+    pub width: u32,
+    pub height: u32,
+    /// Seconds (0 for stills).
+    pub duration: f64,
+    /// Frames that passed the quality floor (videos) or the one still (kept even when flat,
+    /// so that a plain white image still has an identity).
+    pub frames: Vec<FrameHash>,
+    /// Keypoints of the still, or of the middle sampled frame of a video.
+    pub features: Features,
+}
+
+/// Where layers were drawn, normalised `[x, y, w, h]`, to compute the masked hashes.
+#[derive(Debug, Clone, Default)]
+pub struct Masks {
+    pub product_box: Option<[f32; 4]>,
+    pub text_boxes: Vec<[f32; 4]>,
+}
+
+/// Sampling rate of video fingerprints: vPDQ's 1 frame per second.
+pub const VIDEO_FPS: u32 = 1;
+/// Longest stretch of a video that is sampled; ad creatives are ≤ 60 s, this bounds memory
+/// for a stray long file.
+pub const MAX_VIDEO_SECONDS: f64 = 600.0;
+const FRAME_SIDE: u32 = 512;
+
+pub fn sha256_file(path: &Path) -> Result<(String, u64), DedupError> {
+    let io = |source| DedupError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut n = 0u64;
+    loop {
+        let k = f.read(&mut buf).map_err(io)?;
+        if k == 0 {
+            break;
+        }
+        n += k as u64;
+        h.update(&buf[..k]);
+    }
+    Ok((hex::encode(h.finalize()), n))
+}
+
+pub fn load_still(path: &Path) -> Result<RgbaImage, DedupError> {
+    let err = |message: String| DedupError::Image {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut reader = image::ImageReader::open(path)
+        .map_err(|source| DedupError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .with_guessed_format()
+        .map_err(|source| DedupError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(20_000);
+    limits.max_image_height = Some(20_000);
+    limits.max_alloc = Some(512 << 20);
+    reader.limits(limits);
+    Ok(reader.decode().map_err(|e| err(e.to_string()))?.to_rgba8())
+}
+
+/// Samples a video at 1 fps, frames at most 512 px on the long side (PDQ filters down to
+/// 64×64 anyway; keypoints work at 512).
+pub fn open_video(path: &Path) -> Result<crate::media::VideoClip, DedupError> {
+    crate::media::VideoClip::open(
+        path,
+        0.0,
+        MAX_VIDEO_SECONDS,
+        VIDEO_FPS,
+        FRAME_SIDE,
+        FRAME_SIDE,
+        &crate::media::Limits::default(),
+    )
+    .map_err(|source| DedupError::Video {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn mask(img: &RgbaImage, boxes: &[[f32; 4]]) -> RgbaImage {
+    let mut out = img.clone();
+    let (w, h) = img.dimensions();
+    for b in boxes {
+        let x0 = ((b[0].clamp(0.0, 1.0)) * w as f32) as u32;
+        let y0 = ((b[1].clamp(0.0, 1.0)) * h as f32) as u32;
+        let x1 = (((b[0] + b[2]).clamp(0.0, 1.0)) * w as f32).ceil() as u32;
+        let y1 = (((b[1] + b[3]).clamp(0.0, 1.0)) * h as f32).ceil() as u32;
+        // A constant fill: both sides of a comparison mask the same way, so the box itself
+        // contributes identical (flat) energy and only the rest of the frame decides.
+        for y in y0..y1.min(h) {
+            for x in x0..x1.min(w) {
+                out.put_pixel(x, y, image::Rgba([128, 128, 128, 255]));
+            }
+        }
+    }
+    out
+}
+
+pub fn hash_frame(img: &RgbaImage, t: f32, masks: &Masks) -> FrameHash {
+    let d = pdq::fingerprint(img);
+    let scene = masks.product_box.map(|b| pdq::hash(&mask(img, &[b])).hash);
+    let textless =
+        (!masks.text_boxes.is_empty()).then(|| pdq::hash(&mask(img, &masks.text_boxes)).hash);
+    FrameHash {
+        t,
+        orientations: d.hashes,
+        quality: d.quality,
+        scene,
+        textless,
+        crops: Vec::new(),
+    }
+}
+
+fn crop_hashes(img: &RgbaImage) -> Vec<Hash256> {
+    let trimmed = pdq::trim_borders(img);
+    let (w, h) = trimmed.dimensions();
+    [0.9f32, 0.8]
+        .iter()
+        .map(|f| {
+            let (cw, ch) = (((w as f32) * f) as u32, ((h as f32) * f) as u32);
+            let c = image::imageops::crop_imm(
+                &trimmed,
+                (w - cw) / 2,
+                (h - ch) / 2,
+                cw.max(1),
+                ch.max(1),
+            )
+            .to_image();
+            pdq::hash(&c).hash
+        })
+        .collect()
+}
+
+impl Fingerprint {
+    /// Decodes and measures `path`. `masks` come from the composition when the engine made
+    /// the file; files from elsewhere get none.
+    pub fn compute(path: &Path, masks: &Masks) -> Result<Fingerprint, DedupError> {
+        let kind = MediaKind::of_path(path).ok_or_else(|| DedupError::Unsupported {
+            path: path.to_path_buf(),
+        })?;
+        let (sha256, bytes) = sha256_file(path)?;
+        match kind {
+            MediaKind::Image => {
+                let img = load_still(path)?;
+                Ok(Self::from_still(path, sha256, bytes, &img, masks))
+            }
+            MediaKind::Video => {
+                let clip = open_video(path)?;
+                let frames: Vec<&RgbaImage> = (0..clip.len()).map(|i| clip.frame(i)).collect();
+                Self::from_frames(
+                    path,
+                    sha256,
+                    bytes,
+                    &frames,
+                    clip.width,
+                    clip.height,
+                    clip.duration,
+                    masks,
+                )
+            }
+        }
+    }
+
+    pub fn from_still(
+        path: &Path,
+        sha256: String,
+        bytes: u64,
+        img: &RgbaImage,
+        masks: &Masks,
+    ) -> Fingerprint {
+        Fingerprint {
+            path: path.to_path_buf(),
+            sha256,
+            bytes,
+            kind: MediaKind::Image,
+            width: img.width(),
+            height: img.height(),
+            duration: 0.0,
+            frames: vec![FrameHash {
+                crops: crop_hashes(img),
+                ..hash_frame(img, 0.0, masks)
+            }],
+            features: geometry::extract(img),
+        }
+    }
+
+    /// Frames sampled at 1 fps; frames with quality < 50 are dropped as in vPDQ.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_frames(
+        path: &Path,
+        sha256: String,
+        bytes: u64,
+        frames: &[&RgbaImage],
+        width: u32,
+        height: u32,
+        duration: f64,
+        masks: &Masks,
+    ) -> Result<Fingerprint, DedupError> {
+        use rayon::prelude::*;
+        let hashed: Vec<FrameHash> = frames
+            .par_iter()
+            .enumerate()
+            .map(|(i, f)| hash_frame(f, i as f32 / VIDEO_FPS as f32, masks))
+            .filter(|f| f.quality >= pdq::MIN_QUALITY)
+            .collect();
+        if hashed.is_empty() {
+            return Err(DedupError::NoFrames {
+                path: path.to_path_buf(),
+                min_quality: pdq::MIN_QUALITY,
+            });
+        }
+        let key = (hashed[hashed.len() / 2].t * VIDEO_FPS as f32).round() as usize;
+        let features = geometry::extract(frames[key.min(frames.len() - 1)]);
+        Ok(Fingerprint {
+            path: path.to_path_buf(),
+            sha256,
+            bytes,
+            kind: MediaKind::Video,
+            width,
+            height,
+            duration,
+            frames: hashed,
+            features,
+        })
+    }
+
+    pub fn hashes(&self) -> Vec<Hash256> {
+        self.frames.iter().map(|f| f.hash()).collect()
+    }
+}

@@ -1,0 +1,612 @@
+//! The persistent library of past outputs: an SQLite file (WAL, busy timeout, short
+//! IMMEDIATE transactions) so tonight's batch is scored against last week's and two
+//! `factory` processes can add at the same time. Stores identities, compositions, frame
+//! hashes and keypoint descriptors — never the media itself.
+//!
+//! Schema versions (table `schema_version`): 1 = files, compositions, frames, features.
+//! A migration adds a `migrate_N_to_N+1` step in `migrate` and bumps `SCHEMA_VERSION`;
+//! a library written by a newer build is refused rather than guessed at.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rayon::prelude::*;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::fingerprint::{Fingerprint, MediaKind};
+use super::geometry::{self, Features};
+use super::pdq::Hash256;
+use super::rules::Composition;
+use super::DedupError;
+
+pub const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA_V1: &str = "
+CREATE TABLE files (
+    id          INTEGER PRIMARY KEY,
+    path        TEXT NOT NULL,
+    sha256      TEXT NOT NULL UNIQUE,
+    bytes       INTEGER NOT NULL,
+    kind        TEXT NOT NULL,
+    width       INTEGER NOT NULL,
+    height      INTEGER NOT NULL,
+    duration    REAL NOT NULL,
+    variant_id  TEXT,
+    created_at  INTEGER NOT NULL,   -- unix seconds the creative was made (exemption clock)
+    added_at    INTEGER NOT NULL,   -- unix seconds it entered the library
+    retired     INTEGER NOT NULL DEFAULT 0,
+    retired_at  INTEGER
+);
+CREATE INDEX files_path ON files(path);
+CREATE INDEX files_variant ON files(variant_id);
+CREATE TABLE compositions (
+    file_id         INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
+    template        TEXT NOT NULL,
+    preset          TEXT NOT NULL,
+    background_id   TEXT NOT NULL,
+    background_sha  TEXT NOT NULL,
+    product_id      TEXT,
+    product_sha     TEXT,
+    audio_id        TEXT,
+    audio_sha       TEXT,
+    copy            TEXT NOT NULL,
+    structure       TEXT NOT NULL,
+    json            TEXT NOT NULL     -- the full Composition, boxes included
+);
+CREATE INDEX comp_background ON compositions(background_sha);
+CREATE INDEX comp_product ON compositions(product_sha);
+CREATE TABLE frames (
+    file_id   INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    idx       INTEGER NOT NULL,
+    t         REAL NOT NULL,
+    quality   INTEGER NOT NULL,
+    hash      BLOB NOT NULL,          -- 32-byte PDQ, border-trimmed frame
+    scene     BLOB,                   -- product box masked
+    textless  BLOB,                   -- text boxes masked
+    crops     BLOB,                   -- stills: 32-byte hashes of centred 90 %/80 % crops
+    PRIMARY KEY (file_id, idx)
+);
+CREATE TABLE features (
+    file_id   INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
+    data      BLOB NOT NULL           -- geometry::encode of the key frame
+);
+";
+
+/// One stored output.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LibraryEntry {
+    pub id: i64,
+    pub path: PathBuf,
+    pub sha256: String,
+    pub bytes: u64,
+    pub kind: MediaKind,
+    pub width: u32,
+    pub height: u32,
+    pub duration: f64,
+    pub variant_id: Option<String>,
+    pub created_at: i64,
+    pub added_at: i64,
+    pub retired: bool,
+    pub frames: usize,
+    pub composition: Option<Composition>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredFrame {
+    pub t: f32,
+    pub crops: Vec<Hash256>,
+    pub quality: u8,
+    pub hash: Hash256,
+    pub scene: Option<Hash256>,
+    pub textless: Option<Hash256>,
+}
+
+/// Every stored frame hash in memory, for the exact popcount scan (≈ 1.5 ms per query per
+/// million hashes; multi-index hashing is only worth it past millions).
+pub struct HashIndex {
+    file_ids: Vec<i64>,
+    words: Vec<[u64; 4]>,
+}
+
+impl HashIndex {
+    /// An index over given hashes (for measurements and callers with their own store).
+    pub fn from_hashes(items: impl IntoIterator<Item = (i64, Hash256)>) -> HashIndex {
+        let (file_ids, words) = items.into_iter().map(|(id, h)| (id, h.words())).unzip();
+        HashIndex { file_ids, words }
+    }
+
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// Files to look at for a query: every file with a hash within `max_distance`, plus the
+    /// `k` nearest files whatever their distance (for keypoint geometry, which recovers edits
+    /// PDQ cannot). Each file comes with its smallest distance; sorted by distance then id.
+    /// O(stored hashes) per call, with no per-file map over the whole library.
+    pub fn nearest(&self, queries: &[Hash256], max_distance: u32, k: usize) -> Vec<(i64, u32)> {
+        let q: Vec<[u64; 4]> = queries.iter().map(|h| h.words()).collect();
+        let mut dist = vec![0u16; self.words.len()];
+        dist.par_chunks_mut(16_384)
+            .zip(self.words.par_chunks(16_384))
+            .for_each(|(d, w)| scan(&q, w, d));
+        // A file can own several hashes (frames, crops): over-select so that k distinct files
+        // survive. The cut-off distance comes from a histogram, not a sort.
+        let take = (k * 64).min(dist.len());
+        let mut hist = [0usize; 257];
+        for d in &dist {
+            hist[*d as usize] += 1;
+        }
+        let (mut cut, mut acc) = (0u32, 0usize);
+        for (d, n) in hist.iter().enumerate() {
+            acc += n;
+            cut = d as u32;
+            if acc >= take {
+                break;
+            }
+        }
+        let limit = cut.max(max_distance);
+        let mut picked: Vec<(u32, u32)> = dist
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| **d as u32 <= limit)
+            .map(|(i, d)| (*d as u32, i as u32))
+            .collect();
+        picked.sort_unstable();
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for (d, i) in picked {
+            let id = self.file_ids[i as usize];
+            if seen.insert(id) && (d <= max_distance || out.len() < k) {
+                out.push((id, d));
+            }
+        }
+        out
+    }
+}
+
+/// Smallest distance from each stored hash to any query. Uses the POPCNT instruction when
+/// the CPU has it (the portable `count_ones` is ~5× slower on baseline x86-64 builds).
+fn scan(q: &[[u64; 4]], words: &[[u64; 4]], out: &mut [u16]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the feature was detected at run time just above.
+            unsafe { scan_popcnt(q, words, out) };
+            return;
+        }
+    }
+    scan_portable(q, words, out)
+}
+
+#[inline(always)]
+fn scan_portable(q: &[[u64; 4]], words: &[[u64; 4]], out: &mut [u16]) {
+    for (w, o) in words.iter().zip(out.iter_mut()) {
+        let mut best = 256u32;
+        for x in q {
+            let d = (w[0] ^ x[0]).count_ones()
+                + (w[1] ^ x[1]).count_ones()
+                + (w[2] ^ x[2]).count_ones()
+                + (w[3] ^ x[3]).count_ones();
+            best = best.min(d);
+        }
+        *o = best as u16;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+unsafe fn scan_popcnt(q: &[[u64; 4]], words: &[[u64; 4]], out: &mut [u16]) {
+    scan_portable(q, words, out)
+}
+
+pub struct Library {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl Library {
+    /// Opens (creating if needed) the library at `path`.
+    pub fn open(path: &Path) -> Result<Library, DedupError> {
+        let err = |source| DedupError::Library {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| DedupError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path).map_err(err)?;
+        // Another process may hold the write lock for a moment (a nightly job and an
+        // operator adding files): wait for it instead of failing with SQLITE_BUSY.
+        conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(err)?;
+        let lib = Library {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+        };
+        lib.migrate()?;
+        Ok(lib)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> DedupError + '_ {
+        move |source| DedupError::Library {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn migrate(&self) -> Result<(), DedupError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(self.err())?;
+        tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            .map_err(self.err())?;
+        let found: Option<i64> = tx
+            .query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0))
+            .map_err(self.err())?;
+        match found {
+            None => {
+                tx.execute_batch(SCHEMA_V1).map_err(self.err())?;
+                tx.execute(
+                    "INSERT INTO schema_version (version) VALUES (?1)",
+                    [SCHEMA_VERSION],
+                )
+                .map_err(self.err())?;
+            }
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(DedupError::SchemaTooNew {
+                    path: self.path.clone(),
+                    found: v,
+                    supported: SCHEMA_VERSION,
+                })
+            }
+            Some(_) => {}
+        }
+        tx.commit().map_err(self.err())
+    }
+
+    /// Records `fp` (and what it was made of). Re-adding the same bytes updates the entry's
+    /// path and composition instead of duplicating it. Returns the entry id.
+    pub fn add(
+        &self,
+        fp: &Fingerprint,
+        variant_id: Option<&str>,
+        composition: Option<&Composition>,
+        created_at: Option<i64>,
+    ) -> Result<i64, DedupError> {
+        let now = now_unix();
+        let created = created_at.unwrap_or(now);
+        let path = std::path::absolute(&fp.path).unwrap_or_else(|_| fp.path.clone());
+        let features = geometry::encode(&fp.features);
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(self.err())?;
+        let existing: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM files WHERE sha256 = ?1",
+                [&fp.sha256],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())?;
+        let id = if let Some(id) = existing {
+            tx.execute(
+                "UPDATE files SET path = ?2, variant_id = coalesce(?3, variant_id) WHERE id = ?1",
+                params![id, path.to_string_lossy(), variant_id],
+            )
+            .map_err(self.err())?;
+            id
+        } else {
+            tx.execute(
+                "INSERT INTO files (path, sha256, bytes, kind, width, height, duration, variant_id, created_at, added_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    path.to_string_lossy(),
+                    fp.sha256,
+                    fp.bytes as i64,
+                    fp.kind.as_str(),
+                    fp.width,
+                    fp.height,
+                    fp.duration,
+                    variant_id,
+                    created,
+                    now
+                ],
+            )
+            .map_err(self.err())?;
+            let id = tx.last_insert_rowid();
+            {
+                let mut st = tx
+                    .prepare("INSERT INTO frames (file_id, idx, t, quality, hash, scene, textless, crops) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+                    .map_err(self.err())?;
+                for (i, f) in fp.frames.iter().enumerate() {
+                    st.execute(params![
+                        id,
+                        i as i64,
+                        f.t,
+                        f.quality,
+                        &f.hash().0[..],
+                        f.scene.map(|h| h.0.to_vec()),
+                        f.textless.map(|h| h.0.to_vec()),
+                        (!f.crops.is_empty()).then(|| f
+                            .crops
+                            .iter()
+                            .flat_map(|h| h.0)
+                            .collect::<Vec<u8>>())
+                    ])
+                    .map_err(self.err())?;
+                }
+            }
+            tx.execute(
+                "INSERT INTO features (file_id, data) VALUES (?1, ?2)",
+                params![id, features],
+            )
+            .map_err(self.err())?;
+            id
+        };
+        if let Some(c) = composition {
+            let json = serde_json::to_string(c).expect("composition serialises");
+            tx.execute(
+                "INSERT OR REPLACE INTO compositions (file_id, template, preset, background_id, background_sha, product_id,
+                 product_sha, audio_id, audio_sha, copy, structure, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![
+                    id,
+                    c.template,
+                    c.preset,
+                    c.background.id,
+                    c.background.sha256,
+                    c.product.as_ref().map(|a| &a.id),
+                    c.product.as_ref().map(|a| &a.sha256),
+                    c.audio.as_ref().map(|a| &a.id),
+                    c.audio.as_ref().map(|a| &a.sha256),
+                    c.copy,
+                    c.structure,
+                    json
+                ],
+            )
+            .map_err(self.err())?;
+        }
+        tx.commit().map_err(self.err())?;
+        Ok(id)
+    }
+
+    /// Records a scored candidate with its composition and creation time.
+    pub fn add_candidate(
+        &self,
+        c: &super::rules::Candidate,
+        fp: &Fingerprint,
+    ) -> Result<i64, DedupError> {
+        self.add(
+            fp,
+            c.variant_id.as_deref(),
+            c.composition.as_ref(),
+            Some(c.created_at),
+        )
+    }
+
+    const ENTRY_SQL: &'static str = "SELECT f.id, f.path, f.sha256, f.bytes, f.kind, f.width, f.height, f.duration, f.variant_id,
+        f.created_at, f.added_at, f.retired, (SELECT count(*) FROM frames WHERE file_id = f.id), c.json
+        FROM files f LEFT JOIN compositions c ON c.file_id = f.id";
+
+    fn row_to_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<LibraryEntry> {
+        let kind: String = r.get(4)?;
+        let json: Option<String> = r.get(13)?;
+        Ok(LibraryEntry {
+            id: r.get(0)?,
+            path: PathBuf::from(r.get::<_, String>(1)?),
+            sha256: r.get(2)?,
+            bytes: r.get::<_, i64>(3)? as u64,
+            kind: MediaKind::parse(&kind).unwrap_or(MediaKind::Image),
+            width: r.get(5)?,
+            height: r.get(6)?,
+            duration: r.get(7)?,
+            variant_id: r.get(8)?,
+            created_at: r.get(9)?,
+            added_at: r.get(10)?,
+            retired: r.get::<_, i64>(11)? != 0,
+            frames: r.get::<_, i64>(12)? as usize,
+            composition: json.and_then(|j| serde_json::from_str(&j).ok()),
+        })
+    }
+
+    /// All entries, oldest first.
+    pub fn list(&self) -> Result<Vec<LibraryEntry>, DedupError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare(&format!("{} ORDER BY f.id", Self::ENTRY_SQL))
+            .map_err(self.err())?;
+        let rows = st.query_map([], Self::row_to_entry).map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+
+    pub fn entry(&self, id: i64) -> Result<Option<LibraryEntry>, DedupError> {
+        let conn = self.conn();
+        conn.query_row(
+            &format!("{} WHERE f.id = ?1", Self::ENTRY_SQL),
+            [id],
+            Self::row_to_entry,
+        )
+        .optional()
+        .map_err(self.err())
+    }
+
+    /// Finds an entry by numeric id, sha256, or stored path (as given or made absolute).
+    pub fn find(&self, key: &str) -> Result<LibraryEntry, DedupError> {
+        let abs = std::path::absolute(key)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let conn = self.conn();
+        let id: Option<i64> = conn
+            .query_row(
+                "SELECT id FROM files WHERE CAST(id AS TEXT) = ?1 OR sha256 = lower(?1) OR path = ?1 OR path = ?2
+                 ORDER BY id DESC LIMIT 1",
+                params![key, abs],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())?;
+        drop(conn);
+        match id {
+            Some(id) => Ok(self.entry(id)?.expect("entry just found")),
+            None => Err(DedupError::NotInLibrary {
+                path: self.path.clone(),
+                key: key.to_string(),
+            }),
+        }
+    }
+
+    /// Removes an entry and its hashes (e.g. a file added by mistake).
+    pub fn forget(&self, key: &str) -> Result<LibraryEntry, DedupError> {
+        let e = self.find(key)?;
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(self.err())?;
+        tx.execute("DELETE FROM files WHERE id = ?1", [e.id])
+            .map_err(self.err())?;
+        tx.commit().map_err(self.err())?;
+        Ok(e)
+    }
+
+    /// Marks an entry as no longer running: the platform rule exempts it from comparison,
+    /// but its history is kept.
+    pub fn retire(&self, key: &str) -> Result<LibraryEntry, DedupError> {
+        let e = self.find(key)?;
+        let conn = self.conn();
+        conn.execute(
+            "UPDATE files SET retired = 1, retired_at = ?2 WHERE id = ?1",
+            params![e.id, now_unix()],
+        )
+        .map_err(self.err())?;
+        drop(conn);
+        Ok(LibraryEntry { retired: true, ..e })
+    }
+
+    pub fn frames(&self, id: i64) -> Result<Vec<StoredFrame>, DedupError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare("SELECT t, quality, hash, scene, textless, crops FROM frames WHERE file_id = ?1 ORDER BY idx")
+            .map_err(self.err())?;
+        let rows = st
+            .query_map([id], |r| {
+                let h: Vec<u8> = r.get(2)?;
+                let s: Option<Vec<u8>> = r.get(3)?;
+                let tl: Option<Vec<u8>> = r.get(4)?;
+                let cr: Option<Vec<u8>> = r.get(5)?;
+                Ok(StoredFrame {
+                    t: r.get(0)?,
+                    crops: cr
+                        .unwrap_or_default()
+                        .chunks_exact(32)
+                        .filter_map(Hash256::from_slice)
+                        .collect(),
+                    quality: r.get(1)?,
+                    hash: Hash256::from_slice(&h).unwrap_or(Hash256([0; 32])),
+                    scene: s.and_then(|b| Hash256::from_slice(&b)),
+                    textless: tl.and_then(|b| Hash256::from_slice(&b)),
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+
+    pub fn features(&self, id: i64) -> Result<Option<Features>, DedupError> {
+        let conn = self.conn();
+        let b: Option<Vec<u8>> = conn
+            .query_row("SELECT data FROM features WHERE file_id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(self.err())?;
+        Ok(b.and_then(|b| geometry::decode(&b)))
+    }
+
+    /// Loads the hashes of entries that can still count against a new upload: not retired
+    /// and created at or after `created_since` (unix seconds).
+    pub fn index(&self, created_since: i64) -> Result<HashIndex, DedupError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare(
+                "SELECT fr.file_id, fr.hash, fr.crops FROM frames fr JOIN files f ON f.id = fr.file_id
+                 WHERE f.retired = 0 AND f.created_at >= ?1",
+            )
+            .map_err(self.err())?;
+        let mut idx = HashIndex {
+            file_ids: Vec::new(),
+            words: Vec::new(),
+        };
+        let mut rows = st.query([created_since]).map_err(self.err())?;
+        while let Some(r) = rows.next().map_err(self.err())? {
+            let id: i64 = r.get(0).map_err(self.err())?;
+            let b: Vec<u8> = r.get(1).map_err(self.err())?;
+            let crops: Option<Vec<u8>> = r.get(2).map_err(self.err())?;
+            let crops = crops.unwrap_or_default();
+            for h in std::iter::once(&b[..])
+                .chain(crops.chunks_exact(32))
+                .filter_map(Hash256::from_slice)
+            {
+                idx.file_ids.push(id);
+                idx.words.push(h.words());
+            }
+        }
+        Ok(idx)
+    }
+
+    /// Entries (live, recent) that share the background or product asset with `c`: the
+    /// exact retrieval path, which finds re-used assets even when the pixels moved.
+    pub fn sharing_assets(
+        &self,
+        c: &Composition,
+        created_since: i64,
+    ) -> Result<Vec<i64>, DedupError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare(
+                "SELECT c.file_id FROM compositions c JOIN files f ON f.id = c.file_id
+                 WHERE f.retired = 0 AND f.created_at >= ?3
+                   AND (c.background_sha = ?1 OR (?2 IS NOT NULL AND c.product_sha = ?2))
+                 ORDER BY c.file_id",
+            )
+            .map_err(self.err())?;
+        let rows = st
+            .query_map(
+                params![
+                    c.background.sha256,
+                    c.product.as_ref().map(|p| &p.sha256),
+                    created_since
+                ],
+                |r| r.get(0),
+            )
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<i64>, _>>().map_err(self.err())
+    }
+}

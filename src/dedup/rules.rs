@@ -1,0 +1,935 @@
+//! The platform duplicate rules (Kuaishou's published policy, which the others resemble) and
+//! the gate that applies them to a batch and the library.
+//!
+//! Four dimensions are compared — character/product, scene/background, video type, creative
+//! content — each exactly when both sides carry a composition (same asset sha256, same
+//! structure, same copy) and perceptually otherwise (product-masked scene hash, keypoint
+//! inliers inside the product box, copy similarity, ordered frame coverage). A new output is
+//! a duplicate when character+scene, type+creative or any three repeat; when only audio, only
+//! text/logo, or only scale/rotation/brightness differ; or when more than 30 % of its
+//! seconds reuse earlier footage. Older (default 180 days) and retired entries are exempt.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::fingerprint::{Fingerprint, Masks, MediaKind};
+use super::geometry::{self, Features, GeoMatch};
+use super::library::Library;
+use super::pdq::{Hash256, MATCH_DISTANCE};
+use super::video::{self, BagMatch};
+use super::DedupError;
+
+/// A module asset the engine used, identified by content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetRef {
+    pub id: String,
+    pub sha256: String,
+}
+
+/// What a variant was made of, as the engine knows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Composition {
+    pub template: String,
+    pub preset: String,
+    /// "video" or "image".
+    pub kind: String,
+    /// Seconds (0 for stills).
+    pub duration: f64,
+    pub background: AssetRef,
+    pub product: Option<AssetRef>,
+    /// The on-screen text, all lines joined.
+    pub copy: String,
+    pub audio: Option<AssetRef>,
+    pub effects: String,
+    /// The template's layer/shot structure ("video type"): e.g. "bg-video+product+caption/1-shot".
+    pub structure: String,
+    /// Normalised `[x, y, w, h]` of the product layer.
+    pub product_box: Option<[f32; 4]>,
+    /// Normalised boxes where text or logos were drawn.
+    #[serde(default)]
+    pub text_boxes: Vec<[f32; 4]>,
+}
+
+impl Composition {
+    fn masks(&self) -> Masks {
+        Masks {
+            product_box: self.product_box,
+            text_boxes: self.text_boxes.clone(),
+        }
+    }
+}
+
+/// One output to score.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub path: PathBuf,
+    pub variant_id: Option<String>,
+    /// The plan's variant number: among two near-copies in a batch, the lower one is kept
+    /// and the higher one is flagged, whatever order the files finished rendering in.
+    pub variant_n: Option<u32>,
+    pub composition: Option<Composition>,
+    /// Unix seconds; recorded in the library for the age exemption.
+    pub created_at: i64,
+}
+
+impl Candidate {
+    /// A file with nothing known about how it was made (scored on pixels alone).
+    pub fn file(path: impl Into<PathBuf>) -> Candidate {
+        Candidate {
+            path: path.into(),
+            variant_id: None,
+            variant_n: None,
+            composition: None,
+            created_at: now_unix(),
+        }
+    }
+
+    /// Decodes and measures the file, with the masked hashes its composition allows. Pass the
+    /// results to `score_fingerprints` and then `Library::add_candidate` to avoid decoding twice.
+    pub fn fingerprint(&self) -> Result<Fingerprint, DedupError> {
+        let masks = self
+            .composition
+            .as_ref()
+            .map(|c| c.masks())
+            .unwrap_or_default();
+        Fingerprint::compute(&self.path, &masks)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GateConfig {
+    /// PDQ Hamming distance at or below which two frames are the same picture.
+    pub max_distance: u32,
+    /// Up to this distance a still is reported as similar (a warning).
+    pub similar_distance: u32,
+    /// Whole-frame keypoint inliers that mean "same content" (crop, rotation, letterbox).
+    /// Measured on 870 unrelated photo/composite pairs: max 16, p99 15, median 6.
+    pub min_inliers: u32,
+    /// Inliers inside the product box that mean "same product".
+    pub product_inliers: u32,
+    /// Reused share of the new video's seconds above which it is a duplicate (platform: 30 %).
+    pub segment_duplicate: f32,
+    /// From this share up, a warning.
+    pub segment_similar: f32,
+    /// q and c (%) from which two videos are the same footage.
+    pub video_match_pct: f32,
+    /// Copy similarity (0–1) from which two captions are the same creative content.
+    pub copy_similarity: f32,
+    /// Ordered coverage (0–1) from which two videos tell the same storyline.
+    pub storyline_share: f32,
+    /// Entries created more than this many days before `now` are exempt.
+    pub max_age_days: u32,
+    /// Nearest library/batch files (by hash) on which keypoint geometry also runs.
+    pub geometry_candidates: usize,
+    /// Compare two composed outputs only when they target the same preset (platform).
+    pub same_preset_only: bool,
+    pub now: i64,
+}
+
+impl Default for GateConfig {
+    fn default() -> Self {
+        GateConfig {
+            max_distance: MATCH_DISTANCE,
+            similar_distance: 45,
+            min_inliers: 30,
+            product_inliers: 12,
+            segment_duplicate: 0.30,
+            segment_similar: 0.25,
+            video_match_pct: 90.0,
+            copy_similarity: 0.8,
+            storyline_share: 0.5,
+            max_age_days: 180,
+            geometry_candidates: 16,
+            same_preset_only: true,
+            now: now_unix(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dimension {
+    Character,
+    Scene,
+    Type,
+    Creative,
+}
+
+impl Dimension {
+    fn label(self) -> &'static str {
+        match self {
+            Dimension::Character => "character/product",
+            Dimension::Scene => "scene/background",
+            Dimension::Type => "video type",
+            Dimension::Creative => "creative content",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// Byte-identical file.
+    SameFile,
+    /// Every module identical (a re-render of the same variant).
+    SameComposition,
+    OnlyAudio,
+    OnlyText,
+    /// Same picture after scaling, rotation, brightness, re-encode, mirror, crop…
+    VisualEdit,
+    ReusedSegments,
+    CharacterScene,
+    TypeCreative,
+    ThreeDimensions,
+    /// Warning: 25–30 % of seconds reused.
+    SimilarSegments,
+    /// Warning: hash distance just above the match threshold.
+    NearVisual,
+    /// Warning: two dimensions repeat, not a combination the platform names.
+    TwoDimensions,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictKind {
+    Distinct,
+    Similar,
+    Duplicate,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Match {
+    pub file: PathBuf,
+    pub variant_id: Option<String>,
+    /// "library" or "batch".
+    pub source: &'static str,
+    pub verdict: VerdictKind,
+    /// Smallest PDQ distance over frames (and orientations).
+    pub visual_distance: Option<u32>,
+    /// Videos: % of the new video's frames found in the old one.
+    pub q: Option<f32>,
+    /// Videos: % of the old video's frames found in the new one.
+    pub c: Option<f32>,
+    /// Videos: share (0–1) of the new video's seconds reusing old footage.
+    pub reused_share: Option<f32>,
+    pub inliers: Option<u32>,
+    pub dimensions: Vec<Dimension>,
+    pub rule: Rule,
+    /// How each repeated dimension was established ("scene: same background asset beach").
+    pub evidence: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    pub file: PathBuf,
+    pub variant_id: Option<String>,
+    pub verdict: VerdictKind,
+    /// Strongest first.
+    pub matches: Vec<Match>,
+    pub reason: String,
+}
+
+/// A planned variant that would be a duplicate by its composition alone.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanWarning {
+    pub variant_id: String,
+    pub duplicate_of: String,
+    pub rule: Rule,
+    pub dimensions: Vec<Dimension>,
+    pub reason: String,
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// One side of a comparison that already exists (library entry or earlier candidate).
+struct Old {
+    file: PathBuf,
+    variant_id: Option<String>,
+    source: &'static str,
+    sha256: String,
+    kind: MediaKind,
+    width: u32,
+    height: u32,
+    duration: f64,
+    composition: Option<Composition>,
+    hashes: Vec<Hash256>,
+    /// Retrieval-only crop hashes (stills).
+    crops: Vec<Hash256>,
+    scene: Vec<Hash256>,
+    textless: Vec<Hash256>,
+    features: Option<Features>,
+}
+
+impl Old {
+    fn from_fingerprint(fp: &Fingerprint, c: &Candidate) -> Old {
+        Old {
+            file: fp.path.clone(),
+            variant_id: c.variant_id.clone(),
+            source: "batch",
+            sha256: fp.sha256.clone(),
+            kind: fp.kind,
+            width: fp.width,
+            height: fp.height,
+            duration: fp.duration,
+            composition: c.composition.clone(),
+            hashes: fp.hashes(),
+            crops: fp
+                .frames
+                .iter()
+                .flat_map(|f| f.crops.iter().copied())
+                .collect(),
+            scene: fp.frames.iter().filter_map(|f| f.scene).collect(),
+            textless: fp.frames.iter().filter_map(|f| f.textless).collect(),
+            features: Some(fp.features.clone()),
+        }
+    }
+
+    fn from_library(lib: &Library, id: i64) -> Result<Option<Old>, DedupError> {
+        let Some(e) = lib.entry(id)? else {
+            return Ok(None);
+        };
+        let frames = lib.frames(id)?;
+        Ok(Some(Old {
+            file: e.path,
+            variant_id: e.variant_id,
+            source: "library",
+            sha256: e.sha256,
+            kind: e.kind,
+            width: e.width,
+            height: e.height,
+            duration: e.duration,
+            composition: e.composition,
+            hashes: frames.iter().map(|f| f.hash).collect(),
+            crops: frames
+                .iter()
+                .flat_map(|f| f.crops.iter().copied())
+                .collect(),
+            scene: frames.iter().filter_map(|f| f.scene).collect(),
+            textless: frames.iter().filter_map(|f| f.textless).collect(),
+            features: lib.features(id)?,
+        }))
+    }
+}
+
+/// Normalised character-bigram Dice similarity (0–1): works for CJK and Arabic copy alike,
+/// and ignores case, punctuation and spacing edits.
+pub fn copy_similarity(a: &str, b: &str) -> f32 {
+    let norm = |s: &str| -> Vec<char> {
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(|c| c.to_lowercase())
+            .collect()
+    };
+    let (a, b) = (norm(a), norm(b));
+    if a == b {
+        return 1.0;
+    }
+    if a.len() < 2 || b.len() < 2 {
+        return 0.0;
+    }
+    let grams = |v: &[char]| -> Vec<(char, char)> {
+        let mut g: Vec<(char, char)> = v.windows(2).map(|w| (w[0], w[1])).collect();
+        g.sort_unstable();
+        g
+    };
+    let (ga, gb) = (grams(&a), grams(&b));
+    let (mut i, mut j, mut common) = (0, 0, 0);
+    while i < ga.len() && j < gb.len() {
+        match ga[i].cmp(&gb[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                common += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    2.0 * common as f32 / (ga.len() + gb.len()) as f32
+}
+
+fn short(id: &str) -> String {
+    id.to_string()
+}
+
+/// Composition-only comparison: which dimensions repeat and which single module differs.
+struct CompDiff {
+    dims: Vec<(Dimension, String)>,
+    only_audio: bool,
+    only_text: bool,
+    identical: bool,
+}
+
+fn compare_compositions(new: &Composition, old: &Composition, cfg: &GateConfig) -> CompDiff {
+    let mut dims = Vec::new();
+    let same_product = match (&new.product, &old.product) {
+        (Some(a), Some(b)) => a.sha256 == b.sha256,
+        _ => false,
+    };
+    if same_product {
+        dims.push((
+            Dimension::Character,
+            format!(
+                "character: same product asset {}",
+                short(&new.product.as_ref().unwrap().id)
+            ),
+        ));
+    }
+    if new.background.sha256 == old.background.sha256 {
+        dims.push((
+            Dimension::Scene,
+            format!("scene: same background asset {}", short(&new.background.id)),
+        ));
+    }
+    if new.structure == old.structure && new.kind == old.kind {
+        dims.push((
+            Dimension::Type,
+            format!("type: same structure {:?}", new.structure),
+        ));
+    }
+    let sim = copy_similarity(&new.copy, &old.copy);
+    if sim >= cfg.copy_similarity {
+        dims.push((
+            Dimension::Creative,
+            format!("creative: copy {:.0} % similar", sim * 100.0),
+        ));
+    }
+    let product_eq =
+        new.product.as_ref().map(|a| &a.sha256) == old.product.as_ref().map(|a| &a.sha256);
+    let audio_eq = new.audio.as_ref().map(|a| &a.sha256) == old.audio.as_ref().map(|a| &a.sha256);
+    let visual_eq = new.background.sha256 == old.background.sha256
+        && product_eq
+        && new.effects == old.effects
+        && new.structure == old.structure
+        && new.kind == old.kind
+        && (new.duration - old.duration).abs() < 0.5
+        && boxes_close(new.product_box, old.product_box);
+    let text_eq = new.copy == old.copy;
+    CompDiff {
+        dims,
+        only_audio: visual_eq && text_eq && !audio_eq,
+        only_text: visual_eq && !text_eq,
+        identical: visual_eq && text_eq && audio_eq,
+    }
+}
+
+fn boxes_close(a: Option<[f32; 4]>, b: Option<[f32; 4]>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => a.iter().zip(b.iter()).all(|(x, y)| (x - y).abs() < 0.05),
+        _ => false,
+    }
+}
+
+fn min_distance(new: &[Hash256], old: &[Hash256]) -> Option<u32> {
+    new.iter()
+        .flat_map(|n| old.iter().map(move |o| n.hamming(o)))
+        .min()
+}
+
+struct Measured {
+    visual_distance: Option<u32>,
+    bag: Option<BagMatch>,
+    geo: Option<GeoMatch>,
+}
+
+fn preset_mismatch(new: Option<&Composition>, old: Option<&Composition>, cfg: &GateConfig) -> bool {
+    cfg.same_preset_only && matches!((new, old), (Some(a), Some(b)) if a.preset != b.preset)
+}
+
+fn evaluate(
+    fp: &Fingerprint,
+    cand: &Candidate,
+    old: &Old,
+    run_geometry: bool,
+    cfg: &GateConfig,
+) -> Option<Match> {
+    if fp.kind != old.kind
+        || preset_mismatch(cand.composition.as_ref(), old.composition.as_ref(), cfg)
+    {
+        return None;
+    }
+    let mut m = Measured {
+        visual_distance: None,
+        bag: None,
+        geo: None,
+    };
+    let mut evidence: Vec<String> = Vec::new();
+    let base = |rule: Rule,
+                verdict: VerdictKind,
+                dims: Vec<Dimension>,
+                m: &Measured,
+                evidence: Vec<String>| Match {
+        file: old.file.clone(),
+        variant_id: old.variant_id.clone(),
+        source: old.source,
+        verdict,
+        visual_distance: m.visual_distance,
+        q: m.bag.map(|b| (b.q * 10.0).round() / 10.0),
+        c: m.bag.map(|b| (b.c * 10.0).round() / 10.0),
+        reused_share: m.bag.map(|b| (b.reused_share * 1000.0).round() / 1000.0),
+        inliers: m.geo.as_ref().map(|g| g.inliers),
+        dimensions: dims,
+        rule,
+        evidence,
+    };
+    // Identical bytes say "same file" — unless the compositions explain the sameness better
+    // (a still whose variants differ only in a soundtrack it cannot carry).
+    let comp_only_audio = match (&cand.composition, &old.composition) {
+        (Some(a), Some(b)) => compare_compositions(a, b, cfg).only_audio,
+        _ => false,
+    };
+    if fp.sha256 == old.sha256 && !comp_only_audio {
+        m.visual_distance = Some(0);
+        return Some(base(
+            Rule::SameFile,
+            VerdictKind::Duplicate,
+            vec![],
+            &m,
+            vec!["same sha256".into()],
+        ));
+    }
+
+    // Measurements.
+    let orientations: Vec<Hash256> = fp.frames.iter().flat_map(|f| f.orientations).collect();
+    m.visual_distance = min_distance(&orientations, &old.hashes);
+    if fp.kind == MediaKind::Video {
+        m.bag = Some(video::compare(&fp.frames, &old.hashes));
+    }
+    if run_geometry {
+        if let Some(of) = &old.features {
+            m.geo = Some(geometry::match_features(&fp.features, of));
+        }
+    }
+    let inliers = m.geo.as_ref().map(|g| g.inliers).unwrap_or(0);
+    let both_composed = cand.composition.is_some() && old.composition.is_some();
+    let visual_match = match fp.kind {
+        // Between two composed outputs, keypoints shared by a common background must not
+        // make the whole picture "the same": there the composition decides the dimensions,
+        // and only a whole-frame hash match counts as looking the same.
+        MediaKind::Image if both_composed => {
+            m.visual_distance.is_some_and(|d| d <= cfg.max_distance)
+        }
+        MediaKind::Image => {
+            m.visual_distance.is_some_and(|d| d <= cfg.max_distance) || inliers >= cfg.min_inliers
+        }
+        MediaKind::Video => m
+            .bag
+            .is_some_and(|b| b.q >= cfg.video_match_pct && b.c >= cfg.video_match_pct),
+    };
+    if let Some(d) = m.visual_distance {
+        evidence.push(format!("PDQ distance {d}"));
+    }
+    if let Some(b) = &m.bag {
+        evidence.push(format!(
+            "q {:.0} %, c {:.0} %, reused {:.0} % of seconds, in order {:.0} %",
+            b.q,
+            b.c,
+            b.reused_share * 100.0,
+            b.ordered * 100.0
+        ));
+    }
+    if let Some(g) = &m.geo {
+        evidence.push(format!(
+            "{} keypoint inliers (scale {:.2}, rotation {:.1}°)",
+            g.inliers, g.scale, g.angle_deg
+        ));
+    }
+
+    // Dimensions: exact when both compositions are known, perceptual otherwise.
+    let mut dims: BTreeSet<Dimension> = BTreeSet::new();
+    let mut only_audio = false;
+    let mut only_text = false;
+    let mut identical = false;
+    if let (Some(nc), Some(oc)) = (&cand.composition, &old.composition) {
+        let d = compare_compositions(nc, oc, cfg);
+        for (dim, ev) in d.dims {
+            dims.insert(dim);
+            evidence.push(ev);
+        }
+        only_audio = d.only_audio;
+        only_text = d.only_text;
+        identical = d.identical;
+    }
+    // Perceptual dimensions also apply between composed outputs: the same background or
+    // product saved under another name (another sha256) looks the same.
+    // Keypoints inside the product box are the product's only when the backgrounds differ:
+    // a cut-out leaves the background visible inside its box, so over a shared background
+    // they would "find" the product in any variant.
+    let shared_background = matches!((&cand.composition, &old.composition),
+        (Some(a), Some(b)) if a.background.sha256 == b.background.sha256);
+    if let (false, Some(g), Some(b)) = (
+        shared_background,
+        &m.geo,
+        cand.composition.as_ref().and_then(|c| c.product_box),
+    ) {
+        let n = g.inliers_in(b);
+        if n >= cfg.product_inliers && dims.insert(Dimension::Character) {
+            evidence.push(format!(
+                "character: {n} keypoint inliers inside the product box"
+            ));
+        }
+    }
+    let new_scene: Vec<Hash256> = fp.frames.iter().filter_map(|f| f.scene).collect();
+    if let Some(d) = min_distance(&new_scene, &old.scene) {
+        if d <= cfg.max_distance && dims.insert(Dimension::Scene) {
+            evidence.push(format!("scene: product-masked frames at PDQ distance {d}"));
+        }
+    }
+    if !both_composed {
+        if visual_match {
+            dims.insert(Dimension::Character);
+            dims.insert(Dimension::Scene);
+        }
+        // Type: same kind of output, same shape and (for video) about the same length.
+        let ar_new = fp.width as f32 / fp.height.max(1) as f32;
+        let ar_old = old.width as f32 / old.height.max(1) as f32;
+        let dur_ok = fp.kind == MediaKind::Image
+            || (fp.duration - old.duration).abs() <= 0.15 * old.duration.max(1.0);
+        if (ar_new / ar_old - 1.0).abs() < 0.03 && dur_ok {
+            dims.insert(Dimension::Type);
+            evidence.push("type: same kind, aspect and length".into());
+        }
+        // Creative: same storyline (shots in the same order), or the same still.
+        let story = match &m.bag {
+            Some(b) => b.ordered >= cfg.storyline_share,
+            None => visual_match,
+        };
+        if story {
+            dims.insert(Dimension::Creative);
+            evidence.push(
+                if m.bag.is_some() {
+                    "creative: same shots in the same order"
+                } else {
+                    "creative: same picture"
+                }
+                .into(),
+            );
+        }
+    }
+    // Text-only difference, perceptually: equal once the text boxes are hidden (also catches
+    // a renamed copy of the same background and product under new text).
+    let new_tl: Vec<Hash256> = fp.frames.iter().filter_map(|f| f.textless).collect();
+    if let Some(d) = min_distance(&new_tl, &old.textless) {
+        if d <= cfg.max_distance && !visual_match && !only_text {
+            only_text = true;
+            evidence.push(format!("text boxes masked: PDQ distance {d}"));
+        }
+    }
+    let dims_v: Vec<Dimension> = dims.iter().copied().collect();
+    let has = |d: Dimension| dims.contains(&d);
+    let dup = |rule| {
+        Some(base(
+            rule,
+            VerdictKind::Duplicate,
+            dims_v.clone(),
+            &m,
+            evidence.clone(),
+        ))
+    };
+
+    if identical {
+        return dup(Rule::SameComposition);
+    }
+    if only_audio {
+        return dup(Rule::OnlyAudio);
+    }
+    if only_text {
+        return dup(Rule::OnlyText);
+    }
+    if visual_match {
+        return dup(Rule::VisualEdit);
+    }
+    if let Some(b) = &m.bag {
+        if b.reused_share > cfg.segment_duplicate {
+            return dup(Rule::ReusedSegments);
+        }
+    }
+    if has(Dimension::Character) && has(Dimension::Scene) {
+        return dup(Rule::CharacterScene);
+    }
+    if has(Dimension::Type) && has(Dimension::Creative) {
+        return dup(Rule::TypeCreative);
+    }
+    if dims.len() >= 3 {
+        return dup(Rule::ThreeDimensions);
+    }
+    let similar = |rule| {
+        Some(base(
+            rule,
+            VerdictKind::Similar,
+            dims_v.clone(),
+            &m,
+            evidence.clone(),
+        ))
+    };
+    if let Some(b) = &m.bag {
+        if b.reused_share >= cfg.segment_similar {
+            return similar(Rule::SimilarSegments);
+        }
+    }
+    if fp.kind == MediaKind::Image && m.visual_distance.is_some_and(|d| d <= cfg.similar_distance) {
+        return similar(Rule::NearVisual);
+    }
+    // Two dimensions other than the named pairs: a platform may still group them.
+    if dims.len() == 2 && !(has(Dimension::Type) && cand.composition.is_none()) {
+        return similar(Rule::TwoDimensions);
+    }
+    None
+}
+
+fn describe(m: &Match) -> String {
+    let f = m.file.display();
+    let dims: Vec<&str> = m.dimensions.iter().map(|d| d.label()).collect();
+    match m.rule {
+        Rule::SameFile => format!("byte-identical to {f}; export it once"),
+        Rule::SameComposition => format!("made of exactly the same modules as {f}; change the background or the product"),
+        Rule::OnlyAudio => format!(
+            "differs from {f} only in audio, which platforms treat as the same creative; change the background, the product or the footage — a new soundtrack is not enough"
+        ),
+        Rule::OnlyText => format!(
+            "differs from {f} only in on-screen text/logo; change the background or the product; changing only the caption is not enough"
+        ),
+        Rule::VisualEdit => format!(
+            "looks like {f} after scaling, cropping, rotation, brightness or re-encoding ({}); such edits do not make a new creative — change the background or the product",
+            figures(m)
+        ),
+        Rule::ReusedSegments => format!(
+            "{:.0} % of its seconds reuse footage of {f} (platform limit 30 %); replace shots until at most 25 % is reused",
+            m.reused_share.unwrap_or(0.0) * 100.0
+        ),
+        Rule::CharacterScene => format!(
+            "same character/product on the same scene/background as {f}; change the background or the product; changing only the caption is not enough"
+        ),
+        Rule::TypeCreative => format!(
+            "same video type and the same creative content as {f}; change the storyline (another hook/copy or shot order) or use another template structure"
+        ),
+        Rule::ThreeDimensions => format!(
+            "repeats {} of {f} (three or more of four dimensions); change at least two of them",
+            dims.join(", ")
+        ),
+        Rule::SimilarSegments => format!(
+            "{:.0} % of its seconds reuse footage of {f}, close to the 30 % limit; replace a shot to be safe",
+            m.reused_share.unwrap_or(0.0) * 100.0
+        ),
+        Rule::NearVisual => format!("looks close to {f} ({}); a platform may group them", figures(m)),
+        Rule::TwoDimensions => format!(
+            "repeats {} of {f}; one more repeated dimension would make it a duplicate",
+            dims.join(" and ")
+        ),
+    }
+}
+
+fn figures(m: &Match) -> String {
+    let mut v = Vec::new();
+    if let Some(d) = m.visual_distance {
+        v.push(format!("PDQ distance {d}"));
+    }
+    if let (Some(q), Some(c)) = (m.q, m.c) {
+        v.push(format!("q {q:.0} %, c {c:.0} %"));
+    }
+    if let Some(i) = m.inliers {
+        v.push(format!("{i} keypoint inliers"));
+    }
+    v.join(", ")
+}
+
+fn rank(m: &Match) -> (std::cmp::Reverse<VerdictKind>, u32) {
+    (
+        std::cmp::Reverse(m.verdict),
+        m.visual_distance.unwrap_or(256),
+    )
+}
+
+/// Scores each candidate against the library (if any) and against the candidates that come
+/// before it in variant order. Verdicts are returned in input order. The library is only
+/// read; adding the kept outputs is the caller's decision (`Library::add`).
+pub fn score(
+    cands: &[Candidate],
+    library: Option<&Library>,
+    cfg: &GateConfig,
+) -> Result<Vec<Verdict>, DedupError> {
+    use rayon::prelude::*;
+    let fps: Vec<Fingerprint> = cands
+        .par_iter()
+        .map(|c| c.fingerprint())
+        .collect::<Result<_, _>>()?;
+    score_fingerprints(cands, &fps, library, cfg)
+}
+
+/// As `score`, for callers that already hold the fingerprints (e.g. computed while the
+/// frames were in memory).
+pub fn score_fingerprints(
+    cands: &[Candidate],
+    fps: &[Fingerprint],
+    library: Option<&Library>,
+    cfg: &GateConfig,
+) -> Result<Vec<Verdict>, DedupError> {
+    let since = cfg.now - cfg.max_age_days as i64 * 86_400;
+    let index = match library {
+        Some(l) => Some(l.index(since)?),
+        None => None,
+    };
+    let mut order: Vec<usize> = (0..cands.len()).collect();
+    order.sort_by(|&a, &b| {
+        let ka = (
+            cands[a].variant_n.unwrap_or(u32::MAX),
+            cands[a].variant_id.as_deref(),
+            &cands[a].path,
+        );
+        let kb = (
+            cands[b].variant_n.unwrap_or(u32::MAX),
+            cands[b].variant_id.as_deref(),
+            &cands[b].path,
+        );
+        ka.cmp(&kb).then(a.cmp(&b))
+    });
+    let mut verdicts: Vec<Option<Verdict>> = vec![None; cands.len()];
+    let mut earlier: Vec<Old> = Vec::new();
+    for &i in &order {
+        let (cand, fp) = (&cands[i], &fps[i]);
+        let mut matches: Vec<Match> = Vec::new();
+        let queries: Vec<Hash256> = fp.frames.iter().flat_map(|f| f.orientations).collect();
+
+        if let (Some(lib), Some(index)) = (library, &index) {
+            // Retrieval: every file within the match distance, plus the nearest few for
+            // geometry (crops/rotations sit beyond PDQ's reach), plus files sharing assets.
+            let near = index.nearest(&queries, cfg.similar_distance, cfg.geometry_candidates);
+            let mut ids: Vec<(i64, bool)> = near
+                .iter()
+                .enumerate()
+                .map(|(rank_i, (id, _))| (*id, rank_i < cfg.geometry_candidates))
+                .collect();
+            if let Some(c) = &cand.composition {
+                for id in lib.sharing_assets(c, since)? {
+                    if !ids.iter().any(|(x, _)| *x == id) {
+                        ids.push((id, true));
+                    }
+                }
+            }
+            for (id, geo) in ids {
+                if let Some(old) = Old::from_library(lib, id)? {
+                    if old.sha256 == fp.sha256
+                        && old.file == std::path::absolute(&fp.path).unwrap_or_default()
+                    {
+                        // The file itself was already added: comparing it with itself says nothing.
+                        continue;
+                    }
+                    if let Some(m) = evaluate(fp, cand, &old, geo, cfg) {
+                        matches.push(m);
+                    }
+                }
+            }
+        }
+
+        let mut dist: Vec<(usize, u32)> = earlier
+            .iter()
+            .enumerate()
+            .map(|(k, o)| {
+                let d = min_distance(&queries, &o.hashes).unwrap_or(256);
+                (k, d.min(min_distance(&queries, &o.crops).unwrap_or(256)))
+            })
+            .collect();
+        dist.sort_by_key(|(k, d)| (*d, *k));
+        for (rank_i, (k, _)) in dist.iter().enumerate() {
+            let geo = rank_i < cfg.geometry_candidates;
+            if let Some(m) = evaluate(fp, cand, &earlier[*k], geo, cfg) {
+                matches.push(m);
+            }
+        }
+
+        matches.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.file.cmp(&b.file)));
+        let verdict = matches
+            .first()
+            .map(|m| m.verdict)
+            .unwrap_or(VerdictKind::Distinct);
+        let reason = match matches.first() {
+            Some(m) => describe(m),
+            None => "no earlier output or library entry repeats it".to_string(),
+        };
+        verdicts[i] = Some(Verdict {
+            file: fp.path.clone(),
+            variant_id: cand.variant_id.clone(),
+            verdict,
+            matches,
+            reason,
+        });
+        earlier.push(Old::from_fingerprint(fp, cand));
+    }
+    Ok(verdicts
+        .into_iter()
+        .map(|v| v.expect("every candidate scored"))
+        .collect())
+}
+
+/// Planned variants that would be duplicates by composition alone (before any pixel is
+/// rendered): e.g. two variants that differ only in subtitle or only in audio. Each variant
+/// is compared with the ones listed before it; the first offending earlier variant is named.
+pub fn plan_warnings<'a, I>(variants: I, cfg: &GateConfig) -> Vec<PlanWarning>
+where
+    I: IntoIterator<Item = (&'a str, &'a Composition)>,
+{
+    let variants: Vec<(&str, &Composition)> = variants.into_iter().collect();
+    let mut out = Vec::new();
+    for (i, (id, c)) in variants.iter().enumerate() {
+        for (old_id, oc) in &variants[..i] {
+            if preset_mismatch(Some(c), Some(oc), cfg) {
+                continue;
+            }
+            let d = compare_compositions(c, oc, cfg);
+            let dims: BTreeSet<Dimension> = d.dims.iter().map(|(x, _)| *x).collect();
+            let has = |x| dims.contains(&x);
+            let rule = if d.identical {
+                Rule::SameComposition
+            } else if d.only_audio {
+                Rule::OnlyAudio
+            } else if d.only_text {
+                Rule::OnlyText
+            } else if has(Dimension::Character) && has(Dimension::Scene) {
+                Rule::CharacterScene
+            } else if has(Dimension::Type) && has(Dimension::Creative) {
+                Rule::TypeCreative
+            } else if dims.len() >= 3 {
+                Rule::ThreeDimensions
+            } else {
+                continue;
+            };
+            let dims: Vec<Dimension> = dims.into_iter().collect();
+            let m = Match {
+                file: PathBuf::from(format!("variant {old_id}")),
+                variant_id: Some(old_id.to_string()),
+                source: "plan",
+                verdict: VerdictKind::Duplicate,
+                visual_distance: None,
+                q: None,
+                c: None,
+                reused_share: None,
+                inliers: None,
+                dimensions: dims.clone(),
+                rule,
+                evidence: vec![],
+            };
+            out.push(PlanWarning {
+                variant_id: id.to_string(),
+                duplicate_of: old_id.to_string(),
+                rule,
+                dimensions: dims,
+                reason: describe(&m),
+            });
+            break;
+        }
+    }
+    out
+}
+
+/// Convenience for the CLI: is this path something the gate can score?
+pub fn supported(path: &Path) -> bool {
+    MediaKind::of_path(path).is_some()
+}

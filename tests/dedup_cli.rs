@@ -1,0 +1,180 @@
+//! `factory dedup` / `factory library` as an operator runs them.
+
+mod dedup_support;
+
+use dedup_support::*;
+
+fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+#[test]
+fn a_reencoded_copy_of_a_library_file_is_reported_as_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib.sqlite");
+    let orig = write_scene(dir.path(), "orig.png", 3, 800, 800);
+    let other = write_scene(dir.path(), "other.png", 4, 800, 800);
+    let copy = dir.path().join("copy.jpg");
+    ffmpeg(&[
+        "-i",
+        orig.to_str().unwrap(),
+        "-vf",
+        "scale=600:600",
+        "-q:v",
+        "8",
+        copy.to_str().unwrap(),
+    ]);
+
+    let st = factory()
+        .args(["library", "add", "--library"])
+        .arg(&lib)
+        .arg(&orig)
+        .status()
+        .unwrap();
+    assert!(st.success());
+
+    let out = factory()
+        .args(["dedup", "--json", "--library"])
+        .arg(&lib)
+        .arg(&copy)
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json_lines(&out.stdout);
+    assert_eq!(v.len(), 2);
+    assert_eq!(v[0]["verdict"], "duplicate");
+    assert_eq!(v[0]["file"], copy.to_str().unwrap());
+    let m = &v[0]["matches"][0];
+    assert!(m["file"].as_str().unwrap().ends_with("orig.png"), "{m}");
+    assert_eq!(m["rule"], "visual_edit");
+    assert!(m["visual_distance"].as_u64().unwrap() <= 31);
+    for key in [
+        "q",
+        "c",
+        "reused_share",
+        "inliers",
+        "dimensions",
+        "variant_id",
+    ] {
+        assert!(m.get(key).is_some(), "match lacks {key}: {m}");
+    }
+    assert!(v[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("change the background or the product"));
+    assert_eq!(v[1]["verdict"], "distinct", "{}", v[1]);
+
+    // --fail-on duplicate turns the finding into exit status 1 for CI.
+    let st = factory()
+        .args(["dedup", "--fail-on", "duplicate", "--library"])
+        .arg(&lib)
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert_eq!(st.status.code(), Some(1));
+    let st = factory()
+        .args(["dedup", "--fail-on", "duplicate", "--library"])
+        .arg(&lib)
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert_eq!(st.status.code(), Some(0));
+}
+
+#[test]
+fn within_a_batch_the_later_file_is_the_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write_scene(dir.path(), "v1.png", 21, 640, 640);
+    let b = dir.path().join("v2.jpg");
+    ffmpeg(&[
+        "-i",
+        a.to_str().unwrap(),
+        "-vf",
+        "hflip",
+        b.to_str().unwrap(),
+    ]);
+    let out = factory()
+        .args(["dedup", "--json"])
+        .arg(&a)
+        .arg(&b)
+        .output()
+        .unwrap();
+    let v = json_lines(&out.stdout);
+    assert_eq!(v[0]["verdict"], "distinct");
+    assert_eq!(v[1]["verdict"], "duplicate");
+    assert_eq!(v[1]["matches"][0]["source"], "batch");
+}
+
+#[test]
+fn library_list_forget_retire() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib.sqlite");
+    let a = write_scene(dir.path(), "a.png", 31, 400, 400);
+    let b = write_scene(dir.path(), "b.png", 32, 400, 400);
+    assert!(factory()
+        .args(["library", "add", "--library"])
+        .arg(&lib)
+        .arg(&a)
+        .arg(&b)
+        .status()
+        .unwrap()
+        .success());
+    let out = factory()
+        .args(["library", "list", "--json", "--library"])
+        .arg(&lib)
+        .output()
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+
+    assert!(factory()
+        .args(["library", "retire", "--library"])
+        .arg(&lib)
+        .arg(&a)
+        .status()
+        .unwrap()
+        .success());
+    // A retired entry no longer counts: the same file is not a duplicate of it.
+    let out = factory()
+        .args(["dedup", "--json", "--library"])
+        .arg(&lib)
+        .arg(&a)
+        .output()
+        .unwrap();
+    assert_eq!(json_lines(&out.stdout)[0]["verdict"], "distinct");
+
+    let id = list[1]["id"].to_string();
+    assert!(factory()
+        .args(["library", "forget", "--library"])
+        .arg(&lib)
+        .arg(&id)
+        .status()
+        .unwrap()
+        .success());
+    let out = factory()
+        .args(["library", "list", "--json", "--library"])
+        .arg(&lib)
+        .output()
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["retired"], true);
+
+    let out = factory()
+        .args(["library", "forget", "--library"])
+        .arg(&lib)
+        .arg("nope.png")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope.png"));
+}

@@ -1,0 +1,57 @@
+//! Keypoint geometry recovers what PDQ cannot: crops, small rotations.
+
+use creative_factory::dedup::{geometry, pdq, synth};
+use image::{imageops, Rgba};
+use imageproc::geometric_transformations::{rotate_about_center, Interpolation};
+
+#[test]
+fn crop_and_rotation_keep_many_inliers_unrelated_scenes_few() {
+    let a = synth::scene(3, 640, 640);
+    let fa = geometry::extract(&a);
+    let cropped = imageops::crop_imm(&a, 64, 64, 512, 512).to_image();
+    let rotated = rotate_about_center(
+        &a,
+        5f32.to_radians(),
+        Interpolation::Bilinear,
+        Rgba([0, 0, 0, 255]),
+    );
+
+    // PDQ alone loses these…
+    let hd = |x: &image::RgbaImage| {
+        pdq::fingerprint(x).hashes[0].hamming(&pdq::fingerprint(&a).hashes[0])
+    };
+    assert!(hd(&cropped) > pdq::MATCH_DISTANCE || hd(&rotated) > pdq::MATCH_DISTANCE);
+
+    // …the geometry keeps them, with the transform it found.
+    let gc = geometry::match_features(&geometry::extract(&cropped), &fa);
+    assert!(gc.inliers >= 40, "crop 20 %: {} inliers", gc.inliers);
+    assert!(
+        (gc.scale - 1.25).abs() < 0.1,
+        "crop rescales by 640/512: {}",
+        gc.scale
+    );
+    let gr = geometry::match_features(&geometry::extract(&rotated), &fa);
+    assert!(gr.inliers >= 40, "rotate 5°: {} inliers", gr.inliers);
+    assert!(
+        (gr.angle_deg.abs() - 5.0).abs() < 1.5,
+        "angle {}",
+        gr.angle_deg
+    );
+
+    for s in 50..54 {
+        let g = geometry::match_features(&geometry::extract(&synth::scene(s, 640, 640)), &fa);
+        assert!(g.inliers < 25, "unrelated scene {s}: {} inliers", g.inliers);
+    }
+    // Stored form round-trips.
+    assert_eq!(geometry::decode(&geometry::encode(&fa)).unwrap(), fa);
+}
+
+#[test]
+fn quarter_turn_is_recovered_by_steered_descriptors() {
+    let a = synth::scene(8, 640, 480);
+    let g = geometry::match_features(
+        &geometry::extract(&imageops::rotate90(&a)),
+        &geometry::extract(&a),
+    );
+    assert!(g.inliers >= 40, "rotate 90°: {} inliers", g.inliers);
+}

@@ -1,0 +1,144 @@
+//! The library: persistence across runs, concurrent writers, exemptions.
+
+mod dedup_support;
+
+use creative_factory::dedup::fingerprint::{Fingerprint, Masks};
+use creative_factory::dedup::{score, Candidate, GateConfig, Library, VerdictKind};
+use dedup_support::*;
+
+fn fp(path: &std::path::Path) -> Fingerprint {
+    Fingerprint::compute(path, &Masks::default()).unwrap()
+}
+
+#[test]
+fn entries_survive_reopening_and_hashes_come_back_bit_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("lib.sqlite");
+    let a = write_scene(dir.path(), "a.png", 1, 320, 240);
+    let f = fp(&a);
+    let id = {
+        let lib = Library::open(&db).unwrap();
+        lib.add(&f, Some("v-a"), None, Some(1_700_000_000)).unwrap()
+    };
+    let lib = Library::open(&db).unwrap();
+    let e = lib.find(a.to_str().unwrap()).unwrap();
+    assert_eq!(e.id, id);
+    assert_eq!(e.variant_id.as_deref(), Some("v-a"));
+    assert_eq!(e.created_at, 1_700_000_000);
+    assert_eq!(lib.frames(id).unwrap()[0].hash, f.frames[0].hash());
+    assert_eq!(lib.features(id).unwrap().unwrap(), f.features);
+    // Re-adding the same bytes does not create a second entry.
+    lib.add(&f, None, None, None).unwrap();
+    assert_eq!(lib.list().unwrap().len(), 1);
+}
+
+#[test]
+fn two_writers_with_separate_connections_both_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("lib.sqlite");
+    Library::open(&db).unwrap();
+    let files: Vec<_> = (0..16)
+        .map(|i| write_scene(dir.path(), &format!("s{i}.png"), 100 + i, 160, 120))
+        .collect();
+    let fps: Vec<Fingerprint> = files.iter().map(|p| fp(p)).collect();
+    std::thread::scope(|s| {
+        for half in fps.chunks(8) {
+            let db = db.clone();
+            s.spawn(move || {
+                let lib = Library::open(&db).unwrap();
+                for f in half {
+                    lib.add(f, None, None, None).unwrap();
+                }
+            });
+        }
+    });
+    let lib = Library::open(&db).unwrap();
+    assert_eq!(lib.list().unwrap().len(), 16);
+    // Each still contributes its frame hash plus two retrieval crop hashes.
+    assert_eq!(lib.index(0).unwrap().len(), 16 * 3);
+}
+
+#[test]
+fn old_and_retired_entries_are_exempt() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("lib.sqlite");
+    let lib = Library::open(&db).unwrap();
+    let a = write_scene(dir.path(), "a.png", 5, 400, 300);
+    let b = write_scene(dir.path(), "b.png", 6, 400, 300);
+    let copy_a = dir.path().join("copy_a.jpg");
+    let copy_b = dir.path().join("copy_b.jpg");
+    ffmpeg(&[
+        "-i",
+        a.to_str().unwrap(),
+        "-q:v",
+        "6",
+        copy_a.to_str().unwrap(),
+    ]);
+    ffmpeg(&[
+        "-i",
+        b.to_str().unwrap(),
+        "-q:v",
+        "6",
+        copy_b.to_str().unwrap(),
+    ]);
+    let cfg = GateConfig::default();
+    // `a` ran 200 days ago; `b` is recent but no longer running.
+    lib.add(&fp(&a), None, None, Some(cfg.now - 200 * 86_400))
+        .unwrap();
+    lib.add(&fp(&b), None, None, None).unwrap();
+    let v = score(
+        &[Candidate::file(&copy_a), Candidate::file(&copy_b)],
+        Some(&lib),
+        &cfg,
+    )
+    .unwrap();
+    assert_eq!(
+        v[0].verdict,
+        VerdictKind::Distinct,
+        "180-day exemption: {:?}",
+        v[0]
+    );
+    assert_eq!(v[1].verdict, VerdictKind::Duplicate);
+    lib.retire(b.to_str().unwrap()).unwrap();
+    let v = score(&[Candidate::file(&copy_b)], Some(&lib), &cfg).unwrap();
+    assert_eq!(
+        v[0].verdict,
+        VerdictKind::Distinct,
+        "retired entries are exempt"
+    );
+    // With a longer window the old one counts again.
+    let cfg = GateConfig {
+        max_age_days: 365,
+        ..GateConfig::default()
+    };
+    let v = score(&[Candidate::file(&copy_a)], Some(&lib), &cfg).unwrap();
+    assert_eq!(v[0].verdict, VerdictKind::Duplicate);
+}
+
+#[test]
+fn the_scan_returns_every_file_within_distance_and_the_k_nearest() {
+    use creative_factory::dedup::library::HashIndex;
+    use creative_factory::dedup::pdq::Hash256;
+    let flip = |n: usize| {
+        let mut b = [0u8; 32];
+        for i in 0..n {
+            b[i / 8] |= 1 << (i % 8);
+        }
+        Hash256(b)
+    };
+    // File 1 at distance 5 (twice, as a frame and a crop), 2 at 20, 3 at 90, 4 at 120, 5 at 200.
+    let idx = HashIndex::from_hashes([
+        (1, flip(5)),
+        (1, flip(7)),
+        (2, flip(20)),
+        (3, flip(90)),
+        (4, flip(120)),
+        (5, flip(200)),
+    ]);
+    let r = idx.nearest(&[flip(0)], 31, 1);
+    assert_eq!(r, vec![(1, 5), (2, 20)]);
+    let r = idx.nearest(&[flip(0)], 31, 4);
+    assert_eq!(r, vec![(1, 5), (2, 20), (3, 90), (4, 120)]);
+    let r = idx.nearest(&[flip(0)], 0, 0);
+    assert!(r.is_empty());
+}

@@ -1,0 +1,90 @@
+//! Shared helpers for the dedup tests: synthetic scenes written to temp dirs, ffmpeg CLI
+//! transforms, the built `factory` binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use creative_factory::dedup::synth;
+
+pub fn write_scene(dir: &Path, name: &str, seed: u64, w: u32, h: u32) -> PathBuf {
+    let p = dir.join(name);
+    let rgb = image::DynamicImage::ImageRgba8(synth::scene(seed, w, h)).to_rgb8();
+    rgb.save(&p).unwrap();
+    p
+}
+
+/// Runs ffmpeg quietly; panics with its stderr on failure.
+pub fn ffmpeg(args: &[&str]) {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(args)
+        .output()
+        .expect("ffmpeg on PATH");
+    assert!(
+        out.status.success(),
+        "ffmpeg {:?}: {}",
+        args,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A slideshow video: one synthetic scene per segment, `secs` seconds each, with slight
+/// motion (a slow zoom) so frames inside a segment are not byte-identical.
+pub fn write_video(dir: &Path, name: &str, seeds: &[u64], secs: u32, w: u32, h: u32) -> PathBuf {
+    let mut parts = Vec::new();
+    for (k, s) in seeds.iter().enumerate() {
+        let img = write_scene(dir, &format!("{name}.seg{k}.png"), *s, w * 5 / 4, h * 5 / 4);
+        let seg = dir.join(format!("{name}.seg{k}.mp4"));
+        let vf = format!(
+            "zoompan=z='1+0.002*on':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)':d={}:s={}x{}:fps=10,format=yuv420p",
+            secs * 10,
+            w,
+            h
+        );
+        ffmpeg(&[
+            "-loop",
+            "1",
+            "-i",
+            img.to_str().unwrap(),
+            "-vf",
+            &vf,
+            "-t",
+            &secs.to_string(),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "23",
+            seg.to_str().unwrap(),
+        ]);
+        parts.push(seg);
+    }
+    let list = dir.join(format!("{name}.txt"));
+    std::fs::write(
+        &list,
+        parts
+            .iter()
+            .map(|p| format!("file '{}'\n", p.display()))
+            .collect::<String>(),
+    )
+    .unwrap();
+    let out = dir.join(name);
+    ffmpeg(&[
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        list.to_str().unwrap(),
+        "-c",
+        "copy",
+        out.to_str().unwrap(),
+    ]);
+    out
+}
+
+pub fn factory() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_factory"))
+}

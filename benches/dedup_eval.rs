@@ -312,6 +312,7 @@ fn main() {
     let comp = |bg: u64, product: u64, copy: &str| Composition {
         template: "eval".into(),
         preset: "tmall-main".into(),
+        region: None,
         kind: "image".into(),
         duration: 0.0,
         background: AssetRef {

@@ -25,6 +25,7 @@ fn comp(bg: AssetRef, product: AssetRef, copy: &str, audio: &str) -> Composition
     Composition {
         template: "sneaker".into(),
         preset: "tmall-main".into(),
+        region: None,
         kind: "image".into(),
         duration: 0.0,
         background: bg,

@@ -181,9 +181,27 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<ExitCode> {
     let Some(t) = load_template(&a.template, &presets) else { return Ok(ExitCode::from(2)) };
     let hashes = AssetHashes::compute(&t)?;
     let plan = plan::plan(&t, &presets, &filter(&a.filter), &hashes)?;
+    // Duplicates by composition alone are knowable before any pixel is rendered.
+    let comps: Vec<(String, crate::dedup::Composition)> =
+        plan
+        .jobs
+        .iter()
+        .filter_map(|j| Some((j.variant_id.clone(), crate::dedup::gate::composition(&t, j, presets.get(&j.preset)?, &hashes))))
+        .collect();
+    let warnings = if t.dedup.policy == crate::template::DedupPolicy::Off {
+        Vec::new()
+    } else {
+        crate::dedup::plan_warnings(comps.iter().map(|(id, c)| (id.as_str(), c)), &crate::dedup::gate::config(&t))
+    };
     if a.template.json {
-        println!("{}", serde_json::to_string_pretty(&plan)?);
+        let mut v = serde_json::to_value(&plan)?;
+        v["dedup_warnings"] = serde_json::to_value(&warnings)?;
+        println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
+    }
+    let file_of = |id: &str| plan.jobs.iter().find(|j| j.variant_id == id).map(|j| j.file.clone()).unwrap_or_else(|| id.to_string());
+    for w in &warnings {
+        eprintln!("warning: {} would be a duplicate of {}: {}", file_of(&w.variant_id), file_of(&w.duplicate_of), w.reason);
     }
     println!("{} v{}: {} variant(s), {} output(s)", t.name, t.version, plan.variants.len(), plan.jobs.len());
     println!("{:>4}  {:<16}  {:<6}  {:<6}  {:<12}  {:<40}  modules", "n", "id", "region", "locale", "preset", "file");
@@ -211,7 +229,7 @@ fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
     let fonts = crate::text::FontBook::system();
     let opts = crate::exec::RunOptions { out: out.clone(), jobs, fail_fast: a.fail_fast, limits: Default::default() };
     let mut reporter = progress::reporter(a.progress);
-    let report = crate::exec::run(&t, &plan, &presets, &fonts, &opts, &mut |ev| reporter.event(ev))?;
+    let report = crate::exec::run(&t, &plan, &hashes, &presets, &fonts, &opts, &mut |ev| reporter.event(ev))?;
     if a.progress != progress::ProgressMode::Json {
         eprintln!("outputs in {}/ — manifest: {}", out.display(), out.join("manifest.json").display());
     }

@@ -61,6 +61,13 @@ impl Reporter for Plain {
                 None => writeln!(err, "{:<7} {file}  {}  {seconds:.1} s", status_word(status), human_bytes(bytes)),
                 Some(e) => writeln!(err, "{:<7} {file}: {e}", status_word(status)),
             },
+            Event::Scoring { outputs, library } => match library {
+                Some(l) => writeln!(err, "scoring {outputs} output(s) for duplicates against the batch and {}", l.display()),
+                None => writeln!(err, "scoring {outputs} output(s) for duplicates within the batch"),
+            },
+            Event::Verdict { file, verdict, held, reason, .. } => {
+                writeln!(err, "{:<7} {file}: {verdict}: {reason}", if held { "held" } else { "warn" })
+            }
             Event::Finished { exported, failed, rejected, skipped, seconds } => writeln!(
                 err,
                 "done in {seconds:.1} s: {exported} exported, {failed} failed, {rejected} held back as duplicates, {skipped} skipped"
@@ -137,6 +144,12 @@ impl Reporter for Bars {
                 if let Some(o) = &self.overall {
                     o.inc(1);
                 }
+            }
+            Event::Scoring { outputs, .. } => {
+                let _ = self.multi.println(format!("scoring {outputs} output(s) for duplicates…"));
+            }
+            Event::Verdict { file, verdict, held, reason, .. } => {
+                let _ = self.multi.println(format!("{:<7} {file}: {verdict}: {reason}", if held { "held" } else { "warn" }));
             }
             Event::Finished { exported, failed, rejected, skipped, seconds } => {
                 if let Some(o) = self.overall.take() {

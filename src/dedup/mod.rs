@@ -6,6 +6,7 @@
 //! (`rules`), which turn measurements and known compositions into a `Verdict`.
 
 pub mod fingerprint;
+pub mod gate;
 pub mod geometry;
 pub mod library;
 pub mod pdq;

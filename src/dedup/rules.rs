@@ -33,6 +33,10 @@ pub struct AssetRef {
 pub struct Composition {
     pub template: String,
     pub preset: String,
+    /// The market the output runs in. Platforms keep a library per ad account, and a regional
+    /// pack's markets are separate accounts, so outputs of different regions never compete.
+    #[serde(default)]
+    pub region: Option<String>,
     /// "video" or "image".
     pub kind: String,
     /// Seconds (0 for stills).
@@ -441,7 +445,8 @@ struct Measured {
 }
 
 fn preset_mismatch(new: Option<&Composition>, old: Option<&Composition>, cfg: &GateConfig) -> bool {
-    cfg.same_preset_only && matches!((new, old), (Some(a), Some(b)) if a.preset != b.preset)
+    cfg.same_preset_only
+        && matches!((new, old), (Some(a), Some(b)) if a.preset != b.preset || (a.region.is_some() && b.region.is_some() && a.region != b.region))
 }
 
 fn evaluate(

@@ -17,16 +17,18 @@ use serde::Serialize;
 use crate::encode::{self, Stamp, VideoSettings, VideoWriter};
 use crate::export::{self, ExportError, ManifestRow, Staging, Status, Verified};
 use crate::media::Limits;
-use crate::plan::{Job, Plan};
+use crate::plan::{AssetHashes, Job, Plan};
 use crate::preset::{PresetKind, PresetSet};
 use crate::render::{self, Assets};
-use crate::template::Template;
+use crate::template::{DedupPolicy, Template};
 use crate::text::{FontBook, TextCache};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     #[error(transparent)]
     Export(#[from] ExportError),
+    #[error("duplicate gate: {0}")]
+    Dedup(#[from] crate::dedup::DedupError),
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +49,10 @@ pub enum Event {
     JobStarted { index: usize, file: String, frames: u32 },
     Frames { index: usize, done: u32, total: u32 },
     JobFinished { index: usize, file: String, status: Status, bytes: u64, seconds: f64, error: Option<String> },
+    /// The duplicate gate starts scoring the rendered outputs.
+    Scoring { outputs: usize, library: Option<PathBuf> },
+    /// The gate's verdict on one output (only `similar` and `duplicate` are reported).
+    Verdict { index: usize, file: String, verdict: String, held: bool, reason: String },
     Finished { exported: usize, failed: usize, rejected: usize, skipped: usize, seconds: f64 },
 }
 
@@ -64,6 +70,8 @@ pub struct RunReport {
 struct Extra {
     rules_applied: Vec<String>,
     fonts: Vec<String>,
+    product_box: Option<crate::render::NormBox>,
+    text_boxes: Vec<crate::render::NormBox>,
 }
 
 /// What a worker hands back for one job: the staged, verified file or the error.
@@ -97,6 +105,7 @@ pub fn stamp_for(t: &Template, job: &Job) -> Stamp {
 pub fn run(
     t: &Template,
     plan: &Plan,
+    hashes: &AssetHashes,
     presets: &PresetSet,
     fonts: &FontBook,
     opts: &RunOptions,
@@ -162,22 +171,86 @@ pub fn run(
         outcomes[o.index] = Some(o.result);
     }
 
+    // The duplicate gate scores everything that rendered, before anything is exported.
+    let mut decisions: Vec<Option<crate::dedup::gate::Decision>> = (0..plan.jobs.len()).map(|_| None).collect();
+    let library = match (&t.dedup.library, t.dedup.policy) {
+        (Some(path), p) if p != DedupPolicy::Off => Some(crate::dedup::Library::open(path)?),
+        _ => None,
+    };
+    if t.dedup.policy != DedupPolicy::Off {
+        let offers: Vec<crate::dedup::gate::Offer> = plan
+            .jobs
+            .iter()
+            .zip(&outcomes)
+            .filter_map(|(job, o)| match o {
+                Some(Ok((staged, _, extra))) => Some(crate::dedup::gate::Offer {
+                    job_index: job.index,
+                    staged: staged.clone(),
+                    variant_n: job.variant_n,
+                    variant_id: job.variant_id.clone(),
+                    composition: crate::dedup::gate::composition(t, job, presets.get(&job.preset).expect("planned presets exist"), hashes),
+                    product_box: extra.product_box,
+                    text_boxes: extra.text_boxes.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        on_event(Event::Scoring { outputs: offers.len(), library: t.dedup.library.clone() });
+        let cfg = crate::dedup::gate::config(t);
+        // Verdicts name the files they matched; inside the batch those are staged paths, which
+        // mean nothing to an operator, so they are replaced by the output names.
+        let names: Vec<(String, String)> = offers.iter().map(|o| (o.staged.display().to_string(), plan.jobs[o.job_index].file.clone())).collect();
+        for mut d in crate::dedup::gate::decide(offers, library.as_ref(), &cfg, t.dedup.policy)? {
+            let i = d.job_index;
+            if let Some(v) = &mut d.verdict {
+                for (staged, file) in &names {
+                    v.reason = v.reason.replace(staged.as_str(), file);
+                }
+            }
+            if let Some(v) = &d.verdict {
+                if v.verdict != crate::dedup::VerdictKind::Distinct {
+                    on_event(Event::Verdict {
+                        index: i,
+                        file: plan.jobs[i].file.clone(),
+                        verdict: d.label().unwrap_or_default().to_string(),
+                        held: d.hold,
+                        reason: v.reason.clone(),
+                    });
+                }
+            }
+            decisions[i] = Some(d);
+        }
+    }
+
     // Export in plan order.
     let mut rows = Vec::with_capacity(plan.jobs.len());
-    let (mut exported, mut failed, mut skipped) = (0, 0, 0);
-    for (job, outcome) in plan.jobs.iter().zip(outcomes) {
+    let (mut exported, mut failed, mut skipped, mut rejected) = (0, 0, 0, 0);
+    for ((job, outcome), decision) in plan.jobs.iter().zip(outcomes).zip(decisions) {
         let mut row = base_row(t, job, presets);
+        if let Some(d) = &decision {
+            row.dedup = d.label().map(String::from);
+            row.dedup_reason = d.verdict.as_ref().map(|v| v.reason.clone()).or_else(|| d.note.clone());
+        }
         match outcome {
             Some(Ok((staged, verified, extra))) => {
-                export::publish(&staged, &opts.out, job)?;
-                row.status = Status::Exported;
                 row.bytes = verified.bytes;
                 row.sha256 = verified.sha256;
                 row.frames = verified.frames;
                 row.duration = verified.duration;
                 row.rules_applied = extra.rules_applied;
                 row.fonts = extra.fonts;
-                exported += 1;
+                if decision.as_ref().map(|d| d.hold).unwrap_or(false) {
+                    // Held back: the staged file goes with the staging directory.
+                    row.status = Status::Rejected;
+                    rejected += 1;
+                } else {
+                    let dest = export::publish(&staged, &opts.out, job)?;
+                    if let (Some(lib), Some(d)) = (&library, &decision) {
+                        crate::dedup::gate::remember(lib, d, &dest.canonicalize().unwrap_or(dest.clone()))?;
+                    }
+                    row.status = Status::Exported;
+                    exported += 1;
+                }
             }
             Some(Err(e)) => {
                 row.status = Status::Failed;
@@ -194,8 +267,8 @@ pub fn run(
     }
     export::write_manifests(&opts.out, &t.name, t.version, &rows)?;
     drop(staging);
-    on_event(Event::Finished { exported, failed, rejected: 0, skipped, seconds: started.elapsed().as_secs_f64() });
-    Ok(RunReport { rows, exported, failed, rejected: 0, skipped })
+    on_event(Event::Finished { exported, failed, rejected, skipped, seconds: started.elapsed().as_secs_f64() });
+    Ok(RunReport { rows, exported, failed, rejected, skipped })
 }
 
 fn base_row(t: &Template, job: &Job, presets: &PresetSet) -> ManifestRow {
@@ -294,5 +367,10 @@ fn run_job(
         }
     }
     let verified = export::verify(&staged, job, scene.frames, scene.fps).map_err(|e| ctx(&e))?;
-    Ok((staged, verified, Extra { rules_applied: scene.rules_applied.clone(), fonts: scene.fonts.clone() }))
+    Ok((staged, verified, Extra {
+            rules_applied: scene.rules_applied.clone(),
+            fonts: scene.fonts.clone(),
+            product_box: scene.product_box,
+            text_boxes: scene.text_boxes.clone(),
+        }))
 }

@@ -1,0 +1,198 @@
+//! The gate inside `factory render`: what the engine composed → `Composition`, staged files
+//! → verdicts, verdicts → hold or export, exported outputs → the library.
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::plan::{AssetHashes, Job};
+use crate::preset::{Preset, PresetKind};
+use crate::render::NormBox;
+use crate::template::{BackgroundSource, DedupPolicy, Template};
+
+use super::{Candidate, Composition, DedupError, Fingerprint, GateConfig, Library, Verdict, VerdictKind};
+
+fn digest(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// What one job is made of, from the template alone (no pixels): the exact signal for the
+/// four dimensions. Boxes are filled in by the renderer when it knows them.
+pub fn composition(t: &Template, job: &Job, preset: &Preset, hashes: &AssetHashes) -> Composition {
+    let region = t.regions.iter().find(|r| r.code == job.region);
+    let bg = &t.backgrounds[job.choices.background];
+    let (bg_kind, mut bg_sha) = match &bg.source {
+        BackgroundSource::Image(p) => ("still", hashes.get(p).to_string()),
+        BackgroundSource::Video { path, .. } => ("footage", hashes.get(path).to_string()),
+        other => ("flat", digest(&format!("{other:?}"))),
+    };
+    // Preset rules replace what the template chose (Amazon's white background, no text), so
+    // the composition records what was really drawn.
+    let mut bg_id = bg.id.clone();
+    if preset.rules.white_background {
+        bg_id = "white".into();
+        bg_sha = digest("white background");
+    }
+    let product = job.choices.product.map(|i| {
+        let p = &t.products[i];
+        super::AssetRef { id: p.id.clone(), sha256: hashes.get(&p.source).to_string() }
+    });
+    let copy = match (job.choices.subtitle, region) {
+        (Some(_), _) if preset.rules.no_text => String::new(),
+        (Some(i), Some(r)) => {
+            let s = &t.subtitles[i];
+            let mut lines: Vec<&str> = Vec::new();
+            if let Ok(c) = crate::render::copy_for(&s.text, r) {
+                lines.push(c);
+            }
+            for l in &s.lines {
+                if let Ok(c) = crate::render::copy_for(&l.text, r) {
+                    lines.push(c);
+                }
+            }
+            lines.join("\n")
+        }
+        _ => String::new(),
+    };
+    let audio = job.choices.audio.map(|i| {
+        let a = &t.audio[i];
+        let sha = match &a.source {
+            Some(p) => hashes.get(p).to_string(),
+            None => digest("silence"),
+        };
+        super::AssetRef { id: a.id.clone(), sha256: sha }
+    });
+    let kind = match job.kind {
+        PresetKind::Video => "video",
+        PresetKind::Image => "image",
+    };
+    // "Video type" in the platform's sense: how the creative is built, not what it shows.
+    let structure = format!(
+        "{kind}:bg-{bg_kind}{}{}/1-shot",
+        if product.is_some() { "+product" } else { "" },
+        if copy.is_empty() { "" } else { "+caption" }
+    );
+    Composition {
+        template: t.name.clone(),
+        preset: job.preset.clone(),
+        region: Some(job.region.clone()),
+        kind: kind.to_string(),
+        duration: job.duration,
+        background: super::AssetRef { id: bg_id, sha256: bg_sha },
+        product,
+        copy,
+        audio,
+        effects: job.choices.effects.map(|i| t.effects[i].id.clone()).unwrap_or_default(),
+        structure,
+        product_box: None,
+        text_boxes: Vec::new(),
+    }
+}
+
+/// One staged output offered to the gate.
+pub struct Offer {
+    pub job_index: usize,
+    pub staged: PathBuf,
+    pub variant_n: u32,
+    pub variant_id: String,
+    pub composition: Composition,
+    pub product_box: Option<NormBox>,
+    pub text_boxes: Vec<NormBox>,
+}
+
+/// The gate's word on one offer.
+pub struct Decision {
+    pub job_index: usize,
+    pub verdict: Option<Verdict>,
+    /// Not exported (policy `reject` and a duplicate).
+    pub hold: bool,
+    /// Scoring could not run on this file; it is exported unscored and the reason recorded.
+    pub note: Option<String>,
+    fingerprint: Option<Fingerprint>,
+    candidate: Candidate,
+}
+
+impl Decision {
+    pub fn label(&self) -> Option<&'static str> {
+        self.verdict.as_ref().map(|v| match v.verdict {
+            VerdictKind::Distinct => "distinct",
+            VerdictKind::Similar => "similar",
+            VerdictKind::Duplicate => "duplicate",
+        })
+    }
+}
+
+pub fn config(t: &Template) -> GateConfig {
+    GateConfig { max_age_days: t.dedup.exempt_after_days, ..GateConfig::default() }
+}
+
+/// Scores every offer against the library and the batch (lower variant number wins).
+pub fn decide(offers: Vec<Offer>, library: Option<&Library>, cfg: &GateConfig, policy: DedupPolicy) -> Result<Vec<Decision>, DedupError> {
+    let mut candidates = Vec::new();
+    let mut fingerprints = Vec::new();
+    let mut unscored = Vec::new();
+    let prepared: Vec<(Offer, Candidate, Result<Fingerprint, DedupError>)> = offers
+        .into_par_iter()
+        .map(|o| {
+            let mut comp = o.composition.clone();
+            comp.product_box = o.product_box;
+            comp.text_boxes = o.text_boxes.clone();
+            let c = Candidate {
+                path: o.staged.clone(),
+                variant_id: Some(o.variant_id.clone()),
+                variant_n: Some(o.variant_n),
+                composition: Some(comp),
+                created_at: cfg.now,
+            };
+            let fp = c.fingerprint();
+            (o, c, fp)
+        })
+        .collect();
+    let mut order = Vec::new();
+    for (o, c, fp) in prepared {
+        match fp {
+            Ok(fp) => {
+                order.push(o.job_index);
+                candidates.push(c);
+                fingerprints.push(fp);
+            }
+            Err(e) => unscored.push(Decision {
+                job_index: o.job_index,
+                verdict: None,
+                hold: false,
+                note: Some(format!("not scored: {e}")),
+                fingerprint: None,
+                candidate: c,
+            }),
+        }
+    }
+    let verdicts = super::rules::score_fingerprints(&candidates, &fingerprints, library, cfg)?;
+    let mut out: Vec<Decision> = order
+        .into_iter()
+        .zip(verdicts)
+        .zip(candidates.into_iter().zip(fingerprints))
+        .map(|((job_index, v), (candidate, fp))| Decision {
+            job_index,
+            hold: policy == DedupPolicy::Reject && v.verdict == VerdictKind::Duplicate,
+            verdict: Some(v),
+            note: None,
+            fingerprint: Some(fp),
+            candidate,
+        })
+        .collect();
+    out.extend(unscored);
+    out.sort_by_key(|d| d.job_index);
+    Ok(out)
+}
+
+/// Records an exported output in the library under its final path.
+pub fn remember(library: &Library, d: &Decision, final_path: &Path) -> Result<(), DedupError> {
+    let Some(fp) = &d.fingerprint else { return Ok(()) };
+    let mut fp = fp.clone();
+    fp.path = final_path.to_path_buf();
+    let mut c = d.candidate.clone();
+    c.path = final_path.to_path_buf();
+    library.add_candidate(&c, &fp)?;
+    Ok(())
+}

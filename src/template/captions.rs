@@ -242,7 +242,7 @@ mod tests {
         assert_eq!(cues[0].cue.text, "Run lighter.\nEvery day.");
         assert_eq!((cues[0].cue.start, cues[0].cue.end), (0.5, 2.0));
         assert_eq!(cues[1].cue.text, "New & light");
-        assert_eq!(cues[1].line, 6);
+        assert_eq!(cues[1].line, 7);
     }
 
     #[test]

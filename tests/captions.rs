@@ -1,6 +1,8 @@
 //! Timed and animated captions, checked the way a user would: render with the real binary,
 //! decode the MP4 back to PNG frames with the ffmpeg CLI, and look at the pixels.
 
+// Shared with tests/cli; this binary uses only part of it.
+#[allow(dead_code)]
 #[path = "cli/util.rs"]
 mod util;
 

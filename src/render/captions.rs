@@ -240,7 +240,7 @@ impl Reveal {
                 let t = if marks.is_empty() {
                     before as f32 / total as f32 * dur
                 } else {
-                    marks.iter().filter(|(o, _)| *o <= at).map(|(_, s)| (*s - cue_start) as f32).last().unwrap_or(0.0)
+                    marks.iter().filter(|(o, _)| *o <= at).map(|(_, s)| (*s - cue_start) as f32).next_back().unwrap_or(0.0)
                 };
                 before += n;
                 t

@@ -302,8 +302,9 @@ pub fn prepare(
                 have: have.join(", "),
             };
             let frame = |secs: f64| ((secs * fps as f64).round() as u32).min(timeline);
-            // (copy, karaoke marks, first frame, end frame)
-            let mut lines: Vec<(&str, &[(usize, f64)], u32, u32)> = Vec::new();
+            /// (copy, karaoke marks, first frame, end frame)
+            type Timed<'a> = (&'a str, &'a [(usize, f64)], u32, u32);
+            let mut lines: Vec<Timed> = Vec::new();
             if !sub.text.is_empty() {
                 let text = copy_for(&sub.text, region).map_err(|tried| missing(sub.text.keys().cloned().collect(), tried))?;
                 lines.push((text, &[], 0, timeline));
@@ -406,6 +407,7 @@ fn with_shadow(img: &RgbaImage, color: Rgba, offset: (f32, f32), blur: f32) -> P
     Placed { img: canvas, x: -left, y: -top }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn place_text(
     sub: &Subtitle,
     text: &str,

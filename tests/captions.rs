@@ -225,3 +225,40 @@ fn arabic_typewriter_reveals_from_the_right() {
     let cx = early.iter().map(|p| p.0 as f32).sum::<f32>() / early.len() as f32;
     assert!(cx > mid, "first letters on the right: typed centre {cx} vs block centre {mid}");
 }
+
+#[test]
+fn each_locale_keeps_its_own_file_timings_and_vtt_karaoke_marks() {
+    let p = project();
+    p.write("captions/en.srt", "1\n00:00:00,000 --> 00:00:00,800\nRun lighter\n");
+    // The Arabic cue starts later; its second word lights up at 1.6 s (an inline timestamp).
+    p.write("captions/ar.vtt", "WEBVTT\n\n00:01.000 --> 00:02.000\nاركض <00:00:01.600>بخفة\n");
+    p.write(
+        "t.toml",
+        &template("US\", \"SA", "captions = { en = \"captions/en.srt\", ar = \"captions/ar.vtt\" }\nanimation = \"karaoke\"\nanimation_time = 0.1"),
+    );
+    let o = p.factory(&["render", "t.toml", "--out", "out", "--progress", "plain"]);
+    assert!(o.status.success(), "render failed:\n{}", stderr(&o));
+    let m = manifest(&p.path("out"));
+    let rows = m["outputs"].as_array().unwrap();
+    let file = |region: &str| rows.iter().find(|r| r["region"] == region).unwrap()["file"].as_str().unwrap().to_string();
+    let us = decode(&p.path("out").join(file("US")), &p.path("frames-us"));
+    let sa = decode(&p.path("out").join(file("SA")), &p.path("frames-sa"));
+    assert!(ink(&us[4]).len() > 40 && ink(&us[15]).len() < 3, "US follows en.srt");
+    assert!(ink(&sa[4]).len() < 3 && ink(&sa[12]).len() > 40, "SA follows ar.vtt");
+
+    // At 1.25 s only the first (rightmost) Arabic word is sung; at 1.75 s both are.
+    let (early, late) = (&sa[12], &sa[17]);
+    assert!(highlight_share(early) + 0.15 < highlight_share(late), "{} vs {}", highlight_share(early), highlight_share(late));
+    let all = ink(late);
+    let mid = (all.iter().map(|p| p.0).min().unwrap() + all.iter().map(|p| p.0).max().unwrap()) as f32 / 2.0;
+    let sung: Vec<f32> = ink(early)
+        .into_iter()
+        .filter(|(x, y)| {
+            let px = early.get_pixel(*x, *y).0;
+            px[0] as i32 - px[2] as i32 > 45
+        })
+        .map(|p| p.0 as f32)
+        .collect();
+    let cx = sung.iter().sum::<f32>() / sung.len().max(1) as f32;
+    assert!(!sung.is_empty() && cx > mid, "the first sung word is on the right: {cx} vs {mid}");
+}

@@ -262,3 +262,27 @@ fn each_locale_keeps_its_own_file_timings_and_vtt_karaoke_marks() {
     let cx = sung.iter().sum::<f32>() / sung.len().max(1) as f32;
     assert!(!sung.is_empty() && cx > mid, "the first sung word is on the right: {cx} vs {mid}");
 }
+
+#[test]
+fn still_images_show_captions_settled() {
+    let p = project();
+    p.write(
+        "presets/cap-image.toml",
+        "platform = \"Still\"\nlabel = \"Main\"\ndescription = \"192×108 still\"\nkind = \"image\"\nwidth = 192\nheight = 108\nfps = 30\n\n[image]\nformat = \"png\"\n",
+    );
+    let t = template("US", "animation = \"typewriter\"\ntext = \"Type it out\"")
+        .replace("kind = \"video\"", "kind = \"both\"\nposter_time = 0.0")
+        .replace("presets = [\"cap-video\"]", "presets = [\"cap-video\", \"cap-image\"]");
+    p.write("t.toml", &t);
+    let o = p.factory(&["render", "t.toml", "--out", "out", "--progress", "plain"]);
+    assert!(o.status.success(), "render failed:\n{}", stderr(&o));
+    let m = manifest(&p.path("out"));
+    let rows = m["outputs"].as_array().unwrap();
+    let file = |ext: &str| rows.iter().map(|r| r["file"].as_str().unwrap().to_string()).find(|f| f.ends_with(ext)).unwrap();
+    let still = image::open(p.path("out").join(file(".png"))).unwrap().to_rgb8();
+    let video = decode(&p.path("out").join(file(".mp4")), &p.path("frames"));
+    // The poster is taken at 0 s, where the video has typed one letter; the still has all.
+    let (typed, full, poster) = (ink(&video[0]).len(), ink(&video[15]).len(), ink(&still).len());
+    assert!(typed * 3 < full, "video starts typing: {typed} vs {full}");
+    assert!(poster as f64 > full as f64 * 0.8, "still shows the whole caption: {poster} vs {full}");
+}

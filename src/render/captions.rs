@@ -114,8 +114,14 @@ impl Caption {
     }
 
     /// Draws the caption as it is at timeline frame `tf` (nothing outside its time).
-    pub(crate) fn draw(&self, canvas: &mut RgbaImage, tf: u32) {
+    /// `still`: a still image taken from the timeline shows the caption settled — a poster
+    /// frame caught mid-fade or one letter into a typewriter would be a broken creative.
+    pub(crate) fn draw(&self, canvas: &mut RgbaImage, tf: u32, still: bool) {
         if tf < self.start || tf >= self.end {
+            return;
+        }
+        if still {
+            ops::blend(canvas, &self.premul, self.x, self.y, 1.0);
             return;
         }
         let dur = (self.end - self.start) as f32 / self.fps;

@@ -496,7 +496,7 @@ impl Scene {
         let tf = self.timeline_frame(i);
         let mut f = self.clean_plate(i);
         for t in &self.texts {
-            t.caption.draw(&mut f, tf);
+            t.caption.draw(&mut f, tf, self.frames == 1);
         }
         if self.frames > 1 {
             let mut k = 1.0f32;

@@ -51,6 +51,9 @@ pub fn composition(t: &Template, job: &Job, preset: &Preset, hashes: &AssetHashe
                     lines.push(c);
                 }
             }
+            if let Ok(cues) = crate::render::captions::for_region(&s.captions, r) {
+                lines.extend(cues.iter().map(|c| c.text.as_str()));
+            }
             lines.join("\n")
         }
         _ => String::new(),

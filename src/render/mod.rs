@@ -5,6 +5,7 @@
 //! background, product, grade), so a still-background video costs one composition plus a
 //! copy per frame. Captions are drawn after the grade so brand colours stay exact.
 
+pub mod captions;
 pub mod ops;
 
 use std::collections::{BTreeMap, HashMap};
@@ -17,7 +18,7 @@ use rayon::prelude::*;
 use crate::media::{self, AudioPcm, Limits, MediaError, VideoClip};
 use crate::plan::{Job, Plan};
 use crate::preset::{Preset, PresetKind, PresetSet, SafeZone};
-use crate::template::{Anchor, BackgroundSource, Direction, Fit, Grade, Region, Rgba, Subtitle, Template, VPos};
+use crate::template::{Animation, Anchor, BackgroundSource, Direction, Fit, Grade, Region, Rgba, Subtitle, Template, VPos};
 use crate::text::{Align, FontBook, TextCache, TextError, TextStyle};
 
 #[derive(Debug, thiserror::Error)]
@@ -134,11 +135,9 @@ struct Placed {
     y: i64,
 }
 
+/// A caption with its time and animation (rasterized once; see `captions.rs`).
 struct TextLayer {
-    placed: Placed,
-    /// Frames [start, end) during which it shows.
-    start: u32,
-    end: u32,
+    caption: captions::Caption,
 }
 
 enum Backdrop {
@@ -298,33 +297,48 @@ pub fn prepare(
             rules_applied.push("no text".to_string());
         } else {
             let sub = &t.subtitles[si];
-            let mut lines: Vec<(&BTreeMap<String, String>, u32, u32)> = Vec::new();
+            let missing = |have: Vec<String>, tried: Vec<String>| RenderError::MissingCopy {
+                option: sub.id.clone(),
+                region: region.code.clone(),
+                locale: region.locale.clone(),
+                tried: tried.join(", "),
+                have: have.join(", "),
+            };
+            let frame = |secs: f64| ((secs * fps as f64).round() as u32).min(timeline);
+            /// (copy, karaoke marks, first frame, end frame)
+            type Timed<'a> = (&'a str, &'a [(usize, f64)], u32, u32);
+            let mut lines: Vec<Timed> = Vec::new();
             if !sub.text.is_empty() {
-                lines.push((&sub.text, 0, timeline));
+                let text = copy_for(&sub.text, region).map_err(|tried| missing(sub.text.keys().cloned().collect(), tried))?;
+                lines.push((text, &[], 0, timeline));
             }
             for l in &sub.lines {
-                let s = (l.start * fps as f64).round() as u32;
-                let e = ((l.end * fps as f64).round() as u32).min(timeline);
-                lines.push((&l.text, s, e));
+                let text = copy_for(&l.text, region).map_err(|tried| missing(l.text.keys().cloned().collect(), tried))?;
+                lines.push((text, &[], frame(l.start), frame(l.end)));
             }
-            for (texts_by_locale, start, end) in lines {
-                let text = copy_for(texts_by_locale, region).map_err(|tried| RenderError::MissingCopy {
-                    option: sub.id.clone(),
-                    region: region.code.clone(),
-                    locale: region.locale.clone(),
-                    tried: tried.join(", "),
-                    have: texts_by_locale.keys().cloned().collect::<Vec<_>>().join(", "),
-                })?;
-                let placed = place_text(sub, text, region, w, &area, fonts, text_cache)?;
+            if !sub.captions.is_empty() {
+                // Each locale keeps its own cue timings: the region's file decides when.
+                let cues = captions::for_region(&sub.captions, region).map_err(|tried| missing(sub.captions.keys().cloned().collect(), tried))?;
+                for c in cues {
+                    lines.push((&c.text, &c.marks, frame(c.start), frame(c.end)));
+                }
+            }
+            for (text, marks, start, end) in lines {
+                if start >= end {
+                    // Shorter than a frame, or after the end of the video.
+                    continue;
+                }
+                let timing = captions::Timing { start, end, fps, marks };
+                let caption = place_text(sub, text, &timing, region, w, &area, fonts, text_cache)?;
                 text_boxes.push([
-                    placed.x as f32 / w as f32,
-                    placed.y as f32 / h as f32,
-                    placed.img.width() as f32 / w as f32,
-                    placed.img.height() as f32 / h as f32,
+                    caption.x as f32 / w as f32,
+                    caption.y as f32 / h as f32,
+                    caption.width() as f32 / w as f32,
+                    caption.height() as f32 / h as f32,
                 ]);
                 copy.push(text.to_string());
                 fonts_used.extend(fonts_for(sub, text, region, fonts));
-                texts.push(TextLayer { placed, start, end });
+                texts.push(TextLayer { caption });
             }
         }
     }
@@ -413,15 +427,17 @@ fn with_shadow(img: &RgbaImage, color: Rgba, offset: (f32, f32), blur: f32) -> P
     Placed { img: canvas, x: -left, y: -top }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn place_text(
     sub: &Subtitle,
     text: &str,
+    timing: &captions::Timing<'_>,
     region: &Region,
     canvas_w: u32,
     area: &Area,
     fonts: &FontBook,
     cache: &TextCache,
-) -> Result<Placed, RenderError> {
+) -> Result<captions::Caption, RenderError> {
     let size = sub.size * canvas_w as f32;
     let style = TextStyle {
         families: sub.fonts.clone(),
@@ -437,9 +453,18 @@ fn place_text(
     let max_w = (area.w as f32 * 0.92) as u32;
     let max_h = (area.h as f32 * 0.4) as u32;
     // The same caption recurs across variants and presets of a batch: shape it once.
-    let raster = cache
-        .get_or_render(fonts, text, &region.locale, Some(region.direction.clone()), &style, max_w, max_h)
-        .map_err(|source| RenderError::Text { option: sub.id.clone(), locale: region.locale.clone(), source })?;
+    let render = |style: &TextStyle| {
+        cache
+            .get_or_render(fonts, text, &region.locale, Some(region.direction.clone()), style, max_w, max_h)
+            .map_err(|source| RenderError::Text { option: sub.id.clone(), locale: region.locale.clone(), source })
+    };
+    let raster = render(&style)?;
+    // Karaoke draws sung words from a second block in the highlight colour: colour does not
+    // change the layout, so the two blocks line up pixel for pixel.
+    let highlight = match sub.animation {
+        Animation::Karaoke => Some(render(&TextStyle { color: sub.highlight, ..style.clone() })?),
+        _ => None,
+    };
     let img = &raster.image;
     let margin = (area.h as f32 * 0.04) as i64;
     let x = area.x as i64 + (area.w as i64 - img.width() as i64) / 2;
@@ -448,7 +473,7 @@ fn place_text(
         VPos::Center => area.y as i64 + (area.h as i64 - img.height() as i64) / 2,
         VPos::Bottom => area.y as i64 + area.h as i64 - img.height() as i64 - margin,
     };
-    Ok(Placed { img: ops::premultiply(img.clone()), x, y })
+    Ok(captions::Caption::new(raster.clone(), highlight, x, y, timing, sub.animation, sub.animation_time))
 }
 
 impl Scene {
@@ -491,9 +516,7 @@ impl Scene {
         let tf = self.timeline_frame(i);
         let mut f = self.clean_plate(i);
         for t in &self.texts {
-            if tf >= t.start && tf < t.end {
-                ops::blend(&mut f, &t.placed.img, t.placed.x, t.placed.y, 1.0);
-            }
+            t.caption.draw(&mut f, tf, self.frames == 1);
         }
         if self.frames > 1 {
             let mut k = 1.0f32;

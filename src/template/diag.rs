@@ -56,6 +56,14 @@ impl Diagnostics {
         self.push(Severity::Warning, span, message.into(), hint);
     }
 
+    /// A problem inside another file the template refers to (a caption file): the
+    /// diagnostic names that file and its 1-based line; `reference` is where the template
+    /// names the file, so problems sort with the template's own.
+    pub fn in_file(&mut self, severity: Severity, file: &Path, line: usize, reference: Range<usize>, message: impl Into<String>, hint: Option<String>) {
+        let span = clamp(&self.source, reference);
+        self.items.push(Diagnostic { file: file.to_path_buf(), line, column: 1, span, severity, message: message.into(), hint });
+    }
+
     fn push(&mut self, severity: Severity, span: Range<usize>, message: String, hint: Option<String>) {
         let span = clamp(&self.source, span);
         let (line, column) = line_col(&self.source, span.start);
@@ -113,6 +121,17 @@ impl Diagnostics {
 
     /// Renders one diagnostic with its source snippet.
     pub fn render(&self, d: &Diagnostic) -> String {
+        if d.file != self.file {
+            // In a file the template refers to: its own position, then where it is named.
+            let (tl, tc) = line_col(&self.source, d.span.start);
+            let mut s = format!("{}: {}\n  --> {}:{}\n", sev(d.severity), d.message, d.file.display(), d.line);
+            s.push_str(&format!("  = referenced from {}:{tl}:{tc}\n", self.file.display()));
+            if let Some(h) = &d.hint {
+                s.push_str(&format!("  = hint: {h}\n"));
+            }
+            s.push('\n');
+            return s;
+        }
         if self.source.is_empty() && d.span.is_empty() {
             // Nothing to quote (e.g. the file could not be read): just the position and hint.
             let mut s = format!("{}: {}\n  --> {}\n", sev(d.severity), d.message, d.file.display());

@@ -4,6 +4,7 @@
 //! column and a hint, so an operator fixes a template in one pass. The schema is documented in
 //! docs/TEMPLATE.md.
 
+pub mod captions;
 mod diag;
 mod model;
 pub mod raw;

@@ -300,12 +300,44 @@ pub struct TimedLine {
     pub text: BTreeMap<String, String>,
 }
 
+/// One cue of a caption file, in seconds on the video timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cue {
+    pub start: f64,
+    pub end: f64,
+    /// Tags stripped, the cue's text lines joined with `\n`.
+    pub text: String,
+    /// WebVTT karaoke timestamps: (byte offset in `text`, seconds) from which the following
+    /// words count as sung. Empty = spread evenly by character count.
+    pub marks: Vec<(usize, f64)>,
+}
+
+/// How each caption (timed line, cue, or whole-duration text) enters and leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Animation {
+    None,
+    Fade,
+    Pop,
+    Slide,
+    Typewriter,
+    Karaoke,
+}
+
 #[derive(Debug, Clone)]
 pub struct Subtitle {
     pub id: String,
     /// Copy per locale, shown for the whole duration. Empty when `lines` is used.
     pub text: BTreeMap<String, String>,
     pub lines: Vec<TimedLine>,
+    /// Caption files parsed per locale (`captions = { en = "en.srt" }`); each locale keeps
+    /// its own cue timings. Empty unless `captions` is used (it excludes `text`/`lines`).
+    pub captions: BTreeMap<String, Vec<Cue>>,
+    pub animation: Animation,
+    /// Seconds of each in/out transition.
+    pub animation_time: f64,
+    /// Colour of the words already sung (karaoke).
+    pub highlight: Rgba,
     /// Font families in fallback order.
     pub fonts: Vec<String>,
     /// Font size as a fraction of the canvas width (so one template fits every preset).

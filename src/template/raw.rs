@@ -154,6 +154,11 @@ pub struct RawSubtitle {
     pub id: Option<S<String>>,
     pub text: Option<S<LocaleText>>,
     pub lines: Option<S<Vec<RawLine>>>,
+    /// Locale → caption file path (`.srt`/`.vtt`); a plain string means `en`.
+    pub captions: Option<S<LocaleText>>,
+    pub animation: Option<S<String>>,
+    pub animation_time: Option<S<f64>>,
+    pub highlight: Option<S<String>>,
     pub font: Option<S<Vec<S<String>>>>,
     pub size: Option<S<f64>>,
     pub min_size: Option<S<f64>>,
@@ -388,7 +393,10 @@ fn read_product(t: &Obj<'_>, dx: &mut Diagnostics) -> RawProduct {
 fn read_subtitle(t: &Obj<'_>, dx: &mut Diagnostics) -> RawSubtitle {
     t.keys(
         dx,
-        &["id", "text", "lines", "font", "size", "min_size", "color", "outline", "shadow", "box", "position"],
+        &[
+            "id", "text", "lines", "captions", "animation", "animation_time", "highlight", "font", "size", "min_size", "color",
+            "outline", "shadow", "box", "position",
+        ],
     );
     RawSubtitle {
         span: t.span.clone(),
@@ -400,6 +408,10 @@ fn read_subtitle(t: &Obj<'_>, dx: &mut Diagnostics) -> RawSubtitle {
                 RawLine { span: line.span.clone(), start: line.num(dx, "start"), end: line.num(dx, "end"), text: line.text(dx, "text") }
             })
         }),
+        captions: t.text(dx, "captions"),
+        animation: t.str(dx, "animation"),
+        animation_time: t.num(dx, "animation_time"),
+        highlight: t.str(dx, "highlight"),
         font: t.str_list(dx, "font"),
         size: t.num(dx, "size"),
         min_size: t.num(dx, "min_size"),

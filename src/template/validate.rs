@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::diag::{did_you_mean, Diagnostics};
+use super::captions::{self as capfile, Format};
+use super::diag::{did_you_mean, Diagnostics, Severity};
 use super::model::*;
 use super::raw::*;
 use crate::preset::{PresetKind, PresetSet};
@@ -744,11 +745,11 @@ impl V<'_> {
                     self.err(&l.span, format!("subtitle `{id}` sets both `text` and `lines`"), Some("use `text` for copy shown throughout, or `lines` for timed copy".to_string()));
                     BTreeMap::new()
                 }
-                (None, None) => {
-                    self.missing("text", &s.span, format!("subtitle `{id}` has no copy"), Some("add text = { en = \"…\" } or lines = [{ start = 0, end = 3, text = { en = \"…\" } }]".to_string()));
+                (None, None) if s.captions.is_none() => {
+                    self.missing("text", &s.span, format!("subtitle `{id}` has no copy"), Some("add text = { en = \"…\" }, lines = [{ start = 0, end = 3, text = { en = \"…\" } }] or captions = { en = \"captions/en.srt\" }".to_string()));
                     BTreeMap::new()
                 }
-                (None, Some(_)) => BTreeMap::new(),
+                (None, _) => BTreeMap::new(),
             };
             let mut lines = Vec::new();
             if let Some(l) = &s.lines {
@@ -787,7 +788,47 @@ impl V<'_> {
                     lines.push(TimedLine { start, end, text });
                 }
             }
+            let mut captions = BTreeMap::new();
+            if let Some(c) = &s.captions {
+                if s.text.is_some() || s.lines.is_some() {
+                    self.err(&c.span, format!("subtitle `{id}` sets `captions` together with `text` or `lines`"), Some("a caption file already says what shows when; remove `text`/`lines`, or make another [[subtitle]] option".to_string()));
+                }
+                let mut joined = BTreeMap::new();
+                for (loc, file) in &c.value {
+                    if !valid_locale(&loc.value) {
+                        self.err(&loc.span, format!("bad locale `{}`", loc.value), Some("expected a BCP 47 tag such as \"en\", \"es-MX\" or \"zh-TW\"".to_string()));
+                    }
+                    let Some(path) = self.asset(file) else { continue };
+                    if let Some(cues) = self.caption_file(&path, file, duration) {
+                        joined.insert(loc.value.clone(), cues.iter().map(|c| c.text.as_str()).collect::<Vec<_>>().join("\n"));
+                        captions.insert(loc.value.clone(), cues);
+                    }
+                }
+                if !joined.is_empty() {
+                    copies.push((c.span.clone(), joined));
+                }
+            }
             self.check_copy(&id, &copies, regions);
+            let animation = s
+                .animation
+                .as_ref()
+                .and_then(|a| {
+                    self.enum_val(
+                        a,
+                        "animation",
+                        &[
+                            ("none", Animation::None),
+                            ("fade", Animation::Fade),
+                            ("pop", Animation::Pop),
+                            ("slide", Animation::Slide),
+                            ("typewriter", Animation::Typewriter),
+                            ("karaoke", Animation::Karaoke),
+                        ],
+                    )
+                })
+                .unwrap_or(Animation::None);
+            let animation_time = self.num(s.animation_time.as_ref(), "animation_time", 0.3, |x| x > 0.0 && x <= 5.0, "seconds, 0 < animation_time <= 5");
+            let highlight = self.color(s.highlight.as_ref(), Rgba([0xff, 0xd5, 0x4f, 255]));
 
             let fonts = match &s.font {
                 Some(f) if f.value.is_empty() => {
@@ -819,9 +860,76 @@ impl V<'_> {
                 .as_ref()
                 .and_then(|p| self.enum_val(p, "position", &[("top", VPos::Top), ("center", VPos::Center), ("bottom", VPos::Bottom)]))
                 .unwrap_or(VPos::Bottom);
-            out.push(Subtitle { id, text, lines, fonts, size, min_size, color, outline, shadow, background, position });
+            out.push(Subtitle { id, text, lines, captions, animation, animation_time, highlight, fonts, size, min_size, color, outline, shadow, background, position });
         }
         out
+    }
+
+    /// Reads and parses one caption file. Problems inside it name the file and its line;
+    /// `file` (the template's reference) is where they sort.
+    fn caption_file(&mut self, path: &Path, file: &S<String>, duration: f64) -> Option<Vec<Cue>> {
+        // Diagnostics show the path as the template wrote it, joined to its directory.
+        let shown = self.root.join(&file.value);
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => {
+                self.err(&file.span, format!("cannot read caption file `{}`: {e}", file.value), None);
+                return None;
+            }
+        };
+        let text = match String::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let line = e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1;
+                self.dx.in_file(Severity::Error, &shown, line, file.span.clone(), "caption file is not UTF-8", Some("re-save it as UTF-8 (with or without BOM)".to_string()));
+                return None;
+            }
+        };
+        let cues = match capfile::parse(&text, Format::detect(path, &text)) {
+            Ok(c) => c,
+            Err(e) => {
+                self.dx.in_file(Severity::Error, &shown, e.line, file.span.clone(), e.message, Some("fix the cue; timings are HH:MM:SS,mmm in .srt and [HH:]MM:SS.mmm in .vtt".to_string()));
+                return None;
+            }
+        };
+        if cues.is_empty() {
+            self.dx.in_file(Severity::Error, &shown, 1, file.span.clone(), "caption file has no cues", Some("add at least one timed cue".to_string()));
+            return None;
+        }
+        let mut ok = true;
+        for pair in cues.windows(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            if b.cue.start < a.cue.end - 1e-9 {
+                ok = false;
+                self.dx.in_file(
+                    Severity::Error,
+                    &shown,
+                    b.line,
+                    file.span.clone(),
+                    format!("cue starts at {} s, before the previous cue (line {}) ends at {} s", fmt_secs(b.cue.start), a.line, fmt_secs(a.cue.end)),
+                    Some("captions of one subtitle show one at a time; make cues follow each other".to_string()),
+                );
+            }
+        }
+        for c in &cues {
+            if duration > 0.0 && c.cue.end > duration + 1e-9 {
+                let (what, hint) = if c.cue.start >= duration {
+                    ("never shows", "the cue starts after the video ends")
+                } else {
+                    ("is cut short", "the part after the end of the video is not shown")
+                };
+                self.dx.in_file(
+                    Severity::Warning,
+                    &shown,
+                    c.line,
+                    file.span.clone(),
+                    format!("cue ends at {} s, after the video ends ({} s): it {what}", fmt_secs(c.cue.end), fmt_secs(duration)),
+                    Some(hint.to_string()),
+                );
+            }
+        }
+        ok.then(|| cues.into_iter().map(|c| c.cue).collect())
     }
 
     /// Copy longer than a preset's title limit is a warning: the output is still valid, but

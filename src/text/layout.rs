@@ -25,6 +25,9 @@ pub struct PlacedGlyph {
     pub y: f32,
     /// Byte offset in the laid-out text of the first character of the glyph's cluster.
     pub cluster: usize,
+    /// Horizontal advance in px: the glyph's share of the line, from `x - x_offset`
+    /// (0 for marks). Lets a renderer find which columns belong to which cluster.
+    pub advance: f32,
 }
 
 /// One shaped run of a line, in visual order.
@@ -408,6 +411,7 @@ impl<'a> Prepared<'a> {
                             x: pen + g.x_offset as f32 * scale,
                             y: baseline - g.y_offset as f32 * scale,
                             cluster: para.start + piece.range.start + g.cluster as usize,
+                            advance: g.x_advance as f32 * scale,
                         });
                         pen += g.x_advance as f32 * scale;
                     }

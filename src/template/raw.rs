@@ -562,7 +562,8 @@ fn merge(base: &dyn TableLike, over: &dyn TableLike, pool: &str) -> toml_edit::T
         "subtitle" => &["text", "lines"],
         _ => &[],
     };
-    let sets = |k: &str| over.contains_key(k);
+    // `id` names the option and is never taken from the override (reported by the caller).
+    let sets = |k: &str| k != "id" && over.contains_key(k);
     let new_source = exclusive.iter().any(|k| sets(k));
     let mut t = toml_edit::Table::new();
     for (k, _) in base.iter() {
@@ -575,7 +576,7 @@ fn merge(base: &dyn TableLike, over: &dyn TableLike, pool: &str) -> toml_edit::T
         }
     }
     for (k, _) in over.iter() {
-        if let (true, Some((key, item))) = (k != "id", over.get_key_value(k)) {
+        if let (true, Some((key, item))) = (sets(k), over.get_key_value(k)) {
             t.insert_formatted(key, item.clone());
         }
     }

@@ -104,6 +104,9 @@ pub struct RawOverride {
 
 /// The option as written (read a second time, so validation can tell which diagnostics the
 /// override introduces) and the option with the override's keys on top.
+// A template has a handful of overrides, each moved once into validation: boxing the
+// options would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum RawOverridden {
     Background(RawBackground, RawBackground),

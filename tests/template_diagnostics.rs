@@ -175,7 +175,7 @@ fn paths_may_not_escape_the_template_directory_unless_allowed() {
     assert_eq!(d.message, "asset `../../../Cargo.toml` is outside the template's directory");
     assert!(d.hint.as_deref().unwrap().contains("--allow-outside-root"));
 
-    let (t, dx) = check_with(&text, &LoadOptions { allow_outside_root: true });
+    let (t, dx) = check_with(&text, &LoadOptions { allow_outside_root: true, ..LoadOptions::default() });
     let t = t.unwrap_or_else(|| panic!("{dx}"));
     let expected = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml").canonicalize().unwrap();
     assert!(matches!(&t.backgrounds[0].source, BackgroundSource::Image(p) if *p == expected));

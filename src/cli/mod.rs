@@ -138,7 +138,7 @@ fn load_presets(dir: Option<&Path>) -> anyhow::Result<PresetSet> {
 /// Loads and validates, printing diagnostics; `None` means the template is invalid and the
 /// diagnostics have been shown.
 fn load_template(a: &TemplateArgs, presets: &PresetSet) -> Option<Template> {
-    let opts = LoadOptions { allow_outside_root: a.allow_outside_root };
+    let opts = LoadOptions { allow_outside_root: a.allow_outside_root, ..LoadOptions::default() };
     // Warnings (a fallback locale used, a title too long for a platform) are shown even when
     // the template is valid; errors stop the command.
     let (t, diags) = template::check(&a.template, presets, &opts);

@@ -78,6 +78,44 @@ pub struct Template {
     /// Regions the output section names, resolved to locales, in template order.
     pub regions: Vec<Region>,
     pub dedup: DedupSpec,
+    /// A region with no copy in its locale chain shows the option's default copy (see
+    /// `default_copy_locale`) instead of failing validation (`--allow-fallback`).
+    pub allow_fallback: bool,
+}
+
+/// The option a region really uses: its `[region.override…]` version when it has one.
+/// `i` is the option's index in its pool, as in a variant's choice.
+impl Template {
+    pub fn background_for<'a>(&'a self, region: &'a Region, i: usize) -> &'a Background {
+        region.overrides.background.get(&i).unwrap_or(&self.backgrounds[i])
+    }
+
+    pub fn product_for<'a>(&'a self, region: &'a Region, i: usize) -> &'a Product {
+        region.overrides.product.get(&i).unwrap_or(&self.products[i])
+    }
+
+    pub fn subtitle_for<'a>(&'a self, region: &'a Region, i: usize) -> &'a Subtitle {
+        region.overrides.subtitle.get(&i).unwrap_or(&self.subtitles[i])
+    }
+
+    pub fn effects_for<'a>(&'a self, region: &'a Region, i: usize) -> &'a Effects {
+        region.overrides.effects.get(&i).unwrap_or(&self.effects[i])
+    }
+
+    pub fn audio_for<'a>(&'a self, region: &'a Region, i: usize) -> &'a Audio {
+        region.overrides.audio.get(&i).unwrap_or(&self.audio[i])
+    }
+}
+
+/// The copy shown when a region's locale chain finds none and fallback is allowed: `en` if
+/// the option has it, else the alphabetically first locale. (File order would be nicer, but
+/// the copy map is a `BTreeMap` and has forgotten it; alphabetical is at least stable.)
+pub fn default_copy_locale(texts: &BTreeMap<String, String>) -> Option<&str> {
+    if texts.contains_key("en") {
+        Some("en")
+    } else {
+        texts.keys().next().map(String::as_str)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -109,6 +147,25 @@ pub struct Region {
     /// Locales tried after `locale` when a copy is missing, in order (e.g. `es`).
     pub fallback: Vec<String>,
     pub direction: Direction,
+    /// Pool options this region replaces with its own version (`[region.override.POOL.ID]`).
+    pub overrides: RegionOverrides,
+}
+
+/// Per pool: option index → the complete option as overridden for one region (already
+/// validated, paths absolute). Options without an entry are used as written.
+#[derive(Debug, Clone, Default)]
+pub struct RegionOverrides {
+    pub background: BTreeMap<usize, Background>,
+    pub product: BTreeMap<usize, Product>,
+    pub subtitle: BTreeMap<usize, Subtitle>,
+    pub effects: BTreeMap<usize, Effects>,
+    pub audio: BTreeMap<usize, Audio>,
+}
+
+impl RegionOverrides {
+    pub fn is_empty(&self) -> bool {
+        self.background.is_empty() && self.product.is_empty() && self.subtitle.is_empty() && self.effects.is_empty() && self.audio.is_empty()
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use std::ops::Range;
 
 use toml_edit::{Item, TableLike, Value};
 
-use super::diag::{did_you_mean, Diagnostics};
+use super::diag::{did_you_mean, Diagnostic, Diagnostics};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spanned<T> {
@@ -72,6 +72,48 @@ pub struct RawRegion {
     pub locale: Option<S<String>>,
     pub fallback: Option<S<Vec<S<String>>>>,
     pub direction: Option<S<String>>,
+    /// `[region.override.POOL.ID]` tables, in file order. When a region overrides any
+    /// subtitle option, every other subtitle option gets a stand-in entry (`explicit: false`)
+    /// so the region's copy is checked option by option against what it will really show.
+    pub overrides: Vec<RawOverride>,
+}
+
+/// Pools a `[[region]]` may override, in the order docs/TEMPLATE.md lists them.
+pub const OVERRIDE_POOLS: &[&str] = &["background", "product", "subtitle", "effects", "audio"];
+
+/// One `[region.override.POOL.ID]` table, already merged over the option it names.
+#[derive(Debug)]
+pub struct RawOverride {
+    /// The override table's header (or inline value): blamed for the merged option as a whole.
+    pub span: Range<usize>,
+    /// Spans of the override's own entries (key through value); a diagnostic inside one is
+    /// about the override's own text and keeps its position.
+    pub own: Vec<Range<usize>>,
+    /// Span the pool option's own diagnostics use for the whole option (its header).
+    pub base_span: Range<usize>,
+    /// Pool name, one of `OVERRIDE_POOLS`.
+    pub pool: &'static str,
+    /// The option id as the override names it.
+    pub id: S<String>,
+    /// Position of the option in its pool, the same index the validated pool uses.
+    pub index: usize,
+    /// `false` for a stand-in (see `RawRegion::overrides`): only its copy checks matter.
+    pub explicit: bool,
+    pub option: RawOverridden,
+}
+
+/// The option as written (read a second time, so validation can tell which diagnostics the
+/// override introduces) and the option with the override's keys on top.
+// A template has a handful of overrides, each moved once into validation: boxing the
+// options would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum RawOverridden {
+    Background(RawBackground, RawBackground),
+    Product(RawProduct, RawProduct),
+    Subtitle(RawSubtitle, RawSubtitle),
+    Effects(RawEffects, RawEffects),
+    Audio(RawAudio, RawAudio),
 }
 
 #[derive(Debug)]
@@ -257,16 +299,7 @@ pub fn parse(text: &str, dx: &mut Diagnostics) -> Option<RawTemplate> {
         raw.regions = regions
             .value
             .into_iter()
-            .map(|t| {
-                t.keys(dx, &["code", "locale", "fallback", "direction"]);
-                RawRegion {
-                    span: t.span.clone(),
-                    code: t.str(dx, "code"),
-                    locale: t.str(dx, "locale"),
-                    fallback: t.str_list(dx, "fallback"),
-                    direction: t.str(dx, "direction"),
-                }
-            })
+            .map(|t| read_region(&t, &root, dx))
             .collect();
     }
     raw.variants = root.table(dx, "variants").map(|t| {
@@ -289,40 +322,8 @@ pub fn parse(text: &str, dx: &mut Diagnostics) -> Option<RawTemplate> {
     raw.background = root.pool(dx, "background").map(|p| p.map(|t| read_background(&t, dx)));
     raw.product = root.pool(dx, "product").map(|p| p.map(|t| read_product(&t, dx)));
     raw.subtitle = root.pool(dx, "subtitle").map(|p| p.map(|t| read_subtitle(&t, dx)));
-    raw.effects = root.pool(dx, "effects").map(|p| {
-        p.map(|t| {
-            t.keys(dx, &["id", "grade", "fade_in", "fade_out"]);
-            RawEffects {
-                span: t.span.clone(),
-                id: t.str(dx, "id"),
-                grade: t.table(dx, "grade").map(|g| {
-                    g.keys(dx, &["brightness", "contrast", "saturation"]);
-                    RawGrade {
-                        span: g.span.clone(),
-                        brightness: g.num(dx, "brightness"),
-                        contrast: g.num(dx, "contrast"),
-                        saturation: g.num(dx, "saturation"),
-                    }
-                }),
-                fade_in: t.num(dx, "fade_in"),
-                fade_out: t.num(dx, "fade_out"),
-            }
-        })
-    });
-    raw.audio = root.pool(dx, "audio").map(|p| {
-        p.map(|t| {
-            t.keys(dx, &["id", "source", "volume", "start", "fade_in", "fade_out"]);
-            RawAudio {
-                span: t.span.clone(),
-                id: t.str(dx, "id"),
-                source: t.str(dx, "source"),
-                volume: t.num(dx, "volume"),
-                start: t.num(dx, "start"),
-                fade_in: t.num(dx, "fade_in"),
-                fade_out: t.num(dx, "fade_out"),
-            }
-        })
-    });
+    raw.effects = root.pool(dx, "effects").map(|p| p.map(|t| read_effects(&t, dx)));
+    raw.audio = root.pool(dx, "audio").map(|p| p.map(|t| read_audio(&t, dx)));
     raw.dedup = root.table(dx, "dedup").map(|t| {
         t.keys(dx, &["policy", "library", "exempt_after_days"]);
         RawDedup {
@@ -366,6 +367,38 @@ fn read_background(t: &Obj<'_>, dx: &mut Diagnostics) -> RawBackground {
         start: t.num(dx, "start"),
         fit: t.str(dx, "fit"),
         pad: t.str(dx, "pad"),
+    }
+}
+
+fn read_effects(t: &Obj<'_>, dx: &mut Diagnostics) -> RawEffects {
+    t.keys(dx, &["id", "grade", "fade_in", "fade_out"]);
+    RawEffects {
+        span: t.span.clone(),
+        id: t.str(dx, "id"),
+        grade: t.table(dx, "grade").map(|g| {
+            g.keys(dx, &["brightness", "contrast", "saturation"]);
+            RawGrade {
+                span: g.span.clone(),
+                brightness: g.num(dx, "brightness"),
+                contrast: g.num(dx, "contrast"),
+                saturation: g.num(dx, "saturation"),
+            }
+        }),
+        fade_in: t.num(dx, "fade_in"),
+        fade_out: t.num(dx, "fade_out"),
+    }
+}
+
+fn read_audio(t: &Obj<'_>, dx: &mut Diagnostics) -> RawAudio {
+    t.keys(dx, &["id", "source", "volume", "start", "fade_in", "fade_out"]);
+    RawAudio {
+        span: t.span.clone(),
+        id: t.str(dx, "id"),
+        source: t.str(dx, "source"),
+        volume: t.num(dx, "volume"),
+        start: t.num(dx, "start"),
+        fade_in: t.num(dx, "fade_in"),
+        fade_out: t.num(dx, "fade_out"),
     }
 }
 
@@ -426,6 +459,211 @@ fn read_subtitle(t: &Obj<'_>, dx: &mut Diagnostics) -> RawSubtitle {
             RawBox { span: b.span.clone(), color: b.str(dx, "color"), padding: b.num(dx, "padding") }
         }),
         position: t.str(dx, "position"),
+    }
+}
+
+fn read_region(t: &Obj<'_>, root: &Obj<'_>, dx: &mut Diagnostics) -> RawRegion {
+    t.keys(dx, &["code", "locale", "fallback", "direction", "override"]);
+    let code = t.str(dx, "code");
+    let who = code.as_ref().map(|c| format!("region `{}`", c.value)).unwrap_or_else(|| t.ctx.clone());
+    RawRegion {
+        span: t.span.clone(),
+        locale: t.str(dx, "locale"),
+        fallback: t.str_list(dx, "fallback"),
+        direction: t.str(dx, "direction"),
+        overrides: read_overrides(t, root, &who, dx),
+        code,
+    }
+}
+
+/// `override.POOL.ID` tables of one `[[region]]`. Each is merged over the option it names and
+/// read with that pool's own reader, so an override is checked exactly like the option itself
+/// (unknown keys, types); only diagnostics the override introduces are kept.
+fn read_overrides(region: &Obj<'_>, root: &Obj<'_>, who: &str, dx: &mut Diagnostics) -> Vec<RawOverride> {
+    let Some(ov) = region.table(dx, "override") else { return Vec::new() };
+    ov.keys(dx, OVERRIDE_POOLS);
+    let mut out = Vec::new();
+    for &pool in OVERRIDE_POOLS {
+        let Some(by_id) = ov.table(dx, pool) else { continue };
+        // The pool exactly as the pool reader saw it, so indexes and spans agree with the
+        // validated pool; its own problems were reported when it was read.
+        let n = dx.items.len();
+        let options = root.pool(dx, pool).map(|p| p.value).unwrap_or_default();
+        dx.items.truncate(n);
+        let ids: Vec<Option<&str>> = options.iter().map(|o| o.t.get("id").and_then(Item::as_str)).collect();
+        let mut done = Vec::new();
+        for (id, _) in by_id.t.iter() {
+            let id_span = by_id.key_span(id);
+            let Some(o) = by_id.table(dx, id) else { continue };
+            let Some(index) = ids.iter().position(|i| *i == Some(id)) else {
+                let known: Vec<&str> = ids.iter().flatten().copied().collect();
+                let mut msg = format!("{who} overrides {pool} `{id}`, which is not in the [[{pool}]] pool");
+                if let Some(s) = did_you_mean(id, known.iter().copied()) {
+                    msg.push_str(&format!("; did you mean `{s}`?"));
+                }
+                let hint = if known.is_empty() {
+                    format!("the template has no [[{pool}]] options to override")
+                } else {
+                    format!("the table name after override.{pool} is an option id; ids: {}", known.join(", "))
+                };
+                dx.error(id_span, msg, Some(hint));
+                continue;
+            };
+            if done.contains(&index) {
+                // Only reachable through duplicate pool ids, which validation reports.
+                continue;
+            }
+            if let Some((k, _)) = o.t.get_key_value("id") {
+                dx.error(
+                    k.span().unwrap_or_else(|| o.span.clone()),
+                    format!("an override cannot change the id of {pool} `{id}`"),
+                    Some("the table name already says which option it overrides; remove `id`".into()),
+                );
+            }
+            let own = o
+                .t
+                .iter()
+                .map(|(k, item)| {
+                    let ks = o.key_span(k);
+                    ks.start..item.span().map(|s| s.end).unwrap_or(ks.end).max(ks.end)
+                })
+                .collect::<Vec<_>>();
+            let table = merge(options[index].t, o.t, pool);
+            let merged = Obj { t: &table, span: o.span.clone(), ctx: format!("the {pool} `{id}` override of {who}") };
+            let scope = OverrideScope { span: &o.span, base_span: &options[index].span, own: &own, context: Some(&merged.ctx) };
+            let option = read_pair(pool, &options[index], &merged, &scope, dx);
+            done.push(index);
+            out.push(RawOverride {
+                span: o.span.clone(),
+                own,
+                base_span: options[index].span.clone(),
+                pool,
+                id: S { value: id.to_string(), span: id_span },
+                index,
+                explicit: true,
+                option,
+            });
+        }
+        // Stand-ins: the region's copy must then be checked per subtitle option, the
+        // overridden ones against their override and these against the option itself.
+        if pool == "subtitle" && !done.is_empty() {
+            for (index, base) in options.iter().enumerate().filter(|(i, _)| !done.contains(i)) {
+                let scope = OverrideScope { span: &base.span, base_span: &base.span, own: &[], context: None };
+                let option = read_pair(pool, base, base, &scope, dx);
+                out.push(RawOverride {
+                    span: base.span.clone(),
+                    own: Vec::new(),
+                    base_span: base.span.clone(),
+                    pool,
+                    id: S { value: ids[index].unwrap_or_default().to_string(), span: base.span.clone() },
+                    index,
+                    explicit: false,
+                    option,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The option's entries with the override's on top (one level deep: an overridden sub-table
+/// such as `shadow` replaces the option's whole sub-table). Keys keep their spans, so a
+/// problem is reported where its text is. Setting one of a set of exclusive keys (a
+/// background's source, a subtitle's `text`/`lines`) drops the option's other ones, since an
+/// override cannot delete keys.
+fn merge(base: &dyn TableLike, over: &dyn TableLike, pool: &str) -> toml_edit::Table {
+    let exclusive: &[&str] = match pool {
+        "background" => &["color", "gradient", "image", "video"],
+        "subtitle" => &["text", "lines"],
+        _ => &[],
+    };
+    // `id` names the option and is never taken from the override (reported by the caller).
+    let sets = |k: &str| k != "id" && over.contains_key(k);
+    let new_source = exclusive.iter().any(|k| sets(k));
+    let mut t = toml_edit::Table::new();
+    for (k, _) in base.iter() {
+        let dropped = sets(k)
+            || (new_source && exclusive.contains(&k))
+            // `loop`/`start` belong to a video source the override replaced.
+            || (pool == "background" && new_source && !sets("video") && (k == "loop" || k == "start"));
+        if let (false, Some((key, item))) = (dropped, base.get_key_value(k)) {
+            t.insert_formatted(key, item.clone());
+        }
+    }
+    for (k, _) in over.iter() {
+        if let (true, Some((key, item))) = (sets(k), over.get_key_value(k)) {
+            t.insert_formatted(key, item.clone());
+        }
+    }
+    t
+}
+
+fn read_pair(pool: &str, base: &Obj<'_>, merged: &Obj<'_>, scope: &OverrideScope<'_>, dx: &mut Diagnostics) -> RawOverridden {
+    fn both<T>(read: fn(&Obj<'_>, &mut Diagnostics) -> T, base: &Obj<'_>, merged: &Obj<'_>, scope: &OverrideScope<'_>, dx: &mut Diagnostics) -> (T, T) {
+        let n = dx.items.len();
+        let b = read(base, dx);
+        let known = dx.items.split_off(n);
+        let m = read(merged, dx);
+        let new = dx.items.split_off(n);
+        keep_introduced(dx, new, &known, scope);
+        (b, m)
+    }
+    match pool {
+        "background" => {
+            let (b, m) = both(read_background, base, merged, scope, dx);
+            RawOverridden::Background(b, m)
+        }
+        "product" => {
+            let (b, m) = both(read_product, base, merged, scope, dx);
+            RawOverridden::Product(b, m)
+        }
+        "subtitle" => {
+            let (b, m) = both(read_subtitle, base, merged, scope, dx);
+            RawOverridden::Subtitle(b, m)
+        }
+        "effects" => {
+            let (b, m) = both(read_effects, base, merged, scope, dx);
+            RawOverridden::Effects(b, m)
+        }
+        _ => {
+            let (b, m) = both(read_audio, base, merged, scope, dx);
+            RawOverridden::Audio(b, m)
+        }
+    }
+}
+
+/// Where an override sits, for sorting the diagnostics of a merged option.
+pub(crate) struct OverrideScope<'a> {
+    /// The override table's header: the merged option's "whole option" span.
+    pub span: &'a Range<usize>,
+    /// The pool option's "whole option" span.
+    pub base_span: &'a Range<usize>,
+    pub own: &'a [Range<usize>],
+    /// How to name the override in a message about a key it did not write; `None` for a
+    /// stand-in.
+    pub context: Option<&'a str>,
+}
+
+/// Keeps the diagnostics of a merged option that the pool option alone (`known`) does not
+/// have: the option's own problems are reported once, where the option is. A diagnostic on
+/// one of the override's keys stays as it is; one on an inherited key that only the
+/// combination causes (e.g. `min_size` above an overridden `size`) names the override.
+pub(crate) fn keep_introduced(dx: &mut Diagnostics, new: Vec<Diagnostic>, known: &[Diagnostic], scope: &OverrideScope<'_>) {
+    for mut d in new {
+        if d.span == *scope.span {
+            let seen = known.iter().any(|k| k.span == *scope.base_span && k.message == d.message);
+            if !seen {
+                dx.items.push(d);
+            }
+        } else if scope.own.iter().any(|o| o.contains(&d.span.start)) {
+            dx.items.push(d);
+        } else if !known.iter().any(|k| k.span == d.span) {
+            if let Some(c) = scope.context {
+                let line = super::diag::line_col(dx.source(), scope.span.start).0;
+                d.message = format!("{} (with {c}, line {line})", d.message);
+            }
+            dx.items.push(d);
+        }
     }
 }
 

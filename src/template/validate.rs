@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::captions::{self as capfile, Format};
 use super::diag::{did_you_mean, Diagnostics, Severity};
+use super::raw::{keep_introduced, OverrideScope};
 use super::model::*;
 use super::raw::*;
 use crate::preset::{PresetKind, PresetSet};
@@ -18,6 +19,9 @@ use crate::preset::{PresetKind, PresetSet};
 pub struct LoadOptions {
     /// Let asset paths resolve outside the template's directory (`--allow-outside-root`).
     pub allow_outside_root: bool,
+    /// A region with no copy anywhere in its locale chain shows the option's default copy
+    /// (`default_copy_locale`) with a warning, instead of failing (`--allow-fallback`).
+    pub allow_fallback: bool,
 }
 
 /// Placeholders a name, tracking or landing-URL pattern may use.
@@ -122,7 +126,7 @@ impl V<'_> {
         self.dx.error(span.clone(), msg, hint.into());
     }
 
-    fn template(&mut self, raw: RawTemplate, path: PathBuf) -> Option<Template> {
+    fn template(&mut self, mut raw: RawTemplate, path: PathBuf) -> Option<Template> {
         let doc = raw.doc_span.clone();
         // Without [template] we still judge everything else, so the user sees every error.
         let has_header = raw.template.is_some();
@@ -236,7 +240,8 @@ impl V<'_> {
             None => duration / 3.0,
         };
 
-        let regions = self.regions(raw.output.as_ref(), &raw.regions, &output_span);
+        let pending = take_overrides(&mut raw.regions);
+        let mut regions = self.regions(raw.output.as_ref(), &raw.regions, &output_span);
         let output = self.output(raw.output.as_ref(), preset_ids.into_iter().map(|(id, _)| id).collect());
 
         let backgrounds = self.backgrounds(raw.background, &doc);
@@ -251,8 +256,12 @@ impl V<'_> {
             .filter_map(|id| self.presets.get(id))
             .filter_map(|p| p.rules.max_title_chars.map(|m| (p.id.clone(), m)))
             .collect();
+        // A region that overrides a subtitle option has its copy checked option by option in
+        // `apply_overrides`, against what it will really show.
+        let pool_checked: Vec<Region> =
+            regions.iter().filter(|r| !pending.iter().any(|(c, o)| *c == r.code && o.iter().any(|o| o.pool == "subtitle"))).cloned().collect();
         let subtitles = match raw.subtitle {
-            Some(p) => self.subtitles(p, duration, &regions, &limits),
+            Some(p) => self.subtitles(p, duration, &pool_checked, &limits),
             None => Vec::new(),
         };
         let effects = match raw.effects {
@@ -265,6 +274,7 @@ impl V<'_> {
             Some(p) => self.audio(p, duration),
             None => vec![Audio { id: "silence".into(), source: None, volume: 1.0, start: 0.0, fade_in: 0.0, fade_out: 0.0 }],
         };
+        self.apply_overrides(pending, &mut regions, &doc, duration, &limits);
         let pools: HashMap<Pool, Vec<String>> = [
             (Pool::Background, backgrounds.iter().map(|b| b.id.clone()).collect()),
             (Pool::Product, products.iter().map(|b| b.id.clone()).collect()),
@@ -295,6 +305,7 @@ impl V<'_> {
             audio,
             regions,
             dedup,
+            allow_fallback: self.opts.allow_fallback,
         })
     }
 
@@ -427,7 +438,7 @@ impl V<'_> {
                 Some(dir) => self.enum_val(dir, "direction", &[("ltr", Direction::Ltr), ("rtl", Direction::Rtl)]).unwrap_or(Direction::Ltr),
                 None => direction_of(&locale),
             };
-            custom.insert(code.value.clone(), Region { code: code.value.clone(), locale, fallback, direction });
+            custom.insert(code.value.clone(), Region { code: code.value.clone(), locale, fallback, direction, overrides: RegionOverrides::default() });
         }
 
         let Some(list) = out.and_then(|o| o.regions.as_ref()) else {
@@ -452,6 +463,7 @@ impl V<'_> {
                     locale: locale.to_string(),
                     fallback: fb.iter().map(|s| s.to_string()).collect(),
                     direction: direction_of(locale),
+                    overrides: RegionOverrides::default(),
                 });
             } else {
                 let known: Vec<&str> = REGIONS.iter().map(|(c, _, _)| *c).chain(custom.keys().map(String::as_str)).collect();
@@ -469,6 +481,75 @@ impl V<'_> {
             }
         }
         out
+    }
+
+    /// Validates every `[region.override…]` with its pool's own validator and stores the
+    /// results in the regions the template renders. The option alone is validated first so
+    /// that only what the override introduces is reported (the option's own problems were
+    /// reported with its pool).
+    fn apply_overrides(&mut self, pending: Vec<(String, Vec<RawOverride>)>, regions: &mut [Region], doc: &Range<usize>, duration: f64, limits: &[(String, u32)]) {
+        for (code, list) in pending {
+            let pos = regions.iter().position(|r| r.code == code);
+            // Copy is checked only for regions the template renders.
+            let here: Vec<Region> = pos.map(|i| regions[i].clone()).into_iter().collect();
+            let mut ov = RegionOverrides::default();
+            for o in list {
+                let context = format!("the {} `{}` override of region `{code}`", o.pool, o.id.value);
+                let scope = OverrideScope { span: &o.span, base_span: &o.base_span, own: &o.own, context: o.explicit.then_some(context.as_str()) };
+                let sp = o.span.clone();
+                match o.option {
+                    RawOverridden::Background(b, m) => {
+                        let v = self.introduced(&scope, |v| drop(v.backgrounds(Some(single(b, &sp)), doc)), |v| v.backgrounds(Some(single(m, &sp)), doc).pop());
+                        if let Some(v) = v.filter(|_| o.explicit) {
+                            ov.background.insert(o.index, v);
+                        }
+                    }
+                    RawOverridden::Product(b, m) => {
+                        let v = self.introduced(&scope, |v| drop(v.products(single(b, &sp))), |v| v.products(single(m, &sp)).pop());
+                        if let Some(v) = v.filter(|_| o.explicit) {
+                            ov.product.insert(o.index, v);
+                        }
+                    }
+                    RawOverridden::Subtitle(b, m) => {
+                        let v = self.introduced(
+                            &scope,
+                            |v| drop(v.subtitles(single(b, &sp), duration, &[], limits)),
+                            |v| v.subtitles(single(m, &sp), duration, &here, limits).pop(),
+                        );
+                        if let Some(v) = v.filter(|_| o.explicit) {
+                            ov.subtitle.insert(o.index, v);
+                        }
+                    }
+                    RawOverridden::Effects(b, m) => {
+                        let v = self.introduced(&scope, |v| drop(v.effects(single(b, &sp), duration)), |v| v.effects(single(m, &sp), duration).pop());
+                        if let Some(v) = v.filter(|_| o.explicit) {
+                            ov.effects.insert(o.index, v);
+                        }
+                    }
+                    RawOverridden::Audio(b, m) => {
+                        let v = self.introduced(&scope, |v| drop(v.audio(single(b, &sp), duration)), |v| v.audio(single(m, &sp), duration).pop());
+                        if let Some(v) = v.filter(|_| o.explicit) {
+                            ov.audio.insert(o.index, v);
+                        }
+                    }
+                }
+            }
+            if let Some(i) = pos {
+                regions[i].overrides = ov;
+            }
+        }
+    }
+
+    /// Runs `merged` and keeps only the diagnostics `base` (the same checks on the option as
+    /// written) does not also produce.
+    fn introduced<T>(&mut self, scope: &OverrideScope<'_>, base: impl FnOnce(&mut Self), merged: impl FnOnce(&mut Self) -> T) -> T {
+        let n = self.dx.items.len();
+        base(self);
+        let known = self.dx.items.split_off(n);
+        let v = merged(self);
+        let new = self.dx.items.split_off(n);
+        keep_introduced(self.dx, new, &known, scope);
+        v
     }
 
     fn dx_source(&self) -> &str {
@@ -974,11 +1055,24 @@ impl V<'_> {
             let have = map.keys().map(String::as_str).collect::<Vec<_>>().join(", ");
             for (locale, codes) in missing {
                 let plural = if codes.len() == 1 { "" } else { "s" };
-                self.err(
-                    span,
-                    format!("subtitle option `{id}` has no `{locale}` copy for region{plural} {}", codes.join(", ")),
-                    Some(format!("add {locale} = \"…\" (has: {have}), or give the region a fallback locale in a [[region]] table")),
-                );
+                match default_copy_locale(map).filter(|_| self.opts.allow_fallback) {
+                    Some(d) => self.dx.warning(
+                        span.clone(),
+                        format!(
+                            "subtitle option `{id}` has no `{locale}` copy for region{plural} {}, nor a fallback; using the default `{d}` copy (--allow-fallback)",
+                            codes.join(", ")
+                        ),
+                        Some(format!("add {locale} = \"…\" to localise it")),
+                    ),
+                    None => self.err(
+                        span,
+                        format!("subtitle option `{id}` has no `{locale}` copy for region{plural} {}", codes.join(", ")),
+                        Some(format!(
+                            "add {locale} = \"…\" (has: {have}), give the region a fallback locale in a [[region]] table, or pass --allow-fallback to show the `{}` copy",
+                            default_copy_locale(map).unwrap_or("en")
+                        )),
+                    ),
+                }
             }
             for ((locale, fb), codes) in fallback {
                 let plural = if codes.len() == 1 { "" } else { "s" };
@@ -1207,6 +1301,24 @@ impl V<'_> {
         }
         Some(canon_parent.join(file_name))
     }
+}
+
+/// One option as a pool of one, so a pool validator can check it.
+fn single<T>(x: T, span: &Range<usize>) -> S<Vec<T>> {
+    S { value: vec![x], span: span.clone() }
+}
+
+/// Moves each `[[region]]`'s overrides out of the raw template, keyed by code. A code defined
+/// twice is an error already; only its first definition counts.
+fn take_overrides(defs: &mut [RawRegion]) -> Vec<(String, Vec<RawOverride>)> {
+    let mut out: Vec<(String, Vec<RawOverride>)> = Vec::new();
+    for d in defs {
+        let Some(code) = d.code.as_ref().filter(|c| valid_region_code(&c.value)) else { continue };
+        if !out.iter().any(|(c, _)| *c == code.value) {
+            out.push((code.value.clone(), std::mem::take(&mut d.overrides)));
+        }
+    }
+    out
 }
 
 fn braces() -> String {

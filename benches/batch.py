@@ -542,7 +542,8 @@ def main() -> int:
     if args.quick:
         args.regions = args.regions or "US"
         args.no_memory = True
-        args.factory_jobs = "default"
+        if args.factory_jobs == "default,2":  # not given: one factory run
+            args.factory_jobs = "default"
 
     for tool in ("ffmpeg", "ffprobe", "fc-match"):
         if not shutil.which(tool):

@@ -20,8 +20,8 @@ fn digest(s: &str) -> String {
 /// What one job is made of, from the template alone (no pixels): the exact signal for the
 /// four dimensions. Boxes are filled in by the renderer when it knows them.
 pub fn composition(t: &Template, job: &Job, preset: &Preset, hashes: &AssetHashes) -> Composition {
-    let region = t.regions.iter().find(|r| r.code == job.region);
-    let bg = &t.backgrounds[job.choices.background];
+    let region = t.regions.iter().find(|r| r.code == job.region).expect("planned regions exist");
+    let bg = t.background_for(region, job.choices.background);
     let (bg_kind, mut bg_sha) = match &bg.source {
         BackgroundSource::Image(p) => ("still", hashes.get(p).to_string()),
         BackgroundSource::Video { path, .. } => ("footage", hashes.get(path).to_string()),
@@ -35,13 +35,13 @@ pub fn composition(t: &Template, job: &Job, preset: &Preset, hashes: &AssetHashe
         bg_sha = digest("white background");
     }
     let product = job.choices.product.map(|i| {
-        let p = &t.products[i];
+        let p = t.product_for(region, i);
         super::AssetRef { id: p.id.clone(), sha256: hashes.get(&p.source).to_string() }
     });
-    let copy = match (job.choices.subtitle, region) {
+    let copy = match (job.choices.subtitle, Some(region)) {
         (Some(_), _) if preset.rules.no_text => String::new(),
         (Some(i), Some(r)) => {
-            let s = &t.subtitles[i];
+            let s = t.subtitle_for(r, i);
             let mut lines: Vec<&str> = Vec::new();
             if let Ok(c) = crate::render::copy_for(&s.text, r) {
                 lines.push(c);
@@ -59,7 +59,7 @@ pub fn composition(t: &Template, job: &Job, preset: &Preset, hashes: &AssetHashe
         _ => String::new(),
     };
     let audio = job.choices.audio.map(|i| {
-        let a = &t.audio[i];
+        let a = t.audio_for(region, i);
         let sha = match &a.source {
             Some(p) => hashes.get(p).to_string(),
             None => digest("silence"),
@@ -86,7 +86,7 @@ pub fn composition(t: &Template, job: &Job, preset: &Preset, hashes: &AssetHashe
         product,
         copy,
         audio,
-        effects: job.choices.effects.map(|i| t.effects[i].id.clone()).unwrap_or_default(),
+        effects: job.choices.effects.map(|i| t.effects_for(region, i).id.clone()).unwrap_or_default(),
         structure,
         product_box: None,
         text_boxes: Vec::new(),

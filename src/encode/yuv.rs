@@ -72,6 +72,11 @@ pub(crate) fn rgba_to_yuv420(img: &RgbaImage, m: Matrix) -> frame::Video {
         )
     };
 
+    // The stride padding past each row is never part of the picture; give it defined bytes
+    // so nothing downstream can depend on what the allocator left there.
+    yp.fill(0);
+    up.fill(128);
+    vp.fill(128);
     let rows = src.par_chunks_exact(w * 8).zip(yp.par_chunks_mut(2 * ys)).zip(up.par_chunks_mut(us)).zip(vp.par_chunks_mut(vs));
     rows.for_each(|(((rgba, yrows), urow), vrow)| {
         let (top, bottom) = rgba.split_at(w * 4);

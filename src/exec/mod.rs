@@ -328,7 +328,7 @@ fn run_job(
             let _ = events.send(Event::Frames { index: job.index, done: 1, total: 1 });
         }
         PresetKind::Video => {
-            let audio = render::soundtrack(t, job, preset, assets).map_err(|e| ctx(&e))?;
+            let audio = render::soundtrack(t, job, preset, region, assets).map_err(|e| ctx(&e))?;
             let (Some(video), Some(aspec), Some(audio)) = (&preset.video, &preset.audio, audio) else {
                 return Err(ctx(&"video preset without [video] and [audio] settings"));
             };

@@ -164,14 +164,22 @@ pub(super) fn open(
         if s.index() != index {
             continue;
         }
-        if decoder.send_packet(&packet).is_err() {
-            continue; // a corrupt packet: the decoder resynchronises on the next one
-        }
-        while decoder.receive_frame(&mut decoded).is_ok() {
-            let f = std::mem::replace(&mut decoded, frame::Video::empty());
-            if sel.offer(to_t(&f), f).map_err(&err)? {
-                done = true;
-                break 'demux;
+        // With frame threads the decoder may refuse a packet (EAGAIN) until its output is
+        // read; dropping the packet then would lose frames depending on thread timing, so
+        // drain and offer the same packet again.
+        loop {
+            let sent = decoder.send_packet(&packet);
+            while decoder.receive_frame(&mut decoded).is_ok() {
+                let f = std::mem::replace(&mut decoded, frame::Video::empty());
+                if sel.offer(to_t(&f), f).map_err(&err)? {
+                    done = true;
+                    break 'demux;
+                }
+            }
+            match sent {
+                Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::util::error::EAGAIN => continue,
+                // Ok, or a corrupt packet: the decoder resynchronises on the next one.
+                _ => break,
             }
         }
     }

@@ -176,6 +176,13 @@ pub fn asset_paths(t: &Template) -> Vec<PathBuf> {
     v.extend(t.backgrounds.iter().filter_map(|b| b.source.path().cloned()));
     v.extend(t.products.iter().map(|p| p.source.clone()));
     v.extend(t.audio.iter().filter_map(|a| a.source.clone()));
+    // A region may swap in its own assets (a localised product shot, a voice track).
+    for r in &t.regions {
+        let o = &r.overrides;
+        v.extend(o.background.values().filter_map(|b| b.source.path().cloned()));
+        v.extend(o.product.values().map(|p| p.source.clone()));
+        v.extend(o.audio.values().filter_map(|a| a.source.clone()));
+    }
     v
 }
 
@@ -281,18 +288,18 @@ fn variant_id(t: &Template, c: &Choices, region: &Region, preset: &Preset, hashe
     feed("timeline", format!("{} {} {}", t.duration, t.fps, t.poster_time));
     feed("region", format!("{} {} {:?}", region.code, region.locale, region.direction));
     feed("preset", format!("{:?}", (&preset.id, preset.width, preset.height, &preset.video, &preset.audio, &preset.image, &preset.rules, preset.safe_zone)));
-    feed("background", format!("{:?}", t.backgrounds[c.background]));
+    feed("background", format!("{:?}", t.background_for(region, c.background)));
     if let Some(i) = c.product {
-        feed("product", format!("{:?}", t.products[i]));
+        feed("product", format!("{:?}", t.product_for(region, i)));
     }
     if let Some(i) = c.subtitle {
-        feed("subtitle", format!("{:?}", t.subtitles[i]));
+        feed("subtitle", format!("{:?}", t.subtitle_for(region, i)));
     }
     if let Some(i) = c.effects {
-        feed("effects", format!("{:?}", t.effects[i]));
+        feed("effects", format!("{:?}", t.effects_for(region, i)));
     }
     if let Some(i) = c.audio {
-        feed("audio", format!("{:?}", t.audio[i]));
+        feed("audio", format!("{:?}", t.audio_for(region, i)));
     }
     hex::encode(&h.finalize()[..8])
 }

@@ -50,18 +50,19 @@ impl Assets {
         let mut want_music: Vec<(PathBuf, u32, u16)> = Vec::new();
         let (mut max_w, mut max_h) = (1u32, 1u32);
         for job in &plan.jobs {
+            let Some(region) = t.regions.iter().find(|r| r.code == job.region) else { continue };
             max_w = max_w.max(job.width);
             max_h = max_h.max(job.height);
-            match &t.backgrounds[job.choices.background].source {
+            match &t.background_for(region, job.choices.background).source {
                 BackgroundSource::Image(p) => want_images.push(p.clone()),
                 BackgroundSource::Video { path, start, .. } => want_clips.push((path.clone(), *start)),
                 _ => {}
             }
             if let Some(i) = job.choices.product {
-                want_images.push(t.products[i].source.clone());
+                want_images.push(t.product_for(region, i).source.clone());
             }
             if let (Some(i), PresetKind::Video) = (job.choices.audio, job.kind) {
-                if let (Some(src), Some(spec)) = (&t.audio[i].source, presets.get(&job.preset).and_then(|p| p.audio.as_ref())) {
+                if let (Some(src), Some(spec)) = (&t.audio_for(region, i).source, presets.get(&job.preset).and_then(|p| p.audio.as_ref())) {
                     want_music.push((src.clone(), spec.sample_rate, spec.channels));
                 }
             }
@@ -125,6 +126,30 @@ pub fn copy_for<'a>(texts: &'a BTreeMap<String, String>, region: &Region) -> Res
         }
     }
     Err(tried)
+}
+
+/// `copy_for`, then — only with `--allow-fallback` — the template's default copy, noting in
+/// the manifest which locale stood in.
+fn copy_or_fallback<'a>(
+    t: &Template,
+    texts: &'a BTreeMap<String, String>,
+    region: &Region,
+    notes: &mut Vec<String>,
+) -> Result<&'a str, Vec<String>> {
+    match copy_for(texts, region) {
+        Ok(s) => Ok(s),
+        Err(tried) if t.allow_fallback => match crate::template::default_copy_locale(texts) {
+            Some(loc) => {
+                let note = format!("copy fallback: `{loc}` copy used for {} (no {} copy; --allow-fallback)", region.code, region.locale);
+                if !notes.contains(&note) {
+                    notes.push(note);
+                }
+                Ok(texts[loc].as_str())
+            }
+            None => Err(tried),
+        },
+        Err(tried) => Err(tried),
+    }
 }
 
 /// A premultiplied layer at a canvas position.
@@ -209,7 +234,7 @@ pub fn prepare(
     let poster_frame = if is_video { 0 } else { ((t.poster_time * fps as f64).round() as u32).min(timeline - 1) };
 
     // Background.
-    let bg = &t.backgrounds[job.choices.background];
+    let bg = t.background_for(region, job.choices.background);
     let mut backdrop = if rules.white_background {
         rules_applied.push("white background".to_string());
         Backdrop::Plate(ops::solid(w, h, Rgba::WHITE))
@@ -236,7 +261,7 @@ pub fn prepare(
     let mut product = None;
     let mut product_box = None;
     if let Some(pi) = job.choices.product {
-        let p = &t.products[pi];
+        let p = t.product_for(region, pi);
         let src = assets.image(&p.source, "product", &p.id)?;
         // Cut-outs often carry transparent margins; size by what is visible.
         let src = match ops::alpha_bounds(&src) {
@@ -266,7 +291,7 @@ pub fn prepare(
         let mut scaled = ops::rotate(&ops::resize(&src, tw, th, None), rotation);
         // The grade is a look on the picture; applying it to each layer once (rather than to
         // every composed frame) is the same for opaque pixels and far cheaper over video.
-        if let Some(g) = job.choices.effects.and_then(|ei| t.effects[ei].grade.as_ref()).filter(|_| !rules.white_background) {
+        if let Some(g) = job.choices.effects.and_then(|ei| t.effects_for(region, ei).grade.as_ref()).filter(|_| !rules.white_background) {
             ops::grade(&mut scaled, g);
         }
         let (fx, fy) = anchor.fractions();
@@ -296,7 +321,7 @@ pub fn prepare(
         if rules.no_text {
             rules_applied.push("no text".to_string());
         } else {
-            let sub = &t.subtitles[si];
+            let sub = t.subtitle_for(region, si);
             let missing = |have: Vec<String>, tried: Vec<String>| RenderError::MissingCopy {
                 option: sub.id.clone(),
                 region: region.code.clone(),
@@ -309,11 +334,11 @@ pub fn prepare(
             type Timed<'a> = (&'a str, &'a [(usize, f64)], u32, u32);
             let mut lines: Vec<Timed> = Vec::new();
             if !sub.text.is_empty() {
-                let text = copy_for(&sub.text, region).map_err(|tried| missing(sub.text.keys().cloned().collect(), tried))?;
+                let text = copy_or_fallback(t, &sub.text, region, &mut rules_applied).map_err(|tried| missing(sub.text.keys().cloned().collect(), tried))?;
                 lines.push((text, &[], 0, timeline));
             }
             for l in &sub.lines {
-                let text = copy_for(&l.text, region).map_err(|tried| missing(l.text.keys().cloned().collect(), tried))?;
+                let text = copy_or_fallback(t, &l.text, region, &mut rules_applied).map_err(|tried| missing(l.text.keys().cloned().collect(), tried))?;
                 lines.push((text, &[], frame(l.start), frame(l.end)));
             }
             if !sub.captions.is_empty() {
@@ -346,7 +371,7 @@ pub fn prepare(
     // Effects.
     let (mut grade, mut fade_in, mut fade_out) = (None, 0, 0);
     if let Some(ei) = job.choices.effects {
-        let e = &t.effects[ei];
+        let e = t.effects_for(region, ei);
         grade = e.grade.clone();
         if rules.white_background && grade.is_some() {
             grade = None;
@@ -535,14 +560,14 @@ impl Scene {
 }
 
 /// The job's soundtrack: the chosen music fitted to the duration, or silence.
-pub fn soundtrack(t: &Template, job: &Job, preset: &Preset, assets: &Assets) -> Result<Option<Arc<AudioPcm>>, RenderError> {
+pub fn soundtrack(t: &Template, job: &Job, preset: &Preset, region: &Region, assets: &Assets) -> Result<Option<Arc<AudioPcm>>, RenderError> {
     let Some(spec) = &preset.audio else { return Ok(None) };
     if preset.kind != PresetKind::Video {
         return Ok(None);
     }
     let silence = || Ok(Some(Arc::new(AudioPcm::silence(spec.sample_rate, spec.channels, t.duration))));
     let Some(ai) = job.choices.audio else { return silence() };
-    let a = &t.audio[ai];
+    let a = t.audio_for(region, ai);
     let Some(src) = &a.source else { return silence() };
     match assets.music.get(&(src.clone(), spec.sample_rate, spec.channels)) {
         Some(Ok(pcm)) => Ok(Some(Arc::new(pcm.fit(a.start, t.duration, a.fade_in, a.fade_out, a.volume)))),

@@ -365,3 +365,76 @@ fn presets_lists_the_platforms() {
     }
     assert!(text.contains("1080×1920"));
 }
+
+const REGIONAL: &str = r##"
+[template]
+name = "pack"
+kind = "image"
+
+[output]
+presets = ["still"]
+regions = ["US", "SA", "JP", "TH", "IN", "CN"]
+
+[[background]]
+id = "navy"
+color = "#102040"
+
+[[subtitle]]
+id = "hook"
+size = 0.08
+color = "#ffffff"
+position = "center"
+
+[subtitle.text]
+en = "Fresh roast, delivered."
+ar = "تحميص طازج يصل إلى بابك."
+ja = "焙煎したてを、あなたの元へ。"
+th = "กาแฟคั่วสดส่งตรงถึงบ้าน"
+hi = "ताज़ा भुनी कॉफ़ी, आपके दरवाज़े तक।"
+zh-CN = "新鲜烘焙，送货上门。"
+"##;
+
+const STILL: &str = r#"
+platform = "Still"
+label = "Main"
+description = "240×240 PNG"
+kind = "image"
+width = 240
+height = 240
+fps = 30
+
+[image]
+format = "png"
+quality = 90
+"#;
+
+#[test]
+fn regional_pack_draws_every_script_with_its_own_font() {
+    let p = Project::new();
+    p.write("presets/still.toml", STILL);
+    p.write("pack.toml", REGIONAL);
+    let o = render(&p, "pack.toml", "out", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m = manifest(&p.path("out"));
+    let expect = [
+        ("US", "Noto Sans"),
+        ("SA", "Noto Sans Arabic"),
+        ("JP", "Noto Sans CJK JP"),
+        ("TH", "Noto Sans Thai"),
+        ("IN", "Noto Sans Devanagari"),
+        ("CN", "Noto Sans CJK SC"),
+    ];
+    let rows = m["outputs"].as_array().unwrap();
+    assert_eq!(rows.len(), expect.len());
+    for (row, (region, font)) in rows.iter().zip(expect) {
+        assert_eq!(row["region"], region);
+        // Each pack is its own directory with its own manifest.
+        assert!(p.path("out").join(region).join("manifest.json").exists());
+        let fonts: Vec<&str> = row["fonts"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+        assert!(fonts.contains(&font), "{region}: drawn with {fonts:?}, expected {font}");
+        // Text is present: the centre band holds many pixels that are not the background.
+        let img = image::open(p.path("out").join(row["file"].as_str().unwrap())).unwrap().to_rgb8();
+        let ink = img.enumerate_pixels().filter(|(_, y, px)| (60..180).contains(y) && px.0[0] > 128).count();
+        assert!(ink > 150, "{region}: only {ink} text pixels in the caption band");
+    }
+}

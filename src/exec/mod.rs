@@ -74,10 +74,13 @@ struct Extra {
     text_boxes: Vec<crate::render::NormBox>,
 }
 
+/// A job's result: its staged, verified file and what the renderer learned, or the error.
+type JobResult = Result<(PathBuf, Verified, Extra), String>;
+
 /// What a worker hands back for one job: the staged, verified file or the error.
 struct Outcome {
     index: usize,
-    result: Result<(PathBuf, Verified, Extra), String>,
+    result: JobResult,
 }
 
 /// Tracking metadata stamped inside a file (and repeated in the manifest).
@@ -127,7 +130,7 @@ pub fn run(
     let (ev_tx, ev_rx) = unbounded::<Event>();
     let (out_tx, out_rx) = unbounded::<Outcome>();
 
-    let mut outcomes: Vec<Option<Result<(PathBuf, Verified, Extra), String>>> = vec![None; plan.jobs.len()];
+    let mut outcomes: Vec<Option<JobResult>> = vec![None; plan.jobs.len()];
     std::thread::scope(|s| {
         for _ in 0..opts.jobs.max(1) {
             let (job_rx, ev_tx, out_tx) = (job_rx.clone(), ev_tx.clone(), out_tx.clone());
@@ -311,7 +314,7 @@ fn run_job(
     staging: &Staging,
     events: &Sender<Event>,
     cancel: &AtomicBool,
-) -> Result<(PathBuf, Verified, Extra), String> {
+) -> JobResult {
     let ctx = |e: &dyn std::fmt::Display| format!("variant {} ({}, {}, {}): {e}", job.variant_n, job.file, job.preset, job.region);
     let preset = presets.get(&job.preset).ok_or_else(|| ctx(&format!("unknown preset `{}`", job.preset)))?;
     let region = t.regions.iter().find(|r| r.code == job.region).ok_or_else(|| ctx(&"unknown region"))?;

@@ -119,14 +119,14 @@ pub fn blend(canvas: &mut RgbaImage, over: &RgbaImage, x: i64, y: i64, opacity: 
             for cx in x0..x1 {
                 let ox = (cx - x) as usize;
                 let s = &orow[ox * 4..ox * 4 + 4];
-                let sa = s[3] as u32 * op >> 8;
+                let sa = (s[3] as u32 * op) >> 8;
                 if sa == 0 {
                     continue;
                 }
                 let d = &mut row[cx as usize * 4..cx as usize * 4 + 4];
                 let inv = 255 - sa;
                 for k in 0..3 {
-                    let sc = s[k] as u32 * op >> 8;
+                    let sc = (s[k] as u32 * op) >> 8;
                     d[k] = ((sc * 255 + d[k] as u32 * inv + 127) / 255).min(255) as u8;
                 }
                 d[3] = ((sa * 255 + d[3] as u32 * inv + 127) / 255).min(255) as u8;
@@ -157,7 +157,7 @@ pub fn darken(img: &mut RgbaImage, factor: f32) {
     let f = (factor.clamp(0.0, 1.0) * 256.0) as u32;
     img.par_chunks_mut(4).for_each(|p| {
         for c in &mut p[..3] {
-            *c = (*c as u32 * f >> 8) as u8;
+            *c = ((*c as u32 * f) >> 8) as u8;
         }
     });
 }

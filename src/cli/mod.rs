@@ -273,7 +273,15 @@ fn inspect(a: InspectArgs) -> anyhow::Result<ExitCode> {
     }
     println!("{}", a.file.display());
     for s in &probe.streams {
-        println!("  stream: {:?} {} {}×{} {} frame(s) {:.2} s", s.kind, s.codec, s.width, s.height, s.frames, s.duration);
+        match s.kind {
+            crate::encode::StreamKind::Audio => {
+                println!("  stream: audio {} {} Hz {} ch {:.2} s", s.codec, s.sample_rate, s.channels, s.duration)
+            }
+            _ => println!(
+                "  stream: {:?} {} {}×{} {} frame(s) {:.2} s",
+                s.kind, s.codec, s.width, s.height, s.frames, s.duration
+            ),
+        }
     }
     if stamp.0.is_empty() {
         println!("  (no Creative Factory metadata in this file)");

@@ -42,12 +42,14 @@ pub fn composition(t: &Template, job: &Job, preset: &Preset, hashes: &AssetHashe
         (Some(_), _) if preset.rules.no_text => String::new(),
         (Some(i), Some(r)) => {
             let s = t.subtitle_for(r, i);
+            // The renderer's lookup, so `--allow-fallback` copy is what gets compared.
+            let mut notes = Vec::new();
             let mut lines: Vec<&str> = Vec::new();
-            if let Ok(c) = crate::render::copy_for(&s.text, r) {
+            if let Ok(c) = crate::render::copy_or_fallback(t, &s.text, r, &mut notes) {
                 lines.push(c);
             }
             for l in &s.lines {
-                if let Ok(c) = crate::render::copy_for(&l.text, r) {
+                if let Ok(c) = crate::render::copy_or_fallback(t, &l.text, r, &mut notes) {
                     lines.push(c);
                 }
             }

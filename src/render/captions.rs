@@ -63,6 +63,11 @@ struct Reveal {
 }
 
 impl Caption {
+    /// Font families the caption's runs were drawn with (fallback included), in run order.
+    pub(crate) fn families(&self) -> impl Iterator<Item = String> + '_ {
+        self.raster.layout.run_families().into_iter().map(|(_, f)| f.to_string())
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         raster: Arc<TextRaster>,

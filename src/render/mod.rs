@@ -130,7 +130,7 @@ pub fn copy_for<'a>(texts: &'a BTreeMap<String, String>, region: &Region) -> Res
 
 /// `copy_for`, then — only with `--allow-fallback` — the template's default copy, noting in
 /// the manifest which locale stood in.
-fn copy_or_fallback<'a>(
+pub fn copy_or_fallback<'a>(
     t: &Template,
     texts: &'a BTreeMap<String, String>,
     region: &Region,
@@ -191,8 +191,6 @@ pub struct Scene {
     /// Where the product was drawn, for the duplicate scorer.
     pub product_box: Option<NormBox>,
     pub text_boxes: Vec<NormBox>,
-    /// Every caption drawn, joined by newlines.
-    pub copy: String,
     /// Font families the captions were drawn with, in order of first use.
     pub fonts: Vec<String>,
     /// Preset rules the renderer applied (e.g. "white background"), for the manifest.
@@ -315,7 +313,6 @@ pub fn prepare(
     // Captions.
     let mut texts = Vec::new();
     let mut text_boxes = Vec::new();
-    let mut copy = Vec::new();
     let mut fonts_used: Vec<String> = Vec::new();
     if let Some(si) = job.choices.subtitle {
         if rules.no_text {
@@ -361,8 +358,8 @@ pub fn prepare(
                     caption.width() as f32 / w as f32,
                     caption.height() as f32 / h as f32,
                 ]);
-                copy.push(text.to_string());
-                fonts_used.extend(fonts_for(sub, text, region, fonts));
+                // The raster's own layout says which families its runs fell back to.
+                fonts_used.extend(caption.families());
                 texts.push(TextLayer { caption });
             }
         }
@@ -407,7 +404,6 @@ pub fn prepare(
         fade_out,
         product_box,
         text_boxes,
-        copy: copy.join("\n"),
         fonts: {
             let mut seen = std::collections::HashSet::new();
             fonts_used.retain(|f| seen.insert(f.clone()));
@@ -415,17 +411,6 @@ pub fn prepare(
         },
         rules_applied,
     })
-}
-
-/// The families a caption's runs resolve to (fallback included), for the manifest: an
-/// operator can see that the Thai pack really used a Thai font.
-fn fonts_for(sub: &Subtitle, text: &str, region: &Region, fonts: &FontBook) -> Vec<String> {
-    let families: Vec<&str> = sub.fonts.iter().map(String::as_str).collect();
-    let style = TextStyle::new(&families, 32.0);
-    match crate::text::layout_text(fonts, text, &region.locale, Some(region.direction.clone()), &style, None) {
-        Ok(layout) => layout.run_families().into_iter().map(|(_, f)| f.to_string()).collect(),
-        Err(_) => Vec::new(),
-    }
 }
 
 fn with_shadow(img: &RgbaImage, color: Rgba, offset: (f32, f32), blur: f32) -> Placed {

@@ -1,12 +1,19 @@
 //! Criterion benches for the per-frame work of the compositor at the TikTok canvas size.
 
-use criterion::{criterion_group, criterion_main, Criterion};
 use creative_factory::render::ops;
 use creative_factory::template::{Fit, Grade, Rgba};
+use criterion::{criterion_group, criterion_main, Criterion};
 use image::RgbaImage;
 
 fn photo(w: u32, h: u32) -> RgbaImage {
-    RgbaImage::from_fn(w, h, |x, y| image::Rgba([(x * 7 % 256) as u8, (y * 3 % 256) as u8, ((x ^ y) % 256) as u8, 255]))
+    RgbaImage::from_fn(w, h, |x, y| {
+        image::Rgba([
+            (x * 7 % 256) as u8,
+            (y * 3 % 256) as u8,
+            ((x ^ y) % 256) as u8,
+            255,
+        ])
+    })
 }
 
 fn product(side: u32) -> RgbaImage {
@@ -23,15 +30,26 @@ fn benches(c: &mut Criterion) {
     let caption = ops::premultiply(product(900));
     let mut g = c.benchmark_group("1080x1920");
     g.sample_size(20);
-    g.bench_function("resize_cover_1280x720", |b| b.iter(|| ops::fit(&src, 1080, 1920, Fit::Cover, Rgba::BLACK)));
-    g.bench_function("resize_blur_pad_1280x720", |b| b.iter(|| ops::fit(&src, 1080, 1920, Fit::BlurPad, Rgba::BLACK)));
+    g.bench_function("resize_cover_1280x720", |b| {
+        b.iter(|| ops::fit(&src, 1080, 1920, Fit::Cover, Rgba::BLACK))
+    });
+    g.bench_function("resize_blur_pad_1280x720", |b| {
+        b.iter(|| ops::fit(&src, 1080, 1920, Fit::BlurPad, Rgba::BLACK))
+    });
     let plate = ops::fit(&src, 1080, 1920, Fit::Cover, Rgba::BLACK);
     g.bench_function("compose_frame_video_bg", |b| {
         // Everything a frame over a moving background costs: fit, product, grade, caption.
         b.iter(|| {
             let mut f = ops::fit(&src, 1080, 1920, Fit::Cover, Rgba::BLACK);
             ops::blend(&mut f, &prod, 190, 600, 1.0);
-            ops::grade(&mut f, &Grade { brightness: 0.02, contrast: 1.1, saturation: 1.15 });
+            ops::grade(
+                &mut f,
+                &Grade {
+                    brightness: 0.02,
+                    contrast: 1.1,
+                    saturation: 1.15,
+                },
+            );
             ops::blend(&mut f, &caption, 90, 1300, 1.0);
             f
         })

@@ -76,9 +76,17 @@ fn project() -> Project {
 fn render_frames(p: &Project, region: &str, subtitle: &str) -> Vec<RgbImage> {
     p.write("t.toml", &template(region, subtitle));
     let o = p.factory(&["render", "t.toml", "--out", "out", "--progress", "plain"]);
-    assert!(o.status.success(), "render failed:\n{}\n{}", stdout(&o), stderr(&o));
+    assert!(
+        o.status.success(),
+        "render failed:\n{}\n{}",
+        stdout(&o),
+        stderr(&o)
+    );
     let m = manifest(&p.path("out"));
-    let file = m["outputs"][0]["file"].as_str().expect("one output").to_string();
+    let file = m["outputs"][0]["file"]
+        .as_str()
+        .expect("one output")
+        .to_string();
     decode(&p.path("out").join(file), &p.path("frames"))
 }
 
@@ -91,18 +99,29 @@ fn decode(mp4: &Path, dir: &PathBuf) -> Vec<RgbImage> {
         .status()
         .expect("ffmpeg");
     assert!(st.success());
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
-    files.iter().map(|f| image::open(f).unwrap().to_rgb8()).collect()
+    files
+        .iter()
+        .map(|f| image::open(f).unwrap().to_rgb8())
+        .collect()
 }
 
 fn diff(p: &image::Rgb<u8>) -> u32 {
-    (0..3).map(|i| (p.0[i] as i32 - BG[i] as i32).unsigned_abs()).sum()
+    (0..3)
+        .map(|i| (p.0[i] as i32 - BG[i] as i32).unsigned_abs())
+        .sum()
 }
 
 /// Pixels clearly not background (compression noise stays far below 90).
 fn ink(f: &RgbImage) -> Vec<(u32, u32)> {
-    f.enumerate_pixels().filter(|(_, _, p)| diff(p) > 90).map(|(x, y, _)| (x, y)).collect()
+    f.enumerate_pixels()
+        .filter(|(_, _, p)| diff(p) > 90)
+        .map(|(x, y, _)| (x, y))
+        .collect()
 }
 
 fn mean_diff(f: &RgbImage) -> f64 {
@@ -114,8 +133,14 @@ fn bbox_area(f: &RgbImage) -> u32 {
     if px.is_empty() {
         return 0;
     }
-    let (x0, x1) = (px.iter().map(|p| p.0).min().unwrap(), px.iter().map(|p| p.0).max().unwrap());
-    let (y0, y1) = (px.iter().map(|p| p.1).min().unwrap(), px.iter().map(|p| p.1).max().unwrap());
+    let (x0, x1) = (
+        px.iter().map(|p| p.0).min().unwrap(),
+        px.iter().map(|p| p.0).max().unwrap(),
+    );
+    let (y0, y1) = (
+        px.iter().map(|p| p.1).min().unwrap(),
+        px.iter().map(|p| p.1).max().unwrap(),
+    );
     (x1 - x0 + 1) * (y1 - y0 + 1)
 }
 
@@ -140,8 +165,16 @@ fn srt_cues_show_in_their_time_only() {
     let frames = render_frames(&p, "US", r#"captions = { en = "captions/en.srt" }"#);
     assert_eq!(frames.len(), 20);
     // Frame 4 (0.4 s) is inside cue 1; frame 10 (1.0 s) is between the cues; 15 in cue 2.
-    assert!(ink(&frames[4]).len() > 40, "cue 1 shows: {} ink px", ink(&frames[4]).len());
-    assert!(ink(&frames[10]).len() < 3, "nothing between cues: {} ink px", ink(&frames[10]).len());
+    assert!(
+        ink(&frames[4]).len() > 40,
+        "cue 1 shows: {} ink px",
+        ink(&frames[4]).len()
+    );
+    assert!(
+        ink(&frames[10]).len() < 3,
+        "nothing between cues: {} ink px",
+        ink(&frames[10]).len()
+    );
     assert!(ink(&frames[15]).len() > 20, "cue 2 shows");
     // The caption sits in the middle of the canvas (position = "center").
     let ys: Vec<u32> = ink(&frames[4]).iter().map(|p| p.1).collect();
@@ -152,31 +185,56 @@ fn srt_cues_show_in_their_time_only() {
 #[test]
 fn malformed_srt_names_the_file_and_line() {
     let p = project();
-    p.write("captions/en.srt", "1\n00:00:00,000 --> 00:00:00,800\nRun\n\n2\n00:00:1,200 --> 00:00:02,000\nGo\n");
-    p.write("t.toml", &template("US", r#"captions = { en = "captions/en.srt" }"#));
+    p.write(
+        "captions/en.srt",
+        "1\n00:00:00,000 --> 00:00:00,800\nRun\n\n2\n00:00:1,200 --> 00:00:02,000\nGo\n",
+    );
+    p.write(
+        "t.toml",
+        &template("US", r#"captions = { en = "captions/en.srt" }"#),
+    );
     let o = p.factory(&["validate", "t.toml"]);
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
     let all = format!("{}{}", stdout(&o), stderr(&o));
-    assert!(all.contains("captions/en.srt:6"), "names file and line:\n{all}");
+    assert!(
+        all.contains("captions/en.srt:6"),
+        "names file and line:\n{all}"
+    );
     assert!(all.contains("malformed timestamp `00:00:1,200`"), "{all}");
 }
 
 #[test]
 fn overlapping_cues_and_missing_files_are_errors() {
     let p = project();
-    p.write("captions/en.srt", "1\n00:00:00,000 --> 00:00:01,000\nA\n\n2\n00:00:00,500 --> 00:00:01,500\nB\n");
-    p.write("t.toml", &template("US", r#"captions = { en = "captions/en.srt", ar = "captions/ar.vtt" }"#));
+    p.write(
+        "captions/en.srt",
+        "1\n00:00:00,000 --> 00:00:01,000\nA\n\n2\n00:00:00,500 --> 00:00:01,500\nB\n",
+    );
+    p.write(
+        "t.toml",
+        &template(
+            "US",
+            r#"captions = { en = "captions/en.srt", ar = "captions/ar.vtt" }"#,
+        ),
+    );
     let o = p.factory(&["validate", "t.toml"]);
     assert_eq!(o.status.code(), Some(2));
     let all = format!("{}{}", stdout(&o), stderr(&o));
-    assert!(all.contains("captions/en.srt:6") && all.contains("before the previous cue"), "{all}");
+    assert!(
+        all.contains("captions/en.srt:6") && all.contains("before the previous cue"),
+        "{all}"
+    );
     assert!(all.contains("missing asset `captions/ar.vtt`"), "{all}");
 }
 
 #[test]
 fn fade_starts_fainter_than_the_middle() {
     let p = project();
-    let frames = render_frames(&p, "US", "animation = \"fade\"\nanimation_time = 0.5\ntext = \"Fade in\"");
+    let frames = render_frames(
+        &p,
+        "US",
+        "animation = \"fade\"\nanimation_time = 0.5\ntext = \"Fade in\"",
+    );
     let (start, mid) = (mean_diff(&frames[0]), mean_diff(&frames[10]));
     assert!(start < mid * 0.5, "start {start:.2} vs middle {mid:.2}");
     assert!(mean_diff(&frames[19]) < mid * 0.5, "fades out too");
@@ -185,15 +243,26 @@ fn fade_starts_fainter_than_the_middle() {
 #[test]
 fn pop_grows_from_smaller() {
     let p = project();
-    let frames = render_frames(&p, "US", "animation = \"pop\"\nanimation_time = 0.8\ntext = \"Pop!\"");
+    let frames = render_frames(
+        &p,
+        "US",
+        "animation = \"pop\"\nanimation_time = 0.8\ntext = \"Pop!\"",
+    );
     let (early, full) = (bbox_area(&frames[0]), bbox_area(&frames[10]));
-    assert!(early > 0 && early < full * 3 / 4, "early {early} vs full {full}");
+    assert!(
+        early > 0 && early < full * 3 / 4,
+        "early {early} vs full {full}"
+    );
 }
 
 #[test]
 fn typewriter_ink_grows_monotonically() {
     let p = project();
-    let frames = render_frames(&p, "US", "animation = \"typewriter\"\ntext = \"Type it out\"");
+    let frames = render_frames(
+        &p,
+        "US",
+        "animation = \"typewriter\"\ntext = \"Type it out\"",
+    );
     let areas: Vec<usize> = frames[..12].iter().map(|f| ink(f).len()).collect();
     for w in areas.windows(2) {
         assert!(w[1] + 4 >= w[0], "never shrinks while typing: {areas:?}");
@@ -204,11 +273,21 @@ fn typewriter_ink_grows_monotonically() {
 #[test]
 fn karaoke_highlight_spreads_over_the_line() {
     let p = project();
-    let frames = render_frames(&p, "US", "animation = \"karaoke\"\nhighlight = \"#ffd54f\"\ntext = \"Sing along now\"");
+    let frames = render_frames(
+        &p,
+        "US",
+        "animation = \"karaoke\"\nhighlight = \"#ffd54f\"\ntext = \"Sing along now\"",
+    );
     // Words light up at 0, 0.67 and 1.5 s ("Sing" 4, "along" 5, "now" 3 characters of 12).
-    let shares: Vec<f64> = [1, 7, 16].iter().map(|&i| highlight_share(&frames[i])).collect();
+    let shares: Vec<f64> = [1, 7, 16]
+        .iter()
+        .map(|&i| highlight_share(&frames[i]))
+        .collect();
     assert!(shares[0] < 0.45, "first word only at the start: {shares:?}");
-    assert!(shares[1] > shares[0] + 0.1 && shares[2] > shares[1] + 0.1, "grows: {shares:?}");
+    assert!(
+        shares[1] > shares[0] + 0.1 && shares[2] > shares[1] + 0.1,
+        "grows: {shares:?}"
+    );
     // Anti-aliased edges lose their chroma in 4:2:0 video, so "all sung" reads below 100 %.
     assert!(shares[2] > 0.6, "all sung near the end: {shares:?}");
 }
@@ -216,22 +295,38 @@ fn karaoke_highlight_spreads_over_the_line() {
 #[test]
 fn arabic_typewriter_reveals_from_the_right() {
     let p = project();
-    let frames = render_frames(&p, "SA", "animation = \"typewriter\"\ntext = { en = \"Run lighter\", ar = \"اركض بخفة\" }");
+    let frames = render_frames(
+        &p,
+        "SA",
+        "animation = \"typewriter\"\ntext = { en = \"Run lighter\", ar = \"اركض بخفة\" }",
+    );
     let full = ink(&frames[15]);
-    let (x0, x1) = (full.iter().map(|p| p.0).min().unwrap(), full.iter().map(|p| p.0).max().unwrap());
+    let (x0, x1) = (
+        full.iter().map(|p| p.0).min().unwrap(),
+        full.iter().map(|p| p.0).max().unwrap(),
+    );
     let mid = (x0 + x1) as f32 / 2.0;
     let early = ink(&frames[2]);
     assert!(!early.is_empty(), "something typed by frame 2");
     let cx = early.iter().map(|p| p.0 as f32).sum::<f32>() / early.len() as f32;
-    assert!(cx > mid, "first letters on the right: typed centre {cx} vs block centre {mid}");
+    assert!(
+        cx > mid,
+        "first letters on the right: typed centre {cx} vs block centre {mid}"
+    );
 }
 
 #[test]
 fn each_locale_keeps_its_own_file_timings_and_vtt_karaoke_marks() {
     let p = project();
-    p.write("captions/en.srt", "1\n00:00:00,000 --> 00:00:00,800\nRun lighter\n");
+    p.write(
+        "captions/en.srt",
+        "1\n00:00:00,000 --> 00:00:00,800\nRun lighter\n",
+    );
     // The Arabic cue starts later; its second word lights up at 1.6 s (an inline timestamp).
-    p.write("captions/ar.vtt", "WEBVTT\n\n00:01.000 --> 00:02.000\nاركض <00:00:01.600>بخفة\n");
+    p.write(
+        "captions/ar.vtt",
+        "WEBVTT\n\n00:01.000 --> 00:02.000\nاركض <00:00:01.600>بخفة\n",
+    );
     p.write(
         "t.toml",
         &template("US\", \"SA", "captions = { en = \"captions/en.srt\", ar = \"captions/ar.vtt\" }\nanimation = \"karaoke\"\nanimation_time = 0.1"),
@@ -240,17 +335,35 @@ fn each_locale_keeps_its_own_file_timings_and_vtt_karaoke_marks() {
     assert!(o.status.success(), "render failed:\n{}", stderr(&o));
     let m = manifest(&p.path("out"));
     let rows = m["outputs"].as_array().unwrap();
-    let file = |region: &str| rows.iter().find(|r| r["region"] == region).unwrap()["file"].as_str().unwrap().to_string();
+    let file = |region: &str| {
+        rows.iter().find(|r| r["region"] == region).unwrap()["file"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
     let us = decode(&p.path("out").join(file("US")), &p.path("frames-us"));
     let sa = decode(&p.path("out").join(file("SA")), &p.path("frames-sa"));
-    assert!(ink(&us[4]).len() > 40 && ink(&us[15]).len() < 3, "US follows en.srt");
-    assert!(ink(&sa[4]).len() < 3 && ink(&sa[12]).len() > 40, "SA follows ar.vtt");
+    assert!(
+        ink(&us[4]).len() > 40 && ink(&us[15]).len() < 3,
+        "US follows en.srt"
+    );
+    assert!(
+        ink(&sa[4]).len() < 3 && ink(&sa[12]).len() > 40,
+        "SA follows ar.vtt"
+    );
 
     // At 1.25 s only the first (rightmost) Arabic word is sung; at 1.75 s both are.
     let (early, late) = (&sa[12], &sa[17]);
-    assert!(highlight_share(early) + 0.15 < highlight_share(late), "{} vs {}", highlight_share(early), highlight_share(late));
+    assert!(
+        highlight_share(early) + 0.15 < highlight_share(late),
+        "{} vs {}",
+        highlight_share(early),
+        highlight_share(late)
+    );
     let all = ink(late);
-    let mid = (all.iter().map(|p| p.0).min().unwrap() + all.iter().map(|p| p.0).max().unwrap()) as f32 / 2.0;
+    let mid = (all.iter().map(|p| p.0).min().unwrap() + all.iter().map(|p| p.0).max().unwrap())
+        as f32
+        / 2.0;
     let sung: Vec<f32> = ink(early)
         .into_iter()
         .filter(|(x, y)| {
@@ -260,7 +373,10 @@ fn each_locale_keeps_its_own_file_timings_and_vtt_karaoke_marks() {
         .map(|p| p.0 as f32)
         .collect();
     let cx = sung.iter().sum::<f32>() / sung.len().max(1) as f32;
-    assert!(!sung.is_empty() && cx > mid, "the first sung word is on the right: {cx} vs {mid}");
+    assert!(
+        !sung.is_empty() && cx > mid,
+        "the first sung word is on the right: {cx} vs {mid}"
+    );
 }
 
 #[test]
@@ -272,17 +388,34 @@ fn still_images_show_captions_settled() {
     );
     let t = template("US", "animation = \"typewriter\"\ntext = \"Type it out\"")
         .replace("kind = \"video\"", "kind = \"both\"\nposter_time = 0.0")
-        .replace("presets = [\"cap-video\"]", "presets = [\"cap-video\", \"cap-image\"]");
+        .replace(
+            "presets = [\"cap-video\"]",
+            "presets = [\"cap-video\", \"cap-image\"]",
+        );
     p.write("t.toml", &t);
     let o = p.factory(&["render", "t.toml", "--out", "out", "--progress", "plain"]);
     assert!(o.status.success(), "render failed:\n{}", stderr(&o));
     let m = manifest(&p.path("out"));
     let rows = m["outputs"].as_array().unwrap();
-    let file = |ext: &str| rows.iter().map(|r| r["file"].as_str().unwrap().to_string()).find(|f| f.ends_with(ext)).unwrap();
-    let still = image::open(p.path("out").join(file(".png"))).unwrap().to_rgb8();
+    let file = |ext: &str| {
+        rows.iter()
+            .map(|r| r["file"].as_str().unwrap().to_string())
+            .find(|f| f.ends_with(ext))
+            .unwrap()
+    };
+    let still = image::open(p.path("out").join(file(".png")))
+        .unwrap()
+        .to_rgb8();
     let video = decode(&p.path("out").join(file(".mp4")), &p.path("frames"));
     // The poster is taken at 0 s, where the video has typed one letter; the still has all.
-    let (typed, full, poster) = (ink(&video[0]).len(), ink(&video[15]).len(), ink(&still).len());
+    let (typed, full, poster) = (
+        ink(&video[0]).len(),
+        ink(&video[15]).len(),
+        ink(&still).len(),
+    );
     assert!(typed * 3 < full, "video starts typing: {typed} vs {full}");
-    assert!(poster as f64 > full as f64 * 0.8, "still shows the whole caption: {poster} vs {full}");
+    assert!(
+        poster as f64 > full as f64 * 0.8,
+        "still shows the whole caption: {poster} vs {full}"
+    );
 }

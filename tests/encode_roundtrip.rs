@@ -19,7 +19,10 @@ fn stamp_fixture() -> creative_factory::encode::Stamp {
         ("locale", "ar"),
         ("subtitle", ARABIC),
         ("subtitle_zh", CHINESE),
-        ("tracking_url", "https://shop.example.com/p/sneaker?utm_source=tiktok&utm_medium=paid_social"),
+        (
+            "tracking_url",
+            "https://shop.example.com/p/sneaker?utm_source=tiktok&utm_medium=paid_social",
+        ),
     ])
 }
 
@@ -28,29 +31,58 @@ fn mp4_round_trip_streams_tags_and_faststart() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("US_TikTok_2s_Video_v1.mp4");
     let st = stamp_fixture();
-    encode_clip(&path, &settings(W, H, 10), 20, sine(48_000, 2, 2.0, 440.0), &st);
+    encode_clip(
+        &path,
+        &settings(W, H, 10),
+        20,
+        sine(48_000, 2, 2.0, 440.0),
+        &st,
+    );
 
     let p = encode::probe(&path).unwrap();
     assert!(p.format.contains("mp4"), "format {}", p.format);
-    assert!((p.duration - 2.0).abs() < 0.05, "container duration {}", p.duration);
+    assert!(
+        (p.duration - 2.0).abs() < 0.05,
+        "container duration {}",
+        p.duration
+    );
     assert_eq!(p.bytes, std::fs::metadata(&path).unwrap().len());
-    let v = p.streams.iter().find(|s| s.kind == StreamKind::Video).expect("video stream");
+    let v = p
+        .streams
+        .iter()
+        .find(|s| s.kind == StreamKind::Video)
+        .expect("video stream");
     assert_eq!(v.codec, "h264");
     assert_eq!(v.profile.as_deref(), Some("High"));
     assert_eq!(v.pix_fmt.as_deref(), Some("yuv420p"));
     assert_eq!((v.width, v.height), (W, H));
     assert_eq!(v.frames, 20);
-    assert!((v.duration - 2.0).abs() < 1e-6, "video duration {}", v.duration);
-    let a = p.streams.iter().find(|s| s.kind == StreamKind::Audio).expect("audio stream");
+    assert!(
+        (v.duration - 2.0).abs() < 1e-6,
+        "video duration {}",
+        v.duration
+    );
+    let a = p
+        .streams
+        .iter()
+        .find(|s| s.kind == StreamKind::Audio)
+        .expect("audio stream");
     assert_eq!(a.codec, "aac");
     assert_eq!(a.profile.as_deref(), Some("LC"));
     assert_eq!((a.sample_rate, a.channels), (48_000, 2));
-    assert!((a.duration - 2.0).abs() < 0.03, "audio duration {}", a.duration);
+    assert!(
+        (a.duration - 2.0).abs() < 0.03,
+        "audio duration {}",
+        a.duration
+    );
 
     let boxes = top_level_boxes(&std::fs::read(&path).unwrap());
     let moov = boxes.iter().position(|b| b == "moov").expect("moov box");
     let mdat = boxes.iter().position(|b| b == "mdat").expect("mdat box");
-    assert!(moov < mdat, "faststart: moov must precede mdat, got {boxes:?}");
+    assert!(
+        moov < mdat,
+        "faststart: moov must precede mdat, got {boxes:?}"
+    );
 
     assert_eq!(encode::read_stamp(&path).unwrap(), st);
 }
@@ -60,13 +92,23 @@ fn mp4_tags_visible_to_ffprobe_cli() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("clip.mp4");
     let st = stamp_fixture();
-    encode_clip(&path, &settings(W, H, 10), 5, sine(48_000, 2, 0.5, 440.0), &st);
+    encode_clip(
+        &path,
+        &settings(W, H, 10),
+        5,
+        sine(48_000, 2, 0.5, 440.0),
+        &st,
+    );
     let out = Command::new("ffprobe")
         .args(["-v", "error", "-show_format", "-of", "json"])
         .arg(&path)
         .output()
         .expect("ffprobe CLI runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let tags = &json["format"]["tags"];
     for (k, v) in &st.0 {
@@ -92,17 +134,27 @@ fn still_fixture(w: u32, h: u32, alpha: bool) -> RgbaImage {
 
 fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (*x as i32 - *y as i32).unsigned_abs() as f64).sum::<f64>() / a.len() as f64
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as i32 - *y as i32).unsigned_abs() as f64)
+        .sum::<f64>()
+        / a.len() as f64
 }
 
 fn still_round_trip(format: ImageFormat, quality: u8, alpha: bool) -> (RgbaImage, RgbaImage) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(format!("SA_Amazon_Main_v1.{}", format.extension()));
+    let path = dir
+        .path()
+        .join(format!("SA_Amazon_Main_v1.{}", format.extension()));
     let img = still_fixture(W, H, alpha);
     let st = stamp_fixture();
     encode::write_image(&path, &img, &ImageSpec { format, quality }, &st).unwrap();
 
-    assert_eq!(encode::read_stamp(&path).unwrap(), st, "stamp of {format:?}");
+    assert_eq!(
+        encode::read_stamp(&path).unwrap(),
+        st,
+        "stamp of {format:?}"
+    );
     let back = image::open(&path).unwrap().into_rgba8();
     assert_eq!(back.dimensions(), img.dimensions());
     let p = encode::probe(&path).unwrap();
@@ -113,9 +165,17 @@ fn still_round_trip(format: ImageFormat, quality: u8, alpha: bool) -> (RgbaImage
     };
     assert_eq!(p.format, expect);
     assert_eq!(p.streams.len(), 1);
-    assert_eq!((p.streams[0].width, p.streams[0].height, p.streams[0].frames), (W, H, 1));
+    assert_eq!(
+        (p.streams[0].width, p.streams[0].height, p.streams[0].frames),
+        (W, H, 1)
+    );
     // Our own loader must accept what we write (images are reused as inputs).
-    assert_eq!(media::load_image(&path, &Limits::default()).unwrap().dimensions(), (W, H));
+    assert_eq!(
+        media::load_image(&path, &Limits::default())
+            .unwrap()
+            .dimensions(),
+        (W, H)
+    );
     (img, back)
 }
 
@@ -178,16 +238,45 @@ fn exiftool_sees_xmp_in_every_still_format() {
     let dir = tempfile::tempdir().unwrap();
     for format in [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Webp] {
         let path = dir.path().join(format!("x.{}", format.extension()));
-        encode::write_image(&path, &still_fixture(W, H, false), &ImageSpec { format, quality: 85 }, &stamp_fixture()).unwrap();
-        let out = Command::new("exiftool").args(["-XMP-cf:all", "-s", "-j"]).arg(&path).output().unwrap();
+        encode::write_image(
+            &path,
+            &still_fixture(W, H, false),
+            &ImageSpec {
+                format,
+                quality: 85,
+            },
+            &stamp_fixture(),
+        )
+        .unwrap();
+        let out = Command::new("exiftool")
+            .args(["-XMP-cf:all", "-s", "-j"])
+            .arg(&path)
+            .output()
+            .unwrap();
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let tags = &json[0];
         // exiftool capitalises unknown property names (variant_id → Variant_id).
         let find = |k: &str| {
-            tags.as_object().unwrap().iter().find(|(n, _)| n.eq_ignore_ascii_case(k)).map(|(_, v)| v.clone())
+            tags.as_object()
+                .unwrap()
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v.clone())
         };
-        assert_eq!(find("variant_id").and_then(|v| v.as_str().map(String::from)).as_deref(), Some("a1b2c3d4"), "{format:?}: {tags}");
-        assert_eq!(find("subtitle").and_then(|v| v.as_str().map(String::from)).as_deref(), Some(ARABIC), "{format:?}: {tags}");
+        assert_eq!(
+            find("variant_id")
+                .and_then(|v| v.as_str().map(String::from))
+                .as_deref(),
+            Some("a1b2c3d4"),
+            "{format:?}: {tags}"
+        );
+        assert_eq!(
+            find("subtitle")
+                .and_then(|v| v.as_str().map(String::from))
+                .as_deref(),
+            Some(ARABIC),
+            "{format:?}: {tags}"
+        );
     }
 }
 
@@ -203,23 +292,47 @@ fn load_image_errors_name_the_file() {
 
     let text = dir.path().join("notes.png");
     std::fs::write(&text, "this is not an image\n").unwrap();
-    let e = media::load_image(&text, &Limits::default()).unwrap_err().to_string();
-    assert!(e.contains("notes.png") && e.contains("not a PNG/JPEG/WebP image"), "{e}");
+    let e = media::load_image(&text, &Limits::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("notes.png") && e.contains("not a PNG/JPEG/WebP image"),
+        "{e}"
+    );
 
     let good = dir.path().join("good.png");
-    encode::write_image(&good, &still_fixture(W, H, false), &ImageSpec { format: ImageFormat::Png, quality: 100 }, &stamp(&[])).unwrap();
+    encode::write_image(
+        &good,
+        &still_fixture(W, H, false),
+        &ImageSpec {
+            format: ImageFormat::Png,
+            quality: 100,
+        },
+        &stamp(&[]),
+    )
+    .unwrap();
     let bytes = std::fs::read(&good).unwrap();
     let truncated = dir.path().join("truncated.png");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
-    let e = media::load_image(&truncated, &Limits::default()).unwrap_err().to_string();
+    let e = media::load_image(&truncated, &Limits::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("truncated.png") && e.contains("PNG"), "{e}");
 
-    let small = Limits { max_image_pixels: 1000, ..Limits::default() };
+    let small = Limits {
+        max_image_pixels: 1000,
+        ..Limits::default()
+    };
     let e = media::load_image(&good, &small).unwrap_err();
     assert!(matches!(e, MediaError::Limit { .. }), "{e}");
-    assert!(e.to_string().contains("good.png") && e.to_string().contains("64×112"), "{e}");
+    assert!(
+        e.to_string().contains("good.png") && e.to_string().contains("64×112"),
+        "{e}"
+    );
 
-    let e = media::load_image(dir.path(), &Limits::default()).unwrap_err().to_string();
+    let e = media::load_image(dir.path(), &Limits::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("not a regular file"), "{e}");
 }
 
@@ -231,12 +344,18 @@ fn audio_load_wav_resamples_and_remixes() {
     let wav = dir.path().join("tone.wav");
     // 1 s mono 44.1 kHz, 1 kHz at half scale.
     let samples: Vec<i16> = (0..44_100)
-        .map(|i| ((2.0 * std::f64::consts::PI * 1000.0 * i as f64 / 44_100.0).sin() * 16_384.0) as i16)
+        .map(|i| {
+            ((2.0 * std::f64::consts::PI * 1000.0 * i as f64 / 44_100.0).sin() * 16_384.0) as i16
+        })
         .collect();
     write_wav(&wav, 44_100, 1, &samples);
     let pcm = AudioPcm::load(&wav, 48_000, 2).unwrap();
     assert_eq!((pcm.sample_rate, pcm.channels), (48_000, 2));
-    assert!((pcm.duration() - 1.0).abs() < 0.002, "duration {}", pcm.duration());
+    assert!(
+        (pcm.duration() - 1.0).abs() < 0.002,
+        "duration {}",
+        pcm.duration()
+    );
     // Mono is copied to both channels; peak level survives resampling.
     let mid = &pcm.samples[48_000..48_000 + 2000];
     assert!(mid.chunks_exact(2).all(|c| (c[0] - c[1]).abs() < 1e-6));
@@ -248,24 +367,42 @@ fn audio_load_wav_resamples_and_remixes() {
 fn audio_load_from_our_own_mp4() {
     let dir = tempfile::tempdir().unwrap();
     let mp4 = dir.path().join("music.mp4");
-    encode_clip(&mp4, &settings(W, H, 10), 10, sine(48_000, 2, 1.0, 440.0), &stamp(&[]));
+    encode_clip(
+        &mp4,
+        &settings(W, H, 10),
+        10,
+        sine(48_000, 2, 1.0, 440.0),
+        &stamp(&[]),
+    );
     let pcm = AudioPcm::load(&mp4, 44_100, 1).unwrap();
     assert_eq!((pcm.sample_rate, pcm.channels), (44_100, 1));
-    assert!((pcm.duration() - 1.0).abs() < 0.03, "duration {}", pcm.duration());
+    assert!(
+        (pcm.duration() - 1.0).abs() < 0.03,
+        "duration {}",
+        pcm.duration()
+    );
 }
 
 #[test]
 fn urls_and_non_files_are_refused_without_network() {
-    for url in ["http://x/y.mp4", "https://example.com/a.m3u8", "concat:a.mp4|b.mp4"] {
+    for url in [
+        "http://x/y.mp4",
+        "https://example.com/a.m3u8",
+        "concat:a.mp4|b.mp4",
+    ] {
         let p = std::path::Path::new(url);
         let e = AudioPcm::load(p, 48_000, 2).unwrap_err();
         assert!(e.to_string().contains(url), "{e}");
-        let e = VideoClip::open(p, 0.0, 1.0, 10, 64, 64, &Limits::default()).err().expect("refused");
+        let e = VideoClip::open(p, 0.0, 1.0, 10, 64, 64, &Limits::default())
+            .err()
+            .expect("refused");
         assert!(e.to_string().contains(url), "{e}");
         assert!(encode::probe(p).is_err());
     }
     let dir = tempfile::tempdir().unwrap();
-    let e = VideoClip::open(dir.path(), 0.0, 1.0, 10, 64, 64, &Limits::default()).err().expect("refused");
+    let e = VideoClip::open(dir.path(), 0.0, 1.0, 10, 64, 64, &Limits::default())
+        .err()
+        .expect("refused");
     assert!(e.to_string().contains("not a regular file"), "{e}");
 }
 
@@ -273,7 +410,11 @@ fn urls_and_non_files_are_refused_without_network() {
 fn playlist_files_are_not_followed() {
     let dir = tempfile::tempdir().unwrap();
     let m3u8 = dir.path().join("evil.m3u8");
-    std::fs::write(&m3u8, "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nhttp://127.0.0.1:9/seg.ts\n#EXT-X-ENDLIST\n").unwrap();
+    std::fs::write(
+        &m3u8,
+        "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nhttp://127.0.0.1:9/seg.ts\n#EXT-X-ENDLIST\n",
+    )
+    .unwrap();
     assert!(AudioPcm::load(&m3u8, 48_000, 2).is_err());
     assert!(VideoClip::open(&m3u8, 0.0, 1.0, 10, 64, 64, &Limits::default()).is_err());
 }
@@ -284,7 +425,13 @@ fn playlist_files_are_not_followed() {
 fn video_clip_decodes_resamples_and_downscales() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bg.mp4");
-    encode_clip(&path, &settings(W, H, 10), 20, sine(48_000, 2, 2.0, 440.0), &stamp(&[]));
+    encode_clip(
+        &path,
+        &settings(W, H, 10),
+        20,
+        sine(48_000, 2, 2.0, 440.0),
+        &stamp(&[]),
+    );
 
     // Same rate, no scaling: 20 frames, and frame i shows the square where frame i was drawn.
     let clip = VideoClip::open(&path, 0.0, 10.0, 10, 0, 0, &Limits::default()).unwrap();
@@ -292,7 +439,10 @@ fn video_clip_decodes_resamples_and_downscales() {
     assert_eq!((clip.width, clip.height), (W, H));
     assert!((clip.duration - 2.0).abs() < 1e-9);
     for i in [0usize, 7, 19] {
-        let d = mean_abs_diff(clip.frame(i).as_raw(), square_frame(W, H, i as u32).as_raw());
+        let d = mean_abs_diff(
+            clip.frame(i).as_raw(),
+            square_frame(W, H, i as u32).as_raw(),
+        );
         assert!(d < 6.0, "frame {i} differs by {d}");
     }
 
@@ -314,13 +464,33 @@ fn video_clip_decodes_resamples_and_downscales() {
 fn video_clip_over_memory_limit_says_how_to_fix() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bg.mp4");
-    encode_clip(&path, &settings(W, H, 10), 10, sine(48_000, 2, 1.0, 440.0), &stamp(&[]));
-    let e = VideoClip::open(&path, 0.0, 10.0, 10, 0, 0, &Limits { max_clip_bytes: 100_000, ..Limits::default() })
-        .err()
-        .expect("limit");
+    encode_clip(
+        &path,
+        &settings(W, H, 10),
+        10,
+        sine(48_000, 2, 1.0, 440.0),
+        &stamp(&[]),
+    );
+    let e = VideoClip::open(
+        &path,
+        0.0,
+        10.0,
+        10,
+        0,
+        0,
+        &Limits {
+            max_clip_bytes: 100_000,
+            ..Limits::default()
+        },
+    )
+    .err()
+    .expect("limit");
     assert!(matches!(e, MediaError::Limit { .. }));
     let m = e.to_string();
-    assert!(m.contains("bg.mp4") && m.contains("MiB") && m.contains("raise"), "{m}");
+    assert!(
+        m.contains("bg.mp4") && m.contains("MiB") && m.contains("raise"),
+        "{m}"
+    );
 }
 
 #[test]
@@ -337,10 +507,24 @@ fn audio_shorter_than_video_is_padded_and_longer_is_trimmed() {
     let dir = tempfile::tempdir().unwrap();
     for (name, secs) in [("short.mp4", 0.3), ("long.mp4", 5.0)] {
         let path = dir.path().join(name);
-        encode_clip(&path, &settings(W, H, 10), 10, sine(48_000, 2, secs, 440.0), &stamp(&[]));
+        encode_clip(
+            &path,
+            &settings(W, H, 10),
+            10,
+            sine(48_000, 2, secs, 440.0),
+            &stamp(&[]),
+        );
         let p = encode::probe(&path).unwrap();
-        let a = p.streams.iter().find(|s| s.kind == StreamKind::Audio).unwrap();
-        assert!((a.duration - 1.0).abs() < 0.03, "{name}: audio {} s", a.duration);
+        let a = p
+            .streams
+            .iter()
+            .find(|s| s.kind == StreamKind::Audio)
+            .unwrap();
+        assert!(
+            (a.duration - 1.0).abs() < 0.03,
+            "{name}: audio {} s",
+            a.duration
+        );
     }
 }
 
@@ -349,11 +533,25 @@ fn writer_rejects_wrong_frame_size_and_odd_canvas() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.mp4");
     let st = stamp(&[]);
-    let e = encode::VideoWriter::create(&path, &settings(63, 112, 10), &st, std::sync::Arc::new(AudioPcm::silence(48_000, 2, 1.0)))
-        .err()
-        .expect("odd width refused");
-    assert!(e.to_string().contains("bad.mp4") && e.to_string().contains("even"), "{e}");
-    let mut w = encode::VideoWriter::create(&path, &settings(W, H, 10), &st, std::sync::Arc::new(AudioPcm::silence(48_000, 2, 1.0))).unwrap();
+    let e = encode::VideoWriter::create(
+        &path,
+        &settings(63, 112, 10),
+        &st,
+        std::sync::Arc::new(AudioPcm::silence(48_000, 2, 1.0)),
+    )
+    .err()
+    .expect("odd width refused");
+    assert!(
+        e.to_string().contains("bad.mp4") && e.to_string().contains("even"),
+        "{e}"
+    );
+    let mut w = encode::VideoWriter::create(
+        &path,
+        &settings(W, H, 10),
+        &st,
+        std::sync::Arc::new(AudioPcm::silence(48_000, 2, 1.0)),
+    )
+    .unwrap();
     let e = w.push(&square_frame(32, 32, 0)).unwrap_err();
     assert!(e.to_string().contains("32×32"), "{e}");
 }
@@ -367,10 +565,25 @@ fn writer_rejects_wrong_frame_size_and_odd_canvas() {
 fn dump_samples() {
     let dir = std::path::PathBuf::from(std::env::var("CF_SAMPLE_DIR").expect("set CF_SAMPLE_DIR"));
     std::fs::create_dir_all(&dir).unwrap();
-    encode_clip(&dir.join("clip.mp4"), &settings(W, H, 10), 20, sine(48_000, 2, 2.0, 440.0), &stamp_fixture());
+    encode_clip(
+        &dir.join("clip.mp4"),
+        &settings(W, H, 10),
+        20,
+        sine(48_000, 2, 2.0, 440.0),
+        &stamp_fixture(),
+    );
     for format in [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Webp] {
         let p = dir.join(format!("still.{}", format.extension()));
-        encode::write_image(&p, &still_fixture(W, H, true), &ImageSpec { format, quality: 85 }, &stamp_fixture()).unwrap();
+        encode::write_image(
+            &p,
+            &still_fixture(W, H, true),
+            &ImageSpec {
+                format,
+                quality: 85,
+            },
+            &stamp_fixture(),
+        )
+        .unwrap();
     }
 }
 
@@ -381,22 +594,33 @@ fn dump_samples() {
 fn encode_speed_1080x1920() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = settings(1080, 1920, 30);
-    s.threads = std::env::var("CF_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(0);
+    s.threads = std::env::var("CF_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
     s.video.max_bitrate_kbps = None;
-    let frames: Vec<RgbaImage> = (0..30).map(|i| {
-        let mut f = still_fixture(1080, 1920, false);
-        let sq = square_frame(1080, 1920, i * 10);
-        for (d, s) in f.pixels_mut().zip(sq.pixels()) {
-            if s[0] > 200 {
-                *d = *s;
+    let frames: Vec<RgbaImage> = (0..30)
+        .map(|i| {
+            let mut f = still_fixture(1080, 1920, false);
+            let sq = square_frame(1080, 1920, i * 10);
+            for (d, s) in f.pixels_mut().zip(sq.pixels()) {
+                if s[0] > 200 {
+                    *d = *s;
+                }
             }
-        }
-        f
-    }).collect();
+            f
+        })
+        .collect();
     let n = 150;
     let path = dir.path().join("speed.mp4");
     let t = std::time::Instant::now();
-    let mut w = encode::VideoWriter::create(&path, &s, &stamp(&[]), std::sync::Arc::new(sine(48_000, 2, 5.0, 440.0))).unwrap();
+    let mut w = encode::VideoWriter::create(
+        &path,
+        &s,
+        &stamp(&[]),
+        std::sync::Arc::new(sine(48_000, 2, 5.0, 440.0)),
+    )
+    .unwrap();
     for i in 0..n {
         w.push(&frames[i % frames.len()]).unwrap();
     }
@@ -415,7 +639,16 @@ fn load_image_applies_exif_orientation() {
     let dir = tempfile::tempdir().unwrap();
     let plain = dir.path().join("plain.jpg");
     let img = still_fixture(64, 32, false);
-    encode::write_image(&plain, &img, &ImageSpec { format: ImageFormat::Jpeg, quality: 90 }, &stamp(&[])).unwrap();
+    encode::write_image(
+        &plain,
+        &img,
+        &ImageSpec {
+            format: ImageFormat::Jpeg,
+            quality: 90,
+        },
+        &stamp(&[]),
+    )
+    .unwrap();
     let bytes = std::fs::read(&plain).unwrap();
     // Minimal EXIF APP1: little-endian TIFF, one IFD entry Orientation (0x0112) = 6
     // ("rotate 90° clockwise to display"), as phones write for portrait shots.
@@ -441,22 +674,37 @@ fn load_image_applies_exif_orientation() {
     // Rotated clockwise: the source's top-left corner is now top-right.
     let src = img.get_pixel(0, 0);
     let got = loaded.get_pixel(31, 0);
-    assert!((0..3).all(|c| (src[c] as i32 - got[c] as i32).abs() < 12), "{src:?} vs {got:?}");
+    assert!(
+        (0..3).all(|c| (src[c] as i32 - got[c] as i32).abs() < 12),
+        "{src:?} vs {got:?}"
+    );
 }
 
 #[test]
 fn mp4_audio_and_video_are_interleaved_in_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("clip.mp4");
-    encode_clip(&path, &settings(W, H, 10), 20, sine(48_000, 2, 2.0, 440.0), &stamp(&[]));
+    encode_clip(
+        &path,
+        &settings(W, H, 10),
+        20,
+        sine(48_000, 2, 2.0, 440.0),
+        &stamp(&[]),
+    );
     ffmpeg_next::init().unwrap();
     let mut ictx = ffmpeg_next::format::input(&path).unwrap();
-    let mut order: Vec<(isize, usize)> = ictx.packets().map(|(s, p)| (p.position(), s.index())).collect();
+    let mut order: Vec<(isize, usize)> = ictx
+        .packets()
+        .map(|(s, p)| (p.position(), s.index()))
+        .collect();
     order.sort();
     let switches = order.windows(2).filter(|w| w[0].1 != w[1].1).count();
     // Written as the video progressed, not all audio after all video: with ~1 s chunks
     // there are several switches even in a 2 s clip.
-    assert!(switches >= 3, "only {switches} stream switches in file order");
+    assert!(
+        switches >= 3,
+        "only {switches} stream switches in file order"
+    );
 }
 
 #[test]
@@ -469,7 +717,15 @@ fn audio_load_common_music_formats() {
     for ext in ["mp3", "m4a", "ogg", "opus", "flac"] {
         let path = dir.path().join(format!("music.{ext}"));
         let ok = Command::new("ffmpeg")
-            .args(["-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:duration=1.5:sample_rate=44100"])
+            .args([
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=frequency=440:duration=1.5:sample_rate=44100",
+            ])
             .arg(&path)
             .status()
             .unwrap()
@@ -480,9 +736,15 @@ fn audio_load_common_music_formats() {
         }
         let pcm = AudioPcm::load(&path, 48_000, 2).unwrap_or_else(|e| panic!("{ext}: {e}"));
         assert_eq!((pcm.sample_rate, pcm.channels), (48_000, 2));
-        assert!((pcm.duration() - 1.5).abs() < 0.06, "{ext}: {} s", pcm.duration());
+        assert!(
+            (pcm.duration() - 1.5).abs() < 0.06,
+            "{ext}: {} s",
+            pcm.duration()
+        );
         // lavfi's sine source is mono at amplitude 1/8; mono is copied to both channels.
-        let peak = pcm.samples[24_000..72_000].iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let peak = pcm.samples[24_000..72_000]
+            .iter()
+            .fold(0.0f32, |m, v| m.max(v.abs()));
         assert!((peak - 0.125).abs() < 0.02, "{ext}: peak {peak}");
     }
 }
@@ -493,16 +755,29 @@ fn writer_reports_bad_x264_settings_and_leaves_no_file() {
     let path = dir.path().join("bad_preset.mp4");
     let mut s = settings(W, H, 10);
     s.video.speed = "ludicrous".into();
-    let e = encode::VideoWriter::create(&path, &s, &stamp(&[]), std::sync::Arc::new(AudioPcm::silence(48_000, 2, 1.0)))
-        .err()
-        .expect("unknown preset refused");
+    let e = encode::VideoWriter::create(
+        &path,
+        &s,
+        &stamp(&[]),
+        std::sync::Arc::new(AudioPcm::silence(48_000, 2, 1.0)),
+    )
+    .err()
+    .expect("unknown preset refused");
     let m = e.to_string();
-    assert!(m.contains("bad_preset.mp4") && m.contains("ludicrous"), "{m}");
+    assert!(
+        m.contains("bad_preset.mp4") && m.contains("ludicrous"),
+        "{m}"
+    );
     assert!(!path.exists(), "half-created file left behind");
 
-    let e = encode::VideoWriter::create(&dir.path().join("no/such/dir/x.mp4"), &settings(W, H, 10), &stamp(&[]), std::sync::Arc::new(AudioPcm::silence(48_000, 2, 1.0)))
-        .err()
-        .expect("missing directory refused");
+    let e = encode::VideoWriter::create(
+        &dir.path().join("no/such/dir/x.mp4"),
+        &settings(W, H, 10),
+        &stamp(&[]),
+        std::sync::Arc::new(AudioPcm::silence(48_000, 2, 1.0)),
+    )
+    .err()
+    .expect("missing directory refused");
     assert!(e.to_string().contains("no/such/dir/x.mp4"), "{e}");
 }
 
@@ -511,12 +786,24 @@ fn writer_resamples_audio_given_at_another_rate() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("resampled.mp4");
     // The soundtrack was loaded at 44.1 kHz mono; the preset asks for 48 kHz stereo.
-    encode_clip(&path, &settings(W, H, 10), 10, sine(44_100, 1, 1.0, 440.0), &stamp(&[]));
+    encode_clip(
+        &path,
+        &settings(W, H, 10),
+        10,
+        sine(44_100, 1, 1.0, 440.0),
+        &stamp(&[]),
+    );
     let p = encode::probe(&path).unwrap();
-    let a = p.streams.iter().find(|s| s.kind == StreamKind::Audio).unwrap();
+    let a = p
+        .streams
+        .iter()
+        .find(|s| s.kind == StreamKind::Audio)
+        .unwrap();
     assert_eq!((a.sample_rate, a.channels), (48_000, 2));
     let back = AudioPcm::load(&path, 48_000, 2).unwrap();
-    let peak = back.samples[9_600..38_400].iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let peak = back.samples[9_600..38_400]
+        .iter()
+        .fold(0.0f32, |m, v| m.max(v.abs()));
     assert!((peak - 0.5).abs() < 0.05, "peak {peak}");
 }
 
@@ -546,7 +833,13 @@ fn video_clip_applies_display_rotation() {
     }
     let dir = tempfile::tempdir().unwrap();
     let plain = dir.path().join("plain.mp4");
-    encode_clip(&plain, &settings(W, H, 10), 10, sine(48_000, 2, 1.0, 440.0), &stamp(&[]));
+    encode_clip(
+        &plain,
+        &settings(W, H, 10),
+        10,
+        sine(48_000, 2, 1.0, 440.0),
+        &stamp(&[]),
+    );
     // Same frames, plus a display matrix as a phone would write (FFmpeg 5.1's `rotate` tag).
     let rotated = dir.path().join("rotated.mp4");
     let ok = Command::new("ffmpeg")
@@ -564,7 +857,10 @@ fn video_clip_applies_display_rotation() {
     assert_eq!((clip.width, clip.height), (H, W));
     let f = clip.frame(0);
     assert_eq!(f.dimensions(), (H, W));
-    assert!(f.get_pixel(6, W - 6)[0] > 200, "square should be bottom-left");
+    assert!(
+        f.get_pixel(6, W - 6)[0] > 200,
+        "square should be bottom-left"
+    );
     assert!(f.get_pixel(6, 6)[0] < 100, "top-left should be background");
     // Downscaling bounds apply to the displayed orientation.
     let small = VideoClip::open(&rotated, 0.0, 1.0, 10, 56, 1000, &Limits::default()).unwrap();

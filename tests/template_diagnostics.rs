@@ -95,10 +95,16 @@ text = { en = "Run lighter." }
 "##;
     let got = errors(text);
     let expected: Vec<(usize, &str)> = vec![
-        (4, "`duration` in [template]: expected a number, found a string"),
+        (
+            4,
+            "`duration` in [template]: expected a number, found a string",
+        ),
         (5, "unknown key `fsp` in [template]"),
         (8, "unknown preset `tikto`; did you mean `tiktok`?"),
-        (8, "preset `tmall-main` makes images, but [template] kind is `video`"),
+        (
+            8,
+            "preset `tmall-main` makes images, but [template] kind is `video`",
+        ),
         (10, "unknown placeholder `{platfrom}` in name pattern"),
         (14, "bad colour `#ffff`"),
         (17, "duplicate id `white` in [[background]]"),
@@ -114,12 +120,21 @@ fn malformed_toml_points_at_its_line_and_column() {
     let d = only_error(&with("name = \"base\"", "name = \"base"));
     assert_eq!((d.line, d.column), (2, 13), "{d:?}");
     assert_eq!(d.message, "malformed TOML: invalid basic string");
-    assert_eq!(d.hint.as_deref(), Some("close the string on the same line; use \"\"\" … \"\"\" for text spanning lines"));
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("close the string on the same line; use \"\"\" … \"\"\" for text spanning lines")
+    );
 
-    let d = only_error(&with("duration = 15", "duration = 15
-name = \"again\""));
+    let d = only_error(&with(
+        "duration = 15",
+        "duration = 15
+name = \"again\"",
+    ));
     assert_eq!((d.line, d.column), (4, 1));
-    assert_eq!(d.message, "malformed TOML: duplicate key `name` in table `template`");
+    assert_eq!(
+        d.message,
+        "malformed TOML: duplicate key `name` in table `template`"
+    );
 }
 
 #[test]
@@ -134,12 +149,21 @@ fn unknown_key_suggests_the_nearest_one() {
 #[test]
 fn wrong_type_names_expected_and_found() {
     let d = only_error(&with("duration = 15", "duration = \"15\""));
-    assert_eq!(d.message, "`duration` in [template]: expected a number, found a string");
+    assert_eq!(
+        d.message,
+        "`duration` in [template]: expected a number, found a string"
+    );
     assert_eq!((d.line, d.column), (3, 12));
-    assert_eq!(d.hint.as_deref(), Some("write the number without quotes, e.g. 15 or 15.0"));
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("write the number without quotes, e.g. 15 or 15.0")
+    );
 
     let d = only_error(&with("presets = [\"tiktok\"]", "presets = \"tiktok\""));
-    assert_eq!(d.message, "`presets` in [output]: expected a list of strings, found a string");
+    assert_eq!(
+        d.message,
+        "`presets` in [output]: expected a list of strings, found a string"
+    );
 }
 
 #[test]
@@ -164,7 +188,10 @@ fn missing_asset_says_where_it_looked() {
     assert_eq!(d.message, "missing asset `assets/nope.png`");
     assert_eq!((d.line, d.column), (11, 9));
     let hint = d.hint.unwrap();
-    assert!(hint.contains("tests/fixtures/templates/assets/nope.png"), "{hint}");
+    assert!(
+        hint.contains("tests/fixtures/templates/assets/nope.png"),
+        "{hint}"
+    );
 }
 
 #[test]
@@ -172,18 +199,34 @@ fn paths_may_not_escape_the_template_directory_unless_allowed() {
     // Cargo.toml exists, three levels up from the fixtures directory.
     let text = with("color = \"#ffffff\"", "image = \"../../../Cargo.toml\"");
     let d = only_error(&text);
-    assert_eq!(d.message, "asset `../../../Cargo.toml` is outside the template's directory");
+    assert_eq!(
+        d.message,
+        "asset `../../../Cargo.toml` is outside the template's directory"
+    );
     assert!(d.hint.as_deref().unwrap().contains("--allow-outside-root"));
 
-    let (t, dx) = check_with(&text, &LoadOptions { allow_outside_root: true, ..LoadOptions::default() });
+    let (t, dx) = check_with(
+        &text,
+        &LoadOptions {
+            allow_outside_root: true,
+            ..LoadOptions::default()
+        },
+    );
     let t = t.unwrap_or_else(|| panic!("{dx}"));
-    let expected = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml").canonicalize().unwrap();
+    let expected = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("Cargo.toml")
+        .canonicalize()
+        .unwrap();
     assert!(matches!(&t.backgrounds[0].source, BackgroundSource::Image(p) if *p == expected));
 }
 
 #[test]
 fn urls_and_ffmpeg_protocols_are_rejected() {
-    for url in ["https://cdn.example.com/bg.mp4", "rtmp://live.example.com/x", "concat:a.mp4|b.mp4"] {
+    for url in [
+        "https://cdn.example.com/bg.mp4",
+        "rtmp://live.example.com/x",
+        "concat:a.mp4|b.mp4",
+    ] {
         let d = only_error(&with("color = \"#ffffff\"", &format!("video = \"{url}\"")));
         assert_eq!(d.message, format!("`{url}` is a URL or stream, not a file"));
     }
@@ -194,14 +237,19 @@ fn unknown_preset_suggests_and_lists_known_ones() {
     let d = only_error(&with("[\"tiktok\"]", "[\"tikto\"]"));
     assert_eq!(d.message, "unknown preset `tikto`; did you mean `tiktok`?");
     assert_eq!((d.line, d.column), (6, 12));
-    assert!(d.hint.unwrap().starts_with("known: amazon-main, feed-4x5, pinterest, reels, shorts, tiktok, tmall-main, xiaohongshu"));
+    assert!(d.hint.unwrap().starts_with(
+        "known: amazon-main, feed-4x5, pinterest, reels, shorts, tiktok, tmall-main, xiaohongshu"
+    ));
 }
 
 #[test]
 fn bad_colour_explains_the_accepted_forms() {
     let d = only_error(&with("#ffffff", "white"));
     assert_eq!(d.message, "bad colour `white`");
-    assert_eq!(d.hint.as_deref(), Some("expected #rgb, #rrggbb or #rrggbbaa, e.g. \"#ffffff\""));
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("expected #rgb, #rrggbb or #rrggbbaa, e.g. \"#ffffff\"")
+    );
 }
 
 #[test]
@@ -216,7 +264,10 @@ fn explicitly_empty_pool_is_an_error() {
 fn absent_effects_and_audio_pools_mean_one_neutral_option() {
     let (t, dx) = check(BASE);
     let t = t.unwrap_or_else(|| panic!("{dx}"));
-    assert_eq!(t.effects.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["none"]);
+    assert_eq!(
+        t.effects.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["none"]
+    );
     assert_eq!(t.audio.len(), 1);
     assert_eq!(t.audio[0].id, "silence");
     assert!(t.audio[0].source.is_none());
@@ -229,21 +280,34 @@ fn duplicate_id_names_the_first_use() {
     let d = only_error(&text);
     assert_eq!(d.message, "duplicate id `hook` in [[subtitle]]");
     assert_eq!(d.line, 18);
-    assert_eq!(d.hint.as_deref(), Some("first used on line 14; ids must be unique within a pool"));
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("first used on line 14; ids must be unique within a pool")
+    );
 }
 
 #[test]
 fn bad_enum_value_lists_the_allowed_ones() {
-    let d = only_error(&with("color = \"#ffffff\"", "color = \"#ffffff\"\nfit = \"contian\""));
+    let d = only_error(&with(
+        "color = \"#ffffff\"",
+        "color = \"#ffffff\"\nfit = \"contian\"",
+    ));
     assert_eq!(d.message, "unknown fit `contian`");
-    assert_eq!(d.hint.as_deref(), Some("did you mean `contain`? expected one of: cover, contain, blur-pad"));
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("did you mean `contain`? expected one of: cover, contain, blur-pad")
+    );
 }
 
 #[test]
 fn image_preset_in_a_video_template_is_a_mismatch() {
-    let text = with("name = \"base\"", "name = \"base\"\nkind = \"video\"").replace("[\"tiktok\"]", "[\"tiktok\", \"amazon-main\"]");
+    let text = with("name = \"base\"", "name = \"base\"\nkind = \"video\"")
+        .replace("[\"tiktok\"]", "[\"tiktok\", \"amazon-main\"]");
     let d = only_error(&text);
-    assert_eq!(d.message, "preset `amazon-main` makes images, but [template] kind is `video`");
+    assert_eq!(
+        d.message,
+        "preset `amazon-main` makes images, but [template] kind is `video`"
+    );
     assert_eq!((d.line, d.column), (7, 22));
 }
 
@@ -251,7 +315,11 @@ fn image_preset_in_a_video_template_is_a_mismatch() {
 fn kind_defaults_from_the_presets() {
     let (t, _) = check(&BASE.replace("[\"tiktok\"]", "[\"tiktok\", \"amazon-main\"]"));
     assert_eq!(t.unwrap().kind, Kind::Both);
-    let (t, dx) = check(&BASE.replace("[\"tiktok\"]", "[\"tmall-main\"]").replace("duration = 15\n", ""));
+    let (t, dx) = check(
+        &BASE
+            .replace("[\"tiktok\"]", "[\"tmall-main\"]")
+            .replace("duration = 15\n", ""),
+    );
     let t = t.unwrap_or_else(|| panic!("{dx}"));
     assert_eq!((t.kind, t.duration, t.poster_time), (Kind::Image, 0.0, 0.0));
 }
@@ -259,33 +327,50 @@ fn kind_defaults_from_the_presets() {
 #[test]
 fn duration_beyond_a_presets_limit() {
     let d = only_error(&with("duration = 15", "duration = 75"));
-    assert_eq!(d.message, "duration 75 s is longer than preset `tiktok` allows (5–60 s)");
+    assert_eq!(
+        d.message,
+        "duration 75 s is longer than preset `tiktok` allows (5–60 s)"
+    );
     assert_eq!((d.line, d.column), (3, 12));
-    assert_eq!(d.hint.as_deref(), Some("shorten duration to at most 60 s, or remove `tiktok` from [output] presets"));
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("shorten duration to at most 60 s, or remove `tiktok` from [output] presets")
+    );
 }
 
 #[test]
 fn missing_copy_for_a_region_locale_is_an_error() {
     let d = only_error(&with("[\"US\"]", "[\"US\", \"SA\", \"AE\"]"));
-    assert_eq!(d.message, "subtitle option `hook` has no `ar` copy for regions SA, AE");
+    assert_eq!(
+        d.message,
+        "subtitle option `hook` has no `ar` copy for regions SA, AE"
+    );
     assert_eq!(d.line, 15);
     assert!(d.hint.unwrap().starts_with("add ar = \"…\" (has: en)"));
 }
 
 #[test]
 fn copy_from_a_fallback_locale_is_a_warning() {
-    let text = with("[\"US\"]", "[\"US\", \"MX\"]").replace("{ en = \"Run lighter.\" }", "{ en = \"Run lighter.\", es = \"Corre ligero.\" }");
+    let text = with("[\"US\"]", "[\"US\", \"MX\"]").replace(
+        "{ en = \"Run lighter.\" }",
+        "{ en = \"Run lighter.\", es = \"Corre ligero.\" }",
+    );
     let (t, dx) = check(&text);
     assert!(t.is_some(), "{dx}");
     let warnings: Vec<_> = dx.warnings().collect();
     assert_eq!(warnings.len(), 1);
-    assert_eq!(warnings[0].message, "subtitle option `hook` has no `es-MX` copy for region MX; using the `es` copy");
+    assert_eq!(
+        warnings[0].message,
+        "subtitle option `hook` has no `es-MX` copy for region MX; using the `es` copy"
+    );
 }
 
 #[test]
 fn region_tables_define_new_regions() {
-    let text = with("[\"US\"]", "[\"US\", \"PL\"]").replace("{ en = \"Run lighter.\" }", "{ en = \"Run lighter.\", pl = \"Biegnij lżej.\" }")
-        + "\n[[region]]\ncode = \"PL\"\nlocale = \"pl\"\n";
+    let text = with("[\"US\"]", "[\"US\", \"PL\"]").replace(
+        "{ en = \"Run lighter.\" }",
+        "{ en = \"Run lighter.\", pl = \"Biegnij lżej.\" }",
+    ) + "\n[[region]]\ncode = \"PL\"\nlocale = \"pl\"\n";
     let (t, dx) = check(&text);
     let t = t.unwrap_or_else(|| panic!("{dx}"));
     assert_eq!(t.regions[1].code, "PL");
@@ -297,15 +382,23 @@ fn region_tables_define_new_regions() {
 
 #[test]
 fn unknown_placeholder_points_at_the_placeholder() {
-    let d = only_error(&with("regions = [\"US\"]", "regions = [\"US\"]\ntracking = { utm_source = \"{plat}\" }"));
-    assert_eq!(d.message, "unknown placeholder `{plat}` in tracking.utm_source pattern");
+    let d = only_error(&with(
+        "regions = [\"US\"]",
+        "regions = [\"US\"]\ntracking = { utm_source = \"{plat}\" }",
+    ));
+    assert_eq!(
+        d.message,
+        "unknown placeholder `{plat}` in tracking.utm_source pattern"
+    );
     assert_eq!((d.line, d.column), (8, 28));
     assert_eq!(d.span.len(), "{plat}".len());
 }
 
 #[test]
 fn exclude_must_name_existing_options() {
-    let text = format!("{BASE}\n[variants]\nexclude = [{{ background = \"whte\" }}, {{ music = \"x\" }}]\n");
+    let text = format!(
+        "{BASE}\n[variants]\nexclude = [{{ background = \"whte\" }}, {{ music = \"x\" }}]\n"
+    );
     let got = errors(&text);
     assert_eq!(
         got,
@@ -332,7 +425,11 @@ error: unknown preset `tikto`; did you mean `tiktok`?
 
 ";
     assert_eq!(dx.render(&dx.items[0]), expected);
-    assert!(dx.to_string().ends_with("tests/fixtures/templates/golden.toml: 1 error\n"), "{dx}");
+    assert!(
+        dx.to_string()
+            .ends_with("tests/fixtures/templates/golden.toml: 1 error\n"),
+        "{dx}"
+    );
 }
 
 #[test]
@@ -351,14 +448,21 @@ fn json_form_carries_position_and_hint() {
 #[test]
 fn ok_fixture_loads_into_the_expected_model() {
     let dir = fixtures().canonicalize().unwrap();
-    let (t, dx) = template::check(&fixtures().join("ok.toml"), &presets(), &LoadOptions::default());
+    let (t, dx) = template::check(
+        &fixtures().join("ok.toml"),
+        &presets(),
+        &LoadOptions::default(),
+    );
     let t = t.unwrap_or_else(|| panic!("{dx}"));
     // MX reads the `es` copy of `hook` through its fallback.
     assert_eq!(dx.warnings().count(), 1, "{dx}");
 
     assert_eq!(t.path, dir.join("ok.toml"));
     assert_eq!(t.root, dir);
-    assert_eq!((t.name.as_str(), t.version, t.kind), ("sneaker-launch", 3, Kind::Both));
+    assert_eq!(
+        (t.name.as_str(), t.version, t.kind),
+        ("sneaker-launch", 3, Kind::Both)
+    );
     assert_eq!((t.duration, t.fps, t.poster_time), (15.0, 30, 5.0));
 
     assert_eq!(t.output.presets, ["tiktok", "amazon-main"]);
@@ -366,37 +470,73 @@ fn ok_fixture_loads_into_the_expected_model() {
     assert_eq!(t.output.image_name, "{region}_{platform}_{label}_v{n}");
     assert_eq!(t.output.tracking["utm_source"], "{platform}");
     assert_eq!(t.output.tracking.len(), 3);
-    assert_eq!(t.output.landing_url.as_deref(), Some("https://shop.example.com/p/sneaker"));
+    assert_eq!(
+        t.output.landing_url.as_deref(),
+        Some("https://shop.example.com/p/sneaker")
+    );
 
-    let regions: Vec<_> = t.regions.iter().map(|r| (r.code.as_str(), r.locale.as_str(), r.direction.clone())).collect();
-    assert_eq!(regions, [("US", "en", Direction::Ltr), ("SA", "ar", Direction::Rtl), ("MX", "es-MX", Direction::Ltr)]);
+    let regions: Vec<_> = t
+        .regions
+        .iter()
+        .map(|r| (r.code.as_str(), r.locale.as_str(), r.direction.clone()))
+        .collect();
+    assert_eq!(
+        regions,
+        [
+            ("US", "en", Direction::Ltr),
+            ("SA", "ar", Direction::Rtl),
+            ("MX", "es-MX", Direction::Ltr)
+        ]
+    );
     assert_eq!(t.regions[2].fallback, ["es"]);
 
     assert_eq!(t.variants.strategy, Strategy::Sample { count: 4, seed: 7 });
     assert_eq!(t.variants.limit, Some(3));
-    assert_eq!(t.variants.exclude[0].when, [(Pool::Background, "loop".to_string()), (Pool::Audio, "beat".to_string())]);
+    assert_eq!(
+        t.variants.exclude[0].when,
+        [
+            (Pool::Background, "loop".to_string()),
+            (Pool::Audio, "beat".to_string())
+        ]
+    );
 
     let bg = &t.backgrounds;
     assert_eq!(bg.len(), 4);
     assert!(matches!(bg[0].source, BackgroundSource::Color(Rgba::WHITE)));
-    assert!(matches!(bg[1].source, BackgroundSource::Gradient { from: Rgba([0x87, 0xce, 0xeb, 255]), to: Rgba::WHITE, angle } if angle == 90.0));
+    assert!(
+        matches!(bg[1].source, BackgroundSource::Gradient { from: Rgba([0x87, 0xce, 0xeb, 255]), to: Rgba::WHITE, angle } if angle == 90.0)
+    );
     assert!(matches!(&bg[2].source, BackgroundSource::Image(p) if *p == dir.join("assets/bg.png")));
-    assert_eq!((bg[2].fit, bg[2].pad), (Fit::Contain, Rgba([0, 0, 0, 0x80])));
-    assert!(matches!(&bg[3].source, BackgroundSource::Video { path, looped: false, start } if *path == dir.join("assets/loop.mp4") && *start == 0.5));
+    assert_eq!(
+        (bg[2].fit, bg[2].pad),
+        (Fit::Contain, Rgba([0, 0, 0, 0x80]))
+    );
+    assert!(
+        matches!(&bg[3].source, BackgroundSource::Video { path, looped: false, start } if *path == dir.join("assets/loop.mp4") && *start == 0.5)
+    );
     assert_eq!(bg[3].fit, Fit::BlurPad);
 
     let p = &t.products[0];
-    assert_eq!((p.id.as_str(), p.anchor, p.scale, p.offset, p.rotation), ("shoe", Anchor::BottomRight, 0.5, (0.0, -0.05), -8.0));
+    assert_eq!(
+        (p.id.as_str(), p.anchor, p.scale, p.offset, p.rotation),
+        ("shoe", Anchor::BottomRight, 0.5, (0.0, -0.05), -8.0)
+    );
     assert_eq!(p.source, dir.join("assets/shoe.png"));
     let sh = p.shadow.as_ref().unwrap();
-    assert_eq!((sh.color, sh.offset, sh.blur), (Rgba([0, 0, 0, 0x66]), (0.01, 0.02), 0.03));
+    assert_eq!(
+        (sh.color, sh.offset, sh.blur),
+        (Rgba([0, 0, 0, 0x66]), (0.01, 0.02), 0.03)
+    );
 
     let hook = &t.subtitles[0];
     assert_eq!(hook.text["ar"], "اركض بخفة");
     assert_eq!(hook.text.len(), 3);
     assert!(hook.lines.is_empty());
     assert_eq!(hook.fonts, DEFAULT_FONTS);
-    assert_eq!((hook.size, hook.min_size, hook.color, hook.position), (0.07, 0.035, Rgba::WHITE, VPos::Top));
+    assert_eq!(
+        (hook.size, hook.min_size, hook.color, hook.position),
+        (0.07, 0.035, Rgba::WHITE, VPos::Top)
+    );
     let o = hook.outline.as_ref().unwrap();
     assert_eq!((o.color, o.width), (Rgba::BLACK, 3.0));
     let b = hook.background.as_ref().unwrap();
@@ -408,15 +548,28 @@ fn ok_fixture_loads_into_the_expected_model() {
     assert_eq!(timed.fonts, ["Noto Sans"]);
 
     assert_eq!(t.effects[0].grade, None);
-    assert_eq!(t.effects[1].grade, Some(Grade { brightness: 0.05, contrast: 1.1, saturation: 1.15 }));
+    assert_eq!(
+        t.effects[1].grade,
+        Some(Grade {
+            brightness: 0.05,
+            contrast: 1.1,
+            saturation: 1.15
+        })
+    );
     assert_eq!((t.effects[1].fade_in, t.effects[1].fade_out), (0.5, 0.5));
 
     assert_eq!(t.audio[0].source, None);
-    assert_eq!(t.audio[1].source.as_deref(), Some(dir.join("assets/beat.wav").as_path()));
+    assert_eq!(
+        t.audio[1].source.as_deref(),
+        Some(dir.join("assets/beat.wav").as_path())
+    );
     assert_eq!((t.audio[1].volume, t.audio[1].fade_out), (0.8, 1.0));
 
     assert_eq!(t.dedup.policy, DedupPolicy::Reject);
-    assert_eq!(t.dedup.library.as_deref(), Some(dir.join("library.db").as_path()));
+    assert_eq!(
+        t.dedup.library.as_deref(),
+        Some(dir.join("library.db").as_path())
+    );
     assert_eq!(t.dedup.exempt_after_days, 90);
 }
 
@@ -424,41 +577,66 @@ fn ok_fixture_loads_into_the_expected_model() {
 fn load_reads_the_file_and_reports_unreadable_paths() {
     assert!(template::load(&fixtures().join("ok.toml"), &presets()).is_ok());
     let dx = template::load(&fixtures().join("nope.toml"), &presets()).unwrap_err();
-    assert!(dx.items[0].message.starts_with("cannot read template"), "{dx}");
+    assert!(
+        dx.items[0].message.starts_with("cannot read template"),
+        "{dx}"
+    );
 }
 
 #[test]
 fn missing_template_section_does_not_hide_other_errors() {
-    let text = BASE.replacen("[template]\nname = \"base\"\nduration = 15\n", "", 1).replace("#ffffff", "#fffff");
-    assert_eq!(errors(&text), vec![(1, "missing required section [template]".to_string()), (8, "bad colour `#fffff`".to_string())]);
+    let text = BASE
+        .replacen("[template]\nname = \"base\"\nduration = 15\n", "", 1)
+        .replace("#ffffff", "#fffff");
+    assert_eq!(
+        errors(&text),
+        vec![
+            (1, "missing required section [template]".to_string()),
+            (8, "bad colour `#fffff`".to_string())
+        ]
+    );
 }
 
 #[test]
 fn region_tables_override_builtin_regions() {
     // Operators in SA who run English copy: same code, new locale and direction.
-    let text = with("[\"US\"]", "[\"US\", \"SA\"]") + "\n[[region]]\ncode = \"SA\"\nlocale = \"en\"\n";
+    let text =
+        with("[\"US\"]", "[\"US\", \"SA\"]") + "\n[[region]]\ncode = \"SA\"\nlocale = \"en\"\n";
     let (t, dx) = check(&text);
     let t = t.unwrap_or_else(|| panic!("{dx}"));
-    assert_eq!((t.regions[1].locale.as_str(), t.regions[1].direction.clone()), ("en", Direction::Ltr));
+    assert_eq!(
+        (t.regions[1].locale.as_str(), t.regions[1].direction.clone()),
+        ("en", Direction::Ltr)
+    );
     assert!(t.regions[1].fallback.is_empty());
 }
 
 #[test]
 fn copy_longer_than_a_title_limit_is_a_warning() {
-    let text = with("[\"tiktok\"]", "[\"tiktok\", \"xiaohongshu\"]").replace("Run lighter.", "Run lighter than ever before.");
+    let text = with("[\"tiktok\"]", "[\"tiktok\", \"xiaohongshu\"]")
+        .replace("Run lighter.", "Run lighter than ever before.");
     let (t, dx) = check(&text);
     assert!(t.is_some(), "{dx}");
     let w: Vec<_> = dx.warnings().collect();
     assert_eq!(w.len(), 1, "{dx}");
-    assert_eq!(w[0].message, "`en` copy of subtitle `hook` is 29 characters; preset `xiaohongshu` allows 20");
+    assert_eq!(
+        w[0].message,
+        "`en` copy of subtitle `hook` is 29 characters; preset `xiaohongshu` allows 20"
+    );
     assert_eq!((w[0].line, w[0].column), (15, 15));
 }
 
 #[test]
 fn bare_language_copy_serves_a_regional_locale_with_a_warning() {
-    let text = with("[\"US\"]", "[\"US\", \"TW\"]").replace("{ en = \"Run lighter.\" }", "{ en = \"Run lighter.\", zh = \"轻盈每一步\" }");
+    let text = with("[\"US\"]", "[\"US\", \"TW\"]").replace(
+        "{ en = \"Run lighter.\" }",
+        "{ en = \"Run lighter.\", zh = \"轻盈每一步\" }",
+    );
     let (t, dx) = check(&text);
     assert!(t.is_some(), "{dx}");
     let w: Vec<_> = dx.warnings().map(|d| d.message.as_str()).collect();
-    assert_eq!(w, ["subtitle option `hook` has no `zh-TW` copy for region TW; using the `zh` copy"]);
+    assert_eq!(
+        w,
+        ["subtitle option `hook` has no `zh-TW` copy for region TW; using the `zh` copy"]
+    );
 }

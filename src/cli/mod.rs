@@ -20,7 +20,11 @@ use crate::preset::PresetSet;
 use crate::template::{self, LoadOptions, Template};
 
 #[derive(Debug, Parser)]
-#[command(name = "factory", version, about = "Turn one TOML template into many named, stamped ad-creative variants")]
+#[command(
+    name = "factory",
+    version,
+    about = "Turn one TOML template into many named, stamped ad-creative variants"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -135,7 +139,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn load_presets(dir: Option<&Path>) -> anyhow::Result<PresetSet> {
     let mut set = PresetSet::builtin().context("built-in presets")?;
     if let Some(d) = dir {
-        set.load_dir(d).with_context(|| format!("presets directory {}", d.display()))?;
+        set.load_dir(d)
+            .with_context(|| format!("presets directory {}", d.display()))?;
     }
     Ok(set)
 }
@@ -143,7 +148,10 @@ fn load_presets(dir: Option<&Path>) -> anyhow::Result<PresetSet> {
 /// Loads and validates, printing diagnostics; `None` means the template is invalid and the
 /// diagnostics have been shown.
 fn load_template(a: &TemplateArgs, presets: &PresetSet) -> Option<Template> {
-    let opts = LoadOptions { allow_outside_root: a.allow_outside_root, allow_fallback: a.allow_fallback };
+    let opts = LoadOptions {
+        allow_outside_root: a.allow_outside_root,
+        allow_fallback: a.allow_fallback,
+    };
     // Warnings (a fallback locale used, a title too long for a platform) are shown even when
     // the template is valid; errors stop the command.
     let (t, diags) = template::check(&a.template, presets, &opts);
@@ -159,11 +167,16 @@ fn load_template(a: &TemplateArgs, presets: &PresetSet) -> Option<Template> {
 
 fn validate(a: TemplateArgs) -> anyhow::Result<ExitCode> {
     let presets = load_presets(a.presets_dir.as_deref())?;
-    let Some(t) = load_template(&a, &presets) else { return Ok(ExitCode::from(2)) };
+    let Some(t) = load_template(&a, &presets) else {
+        return Ok(ExitCode::from(2));
+    };
     let hashes = AssetHashes::compute(&t)?;
     let plan = plan::plan(&t, &presets, &PlanFilter::default(), &hashes)?;
     if a.json {
-        println!("{}", serde_json::json!({"ok": true, "variants": plan.variants.len(), "outputs": plan.jobs.len()}));
+        println!(
+            "{}",
+            serde_json::json!({"ok": true, "variants": plan.variants.len(), "outputs": plan.jobs.len()})
+        );
     } else {
         println!(
             "{}: ok — {} variant(s) × {} region(s) × {} preset(s) = {} output(s)",
@@ -178,25 +191,37 @@ fn validate(a: TemplateArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn filter(f: &FilterArgs) -> PlanFilter {
-    PlanFilter { presets: f.presets.clone(), regions: f.regions.clone() }
+    PlanFilter {
+        presets: f.presets.clone(),
+        regions: f.regions.clone(),
+    }
 }
 
 fn plan_cmd(a: PlanArgs) -> anyhow::Result<ExitCode> {
     let presets = load_presets(a.template.presets_dir.as_deref())?;
-    let Some(t) = load_template(&a.template, &presets) else { return Ok(ExitCode::from(2)) };
+    let Some(t) = load_template(&a.template, &presets) else {
+        return Ok(ExitCode::from(2));
+    };
     let hashes = AssetHashes::compute(&t)?;
     let plan = plan::plan(&t, &presets, &filter(&a.filter), &hashes)?;
     // Duplicates by composition alone are knowable before any pixel is rendered.
-    let comps: Vec<(String, crate::dedup::Composition)> =
-        plan
+    let comps: Vec<(String, crate::dedup::Composition)> = plan
         .jobs
         .iter()
-        .filter_map(|j| Some((j.variant_id.clone(), crate::dedup::gate::composition(&t, j, presets.get(&j.preset)?, &hashes))))
+        .filter_map(|j| {
+            Some((
+                j.variant_id.clone(),
+                crate::dedup::gate::composition(&t, j, presets.get(&j.preset)?, &hashes),
+            ))
+        })
         .collect();
     let warnings = if t.dedup.policy == crate::template::DedupPolicy::Off {
         Vec::new()
     } else {
-        crate::dedup::plan_warnings(comps.iter().map(|(id, c)| (id.as_str(), c)), &crate::dedup::gate::config(&t))
+        crate::dedup::plan_warnings(
+            comps.iter().map(|(id, c)| (id.as_str(), c)),
+            &crate::dedup::gate::config(&t),
+        )
     };
     if a.template.json {
         let mut v = serde_json::to_value(&plan)?;
@@ -204,14 +229,39 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let file_of = |id: &str| plan.jobs.iter().find(|j| j.variant_id == id).map(|j| j.file.clone()).unwrap_or_else(|| id.to_string());
+    let file_of = |id: &str| {
+        plan.jobs
+            .iter()
+            .find(|j| j.variant_id == id)
+            .map(|j| j.file.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
     for w in &warnings {
-        eprintln!("warning: {} would be a duplicate of {}: {}", file_of(&w.variant_id), file_of(&w.duplicate_of), w.reason);
+        eprintln!(
+            "warning: {} would be a duplicate of {}: {}",
+            file_of(&w.variant_id),
+            file_of(&w.duplicate_of),
+            w.reason
+        );
     }
-    println!("{} v{}: {} variant(s), {} output(s)", t.name, t.version, plan.variants.len(), plan.jobs.len());
-    println!("{:>4}  {:<16}  {:<6}  {:<6}  {:<12}  {:<40}  modules", "n", "id", "region", "locale", "preset", "file");
+    println!(
+        "{} v{}: {} variant(s), {} output(s)",
+        t.name,
+        t.version,
+        plan.variants.len(),
+        plan.jobs.len()
+    );
+    println!(
+        "{:>4}  {:<16}  {:<6}  {:<6}  {:<12}  {:<40}  modules",
+        "n", "id", "region", "locale", "preset", "file"
+    );
     for j in &plan.jobs {
-        let modules = j.modules.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+        let modules = j
+            .modules
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ");
         println!(
             "{:>4}  {:<16}  {:<6}  {:<6}  {:<12}  {:<40}  {}",
             j.variant_n, j.variant_id, j.region, j.locale, j.preset, j.file, modules
@@ -222,23 +272,45 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<ExitCode> {
 
 fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
     let presets = load_presets(a.template.presets_dir.as_deref())?;
-    let Some(t) = load_template(&a.template, &presets) else { return Ok(ExitCode::from(2)) };
+    let Some(t) = load_template(&a.template, &presets) else {
+        return Ok(ExitCode::from(2));
+    };
     let hashes = AssetHashes::compute(&t)?;
     let plan = plan::plan(&t, &presets, &filter(&a.filter), &hashes)?;
-    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("out").join(plan::sanitize_file_name(&t.name)));
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("out").join(plan::sanitize_file_name(&t.name)));
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     let jobs = a.jobs.unwrap_or(cores.clamp(1, 4));
     if jobs == 0 {
         anyhow::bail!("--jobs must be at least 1");
     }
     let fonts = crate::text::FontBook::system();
-    let opts = crate::exec::RunOptions { out: out.clone(), jobs, fail_fast: a.fail_fast, limits: Default::default() };
+    let opts = crate::exec::RunOptions {
+        out: out.clone(),
+        jobs,
+        fail_fast: a.fail_fast,
+        limits: Default::default(),
+    };
     let mut reporter = progress::reporter(a.progress);
-    let report = crate::exec::run(&t, &plan, &hashes, &presets, &fonts, &opts, &mut |ev| reporter.event(ev))?;
+    let report = crate::exec::run(&t, &plan, &hashes, &presets, &fonts, &opts, &mut |ev| {
+        reporter.event(ev)
+    })?;
     if a.progress != progress::ProgressMode::Json {
-        eprintln!("outputs in {}/ — manifest: {}", out.display(), out.join("manifest.json").display());
+        eprintln!(
+            "outputs in {}/ — manifest: {}",
+            out.display(),
+            out.join("manifest.json").display()
+        );
     }
-    Ok(if report.failed > 0 || report.skipped > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if report.failed > 0 || report.skipped > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn presets_cmd(a: PresetsArgs) -> anyhow::Result<ExitCode> {
@@ -248,7 +320,10 @@ fn presets_cmd(a: PresetsArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&all)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<14} {:<12} {:<6} {:>10}  {:<10}  description", "id", "platform", "kind", "canvas", "format");
+    println!(
+        "{:<14} {:<12} {:<6} {:>10}  {:<10}  description",
+        "id", "platform", "kind", "canvas", "format"
+    );
     for p in set.iter() {
         let format = match (&p.video, &p.image) {
             (Some(v), _) => format!("{} crf {}", v.codec, v.crf),
@@ -259,7 +334,15 @@ fn presets_cmd(a: PresetsArgs) -> anyhow::Result<ExitCode> {
             crate::preset::PresetKind::Video => "video",
             crate::preset::PresetKind::Image => "image",
         };
-        println!("{:<14} {:<12} {:<6} {:>10}  {:<10}  {}", p.id, p.platform, kind, format!("{}×{}", p.width, p.height), format, p.description);
+        println!(
+            "{:<14} {:<12} {:<6} {:>10}  {:<10}  {}",
+            p.id,
+            p.platform,
+            kind,
+            format!("{}×{}", p.width, p.height),
+            format,
+            p.description
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -268,14 +351,22 @@ fn inspect(a: InspectArgs) -> anyhow::Result<ExitCode> {
     let stamp = crate::encode::read_stamp(&a.file)?;
     let probe = crate::encode::probe(&a.file)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"file": a.file, "stamp": stamp.0, "probe": probe}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"file": a.file, "stamp": stamp.0, "probe": probe})
+            )?
+        );
         return Ok(ExitCode::SUCCESS);
     }
     println!("{}", a.file.display());
     for s in &probe.streams {
         match s.kind {
             crate::encode::StreamKind::Audio => {
-                println!("  stream: audio {} {} Hz {} ch {:.2} s", s.codec, s.sample_rate, s.channels, s.duration)
+                println!(
+                    "  stream: audio {} {} Hz {} ch {:.2} s",
+                    s.codec, s.sample_rate, s.channels, s.duration
+                )
             }
             _ => println!(
                 "  stream: {:?} {} {}×{} {} frame(s) {:.2} s",

@@ -82,7 +82,11 @@ struct Json;
 impl Reporter for Json {
     fn event(&mut self, ev: Event) {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", serde_json::to_string(&ev).expect("events serialise"));
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string(&ev).expect("events serialise")
+        );
     }
 }
 
@@ -94,7 +98,11 @@ struct Bars {
 
 impl Bars {
     fn new() -> Bars {
-        Bars { multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), overall: None, running: HashMap::new() }
+        Bars {
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            overall: None,
+            running: HashMap::new(),
+        }
     }
 }
 
@@ -102,7 +110,9 @@ impl Reporter for Bars {
     fn event(&mut self, ev: Event) {
         match ev {
             Event::Loading { assets } => {
-                let _ = self.multi.println(format!("decoding {assets} input file(s)…"));
+                let _ = self
+                    .multi
+                    .println(format!("decoding {assets} input file(s)…"));
             }
             Event::Started { jobs } => {
                 let bar = self.multi.add(ProgressBar::new(jobs as u64));
@@ -115,12 +125,18 @@ impl Reporter for Bars {
                 bar.enable_steady_tick(Duration::from_millis(200));
                 self.overall = Some(bar);
             }
-            Event::JobStarted { index, file, frames } => {
+            Event::JobStarted {
+                index,
+                file,
+                frames,
+            } => {
                 let bar = self.multi.add(ProgressBar::new(frames as u64));
                 bar.set_style(
-                    ProgressStyle::with_template("{prefix:>9} [{bar:32.green/white}] {pos}/{len} frames  ETA {eta}  {msg}")
-                        .expect("valid template")
-                        .progress_chars("=> "),
+                    ProgressStyle::with_template(
+                        "{prefix:>9} [{bar:32.green/white}] {pos}/{len} frames  ETA {eta}  {msg}",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
                 );
                 bar.set_prefix(format!("#{}", index + 1));
                 bar.set_message(file);
@@ -131,13 +147,24 @@ impl Reporter for Bars {
                     b.set_position(done as u64);
                 }
             }
-            Event::JobFinished { index, file, status, bytes, seconds, error } => {
+            Event::JobFinished {
+                index,
+                file,
+                status,
+                bytes,
+                seconds,
+                error,
+            } => {
                 if let Some(b) = self.running.remove(&index) {
                     b.finish_and_clear();
                     self.multi.remove(&b);
                 }
                 let line = match error {
-                    None => format!("{:<7} {file}  {}  {seconds:.1} s", status_word(status), human_bytes(bytes)),
+                    None => format!(
+                        "{:<7} {file}  {}  {seconds:.1} s",
+                        status_word(status),
+                        human_bytes(bytes)
+                    ),
                     Some(e) => format!("{:<7} {file}: {e}", status_word(status)),
                 };
                 let _ = self.multi.println(line);
@@ -146,12 +173,29 @@ impl Reporter for Bars {
                 }
             }
             Event::Scoring { outputs, .. } => {
-                let _ = self.multi.println(format!("scoring {outputs} output(s) for duplicates…"));
+                let _ = self
+                    .multi
+                    .println(format!("scoring {outputs} output(s) for duplicates…"));
             }
-            Event::Verdict { file, verdict, held, reason, .. } => {
-                let _ = self.multi.println(format!("{:<7} {file}: {verdict}: {reason}", if held { "held" } else { "warn" }));
+            Event::Verdict {
+                file,
+                verdict,
+                held,
+                reason,
+                ..
+            } => {
+                let _ = self.multi.println(format!(
+                    "{:<7} {file}: {verdict}: {reason}",
+                    if held { "held" } else { "warn" }
+                ));
             }
-            Event::Finished { exported, failed, rejected, skipped, seconds } => {
+            Event::Finished {
+                exported,
+                failed,
+                rejected,
+                skipped,
+                seconds,
+            } => {
                 if let Some(o) = self.overall.take() {
                     o.finish_and_clear();
                 }

@@ -9,9 +9,11 @@ use sha2::{Digest, Sha256};
 use crate::plan::{AssetHashes, Job};
 use crate::preset::{Preset, PresetKind};
 use crate::render::NormBox;
-use crate::template::{BackgroundSource, DedupPolicy, Template};
+use crate::template::{BackgroundSource, DedupPolicy, Pool, Template};
 
-use super::{Candidate, Composition, DedupError, Fingerprint, GateConfig, Library, Verdict, VerdictKind};
+use super::{
+    Candidate, Composition, DedupError, Fingerprint, GateConfig, Library, Verdict, VerdictKind,
+};
 
 fn digest(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
@@ -20,45 +22,93 @@ fn digest(s: &str) -> String {
 /// What one job is made of, from the template alone (no pixels): the exact signal for the
 /// four dimensions. Boxes are filled in by the renderer when it knows them.
 pub fn composition(t: &Template, job: &Job, preset: &Preset, hashes: &AssetHashes) -> Composition {
-    let region = t.regions.iter().find(|r| r.code == job.region).expect("planned regions exist");
-    let bg = t.background_for(region, job.choices.background);
-    let (bg_kind, mut bg_sha) = match &bg.source {
-        BackgroundSource::Image(p) => ("still", hashes.get(p).to_string()),
-        BackgroundSource::Video { path, .. } => ("footage", hashes.get(path).to_string()),
-        other => ("flat", digest(&format!("{other:?}"))),
+    let region = t
+        .regions
+        .iter()
+        .find(|r| r.code == job.region)
+        .expect("planned regions exist");
+    // With scenes, each dimension is the set of what the scenes show, in template order: a
+    // variant that only plays the same scenes in another order repeats every dimension,
+    // which is what the platform rule says of reordered segments.
+    let backgrounds = job.choices.uses(t, Pool::Background);
+    let backgrounds = if backgrounds.is_empty() {
+        vec![job.choices.background]
+    } else {
+        backgrounds
     };
+    let mut bg_kind = "flat";
+    let mut bg_ids = Vec::new();
+    let mut bg_shas = Vec::new();
+    for i in backgrounds {
+        let bg = t.background_for(region, i);
+        let (kind, sha) = match &bg.source {
+            BackgroundSource::Image(p) => ("still", hashes.get(p).to_string()),
+            BackgroundSource::Video { path, .. } => ("footage", hashes.get(path).to_string()),
+            other => ("flat", digest(&format!("{other:?}"))),
+        };
+        if kind == "footage" || (kind == "still" && bg_kind == "flat") {
+            bg_kind = kind;
+        }
+        bg_ids.push(bg.id.clone());
+        bg_shas.push(sha);
+    }
+    let (mut bg_id, mut bg_sha) = (
+        bg_ids.join("+"),
+        if bg_shas.len() == 1 {
+            bg_shas.remove(0)
+        } else {
+            digest(&bg_shas.join(","))
+        },
+    );
     // Preset rules replace what the template chose (Amazon's white background, no text), so
     // the composition records what was really drawn.
-    let mut bg_id = bg.id.clone();
     if preset.rules.white_background {
         bg_id = "white".into();
         bg_sha = digest("white background");
     }
-    let product = job.choices.product.map(|i| {
-        let p = t.product_for(region, i);
-        super::AssetRef { id: p.id.clone(), sha256: hashes.get(&p.source).to_string() }
+    let products = job.choices.uses(t, Pool::Product);
+    let product = (!products.is_empty()).then(|| {
+        let ps: Vec<_> = products.iter().map(|&i| t.product_for(region, i)).collect();
+        let shas: Vec<String> = ps
+            .iter()
+            .map(|p| hashes.get(&p.source).to_string())
+            .collect();
+        let sha = if shas.len() == 1 {
+            shas[0].clone()
+        } else {
+            digest(&shas.join(","))
+        };
+        super::AssetRef {
+            id: ps
+                .iter()
+                .map(|p| p.id.as_str())
+                .collect::<Vec<_>>()
+                .join("+"),
+            sha256: sha,
+        }
     });
-    let copy = match (job.choices.subtitle, Some(region)) {
-        (Some(_), _) if preset.rules.no_text => String::new(),
-        (Some(i), Some(r)) => {
-            let s = t.subtitle_for(r, i);
+    let subtitles = job.choices.uses(t, Pool::Subtitle);
+    let copy = if preset.rules.no_text {
+        String::new()
+    } else {
+        let mut lines: Vec<&str> = Vec::new();
+        for i in subtitles {
+            let s = t.subtitle_for(region, i);
             // The renderer's lookup, so `--allow-fallback` copy is what gets compared.
             let mut notes = Vec::new();
-            let mut lines: Vec<&str> = Vec::new();
-            if let Ok(c) = crate::render::copy_or_fallback(t, &s.text, r, &mut notes) {
+            if let Ok(c) = crate::render::copy_or_fallback(t, &s.text, region, &mut notes) {
                 lines.push(c);
             }
             for l in &s.lines {
-                if let Ok(c) = crate::render::copy_or_fallback(t, &l.text, r, &mut notes) {
+                if let Ok(c) = crate::render::copy_or_fallback(t, &l.text, region, &mut notes) {
                     lines.push(c);
                 }
             }
-            if let Ok(cues) = crate::render::captions::for_region(&s.captions, r) {
+            if let Ok(cues) = crate::render::captions::for_region(&s.captions, region) {
                 lines.extend(cues.iter().map(|c| c.text.as_str()));
             }
-            lines.join("\n")
         }
-        _ => String::new(),
+        lines.join("\n")
     };
     let audio = job.choices.audio.map(|i| {
         let a = t.audio_for(region, i);
@@ -66,15 +116,20 @@ pub fn composition(t: &Template, job: &Job, preset: &Preset, hashes: &AssetHashe
             Some(p) => hashes.get(p).to_string(),
             None => digest("silence"),
         };
-        super::AssetRef { id: a.id.clone(), sha256: sha }
+        super::AssetRef {
+            id: a.id.clone(),
+            sha256: sha,
+        }
     });
     let kind = match job.kind {
         PresetKind::Video => "video",
         PresetKind::Image => "image",
     };
     // "Video type" in the platform's sense: how the creative is built, not what it shows.
+    let shots = t.scenes.len().max(1)
+        + usize::from(job.choices.end_card.is_some() && job.kind == PresetKind::Video);
     let structure = format!(
-        "{kind}:bg-{bg_kind}{}{}/1-shot",
+        "{kind}:bg-{bg_kind}{}{}/{shots}-shot",
         if product.is_some() { "+product" } else { "" },
         if copy.is_empty() { "" } else { "+caption" }
     );
@@ -84,11 +139,20 @@ pub fn composition(t: &Template, job: &Job, preset: &Preset, hashes: &AssetHashe
         region: Some(job.region.clone()),
         kind: kind.to_string(),
         duration: job.duration,
-        background: super::AssetRef { id: bg_id, sha256: bg_sha },
+        background: super::AssetRef {
+            id: bg_id,
+            sha256: bg_sha,
+        },
         product,
         copy,
         audio,
-        effects: job.choices.effects.map(|i| t.effects_for(region, i).id.clone()).unwrap_or_default(),
+        effects: job
+            .choices
+            .uses(t, Pool::Effects)
+            .iter()
+            .map(|&i| t.effects_for(region, i).id.clone())
+            .collect::<Vec<_>>()
+            .join("+"),
         structure,
         product_box: None,
         text_boxes: Vec::new(),
@@ -129,11 +193,19 @@ impl Decision {
 }
 
 pub fn config(t: &Template) -> GateConfig {
-    GateConfig { max_age_days: t.dedup.exempt_after_days, ..GateConfig::default() }
+    GateConfig {
+        max_age_days: t.dedup.exempt_after_days,
+        ..GateConfig::default()
+    }
 }
 
 /// Scores every offer against the library and the batch (lower variant number wins).
-pub fn decide(offers: Vec<Offer>, library: Option<&Library>, cfg: &GateConfig, policy: DedupPolicy) -> Result<Vec<Decision>, DedupError> {
+pub fn decide(
+    offers: Vec<Offer>,
+    library: Option<&Library>,
+    cfg: &GateConfig,
+    policy: DedupPolicy,
+) -> Result<Vec<Decision>, DedupError> {
     let mut candidates = Vec::new();
     let mut fingerprints = Vec::new();
     let mut unscored = Vec::new();
@@ -193,7 +265,9 @@ pub fn decide(offers: Vec<Offer>, library: Option<&Library>, cfg: &GateConfig, p
 
 /// Records an exported output in the library under its final path.
 pub fn remember(library: &Library, d: &Decision, final_path: &Path) -> Result<(), DedupError> {
-    let Some(fp) = &d.fingerprint else { return Ok(()) };
+    let Some(fp) = &d.fingerprint else {
+        return Ok(());
+    };
     let mut fp = fp.clone();
     fp.path = final_path.to_path_buf();
     let mut c = d.candidate.clone();

@@ -23,7 +23,10 @@ pub enum EncodeError {
     #[error("{path}: {message}")]
     Ffmpeg { path: PathBuf, message: String },
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
 }
@@ -50,15 +53,33 @@ pub struct VideoSettings {
 
 impl VideoSettings {
     /// Settings with `threads = 0` (x264's own choice).
-    pub fn new(width: u32, height: u32, fps: u32, video: VideoSpec, audio: AudioSpec) -> VideoSettings {
-        VideoSettings { width, height, fps, video, audio, threads: 0 }
+    pub fn new(
+        width: u32,
+        height: u32,
+        fps: u32,
+        video: VideoSpec,
+        audio: AudioSpec,
+    ) -> VideoSettings {
+        VideoSettings {
+            width,
+            height,
+            fps,
+            video,
+            audio,
+            threads: 0,
+        }
     }
 }
 
 /// Writes a still with the stamp as XMP: JPEG (alpha flattened over white, APP1 XMP), PNG
 /// (`iTXt` `XML:com.adobe.xmp`; RGB when fully opaque) or WebP (lossy VP8 at `quality`,
 /// lossless at 100; extended VP8X container with an `XMP ` chunk).
-pub fn write_image(path: &Path, image: &RgbaImage, spec: &ImageSpec, stamp: &Stamp) -> Result<(), EncodeError> {
+pub fn write_image(
+    path: &Path,
+    image: &RgbaImage,
+    spec: &ImageSpec,
+    stamp: &Stamp,
+) -> Result<(), EncodeError> {
     still::write_image(path, image, spec, stamp)
 }
 

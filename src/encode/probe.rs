@@ -5,20 +5,34 @@ use std::ffi::CStr;
 use std::io::Read;
 use std::path::Path;
 
-use ffmpeg_next as ffmpeg;
 use ffmpeg::Rational;
+use ffmpeg_next as ffmpeg;
 
 use super::{xmp, EncodeError, Probe, Stamp, StreamKind, StreamProbe};
 use crate::media::ffio::{self, OpenError};
 
 /// Tags the MP4 muxer/demuxer adds on its own; they are not part of the stamp.
-const FFMPEG_TAGS: &[&str] = &["major_brand", "minor_version", "compatible_brands", "encoder"];
+const FFMPEG_TAGS: &[&str] = &[
+    "major_brand",
+    "minor_version",
+    "compatible_brands",
+    "encoder",
+];
 
 fn open(path: &Path) -> Result<ffmpeg::format::context::Input, EncodeError> {
     ffio::open_input(path).map_err(|e| match e {
-        OpenError::Io(source) => EncodeError::Io { path: path.to_path_buf(), source },
-        OpenError::NotRegular(m) => EncodeError::Format { path: path.to_path_buf(), message: m },
-        OpenError::Ffmpeg(m) => EncodeError::Ffmpeg { path: path.to_path_buf(), message: format!("cannot open ({m})") },
+        OpenError::Io(source) => EncodeError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        OpenError::NotRegular(m) => EncodeError::Format {
+            path: path.to_path_buf(),
+            message: m,
+        },
+        OpenError::Ffmpeg(m) => EncodeError::Ffmpeg {
+            path: path.to_path_buf(),
+            message: format!("cannot open ({m})"),
+        },
     })
 }
 
@@ -38,7 +52,12 @@ fn cstr(p: *const std::os::raw::c_char) -> Option<String> {
 }
 
 pub(super) fn probe(path: &Path) -> Result<Probe, EncodeError> {
-    let bytes = std::fs::metadata(path).map_err(|source| EncodeError::Io { path: path.to_path_buf(), source })?.len();
+    let bytes = std::fs::metadata(path)
+        .map_err(|source| EncodeError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .len();
     let mut ictx = open(path)?;
     let name = ictx.format().name().to_string();
 
@@ -47,7 +66,13 @@ pub(super) fn probe(path: &Path) -> Result<Probe, EncodeError> {
         first: Option<i64>,
         end: Option<i64>,
     }
-    let mut acc: Vec<Acc> = (0..ictx.nb_streams()).map(|_| Acc { packets: 0, first: None, end: None }).collect();
+    let mut acc: Vec<Acc> = (0..ictx.nb_streams())
+        .map(|_| Acc {
+            packets: 0,
+            first: None,
+            end: None,
+        })
+        .collect();
     for (s, p) in ictx.packets() {
         let a = &mut acc[s.index()];
         a.packets += 1;
@@ -74,7 +99,12 @@ pub(super) fn probe(path: &Path) -> Result<Probe, EncodeError> {
             cstr(unsafe { ffmpeg::ffi::avcodec_profile_name(p.codec_id, p.profile) })
         };
         let pix_fmt = if kind == StreamKind::Video && p.format >= 0 {
-            cstr(unsafe { ffmpeg::ffi::av_get_pix_fmt_name(std::mem::transmute::<i32, ffmpeg::ffi::AVPixelFormat>(p.format)) })
+            cstr(unsafe {
+                ffmpeg::ffi::av_get_pix_fmt_name(std::mem::transmute::<
+                    i32,
+                    ffmpeg::ffi::AVPixelFormat,
+                >(p.format))
+            })
         } else {
             None
         };
@@ -118,11 +148,19 @@ pub(super) fn probe(path: &Path) -> Result<Probe, EncodeError> {
     } else {
         name
     };
-    Ok(Probe { format, duration, bytes, streams })
+    Ok(Probe {
+        format,
+        duration,
+        bytes,
+        streams,
+    })
 }
 
 pub(super) fn read_stamp(path: &Path) -> Result<Stamp, EncodeError> {
-    let io = |source| EncodeError::Io { path: path.to_path_buf(), source };
+    let io = |source| EncodeError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut head = [0u8; 12];
     let mut f = std::fs::File::open(path).map_err(io)?;
     let n = f.read(&mut head).map_err(io)?;
@@ -137,7 +175,9 @@ pub(super) fn read_stamp(path: &Path) -> Result<Stamp, EncodeError> {
             .collect();
         return Ok(Stamp(map));
     }
-    let is_image = head.starts_with(&[0xFF, 0xD8]) || head.starts_with(b"\x89PNG") || (head.starts_with(b"RIFF") && head.get(8..12) == Some(b"WEBP"));
+    let is_image = head.starts_with(&[0xFF, 0xD8])
+        || head.starts_with(b"\x89PNG")
+        || (head.starts_with(b"RIFF") && head.get(8..12) == Some(b"WEBP"));
     if !is_image {
         return Err(EncodeError::Format {
             path: path.to_path_buf(),
@@ -146,5 +186,9 @@ pub(super) fn read_stamp(path: &Path) -> Result<Stamp, EncodeError> {
     }
     let bytes = std::fs::read(path).map_err(io)?;
     // An image without our XMP simply has an empty stamp.
-    Ok(Stamp(xmp::extract(&bytes).map(|x| xmp::parse_packet(&x)).unwrap_or_default()))
+    Ok(Stamp(
+        xmp::extract(&bytes)
+            .map(|x| xmp::parse_packet(&x))
+            .unwrap_or_default(),
+    ))
 }

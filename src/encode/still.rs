@@ -3,10 +3,10 @@
 use std::io::Write;
 use std::path::Path;
 
-use ffmpeg_next as ffmpeg;
 use ffmpeg::format::Pixel;
 use ffmpeg::software::scaling;
 use ffmpeg::{codec, encoder, frame, Dictionary, Packet, Rational};
+use ffmpeg_next as ffmpeg;
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::{ExtendedColorType, ImageEncoder, RgbaImage};
@@ -15,8 +15,16 @@ use super::{xmp, EncodeError, Stamp};
 use crate::media::ffio;
 use crate::preset::{ImageFormat, ImageSpec};
 
-pub(super) fn write_image(path: &Path, img: &RgbaImage, spec: &ImageSpec, stamp: &Stamp) -> Result<(), EncodeError> {
-    let fmt_err = |m: String| EncodeError::Format { path: path.to_path_buf(), message: m };
+pub(super) fn write_image(
+    path: &Path,
+    img: &RgbaImage,
+    spec: &ImageSpec,
+    stamp: &Stamp,
+) -> Result<(), EncodeError> {
+    let fmt_err = |m: String| EncodeError::Format {
+        path: path.to_path_buf(),
+        message: m,
+    };
     let packet = xmp::build_packet(&stamp.0).map_err(fmt_err)?;
     let (w, h) = img.dimensions();
     if w == 0 || h == 0 {
@@ -54,10 +62,16 @@ pub(super) fn write_image(path: &Path, img: &RgbaImage, spec: &ImageSpec, stamp:
             xmp::webp_insert(&buf, &packet, w, h, alpha).map_err(fmt_err)?
         }
     };
-    let mut f = std::fs::File::create(path).map_err(|source| EncodeError::Io { path: path.to_path_buf(), source })?;
+    let mut f = std::fs::File::create(path).map_err(|source| EncodeError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     f.write_all(&bytes)
         .and_then(|_| f.sync_data())
-        .map_err(|source| EncodeError::Io { path: path.to_path_buf(), source })
+        .map_err(|source| EncodeError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 fn is_opaque(img: &RgbaImage) -> bool {
@@ -93,7 +107,9 @@ fn encode_webp(img: &RgbaImage, quality: u8, alpha: bool) -> Result<Vec<u8>, ffm
         Pixel::YUV420P
     };
     let codec = encoder::find_by_name("libwebp").ok_or(ffmpeg::Error::EncoderNotFound)?;
-    let mut enc = codec::context::Context::new_with_codec(codec).encoder().video()?;
+    let mut enc = codec::context::Context::new_with_codec(codec)
+        .encoder()
+        .video()?;
     enc.set_width(w);
     enc.set_height(h);
     enc.set_format(pix);
@@ -108,7 +124,10 @@ fn encode_webp(img: &RgbaImage, quality: u8, alpha: bool) -> Result<Vec<u8>, ffm
         let stride = f.stride(0);
         let data = f.data_mut(0);
         for (y, row) in img.as_raw().chunks_exact(w as usize * 4).enumerate() {
-            for (d, s) in data[y * stride..].chunks_exact_mut(4).zip(row.chunks_exact(4)) {
+            for (d, s) in data[y * stride..]
+                .chunks_exact_mut(4)
+                .zip(row.chunks_exact(4))
+            {
                 d.copy_from_slice(&[s[2], s[1], s[0], s[3]]);
             }
         }
@@ -139,10 +158,16 @@ pub(crate) struct Rgb2Yuv {
 
 impl Rgb2Yuv {
     pub(crate) fn bt601(w: u32, h: u32, dst: Pixel) -> Result<Rgb2Yuv, ffmpeg::Error> {
-        Ok(Rgb2Yuv { ctx: scaling::Context::get(Pixel::RGBA, w, h, dst, w, h, scaling::Flags::BILINEAR)? })
+        Ok(Rgb2Yuv {
+            ctx: scaling::Context::get(Pixel::RGBA, w, h, dst, w, h, scaling::Flags::BILINEAR)?,
+        })
     }
 
-    pub(crate) fn convert(&mut self, img: &RgbaImage, dst: Pixel) -> Result<frame::Video, ffmpeg::Error> {
+    pub(crate) fn convert(
+        &mut self,
+        img: &RgbaImage,
+        dst: Pixel,
+    ) -> Result<frame::Video, ffmpeg::Error> {
         let (w, h) = img.dimensions();
         let mut src = frame::Video::new(Pixel::RGBA, w, h);
         copy_rgba_into(img, &mut src);

@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ffmpeg_next as ffmpeg;
 use ffmpeg::format::{sample, Pixel, Sample};
 use ffmpeg::{codec, encoder, frame, ChannelLayout, Dictionary, Packet, Rational};
+use ffmpeg_next as ffmpeg;
 use image::RgbaImage;
 
 use super::{EncodeError, Stamp, VideoSettings};
@@ -43,7 +43,11 @@ unsafe impl Send for VideoWriter {}
 
 /// "Needs more input" and "fully flushed" end a drain loop; anything else is a real failure.
 pub(crate) fn drained(e: &ffmpeg::Error) -> bool {
-    matches!(e, ffmpeg::Error::Eof) || *e == (ffmpeg::Error::Other { errno: ffmpeg::util::error::EAGAIN })
+    matches!(e, ffmpeg::Error::Eof)
+        || *e
+            == (ffmpeg::Error::Other {
+                errno: ffmpeg::util::error::EAGAIN,
+            })
 }
 
 const VIDEO: usize = 0;
@@ -74,29 +78,50 @@ impl VideoWriter {
         opened: &mut bool,
     ) -> Result<VideoWriter, EncodeError> {
         ffio::init();
-        let fail = |m: String| EncodeError::Ffmpeg { path: path.to_path_buf(), message: m };
-        let bad = |m: String| EncodeError::Format { path: path.to_path_buf(), message: m };
-        let VideoSettings { width, height, fps, .. } = *settings;
+        let fail = |m: String| EncodeError::Ffmpeg {
+            path: path.to_path_buf(),
+            message: m,
+        };
+        let bad = |m: String| EncodeError::Format {
+            path: path.to_path_buf(),
+            message: m,
+        };
+        let VideoSettings {
+            width, height, fps, ..
+        } = *settings;
         if width == 0 || height == 0 || width % 2 == 1 || height % 2 == 1 {
-            return Err(bad(format!("{width}×{height}: yuv420p H.264 needs even, non-zero dimensions")));
+            return Err(bad(format!(
+                "{width}×{height}: yuv420p H.264 needs even, non-zero dimensions"
+            )));
         }
         if fps == 0 {
             return Err(bad("fps must be positive".into()));
         }
         let vs = &settings.video;
         if vs.codec != "h264" {
-            return Err(bad(format!("video codec `{}` is not supported (only h264)", vs.codec)));
+            return Err(bad(format!(
+                "video codec `{}` is not supported (only h264)",
+                vs.codec
+            )));
         }
         let aspec = &settings.audio;
         if aspec.codec != "aac" {
-            return Err(bad(format!("audio codec `{}` is not supported (only aac)", aspec.codec)));
+            return Err(bad(format!(
+                "audio codec `{}` is not supported (only aac)",
+                aspec.codec
+            )));
         }
         if aspec.sample_rate == 0 || aspec.channels == 0 {
-            return Err(bad(format!("invalid audio format {} Hz × {} ch", aspec.sample_rate, aspec.channels)));
+            return Err(bad(format!(
+                "invalid audio format {} Hz × {} ch",
+                aspec.sample_rate, aspec.channels
+            )));
         }
         for k in stamp.0.keys() {
             if !super::xmp::valid_key(k) {
-                return Err(bad(format!("stamp key `{k}` is not a plain ASCII identifier")));
+                return Err(bad(format!(
+                    "stamp key `{k}` is not a plain ASCII identifier"
+                )));
             }
         }
         let audio = if audio.sample_rate == aspec.sample_rate && audio.channels == aspec.channels {
@@ -109,15 +134,22 @@ impl VideoWriter {
             )
         };
 
-        let url = path.to_str().ok_or_else(|| bad("path is not valid UTF-8".into()))?;
+        let url = path
+            .to_str()
+            .ok_or_else(|| bad("path is not valid UTF-8".into()))?;
         // `file:` keeps FFmpeg from reading a scheme out of an odd output name.
         let url = format!("file:{url}");
-        let mut octx = ffmpeg::format::output_as(&url, "mp4").map_err(|e| fail(format!("cannot create ({e})")))?;
+        let mut octx = ffmpeg::format::output_as(&url, "mp4")
+            .map_err(|e| fail(format!("cannot create ({e})")))?;
         *opened = true;
-        let global_header = octx.format().flags().contains(ffmpeg::format::Flags::GLOBAL_HEADER);
+        let global_header = octx
+            .format()
+            .flags()
+            .contains(ffmpeg::format::Flags::GLOBAL_HEADER);
 
         // --- video: libx264 ---
-        let x264 = encoder::find_by_name("libx264").ok_or_else(|| fail("FFmpeg was built without libx264".into()))?;
+        let x264 = encoder::find_by_name("libx264")
+            .ok_or_else(|| fail("FFmpeg was built without libx264".into()))?;
         let mut venc = codec::context::Context::new_with_codec(x264)
             .encoder()
             .video()
@@ -159,14 +191,17 @@ impl VideoWriter {
             ))
         })?;
         {
-            let mut ost = octx.add_stream(x264).map_err(|e| fail(format!("add video stream ({e})")))?;
+            let mut ost = octx
+                .add_stream(x264)
+                .map_err(|e| fail(format!("add video stream ({e})")))?;
             ost.set_parameters(&venc);
             ost.set_time_base(vtb);
             ost.set_avg_frame_rate(Rational(fps as i32, 1));
         }
 
         // --- audio: FFmpeg's native AAC (LC) ---
-        let aac = encoder::find(codec::Id::AAC).ok_or_else(|| fail("FFmpeg has no AAC encoder".into()))?;
+        let aac = encoder::find(codec::Id::AAC)
+            .ok_or_else(|| fail("FFmpeg has no AAC encoder".into()))?;
         let mut aenc = codec::context::Context::new_with_codec(aac)
             .encoder()
             .audio()
@@ -189,10 +224,14 @@ impl VideoWriter {
                 aspec.sample_rate, aspec.channels, aspec.bitrate_kbps
             ))
         })?;
-        let aac_small_last = aac.capabilities().contains(ffmpeg::codec::capabilities::Capabilities::SMALL_LAST_FRAME);
+        let aac_small_last = aac
+            .capabilities()
+            .contains(ffmpeg::codec::capabilities::Capabilities::SMALL_LAST_FRAME);
         let aac_frame = (aenc.frame_size() as usize).max(1);
         {
-            let mut ost = octx.add_stream(aac).map_err(|e| fail(format!("add audio stream ({e})")))?;
+            let mut ost = octx
+                .add_stream(aac)
+                .map_err(|e| fail(format!("add audio stream ({e})")))?;
             ost.set_parameters(&aenc);
             ost.set_time_base(atb);
         }
@@ -208,7 +247,8 @@ impl VideoWriter {
         // keys; the default iTunes-style `ilst` atoms know a fixed list (title, comment, …)
         // and silently drop the rest.
         hopts.set("movflags", "+faststart+use_metadata_tags");
-        octx.write_header_with(hopts).map_err(|e| fail(format!("cannot write MP4 header ({e})")))?;
+        octx.write_header_with(hopts)
+            .map_err(|e| fail(format!("cannot write MP4 header ({e})")))?;
         let vst_tb = octx.stream(VIDEO).expect("video stream added").time_base();
         let ast_tb = octx.stream(AUDIO).expect("audio stream added").time_base();
 
@@ -233,7 +273,10 @@ impl VideoWriter {
     }
 
     fn fail(&self, what: &str, e: ffmpeg::Error) -> EncodeError {
-        EncodeError::Ffmpeg { path: self.path.clone(), message: format!("{what} ({e})") }
+        EncodeError::Ffmpeg {
+            path: self.path.clone(),
+            message: format!("{what} ({e})"),
+        }
     }
 
     /// Frames pushed so far.
@@ -259,7 +302,9 @@ impl VideoWriter {
         // each time: the encoder may still reference the previous one.
         let mut yuv = super::yuv::rgba_to_yuv420(frame, super::yuv::Matrix::BT709);
         yuv.set_pts(Some(self.frames as i64));
-        self.venc.send_frame(&yuv).map_err(|e| self.fail("libx264 refused a frame", e))?;
+        self.venc
+            .send_frame(&yuv)
+            .map_err(|e| self.fail("libx264 refused a frame", e))?;
         self.frames += 1;
         self.drain_video()?;
         // Keep audio level with video so the muxer can interleave in small chunks.
@@ -273,24 +318,39 @@ impl VideoWriter {
     /// Flushes both encoders and writes the index. Audio is cut or padded with silence to the
     /// video's length (frames / fps).
     pub fn finish(mut self) -> Result<(), EncodeError> {
-        self.venc.send_eof().map_err(|e| self.fail("libx264 flush", e))?;
+        self.venc
+            .send_eof()
+            .map_err(|e| self.fail("libx264 flush", e))?;
         self.drain_video()?;
-        let total = (self.frames * self.atb.denominator() as u64 + self.fps as u64 / 2) / self.fps as u64;
+        let total =
+            (self.frames * self.atb.denominator() as u64 + self.fps as u64 / 2) / self.fps as u64;
         while self.audio_pos < total {
             let left = (total - self.audio_pos) as usize;
             // Without SMALL_LAST_FRAME support the tail is padded to a whole AAC frame.
-            let n = if left < self.aac_frame && !self.aac_small_last { self.aac_frame } else { left.min(self.aac_frame) };
+            let n = if left < self.aac_frame && !self.aac_small_last {
+                self.aac_frame
+            } else {
+                left.min(self.aac_frame)
+            };
             self.send_audio(n)?;
         }
-        self.aenc.send_eof().map_err(|e| self.fail("AAC flush", e))?;
+        self.aenc
+            .send_eof()
+            .map_err(|e| self.fail("AAC flush", e))?;
         self.drain_audio()?;
-        self.octx.write_trailer().map_err(|e| self.fail("cannot finish the MP4 (trailer/faststart)", e))?;
+        self.octx
+            .write_trailer()
+            .map_err(|e| self.fail("cannot finish the MP4 (trailer/faststart)", e))?;
         Ok(())
     }
 
     fn send_audio(&mut self, n: usize) -> Result<(), EncodeError> {
         let ch = self.audio.channels as usize;
-        let mut f = frame::Audio::new(Sample::F32(sample::Type::Planar), n, ChannelLayout::default(ch as i32));
+        let mut f = frame::Audio::new(
+            Sample::F32(sample::Type::Planar),
+            n,
+            ChannelLayout::default(ch as i32),
+        );
         f.set_rate(self.audio.sample_rate);
         f.set_pts(Some(self.audio_pos as i64));
         let src = &self.audio.samples;
@@ -303,7 +363,9 @@ impl VideoWriter {
                 *out = src.get((start + i) * ch + c).copied().unwrap_or(0.0);
             }
         }
-        self.aenc.send_frame(&f).map_err(|e| self.fail("AAC encoder refused samples", e))?;
+        self.aenc
+            .send_frame(&f)
+            .map_err(|e| self.fail("AAC encoder refused samples", e))?;
         self.audio_pos += n as u64;
         self.drain_audio()
     }
@@ -318,7 +380,8 @@ impl VideoWriter {
             }
             pkt.set_stream(VIDEO);
             pkt.rescale_ts(self.vtb, self.vst_tb);
-            pkt.write_interleaved(&mut self.octx).map_err(|e| self.fail("writing video packet", e))?;
+            pkt.write_interleaved(&mut self.octx)
+                .map_err(|e| self.fail("writing video packet", e))?;
         }
     }
 
@@ -332,7 +395,8 @@ impl VideoWriter {
             }
             pkt.set_stream(AUDIO);
             pkt.rescale_ts(self.atb, self.ast_tb);
-            pkt.write_interleaved(&mut self.octx).map_err(|e| self.fail("writing audio packet", e))?;
+            pkt.write_interleaved(&mut self.octx)
+                .map_err(|e| self.fail("writing audio packet", e))?;
         }
     }
 }

@@ -28,7 +28,10 @@ fn escape(v: &str) -> Result<String, String> {
             // Kept as references: XML parsers normalise literal CR/CRLF to LF.
             '\t' | '\n' | '\r' => s.push_str(&format!("&#{};", c as u32)),
             c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {
-                return Err(format!("control character U+{:04X} cannot be stored in XMP", c as u32))
+                return Err(format!(
+                    "control character U+{:04X} cannot be stored in XMP",
+                    c as u32
+                ))
             }
             c => s.push(c),
         }
@@ -55,7 +58,9 @@ fn unescape(v: &str) -> String {
             "quot" => Some('"'),
             "apos" => Some('\''),
             _ if ent.starts_with("#x") || ent.starts_with("#X") => {
-                u32::from_str_radix(&ent[2..], 16).ok().and_then(char::from_u32)
+                u32::from_str_radix(&ent[2..], 16)
+                    .ok()
+                    .and_then(char::from_u32)
             }
             _ if ent.starts_with('#') => ent[1..].parse::<u32>().ok().and_then(char::from_u32),
             _ => None,
@@ -126,7 +131,9 @@ pub fn parse_packet(xmp: &str) -> BTreeMap<String, String> {
         while let Some(i) = xmp[from..].find(&open) {
             let start = from + i + open.len();
             from = start;
-            let name_len = xmp[start..].find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))).unwrap_or(0);
+            let name_len = xmp[start..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+                .unwrap_or(0);
             let name = &xmp[start..start + name_len];
             let rest = &xmp[start + name_len..];
             if name.is_empty() {
@@ -155,12 +162,18 @@ pub fn parse_packet(xmp: &str) -> BTreeMap<String, String> {
                 continue;
             }
             let rest = &xmp[from..];
-            let name_len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))).unwrap_or(0);
+            let name_len = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+                .unwrap_or(0);
             let name = &rest[..name_len];
             let after = rest[name_len..].trim_start();
-            let Some(after) = after.strip_prefix('=') else { continue };
+            let Some(after) = after.strip_prefix('=') else {
+                continue;
+            };
             let after = after.trim_start();
-            let Some(q) = after.chars().next().filter(|c| *c == '"' || *c == '\'') else { continue };
+            let Some(q) = after.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+                continue;
+            };
             if let Some(end) = after[1..].find(q) {
                 if !name.is_empty() {
                     out.insert(name.to_string(), unescape(&after[1..1 + end]));
@@ -179,7 +192,10 @@ pub fn jpeg_insert(jpeg: &[u8], xmp: &str) -> Result<Vec<u8>, String> {
     }
     let len = 2 + JPEG_XMP_HEADER.len() + xmp.len();
     if len > 0xFFFF {
-        return Err(format!("XMP packet of {} bytes does not fit one JPEG APP1 segment (64 KB)", xmp.len()));
+        return Err(format!(
+            "XMP packet of {} bytes does not fit one JPEG APP1 segment (64 KB)",
+            xmp.len()
+        ));
     }
     // JFIF requires its APP0 right after SOI, so XMP goes after it.
     let mut at = 2;
@@ -230,7 +246,11 @@ fn crc32(parts: &[&[u8]]) -> u32 {
         for &b in *p {
             c ^= b as u32;
             for _ in 0..8 {
-                c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
             }
         }
     }
@@ -267,7 +287,10 @@ fn png_extract(b: &[u8]) -> Option<String> {
         let len = u32::from_be_bytes(b[i..i + 4].try_into().ok()?) as usize;
         let kind = &b[i + 4..i + 8];
         let data = b.get(i + 8..i + 8 + len)?;
-        if kind == b"iTXt" && data.starts_with(PNG_XMP_KEYWORD) && data.get(PNG_XMP_KEYWORD.len()) == Some(&0) {
+        if kind == b"iTXt"
+            && data.starts_with(PNG_XMP_KEYWORD)
+            && data.get(PNG_XMP_KEYWORD.len()) == Some(&0)
+        {
             let rest = &data[PNG_XMP_KEYWORD.len() + 1..];
             if rest.first() == Some(&0) {
                 // Uncompressed: skip flag, method, language tag and translated keyword.
@@ -308,7 +331,13 @@ fn webp_chunks(b: &[u8]) -> Option<Vec<([u8; 4], &[u8])>> {
 
 /// Rewrites a WebP file as an extended (VP8X) file with an `XMP ` chunk at the end, as the
 /// container spec orders it. `width`/`height` fill the VP8X canvas when the input was simple.
-pub fn webp_insert(webp: &[u8], xmp: &str, width: u32, height: u32, has_alpha: bool) -> Result<Vec<u8>, String> {
+pub fn webp_insert(
+    webp: &[u8],
+    xmp: &str,
+    width: u32,
+    height: u32,
+    has_alpha: bool,
+) -> Result<Vec<u8>, String> {
     let chunks = webp_chunks(webp).ok_or("encoder output is not a WebP file")?;
     let mut body: Vec<u8> = b"WEBP".to_vec();
     let push = |body: &mut Vec<u8>, fourcc: &[u8], data: &[u8]| {
@@ -374,7 +403,10 @@ mod tests {
             ("variant_id", "v-01"),
             ("subtitle", "اركض بخفة"),
             ("copy_zh", "轻盈每一步"),
-            ("tracking_url", "https://shop.example.com/p?utm_source=tiktok&utm_medium=paid_social"),
+            (
+                "tracking_url",
+                "https://shop.example.com/p?utm_source=tiktok&utm_medium=paid_social",
+            ),
             ("quirky", "<a> & \"b\" 'c'\nline2\tx\r"),
             ("empty", ""),
         ]

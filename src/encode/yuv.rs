@@ -5,9 +5,9 @@
 //! libx264 `veryfast` encode; this fixed-point version with rows split over rayon takes a
 //! fraction of that. A test checks it against swscale's output (see below).
 
-use ffmpeg_next as ffmpeg;
 use ffmpeg::format::Pixel;
 use ffmpeg::frame;
+use ffmpeg_next as ffmpeg;
 use image::RgbaImage;
 use rayon::prelude::*;
 
@@ -20,7 +20,10 @@ pub(crate) struct Matrix {
 
 impl Matrix {
     /// HD video; what we signal in the H.264 VUI.
-    pub(crate) const BT709: Matrix = Matrix { kr: 0.2126, kb: 0.0722 };
+    pub(crate) const BT709: Matrix = Matrix {
+        kr: 0.2126,
+        kb: 0.0722,
+    };
 }
 
 /// 16.16 fixed-point coefficients, scaled from full-range RGB to limited-range YUV
@@ -77,11 +80,18 @@ pub(crate) fn rgba_to_yuv420(img: &RgbaImage, m: Matrix) -> frame::Video {
     yp.fill(0);
     up.fill(128);
     vp.fill(128);
-    let rows = src.par_chunks_exact(w * 8).zip(yp.par_chunks_mut(2 * ys)).zip(up.par_chunks_mut(us)).zip(vp.par_chunks_mut(vs));
+    let rows = src
+        .par_chunks_exact(w * 8)
+        .zip(yp.par_chunks_mut(2 * ys))
+        .zip(up.par_chunks_mut(us))
+        .zip(vp.par_chunks_mut(vs));
     rows.for_each(|(((rgba, yrows), urow), vrow)| {
         let (top, bottom) = rgba.split_at(w * 4);
         let (y0, y1) = yrows.split_at_mut(ys);
-        let luma = |p: &[u8]| (16 + ((c.y[0] * p[0] as i32 + c.y[1] * p[1] as i32 + c.y[2] * p[2] as i32 + 32768) >> 16)) as u8;
+        let luma = |p: &[u8]| {
+            (16 + ((c.y[0] * p[0] as i32 + c.y[1] * p[1] as i32 + c.y[2] * p[2] as i32 + 32768)
+                >> 16)) as u8
+        };
         let blocks = top
             .chunks_exact(8)
             .zip(bottom.chunks_exact(8))
@@ -111,13 +121,23 @@ mod tests {
     use ffmpeg::software::scaling;
 
     fn yuv_at(f: &frame::Video, x: usize, y: usize) -> (u8, u8, u8) {
-        (f.data(0)[y * f.stride(0) + x], f.data(1)[y / 2 * f.stride(1) + x / 2], f.data(2)[y / 2 * f.stride(2) + x / 2])
+        (
+            f.data(0)[y * f.stride(0) + x],
+            f.data(1)[y / 2 * f.stride(1) + x / 2],
+            f.data(2)[y / 2 * f.stride(2) + x / 2],
+        )
     }
 
     #[test]
     fn textbook_bt709_values() {
         crate::media::ffio::init();
-        let colours = [([255, 255, 255], (235, 128, 128)), ([0, 0, 0], (16, 128, 128)), ([255, 0, 0], (63, 102, 240)), ([0, 255, 0], (173, 42, 26)), ([0, 0, 255], (32, 240, 118))];
+        let colours = [
+            ([255, 255, 255], (235, 128, 128)),
+            ([0, 0, 0], (16, 128, 128)),
+            ([255, 0, 0], (63, 102, 240)),
+            ([0, 255, 0], (173, 42, 26)),
+            ([0, 0, 255], (32, 240, 118)),
+        ];
         for (rgb, want) in colours {
             let img = RgbaImage::from_pixel(4, 2, image::Rgba([rgb[0], rgb[1], rgb[2], 255]));
             let f = rgba_to_yuv420(&img, Matrix::BT709);
@@ -130,13 +150,36 @@ mod tests {
         crate::media::ffio::init();
         let (w, h) = (96u32, 64u32);
         let img = RgbaImage::from_fn(w, h, |x, y| {
-            image::Rgba([(x * 255 / w) as u8, (y * 255 / h) as u8, ((x + y) * 255 / (w + h)) as u8, 255])
+            image::Rgba([
+                (x * 255 / w) as u8,
+                (y * 255 / h) as u8,
+                ((x + y) * 255 / (w + h)) as u8,
+                255,
+            ])
         });
         let ours = rgba_to_yuv420(&img, Matrix::BT709);
-        let mut ctx = scaling::Context::get(Pixel::RGBA, w, h, Pixel::YUV420P, w, h, scaling::Flags::BILINEAR).unwrap();
+        let mut ctx = scaling::Context::get(
+            Pixel::RGBA,
+            w,
+            h,
+            Pixel::YUV420P,
+            w,
+            h,
+            scaling::Flags::BILINEAR,
+        )
+        .unwrap();
         unsafe {
             let c = ffmpeg::ffi::sws_getCoefficients(ffmpeg::ffi::SWS_CS_ITU709);
-            ffmpeg::ffi::sws_setColorspaceDetails(ctx.as_mut_ptr(), c, 1, c, 0, 0, 1 << 16, 1 << 16);
+            ffmpeg::ffi::sws_setColorspaceDetails(
+                ctx.as_mut_ptr(),
+                c,
+                1,
+                c,
+                0,
+                0,
+                1 << 16,
+                1 << 16,
+            );
         }
         let mut src = frame::Video::new(Pixel::RGBA, w, h);
         super::super::still::copy_rgba_into(&img, &mut src);
@@ -162,7 +205,11 @@ mod tests {
                 n += 2;
             }
         }
-        assert!((sum as f64 / n as f64) < 1.0, "chroma mean diff {}", sum as f64 / n as f64);
+        assert!(
+            (sum as f64 / n as f64) < 1.0,
+            "chroma mean diff {}",
+            sum as f64 / n as f64
+        );
     }
 }
 
@@ -176,14 +223,25 @@ mod speed {
     #[ignore]
     fn yuv_speed_1080x1920() {
         crate::media::ffio::init();
-        let img = RgbaImage::from_fn(1080, 1920, |x, y| image::Rgba([(x % 256) as u8, (y % 256) as u8, 100, 255]));
+        let img = RgbaImage::from_fn(1080, 1920, |x, y| {
+            image::Rgba([(x % 256) as u8, (y % 256) as u8, 100, 255])
+        });
         let n = 30;
         let t = std::time::Instant::now();
         for _ in 0..n {
             std::hint::black_box(rgba_to_yuv420(&img, Matrix::BT709));
         }
         let ours = t.elapsed().as_secs_f64() * 1000.0 / n as f64;
-        let mut ctx = scaling::Context::get(Pixel::RGBA, 1080, 1920, Pixel::YUV420P, 1080, 1920, scaling::Flags::BILINEAR).unwrap();
+        let mut ctx = scaling::Context::get(
+            Pixel::RGBA,
+            1080,
+            1920,
+            Pixel::YUV420P,
+            1080,
+            1920,
+            scaling::Flags::BILINEAR,
+        )
+        .unwrap();
         let t = std::time::Instant::now();
         for _ in 0..n {
             let mut src = frame::Video::new(Pixel::RGBA, 1080, 1920);

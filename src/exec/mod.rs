@@ -44,16 +44,50 @@ pub struct RunOptions {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    Loading { assets: usize },
-    Started { jobs: usize },
-    JobStarted { index: usize, file: String, frames: u32 },
-    Frames { index: usize, done: u32, total: u32 },
-    JobFinished { index: usize, file: String, status: Status, bytes: u64, seconds: f64, error: Option<String> },
+    Loading {
+        assets: usize,
+    },
+    Started {
+        jobs: usize,
+    },
+    JobStarted {
+        index: usize,
+        file: String,
+        frames: u32,
+    },
+    Frames {
+        index: usize,
+        done: u32,
+        total: u32,
+    },
+    JobFinished {
+        index: usize,
+        file: String,
+        status: Status,
+        bytes: u64,
+        seconds: f64,
+        error: Option<String>,
+    },
     /// The duplicate gate starts scoring the rendered outputs.
-    Scoring { outputs: usize, library: Option<PathBuf> },
+    Scoring {
+        outputs: usize,
+        library: Option<PathBuf>,
+    },
     /// The gate's verdict on one output (only `similar` and `duplicate` are reported).
-    Verdict { index: usize, file: String, verdict: String, held: bool, reason: String },
-    Finished { exported: usize, failed: usize, rejected: usize, skipped: usize, seconds: f64 },
+    Verdict {
+        index: usize,
+        file: String,
+        verdict: String,
+        held: bool,
+        reason: String,
+    },
+    Finished {
+        exported: usize,
+        failed: usize,
+        rejected: usize,
+        skipped: usize,
+        seconds: f64,
+    },
 }
 
 #[derive(Debug)]
@@ -93,14 +127,20 @@ pub fn stamp_for(t: &Template, job: &Job) -> Stamp {
     m.insert("preset".into(), job.preset.clone());
     m.insert("region".into(), job.region.clone());
     m.insert("locale".into(), job.locale.clone());
-    m.insert("modules".into(), serde_json::to_string(&job.modules).expect("string map serialises"));
+    m.insert(
+        "modules".into(),
+        serde_json::to_string(&job.modules).expect("string map serialises"),
+    );
     if let Some(u) = &job.tracking_url {
         m.insert("tracking_url".into(), u.clone());
     }
     for (k, v) in &job.tracking {
         m.insert(k.clone(), v.clone());
     }
-    m.insert("generator".into(), format!("creative-factory {}", env!("CARGO_PKG_VERSION")));
+    m.insert(
+        "generator".into(),
+        format!("creative-factory {}", env!("CARGO_PKG_VERSION")),
+    );
     Stamp(m)
 }
 
@@ -116,10 +156,14 @@ pub fn run(
 ) -> Result<RunReport, ExecError> {
     let started = Instant::now();
     let staging = Staging::create(&opts.out)?;
-    on_event(Event::Loading { assets: crate::plan::asset_paths(t).len() });
+    on_event(Event::Loading {
+        assets: crate::plan::asset_paths(t).len(),
+    });
     let assets = Assets::load(t, plan, presets, &opts.limits);
     let text_cache = TextCache::default();
-    on_event(Event::Started { jobs: plan.jobs.len() });
+    on_event(Event::Started {
+        jobs: plan.jobs.len(),
+    });
 
     let cancel = AtomicBool::new(false);
     let (job_tx, job_rx) = bounded::<&Job>(plan.jobs.len().max(1));
@@ -141,7 +185,15 @@ pub fn run(
                         break;
                     }
                     let t0 = Instant::now();
-                    let result = run_job(t, job, presets, (assets, fonts, text_cache), staging, &ev_tx, cancel);
+                    let result = run_job(
+                        t,
+                        job,
+                        presets,
+                        (assets, fonts, text_cache),
+                        staging,
+                        &ev_tx,
+                        cancel,
+                    );
                     let failed = result.is_err();
                     let (status, bytes, error) = match &result {
                         Ok((_, v, _)) => (Status::Exported, v.bytes, None),
@@ -155,7 +207,10 @@ pub fn run(
                         seconds: t0.elapsed().as_secs_f64(),
                         error,
                     });
-                    let _ = out_tx.send(Outcome { index: job.index, result });
+                    let _ = out_tx.send(Outcome {
+                        index: job.index,
+                        result,
+                    });
                     if failed && opts.fail_fast {
                         cancel.store(true, Ordering::Relaxed);
                     }
@@ -175,7 +230,8 @@ pub fn run(
     }
 
     // The duplicate gate scores everything that rendered, before anything is exported.
-    let mut decisions: Vec<Option<crate::dedup::gate::Decision>> = (0..plan.jobs.len()).map(|_| None).collect();
+    let mut decisions: Vec<Option<crate::dedup::gate::Decision>> =
+        (0..plan.jobs.len()).map(|_| None).collect();
     let library = match (&t.dedup.library, t.dedup.policy) {
         (Some(path), p) if p != DedupPolicy::Off => Some(crate::dedup::Library::open(path)?),
         _ => None,
@@ -191,18 +247,34 @@ pub fn run(
                     staged: staged.clone(),
                     variant_n: job.variant_n,
                     variant_id: job.variant_id.clone(),
-                    composition: crate::dedup::gate::composition(t, job, presets.get(&job.preset).expect("planned presets exist"), hashes),
+                    composition: crate::dedup::gate::composition(
+                        t,
+                        job,
+                        presets.get(&job.preset).expect("planned presets exist"),
+                        hashes,
+                    ),
                     product_box: extra.product_box,
                     text_boxes: extra.text_boxes.clone(),
                 }),
                 _ => None,
             })
             .collect();
-        on_event(Event::Scoring { outputs: offers.len(), library: t.dedup.library.clone() });
+        on_event(Event::Scoring {
+            outputs: offers.len(),
+            library: t.dedup.library.clone(),
+        });
         let cfg = crate::dedup::gate::config(t);
         // Verdicts name the files they matched; inside the batch those are staged paths, which
         // mean nothing to an operator, so they are replaced by the output names.
-        let names: Vec<(String, String)> = offers.iter().map(|o| (o.staged.display().to_string(), plan.jobs[o.job_index].file.clone())).collect();
+        let names: Vec<(String, String)> = offers
+            .iter()
+            .map(|o| {
+                (
+                    o.staged.display().to_string(),
+                    plan.jobs[o.job_index].file.clone(),
+                )
+            })
+            .collect();
         for mut d in crate::dedup::gate::decide(offers, library.as_ref(), &cfg, t.dedup.policy)? {
             let i = d.job_index;
             if let Some(v) = &mut d.verdict {
@@ -232,7 +304,11 @@ pub fn run(
         let mut row = base_row(t, job, presets);
         if let Some(d) = &decision {
             row.dedup = d.label().map(String::from);
-            row.dedup_reason = d.verdict.as_ref().map(|v| v.reason.clone()).or_else(|| d.note.clone());
+            row.dedup_reason = d
+                .verdict
+                .as_ref()
+                .map(|v| v.reason.clone())
+                .or_else(|| d.note.clone());
         }
         match outcome {
             Some(Ok((staged, verified, extra))) => {
@@ -249,7 +325,11 @@ pub fn run(
                 } else {
                     let dest = export::publish(&staged, &opts.out, job)?;
                     if let (Some(lib), Some(d)) = (&library, &decision) {
-                        crate::dedup::gate::remember(lib, d, &dest.canonicalize().unwrap_or(dest.clone()))?;
+                        crate::dedup::gate::remember(
+                            lib,
+                            d,
+                            &dest.canonicalize().unwrap_or(dest.clone()),
+                        )?;
                     }
                     row.status = Status::Exported;
                     exported += 1;
@@ -270,8 +350,20 @@ pub fn run(
     }
     export::write_manifests(&opts.out, &t.name, t.version, &rows)?;
     drop(staging);
-    on_event(Event::Finished { exported, failed, rejected, skipped, seconds: started.elapsed().as_secs_f64() });
-    Ok(RunReport { rows, exported, failed, rejected, skipped })
+    on_event(Event::Finished {
+        exported,
+        failed,
+        rejected,
+        skipped,
+        seconds: started.elapsed().as_secs_f64(),
+    });
+    Ok(RunReport {
+        rows,
+        exported,
+        failed,
+        rejected,
+        skipped,
+    })
 }
 
 fn base_row(t: &Template, job: &Job, presets: &PresetSet) -> ManifestRow {
@@ -283,7 +375,10 @@ fn base_row(t: &Template, job: &Job, presets: &PresetSet) -> ManifestRow {
         template: t.name.clone(),
         template_version: t.version,
         preset: job.preset.clone(),
-        platform: presets.get(&job.preset).map(|p| p.platform.clone()).unwrap_or_default(),
+        platform: presets
+            .get(&job.preset)
+            .map(|p| p.platform.clone())
+            .unwrap_or_default(),
         kind: job.kind,
         region: job.region.clone(),
         locale: job.locale.clone(),
@@ -315,35 +410,69 @@ fn run_job(
     events: &Sender<Event>,
     cancel: &AtomicBool,
 ) -> JobResult {
-    let ctx = |e: &dyn std::fmt::Display| format!("variant {} ({}, {}, {}): {e}", job.variant_n, job.file, job.preset, job.region);
-    let preset = presets.get(&job.preset).ok_or_else(|| ctx(&format!("unknown preset `{}`", job.preset)))?;
-    let region = t.regions.iter().find(|r| r.code == job.region).ok_or_else(|| ctx(&"unknown region"))?;
-    let scene = render::prepare(t, job, preset, region, assets, fonts, text_cache).map_err(|e| ctx(&e))?;
+    let ctx = |e: &dyn std::fmt::Display| {
+        format!(
+            "variant {} ({}, {}, {}): {e}",
+            job.variant_n, job.file, job.preset, job.region
+        )
+    };
+    let preset = presets
+        .get(&job.preset)
+        .ok_or_else(|| ctx(&format!("unknown preset `{}`", job.preset)))?;
+    let region = t
+        .regions
+        .iter()
+        .find(|r| r.code == job.region)
+        .ok_or_else(|| ctx(&"unknown region"))?;
+    let scene =
+        render::prepare(t, job, preset, region, assets, fonts, text_cache).map_err(|e| ctx(&e))?;
     let staged = staging.path_for(job);
     let stamp = stamp_for(t, job);
-    let _ = events.send(Event::JobStarted { index: job.index, file: job.file.clone(), frames: scene.frames });
+    let _ = events.send(Event::JobStarted {
+        index: job.index,
+        file: job.file.clone(),
+        frames: scene.frames,
+    });
 
     match preset.kind {
         PresetKind::Image => {
             let frame = scene.frame(0);
-            let spec = preset.image.as_ref().ok_or_else(|| ctx(&"image preset without [image] settings"))?;
+            let spec = preset
+                .image
+                .as_ref()
+                .ok_or_else(|| ctx(&"image preset without [image] settings"))?;
             encode::write_image(&staged, &frame, spec, &stamp).map_err(|e| ctx(&e))?;
-            let _ = events.send(Event::Frames { index: job.index, done: 1, total: 1 });
+            let _ = events.send(Event::Frames {
+                index: job.index,
+                done: 1,
+                total: 1,
+            });
         }
         PresetKind::Video => {
             let audio = render::soundtrack(t, job, preset, region, assets).map_err(|e| ctx(&e))?;
-            let (Some(video), Some(aspec), Some(audio)) = (&preset.video, &preset.audio, audio) else {
+            let (Some(video), Some(aspec), Some(audio)) = (&preset.video, &preset.audio, audio)
+            else {
                 return Err(ctx(&"video preset without [video] and [audio] settings"));
             };
             // x264's thread count changes its output bytes, so it follows the machine, never
             // `--jobs`: the same template gives the same files however many jobs run.
-            let mut settings = VideoSettings::new(scene.width, scene.height, scene.fps, video.clone(), aspec.clone());
-            settings.threads = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(2).min(8);
+            let mut settings = VideoSettings::new(
+                scene.width,
+                scene.height,
+                scene.fps,
+                video.clone(),
+                aspec.clone(),
+            );
+            settings.threads = std::thread::available_parallelism()
+                .map(|n| n.get() as u32)
+                .unwrap_or(2)
+                .min(8);
             // Few frames in flight: memory stays flat however long the clip or the batch.
             let (ftx, frx) = bounded::<image::RgbaImage>(3);
             let result: Result<(), String> = std::thread::scope(|s| {
                 let encoder = s.spawn(|| -> Result<(), String> {
-                    let mut w = VideoWriter::create(&staged, &settings, &stamp, Arc::clone(&audio)).map_err(|e| ctx(&e))?;
+                    let mut w = VideoWriter::create(&staged, &settings, &stamp, Arc::clone(&audio))
+                        .map_err(|e| ctx(&e))?;
                     for f in frx.iter() {
                         w.push(&f).map_err(|e| ctx(&e))?;
                     }
@@ -357,11 +486,17 @@ fn run_job(
                         break; // the encoder stopped; its error is reported below
                     }
                     if i % 15 == 14 || i + 1 == scene.frames {
-                        let _ = events.send(Event::Frames { index: job.index, done: i + 1, total: scene.frames });
+                        let _ = events.send(Event::Frames {
+                            index: job.index,
+                            done: i + 1,
+                            total: scene.frames,
+                        });
                     }
                 }
                 drop(ftx);
-                encoder.join().map_err(|_| ctx(&"encoder thread panicked"))?
+                encoder
+                    .join()
+                    .map_err(|_| ctx(&"encoder thread panicked"))?
             });
             result?;
             if cancel.load(Ordering::Relaxed) {
@@ -370,10 +505,14 @@ fn run_job(
         }
     }
     let verified = export::verify(&staged, job, scene.frames, scene.fps).map_err(|e| ctx(&e))?;
-    Ok((staged, verified, Extra {
+    Ok((
+        staged,
+        verified,
+        Extra {
             rules_applied: scene.rules_applied.clone(),
             fonts: scene.fonts.clone(),
             product_box: scene.product_box,
             text_boxes: scene.text_boxes.clone(),
-        }))
+        },
+    ))
 }

@@ -19,15 +19,24 @@ use crate::preset::PresetKind;
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: cannot be read back: {source}")]
-    Probe { path: PathBuf, source: encode::EncodeError },
+    Probe {
+        path: PathBuf,
+        source: encode::EncodeError,
+    },
     #[error("{file}: verification failed: {message}")]
     Verify { file: String, message: String },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
-    move |source| ExportError::Io { path: path.to_path_buf(), source }
+    move |source| ExportError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// A private directory inside the output directory for files being written.
@@ -44,7 +53,10 @@ impl Staging {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().to_string();
                 if let Some(pid) = name.strip_prefix(".staging-") {
-                    let alive = pid.parse::<u32>().map(|p| Path::new(&format!("/proc/{p}")).exists()).unwrap_or(false);
+                    let alive = pid
+                        .parse::<u32>()
+                        .map(|p| Path::new(&format!("/proc/{p}")).exists())
+                        .unwrap_or(false);
                     if !alive {
                         let _ = fs::remove_dir_all(e.path());
                     }
@@ -84,24 +96,44 @@ pub struct Verified {
 
 /// Opens the staged file again and checks streams, size, duration and frame count against
 /// the job.
-pub fn verify(staged: &Path, job: &Job, expected_frames: u32, fps: u32) -> Result<Verified, ExportError> {
-    let probe: Probe = encode::probe(staged).map_err(|source| ExportError::Probe { path: staged.to_path_buf(), source })?;
-    let fail = |message: String| ExportError::Verify { file: job.file.clone(), message };
+pub fn verify(
+    staged: &Path,
+    job: &Job,
+    expected_frames: u32,
+    fps: u32,
+) -> Result<Verified, ExportError> {
+    let probe: Probe = encode::probe(staged).map_err(|source| ExportError::Probe {
+        path: staged.to_path_buf(),
+        source,
+    })?;
+    let fail = |message: String| ExportError::Verify {
+        file: job.file.clone(),
+        message,
+    };
     let video = probe
         .streams
         .iter()
         .find(|s| s.kind == StreamKind::Video)
         .ok_or_else(|| fail("no picture stream".into()))?;
     if (video.width, video.height) != (job.width, job.height) {
-        return Err(fail(format!("size is {}×{}, expected {}×{}", video.width, video.height, job.width, job.height)));
+        return Err(fail(format!(
+            "size is {}×{}, expected {}×{}",
+            video.width, video.height, job.width, job.height
+        )));
     }
     let mut duration = 0.0;
     if job.kind == PresetKind::Video {
         if video.codec != "h264" {
-            return Err(fail(format!("video codec is {}, expected h264", video.codec)));
+            return Err(fail(format!(
+                "video codec is {}, expected h264",
+                video.codec
+            )));
         }
         if video.frames != expected_frames as u64 {
-            return Err(fail(format!("{} frames, expected {expected_frames}", video.frames)));
+            return Err(fail(format!(
+                "{} frames, expected {expected_frames}",
+                video.frames
+            )));
         }
         if !probe.streams.iter().any(|s| s.kind == StreamKind::Audio) {
             return Err(fail("no audio stream (platforms require one)".into()));
@@ -111,11 +143,18 @@ pub fn verify(staged: &Path, job: &Job, expected_frames: u32, fps: u32) -> Resul
         // The container's duration includes the audio priming and the last frame's length;
         // a tenth of a second either way is what players show as the same length.
         if (duration - want).abs() > 0.1 {
-            return Err(fail(format!("duration {duration:.3} s, expected {want:.3} s")));
+            return Err(fail(format!(
+                "duration {duration:.3} s, expected {want:.3} s"
+            )));
         }
     }
     let sha256 = crate::plan::sha256_file(staged).map_err(io(staged))?;
-    Ok(Verified { bytes: probe.bytes, sha256, frames: video.frames, duration })
+    Ok(Verified {
+        bytes: probe.bytes,
+        sha256,
+        frames: video.frames,
+        duration,
+    })
 }
 
 /// Moves a verified staged file to `OUT/job.file`, atomically replacing an older one.
@@ -124,7 +163,9 @@ pub fn publish(staged: &Path, out: &Path, job: &Job) -> Result<PathBuf, ExportEr
     if let Some(parent) = dest.parent() {
         fs::create_dir_all(parent).map_err(io(parent))?;
     }
-    fs::File::open(staged).and_then(|f| f.sync_all()).map_err(io(staged))?;
+    fs::File::open(staged)
+        .and_then(|f| f.sync_all())
+        .map_err(io(staged))?;
     fs::rename(staged, &dest).map_err(io(&dest))?;
     Ok(dest)
 }
@@ -178,25 +219,56 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
     tmp.write_all(bytes).map_err(io(path))?;
     tmp.as_file().sync_all().map_err(io(path))?;
-    tmp.persist(path).map_err(|e| ExportError::Io { path: path.to_path_buf(), source: e.error })?;
+    tmp.persist(path).map_err(|e| ExportError::Io {
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
     Ok(())
 }
 
 fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let header = [
-        "file", "status", "variant", "variant_id", "template", "template_version", "preset", "platform", "kind", "region",
-        "locale", "modules", "width", "height", "duration", "frames", "bytes", "sha256", "tracking_url", "dedup",
-        "dedup_reason", "error",
+        "file",
+        "status",
+        "variant",
+        "variant_id",
+        "template",
+        "template_version",
+        "preset",
+        "platform",
+        "kind",
+        "region",
+        "locale",
+        "modules",
+        "width",
+        "height",
+        "duration",
+        "frames",
+        "bytes",
+        "sha256",
+        "tracking_url",
+        "dedup",
+        "dedup_reason",
+        "error",
     ];
-    w.write_record(header).expect("writing to a Vec cannot fail");
+    w.write_record(header)
+        .expect("writing to a Vec cannot fail");
     for r in rows {
-        let modules = r.modules.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(";");
+        let modules = r
+            .modules
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(";");
         let kind = match r.kind {
             PresetKind::Video => "video",
             PresetKind::Image => "image",
         };
-        let status = serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        let status = serde_json::to_value(r.status)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
         w.write_record([
             r.file.clone(),
             status,
@@ -236,8 +308,18 @@ struct ManifestFile<'a> {
 
 /// Writes `manifest.json` and `manifest.csv` into `dir` (atomically: a reader sees the old
 /// manifest or the new one, never half of one).
-pub fn write_manifest(dir: &Path, template: &str, version: u32, rows: &[ManifestRow]) -> Result<(), ExportError> {
-    let doc = ManifestFile { template, template_version: version, render_version: crate::RENDER_VERSION, outputs: rows };
+pub fn write_manifest(
+    dir: &Path,
+    template: &str,
+    version: u32,
+    rows: &[ManifestRow],
+) -> Result<(), ExportError> {
+    let doc = ManifestFile {
+        template,
+        template_version: version,
+        render_version: crate::RENDER_VERSION,
+        outputs: rows,
+    };
     let json = serde_json::to_vec_pretty(&doc).expect("manifest rows always serialise");
     write_atomic(&dir.join("manifest.json"), &json)?;
     write_atomic(&dir.join("manifest.csv"), &csv_bytes(rows))
@@ -245,7 +327,12 @@ pub fn write_manifest(dir: &Path, template: &str, version: u32, rows: &[Manifest
 
 /// The top-level manifest plus one per region pack (`OUT/REGION/manifest.json`) whose file
 /// paths are relative to the pack.
-pub fn write_manifests(out: &Path, template: &str, version: u32, rows: &[ManifestRow]) -> Result<(), ExportError> {
+pub fn write_manifests(
+    out: &Path,
+    template: &str,
+    version: u32,
+    rows: &[ManifestRow],
+) -> Result<(), ExportError> {
     write_manifest(out, template, version, rows)?;
     let mut regions: Vec<&str> = rows.iter().map(|r| r.region.as_str()).collect();
     regions.sort();
@@ -278,7 +365,11 @@ mod tests {
         write_atomic(&p, b"new content").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"new content");
         let leftovers: Vec<_> = fs::read_dir(d.path()).unwrap().collect();
-        assert_eq!(leftovers.len(), 1, "no temporary file is left next to the manifest");
+        assert_eq!(
+            leftovers.len(),
+            1,
+            "no temporary file is left next to the manifest"
+        );
     }
 
     #[test]

@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use ffmpeg_next as ffmpeg;
 use ffmpeg::format::{sample, Sample};
 use ffmpeg::{frame, ChannelLayout};
+use ffmpeg_next as ffmpeg;
 
 use super::ffio::{open_input, OpenError};
 use super::{AudioPcm, MediaError};
@@ -13,8 +13,14 @@ const F32_PACKED: Sample = Sample::F32(sample::Type::Packed);
 
 fn open_err(path: &Path, e: OpenError) -> MediaError {
     match e {
-        OpenError::Io(source) => MediaError::Io { path: path.to_path_buf(), source },
-        OpenError::NotRegular(m) => MediaError::Decode { path: path.to_path_buf(), message: m },
+        OpenError::Io(source) => MediaError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        OpenError::NotRegular(m) => MediaError::Decode {
+            path: path.to_path_buf(),
+            message: m,
+        },
         OpenError::Ffmpeg(m) => MediaError::Decode {
             path: path.to_path_buf(),
             message: format!("FFmpeg cannot open it as audio/video ({m})"),
@@ -39,7 +45,13 @@ unsafe impl Send for ToF32 {}
 
 impl ToF32 {
     pub(crate) fn new(rate: u32, channels: u16) -> ToF32 {
-        ToF32 { swr: None, rate, channels, swr_layout: ChannelLayout::default(channels as i32), out: Vec::new() }
+        ToF32 {
+            swr: None,
+            rate,
+            channels,
+            swr_layout: ChannelLayout::default(channels as i32),
+            out: Vec::new(),
+        }
     }
 
     pub(crate) fn push(&mut self, input: &mut frame::Audio) -> Result<(), ffmpeg::Error> {
@@ -101,12 +113,15 @@ impl ToF32 {
         let n = out.samples() * swr_ch;
         if n > 0 {
             let bytes = &out.data(0)[..n * 4];
-            let values = bytes.chunks_exact(4).map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+            let values = bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
             if swr_ch == self.channels as usize {
                 self.out.extend(values);
             } else {
                 for v in values {
-                    self.out.extend(std::iter::repeat_n(v, self.channels as usize));
+                    self.out
+                        .extend(std::iter::repeat_n(v, self.channels as usize));
                 }
             }
         }
@@ -115,14 +130,21 @@ impl ToF32 {
 }
 
 impl AudioPcm {
-    pub(super) fn load_impl(path: &Path, sample_rate: u32, channels: u16) -> Result<AudioPcm, MediaError> {
+    pub(super) fn load_impl(
+        path: &Path,
+        sample_rate: u32,
+        channels: u16,
+    ) -> Result<AudioPcm, MediaError> {
         if sample_rate == 0 || channels == 0 {
             return Err(MediaError::Decode {
                 path: path.to_path_buf(),
                 message: format!("invalid target format {sample_rate} Hz × {channels} channels"),
             });
         }
-        let err = |m: String| MediaError::Decode { path: path.to_path_buf(), message: m };
+        let err = |m: String| MediaError::Decode {
+            path: path.to_path_buf(),
+            message: m,
+        };
         let mut ictx = open_input(path).map_err(|e| open_err(path, e))?;
         let stream = ictx
             .streams()
@@ -135,12 +157,14 @@ impl AudioPcm {
 
         let mut conv = ToF32::new(sample_rate, channels);
         let mut decoded = frame::Audio::empty();
-        let mut drain = |decoder: &mut ffmpeg::decoder::Audio, conv: &mut ToF32| -> Result<(), MediaError> {
-            while decoder.receive_frame(&mut decoded).is_ok() {
-                conv.push(&mut decoded).map_err(|e| err(format!("resampling failed ({e})")))?;
-            }
-            Ok(())
-        };
+        let mut drain =
+            |decoder: &mut ffmpeg::decoder::Audio, conv: &mut ToF32| -> Result<(), MediaError> {
+                while decoder.receive_frame(&mut decoded).is_ok() {
+                    conv.push(&mut decoded)
+                        .map_err(|e| err(format!("resampling failed ({e})")))?;
+                }
+                Ok(())
+            };
         for (s, packet) in ictx.packets() {
             if s.index() != index {
                 continue;
@@ -151,16 +175,30 @@ impl AudioPcm {
                 drain(&mut decoder, &mut conv)?;
             }
         }
-        decoder.send_eof().map_err(|e| err(format!("decoder flush failed ({e})")))?;
+        decoder
+            .send_eof()
+            .map_err(|e| err(format!("decoder flush failed ({e})")))?;
         drain(&mut decoder, &mut conv)?;
-        conv.flush().map_err(|e| err(format!("resampling failed ({e})")))?;
+        conv.flush()
+            .map_err(|e| err(format!("resampling failed ({e})")))?;
         if conv.out.is_empty() {
             return Err(err("audio stream decoded to no samples".into()));
         }
-        Ok(AudioPcm { sample_rate, channels, samples: conv.out })
+        Ok(AudioPcm {
+            sample_rate,
+            channels,
+            samples: conv.out,
+        })
     }
 
-    pub(super) fn fit_impl(&self, start: f64, duration: f64, fade_in: f64, fade_out: f64, gain: f32) -> AudioPcm {
+    pub(super) fn fit_impl(
+        &self,
+        start: f64,
+        duration: f64,
+        fade_in: f64,
+        fade_out: f64,
+        gain: f32,
+    ) -> AudioPcm {
         let ch = self.channels.max(1) as usize;
         let rate = self.sample_rate as f64;
         let out_frames = (duration.max(0.0) * rate).round() as usize;
@@ -190,7 +228,11 @@ impl AudioPcm {
                 out.iter_mut().for_each(|v| *v *= g);
             }
         }
-        AudioPcm { sample_rate: self.sample_rate, channels: self.channels, samples }
+        AudioPcm {
+            sample_rate: self.sample_rate,
+            channels: self.channels,
+            samples,
+        }
     }
 
     /// The same sound at another rate/channel count (swresample), e.g. when the music was
@@ -204,7 +246,8 @@ impl AudioPcm {
         let mut conv = ToF32::new(sample_rate, channels);
         for chunk in self.samples.chunks(4096 * ch) {
             let n = chunk.len() / ch;
-            let mut f = frame::Audio::new(F32_PACKED, n, ChannelLayout::default(self.channels as i32));
+            let mut f =
+                frame::Audio::new(F32_PACKED, n, ChannelLayout::default(self.channels as i32));
             f.set_rate(self.sample_rate);
             let dst = f.data_mut(0);
             for (d, s) in dst.chunks_exact_mut(4).zip(chunk) {
@@ -213,7 +256,11 @@ impl AudioPcm {
             conv.push(&mut f)?;
         }
         conv.flush()?;
-        Ok(AudioPcm { sample_rate, channels, samples: conv.out })
+        Ok(AudioPcm {
+            sample_rate,
+            channels,
+            samples: conv.out,
+        })
     }
 }
 
@@ -223,7 +270,11 @@ mod tests {
 
     /// Mono ramp 0, 1, 2, … at 10 Hz so sample values name their source index.
     fn ramp(n: usize) -> AudioPcm {
-        AudioPcm { sample_rate: 10, channels: 1, samples: (0..n).map(|i| i as f32).collect() }
+        AudioPcm {
+            sample_rate: 10,
+            channels: 1,
+            samples: (0..n).map(|i| i as f32).collect(),
+        }
     }
 
     #[test]
@@ -247,23 +298,38 @@ mod tests {
 
     #[test]
     fn linear_fades_and_gain_are_sample_exact() {
-        let ones = AudioPcm { sample_rate: 10, channels: 2, samples: vec![1.0; 40] };
+        let ones = AudioPcm {
+            sample_rate: 10,
+            channels: 2,
+            samples: vec![1.0; 40],
+        };
         let out = ones.fit(0.0, 1.0, 0.4, 0.2, 0.5);
         let left: Vec<f32> = out.samples.chunks_exact(2).map(|c| c[0]).collect();
-        assert_eq!(left, vec![0.0, 0.125, 0.25, 0.375, 0.5, 0.5, 0.5, 0.5, 0.25, 0.0]);
+        assert_eq!(
+            left,
+            vec![0.0, 0.125, 0.25, 0.375, 0.5, 0.5, 0.5, 0.5, 0.25, 0.0]
+        );
         assert!(out.samples.chunks_exact(2).all(|c| c[0] == c[1]));
     }
 
     #[test]
     fn overlapping_fades_multiply() {
-        let ones = AudioPcm { sample_rate: 10, channels: 1, samples: vec![1.0; 4] };
+        let ones = AudioPcm {
+            sample_rate: 10,
+            channels: 1,
+            samples: vec![1.0; 4],
+        };
         let out = ones.fit(0.0, 0.4, 0.4, 0.4, 1.0);
         assert_eq!(out.samples, vec![0.0, 0.25 * 0.5, 0.5 * 0.25, 0.0]);
     }
 
     #[test]
     fn empty_source_gives_silence_of_the_right_length() {
-        let empty = AudioPcm { sample_rate: 48_000, channels: 2, samples: vec![] };
+        let empty = AudioPcm {
+            sample_rate: 48_000,
+            channels: 2,
+            samples: vec![],
+        };
         let out = empty.fit(1.0, 0.5, 0.1, 0.1, 1.0);
         assert_eq!(out.samples.len(), 48_000);
         assert!(out.samples.iter().all(|v| *v == 0.0));
@@ -280,7 +346,9 @@ mod tests {
         let st = mono.convert(48_000, 2).unwrap();
         assert_eq!((st.sample_rate, st.channels), (48_000, 2));
         assert!((st.duration() - 1.0).abs() < 0.002, "{}", st.duration());
-        let peak = st.samples[20_000..30_000].iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let peak = st.samples[20_000..30_000]
+            .iter()
+            .fold(0.0f32, |m, v| m.max(v.abs()));
         assert!((peak - 0.5).abs() < 0.01, "peak {peak}");
     }
 }

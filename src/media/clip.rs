@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
-use ffmpeg_next as ffmpeg;
 use ffmpeg::format::Pixel;
 use ffmpeg::software::scaling;
 use ffmpeg::{frame, Rational};
+use ffmpeg_next as ffmpeg;
 use image::RgbaImage;
 
 use super::ffio::{open_input, OpenError};
@@ -14,13 +14,24 @@ use super::{Limits, MediaError, VideoClip};
 /// Fits `w`×`h` inside `max_w`×`max_h` keeping the aspect ratio; never upscales. A zero
 /// bound means "no bound" on that axis.
 pub fn fit_inside(w: u32, h: u32, max_w: u32, max_h: u32) -> (u32, u32) {
-    let sx = if max_w == 0 { 1.0 } else { max_w as f64 / w as f64 };
-    let sy = if max_h == 0 { 1.0 } else { max_h as f64 / h as f64 };
+    let sx = if max_w == 0 {
+        1.0
+    } else {
+        max_w as f64 / w as f64
+    };
+    let sy = if max_h == 0 {
+        1.0
+    } else {
+        max_h as f64 / h as f64
+    };
     let s = sx.min(sy).min(1.0);
     if s >= 1.0 {
         return (w, h);
     }
-    (((w as f64 * s).round() as u32).max(1), ((h as f64 * s).round() as u32).max(1))
+    (
+        ((w as f64 * s).round() as u32).max(1),
+        ((h as f64 * s).round() as u32).max(1),
+    )
 }
 
 struct Scaler(scaling::Context);
@@ -46,10 +57,13 @@ fn to_rgba(scaler: &mut Scaler, src: &frame::Video) -> Result<RgbaImage, ffmpeg:
 /// matrix. Same convention as the ffmpeg CLI's autorotate; mirroring matrices are ignored.
 fn display_rotation(stream: &ffmpeg::format::stream::Stream) -> u32 {
     for sd in stream.side_data() {
-        if sd.kind() == ffmpeg::codec::packet::side_data::Type::DisplayMatrix && sd.data().len() >= 36 {
+        if sd.kind() == ffmpeg::codec::packet::side_data::Type::DisplayMatrix
+            && sd.data().len() >= 36
+        {
             // SAFETY: a display matrix is nine int32 values (36 bytes, checked above) in an
             // av_malloc'd, suitably aligned buffer.
-            let ccw = unsafe { ffmpeg::ffi::av_display_rotation_get(sd.data().as_ptr() as *const i32) };
+            let ccw =
+                unsafe { ffmpeg::ffi::av_display_rotation_get(sd.data().as_ptr() as *const i32) };
             if ccw.is_nan() {
                 return 0;
             }
@@ -77,13 +91,19 @@ pub(super) fn open(
     max_h: u32,
     limits: &Limits,
 ) -> Result<VideoClip, MediaError> {
-    let err = |m: String| MediaError::Decode { path: path.to_path_buf(), message: m };
+    let err = |m: String| MediaError::Decode {
+        path: path.to_path_buf(),
+        message: m,
+    };
     if fps == 0 {
         return Err(err("fps must be positive".into()));
     }
     let start = start.max(0.0);
     let mut ictx = open_input(path).map_err(|e| match e {
-        OpenError::Io(source) => MediaError::Io { path: path.to_path_buf(), source },
+        OpenError::Io(source) => MediaError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
         OpenError::NotRegular(m) => err(m),
         OpenError::Ffmpeg(m) => err(format!("FFmpeg cannot open it as a video ({m})")),
     })?;
@@ -93,17 +113,31 @@ pub(super) fn open(
         .ok_or_else(|| err("has no video stream".into()))?;
     let index = stream.index();
     let tb = stream.time_base();
-    let stream_start = if stream.start_time() == ffmpeg::ffi::AV_NOPTS_VALUE { 0 } else { stream.start_time() };
+    let stream_start = if stream.start_time() == ffmpeg::ffi::AV_NOPTS_VALUE {
+        0
+    } else {
+        stream.start_time()
+    };
     let src_rate = {
         let r = stream.avg_frame_rate();
-        if r.numerator() > 0 && r.denominator() > 0 { r.numerator() as f64 / r.denominator() as f64 } else { fps as f64 }
+        if r.numerator() > 0 && r.denominator() > 0 {
+            r.numerator() as f64 / r.denominator() as f64
+        } else {
+            fps as f64
+        }
     };
-    let container_duration = if ictx.duration() > 0 { ictx.duration() as f64 / 1e6 } else { f64::INFINITY };
+    let container_duration = if ictx.duration() > 0 {
+        ictx.duration() as f64 / 1e6
+    } else {
+        f64::INFINITY
+    };
     let mut decoder = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
         .and_then(|mut c| {
             // Frame threads: the clip is decoded once per run before rendering starts, so
             // using every core here shortens the critical path.
-            c.set_threading(ffmpeg::threading::Config::kind(ffmpeg::threading::Type::Frame));
+            c.set_threading(ffmpeg::threading::Config::kind(
+                ffmpeg::threading::Type::Frame,
+            ));
             c.decoder().video()
         })
         .map_err(|e| err(format!("no decoder for its video stream ({e})")))?;
@@ -114,12 +148,20 @@ pub(super) fn open(
     // Phones record portrait video as landscape frames plus a display matrix; honour it
     // like players do, or every 9:16 phone clip arrives sideways.
     let rotation = display_rotation(&stream);
-    let (disp_w, disp_h) = if rotation % 180 == 90 { (src_h, src_w) } else { (src_w, src_h) };
+    let (disp_w, disp_h) = if rotation % 180 == 90 {
+        (src_h, src_w)
+    } else {
+        (src_w, src_h)
+    };
     let (w, h) = fit_inside(disp_w, disp_h, max_w, max_h);
     let scaled = if rotation % 180 == 90 { (h, w) } else { (w, h) };
 
     // Budget check before decoding anything: the worst case is every output frame distinct.
-    let want = (max_duration.max(0.0).min((container_duration - start).max(0.0)) * fps as f64).ceil();
+    let want = (max_duration
+        .max(0.0)
+        .min((container_duration - start).max(0.0))
+        * fps as f64)
+        .ceil();
     // f64 so an unbounded request on a file of unknown length cannot overflow.
     let bytes = want * w as f64 * h as f64 * 4.0;
     if bytes > limits.max_clip_bytes as f64 {
@@ -140,7 +182,8 @@ pub(super) fn open(
         let target = ((start + secs(stream_start, tb)) * 1e6) as i64;
         // Seeking lands on the keyframe at or before `target`; frames before `start` are
         // decoded and discarded by the selection below.
-        ictx.seek(target, ..target).map_err(|e| err(format!("cannot seek to {start:.3} s ({e})")))?;
+        ictx.seek(target, ..target)
+            .map_err(|e| err(format!("cannot seek to {start:.3} s ({e})")))?;
     }
 
     let end = start + max_duration.max(0.0);
@@ -177,7 +220,9 @@ pub(super) fn open(
                 }
             }
             match sent {
-                Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::util::error::EAGAIN => continue,
+                Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::util::error::EAGAIN => {
+                    continue
+                }
                 // Ok, or a corrupt packet: the decoder resynchronises on the next one.
                 _ => break,
             }
@@ -202,7 +247,13 @@ pub(super) fn open(
         return Err(err(format!("no video frames at or after {start:.3} s")));
     }
     let len = sel.index.len();
-    Ok(VideoClip { width: w, height: h, duration: len as f64 / fps as f64, frames: sel.frames, index: sel.index })
+    Ok(VideoClip {
+        width: w,
+        height: h,
+        duration: len as f64 / fps as f64,
+        frames: sel.frames,
+        index: sel.index,
+    })
 }
 
 /// Picks, for each output time `start + k/fps`, the decoded frame whose time is nearest.
@@ -251,13 +302,23 @@ impl Selector {
     }
 
     fn emit_prev(&mut self) -> Result<(), String> {
-        let Some((_, f, slot)) = self.prev.as_mut() else { return Ok(()) };
+        let Some((_, f, slot)) = self.prev.as_mut() else {
+            return Ok(());
+        };
         let i = match slot {
             Some(i) => *i,
             None => {
                 if self.scaler.is_none() {
-                    let ctx = scaling::Context::get(f.format(), f.width(), f.height(), Pixel::RGBA, self.size.0, self.size.1, scaling::Flags::AREA)
-                        .map_err(|e| format!("cannot convert {:?} frames to RGBA ({e})", f.format()))?;
+                    let ctx = scaling::Context::get(
+                        f.format(),
+                        f.width(),
+                        f.height(),
+                        Pixel::RGBA,
+                        self.size.0,
+                        self.size.1,
+                        scaling::Flags::AREA,
+                    )
+                    .map_err(|e| format!("cannot convert {:?} frames to RGBA ({e})", f.format()))?;
                     self.scaler = Some(Scaler(ctx));
                 }
                 let img = to_rgba(self.scaler.as_mut().expect("set above"), f)

@@ -19,7 +19,10 @@ pub enum MediaError {
     #[error("{path}: {message}")]
     Decode { path: PathBuf, message: String },
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Limit { path: PathBuf, message: String },
 }
@@ -34,7 +37,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_image_pixels: 64_000_000, max_clip_bytes: 2 << 30 }
+        Limits {
+            max_image_pixels: 64_000_000,
+            max_clip_bytes: 2 << 30,
+        }
     }
 }
 
@@ -109,7 +115,11 @@ pub struct AudioPcm {
 impl AudioPcm {
     pub fn silence(sample_rate: u32, channels: u16, duration: f64) -> AudioPcm {
         let n = (duration * sample_rate as f64).round() as usize * channels as usize;
-        AudioPcm { sample_rate, channels, samples: vec![0.0; n] }
+        AudioPcm {
+            sample_rate,
+            channels,
+            samples: vec![0.0; n],
+        }
     }
 
     /// Decodes and resamples a whole music file.
@@ -129,7 +139,14 @@ impl AudioPcm {
     /// when the source runs out. Fade-in multiplies frame `i` by `i / n_in`; fade-out
     /// multiplies frame `i` by `(len − 1 − i) / n_out`, so the first and last frames are
     /// silent. An empty source yields silence.
-    pub fn fit(&self, start: f64, duration: f64, fade_in: f64, fade_out: f64, gain: f32) -> AudioPcm {
+    pub fn fit(
+        &self,
+        start: f64,
+        duration: f64,
+        fade_in: f64,
+        fade_out: f64,
+        gain: f32,
+    ) -> AudioPcm {
         self.fit_impl(start, duration, fade_in, fade_out, gain)
     }
 

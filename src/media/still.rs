@@ -9,12 +9,21 @@ use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbaImage};
 use super::{Limits, MediaError};
 
 pub(super) fn load_image(path: &Path, limits: &Limits) -> Result<RgbaImage, MediaError> {
-    let decode = |message: String| MediaError::Decode { path: path.to_path_buf(), message };
-    let meta = std::fs::metadata(path).map_err(|source| MediaError::Io { path: path.to_path_buf(), source })?;
+    let decode = |message: String| MediaError::Decode {
+        path: path.to_path_buf(),
+        message,
+    };
+    let meta = std::fs::metadata(path).map_err(|source| MediaError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     if !meta.is_file() {
         return Err(decode("not a regular file".into()));
     }
-    let bytes = std::fs::read(path).map_err(|source| MediaError::Io { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| MediaError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
 
     // Sniff the content rather than trusting the extension: a renamed text file or a JPEG
     // saved as `.png` should get a message about what the bytes are.
@@ -26,7 +35,12 @@ pub(super) fn load_image(path: &Path, limits: &Limits) -> Result<RgbaImage, Medi
             )))
         }
         Err(_) => {
-            let head: String = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ");
+            let head: String = bytes
+                .iter()
+                .take(8)
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(" ");
             return Err(decode(format!(
                 "not a PNG/JPEG/WebP image (unrecognised content, first bytes: {head})"
             )));
@@ -56,7 +70,8 @@ pub(super) fn load_image(path: &Path, limits: &Limits) -> Result<RgbaImage, Medi
     lim.max_alloc = Some(limits.max_image_pixels.saturating_mul(16));
     let mut reader = ImageReader::with_format(Cursor::new(&bytes[..]), format);
     reader.limits(lim);
-    let corrupt = |e: image::ImageError| decode(format!("cannot decode {} image ({e})", format_name(format)));
+    let corrupt =
+        |e: image::ImageError| decode(format!("cannot decode {} image ({e})", format_name(format)));
     let mut decoder = reader.into_decoder().map_err(corrupt)?;
     // Phone photos store pixels sideways plus an EXIF orientation tag; composing them
     // without applying it puts products on their side.

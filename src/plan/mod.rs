@@ -23,7 +23,10 @@ pub use naming::{sanitize_file_name, tracking_url};
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     #[error("{path}: cannot read asset: {source}")]
-    Asset { path: PathBuf, source: std::io::Error },
+    Asset {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("unknown preset `{0}` (see `factory presets`)")]
     UnknownPreset(String),
     #[error("region `{0}` is not in the template's [output] regions ({1})")]
@@ -37,33 +40,104 @@ pub enum PlanError {
 }
 
 /// One option index per pool; `None` for a pool the template does not use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Choices {
     pub background: usize,
     pub product: Option<usize>,
     pub subtitle: Option<usize>,
     pub effects: Option<usize>,
+    pub badge: Option<usize>,
     pub audio: Option<usize>,
+    pub end_card: Option<usize>,
+    /// Per scene, in template order: the option picked in each pool the scene lists itself
+    /// (`Pool::SCENE` order; `None` = not listed there, or listed empty). Empty without scenes.
+    pub scenes: Vec<[Option<usize>; 5]>,
+    /// Play order of the scenes (indices into `Template::scenes`). Empty without scenes.
+    pub order: Vec<usize>,
 }
 
 impl Choices {
+    /// The video-wide choice of a pool.
     pub fn get(&self, pool: Pool) -> Option<usize> {
         match pool {
             Pool::Background => Some(self.background),
             Pool::Product => self.product,
             Pool::Subtitle => self.subtitle,
             Pool::Effects => self.effects,
+            Pool::Badge => self.badge,
             Pool::Audio => self.audio,
+            Pool::EndCard => self.end_card,
         }
     }
 
-    /// `pool name → option id`, in pool order, for manifests and stamps.
+    pub(crate) fn set(&mut self, pool: Pool, i: usize) {
+        match pool {
+            Pool::Background => self.background = i,
+            Pool::Product => self.product = Some(i),
+            Pool::Subtitle => self.subtitle = Some(i),
+            Pool::Effects => self.effects = Some(i),
+            Pool::Badge => self.badge = Some(i),
+            Pool::Audio => self.audio = Some(i),
+            Pool::EndCard => self.end_card = Some(i),
+        }
+    }
+
+    /// What scene `s` (index into `Template::scenes`) shows from `pool`: its own pick when
+    /// it lists the pool, else the video-wide choice.
+    pub fn in_scene(&self, t: &Template, s: usize, pool: Pool) -> Option<usize> {
+        match (
+            t.scenes[s].listed(pool),
+            Pool::SCENE.iter().position(|p| *p == pool),
+        ) {
+            (Some(_), Some(slot)) => self.scenes[s][slot],
+            _ => self.get(pool),
+        }
+    }
+
+    /// Every option of `pool` the variant uses anywhere (video-wide or in a scene).
+    pub fn uses(&self, t: &Template, pool: Pool) -> Vec<usize> {
+        if t.scenes.is_empty() || !Pool::SCENE.contains(&pool) {
+            return self.get(pool).into_iter().collect();
+        }
+        let mut v: Vec<usize> = (0..t.scenes.len())
+            .filter_map(|s| self.in_scene(t, s, pool))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// `pool name → option id`, in pool order, for manifests and stamps. Scene picks read
+    /// `scene.ID.POOL`; the play order `order`.
     pub fn ids(&self, t: &Template) -> BTreeMap<String, String> {
         let mut m = BTreeMap::new();
         for pool in Pool::ALL {
+            if !select::pool_is_video_wide(t, pool) {
+                continue;
+            }
             if let Some(i) = self.get(pool) {
                 m.insert(pool.name().to_string(), option_id(t, pool, i).to_string());
             }
+        }
+        for (s, scene) in t.scenes.iter().enumerate() {
+            for (slot, pool) in Pool::SCENE.iter().enumerate() {
+                if scene.listed(*pool).is_some() {
+                    let id = self.scenes[s][slot]
+                        .map(|i| option_id(t, *pool, i).to_string())
+                        .unwrap_or_else(|| "none".into());
+                    m.insert(format!("scene.{}.{}", scene.id, pool.name()), id);
+                }
+            }
+        }
+        if !self.order.is_empty() {
+            m.insert(
+                "order".into(),
+                self.order
+                    .iter()
+                    .map(|&i| t.scenes[i].id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
         }
         m
     }
@@ -75,7 +149,9 @@ pub fn pool_len(t: &Template, pool: Pool) -> usize {
         Pool::Product => t.products.len(),
         Pool::Subtitle => t.subtitles.len(),
         Pool::Effects => t.effects.len(),
+        Pool::Badge => t.badges.len(),
         Pool::Audio => t.audio.len(),
+        Pool::EndCard => t.end_cards.len(),
     }
 }
 
@@ -85,7 +161,9 @@ pub fn option_id(t: &Template, pool: Pool, i: usize) -> &str {
         Pool::Product => &t.products[i].id,
         Pool::Subtitle => &t.subtitles[i].id,
         Pool::Effects => &t.effects[i].id,
+        Pool::Badge => &t.badges[i].id,
         Pool::Audio => &t.audio[i].id,
+        Pool::EndCard => &t.end_cards[i].id,
     }
 }
 
@@ -145,7 +223,10 @@ impl AssetHashes {
             if map.contains_key(&path) {
                 continue;
             }
-            let digest = sha256_file(&path).map_err(|source| PlanError::Asset { path: path.clone(), source })?;
+            let digest = sha256_file(&path).map_err(|source| PlanError::Asset {
+                path: path.clone(),
+                source,
+            })?;
             map.insert(path, digest);
         }
         Ok(AssetHashes(map))
@@ -173,13 +254,22 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
 /// Every media file the template refers to, in template order.
 pub fn asset_paths(t: &Template) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = Vec::new();
-    v.extend(t.backgrounds.iter().filter_map(|b| b.source.path().cloned()));
+    v.extend(
+        t.backgrounds
+            .iter()
+            .filter_map(|b| b.source.path().cloned()),
+    );
     v.extend(t.products.iter().map(|p| p.source.clone()));
     v.extend(t.audio.iter().filter_map(|a| a.source.clone()));
+    v.extend(t.end_cards.iter().filter_map(|e| e.logo.clone()));
     // A region may swap in its own assets (a localised product shot, a voice track).
     for r in &t.regions {
         let o = &r.overrides;
-        v.extend(o.background.values().filter_map(|b| b.source.path().cloned()));
+        v.extend(
+            o.background
+                .values()
+                .filter_map(|b| b.source.path().cloned()),
+        );
         v.extend(o.product.values().map(|p| p.source.clone()));
         v.extend(o.audio.values().filter_map(|a| a.source.clone()));
     }
@@ -187,7 +277,12 @@ pub fn asset_paths(t: &Template) -> Vec<PathBuf> {
 }
 
 /// Expands the template into its plan.
-pub fn plan(t: &Template, presets: &PresetSet, filter: &PlanFilter, hashes: &AssetHashes) -> Result<Plan, PlanError> {
+pub fn plan(
+    t: &Template,
+    presets: &PresetSet,
+    filter: &PlanFilter,
+    hashes: &AssetHashes,
+) -> Result<Plan, PlanError> {
     let variants = select::variants(t);
     if variants.is_empty() {
         return Err(PlanError::Empty);
@@ -201,16 +296,29 @@ pub fn plan(t: &Template, presets: &PresetSet, filter: &PlanFilter, hashes: &Ass
                     return Err(PlanError::PresetNotInTemplate(p.clone(), all_presets));
                 }
             }
-            t.output.presets.iter().filter(|p| want.contains(p)).collect()
+            t.output
+                .presets
+                .iter()
+                .filter(|p| want.contains(p))
+                .collect()
         }
         None => t.output.presets.iter().collect(),
     };
     let preset_list: Vec<&Preset> = preset_ids
         .iter()
-        .map(|id| presets.get(id).ok_or_else(|| PlanError::UnknownPreset((*id).clone())))
+        .map(|id| {
+            presets
+                .get(id)
+                .ok_or_else(|| PlanError::UnknownPreset((*id).clone()))
+        })
         .collect::<Result<_, _>>()?;
 
-    let all_regions = t.regions.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(", ");
+    let all_regions = t
+        .regions
+        .iter()
+        .map(|r| r.code.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     let regions: Vec<&Region> = match &filter.regions {
         Some(want) => {
             for w in want {
@@ -218,7 +326,10 @@ pub fn plan(t: &Template, presets: &PresetSet, filter: &PlanFilter, hashes: &Ass
                     return Err(PlanError::UnknownRegion(w.clone(), all_regions));
                 }
             }
-            t.regions.iter().filter(|r| want.iter().any(|w| w.eq_ignore_ascii_case(&r.code))).collect()
+            t.regions
+                .iter()
+                .filter(|r| want.iter().any(|w| w.eq_ignore_ascii_case(&r.code)))
+                .collect()
         }
         None => t.regions.iter().collect(),
     };
@@ -229,25 +340,41 @@ pub fn plan(t: &Template, presets: &PresetSet, filter: &PlanFilter, hashes: &Ass
         for v in &variants {
             for preset in &preset_list {
                 let variant_id = variant_id(t, &v.choices, region, preset, hashes);
-                let ctx = naming::NameContext { t, region, preset, n: v.n, variant_id: &variant_id };
+                let ctx = naming::NameContext {
+                    t,
+                    region,
+                    preset,
+                    n: v.n,
+                    variant_id: &variant_id,
+                };
                 let pattern = match preset.kind {
                     PresetKind::Video => &t.output.name,
                     PresetKind::Image => &t.output.image_name,
                 };
-                let stem = naming::expand(pattern, &ctx).map_err(|message| PlanError::Name { pattern: pattern.clone(), message })?;
+                let stem = naming::expand(pattern, &ctx).map_err(|message| PlanError::Name {
+                    pattern: pattern.clone(),
+                    message,
+                })?;
                 let stem = names.unique(&region.code, &sanitize_file_name(&stem));
                 let file = format!("{}/{}.{}", region.code, stem, preset.extension());
                 let mut tracking = BTreeMap::new();
                 for (k, pat) in &t.output.tracking {
-                    let val = naming::expand(pat, &ctx).map_err(|message| PlanError::Name { pattern: pat.clone(), message })?;
+                    let val = naming::expand(pat, &ctx).map_err(|message| PlanError::Name {
+                        pattern: pat.clone(),
+                        message,
+                    })?;
                     tracking.insert(k.clone(), val);
                 }
-                let tracking_url = t.output.landing_url.as_ref().map(|u| tracking_url(u, &tracking));
+                let tracking_url = t
+                    .output
+                    .landing_url
+                    .as_ref()
+                    .map(|u| tracking_url(u, &tracking));
                 jobs.push(Job {
                     index: jobs.len(),
                     variant_n: v.n,
                     variant_id,
-                    choices: v.choices,
+                    choices: v.choices.clone(),
                     modules: v.choices.ids(t),
                     region: region.code.clone(),
                     locale: region.locale.clone(),
@@ -255,7 +382,11 @@ pub fn plan(t: &Template, presets: &PresetSet, filter: &PlanFilter, hashes: &Ass
                     kind: preset.kind,
                     width: preset.width,
                     height: preset.height,
-                    duration: if preset.kind == PresetKind::Video { t.duration } else { 0.0 },
+                    duration: if preset.kind == PresetKind::Video {
+                        t.duration
+                    } else {
+                        0.0
+                    },
                     file,
                     tracking,
                     tracking_url,
@@ -263,13 +394,24 @@ pub fn plan(t: &Template, presets: &PresetSet, filter: &PlanFilter, hashes: &Ass
             }
         }
     }
-    Ok(Plan { template: t.name.clone(), version: t.version, variants, jobs })
+    Ok(Plan {
+        template: t.name.clone(),
+        version: t.version,
+        variants,
+        jobs,
+    })
 }
 
 /// A short content hash of what one output is made of. Module options are hashed through
 /// their `Debug` form with every asset path replaced by the asset's sha256, so moving the
 /// project to another directory or machine keeps the ids.
-fn variant_id(t: &Template, c: &Choices, region: &Region, preset: &Preset, hashes: &AssetHashes) -> String {
+fn variant_id(
+    t: &Template,
+    c: &Choices,
+    region: &Region,
+    preset: &Preset,
+    hashes: &AssetHashes,
+) -> String {
     let mut h = Sha256::new();
     let mut feed = |label: &str, debug: String| {
         let mut s = debug;
@@ -285,21 +427,51 @@ fn variant_id(t: &Template, c: &Choices, region: &Region, preset: &Preset, hashe
         h.update([0]);
     };
     feed("render", crate::RENDER_VERSION.to_string());
-    feed("timeline", format!("{} {} {}", t.duration, t.fps, t.poster_time));
-    feed("region", format!("{} {} {:?}", region.code, region.locale, region.direction));
-    feed("preset", format!("{:?}", (&preset.id, preset.width, preset.height, &preset.video, &preset.audio, &preset.image, &preset.rules, preset.safe_zone)));
-    feed("background", format!("{:?}", t.background_for(region, c.background)));
-    if let Some(i) = c.product {
-        feed("product", format!("{:?}", t.product_for(region, i)));
+    feed(
+        "timeline",
+        format!("{} {} {}", t.duration, t.fps, t.poster_time),
+    );
+    feed(
+        "region",
+        format!("{} {} {:?}", region.code, region.locale, region.direction),
+    );
+    feed(
+        "preset",
+        format!(
+            "{:?}",
+            (
+                &preset.id,
+                preset.width,
+                preset.height,
+                &preset.video,
+                &preset.audio,
+                &preset.image,
+                &preset.rules,
+                preset.safe_zone
+            )
+        ),
+    );
+    // Every option the variant shows, wherever it shows it, then where: the scene picks and
+    // the order.
+    for pool in Pool::ALL {
+        for i in c.uses(t, pool) {
+            let def = match pool {
+                Pool::Background => format!("{:?}", t.background_for(region, i)),
+                Pool::Product => format!("{:?}", t.product_for(region, i)),
+                Pool::Subtitle => format!("{:?}", t.subtitle_for(region, i)),
+                Pool::Effects => format!("{:?}", t.effects_for(region, i)),
+                Pool::Audio => format!("{:?}", t.audio_for(region, i)),
+                Pool::Badge => format!("{:?}", t.badges[i]),
+                Pool::EndCard => format!("{:?}", t.end_cards[i]),
+            };
+            feed(pool.name(), def);
+        }
     }
-    if let Some(i) = c.subtitle {
-        feed("subtitle", format!("{:?}", t.subtitle_for(region, i)));
-    }
-    if let Some(i) = c.effects {
-        feed("effects", format!("{:?}", t.effects_for(region, i)));
-    }
-    if let Some(i) = c.audio {
-        feed("audio", format!("{:?}", t.audio_for(region, i)));
+    if !t.scenes.is_empty() {
+        feed(
+            "scenes",
+            format!("{:?} {:?} {:?}", t.scenes, c.scenes, c.order),
+        );
     }
     hex::encode(&h.finalize()[..8])
 }

@@ -75,8 +75,8 @@ pub fn sanitize_file_name(name: &str) -> String {
         s = "output".into();
     }
     const RESERVED: [&str; 22] = [
-        "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9", "LPT1",
-        "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+        "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
+        "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
     ];
     if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(&s)) {
         s.push('_');
@@ -102,7 +102,10 @@ impl NameSet {
     pub fn unique(&mut self, dir: &str, stem: &str) -> String {
         let mut candidate = stem.to_string();
         let mut k = 2;
-        while !self.seen.insert((dir.to_lowercase(), candidate.to_lowercase())) {
+        while !self
+            .seen
+            .insert((dir.to_lowercase(), candidate.to_lowercase()))
+        {
             candidate = format!("{stem}-{k}");
             k += 1;
         }
@@ -114,7 +117,9 @@ fn percent_encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -130,7 +135,10 @@ pub fn tracking_url(landing: &str, params: &BTreeMap<String, String>) -> String 
         Some((b, f)) => (b, Some(f)),
         None => (landing, None),
     };
-    let query: Vec<String> = params.iter().map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v))).collect();
+    let query: Vec<String> = params
+        .iter()
+        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+        .collect();
     let sep = if base.contains('?') { '&' } else { '?' };
     let mut url = format!("{base}{sep}{}", query.join("&"));
     if let Some(f) = fragment {
@@ -153,7 +161,10 @@ mod tests {
 
     #[test]
     fn names_are_safe_everywhere() {
-        assert_eq!(sanitize_file_name("US_TikTok_15s_Video_v3"), "US_TikTok_15s_Video_v3");
+        assert_eq!(
+            sanitize_file_name("US_TikTok_15s_Video_v3"),
+            "US_TikTok_15s_Video_v3"
+        );
         assert_eq!(sanitize_file_name("a:b/c\\d?e*f"), "a-b-c-d-e-f");
         assert_eq!(sanitize_file_name("产品图_v3."), "产品图_v3");
         assert_eq!(sanitize_file_name("con"), "con_");

@@ -58,7 +58,11 @@ pub enum PresetError {
 }
 
 fn join_issues(issues: &[PresetIssue]) -> String {
-    issues.iter().map(|i| format!("  {i}")).collect::<Vec<_>>().join("\n")
+    issues
+        .iter()
+        .map(|i| format!("  {i}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The presets a run may use, by id.
@@ -71,14 +75,20 @@ pub struct PresetSet {
 
 /// The repository's `presets/*.toml`, embedded.
 const BUILTIN: &[(&str, &str)] = &[
-    ("amazon-main", include_str!("../../presets/amazon-main.toml")),
+    (
+        "amazon-main",
+        include_str!("../../presets/amazon-main.toml"),
+    ),
     ("feed-4x5", include_str!("../../presets/feed-4x5.toml")),
     ("pinterest", include_str!("../../presets/pinterest.toml")),
     ("reels", include_str!("../../presets/reels.toml")),
     ("shorts", include_str!("../../presets/shorts.toml")),
     ("tiktok", include_str!("../../presets/tiktok.toml")),
     ("tmall-main", include_str!("../../presets/tmall-main.toml")),
-    ("xiaohongshu", include_str!("../../presets/xiaohongshu.toml")),
+    (
+        "xiaohongshu",
+        include_str!("../../presets/xiaohongshu.toml"),
+    ),
 ];
 
 impl PresetSet {
@@ -87,7 +97,13 @@ impl PresetSet {
         let mut set = PresetSet::default();
         let files = BUILTIN
             .iter()
-            .map(|(id, text)| (id.to_string(), PathBuf::from(format!("<builtin>/presets/{id}.toml")), text.to_string()))
+            .map(|(id, text)| {
+                (
+                    id.to_string(),
+                    PathBuf::from(format!("<builtin>/presets/{id}.toml")),
+                    text.to_string(),
+                )
+            })
             .collect();
         set.add_files(files)?;
         Ok(set)
@@ -96,7 +112,10 @@ impl PresetSet {
     /// Adds every `*.toml` in `dir`; a file whose stem matches a known id replaces that preset.
     /// All files are checked before any is added, so a failed call leaves the set unchanged.
     pub fn load_dir(&mut self, dir: &Path) -> Result<(), PresetError> {
-        let io = |source| PresetError::Io { path: dir.to_path_buf(), source };
+        let io = |source| PresetError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
         let mut paths = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(io)? {
             let path = entry.map_err(io)?.path();
@@ -108,8 +127,14 @@ impl PresetSet {
         paths.sort();
         let mut files = Vec::new();
         for path in paths {
-            let text = std::fs::read_to_string(&path).map_err(|source| PresetError::Io { path: path.clone(), source })?;
-            let id = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let text = std::fs::read_to_string(&path).map_err(|source| PresetError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let id = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
             files.push((id, path, text));
         }
         self.add_files(files)
@@ -143,10 +168,20 @@ impl PresetSet {
         for (id, path, text) in files {
             let mut at = |span: Option<Range<usize>>, message: String, hint: Option<String>| {
                 let (line, column) = span.map(|s| line_col(&text, s.start)).unwrap_or((1, 1));
-                issues.push(PresetIssue { file: path.clone(), line, column, message, hint });
+                issues.push(PresetIssue {
+                    file: path.clone(),
+                    line,
+                    column,
+                    message,
+                    hint,
+                });
             };
             if !valid_id(&id) {
-                at(None, format!("preset id `{id}` (the file name) may only use a-z, 0-9 and `-`"), Some("rename the file, e.g. `my-tiktok.toml`".into()));
+                at(
+                    None,
+                    format!("preset id `{id}` (the file name) may only use a-z, 0-9 and `-`"),
+                    Some("rename the file, e.g. `my-tiktok.toml`".into()),
+                );
                 continue;
             }
             match toml::from_str::<RawPreset>(&text) {
@@ -154,7 +189,11 @@ impl PresetSet {
                     check_values(&raw, &mut at);
                     parsed.push((id, path, text, raw));
                 }
-                Err(e) => at(e.span(), e.message().trim().to_string(), toml_hint(e.message())),
+                Err(e) => at(
+                    e.span(),
+                    e.message().trim().to_string(),
+                    toml_hint(e.message()),
+                ),
             }
         }
 
@@ -195,9 +234,18 @@ impl PresetSet {
                         )
                     } else {
                         let known: Vec<&str> = raws.keys().map(String::as_str).collect();
-                        (format!("`inherits` names unknown preset `{}`", base.get_ref()), format!("known presets: {}", known.join(", ")))
+                        (
+                            format!("`inherits` names unknown preset `{}`", base.get_ref()),
+                            format!("known presets: {}", known.join(", ")),
+                        )
                     };
-                    issues.push(PresetIssue { file: path, line, column, message, hint: Some(hint) });
+                    issues.push(PresetIssue {
+                        file: path,
+                        line,
+                        column,
+                        message,
+                        hint: Some(hint),
+                    });
                 }
                 break;
             }
@@ -223,77 +271,129 @@ impl PresetSet {
 }
 
 fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn toml_hint(message: &str) -> Option<String> {
-    message.contains("unknown field").then(|| "see docs/TEMPLATE.md, section \"Presets\", for the keys a preset may use".to_string())
+    message.contains("unknown field").then(|| {
+        "see docs/TEMPLATE.md, section \"Presets\", for the keys a preset may use".to_string()
+    })
 }
 
 /// Checks on values that can be judged in the file that wrote them, so positions are exact.
-fn check_values(raw: &RawPreset, at: &mut impl FnMut(Option<Range<usize>>, String, Option<String>)) {
+fn check_values(
+    raw: &RawPreset,
+    at: &mut impl FnMut(Option<Range<usize>>, String, Option<String>),
+) {
     if let Some(k) = &raw.kind {
         if !["video", "image"].contains(&k.get_ref().as_str()) {
-            at(Some(k.span()), format!("unknown kind `{}`", k.get_ref()), Some("expected one of: video, image".into()));
+            at(
+                Some(k.span()),
+                format!("unknown kind `{}`", k.get_ref()),
+                Some("expected one of: video, image".into()),
+            );
         }
     }
     for (name, v) in [("width", &raw.width), ("height", &raw.height)] {
         if let Some(v) = v {
             if !(16..=8192).contains(v.get_ref()) {
-                at(Some(v.span()), format!("{name} {} is out of range", v.get_ref()), Some("expected 16..=8192 pixels".into()));
+                at(
+                    Some(v.span()),
+                    format!("{name} {} is out of range", v.get_ref()),
+                    Some("expected 16..=8192 pixels".into()),
+                );
             }
         }
     }
     if let Some(v) = &raw.fps {
         if !(1..=60).contains(v.get_ref()) {
-            at(Some(v.span()), format!("fps {} is out of range", v.get_ref()), Some("expected 1..=60".into()));
+            at(
+                Some(v.span()),
+                format!("fps {} is out of range", v.get_ref()),
+                Some("expected 1..=60".into()),
+            );
         }
     }
     for v in [&raw.min_duration, &raw.max_duration].into_iter().flatten() {
         if *v.get_ref() <= 0.0 || !v.get_ref().is_finite() {
-            at(Some(v.span()), format!("duration limit {} must be positive", v.get_ref()), None);
+            at(
+                Some(v.span()),
+                format!("duration limit {} must be positive", v.get_ref()),
+                None,
+            );
         }
     }
     if let Some(v) = &raw.video {
         if let Some(c) = &v.codec {
             if c.get_ref() != "h264" {
-                at(Some(c.span()), format!("unsupported video codec `{}`", c.get_ref()), Some("only `h264` is supported".into()));
+                at(
+                    Some(c.span()),
+                    format!("unsupported video codec `{}`", c.get_ref()),
+                    Some("only `h264` is supported".into()),
+                );
             }
         }
         if let Some(c) = &v.crf {
             if *c.get_ref() > 51 {
-                at(Some(c.span()), format!("crf {} is out of range", c.get_ref()), Some("x264 takes 0..=51; 18–28 is usual".into()));
+                at(
+                    Some(c.span()),
+                    format!("crf {} is out of range", c.get_ref()),
+                    Some("x264 takes 0..=51; 18–28 is usual".into()),
+                );
             }
         }
     }
     if let Some(a) = &raw.audio {
         if let Some(c) = &a.codec {
             if c.get_ref() != "aac" {
-                at(Some(c.span()), format!("unsupported audio codec `{}`", c.get_ref()), Some("only `aac` is supported".into()));
+                at(
+                    Some(c.span()),
+                    format!("unsupported audio codec `{}`", c.get_ref()),
+                    Some("only `aac` is supported".into()),
+                );
             }
         }
         if let Some(c) = &a.channels {
             if !(1..=2).contains(c.get_ref()) {
-                at(Some(c.span()), format!("{} audio channels", c.get_ref()), Some("expected 1 (mono) or 2 (stereo)".into()));
+                at(
+                    Some(c.span()),
+                    format!("{} audio channels", c.get_ref()),
+                    Some("expected 1 (mono) or 2 (stereo)".into()),
+                );
             }
         }
     }
     if let Some(i) = &raw.image {
         if let Some(f) = &i.format {
             if parse_format(f.get_ref()).is_none() {
-                at(Some(f.span()), format!("unknown image format `{}`", f.get_ref()), Some("expected one of: jpeg, png, webp".into()));
+                at(
+                    Some(f.span()),
+                    format!("unknown image format `{}`", f.get_ref()),
+                    Some("expected one of: jpeg, png, webp".into()),
+                );
             }
         }
         if let Some(q) = &i.quality {
             if !(1..=100).contains(q.get_ref()) {
-                at(Some(q.span()), format!("quality {} is out of range", q.get_ref()), Some("expected 1..=100".into()));
+                at(
+                    Some(q.span()),
+                    format!("quality {} is out of range", q.get_ref()),
+                    Some("expected 1..=100".into()),
+                );
             }
         }
     }
     if let Some(r) = &raw.rules {
         if let Some(f) = &r.min_product_fill {
             if !(*f.get_ref() > 0.0 && *f.get_ref() <= 1.0) {
-                at(Some(f.span()), format!("min_product_fill {} is out of range", f.get_ref()), Some("expected a share of the frame, 0 < x <= 1".into()));
+                at(
+                    Some(f.span()),
+                    format!("min_product_fill {} is out of range", f.get_ref()),
+                    Some("expected a share of the frame, 0 < x <= 1".into()),
+                );
             }
         }
     }
@@ -325,7 +425,10 @@ fn finish(id: &str, path: &Path, raw: RawPreset) -> Result<Preset, Vec<PresetIss
         Some("image") => Some(PresetKind::Image),
         Some(_) => None, // already reported by check_values
         None => {
-            missing("kind", "add kind = \"video\" or kind = \"image\", or inherits = \"<preset>\"");
+            missing(
+                "kind",
+                "add kind = \"video\" or kind = \"image\", or inherits = \"<preset>\"",
+            );
             None
         }
     };
@@ -345,13 +448,19 @@ fn finish(id: &str, path: &Path, raw: RawPreset) -> Result<Preset, Vec<PresetIss
             let v = raw.video.clone().unwrap_or_default();
             let a = raw.audio.clone().unwrap_or_default();
             if raw.video.is_none() {
-                missing("[video]", "a video preset needs a [video] table (codec, profile, speed, crf)");
+                missing(
+                    "[video]",
+                    "a video preset needs a [video] table (codec, profile, speed, crf)",
+                );
             }
             if raw.audio.is_none() {
                 missing("[audio]", "a video preset needs an [audio] table (codec, sample_rate, channels, bitrate_kbps)");
             }
             video = Some(VideoSpec {
-                codec: v.codec.map(|c| c.into_inner()).unwrap_or_else(|| "h264".into()),
+                codec: v
+                    .codec
+                    .map(|c| c.into_inner())
+                    .unwrap_or_else(|| "h264".into()),
                 profile: v.profile.unwrap_or_else(|| "high".into()),
                 speed: v.speed.unwrap_or_else(|| "veryfast".into()),
                 crf: v.crf.map(|c| c.into_inner()).unwrap_or(23),
@@ -359,7 +468,10 @@ fn finish(id: &str, path: &Path, raw: RawPreset) -> Result<Preset, Vec<PresetIss
                 gop: v.gop.unwrap_or(0),
             });
             audio = Some(AudioSpec {
-                codec: a.codec.map(|c| c.into_inner()).unwrap_or_else(|| "aac".into()),
+                codec: a
+                    .codec
+                    .map(|c| c.into_inner())
+                    .unwrap_or_else(|| "aac".into()),
                 sample_rate: a.sample_rate.unwrap_or(48_000),
                 channels: a.channels.map(|c| c.into_inner()).unwrap_or(2),
                 bitrate_kbps: a.bitrate_kbps.unwrap_or(128),
@@ -367,11 +479,17 @@ fn finish(id: &str, path: &Path, raw: RawPreset) -> Result<Preset, Vec<PresetIss
         }
         Some(PresetKind::Image) => {
             if raw.image.is_none() {
-                missing("[image]", "an image preset needs an [image] table (format, quality)");
+                missing(
+                    "[image]",
+                    "an image preset needs an [image] table (format, quality)",
+                );
             }
             let i = raw.image.clone().unwrap_or_default();
             image = Some(ImageSpec {
-                format: i.format.and_then(|f| parse_format(f.get_ref())).unwrap_or(ImageFormat::Jpeg),
+                format: i
+                    .format
+                    .and_then(|f| parse_format(f.get_ref()))
+                    .unwrap_or(ImageFormat::Jpeg),
                 quality: i.quality.map(|q| q.into_inner()).unwrap_or(90),
             });
         }
@@ -386,13 +504,21 @@ fn finish(id: &str, path: &Path, raw: RawPreset) -> Result<Preset, Vec<PresetIss
         })
     };
     let safe_zone = zone(raw.safe_zone).unwrap_or_default();
-    let (width, height) = (raw.width.map(|w| w.into_inner()).unwrap_or(0), raw.height.map(|h| h.into_inner()).unwrap_or(0));
-    if width > 0 && height > 0 && (safe_zone.left + safe_zone.right >= width || safe_zone.top + safe_zone.bottom >= height) {
+    let (width, height) = (
+        raw.width.map(|w| w.into_inner()).unwrap_or(0),
+        raw.height.map(|h| h.into_inner()).unwrap_or(0),
+    );
+    if width > 0
+        && height > 0
+        && (safe_zone.left + safe_zone.right >= width || safe_zone.top + safe_zone.bottom >= height)
+    {
         issues.push(PresetIssue {
             file: path.to_path_buf(),
             line: 1,
             column: 1,
-            message: format!("preset `{id}`: the safe zone leaves no room on a {width}×{height} canvas"),
+            message: format!(
+                "preset `{id}`: the safe zone leaves no room on a {width}×{height} canvas"
+            ),
             hint: Some("safe_zone values are pixels kept clear at each edge".into()),
         });
     }
@@ -403,7 +529,11 @@ fn finish(id: &str, path: &Path, raw: RawPreset) -> Result<Preset, Vec<PresetIss
                 file: path.to_path_buf(),
                 line,
                 column,
-                message: format!("preset `{id}`: min_duration {} is above max_duration {}", lo.get_ref(), hi.get_ref()),
+                message: format!(
+                    "preset `{id}`: min_duration {} is above max_duration {}",
+                    lo.get_ref(),
+                    hi.get_ref()
+                ),
                 hint: None,
             });
         }
@@ -416,7 +546,13 @@ fn finish(id: &str, path: &Path, raw: RawPreset) -> Result<Preset, Vec<PresetIss
     Ok(Preset {
         id: id.to_string(),
         platform: raw.platform.unwrap_or_default(),
-        label: raw.label.unwrap_or_else(|| if kind == PresetKind::Video { "Video".into() } else { "Image".into() }),
+        label: raw.label.unwrap_or_else(|| {
+            if kind == PresetKind::Video {
+                "Video".into()
+            } else {
+                "Image".into()
+            }
+        }),
         description: raw.description.unwrap_or_default(),
         kind,
         width,
@@ -453,19 +589,61 @@ mod tests {
     fn builtin_presets_have_the_published_sizes() {
         let set = PresetSet::builtin().unwrap();
         let ids: Vec<&str> = set.ids().collect();
-        assert_eq!(ids, ["amazon-main", "feed-4x5", "pinterest", "reels", "shorts", "tiktok", "tmall-main", "xiaohongshu"]);
+        assert_eq!(
+            ids,
+            [
+                "amazon-main",
+                "feed-4x5",
+                "pinterest",
+                "reels",
+                "shorts",
+                "tiktok",
+                "tmall-main",
+                "xiaohongshu"
+            ]
+        );
         let dims = |id: &str| {
             let p = set.get(id).unwrap();
-            (p.width, p.height, p.kind, p.platform.as_str(), p.label.as_str())
+            (
+                p.width,
+                p.height,
+                p.kind,
+                p.platform.as_str(),
+                p.label.as_str(),
+            )
         };
-        assert_eq!(dims("tiktok"), (1080, 1920, PresetKind::Video, "TikTok", "Video"));
-        assert_eq!(dims("reels"), (1080, 1920, PresetKind::Video, "Reels", "Video"));
-        assert_eq!(dims("shorts"), (1080, 1920, PresetKind::Video, "Shorts", "Video"));
-        assert_eq!(dims("feed-4x5"), (1080, 1350, PresetKind::Video, "Feed", "Video"));
-        assert_eq!(dims("tmall-main"), (800, 800, PresetKind::Image, "Tmall", "Main"));
-        assert_eq!(dims("amazon-main"), (1000, 1000, PresetKind::Image, "Amazon", "Main"));
-        assert_eq!(dims("xiaohongshu"), (1080, 1440, PresetKind::Image, "Xiaohongshu", "Note"));
-        assert_eq!(dims("pinterest"), (1000, 1500, PresetKind::Image, "Pinterest", "Pin"));
+        assert_eq!(
+            dims("tiktok"),
+            (1080, 1920, PresetKind::Video, "TikTok", "Video")
+        );
+        assert_eq!(
+            dims("reels"),
+            (1080, 1920, PresetKind::Video, "Reels", "Video")
+        );
+        assert_eq!(
+            dims("shorts"),
+            (1080, 1920, PresetKind::Video, "Shorts", "Video")
+        );
+        assert_eq!(
+            dims("feed-4x5"),
+            (1080, 1350, PresetKind::Video, "Feed", "Video")
+        );
+        assert_eq!(
+            dims("tmall-main"),
+            (800, 800, PresetKind::Image, "Tmall", "Main")
+        );
+        assert_eq!(
+            dims("amazon-main"),
+            (1000, 1000, PresetKind::Image, "Amazon", "Main")
+        );
+        assert_eq!(
+            dims("xiaohongshu"),
+            (1080, 1440, PresetKind::Image, "Xiaohongshu", "Note")
+        );
+        assert_eq!(
+            dims("pinterest"),
+            (1000, 1500, PresetKind::Image, "Pinterest", "Pin")
+        );
     }
 
     #[test]
@@ -473,30 +651,93 @@ mod tests {
         let set = PresetSet::builtin().unwrap();
         let t = set.get("tiktok").unwrap();
         let v = t.video.as_ref().unwrap();
-        assert_eq!((v.codec.as_str(), v.profile.as_str(), v.speed.as_str(), v.crf), ("h264", "high", "veryfast", 23));
+        assert_eq!(
+            (
+                v.codec.as_str(),
+                v.profile.as_str(),
+                v.speed.as_str(),
+                v.crf
+            ),
+            ("h264", "high", "veryfast", 23)
+        );
         let a = t.audio.as_ref().unwrap();
-        assert_eq!((a.codec.as_str(), a.sample_rate, a.channels, a.bitrate_kbps), ("aac", 48_000, 2, 128));
-        assert_eq!((t.fps, t.min_duration, t.max_duration, t.max_bytes), (30, Some(5.0), Some(60.0), Some(500_000_000)));
-        assert_eq!(t.safe_zone, SafeZone { top: 150, bottom: 440, left: 60, right: 150 });
+        assert_eq!(
+            (a.codec.as_str(), a.sample_rate, a.channels, a.bitrate_kbps),
+            ("aac", 48_000, 2, 128)
+        );
+        assert_eq!(
+            (t.fps, t.min_duration, t.max_duration, t.max_bytes),
+            (30, Some(5.0), Some(60.0), Some(500_000_000))
+        );
+        assert_eq!(
+            t.safe_zone,
+            SafeZone {
+                top: 150,
+                bottom: 440,
+                left: 60,
+                right: 150
+            }
+        );
         // No [safe_zone_rtl]: the mirror.
-        assert_eq!(t.safe_zone_rtl, SafeZone { top: 150, bottom: 440, left: 150, right: 60 });
+        assert_eq!(
+            t.safe_zone_rtl,
+            SafeZone {
+                top: 150,
+                bottom: 440,
+                left: 150,
+                right: 60
+            }
+        );
         assert_eq!(t.extension(), "mp4");
     }
 
     #[test]
     fn other_safe_zones_and_rules() {
         let set = PresetSet::builtin().unwrap();
-        assert_eq!(set.get("reels").unwrap().safe_zone, SafeZone { top: 269, bottom: 672, left: 65, right: 65 });
+        assert_eq!(
+            set.get("reels").unwrap().safe_zone,
+            SafeZone {
+                top: 269,
+                bottom: 672,
+                left: 65,
+                right: 65
+            }
+        );
         let shorts = set.get("shorts").unwrap();
-        assert_eq!(shorts.safe_zone, SafeZone { top: 288, bottom: 672, left: 48, right: 192 });
+        assert_eq!(
+            shorts.safe_zone,
+            SafeZone {
+                top: 288,
+                bottom: 672,
+                left: 48,
+                right: 192
+            }
+        );
         assert_eq!(shorts.max_duration, Some(60.0));
         let amazon = set.get("amazon-main").unwrap();
         assert!(amazon.rules.white_background && amazon.rules.no_text);
         assert_eq!(amazon.rules.min_product_fill, Some(0.85));
-        assert_eq!((amazon.image.as_ref().unwrap().format, amazon.image.as_ref().unwrap().quality), (ImageFormat::Jpeg, 90));
+        assert_eq!(
+            (
+                amazon.image.as_ref().unwrap().format,
+                amazon.image.as_ref().unwrap().quality
+            ),
+            (ImageFormat::Jpeg, 90)
+        );
         assert_eq!(amazon.extension(), "jpg");
-        assert_eq!(set.get("xiaohongshu").unwrap().rules.max_title_chars, Some(20));
-        assert_eq!(set.get("tmall-main").unwrap().image.as_ref().unwrap().quality, 90);
+        assert_eq!(
+            set.get("xiaohongshu").unwrap().rules.max_title_chars,
+            Some(20)
+        );
+        assert_eq!(
+            set.get("tmall-main")
+                .unwrap()
+                .image
+                .as_ref()
+                .unwrap()
+                .quality,
+            90
+        );
     }
 
     #[test]
@@ -505,7 +746,11 @@ mod tests {
         // Override: the built-in TikTok with a lower CRF and its own RTL zone.
         write(dir.path(), "tiktok.toml", "inherits = \"tiktok\"\n[video]\ncrf = 20\n[safe_zone_rtl]\ntop = 150\nbottom = 440\nleft = 100\nright = 100\n");
         // Extend: a new placement inheriting from another user preset in the same directory.
-        write(dir.path(), "tiktok-hq.toml", "inherits = \"tiktok\"\ndescription = \"TikTok, high quality\"\n[video]\ncrf = 18\n");
+        write(
+            dir.path(),
+            "tiktok-hq.toml",
+            "inherits = \"tiktok\"\ndescription = \"TikTok, high quality\"\n[video]\ncrf = 18\n",
+        );
         // Extend: fully specified.
         write(
             dir.path(),
@@ -517,12 +762,26 @@ mod tests {
         let t = set.get("tiktok").unwrap();
         assert_eq!(t.video.as_ref().unwrap().crf, 20);
         assert_eq!((t.width, t.max_duration), (1080, Some(60.0)));
-        assert_eq!(t.safe_zone_rtl, SafeZone { top: 150, bottom: 440, left: 100, right: 100 });
+        assert_eq!(
+            t.safe_zone_rtl,
+            SafeZone {
+                top: 150,
+                bottom: 440,
+                left: 100,
+                right: 100
+            }
+        );
         assert_eq!(t.source, dir.path().join("tiktok.toml"));
         // Inherits the overridden tiktok, since user files resolve against what is known so far.
-        assert_eq!(set.get("tiktok-hq").unwrap().video.as_ref().unwrap().crf, 18);
+        assert_eq!(
+            set.get("tiktok-hq").unwrap().video.as_ref().unwrap().crf,
+            18
+        );
         let sq = set.get("square").unwrap();
-        assert_eq!((sq.width, sq.extension(), sq.label.as_str()), (1200, "png", "Square"));
+        assert_eq!(
+            (sq.width, sq.extension(), sq.label.as_str()),
+            (1200, "png", "Square")
+        );
         assert_eq!(set.len(), 10);
     }
 
@@ -531,35 +790,75 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "a.toml", "inherits = \"b\"\n");
         write(dir.path(), "b.toml", "inherits = \"a\"\n");
-        let err = PresetSet::builtin().unwrap().load_dir(dir.path()).unwrap_err();
-        let PresetError::Invalid { issues } = &err else { panic!("{err}") };
+        let err = PresetSet::builtin()
+            .unwrap()
+            .load_dir(dir.path())
+            .unwrap_err();
+        let PresetError::Invalid { issues } = &err else {
+            panic!("{err}")
+        };
         assert_eq!(issues.len(), 2);
-        assert_eq!(issues[0].message, "`inherits` of `a` is circular or depends on a broken preset (`b`)");
+        assert_eq!(
+            issues[0].message,
+            "`inherits` of `a` is circular or depends on a broken preset (`b`)"
+        );
     }
 
     #[test]
     fn preset_errors_name_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "a.toml", "inherits = \"tiktok\"\n\n[video]\ncrff = 20\n");
-        write(dir.path(), "b.toml", "platform = \"X\"\nkind = \"vidoe\"\nwidth = 100\nheight = 100\n");
+        write(
+            dir.path(),
+            "a.toml",
+            "inherits = \"tiktok\"\n\n[video]\ncrff = 20\n",
+        );
+        write(
+            dir.path(),
+            "b.toml",
+            "platform = \"X\"\nkind = \"vidoe\"\nwidth = 100\nheight = 100\n",
+        );
         write(dir.path(), "c.toml", "inherits = \"tiktk\"\n");
-        write(dir.path(), "d.toml", "platform = \"X\"\nkind = \"image\"\nwidth = 100\n[image]\nformat = \"jpeg\"\n");
+        write(
+            dir.path(),
+            "d.toml",
+            "platform = \"X\"\nkind = \"image\"\nwidth = 100\n[image]\nformat = \"jpeg\"\n",
+        );
         let mut set = PresetSet::builtin().unwrap();
         let err = set.load_dir(dir.path()).unwrap_err();
-        let PresetError::Invalid { issues } = &err else { panic!("{err}") };
+        let PresetError::Invalid { issues } = &err else {
+            panic!("{err}")
+        };
         let got: Vec<(String, usize, &str)> = issues
             .iter()
-            .map(|i| (i.file.file_name().unwrap().to_string_lossy().into_owned(), i.line, i.message.as_str()))
+            .map(|i| {
+                (
+                    i.file.file_name().unwrap().to_string_lossy().into_owned(),
+                    i.line,
+                    i.message.as_str(),
+                )
+            })
             .collect();
         assert_eq!(got[0].0, "a.toml");
         assert_eq!(got[0].1, 4);
         assert!(got[0].2.starts_with("unknown field `crff`"), "{}", got[0].2);
-        assert_eq!((got[1].0.as_str(), got[1].1, got[1].2), ("b.toml", 2, "unknown kind `vidoe`"));
-        assert_eq!((got[2].0.as_str(), got[2].1, got[2].2), ("c.toml", 1, "`inherits` names unknown preset `tiktk`"));
-        assert_eq!((got[3].0.as_str(), got[3].1, got[3].2), ("d.toml", 1, "preset `d` is missing `height`"));
+        assert_eq!(
+            (got[1].0.as_str(), got[1].1, got[1].2),
+            ("b.toml", 2, "unknown kind `vidoe`")
+        );
+        assert_eq!(
+            (got[2].0.as_str(), got[2].1, got[2].2),
+            ("c.toml", 1, "`inherits` names unknown preset `tiktk`")
+        );
+        assert_eq!(
+            (got[3].0.as_str(), got[3].1, got[3].2),
+            ("d.toml", 1, "preset `d` is missing `height`")
+        );
         assert_eq!(issues.len(), 4, "{err}");
         // A failed load leaves the set as it was.
         assert_eq!(set.len(), 8);
-        assert!(err.to_string().contains("a.toml:4:1: unknown field `crff`"), "{err}");
+        assert!(
+            err.to_string().contains("a.toml:4:1: unknown field `crff`"),
+            "{err}"
+        );
     }
 }

@@ -70,7 +70,11 @@ pub struct SafeZone {
 impl SafeZone {
     /// The same zone for a platform that mirrors its UI for right-to-left languages.
     pub fn mirrored(self) -> SafeZone {
-        SafeZone { left: self.right, right: self.left, ..self }
+        SafeZone {
+            left: self.right,
+            right: self.left,
+            ..self
+        }
     }
 }
 
@@ -117,7 +121,11 @@ impl Preset {
     pub fn extension(&self) -> &'static str {
         match self.kind {
             PresetKind::Video => "mp4",
-            PresetKind::Image => self.image.as_ref().map(|i| i.format.extension()).unwrap_or("jpg"),
+            PresetKind::Image => self
+                .image
+                .as_ref()
+                .map(|i| i.format.extension())
+                .unwrap_or("jpg"),
         }
     }
 }

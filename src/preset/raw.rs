@@ -96,11 +96,33 @@ macro_rules! merge_fields {
     };
 }
 
-merge_fields!(RawVideo { codec, profile, speed, crf, max_bitrate_kbps, gop });
-merge_fields!(RawAudio { codec, sample_rate, channels, bitrate_kbps });
+merge_fields!(RawVideo {
+    codec,
+    profile,
+    speed,
+    crf,
+    max_bitrate_kbps,
+    gop
+});
+merge_fields!(RawAudio {
+    codec,
+    sample_rate,
+    channels,
+    bitrate_kbps
+});
 merge_fields!(RawImage { format, quality });
-merge_fields!(RawSafeZone { top, bottom, left, right });
-merge_fields!(RawRules { white_background, min_product_fill, no_text, max_title_chars });
+merge_fields!(RawSafeZone {
+    top,
+    bottom,
+    left,
+    right
+});
+merge_fields!(RawRules {
+    white_background,
+    min_product_fill,
+    no_text,
+    max_title_chars
+});
 
 impl Merge for RawPreset {
     fn merge(self, base: Self) -> Self {

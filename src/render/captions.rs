@@ -15,6 +15,7 @@ use std::sync::Arc;
 use icu_segmenter::GraphemeClusterSegmenter;
 use image::RgbaImage;
 
+use super::motion::{ease_out_back, ease_out_cubic};
 use super::ops;
 use crate::template::{Animation, Region};
 use crate::text::TextRaster;
@@ -65,7 +66,11 @@ struct Reveal {
 impl Caption {
     /// Font families the caption's runs were drawn with (fallback included), in run order.
     pub(crate) fn families(&self) -> impl Iterator<Item = String> + '_ {
-        self.raster.layout.run_families().into_iter().map(|(_, f)| f.to_string())
+        self.raster
+            .layout
+            .run_families()
+            .into_iter()
+            .map(|(_, f)| f.to_string())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -83,11 +88,20 @@ impl Caption {
         let reveal = match animation {
             Animation::Typewriter => Some(Reveal::new(&raster, Unit::Grapheme, |ranks| {
                 let n = ranks.max(1) as f32;
-                (0..ranks).map(|k| k as f32 / n * TYPE_SHARE * dur).collect()
+                (0..ranks)
+                    .map(|k| k as f32 / n * TYPE_SHARE * dur)
+                    .collect()
             })),
             Animation::Karaoke => {
                 let cue_start = timing.start as f64 / fps as f64;
-                Some(Reveal::new(&raster, Unit::Word, |_| Vec::new()).with_word_times(&raster, timing.marks, cue_start, dur))
+                Some(
+                    Reveal::new(&raster, Unit::Word, |_| Vec::new()).with_word_times(
+                        &raster,
+                        timing.marks,
+                        cue_start,
+                        dur,
+                    ),
+                )
             }
             _ => None,
         };
@@ -134,12 +148,17 @@ impl Caption {
         // last is not yet gone: in and out are symmetric.
         let t = ((tf - self.start) as f32 + 0.5) / self.fps;
         let tr = self.transition.min(dur / 2.0);
-        let (p_in, p_out) = if tr > 0.0 { ((t / tr).min(1.0), ((dur - t) / tr).min(1.0)) } else { (1.0, 1.0) };
+        let (p_in, p_out) = if tr > 0.0 {
+            ((t / tr).min(1.0), ((dur - t) / tr).min(1.0))
+        } else {
+            (1.0, 1.0)
+        };
         match self.animation {
             Animation::None => ops::blend(canvas, &self.premul, self.x, self.y, 1.0),
             Animation::Fade => ops::blend(canvas, &self.premul, self.x, self.y, p_in.min(p_out)),
             Animation::Slide => {
-                let dy = ((1.0 - ease_out_cubic(p_in)) * SLIDE_BY * self.height() as f32).round() as i64;
+                let dy =
+                    ((1.0 - ease_out_cubic(p_in)) * SLIDE_BY * self.height() as f32).round() as i64;
                 ops::blend(canvas, &self.premul, self.x, self.y + dy, p_in.min(p_out));
             }
             Animation::Pop => {
@@ -150,7 +169,10 @@ impl Caption {
                     // Resize the straight-alpha block (the resizer weights by alpha itself),
                     // then premultiply for blending; about the caption's centre.
                     let (w, h) = (self.width() as f32, self.height() as f32);
-                    let (sw, sh) = (((w * s).round() as u32).max(1), ((h * s).round() as u32).max(1));
+                    let (sw, sh) = (
+                        ((w * s).round() as u32).max(1),
+                        ((h * s).round() as u32).max(1),
+                    );
                     let scaled = ops::premultiply(ops::resize(&self.raster.image, sw, sh, None));
                     let x = self.x + ((w - sw as f32) / 2.0).round() as i64;
                     let y = self.y + ((h - sh as f32) / 2.0).round() as i64;
@@ -176,18 +198,6 @@ impl Caption {
     }
 }
 
-fn ease_out_cubic(p: f32) -> f32 {
-    1.0 - (1.0 - p).powi(3)
-}
-
-/// Overshoots to about 1.1 before settling at 1 (the "back" easing of CSS/After Effects).
-fn ease_out_back(p: f32) -> f32 {
-    const C1: f32 = 1.70158;
-    const C3: f32 = C1 + 1.0;
-    let q = p - 1.0;
-    1.0 + C3 * q * q * q + C1 * q * q
-}
-
 #[derive(Clone, Copy, PartialEq)]
 enum Unit {
     Grapheme,
@@ -205,7 +215,9 @@ impl Reveal {
         let (ox, oy) = raster.origin;
         let lh = layout.line_height_px.max(1.0);
         let last = layout.lines.len().saturating_sub(1);
-        let row_line = (0..h).map(|r| (((r as f32 + 0.5 + oy) / lh).floor().max(0.0) as usize).min(last)).collect();
+        let row_line = (0..h)
+            .map(|r| (((r as f32 + 0.5 + oy) / lh).floor().max(0.0) as usize).min(last))
+            .collect();
         let mut cols = Vec::with_capacity(layout.lines.len());
         for line in &layout.lines {
             // (x0, x1, rank) in image columns of each glyph with an advance.
@@ -226,7 +238,13 @@ impl Reveal {
                     spans
                         .iter()
                         .map(|&(a, b, k)| {
-                            let d = if cx < a { a - cx } else if cx > b { cx - b } else { 0.0 };
+                            let d = if cx < a {
+                                a - cx
+                            } else if cx > b {
+                                cx - b
+                            } else {
+                                0.0
+                            };
                             (d, k)
                         })
                         .min_by(|p, q| p.0.total_cmp(&q.0).then(p.1.cmp(&q.1)))
@@ -235,12 +253,22 @@ impl Reveal {
                 .collect();
             cols.push(col);
         }
-        Reveal { row_line, cols, times: times(count) }
+        Reveal {
+            row_line,
+            cols,
+            times: times(count),
+        }
     }
 
     /// Karaoke: each word lights up at its WebVTT mark (the last mark at or before it), or,
     /// without marks, at its share of the line by characters before it.
-    fn with_word_times(mut self, raster: &TextRaster, marks: &[(usize, f64)], cue_start: f64, dur: f32) -> Reveal {
+    fn with_word_times(
+        mut self,
+        raster: &TextRaster,
+        marks: &[(usize, f64)],
+        cue_start: f64,
+        dur: f32,
+    ) -> Reveal {
         let text = raster.layout.text.as_str();
         let words = word_spans(text);
         let total: usize = words.iter().map(|(_, n)| n).sum::<usize>().max(1);
@@ -251,7 +279,12 @@ impl Reveal {
                 let t = if marks.is_empty() {
                     before as f32 / total as f32 * dur
                 } else {
-                    marks.iter().filter(|(o, _)| *o <= at).map(|(_, s)| (*s - cue_start) as f32).next_back().unwrap_or(0.0)
+                    marks
+                        .iter()
+                        .filter(|(o, _)| *o <= at)
+                        .map(|(_, s)| (*s - cue_start) as f32)
+                        .next_back()
+                        .unwrap_or(0.0)
                 };
                 before += n;
                 t
@@ -292,7 +325,10 @@ fn is_space(g: &str) -> bool {
 fn graphemes(text: &str) -> Vec<(usize, usize)> {
     let seg = GraphemeClusterSegmenter::new();
     let cuts: Vec<usize> = seg.segment_str(text).collect();
-    cuts.windows(2).map(|w| (w[0], w[1])).filter(|(a, b)| a < b).collect()
+    cuts.windows(2)
+        .map(|w| (w[0], w[1]))
+        .filter(|(a, b)| a < b)
+        .collect()
 }
 
 /// Rank of every byte's unit, in logical order, and the number of units. Spaces belong to
@@ -346,7 +382,10 @@ fn word_spans(text: &str) -> Vec<(usize, usize)> {
 
 /// The value for a region from a per-locale map: its locale, its fallbacks, then the bare
 /// language (`es-MX` → `es`) — the order `copy_for` uses for plain copy.
-pub fn for_region<'a, V>(map: &'a BTreeMap<String, V>, region: &Region) -> Result<&'a V, Vec<String>> {
+pub fn for_region<'a, V>(
+    map: &'a BTreeMap<String, V>,
+    region: &Region,
+) -> Result<&'a V, Vec<String>> {
     let mut tried = vec![region.locale.clone()];
     tried.extend(region.fallback.iter().cloned());
     if let Some((lang, _)) = region.locale.split_once('-') {

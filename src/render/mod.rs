@@ -5,7 +5,9 @@
 //! background, product, grade), so a still-background video costs one composition plus a
 //! copy per frame. Captions are drawn after the grade so brand colours stay exact.
 
+mod badge;
 pub mod captions;
+pub mod motion;
 pub mod ops;
 
 use std::collections::{BTreeMap, HashMap};
@@ -18,17 +20,35 @@ use rayon::prelude::*;
 use crate::media::{self, AudioPcm, Limits, MediaError, VideoClip};
 use crate::plan::{Job, Plan};
 use crate::preset::{Preset, PresetKind, PresetSet, SafeZone};
-use crate::template::{Animation, Anchor, BackgroundSource, Direction, Fit, Grade, Region, Rgba, Subtitle, Template, VPos};
+use crate::template::{
+    Anchor, Animation, BackgroundSource, Direction, Fit, Grade, Idle, KenBurns, Keyframe, Pool,
+    Region, Rgba, Subtitle, Template, Transition, TransitionKind, VPos,
+};
 use crate::text::{Align, FontBook, TextCache, TextError, TextStyle};
+use motion::Pose;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     #[error("{pool} `{option}`: {source}")]
-    Media { pool: &'static str, option: String, source: Arc<MediaError> },
+    Media {
+        pool: &'static str,
+        option: String,
+        source: Arc<MediaError>,
+    },
     #[error("subtitle `{option}` ({locale}): {source}")]
-    Text { option: String, locale: String, source: TextError },
+    Text {
+        option: String,
+        locale: String,
+        source: TextError,
+    },
     #[error("subtitle `{option}` has no copy for region {region} (locale `{locale}`; tried {tried}); it has: {have}")]
-    MissingCopy { option: String, region: String, locale: String, tried: String, have: String },
+    MissingCopy {
+        option: String,
+        region: String,
+        locale: String,
+        tried: String,
+        have: String,
+    },
 }
 
 type Loaded<T> = Result<Arc<T>, Arc<MediaError>>;
@@ -50,19 +70,42 @@ impl Assets {
         let mut want_music: Vec<(PathBuf, u32, u16)> = Vec::new();
         let (mut max_w, mut max_h) = (1u32, 1u32);
         for job in &plan.jobs {
-            let Some(region) = t.regions.iter().find(|r| r.code == job.region) else { continue };
+            let Some(region) = t.regions.iter().find(|r| r.code == job.region) else {
+                continue;
+            };
             max_w = max_w.max(job.width);
             max_h = max_h.max(job.height);
-            match &t.background_for(region, job.choices.background).source {
-                BackgroundSource::Image(p) => want_images.push(p.clone()),
-                BackgroundSource::Video { path, start, .. } => want_clips.push((path.clone(), *start)),
-                _ => {}
+            let mut backgrounds = job.choices.uses(t, Pool::Background);
+            if t.scenes
+                .iter()
+                .any(|s| s.listed(Pool::Background).is_some_and(Vec::is_empty))
+            {
+                backgrounds.push(job.choices.background);
             }
-            if let Some(i) = job.choices.product {
+            for b in backgrounds {
+                match &t.background_for(region, b).source {
+                    BackgroundSource::Image(p) => want_images.push(p.clone()),
+                    BackgroundSource::Video { path, start, .. } => {
+                        want_clips.push((path.clone(), *start))
+                    }
+                    _ => {}
+                }
+            }
+            for i in job.choices.uses(t, Pool::Product) {
                 want_images.push(t.product_for(region, i).source.clone());
             }
+            if let Some(logo) = job
+                .choices
+                .end_card
+                .and_then(|i| t.end_cards[i].logo.as_ref())
+            {
+                want_images.push(logo.clone());
+            }
             if let (Some(i), PresetKind::Video) = (job.choices.audio, job.kind) {
-                if let (Some(src), Some(spec)) = (&t.audio_for(region, i).source, presets.get(&job.preset).and_then(|p| p.audio.as_ref())) {
+                if let (Some(src), Some(spec)) = (
+                    &t.audio_for(region, i).source,
+                    presets.get(&job.preset).and_then(|p| p.audio.as_ref()),
+                ) {
                     want_music.push((src.clone(), spec.sample_rate, spec.channels));
                 }
             }
@@ -78,7 +121,9 @@ impl Assets {
         let images = want_images
             .into_par_iter()
             .map(|p| {
-                let r = media::load_image(&p, limits).map(Arc::new).map_err(Arc::new);
+                let r = media::load_image(&p, limits)
+                    .map(Arc::new)
+                    .map_err(Arc::new);
                 (p, r)
             })
             .collect();
@@ -89,7 +134,9 @@ impl Assets {
         let clips = want_clips
             .into_par_iter()
             .map(|(p, start)| {
-                let r = VideoClip::open(&p, start, clip_len, t.fps, side, side, limits).map(Arc::new).map_err(Arc::new);
+                let r = VideoClip::open(&p, start, clip_len, t.fps, side, side, limits)
+                    .map(Arc::new)
+                    .map_err(Arc::new);
                 (p, r)
             })
             .collect();
@@ -100,13 +147,26 @@ impl Assets {
                 ((p, sr, ch), r)
             })
             .collect();
-        Assets { images, clips, music }
+        Assets {
+            images,
+            clips,
+            music,
+        }
     }
 
-    fn image(&self, p: &Path, pool: &'static str, option: &str) -> Result<Arc<RgbaImage>, RenderError> {
+    fn image(
+        &self,
+        p: &Path,
+        pool: &'static str,
+        option: &str,
+    ) -> Result<Arc<RgbaImage>, RenderError> {
         match self.images.get(p) {
             Some(Ok(img)) => Ok(img.clone()),
-            Some(Err(e)) => Err(RenderError::Media { pool, option: option.into(), source: e.clone() }),
+            Some(Err(e)) => Err(RenderError::Media {
+                pool,
+                option: option.into(),
+                source: e.clone(),
+            }),
             None => unreachable!("Assets::load covers every planned image"),
         }
     }
@@ -114,7 +174,10 @@ impl Assets {
 
 /// The copy of a subtitle for a region: its locale, then the region's fallbacks, then the
 /// bare language (`es-MX` → `es`).
-pub fn copy_for<'a>(texts: &'a BTreeMap<String, String>, region: &Region) -> Result<&'a str, Vec<String>> {
+pub fn copy_for<'a>(
+    texts: &'a BTreeMap<String, String>,
+    region: &Region,
+) -> Result<&'a str, Vec<String>> {
     let mut tried = vec![region.locale.clone()];
     tried.extend(region.fallback.iter().cloned());
     if let Some((lang, _)) = region.locale.split_once('-') {
@@ -140,7 +203,10 @@ pub fn copy_or_fallback<'a>(
         Ok(s) => Ok(s),
         Err(tried) if t.allow_fallback => match crate::template::default_copy_locale(texts) {
             Some(loc) => {
-                let note = format!("copy fallback: `{loc}` copy used for {} (no {} copy; --allow-fallback)", region.code, region.locale);
+                let note = format!(
+                    "copy fallback: `{loc}` copy used for {} (no {} copy; --allow-fallback)",
+                    region.code, region.locale
+                );
                 if !notes.contains(&note) {
                     notes.push(note);
                 }
@@ -166,14 +232,63 @@ struct TextLayer {
 }
 
 enum Backdrop {
-    /// Background, product and grade composed once.
+    /// Background (and, when it does not move, the product) composed and graded once.
     Plate(RgbaImage),
-    Clip { clip: Arc<VideoClip>, fit: Fit, pad: Rgba, looped: bool },
+    Clip {
+        clip: Arc<VideoClip>,
+        fit: Fit,
+        pad: Rgba,
+        looped: bool,
+    },
+}
+
+/// Ken Burns over a backdrop fitted at the largest zoom, so every window is a downscale.
+struct BackdropMotion {
+    kb: KenBurns,
+    max_zoom: f32,
+}
+
+/// The product with what it needs to move: its straight-alpha image (with shadow) for
+/// per-frame scaling and rotation, and its path.
+struct ProductLayer {
+    placed: Placed,
+    straight: RgbaImage,
+    keyframes: Vec<Keyframe>,
+    idle: Option<Idle>,
+    parallax: f32,
+}
+
+impl ProductLayer {
+    fn moves(&self, backdrop_moves: bool) -> bool {
+        !self.keyframes.is_empty()
+            || self.idle.is_some()
+            || (self.parallax != 0.0 && backdrop_moves)
+    }
+}
+
+/// One scene of the job, laid out for the preset's canvas. A video without `[[scene]]` is
+/// one segment spanning the whole timeline.
+struct Segment {
+    /// Timeline frames [start, end).
+    start: u32,
+    end: u32,
+    /// How it enters: kind, length in frames, easing.
+    transition: Transition,
+    transition_frames: u32,
+    backdrop: Backdrop,
+    motion: Option<BackdropMotion>,
+    product: Option<ProductLayer>,
+    /// The product is already composed into the plate.
+    product_baked: bool,
+    texts: Vec<TextLayer>,
+    stickers: Vec<badge::Sticker>,
+    grade: Option<Grade>,
 }
 
 /// Normalised rectangle (x, y, w, h) in 0..=1 of the canvas.
 pub type NormBox = [f32; 4];
 
+/// One job's composition: its segments in play order and the video-wide fades.
 pub struct Scene {
     pub width: u32,
     pub height: u32,
@@ -182,10 +297,7 @@ pub struct Scene {
     pub frames: u32,
     /// For image presets: the frame of the timeline the still is taken from.
     pub poster_frame: u32,
-    backdrop: Backdrop,
-    product: Option<Placed>,
-    texts: Vec<TextLayer>,
-    grade: Option<Grade>,
+    segments: Vec<Segment>,
     fade_in: u32,
     fade_out: u32,
     /// Where the product was drawn, for the duplicate scorer.
@@ -195,6 +307,8 @@ pub struct Scene {
     pub fonts: Vec<String>,
     /// Preset rules the renderer applied (e.g. "white background"), for the manifest.
     pub rules_applied: Vec<String>,
+    /// Scene ids in play order with their start and end in seconds, for the manifest.
+    pub scenes: Vec<(String, f64, f64)>,
 }
 
 struct Area {
@@ -205,10 +319,51 @@ struct Area {
 }
 
 fn safe_area(p: &Preset, dir: &Direction) -> Area {
-    let z: SafeZone = if *dir == Direction::Rtl { p.safe_zone_rtl } else { p.safe_zone };
+    let z: SafeZone = if *dir == Direction::Rtl {
+        p.safe_zone_rtl
+    } else {
+        p.safe_zone
+    };
     let w = p.width.saturating_sub(z.left + z.right).max(p.width / 4);
     let h = p.height.saturating_sub(z.top + z.bottom).max(p.height / 4);
-    Area { x: z.left.min(p.width - w), y: z.top.min(p.height - h), w, h }
+    Area {
+        x: z.left.min(p.width - w),
+        y: z.top.min(p.height - h),
+        w,
+        h,
+    }
+}
+
+/// What every segment of a job shares while it is prepared.
+struct Ctx<'a> {
+    t: &'a Template,
+    job: &'a Job,
+    preset: &'a Preset,
+    region: &'a Region,
+    assets: &'a Assets,
+    fonts: &'a FontBook,
+    text_cache: &'a TextCache,
+    area: Area,
+    is_video: bool,
+    timeline: u32,
+}
+
+/// What a segment reports back for the manifest and the duplicate scorer.
+#[derive(Default)]
+struct Report {
+    rules_applied: Vec<String>,
+    product_box: Option<NormBox>,
+    text_boxes: Vec<NormBox>,
+    fonts: Vec<String>,
+}
+
+impl Report {
+    fn note(&mut self, s: impl Into<String>) {
+        let s = s.into();
+        if !self.rules_applied.contains(&s) {
+            self.rules_applied.push(s);
+        }
+    }
 }
 
 /// Prepares one job's scene: every layer decoded, fitted, shaped and placed.
@@ -222,53 +377,297 @@ pub fn prepare(
     text_cache: &TextCache,
 ) -> Result<Scene, RenderError> {
     let (w, h) = (preset.width, preset.height);
-    let rules = &preset.rules;
-    let mut rules_applied = Vec::new();
-    let area = safe_area(preset, &region.direction);
     let fps = t.fps;
     let is_video = preset.kind == PresetKind::Video;
     let timeline = (t.duration * fps as f64).round().max(1.0) as u32;
     let frames = if is_video { timeline } else { 1 };
-    let poster_frame = if is_video { 0 } else { ((t.poster_time * fps as f64).round() as u32).min(timeline - 1) };
+    let poster_frame = if is_video {
+        0
+    } else {
+        ((t.poster_time * fps as f64).round() as u32).min(timeline - 1)
+    };
+    let cx = Ctx {
+        t,
+        job,
+        preset,
+        region,
+        assets,
+        fonts,
+        text_cache,
+        area: safe_area(preset, &region.direction),
+        is_video,
+        timeline,
+    };
+    let to_frame = |secs: f64| ((secs * fps as f64).round() as u32).min(timeline);
+
+    // (scene index or none, start frame, end frame, transition in), in play order.
+    let mut spans: Vec<(Option<usize>, u32, u32)> = Vec::new();
+    let mut scene_times = Vec::new();
+    if t.scenes.is_empty() {
+        spans.push((None, 0, timeline));
+    } else {
+        let order = &job.choices.order;
+        let starts = t.scene_starts(order);
+        for (k, &s) in order.iter().enumerate() {
+            let end = if k + 1 == order.len() {
+                timeline
+            } else {
+                to_frame(starts[k + 1])
+            };
+            spans.push((Some(s), to_frame(starts[k]), end));
+            scene_times.push((
+                t.scenes[s].id.clone(),
+                starts[k],
+                starts[k] + t.scenes[s].duration,
+            ));
+        }
+    }
+    let end_card = job
+        .choices
+        .end_card
+        .filter(|_| is_video)
+        .map(|i| &t.end_cards[i]);
+    let card_start = end_card.map(|e| timeline.saturating_sub(to_frame(e.duration)).max(1));
+    if let Some(cs) = card_start {
+        // The card covers the last seconds: scenes that would only start under it are dropped.
+        spans.retain(|s| s.1 < cs);
+        if let Some(last) = spans.last_mut() {
+            last.2 = cs;
+        }
+    }
+
+    let mut report = Report::default();
+    let mut segments = Vec::new();
+    for (k, &(scene, start, end)) in spans.iter().enumerate() {
+        // A still needs only the segment its poster frame falls in.
+        if !is_video
+            && !(start..end.max(start + 1)).contains(&poster_frame)
+            && !(k + 1 == spans.len() && poster_frame >= end)
+        {
+            continue;
+        }
+        let transition = match scene {
+            Some(s) if k > 0 => t.scenes[s].transition.clone(),
+            _ => Transition::CUT,
+        };
+        segments.push(prepare_segment(
+            &cx,
+            scene,
+            start,
+            end,
+            transition,
+            &mut report,
+        )?);
+    }
+    if let (Some(e), Some(cs)) = (end_card, card_start) {
+        let mut notes = Vec::new();
+        let mut copy = |m| {
+            if BTreeMap::is_empty(m) {
+                None
+            } else {
+                copy_or_fallback(t, m, region, &mut notes).ok()
+            }
+        };
+        let texts = [copy(&e.headline), copy(&e.price), copy(&e.cta)];
+        for n in notes {
+            report.note(n);
+        }
+        let logo = match &e.logo {
+            Some(p) => Some(assets.image(p, "end_card", &e.id)?),
+            None => None,
+        };
+        let card = badge::end_card(
+            e,
+            texts,
+            logo.as_deref(),
+            region,
+            (w, h),
+            &cx.area,
+            fonts,
+            text_cache,
+        )?;
+        segments.push(Segment {
+            start: cs,
+            end: timeline,
+            transition: e.transition.clone(),
+            transition_frames: 0,
+            backdrop: Backdrop::Plate(card),
+            motion: None,
+            product: None,
+            product_baked: true,
+            texts: Vec::new(),
+            stickers: Vec::new(),
+            grade: None,
+        });
+        scene_times.push((
+            format!("end_card:{}", e.id),
+            cs as f64 / fps as f64,
+            t.duration,
+        ));
+    }
+    for s in &mut segments {
+        s.transition_frames = if is_video {
+            (s.transition.duration * fps as f64).round() as u32
+        } else {
+            0
+        };
+    }
+
+    // Fades belong to the video: the effects of the first and the last scene decide.
+    let (mut fade_in, mut fade_out) = (0, 0);
+    if is_video {
+        let effects_of = |scene: Option<usize>| match scene {
+            Some(s) => job.choices.in_scene(t, s, Pool::Effects),
+            None => job.choices.effects,
+        };
+        if let Some(e) = spans.first().and_then(|s| effects_of(s.0)) {
+            fade_in = (t.effects_for(region, e).fade_in * fps as f64).round() as u32;
+        }
+        if let Some(e) = spans.last().and_then(|s| effects_of(s.0)) {
+            fade_out = (t.effects_for(region, e).fade_out * fps as f64).round() as u32;
+        }
+    }
+
+    let mut seen = std::collections::HashSet::new();
+    report.fonts.retain(|f| seen.insert(f.clone()));
+    Ok(Scene {
+        width: w,
+        height: h,
+        fps,
+        frames,
+        poster_frame,
+        segments,
+        fade_in,
+        fade_out,
+        product_box: report.product_box,
+        text_boxes: report.text_boxes,
+        fonts: report.fonts,
+        rules_applied: report.rules_applied,
+        scenes: scene_times,
+    })
+}
+
+/// One segment: the options its scene (or the variant, without scenes) picked, laid out.
+fn prepare_segment(
+    cx: &Ctx<'_>,
+    scene: Option<usize>,
+    start: u32,
+    end: u32,
+    transition: Transition,
+    report: &mut Report,
+) -> Result<Segment, RenderError> {
+    let Ctx {
+        t,
+        job,
+        preset,
+        region,
+        assets,
+        fonts,
+        text_cache,
+        is_video,
+        timeline,
+        ..
+    } = *cx;
+    let area = &cx.area;
+    let (w, h) = (preset.width, preset.height);
+    let rules = &preset.rules;
+    let fps = t.fps;
+    let pick = |pool: Pool| match scene {
+        Some(s) => job.choices.in_scene(t, s, pool),
+        None => job.choices.get(pool),
+    };
+    let scene_secs = (end - start) as f64 / fps as f64;
 
     // Background.
-    let bg = t.background_for(region, job.choices.background);
+    let bg = t.background_for(
+        region,
+        pick(Pool::Background).unwrap_or(job.choices.background),
+    );
+    let motion = bg
+        .motion
+        .clone()
+        .filter(|_| !rules.white_background && is_video)
+        .map(|kb| BackdropMotion {
+            max_zoom: kb.zoom.0.max(kb.zoom.1).max(1.0),
+            kb,
+        });
+    // A moving backdrop is fitted at its largest zoom so every frame's window downscales.
+    let (bw, bh) = match &motion {
+        Some(m) => (
+            ((w as f32 * m.max_zoom).ceil() as u32),
+            ((h as f32 * m.max_zoom).ceil() as u32),
+        ),
+        None => (w, h),
+    };
     let mut backdrop = if rules.white_background {
-        rules_applied.push("white background".to_string());
+        report.note("white background");
         Backdrop::Plate(ops::solid(w, h, Rgba::WHITE))
     } else {
         match &bg.source {
-            BackgroundSource::Color(c) => Backdrop::Plate(ops::solid(w, h, Rgba([c.0[0], c.0[1], c.0[2], 255]))),
-            BackgroundSource::Gradient { from, to, angle } => Backdrop::Plate(ops::gradient(w, h, *from, *to, *angle)),
+            BackgroundSource::Color(c) => {
+                Backdrop::Plate(ops::solid(bw, bh, Rgba([c.0[0], c.0[1], c.0[2], 255])))
+            }
+            BackgroundSource::Gradient { from, to, angle } => {
+                Backdrop::Plate(ops::gradient(bw, bh, *from, *to, *angle))
+            }
             BackgroundSource::Image(p) => {
                 let img = assets.image(p, "background", &bg.id)?;
-                Backdrop::Plate(ops::fit(&img, w, h, bg.fit, bg.pad))
+                Backdrop::Plate(ops::fit(&img, bw, bh, bg.fit, bg.pad))
             }
             BackgroundSource::Video { path, looped, .. } => {
                 let clip = match assets.clips.get(path) {
                     Some(Ok(c)) => c.clone(),
-                    Some(Err(e)) => return Err(RenderError::Media { pool: "background", option: bg.id.clone(), source: e.clone() }),
+                    Some(Err(e)) => {
+                        return Err(RenderError::Media {
+                            pool: "background",
+                            option: bg.id.clone(),
+                            source: e.clone(),
+                        })
+                    }
                     None => unreachable!("Assets::load covers every planned clip"),
                 };
-                Backdrop::Clip { clip, fit: bg.fit, pad: bg.pad, looped: *looped }
+                Backdrop::Clip {
+                    clip,
+                    fit: bg.fit,
+                    pad: bg.pad,
+                    looped: *looped,
+                }
             }
         }
     };
 
+    // Effects.
+    let mut grade = None;
+    if let Some(ei) = pick(Pool::Effects) {
+        grade = t.effects_for(region, ei).grade.clone();
+        if rules.white_background && grade.is_some() {
+            grade = None;
+            report.note("grade skipped (white background must stay RGB 255)");
+        }
+    }
+
     // Product.
     let mut product = None;
-    let mut product_box = None;
-    if let Some(pi) = job.choices.product {
+    if let Some(pi) = pick(Pool::Product) {
         let p = t.product_for(region, pi);
         let src = assets.image(&p.source, "product", &p.id)?;
         // Cut-outs often carry transparent margins; size by what is visible.
         let src = match ops::alpha_bounds(&src) {
-            Some((x, y, bw, bh)) if (bw, bh) != src.dimensions() => image::imageops::crop_imm(&*src, x, y, bw, bh).to_image(),
+            Some((x, y, bw, bh)) if (bw, bh) != src.dimensions() => {
+                image::imageops::crop_imm(&*src, x, y, bw, bh).to_image()
+            }
             _ => (*src).clone(),
         };
         let (pw, ph) = (src.width() as f32, src.height() as f32);
-        let (mut scale, mut anchor, mut offset, mut rotation, mut shadow) = (p.scale, p.anchor, p.offset, p.rotation, p.shadow.clone());
-        let mut box_area = Area { x: area.x, y: area.y, w: area.w, h: area.h };
+        let (mut scale, mut anchor, mut offset, mut rotation, mut shadow) =
+            (p.scale, p.anchor, p.offset, p.rotation, p.shadow.clone());
+        let mut box_area = Area {
+            x: area.x,
+            y: area.y,
+            w: area.w,
+            h: area.h,
+        };
+        let mut animated = is_video;
         if let Some(fill) = rules.min_product_fill {
             // The platform measures the product against the whole frame: centre it, upright,
             // without a shadow that would tint the white background.
@@ -277,26 +676,34 @@ pub fn prepare(
             offset = (0.0, 0.0);
             rotation = 0.0;
             shadow = None;
+            animated = false;
             box_area = Area { x: 0, y: 0, w, h };
-            rules_applied.push(format!("product fills ≥ {:.0} %", fill * 100.0));
+            report.note(format!("product fills ≥ {:.0} %", fill * 100.0));
         }
         if region.direction == Direction::Rtl {
             anchor = anchor.mirrored();
             offset.0 = -offset.0;
         }
         let s = (scale * box_area.w as f32 / pw).min(scale * box_area.h as f32 / ph);
-        let (tw, th) = (((pw * s).round() as u32).max(1), ((ph * s).round() as u32).max(1));
+        let (tw, th) = (
+            ((pw * s).round() as u32).max(1),
+            ((ph * s).round() as u32).max(1),
+        );
         let mut scaled = ops::rotate(&ops::resize(&src, tw, th, None), rotation);
         // The grade is a look on the picture; applying it to each layer once (rather than to
         // every composed frame) is the same for opaque pixels and far cheaper over video.
-        if let Some(g) = job.choices.effects.and_then(|ei| t.effects_for(region, ei).grade.as_ref()).filter(|_| !rules.white_background) {
+        if let Some(g) = &grade {
             ops::grade(&mut scaled, g);
         }
         let (fx, fy) = anchor.fractions();
-        let px = box_area.x as f32 + (box_area.w as f32 - scaled.width() as f32) * fx + offset.0 * w as f32;
-        let py = box_area.y as f32 + (box_area.h as f32 - scaled.height() as f32) * fy + offset.1 * h as f32;
+        let px = box_area.x as f32
+            + (box_area.w as f32 - scaled.width() as f32) * fx
+            + offset.0 * w as f32;
+        let py = box_area.y as f32
+            + (box_area.h as f32 - scaled.height() as f32) * fy
+            + offset.1 * h as f32;
         let (px, py) = (px.round() as i64, py.round() as i64);
-        product_box = Some([
+        report.product_box.get_or_insert([
             px as f32 / w as f32,
             py as f32 / h as f32,
             scaled.width() as f32 / w as f32,
@@ -304,19 +711,53 @@ pub fn prepare(
         ]);
         let short = w.min(h) as f32;
         let layer = match shadow {
-            Some(sh) => with_shadow(&scaled, sh.color, (sh.offset.0 * short, sh.offset.1 * short), sh.blur * short),
-            None => Placed { img: ops::premultiply(scaled), x: 0, y: 0 },
+            Some(sh) => with_shadow(
+                &scaled,
+                sh.color,
+                (sh.offset.0 * short, sh.offset.1 * short),
+                sh.blur * short,
+            ),
+            None => Placed {
+                img: ops::premultiply(scaled),
+                x: 0,
+                y: 0,
+            },
         };
-        product = Some(Placed { img: layer.img, x: px + layer.x, y: py + layer.y });
+        let mut keyframes = if animated {
+            p.keyframes.clone()
+        } else {
+            Vec::new()
+        };
+        if region.direction == Direction::Rtl {
+            // Mirrored layouts enter from the mirrored side.
+            for k in &mut keyframes {
+                k.offset.0 = -k.offset.0;
+            }
+        }
+        let straight =
+            if animated && (!keyframes.is_empty() || p.idle.is_some() || p.parallax != 0.0) {
+                ops::unpremultiply(layer.img.clone())
+            } else {
+                RgbaImage::new(1, 1)
+            };
+        product = Some(ProductLayer {
+            placed: Placed {
+                img: layer.img,
+                x: px + layer.x,
+                y: py + layer.y,
+            },
+            straight,
+            keyframes,
+            idle: p.idle.clone().filter(|_| animated),
+            parallax: if animated { p.parallax } else { 0.0 },
+        });
     }
 
-    // Captions.
+    // Captions: timings are relative to the segment.
     let mut texts = Vec::new();
-    let mut text_boxes = Vec::new();
-    let mut fonts_used: Vec<String> = Vec::new();
-    if let Some(si) = job.choices.subtitle {
+    if let Some(si) = pick(Pool::Subtitle) {
         if rules.no_text {
-            rules_applied.push("no text".to_string());
+            report.note("no text");
         } else {
             let sub = t.subtitle_for(region, si);
             let missing = |have: Vec<String>, tried: Vec<String>| RenderError::MissingCopy {
@@ -326,90 +767,139 @@ pub fn prepare(
                 tried: tried.join(", "),
                 have: have.join(", "),
             };
-            let frame = |secs: f64| ((secs * fps as f64).round() as u32).min(timeline);
+            let frame = |secs: f64| (start + (secs * fps as f64).round() as u32).min(end);
             /// (copy, karaoke marks, first frame, end frame)
             type Timed<'a> = (&'a str, &'a [(usize, f64)], u32, u32);
             let mut lines: Vec<Timed> = Vec::new();
             if !sub.text.is_empty() {
-                let text = copy_or_fallback(t, &sub.text, region, &mut rules_applied).map_err(|tried| missing(sub.text.keys().cloned().collect(), tried))?;
-                lines.push((text, &[], 0, timeline));
+                let text = copy_or_fallback(t, &sub.text, region, &mut report.rules_applied)
+                    .map_err(|tried| missing(sub.text.keys().cloned().collect(), tried))?;
+                lines.push((text, &[], start, end));
             }
             for l in &sub.lines {
-                let text = copy_or_fallback(t, &l.text, region, &mut rules_applied).map_err(|tried| missing(l.text.keys().cloned().collect(), tried))?;
+                let text = copy_or_fallback(t, &l.text, region, &mut report.rules_applied)
+                    .map_err(|tried| missing(l.text.keys().cloned().collect(), tried))?;
                 lines.push((text, &[], frame(l.start), frame(l.end)));
             }
             if !sub.captions.is_empty() {
                 // Each locale keeps its own cue timings: the region's file decides when.
-                let cues = captions::for_region(&sub.captions, region).map_err(|tried| missing(sub.captions.keys().cloned().collect(), tried))?;
+                let cues = captions::for_region(&sub.captions, region)
+                    .map_err(|tried| missing(sub.captions.keys().cloned().collect(), tried))?;
                 for c in cues {
                     lines.push((&c.text, &c.marks, frame(c.start), frame(c.end)));
                 }
             }
-            for (text, marks, start, end) in lines {
-                if start >= end {
-                    // Shorter than a frame, or after the end of the video.
+            for (text, marks, first, last) in lines {
+                if first >= last {
+                    // Shorter than a frame, or after the end of the scene.
                     continue;
                 }
-                let timing = captions::Timing { start, end, fps, marks };
-                let caption = place_text(sub, text, &timing, region, w, &area, fonts, text_cache)?;
-                text_boxes.push([
+                // Karaoke marks are seconds on the caption file's timeline, which starts with
+                // its scene.
+                let timing = captions::Timing {
+                    start: first,
+                    end: last,
+                    fps,
+                    marks,
+                };
+                let caption = place_text(sub, text, &timing, region, w, area, fonts, text_cache)?;
+                report.text_boxes.push([
                     caption.x as f32 / w as f32,
                     caption.y as f32 / h as f32,
                     caption.width() as f32 / w as f32,
                     caption.height() as f32 / h as f32,
                 ]);
                 // The raster's own layout says which families its runs fell back to.
-                fonts_used.extend(caption.families());
+                report.fonts.extend(caption.families());
                 texts.push(TextLayer { caption });
             }
         }
     }
 
-    // Effects.
-    let (mut grade, mut fade_in, mut fade_out) = (None, 0, 0);
-    if let Some(ei) = job.choices.effects {
-        let e = t.effects_for(region, ei);
-        grade = e.grade.clone();
-        if rules.white_background && grade.is_some() {
-            grade = None;
-            rules_applied.push("grade skipped (white background must stay RGB 255)".to_string());
-        }
-        if is_video {
-            fade_in = (e.fade_in * fps as f64).round() as u32;
-            fade_out = (e.fade_out * fps as f64).round() as u32;
+    // Stickers and badges.
+    let mut stickers = Vec::new();
+    if let Some(bi) = pick(Pool::Badge) {
+        let b = &t.badges[bi];
+        if rules.no_text {
+            report.note("no badge (no text/logos)");
+        } else {
+            let copy = if b.text.is_empty() {
+                None
+            } else {
+                Some(
+                    copy_or_fallback(t, &b.text, region, &mut report.rules_applied).map_err(
+                        |tried| RenderError::MissingCopy {
+                            option: b.id.clone(),
+                            region: region.code.clone(),
+                            locale: region.locale.clone(),
+                            tried: tried.join(", "),
+                            have: b.text.keys().cloned().collect::<Vec<_>>().join(", "),
+                        },
+                    )?,
+                )
+            };
+            let first = (start + (b.start * fps as f64).round() as u32).min(end);
+            let last = b
+                .end
+                .map(|e| (start + (e * fps as f64).round() as u32).min(end))
+                .unwrap_or(end);
+            let (first, last) = if is_video {
+                (first, last)
+            } else {
+                (start, end.max(start + 1))
+            };
+            if first < last {
+                let s = badge::sticker(
+                    b,
+                    copy,
+                    region,
+                    (w, h),
+                    area,
+                    (first, last, fps),
+                    fonts,
+                    text_cache,
+                )?;
+                report.text_boxes.push([
+                    s.x as f32 / w as f32,
+                    s.y as f32 / h as f32,
+                    s.width() as f32 / w as f32,
+                    s.height() as f32 / h as f32,
+                ]);
+                stickers.push(s);
+            }
         }
     }
+    let _ = (scene_secs, timeline);
 
-    // A still backdrop gets the grade and the product baked in once.
+    // A still backdrop gets the grade once, and the product too when neither moves.
+    let backdrop_moves = motion.is_some() || matches!(backdrop, Backdrop::Clip { .. });
+    let mut product_baked = false;
     if let Backdrop::Plate(plate) = &mut backdrop {
         if let Some(g) = &grade {
             ops::grade(plate, g);
         }
-        if let Some(p) = &product {
-            ops::blend(plate, &p.img, p.x, p.y, 1.0);
+        if let Some(p) = product
+            .as_ref()
+            .filter(|p| motion.is_none() && !p.moves(false))
+        {
+            ops::blend(plate, &p.placed.img, p.placed.x, p.placed.y, 1.0);
+            product_baked = true;
         }
     }
+    let _ = backdrop_moves;
 
-    Ok(Scene {
-        width: w,
-        height: h,
-        fps,
-        frames,
-        poster_frame,
+    Ok(Segment {
+        start,
+        end,
+        transition,
+        transition_frames: 0,
         backdrop,
+        motion,
         product,
+        product_baked,
         texts,
+        stickers,
         grade,
-        fade_in,
-        fade_out,
-        product_box,
-        text_boxes,
-        fonts: {
-            let mut seen = std::collections::HashSet::new();
-            fonts_used.retain(|f| seen.insert(f.clone()));
-            fonts_used
-        },
-        rules_applied,
     })
 }
 
@@ -434,7 +924,11 @@ fn with_shadow(img: &RgbaImage, color: Rgba, offset: (f32, f32), blur: f32) -> P
     }
     let mut canvas = ops::premultiply(canvas);
     ops::blend(&mut canvas, &ops::premultiply(img.clone()), left, top, 1.0);
-    Placed { img: canvas, x: -left, y: -top }
+    Placed {
+        img: canvas,
+        x: -left,
+        y: -top,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -454,8 +948,17 @@ fn place_text(
         size_px: size,
         min_size_px: (sub.min_size * canvas_w as f32).min(size),
         color: sub.color,
-        outline: sub.outline.as_ref().map(|o| (o.color, o.width * size / 48.0)),
-        shadow: sub.shadow.as_ref().map(|s| (s.color, (s.offset.0 * size, s.offset.1 * size), s.blur * size)),
+        outline: sub
+            .outline
+            .as_ref()
+            .map(|o| (o.color, o.width * size / 48.0)),
+        shadow: sub.shadow.as_ref().map(|s| {
+            (
+                s.color,
+                (s.offset.0 * size, s.offset.1 * size),
+                s.blur * size,
+            )
+        }),
         background: sub.background.as_ref().map(|b| (b.color, b.padding * size)),
         align: Align::Center,
         line_height: 1.25,
@@ -465,14 +968,29 @@ fn place_text(
     // The same caption recurs across variants and presets of a batch: shape it once.
     let render = |style: &TextStyle| {
         cache
-            .get_or_render(fonts, text, &region.locale, Some(region.direction.clone()), style, max_w, max_h)
-            .map_err(|source| RenderError::Text { option: sub.id.clone(), locale: region.locale.clone(), source })
+            .get_or_render(
+                fonts,
+                text,
+                &region.locale,
+                Some(region.direction.clone()),
+                style,
+                max_w,
+                max_h,
+            )
+            .map_err(|source| RenderError::Text {
+                option: sub.id.clone(),
+                locale: region.locale.clone(),
+                source,
+            })
     };
     let raster = render(&style)?;
     // Karaoke draws sung words from a second block in the highlight colour: colour does not
     // change the layout, so the two blocks line up pixel for pixel.
     let highlight = match sub.animation {
-        Animation::Karaoke => Some(render(&TextStyle { color: sub.highlight, ..style.clone() })?),
+        Animation::Karaoke => Some(render(&TextStyle {
+            color: sub.highlight,
+            ..style.clone()
+        })?),
         _ => None,
     };
     let img = &raster.image;
@@ -483,7 +1001,136 @@ fn place_text(
         VPos::Center => area.y as i64 + (area.h as i64 - img.height() as i64) / 2,
         VPos::Bottom => area.y as i64 + area.h as i64 - img.height() as i64 - margin,
     };
-    Ok(captions::Caption::new(raster.clone(), highlight, x, y, timing, sub.animation, sub.animation_time))
+    Ok(captions::Caption::new(
+        raster.clone(),
+        highlight,
+        x,
+        y,
+        timing,
+        sub.animation,
+        sub.animation_time,
+    ))
+}
+
+impl Segment {
+    /// Progress through the segment at timeline frame `tf`, 0..=1.
+    fn progress(&self, tf: u32) -> f32 {
+        let len = (self.end - self.start).max(1) as f32;
+        ((tf.saturating_sub(self.start)) as f32 / len).clamp(0.0, 1.0)
+    }
+
+    /// Background and product at timeline frame `tf`, graded: the frame before any caption.
+    fn clean_plate(&self, tf: u32, w: u32, h: u32, fps: u32) -> RgbaImage {
+        let local = tf.saturating_sub(self.start);
+        let (zoom, pan) = match &self.motion {
+            Some(m) => motion::ken_burns_at(&m.kb, self.progress(tf)),
+            None => (1.0, (0.0, 0.0)),
+        };
+        let window = |img: &RgbaImage| {
+            ops::resize(
+                img,
+                w,
+                h,
+                Some(motion::view_window(img.dimensions(), zoom, pan)),
+            )
+        };
+        let mut f = match &self.backdrop {
+            Backdrop::Plate(p) if self.motion.is_some() => window(p),
+            Backdrop::Plate(p) => p.clone(),
+            Backdrop::Clip {
+                clip,
+                fit,
+                pad,
+                looped,
+            } => {
+                let n = clip.len().max(1) as u32;
+                let k = if *looped { local % n } else { local.min(n - 1) };
+                let src = clip.frame(k as usize);
+                let (bw, bh) = match &self.motion {
+                    Some(m) => (
+                        (w as f32 * m.max_zoom).ceil() as u32,
+                        (h as f32 * m.max_zoom).ceil() as u32,
+                    ),
+                    None => (w, h),
+                };
+                // Grading the source frame before it is scaled up touches far fewer pixels.
+                let fitted = match &self.grade {
+                    Some(g) => {
+                        let mut graded = src.clone();
+                        ops::grade(&mut graded, g);
+                        ops::fit(&graded, bw, bh, *fit, *pad)
+                    }
+                    None => ops::fit(src, bw, bh, *fit, *pad),
+                };
+                if self.motion.is_some() {
+                    window(&fitted)
+                } else {
+                    fitted
+                }
+            }
+        };
+        if let (Some(p), false) = (&self.product, self.product_baked) {
+            let mut pose = motion::pose_at(
+                &p.keyframes,
+                p.idle.as_ref(),
+                local as f32 / fps.max(1) as f32,
+            );
+            if p.parallax != 0.0 {
+                // The picture moves against the view: a layer nearer the viewer moves more.
+                pose.offset.0 -= pan.0 * zoom * p.parallax;
+                pose.offset.1 -= pan.1 * zoom * p.parallax;
+            }
+            draw_posed(&mut f, p, pose);
+        }
+        f
+    }
+
+    fn render(&self, tf: u32, w: u32, h: u32, fps: u32, still: bool) -> RgbaImage {
+        let mut f = self.clean_plate(tf, w, h, fps);
+        for t in &self.texts {
+            t.caption.draw(&mut f, tf, still);
+        }
+        for s in &self.stickers {
+            s.draw(&mut f, tf, still);
+        }
+        f
+    }
+}
+
+/// The product at a pose: moved, scaled about its centre, turned and faded.
+fn draw_posed(canvas: &mut RgbaImage, p: &ProductLayer, pose: Pose) {
+    let (w, h) = (canvas.width() as f32, canvas.height() as f32);
+    let dx = (pose.offset.0 * w).round() as i64;
+    let dy = (pose.offset.1 * h).round() as i64;
+    if (pose.scale - 1.0).abs() < 0.002 && pose.rotation.abs() < 0.05 {
+        ops::blend(
+            canvas,
+            &p.placed.img,
+            p.placed.x + dx,
+            p.placed.y + dy,
+            pose.opacity,
+        );
+        return;
+    }
+    if pose.scale <= 0.001 || pose.opacity <= 0.0 {
+        return;
+    }
+    let (pw, ph) = p.straight.dimensions();
+    let (sw, sh) = (
+        ((pw as f32 * pose.scale).round() as u32).max(1),
+        ((ph as f32 * pose.scale).round() as u32).max(1),
+    );
+    let scaled = if (sw, sh) == (pw, ph) {
+        p.straight.clone()
+    } else {
+        ops::resize(&p.straight, sw, sh, None)
+    };
+    let turned = ops::premultiply(ops::rotate(&scaled, pose.rotation));
+    let cx = p.placed.x as f32 + pw as f32 / 2.0;
+    let cy = p.placed.y as f32 + ph as f32 / 2.0;
+    let x = (cx - turned.width() as f32 / 2.0).round() as i64 + dx;
+    let y = (cy - turned.height() as f32 / 2.0).round() as i64 + dy;
+    ops::blend(canvas, &turned, x, y, pose.opacity);
 }
 
 impl Scene {
@@ -495,39 +1142,48 @@ impl Scene {
         }
     }
 
-    /// Background and product at frame `i`, graded: the frame before any caption.
-    pub fn clean_plate(&self, i: u32) -> RgbaImage {
-        let tf = self.timeline_frame(i);
-        match &self.backdrop {
-            Backdrop::Plate(p) => p.clone(),
-            Backdrop::Clip { clip, fit, pad, looped } => {
-                let n = clip.len().max(1) as u32;
-                let k = if *looped { tf % n } else { tf.min(n - 1) };
-                let src = clip.frame(k as usize);
-                // Grading the source frame before it is scaled up touches far fewer pixels.
-                let mut f = match &self.grade {
-                    Some(g) => {
-                        let mut graded = src.clone();
-                        ops::grade(&mut graded, g);
-                        ops::fit(&graded, self.width, self.height, *fit, *pad)
-                    }
-                    None => ops::fit(src, self.width, self.height, *fit, *pad),
-                };
-                if let Some(p) = &self.product {
-                    ops::blend(&mut f, &p.img, p.x, p.y, 1.0);
-                }
-                f
-            }
+    /// The transition into segment `j` covering timeline frame `tf`, if any: the window is
+    /// centred on the cut.
+    fn transition_at(&self, j: usize, tf: u32) -> Option<f32> {
+        let s = self.segments.get(j).filter(|_| j > 0)?;
+        let n = s.transition_frames;
+        if n == 0 || s.transition.kind == TransitionKind::Cut {
+            return None;
         }
+        let from = s.start.saturating_sub(n / 2);
+        (from..from + n).contains(&tf).then(|| {
+            motion::ease(
+                s.transition.easing,
+                (tf - from) as f32 / n as f32 + 0.5 / n as f32,
+            )
+        })
     }
 
     /// The finished frame `i` (0-based among the frames to encode).
     pub fn frame(&self, i: u32) -> RgbaImage {
         let tf = self.timeline_frame(i);
-        let mut f = self.clean_plate(i);
-        for t in &self.texts {
-            t.caption.draw(&mut f, tf, self.frames == 1);
-        }
+        let still = self.frames == 1;
+        let (w, h, fps) = (self.width, self.height, self.fps);
+        let k = self
+            .segments
+            .iter()
+            .rposition(|s| s.start <= tf)
+            .unwrap_or(0);
+        let mixed = (!still)
+            .then(|| {
+                [k, k + 1].into_iter().find_map(|j| {
+                    let p = self.transition_at(j, tf)?;
+                    let (a, b) = (&self.segments[j - 1], &self.segments[j]);
+                    Some(motion::transition(
+                        &b.transition.kind,
+                        &a.render(tf, w, h, fps, false),
+                        &b.render(tf, w, h, fps, false),
+                        p,
+                    ))
+                })
+            })
+            .flatten();
+        let mut f = mixed.unwrap_or_else(|| self.segments[k].render(tf, w, h, fps, still));
         if self.frames > 1 {
             let mut k = 1.0f32;
             if self.fade_in > 0 && i < self.fade_in {
@@ -545,18 +1201,45 @@ impl Scene {
 }
 
 /// The job's soundtrack: the chosen music fitted to the duration, or silence.
-pub fn soundtrack(t: &Template, job: &Job, preset: &Preset, region: &Region, assets: &Assets) -> Result<Option<Arc<AudioPcm>>, RenderError> {
-    let Some(spec) = &preset.audio else { return Ok(None) };
+pub fn soundtrack(
+    t: &Template,
+    job: &Job,
+    preset: &Preset,
+    region: &Region,
+    assets: &Assets,
+) -> Result<Option<Arc<AudioPcm>>, RenderError> {
+    let Some(spec) = &preset.audio else {
+        return Ok(None);
+    };
     if preset.kind != PresetKind::Video {
         return Ok(None);
     }
-    let silence = || Ok(Some(Arc::new(AudioPcm::silence(spec.sample_rate, spec.channels, t.duration))));
-    let Some(ai) = job.choices.audio else { return silence() };
+    let silence = || {
+        Ok(Some(Arc::new(AudioPcm::silence(
+            spec.sample_rate,
+            spec.channels,
+            t.duration,
+        ))))
+    };
+    let Some(ai) = job.choices.audio else {
+        return silence();
+    };
     let a = t.audio_for(region, ai);
-    let Some(src) = &a.source else { return silence() };
-    match assets.music.get(&(src.clone(), spec.sample_rate, spec.channels)) {
-        Some(Ok(pcm)) => Ok(Some(Arc::new(pcm.fit(a.start, t.duration, a.fade_in, a.fade_out, a.volume)))),
-        Some(Err(e)) => Err(RenderError::Media { pool: "audio", option: a.id.clone(), source: e.clone() }),
+    let Some(src) = &a.source else {
+        return silence();
+    };
+    match assets
+        .music
+        .get(&(src.clone(), spec.sample_rate, spec.channels))
+    {
+        Some(Ok(pcm)) => Ok(Some(Arc::new(
+            pcm.fit(a.start, t.duration, a.fade_in, a.fade_out, a.volume),
+        ))),
+        Some(Err(e)) => Err(RenderError::Media {
+            pool: "audio",
+            option: a.id.clone(),
+            source: e.clone(),
+        }),
         None => unreachable!("Assets::load covers every planned music file"),
     }
 }

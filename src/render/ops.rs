@@ -18,7 +18,8 @@ pub fn resize(src: &RgbaImage, w: u32, h: u32, crop: Option<(f64, f64, f64, f64)
     // Alpha-aware resizing (premultiply, resize, divide) keeps cut-out edges free of dark
     // fringes.
     let mut r = Resizer::new();
-    r.resize(src, &mut dst, &opts).expect("RGBA8 to RGBA8 resize cannot fail on sizes ≥ 1");
+    r.resize(src, &mut dst, &opts)
+        .expect("RGBA8 to RGBA8 resize cannot fail on sizes ≥ 1");
     dst
 }
 
@@ -30,20 +31,34 @@ pub fn solid(w: u32, h: u32, c: Rgba) -> RgbaImage {
 pub fn gradient(w: u32, h: u32, from: Rgba, to: Rgba, angle: f32) -> RgbaImage {
     let (s, c) = (angle.to_radians().sin(), angle.to_radians().cos());
     // Project every pixel on the direction vector and normalise over the canvas' extent.
-    let corners = [(0.0, 0.0), (w as f32, 0.0), (0.0, h as f32), (w as f32, h as f32)];
+    let corners = [
+        (0.0, 0.0),
+        (w as f32, 0.0),
+        (0.0, h as f32),
+        (w as f32, h as f32),
+    ];
     let proj = |x: f32, y: f32| x * s + y * c;
-    let lo = corners.iter().map(|&(x, y)| proj(x, y)).fold(f32::MAX, f32::min);
-    let hi = corners.iter().map(|&(x, y)| proj(x, y)).fold(f32::MIN, f32::max);
+    let lo = corners
+        .iter()
+        .map(|&(x, y)| proj(x, y))
+        .fold(f32::MAX, f32::min);
+    let hi = corners
+        .iter()
+        .map(|&(x, y)| proj(x, y))
+        .fold(f32::MIN, f32::max);
     let span = (hi - lo).max(1e-3);
     let mut img = RgbaImage::new(w, h);
-    img.par_chunks_mut(w as usize * 4).enumerate().for_each(|(y, row)| {
-        for x in 0..w as usize {
-            let t = (proj(x as f32 + 0.5, y as f32 + 0.5) - lo) / span;
-            for k in 0..4 {
-                row[x * 4 + k] = (from.0[k] as f32 + (to.0[k] as f32 - from.0[k] as f32) * t).round() as u8;
+    img.par_chunks_mut(w as usize * 4)
+        .enumerate()
+        .for_each(|(y, row)| {
+            for x in 0..w as usize {
+                let t = (proj(x as f32 + 0.5, y as f32 + 0.5) - lo) / span;
+                for k in 0..4 {
+                    row[x * 4 + k] =
+                        (from.0[k] as f32 + (to.0[k] as f32 - from.0[k] as f32) * t).round() as u8;
+                }
             }
-        }
-    });
+        });
     img
 }
 
@@ -54,15 +69,32 @@ pub fn fit(src: &RgbaImage, w: u32, h: u32, fit: Fit, pad: Rgba) -> RgbaImage {
         Fit::Cover => {
             // Crop the source to the canvas' aspect ratio, centred, then scale.
             let target = w as f64 / h as f64;
-            let (cw, ch) = if sw / sh > target { (sh * target, sh) } else { (sw, sw / target) };
+            let (cw, ch) = if sw / sh > target {
+                (sh * target, sh)
+            } else {
+                (sw, sw / target)
+            };
             resize(src, w, h, Some(((sw - cw) / 2.0, (sh - ch) / 2.0, cw, ch)))
         }
         Fit::Contain | Fit::BlurPad => {
             let scale = (w as f64 / sw).min(h as f64 / sh);
-            let (fw, fh) = (((sw * scale).round() as u32).clamp(1, w), ((sh * scale).round() as u32).clamp(1, h));
-            let mut canvas = if fit == Fit::Contain { solid(w, h, pad) } else { blurred_cover(src, w, h) };
+            let (fw, fh) = (
+                ((sw * scale).round() as u32).clamp(1, w),
+                ((sh * scale).round() as u32).clamp(1, h),
+            );
+            let mut canvas = if fit == Fit::Contain {
+                solid(w, h, pad)
+            } else {
+                blurred_cover(src, w, h)
+            };
             let inner = premultiply(resize(src, fw, fh, None));
-            blend(&mut canvas, &inner, ((w - fw) / 2) as i64, ((h - fh) / 2) as i64, 1.0);
+            blend(
+                &mut canvas,
+                &inner,
+                ((w - fw) / 2) as i64,
+                ((h - fh) / 2) as i64,
+                1.0,
+            );
             canvas
         }
     }
@@ -71,7 +103,13 @@ pub fn fit(src: &RgbaImage, w: u32, h: u32, fit: Fit, pad: Rgba) -> RgbaImage {
 /// A soft, slightly darkened covering copy: downscale hard, then upscale. Far cheaper than a
 /// Gaussian of the same radius and indistinguishable as a backdrop.
 fn blurred_cover(src: &RgbaImage, w: u32, h: u32) -> RgbaImage {
-    let small = fit(src, (w / 24).max(2), (h / 24).max(2), Fit::Cover, Rgba::BLACK);
+    let small = fit(
+        src,
+        (w / 24).max(2),
+        (h / 24).max(2),
+        Fit::Cover,
+        Rgba::BLACK,
+    );
     let mut big = resize(&small, w, h, None);
     big.par_chunks_mut(4).for_each(|p| {
         for c in &mut p[..3] {
@@ -87,6 +125,19 @@ pub fn premultiply(mut img: RgbaImage) -> RgbaImage {
         let a = p[3] as u16;
         for c in &mut p[..3] {
             *c = ((*c as u16 * a + 127) / 255) as u8;
+        }
+    });
+    img
+}
+
+/// Back to straight alpha (a premultiplied layer that must be resized or rotated again).
+pub fn unpremultiply(mut img: RgbaImage) -> RgbaImage {
+    img.par_chunks_mut(4).for_each(|p| {
+        let a = p[3] as u32;
+        if a > 0 && a < 255 {
+            for c in &mut p[..3] {
+                *c = ((*c as u32 * 255 + a / 2) / a).min(255) as u8;
+            }
         }
     });
     img
@@ -186,7 +237,12 @@ pub fn rotate(img: &RgbaImage, deg: f32) -> RgbaImage {
     let (s, c) = (r.sin().abs(), r.cos().abs());
     let (nw, nh) = ((w * c + h * s).ceil() as u32, (w * s + h * c).ceil() as u32);
     let mut grown = RgbaImage::new(nw, nh);
-    image::imageops::overlay(&mut grown, img, ((nw as f32 - w) / 2.0) as i64, ((nh as f32 - h) / 2.0) as i64);
+    image::imageops::overlay(
+        &mut grown,
+        img,
+        ((nw as f32 - w) / 2.0) as i64,
+        ((nh as f32 - h) / 2.0) as i64,
+    );
     imageproc::geometric_transformations::rotate_about_center(
         &grown,
         r,
@@ -240,7 +296,11 @@ mod tests {
         assert_eq!(cov.dimensions(), (10, 20));
         assert!(cov.pixels().all(|p| p.0[0] > 190));
         let con = fit(&src, 10, 20, Fit::Contain, Rgba([0, 0, 255, 255]));
-        assert_eq!(con.get_pixel(5, 0).0, [0, 0, 255, 255], "top bar is the pad colour");
+        assert_eq!(
+            con.get_pixel(5, 0).0,
+            [0, 0, 255, 255],
+            "top bar is the pad colour"
+        );
         assert!(con.get_pixel(5, 10).0[0] > 190, "middle holds the picture");
     }
 
@@ -251,22 +311,45 @@ mod tests {
         blend(&mut canvas, &over, 3, 3, 1.0);
         assert_eq!(canvas.get_pixel(0, 0).0, [0, 0, 0, 255]);
         let p = canvas.get_pixel(3, 3).0;
-        assert!((126..=130).contains(&p[0]), "half-transparent white over black is mid grey: {p:?}");
+        assert!(
+            (126..=130).contains(&p[0]),
+            "half-transparent white over black is mid grey: {p:?}"
+        );
     }
 
     #[test]
     fn grade_identity_and_greyscale() {
         let mut img = RgbaImage::from_pixel(1, 1, Px([200, 100, 50, 255]));
-        grade(&mut img, &Grade { brightness: 0.0, contrast: 1.0, saturation: 1.0 });
+        grade(
+            &mut img,
+            &Grade {
+                brightness: 0.0,
+                contrast: 1.0,
+                saturation: 1.0,
+            },
+        );
         assert_eq!(img.get_pixel(0, 0).0, [200, 100, 50, 255]);
-        grade(&mut img, &Grade { brightness: 0.0, contrast: 1.0, saturation: 0.0 });
+        grade(
+            &mut img,
+            &Grade {
+                brightness: 0.0,
+                contrast: 1.0,
+                saturation: 0.0,
+            },
+        );
         let p = img.get_pixel(0, 0).0;
         assert!(p[0] == p[1] && p[1] == p[2]);
     }
 
     #[test]
     fn gradient_runs_from_first_to_second_colour() {
-        let g = gradient(2, 100, Rgba([0, 0, 0, 255]), Rgba([255, 255, 255, 255]), 0.0);
+        let g = gradient(
+            2,
+            100,
+            Rgba([0, 0, 0, 255]),
+            Rgba([255, 255, 255, 255]),
+            0.0,
+        );
         assert!(g.get_pixel(0, 0).0[0] < 5);
         assert!(g.get_pixel(0, 99).0[0] > 250);
     }

@@ -31,7 +31,12 @@ pub enum Format {
 impl Format {
     /// By extension, else by the WebVTT signature.
     pub fn detect(path: &std::path::Path, text: &str) -> Format {
-        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("vtt") => Format::Vtt,
             Some("srt") => Format::Srt,
             _ if text.trim_start_matches('\u{feff}').starts_with("WEBVTT") => Format::Vtt,
@@ -50,7 +55,10 @@ pub fn parse(text: &str, format: Format) -> Result<Vec<ParsedCue>, CueError> {
 /// Lines with their 1-based numbers, BOM and CR removed.
 fn lines(text: &str) -> Vec<(usize, &str)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    text.split('\n').enumerate().map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l))).collect()
+    text.split('\n')
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
+        .collect()
 }
 
 /// Blank-line separated blocks.
@@ -79,17 +87,37 @@ pub fn parse_srt(text: &str) -> Result<Vec<ParsedCue>, CueError> {
         // The cue number is optional in practice; the timing line is what defines a cue.
         let Some(ti) = block.iter().position(|(_, l)| l.contains("-->")) else {
             let (n, l) = block[0];
-            return Err(CueError { line: n, message: format!("expected a timing line `00:00:01,000 --> 00:00:02,000`, found `{}`", l.trim()) });
+            return Err(CueError {
+                line: n,
+                message: format!(
+                    "expected a timing line `00:00:01,000 --> 00:00:02,000`, found `{}`",
+                    l.trim()
+                ),
+            });
         };
         if ti > 1 {
             let (n, l) = block[1];
-            return Err(CueError { line: n, message: format!("expected a timing line after the cue number, found `{}`", l.trim()) });
+            return Err(CueError {
+                line: n,
+                message: format!(
+                    "expected a timing line after the cue number, found `{}`",
+                    l.trim()
+                ),
+            });
         }
         let (n, timing) = block[ti];
         let (start, end) = timing_line(timing, n, Format::Srt)?;
         let body: Vec<&str> = block[ti + 1..].iter().map(|(_, l)| *l).collect();
         let (text, marks) = clean_cue_text(&body.join("\n"), start);
-        cues.push(ParsedCue { line: n, cue: Cue { start, end, text, marks } });
+        cues.push(ParsedCue {
+            line: n,
+            cue: Cue {
+                start,
+                end,
+                text,
+                marks,
+            },
+        });
     }
     Ok(cues)
 }
@@ -97,8 +125,14 @@ pub fn parse_srt(text: &str) -> Result<Vec<ParsedCue>, CueError> {
 pub fn parse_vtt(text: &str) -> Result<Vec<ParsedCue>, CueError> {
     let all = lines(text);
     match all.first() {
-        Some((_, l)) if *l == "WEBVTT" || l.starts_with("WEBVTT ") || l.starts_with("WEBVTT\t") => {}
-        _ => return Err(CueError { line: 1, message: "a WebVTT file must start with `WEBVTT`".into() }),
+        Some((_, l)) if *l == "WEBVTT" || l.starts_with("WEBVTT ") || l.starts_with("WEBVTT\t") => {
+        }
+        _ => {
+            return Err(CueError {
+                line: 1,
+                message: "a WebVTT file must start with `WEBVTT`".into(),
+            })
+        }
     }
     let mut cues = Vec::new();
     // The first block is the header (WEBVTT plus optional metadata lines).
@@ -109,17 +143,37 @@ pub fn parse_vtt(text: &str) -> Result<Vec<ParsedCue>, CueError> {
         }
         let Some(ti) = block.iter().position(|(_, l)| l.contains("-->")) else {
             let (n, l) = block[0];
-            return Err(CueError { line: n, message: format!("expected a timing line `00:00:01.000 --> 00:00:02.000`, found `{}`", l.trim()) });
+            return Err(CueError {
+                line: n,
+                message: format!(
+                    "expected a timing line `00:00:01.000 --> 00:00:02.000`, found `{}`",
+                    l.trim()
+                ),
+            });
         };
         if ti > 1 {
             let (n, l) = block[1];
-            return Err(CueError { line: n, message: format!("expected a timing line after the cue identifier, found `{}`", l.trim()) });
+            return Err(CueError {
+                line: n,
+                message: format!(
+                    "expected a timing line after the cue identifier, found `{}`",
+                    l.trim()
+                ),
+            });
         }
         let (n, timing) = block[ti];
         let (start, end) = timing_line(timing, n, Format::Vtt)?;
         let body: Vec<&str> = block[ti + 1..].iter().map(|(_, l)| *l).collect();
         let (text, marks) = clean_cue_text(&body.join("\n"), start);
-        cues.push(ParsedCue { line: n, cue: Cue { start, end, text, marks } });
+        cues.push(ParsedCue {
+            line: n,
+            cue: Cue {
+                start,
+                end,
+                text,
+                marks,
+            },
+        });
     }
     Ok(cues)
 }
@@ -129,10 +183,19 @@ fn timing_line(l: &str, n: usize, f: Format) -> Result<(f64, f64), CueError> {
     // WebVTT cue settings (`line:80% align:center`) follow the end time; SRT players ignore
     // coordinates (`X1:…`) the same way. Both are layout hints the template overrides.
     let b = rest.split_whitespace().next().unwrap_or("");
-    let start = timestamp(a.trim(), f).map_err(|m| CueError { line: n, message: m })?;
-    let end = timestamp(b, f).map_err(|m| CueError { line: n, message: m })?;
+    let start = timestamp(a.trim(), f).map_err(|m| CueError {
+        line: n,
+        message: m,
+    })?;
+    let end = timestamp(b, f).map_err(|m| CueError {
+        line: n,
+        message: m,
+    })?;
     if end <= start {
-        return Err(CueError { line: n, message: format!("cue ends ({}) before or when it starts ({})", b, a.trim()) });
+        return Err(CueError {
+            line: n,
+            message: format!("cue ends ({}) before or when it starts ({})", b, a.trim()),
+        });
     }
     Ok((start, end))
 }
@@ -140,10 +203,18 @@ fn timing_line(l: &str, n: usize, f: Format) -> Result<(f64, f64), CueError> {
 /// `HH:MM:SS,mmm` (SRT; `.` accepted) or `[HH:]MM:SS.mmm` (WebVTT) → seconds.
 pub fn timestamp(s: &str, f: Format) -> Result<f64, String> {
     let bad = |why: &str| {
-        let example = if f == Format::Srt { "00:01:02,500" } else { "00:01:02.500 or 01:02.500" };
-        Err(format!("malformed timestamp `{s}`: {why} (expected e.g. {example})"))
+        let example = if f == Format::Srt {
+            "00:01:02,500"
+        } else {
+            "00:01:02.500 or 01:02.500"
+        };
+        Err(format!(
+            "malformed timestamp `{s}`: {why} (expected e.g. {example})"
+        ))
     };
-    let Some(sep) = s.rfind([',', '.']) else { return bad("no milliseconds") };
+    let Some(sep) = s.rfind([',', '.']) else {
+        return bad("no milliseconds");
+    };
     let (hms, ms) = (&s[..sep], &s[sep + 1..]);
     if ms.len() != 3 || !ms.bytes().all(|b| b.is_ascii_digit()) {
         return bad("milliseconds must be 3 digits");
@@ -158,7 +229,12 @@ pub fn timestamp(s: &str, f: Format) -> Result<f64, String> {
     if !digits(h) || !digits(m) || !digits(sec) || m.len() != 2 || sec.len() != 2 {
         return bad("minutes and seconds must be 2 digits");
     }
-    let (h, m, sec, ms): (f64, u32, u32, u32) = (h.parse().unwrap_or(0.0), m.parse().unwrap_or(0), sec.parse().unwrap_or(0), ms.parse().unwrap_or(0));
+    let (h, m, sec, ms): (f64, u32, u32, u32) = (
+        h.parse().unwrap_or(0.0),
+        m.parse().unwrap_or(0),
+        sec.parse().unwrap_or(0),
+        ms.parse().unwrap_or(0),
+    );
     if m > 59 || sec > 59 {
         return bad("minutes and seconds must be below 60");
     }
@@ -190,7 +266,16 @@ fn clean_cue_text(raw: &str, _cue_start: f64) -> (String, Vec<(usize, f64)>) {
             }
         }
         if c == '&' {
-            let ents = [("&amp;", '&'), ("&lt;", '<'), ("&gt;", '>'), ("&nbsp;", '\u{a0}'), ("&lrm;", '\u{200e}'), ("&rlm;", '\u{200f}'), ("&quot;", '"'), ("&apos;", '\'')];
+            let ents = [
+                ("&amp;", '&'),
+                ("&lt;", '<'),
+                ("&gt;", '>'),
+                ("&nbsp;", '\u{a0}'),
+                ("&lrm;", '\u{200e}'),
+                ("&rlm;", '\u{200f}'),
+                ("&quot;", '"'),
+                ("&apos;", '\''),
+            ];
             if let Some((e, ch)) = ents.iter().find(|(e, _)| rest.starts_with(e)) {
                 out.push(*ch);
                 rest = &rest[e.len()..];
@@ -254,7 +339,10 @@ mod tests {
 
     #[test]
     fn bad_timestamps_name_their_line() {
-        let e = parse_srt("1\n00:00:01,000 --> 00:00:02,000\nok\n\n2\n00:00:3,000 --> 00:00:04,000\nbad\n").unwrap_err();
+        let e = parse_srt(
+            "1\n00:00:01,000 --> 00:00:02,000\nok\n\n2\n00:00:3,000 --> 00:00:04,000\nbad\n",
+        )
+        .unwrap_err();
         assert_eq!(e.line, 6);
         assert!(e.message.contains("00:00:3,000"), "{}", e.message);
         let e = parse_srt("1\n00:00:01,00 --> 00:00:02,000\nx\n").unwrap_err();
@@ -283,7 +371,10 @@ mod tests {
 
     #[test]
     fn vtt_needs_its_signature_and_good_times() {
-        assert_eq!(parse_vtt("00:01.000 --> 00:02.000\nx\n").unwrap_err().line, 1);
+        assert_eq!(
+            parse_vtt("00:01.000 --> 00:02.000\nx\n").unwrap_err().line,
+            1
+        );
         let e = parse_vtt("WEBVTT\n\n00:01.000 --> 00:02.0000\nx\n").unwrap_err();
         assert_eq!(e.line, 3);
     }

@@ -45,29 +45,69 @@ pub struct Diagnostics {
 
 impl Diagnostics {
     pub fn new(file: &Path, source: &str) -> Diagnostics {
-        Diagnostics { file: file.to_path_buf(), items: Vec::new(), source: source.to_string(), bad_keys: HashSet::new() }
+        Diagnostics {
+            file: file.to_path_buf(),
+            items: Vec::new(),
+            source: source.to_string(),
+            bad_keys: HashSet::new(),
+        }
     }
 
     pub fn error(&mut self, span: Range<usize>, message: impl Into<String>, hint: Option<String>) {
         self.push(Severity::Error, span, message.into(), hint);
     }
 
-    pub fn warning(&mut self, span: Range<usize>, message: impl Into<String>, hint: Option<String>) {
+    pub fn warning(
+        &mut self,
+        span: Range<usize>,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
         self.push(Severity::Warning, span, message.into(), hint);
     }
 
     /// A problem inside another file the template refers to (a caption file): the
     /// diagnostic names that file and its 1-based line; `reference` is where the template
     /// names the file, so problems sort with the template's own.
-    pub fn in_file(&mut self, severity: Severity, file: &Path, line: usize, reference: Range<usize>, message: impl Into<String>, hint: Option<String>) {
+    pub fn in_file(
+        &mut self,
+        severity: Severity,
+        file: &Path,
+        line: usize,
+        reference: Range<usize>,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
         let span = clamp(&self.source, reference);
-        self.items.push(Diagnostic { file: file.to_path_buf(), line, column: 1, span, severity, message: message.into(), hint });
+        self.items.push(Diagnostic {
+            file: file.to_path_buf(),
+            line,
+            column: 1,
+            span,
+            severity,
+            message: message.into(),
+            hint,
+        });
     }
 
-    fn push(&mut self, severity: Severity, span: Range<usize>, message: String, hint: Option<String>) {
+    fn push(
+        &mut self,
+        severity: Severity,
+        span: Range<usize>,
+        message: String,
+        hint: Option<String>,
+    ) {
         let span = clamp(&self.source, span);
         let (line, column) = line_col(&self.source, span.start);
-        self.items.push(Diagnostic { file: self.file.clone(), line, column, span, severity, message, hint });
+        self.items.push(Diagnostic {
+            file: self.file.clone(),
+            line,
+            column,
+            span,
+            severity,
+            message,
+            hint,
+        });
     }
 
     pub(crate) fn mark_bad(&mut self, table: usize, key: &str) {
@@ -93,7 +133,9 @@ impl Diagnostics {
 
     /// Non-fatal issues (e.g. a copy taken from a fallback locale).
     pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.items.iter().filter(|d| d.severity == Severity::Warning)
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -124,8 +166,17 @@ impl Diagnostics {
         if d.file != self.file {
             // In a file the template refers to: its own position, then where it is named.
             let (tl, tc) = line_col(&self.source, d.span.start);
-            let mut s = format!("{}: {}\n  --> {}:{}\n", sev(d.severity), d.message, d.file.display(), d.line);
-            s.push_str(&format!("  = referenced from {}:{tl}:{tc}\n", self.file.display()));
+            let mut s = format!(
+                "{}: {}\n  --> {}:{}\n",
+                sev(d.severity),
+                d.message,
+                d.file.display(),
+                d.line
+            );
+            s.push_str(&format!(
+                "  = referenced from {}:{tl}:{tc}\n",
+                self.file.display()
+            ));
             if let Some(h) = &d.hint {
                 s.push_str(&format!("  = hint: {h}\n"));
             }
@@ -134,7 +185,12 @@ impl Diagnostics {
         }
         if self.source.is_empty() && d.span.is_empty() {
             // Nothing to quote (e.g. the file could not be read): just the position and hint.
-            let mut s = format!("{}: {}\n  --> {}\n", sev(d.severity), d.message, d.file.display());
+            let mut s = format!(
+                "{}: {}\n  --> {}\n",
+                sev(d.severity),
+                d.message,
+                d.file.display()
+            );
             if let Some(h) = &d.hint {
                 s.push_str(&format!("  = hint: {h}\n"));
             }
@@ -149,11 +205,21 @@ impl Diagnostics {
         .with_message(&d.message)
         .with_labels(vec![Label::primary((), d.span.clone())])
         .with_notes(d.hint.iter().map(|h| format!("hint: {h}")).collect());
-        let config = Config { chars: Chars::ascii(), ..Config::default() };
+        let config = Config {
+            chars: Chars::ascii(),
+            ..Config::default()
+        };
         let mut out = NoColor::new(Vec::new());
         if term::emit(&mut out, &config, &file, &cs).is_err() {
             // Rendering only fails on a span outside the text; fall back to the plain line.
-            return format!("{}: {}\n --> {}:{}:{}\n", sev(d.severity), d.message, d.file.display(), d.line, d.column);
+            return format!(
+                "{}: {}\n --> {}:{}:{}\n",
+                sev(d.severity),
+                d.message,
+                d.file.display(),
+                d.line,
+                d.column
+            );
         }
         String::from_utf8_lossy(&out.into_inner()).into_owned()
     }
@@ -174,13 +240,30 @@ impl fmt::Display for Diagnostics {
         let errors = self.errors().count();
         let warnings = self.warnings().count();
         if errors > 0 {
-            write!(f, "{}: {} error{}", self.file.display(), errors, if errors == 1 { "" } else { "s" })?;
+            write!(
+                f,
+                "{}: {} error{}",
+                self.file.display(),
+                errors,
+                if errors == 1 { "" } else { "s" }
+            )?;
             if warnings > 0 {
-                write!(f, ", {} warning{}", warnings, if warnings == 1 { "" } else { "s" })?;
+                write!(
+                    f,
+                    ", {} warning{}",
+                    warnings,
+                    if warnings == 1 { "" } else { "s" }
+                )?;
             }
             writeln!(f)?;
         } else if warnings > 0 {
-            writeln!(f, "{}: {} warning{}", self.file.display(), warnings, if warnings == 1 { "" } else { "s" })?;
+            writeln!(
+                f,
+                "{}: {} warning{}",
+                self.file.display(),
+                warnings,
+                if warnings == 1 { "" } else { "s" }
+            )?;
         }
         Ok(())
     }
@@ -211,7 +294,10 @@ pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
 }
 
 /// The closest candidate by edit distance, if it is close enough to be a plausible typo.
-pub(crate) fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).clamp(1, 3);
     candidates
         .into_iter()
@@ -236,7 +322,9 @@ fn levenshtein(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
             }

@@ -75,6 +75,13 @@ pub struct Template {
     pub subtitles: Vec<Subtitle>,
     pub effects: Vec<Effects>,
     pub audio: Vec<Audio>,
+    /// Stickers and badges (price tags, bursts, ribbons); empty = none.
+    pub badges: Vec<Badge>,
+    /// End cards (logo, price, call to action) closing the video; empty = none.
+    pub end_cards: Vec<EndCard>,
+    /// The video as a sequence of scenes, in template order; empty = one scene spanning
+    /// the whole duration, made of the variant's pool choices.
+    pub scenes: Vec<SceneSpec>,
     /// Regions the output section names, resolved to locales, in template order.
     pub regions: Vec<Region>,
     pub dedup: DedupSpec,
@@ -87,15 +94,27 @@ pub struct Template {
 /// `i` is the option's index in its pool, as in a variant's choice.
 impl Template {
     pub fn background_for<'a>(&'a self, region: &'a Region, i: usize) -> &'a Background {
-        region.overrides.background.get(&i).unwrap_or(&self.backgrounds[i])
+        region
+            .overrides
+            .background
+            .get(&i)
+            .unwrap_or(&self.backgrounds[i])
     }
 
     pub fn product_for<'a>(&'a self, region: &'a Region, i: usize) -> &'a Product {
-        region.overrides.product.get(&i).unwrap_or(&self.products[i])
+        region
+            .overrides
+            .product
+            .get(&i)
+            .unwrap_or(&self.products[i])
     }
 
     pub fn subtitle_for<'a>(&'a self, region: &'a Region, i: usize) -> &'a Subtitle {
-        region.overrides.subtitle.get(&i).unwrap_or(&self.subtitles[i])
+        region
+            .overrides
+            .subtitle
+            .get(&i)
+            .unwrap_or(&self.subtitles[i])
     }
 
     pub fn effects_for<'a>(&'a self, region: &'a Region, i: usize) -> &'a Effects {
@@ -104,6 +123,19 @@ impl Template {
 
     pub fn audio_for<'a>(&'a self, region: &'a Region, i: usize) -> &'a Audio {
         region.overrides.audio.get(&i).unwrap_or(&self.audio[i])
+    }
+
+    /// Start of each scene in seconds, in the given play order (indices into `scenes`).
+    pub fn scene_starts(&self, order: &[usize]) -> Vec<f64> {
+        let mut t = 0.0;
+        order
+            .iter()
+            .map(|&i| {
+                let s = t;
+                t += self.scenes[i].duration;
+                s
+            })
+            .collect()
     }
 }
 
@@ -164,12 +196,18 @@ pub struct RegionOverrides {
 
 impl RegionOverrides {
     pub fn is_empty(&self) -> bool {
-        self.background.is_empty() && self.product.is_empty() && self.subtitle.is_empty() && self.effects.is_empty() && self.audio.is_empty()
+        self.background.is_empty()
+            && self.product.is_empty()
+            && self.subtitle.is_empty()
+            && self.effects.is_empty()
+            && self.audio.is_empty()
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct VariantsSpec {
+    /// Scene play orders to vary (indices into `Template::scenes`); empty = template order.
+    pub orders: Vec<Vec<usize>>,
     pub strategy: Strategy,
     /// At most this many variants (after exclusions), `None` for all.
     pub limit: Option<usize>,
@@ -198,11 +236,30 @@ pub enum Pool {
     Product,
     Subtitle,
     Effects,
+    Badge,
     Audio,
+    EndCard,
 }
 
 impl Pool {
-    pub const ALL: [Pool; 5] = [Pool::Background, Pool::Product, Pool::Subtitle, Pool::Effects, Pool::Audio];
+    pub const ALL: [Pool; 7] = [
+        Pool::Background,
+        Pool::Product,
+        Pool::Subtitle,
+        Pool::Effects,
+        Pool::Badge,
+        Pool::Audio,
+        Pool::EndCard,
+    ];
+    /// Pools a `[[scene]]` may list its own options from; the others are one choice for the
+    /// whole video.
+    pub const SCENE: [Pool; 5] = [
+        Pool::Background,
+        Pool::Product,
+        Pool::Subtitle,
+        Pool::Effects,
+        Pool::Badge,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -210,7 +267,9 @@ impl Pool {
             Pool::Product => "product",
             Pool::Subtitle => "subtitle",
             Pool::Effects => "effects",
+            Pool::Badge => "badge",
             Pool::Audio => "audio",
+            Pool::EndCard => "end_card",
         }
     }
 
@@ -237,16 +296,26 @@ pub struct Background {
     pub fit: Fit,
     /// Colour of the bars for `contain`.
     pub pad: Rgba,
+    /// Ken Burns zoom and pan over the scene (or the whole video).
+    pub motion: Option<KenBurns>,
 }
 
 #[derive(Debug, Clone)]
 pub enum BackgroundSource {
     Color(Rgba),
     /// Linear gradient; `angle` in degrees, 0 = top→bottom, 90 = left→right.
-    Gradient { from: Rgba, to: Rgba, angle: f32 },
+    Gradient {
+        from: Rgba,
+        to: Rgba,
+        angle: f32,
+    },
     Image(PathBuf),
     /// A clip looped (or, when longer, trimmed) to the template's duration.
-    Video { path: PathBuf, looped: bool, start: f64 },
+    Video {
+        path: PathBuf,
+        looped: bool,
+        start: f64,
+    },
 }
 
 impl BackgroundSource {
@@ -324,6 +393,13 @@ pub struct Product {
     /// Degrees, clockwise.
     pub rotation: f32,
     pub shadow: Option<Shadow>,
+    /// Animation relative to the placed product, in scene time; empty = still.
+    pub keyframes: Vec<Keyframe>,
+    /// Idle motion layered over the keyframes (float/bob).
+    pub idle: Option<Idle>,
+    /// Share of the background's Ken Burns pan the product follows: 0 = fixed, 1 = glued to
+    /// the background, > 1 = nearer the viewer than the background.
+    pub parallax: f32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -459,6 +535,173 @@ pub struct DedupSpec {
 
 impl Default for DedupSpec {
     fn default() -> Self {
-        DedupSpec { policy: DedupPolicy::Warn, library: None, exempt_after_days: 180 }
+        DedupSpec {
+            policy: DedupPolicy::Warn,
+            library: None,
+            exempt_after_days: 180,
+        }
     }
+}
+
+/// How a value moves between two keyframes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Easing {
+    Linear,
+    EaseIn,
+    EaseOut,
+    EaseInOut,
+    /// Overshoots and settles (a "pop").
+    EaseOutBack,
+    /// CSS `cubic-bezier(x1, y1, x2, y2)`.
+    Bezier([f32; 4]),
+}
+
+/// Ken Burns: zoom (1 = fitted) and pan (fractions of the canvas) from the start to the end
+/// of the scene.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KenBurns {
+    pub zoom: (f32, f32),
+    pub pan: ((f32, f32), (f32, f32)),
+    pub easing: Easing,
+}
+
+/// The product's pose at a moment of its scene, relative to where it is placed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Keyframe {
+    /// Seconds from the start of the scene.
+    pub t: f64,
+    /// Fractions of the canvas, added to the placement.
+    pub offset: (f32, f32),
+    pub scale: f32,
+    /// Degrees, clockwise, added to the product's rotation.
+    pub rotation: f32,
+    pub opacity: f32,
+    /// Easing of the way into this keyframe.
+    pub easing: Easing,
+}
+
+/// A periodic drift on top of the keyframes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Idle {
+    /// `float` drifts up and down, `bob` bounces (|sin|).
+    pub bounce: bool,
+    /// Fraction of the canvas height.
+    pub amplitude: f32,
+    /// Seconds per cycle.
+    pub period: f32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Left,
+    Right,
+    Up,
+    Down,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TransitionKind {
+    Cut,
+    Crossfade,
+    /// Through a colour: out to it, then in from it.
+    Fade(Rgba),
+    /// The new scene slides in over the old one, moving toward `Side`.
+    Slide(Side),
+    /// Both move toward `Side`: the new one pushes the old one out.
+    Push(Side),
+    /// A hard edge sweeps toward `Side`, uncovering the new scene.
+    Wipe(Side),
+    /// The old scene zooms in while dissolving into the new one.
+    Zoom,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub kind: TransitionKind,
+    /// Seconds, centred on the cut.
+    pub duration: f64,
+    pub easing: Easing,
+}
+
+impl Transition {
+    pub const CUT: Transition = Transition {
+        kind: TransitionKind::Cut,
+        duration: 0.0,
+        easing: Easing::Linear,
+    };
+}
+
+/// One scene of a video: its length, the transition into it, and the pool options it may
+/// use. A pool a scene does not list takes the variant's video-wide choice.
+#[derive(Debug, Clone)]
+pub struct SceneSpec {
+    pub id: String,
+    pub duration: f64,
+    /// Per scene pool (`Pool::SCENE` order): `None` = the video-wide choice; `Some(list)` =
+    /// the variant picks one of these option indices for this scene (empty = none).
+    pub pools: [Option<Vec<usize>>; 5],
+    /// How this scene enters (ignored for whichever scene plays first).
+    pub transition: Transition,
+}
+
+impl SceneSpec {
+    pub fn listed(&self, pool: Pool) -> Option<&Vec<usize>> {
+        Pool::SCENE
+            .iter()
+            .position(|p| *p == pool)
+            .and_then(|i| self.pools[i].as_ref())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BadgeShape {
+    /// Rounded rectangle (price tag).
+    Tag,
+    Pill,
+    Circle,
+    /// A star burst ("-50 %").
+    Burst,
+    /// A diagonal corner ribbon.
+    Ribbon,
+}
+
+/// A sticker: a shape with copy, anchored in the safe zone, popping in at `start`.
+#[derive(Debug, Clone)]
+pub struct Badge {
+    pub id: String,
+    pub shape: BadgeShape,
+    /// Copy per locale (may be empty for a plain shape).
+    pub text: BTreeMap<String, String>,
+    pub fill: Rgba,
+    pub text_color: Rgba,
+    pub fonts: Vec<String>,
+    pub anchor: Anchor,
+    /// Width of the badge as a fraction of the canvas width.
+    pub size: f32,
+    pub offset: (f32, f32),
+    /// Degrees, clockwise (ribbons ignore it: they sit at 45°).
+    pub rotation: f32,
+    /// Seconds from the start of its scene (or the video) at which it pops in, and out.
+    pub start: f64,
+    pub end: Option<f64>,
+    pub animation: Animation,
+}
+
+/// The closing card: logo, price and a call-to-action button on a plain background, for the
+/// last `duration` seconds of the video.
+#[derive(Debug, Clone)]
+pub struct EndCard {
+    pub id: String,
+    pub duration: f64,
+    pub background: Rgba,
+    pub logo: Option<PathBuf>,
+    pub headline: BTreeMap<String, String>,
+    pub price: BTreeMap<String, String>,
+    pub cta: BTreeMap<String, String>,
+    pub cta_color: Rgba,
+    pub text_color: Rgba,
+    pub fonts: Vec<String>,
+    pub transition: Transition,
 }

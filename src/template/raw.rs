@@ -11,6 +11,9 @@ use toml_edit::{Item, TableLike, Value};
 
 use super::diag::{did_you_mean, Diagnostic, Diagnostics};
 
+mod scenes;
+pub use scenes::*;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spanned<T> {
     pub value: T,
@@ -38,6 +41,9 @@ pub struct RawTemplate {
     pub subtitle: Option<S<Vec<RawSubtitle>>>,
     pub effects: Option<S<Vec<RawEffects>>>,
     pub audio: Option<S<Vec<RawAudio>>>,
+    pub badge: Option<S<Vec<RawBadge>>>,
+    pub end_card: Option<S<Vec<RawEndCard>>>,
+    pub scene: Option<S<Vec<RawScene>>>,
     pub dedup: Option<RawDedup>,
 }
 
@@ -124,6 +130,7 @@ pub struct RawVariants {
     pub seed: Option<S<i64>>,
     pub limit: Option<S<i64>>,
     pub exclude: Vec<S<Pairs>>,
+    pub orders: Option<S<Vec<S<Vec<S<String>>>>>>,
 }
 
 #[derive(Debug)]
@@ -146,6 +153,7 @@ pub struct RawBackground {
     pub start: Option<S<f64>>,
     pub fit: Option<S<String>>,
     pub pad: Option<S<String>>,
+    pub motion: Option<RawKenBurns>,
 }
 
 #[derive(Debug)]
@@ -166,6 +174,9 @@ pub struct RawProduct {
     pub offset: Option<S<(f64, f64)>>,
     pub rotation: Option<S<f64>>,
     pub shadow: Option<RawShadow>,
+    pub motion: Option<RawMotion>,
+    pub keyframes: Option<S<Vec<RawKeyframe>>>,
+    pub parallax: Option<S<f64>>,
 }
 
 #[derive(Debug)]
@@ -248,8 +259,21 @@ pub struct RawDedup {
 }
 
 /// Top-level keys, in the order docs/TEMPLATE.md documents them.
-pub const TOP_KEYS: &[&str] =
-    &["template", "output", "region", "variants", "background", "product", "subtitle", "effects", "audio", "dedup"];
+pub const TOP_KEYS: &[&str] = &[
+    "template",
+    "output",
+    "region",
+    "variants",
+    "scene",
+    "background",
+    "product",
+    "subtitle",
+    "effects",
+    "badge",
+    "audio",
+    "end_card",
+    "dedup",
+];
 
 /// Parses TOML text; a syntax error becomes one diagnostic at its position.
 pub fn parse(text: &str, dx: &mut Diagnostics) -> Option<RawTemplate> {
@@ -258,20 +282,45 @@ pub fn parse(text: &str, dx: &mut Diagnostics) -> Option<RawTemplate> {
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
             // An unterminated string's span runs to the next line; one line reads better.
-            let line_end = text[span.start.min(text.len())..].find('\n').map(|n| span.start + n).unwrap_or(text.len());
+            let line_end = text[span.start.min(text.len())..]
+                .find('\n')
+                .map(|n| span.start + n)
+                .unwrap_or(text.len());
             let span = span.start..span.end.min(line_end).max(span.start);
             // toml_edit's message is multi-line prose ending in what it expected; keep it whole.
             let message = e.message().trim().replace('\n', "; ");
             let hint = syntax_hint(&message);
-            dx.error(span, format!("malformed TOML: {message}"), Some(hint.into()));
+            dx.error(
+                span,
+                format!("malformed TOML: {message}"),
+                Some(hint.into()),
+            );
             return None;
         }
     };
-    let root = Obj { t: doc.as_table(), span: 0..text.len(), ctx: String::from("the template") };
-    let mut raw = RawTemplate { doc_span: 0..0, ..RawTemplate::default() };
+    let root = Obj {
+        t: doc.as_table(),
+        span: 0..text.len(),
+        ctx: String::from("the template"),
+    };
+    let mut raw = RawTemplate {
+        doc_span: 0..0,
+        ..RawTemplate::default()
+    };
     root.keys(dx, TOP_KEYS);
     raw.template = root.table(dx, "template").map(|t| {
-        t.keys(dx, &["name", "version", "kind", "duration", "fps", "poster_time", "root"]);
+        t.keys(
+            dx,
+            &[
+                "name",
+                "version",
+                "kind",
+                "duration",
+                "fps",
+                "poster_time",
+                "root",
+            ],
+        );
         RawHeader {
             span: t.span.clone(),
             name: t.str(dx, "name"),
@@ -284,14 +333,27 @@ pub fn parse(text: &str, dx: &mut Diagnostics) -> Option<RawTemplate> {
         }
     });
     raw.output = root.table(dx, "output").map(|t| {
-        t.keys(dx, &["presets", "regions", "name", "image_name", "tracking", "landing_url"]);
+        t.keys(
+            dx,
+            &[
+                "presets",
+                "regions",
+                "name",
+                "image_name",
+                "tracking",
+                "landing_url",
+            ],
+        );
         RawOutput {
             span: t.span.clone(),
             presets: t.str_list(dx, "presets"),
             regions: t.str_list(dx, "regions"),
             name: t.str(dx, "name"),
             image_name: t.str(dx, "image_name"),
-            tracking: t.table(dx, "tracking").map(|tr| S { span: tr.span.clone(), value: tr.str_pairs(dx) }),
+            tracking: t.table(dx, "tracking").map(|tr| S {
+                span: tr.span.clone(),
+                value: tr.str_pairs(dx),
+            }),
             landing_url: t.str(dx, "landing_url"),
         }
     });
@@ -303,11 +365,17 @@ pub fn parse(text: &str, dx: &mut Diagnostics) -> Option<RawTemplate> {
             .collect();
     }
     raw.variants = root.table(dx, "variants").map(|t| {
-        t.keys(dx, &["strategy", "count", "seed", "limit", "exclude"]);
+        t.keys(
+            dx,
+            &["strategy", "count", "seed", "limit", "exclude", "orders"],
+        );
         let mut exclude = Vec::new();
         if let Some(list) = t.table_list(dx, "exclude") {
             for e in list.value {
-                exclude.push(S { span: e.span.clone(), value: e.str_pairs(dx) });
+                exclude.push(S {
+                    span: e.span.clone(),
+                    value: e.str_pairs(dx),
+                });
             }
         }
         RawVariants {
@@ -317,13 +385,33 @@ pub fn parse(text: &str, dx: &mut Diagnostics) -> Option<RawTemplate> {
             seed: t.int(dx, "seed"),
             limit: t.int(dx, "limit"),
             exclude,
+            orders: scenes::read_orders(&t, dx),
         }
     });
-    raw.background = root.pool(dx, "background").map(|p| p.map(|t| read_background(&t, dx)));
-    raw.product = root.pool(dx, "product").map(|p| p.map(|t| read_product(&t, dx)));
-    raw.subtitle = root.pool(dx, "subtitle").map(|p| p.map(|t| read_subtitle(&t, dx)));
-    raw.effects = root.pool(dx, "effects").map(|p| p.map(|t| read_effects(&t, dx)));
-    raw.audio = root.pool(dx, "audio").map(|p| p.map(|t| read_audio(&t, dx)));
+    raw.background = root
+        .pool(dx, "background")
+        .map(|p| p.map(|t| read_background(&t, dx)));
+    raw.product = root
+        .pool(dx, "product")
+        .map(|p| p.map(|t| read_product(&t, dx)));
+    raw.subtitle = root
+        .pool(dx, "subtitle")
+        .map(|p| p.map(|t| read_subtitle(&t, dx)));
+    raw.effects = root
+        .pool(dx, "effects")
+        .map(|p| p.map(|t| read_effects(&t, dx)));
+    raw.audio = root
+        .pool(dx, "audio")
+        .map(|p| p.map(|t| read_audio(&t, dx)));
+    raw.badge = root
+        .pool(dx, "badge")
+        .map(|p| p.map(|t| scenes::read_badge(&t, dx)));
+    raw.end_card = root
+        .pool(dx, "end_card")
+        .map(|p| p.map(|t| scenes::read_end_card(&t, dx)));
+    raw.scene = root
+        .pool(dx, "scene")
+        .map(|p| p.map(|t| scenes::read_scene(&t, dx)));
     raw.dedup = root.table(dx, "dedup").map(|t| {
         t.keys(dx, &["policy", "library", "exempt_after_days"]);
         RawDedup {
@@ -340,7 +428,8 @@ pub fn parse(text: &str, dx: &mut Diagnostics) -> Option<RawTemplate> {
 fn syntax_hint(message: &str) -> &'static str {
     if message.contains("duplicate key") {
         "each key and [section] may appear once; remove or rename the repeat (use [[name]] for a list of tables)"
-    } else if message.contains("invalid basic string") || message.contains("invalid literal string") {
+    } else if message.contains("invalid basic string") || message.contains("invalid literal string")
+    {
         "close the string on the same line; use \"\"\" … \"\"\" for text spanning lines"
     } else if message.contains("invalid string") {
         "put text values in quotes, e.g. name = \"sneaker-launch\""
@@ -352,14 +441,24 @@ fn syntax_hint(message: &str) -> &'static str {
 }
 
 fn read_background(t: &Obj<'_>, dx: &mut Diagnostics) -> RawBackground {
-    t.keys(dx, &["id", "color", "gradient", "image", "video", "loop", "start", "fit", "pad"]);
+    t.keys(
+        dx,
+        &[
+            "id", "color", "gradient", "image", "video", "loop", "start", "fit", "pad", "motion",
+        ],
+    );
     RawBackground {
         span: t.span.clone(),
         id: t.str(dx, "id"),
         color: t.str(dx, "color"),
         gradient: t.table(dx, "gradient").map(|g| {
             g.keys(dx, &["from", "to", "angle"]);
-            RawGradient { span: g.span.clone(), from: g.str(dx, "from"), to: g.str(dx, "to"), angle: g.num(dx, "angle") }
+            RawGradient {
+                span: g.span.clone(),
+                from: g.str(dx, "from"),
+                to: g.str(dx, "to"),
+                angle: g.num(dx, "angle"),
+            }
         }),
         image: t.str(dx, "image"),
         video: t.str(dx, "video"),
@@ -367,6 +466,7 @@ fn read_background(t: &Obj<'_>, dx: &mut Diagnostics) -> RawBackground {
         start: t.num(dx, "start"),
         fit: t.str(dx, "fit"),
         pad: t.str(dx, "pad"),
+        motion: scenes::read_ken_burns(t, dx),
     }
 }
 
@@ -390,7 +490,10 @@ fn read_effects(t: &Obj<'_>, dx: &mut Diagnostics) -> RawEffects {
 }
 
 fn read_audio(t: &Obj<'_>, dx: &mut Diagnostics) -> RawAudio {
-    t.keys(dx, &["id", "source", "volume", "start", "fade_in", "fade_out"]);
+    t.keys(
+        dx,
+        &["id", "source", "volume", "start", "fade_in", "fade_out"],
+    );
     RawAudio {
         span: t.span.clone(),
         id: t.str(dx, "id"),
@@ -405,12 +508,32 @@ fn read_audio(t: &Obj<'_>, dx: &mut Diagnostics) -> RawAudio {
 fn read_shadow(t: &Obj<'_>, dx: &mut Diagnostics) -> Option<RawShadow> {
     t.table(dx, "shadow").map(|s| {
         s.keys(dx, &["color", "offset", "blur"]);
-        RawShadow { span: s.span.clone(), color: s.str(dx, "color"), offset: s.pair(dx, "offset"), blur: s.num(dx, "blur") }
+        RawShadow {
+            span: s.span.clone(),
+            color: s.str(dx, "color"),
+            offset: s.pair(dx, "offset"),
+            blur: s.num(dx, "blur"),
+        }
     })
 }
 
 fn read_product(t: &Obj<'_>, dx: &mut Diagnostics) -> RawProduct {
-    t.keys(dx, &["id", "source", "anchor", "scale", "offset", "rotation", "shadow"]);
+    t.keys(
+        dx,
+        &[
+            "id",
+            "source",
+            "anchor",
+            "scale",
+            "offset",
+            "rotation",
+            "shadow",
+            "motion",
+            "keyframes",
+            "parallax",
+        ],
+    );
+    let (motion, keyframes) = scenes::read_product_motion(t, dx);
     RawProduct {
         span: t.span.clone(),
         id: t.str(dx, "id"),
@@ -420,6 +543,9 @@ fn read_product(t: &Obj<'_>, dx: &mut Diagnostics) -> RawProduct {
         offset: t.pair(dx, "offset"),
         rotation: t.num(dx, "rotation"),
         shadow: read_shadow(t, dx),
+        motion,
+        keyframes,
+        parallax: t.num(dx, "parallax"),
     }
 }
 
@@ -427,8 +553,21 @@ fn read_subtitle(t: &Obj<'_>, dx: &mut Diagnostics) -> RawSubtitle {
     t.keys(
         dx,
         &[
-            "id", "text", "lines", "captions", "animation", "animation_time", "highlight", "font", "size", "min_size", "color",
-            "outline", "shadow", "box", "position",
+            "id",
+            "text",
+            "lines",
+            "captions",
+            "animation",
+            "animation_time",
+            "highlight",
+            "font",
+            "size",
+            "min_size",
+            "color",
+            "outline",
+            "shadow",
+            "box",
+            "position",
         ],
     );
     RawSubtitle {
@@ -438,7 +577,12 @@ fn read_subtitle(t: &Obj<'_>, dx: &mut Diagnostics) -> RawSubtitle {
         lines: t.table_list(dx, "lines").map(|l| {
             l.map(|line| {
                 line.keys(dx, &["start", "end", "text"]);
-                RawLine { span: line.span.clone(), start: line.num(dx, "start"), end: line.num(dx, "end"), text: line.text(dx, "text") }
+                RawLine {
+                    span: line.span.clone(),
+                    start: line.num(dx, "start"),
+                    end: line.num(dx, "end"),
+                    text: line.text(dx, "text"),
+                }
             })
         }),
         captions: t.text(dx, "captions"),
@@ -451,12 +595,20 @@ fn read_subtitle(t: &Obj<'_>, dx: &mut Diagnostics) -> RawSubtitle {
         color: t.str(dx, "color"),
         outline: t.table(dx, "outline").map(|o| {
             o.keys(dx, &["color", "width"]);
-            RawOutline { span: o.span.clone(), color: o.str(dx, "color"), width: o.num(dx, "width") }
+            RawOutline {
+                span: o.span.clone(),
+                color: o.str(dx, "color"),
+                width: o.num(dx, "width"),
+            }
         }),
         shadow: read_shadow(t, dx),
         box_style: t.table(dx, "box").map(|b| {
             b.keys(dx, &["color", "padding"]);
-            RawBox { span: b.span.clone(), color: b.str(dx, "color"), padding: b.num(dx, "padding") }
+            RawBox {
+                span: b.span.clone(),
+                color: b.str(dx, "color"),
+                padding: b.num(dx, "padding"),
+            }
         }),
         position: t.str(dx, "position"),
     }
@@ -465,7 +617,10 @@ fn read_subtitle(t: &Obj<'_>, dx: &mut Diagnostics) -> RawSubtitle {
 fn read_region(t: &Obj<'_>, root: &Obj<'_>, dx: &mut Diagnostics) -> RawRegion {
     t.keys(dx, &["code", "locale", "fallback", "direction", "override"]);
     let code = t.str(dx, "code");
-    let who = code.as_ref().map(|c| format!("region `{}`", c.value)).unwrap_or_else(|| t.ctx.clone());
+    let who = code
+        .as_ref()
+        .map(|c| format!("region `{}`", c.value))
+        .unwrap_or_else(|| t.ctx.clone());
     RawRegion {
         span: t.span.clone(),
         locale: t.str(dx, "locale"),
@@ -479,32 +634,50 @@ fn read_region(t: &Obj<'_>, root: &Obj<'_>, dx: &mut Diagnostics) -> RawRegion {
 /// `override.POOL.ID` tables of one `[[region]]`. Each is merged over the option it names and
 /// read with that pool's own reader, so an override is checked exactly like the option itself
 /// (unknown keys, types); only diagnostics the override introduces are kept.
-fn read_overrides(region: &Obj<'_>, root: &Obj<'_>, who: &str, dx: &mut Diagnostics) -> Vec<RawOverride> {
-    let Some(ov) = region.table(dx, "override") else { return Vec::new() };
+fn read_overrides(
+    region: &Obj<'_>,
+    root: &Obj<'_>,
+    who: &str,
+    dx: &mut Diagnostics,
+) -> Vec<RawOverride> {
+    let Some(ov) = region.table(dx, "override") else {
+        return Vec::new();
+    };
     ov.keys(dx, OVERRIDE_POOLS);
     let mut out = Vec::new();
     for &pool in OVERRIDE_POOLS {
-        let Some(by_id) = ov.table(dx, pool) else { continue };
+        let Some(by_id) = ov.table(dx, pool) else {
+            continue;
+        };
         // The pool exactly as the pool reader saw it, so indexes and spans agree with the
         // validated pool; its own problems were reported when it was read.
         let n = dx.items.len();
         let options = root.pool(dx, pool).map(|p| p.value).unwrap_or_default();
         dx.items.truncate(n);
-        let ids: Vec<Option<&str>> = options.iter().map(|o| o.t.get("id").and_then(Item::as_str)).collect();
+        let ids: Vec<Option<&str>> = options
+            .iter()
+            .map(|o| o.t.get("id").and_then(Item::as_str))
+            .collect();
         let mut done = Vec::new();
         for (id, _) in by_id.t.iter() {
             let id_span = by_id.key_span(id);
-            let Some(o) = by_id.table(dx, id) else { continue };
+            let Some(o) = by_id.table(dx, id) else {
+                continue;
+            };
             let Some(index) = ids.iter().position(|i| *i == Some(id)) else {
                 let known: Vec<&str> = ids.iter().flatten().copied().collect();
-                let mut msg = format!("{who} overrides {pool} `{id}`, which is not in the [[{pool}]] pool");
+                let mut msg =
+                    format!("{who} overrides {pool} `{id}`, which is not in the [[{pool}]] pool");
                 if let Some(s) = did_you_mean(id, known.iter().copied()) {
                     msg.push_str(&format!("; did you mean `{s}`?"));
                 }
                 let hint = if known.is_empty() {
                     format!("the template has no [[{pool}]] options to override")
                 } else {
-                    format!("the table name after override.{pool} is an option id; ids: {}", known.join(", "))
+                    format!(
+                        "the table name after override.{pool} is an option id; ids: {}",
+                        known.join(", ")
+                    )
                 };
                 dx.error(id_span, msg, Some(hint));
                 continue;
@@ -517,20 +690,30 @@ fn read_overrides(region: &Obj<'_>, root: &Obj<'_>, who: &str, dx: &mut Diagnost
                 dx.error(
                     k.span().unwrap_or_else(|| o.span.clone()),
                     format!("an override cannot change the id of {pool} `{id}`"),
-                    Some("the table name already says which option it overrides; remove `id`".into()),
+                    Some(
+                        "the table name already says which option it overrides; remove `id`".into(),
+                    ),
                 );
             }
-            let own = o
-                .t
-                .iter()
-                .map(|(k, item)| {
-                    let ks = o.key_span(k);
-                    ks.start..item.span().map(|s| s.end).unwrap_or(ks.end).max(ks.end)
-                })
-                .collect::<Vec<_>>();
+            let own =
+                o.t.iter()
+                    .map(|(k, item)| {
+                        let ks = o.key_span(k);
+                        ks.start..item.span().map(|s| s.end).unwrap_or(ks.end).max(ks.end)
+                    })
+                    .collect::<Vec<_>>();
             let table = merge(options[index].t, o.t, pool);
-            let merged = Obj { t: &table, span: o.span.clone(), ctx: format!("the {pool} `{id}` override of {who}") };
-            let scope = OverrideScope { span: &o.span, base_span: &options[index].span, own: &own, context: Some(&merged.ctx) };
+            let merged = Obj {
+                t: &table,
+                span: o.span.clone(),
+                ctx: format!("the {pool} `{id}` override of {who}"),
+            };
+            let scope = OverrideScope {
+                span: &o.span,
+                base_span: &options[index].span,
+                own: &own,
+                context: Some(&merged.ctx),
+            };
             let option = read_pair(pool, &options[index], &merged, &scope, dx);
             done.push(index);
             out.push(RawOverride {
@@ -538,7 +721,10 @@ fn read_overrides(region: &Obj<'_>, root: &Obj<'_>, who: &str, dx: &mut Diagnost
                 own,
                 base_span: options[index].span.clone(),
                 pool,
-                id: S { value: id.to_string(), span: id_span },
+                id: S {
+                    value: id.to_string(),
+                    span: id_span,
+                },
                 index,
                 explicit: true,
                 option,
@@ -547,15 +733,27 @@ fn read_overrides(region: &Obj<'_>, root: &Obj<'_>, who: &str, dx: &mut Diagnost
         // Stand-ins: the region's copy must then be checked per subtitle option, the
         // overridden ones against their override and these against the option itself.
         if pool == "subtitle" && !done.is_empty() {
-            for (index, base) in options.iter().enumerate().filter(|(i, _)| !done.contains(i)) {
-                let scope = OverrideScope { span: &base.span, base_span: &base.span, own: &[], context: None };
+            for (index, base) in options
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !done.contains(i))
+            {
+                let scope = OverrideScope {
+                    span: &base.span,
+                    base_span: &base.span,
+                    own: &[],
+                    context: None,
+                };
                 let option = read_pair(pool, base, base, &scope, dx);
                 out.push(RawOverride {
                     span: base.span.clone(),
                     own: Vec::new(),
                     base_span: base.span.clone(),
                     pool,
-                    id: S { value: ids[index].unwrap_or_default().to_string(), span: base.span.clone() },
+                    id: S {
+                        value: ids[index].unwrap_or_default().to_string(),
+                        span: base.span.clone(),
+                    },
                     index,
                     explicit: false,
                     option,
@@ -598,8 +796,20 @@ fn merge(base: &dyn TableLike, over: &dyn TableLike, pool: &str) -> toml_edit::T
     t
 }
 
-fn read_pair(pool: &str, base: &Obj<'_>, merged: &Obj<'_>, scope: &OverrideScope<'_>, dx: &mut Diagnostics) -> RawOverridden {
-    fn both<T>(read: fn(&Obj<'_>, &mut Diagnostics) -> T, base: &Obj<'_>, merged: &Obj<'_>, scope: &OverrideScope<'_>, dx: &mut Diagnostics) -> (T, T) {
+fn read_pair(
+    pool: &str,
+    base: &Obj<'_>,
+    merged: &Obj<'_>,
+    scope: &OverrideScope<'_>,
+    dx: &mut Diagnostics,
+) -> RawOverridden {
+    fn both<T>(
+        read: fn(&Obj<'_>, &mut Diagnostics) -> T,
+        base: &Obj<'_>,
+        merged: &Obj<'_>,
+        scope: &OverrideScope<'_>,
+        dx: &mut Diagnostics,
+    ) -> (T, T) {
         let n = dx.items.len();
         let b = read(base, dx);
         let known = dx.items.split_off(n);
@@ -648,10 +858,17 @@ pub(crate) struct OverrideScope<'a> {
 /// have: the option's own problems are reported once, where the option is. A diagnostic on
 /// one of the override's keys stays as it is; one on an inherited key that only the
 /// combination causes (e.g. `min_size` above an overridden `size`) names the override.
-pub(crate) fn keep_introduced(dx: &mut Diagnostics, new: Vec<Diagnostic>, known: &[Diagnostic], scope: &OverrideScope<'_>) {
+pub(crate) fn keep_introduced(
+    dx: &mut Diagnostics,
+    new: Vec<Diagnostic>,
+    known: &[Diagnostic],
+    scope: &OverrideScope<'_>,
+) {
     for mut d in new {
         if d.span == *scope.span {
-            let seen = known.iter().any(|k| k.span == *scope.base_span && k.message == d.message);
+            let seen = known
+                .iter()
+                .any(|k| k.span == *scope.base_span && k.message == d.message);
             if !seen {
                 dx.items.push(d);
             }
@@ -669,7 +886,10 @@ pub(crate) fn keep_introduced(dx: &mut Diagnostics, new: Vec<Diagnostic>, known:
 
 impl<T> S<Vec<T>> {
     fn map<U>(self, f: impl FnMut(T) -> U) -> S<Vec<U>> {
-        S { span: self.span, value: self.value.into_iter().map(f).collect() }
+        S {
+            span: self.span,
+            value: self.value.into_iter().map(f).collect(),
+        }
     }
 }
 
@@ -719,26 +939,47 @@ impl<'a> Obj<'a> {
                 }
                 None => format!("allowed keys here: {}", allowed.join(", ")),
             };
-            dx.error(span, format!("unknown key `{key}` in {}", self.ctx), Some(hint));
+            dx.error(
+                span,
+                format!("unknown key `{key}` in {}", self.ctx),
+                Some(hint),
+            );
         }
     }
 
     fn key_span(&self, key: &str) -> Range<usize> {
-        self.t.get_key_value(key).and_then(|(k, _)| k.span()).unwrap_or_else(|| self.span.clone())
+        self.t
+            .get_key_value(key)
+            .and_then(|(k, _)| k.span())
+            .unwrap_or_else(|| self.span.clone())
     }
 
     /// The item and the span to blame for its value (falling back to the key, then the table).
     fn get(&self, key: &str) -> Option<(&'a Item, Range<usize>)> {
         let (k, item) = self.t.get_key_value(key)?;
-        let span = item.span().or_else(|| k.span()).unwrap_or_else(|| self.span.clone());
+        let span = item
+            .span()
+            .or_else(|| k.span())
+            .unwrap_or_else(|| self.span.clone());
         Some((item, span))
     }
 
-    fn wrong_type(&self, dx: &mut Diagnostics, key: &str, expected: &str, item: &Item, span: Range<usize>) {
+    fn wrong_type(
+        &self,
+        dx: &mut Diagnostics,
+        key: &str,
+        expected: &str,
+        item: &Item,
+        span: Range<usize>,
+    ) {
         dx.mark_bad(self.span.start, key);
         dx.error(
             span,
-            format!("`{key}` in {}: expected {expected}, found {}", self.ctx, type_name(item)),
+            format!(
+                "`{key}` in {}: expected {expected}, found {}",
+                self.ctx,
+                type_name(item)
+            ),
             Some(type_hint(expected)),
         );
     }
@@ -746,7 +987,10 @@ impl<'a> Obj<'a> {
     fn str(&self, dx: &mut Diagnostics, key: &str) -> Option<S<String>> {
         let (item, span) = self.get(key)?;
         match item.as_str() {
-            Some(s) => Some(S { value: s.to_string(), span }),
+            Some(s) => Some(S {
+                value: s.to_string(),
+                span,
+            }),
             None => {
                 self.wrong_type(dx, key, "a string", item, span);
                 None
@@ -797,10 +1041,17 @@ impl<'a> Obj<'a> {
         for v in arr.iter() {
             let vspan = v.span().unwrap_or_else(|| span.clone());
             match v.as_str() {
-                Some(s) => out.push(S { value: s.to_string(), span: vspan }),
+                Some(s) => out.push(S {
+                    value: s.to_string(),
+                    span: vspan,
+                }),
                 None => dx.error(
                     vspan,
-                    format!("`{key}` in {}: expected a list of strings, found {} in it", self.ctx, value_type(v)),
+                    format!(
+                        "`{key}` in {}: expected a list of strings, found {} in it",
+                        self.ctx,
+                        value_type(v)
+                    ),
                     Some("quote each entry, e.g. [\"a\", \"b\"]".into()),
                 ),
             }
@@ -810,14 +1061,23 @@ impl<'a> Obj<'a> {
 
     fn pair(&self, dx: &mut Diagnostics, key: &str) -> Option<S<(f64, f64)>> {
         let (item, span) = self.get(key)?;
-        let nums: Option<Vec<f64>> = item.as_array().and_then(|a| a.iter().map(value_f64).collect::<Option<Vec<_>>>());
+        let nums: Option<Vec<f64>> = item
+            .as_array()
+            .and_then(|a| a.iter().map(value_f64).collect::<Option<Vec<_>>>());
         match nums.as_deref() {
-            Some([x, y]) => Some(S { value: (*x, *y), span }),
+            Some([x, y]) => Some(S {
+                value: (*x, *y),
+                span,
+            }),
             _ => {
                 dx.mark_bad(self.span.start, key);
                 dx.error(
                     span,
-                    format!("`{key}` in {}: expected a pair of numbers [x, y], found {}", self.ctx, describe(item)),
+                    format!(
+                        "`{key}` in {}: expected a pair of numbers [x, y], found {}",
+                        self.ctx,
+                        describe(item)
+                    ),
                     Some(format!("write e.g. {key} = [0.0, 0.1]")),
                 );
                 None
@@ -831,8 +1091,16 @@ impl<'a> Obj<'a> {
         match item.as_table_like() {
             Some(t) => {
                 // A `[section]` spans its whole body; blame its header line instead.
-                let span = if item.is_table() { header(dx.source(), span) } else { span };
-                Some(Obj { t, span, ctx: self.sub_ctx(key) })
+                let span = if item.is_table() {
+                    header(dx.source(), span)
+                } else {
+                    span
+                };
+                Some(Obj {
+                    t,
+                    span,
+                    ctx: self.sub_ctx(key),
+                })
             }
             None => {
                 self.wrong_type(dx, key, "a table", item, span);
@@ -877,11 +1145,17 @@ impl<'a> Obj<'a> {
                 for (i, v) in a.iter().enumerate() {
                     let vspan = v.span().unwrap_or_else(|| span.clone());
                     match v.as_inline_table() {
-                        Some(t) => value.push(Obj { t: t as &dyn TableLike, span: vspan, ctx: ctx(i) }),
+                        Some(t) => value.push(Obj {
+                            t: t as &dyn TableLike,
+                            span: vspan,
+                            ctx: ctx(i),
+                        }),
                         None => dx.error(
                             vspan,
                             format!("`{key}`: expected a table, found {}", value_type(v)),
-                            Some(format!("write each entry as {{ … }}, or use [[{key}]] sections")),
+                            Some(format!(
+                                "write each entry as {{ … }}, or use [[{key}]] sections"
+                            )),
                         ),
                     }
                 }
@@ -904,7 +1178,13 @@ impl<'a> Obj<'a> {
         for (key, _) in self.t.iter() {
             let kspan = self.key_span(key);
             if let Some(v) = self.str(dx, key) {
-                out.push((S { value: key.to_string(), span: kspan }, v));
+                out.push((
+                    S {
+                        value: key.to_string(),
+                        span: kspan,
+                    },
+                    v,
+                ));
             }
         }
         out
@@ -914,12 +1194,31 @@ impl<'a> Obj<'a> {
     fn text(&self, dx: &mut Diagnostics, key: &str) -> Option<S<LocaleText>> {
         let (item, span) = self.get(key)?;
         if let Some(s) = item.as_str() {
-            return Some(S { value: vec![(S { value: "en".into(), span: span.clone() }, S { value: s.into(), span: span.clone() })], span });
+            return Some(S {
+                value: vec![(
+                    S {
+                        value: "en".into(),
+                        span: span.clone(),
+                    },
+                    S {
+                        value: s.into(),
+                        span: span.clone(),
+                    },
+                )],
+                span,
+            });
         }
         match item.as_table_like() {
             Some(t) => {
-                let obj = Obj { t, span: span.clone(), ctx: self.sub_ctx(key) };
-                Some(S { value: obj.str_pairs(dx), span })
+                let obj = Obj {
+                    t,
+                    span: span.clone(),
+                    ctx: self.sub_ctx(key),
+                };
+                Some(S {
+                    value: obj.str_pairs(dx),
+                    span,
+                })
             }
             None => {
                 dx.mark_bad(self.span.start, key);
@@ -936,7 +1235,11 @@ impl<'a> Obj<'a> {
 
 /// The first line of a span (a table's `[header]`).
 fn header(source: &str, span: Range<usize>) -> Range<usize> {
-    let end = source.get(span.clone()).and_then(|s| s.find('\n')).map(|n| span.start + n).unwrap_or(span.end);
+    let end = source
+        .get(span.clone())
+        .and_then(|s| s.find('\n'))
+        .map(|n| span.start + n)
+        .unwrap_or(span.end);
     span.start..end.max(span.start)
 }
 
@@ -950,7 +1253,11 @@ fn value_f64(v: &Value) -> Option<f64> {
 
 fn describe(item: &Item) -> String {
     match item.as_array() {
-        Some(a) => format!("an array of {} item{}", a.len(), if a.len() == 1 { "" } else { "s" }),
+        Some(a) => format!(
+            "an array of {} item{}",
+            a.len(),
+            if a.len() == 1 { "" } else { "s" }
+        ),
         None => type_name(item).to_string(),
     }
 }

@@ -9,10 +9,12 @@ use std::path::{Path, PathBuf};
 
 use super::captions::{self as capfile, Format};
 use super::diag::{did_you_mean, Diagnostics, Severity};
-use super::raw::{keep_introduced, OverrideScope};
 use super::model::*;
 use super::raw::*;
+use super::raw::{keep_introduced, OverrideScope};
 use crate::preset::{PresetKind, PresetSet};
+
+mod scenes;
 
 /// Options the CLI can relax.
 #[derive(Debug, Clone, Default)]
@@ -25,15 +27,23 @@ pub struct LoadOptions {
 }
 
 /// Placeholders a name, tracking or landing-URL pattern may use.
-pub const PLACEHOLDERS: &[&str] =
-    &["region", "locale", "platform", "preset", "duration", "kind", "label", "n", "variant", "template", "version"];
+pub const PLACEHOLDERS: &[&str] = &[
+    "region", "locale", "platform", "preset", "duration", "kind", "label", "n", "variant",
+    "template", "version",
+];
 
 pub const DEFAULT_NAME: &str = "{region}_{platform}_{duration}s_{kind}_v{n}";
 pub const DEFAULT_IMAGE_NAME: &str = "{region}_{platform}_{label}_v{n}";
 
 /// Fonts tried in order when a subtitle names none: Latin, CJK, Arabic, Thai, Hebrew, Devanagari.
-pub const DEFAULT_FONTS: &[&str] =
-    &["Noto Sans", "Noto Sans CJK SC", "Noto Sans Arabic", "Noto Sans Thai", "Noto Sans Hebrew", "Noto Sans Devanagari"];
+pub const DEFAULT_FONTS: &[&str] = &[
+    "Noto Sans",
+    "Noto Sans CJK SC",
+    "Noto Sans Arabic",
+    "Noto Sans Thai",
+    "Noto Sans Hebrew",
+    "Noto Sans Devanagari",
+];
 
 /// Built-in region → (locale, fallback locales).
 pub const REGIONS: &[(&str, &str, &[&str])] = &[
@@ -102,17 +112,41 @@ pub(crate) fn validate(
     if let Some(r) = raw.template.as_ref().and_then(|h| h.root.as_ref()) {
         let dir = root.join(&r.value);
         match dir.canonicalize() {
-            Ok(c) if c.is_dir() && root.canonicalize().map(|t| t.starts_with(&c)).unwrap_or(false) => boundary = c,
+            Ok(c)
+                if c.is_dir()
+                    && root
+                        .canonicalize()
+                        .map(|t| t.starts_with(&c))
+                        .unwrap_or(false) =>
+            {
+                boundary = c
+            }
             Ok(_) => dx.error(
                 r.span.clone(),
-                format!("root `{}` must be a directory that contains the template", r.value),
-                Some("use `..` (the parent of the template's directory) or another ancestor".to_string()),
+                format!(
+                    "root `{}` must be a directory that contains the template",
+                    r.value
+                ),
+                Some(
+                    "use `..` (the parent of the template's directory) or another ancestor"
+                        .to_string(),
+                ),
             ),
-            Err(e) => dx.error(r.span.clone(), format!("root `{}`: {e}", r.value), Some(format!("it resolves to {}", dir.display()))),
+            Err(e) => dx.error(
+                r.span.clone(),
+                format!("root `{}`: {e}", r.value),
+                Some(format!("it resolves to {}", dir.display())),
+            ),
         }
     }
     let canon_root = boundary.canonicalize().unwrap_or_else(|_| boundary.clone());
-    let mut v = V { dx, presets, opts, root, canon_root };
+    let mut v = V {
+        dx,
+        presets,
+        opts,
+        root,
+        canon_root,
+    };
     let t = v.template(raw, path);
     if v.dx.has_errors() {
         None
@@ -122,7 +156,12 @@ pub(crate) fn validate(
 }
 
 impl V<'_> {
-    fn err(&mut self, span: &Range<usize>, msg: impl Into<String>, hint: impl Into<Option<String>>) {
+    fn err(
+        &mut self,
+        span: &Range<usize>,
+        msg: impl Into<String>,
+        hint: impl Into<Option<String>>,
+    ) {
         self.dx.error(span.clone(), msg, hint.into());
     }
 
@@ -131,25 +170,52 @@ impl V<'_> {
         // Without [template] we still judge everything else, so the user sees every error.
         let has_header = raw.template.is_some();
         let h = raw.template.unwrap_or_else(|| {
-            self.missing("template", &doc, "missing required section [template]", Some("add [template] with at least name = \"…\"".to_string()));
-            RawHeader { span: doc.clone(), name: None, version: None, kind: None, duration: None, fps: None, poster_time: None, root: None }
+            self.missing(
+                "template",
+                &doc,
+                "missing required section [template]",
+                Some("add [template] with at least name = \"…\"".to_string()),
+            );
+            RawHeader {
+                span: doc.clone(),
+                name: None,
+                version: None,
+                kind: None,
+                duration: None,
+                fps: None,
+                poster_time: None,
+                root: None,
+            }
         });
         let name = match &h.name {
             Some(n) if n.value.trim().is_empty() => {
-                self.err(&n.span, "template name is empty", Some("name the template, e.g. name = \"sneaker-launch\"".to_string()));
+                self.err(
+                    &n.span,
+                    "template name is empty",
+                    Some("name the template, e.g. name = \"sneaker-launch\"".to_string()),
+                );
                 String::new()
             }
             Some(n) => n.value.clone(),
             None => {
                 if has_header {
-                    self.missing("name", &h.span, "missing required key `name` in [template]", Some("add name = \"…\"".to_string()));
+                    self.missing(
+                        "name",
+                        &h.span,
+                        "missing required key `name` in [template]",
+                        Some("add name = \"…\"".to_string()),
+                    );
                 }
                 String::new()
             }
         };
         let version = match &h.version {
             Some(v) if v.value < 1 || v.value > u32::MAX as i64 => {
-                self.err(&v.span, format!("version {} is out of range", v.value), Some("expected an integer ≥ 1".to_string()));
+                self.err(
+                    &v.span,
+                    format!("version {} is out of range", v.value),
+                    Some("expected an integer ≥ 1".to_string()),
+                );
                 1
             }
             Some(v) => v.value as u32,
@@ -157,13 +223,33 @@ impl V<'_> {
         };
 
         // Presets first: the kind default and the duration limits depend on them.
-        let output_span = raw.output.as_ref().map(|o| o.span.clone()).unwrap_or(doc.clone());
+        let output_span = raw
+            .output
+            .as_ref()
+            .map(|o| o.span.clone())
+            .unwrap_or(doc.clone());
         let preset_ids = self.presets_list(raw.output.as_ref(), &output_span);
-        let has_video = preset_ids.iter().any(|(p, _)| self.presets.get(p).is_some_and(|p| p.kind == PresetKind::Video));
-        let has_image = preset_ids.iter().any(|(p, _)| self.presets.get(p).is_some_and(|p| p.kind == PresetKind::Image));
+        let has_video = preset_ids.iter().any(|(p, _)| {
+            self.presets
+                .get(p)
+                .is_some_and(|p| p.kind == PresetKind::Video)
+        });
+        let has_image = preset_ids.iter().any(|(p, _)| {
+            self.presets
+                .get(p)
+                .is_some_and(|p| p.kind == PresetKind::Image)
+        });
 
         let kind = match &h.kind {
-            Some(k) => self.enum_val(k, "kind", &[("video", Kind::Video), ("image", Kind::Image), ("both", Kind::Both)]),
+            Some(k) => self.enum_val(
+                k,
+                "kind",
+                &[
+                    ("video", Kind::Video),
+                    ("image", Kind::Image),
+                    ("both", Kind::Both),
+                ],
+            ),
             None => None,
         }
         .unwrap_or(match (has_video, has_image) {
@@ -173,7 +259,9 @@ impl V<'_> {
         });
         if let Some(k) = &h.kind {
             for (id, span) in &preset_ids {
-                let Some(p) = self.presets.get(id) else { continue };
+                let Some(p) = self.presets.get(id) else {
+                    continue;
+                };
                 let clash = match (kind, p.kind) {
                     (Kind::Video, PresetKind::Image) => Some("images"),
                     (Kind::Image, PresetKind::Video) => Some("videos"),
@@ -190,22 +278,72 @@ impl V<'_> {
         }
 
         let needs_duration = kind != Kind::Image;
-        let duration = match &h.duration {
+        // Scenes give the video its length; a `duration` written as well must agree.
+        let scene_total = raw
+            .scene
+            .as_ref()
+            .map(scenes::scenes_total)
+            .filter(|t| *t > 0.0);
+        if let (Some(total), Some(d)) = (scene_total, &h.duration) {
+            if (total - d.value).abs() > 1e-6 {
+                self.err(
+                    &d.span,
+                    format!(
+                        "duration {} s disagrees with the scenes, which add up to {} s",
+                        fmt_secs(d.value),
+                        fmt_secs(total)
+                    ),
+                    Some(
+                        "remove `duration` (the scenes set it) or fix the scene durations"
+                            .to_string(),
+                    ),
+                );
+            }
+        }
+        let duration_raw = h.duration.clone().or_else(|| {
+            scene_total.map(|t| S {
+                value: t,
+                span: raw
+                    .scene
+                    .as_ref()
+                    .map(|s| s.span.clone())
+                    .unwrap_or_default(),
+            })
+        });
+        let duration = match &duration_raw {
             Some(d) if !(d.value > 0.0 && d.value.is_finite()) => {
-                self.err(&d.span, format!("duration {} must be positive", d.value), Some("seconds, e.g. duration = 15".to_string()));
+                self.err(
+                    &d.span,
+                    format!("duration {} must be positive", d.value),
+                    Some("seconds, e.g. duration = 15".to_string()),
+                );
                 0.0
             }
             Some(d) => d.value,
             None if needs_duration && has_header => {
-                self.missing("duration", &h.span, "missing required key `duration` in [template]", Some("a video template needs its length in seconds, e.g. duration = 15".to_string()));
+                self.missing(
+                    "duration",
+                    &h.span,
+                    "missing required key `duration` in [template]",
+                    Some(
+                        "a video template needs its length in seconds, e.g. duration = 15"
+                            .to_string(),
+                    ),
+                );
                 0.0
             }
             None => 0.0,
         };
-        if let Some(d) = h.duration.as_ref().filter(|d| d.value > 0.0) {
+        if let Some(d) = duration_raw.as_ref().filter(|d| d.value > 0.0) {
             for (id, _) in &preset_ids {
-                let Some(p) = self.presets.get(id).filter(|p| p.kind == PresetKind::Video) else { continue };
-                let limits = format!("{}–{} s", fmt_secs(p.min_duration.unwrap_or(0.0)), p.max_duration.map(fmt_secs).unwrap_or("∞".into()));
+                let Some(p) = self.presets.get(id).filter(|p| p.kind == PresetKind::Video) else {
+                    continue;
+                };
+                let limits = format!(
+                    "{}–{} s",
+                    fmt_secs(p.min_duration.unwrap_or(0.0)),
+                    p.max_duration.map(fmt_secs).unwrap_or("∞".into())
+                );
                 if let Some(max) = p.max_duration.filter(|m| d.value > *m) {
                     self.err(
                         &d.span,
@@ -224,7 +362,11 @@ impl V<'_> {
         }
         let fps = match &h.fps {
             Some(f) if !(1..=60).contains(&f.value) => {
-                self.err(&f.span, format!("fps {} is out of range", f.value), Some("expected 1..=60".to_string()));
+                self.err(
+                    &f.span,
+                    format!("fps {} is out of range", f.value),
+                    Some("expected 1..=60".to_string()),
+                );
                 30
             }
             Some(f) => f.value as u32,
@@ -232,7 +374,15 @@ impl V<'_> {
         };
         let poster_time = match &h.poster_time {
             Some(p) if p.value < 0.0 || (duration > 0.0 && p.value > duration) => {
-                self.err(&p.span, format!("poster_time {} s is outside the video (0–{} s)", fmt_secs(p.value), fmt_secs(duration)), Some("pick a moment within duration".to_string()));
+                self.err(
+                    &p.span,
+                    format!(
+                        "poster_time {} s is outside the video (0–{} s)",
+                        fmt_secs(p.value),
+                        fmt_secs(duration)
+                    ),
+                    Some("pick a moment within duration".to_string()),
+                );
                 0.0
             }
             Some(p) => p.value,
@@ -242,7 +392,10 @@ impl V<'_> {
 
         let pending = take_overrides(&mut raw.regions);
         let mut regions = self.regions(raw.output.as_ref(), &raw.regions, &output_span);
-        let output = self.output(raw.output.as_ref(), preset_ids.into_iter().map(|(id, _)| id).collect());
+        let output = self.output(
+            raw.output.as_ref(),
+            preset_ids.into_iter().map(|(id, _)| id).collect(),
+        );
 
         let backgrounds = self.backgrounds(raw.background, &doc);
         let products = match raw.product {
@@ -258,8 +411,15 @@ impl V<'_> {
             .collect();
         // A region that overrides a subtitle option has its copy checked option by option in
         // `apply_overrides`, against what it will really show.
-        let pool_checked: Vec<Region> =
-            regions.iter().filter(|r| !pending.iter().any(|(c, o)| *c == r.code && o.iter().any(|o| o.pool == "subtitle"))).cloned().collect();
+        let pool_checked: Vec<Region> = regions
+            .iter()
+            .filter(|r| {
+                !pending
+                    .iter()
+                    .any(|(c, o)| *c == r.code && o.iter().any(|o| o.pool == "subtitle"))
+            })
+            .cloned()
+            .collect();
         let subtitles = match raw.subtitle {
             Some(p) => self.subtitles(p, duration, &pool_checked, &limits),
             None => Vec::new(),
@@ -268,23 +428,77 @@ impl V<'_> {
             Some(p) => self.effects(p, duration),
             // No [[effects]] means "no grading": one implicit option, so a variant always
             // picks one option from every pool.
-            None => vec![Effects { id: "none".into(), grade: None, fade_in: 0.0, fade_out: 0.0 }],
+            None => vec![Effects {
+                id: "none".into(),
+                grade: None,
+                fade_in: 0.0,
+                fade_out: 0.0,
+            }],
         };
         let audio = match raw.audio {
             Some(p) => self.audio(p, duration),
-            None => vec![Audio { id: "silence".into(), source: None, volume: 1.0, start: 0.0, fade_in: 0.0, fade_out: 0.0 }],
+            None => vec![Audio {
+                id: "silence".into(),
+                source: None,
+                volume: 1.0,
+                start: 0.0,
+                fade_in: 0.0,
+                fade_out: 0.0,
+            }],
+        };
+        let badges = match raw.badge {
+            Some(p) => self.badges(p, &regions),
+            None => Vec::new(),
+        };
+        let end_cards = match raw.end_card {
+            Some(p) => self.end_cards(p, duration, &regions),
+            None => Vec::new(),
         };
         self.apply_overrides(pending, &mut regions, &doc, duration, &limits);
         let pools: HashMap<Pool, Vec<String>> = [
-            (Pool::Background, backgrounds.iter().map(|b| b.id.clone()).collect()),
-            (Pool::Product, products.iter().map(|b| b.id.clone()).collect()),
-            (Pool::Subtitle, subtitles.iter().map(|b| b.id.clone()).collect()),
-            (Pool::Effects, effects.iter().map(|b| b.id.clone()).collect()),
+            (
+                Pool::Background,
+                backgrounds.iter().map(|b| b.id.clone()).collect(),
+            ),
+            (
+                Pool::Product,
+                products.iter().map(|b| b.id.clone()).collect(),
+            ),
+            (
+                Pool::Subtitle,
+                subtitles.iter().map(|b| b.id.clone()).collect(),
+            ),
+            (
+                Pool::Effects,
+                effects.iter().map(|b| b.id.clone()).collect(),
+            ),
+            (Pool::Badge, badges.iter().map(|b| b.id.clone()).collect()),
             (Pool::Audio, audio.iter().map(|b| b.id.clone()).collect()),
+            (
+                Pool::EndCard,
+                end_cards.iter().map(|b| b.id.clone()).collect(),
+            ),
         ]
         .into_iter()
         .collect();
-        let variants = self.variants(raw.variants, &pools);
+        let scenes = match raw.scene {
+            Some(p) if kind == Kind::Image => {
+                self.err(
+                    &p.span,
+                    "[[scene]] needs a video template",
+                    Some(
+                        "scenes split a video's timeline; image presets take one poster frame"
+                            .to_string(),
+                    ),
+                );
+                Vec::new()
+            }
+            Some(p) => self.scenes(p, &pools),
+            None => Vec::new(),
+        };
+        let raw_orders = raw.variants.as_mut().and_then(|v| v.orders.take());
+        let mut variants = self.variants(raw.variants, &pools);
+        variants.orders = self.orders(raw_orders.as_ref(), &scenes);
         let dedup = self.dedup(raw.dedup);
 
         Some(Template {
@@ -303,6 +517,9 @@ impl V<'_> {
             subtitles,
             effects,
             audio,
+            badges,
+            end_cards,
+            scenes,
             regions,
             dedup,
             allow_fallback: self.opts.allow_fallback,
@@ -311,13 +528,24 @@ impl V<'_> {
 
     /// A required key is absent — unless it was present with the wrong type, which the raw
     /// layer has already reported.
-    fn missing(&mut self, key: &str, table: &Range<usize>, msg: impl Into<String>, hint: impl Into<Option<String>>) {
+    fn missing(
+        &mut self,
+        key: &str,
+        table: &Range<usize>,
+        msg: impl Into<String>,
+        hint: impl Into<Option<String>>,
+    ) {
         if !self.dx.was_bad(table.start, key) {
             self.err(table, msg, hint);
         }
     }
 
-    fn enum_val<T: Clone>(&mut self, v: &S<String>, what: &str, allowed: &[(&str, T)]) -> Option<T> {
+    fn enum_val<T: Clone>(
+        &mut self,
+        v: &S<String>,
+        what: &str,
+        allowed: &[(&str, T)],
+    ) -> Option<T> {
         if let Some((_, t)) = allowed.iter().find(|(n, _)| *n == v.value) {
             return Some(t.clone());
         }
@@ -335,17 +563,32 @@ impl V<'_> {
         match Rgba::parse(&v.value) {
             Some(c) => c,
             None => {
-                self.err(&v.span, format!("bad colour `{}`", v.value), Some("expected #rgb, #rrggbb or #rrggbbaa, e.g. \"#ffffff\"".to_string()));
+                self.err(
+                    &v.span,
+                    format!("bad colour `{}`", v.value),
+                    Some("expected #rgb, #rrggbb or #rrggbbaa, e.g. \"#ffffff\"".to_string()),
+                );
                 default
             }
         }
     }
 
     /// A number that must satisfy `ok`; otherwise an error quoting `expect`, and the default.
-    fn num(&mut self, v: Option<&S<f64>>, what: &str, default: f64, ok: impl Fn(f64) -> bool, expect: &str) -> f64 {
+    fn num(
+        &mut self,
+        v: Option<&S<f64>>,
+        what: &str,
+        default: f64,
+        ok: impl Fn(f64) -> bool,
+        expect: &str,
+    ) -> f64 {
         match v {
             Some(v) if !ok(v.value) || !v.value.is_finite() => {
-                self.err(&v.span, format!("{what} {} is out of range", v.value), Some(format!("expected {expect}")));
+                self.err(
+                    &v.span,
+                    format!("{what} {} is out of range", v.value),
+                    Some(format!("expected {expect}")),
+                );
                 default
             }
             Some(v) => v.value,
@@ -357,20 +600,40 @@ impl V<'_> {
         self.num(v, what, 0.0, |x| x >= 0.0, "seconds ≥ 0")
     }
 
-    fn presets_list(&mut self, out: Option<&RawOutput>, span: &Range<usize>) -> Vec<(String, Range<usize>)> {
+    fn presets_list(
+        &mut self,
+        out: Option<&RawOutput>,
+        span: &Range<usize>,
+    ) -> Vec<(String, Range<usize>)> {
         let Some(list) = out.and_then(|o| o.presets.as_ref()) else {
-            let hint = format!("add presets = [\"…\"] to [output]; known: {}", self.presets.ids().collect::<Vec<_>>().join(", "));
-            self.missing("presets", span, "missing required key `presets` in [output]", Some(hint));
+            let hint = format!(
+                "add presets = [\"…\"] to [output]; known: {}",
+                self.presets.ids().collect::<Vec<_>>().join(", ")
+            );
+            self.missing(
+                "presets",
+                span,
+                "missing required key `presets` in [output]",
+                Some(hint),
+            );
             return Vec::new();
         };
         if list.value.is_empty() {
-            self.err(&list.span, "[output] presets is empty", Some("name at least one preset, e.g. [\"tiktok\"]".to_string()));
+            self.err(
+                &list.span,
+                "[output] presets is empty",
+                Some("name at least one preset, e.g. [\"tiktok\"]".to_string()),
+            );
         }
         let mut seen: HashMap<&str, ()> = HashMap::new();
         let mut out = Vec::new();
         for p in &list.value {
             if seen.insert(p.value.as_str(), ()).is_some() {
-                self.err(&p.span, format!("preset `{}` is listed twice", p.value), Some("remove the duplicate".to_string()));
+                self.err(
+                    &p.span,
+                    format!("preset `{}` is listed twice", p.value),
+                    Some("remove the duplicate".to_string()),
+                );
                 continue;
             }
             if self.presets.get(&p.value).is_none() {
@@ -379,7 +642,14 @@ impl V<'_> {
                 if let Some(s) = did_you_mean(&p.value, known.iter().copied()) {
                     msg.push_str(&format!("; did you mean `{s}`?"));
                 }
-                self.err(&p.span, msg, Some(format!("known: {}; add your own with --presets-dir", known.join(", "))));
+                self.err(
+                    &p.span,
+                    msg,
+                    Some(format!(
+                        "known: {}; add your own with --presets-dir",
+                        known.join(", ")
+                    )),
+                );
                 continue;
             }
             out.push((p.value.clone(), p.span.clone()));
@@ -387,35 +657,68 @@ impl V<'_> {
         out
     }
 
-    fn regions(&mut self, out: Option<&RawOutput>, defs: &[RawRegion], span: &Range<usize>) -> Vec<Region> {
+    fn regions(
+        &mut self,
+        out: Option<&RawOutput>,
+        defs: &[RawRegion],
+        span: &Range<usize>,
+    ) -> Vec<Region> {
         // [[region]] tables first: they define new codes or override built-in ones.
         let mut custom: BTreeMap<String, Region> = BTreeMap::new();
         let mut first_def: HashMap<String, usize> = HashMap::new();
         for d in defs {
             let Some(code) = &d.code else {
-                self.missing("code", &d.span, "missing required key `code` in [[region]]", Some("add code = \"XX\" (ISO 3166 region code)".to_string()));
+                self.missing(
+                    "code",
+                    &d.span,
+                    "missing required key `code` in [[region]]",
+                    Some("add code = \"XX\" (ISO 3166 region code)".to_string()),
+                );
                 continue;
             };
             if !valid_region_code(&code.value) {
-                self.err(&code.span, format!("bad region code `{}`", code.value), Some("expected 2–3 upper-case letters, e.g. \"US\"".to_string()));
+                self.err(
+                    &code.span,
+                    format!("bad region code `{}`", code.value),
+                    Some("expected 2–3 upper-case letters, e.g. \"US\"".to_string()),
+                );
                 continue;
             }
             if let Some(line) = first_def.get(&code.value) {
-                self.err(&code.span, format!("region `{}` is defined twice", code.value), Some(format!("first defined on line {line}")));
+                self.err(
+                    &code.span,
+                    format!("region `{}` is defined twice", code.value),
+                    Some(format!("first defined on line {line}")),
+                );
                 continue;
             }
-            first_def.insert(code.value.clone(), super::diag::line_col(self.dx_source(), code.span.start).0);
+            first_def.insert(
+                code.value.clone(),
+                super::diag::line_col(self.dx_source(), code.span.start).0,
+            );
             let builtin = REGIONS.iter().find(|(c, _, _)| *c == code.value);
             let locale = match (&d.locale, builtin) {
                 (Some(l), _) => {
                     if !valid_locale(&l.value) {
-                        self.err(&l.span, format!("bad locale `{}`", l.value), Some("expected a BCP 47 tag such as \"en\", \"es-MX\" or \"zh-TW\"".to_string()));
+                        self.err(
+                            &l.span,
+                            format!("bad locale `{}`", l.value),
+                            Some(
+                                "expected a BCP 47 tag such as \"en\", \"es-MX\" or \"zh-TW\""
+                                    .to_string(),
+                            ),
+                        );
                     }
                     l.value.clone()
                 }
                 (None, Some((_, l, _))) => l.to_string(),
                 (None, None) => {
-                    self.missing("locale", &d.span, format!("[[region]] `{}` needs a locale", code.value), Some("add locale = \"…\", e.g. locale = \"pl\"".to_string()));
+                    self.missing(
+                        "locale",
+                        &d.span,
+                        format!("[[region]] `{}` needs a locale", code.value),
+                        Some("add locale = \"…\", e.g. locale = \"pl\"".to_string()),
+                    );
                     String::new()
                 }
             };
@@ -423,41 +726,76 @@ impl V<'_> {
                 (Some(f), _) => {
                     for l in &f.value {
                         if !valid_locale(&l.value) {
-                            self.err(&l.span, format!("bad locale `{}`", l.value), Some("expected a BCP 47 tag such as \"en\" or \"es\"".to_string()));
+                            self.err(
+                                &l.span,
+                                format!("bad locale `{}`", l.value),
+                                Some("expected a BCP 47 tag such as \"en\" or \"es\"".to_string()),
+                            );
                         }
                     }
                     f.value.iter().map(|l| l.value.clone()).collect()
                 }
                 // A new locale does not inherit the built-in fallbacks, which belong to the old one.
-                (None, Some((_, l, fb))) if d.locale.is_none() || d.locale.as_ref().is_some_and(|x| x.value == *l) => {
+                (None, Some((_, l, fb)))
+                    if d.locale.is_none() || d.locale.as_ref().is_some_and(|x| x.value == *l) =>
+                {
                     fb.iter().map(|s| s.to_string()).collect()
                 }
                 _ => Vec::new(),
             };
             let direction = match &d.direction {
-                Some(dir) => self.enum_val(dir, "direction", &[("ltr", Direction::Ltr), ("rtl", Direction::Rtl)]).unwrap_or(Direction::Ltr),
+                Some(dir) => self
+                    .enum_val(
+                        dir,
+                        "direction",
+                        &[("ltr", Direction::Ltr), ("rtl", Direction::Rtl)],
+                    )
+                    .unwrap_or(Direction::Ltr),
                 None => direction_of(&locale),
             };
-            custom.insert(code.value.clone(), Region { code: code.value.clone(), locale, fallback, direction, overrides: RegionOverrides::default() });
+            custom.insert(
+                code.value.clone(),
+                Region {
+                    code: code.value.clone(),
+                    locale,
+                    fallback,
+                    direction,
+                    overrides: RegionOverrides::default(),
+                },
+            );
         }
 
         let Some(list) = out.and_then(|o| o.regions.as_ref()) else {
-            self.missing("regions", span, "missing required key `regions` in [output]", Some("add regions = [\"US\", …]".to_string()));
+            self.missing(
+                "regions",
+                span,
+                "missing required key `regions` in [output]",
+                Some("add regions = [\"US\", …]".to_string()),
+            );
             return Vec::new();
         };
         if list.value.is_empty() {
-            self.err(&list.span, "[output] regions is empty", Some("name at least one region, e.g. [\"US\"]".to_string()));
+            self.err(
+                &list.span,
+                "[output] regions is empty",
+                Some("name at least one region, e.g. [\"US\"]".to_string()),
+            );
         }
         let mut out = Vec::new();
         let mut seen = HashMap::new();
         for r in &list.value {
             if seen.insert(r.value.clone(), ()).is_some() {
-                self.err(&r.span, format!("region `{}` is listed twice", r.value), Some("remove the duplicate".to_string()));
+                self.err(
+                    &r.span,
+                    format!("region `{}` is listed twice", r.value),
+                    Some("remove the duplicate".to_string()),
+                );
                 continue;
             }
             if let Some(c) = custom.get(&r.value) {
                 out.push(c.clone());
-            } else if let Some((code, locale, fb)) = REGIONS.iter().find(|(c, _, _)| *c == r.value) {
+            } else if let Some((code, locale, fb)) = REGIONS.iter().find(|(c, _, _)| *c == r.value)
+            {
                 out.push(Region {
                     code: code.to_string(),
                     locale: locale.to_string(),
@@ -466,7 +804,11 @@ impl V<'_> {
                     overrides: RegionOverrides::default(),
                 });
             } else {
-                let known: Vec<&str> = REGIONS.iter().map(|(c, _, _)| *c).chain(custom.keys().map(String::as_str)).collect();
+                let known: Vec<&str> = REGIONS
+                    .iter()
+                    .map(|(c, _, _)| *c)
+                    .chain(custom.keys().map(String::as_str))
+                    .collect();
                 let upper = r.value.to_ascii_uppercase();
                 let hint = if upper != r.value && known.contains(&upper.as_str()) {
                     format!("region codes are upper case: `{upper}`")
@@ -487,25 +829,48 @@ impl V<'_> {
     /// results in the regions the template renders. The option alone is validated first so
     /// that only what the override introduces is reported (the option's own problems were
     /// reported with its pool).
-    fn apply_overrides(&mut self, pending: Vec<(String, Vec<RawOverride>)>, regions: &mut [Region], doc: &Range<usize>, duration: f64, limits: &[(String, u32)]) {
+    fn apply_overrides(
+        &mut self,
+        pending: Vec<(String, Vec<RawOverride>)>,
+        regions: &mut [Region],
+        doc: &Range<usize>,
+        duration: f64,
+        limits: &[(String, u32)],
+    ) {
         for (code, list) in pending {
             let pos = regions.iter().position(|r| r.code == code);
             // Copy is checked only for regions the template renders.
             let here: Vec<Region> = pos.map(|i| regions[i].clone()).into_iter().collect();
             let mut ov = RegionOverrides::default();
             for o in list {
-                let context = format!("the {} `{}` override of region `{code}`", o.pool, o.id.value);
-                let scope = OverrideScope { span: &o.span, base_span: &o.base_span, own: &o.own, context: o.explicit.then_some(context.as_str()) };
+                let context = format!(
+                    "the {} `{}` override of region `{code}`",
+                    o.pool, o.id.value
+                );
+                let scope = OverrideScope {
+                    span: &o.span,
+                    base_span: &o.base_span,
+                    own: &o.own,
+                    context: o.explicit.then_some(context.as_str()),
+                };
                 let sp = o.span.clone();
                 match o.option {
                     RawOverridden::Background(b, m) => {
-                        let v = self.introduced(&scope, |v| drop(v.backgrounds(Some(single(b, &sp)), doc)), |v| v.backgrounds(Some(single(m, &sp)), doc).pop());
+                        let v = self.introduced(
+                            &scope,
+                            |v| drop(v.backgrounds(Some(single(b, &sp)), doc)),
+                            |v| v.backgrounds(Some(single(m, &sp)), doc).pop(),
+                        );
                         if let Some(v) = v.filter(|_| o.explicit) {
                             ov.background.insert(o.index, v);
                         }
                     }
                     RawOverridden::Product(b, m) => {
-                        let v = self.introduced(&scope, |v| drop(v.products(single(b, &sp))), |v| v.products(single(m, &sp)).pop());
+                        let v = self.introduced(
+                            &scope,
+                            |v| drop(v.products(single(b, &sp))),
+                            |v| v.products(single(m, &sp)).pop(),
+                        );
                         if let Some(v) = v.filter(|_| o.explicit) {
                             ov.product.insert(o.index, v);
                         }
@@ -521,13 +886,21 @@ impl V<'_> {
                         }
                     }
                     RawOverridden::Effects(b, m) => {
-                        let v = self.introduced(&scope, |v| drop(v.effects(single(b, &sp), duration)), |v| v.effects(single(m, &sp), duration).pop());
+                        let v = self.introduced(
+                            &scope,
+                            |v| drop(v.effects(single(b, &sp), duration)),
+                            |v| v.effects(single(m, &sp), duration).pop(),
+                        );
                         if let Some(v) = v.filter(|_| o.explicit) {
                             ov.effects.insert(o.index, v);
                         }
                     }
                     RawOverridden::Audio(b, m) => {
-                        let v = self.introduced(&scope, |v| drop(v.audio(single(b, &sp), duration)), |v| v.audio(single(m, &sp), duration).pop());
+                        let v = self.introduced(
+                            &scope,
+                            |v| drop(v.audio(single(b, &sp), duration)),
+                            |v| v.audio(single(m, &sp), duration).pop(),
+                        );
                         if let Some(v) = v.filter(|_| o.explicit) {
                             ov.audio.insert(o.index, v);
                         }
@@ -542,7 +915,12 @@ impl V<'_> {
 
     /// Runs `merged` and keeps only the diagnostics `base` (the same checks on the option as
     /// written) does not also produce.
-    fn introduced<T>(&mut self, scope: &OverrideScope<'_>, base: impl FnOnce(&mut Self), merged: impl FnOnce(&mut Self) -> T) -> T {
+    fn introduced<T>(
+        &mut self,
+        scope: &OverrideScope<'_>,
+        base: impl FnOnce(&mut Self),
+        merged: impl FnOnce(&mut Self) -> T,
+    ) -> T {
         let n = self.dx.items.len();
         base(self);
         let known = self.dx.items.split_off(n);
@@ -589,26 +967,42 @@ impl V<'_> {
             }
         }
         let landing_url = o.landing_url.as_ref().map(|u| {
-            if !(u.value.starts_with("https://") || u.value.starts_with("http://")) || u.value.len() <= "https://".len() {
-                self.err(&u.span, format!("landing_url `{}` is not an http(s) URL", u.value), Some("write the full address, e.g. \"https://shop.example.com/p/sneaker\"".to_string()));
+            if !(u.value.starts_with("https://") || u.value.starts_with("http://"))
+                || u.value.len() <= "https://".len()
+            {
+                self.err(
+                    &u.span,
+                    format!("landing_url `{}` is not an http(s) URL", u.value),
+                    Some(
+                        "write the full address, e.g. \"https://shop.example.com/p/sneaker\""
+                            .to_string(),
+                    ),
+                );
             }
             self.pattern(u, "landing_url");
             u.value.clone()
         });
-        Output { presets, name, image_name, tracking, landing_url }
+        Output {
+            presets,
+            name,
+            image_name,
+            tracking,
+            landing_url,
+        }
     }
 
     /// Checks `{placeholder}`s, pointing at the exact placeholder when the string literal has
     /// no escapes (so source offsets equal value offsets).
     fn pattern(&mut self, v: &S<String>, what: &str) {
         let lit = self.dx_source().get(v.span.clone()).unwrap_or("");
-        let inner_start = if (lit.starts_with('"') && !lit.starts_with("\"\"\"") && !lit.contains('\\'))
-            || (lit.starts_with('\'') && !lit.starts_with("'''"))
-        {
-            Some(v.span.start + 1)
-        } else {
-            None
-        };
+        let inner_start =
+            if (lit.starts_with('"') && !lit.starts_with("\"\"\"") && !lit.contains('\\'))
+                || (lit.starts_with('\'') && !lit.starts_with("'''"))
+            {
+                Some(v.span.start + 1)
+            } else {
+                None
+            };
         let at = |from: usize, to: usize| match inner_start {
             Some(s) => s + from..s + to,
             None => v.span.clone(),
@@ -617,12 +1011,20 @@ impl V<'_> {
         let mut i = 0;
         while let Some(open) = s[i..].find(['{', '}']).map(|o| o + i) {
             if s.as_bytes()[open] == b'}' {
-                self.err(&at(open, open + 1), format!("unmatched `}}` in {what} pattern"), Some("placeholders look like {region}".to_string()));
+                self.err(
+                    &at(open, open + 1),
+                    format!("unmatched `}}` in {what} pattern"),
+                    Some("placeholders look like {region}".to_string()),
+                );
                 i = open + 1;
                 continue;
             }
             let Some(close) = s[open..].find('}').map(|c| c + open) else {
-                self.err(&at(open, s.len()), format!("unclosed `{{` in {what} pattern"), Some("placeholders look like {region}".to_string()));
+                self.err(
+                    &at(open, s.len()),
+                    format!("unclosed `{{` in {what} pattern"),
+                    Some("placeholders look like {region}".to_string()),
+                );
                 return;
             };
             let name = &s[open + 1..close];
@@ -631,7 +1033,11 @@ impl V<'_> {
                     Some(m) => format!("did you mean {{{m}}}? known: {}", braces()),
                     None => format!("known placeholders: {}", braces()),
                 };
-                self.err(&at(open, close + 1), format!("unknown placeholder `{{{name}}}` in {what} pattern"), Some(hint));
+                self.err(
+                    &at(open, close + 1),
+                    format!("unknown placeholder `{{{name}}}` in {what} pattern"),
+                    Some(hint),
+                );
             }
             i = close + 1;
         }
@@ -643,15 +1049,33 @@ impl V<'_> {
         let mut out = Vec::new();
         for (i, (span, id)) in items.iter().enumerate() {
             let Some(id) = id else {
-                self.missing("id", span, format!("missing required key `id` in [[{pool}]] #{}", i + 1), Some(format!("give every option an id, e.g. id = \"{pool}-{}\"", i + 1)));
+                self.missing(
+                    "id",
+                    span,
+                    format!("missing required key `id` in [[{pool}]] #{}", i + 1),
+                    Some(format!(
+                        "give every option an id, e.g. id = \"{pool}-{}\"",
+                        i + 1
+                    )),
+                );
                 out.push(format!("#{}", i + 1));
                 continue;
             };
             if !valid_id(&id.value) {
-                self.err(&id.span, format!("bad id `{}` in [[{pool}]]", id.value), Some("ids use lower-case a-z, 0-9 and `-`, e.g. \"studio-white\"".to_string()));
+                self.err(
+                    &id.span,
+                    format!("bad id `{}` in [[{pool}]]", id.value),
+                    Some("ids use lower-case a-z, 0-9 and `-`, e.g. \"studio-white\"".to_string()),
+                );
             }
             if let Some(line) = seen.get(&id.value) {
-                self.err(&id.span, format!("duplicate id `{}` in [[{pool}]]", id.value), Some(format!("first used on line {line}; ids must be unique within a pool")));
+                self.err(
+                    &id.span,
+                    format!("duplicate id `{}` in [[{pool}]]", id.value),
+                    Some(format!(
+                        "first used on line {line}; ids must be unique within a pool"
+                    )),
+                );
             } else {
                 let line = super::diag::line_col(self.dx_source(), id.span.start).0;
                 seen.insert(id.value.clone(), line);
@@ -665,20 +1089,38 @@ impl V<'_> {
         self.err(
             span,
             format!("[[{pool}]] pool is empty"),
-            Some(format!("add at least one [[{pool}]] option, or remove the key to use the default")),
+            Some(format!(
+                "add at least one [[{pool}]] option, or remove the key to use the default"
+            )),
         );
     }
 
-    fn backgrounds(&mut self, pool: Option<S<Vec<RawBackground>>>, doc: &Range<usize>) -> Vec<Background> {
+    fn backgrounds(
+        &mut self,
+        pool: Option<S<Vec<RawBackground>>>,
+        doc: &Range<usize>,
+    ) -> Vec<Background> {
         let Some(pool) = pool else {
-            self.missing("background", doc, "missing required pool [[background]]", Some("add e.g. [[background]] id = \"white\" color = \"#ffffff\"".to_string()));
+            self.missing(
+                "background",
+                doc,
+                "missing required pool [[background]]",
+                Some("add e.g. [[background]] id = \"white\" color = \"#ffffff\"".to_string()),
+            );
             return Vec::new();
         };
         if pool.value.is_empty() {
             self.empty_pool("background", &pool.span);
             return Vec::new();
         }
-        let ids = self.ids("background", &pool.value.iter().map(|b| (b.span.clone(), b.id.as_ref())).collect::<Vec<_>>());
+        let ids = self.ids(
+            "background",
+            &pool
+                .value
+                .iter()
+                .map(|b| (b.span.clone(), b.id.as_ref()))
+                .collect::<Vec<_>>(),
+        );
         let mut out = Vec::new();
         for (b, id) in pool.value.iter().zip(ids) {
             let given: Vec<(&str, Range<usize>)> = [
@@ -690,17 +1132,37 @@ impl V<'_> {
             .into_iter()
             .filter_map(|(n, s)| s.map(|s| (n, s)))
             .collect();
-            let misspelt = ["color", "gradient", "image", "video"].iter().any(|k| self.dx.was_bad(b.span.start, k));
+            let misspelt = ["color", "gradient", "image", "video"]
+                .iter()
+                .any(|k| self.dx.was_bad(b.span.start, k));
             if given.is_empty() && !misspelt {
-                self.err(&b.span, format!("background `{id}` has no source"), Some("set exactly one of color, gradient, image or video".to_string()));
+                self.err(
+                    &b.span,
+                    format!("background `{id}` has no source"),
+                    Some("set exactly one of color, gradient, image or video".to_string()),
+                );
             } else if given.len() > 1 {
                 let names: Vec<&str> = given.iter().map(|(n, _)| *n).collect();
-                self.err(&given[1].1, format!("background `{id}` sets {}; only one source is allowed", names.join(" and ")), Some("split it into separate [[background]] options".to_string()));
+                self.err(
+                    &given[1].1,
+                    format!(
+                        "background `{id}` sets {}; only one source is allowed",
+                        names.join(" and ")
+                    ),
+                    Some("split it into separate [[background]] options".to_string()),
+                );
             }
             if b.video.is_none() {
-                for (key, span) in [("loop", b.looped.as_ref().map(|l| &l.span)), ("start", b.start.as_ref().map(|s| &s.span))] {
+                for (key, span) in [
+                    ("loop", b.looped.as_ref().map(|l| &l.span)),
+                    ("start", b.start.as_ref().map(|s| &s.span)),
+                ] {
                     if let Some(span) = span {
-                        self.err(span, format!("`{key}` only applies to a video background"), Some("remove it, or use video = \"…\"".to_string()));
+                        self.err(
+                            span,
+                            format!("`{key}` only applies to a video background"),
+                            Some("remove it, or use video = \"…\"".to_string()),
+                        );
                     }
                 }
             }
@@ -708,28 +1170,63 @@ impl V<'_> {
                 BackgroundSource::Color(self.color(Some(c), Rgba::BLACK))
             } else if let Some(g) = &b.gradient {
                 if g.from.is_none() || g.to.is_none() {
-                    self.missing("from", &g.span, format!("gradient of background `{id}` needs both `from` and `to`"), Some("e.g. gradient = { from = \"#ffffff\", to = \"#dddddd\", angle = 0 }".to_string()));
+                    self.missing(
+                        "from",
+                        &g.span,
+                        format!("gradient of background `{id}` needs both `from` and `to`"),
+                        Some(
+                            "e.g. gradient = { from = \"#ffffff\", to = \"#dddddd\", angle = 0 }"
+                                .to_string(),
+                        ),
+                    );
                 }
                 let from = self.color(g.from.as_ref(), Rgba::BLACK);
                 let to = self.color(g.to.as_ref(), Rgba::BLACK);
-                let angle = self.num(g.angle.as_ref(), "angle", 0.0, |a| (-360.0..=360.0).contains(&a), "degrees in -360..=360") as f32;
+                let angle = self.num(
+                    g.angle.as_ref(),
+                    "angle",
+                    0.0,
+                    |a| (-360.0..=360.0).contains(&a),
+                    "degrees in -360..=360",
+                ) as f32;
                 BackgroundSource::Gradient { from, to, angle }
             } else if let Some(i) = &b.image {
                 BackgroundSource::Image(self.asset(i).unwrap_or_default())
             } else if let Some(vid) = &b.video {
                 let path = self.asset(vid).unwrap_or_default();
                 let start = self.seconds(b.start.as_ref(), "start");
-                BackgroundSource::Video { path, looped: b.looped.as_ref().map(|l| l.value).unwrap_or(true), start }
+                BackgroundSource::Video {
+                    path,
+                    looped: b.looped.as_ref().map(|l| l.value).unwrap_or(true),
+                    start,
+                }
             } else {
                 BackgroundSource::Color(Rgba::BLACK)
             };
             let fit = b
                 .fit
                 .as_ref()
-                .and_then(|f| self.enum_val(f, "fit", &[("cover", Fit::Cover), ("contain", Fit::Contain), ("blur-pad", Fit::BlurPad)]))
+                .and_then(|f| {
+                    self.enum_val(
+                        f,
+                        "fit",
+                        &[
+                            ("cover", Fit::Cover),
+                            ("contain", Fit::Contain),
+                            ("blur-pad", Fit::BlurPad),
+                        ],
+                    )
+                })
                 .unwrap_or(Fit::Cover);
             let pad = self.color(b.pad.as_ref(), Rgba::BLACK);
-            out.push(Background { id, source, fit, pad });
+            let motion = self.ken_burns(b.motion.as_ref());
+            out.push(Background {
+                id,
+                source,
+                fit,
+                pad,
+                motion,
+            });
         }
         out
     }
@@ -738,8 +1235,18 @@ impl V<'_> {
         let s = s?;
         let color = self.color(s.color.as_ref(), Rgba([0, 0, 0, 128]));
         let offset = s.offset.as_ref().map(|o| o.value).unwrap_or((0.01, 0.01));
-        let blur = self.num(s.blur.as_ref(), "blur", 0.02, |b| (0.0..=0.5).contains(&b), "a fraction of the shorter side, 0..=0.5");
-        Some(Shadow { color, offset: (offset.0 as f32, offset.1 as f32), blur: blur as f32 })
+        let blur = self.num(
+            s.blur.as_ref(),
+            "blur",
+            0.02,
+            |b| (0.0..=0.5).contains(&b),
+            "a fraction of the shorter side, 0..=0.5",
+        );
+        Some(Shadow {
+            color,
+            offset: (offset.0 as f32, offset.1 as f32),
+            blur: blur as f32,
+        })
     }
 
     fn products(&mut self, pool: S<Vec<RawProduct>>) -> Vec<Product> {
@@ -747,7 +1254,14 @@ impl V<'_> {
             self.empty_pool("product", &pool.span);
             return Vec::new();
         }
-        let ids = self.ids("product", &pool.value.iter().map(|b| (b.span.clone(), b.id.as_ref())).collect::<Vec<_>>());
+        let ids = self.ids(
+            "product",
+            &pool
+                .value
+                .iter()
+                .map(|b| (b.span.clone(), b.id.as_ref()))
+                .collect::<Vec<_>>(),
+        );
         let mut out = Vec::new();
         for (p, id) in pool.value.iter().zip(ids) {
             let source = match &p.source {
@@ -778,16 +1292,55 @@ impl V<'_> {
                     )
                 })
                 .unwrap_or(Anchor::Center);
-            let scale = self.num(p.scale.as_ref(), "scale", 0.6, |s| s > 0.0 && s <= 1.0, "0 < scale <= 1 (share of the safe area)") as f32;
+            let scale = self.num(
+                p.scale.as_ref(),
+                "scale",
+                0.6,
+                |s| s > 0.0 && s <= 1.0,
+                "0 < scale <= 1 (share of the safe area)",
+            ) as f32;
             let offset = p.offset.as_ref().map(|o| o.value).unwrap_or((0.0, 0.0));
             if let Some(o) = &p.offset {
                 if o.value.0.abs() > 1.0 || o.value.1.abs() > 1.0 {
-                    self.err(&o.span, format!("offset [{}, {}] moves the product off the canvas", o.value.0, o.value.1), Some("offsets are fractions of the canvas, -1..=1".to_string()));
+                    self.err(
+                        &o.span,
+                        format!(
+                            "offset [{}, {}] moves the product off the canvas",
+                            o.value.0, o.value.1
+                        ),
+                        Some("offsets are fractions of the canvas, -1..=1".to_string()),
+                    );
                 }
             }
-            let rotation = self.num(p.rotation.as_ref(), "rotation", 0.0, |r| (-360.0..=360.0).contains(&r), "degrees in -360..=360") as f32;
+            let rotation = self.num(
+                p.rotation.as_ref(),
+                "rotation",
+                0.0,
+                |r| (-360.0..=360.0).contains(&r),
+                "degrees in -360..=360",
+            ) as f32;
             let shadow = self.shadow(p.shadow.as_ref());
-            out.push(Product { id, source, anchor, scale, offset: (offset.0 as f32, offset.1 as f32), rotation, shadow });
+            let (keyframes, idle) =
+                self.product_motion(&id, p.motion.as_ref(), p.keyframes.as_ref());
+            let parallax = self.num(
+                p.parallax.as_ref(),
+                "parallax",
+                0.0,
+                |x| (0.0..=3.0).contains(&x),
+                "0..=3 (0 = fixed, 1 = moves with the background)",
+            ) as f32;
+            out.push(Product {
+                id,
+                source,
+                anchor,
+                scale,
+                offset: (offset.0 as f32, offset.1 as f32),
+                rotation,
+                shadow,
+                keyframes,
+                idle,
+                parallax,
+            });
         }
         out
     }
@@ -796,22 +1349,45 @@ impl V<'_> {
         let mut map = BTreeMap::new();
         for (loc, copy) in &text.value {
             if !valid_locale(&loc.value) {
-                self.err(&loc.span, format!("bad locale `{}`", loc.value), Some("expected a BCP 47 tag such as \"en\", \"es-MX\" or \"zh-TW\"".to_string()));
+                self.err(
+                    &loc.span,
+                    format!("bad locale `{}`", loc.value),
+                    Some(
+                        "expected a BCP 47 tag such as \"en\", \"es-MX\" or \"zh-TW\"".to_string(),
+                    ),
+                );
             }
             if copy.value.trim().is_empty() {
-                self.err(&copy.span, format!("empty copy for locale `{}`", loc.value), Some("write the text, or remove the locale".to_string()));
+                self.err(
+                    &copy.span,
+                    format!("empty copy for locale `{}`", loc.value),
+                    Some("write the text, or remove the locale".to_string()),
+                );
             }
             map.insert(loc.value.clone(), copy.value.clone());
         }
         map
     }
 
-    fn subtitles(&mut self, pool: S<Vec<RawSubtitle>>, duration: f64, regions: &[Region], limits: &[(String, u32)]) -> Vec<Subtitle> {
+    fn subtitles(
+        &mut self,
+        pool: S<Vec<RawSubtitle>>,
+        duration: f64,
+        regions: &[Region],
+        limits: &[(String, u32)],
+    ) -> Vec<Subtitle> {
         if pool.value.is_empty() {
             self.empty_pool("subtitle", &pool.span);
             return Vec::new();
         }
-        let ids = self.ids("subtitle", &pool.value.iter().map(|b| (b.span.clone(), b.id.as_ref())).collect::<Vec<_>>());
+        let ids = self.ids(
+            "subtitle",
+            &pool
+                .value
+                .iter()
+                .map(|b| (b.span.clone(), b.id.as_ref()))
+                .collect::<Vec<_>>(),
+        );
         let mut out = Vec::new();
         for (s, id) in pool.value.iter().zip(ids) {
             let mut copies: Vec<(Range<usize>, BTreeMap<String, String>)> = Vec::new();
@@ -823,7 +1399,14 @@ impl V<'_> {
                     m
                 }
                 (Some(_), Some(l)) => {
-                    self.err(&l.span, format!("subtitle `{id}` sets both `text` and `lines`"), Some("use `text` for copy shown throughout, or `lines` for timed copy".to_string()));
+                    self.err(
+                        &l.span,
+                        format!("subtitle `{id}` sets both `text` and `lines`"),
+                        Some(
+                            "use `text` for copy shown throughout, or `lines` for timed copy"
+                                .to_string(),
+                        ),
+                    );
                     BTreeMap::new()
                 }
                 (None, None) if s.captions.is_none() => {
@@ -835,34 +1418,64 @@ impl V<'_> {
             let mut lines = Vec::new();
             if let Some(l) = &s.lines {
                 if l.value.is_empty() {
-                    self.err(&l.span, format!("subtitle `{id}` has an empty `lines` list"), Some("add at least one { start, end, text } line".to_string()));
+                    self.err(
+                        &l.span,
+                        format!("subtitle `{id}` has an empty `lines` list"),
+                        Some("add at least one { start, end, text } line".to_string()),
+                    );
                 }
                 for line in &l.value {
                     let start = self.seconds(line.start.as_ref(), "start");
                     let end = match &line.end {
                         Some(e) => e.value,
                         None => {
-                            self.missing("end", &line.span, "missing required key `end` in a subtitle line", Some("seconds at which the line disappears".to_string()));
+                            self.missing(
+                                "end",
+                                &line.span,
+                                "missing required key `end` in a subtitle line",
+                                Some("seconds at which the line disappears".to_string()),
+                            );
                             start
                         }
                     };
                     if let Some(e) = &line.end {
                         if e.value <= start {
-                            self.err(&e.span, format!("line ends at {} s, not after its start {} s", fmt_secs(e.value), fmt_secs(start)), None);
+                            self.err(
+                                &e.span,
+                                format!(
+                                    "line ends at {} s, not after its start {} s",
+                                    fmt_secs(e.value),
+                                    fmt_secs(start)
+                                ),
+                                None,
+                            );
                         } else if duration > 0.0 && e.value > duration + 1e-9 {
-                            self.err(&e.span, format!("line ends at {} s, after the video ends ({} s)", fmt_secs(e.value), fmt_secs(duration)), Some("keep lines within [template] duration".to_string()));
+                            self.err(
+                                &e.span,
+                                format!(
+                                    "line ends at {} s, after the video ends ({} s)",
+                                    fmt_secs(e.value),
+                                    fmt_secs(duration)
+                                ),
+                                Some("keep lines within [template] duration".to_string()),
+                            );
                         }
                     }
                     let text = match &line.text {
                         Some(t) => {
                             let m = self.locale_map(t);
                             self.copy_length(&id, t, limits);
-                    self.copy_length(&id, t, limits);
+                            self.copy_length(&id, t, limits);
                             copies.push((t.span.clone(), m.clone()));
                             m
                         }
                         None => {
-                            self.missing("text", &line.span, "missing required key `text` in a subtitle line", Some("add text = { en = \"…\" }".to_string()));
+                            self.missing(
+                                "text",
+                                &line.span,
+                                "missing required key `text` in a subtitle line",
+                                Some("add text = { en = \"…\" }".to_string()),
+                            );
                             BTreeMap::new()
                         }
                     };
@@ -877,11 +1490,26 @@ impl V<'_> {
                 let mut joined = BTreeMap::new();
                 for (loc, file) in &c.value {
                     if !valid_locale(&loc.value) {
-                        self.err(&loc.span, format!("bad locale `{}`", loc.value), Some("expected a BCP 47 tag such as \"en\", \"es-MX\" or \"zh-TW\"".to_string()));
+                        self.err(
+                            &loc.span,
+                            format!("bad locale `{}`", loc.value),
+                            Some(
+                                "expected a BCP 47 tag such as \"en\", \"es-MX\" or \"zh-TW\""
+                                    .to_string(),
+                            ),
+                        );
                     }
-                    let Some(path) = self.asset(file) else { continue };
+                    let Some(path) = self.asset(file) else {
+                        continue;
+                    };
                     if let Some(cues) = self.caption_file(&path, file, duration) {
-                        joined.insert(loc.value.clone(), cues.iter().map(|c| c.text.as_str()).collect::<Vec<_>>().join("\n"));
+                        joined.insert(
+                            loc.value.clone(),
+                            cues.iter()
+                                .map(|c| c.text.as_str())
+                                .collect::<Vec<_>>()
+                                .join("\n"),
+                        );
                         captions.insert(loc.value.clone(), cues);
                     }
                 }
@@ -889,7 +1517,7 @@ impl V<'_> {
                     copies.push((c.span.clone(), joined));
                 }
             }
-            self.check_copy(&id, &copies, regions);
+            self.check_copy(&format!("subtitle option `{id}`"), &copies, regions);
             let animation = s
                 .animation
                 .as_ref()
@@ -908,40 +1536,107 @@ impl V<'_> {
                     )
                 })
                 .unwrap_or(Animation::None);
-            let animation_time = self.num(s.animation_time.as_ref(), "animation_time", 0.3, |x| x > 0.0 && x <= 5.0, "seconds, 0 < animation_time <= 5");
+            let animation_time = self.num(
+                s.animation_time.as_ref(),
+                "animation_time",
+                0.3,
+                |x| x > 0.0 && x <= 5.0,
+                "seconds, 0 < animation_time <= 5",
+            );
             let highlight = self.color(s.highlight.as_ref(), Rgba([0xff, 0xd5, 0x4f, 255]));
 
             let fonts = match &s.font {
                 Some(f) if f.value.is_empty() => {
-                    self.err(&f.span, "font list is empty", Some("name at least one family, or remove `font` for the default Noto set".to_string()));
+                    self.err(
+                        &f.span,
+                        "font list is empty",
+                        Some(
+                            "name at least one family, or remove `font` for the default Noto set"
+                                .to_string(),
+                        ),
+                    );
                     Vec::new()
                 }
                 Some(f) => f.value.iter().map(|x| x.value.clone()).collect(),
                 None => DEFAULT_FONTS.iter().map(|s| s.to_string()).collect(),
             };
-            let size = self.num(s.size.as_ref(), "size", 0.06, |x| x > 0.0 && x <= 0.5, "a fraction of the canvas width, 0 < size <= 0.5") as f32;
-            let min_size = self.num(s.min_size.as_ref(), "min_size", f64::from(size) / 2.0, |x| x > 0.0 && x <= 0.5, "a fraction of the canvas width, 0 < min_size <= 0.5") as f32;
+            let size = self.num(
+                s.size.as_ref(),
+                "size",
+                0.06,
+                |x| x > 0.0 && x <= 0.5,
+                "a fraction of the canvas width, 0 < size <= 0.5",
+            ) as f32;
+            let min_size = self.num(
+                s.min_size.as_ref(),
+                "min_size",
+                f64::from(size) / 2.0,
+                |x| x > 0.0 && x <= 0.5,
+                "a fraction of the canvas width, 0 < min_size <= 0.5",
+            ) as f32;
             if let Some(m) = &s.min_size {
                 if m.value as f32 > size {
-                    self.err(&m.span, format!("min_size {} is larger than size {size}", m.value), Some("min_size is how far the fitter may shrink the text".to_string()));
+                    self.err(
+                        &m.span,
+                        format!("min_size {} is larger than size {size}", m.value),
+                        Some("min_size is how far the fitter may shrink the text".to_string()),
+                    );
                 }
             }
             let color = self.color(s.color.as_ref(), Rgba::WHITE);
             let outline = s.outline.as_ref().map(|o| Outline {
                 color: self.color(o.color.as_ref(), Rgba::BLACK),
-                width: self.num(o.width.as_ref(), "outline width", 2.0, |w| (0.0..=20.0).contains(&w), "pixels in 0..=20") as f32,
+                width: self.num(
+                    o.width.as_ref(),
+                    "outline width",
+                    2.0,
+                    |w| (0.0..=20.0).contains(&w),
+                    "pixels in 0..=20",
+                ) as f32,
             });
             let shadow = self.shadow(s.shadow.as_ref());
             let background = s.box_style.as_ref().map(|b| BoxStyle {
                 color: self.color(b.color.as_ref(), Rgba([0, 0, 0, 160])),
-                padding: self.num(b.padding.as_ref(), "padding", 0.3, |p| (0.0..=2.0).contains(&p), "a fraction of the font size, 0..=2") as f32,
+                padding: self.num(
+                    b.padding.as_ref(),
+                    "padding",
+                    0.3,
+                    |p| (0.0..=2.0).contains(&p),
+                    "a fraction of the font size, 0..=2",
+                ) as f32,
             });
             let position = s
                 .position
                 .as_ref()
-                .and_then(|p| self.enum_val(p, "position", &[("top", VPos::Top), ("center", VPos::Center), ("bottom", VPos::Bottom)]))
+                .and_then(|p| {
+                    self.enum_val(
+                        p,
+                        "position",
+                        &[
+                            ("top", VPos::Top),
+                            ("center", VPos::Center),
+                            ("bottom", VPos::Bottom),
+                        ],
+                    )
+                })
                 .unwrap_or(VPos::Bottom);
-            out.push(Subtitle { id, text, lines, captions, animation, animation_time, highlight, fonts, size, min_size, color, outline, shadow, background, position });
+            out.push(Subtitle {
+                id,
+                text,
+                lines,
+                captions,
+                animation,
+                animation_time,
+                highlight,
+                fonts,
+                size,
+                min_size,
+                color,
+                outline,
+                shadow,
+                background,
+                position,
+            });
         }
         out
     }
@@ -954,7 +1649,11 @@ impl V<'_> {
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) => {
-                self.err(&file.span, format!("cannot read caption file `{}`: {e}", file.value), None);
+                self.err(
+                    &file.span,
+                    format!("cannot read caption file `{}`: {e}", file.value),
+                    None,
+                );
                 return None;
             }
         };
@@ -963,19 +1662,43 @@ impl V<'_> {
             Err(e) => {
                 let at = e.utf8_error().valid_up_to();
                 let line = e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1;
-                self.dx.in_file(Severity::Error, &shown, line, file.span.clone(), "caption file is not UTF-8", Some("re-save it as UTF-8 (with or without BOM)".to_string()));
+                self.dx.in_file(
+                    Severity::Error,
+                    &shown,
+                    line,
+                    file.span.clone(),
+                    "caption file is not UTF-8",
+                    Some("re-save it as UTF-8 (with or without BOM)".to_string()),
+                );
                 return None;
             }
         };
         let cues = match capfile::parse(&text, Format::detect(path, &text)) {
             Ok(c) => c,
             Err(e) => {
-                self.dx.in_file(Severity::Error, &shown, e.line, file.span.clone(), e.message, Some("fix the cue; timings are HH:MM:SS,mmm in .srt and [HH:]MM:SS.mmm in .vtt".to_string()));
+                self.dx.in_file(
+                    Severity::Error,
+                    &shown,
+                    e.line,
+                    file.span.clone(),
+                    e.message,
+                    Some(
+                        "fix the cue; timings are HH:MM:SS,mmm in .srt and [HH:]MM:SS.mmm in .vtt"
+                            .to_string(),
+                    ),
+                );
                 return None;
             }
         };
         if cues.is_empty() {
-            self.dx.in_file(Severity::Error, &shown, 1, file.span.clone(), "caption file has no cues", Some("add at least one timed cue".to_string()));
+            self.dx.in_file(
+                Severity::Error,
+                &shown,
+                1,
+                file.span.clone(),
+                "caption file has no cues",
+                Some("add at least one timed cue".to_string()),
+            );
             return None;
         }
         let mut ok = true;
@@ -988,8 +1711,16 @@ impl V<'_> {
                     &shown,
                     b.line,
                     file.span.clone(),
-                    format!("cue starts at {} s, before the previous cue (line {}) ends at {} s", fmt_secs(b.cue.start), a.line, fmt_secs(a.cue.end)),
-                    Some("captions of one subtitle show one at a time; make cues follow each other".to_string()),
+                    format!(
+                        "cue starts at {} s, before the previous cue (line {}) ends at {} s",
+                        fmt_secs(b.cue.start),
+                        a.line,
+                        fmt_secs(a.cue.end)
+                    ),
+                    Some(
+                        "captions of one subtitle show one at a time; make cues follow each other"
+                            .to_string(),
+                    ),
                 );
             }
         }
@@ -998,14 +1729,21 @@ impl V<'_> {
                 let (what, hint) = if c.cue.start >= duration {
                     ("never shows", "the cue starts after the video ends")
                 } else {
-                    ("is cut short", "the part after the end of the video is not shown")
+                    (
+                        "is cut short",
+                        "the part after the end of the video is not shown",
+                    )
                 };
                 self.dx.in_file(
                     Severity::Warning,
                     &shown,
                     c.line,
                     file.span.clone(),
-                    format!("cue ends at {} s, after the video ends ({} s): it {what}", fmt_secs(c.cue.end), fmt_secs(duration)),
+                    format!(
+                        "cue ends at {} s, after the video ends ({} s): it {what}",
+                        fmt_secs(c.cue.end),
+                        fmt_secs(duration)
+                    ),
                     Some(hint.to_string()),
                 );
             }
@@ -1032,7 +1770,12 @@ impl V<'_> {
 
     /// Every region's locale needs copy in every subtitle option: exactly, or through a fallback
     /// locale (a warning, since the region then sees another locale's text).
-    fn check_copy(&mut self, id: &str, copies: &[(Range<usize>, BTreeMap<String, String>)], regions: &[Region]) {
+    fn check_copy(
+        &mut self,
+        what: &str,
+        copies: &[(Range<usize>, BTreeMap<String, String>)],
+        regions: &[Region],
+    ) {
         for (span, map) in copies {
             if map.is_empty() {
                 continue;
@@ -1047,26 +1790,39 @@ impl V<'_> {
                 // Same order as the renderer's lookup: explicit fallbacks, then the bare
                 // language (`zh-TW` → `zh`).
                 let lang = r.locale.split_once('-').map(|(l, _)| l);
-                match r.fallback.iter().map(String::as_str).chain(lang).find(|f| map.contains_key(*f)) {
-                    Some(f) => fallback.entry((r.locale.as_str(), f)).or_default().push(&r.code),
+                match r
+                    .fallback
+                    .iter()
+                    .map(String::as_str)
+                    .chain(lang)
+                    .find(|f| map.contains_key(*f))
+                {
+                    Some(f) => fallback
+                        .entry((r.locale.as_str(), f))
+                        .or_default()
+                        .push(&r.code),
                     None => missing.entry(&r.locale).or_default().push(&r.code),
                 }
             }
-            let have = map.keys().map(String::as_str).collect::<Vec<_>>().join(", ");
+            let have = map
+                .keys()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", ");
             for (locale, codes) in missing {
                 let plural = if codes.len() == 1 { "" } else { "s" };
                 match default_copy_locale(map).filter(|_| self.opts.allow_fallback) {
                     Some(d) => self.dx.warning(
                         span.clone(),
                         format!(
-                            "subtitle option `{id}` has no `{locale}` copy for region{plural} {}, nor a fallback; using the default `{d}` copy (--allow-fallback)",
+                            "{what} has no `{locale}` copy for region{plural} {}, nor a fallback; using the default `{d}` copy (--allow-fallback)",
                             codes.join(", ")
                         ),
                         Some(format!("add {locale} = \"…\" to localise it")),
                     ),
                     None => self.err(
                         span,
-                        format!("subtitle option `{id}` has no `{locale}` copy for region{plural} {}", codes.join(", ")),
+                        format!("{what} has no `{locale}` copy for region{plural} {}", codes.join(", ")),
                         Some(format!(
                             "add {locale} = \"…\" (has: {have}), give the region a fallback locale in a [[region]] table, or pass --allow-fallback to show the `{}` copy",
                             default_copy_locale(map).unwrap_or("en")
@@ -1078,19 +1834,36 @@ impl V<'_> {
                 let plural = if codes.len() == 1 { "" } else { "s" };
                 self.dx.warning(
                     span.clone(),
-                    format!("subtitle option `{id}` has no `{locale}` copy for region{plural} {}; using the `{fb}` copy", codes.join(", ")),
+                    format!("{what} has no `{locale}` copy for region{plural} {}; using the `{fb}` copy", codes.join(", ")),
                     Some(format!("add {locale} = \"…\" to localise it")),
                 );
             }
         }
     }
 
-    fn fades(&mut self, fade_in: Option<&S<f64>>, fade_out: Option<&S<f64>>, duration: f64, what: &str) -> (f64, f64) {
+    fn fades(
+        &mut self,
+        fade_in: Option<&S<f64>>,
+        fade_out: Option<&S<f64>>,
+        duration: f64,
+        what: &str,
+    ) -> (f64, f64) {
         let a = self.seconds(fade_in, "fade_in");
         let b = self.seconds(fade_out, "fade_out");
         if duration > 0.0 && a + b > duration + 1e-9 {
-            let span = fade_out.or(fade_in).map(|s| s.span.clone()).unwrap_or_default();
-            self.err(&span, format!("{what}: fade_in + fade_out ({} s) is longer than the video ({} s)", fmt_secs(a + b), fmt_secs(duration)), Some("shorten the fades".to_string()));
+            let span = fade_out
+                .or(fade_in)
+                .map(|s| s.span.clone())
+                .unwrap_or_default();
+            self.err(
+                &span,
+                format!(
+                    "{what}: fade_in + fade_out ({} s) is longer than the video ({} s)",
+                    fmt_secs(a + b),
+                    fmt_secs(duration)
+                ),
+                Some("shorten the fades".to_string()),
+            );
         }
         (a, b)
     }
@@ -1100,16 +1873,51 @@ impl V<'_> {
             self.empty_pool("effects", &pool.span);
             return Vec::new();
         }
-        let ids = self.ids("effects", &pool.value.iter().map(|b| (b.span.clone(), b.id.as_ref())).collect::<Vec<_>>());
+        let ids = self.ids(
+            "effects",
+            &pool
+                .value
+                .iter()
+                .map(|b| (b.span.clone(), b.id.as_ref()))
+                .collect::<Vec<_>>(),
+        );
         let mut out = Vec::new();
         for (e, id) in pool.value.iter().zip(ids) {
             let grade = e.grade.as_ref().map(|g| Grade {
-                brightness: self.num(g.brightness.as_ref(), "brightness", 0.0, |x| (-1.0..=1.0).contains(&x), "-1..=1 (0 = unchanged)") as f32,
-                contrast: self.num(g.contrast.as_ref(), "contrast", 1.0, |x| (0.0..=4.0).contains(&x), "0..=4 (1 = unchanged)") as f32,
-                saturation: self.num(g.saturation.as_ref(), "saturation", 1.0, |x| (0.0..=4.0).contains(&x), "0..=4 (1 = unchanged, 0 = grey)") as f32,
+                brightness: self.num(
+                    g.brightness.as_ref(),
+                    "brightness",
+                    0.0,
+                    |x| (-1.0..=1.0).contains(&x),
+                    "-1..=1 (0 = unchanged)",
+                ) as f32,
+                contrast: self.num(
+                    g.contrast.as_ref(),
+                    "contrast",
+                    1.0,
+                    |x| (0.0..=4.0).contains(&x),
+                    "0..=4 (1 = unchanged)",
+                ) as f32,
+                saturation: self.num(
+                    g.saturation.as_ref(),
+                    "saturation",
+                    1.0,
+                    |x| (0.0..=4.0).contains(&x),
+                    "0..=4 (1 = unchanged, 0 = grey)",
+                ) as f32,
             });
-            let (fade_in, fade_out) = self.fades(e.fade_in.as_ref(), e.fade_out.as_ref(), duration, &format!("effects `{id}`"));
-            out.push(Effects { id, grade, fade_in, fade_out });
+            let (fade_in, fade_out) = self.fades(
+                e.fade_in.as_ref(),
+                e.fade_out.as_ref(),
+                duration,
+                &format!("effects `{id}`"),
+            );
+            out.push(Effects {
+                id,
+                grade,
+                fade_in,
+                fade_out,
+            });
         }
         out
     }
@@ -1119,33 +1927,75 @@ impl V<'_> {
             self.empty_pool("audio", &pool.span);
             return Vec::new();
         }
-        let ids = self.ids("audio", &pool.value.iter().map(|b| (b.span.clone(), b.id.as_ref())).collect::<Vec<_>>());
+        let ids = self.ids(
+            "audio",
+            &pool
+                .value
+                .iter()
+                .map(|b| (b.span.clone(), b.id.as_ref()))
+                .collect::<Vec<_>>(),
+        );
         let mut out = Vec::new();
         for (a, id) in pool.value.iter().zip(ids) {
             let source = a.source.as_ref().and_then(|s| self.asset(s));
-            let volume = self.num(a.volume.as_ref(), "volume", 1.0, |v| (0.0..=4.0).contains(&v), "a linear gain in 0..=4") as f32;
+            let volume = self.num(
+                a.volume.as_ref(),
+                "volume",
+                1.0,
+                |v| (0.0..=4.0).contains(&v),
+                "a linear gain in 0..=4",
+            ) as f32;
             let start = self.seconds(a.start.as_ref(), "start");
-            let (fade_in, fade_out) = self.fades(a.fade_in.as_ref(), a.fade_out.as_ref(), duration, &format!("audio `{id}`"));
-            out.push(Audio { id, source, volume, start, fade_in, fade_out });
+            let (fade_in, fade_out) = self.fades(
+                a.fade_in.as_ref(),
+                a.fade_out.as_ref(),
+                duration,
+                &format!("audio `{id}`"),
+            );
+            out.push(Audio {
+                id,
+                source,
+                volume,
+                start,
+                fade_in,
+                fade_out,
+            });
         }
         out
     }
 
-    fn variants(&mut self, raw: Option<RawVariants>, pools: &HashMap<Pool, Vec<String>>) -> VariantsSpec {
+    fn variants(
+        &mut self,
+        raw: Option<RawVariants>,
+        pools: &HashMap<Pool, Vec<String>>,
+    ) -> VariantsSpec {
         let Some(v) = raw else {
-            return VariantsSpec { strategy: Strategy::Full, limit: None, exclude: Vec::new() };
+            return VariantsSpec {
+                orders: Vec::new(),
+                strategy: Strategy::Full,
+                limit: None,
+                exclude: Vec::new(),
+            };
         };
         #[derive(Clone, Copy, PartialEq)]
         enum K {
             Full,
             Sample,
         }
-        let k = v.strategy.as_ref().and_then(|s| self.enum_val(s, "strategy", &[("full", K::Full), ("sample", K::Sample)])).unwrap_or(K::Full);
+        let k = v
+            .strategy
+            .as_ref()
+            .and_then(|s| self.enum_val(s, "strategy", &[("full", K::Full), ("sample", K::Sample)]))
+            .unwrap_or(K::Full);
         let strategy = match k {
             K::Full => {
                 for (key, s) in [("count", &v.count), ("seed", &v.seed)] {
                     if let Some(s) = s {
-                        self.err(&s.span, format!("`{key}` only applies to strategy = \"sample\""), Some("remove it, or set strategy = \"sample\"".to_string()));
+                        self.err(
+                            &s.span,
+                            format!("`{key}` only applies to strategy = \"sample\""),
+                            Some("remove it, or set strategy = \"sample\"".to_string()),
+                        );
                     }
                 }
                 Strategy::Full
@@ -1153,18 +2003,31 @@ impl V<'_> {
             K::Sample => {
                 let count = match &v.count {
                     Some(c) if c.value < 1 => {
-                        self.err(&c.span, format!("count {} must be at least 1", c.value), None);
+                        self.err(
+                            &c.span,
+                            format!("count {} must be at least 1", c.value),
+                            None,
+                        );
                         1
                     }
                     Some(c) => c.value as usize,
                     None => {
-                        self.missing("count", &v.span, "missing required key `count` for strategy = \"sample\"", Some("how many variants to draw, e.g. count = 12".to_string()));
+                        self.missing(
+                            "count",
+                            &v.span,
+                            "missing required key `count` for strategy = \"sample\"",
+                            Some("how many variants to draw, e.g. count = 12".to_string()),
+                        );
                         1
                     }
                 };
                 let seed = match &v.seed {
                     Some(s) if s.value < 0 => {
-                        self.err(&s.span, format!("seed {} must not be negative", s.value), None);
+                        self.err(
+                            &s.span,
+                            format!("seed {} must not be negative", s.value),
+                            None,
+                        );
                         0
                     }
                     Some(s) => s.value as u64,
@@ -1175,7 +2038,11 @@ impl V<'_> {
         };
         let limit = v.limit.as_ref().and_then(|l| {
             if l.value < 1 {
-                self.err(&l.span, format!("limit {} must be at least 1", l.value), Some("remove `limit` to keep every variant".to_string()));
+                self.err(
+                    &l.span,
+                    format!("limit {} must be at least 1", l.value),
+                    Some("remove `limit` to keep every variant".to_string()),
+                );
                 None
             } else {
                 Some(l.value as usize)
@@ -1184,7 +2051,11 @@ impl V<'_> {
         let mut exclude = Vec::new();
         for e in &v.exclude {
             if e.value.is_empty() {
-                self.err(&e.span, "empty exclude rule would exclude every variant", Some("name at least one pool, e.g. { background = \"beach\" }".to_string()));
+                self.err(
+                    &e.span,
+                    "empty exclude rule would exclude every variant",
+                    Some("name at least one pool, e.g. { background = \"beach\" }".to_string()),
+                );
                 continue;
             }
             let mut when = Vec::new();
@@ -1195,16 +2066,29 @@ impl V<'_> {
                         Some(s) => format!("did you mean `{s}`? pools: {}", names.join(", ")),
                         None => format!("pools: {}", names.join(", ")),
                     };
-                    self.err(&pool.span, format!("unknown pool `{}` in exclude", pool.value), Some(hint));
+                    self.err(
+                        &pool.span,
+                        format!("unknown pool `{}` in exclude", pool.value),
+                        Some(hint),
+                    );
                     continue;
                 };
                 let ids = &pools[&p];
                 if !ids.contains(&id.value) {
-                    let mut msg = format!("exclude names {} `{}`, which is not in the [[{}]] pool", p.name(), id.value, p.name());
+                    let mut msg = format!(
+                        "exclude names {} `{}`, which is not in the [[{}]] pool",
+                        p.name(),
+                        id.value,
+                        p.name()
+                    );
                     if let Some(s) = did_you_mean(&id.value, ids.iter().map(String::as_str)) {
                         msg.push_str(&format!("; did you mean `{s}`?"));
                     }
-                    let hint = if ids.is_empty() { "that pool has no options".to_string() } else { format!("ids: {}", ids.join(", ")) };
+                    let hint = if ids.is_empty() {
+                        "that pool has no options".to_string()
+                    } else {
+                        format!("ids: {}", ids.join(", "))
+                    };
                     self.err(&id.span, msg, Some(hint));
                     continue;
                 }
@@ -1212,26 +2096,51 @@ impl V<'_> {
             }
             exclude.push(Exclude { when });
         }
-        VariantsSpec { strategy, limit, exclude }
+        VariantsSpec {
+            orders: Vec::new(),
+            strategy,
+            limit,
+            exclude,
+        }
     }
 
     fn dedup(&mut self, raw: Option<RawDedup>) -> DedupSpec {
-        let Some(d) = raw else { return DedupSpec::default() };
+        let Some(d) = raw else {
+            return DedupSpec::default();
+        };
         let policy = d
             .policy
             .as_ref()
-            .and_then(|p| self.enum_val(p, "dedup policy", &[("reject", DedupPolicy::Reject), ("warn", DedupPolicy::Warn), ("off", DedupPolicy::Off)]))
+            .and_then(|p| {
+                self.enum_val(
+                    p,
+                    "dedup policy",
+                    &[
+                        ("reject", DedupPolicy::Reject),
+                        ("warn", DedupPolicy::Warn),
+                        ("off", DedupPolicy::Off),
+                    ],
+                )
+            })
             .unwrap_or(DedupPolicy::Warn);
         let library = d.library.as_ref().and_then(|l| self.output_path(l));
         let exempt_after_days = match &d.exempt_after_days {
             Some(x) if x.value < 0 || x.value > 36_500 => {
-                self.err(&x.span, format!("exempt_after_days {} is out of range", x.value), Some("expected days in 0..=36500 (the published rule uses 180)".to_string()));
+                self.err(
+                    &x.span,
+                    format!("exempt_after_days {} is out of range", x.value),
+                    Some("expected days in 0..=36500 (the published rule uses 180)".to_string()),
+                );
                 180
             }
             Some(x) => x.value as u32,
             None => 180,
         };
-        DedupSpec { policy, library, exempt_after_days }
+        DedupSpec {
+            policy,
+            library,
+            exempt_after_days,
+        }
     }
 
     fn reject_url(&mut self, v: &S<String>) -> bool {
@@ -1249,19 +2158,34 @@ impl V<'_> {
             return None;
         }
         if v.value.trim().is_empty() {
-            self.err(&v.span, "empty path", Some("give a path relative to the template's directory".to_string()));
+            self.err(
+                &v.span,
+                "empty path",
+                Some("give a path relative to the template's directory".to_string()),
+            );
             return None;
         }
         let path = self.root.join(&v.value);
         let meta = match std::fs::metadata(&path) {
             Ok(m) => m,
             Err(_) => {
-                self.err(&v.span, format!("missing asset `{}`", v.value), Some(format!("looked for {}; paths are relative to the template's directory", path.display())));
+                self.err(
+                    &v.span,
+                    format!("missing asset `{}`", v.value),
+                    Some(format!(
+                        "looked for {}; paths are relative to the template's directory",
+                        path.display()
+                    )),
+                );
                 return None;
             }
         };
         if !meta.is_file() {
-            self.err(&v.span, format!("asset `{}` is not a regular file", v.value), Some(format!("{} is a directory or device", path.display())));
+            self.err(
+                &v.span,
+                format!("asset `{}` is not a regular file", v.value),
+                Some(format!("{} is a directory or device", path.display())),
+            );
             return None;
         }
         let canon = path.canonicalize().unwrap_or(path);
@@ -1269,7 +2193,11 @@ impl V<'_> {
             self.err(
                 &v.span,
                 format!("asset `{}` is outside the template's directory", v.value),
-                Some(format!("it resolves to {}; move it under {} or pass --allow-outside-root", canon.display(), self.canon_root.display())),
+                Some(format!(
+                    "it resolves to {}; move it under {} or pass --allow-outside-root",
+                    canon.display(),
+                    self.canon_root.display()
+                )),
             );
             return None;
         }
@@ -1283,19 +2211,33 @@ impl V<'_> {
         }
         let path = self.root.join(&v.value);
         let Some(file_name) = path.file_name().map(|f| f.to_os_string()) else {
-            self.err(&v.span, format!("`{}` does not name a file", v.value), Some("e.g. library = \"library.db\"".to_string()));
+            self.err(
+                &v.span,
+                format!("`{}` does not name a file", v.value),
+                Some("e.g. library = \"library.db\"".to_string()),
+            );
             return None;
         };
-        let parent = path.parent().map(Path::to_path_buf).unwrap_or_else(|| self.root.clone());
+        let parent = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.root.clone());
         let Ok(canon_parent) = parent.canonicalize() else {
-            self.err(&v.span, format!("the directory of `{}` does not exist", v.value), Some(format!("create {} first", parent.display())));
+            self.err(
+                &v.span,
+                format!("the directory of `{}` does not exist", v.value),
+                Some(format!("create {} first", parent.display())),
+            );
             return None;
         };
         if !self.opts.allow_outside_root && !canon_parent.starts_with(&self.canon_root) {
             self.err(
                 &v.span,
                 format!("library `{}` is outside the template's directory", v.value),
-                Some(format!("move it under {} or pass --allow-outside-root", self.canon_root.display())),
+                Some(format!(
+                    "move it under {} or pass --allow-outside-root",
+                    self.canon_root.display()
+                )),
             );
             return None;
         }
@@ -1305,7 +2247,10 @@ impl V<'_> {
 
 /// One option as a pool of one, so a pool validator can check it.
 fn single<T>(x: T, span: &Range<usize>) -> S<Vec<T>> {
-    S { value: vec![x], span: span.clone() }
+    S {
+        value: vec![x],
+        span: span.clone(),
+    }
 }
 
 /// Moves each `[[region]]`'s overrides out of the raw template, keyed by code. A code defined
@@ -1313,7 +2258,9 @@ fn single<T>(x: T, span: &Range<usize>) -> S<Vec<T>> {
 fn take_overrides(defs: &mut [RawRegion]) -> Vec<(String, Vec<RawOverride>)> {
     let mut out: Vec<(String, Vec<RawOverride>)> = Vec::new();
     for d in defs {
-        let Some(code) = d.code.as_ref().filter(|c| valid_region_code(&c.value)) else { continue };
+        let Some(code) = d.code.as_ref().filter(|c| valid_region_code(&c.value)) else {
+            continue;
+        };
         if !out.iter().any(|(c, _)| *c == code.value) {
             out.push((code.value.clone(), std::mem::take(&mut d.overrides)));
         }
@@ -1322,7 +2269,11 @@ fn take_overrides(defs: &mut [RawRegion]) -> Vec<(String, Vec<RawOverride>)> {
 }
 
 fn braces() -> String {
-    PLACEHOLDERS.iter().map(|p| format!("{{{p}}}")).collect::<Vec<_>>().join(" ")
+    PLACEHOLDERS
+        .iter()
+        .map(|p| format!("{{{p}}}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn fmt_secs(s: f64) -> String {
@@ -1334,7 +2285,9 @@ fn fmt_secs(s: f64) -> String {
 }
 
 fn valid_id(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn valid_region_code(s: &str) -> bool {
@@ -1357,8 +2310,13 @@ fn looks_like_url(s: &str) -> bool {
     match s.split_once(':') {
         Some((scheme, _)) => {
             scheme.len() >= 2
-                && scheme.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
-                && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
+                && scheme
+                    .bytes()
+                    .next()
+                    .is_some_and(|b| b.is_ascii_alphabetic())
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
         }
         None => false,
     }
@@ -1370,7 +2328,14 @@ mod tests {
 
     #[test]
     fn urls_and_protocols_are_recognised() {
-        for s in ["http://x/a.mp4", "rtmp://live/x", "concat:a.mp4|b.mp4", "pipe:0", "file:///etc/passwd", "//server/share/a.png"] {
+        for s in [
+            "http://x/a.mp4",
+            "rtmp://live/x",
+            "concat:a.mp4|b.mp4",
+            "pipe:0",
+            "file:///etc/passwd",
+            "//server/share/a.png",
+        ] {
             assert!(looks_like_url(s), "{s}");
         }
         for s in ["samples/a.png", "C:\\media\\a.png", "../a.png", "a:b/c.png"] {

@@ -83,9 +83,15 @@ fn render_makes_every_output_named_stamped_verified_and_listed() {
         let path = out.join(r["file"].as_str().unwrap());
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(r["bytes"].as_u64().unwrap(), bytes.len() as u64);
-        assert_eq!(r["sha256"].as_str().unwrap(), creative_factory::plan::sha256_file(&path).unwrap());
+        assert_eq!(
+            r["sha256"].as_str().unwrap(),
+            creative_factory::plan::sha256_file(&path).unwrap()
+        );
         let url = r["tracking_url"].as_str().unwrap();
-        assert!(url.starts_with("https://shop.example.com/p/sneaker?utm_campaign=sneaker&utm_content="), "{url}");
+        assert!(
+            url.starts_with("https://shop.example.com/p/sneaker?utm_campaign=sneaker&utm_content="),
+            "{url}"
+        );
         assert!(url.contains(r["variant_id"].as_str().unwrap()));
     }
 
@@ -98,13 +104,23 @@ fn render_makes_every_output_named_stamped_verified_and_listed() {
     assert_eq!(video["codec_name"], "h264");
     assert_eq!(video["profile"], "High");
     assert_eq!(video["pix_fmt"], "yuv420p");
-    assert_eq!((video["width"].as_u64(), video["height"].as_u64()), (Some(72), Some(128)));
+    assert_eq!(
+        (video["width"].as_u64(), video["height"].as_u64()),
+        (Some(72), Some(128))
+    );
     assert_eq!(video["nb_read_frames"], "10");
-    let audio = streams.iter().find(|s| s["codec_type"] == "audio").expect("an audio track");
+    let audio = streams
+        .iter()
+        .find(|s| s["codec_type"] == "audio")
+        .expect("an audio track");
     assert_eq!(audio["codec_name"], "aac");
     assert_eq!(audio["sample_rate"], "48000");
     assert_eq!(audio["channels"], 2);
-    let dur: f64 = probe["format"]["duration"].as_str().unwrap().parse().unwrap();
+    let dur: f64 = probe["format"]["duration"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((dur - 1.0).abs() < 0.1, "duration {dur}");
     let tags = &probe["format"]["tags"];
     assert_eq!(tags["variant_id"], v["variant_id"]);
@@ -129,10 +145,17 @@ fn render_makes_every_output_named_stamped_verified_and_listed() {
     assert_eq!(sa["outputs"][0]["file"], "SA_Tiny_1s_Video_v1.mp4");
     let csv = std::fs::read_to_string(out.join("manifest.csv")).unwrap();
     assert_eq!(csv.lines().count(), 9);
-    assert!(csv.lines().next().unwrap().starts_with("file,status,variant,variant_id"));
+    assert!(csv
+        .lines()
+        .next()
+        .unwrap()
+        .starts_with("file,status,variant,variant_id"));
 
     // Nothing but the packs and manifests is left behind.
-    let mut names: Vec<String> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into())
+        .collect();
     names.sort();
     assert_eq!(names, ["SA", "US", "manifest.csv", "manifest.json"]);
 }
@@ -141,15 +164,32 @@ fn render_makes_every_output_named_stamped_verified_and_listed() {
 fn main_image_rules_give_white_background_big_product_and_no_text() {
     let p = Project::new();
     p.write("t.toml", TEMPLATE);
-    let o = render(&p, "t.toml", "out", &["--presets", "tiny-image", "--regions", "US"]);
+    let o = render(
+        &p,
+        "t.toml",
+        "out",
+        &["--presets", "tiny-image", "--regions", "US"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let m = manifest(&p.path("out"));
     let row = &m["outputs"][0];
-    assert!(row["rules_applied"].as_array().unwrap().iter().any(|r| r == "white background"), "{row}");
-    let img = image::open(p.path("out").join(row["file"].as_str().unwrap())).unwrap().to_rgb8();
+    assert!(
+        row["rules_applied"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "white background"),
+        "{row}"
+    );
+    let img = image::open(p.path("out").join(row["file"].as_str().unwrap()))
+        .unwrap()
+        .to_rgb8();
     for (x, y) in [(0, 0), (79, 0), (0, 79), (79, 79)] {
         let px = img.get_pixel(x, y).0;
-        assert!(px.iter().all(|&c| c >= 250), "corner ({x},{y}) is {px:?}, not white");
+        assert!(
+            px.iter().all(|&c| c >= 250),
+            "corner ({x},{y}) is {px:?}, not white"
+        );
     }
     // The red disc spans at least 85 % of the frame across its middle row.
     let red = (0..80).filter(|&x| {
@@ -165,7 +205,12 @@ fn jobs_1_and_2_give_identical_manifests() {
     p.write("t.toml", TEMPLATE);
     let a = render(&p, "t.toml", "a", &["--jobs", "1"]);
     let b = render(&p, "t.toml", "b", &["--jobs", "2"]);
-    assert!(a.status.success() && b.status.success(), "{}{}", stderr(&a), stderr(&b));
+    assert!(
+        a.status.success() && b.status.success(),
+        "{}{}",
+        stderr(&a),
+        stderr(&b)
+    );
     let ma = manifest(&p.path("a"));
     let mb = manifest(&p.path("b"));
     // Everything the plan decides — order, names, ids, modules, tracking, verdicts — and every
@@ -182,8 +227,17 @@ fn jobs_1_and_2_give_identical_manifests() {
         }
         m
     };
-    assert_eq!(strip(&ma), strip(&mb), "same template, same manifest, whatever --jobs is");
-    let images = ma["outputs"].as_array().unwrap().iter().filter(|r| r["kind"] == "image").count();
+    assert_eq!(
+        strip(&ma),
+        strip(&mb),
+        "same template, same manifest, whatever --jobs is"
+    );
+    let images = ma["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "image")
+        .count();
     assert_eq!(images, 4, "image rows keep their sha256 in the comparison");
 }
 
@@ -208,7 +262,14 @@ fn plan_is_deterministic_and_lists_choices() {
     assert_eq!(jobs[0]["variant_id"].as_str().unwrap().len(), 16);
 
     // A human table too.
-    let o = p.factory(&["plan", "t.toml", "--regions", "SA", "--presets", "tiny-video"]);
+    let o = p.factory(&[
+        "plan",
+        "t.toml",
+        "--regions",
+        "SA",
+        "--presets",
+        "tiny-video",
+    ]);
     let text = stdout(&o);
     assert!(text.contains("SA/SA_Tiny_1s_Video_v2.mp4"), "{text}");
     assert!(!text.contains("US/"), "{text}");
@@ -221,10 +282,14 @@ fn sample_strategy_is_seeded_and_respects_exclusions() {
         "[template]\nname = \"grid\"\nkind = \"image\"\n\n[output]\npresets = [\"tiny-image\"]\nregions = [\"US\"]\n\n[variants]\nstrategy = \"sample\"\ncount = 5\nseed = 7\nexclude = [{ background = \"c0\" }]\n",
     );
     for i in 0..6 {
-        t.push_str(&format!("\n[[background]]\nid = \"c{i}\"\ncolor = \"#{i}{i}{i}\"\n"));
+        t.push_str(&format!(
+            "\n[[background]]\nid = \"c{i}\"\ncolor = \"#{i}{i}{i}\"\n"
+        ));
     }
     for i in 0..4 {
-        t.push_str(&format!("\n[[effects]]\nid = \"e{i}\"\ngrade = {{ brightness = 0.0{i} }}\n"));
+        t.push_str(&format!(
+            "\n[[effects]]\nid = \"e{i}\"\ngrade = {{ brightness = 0.0{i} }}\n"
+        ));
     }
     p.write("grid.toml", &t);
     let a = p.factory(&["plan", "grid.toml", "--json"]);
@@ -250,10 +315,23 @@ fn corrupt_template(p: &Project) {
 fn a_corrupt_input_fails_only_its_variants_and_names_the_file() {
     let p = Project::new();
     corrupt_template(&p);
-    let o = render(&p, "t.toml", "out", &["--regions", "US", "--presets", "tiny-image"]);
-    assert_eq!(o.status.code(), Some(1), "some variants failed → exit 1\n{}", stderr(&o));
+    let o = render(
+        &p,
+        "t.toml",
+        "out",
+        &["--regions", "US", "--presets", "tiny-image"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "some variants failed → exit 1\n{}",
+        stderr(&o)
+    );
     let err = stderr(&o);
-    assert!(err.contains("broken.png"), "the error names the file:\n{err}");
+    assert!(
+        err.contains("broken.png"),
+        "the error names the file:\n{err}"
+    );
     let m = manifest(&p.path("out"));
     let rows = m["outputs"].as_array().unwrap();
     let failed: Vec<_> = rows.iter().filter(|r| r["status"] == "failed").collect();
@@ -262,22 +340,47 @@ fn a_corrupt_input_fails_only_its_variants_and_names_the_file() {
     for r in &failed {
         assert_eq!(r["modules"]["product"], "broken");
         assert!(r["error"].as_str().unwrap().contains("broken.png"));
-        assert!(!p.path("out").join(r["file"].as_str().unwrap()).exists(), "no file for a failed variant");
+        assert!(
+            !p.path("out").join(r["file"].as_str().unwrap()).exists(),
+            "no file for a failed variant"
+        );
     }
     for r in &ok {
         assert!(p.path("out").join(r["file"].as_str().unwrap()).exists());
     }
-    assert!(!std::fs::read_dir(p.path("out")).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with(".staging")));
+    assert!(!std::fs::read_dir(p.path("out")).unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with(".staging")));
 }
 
 #[test]
 fn fail_fast_stops_at_the_first_failure() {
     let p = Project::new();
     corrupt_template(&p);
-    let o = render(&p, "t.toml", "out", &["--regions", "US", "--presets", "tiny-image", "--jobs", "1", "--fail-fast"]);
+    let o = render(
+        &p,
+        "t.toml",
+        "out",
+        &[
+            "--regions",
+            "US",
+            "--presets",
+            "tiny-image",
+            "--jobs",
+            "1",
+            "--fail-fast",
+        ],
+    );
     assert_eq!(o.status.code(), Some(1));
     let m = manifest(&p.path("out"));
-    let statuses: Vec<&str> = m["outputs"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> = m["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
     // Order: v1 (disc) ok, v2 (broken) fails, the rest never start.
     assert_eq!(statuses, ["exported", "failed", "skipped", "skipped"]);
 }
@@ -286,7 +389,10 @@ fn fail_fast_stops_at_the_first_failure() {
 fn validate_reports_every_error_with_its_line() {
     let p = Project::new();
     let bad = TEMPLATE
-        .replace("\"tiny-video\", \"tiny-image\"", "\"tiny-vidoe\", \"tiny-image\"")
+        .replace(
+            "\"tiny-video\", \"tiny-image\"",
+            "\"tiny-vidoe\", \"tiny-image\"",
+        )
         .replace("assets/product.png", "assets/nope.png")
         .replace("fit = \"cover\"", "fit = \"cover\"\ncolour = \"#fff\"");
     p.write("bad.toml", &bad);
@@ -298,13 +404,23 @@ fn validate_reports_every_error_with_its_line() {
     assert!(err.contains("nope.png"), "missing asset reported: {err}");
     assert!(err.contains("colour"), "unknown key reported: {err}");
     let line_of = |needle: &str| bad.lines().position(|l| l.contains(needle)).unwrap() + 1;
-    assert!(err.contains(&format!("bad.toml:{}:", line_of("tiny-vidoe"))), "{err}");
-    assert!(err.contains(&format!("bad.toml:{}:", line_of("nope.png"))), "{err}");
+    assert!(
+        err.contains(&format!("bad.toml:{}:", line_of("tiny-vidoe"))),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("bad.toml:{}:", line_of("nope.png"))),
+        "{err}"
+    );
 
     p.write("broken.toml", "[template]\nname = \"x\nduration = 3\n");
     let o = p.factory(&["validate", "broken.toml"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("broken.toml:2:"), "malformed TOML points at its line: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("broken.toml:2:"),
+        "malformed TOML points at its line: {}",
+        stderr(&o)
+    );
 
     p.write("ok.toml", TEMPLATE);
     let o = p.factory(&["validate", "ok.toml"]);
@@ -318,7 +434,9 @@ fn assets_may_not_escape_the_template_directory_or_be_urls() {
     let outside = tempfile::tempdir().unwrap();
     std::fs::copy(p.path("assets/photo.png"), outside.path().join("photo.png")).unwrap();
     let rel = pathdiff(outside.path(), &p.path("sub"));
-    let t = TEMPLATE.replace("assets/photo.png", &format!("{rel}/photo.png")).replace("assets/clip.mp4", "http://example.com/clip.mp4");
+    let t = TEMPLATE
+        .replace("assets/photo.png", &format!("{rel}/photo.png"))
+        .replace("assets/clip.mp4", "http://example.com/clip.mp4");
     p.write("sub/t.toml", &t.replace("assets/", "../assets/"));
     let o = p.factory(&["validate", "sub/t.toml"]);
     assert_eq!(o.status.code(), Some(2));
@@ -342,14 +460,27 @@ fn text_that_cannot_fit_and_unknown_fonts_fail_their_variant_clearly() {
     let p = Project::new();
     let t = TEMPLATE.replace("size = 0.1\nmin_size = 0.05", "size = 0.5\nmin_size = 0.5");
     p.write("t.toml", &t);
-    let o = render(&p, "t.toml", "out", &["--regions", "US", "--presets", "tiny-video"]);
+    let o = render(
+        &p,
+        "t.toml",
+        "out",
+        &["--regions", "US", "--presets", "tiny-video"],
+    );
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
-    assert!(err.contains("does not fit") && err.contains("Run lighter."), "{err}");
+    assert!(
+        err.contains("does not fit") && err.contains("Run lighter."),
+        "{err}"
+    );
 
     let t = TEMPLATE.replace("size = 0.1", "font = [\"No Such Font Family\"]\nsize = 0.1");
     p.write("t2.toml", &t);
-    let o = render(&p, "t2.toml", "out2", &["--regions", "US", "--presets", "tiny-video"]);
+    let o = render(
+        &p,
+        "t2.toml",
+        "out2",
+        &["--regions", "US", "--presets", "tiny-video"],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("No Such Font Family"), "{}", stderr(&o));
 }
@@ -360,7 +491,16 @@ fn presets_lists_the_platforms() {
     let o = p.factory(&["presets"]);
     assert!(o.status.success());
     let text = stdout(&o);
-    for id in ["tiktok", "reels", "shorts", "feed-4x5", "tmall-main", "amazon-main", "xiaohongshu", "tiny-video"] {
+    for id in [
+        "tiktok",
+        "reels",
+        "shorts",
+        "feed-4x5",
+        "tmall-main",
+        "amazon-main",
+        "xiaohongshu",
+        "tiny-video",
+    ] {
         assert!(text.contains(id), "{id} missing from:\n{text}");
     }
     assert!(text.contains("1080×1920"));
@@ -430,11 +570,27 @@ fn regional_pack_draws_every_script_with_its_own_font() {
         assert_eq!(row["region"], region);
         // Each pack is its own directory with its own manifest.
         assert!(p.path("out").join(region).join("manifest.json").exists());
-        let fonts: Vec<&str> = row["fonts"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
-        assert!(fonts.contains(&font), "{region}: drawn with {fonts:?}, expected {font}");
+        let fonts: Vec<&str> = row["fonts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap())
+            .collect();
+        assert!(
+            fonts.contains(&font),
+            "{region}: drawn with {fonts:?}, expected {font}"
+        );
         // Text is present: the centre band holds many pixels that are not the background.
-        let img = image::open(p.path("out").join(row["file"].as_str().unwrap())).unwrap().to_rgb8();
-        let ink = img.enumerate_pixels().filter(|(_, y, px)| (60..180).contains(y) && px.0[0] > 128).count();
-        assert!(ink > 150, "{region}: only {ink} text pixels in the caption band");
+        let img = image::open(p.path("out").join(row["file"].as_str().unwrap()))
+            .unwrap()
+            .to_rgb8();
+        let ink = img
+            .enumerate_pixels()
+            .filter(|(_, y, px)| (60..180).contains(y) && px.0[0] > 128)
+            .count();
+        assert!(
+            ink > 150,
+            "{region}: only {ink} text pixels in the caption band"
+        );
     }
 }

@@ -26,7 +26,12 @@ pub fn settings(w: u32, h: u32, fps: u32) -> VideoSettings {
             max_bitrate_kbps: Some(2000),
             gop: 2 * fps,
         },
-        audio: AudioSpec { codec: "aac".into(), sample_rate: 48_000, channels: 2, bitrate_kbps: 128 },
+        audio: AudioSpec {
+            codec: "aac".into(),
+            sample_rate: 48_000,
+            channels: 2,
+            bitrate_kbps: 128,
+        },
         threads: 1,
     }
 }
@@ -52,18 +57,28 @@ pub fn sine(rate: u32, channels: u16, secs: f64, hz: f64) -> AudioPcm {
         let v = (0.5 * (2.0 * std::f64::consts::PI * hz * i as f64 / rate as f64).sin()) as f32;
         samples.extend(std::iter::repeat_n(v, channels as usize));
     }
-    AudioPcm { sample_rate: rate, channels, samples }
+    AudioPcm {
+        sample_rate: rate,
+        channels,
+        samples,
+    }
 }
 
 pub fn stamp(pairs: &[(&str, &str)]) -> Stamp {
-    Stamp(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    Stamp(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
 }
 
 /// Encodes `frames` frames of the moving square with `audio`.
 pub fn encode_clip(path: &Path, s: &VideoSettings, frames: u32, audio: AudioPcm, st: &Stamp) {
     let mut w = VideoWriter::create(path, s, st, Arc::new(audio)).expect("create writer");
     for i in 0..frames {
-        w.push(&square_frame(s.width, s.height, i)).expect("push frame");
+        w.push(&square_frame(s.width, s.height, i))
+            .expect("push frame");
     }
     w.finish().expect("finish");
 }

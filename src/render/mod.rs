@@ -440,10 +440,9 @@ pub fn prepare(
     let mut segments = Vec::new();
     for (k, &(scene, start, end)) in spans.iter().enumerate() {
         // A still needs only the segment its poster frame falls in.
-        if !is_video
-            && !(start..end.max(start + 1)).contains(&poster_frame)
-            && !(k + 1 == spans.len() && poster_frame >= end)
-        {
+        let holds_poster = (start..end.max(start + 1)).contains(&poster_frame)
+            || (k + 1 == spans.len() && poster_frame >= end);
+        if !is_video && !holds_poster {
             continue;
         }
         let transition = match scene {

@@ -130,7 +130,7 @@ pub struct RawVariants {
     pub seed: Option<S<i64>>,
     pub limit: Option<S<i64>>,
     pub exclude: Vec<S<Pairs>>,
-    pub orders: Option<S<Vec<S<Vec<S<String>>>>>>,
+    pub orders: Option<RawOrders>,
 }
 
 #[derive(Debug)]

@@ -13,6 +13,8 @@ pub enum RawEasingValue {
 }
 
 pub type RawEasing = S<RawEasingValue>;
+/// `[variants] orders`: lists of scene ids.
+pub type RawOrders = S<Vec<S<Vec<S<String>>>>>;
 
 #[derive(Debug)]
 pub struct RawTransition {
@@ -313,7 +315,7 @@ pub(super) fn read_end_card(t: &Obj<'_>, dx: &mut Diagnostics) -> RawEndCard {
 }
 
 /// `orders = [["hook", "demo"], ["demo", "hook"]]`.
-pub(super) fn read_orders(t: &Obj<'_>, dx: &mut Diagnostics) -> Option<S<Vec<S<Vec<S<String>>>>>> {
+pub(super) fn read_orders(t: &Obj<'_>, dx: &mut Diagnostics) -> Option<RawOrders> {
     let (item, span) = t.get("orders")?;
     let Some(arr) = item.as_array() else {
         t.wrong_type(dx, "orders", "a list of scene-id lists", item, span);

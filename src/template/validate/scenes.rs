@@ -684,7 +684,7 @@ impl V<'_> {
     /// `[variants] orders`: each a permutation of the scene ids.
     pub(super) fn orders(
         &mut self,
-        raw: Option<&S<Vec<S<Vec<S<String>>>>>>,
+        raw: Option<&RawOrders>,
         scenes: &[SceneSpec],
     ) -> Vec<Vec<usize>> {
         let Some(raw) = raw else { return Vec::new() };

@@ -33,6 +33,9 @@ pub struct VideoWriter {
     audio_pos: u64,
     aac_frame: usize,
     aac_small_last: bool,
+    /// The YUV frame reused for every picture (made writable again when the encoder still
+    /// holds a reference to it).
+    yuv: Option<ffmpeg::frame::Video>,
 }
 
 // SAFETY: every FFmpeg object here (the muxer and both encoders) is owned
@@ -269,6 +272,7 @@ impl VideoWriter {
             audio_pos: 0,
             aac_frame,
             aac_small_last,
+            yuv: None,
         })
     }
 
@@ -298,13 +302,22 @@ impl VideoWriter {
                 ),
             });
         }
-        // BT.709 matrix, limited range, matching the VUI flags set in `create`. A fresh frame
-        // each time: the encoder may still reference the previous one.
-        let mut yuv = super::yuv::rgba_to_yuv420(frame, super::yuv::Matrix::BT709);
+        // BT.709 matrix, limited range, matching the VUI flags set in `create`. The frame is
+        // reused; `av_frame_make_writable` gives it a new buffer only if the encoder still
+        // shares the old one, so the encoder never sees the next picture early.
+        let reused = self.yuv.take().and_then(|mut f| {
+            // SAFETY: a valid, allocated frame we own.
+            (unsafe { ffmpeg::ffi::av_frame_make_writable(f.as_mut_ptr()) } >= 0).then_some(f)
+        });
+        let mut yuv = reused.unwrap_or_else(|| {
+            ffmpeg::frame::Video::new(ffmpeg::format::Pixel::YUV420P, self.width, self.height)
+        });
+        super::yuv::rgba_to_yuv420_into(frame, super::yuv::Matrix::BT709, &mut yuv);
         yuv.set_pts(Some(self.frames as i64));
         self.venc
             .send_frame(&yuv)
             .map_err(|e| self.fail("libx264 refused a frame", e))?;
+        self.yuv = Some(yuv);
         self.frames += 1;
         self.drain_video()?;
         // Keep audio level with video so the muxer can interleave in small chunks.

@@ -52,10 +52,24 @@ impl Coeffs {
 
 /// Converts `img` (even width and height; alpha ignored) to a new `YUV420P` frame. Chroma
 /// is the average of each 2×2 block.
+#[cfg(test)]
 pub(crate) fn rgba_to_yuv420(img: &RgbaImage, m: Matrix) -> frame::Video {
     let (w, h) = img.dimensions();
-    assert!(w % 2 == 0 && h % 2 == 0, "4:2:0 needs even dimensions");
     let mut f = frame::Video::new(Pixel::YUV420P, w, h);
+    rgba_to_yuv420_into(img, m, &mut f);
+    f
+}
+
+/// `rgba_to_yuv420` into an existing `YUV420P` frame of the image's size (every byte of
+/// every plane, padding included, is written).
+pub(crate) fn rgba_to_yuv420_into(img: &RgbaImage, m: Matrix, f: &mut frame::Video) {
+    let (w, h) = img.dimensions();
+    assert!(w % 2 == 0 && h % 2 == 0, "4:2:0 needs even dimensions");
+    assert_eq!(
+        (f.format(), f.width(), f.height()),
+        (Pixel::YUV420P, w, h),
+        "YUV frame of the image's size"
+    );
     let c = Coeffs::new(m);
     let (w, h) = (w as usize, h as usize);
     let src = img.as_raw();
@@ -77,9 +91,17 @@ pub(crate) fn rgba_to_yuv420(img: &RgbaImage, m: Matrix) -> frame::Video {
 
     // The stride padding past each row is never part of the picture; give it defined bytes
     // so nothing downstream can depend on what the allocator left there.
-    yp.fill(0);
-    up.fill(128);
-    vp.fill(128);
+    for (plane, stride, used, fill) in [
+        (&mut *yp, ys, w, 0u8),
+        (&mut *up, us, w / 2, 128),
+        (&mut *vp, vs, w / 2, 128),
+    ] {
+        if stride > used {
+            plane
+                .chunks_exact_mut(stride)
+                .for_each(|row| row[used..].fill(fill));
+        }
+    }
     let rows = src
         .par_chunks_exact(w * 8)
         .zip(yp.par_chunks_mut(2 * ys))
@@ -112,7 +134,6 @@ pub(crate) fn rgba_to_yuv420(img: &RgbaImage, m: Matrix) -> frame::Video {
             *v = cr.clamp(16, 240) as u8;
         }
     });
-    f
 }
 
 #[cfg(test)]

@@ -469,12 +469,16 @@ fn run_job(
                 .min(8);
             // Few frames in flight: memory stays flat however long the clip or the batch.
             let (ftx, frx) = bounded::<image::RgbaImage>(3);
+            // Encoded frames come back to be drawn over: no fresh 8 MB buffer (and its zeroing
+            // and page faults) per frame.
+            let (recycle_tx, recycle_rx) = bounded::<image::RgbaImage>(4);
             let result: Result<(), String> = std::thread::scope(|s| {
                 let encoder = s.spawn(|| -> Result<(), String> {
                     let mut w = VideoWriter::create(&staged, &settings, &stamp, Arc::clone(&audio))
                         .map_err(|e| ctx(&e))?;
                     for f in frx.iter() {
                         w.push(&f).map_err(|e| ctx(&e))?;
+                        let _ = recycle_tx.try_send(f);
                     }
                     w.finish().map_err(|e| ctx(&e))
                 });
@@ -482,7 +486,11 @@ fn run_job(
                     if cancel.load(Ordering::Relaxed) {
                         break;
                     }
-                    if ftx.send(scene.frame(i)).is_err() {
+                    let mut frame = recycle_rx
+                        .try_recv()
+                        .unwrap_or_else(|_| image::RgbaImage::new(scene.width, scene.height));
+                    scene.frame_into(i, &mut frame);
+                    if ftx.send(frame).is_err() {
                         break; // the encoder stopped; its error is reported below
                     }
                     if i % 15 == 14 || i + 1 == scene.frames {

@@ -1018,24 +1018,25 @@ impl Segment {
         ((tf.saturating_sub(self.start)) as f32 / len).clamp(0.0, 1.0)
     }
 
-    /// Background and product at timeline frame `tf`, graded: the frame before any caption.
-    fn clean_plate(&self, tf: u32, w: u32, h: u32, fps: u32) -> RgbaImage {
+    /// Background and product at timeline frame `tf`, graded — the frame before any caption —
+    /// written over `out` (canvas-sized), so the executor can recycle frame buffers.
+    fn clean_plate_into(&self, tf: u32, out: &mut RgbaImage, fps: u32) {
+        let (w, h) = out.dimensions();
         let local = tf.saturating_sub(self.start);
         let (zoom, pan) = match &self.motion {
             Some(m) => motion::ken_burns_at(&m.kb, self.progress(tf)),
             None => (1.0, (0.0, 0.0)),
         };
-        let window = |img: &RgbaImage| {
-            ops::resize(
+        let window = |img: &RgbaImage, out: &mut RgbaImage| {
+            ops::resize_opaque_into(
                 img,
-                w,
-                h,
+                out,
                 Some(motion::view_window(img.dimensions(), zoom, pan)),
             )
         };
-        let mut f = match &self.backdrop {
-            Backdrop::Plate(p) if self.motion.is_some() => window(p),
-            Backdrop::Plate(p) => p.clone(),
+        match &self.backdrop {
+            Backdrop::Plate(p) if self.motion.is_some() => window(p, out),
+            Backdrop::Plate(p) => out.copy_from_slice(p),
             Backdrop::Clip {
                 clip,
                 fit,
@@ -1045,29 +1046,25 @@ impl Segment {
                 let n = clip.len().max(1) as u32;
                 let k = if *looped { local % n } else { local.min(n - 1) };
                 let src = clip.frame(k as usize);
-                let (bw, bh) = match &self.motion {
-                    Some(m) => (
-                        (w as f32 * m.max_zoom).ceil() as u32,
-                        (h as f32 * m.max_zoom).ceil() as u32,
-                    ),
-                    None => (w, h),
-                };
                 // Grading the source frame before it is scaled up touches far fewer pixels.
-                let fitted = match &self.grade {
-                    Some(g) => {
-                        let mut graded = src.clone();
-                        ops::grade(&mut graded, g);
-                        ops::fit(&graded, bw, bh, *fit, *pad)
+                let graded = self.grade.as_ref().map(|g| {
+                    let mut graded = src.clone();
+                    ops::grade(&mut graded, g);
+                    graded
+                });
+                let src = graded.as_ref().unwrap_or(src);
+                match &self.motion {
+                    Some(m) => {
+                        let (bw, bh) = (
+                            (w as f32 * m.max_zoom).ceil() as u32,
+                            (h as f32 * m.max_zoom).ceil() as u32,
+                        );
+                        window(&ops::fit_opaque(src, bw, bh, *fit, *pad), out);
                     }
-                    None => ops::fit(src, bw, bh, *fit, *pad),
-                };
-                if self.motion.is_some() {
-                    window(&fitted)
-                } else {
-                    fitted
+                    None => ops::fit_opaque_into(src, out, *fit, *pad),
                 }
             }
-        };
+        }
         if let (Some(p), false) = (&self.product, self.product_baked) {
             let mut pose = motion::pose_at(
                 &p.keyframes,
@@ -1079,20 +1076,18 @@ impl Segment {
                 pose.offset.0 -= pan.0 * zoom * p.parallax;
                 pose.offset.1 -= pan.1 * zoom * p.parallax;
             }
-            draw_posed(&mut f, p, pose);
+            draw_posed(out, p, pose);
         }
-        f
     }
 
-    fn render(&self, tf: u32, w: u32, h: u32, fps: u32, still: bool) -> RgbaImage {
-        let mut f = self.clean_plate(tf, w, h, fps);
+    fn render_into(&self, tf: u32, out: &mut RgbaImage, fps: u32, still: bool) {
+        self.clean_plate_into(tf, out, fps);
         for t in &self.texts {
-            t.caption.draw(&mut f, tf, still);
+            t.caption.draw(out, tf, still);
         }
         for s in &self.stickers {
-            s.draw(&mut f, tf, still);
+            s.draw(out, tf, still);
         }
-        f
     }
 }
 
@@ -1160,29 +1155,44 @@ impl Scene {
 
     /// The finished frame `i` (0-based among the frames to encode).
     pub fn frame(&self, i: u32) -> RgbaImage {
+        let mut f = RgbaImage::new(self.width, self.height);
+        self.frame_into(i, &mut f);
+        f
+    }
+
+    /// Frame `i` written over `out`, which must be the canvas' size: every pixel is replaced,
+    /// so a recycled buffer needs no clearing.
+    pub fn frame_into(&self, i: u32, out: &mut RgbaImage) {
+        assert_eq!(
+            out.dimensions(),
+            (self.width, self.height),
+            "frame buffer of the canvas' size"
+        );
         let tf = self.timeline_frame(i);
         let still = self.frames == 1;
-        let (w, h, fps) = (self.width, self.height, self.fps);
+        let fps = self.fps;
         let k = self
             .segments
             .iter()
             .rposition(|s| s.start <= tf)
             .unwrap_or(0);
-        let mixed = (!still)
-            .then(|| {
-                [k, k + 1].into_iter().find_map(|j| {
-                    let p = self.transition_at(j, tf)?;
-                    let (a, b) = (&self.segments[j - 1], &self.segments[j]);
-                    Some(motion::transition(
-                        &b.transition.kind,
-                        &a.render(tf, w, h, fps, false),
-                        &b.render(tf, w, h, fps, false),
-                        p,
-                    ))
-                })
-            })
-            .flatten();
-        let mut f = mixed.unwrap_or_else(|| self.segments[k].render(tf, w, h, fps, still));
+        let blend = if still {
+            None
+        } else {
+            [k, k + 1]
+                .into_iter()
+                .find_map(|j| self.transition_at(j, tf).map(|p| (j, p)))
+        };
+        match blend {
+            Some((j, p)) => {
+                let (a, b) = (&self.segments[j - 1], &self.segments[j]);
+                let mut old = RgbaImage::new(self.width, self.height);
+                a.render_into(tf, &mut old, fps, false);
+                b.render_into(tf, out, fps, false);
+                *out = motion::transition(&b.transition.kind, &old, out, p);
+            }
+            None => self.segments[k].render_into(tf, out, fps, still),
+        }
         if self.frames > 1 {
             let mut k = 1.0f32;
             if self.fade_in > 0 && i < self.fade_in {
@@ -1192,10 +1202,9 @@ impl Scene {
                 k = k.min((self.frames - 1 - i) as f32 / self.fade_out as f32);
             }
             if k < 1.0 {
-                ops::darken(&mut f, k);
+                ops::darken(out, k);
             }
         }
-        f
     }
 }
 

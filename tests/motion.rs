@@ -250,8 +250,28 @@ color = "#0000e0"
         .collect();
     assert_eq!(orders, ["red,blue", "blue,red"]);
 
-    let (_, frames) = render(&p, &t, 0);
+    let (m, frames) = render(&p, &t, 0);
     assert_eq!(frames.len(), 20, "scenes add up to 2 s");
+    let spans: Vec<(String, f64, f64)> = m["outputs"][1]["scenes"]
+        .as_array()
+        .expect("manifest lists the scenes")
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().to_string(),
+                s["start"].as_f64().unwrap(),
+                s["end"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        spans,
+        [
+            ("blue".to_string(), 0.0, 1.0),
+            ("red".to_string(), 1.0, 2.0)
+        ],
+        "second variant plays blue first"
+    );
     let red = mean(&frames[1]);
     let blue = mean(&frames[18]);
     assert!(red[0] > 200.0 && red[2] < 30.0, "starts red: {red:?}");

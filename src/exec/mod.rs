@@ -104,6 +104,7 @@ pub struct RunReport {
 struct Extra {
     rules_applied: Vec<String>,
     fonts: Vec<String>,
+    scenes: Vec<export::SceneSpan>,
     product_box: Option<crate::render::NormBox>,
     text_boxes: Vec<crate::render::NormBox>,
 }
@@ -318,6 +319,7 @@ pub fn run(
                 row.duration = verified.duration;
                 row.rules_applied = extra.rules_applied;
                 row.fonts = extra.fonts;
+                row.scenes = extra.scenes;
                 if decision.as_ref().map(|d| d.hold).unwrap_or(false) {
                     // Held back: the staged file goes with the staging directory.
                     row.status = Status::Rejected;
@@ -393,6 +395,7 @@ fn base_row(t: &Template, job: &Job, presets: &PresetSet) -> ManifestRow {
         tracking: job.tracking.clone(),
         rules_applied: Vec::new(),
         fonts: Vec::new(),
+        scenes: Vec::new(),
         dedup: None,
         dedup_reason: None,
         error: None,
@@ -519,6 +522,15 @@ fn run_job(
         Extra {
             rules_applied: scene.rules_applied.clone(),
             fonts: scene.fonts.clone(),
+            scenes: scene
+                .scenes
+                .iter()
+                .map(|(id, start, end)| export::SceneSpan {
+                    id: id.clone(),
+                    start: *start,
+                    end: *end,
+                })
+                .collect(),
             product_box: scene.product_box,
             text_boxes: scene.text_boxes.clone(),
         },

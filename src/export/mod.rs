@@ -207,10 +207,20 @@ pub struct ManifestRow {
     pub rules_applied: Vec<String>,
     /// Font families the captions were drawn with.
     pub fonts: Vec<String>,
+    /// Scenes in play order with their start and end in seconds (videos with `[[scene]]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scenes: Vec<SceneSpan>,
     /// Duplicate-gate verdict (`distinct`, `similar`, `duplicate`) when scored.
     pub dedup: Option<String>,
     pub dedup_reason: Option<String>,
     pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SceneSpan {
+    pub id: String,
+    pub start: f64,
+    pub end: f64,
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {

@@ -51,19 +51,15 @@ impl Sticker {
         match self.animation {
             Animation::Pop => {
                 let s = motion::ease_out_back(p_in).max(0.02);
-                if (s - 1.0).abs() < 0.005 {
-                    ops::blend(canvas, &self.premul, self.x, self.y, p_out);
-                } else {
-                    let (w, h) = (self.width() as f32, self.height() as f32);
-                    let (sw, sh) = (
-                        ((w * s).round() as u32).max(1),
-                        ((h * s).round() as u32).max(1),
-                    );
-                    let scaled = ops::premultiply(ops::resize(&self.straight, sw, sh, None));
-                    let x = self.x + ((w - sw as f32) / 2.0).round() as i64;
-                    let y = self.y + ((h - sh as f32) / 2.0).round() as i64;
-                    ops::blend(canvas, &scaled, x, y, p_in.min(1.0) * p_out);
-                }
+                ops::blend_scaled(
+                    canvas,
+                    &self.straight,
+                    &self.premul,
+                    self.x,
+                    self.y,
+                    s,
+                    p_in * p_out,
+                );
             }
             Animation::Slide => {
                 let dy = ((1.0 - motion::ease_out_cubic(p_in)) * 0.3 * self.height() as f32).round()

@@ -163,21 +163,15 @@ impl Caption {
             }
             Animation::Pop => {
                 let s = POP_FROM + (1.0 - POP_FROM) * ease_out_back(p_in);
-                if (s - 1.0).abs() < 0.005 {
-                    ops::blend(canvas, &self.premul, self.x, self.y, p_out);
-                } else {
-                    // Resize the straight-alpha block (the resizer weights by alpha itself),
-                    // then premultiply for blending; about the caption's centre.
-                    let (w, h) = (self.width() as f32, self.height() as f32);
-                    let (sw, sh) = (
-                        ((w * s).round() as u32).max(1),
-                        ((h * s).round() as u32).max(1),
-                    );
-                    let scaled = ops::premultiply(ops::resize(&self.raster.image, sw, sh, None));
-                    let x = self.x + ((w - sw as f32) / 2.0).round() as i64;
-                    let y = self.y + ((h - sh as f32) / 2.0).round() as i64;
-                    ops::blend(canvas, &scaled, x, y, p_out);
-                }
+                ops::blend_scaled(
+                    canvas,
+                    &self.raster.image,
+                    &self.premul,
+                    self.x,
+                    self.y,
+                    s,
+                    p_out,
+                );
             }
             Animation::Typewriter => {
                 let r = self.reveal.as_ref().expect("typewriter has a reveal map");

@@ -247,6 +247,33 @@ pub fn blend(canvas: &mut RgbaImage, over: &RgbaImage, x: i64, y: i64, opacity: 
         });
 }
 
+/// Blends a layer scaled by `scale` about its centre, whose top-left at scale 1 is (x, y):
+/// the straight-alpha copy is resized (the resizer weights by alpha itself) and
+/// premultiplied; at scale 1 the premultiplied copy is blended as it is.
+pub fn blend_scaled(
+    canvas: &mut RgbaImage,
+    straight: &RgbaImage,
+    premul: &RgbaImage,
+    x: i64,
+    y: i64,
+    scale: f32,
+    opacity: f32,
+) {
+    if (scale - 1.0).abs() < 0.005 {
+        blend(canvas, premul, x, y, opacity);
+        return;
+    }
+    let (w, h) = (straight.width() as f32, straight.height() as f32);
+    let (sw, sh) = (
+        ((w * scale).round() as u32).max(1),
+        ((h * scale).round() as u32).max(1),
+    );
+    let scaled = premultiply(resize(straight, sw, sh, None));
+    let x = x + ((w - sw as f32) / 2.0).round() as i64;
+    let y = y + ((h - sh as f32) / 2.0).round() as i64;
+    blend(canvas, &scaled, x, y, opacity);
+}
+
 /// Brightness, contrast and saturation in one pass: a per-channel table for the first two,
 /// then chroma scaled around Rec.709 luma.
 pub fn grade(img: &mut RgbaImage, g: &Grade) {

@@ -408,7 +408,7 @@ fn ok_fixture_loads_into_the_expected_model() {
     assert_eq!(timed.fonts, ["Noto Sans"]);
 
     assert_eq!(t.effects[0].grade, None);
-    assert_eq!(t.effects[1].grade, Some(Grade { brightness: 0.05, contrast: 1.1, saturation: 1.15 }));
+    assert_eq!(t.effects[1].grade, Some(Grade { brightness: 0.05, contrast: 1.1, saturation: 1.15, ..Grade::default() }));
     assert_eq!((t.effects[1].fade_in, t.effects[1].fade_out), (0.5, 0.5));
 
     assert_eq!(t.audio[0].source, None);

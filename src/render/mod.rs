@@ -6,6 +6,7 @@
 //! copy per frame. Captions are drawn after the grade so brand colours stay exact.
 
 pub mod captions;
+pub mod look;
 pub mod ops;
 
 use std::collections::{BTreeMap, HashMap};
@@ -18,7 +19,7 @@ use rayon::prelude::*;
 use crate::media::{self, AudioPcm, Limits, MediaError, VideoClip};
 use crate::plan::{Job, Plan};
 use crate::preset::{Preset, PresetKind, PresetSet, SafeZone};
-use crate::template::{Animation, Anchor, BackgroundSource, Direction, Fit, Grade, Region, Rgba, Subtitle, Template, VPos};
+use crate::template::{Animation, Anchor, BackgroundSource, Direction, Fit, Region, Rgba, Subtitle, Template, VPos};
 use crate::text::{Align, FontBook, TextCache, TextError, TextStyle};
 
 #[derive(Debug, thiserror::Error)]
@@ -185,7 +186,7 @@ pub struct Scene {
     backdrop: Backdrop,
     product: Option<Placed>,
     texts: Vec<TextLayer>,
-    grade: Option<Grade>,
+    look: Option<look::Look>,
     fade_in: u32,
     fade_out: u32,
     /// Where the product was drawn, for the duplicate scorer.
@@ -230,6 +231,10 @@ pub fn prepare(
     let timeline = (t.duration * fps as f64).round().max(1.0) as u32;
     let frames = if is_video { timeline } else { 1 };
     let poster_frame = if is_video { 0 } else { ((t.poster_time * fps as f64).round() as u32).min(timeline - 1) };
+
+    // The look is prepared once per scene; a white background must stay RGB 255, so it gets none.
+    let effects = job.choices.effects.map(|ei| t.effects_for(region, ei));
+    let look = effects.and_then(look::Look::new).filter(|_| !rules.white_background);
 
     // Background.
     let bg = t.background_for(region, job.choices.background);
@@ -289,8 +294,8 @@ pub fn prepare(
         let mut scaled = ops::rotate(&ops::resize(&src, tw, th, None), rotation);
         // The grade is a look on the picture; applying it to each layer once (rather than to
         // every composed frame) is the same for opaque pixels and far cheaper over video.
-        if let Some(g) = job.choices.effects.and_then(|ei| t.effects_for(region, ei).grade.as_ref()).filter(|_| !rules.white_background) {
-            ops::grade(&mut scaled, g);
+        if let Some(l) = &look {
+            l.apply_layer(&mut scaled);
         }
         let (fx, fy) = anchor.fractions();
         let px = box_area.x as f32 + (box_area.w as f32 - scaled.width() as f32) * fx + offset.0 * w as f32;
@@ -366,13 +371,10 @@ pub fn prepare(
     }
 
     // Effects.
-    let (mut grade, mut fade_in, mut fade_out) = (None, 0, 0);
-    if let Some(ei) = job.choices.effects {
-        let e = t.effects_for(region, ei);
-        grade = e.grade.clone();
-        if rules.white_background && grade.is_some() {
-            grade = None;
-            rules_applied.push("grade skipped (white background must stay RGB 255)".to_string());
+    let (mut fade_in, mut fade_out) = (0, 0);
+    if let Some(e) = effects {
+        if rules.white_background && look::Look::new(e).is_some() {
+            rules_applied.push("look skipped (white background must stay RGB 255)".to_string());
         }
         if is_video {
             fade_in = (e.fade_in * fps as f64).round() as u32;
@@ -380,13 +382,17 @@ pub fn prepare(
         }
     }
 
-    // A still backdrop gets the grade and the product baked in once.
+    // A still backdrop gets the look's static parts and the product baked in once.
     if let Backdrop::Plate(plate) = &mut backdrop {
-        if let Some(g) = &grade {
-            ops::grade(plate, g);
+        if let Some(l) = &look {
+            l.apply_layer(plate);
+            l.apply_background(plate);
         }
         if let Some(p) = &product {
             ops::blend(plate, &p.img, p.x, p.y, 1.0);
+        }
+        if let Some(l) = &look {
+            l.apply_picture(plate);
         }
     }
 
@@ -399,7 +405,7 @@ pub fn prepare(
         backdrop,
         product,
         texts,
-        grade,
+        look,
         fade_in,
         fade_out,
         product_box,
@@ -505,16 +511,22 @@ impl Scene {
                 let k = if *looped { tf % n } else { tf.min(n - 1) };
                 let src = clip.frame(k as usize);
                 // Grading the source frame before it is scaled up touches far fewer pixels.
-                let mut f = match &self.grade {
-                    Some(g) => {
+                let mut f = match &self.look {
+                    Some(l) if l.changes_colour() => {
                         let mut graded = src.clone();
-                        ops::grade(&mut graded, g);
+                        l.apply_layer(&mut graded);
                         ops::fit(&graded, self.width, self.height, *fit, *pad)
                     }
-                    None => ops::fit(src, self.width, self.height, *fit, *pad),
+                    _ => ops::fit(src, self.width, self.height, *fit, *pad),
                 };
+                if let Some(l) = &self.look {
+                    l.apply_background(&mut f);
+                }
                 if let Some(p) = &self.product {
                     ops::blend(&mut f, &p.img, p.x, p.y, 1.0);
+                }
+                if let Some(l) = &self.look {
+                    l.apply_picture(&mut f);
                 }
                 f
             }
@@ -527,6 +539,10 @@ impl Scene {
         let mut f = self.clean_plate(i);
         for t in &self.texts {
             t.caption.draw(&mut f, tf, self.frames == 1);
+        }
+        // Vignette and grain sit over the captions, as a lens and film would.
+        if let Some(l) = &self.look {
+            l.apply_frame(&mut f, tf);
         }
         if self.frames > 1 {
             let mut k = 1.0f32;

@@ -36,8 +36,9 @@ const UNIT: u32 = 1 << SHIFT;
 /// Grain at `amount = 1` moves a mid-grey pixel by up to this many levels.
 const GRAIN_LEVELS: f32 = 32.0;
 
-/// Above this standard deviation a blur runs on a downscaled copy (see `gaussian_blur`).
-const DIRECT_SIGMA: f32 = 3.0;
+/// Above this standard deviation a blur runs on a copy scaled down to it (see
+/// `gaussian_blur`).
+const DIRECT_SIGMA: f32 = 1.0;
 
 /// One effects option prepared for rendering. `None` from `new` means it changes nothing.
 pub struct Look {
@@ -139,6 +140,18 @@ impl Colour {
 
     fn apply(&self, img: &mut RgbaImage) {
         let stride = img.width() as usize * 4;
+        if self.saturation == 256 && self.lut.is_none() {
+            // Per-channel only: one table read per channel.
+            let bytes = self.curves.map(|c| c.map(|v| ((v + 8) >> 4) as u8));
+            img.par_chunks_mut(stride.max(4)).for_each(|row| {
+                for p in row.chunks_exact_mut(4) {
+                    for k in 0..3 {
+                        p[k] = bytes[k][p[k] as usize];
+                    }
+                }
+            });
+            return;
+        }
         img.par_chunks_mut(stride.max(4)).for_each(|row| {
             for p in row.chunks_exact_mut(4) {
                 let mut c = [self.curves[0][p[0] as usize] as i32, self.curves[1][p[1] as usize] as i32, self.curves[2][p[2] as usize] as i32];
@@ -169,7 +182,13 @@ struct LutTable {
     grid: Vec<[i16; 4]>,
     /// Mix with the input colour × 256.
     strength: i32,
+    /// Per tetrahedron (see `map`): the two corners its path passes, as grid offsets.
+    corners: [(usize, usize); 8],
 }
+
+/// The six tetrahedra of a cube cell, indexed by `(fr > fg) << 2 | (fg > fb) << 1 | (fr > fb)`
+/// (two indexes cannot occur): the channels in falling order of their fractions.
+const ORDER: [[usize; 3]; 8] = [[2, 1, 0], [2, 1, 0], [1, 2, 0], [1, 0, 2], [2, 0, 1], [0, 2, 1], [0, 1, 2], [0, 1, 2]];
 
 impl LutTable {
     fn new(l: &Lut, strength: f32) -> LutTable {
@@ -188,7 +207,10 @@ impl LutTable {
         });
         let q = |x: f32| (x.clamp(0.0, 1.0) * ONE as f32).round() as i16;
         let grid = l.table.iter().map(|e| [q(e[0]), q(e[1]), q(e[2]), 0]).collect();
-        LutTable { n, axes, grid, strength: (strength * 256.0).round() as i32 }
+        // Walking from the cell's origin along the axes in falling order of fraction.
+        let step = [1, n, n * n];
+        let corners = ORDER.map(|o| (step[o[0]], step[o[0]] + step[o[1]]));
+        LutTable { n, axes, grid, strength: (strength * 256.0).round() as i32, corners }
     }
 
     /// Tetrahedral interpolation: four grid reads instead of trilinear's eight, and exact for
@@ -198,24 +220,14 @@ impl LutTable {
         let (n, nn) = (self.n, self.n * self.n);
         let (r, g, b) = (self.axes[0][c[0] as usize], self.axes[1][c[1] as usize], self.axes[2][c[2] as usize]);
         let base = (r.0 + g.0 + b.0) as usize;
-        let (fr, fg, fb) = (r.1 as i32, g.1 as i32, b.1 as i32);
+        let f = [r.1 as i32, g.1 as i32, b.1 as i32];
         // The cube splits along its diagonal into six tetrahedra; the order of the three
-        // fractions says which one holds the point and which corners (a, b) it passes.
-        let (f1, a, f2, bb, f3) = if fr > fg {
-            if fg > fb {
-                (fr, 1, fg, 1 + n, fb)
-            } else if fr > fb {
-                (fr, 1, fb, 1 + nn, fg)
-            } else {
-                (fb, nn, fr, 1 + nn, fg)
-            }
-        } else if fb > fg {
-            (fb, nn, fg, n + nn, fr)
-        } else if fb > fr {
-            (fg, n, fb, n + nn, fr)
-        } else {
-            (fg, n, fr, 1 + n, fb)
-        };
+        // fractions says which one holds the point. Table lookups instead of branches: the
+        // order changes from pixel to pixel and would defeat branch prediction.
+        let t = ((f[0] > f[1]) as usize) << 2 | ((f[1] > f[2]) as usize) << 1 | (f[0] > f[2]) as usize;
+        let o = ORDER[t];
+        let (f1, f2, f3) = (f[o[0]], f[o[1]], f[o[2]]);
+        let (a, bb) = self.corners[t];
         let (c0, ca, cb, c1) = (self.grid[base], self.grid[base + a], self.grid[base + bb], self.grid[base + 1 + n + nn]);
         let mut out = [0i32; 3];
         for k in 0..3 {
@@ -234,9 +246,9 @@ fn blur_radius(img: &mut RgbaImage, radius: f32) {
     gaussian_blur(img, radius * short / 2.0);
 }
 
-/// Gaussian blur with standard deviation `sigma` pixels. A wide blur runs on a copy scaled
-/// down to σ ≈ 2 px and is scaled back up: a Gaussian that wide holds no detail the smaller
-/// grid cannot, and it costs a fraction of a full-size kernel.
+/// Gaussian blur with standard deviation `sigma` pixels. A wider blur runs on a copy scaled
+/// down until σ is `DIRECT_SIGMA` px and is scaled back up: a Gaussian that wide holds no
+/// detail the smaller grid cannot, and it costs a fraction of a full-size kernel.
 fn gaussian_blur(img: &mut RgbaImage, sigma: f32) {
     let (w, h) = img.dimensions();
     if sigma < 0.3 || w < 2 || h < 2 {
@@ -246,7 +258,7 @@ fn gaussian_blur(img: &mut RgbaImage, sigma: f32) {
         convolve(img, w as usize, h as usize, 4, &kernel(sigma));
         return;
     }
-    let k = sigma / 2.0;
+    let k = sigma / DIRECT_SIGMA;
     let (sw, sh) = (((w as f32 / k).round() as u32).max(2), ((h as f32 / k).round() as u32).max(2));
     let mut small = ops::resize_opaque(img, sw, sh);
     convolve(&mut small, sw as usize, sh as usize, 4, &kernel(sigma * sw as f32 / w as f32));
@@ -318,7 +330,12 @@ fn luma(p: &[u8]) -> i32 {
 fn sharpen(img: &mut RgbaImage, s: &Sharpen) {
     let (w, h) = img.dimensions();
     let sigma = (s.radius * w as f32 / 1080.0).max(0.3);
-    let y: Vec<u8> = img.par_chunks(4).map(|p| luma(p) as u8).collect();
+    let mut y = vec![0u8; (w * h) as usize];
+    y.par_chunks_mut(w as usize).zip(img.par_chunks(w as usize * 4)).for_each(|(y, row)| {
+        for (y, p) in y.iter_mut().zip(row.chunks_exact(4)) {
+            *y = luma(p) as u8;
+        }
+    });
     let mut soft = y.clone();
     convolve(&mut soft, w as usize, h as usize, 1, &kernel(sigma));
     let amount = (s.amount * 256.0).round() as i32;
@@ -430,8 +447,14 @@ fn grain(img: &mut RgbaImage, g: &Grain, frame: u32) {
     img.par_chunks_mut(w as usize * 4).enumerate().for_each_init(Vec::new, |cells: &mut Vec<f32>, (y, row)| {
         if cell < 1.5 {
             let rk = row_key(y as u32);
-            for (x, p) in row.chunks_exact_mut(4).enumerate() {
-                add(p, at(rk, x as u32));
+            // One hash feeds two neighbouring pixels (16 bits each).
+            for (x, pair) in row.chunks_mut(8).enumerate() {
+                let h = mix(rk ^ (x as u32).wrapping_mul(0xc2b2_ae35));
+                let (a, b) = pair.split_at_mut(4);
+                add(a, tri(h));
+                if b.len() == 4 {
+                    add(b, tri(h >> 16));
+                }
             }
             return;
         }

@@ -111,6 +111,11 @@ fn render(p: &Project, toml: &str, out: &str) -> BTreeMap<(String, String, Strin
         .collect()
 }
 
+/// Renders a template of `pools` for `presets` into `out/`.
+fn render_pools(p: &Project, presets: &str, pools: &str) -> BTreeMap<(String, String, String), PathBuf> {
+    render(p, &template(presets, pools), "out")
+}
+
 fn out<'a>(outs: &'a BTreeMap<(String, String, String), PathBuf>, effects: &str, background: &str, preset: &str) -> &'a Path {
     outs.get(&(effects.into(), background.into(), preset.into())).unwrap_or_else(|| panic!("no output for {effects}/{background}/{preset}: {outs:?}"))
 }
@@ -166,11 +171,10 @@ fn mean_abs_diff(a: &RgbImage, b: &RgbImage) -> f64 {
 #[test]
 fn luts_map_known_colours_and_identity_keeps_them() {
     let p = project();
-    let outs = render(
+    let outs = render_pools(
         &p,
-        &template(
-            r#""look-png""#,
-            r##"
+        r#""look-png""#,
+        r##"
 [[background]]
 id = "photo"
 image = "assets/photo.png"
@@ -195,8 +199,6 @@ id = "half"
 lut = "luts/red-to-blue.cube"
 lut_strength = 0.5
 "##,
-        ),
-        "out",
     );
     let get = |e: &str, b: &str| png(out(&outs, e, b, "look-png"));
     assert_eq!(get("swap", "red").get_pixel(50, 90).0, [0, 0, 255], "red becomes blue");
@@ -227,11 +229,10 @@ fn documented_gain(strength: f64, radius: f64, softness: f64, x: u32, y: u32) ->
 #[test]
 fn vignette_darkens_the_corners_by_the_documented_amount() {
     let p = project();
-    let outs = render(
+    let outs = render_pools(
         &p,
-        &template(
-            r#""look-video""#,
-            r##"
+        r#""look-video""#,
+        r##"
 [[background]]
 id = "grey"
 color = "#b4b4b4"
@@ -240,8 +241,6 @@ color = "#b4b4b4"
 id = "vignette"
 vignette = { strength = 0.5, radius = 0.6, softness = 0.4 }
 "##,
-        ),
-        "out",
     );
     let f = &frames(out(&outs, "vignette", "grey", "look-video"))[5];
     let centre = mean(f, 1, W / 2 - 4, H / 2 - 4, 8, 8);
@@ -272,11 +271,10 @@ fn edge_step(img: &RgbImage) -> u8 {
 #[test]
 fn background_blur_softens_the_background_but_not_the_product() {
     let p = project();
-    let outs = render(
+    let outs = render_pools(
         &p,
-        &template(
-            r#""look-png""#,
-            r##"
+        r#""look-png""#,
+        r##"
 [[background]]
 id = "checks"
 image = "assets/checks.png"
@@ -296,8 +294,6 @@ blur = { radius = 0.05 }
 id = "frame"
 blur = { radius = 0.05, target = "frame" }
 "##,
-        ),
-        "out",
     );
     let get = |e: &str| png(out(&outs, e, "checks", "look-png"));
     let (none, bg, frame) = (get("none"), get("background"), get("frame"));
@@ -373,11 +369,10 @@ fn temperature_warms_a_video_background_and_blur_applies_to_it() {
         ],
         &p.path("assets/mid.mp4"),
     );
-    let outs = render(
+    let outs = render_pools(
         &p,
-        &template(
-            r#""look-video""#,
-            r##"
+        r#""look-video""#,
+        r##"
 [[background]]
 id = "clip"
 video = "assets/mid.mp4"
@@ -393,8 +388,6 @@ grade = { temperature = 0.6 }
 id = "soft"
 blur = { radius = 0.04 }
 "##,
-        ),
-        "out",
     );
     let mid = |e: &str| frames(out(&outs, e, "clip", "look-video")).swap_remove(5);
     let (none, warm, soft) = (mid("none"), mid("warm"), mid("soft"));

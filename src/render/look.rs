@@ -532,6 +532,16 @@ mod tests {
     }
 
     #[test]
+    fn lut_domain_scales_the_input() {
+        // An identity grid over 0..=2: input 1.0 sits halfway up the grid, so it maps to 0.5.
+        let lut = Lut { domain_max: [2.0; 3], ..Lut::identity(5) };
+        let mut img = RgbaImage::from_pixel(1, 1, Rgba([200, 255, 0, 255]));
+        with_lut(lut, 1.0).apply_layer(&mut img);
+        let p = img.get_pixel(0, 0).0;
+        assert!(p[0].abs_diff(100) <= 1 && p[1].abs_diff(128) <= 1 && p[2] == 0, "{p:?}");
+    }
+
+    #[test]
     fn tetrahedral_follows_a_per_channel_curve_exactly() {
         // A gamma curve per channel: any correct interpolation reduces to 1D linear
         // interpolation between grid points.

@@ -1,7 +1,7 @@
 //! Criterion benches for the per-frame work of the compositor at the TikTok canvas size.
 
-use creative_factory::render::ops;
-use creative_factory::template::{Fit, Grade, Rgba};
+use creative_factory::render::{look::Look, ops};
+use creative_factory::template::{Effects, Fit, Grade, Rgba};
 use criterion::{criterion_group, criterion_main, Criterion};
 use image::RgbaImage;
 
@@ -37,19 +37,23 @@ fn benches(c: &mut Criterion) {
         b.iter(|| ops::fit(&src, 1080, 1920, Fit::BlurPad, Rgba::BLACK))
     });
     let plate = ops::fit(&src, 1080, 1920, Fit::Cover, Rgba::BLACK);
+    let grade = Some(Grade {
+        brightness: 0.02,
+        contrast: 1.1,
+        saturation: 1.15,
+        ..Grade::default()
+    });
+    let look = Look::new(&Effects {
+        grade,
+        ..Effects::default()
+    })
+    .expect("a grade is a look");
     g.bench_function("compose_frame_video_bg", |b| {
         // Everything a frame over a moving background costs: fit, product, grade, caption.
         b.iter(|| {
             let mut f = ops::fit(&src, 1080, 1920, Fit::Cover, Rgba::BLACK);
             ops::blend(&mut f, &prod, 190, 600, 1.0);
-            ops::grade(
-                &mut f,
-                &Grade {
-                    brightness: 0.02,
-                    contrast: 1.1,
-                    saturation: 1.15,
-                },
-            );
+            look.apply_layer(&mut f);
             ops::blend(&mut f, &caption, 90, 1300, 1.0);
             f
         })

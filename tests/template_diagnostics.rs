@@ -553,7 +553,8 @@ fn ok_fixture_loads_into_the_expected_model() {
         Some(Grade {
             brightness: 0.05,
             contrast: 1.1,
-            saturation: 1.15
+            saturation: 1.15,
+            ..Grade::default()
         })
     );
     assert_eq!((t.effects[1].fade_in, t.effects[1].fade_out), (0.5, 0.5));

@@ -262,6 +262,11 @@ pub fn asset_paths(t: &Template) -> Vec<PathBuf> {
     v.extend(t.products.iter().map(|p| p.source.clone()));
     v.extend(t.audio.iter().filter_map(|a| a.source.clone()));
     v.extend(t.end_cards.iter().filter_map(|e| e.logo.clone()));
+    v.extend(
+        t.effects
+            .iter()
+            .filter_map(|e| e.lut.as_ref().map(|l| l.path.clone())),
+    );
     // A region may swap in its own assets (a localised product shot, a voice track).
     for r in &t.regions {
         let o = &r.overrides;
@@ -272,6 +277,11 @@ pub fn asset_paths(t: &Template) -> Vec<PathBuf> {
         );
         v.extend(o.product.values().map(|p| p.source.clone()));
         v.extend(o.audio.values().filter_map(|a| a.source.clone()));
+        v.extend(
+            o.effects
+                .values()
+                .filter_map(|e| e.lut.as_ref().map(|l| l.path.clone())),
+        );
     }
     v
 }

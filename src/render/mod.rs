@@ -7,6 +7,7 @@
 
 mod badge;
 pub mod captions;
+pub mod look;
 pub mod motion;
 pub mod ops;
 
@@ -21,8 +22,8 @@ use crate::media::{self, AudioPcm, Limits, MediaError, VideoClip};
 use crate::plan::{Job, Plan};
 use crate::preset::{Preset, PresetKind, PresetSet, SafeZone};
 use crate::template::{
-    Anchor, Animation, BackgroundSource, Direction, Fit, Grade, Idle, KenBurns, Keyframe, Pool,
-    Region, Rgba, Subtitle, Template, Transition, TransitionKind, VPos,
+    Anchor, Animation, BackgroundSource, Direction, Fit, Idle, KenBurns, Keyframe, Pool, Region,
+    Rgba, Subtitle, Template, Transition, TransitionKind, VPos,
 };
 use crate::text::{Align, FontBook, TextCache, TextError, TextStyle};
 use motion::Pose;
@@ -278,11 +279,11 @@ struct Segment {
     backdrop: Backdrop,
     motion: Option<BackdropMotion>,
     product: Option<ProductLayer>,
-    /// The product is already composed into the plate.
-    product_baked: bool,
+    /// The plate already holds the product and the look's picture-wide parts.
+    plate_done: bool,
     texts: Vec<TextLayer>,
     stickers: Vec<badge::Sticker>,
-    grade: Option<Grade>,
+    look: Option<look::Look>,
 }
 
 /// Normalised rectangle (x, y, w, h) in 0..=1 of the canvas.
@@ -493,10 +494,10 @@ pub fn prepare(
             backdrop: Backdrop::Plate(card),
             motion: None,
             product: None,
-            product_baked: true,
+            plate_done: true,
             texts: Vec::new(),
             stickers: Vec::new(),
-            grade: None,
+            look: None,
         });
         scene_times.push((
             format!("end_card:{}", e.id),
@@ -635,15 +636,16 @@ fn prepare_segment(
         }
     };
 
-    // Effects.
-    let mut grade = None;
-    if let Some(ei) = pick(Pool::Effects) {
-        grade = t.effects_for(region, ei).grade.clone();
-        if rules.white_background && grade.is_some() {
-            grade = None;
-            report.note("grade skipped (white background must stay RGB 255)");
-        }
-    }
+    // Effects: the look is prepared once per segment; a white background must stay RGB 255,
+    // so it gets none.
+    let effects = pick(Pool::Effects).map(|ei| t.effects_for(region, ei));
+    let look = effects.and_then(look::Look::new);
+    let look = if rules.white_background && look.is_some() {
+        report.note("look skipped (white background must stay RGB 255)");
+        None
+    } else {
+        look
+    };
 
     // Product.
     let mut product = None;
@@ -691,8 +693,8 @@ fn prepare_segment(
         let mut scaled = ops::rotate(&ops::resize(&src, tw, th, None), rotation);
         // The grade is a look on the picture; applying it to each layer once (rather than to
         // every composed frame) is the same for opaque pixels and far cheaper over video.
-        if let Some(g) = &grade {
-            ops::grade(&mut scaled, g);
+        if let Some(l) = &look {
+            l.apply_layer(&mut scaled);
         }
         let (fx, fy) = anchor.fractions();
         let px = box_area.x as f32
@@ -870,22 +872,24 @@ fn prepare_segment(
     }
     let _ = (scene_secs, timeline);
 
-    // A still backdrop gets the grade once, and the product too when neither moves.
-    let backdrop_moves = motion.is_some() || matches!(backdrop, Backdrop::Clip { .. });
-    let mut product_baked = false;
+    // A still backdrop gets the look's static parts once; when nothing on it moves, the
+    // product and the picture-wide parts (frame blur, sharpening) are baked in too.
+    let mut plate_done = false;
     if let Backdrop::Plate(plate) = &mut backdrop {
-        if let Some(g) = &grade {
-            ops::grade(plate, g);
+        if let Some(l) = &look {
+            l.apply_layer(plate);
+            l.apply_background(plate);
         }
-        if let Some(p) = product
-            .as_ref()
-            .filter(|p| motion.is_none() && !p.moves(false))
-        {
-            ops::blend(plate, &p.placed.img, p.placed.x, p.placed.y, 1.0);
-            product_baked = true;
+        if motion.is_none() && product.as_ref().is_none_or(|p| !p.moves(false)) {
+            if let Some(p) = &product {
+                ops::blend(plate, &p.placed.img, p.placed.x, p.placed.y, 1.0);
+            }
+            if let Some(l) = &look {
+                l.apply_picture(plate);
+            }
+            plate_done = true;
         }
     }
-    let _ = backdrop_moves;
 
     Ok(Segment {
         start,
@@ -895,10 +899,10 @@ fn prepare_segment(
         backdrop,
         motion,
         product,
-        product_baked,
+        plate_done,
         texts,
         stickers,
-        grade,
+        look,
     })
 }
 
@@ -1047,9 +1051,9 @@ impl Segment {
                 let k = if *looped { local % n } else { local.min(n - 1) };
                 let src = clip.frame(k as usize);
                 // Grading the source frame before it is scaled up touches far fewer pixels.
-                let graded = self.grade.as_ref().map(|g| {
+                let graded = self.look.as_ref().filter(|l| l.changes_colour()).map(|l| {
                     let mut graded = src.clone();
-                    ops::grade(&mut graded, g);
+                    l.apply_layer(&mut graded);
                     graded
                 });
                 let src = graded.as_ref().unwrap_or(src);
@@ -1063,9 +1067,15 @@ impl Segment {
                     }
                     None => ops::fit_opaque_into(src, out, *fit, *pad),
                 }
+                if let Some(l) = &self.look {
+                    l.apply_background(out);
+                }
             }
         }
-        if let (Some(p), false) = (&self.product, self.product_baked) {
+        if self.plate_done {
+            return;
+        }
+        if let Some(p) = &self.product {
             let mut pose = motion::pose_at(
                 &p.keyframes,
                 p.idle.as_ref(),
@@ -1078,6 +1088,9 @@ impl Segment {
             }
             draw_posed(out, p, pose);
         }
+        if let Some(l) = &self.look {
+            l.apply_picture(out);
+        }
     }
 
     fn render_into(&self, tf: u32, out: &mut RgbaImage, fps: u32, still: bool) {
@@ -1087,6 +1100,10 @@ impl Segment {
         }
         for s in &self.stickers {
             s.draw(out, tf, still);
+        }
+        // Vignette and grain sit over the captions, as a lens and film would.
+        if let Some(l) = &self.look {
+            l.apply_frame(out, tf);
         }
     }
 }

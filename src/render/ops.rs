@@ -6,17 +6,35 @@ use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 use image::{Rgba as Px, RgbaImage};
 use rayon::prelude::*;
 
-use crate::template::{Fit, Grade, Rgba};
+use crate::template::{Fit, Rgba};
 
 /// Resizes `src` (or the `crop` rectangle of it, in source pixels) to exactly `w`×`h`.
 pub fn resize(src: &RgbaImage, w: u32, h: u32, crop: Option<(f64, f64, f64, f64)>) -> RgbaImage {
+    // Alpha-aware resizing (premultiply, resize, divide) keeps cut-out edges free of dark
+    // fringes.
+    resize_with(src, w, h, crop, true)
+}
+
+/// `resize` for pictures known to be opaque: skipping the alpha round trip is cheaper. A
+/// full convolution (unlike `resize_opaque`), so large downscales do not alias.
+pub fn resize_no_alpha(src: &RgbaImage, w: u32, h: u32) -> RgbaImage {
+    resize_with(src, w, h, None, false)
+}
+
+fn resize_with(
+    src: &RgbaImage,
+    w: u32,
+    h: u32,
+    crop: Option<(f64, f64, f64, f64)>,
+    alpha: bool,
+) -> RgbaImage {
     let mut dst = RgbaImage::new(w.max(1), h.max(1));
-    let mut opts = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+    let mut opts = ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
+        .use_alpha(alpha);
     if let Some((x, y, cw, ch)) = crop {
         opts = opts.crop(x, y, cw, ch);
     }
-    // Alpha-aware resizing (premultiply, resize, divide) keeps cut-out edges free of dark
-    // fringes.
     let mut r = Resizer::new();
     r.resize(src, &mut dst, &opts)
         .expect("RGBA8 to RGBA8 resize cannot fail on sizes ≥ 1");
@@ -274,24 +292,6 @@ pub fn blend_scaled(
     blend(canvas, &scaled, x, y, opacity);
 }
 
-/// Brightness, contrast and saturation in one pass: a per-channel table for the first two,
-/// then chroma scaled around Rec.709 luma.
-pub fn grade(img: &mut RgbaImage, g: &Grade) {
-    let mut lut = [0f32; 256];
-    for (i, v) in lut.iter_mut().enumerate() {
-        let x = i as f32 / 255.0 + g.brightness;
-        *v = ((x - 0.5) * g.contrast + 0.5).clamp(0.0, 1.0) * 255.0;
-    }
-    let sat = g.saturation;
-    img.par_chunks_mut(4).for_each(|p| {
-        let (r, gg, b) = (lut[p[0] as usize], lut[p[1] as usize], lut[p[2] as usize]);
-        let y = 0.2126 * r + 0.7152 * gg + 0.0722 * b;
-        p[0] = (y + (r - y) * sat).clamp(0.0, 255.0).round() as u8;
-        p[1] = (y + (gg - y) * sat).clamp(0.0, 255.0).round() as u8;
-        p[2] = (y + (b - y) * sat).clamp(0.0, 255.0).round() as u8;
-    });
-}
-
 /// Multiplies colour towards black (fades).
 pub fn darken(img: &mut RgbaImage, factor: f32) {
     let f = (factor.clamp(0.0, 1.0) * 256.0) as u32;
@@ -404,30 +404,6 @@ mod tests {
             (126..=130).contains(&p[0]),
             "half-transparent white over black is mid grey: {p:?}"
         );
-    }
-
-    #[test]
-    fn grade_identity_and_greyscale() {
-        let mut img = RgbaImage::from_pixel(1, 1, Px([200, 100, 50, 255]));
-        grade(
-            &mut img,
-            &Grade {
-                brightness: 0.0,
-                contrast: 1.0,
-                saturation: 1.0,
-            },
-        );
-        assert_eq!(img.get_pixel(0, 0).0, [200, 100, 50, 255]);
-        grade(
-            &mut img,
-            &Grade {
-                brightness: 0.0,
-                contrast: 1.0,
-                saturation: 0.0,
-            },
-        );
-        let p = img.get_pixel(0, 0).0;
-        assert!(p[0] == p[1] && p[1] == p[2]);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod captions;
 mod diag;
+pub mod lut;
 mod model;
 pub mod raw;
 mod validate;

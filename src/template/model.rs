@@ -6,8 +6,11 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Serialize;
+
+pub use super::lut::Lut;
 
 /// RGBA colour, straight (not premultiplied) alpha.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -484,7 +487,7 @@ pub struct Subtitle {
     pub position: VPos,
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Grade {
     /// Added to every channel, -1..=1.
     pub brightness: f32,
@@ -492,15 +495,102 @@ pub struct Grade {
     pub contrast: f32,
     /// Multiplier of chroma, 1 = unchanged, 0 = grey.
     pub saturation: f32,
+    /// White balance, -1..=1: positive warms (red up, blue down), negative cools.
+    pub temperature: f32,
+    /// -1..=1: positive towards magenta (green down), negative towards green.
+    pub tint: f32,
+}
+
+/// The identity grade, so a template can set one key and leave the rest unchanged.
+impl Default for Grade {
+    fn default() -> Self {
+        Grade {
+            brightness: 0.0,
+            contrast: 1.0,
+            saturation: 1.0,
+            temperature: 0.0,
+            tint: 0.0,
+        }
+    }
+}
+
+/// Darkening toward the corners of the whole frame. Distances are normalised so the
+/// frame's corners sit at 1 (an ellipse following the frame's aspect).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vignette {
+    /// Darkening at full effect, 0..=1 (1 = black).
+    pub strength: f32,
+    /// Normalised distance of the middle of the falloff.
+    pub radius: f32,
+    /// Width of the falloff as a share of `radius`, 0 = hard edge.
+    pub softness: f32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlurTarget {
+    /// The background layer only, before the product is composed: the product stays sharp.
+    Background,
+    /// The composed picture (background and product); captions stay legible.
+    Frame,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Blur {
+    /// Blur radius as a fraction of the canvas' shorter side.
+    pub radius: f32,
+    pub target: BlurTarget,
+}
+
+/// Film grain: the same seed and frame always give the same grain; frames differ.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grain {
+    pub amount: f32,
+    pub seed: u64,
+    /// Grain size in pixels at 1080 px canvas width.
+    pub size: f32,
+}
+
+/// Unsharp mask on luminance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sharpen {
+    pub amount: f32,
+    /// Radius in pixels at 1080 px canvas width.
+    pub radius: f32,
 }
 
 #[derive(Debug, Clone)]
 pub struct Effects {
     pub id: String,
     pub grade: Option<Grade>,
+    /// A `.cube` 3D LUT applied after the grade, parsed once per run.
+    pub lut: Option<Arc<Lut>>,
+    /// Mix between the graded colour (0) and the LUT's output (1).
+    pub lut_strength: f32,
+    pub vignette: Option<Vignette>,
+    pub blur: Option<Blur>,
+    pub grain: Option<Grain>,
+    pub sharpen: Option<Sharpen>,
     /// Seconds of fade from black at the start / to black at the end.
     pub fade_in: f64,
     pub fade_out: f64,
+}
+
+/// No look at all: what an absent `[[effects]]` pool means.
+impl Default for Effects {
+    fn default() -> Self {
+        Effects {
+            id: String::new(),
+            grade: None,
+            lut: None,
+            lut_strength: 1.0,
+            vignette: None,
+            blur: None,
+            grain: None,
+            sharpen: None,
+            fade_in: 0.0,
+            fade_out: 0.0,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

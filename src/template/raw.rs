@@ -228,6 +228,38 @@ pub struct RawGrade {
     pub brightness: Option<S<f64>>,
     pub contrast: Option<S<f64>>,
     pub saturation: Option<S<f64>>,
+    pub temperature: Option<S<f64>>,
+    pub tint: Option<S<f64>>,
+}
+
+#[derive(Debug)]
+pub struct RawVignette {
+    pub span: Range<usize>,
+    pub strength: Option<S<f64>>,
+    pub radius: Option<S<f64>>,
+    pub softness: Option<S<f64>>,
+}
+
+#[derive(Debug)]
+pub struct RawBlur {
+    pub span: Range<usize>,
+    pub radius: Option<S<f64>>,
+    pub target: Option<S<String>>,
+}
+
+#[derive(Debug)]
+pub struct RawGrain {
+    pub span: Range<usize>,
+    pub amount: Option<S<f64>>,
+    pub seed: Option<S<i64>>,
+    pub size: Option<S<f64>>,
+}
+
+#[derive(Debug)]
+pub struct RawSharpen {
+    pub span: Range<usize>,
+    pub amount: Option<S<f64>>,
+    pub radius: Option<S<f64>>,
 }
 
 #[derive(Debug)]
@@ -235,6 +267,12 @@ pub struct RawEffects {
     pub span: Range<usize>,
     pub id: Option<S<String>>,
     pub grade: Option<RawGrade>,
+    pub lut: Option<S<String>>,
+    pub lut_strength: Option<S<f64>>,
+    pub vignette: Option<RawVignette>,
+    pub blur: Option<RawBlur>,
+    pub grain: Option<RawGrain>,
+    pub sharpen: Option<RawSharpen>,
     pub fade_in: Option<S<f64>>,
     pub fade_out: Option<S<f64>>,
 }
@@ -471,17 +509,78 @@ fn read_background(t: &Obj<'_>, dx: &mut Diagnostics) -> RawBackground {
 }
 
 fn read_effects(t: &Obj<'_>, dx: &mut Diagnostics) -> RawEffects {
-    t.keys(dx, &["id", "grade", "fade_in", "fade_out"]);
+    t.keys(
+        dx,
+        &[
+            "id",
+            "grade",
+            "lut",
+            "lut_strength",
+            "vignette",
+            "blur",
+            "grain",
+            "sharpen",
+            "fade_in",
+            "fade_out",
+        ],
+    );
     RawEffects {
         span: t.span.clone(),
         id: t.str(dx, "id"),
         grade: t.table(dx, "grade").map(|g| {
-            g.keys(dx, &["brightness", "contrast", "saturation"]);
+            g.keys(
+                dx,
+                &[
+                    "brightness",
+                    "contrast",
+                    "saturation",
+                    "temperature",
+                    "tint",
+                ],
+            );
             RawGrade {
                 span: g.span.clone(),
                 brightness: g.num(dx, "brightness"),
                 contrast: g.num(dx, "contrast"),
                 saturation: g.num(dx, "saturation"),
+                temperature: g.num(dx, "temperature"),
+                tint: g.num(dx, "tint"),
+            }
+        }),
+        lut: t.str(dx, "lut"),
+        lut_strength: t.num(dx, "lut_strength"),
+        vignette: t.table(dx, "vignette").map(|v| {
+            v.keys(dx, &["strength", "radius", "softness"]);
+            RawVignette {
+                span: v.span.clone(),
+                strength: v.num(dx, "strength"),
+                radius: v.num(dx, "radius"),
+                softness: v.num(dx, "softness"),
+            }
+        }),
+        blur: t.table(dx, "blur").map(|b| {
+            b.keys(dx, &["radius", "target"]);
+            RawBlur {
+                span: b.span.clone(),
+                radius: b.num(dx, "radius"),
+                target: b.str(dx, "target"),
+            }
+        }),
+        grain: t.table(dx, "grain").map(|g| {
+            g.keys(dx, &["amount", "seed", "size"]);
+            RawGrain {
+                span: g.span.clone(),
+                amount: g.num(dx, "amount"),
+                seed: g.int(dx, "seed"),
+                size: g.num(dx, "size"),
+            }
+        }),
+        sharpen: t.table(dx, "sharpen").map(|s| {
+            s.keys(dx, &["amount", "radius"]);
+            RawSharpen {
+                span: s.span.clone(),
+                amount: s.num(dx, "amount"),
+                radius: s.num(dx, "radius"),
             }
         }),
         fade_in: t.num(dx, "fade_in"),

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::captions::{self as capfile, Format};
 use super::diag::{did_you_mean, Diagnostics, Severity};
@@ -95,6 +96,8 @@ struct V<'a> {
     /// The directory paths may not escape (`[template] root`, default the template's
     /// directory), canonicalised once.
     canon_root: PathBuf,
+    /// `.cube` files already parsed, by canonical path.
+    luts: HashMap<PathBuf, Arc<Lut>>,
 }
 
 pub(crate) fn validate(
@@ -146,6 +149,7 @@ pub(crate) fn validate(
         opts,
         root,
         canon_root,
+        luts: HashMap::new(),
     };
     let t = v.template(raw, path);
     if v.dx.has_errors() {
@@ -430,9 +434,7 @@ impl V<'_> {
             // picks one option from every pool.
             None => vec![Effects {
                 id: "none".into(),
-                grade: None,
-                fade_in: 0.0,
-                fade_out: 0.0,
+                ..Effects::default()
             }],
         };
         let audio = match raw.audio {
@@ -1883,12 +1885,13 @@ impl V<'_> {
         );
         let mut out = Vec::new();
         for (e, id) in pool.value.iter().zip(ids) {
+            let unit = |x: f64| (-1.0..=1.0).contains(&x);
             let grade = e.grade.as_ref().map(|g| Grade {
                 brightness: self.num(
                     g.brightness.as_ref(),
                     "brightness",
                     0.0,
-                    |x| (-1.0..=1.0).contains(&x),
+                    unit,
                     "-1..=1 (0 = unchanged)",
                 ) as f32,
                 contrast: self.num(
@@ -1905,6 +1908,162 @@ impl V<'_> {
                     |x| (0.0..=4.0).contains(&x),
                     "0..=4 (1 = unchanged, 0 = grey)",
                 ) as f32,
+                temperature: self.num(
+                    g.temperature.as_ref(),
+                    "temperature",
+                    0.0,
+                    unit,
+                    "-1..=1 (0 = unchanged, positive = warmer)",
+                ) as f32,
+                tint: self.num(
+                    g.tint.as_ref(),
+                    "tint",
+                    0.0,
+                    unit,
+                    "-1..=1 (0 = unchanged, positive = magenta, negative = green)",
+                ) as f32,
+            });
+            let lut = e.lut.as_ref().and_then(|l| self.lut(l));
+            let lut_strength = self.num(
+                e.lut_strength.as_ref(),
+                "lut_strength",
+                1.0,
+                |x| (0.0..=1.0).contains(&x),
+                "0..=1 (1 = the LUT's full look)",
+            ) as f32;
+            if let (Some(s), None) = (&e.lut_strength, &e.lut) {
+                self.err(
+                    &s.span,
+                    format!("effects `{id}`: lut_strength without a lut"),
+                    Some("add lut = \"looks/name.cube\", or remove lut_strength".to_string()),
+                );
+            }
+            let vignette = e.vignette.as_ref().map(|v| {
+                self.required(
+                    v.strength.as_ref(),
+                    "strength",
+                    &v.span,
+                    "vignette",
+                    "strength = 0.4",
+                );
+                Vignette {
+                    strength: self.num(
+                        v.strength.as_ref(),
+                        "vignette strength",
+                        0.0,
+                        |x| (0.0..=1.0).contains(&x),
+                        "0..=1 (1 = black corners)",
+                    ) as f32,
+                    radius: self.num(
+                        v.radius.as_ref(),
+                        "vignette radius",
+                        0.75,
+                        |x| (0.1..=1.5).contains(&x),
+                        "0.1..=1.5 (1 = the frame's corners)",
+                    ) as f32,
+                    softness: self.num(
+                        v.softness.as_ref(),
+                        "vignette softness",
+                        0.5,
+                        |x| (0.0..=1.0).contains(&x),
+                        "0..=1 (0 = hard edge)",
+                    ) as f32,
+                }
+            });
+            let blur = e.blur.as_ref().map(|b| {
+                self.required(
+                    b.radius.as_ref(),
+                    "radius",
+                    &b.span,
+                    "blur",
+                    "radius = 0.02",
+                );
+                Blur {
+                    radius: self.num(
+                        b.radius.as_ref(),
+                        "blur radius",
+                        0.0,
+                        |x| (0.0..=0.1).contains(&x),
+                        "0..=0.1 (a fraction of the canvas' shorter side)",
+                    ) as f32,
+                    target: b
+                        .target
+                        .as_ref()
+                        .and_then(|t| {
+                            self.enum_val(
+                                t,
+                                "blur target",
+                                &[
+                                    ("background", BlurTarget::Background),
+                                    ("frame", BlurTarget::Frame),
+                                ],
+                            )
+                        })
+                        .unwrap_or(BlurTarget::Background),
+                }
+            });
+            let grain = e.grain.as_ref().map(|g| {
+                self.required(
+                    g.amount.as_ref(),
+                    "amount",
+                    &g.span,
+                    "grain",
+                    "amount = 0.3",
+                );
+                let seed = match &g.seed {
+                    Some(s) if s.value < 0 => {
+                        self.err(
+                            &s.span,
+                            format!("grain seed {} is negative", s.value),
+                            Some("expected an integer ≥ 0".to_string()),
+                        );
+                        0
+                    }
+                    Some(s) => s.value as u64,
+                    None => 0,
+                };
+                Grain {
+                    amount: self.num(
+                        g.amount.as_ref(),
+                        "grain amount",
+                        0.0,
+                        |x| (0.0..=1.0).contains(&x),
+                        "0..=1",
+                    ) as f32,
+                    seed,
+                    size: self.num(
+                        g.size.as_ref(),
+                        "grain size",
+                        1.0,
+                        |x| (0.5..=8.0).contains(&x),
+                        "0.5..=8 (pixels at 1080 px width)",
+                    ) as f32,
+                }
+            });
+            let sharpen = e.sharpen.as_ref().map(|s| {
+                self.required(
+                    s.amount.as_ref(),
+                    "amount",
+                    &s.span,
+                    "sharpen",
+                    "amount = 0.5",
+                );
+                Sharpen {
+                    amount: self.num(
+                        s.amount.as_ref(),
+                        "sharpen amount",
+                        0.0,
+                        |x| (0.0..=2.0).contains(&x),
+                        "0..=2",
+                    ) as f32,
+                    radius: self.num(
+                        s.radius.as_ref(),
+                        "sharpen radius",
+                        1.0,
+                        |x| (0.5..=8.0).contains(&x),
+                        "0.5..=8 (pixels at 1080 px width)",
+                    ) as f32,
+                }
             });
             let (fade_in, fade_out) = self.fades(
                 e.fade_in.as_ref(),
@@ -1915,11 +2074,64 @@ impl V<'_> {
             out.push(Effects {
                 id,
                 grade,
+                lut,
+                lut_strength,
+                vignette,
+                blur,
+                grain,
+                sharpen,
                 fade_in,
                 fade_out,
             });
         }
         out
+    }
+
+    /// A sub-table's key without a default.
+    fn required<T>(
+        &mut self,
+        v: Option<&S<T>>,
+        key: &str,
+        table: &Range<usize>,
+        what: &str,
+        example: &str,
+    ) {
+        if v.is_none() {
+            self.missing(
+                key,
+                table,
+                format!("{what} needs `{key}`"),
+                Some(format!("e.g. {what} = {{ {example} }}")),
+            );
+        }
+    }
+
+    /// A `.cube` file, parsed once per run however many options and overrides use it.
+    /// Problems inside it name the file and its line; `file` is where they sort.
+    fn lut(&mut self, file: &S<String>) -> Option<Arc<Lut>> {
+        let path = self.asset(file)?;
+        if let Some(l) = self.luts.get(&path) {
+            return Some(l.clone());
+        }
+        match Lut::load(&path) {
+            Ok(l) => {
+                let l = Arc::new(l);
+                self.luts.insert(path, l.clone());
+                Some(l)
+            }
+            Err(e) => {
+                let shown = self.root.join(&file.value);
+                self.dx.in_file(
+                    Severity::Error,
+                    &shown,
+                    e.line,
+                    file.span.clone(),
+                    format!("LUT: {}", e.message),
+                    Some(e.hint),
+                );
+                None
+            }
+        }
     }
 
     fn audio(&mut self, pool: S<Vec<RawAudio>>, duration: f64) -> Vec<Audio> {

@@ -72,6 +72,8 @@ struct Extra {
     fonts: Vec<String>,
     product_box: Option<crate::render::NormBox>,
     text_boxes: Vec<crate::render::NormBox>,
+    loudness_lufs: Option<f64>,
+    true_peak_dbtp: Option<f64>,
 }
 
 /// A job's result: its staged, verified file and what the renderer learned, or the error.
@@ -242,6 +244,8 @@ pub fn run(
                 row.duration = verified.duration;
                 row.rules_applied = extra.rules_applied;
                 row.fonts = extra.fonts;
+                row.loudness_lufs = extra.loudness_lufs;
+                row.true_peak_dbtp = extra.true_peak_dbtp;
                 if decision.as_ref().map(|d| d.hold).unwrap_or(false) {
                     // Held back: the staged file goes with the staging directory.
                     row.status = Status::Rejected;
@@ -298,6 +302,8 @@ fn base_row(t: &Template, job: &Job, presets: &PresetSet) -> ManifestRow {
         tracking: job.tracking.clone(),
         rules_applied: Vec::new(),
         fonts: Vec::new(),
+        loudness_lufs: None,
+        true_peak_dbtp: None,
         dedup: None,
         dedup_reason: None,
         error: None,
@@ -321,6 +327,13 @@ fn run_job(
     let scene = render::prepare(t, job, preset, region, assets, fonts, text_cache).map_err(|e| ctx(&e))?;
     let staged = staging.path_for(job);
     let stamp = stamp_for(t, job);
+    let mut extra = Extra {
+        rules_applied: scene.rules_applied.clone(),
+        fonts: scene.fonts.clone(),
+        product_box: scene.product_box,
+        text_boxes: scene.text_boxes.clone(),
+        ..Extra::default()
+    };
     let _ = events.send(Event::JobStarted { index: job.index, file: job.file.clone(), frames: scene.frames });
 
     match preset.kind {
@@ -331,10 +344,14 @@ fn run_job(
             let _ = events.send(Event::Frames { index: job.index, done: 1, total: 1 });
         }
         PresetKind::Video => {
-            let audio = render::soundtrack(t, job, preset, region, assets).map_err(|e| ctx(&e))?;
-            let (Some(video), Some(aspec), Some(audio)) = (&preset.video, &preset.audio, audio) else {
+            let sound = render::soundtrack(t, job, preset, region, assets).map_err(|e| ctx(&e))?;
+            let (Some(video), Some(aspec), Some(sound)) = (&preset.video, &preset.audio, sound) else {
                 return Err(ctx(&"video preset without [video] and [audio] settings"));
             };
+            extra.loudness_lufs = sound.loudness_lufs;
+            extra.true_peak_dbtp = sound.true_peak_dbtp;
+            extra.rules_applied.extend(sound.notes);
+            let audio = sound.pcm;
             // x264's thread count changes its output bytes, so it follows the machine, never
             // `--jobs`: the same template gives the same files however many jobs run.
             let mut settings = VideoSettings::new(scene.width, scene.height, scene.fps, video.clone(), aspec.clone());
@@ -370,10 +387,5 @@ fn run_job(
         }
     }
     let verified = export::verify(&staged, job, scene.frames, scene.fps).map_err(|e| ctx(&e))?;
-    Ok((staged, verified, Extra {
-            rules_applied: scene.rules_applied.clone(),
-            fonts: scene.fonts.clone(),
-            product_box: scene.product_box,
-            text_boxes: scene.text_boxes.clone(),
-        }))
+    Ok((staged, verified, extra))
 }

@@ -166,6 +166,11 @@ pub struct ManifestRow {
     pub rules_applied: Vec<String>,
     /// Font families the captions were drawn with.
     pub fonts: Vec<String>,
+    /// Integrated loudness (ITU-R BS.1770-4) of the soundtrack as mixed, LUFS; `None` for
+    /// stills and silent soundtracks.
+    pub loudness_lufs: Option<f64>,
+    /// True peak (BS.1770-4 Annex 2) of the soundtrack as mixed, dBTP.
+    pub true_peak_dbtp: Option<f64>,
     /// Duplicate-gate verdict (`distinct`, `similar`, `duplicate`) when scored.
     pub dedup: Option<String>,
     pub dedup_reason: Option<String>,
@@ -187,7 +192,7 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
     let header = [
         "file", "status", "variant", "variant_id", "template", "template_version", "preset", "platform", "kind", "region",
         "locale", "modules", "width", "height", "duration", "frames", "bytes", "sha256", "tracking_url", "dedup",
-        "dedup_reason", "error",
+        "dedup_reason", "error", "loudness_lufs", "true_peak_dbtp",
     ];
     w.write_record(header).expect("writing to a Vec cannot fail");
     for r in rows {
@@ -220,6 +225,8 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
             r.dedup.clone().unwrap_or_default(),
             r.dedup_reason.clone().unwrap_or_default(),
             r.error.clone().unwrap_or_default(),
+            r.loudness_lufs.map(|l| format!("{l:.1}")).unwrap_or_default(),
+            r.true_peak_dbtp.map(|p| format!("{p:.1}")).unwrap_or_default(),
         ])
         .expect("writing to a Vec cannot fail");
     }

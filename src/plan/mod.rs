@@ -175,13 +175,13 @@ pub fn asset_paths(t: &Template) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = Vec::new();
     v.extend(t.backgrounds.iter().filter_map(|b| b.source.path().cloned()));
     v.extend(t.products.iter().map(|p| p.source.clone()));
-    v.extend(t.audio.iter().filter_map(|a| a.source.clone()));
+    v.extend(t.audio.iter().flat_map(|a| a.files().cloned()));
     // A region may swap in its own assets (a localised product shot, a voice track).
     for r in &t.regions {
         let o = &r.overrides;
         v.extend(o.background.values().filter_map(|b| b.source.path().cloned()));
         v.extend(o.product.values().map(|p| p.source.clone()));
-        v.extend(o.audio.values().filter_map(|a| a.source.clone()));
+        v.extend(o.audio.values().flat_map(|a| a.files().cloned()));
     }
     v
 }

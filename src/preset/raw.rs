@@ -45,6 +45,10 @@ pub(crate) struct RawAudio {
     pub sample_rate: Option<u32>,
     pub channels: Option<Spanned<u16>>,
     pub bitrate_kbps: Option<u32>,
+    /// Integrated loudness target, LUFS.
+    pub loudness: Option<Spanned<f64>>,
+    /// True-peak ceiling, dBTP.
+    pub true_peak: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -97,7 +101,7 @@ macro_rules! merge_fields {
 }
 
 merge_fields!(RawVideo { codec, profile, speed, crf, max_bitrate_kbps, gop });
-merge_fields!(RawAudio { codec, sample_rate, channels, bitrate_kbps });
+merge_fields!(RawAudio { codec, sample_rate, channels, bitrate_kbps, loudness, true_peak });
 merge_fields!(RawImage { format, quality });
 merge_fields!(RawSafeZone { top, bottom, left, right });
 merge_fields!(RawRules { white_background, min_product_fill, no_text, max_title_chars });

@@ -7,6 +7,9 @@
 
 pub mod captions;
 pub mod ops;
+pub mod sound;
+
+pub use sound::{soundtrack, Soundtrack};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -29,6 +32,8 @@ pub enum RenderError {
     Text { option: String, locale: String, source: TextError },
     #[error("subtitle `{option}` has no copy for region {region} (locale `{locale}`; tried {tried}); it has: {have}")]
     MissingCopy { option: String, region: String, locale: String, tried: String, have: String },
+    #[error("audio `{option}` has no voice-over for region {region} (locale `{locale}`; tried {tried})")]
+    MissingVoiceover { option: String, region: String, locale: String, tried: String },
 }
 
 type Loaded<T> = Result<Arc<T>, Arc<MediaError>>;
@@ -62,8 +67,8 @@ impl Assets {
                 want_images.push(t.product_for(region, i).source.clone());
             }
             if let (Some(i), PresetKind::Video) = (job.choices.audio, job.kind) {
-                if let (Some(src), Some(spec)) = (&t.audio_for(region, i).source, presets.get(&job.preset).and_then(|p| p.audio.as_ref())) {
-                    want_music.push((src.clone(), spec.sample_rate, spec.channels));
+                if let Some(spec) = presets.get(&job.preset).and_then(|p| p.audio.as_ref()) {
+                    want_music.extend(t.audio_for(region, i).files().map(|p| (p.clone(), spec.sample_rate, spec.channels)));
                 }
             }
         }
@@ -115,17 +120,7 @@ impl Assets {
 /// The copy of a subtitle for a region: its locale, then the region's fallbacks, then the
 /// bare language (`es-MX` → `es`).
 pub fn copy_for<'a>(texts: &'a BTreeMap<String, String>, region: &Region) -> Result<&'a str, Vec<String>> {
-    let mut tried = vec![region.locale.clone()];
-    tried.extend(region.fallback.iter().cloned());
-    if let Some((lang, _)) = region.locale.split_once('-') {
-        tried.push(lang.to_string());
-    }
-    for loc in &tried {
-        if let Some(s) = texts.get(loc) {
-            return Ok(s);
-        }
-    }
-    Err(tried)
+    crate::template::locale_lookup(texts, region).map(String::as_str)
 }
 
 /// `copy_for`, then — only with `--allow-fallback` — the template's default copy, noting in
@@ -541,22 +536,5 @@ impl Scene {
             }
         }
         f
-    }
-}
-
-/// The job's soundtrack: the chosen music fitted to the duration, or silence.
-pub fn soundtrack(t: &Template, job: &Job, preset: &Preset, region: &Region, assets: &Assets) -> Result<Option<Arc<AudioPcm>>, RenderError> {
-    let Some(spec) = &preset.audio else { return Ok(None) };
-    if preset.kind != PresetKind::Video {
-        return Ok(None);
-    }
-    let silence = || Ok(Some(Arc::new(AudioPcm::silence(spec.sample_rate, spec.channels, t.duration))));
-    let Some(ai) = job.choices.audio else { return silence() };
-    let a = t.audio_for(region, ai);
-    let Some(src) = &a.source else { return silence() };
-    match assets.music.get(&(src.clone(), spec.sample_rate, spec.channels)) {
-        Some(Ok(pcm)) => Ok(Some(Arc::new(pcm.fit(a.start, t.duration, a.fade_in, a.fade_out, a.volume)))),
-        Some(Err(e)) => Err(RenderError::Media { pool: "audio", option: a.id.clone(), source: e.clone() }),
-        None => unreachable!("Assets::load covers every planned music file"),
     }
 }

@@ -26,7 +26,7 @@ pub fn settings(w: u32, h: u32, fps: u32) -> VideoSettings {
             max_bitrate_kbps: Some(2000),
             gop: 2 * fps,
         },
-        audio: AudioSpec { codec: "aac".into(), sample_rate: 48_000, channels: 2, bitrate_kbps: 128 },
+        audio: AudioSpec { codec: "aac".into(), sample_rate: 48_000, channels: 2, bitrate_kbps: 128, loudness: None, true_peak: None },
         threads: 1,
     }
 }

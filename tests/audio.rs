@@ -54,6 +54,27 @@ fn project() -> Project {
     p
 }
 
+/// `assets/NAME.wav`: a sine at 48 kHz, `gain` times FFmpeg's default level (1/8 = −18 dBFS).
+fn tone_file(p: &Project, name: &str, freq: u32, gain: f64, secs: u32) {
+    let src = format!("sine=frequency={freq}:sample_rate=48000");
+    let (vol, len) = (format!("volume={gain}"), secs.to_string());
+    ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            &src,
+            "-af",
+            &vol,
+            "-t",
+            &len,
+            "-c:a",
+            "pcm_s16le",
+        ],
+        &p.path(&format!("assets/{name}.wav")),
+    );
+}
+
 fn template(duration: f64, regions: &str, audio: &str) -> String {
     format!(
         r##"[template]
@@ -170,23 +191,9 @@ fn db(x: f64) -> f64 {
 #[test]
 fn loudness_and_true_peak_meet_the_preset_as_ffmpeg_measures_them() {
     let p = project();
-    // A hot tone (−6 dBFS peaks, about −9 LUFS) with a voice-over and a whoosh: the mix must
-    // come down ~5 LU and its peaks under −1 dBTP.
-    ffmpeg(
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=220:sample_rate=48000",
-            "-af",
-            "volume=3",
-            "-t",
-            "6",
-            "-c:a",
-            "pcm_s16le",
-        ],
-        &p.path("assets/hot.wav"),
-    );
+    // A hot tone (−8.5 dBFS peaks, about −8.5 LUFS) with a voice-over and a whoosh: the mix
+    // must come down about 5.5 LU and its peaks stay under −1 dBTP.
+    tone_file(&p, "hot", 220, 3.0, 6);
     let audio = r#"source = "assets/hot.wav"
 voiceover = { en = "vo/en.m4a" }
 voiceover_start = 1.0
@@ -234,21 +241,7 @@ sfx = [{ source = "sfx/whoosh.wav", at = 4.5, volume = 1.0 }]"#;
 fn quiet_music_is_raised_to_the_target_without_clipping() {
     let p = project();
     // −40 dBFS music: +20 dB or more of gain, the voice peaks then need the limiter.
-    ffmpeg(
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=330:sample_rate=48000",
-            "-af",
-            "volume=0.08",
-            "-t",
-            "5",
-            "-c:a",
-            "pcm_s16le",
-        ],
-        &p.path("assets/quiet.wav"),
-    );
+    tone_file(&p, "quiet", 330, 0.08, 5);
     let audio = r#"source = "assets/quiet.wav"
 sfx = [{ source = "sfx/pop.wav", at = 2.0 }]"#;
     let (out, row) = render(&p, &template(5.0, r#""US""#, audio), &[]);
@@ -268,19 +261,7 @@ sfx = [{ source = "sfx/pop.wav", at = 2.0 }]"#;
 #[test]
 fn music_ducks_while_the_voice_speaks() {
     let p = project();
-    ffmpeg(
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=300:sample_rate=48000",
-            "-t",
-            "8",
-            "-c:a",
-            "pcm_s16le",
-        ],
-        &p.path("assets/tone.wav"),
-    );
+    tone_file(&p, "tone", 300, 1.0, 8);
     let audio = r#"source = "assets/tone.wav"
 voiceover = { en = "vo/en.m4a" }
 voiceover_start = 2.0
@@ -344,19 +325,7 @@ fn a_sound_effect_plays_at_its_time() {
 #[test]
 fn a_short_track_loops_without_a_silent_gap() {
     let p = project();
-    ffmpeg(
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000",
-            "-t",
-            "1",
-            "-c:a",
-            "pcm_s16le",
-        ],
-        &p.path("assets/short.wav"),
-    );
+    tone_file(&p, "short", 440, 1.0, 1);
     let (out, _) = render(
         &p,
         &template(4.0, r#""US""#, r#"source = "assets/short.wav""#),

@@ -419,3 +419,57 @@ fn a_region_without_its_voiceover_is_a_validation_error_naming_where() {
         .unwrap();
     assert!(!jp["rules_applied"].to_string().contains("voice-over"));
 }
+
+#[test]
+fn audio_keys_are_checked_where_they_are_written() {
+    let p = project();
+    let check = |audio: &str, regions: &str| {
+        let text = template(3.0, regions, audio);
+        p.write("t.toml", &text);
+        let o = p.factory(&["validate", "t.toml"]);
+        (o.status.code(), stderr(&o), text)
+    };
+    // A region override may supply the voice-over the option lacks.
+    let (code, err, _) = check(
+        "voiceover = { en = \"vo/en.m4a\" }\n\n[[region]]\ncode = \"JP\"\noverride.audio.a = { voiceover = { ja = \"vo/ja.m4a\" } }",
+        r#""US", "JP""#,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    // Keys that would do nothing, and an effect after the end, point at their line.
+    for (audio, message, key) in [
+        (
+            "duck = { amount_db = -6 }",
+            "`duck` of audio `a` applies to a voice-over",
+            "duck",
+        ),
+        (
+            "loop = false",
+            "`loop` of audio `a` applies to music",
+            "loop",
+        ),
+        (
+            "sfx = [{ source = \"sfx/pop.wav\", at = 3.5 }]",
+            "sound effect at 3.5 s is after the video ends (3 s)",
+            "sfx",
+        ),
+        (
+            "sfx = [{ at = 1.0 }]",
+            "a sound effect of audio `a` has no `source`",
+            "sfx",
+        ),
+        (
+            "voiceover = { en = \"vo/missing.m4a\" }",
+            "vo/missing.m4a",
+            "voiceover",
+        ),
+    ] {
+        let (code, err, text) = check(audio, r#""US""#);
+        let line = text.lines().position(|l| l.starts_with(key)).unwrap() + 1;
+        assert_eq!(code, Some(2), "{audio}: {err}");
+        assert!(err.contains(message), "{audio}: {err}");
+        assert!(
+            err.contains(&format!("t.toml:{line}:")),
+            "{audio}: no line {line} in {err}"
+        );
+    }
+}

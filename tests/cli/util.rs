@@ -32,38 +32,8 @@ impl Project {
             *px = Rgba([230, 40, 40, (a * 255.0) as u8]);
         }
         product.save(p.path("assets/product.png")).unwrap();
-        ffmpeg(
-            &[
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc2=size=96x64:rate=10",
-                "-t",
-                "1",
-                "-pix_fmt",
-                "yuv420p",
-                "-c:v",
-                "libx264",
-                "-preset",
-                "ultrafast",
-            ],
-            &p.path("assets/clip.mp4"),
-        );
-        ffmpeg(
-            &[
-                "-f",
-                "lavfi",
-                "-i",
-                "sine=frequency=440:sample_rate=44100",
-                "-t",
-                "3",
-                "-c:a",
-                "aac",
-                "-b:a",
-                "64k",
-            ],
-            &p.path("assets/music.m4a"),
-        );
+        ffmpeg(&["-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10", "-t", "1", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast"], &p.path("assets/clip.mp4"));
+        ffmpeg(&["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "3", "-c:a", "aac", "-b:a", "64k"], &p.path("assets/music.m4a"));
         p.write("presets/tiny-video.toml", TINY_VIDEO);
         p.write("presets/tiny-image.toml", TINY_IMAGE);
         p
@@ -115,24 +85,11 @@ pub fn stderr(o: &Output) -> String {
 /// `ffprobe -show_format -show_streams -count_frames` as JSON: what an operator would run.
 pub fn ffprobe(path: &Path) -> serde_json::Value {
     let o = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-count_frames",
-            "-show_format",
-            "-show_streams",
-            "-of",
-            "json",
-        ])
+        .args(["-v", "error", "-count_frames", "-show_format", "-show_streams", "-of", "json"])
         .arg(path)
         .output()
         .expect("ffprobe");
-    assert!(
-        o.status.success(),
-        "ffprobe {}: {}",
-        path.display(),
-        stderr(&o)
-    );
+    assert!(o.status.success(), "ffprobe {}: {}", path.display(), stderr(&o));
     serde_json::from_slice(&o.stdout).unwrap()
 }
 

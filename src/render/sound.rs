@@ -169,6 +169,10 @@ pub const CODEC_HEADROOM_DB: f64 = 0.5;
 /// within 0.1 LU of the target; a loud effect over quiet music needs a few steps, a mix
 /// without peaks one.
 fn master(mix: &mut AudioPcm, spec: &AudioSpec) -> (Option<f64>, Option<f64>) {
+    if mix.samples.iter().all(|s| *s == 0.0) {
+        // Digital silence (a template without sound): nothing to level or measure.
+        return (None, None);
+    }
     let limit = |gain_db: f64| {
         let mut out = mix.clone();
         let g = 10f64.powf(gain_db / 20.0) as f32;

@@ -148,22 +148,19 @@ pub fn peak_envelope(pcm: &AudioPcm) -> Vec<f32> {
     let mut env = vec![0.0f32; frames];
     let half = TAPS / 2;
     for c in 0..ch {
-        let at = |i: isize| {
-            if i >= 0 && (i as usize) < frames {
-                pcm.samples[i as usize * ch + c] as f64
-            } else {
-                0.0
-            }
-        };
+        // The channel with TAPS/2 zeros either side: the window for frame n starts at n.
+        let mut padded = vec![0.0f64; frames + TAPS];
+        for (p, x) in padded[half..]
+            .iter_mut()
+            .zip(pcm.samples.iter().skip(c).step_by(ch))
+        {
+            *p = *x as f64;
+        }
         for (n, e) in env.iter_mut().enumerate() {
-            let mut m = at(n as isize).abs();
-            let first = n as isize - half as isize;
+            let window = &padded[n..n + TAPS];
+            let mut m = window[half].abs();
             for phase in &phases {
-                let v: f64 = phase
-                    .iter()
-                    .enumerate()
-                    .map(|(t, h)| h * at(first + t as isize))
-                    .sum();
+                let v: f64 = phase.iter().zip(window).map(|(h, x)| h * x).sum();
                 m = m.max(v.abs());
             }
             *e = e.max(m as f32);

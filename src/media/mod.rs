@@ -7,12 +7,14 @@ use std::path::{Path, PathBuf};
 
 use image::RgbaImage;
 
+mod aac;
 mod audio;
 mod clip;
 pub(crate) mod ffio;
 pub mod loudness;
 mod still;
 
+pub use aac::aac_roundtrip;
 pub use clip::fit_inside;
 
 #[derive(Debug, thiserror::Error)]

@@ -166,10 +166,10 @@ pub struct ManifestRow {
     pub rules_applied: Vec<String>,
     /// Font families the captions were drawn with.
     pub fonts: Vec<String>,
-    /// Integrated loudness (ITU-R BS.1770-4) of the soundtrack as mixed, LUFS; `None` for
-    /// stills and silent soundtracks.
+    /// Integrated loudness (ITU-R BS.1770-4) of the soundtrack as the MP4 holds it (measured
+    /// after AAC coding), LUFS; `None` for stills and silent soundtracks.
     pub loudness_lufs: Option<f64>,
-    /// True peak (BS.1770-4 Annex 2) of the soundtrack as mixed, dBTP.
+    /// True peak (BS.1770-4 Annex 2) of the soundtrack after AAC coding, dBTP.
     pub true_peak_dbtp: Option<f64>,
     /// Duplicate-gate verdict (`distinct`, `similar`, `duplicate`) when scored.
     pub dedup: Option<String>,

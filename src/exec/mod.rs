@@ -107,6 +107,8 @@ struct Extra {
     scenes: Vec<export::SceneSpan>,
     product_box: Option<crate::render::NormBox>,
     text_boxes: Vec<crate::render::NormBox>,
+    loudness_lufs: Option<f64>,
+    true_peak_dbtp: Option<f64>,
 }
 
 /// A job's result: its staged, verified file and what the renderer learned, or the error.
@@ -320,6 +322,8 @@ pub fn run(
                 row.rules_applied = extra.rules_applied;
                 row.fonts = extra.fonts;
                 row.scenes = extra.scenes;
+                row.loudness_lufs = extra.loudness_lufs;
+                row.true_peak_dbtp = extra.true_peak_dbtp;
                 if decision.as_ref().map(|d| d.hold).unwrap_or(false) {
                     // Held back: the staged file goes with the staging directory.
                     row.status = Status::Rejected;
@@ -396,6 +400,8 @@ fn base_row(t: &Template, job: &Job, presets: &PresetSet) -> ManifestRow {
         rules_applied: Vec::new(),
         fonts: Vec::new(),
         scenes: Vec::new(),
+        loudness_lufs: None,
+        true_peak_dbtp: None,
         dedup: None,
         dedup_reason: None,
         error: None,
@@ -431,6 +437,22 @@ fn run_job(
         render::prepare(t, job, preset, region, assets, fonts, text_cache).map_err(|e| ctx(&e))?;
     let staged = staging.path_for(job);
     let stamp = stamp_for(t, job);
+    let mut extra = Extra {
+        rules_applied: scene.rules_applied.clone(),
+        fonts: scene.fonts.clone(),
+        scenes: scene
+            .scenes
+            .iter()
+            .map(|(id, start, end)| export::SceneSpan {
+                id: id.clone(),
+                start: *start,
+                end: *end,
+            })
+            .collect(),
+        product_box: scene.product_box,
+        text_boxes: scene.text_boxes.clone(),
+        ..Extra::default()
+    };
     let _ = events.send(Event::JobStarted {
         index: job.index,
         file: job.file.clone(),
@@ -452,11 +474,15 @@ fn run_job(
             });
         }
         PresetKind::Video => {
-            let audio = render::soundtrack(t, job, preset, region, assets).map_err(|e| ctx(&e))?;
-            let (Some(video), Some(aspec), Some(audio)) = (&preset.video, &preset.audio, audio)
+            let sound = render::soundtrack(t, job, preset, region, assets).map_err(|e| ctx(&e))?;
+            let (Some(video), Some(aspec), Some(sound)) = (&preset.video, &preset.audio, sound)
             else {
                 return Err(ctx(&"video preset without [video] and [audio] settings"));
             };
+            extra.loudness_lufs = sound.loudness_lufs;
+            extra.true_peak_dbtp = sound.true_peak_dbtp;
+            extra.rules_applied.extend(sound.notes);
+            let audio = sound.pcm;
             // x264's thread count changes its output bytes, so it follows the machine, never
             // `--jobs`: the same template gives the same files however many jobs run.
             let mut settings = VideoSettings::new(
@@ -516,23 +542,5 @@ fn run_job(
         }
     }
     let verified = export::verify(&staged, job, scene.frames, scene.fps).map_err(|e| ctx(&e))?;
-    Ok((
-        staged,
-        verified,
-        Extra {
-            rules_applied: scene.rules_applied.clone(),
-            fonts: scene.fonts.clone(),
-            scenes: scene
-                .scenes
-                .iter()
-                .map(|(id, start, end)| export::SceneSpan {
-                    id: id.clone(),
-                    start: *start,
-                    end: *end,
-                })
-                .collect(),
-            product_box: scene.product_box,
-            text_boxes: scene.text_boxes.clone(),
-        },
-    ))
+    Ok((staged, verified, extra))
 }

@@ -210,6 +210,11 @@ pub struct ManifestRow {
     /// Scenes in play order with their start and end in seconds (videos with `[[scene]]`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub scenes: Vec<SceneSpan>,
+    /// Integrated loudness (ITU-R BS.1770-4) of the soundtrack as the MP4 holds it (measured
+    /// after AAC coding), LUFS; `None` for stills and silent soundtracks.
+    pub loudness_lufs: Option<f64>,
+    /// True peak (BS.1770-4 Annex 2) of the soundtrack after AAC coding, dBTP.
+    pub true_peak_dbtp: Option<f64>,
     /// Duplicate-gate verdict (`distinct`, `similar`, `duplicate`) when scored.
     pub dedup: Option<String>,
     pub dedup_reason: Option<String>,
@@ -261,6 +266,8 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
         "dedup",
         "dedup_reason",
         "error",
+        "loudness_lufs",
+        "true_peak_dbtp",
     ];
     w.write_record(header)
         .expect("writing to a Vec cannot fail");
@@ -302,6 +309,12 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
             r.dedup.clone().unwrap_or_default(),
             r.dedup_reason.clone().unwrap_or_default(),
             r.error.clone().unwrap_or_default(),
+            r.loudness_lufs
+                .map(|l| format!("{l:.1}"))
+                .unwrap_or_default(),
+            r.true_peak_dbtp
+                .map(|p| format!("{p:.1}"))
+                .unwrap_or_default(),
         ])
         .expect("writing to a Vec cannot fail");
     }

@@ -198,18 +198,46 @@ impl AudioPcm {
         fade_in: f64,
         fade_out: f64,
         gain: f32,
+        seam: Option<f64>,
     ) -> AudioPcm {
         let ch = self.channels.max(1) as usize;
         let rate = self.sample_rate as f64;
         let out_frames = (duration.max(0.0) * rate).round() as usize;
         let src_frames = self.samples.len() / ch;
         let mut samples = vec![0.0f32; out_frames * ch];
-        if src_frames > 0 {
-            // A start past the end wraps like the loop does, so any start is valid.
-            let start_frame = ((start.max(0.0) * rate).round() as usize) % src_frames;
-            for (i, out) in samples.chunks_exact_mut(ch).enumerate() {
-                let s = (start_frame + i) % src_frames;
-                out.copy_from_slice(&self.samples[s * ch..s * ch + ch]);
+        let start_frame = (start.max(0.0) * rate).round() as usize;
+        match seam {
+            _ if src_frames == 0 => {}
+            None => {
+                let avail = src_frames.saturating_sub(start_frame).min(out_frames);
+                if avail > 0 {
+                    samples[..avail * ch].copy_from_slice(
+                        &self.samples[start_frame * ch..(start_frame + avail) * ch],
+                    );
+                }
+            }
+            Some(xfade) => {
+                // Each pass after the first starts `x` frames early, its head fading in over
+                // the previous pass's tail, so the loop has no gap and no click. At most a
+                // quarter of the source, so a very short loop still mostly plays itself.
+                let x = ((xfade.max(0.0) * rate).round() as usize).min(src_frames / 4);
+                let period = src_frames - x;
+                for (i, out) in samples.chunks_exact_mut(ch).enumerate() {
+                    let p = start_frame + i;
+                    let (pass, q) = (p / period, p % period);
+                    let head = &self.samples[q * ch..q * ch + ch];
+                    if pass == 0 || q >= x {
+                        out.copy_from_slice(head);
+                    } else {
+                        // Equal power: a loop seam joins unrelated material.
+                        let t = (q as f32 + 0.5) / x as f32 * std::f32::consts::FRAC_PI_2;
+                        let (fin, fout) = (t.sin(), t.cos());
+                        let tail = &self.samples[(period + q) * ch..(period + q) * ch + ch];
+                        for ((o, h), t) in out.iter_mut().zip(head).zip(tail) {
+                            *o = h * fin + t * fout;
+                        }
+                    }
+                }
             }
         }
         // Linear ramps measured in sample frames: the first frame of a fade-in and the last
@@ -279,20 +307,54 @@ mod tests {
 
     #[test]
     fn trims_to_exact_length_from_start() {
-        let out = ramp(100).fit(2.0, 3.0, 0.0, 0.0, 1.0);
+        let out = ramp(100).fit(2.0, 3.0, 0.0, 0.0, 1.0, Some(0.0));
         assert_eq!(out.samples, (20..50).map(|i| i as f32).collect::<Vec<_>>());
         assert_eq!(out.duration(), 3.0);
     }
 
     #[test]
     fn loops_when_shorter() {
-        let out = ramp(4).fit(0.1, 1.0, 0.0, 0.0, 1.0);
+        let out = ramp(4).fit(0.1, 1.0, 0.0, 0.0, 1.0, Some(0.0));
         assert_eq!(out.samples, vec![1., 2., 3., 0., 1., 2., 3., 0., 1., 2.]);
     }
 
     #[test]
+    fn without_loop_the_music_stops_where_the_file_ends() {
+        let out = ramp(4).fit(0.1, 0.6, 0.0, 0.0, 1.0, None);
+        assert_eq!(out.samples, vec![1., 2., 3., 0., 0., 0.]);
+        assert!(ramp(4)
+            .fit(0.9, 0.2, 0.0, 0.0, 1.0, None)
+            .samples
+            .iter()
+            .all(|v| *v == 0.0));
+    }
+
+    #[test]
+    fn loop_seam_crossfades_tail_into_head() {
+        // A constant keeps at least its level across the seam (equal power: sin + cos ≥ 1).
+        let ones = AudioPcm {
+            sample_rate: 10,
+            channels: 1,
+            samples: vec![1.0; 10],
+        };
+        let out = ones.fit(0.0, 3.0, 0.0, 0.0, 1.0, Some(0.2));
+        assert_eq!(out.samples.len(), 30);
+        assert!(out.samples.iter().all(|v| *v >= 0.99), "{:?}", out.samples);
+        // A ramp: after the first pass (8 frames), frames blend head q with tail 8 + q.
+        let r = ramp(10).fit(0.0, 1.2, 0.0, 0.0, 1.0, Some(0.2));
+        assert_eq!(&r.samples[..8], &[0., 1., 2., 3., 4., 5., 6., 7.]);
+        let t0 = 0.25 * std::f32::consts::FRAC_PI_2;
+        assert!(
+            (r.samples[8] - 8.0 * t0.cos()).abs() < 1e-5,
+            "{:?}",
+            r.samples
+        );
+        assert_eq!(&r.samples[10..], &[2., 3.]);
+    }
+
+    #[test]
     fn start_past_the_end_wraps() {
-        let out = ramp(4).fit(0.5, 0.3, 0.0, 0.0, 1.0);
+        let out = ramp(4).fit(0.5, 0.3, 0.0, 0.0, 1.0, Some(0.0));
         assert_eq!(out.samples, vec![1., 2., 3.]);
     }
 
@@ -303,7 +365,7 @@ mod tests {
             channels: 2,
             samples: vec![1.0; 40],
         };
-        let out = ones.fit(0.0, 1.0, 0.4, 0.2, 0.5);
+        let out = ones.fit(0.0, 1.0, 0.4, 0.2, 0.5, None);
         let left: Vec<f32> = out.samples.chunks_exact(2).map(|c| c[0]).collect();
         assert_eq!(
             left,
@@ -319,7 +381,7 @@ mod tests {
             channels: 1,
             samples: vec![1.0; 4],
         };
-        let out = ones.fit(0.0, 0.4, 0.4, 0.4, 1.0);
+        let out = ones.fit(0.0, 0.4, 0.4, 0.4, 1.0, None);
         assert_eq!(out.samples, vec![0.0, 0.25 * 0.5, 0.5 * 0.25, 0.0]);
     }
 
@@ -330,7 +392,7 @@ mod tests {
             channels: 2,
             samples: vec![],
         };
-        let out = empty.fit(1.0, 0.5, 0.1, 0.1, 1.0);
+        let out = empty.fit(1.0, 0.5, 0.1, 0.1, 1.0, Some(0.05));
         assert_eq!(out.samples.len(), 48_000);
         assert!(out.samples.iter().all(|v| *v == 0.0));
     }

@@ -260,7 +260,7 @@ pub fn asset_paths(t: &Template) -> Vec<PathBuf> {
             .filter_map(|b| b.source.path().cloned()),
     );
     v.extend(t.products.iter().map(|p| p.source.clone()));
-    v.extend(t.audio.iter().filter_map(|a| a.source.clone()));
+    v.extend(t.audio.iter().flat_map(|a| a.files().cloned()));
     v.extend(t.end_cards.iter().filter_map(|e| e.logo.clone()));
     v.extend(
         t.effects
@@ -276,7 +276,7 @@ pub fn asset_paths(t: &Template) -> Vec<PathBuf> {
                 .filter_map(|b| b.source.path().cloned()),
         );
         v.extend(o.product.values().map(|p| p.source.clone()));
-        v.extend(o.audio.values().filter_map(|a| a.source.clone()));
+        v.extend(o.audio.values().flat_map(|a| a.files().cloned()));
         v.extend(
             o.effects
                 .values()

@@ -365,6 +365,24 @@ fn check_values(
                 );
             }
         }
+        if let Some(l) = &a.loudness {
+            if !(-70.0..=0.0).contains(l.get_ref()) {
+                at(
+                    Some(l.span()),
+                    format!("loudness {} LUFS is out of range", l.get_ref()),
+                    Some("expected LUFS in -70..=0; social feeds ask for about -14".into()),
+                );
+            }
+        }
+        if let Some(p) = &a.true_peak {
+            if !(-20.0..=0.0).contains(p.get_ref()) {
+                at(
+                    Some(p.span()),
+                    format!("true_peak {} dBTP is out of range", p.get_ref()),
+                    Some("expected dBTP in -20..=0; -1 is the usual ceiling".into()),
+                );
+            }
+        }
     }
     if let Some(i) = &raw.image {
         if let Some(f) = &i.format {
@@ -475,6 +493,8 @@ fn finish(id: &str, path: &Path, raw: RawPreset) -> Result<Preset, Vec<PresetIss
                 sample_rate: a.sample_rate.unwrap_or(48_000),
                 channels: a.channels.map(|c| c.into_inner()).unwrap_or(2),
                 bitrate_kbps: a.bitrate_kbps.unwrap_or(128),
+                loudness: a.loudness.map(|l| l.into_inner()),
+                true_peak: a.true_peak.map(|p| p.into_inner()),
             });
         }
         Some(PresetKind::Image) => {
@@ -665,6 +685,7 @@ mod tests {
             (a.codec.as_str(), a.sample_rate, a.channels, a.bitrate_kbps),
             ("aac", 48_000, 2, 128)
         );
+        assert_eq!((a.loudness, a.true_peak), (Some(-14.0), Some(-1.0)));
         assert_eq!(
             (t.fps, t.min_duration, t.max_duration, t.max_bytes),
             (30, Some(5.0), Some(60.0), Some(500_000_000))

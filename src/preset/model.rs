@@ -49,6 +49,11 @@ pub struct AudioSpec {
     pub sample_rate: u32,
     pub channels: u16,
     pub bitrate_kbps: u32,
+    /// Integrated loudness (EBU R128 / BS.1770-4) the mix is normalised to, LUFS; `None`
+    /// leaves the mix's level as the template sets it.
+    pub loudness: Option<f64>,
+    /// True-peak ceiling (BS.1770-4 Annex 2), dBTP; `None` = no limiter.
+    pub true_peak: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]

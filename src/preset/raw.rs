@@ -45,6 +45,10 @@ pub(crate) struct RawAudio {
     pub sample_rate: Option<u32>,
     pub channels: Option<Spanned<u16>>,
     pub bitrate_kbps: Option<u32>,
+    /// Integrated loudness target, LUFS.
+    pub loudness: Option<Spanned<f64>>,
+    /// True-peak ceiling, dBTP.
+    pub true_peak: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -108,7 +112,9 @@ merge_fields!(RawAudio {
     codec,
     sample_rate,
     channels,
-    bitrate_kbps
+    bitrate_kbps,
+    loudness,
+    true_peak
 });
 merge_fields!(RawImage { format, quality });
 merge_fields!(RawSafeZone {

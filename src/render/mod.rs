@@ -10,6 +10,9 @@ pub mod captions;
 pub mod look;
 pub mod motion;
 pub mod ops;
+pub mod sound;
+
+pub use sound::{soundtrack, Soundtrack};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -49,6 +52,15 @@ pub enum RenderError {
         locale: String,
         tried: String,
         have: String,
+    },
+    #[error(
+        "audio `{option}` has no voice-over for region {region} (locale `{locale}`; tried {tried})"
+    )]
+    MissingVoiceover {
+        option: String,
+        region: String,
+        locale: String,
+        tried: String,
     },
 }
 
@@ -103,11 +115,12 @@ impl Assets {
                 want_images.push(logo.clone());
             }
             if let (Some(i), PresetKind::Video) = (job.choices.audio, job.kind) {
-                if let (Some(src), Some(spec)) = (
-                    &t.audio_for(region, i).source,
-                    presets.get(&job.preset).and_then(|p| p.audio.as_ref()),
-                ) {
-                    want_music.push((src.clone(), spec.sample_rate, spec.channels));
+                if let Some(spec) = presets.get(&job.preset).and_then(|p| p.audio.as_ref()) {
+                    want_music.extend(
+                        t.audio_for(region, i)
+                            .files()
+                            .map(|p| (p.clone(), spec.sample_rate, spec.channels)),
+                    );
                 }
             }
         }
@@ -179,17 +192,7 @@ pub fn copy_for<'a>(
     texts: &'a BTreeMap<String, String>,
     region: &Region,
 ) -> Result<&'a str, Vec<String>> {
-    let mut tried = vec![region.locale.clone()];
-    tried.extend(region.fallback.iter().cloned());
-    if let Some((lang, _)) = region.locale.split_once('-') {
-        tried.push(lang.to_string());
-    }
-    for loc in &tried {
-        if let Some(s) = texts.get(loc) {
-            return Ok(s);
-        }
-    }
-    Err(tried)
+    crate::template::locale_lookup(texts, region).map(String::as_str)
 }
 
 /// `copy_for`, then — only with `--allow-fallback` — the template's default copy, noting in
@@ -1222,49 +1225,5 @@ impl Scene {
                 ops::darken(out, k);
             }
         }
-    }
-}
-
-/// The job's soundtrack: the chosen music fitted to the duration, or silence.
-pub fn soundtrack(
-    t: &Template,
-    job: &Job,
-    preset: &Preset,
-    region: &Region,
-    assets: &Assets,
-) -> Result<Option<Arc<AudioPcm>>, RenderError> {
-    let Some(spec) = &preset.audio else {
-        return Ok(None);
-    };
-    if preset.kind != PresetKind::Video {
-        return Ok(None);
-    }
-    let silence = || {
-        Ok(Some(Arc::new(AudioPcm::silence(
-            spec.sample_rate,
-            spec.channels,
-            t.duration,
-        ))))
-    };
-    let Some(ai) = job.choices.audio else {
-        return silence();
-    };
-    let a = t.audio_for(region, ai);
-    let Some(src) = &a.source else {
-        return silence();
-    };
-    match assets
-        .music
-        .get(&(src.clone(), spec.sample_rate, spec.channels))
-    {
-        Some(Ok(pcm)) => Ok(Some(Arc::new(
-            pcm.fit(a.start, t.duration, a.fade_in, a.fade_out, a.volume),
-        ))),
-        Some(Err(e)) => Err(RenderError::Media {
-            pool: "audio",
-            option: a.id.clone(),
-            source: e.clone(),
-        }),
-        None => unreachable!("Assets::load covers every planned music file"),
     }
 }

@@ -142,10 +142,24 @@ impl Template {
     }
 }
 
+/// The entry for a region: its locale, then its fallbacks, then the bare language
+/// (`es-MX` → `es`). `Err` lists the locales tried.
+pub fn locale_lookup<'a, V>(
+    map: &'a BTreeMap<String, V>,
+    region: &Region,
+) -> Result<&'a V, Vec<String>> {
+    let mut tried = vec![region.locale.clone()];
+    tried.extend(region.fallback.iter().cloned());
+    if let Some((lang, _)) = region.locale.split_once('-') {
+        tried.push(lang.to_string());
+    }
+    tried.iter().find_map(|loc| map.get(loc)).ok_or(tried)
+}
+
 /// The copy shown when a region's locale chain finds none and fallback is allowed: `en` if
 /// the option has it, else the alphabetically first locale. (File order would be nicer, but
 /// the copy map is a `BTreeMap` and has forgotten it; alphabetical is at least stable.)
-pub fn default_copy_locale(texts: &BTreeMap<String, String>) -> Option<&str> {
+pub fn default_copy_locale<V>(texts: &BTreeMap<String, V>) -> Option<&str> {
     if texts.contains_key("en") {
         Some("en")
     } else {
@@ -604,6 +618,76 @@ pub struct Audio {
     pub start: f64,
     pub fade_in: f64,
     pub fade_out: f64,
+    /// Loop a track shorter than the video (crossfading at the seam) instead of ending early.
+    pub looped: bool,
+    /// Locale → voice-over file; looked up like copy (`locale_lookup`).
+    pub voiceover: BTreeMap<String, PathBuf>,
+    /// Seconds into the video at which the voice-over starts.
+    pub voiceover_start: f64,
+    /// Linear gain of the voice-over.
+    pub voiceover_volume: f32,
+    /// How the music ducks under the voice-over; `None` without a voice-over or with
+    /// `amount_db = 0`.
+    pub duck: Option<Duck>,
+    pub sfx: Vec<Sfx>,
+}
+
+impl Audio {
+    /// The option a template without `[[audio]]` gets: no sound at all.
+    pub fn silence() -> Audio {
+        Audio {
+            id: "silence".into(),
+            source: None,
+            volume: 1.0,
+            start: 0.0,
+            fade_in: 0.0,
+            fade_out: 0.0,
+            looped: true,
+            voiceover: BTreeMap::new(),
+            voiceover_start: 0.0,
+            voiceover_volume: 1.0,
+            duck: None,
+            sfx: Vec::new(),
+        }
+    }
+
+    /// Every audio file the option may play: music, each locale's voice-over, effects.
+    pub fn files(&self) -> impl Iterator<Item = &PathBuf> {
+        self.source
+            .iter()
+            .chain(self.voiceover.values())
+            .chain(self.sfx.iter().map(|s| &s.source))
+    }
+}
+
+/// Sidechain ducking of the music under the voice-over.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Duck {
+    /// Music gain while the voice speaks, dB (negative).
+    pub amount_db: f32,
+    /// Seconds for the music to go down once the voice starts.
+    pub attack: f32,
+    /// Seconds for it to come back once the voice stops.
+    pub release: f32,
+}
+
+impl Default for Duck {
+    fn default() -> Self {
+        Duck {
+            amount_db: -12.0,
+            attack: 0.05,
+            release: 0.3,
+        }
+    }
+}
+
+/// A sound effect played once at a time in the video.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sfx {
+    pub source: PathBuf,
+    /// Seconds into the video.
+    pub at: f64,
+    pub volume: f32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -286,6 +286,29 @@ pub struct RawAudio {
     pub start: Option<S<f64>>,
     pub fade_in: Option<S<f64>>,
     pub fade_out: Option<S<f64>>,
+    pub looped: Option<S<bool>>,
+    /// Locale → voice-over file, in file order.
+    pub voiceover: Option<S<LocaleText>>,
+    pub voiceover_start: Option<S<f64>>,
+    pub voiceover_volume: Option<S<f64>>,
+    pub duck: Option<RawDuck>,
+    pub sfx: Option<S<Vec<RawSfx>>>,
+}
+
+#[derive(Debug)]
+pub struct RawDuck {
+    pub span: Range<usize>,
+    pub amount_db: Option<S<f64>>,
+    pub attack: Option<S<f64>>,
+    pub release: Option<S<f64>>,
+}
+
+#[derive(Debug)]
+pub struct RawSfx {
+    pub span: Range<usize>,
+    pub source: Option<S<String>>,
+    pub at: Option<S<f64>>,
+    pub volume: Option<S<f64>>,
 }
 
 #[derive(Debug)]
@@ -591,7 +614,20 @@ fn read_effects(t: &Obj<'_>, dx: &mut Diagnostics) -> RawEffects {
 fn read_audio(t: &Obj<'_>, dx: &mut Diagnostics) -> RawAudio {
     t.keys(
         dx,
-        &["id", "source", "volume", "start", "fade_in", "fade_out"],
+        &[
+            "id",
+            "source",
+            "volume",
+            "start",
+            "fade_in",
+            "fade_out",
+            "loop",
+            "voiceover",
+            "voiceover_start",
+            "voiceover_volume",
+            "duck",
+            "sfx",
+        ],
     );
     RawAudio {
         span: t.span.clone(),
@@ -601,6 +637,31 @@ fn read_audio(t: &Obj<'_>, dx: &mut Diagnostics) -> RawAudio {
         start: t.num(dx, "start"),
         fade_in: t.num(dx, "fade_in"),
         fade_out: t.num(dx, "fade_out"),
+        looped: t.bool(dx, "loop"),
+        // Same shape as copy: a plain path means `en`.
+        voiceover: t.text(dx, "voiceover"),
+        voiceover_start: t.num(dx, "voiceover_start"),
+        voiceover_volume: t.num(dx, "voiceover_volume"),
+        duck: t.table(dx, "duck").map(|d| {
+            d.keys(dx, &["amount_db", "attack", "release"]);
+            RawDuck {
+                span: d.span.clone(),
+                amount_db: d.num(dx, "amount_db"),
+                attack: d.num(dx, "attack"),
+                release: d.num(dx, "release"),
+            }
+        }),
+        sfx: t.table_list(dx, "sfx").map(|l| {
+            l.map(|e| {
+                e.keys(dx, &["source", "at", "volume"]);
+                RawSfx {
+                    span: e.span.clone(),
+                    source: e.str(dx, "source"),
+                    at: e.num(dx, "at"),
+                    volume: e.num(dx, "volume"),
+                }
+            })
+        }),
     }
 }
 
@@ -829,9 +890,9 @@ fn read_overrides(
                 option,
             });
         }
-        // Stand-ins: the region's copy must then be checked per subtitle option, the
+        // Stand-ins: the region's copy (or voice-over) must then be checked per option, the
         // overridden ones against their override and these against the option itself.
-        if pool == "subtitle" && !done.is_empty() {
+        if (pool == "subtitle" || pool == "audio") && !done.is_empty() {
             for (index, base) in options
                 .iter()
                 .enumerate()

@@ -87,6 +87,16 @@ pub fn direction_of(locale: &str) -> Direction {
     }
 }
 
+/// How diagnostics name a per-locale table (copy, voice-over).
+struct Localised<'a> {
+    /// e.g. "subtitle option".
+    option: &'a str,
+    /// e.g. "copy".
+    thing: &'a str,
+    /// A value to suggest after `locale = `.
+    example: &'a str,
+}
+
 struct V<'a> {
     dx: &'a mut Diagnostics,
     presets: &'a PresetSet,
@@ -437,16 +447,20 @@ impl V<'_> {
                 ..Effects::default()
             }],
         };
+        // As with subtitles: a region overriding an audio option has its voice-overs checked
+        // option by option in `apply_overrides`.
+        let audio_checked: Vec<Region> = regions
+            .iter()
+            .filter(|r| {
+                !pending
+                    .iter()
+                    .any(|(c, o)| *c == r.code && o.iter().any(|o| o.pool == "audio"))
+            })
+            .cloned()
+            .collect();
         let audio = match raw.audio {
-            Some(p) => self.audio(p, duration),
-            None => vec![Audio {
-                id: "silence".into(),
-                source: None,
-                volume: 1.0,
-                start: 0.0,
-                fade_in: 0.0,
-                fade_out: 0.0,
-            }],
+            Some(p) => self.audio(p, duration, &audio_checked),
+            None => vec![Audio::silence()],
         };
         let badges = match raw.badge {
             Some(p) => self.badges(p, &regions),
@@ -900,8 +914,8 @@ impl V<'_> {
                     RawOverridden::Audio(b, m) => {
                         let v = self.introduced(
                             &scope,
-                            |v| drop(v.audio(single(b, &sp), duration)),
-                            |v| v.audio(single(m, &sp), duration).pop(),
+                            |v| drop(v.audio(single(b, &sp), duration, &[])),
+                            |v| v.audio(single(m, &sp), duration, &here).pop(),
                         );
                         if let Some(v) = v.filter(|_| o.explicit) {
                             ov.audio.insert(o.index, v);
@@ -1519,7 +1533,7 @@ impl V<'_> {
                     copies.push((c.span.clone(), joined));
                 }
             }
-            self.check_copy(&format!("subtitle option `{id}`"), &copies, regions);
+            self.check_copy(&id, &copies, regions);
             let animation = s
                 .animation
                 .as_ref()
@@ -1774,72 +1788,101 @@ impl V<'_> {
     /// locale (a warning, since the region then sees another locale's text).
     fn check_copy(
         &mut self,
-        what: &str,
+        id: &str,
         copies: &[(Range<usize>, BTreeMap<String, String>)],
         regions: &[Region],
     ) {
         for (span, map) in copies {
-            if map.is_empty() {
+            self.check_locales(
+                &Localised {
+                    option: "subtitle option",
+                    thing: "copy",
+                    example: "\"…\"",
+                },
+                id,
+                span,
+                map,
+                regions,
+            );
+        }
+    }
+
+    /// Every region finds an entry of `map` in its locale chain (as the renderer looks it up:
+    /// locale, explicit fallbacks, bare language); a fallback hit is a warning, a miss an
+    /// error — or, with `--allow-fallback`, a warning naming the default locale used instead.
+    fn check_locales<V>(
+        &mut self,
+        what: &Localised<'_>,
+        id: &str,
+        span: &Range<usize>,
+        map: &BTreeMap<String, V>,
+        regions: &[Region],
+    ) {
+        let Localised {
+            option,
+            thing,
+            example,
+        } = what;
+        if map.is_empty() {
+            return;
+        }
+        // Regions sharing a locale (US, GB, CA → en) get one diagnostic, naming them all.
+        let mut missing: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        let mut fallback: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
+        for r in regions {
+            if map.contains_key(&r.locale) {
                 continue;
             }
-            // Regions sharing a locale (US, GB, CA → en) get one diagnostic, naming them all.
-            let mut missing: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-            let mut fallback: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
-            for r in regions {
-                if map.contains_key(&r.locale) {
-                    continue;
-                }
-                // Same order as the renderer's lookup: explicit fallbacks, then the bare
-                // language (`zh-TW` → `zh`).
-                let lang = r.locale.split_once('-').map(|(l, _)| l);
-                match r
-                    .fallback
-                    .iter()
-                    .map(String::as_str)
-                    .chain(lang)
-                    .find(|f| map.contains_key(*f))
-                {
-                    Some(f) => fallback
-                        .entry((r.locale.as_str(), f))
-                        .or_default()
-                        .push(&r.code),
-                    None => missing.entry(&r.locale).or_default().push(&r.code),
-                }
-            }
-            let have = map
-                .keys()
+            // Same order as the renderer's lookup: explicit fallbacks, then the bare
+            // language (`zh-TW` → `zh`).
+            let lang = r.locale.split_once('-').map(|(l, _)| l);
+            match r
+                .fallback
+                .iter()
                 .map(String::as_str)
-                .collect::<Vec<_>>()
-                .join(", ");
-            for (locale, codes) in missing {
-                let plural = if codes.len() == 1 { "" } else { "s" };
-                match default_copy_locale(map).filter(|_| self.opts.allow_fallback) {
-                    Some(d) => self.dx.warning(
-                        span.clone(),
-                        format!(
-                            "{what} has no `{locale}` copy for region{plural} {}, nor a fallback; using the default `{d}` copy (--allow-fallback)",
-                            codes.join(", ")
-                        ),
-                        Some(format!("add {locale} = \"…\" to localise it")),
-                    ),
-                    None => self.err(
-                        span,
-                        format!("{what} has no `{locale}` copy for region{plural} {}", codes.join(", ")),
-                        Some(format!(
-                            "add {locale} = \"…\" (has: {have}), give the region a fallback locale in a [[region]] table, or pass --allow-fallback to show the `{}` copy",
-                            default_copy_locale(map).unwrap_or("en")
-                        )),
-                    ),
-                }
+                .chain(lang)
+                .find(|f| map.contains_key(*f))
+            {
+                Some(f) => fallback
+                    .entry((r.locale.as_str(), f))
+                    .or_default()
+                    .push(&r.code),
+                None => missing.entry(&r.locale).or_default().push(&r.code),
             }
-            for ((locale, fb), codes) in fallback {
-                let plural = if codes.len() == 1 { "" } else { "s" };
-                self.dx.warning(
+        }
+        let have = map
+            .keys()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        for (locale, codes) in missing {
+            let plural = if codes.len() == 1 { "" } else { "s" };
+            match default_copy_locale(map).filter(|_| self.opts.allow_fallback) {
+                Some(d) => self.dx.warning(
                     span.clone(),
-                    format!("{what} has no `{locale}` copy for region{plural} {}; using the `{fb}` copy", codes.join(", ")),
-                    Some(format!("add {locale} = \"…\" to localise it")),
-                );
+                    format!(
+                        "{option} `{id}` has no `{locale}` {thing} for region{plural} {}, nor a fallback; using the default `{d}` {thing} (--allow-fallback)",
+                        codes.join(", ")
+                    ),
+                    Some(format!("add {locale} = {example} to localise it")),
+                ),
+                None => self.err(
+                    span,
+                    format!("{option} `{id}` has no `{locale}` {thing} for region{plural} {}", codes.join(", ")),
+                    Some(format!(
+                        "add {locale} = {example} (has: {have}), give the region a fallback locale in a [[region]] table, or pass --allow-fallback to use the `{}` {thing}",
+                        default_copy_locale(map).unwrap_or("en")
+                    )),
+                ),
             }
+        }
+        for ((locale, fb), codes) in fallback {
+            let plural = if codes.len() == 1 { "" } else { "s" };
+            self.dx.warning(
+                span.clone(),
+                format!("{option} `{id}` has no `{locale}` {thing} for region{plural} {}; using the `{fb}` {thing}", codes.join(", ")),
+                Some(format!("add {locale} = {example} to localise it")),
+            );
         }
     }
 
@@ -2134,7 +2177,7 @@ impl V<'_> {
         }
     }
 
-    fn audio(&mut self, pool: S<Vec<RawAudio>>, duration: f64) -> Vec<Audio> {
+    fn audio(&mut self, pool: S<Vec<RawAudio>>, duration: f64, regions: &[Region]) -> Vec<Audio> {
         if pool.value.is_empty() {
             self.empty_pool("audio", &pool.span);
             return Vec::new();
@@ -2164,6 +2207,170 @@ impl V<'_> {
                 duration,
                 &format!("audio `{id}`"),
             );
+            if a.source.is_none() {
+                for (key, span) in [
+                    ("start", a.start.as_ref().map(|s| &s.span)),
+                    ("loop", a.looped.as_ref().map(|l| &l.span)),
+                ] {
+                    if let Some(span) = span {
+                        self.err(
+                            span,
+                            format!(
+                                "`{key}` of audio `{id}` applies to music, and it has no `source`"
+                            ),
+                            Some("add source = \"…\", or remove it".to_string()),
+                        );
+                    }
+                }
+            }
+            let mut voiceover = BTreeMap::new();
+            if let Some(vo) = &a.voiceover {
+                for (loc, file) in &vo.value {
+                    if !valid_locale(&loc.value) {
+                        self.err(
+                            &loc.span,
+                            format!("bad locale `{}`", loc.value),
+                            Some(
+                                "expected a BCP 47 tag such as \"en\", \"es-MX\" or \"zh-TW\""
+                                    .to_string(),
+                            ),
+                        );
+                    }
+                    if let Some(path) = self.asset(file) {
+                        voiceover.insert(loc.value.clone(), path);
+                    }
+                }
+                if vo.value.is_empty() {
+                    self.err(&vo.span, format!("audio `{id}` has an empty `voiceover` table"), Some("name a file per locale, e.g. voiceover = { en = \"vo/en.wav\" }, or remove it".to_string()));
+                }
+                let what = Localised {
+                    option: "audio option",
+                    thing: "voice-over",
+                    example: "\"vo/….wav\"",
+                };
+                self.check_locales(&what, &id, &vo.span, &voiceover, regions);
+            } else {
+                for (key, span) in [
+                    (
+                        "voiceover_start",
+                        a.voiceover_start.as_ref().map(|s| &s.span),
+                    ),
+                    (
+                        "voiceover_volume",
+                        a.voiceover_volume.as_ref().map(|s| &s.span),
+                    ),
+                    ("duck", a.duck.as_ref().map(|d| &d.span)),
+                ] {
+                    if let Some(span) = span {
+                        self.err(
+                            span,
+                            format!(
+                                "`{key}` of audio `{id}` applies to a voice-over, and it has none"
+                            ),
+                            Some(
+                                "add voiceover = { en = \"vo/en.wav\" }, or remove it".to_string(),
+                            ),
+                        );
+                    }
+                }
+            }
+            let voiceover_start = self.seconds(a.voiceover_start.as_ref(), "voiceover_start");
+            if let Some(s) = a
+                .voiceover_start
+                .as_ref()
+                .filter(|_| duration > 0.0 && voiceover_start >= duration)
+            {
+                self.err(&s.span, format!("voice-over of audio `{id}` starts at {} s, when the video has ended ({} s)", fmt_secs(voiceover_start), fmt_secs(duration)), None);
+            }
+            let voiceover_volume = self.num(
+                a.voiceover_volume.as_ref(),
+                "voiceover_volume",
+                1.0,
+                |v| (0.0..=4.0).contains(&v),
+                "a linear gain in 0..=4",
+            ) as f32;
+            let duck = if voiceover.is_empty() {
+                None
+            } else {
+                let d = a.duck.as_ref();
+                let dflt = Duck::default();
+                let amount_db = self.num(
+                    d.and_then(|d| d.amount_db.as_ref()),
+                    "amount_db",
+                    dflt.amount_db as f64,
+                    |v| (-60.0..=0.0).contains(&v),
+                    "dB in -60..=0 (0 = no ducking)",
+                ) as f32;
+                let attack = self.num(
+                    d.and_then(|d| d.attack.as_ref()),
+                    "attack",
+                    dflt.attack as f64,
+                    |v| (0.001..=2.0).contains(&v),
+                    "seconds in 0.001..=2",
+                ) as f32;
+                let release = self.num(
+                    d.and_then(|d| d.release.as_ref()),
+                    "release",
+                    dflt.release as f64,
+                    |v| (0.001..=5.0).contains(&v),
+                    "seconds in 0.001..=5",
+                ) as f32;
+                (amount_db < 0.0).then_some(Duck {
+                    amount_db,
+                    attack,
+                    release,
+                })
+            };
+            let mut sfx = Vec::new();
+            for e in a.sfx.iter().flat_map(|l| &l.value) {
+                let source = match &e.source {
+                    Some(s) => self.asset(s),
+                    None => {
+                        self.missing(
+                            "source",
+                            &e.span,
+                            format!("a sound effect of audio `{id}` has no `source`"),
+                            Some("e.g. { source = \"sfx/whoosh.wav\", at = 3.0 }".to_string()),
+                        );
+                        None
+                    }
+                };
+                let at = match &e.at {
+                    Some(t) if duration > 0.0 && t.value >= duration => {
+                        self.err(
+                            &t.span,
+                            format!(
+                                "sound effect at {} s is after the video ends ({} s)",
+                                fmt_secs(t.value),
+                                fmt_secs(duration)
+                            ),
+                            Some("times are seconds from the start of the video".to_string()),
+                        );
+                        0.0
+                    }
+                    Some(t) => self.seconds(Some(t), "at"),
+                    None => {
+                        self.missing(
+                            "at",
+                            &e.span,
+                            format!("a sound effect of audio `{id}` has no `at` time"),
+                            Some("seconds into the video, e.g. at = 3.0".to_string()),
+                        );
+                        0.0
+                    }
+                };
+                let volume = self.num(
+                    e.volume.as_ref(),
+                    "volume",
+                    1.0,
+                    |v| (0.0..=4.0).contains(&v),
+                    "a linear gain in 0..=4",
+                ) as f32;
+                if let Some(source) = source {
+                    sfx.push(Sfx { source, at, volume });
+                }
+            }
+            let looped = a.looped.as_ref().map(|l| l.value).unwrap_or(true);
             out.push(Audio {
                 id,
                 source,
@@ -2171,6 +2378,12 @@ impl V<'_> {
                 start,
                 fade_in,
                 fade_out,
+                looped,
+                voiceover,
+                voiceover_start,
+                voiceover_volume,
+                duck,
+                sfx,
             });
         }
         out

@@ -31,6 +31,8 @@ pub fn settings(w: u32, h: u32, fps: u32) -> VideoSettings {
             sample_rate: 48_000,
             channels: 2,
             bitrate_kbps: 128,
+            loudness: None,
+            true_peak: None,
         },
         threads: 1,
     }

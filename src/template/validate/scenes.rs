@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use super::super::diag::did_you_mean;
 use super::super::model::*;
 use super::super::raw::*;
-use super::{fmt_secs, DEFAULT_FONTS, V};
+use super::{fmt_secs, Localised, DEFAULT_FONTS, V};
 
 const EASINGS: &[(&str, Easing)] = &[
     ("linear", Easing::Linear),
@@ -421,11 +421,12 @@ impl V<'_> {
                 .map(|t| self.locale_map(t))
                 .unwrap_or_default();
             if let Some(t) = &b.text {
-                self.check_copy(
-                    &format!("badge `{id}`"),
-                    &[(t.span.clone(), text.clone())],
-                    regions,
-                );
+                let what = Localised {
+                    option: "badge",
+                    thing: "copy",
+                    example: "\"…\"",
+                };
+                self.check_locales(&what, &id, &t.span, &text, regions);
             }
             let animations = [
                 ("none", Animation::None),
@@ -535,11 +536,13 @@ impl V<'_> {
             ] {
                 let map = t.as_ref().map(|t| self.locale_map(t)).unwrap_or_default();
                 if let Some(t) = t {
-                    self.check_copy(
-                        &format!("end card `{id}` {what}"),
-                        &[(t.span.clone(), map.clone())],
-                        regions,
-                    );
+                    let thing = format!("{what} copy");
+                    let localised = Localised {
+                        option: "end card",
+                        thing: &thing,
+                        example: "\"…\"",
+                    };
+                    self.check_locales(&localised, &id, &t.span, &map, regions);
                 }
                 texts.push(map);
             }

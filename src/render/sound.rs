@@ -173,8 +173,8 @@ pub const CODEC_HEADROOM_DB: f64 = 0.5;
 /// dB on the unlimited mix, each step limited afresh) until the limited result is within
 /// 0.1 LU of the target; a loud effect over quiet music needs a few steps, a mix without
 /// peaks one. Then the mix goes through AAC and back: if the coded true peak is over the
-/// ceiling, the search runs again with the limiter lowered by the overshoot (three rounds at
-/// most).
+/// ceiling, the search runs again with the limiter lowered by the overshoot (four rounds at
+/// most), and a mix still over after them is turned down by the excess.
 fn master(mix: &mut AudioPcm, spec: &AudioSpec) -> (Option<f64>, Option<f64>) {
     if mix.samples.iter().all(|s| *s == 0.0) {
         // Digital silence (a template without sound): nothing to level or measure.
@@ -183,7 +183,8 @@ fn master(mix: &mut AudioPcm, spec: &AudioSpec) -> (Option<f64>, Option<f64>) {
     let measure = |p: &AudioPcm| (loudness::integrated_lufs(p), loudness::true_peak_dbtp(p));
     let mut headroom = CODEC_HEADROOM_DB;
     let mut result = None;
-    for _ in 0..3 {
+    let mut still_over = None;
+    for _ in 0..4 {
         let leveled = level(mix, spec.loudness, spec.true_peak.map(|c| c - headroom));
         let Ok(coded) = crate::media::aac_roundtrip(&leveled, spec.bitrate_kbps) else {
             result = Some((measure(&leveled), leveled));
@@ -193,17 +194,29 @@ fn master(mix: &mut AudioPcm, spec: &AudioSpec) -> (Option<f64>, Option<f64>) {
         let over = match (spec.true_peak, tp, loudness::true_peak_dbtp(&leveled)) {
             // A twentieth of a dB spare, so the file is not over by a rounding.
             (Some(ceiling), Some(coded_tp), Some(mix_tp)) if coded_tp > ceiling - 0.05 => {
-                Some(coded_tp - mix_tp)
+                Some((coded_tp - mix_tp, coded_tp - (ceiling - 0.1)))
             }
             _ => None,
         };
         result = Some(((lufs, tp), leveled));
+        still_over = over.map(|(_, excess)| excess);
         match over {
-            Some(o) => headroom = (headroom + 0.1).max(o + 0.1),
+            // Lower the limiter by what the coded file went over, at least by what coding
+            // added: coding's overshoot changes with the limiting, so one step may not do.
+            Some((added, excess)) => headroom = (headroom + excess + 0.05).max(added + 0.1),
             None => break,
         }
     }
-    let (measured, leveled) = result.expect("at least one round");
+    let (mut measured, mut leveled) = result.expect("at least one round");
+    if let Some(excess) = still_over {
+        // The ceiling is the hard limit and loudness has a tolerance: a plain gain cut by the
+        // excess scales the coded peaks with it.
+        let g = 10f64.powf(-(excess + 0.05) / 20.0) as f32;
+        leveled.samples.iter_mut().for_each(|s| *s *= g);
+        if let Ok(coded) = crate::media::aac_roundtrip(&leveled, spec.bitrate_kbps) {
+            measured = measure(&coded);
+        }
+    }
     *mix = leveled;
     measured
 }

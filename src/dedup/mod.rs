@@ -11,6 +11,7 @@ pub mod geometry;
 pub mod library;
 pub mod pdq;
 pub mod rules;
+pub mod sample;
 pub mod synth;
 pub mod video;
 

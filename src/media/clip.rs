@@ -44,7 +44,7 @@ fn to_rgba(scaler: &mut Scaler, src: &frame::Video) -> Result<RgbaImage, ffmpeg:
 
 /// Clockwise rotation (0/90/180/270) a player applies to this stream, from its display
 /// matrix. Same convention as the ffmpeg CLI's autorotate; mirroring matrices are ignored.
-fn display_rotation(stream: &ffmpeg::format::stream::Stream) -> u32 {
+pub(crate) fn display_rotation(stream: &ffmpeg::format::stream::Stream) -> u32 {
     for sd in stream.side_data() {
         if sd.kind() == ffmpeg::codec::packet::side_data::Type::DisplayMatrix && sd.data().len() >= 36 {
             // SAFETY: a display matrix is nine int32 values (36 bytes, checked above) in an

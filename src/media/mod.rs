@@ -13,6 +13,7 @@ pub(crate) mod ffio;
 mod still;
 
 pub use clip::fit_inside;
+pub(crate) use clip::display_rotation;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {

@@ -181,7 +181,7 @@ fn the_vectorised_scan_agrees_with_a_plain_hamming_count() {
         let e = best.entry(*id).or_insert(256);
         *e = (*e).min(d);
     }
-    let mut want: Vec<(i64, u32)> = best.into_iter().map(|(id, d)| (id, d)).collect();
+    let mut want: Vec<(i64, u32)> = best.into_iter().collect();
     want.sort_by_key(|(id, d)| (*d, *id));
     let got = idx.nearest(&queries, 31, 20);
     let within: Vec<_> = want.iter().filter(|(_, d)| *d <= 31).copied().collect();

@@ -259,9 +259,23 @@ impl Fingerprint {
             }
             MediaKind::Video => {
                 // Frames at most 512 px on the long side: PDQ filters down to 64×64 anyway,
-                // and keypoints work at 512.
-                let clip = super::sample::sample(path, VIDEO_FPS, FRAME_SIDE, MAX_VIDEO_SECONDS)?;
-                let frames: Vec<&RgbaImage> = clip.frames.iter().collect();
+                // and keypoints work at 512. Sparse: one frame a second does not need the
+                // frames nothing refers to, and not decoding them halves the cost (on the
+                // engine's renders the sampled hashes came out identical).
+                let clip = crate::media::VideoClip::open_sparse(
+                    path,
+                    0.0,
+                    MAX_VIDEO_SECONDS,
+                    VIDEO_FPS,
+                    FRAME_SIDE,
+                    FRAME_SIDE,
+                    &crate::media::Limits::default(),
+                )
+                .map_err(|source| DedupError::Video {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                let frames: Vec<&RgbaImage> = (0..clip.len()).map(|i| clip.frame(i)).collect();
                 Self::from_frames(
                     path,
                     sha256,

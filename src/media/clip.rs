@@ -44,7 +44,7 @@ fn to_rgba(scaler: &mut Scaler, src: &frame::Video) -> Result<RgbaImage, ffmpeg:
 
 /// Clockwise rotation (0/90/180/270) a player applies to this stream, from its display
 /// matrix. Same convention as the ffmpeg CLI's autorotate; mirroring matrices are ignored.
-pub(crate) fn display_rotation(stream: &ffmpeg::format::stream::Stream) -> u32 {
+fn display_rotation(stream: &ffmpeg::format::stream::Stream) -> u32 {
     for sd in stream.side_data() {
         if sd.kind() == ffmpeg::codec::packet::side_data::Type::DisplayMatrix && sd.data().len() >= 36 {
             // SAFETY: a display matrix is nine int32 values (36 bytes, checked above) in an
@@ -68,6 +68,7 @@ fn secs(ts: i64, tb: Rational) -> f64 {
     ts as f64 * tb.numerator() as f64 / tb.denominator() as f64
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(super) fn open(
     path: &Path,
     start: f64,
@@ -76,6 +77,7 @@ pub(super) fn open(
     max_w: u32,
     max_h: u32,
     limits: &Limits,
+    skip_non_reference: bool,
 ) -> Result<VideoClip, MediaError> {
     let err = |m: String| MediaError::Decode { path: path.to_path_buf(), message: m };
     if fps == 0 {
@@ -107,6 +109,9 @@ pub(super) fn open(
             c.decoder().video()
         })
         .map_err(|e| err(format!("no decoder for its video stream ({e})")))?;
+    if skip_non_reference {
+        decoder.skip_frame(ffmpeg::Discard::NonReference);
+    }
     let (src_w, src_h) = (decoder.width(), decoder.height());
     if src_w == 0 || src_h == 0 {
         return Err(err("video stream has no dimensions".into()));

@@ -698,20 +698,8 @@ fn video_eval(work: &Path, sources: &[(String, PathBuf)], cfg: &GateConfig) {
 fn search_cost() {
     use creative_factory::dedup::library::HashIndex;
     use creative_factory::dedup::pdq::Hash256;
-    let mut x: u64 = 0x1234_5678_9abc_def1;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    let mut rand_hash = || {
-        let mut b = [0u8; 32];
-        for c in b.chunks_mut(8) {
-            c.copy_from_slice(&next().to_le_bytes());
-        }
-        Hash256(b)
-    };
+    let mut random = synth::random_hashes(0x1234_5678_9abc_def1);
+    let mut rand_hash = || random.next().unwrap();
     let n = 1_000_000;
     let idx = HashIndex::from_hashes((0..n).map(|i| (i as i64, rand_hash())));
     // A still's query: 8 orientations plus the 6 turned-back hashes.

@@ -147,20 +147,8 @@ fn the_scan_returns_every_file_within_distance_and_the_k_nearest() {
 fn the_vectorised_scan_agrees_with_a_plain_hamming_count() {
     use creative_factory::dedup::library::HashIndex;
     use creative_factory::dedup::pdq::Hash256;
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    let mut rand_hash = || {
-        let mut b = [0u8; 32];
-        for c in b.chunks_mut(8) {
-            c.copy_from_slice(&next().to_le_bytes());
-        }
-        Hash256(b)
-    };
+    let mut random = creative_factory::dedup::synth::random_hashes(0x9E37_79B9_7F4A_7C15);
+    let mut rand_hash = || random.next().unwrap();
     let queries: Vec<Hash256> = (0..3).map(|_| rand_hash()).collect();
     // Lengths that are not a multiple of the SIMD width or of the parallel chunk, files
     // owning several hashes, and a few planted near-copies of each query.

@@ -101,6 +101,11 @@ fn median(v: &mut [u32]) -> u32 {
 }
 
 fn main() {
+    // `cargo bench --bench dedup_eval -- search` measures only the library scan.
+    if std::env::args().any(|a| a == "search") {
+        search_cost();
+        return;
+    }
     let keep = std::env::var_os("DEDUP_EVAL_DIR").map(PathBuf::from);
     let tmp = tempfile::tempdir().unwrap();
     let work = keep.clone().unwrap_or_else(|| tmp.path().to_path_buf());
@@ -177,7 +182,12 @@ fn main() {
                 .min()
                 .unwrap();
             min_unrelated = min_unrelated.min(d);
-            let g = geometry::match_features(&src_fp[i].features, &src_fp[j].features);
+            // As the gate matches: the query and its mirror image against the stored side.
+            let g = geometry::match_either(
+                &src_fp[i].features,
+                &src_fp[i].features_mirrored,
+                &src_fp[j].features,
+            );
             max_inl = max_inl.max(g.inliers);
             inl_all.push(g.inliers);
             pairs += 1;
@@ -233,7 +243,7 @@ fn main() {
                 .map(|h| h.hamming(&src_fp[k].frames[0].hash()))
                 .min()
                 .unwrap();
-            let g = geometry::match_features(&f.features, &src_fp[k].features);
+            let g = geometry::match_either(&f.features, &f.features_mirrored, &src_fp[k].features);
             row.n += 1;
             row.dists.push(d);
             row.inliers.push(g.inliers);
@@ -245,6 +255,25 @@ fn main() {
             }
             let v = score(&[Candidate::file(&out)], Some(&lib), &cfg).unwrap();
             queries += 1;
+            let own = v[0]
+                .matches
+                .iter()
+                .find(|m| m.file == std::path::absolute(sp).unwrap());
+            if own.is_none_or(|m| m.verdict != VerdictKind::Duplicate) {
+                // A miss, with what each stage saw: whether retrieval brought the source at
+                // all, and the direct PDQ distance and keypoint figures.
+                eprintln!(
+                    "  miss {tname} {sname}: PDQ {d}, inliers {} of {} matches (angle {:.1}°, scale {:.2}); gate: {}",
+                    g.inliers,
+                    g.matches,
+                    g.angle_deg,
+                    g.scale,
+                    match own {
+                        None => "source not retrieved".to_string(),
+                        Some(m) => format!("{:?} {:?}, inliers {:?}", m.verdict, m.rule, m.inliers),
+                    }
+                );
+            }
             for m in &v[0].matches {
                 let own = m.file == std::path::absolute(sp).unwrap();
                 if own && m.verdict == VerdictKind::Duplicate {
@@ -669,33 +698,28 @@ fn video_eval(work: &Path, sources: &[(String, PathBuf)], cfg: &GateConfig) {
 fn search_cost() {
     use creative_factory::dedup::library::HashIndex;
     use creative_factory::dedup::pdq::Hash256;
-    let mut x: u64 = 0x1234_5678_9abc_def1;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    let mut rand_hash = || {
-        let mut b = [0u8; 32];
-        for c in b.chunks_mut(8) {
-            c.copy_from_slice(&next().to_le_bytes());
-        }
-        Hash256(b)
-    };
+    let mut random = synth::random_hashes(0x1234_5678_9abc_def1);
+    let mut rand_hash = || random.next().unwrap();
     let n = 1_000_000;
     let idx = HashIndex::from_hashes((0..n).map(|i| (i as i64, rand_hash())));
-    let queries: Vec<Hash256> = (0..8).map(|_| rand_hash()).collect();
-    let t = Instant::now();
-    let reps = 10;
-    for _ in 0..reps {
-        std::hint::black_box(idx.nearest(&queries[..1], 31, 16));
-    }
-    let one = t.elapsed().as_secs_f64() * 1000.0 / reps as f64;
-    let t = Instant::now();
-    for _ in 0..reps {
-        std::hint::black_box(idx.nearest(&queries, 31, 16));
-    }
-    let eight = t.elapsed().as_secs_f64() * 1000.0 / reps as f64;
-    println!("\nsearch: 1 M stored hashes, exact scan (rayon, {} threads): {one:.1} ms per 1-hash query, {eight:.1} ms per 8-orientation still query", rayon::current_num_threads());
+    // A still's query: 8 orientations plus the 6 turned-back hashes.
+    let queries: Vec<Hash256> = (0..14).map(|_| rand_hash()).collect();
+    // Median of many queries: the machine is shared, so a mean would report other
+    // people's builds as much as this scan.
+    let time = |q: &[Hash256]| {
+        std::hint::black_box(idx.nearest(q, 31, 16));
+        let mut ms: Vec<f64> = (0..31)
+            .map(|_| {
+                let t = Instant::now();
+                std::hint::black_box(idx.nearest(q, 31, 16));
+                t.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        ms.sort_by(f64::total_cmp);
+        (ms[ms.len() / 2], ms[0])
+    };
+    let (one, one_min) = time(&queries[..1]);
+    let (eight, eight_min) = time(&queries[..8]);
+    let (still, still_min) = time(&queries);
+    println!("\nsearch: 1 M stored hashes, exact scan (rayon, {} threads): {one:.2} ms per 1-hash query (best {one_min:.2}), {eight:.2} ms per 8-orientation query (best {eight_min:.2}), {still:.2} ms per still query of 14 hashes (best {still_min:.2}); median of 31", rayon::current_num_threads());
 }

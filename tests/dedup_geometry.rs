@@ -55,3 +55,26 @@ fn quarter_turn_is_recovered_by_steered_descriptors() {
     );
     assert!(g.inliers >= 40, "rotate 90°: {} inliers", g.inliers);
 }
+
+#[test]
+fn a_mirrored_copy_is_matched_through_the_mirrored_keypoints() {
+    let a = synth::scene(21, 640, 480);
+    let m = imageops::flip_horizontal(&a);
+    let fa = geometry::extract(&a);
+    // BRIEF is not reflection-invariant: the mirror image alone finds little…
+    let direct = geometry::match_features(&geometry::extract(&m), &fa);
+    let g = geometry::match_either(&geometry::extract(&m), &geometry::extract_mirrored(&m), &fa);
+    assert!(g.mirrored && g.inliers >= 40, "mirrored: {g:?}");
+    assert!(direct.inliers < g.inliers / 2, "direct {}", direct.inliers);
+    // …and inlier points come back in the query's own coordinates.
+    let left = g.inlier_points.iter().filter(|p| p.0 < 0.5).count();
+    assert!(left > 0 && left < g.inlier_points.len());
+}
+
+#[test]
+fn a_stretched_copy_fits_once_the_stretch_is_undone() {
+    let a = synth::scene(22, 480, 480);
+    let s = imageops::resize(&a, 640, 480, imageops::FilterType::Triangle);
+    let g = geometry::match_features(&geometry::extract(&s), &geometry::extract(&a));
+    assert!(g.inliers >= 40, "stretch 4:3: {} inliers", g.inliers);
+}

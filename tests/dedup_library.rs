@@ -142,3 +142,45 @@ fn the_scan_returns_every_file_within_distance_and_the_k_nearest() {
     let r = idx.nearest(&[flip(0)], 0, 0);
     assert!(r.is_empty());
 }
+
+#[test]
+fn the_vectorised_scan_agrees_with_a_plain_hamming_count() {
+    use creative_factory::dedup::library::HashIndex;
+    use creative_factory::dedup::pdq::Hash256;
+    let mut random = creative_factory::dedup::synth::random_hashes(0x9E37_79B9_7F4A_7C15);
+    let mut rand_hash = || random.next().unwrap();
+    let queries: Vec<Hash256> = (0..3).map(|_| rand_hash()).collect();
+    // Lengths that are not a multiple of the SIMD width or of the parallel chunk, files
+    // owning several hashes, and a few planted near-copies of each query.
+    let mut items: Vec<(i64, Hash256)> = (0..20_011).map(|i| (i / 3, rand_hash())).collect();
+    for (k, q) in queries.iter().enumerate() {
+        for (j, bits) in [3usize, 17, 30, 45].iter().enumerate() {
+            let mut h = *q;
+            for b in (0..*bits).map(|b| b * 5) {
+                h.0[b / 8] ^= 1 << (b % 8);
+            }
+            items.insert(5_000 * (j + 1) + k, (100_000 + (k * 4 + j) as i64, h));
+        }
+    }
+    let idx = HashIndex::from_hashes(items.iter().copied());
+    let mut best: std::collections::BTreeMap<i64, u32> = Default::default();
+    for (id, h) in &items {
+        let d = queries.iter().map(|q| q.hamming(h)).min().unwrap();
+        let e = best.entry(*id).or_insert(256);
+        *e = (*e).min(d);
+    }
+    let mut want: Vec<(i64, u32)> = best.into_iter().collect();
+    want.sort_by_key(|(id, d)| (*d, *id));
+    let got = idx.nearest(&queries, 31, 20);
+    let within: Vec<_> = want.iter().filter(|(_, d)| *d <= 31).copied().collect();
+    assert_eq!(within.len(), 9, "planted copies within 31 bits");
+    assert_eq!(&got[..within.len()], &within[..]);
+    // Past the threshold: the k nearest, as distances (ties may order ids either way).
+    let far: Vec<u32> = got.iter().map(|(_, d)| *d).collect();
+    let want_far: Vec<u32> = want
+        .iter()
+        .take(20.max(within.len()))
+        .map(|(_, d)| *d)
+        .collect();
+    assert_eq!(far, want_far);
+}

@@ -152,3 +152,40 @@ fn a_flat_frame_reports_low_quality() {
     let flat = RgbaImage::from_pixel(200, 200, Rgba([40, 40, 40, 255]));
     assert!(pdq::hash(&flat).quality < pdq::MIN_QUALITY);
 }
+
+#[test]
+fn a_turned_still_is_retrievable_through_its_turned_back_hashes() {
+    use creative_factory::dedup::fingerprint::{Fingerprint, Masks};
+    use imageproc::geometric_transformations::{rotate_about_center, Interpolation};
+    let a = synth::scene(31, 480, 480);
+    let turned = rotate_about_center(
+        &a,
+        10f32.to_radians(),
+        Interpolation::Bilinear,
+        Rgba([0, 0, 0, 255]),
+    );
+    let fp = |img: &RgbaImage| {
+        Fingerprint::from_still(
+            std::path::Path::new("x.png"),
+            String::new(),
+            0,
+            img,
+            &Masks::default(),
+        )
+    };
+    let (src, q) = (fp(&a), fp(&turned));
+    let whole = q.frames[0]
+        .orientations
+        .iter()
+        .map(|h| h.hamming(&src.frames[0].hash()))
+        .min()
+        .unwrap();
+    let back = q.frames[0]
+        .turned
+        .iter()
+        .flat_map(|t| src.frames[0].crops.iter().map(move |c| t.hamming(c)))
+        .min()
+        .unwrap();
+    assert!(whole > 60, "a 10° turn is out of PDQ's reach: {whole}");
+    assert!(back <= pdq::MATCH_DISTANCE, "turned back: {back}");
+}

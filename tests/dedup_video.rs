@@ -75,3 +75,38 @@ fn replacing_one_of_five_segments_leaves_80_percent_reused() {
     assert!(lib_match(2).is_none());
     assert_eq!(lib_match(3).unwrap().rule, Rule::VisualEdit);
 }
+
+#[test]
+fn skipping_non_reference_frames_samples_the_same_pictures() {
+    use creative_factory::dedup::pdq;
+    use creative_factory::media::VideoClip;
+    let dir = tempfile::tempdir().unwrap();
+    let src = write_video(dir.path(), "src.mp4", &[11, 12, 13], 1, 192, 144);
+    // Re-encoded the way the engine encodes: B-frames, some of them never referenced.
+    let bf = dir.path().join("bframes.mp4");
+    ffmpeg(&[
+        "-i",
+        src.to_str().unwrap(),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-bf",
+        "3",
+        "-g",
+        "20",
+        "-r",
+        "30",
+        bf.to_str().unwrap(),
+    ]);
+    let sparse = VideoClip::open_sparse(&bf, 0.0, 600.0, 1, 512, 512, &Default::default()).unwrap();
+    let clip = VideoClip::open(&bf, 0.0, 600.0, 1, 512, 512, &Default::default()).unwrap();
+    assert_eq!(sparse.len(), clip.len());
+    assert_eq!((sparse.width, sparse.height), (clip.width, clip.height));
+    for i in 0..clip.len() {
+        let d = pdq::hash(sparse.frame(i))
+            .hash
+            .hamming(&pdq::hash(clip.frame(i)).hash);
+        assert!(d <= 8, "second {i}: {d} bits from the full decode");
+    }
+}

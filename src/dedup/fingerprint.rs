@@ -63,6 +63,12 @@ pub struct FrameHash {
     /// cropped re-upload of this file finds it and keypoint geometry can confirm it; PDQ of
     /// the whole frame misses crops of 10 % or more.
     pub crops: Vec<Hash256>,
+    /// Stills, query side only (not stored): hashes of the centre of the still turned back
+    /// by each of `TURNS`. A copy rotated by a few degrees hashes far from its source (PDQ
+    /// tolerates under 3°), so without these it is never retrieved for keypoint geometry;
+    /// turned back by the nearest step its centre hashes close to the source's stored
+    /// centre crop.
+    pub turned: Vec<Hash256>,
 }
 
 impl FrameHash {
@@ -86,6 +92,10 @@ pub struct Fingerprint {
     pub frames: Vec<FrameHash>,
     /// Keypoints of the still, or of the middle sampled frame of a video.
     pub features: Features,
+    /// Stills: keypoints of the mirrored still, to recognise a mirrored copy by geometry
+    /// when its hash does not (query side only, not stored). Empty for videos, whose
+    /// per-second hashes already compare all eight orientations.
+    pub features_mirrored: Features,
 }
 
 /// Where layers were drawn, normalised `[x, y, w, h]`, to compute the masked hashes.
@@ -145,24 +155,6 @@ pub fn load_still(path: &Path) -> Result<RgbaImage, DedupError> {
     Ok(reader.decode().map_err(|e| err(e.to_string()))?.to_rgba8())
 }
 
-/// Samples a video at 1 fps, frames at most 512 px on the long side (PDQ filters down to
-/// 64×64 anyway; keypoints work at 512).
-pub fn open_video(path: &Path) -> Result<crate::media::VideoClip, DedupError> {
-    crate::media::VideoClip::open(
-        path,
-        0.0,
-        MAX_VIDEO_SECONDS,
-        VIDEO_FPS,
-        FRAME_SIDE,
-        FRAME_SIDE,
-        &crate::media::Limits::default(),
-    )
-    .map_err(|source| DedupError::Video {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
 fn mask(img: &RgbaImage, boxes: &[[f32; 4]]) -> RgbaImage {
     let mut out = img.clone();
     let (w, h) = img.dimensions();
@@ -194,6 +186,7 @@ pub fn hash_frame(img: &RgbaImage, t: f32, masks: &Masks) -> FrameHash {
         scene,
         textless,
         crops: Vec::new(),
+        turned: Vec::new(),
     }
 }
 
@@ -217,6 +210,40 @@ fn crop_hashes(img: &RgbaImage) -> Vec<Hash256> {
         .collect()
 }
 
+/// Rotations undone on the query side, in degrees. 3° apart, so any turn up to 10.5° is
+/// within 1.5° of a step, which PDQ absorbs.
+const TURNS: [f32; 6] = [-9.0, -6.0, -3.0, 3.0, 6.0, 9.0];
+
+fn turned_hashes(img: &RgbaImage) -> Vec<Hash256> {
+    use imageproc::geometric_transformations::{rotate_about_center, Interpolation};
+    // PDQ filters down to 64×64: turning a 256-px copy costs a fraction of the full image
+    // and hashes the same.
+    let (w, h) = img.dimensions();
+    let s = (256.0 / w.max(h) as f32).min(1.0);
+    let small = image::imageops::resize(
+        img,
+        ((w as f32 * s) as u32).max(1),
+        ((h as f32 * s) as u32).max(1),
+        image::imageops::FilterType::Triangle,
+    );
+    let (sw, sh) = small.dimensions();
+    let (cw, ch) = ((sw * 4 / 5).max(1), (sh * 4 / 5).max(1));
+    TURNS
+        .iter()
+        .map(|deg| {
+            let back = rotate_about_center(
+                &small,
+                deg.to_radians(),
+                Interpolation::Bilinear,
+                image::Rgba([0, 0, 0, 255]),
+            );
+            // The stored side's 80 % centre crop: what survives both turns' corners.
+            let c = image::imageops::crop_imm(&back, (sw - cw) / 2, (sh - ch) / 2, cw, ch);
+            pdq::hash(&c.to_image()).hash
+        })
+        .collect()
+}
+
 impl Fingerprint {
     /// Decodes and measures `path`. `masks` come from the composition when the engine made
     /// the file; files from elsewhere get none.
@@ -231,7 +258,23 @@ impl Fingerprint {
                 Ok(Self::from_still(path, sha256, bytes, &img, masks))
             }
             MediaKind::Video => {
-                let clip = open_video(path)?;
+                // Frames at most 512 px on the long side: PDQ filters down to 64×64 anyway,
+                // and keypoints work at 512. Sparse: one frame a second does not need the
+                // frames nothing refers to, and not decoding them halves the cost (on the
+                // engine's renders the sampled hashes came out identical).
+                let clip = crate::media::VideoClip::open_sparse(
+                    path,
+                    0.0,
+                    MAX_VIDEO_SECONDS,
+                    VIDEO_FPS,
+                    FRAME_SIDE,
+                    FRAME_SIDE,
+                    &crate::media::Limits::default(),
+                )
+                .map_err(|source| DedupError::Video {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
                 let frames: Vec<&RgbaImage> = (0..clip.len()).map(|i| clip.frame(i)).collect();
                 Self::from_frames(
                     path,
@@ -264,9 +307,11 @@ impl Fingerprint {
             duration: 0.0,
             frames: vec![FrameHash {
                 crops: crop_hashes(img),
+                turned: turned_hashes(img),
                 ..hash_frame(img, 0.0, masks)
             }],
             features: geometry::extract(img),
+            features_mirrored: geometry::extract_mirrored(img),
         }
     }
 
@@ -307,6 +352,7 @@ impl Fingerprint {
             duration,
             frames: hashed,
             features,
+            features_mirrored: Features::default(),
         })
     }
 

@@ -15,6 +15,8 @@ const WORK_SIDE: u32 = 512;
 const LEVELS: usize = 4;
 const LEVEL_SCALE: f32 = 1.25;
 const KEYPOINTS: usize = 700;
+/// Regions per side over which each level's keypoint budget is spread.
+const GRID: u32 = 6;
 const PATCH_RADIUS: i32 = 15;
 /// Edge margin: a rotated 15-px patch reaches 15·√2 ≈ 21.2 px.
 const EDGE: u32 = 23;
@@ -46,6 +48,8 @@ pub struct GeoMatch {
     /// Inlier positions in the new image, normalised to 0–1, to attribute them to regions
     /// (e.g. the product box).
     pub inlier_points: Vec<(f32, f32)>,
+    /// The new image matched the old one mirrored left–right.
+    pub mirrored: bool,
 }
 
 impl GeoMatch {
@@ -144,7 +148,7 @@ pub fn extract(img: &RgbaImage) -> Features {
 fn describe_level(img: &GrayImage, target: usize, scale: f32, out: &mut Features) {
     // Over-detect, then keep the strongest corner per 5-px cell: imageproc's oriented FAST
     // has no non-maximum suppression, and clustered corners waste the budget on one edge.
-    let corners = oriented_fast(img, None, target * 3, EDGE, Some(0x0dd_ba11));
+    let corners = oriented_fast(img, None, target * 6, EDGE, Some(0x0dd_ba11));
     let cell = 5u32;
     let gw = img.width() / cell + 1;
     let mut best: std::collections::HashMap<u32, (f32, usize)> = Default::default();
@@ -155,15 +159,46 @@ fn describe_level(img: &GrayImage, target: usize, scale: f32, out: &mut Features
             *e = (c.corner.score, i);
         }
     }
-    let mut kept: Vec<usize> = best.values().map(|v| v.1).collect();
-    kept.sort_by(|a, b| {
+    // Spread the budget over a coarse grid, strongest first within each region: a big
+    // caption or logo (high-contrast glyph edges, the strongest corners in the frame) must
+    // not take every keypoint, or the picture it covers a fifth of is no longer described.
+    let (gx, gy) = (GRID, GRID);
+    let region = |i: usize| {
+        let c = &corners[i].corner;
+        let rx = (c.x * gx / img.width()).min(gx - 1);
+        let ry = (c.y * gy / img.height()).min(gy - 1);
+        (ry * gx + rx) as usize
+    };
+    let mut by_region: Vec<Vec<usize>> = vec![Vec::new(); (gx * gy) as usize];
+    for (_, i) in best.values() {
+        by_region[region(*i)].push(*i);
+    }
+    let by_score = |a: &usize, b: &usize| {
         corners[*b]
             .corner
             .score
             .total_cmp(&corners[*a].corner.score)
             .then(a.cmp(b))
-    });
-    kept.truncate(target);
+    };
+    for r in by_region.iter_mut() {
+        r.sort_by(by_score);
+    }
+    // Round-robin over regions, rank by rank; within a rank the strongest go first so that a
+    // truncated last round still keeps the best of it.
+    let mut kept: Vec<usize> = Vec::with_capacity(target);
+    let mut rank = 0;
+    while kept.len() < target {
+        let mut round: Vec<usize> = by_region
+            .iter()
+            .filter_map(|r| r.get(rank).copied())
+            .collect();
+        if round.is_empty() {
+            break;
+        }
+        round.sort_by(by_score);
+        kept.extend(round.into_iter().take(target - kept.len()));
+        rank += 1;
+    }
     let smooth = imageproc::filter::gaussian_blur_f32(img, 2.0);
     let pat = pattern();
     for i in kept {
@@ -197,9 +232,34 @@ fn hamming(a: &[u64; 4], b: &[u64; 4]) -> u32 {
         + (a[3] ^ b[3]).count_ones()
 }
 
+/// Features of the image mirrored left–right. Steered BRIEF is invariant to rotation, not
+/// to reflection, so a mirrored re-upload is matched through these (query side only; the
+/// library keeps one set per file).
+pub fn extract_mirrored(img: &RgbaImage) -> Features {
+    extract(&image::imageops::flip_horizontal(img))
+}
+
+/// The better of matching `new` and its mirror image `new_mirrored` against `old`; inlier
+/// points are reported in `new`'s own (unmirrored) coordinates.
+pub fn match_either(new: &Features, new_mirrored: &Features, old: &Features) -> GeoMatch {
+    let direct = match_features(new, old);
+    if new_mirrored.descriptors.is_empty() {
+        return direct;
+    }
+    let mut m = match_features(new_mirrored, old);
+    if m.inliers <= direct.inliers {
+        return direct;
+    }
+    for p in &mut m.inlier_points {
+        p.0 = 1.0 - p.0;
+    }
+    m.mirrored = true;
+    m
+}
+
 /// Matches `new` against `old` and fits a similarity transform old → new.
 pub fn match_features(new: &Features, old: &Features) -> GeoMatch {
-    let mut pairs: Vec<((f32, f32), (f32, f32))> = Vec::new();
+    let mut pairs: Vec<Pair> = Vec::new();
     if old.descriptors.len() < 2 {
         return GeoMatch::default();
     }
@@ -223,8 +283,56 @@ pub fn match_features(new: &Features, old: &Features) -> GeoMatch {
         matches: pairs.len() as u32,
         ..Default::default()
     };
-    if pairs.len() < 3 {
+    let mut best = ransac(&pairs);
+    let mut unstretched_fit: Option<Vec<Pair>> = None;
+    // A stretched copy (new aspect ratio, same picture) is no similarity of its source.
+    // Undo a whole-frame stretch by mapping the new points onto the old frame's shape, and
+    // keep that fit when it explains more matches. Normalised positions are the same in
+    // both frames, so the inlier points below need no change.
+    let (ar_new, ar_old) = (
+        new.width as f32 / new.height.max(1) as f32,
+        old.width as f32 / old.height.max(1) as f32,
+    );
+    if (ar_new / ar_old - 1.0).abs() > 0.03 {
+        let (sx, sy) = (
+            old.width as f32 / new.width.max(1) as f32,
+            old.height as f32 / new.height.max(1) as f32,
+        );
+        let unstretched: Vec<_> = pairs
+            .iter()
+            .map(|(o, n)| (*o, (n.0 * sx, n.1 * sy)))
+            .collect();
+        let b = ransac(&unstretched);
+        if b.0 > best.0 {
+            best = b;
+            unstretched_fit = Some(unstretched);
+        }
+    }
+    let fitted: &[Pair] = unstretched_fit.as_deref().unwrap_or(&pairs);
+    if best.0 < 3 {
         return result;
+    }
+    let t = best.1;
+    result.inliers = best.0;
+    result.scale = (t.0 * t.0 + t.1 * t.1).sqrt();
+    result.angle_deg = t.1.atan2(t.0).to_degrees();
+    result.inlier_points = pairs
+        .iter()
+        .zip(fitted)
+        .filter(|(_, f)| residual(&t, f) < RANSAC_PX)
+        .map(|((_, n), _)| (n.0 / new.width as f32, n.1 / new.height as f32))
+        .collect();
+    result
+}
+
+type Transform = (f32, f32, f32, f32);
+type Pair = ((f32, f32), (f32, f32));
+
+/// The similarity consistent with the most pairs (deterministic sampling) and their count.
+fn ransac(pairs: &[Pair]) -> (u32, Transform) {
+    let mut best: (u32, Transform) = (0, (1.0, 0.0, 0.0, 0.0));
+    if pairs.len() < 3 {
+        return best;
     }
     let mut rng: u64 = 0x2545_F491_4F6C_DD1D;
     let mut next = |n: usize| {
@@ -233,7 +341,6 @@ pub fn match_features(new: &Features, old: &Features) -> GeoMatch {
         rng ^= rng << 17;
         (rng % n as u64) as usize
     };
-    let mut best: (u32, (f32, f32, f32, f32)) = (0, (1.0, 0.0, 0.0, 0.0));
     for _ in 0..RANSAC_ITERS {
         let i = next(pairs.len());
         let j = next(pairs.len());
@@ -248,27 +355,12 @@ pub fn match_features(new: &Features, old: &Features) -> GeoMatch {
             best = (n, t);
         }
     }
-    if best.0 < 3 {
-        return result;
-    }
-    let t = best.1;
-    result.inliers = best.0;
-    result.scale = (t.0 * t.0 + t.1 * t.1).sqrt();
-    result.angle_deg = t.1.atan2(t.0).to_degrees();
-    result.inlier_points = pairs
-        .iter()
-        .filter(|p| residual(&t, p) < RANSAC_PX)
-        .map(|(_, n)| (n.0 / new.width as f32, n.1 / new.height as f32))
-        .collect();
-    result
+    best
 }
 
 /// z' = a·z + b in complex form: (a_re, a_im, b_re, b_im). Rejects degenerate samples and
 /// implausible scales (a crop or a fit changes scale by far less than 5×).
-fn similarity(
-    p: ((f32, f32), (f32, f32)),
-    q: ((f32, f32), (f32, f32)),
-) -> Option<(f32, f32, f32, f32)> {
+fn similarity(p: Pair, q: Pair) -> Option<Transform> {
     let (z0, w0) = p;
     let (z1, w1) = q;
     let dz = (z1.0 - z0.0, z1.1 - z0.1);
@@ -288,7 +380,7 @@ fn similarity(
     Some((ar, ai, br, bi))
 }
 
-fn residual(t: &(f32, f32, f32, f32), p: &((f32, f32), (f32, f32))) -> f32 {
+fn residual(t: &Transform, p: &Pair) -> f32 {
     let (z, w) = p;
     let x = t.0 * z.0 - t.1 * z.1 + t.2;
     let y = t.0 * z.1 + t.1 * z.0 + t.3;

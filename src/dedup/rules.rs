@@ -109,7 +109,8 @@ pub struct GateConfig {
     /// Up to this distance a still is reported as similar (a warning).
     pub similar_distance: u32,
     /// Whole-frame keypoint inliers that mean "same content" (crop, rotation, letterbox).
-    /// Measured on 870 unrelated photo/composite pairs: max 16, p99 15, median 6.
+    /// Measured on 870 unrelated photo/composite pairs, mirrored and unstretched fits
+    /// included: max 18, p99 14, median 6 (`benches/dedup_eval.rs`).
     pub min_inliers: u32,
     /// Inliers inside the product box that mean "same product".
     pub product_inliers: u32,
@@ -510,7 +511,11 @@ fn evaluate(
     }
     if run_geometry {
         if let Some(of) = &old.features {
-            m.geo = Some(geometry::match_features(&fp.features, of));
+            m.geo = Some(geometry::match_either(
+                &fp.features,
+                &fp.features_mirrored,
+                of,
+            ));
         }
     }
     let inliers = m.geo.as_ref().map(|g| g.inliers).unwrap_or(0);
@@ -543,8 +548,11 @@ fn evaluate(
     }
     if let Some(g) = &m.geo {
         evidence.push(format!(
-            "{} keypoint inliers (scale {:.2}, rotation {:.1}°)",
-            g.inliers, g.scale, g.angle_deg
+            "{} keypoint inliers (scale {:.2}, rotation {:.1}°{})",
+            g.inliers,
+            g.scale,
+            g.angle_deg,
+            if g.mirrored { ", mirrored" } else { "" }
         ));
     }
 
@@ -801,7 +809,12 @@ pub fn score_fingerprints(
     for &i in &order {
         let (cand, fp) = (&cands[i], &fps[i]);
         let mut matches: Vec<Match> = Vec::new();
-        let queries: Vec<Hash256> = fp.frames.iter().flat_map(|f| f.orientations).collect();
+        // Retrieval looks for every orientation and, for stills, the small turns undone.
+        let queries: Vec<Hash256> = fp
+            .frames
+            .iter()
+            .flat_map(|f| f.orientations.iter().chain(&f.turned).copied())
+            .collect();
 
         if let (Some(lib), Some(index)) = (library, &index) {
             // Retrieval: every file within the match distance, plus the nearest few for

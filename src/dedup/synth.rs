@@ -144,3 +144,16 @@ pub fn product(seed: u64, w: u32, h: u32) -> RgbaImage {
 pub fn paste(base: &mut RgbaImage, overlay: &RgbaImage, x: i64, y: i64) {
     image::imageops::overlay(base, overlay, x, y);
 }
+
+/// Uniformly random-looking 256-bit hashes from a seed: what a large library looks like to
+/// the scan (unrelated images sit at ~128 bits from each other), for tests and benches.
+pub fn random_hashes(seed: u64) -> impl Iterator<Item = super::pdq::Hash256> {
+    let mut r = Rng(seed | 1);
+    std::iter::repeat_with(move || {
+        let mut b = [0u8; 32];
+        for c in b.chunks_mut(8) {
+            c.copy_from_slice(&r.next().to_le_bytes());
+        }
+        super::pdq::Hash256(b)
+    })
+}

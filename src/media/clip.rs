@@ -82,6 +82,7 @@ fn secs(ts: i64, tb: Rational) -> f64 {
     ts as f64 * tb.numerator() as f64 / tb.denominator() as f64
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(super) fn open(
     path: &Path,
     start: f64,
@@ -90,6 +91,7 @@ pub(super) fn open(
     max_w: u32,
     max_h: u32,
     limits: &Limits,
+    skip_non_reference: bool,
 ) -> Result<VideoClip, MediaError> {
     let err = |m: String| MediaError::Decode {
         path: path.to_path_buf(),
@@ -141,6 +143,9 @@ pub(super) fn open(
             c.decoder().video()
         })
         .map_err(|e| err(format!("no decoder for its video stream ({e})")))?;
+    if skip_non_reference {
+        decoder.skip_frame(ffmpeg::Discard::NonReference);
+    }
     let (src_w, src_h) = (decoder.width(), decoder.height());
     if src_w == 0 || src_h == 0 {
         return Err(err("video stream has no dimensions".into()));

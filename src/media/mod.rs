@@ -82,7 +82,22 @@ impl VideoClip {
         max_h: u32,
         limits: &Limits,
     ) -> Result<VideoClip, MediaError> {
-        clip::open(path, start, max_duration, fps, max_w, max_h, limits)
+        clip::open(path, start, max_duration, fps, max_w, max_h, limits, false)
+    }
+
+    /// As `open`, for sparse sampling (the duplicate gate's 1 fps): frames that no other
+    /// frame refers to (about half of x264's at `veryfast`) are not decoded at all, so a
+    /// sampled time may show a neighbouring frame of the same shot instead.
+    pub fn open_sparse(
+        path: &Path,
+        start: f64,
+        max_duration: f64,
+        fps: u32,
+        max_w: u32,
+        max_h: u32,
+        limits: &Limits,
+    ) -> Result<VideoClip, MediaError> {
+        clip::open(path, start, max_duration, fps, max_w, max_h, limits, true)
     }
 
     /// Number of decoded frames.

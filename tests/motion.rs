@@ -405,3 +405,91 @@ motion = { zoom = [1.0, 9.0], easing = [2.0, 0.0, 0.5, 1.0] }
         );
     }
 }
+
+#[test]
+fn the_gate_hashes_rendered_frames_the_same_as_the_decoded_file() {
+    // The renderer fingerprints its own frames (1 fps) instead of decoding the output again;
+    // a re-encoded, downscaled copy of the output must still match what it stored.
+    let p = project();
+    let photo = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/dedup/bridge-1-original.jpg"
+    );
+    std::fs::copy(photo, p.path("assets/bridge.jpg")).unwrap();
+    let t = header("duration = 4.0")
+        + r#"
+[[background]]
+id = "bridge"
+image = "assets/bridge.jpg"
+motion = { zoom = [1.0, 1.3], easing = "linear" }
+
+[dedup]
+policy = "warn"
+library = "lib.sqlite"
+"#;
+    let (m, _) = render(&p, &t, 0);
+    let file = p
+        .path("out")
+        .join(m["outputs"][0]["file"].as_str().unwrap());
+    let copy = p.path("copy.mp4");
+    ffmpeg(
+        &[
+            "-i",
+            file.to_str().unwrap(),
+            "-vf",
+            "scale=48:64",
+            "-c:v",
+            "libx264",
+            "-crf",
+            "30",
+            "-an",
+        ],
+        &copy,
+    );
+    let factory = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_factory"))
+            .current_dir(p.dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    // The same file indexed the ordinary way: decoded again, 1 fps.
+    factory(&[
+        "library",
+        "add",
+        "--library",
+        "decoded.sqlite",
+        file.to_str().unwrap(),
+    ]);
+    let best = |lib: &str| {
+        let out = factory(&["dedup", "--json", "--library", lib, "copy.mp4"]);
+        let v: serde_json::Value =
+            serde_json::from_str(out.lines().next().expect("one line")).unwrap();
+        assert_eq!(v["verdict"], "duplicate", "{v}");
+        v["matches"][0].clone()
+    };
+    let (rendered, decoded) = (best("lib.sqlite"), best("decoded.sqlite"));
+    assert!(
+        rendered["file"].as_str().unwrap().ends_with(".mp4"),
+        "{rendered}"
+    );
+    let (q1, q2) = (
+        rendered["q"].as_f64().unwrap(),
+        decoded["q"].as_f64().unwrap(),
+    );
+    // Four sampled seconds: the two ways may differ by one second at most.
+    assert!(
+        q1 >= 50.0 && (q1 - q2).abs() <= 25.0,
+        "rendered-frame hashes match like decoded ones: q {q1} vs {q2}"
+    );
+    let (d1, d2) = (
+        rendered["visual_distance"].as_u64().unwrap(),
+        decoded["visual_distance"].as_u64().unwrap(),
+    );
+    assert!(
+        d1 <= d2 + 8,
+        "PDQ distance {d1} from rendered frames vs {d2} from the decoded file"
+    );
+}

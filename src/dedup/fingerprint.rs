@@ -112,6 +112,17 @@ pub const VIDEO_FPS: u32 = 1;
 pub const MAX_VIDEO_SECONDS: f64 = 600.0;
 const FRAME_SIDE: u32 = 512;
 
+/// A rendered frame reduced to what a video fingerprint samples (at most `FRAME_SIDE` on
+/// each side), so the renderer can keep its 1 fps samples instead of the gate decoding the
+/// file again.
+pub fn sample_frame(img: &RgbaImage) -> RgbaImage {
+    let (w, h) = crate::media::fit_inside(img.width(), img.height(), FRAME_SIDE, FRAME_SIDE);
+    if (w, h) == img.dimensions() {
+        return img.clone();
+    }
+    crate::render::ops::resize(img, w, h, None)
+}
+
 pub fn sha256_file(path: &Path) -> Result<(String, u64), DedupError> {
     let io = |source| DedupError::Io {
         path: path.to_path_buf(),

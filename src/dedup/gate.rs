@@ -168,6 +168,8 @@ pub struct Offer {
     pub composition: Composition,
     pub product_box: Option<NormBox>,
     pub text_boxes: Vec<NormBox>,
+    /// Measured by the renderer from its own frames; `None` = decode the staged file.
+    pub fingerprint: Option<Fingerprint>,
 }
 
 /// The gate's word on one offer.
@@ -222,7 +224,10 @@ pub fn decide(
                 composition: Some(comp),
                 created_at: cfg.now,
             };
-            let fp = c.fingerprint();
+            let fp = match &o.fingerprint {
+                Some(fp) => Ok(fp.clone()),
+                None => c.fingerprint(),
+            };
             (o, c, fp)
         })
         .collect();

@@ -105,6 +105,9 @@ struct Extra {
     rules_applied: Vec<String>,
     fonts: Vec<String>,
     scenes: Vec<export::SceneSpan>,
+    /// A video's fingerprint, hashed from the frames the renderer made (1 fps) rather than
+    /// by decoding the file again; `None` for stills and with the gate off.
+    fingerprint: Option<crate::dedup::Fingerprint>,
     product_box: Option<crate::render::NormBox>,
     text_boxes: Vec<crate::render::NormBox>,
     loudness_lufs: Option<f64>,
@@ -258,6 +261,7 @@ pub fn run(
                     ),
                     product_box: extra.product_box,
                     text_boxes: extra.text_boxes.clone(),
+                    fingerprint: extra.fingerprint.clone(),
                 }),
                 _ => None,
             })
@@ -459,6 +463,7 @@ fn run_job(
         frames: scene.frames,
     });
 
+    let mut samples: Vec<image::RgbaImage> = Vec::new();
     match preset.kind {
         PresetKind::Image => {
             let frame = scene.frame(0);
@@ -501,6 +506,10 @@ fn run_job(
             // Encoded frames come back to be drawn over: no fresh 8 MB buffer (and its zeroing
             // and page faults) per frame.
             let (recycle_tx, recycle_rx) = bounded::<image::RgbaImage>(4);
+            // The duplicate gate samples one frame a second; keeping them small here spares it
+            // decoding the whole file again (the costliest part of fingerprinting).
+            let sample_every = (scene.fps / crate::dedup::fingerprint::VIDEO_FPS).max(1);
+            let gate_on = t.dedup.policy != crate::template::DedupPolicy::Off;
             let result: Result<(), String> = std::thread::scope(|s| {
                 let encoder = s.spawn(|| -> Result<(), String> {
                     let mut w = VideoWriter::create(&staged, &settings, &stamp, Arc::clone(&audio))
@@ -519,6 +528,9 @@ fn run_job(
                         .try_recv()
                         .unwrap_or_else(|_| image::RgbaImage::new(scene.width, scene.height));
                     scene.frame_into(i, &mut frame);
+                    if gate_on && i % sample_every == 0 {
+                        samples.push(crate::dedup::fingerprint::sample_frame(&frame));
+                    }
                     if ftx.send(frame).is_err() {
                         break; // the encoder stopped; its error is reported below
                     }
@@ -542,5 +554,26 @@ fn run_job(
         }
     }
     let verified = export::verify(&staged, job, scene.frames, scene.fps).map_err(|e| ctx(&e))?;
+    if !samples.is_empty() {
+        let frames: Vec<&image::RgbaImage> = samples.iter().collect();
+        let masks = crate::dedup::fingerprint::Masks {
+            product_box: scene.product_box,
+            text_boxes: scene.text_boxes.clone(),
+        };
+        let (w, h) = samples[0].dimensions();
+        // A failure (e.g. every sample too flat to hash) leaves it to the gate, which decodes
+        // the file and reports the reason.
+        extra.fingerprint = crate::dedup::Fingerprint::from_frames(
+            &staged,
+            verified.sha256.clone(),
+            verified.bytes,
+            &frames,
+            w,
+            h,
+            verified.duration,
+            &masks,
+        )
+        .ok();
+    }
     Ok((staged, verified, extra))
 }

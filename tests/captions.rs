@@ -6,8 +6,6 @@
 #[path = "cli/util.rs"]
 mod util;
 
-use std::path::{Path, PathBuf};
-
 use image::RgbImage;
 use util::*;
 
@@ -87,27 +85,7 @@ fn render_frames(p: &Project, region: &str, subtitle: &str) -> Vec<RgbImage> {
         .as_str()
         .expect("one output")
         .to_string();
-    decode(&p.path("out").join(file), &p.path("frames"))
-}
-
-fn decode(mp4: &Path, dir: &PathBuf) -> Vec<RgbImage> {
-    std::fs::create_dir_all(dir).unwrap();
-    let st = std::process::Command::new("ffmpeg")
-        .args(["-y", "-v", "error", "-i"])
-        .arg(mp4)
-        .arg(dir.join("f%03d.png"))
-        .status()
-        .expect("ffmpeg");
-    assert!(st.success());
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .map(|f| image::open(f).unwrap().to_rgb8())
-        .collect()
+    decode_frames(&p.path("out").join(file), &p.path("frames"))
 }
 
 fn diff(p: &image::Rgb<u8>) -> u32 {
@@ -341,8 +319,8 @@ fn each_locale_keeps_its_own_file_timings_and_vtt_karaoke_marks() {
             .unwrap()
             .to_string()
     };
-    let us = decode(&p.path("out").join(file("US")), &p.path("frames-us"));
-    let sa = decode(&p.path("out").join(file("SA")), &p.path("frames-sa"));
+    let us = decode_frames(&p.path("out").join(file("US")), &p.path("frames-us"));
+    let sa = decode_frames(&p.path("out").join(file("SA")), &p.path("frames-sa"));
     assert!(
         ink(&us[4]).len() > 40 && ink(&us[15]).len() < 3,
         "US follows en.srt"
@@ -406,7 +384,7 @@ fn still_images_show_captions_settled() {
     let still = image::open(p.path("out").join(file(".png")))
         .unwrap()
         .to_rgb8();
-    let video = decode(&p.path("out").join(file(".mp4")), &p.path("frames"));
+    let video = decode_frames(&p.path("out").join(file(".mp4")), &p.path("frames"));
     // The poster is taken at 0 s, where the video has typed one letter; the still has all.
     let (typed, full, poster) = (
         ink(&video[0]).len(),

@@ -7,8 +7,6 @@
 #[path = "cli/util.rs"]
 mod util;
 
-use std::path::{Path, PathBuf};
-
 use image::RgbImage;
 use util::*;
 
@@ -75,28 +73,8 @@ fn render(p: &Project, text: &str, k: usize) -> (serde_json::Value, Vec<RgbImage
         .as_str()
         .expect("output")
         .to_string();
-    let frames = decode(&p.path("out").join(file), &p.path(&format!("frames{k}")));
+    let frames = decode_frames(&p.path("out").join(file), &p.path(&format!("frames{k}")));
     (m, frames)
-}
-
-fn decode(mp4: &Path, dir: &PathBuf) -> Vec<RgbImage> {
-    std::fs::create_dir_all(dir).unwrap();
-    let st = std::process::Command::new("ffmpeg")
-        .args(["-y", "-v", "error", "-i"])
-        .arg(mp4)
-        .arg(dir.join("f%03d.png"))
-        .status()
-        .expect("ffmpeg");
-    assert!(st.success());
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .map(|f| image::open(f).unwrap().to_rgb8())
-        .collect()
 }
 
 fn mean(f: &RgbImage) -> [f64; 3] {

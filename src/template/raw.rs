@@ -319,6 +319,36 @@ pub struct RawDedup {
     pub exempt_after_days: Option<S<i64>>,
 }
 
+/// What every pool option has: the span to blame and its `id`.
+pub trait RawOption {
+    fn span(&self) -> &Range<usize>;
+    fn id(&self) -> Option<&S<String>>;
+}
+
+macro_rules! raw_option {
+    ($($t:ty),*) => {$(
+        impl RawOption for $t {
+            fn span(&self) -> &Range<usize> {
+                &self.span
+            }
+            fn id(&self) -> Option<&S<String>> {
+                self.id.as_ref()
+            }
+        }
+    )*};
+}
+
+raw_option!(
+    RawBackground,
+    RawProduct,
+    RawSubtitle,
+    RawEffects,
+    RawAudio,
+    RawBadge,
+    RawEndCard,
+    RawScene
+);
+
 /// Top-level keys, in the order docs/TEMPLATE.md documents them.
 pub const TOP_KEYS: &[&str] = &[
     "template",

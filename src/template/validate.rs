@@ -1101,6 +1101,20 @@ impl V<'_> {
         out
     }
 
+    /// A pool's option ids (see `ids`), or `None` after reporting an empty pool.
+    fn pool_ids<T: RawOption>(&mut self, name: &str, pool: &S<Vec<T>>) -> Option<Vec<String>> {
+        if pool.value.is_empty() {
+            self.empty_pool(name, &pool.span);
+            return None;
+        }
+        let items: Vec<_> = pool
+            .value
+            .iter()
+            .map(|o| (o.span().clone(), o.id()))
+            .collect();
+        Some(self.ids(name, &items))
+    }
+
     fn empty_pool(&mut self, pool: &str, span: &Range<usize>) {
         self.err(
             span,
@@ -1125,18 +1139,9 @@ impl V<'_> {
             );
             return Vec::new();
         };
-        if pool.value.is_empty() {
-            self.empty_pool("background", &pool.span);
+        let Some(ids) = self.pool_ids("background", &pool) else {
             return Vec::new();
-        }
-        let ids = self.ids(
-            "background",
-            &pool
-                .value
-                .iter()
-                .map(|b| (b.span.clone(), b.id.as_ref()))
-                .collect::<Vec<_>>(),
-        );
+        };
         let mut out = Vec::new();
         for (b, id) in pool.value.iter().zip(ids) {
             let given: Vec<(&str, Range<usize>)> = [
@@ -1266,18 +1271,9 @@ impl V<'_> {
     }
 
     fn products(&mut self, pool: S<Vec<RawProduct>>) -> Vec<Product> {
-        if pool.value.is_empty() {
-            self.empty_pool("product", &pool.span);
+        let Some(ids) = self.pool_ids("product", &pool) else {
             return Vec::new();
-        }
-        let ids = self.ids(
-            "product",
-            &pool
-                .value
-                .iter()
-                .map(|b| (b.span.clone(), b.id.as_ref()))
-                .collect::<Vec<_>>(),
-        );
+        };
         let mut out = Vec::new();
         for (p, id) in pool.value.iter().zip(ids) {
             let source = match &p.source {
@@ -1392,18 +1388,9 @@ impl V<'_> {
         regions: &[Region],
         limits: &[(String, u32)],
     ) -> Vec<Subtitle> {
-        if pool.value.is_empty() {
-            self.empty_pool("subtitle", &pool.span);
+        let Some(ids) = self.pool_ids("subtitle", &pool) else {
             return Vec::new();
-        }
-        let ids = self.ids(
-            "subtitle",
-            &pool
-                .value
-                .iter()
-                .map(|b| (b.span.clone(), b.id.as_ref()))
-                .collect::<Vec<_>>(),
-        );
+        };
         let mut out = Vec::new();
         for (s, id) in pool.value.iter().zip(ids) {
             let mut copies: Vec<(Range<usize>, BTreeMap<String, String>)> = Vec::new();
@@ -1914,18 +1901,9 @@ impl V<'_> {
     }
 
     fn effects(&mut self, pool: S<Vec<RawEffects>>, duration: f64) -> Vec<Effects> {
-        if pool.value.is_empty() {
-            self.empty_pool("effects", &pool.span);
+        let Some(ids) = self.pool_ids("effects", &pool) else {
             return Vec::new();
-        }
-        let ids = self.ids(
-            "effects",
-            &pool
-                .value
-                .iter()
-                .map(|b| (b.span.clone(), b.id.as_ref()))
-                .collect::<Vec<_>>(),
-        );
+        };
         let mut out = Vec::new();
         for (e, id) in pool.value.iter().zip(ids) {
             let unit = |x: f64| (-1.0..=1.0).contains(&x);
@@ -2178,18 +2156,9 @@ impl V<'_> {
     }
 
     fn audio(&mut self, pool: S<Vec<RawAudio>>, duration: f64, regions: &[Region]) -> Vec<Audio> {
-        if pool.value.is_empty() {
-            self.empty_pool("audio", &pool.span);
+        let Some(ids) = self.pool_ids("audio", &pool) else {
             return Vec::new();
-        }
-        let ids = self.ids(
-            "audio",
-            &pool
-                .value
-                .iter()
-                .map(|b| (b.span.clone(), b.id.as_ref()))
-                .collect::<Vec<_>>(),
-        );
+        };
         let mut out = Vec::new();
         for (a, id) in pool.value.iter().zip(ids) {
             let source = a.source.as_ref().and_then(|s| self.asset(s));

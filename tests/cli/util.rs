@@ -189,3 +189,26 @@ white_background = true
 min_product_fill = 0.85
 no_text = true
 "#;
+
+/// Every frame of `mp4`, decoded by the ffmpeg CLI into PNGs under `dir`, in order.
+// Used by the caption and motion test binaries, not by the CLI one.
+#[allow(dead_code)]
+pub fn decode_frames(mp4: &Path, dir: &Path) -> Vec<image::RgbImage> {
+    std::fs::create_dir_all(dir).unwrap();
+    let st = std::process::Command::new("ffmpeg")
+        .args(["-y", "-v", "error", "-i"])
+        .arg(mp4)
+        .arg(dir.join("f%03d.png"))
+        .status()
+        .expect("ffmpeg");
+    assert!(st.success());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| image::open(f).unwrap().to_rgb8())
+        .collect()
+}

@@ -389,18 +389,9 @@ impl V<'_> {
     }
 
     pub(super) fn badges(&mut self, pool: S<Vec<RawBadge>>, regions: &[Region]) -> Vec<Badge> {
-        if pool.value.is_empty() {
-            self.empty_pool("badge", &pool.span);
+        let Some(ids) = self.pool_ids("badge", &pool) else {
             return Vec::new();
-        }
-        let ids = self.ids(
-            "badge",
-            &pool
-                .value
-                .iter()
-                .map(|b| (b.span.clone(), b.id.as_ref()))
-                .collect::<Vec<_>>(),
-        );
+        };
         let mut out = Vec::new();
         for (b, id) in pool.value.iter().zip(ids) {
             let shapes = [
@@ -506,18 +497,9 @@ impl V<'_> {
         duration: f64,
         regions: &[Region],
     ) -> Vec<EndCard> {
-        if pool.value.is_empty() {
-            self.empty_pool("end_card", &pool.span);
+        let Some(ids) = self.pool_ids("end_card", &pool) else {
             return Vec::new();
-        }
-        let ids = self.ids(
-            "end_card",
-            &pool
-                .value
-                .iter()
-                .map(|b| (b.span.clone(), b.id.as_ref()))
-                .collect::<Vec<_>>(),
-        );
+        };
         let mut out = Vec::new();
         for (e, id) in pool.value.iter().zip(ids) {
             let d = match &e.duration {
@@ -588,18 +570,9 @@ impl V<'_> {
         pool: S<Vec<RawScene>>,
         pools: &HashMap<Pool, Vec<String>>,
     ) -> Vec<SceneSpec> {
-        if pool.value.is_empty() {
-            self.empty_pool("scene", &pool.span);
+        let Some(ids) = self.pool_ids("scene", &pool) else {
             return Vec::new();
-        }
-        let ids = self.ids(
-            "scene",
-            &pool
-                .value
-                .iter()
-                .map(|b| (b.span.clone(), b.id.as_ref()))
-                .collect::<Vec<_>>(),
-        );
+        };
         let mut out = Vec::new();
         for (s, id) in pool.value.iter().zip(ids) {
             let duration = match &s.duration {

@@ -192,6 +192,21 @@ def sfx() -> None:
                      "the Creative Factory project", how + "; 24 kHz mono 16-bit WAV"))
 
 
+LUTS = {
+    "golden-hour": "17-point 3D LUT: warm white balance, lifted warm shadows, gentle S-curve",
+    "teal-orange": "17-point 3D LUT: shadows toward teal, highlights toward orange, S-curve",
+}
+
+
+def luts() -> None:
+    # The looks are plain functions of RGB written out as .cube grids by their own script,
+    # so they can be tuned without the PyPI venv; it is run here so `make samples` stays whole.
+    subprocess.run([sys.executable, str(OUT / "luts" / "make_luts.py")], check=True)
+    for name, how in LUTS.items():
+        rows.append((f"luts/{name}.cube", "samples/luts/make_luts.py (no input file)", "CC0 1.0",
+                     "the Creative Factory project", how))
+
+
 # --------------------------------------------------------------------------- cut-outs
 
 
@@ -350,6 +365,9 @@ DEALINGS IN THE SOFTWARE."""
 
 
 def probe(path: Path) -> str:
+    if path.suffix == ".cube":
+        size = next(l.split()[1] for l in path.read_text().splitlines() if l.startswith("LUT_3D_SIZE"))
+        return f"3D LUT {size}³"
     if path.suffix in (".jpg", ".png"):
         with Image.open(path) as im:
             return f"{im.width}x{im.height} {im.mode}"
@@ -389,7 +407,8 @@ def write_licenses() -> None:
         "music, no third-party material). The voice-overs (`vo/`) are the project's own ad copy",
         "spoken by espeak-ng, and the effects (`sfx/`) are synthesised by FFmpeg; both are",
         "dedicated to the public domain (CC0 1.0). espeak-ng's GPL covers the program, not what",
-        "it says (https://www.gnu.org/licenses/gpl-faq.html#GPLOutput).",
+        "it says (https://www.gnu.org/licenses/gpl-faq.html#GPLOutput). The LUTs (`luts/`) are",
+        "the project's own looks, written by `samples/luts/make_luts.py` (CC0 1.0).",
         "",
         "## Files",
         "",
@@ -415,6 +434,7 @@ def main() -> None:
     music()
     voiceovers()
     sfx()
+    luts()
     write_licenses()
     for r in rows:
         p = OUT / r[0]

@@ -471,3 +471,58 @@ library = "lib.sqlite"
         "PDQ distance {d1} from rendered frames vs {d2} from the decoded file"
     );
 }
+
+#[test]
+fn a_main_image_comes_from_a_scene_that_shows_the_product() {
+    // poster_time falls in a hook without the product; the white-background main image
+    // must still show it, so the still is taken from the scene that has it, and says so.
+    let p = project();
+    let t = r##"
+[template]
+name = "poster"
+kind = "both"
+fps = 10
+poster_time = 0.5
+
+[output]
+presets = ["motion-video", "tiny-image"]
+regions = ["US"]
+
+[[scene]]
+id = "hook"
+duration = 2.0
+product = []
+
+[[scene]]
+id = "demo"
+duration = 2.0
+product = ["disc"]
+
+[[background]]
+id = "plain"
+color = "#203040"
+
+[[product]]
+id = "disc"
+source = "assets/product.png"
+"##;
+    p.write("t.toml", t);
+    let o = p.factory(&["render", "t.toml", "--out", "out", "--progress", "plain"]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let m = manifest(&p.path("out"));
+    let still = m["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["file"].as_str().unwrap().ends_with(".jpg"))
+        .expect("the main image");
+    let notes = still["rules_applied"].to_string();
+    assert!(notes.contains("still taken from scene `demo`"), "{notes}");
+    let img = image::open(p.path("out").join(still["file"].as_str().unwrap()))
+        .unwrap()
+        .to_rgb8();
+    assert!(
+        red_centre(&img).is_some(),
+        "the main image shows the product"
+    );
+}

@@ -441,12 +441,38 @@ pub fn prepare(
     }
 
     let mut report = Report::default();
+    let holds = |k: usize, f: u32| {
+        let (_, start, end) = spans[k];
+        (start..end.max(start + 1)).contains(&f) || (k + 1 == spans.len() && f >= end)
+    };
+    let mut poster_frame = poster_frame;
+    if !is_video && preset.rules.min_product_fill.is_some() {
+        // A main image must show the product: when the poster moment falls in a scene
+        // without one, the still comes from the first scene (in play order) that has it.
+        let shows_product = |k: usize| match spans[k].0 {
+            Some(s) => job.choices.in_scene(t, s, Pool::Product).is_some(),
+            None => job.choices.product.is_some(),
+        };
+        if let Some(k) = (0..spans.len())
+            .find(|&k| holds(k, poster_frame))
+            .filter(|&k| !shows_product(k))
+        {
+            if let Some(j) = (0..spans.len()).find(|&j| shows_product(j)) {
+                let (scene, start, end) = spans[j];
+                poster_frame = start + (end - start) / 2;
+                let name = |s: Option<usize>| s.map(|s| t.scenes[s].id.clone()).unwrap_or_default();
+                report.note(format!(
+                    "still taken from scene `{}`: scene `{}` at poster_time shows no product",
+                    name(scene),
+                    name(spans[k].0)
+                ));
+            }
+        }
+    }
     let mut segments = Vec::new();
     for (k, &(scene, start, end)) in spans.iter().enumerate() {
         // A still needs only the segment its poster frame falls in.
-        let holds_poster = (start..end.max(start + 1)).contains(&poster_frame)
-            || (k + 1 == spans.len() && poster_frame >= end);
-        if !is_video && !holds_poster {
+        if !is_video && !holds(k, poster_frame) {
             continue;
         }
         let transition = match scene {

@@ -332,6 +332,33 @@ fn onset(p: &AudioPcm) -> f64 {
 }
 
 #[test]
+fn a_scene_sound_effect_follows_its_scene_in_every_order() {
+    // `scene = "b"`: the pop counts from where scene b starts, which the order moves.
+    let p = project();
+    let text = template(3.0, r#""US""#, r#"sfx = [{ source = "sfx/pop.wav", scene = "b", at = 0.3, volume = 0.8 }]"#)
+        .replace("duration = 3\n", "")
+        .replace(
+            "[[background]]",
+            "[variants]\norders = [[\"a\", \"b\"], [\"b\", \"a\"]]\n\n[[scene]]\nid = \"a\"\nduration = 2.0\n\n[[scene]]\nid = \"b\"\nduration = 1.0\n\n[[background]]",
+        );
+    p.write("t.toml", &text);
+    let o = p.factory(&["render", "t.toml", "--out", "out", "--progress", "plain"]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let m = manifest(&p.path("out"));
+    for (k, expected) in [(0, 2.3), (1, 0.3)] {
+        let file = p
+            .path("out")
+            .join(m["outputs"][k]["file"].as_str().unwrap());
+        let t = onset(&decode(&file));
+        assert!(
+            (t - expected).abs() <= 0.05,
+            "order {}: pop expected at {expected} s, starts at {t:.3} s",
+            m["outputs"][k]["modules"]["order"]
+        );
+    }
+}
+
+#[test]
 fn a_sound_effect_plays_at_its_time() {
     let p = project();
     for at in [0.7, 2.35] {

@@ -107,8 +107,19 @@ pub fn soundtrack(
             .zip(&voice.samples)
             .for_each(|(m, v)| *m += v);
     }
+    let starts = t.scene_starts(&job.choices.order);
     for s in &a.sfx {
-        add_at(&mut mix, &*pcm(&s.source)?, s.at, s.volume);
+        let offset = s
+            .scene
+            .as_ref()
+            .and_then(|id| {
+                job.choices
+                    .order
+                    .iter()
+                    .position(|&i| t.scenes[i].id == *id)
+            })
+            .map_or(0.0, |k| starts[k]);
+        add_at(&mut mix, &*pcm(&s.source)?, offset + s.at, s.volume);
     }
     let (loudness_lufs, true_peak_dbtp) = master(&mut mix, spec);
     Ok(Some(Soundtrack {

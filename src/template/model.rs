@@ -685,9 +685,12 @@ impl Default for Duck {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sfx {
     pub source: PathBuf,
-    /// Seconds into the video.
+    /// Seconds into the video, or into `scene` when it is given.
     pub at: f64,
     pub volume: f32,
+    /// A `[[scene]]` id: `at` counts from where that scene starts in the variant's play
+    /// order, so a whoosh stays on its transition whatever the order.
+    pub scene: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -309,6 +309,7 @@ pub struct RawSfx {
     pub source: Option<S<String>>,
     pub at: Option<S<f64>>,
     pub volume: Option<S<f64>>,
+    pub scene: Option<S<String>>,
 }
 
 #[derive(Debug)]
@@ -683,12 +684,13 @@ fn read_audio(t: &Obj<'_>, dx: &mut Diagnostics) -> RawAudio {
         }),
         sfx: t.table_list(dx, "sfx").map(|l| {
             l.map(|e| {
-                e.keys(dx, &["source", "at", "volume"]);
+                e.keys(dx, &["source", "at", "volume", "scene"]);
                 RawSfx {
                     span: e.span.clone(),
                     source: e.str(dx, "source"),
                     at: e.num(dx, "at"),
                     volume: e.num(dx, "volume"),
+                    scene: e.str(dx, "scene"),
                 }
             })
         }),

@@ -108,6 +108,9 @@ struct V<'a> {
     canon_root: PathBuf,
     /// `.cube` files already parsed, by canonical path.
     luts: HashMap<PathBuf, Arc<Lut>>,
+    /// The `[[scene]]` ids as written, for references checked before the scenes themselves
+    /// (a sound effect's `scene`).
+    scene_ids: Vec<String>,
 }
 
 pub(crate) fn validate(
@@ -160,6 +163,12 @@ pub(crate) fn validate(
         root,
         canon_root,
         luts: HashMap::new(),
+        scene_ids: raw
+            .scene
+            .iter()
+            .flat_map(|p| &p.value)
+            .filter_map(|s| s.id.as_ref().map(|i| i.value.clone()))
+            .collect(),
     };
     let t = v.template(raw, path);
     if v.dx.has_errors() {
@@ -2335,8 +2344,40 @@ impl V<'_> {
                     |v| (0.0..=4.0).contains(&v),
                     "a linear gain in 0..=4",
                 ) as f32;
+                let scene = e.scene.as_ref().and_then(|s| {
+                    if self.scene_ids.contains(&s.value) {
+                        return Some(s.value.clone());
+                    }
+                    let hint = match did_you_mean(
+                        &s.value,
+                        self.scene_ids.iter().map(String::as_str),
+                    ) {
+                        Some(m) => {
+                            format!("did you mean `{m}`? scenes: {}", self.scene_ids.join(", "))
+                        }
+                        None if self.scene_ids.is_empty() => {
+                            "the template has no [[scene]]; use `at` alone (seconds of the video)"
+                                .to_string()
+                        }
+                        None => format!("scenes: {}", self.scene_ids.join(", ")),
+                    };
+                    self.err(
+                        &s.span,
+                        format!(
+                            "sound effect of audio `{id}` names unknown scene `{}`",
+                            s.value
+                        ),
+                        Some(hint),
+                    );
+                    None
+                });
                 if let Some(source) = source {
-                    sfx.push(Sfx { source, at, volume });
+                    sfx.push(Sfx {
+                        source,
+                        at,
+                        volume,
+                        scene,
+                    });
                 }
             }
             let looped = a.looped.as_ref().map(|l| l.value).unwrap_or(true);

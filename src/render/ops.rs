@@ -67,9 +67,16 @@ pub fn resize_opaque_into(
     if let Some((x, y, cw, ch)) = crop {
         opts = opts.crop(x, y, cw, ch);
     }
-    let mut r = Resizer::new();
-    r.resize(src, dst, &opts)
-        .expect("RGBA8 to RGBA8 resize cannot fail on sizes ≥ 1");
+    // One resizer per thread: it keeps its intermediate buffer between calls, so the
+    // per-frame backdrop resample does not allocate (and fault in) a fresh one each time.
+    thread_local! {
+        static RESIZER: std::cell::RefCell<Resizer> = std::cell::RefCell::new(Resizer::new());
+    }
+    RESIZER.with(|r| {
+        r.borrow_mut()
+            .resize(src, dst, &opts)
+            .expect("RGBA8 to RGBA8 resize cannot fail on sizes ≥ 1")
+    });
 }
 
 /// Cover-fits an opaque frame (video) with `resize_opaque`; other fits as `fit`.

@@ -526,3 +526,72 @@ source = "assets/product.png"
         "the main image shows the product"
     );
 }
+
+#[test]
+fn a_video_sharing_most_of_its_scenes_is_reported_as_reused_footage() {
+    // Two variants differ only in their first second (another background and line); the
+    // other two seconds are the same footage. The gate must say so — not that they differ
+    // only in text.
+    let p = project();
+    let photo = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/dedup/bridge-1-original.jpg"
+    );
+    std::fs::copy(photo, p.path("assets/bridge.jpg")).unwrap();
+    let t = r##"
+[template]
+name = "reuse"
+kind = "video"
+fps = 10
+
+[output]
+presets = ["motion-video"]
+regions = ["US"]
+
+[[scene]]
+id = "hook"
+duration = 1.0
+background = ["clip", "bridge-still"]
+subtitle = ["a", "b"]
+
+[[scene]]
+id = "rest"
+duration = 2.0
+background = ["bridge"]
+subtitle = []
+
+[variants]
+exclude = [{ background = "clip", subtitle = "b" }, { background = "bridge-still", subtitle = "a" }]
+
+[[background]]
+id = "clip"
+video = "assets/clip.mp4"
+
+[[background]]
+id = "bridge-still"
+image = "assets/bridge.jpg"
+fit = "contain"
+
+[[background]]
+id = "bridge"
+image = "assets/bridge.jpg"
+motion = { zoom = [1.0, 1.4], easing = "linear" }
+
+[[subtitle]]
+id = "a"
+text = "One"
+
+[[subtitle]]
+id = "b"
+text = "Two"
+
+[dedup]
+policy = "warn"
+"##;
+    let (m, _) = render(&p, t, 1);
+    let second = &m["outputs"][1];
+    assert_eq!(second["dedup"], "duplicate", "{second}");
+    let reason = second["dedup_reason"].as_str().unwrap();
+    assert!(reason.contains("reuse footage"), "{reason}");
+    assert!(!reason.contains("only in on-screen text"), "{reason}");
+}

@@ -629,9 +629,21 @@ fn evaluate(
     }
     // Text-only difference, perceptually: equal once the text boxes are hidden (also catches
     // a renamed copy of the same background and product under new text).
+    // For a video every sampled second must match so: one shared scene out of three is reused
+    // footage (the segment rule's business), not a copy that differs only in its text.
     let new_tl: Vec<Hash256> = fp.frames.iter().filter_map(|f| f.textless).collect();
     if let Some(d) = min_distance(&new_tl, &old.textless) {
-        if d <= cfg.max_distance && !visual_match && !only_text {
+        let matched = new_tl
+            .iter()
+            .filter(|n| {
+                old.textless
+                    .iter()
+                    .any(|o| n.hamming(o) <= cfg.max_distance)
+            })
+            .count();
+        let all_seconds =
+            fp.kind == MediaKind::Image || matched as f32 >= 0.9 * new_tl.len() as f32;
+        if d <= cfg.max_distance && all_seconds && !visual_match && !only_text {
             only_text = true;
             evidence.push(format!("text boxes masked: PDQ distance {d}"));
         }

@@ -41,6 +41,15 @@ fn project() -> Project {
     p
 }
 
+/// A real photograph (textured enough for perceptual hashes) as `assets/bridge.jpg`.
+fn add_photo(p: &Project) {
+    let photo = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/dedup/bridge-1-original.jpg"
+    );
+    std::fs::copy(photo, p.path("assets/bridge.jpg")).unwrap();
+}
+
 fn header(extra: &str) -> String {
     format!(
         r#"
@@ -389,11 +398,7 @@ fn the_gate_hashes_rendered_frames_the_same_as_the_decoded_file() {
     // The renderer fingerprints its own frames (1 fps) instead of decoding the output again;
     // a re-encoded, downscaled copy of the output must still match what it stored.
     let p = project();
-    let photo = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/dedup/bridge-1-original.jpg"
-    );
-    std::fs::copy(photo, p.path("assets/bridge.jpg")).unwrap();
+    add_photo(&p);
     let t = header("duration = 4.0")
         + r#"
 [[background]]
@@ -425,11 +430,7 @@ library = "lib.sqlite"
         &copy,
     );
     let factory = |args: &[&str]| {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_factory"))
-            .current_dir(p.dir.path())
-            .args(args)
-            .output()
-            .unwrap();
+        let o = p.factory(args);
         assert!(o.status.success(), "{}", stderr(&o));
         stdout(&o)
     };
@@ -533,11 +534,7 @@ fn a_video_sharing_most_of_its_scenes_is_reported_as_reused_footage() {
     // other two seconds are the same footage. The gate must say so — not that they differ
     // only in text.
     let p = project();
-    let photo = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/dedup/bridge-1-original.jpg"
-    );
-    std::fs::copy(photo, p.path("assets/bridge.jpg")).unwrap();
+    add_photo(&p);
     let t = r##"
 [template]
 name = "reuse"

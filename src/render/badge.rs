@@ -317,35 +317,26 @@ pub(crate) fn end_card(
     }
     let unit = w.min(h) as f32;
     let [headline, price, cta] = copy;
-    if let Some(t) = headline {
-        let r = text_block(
-            cache,
-            fonts,
-            &e.fonts,
-            t,
-            region,
-            e.text_color,
-            unit * 0.07,
-            inner_w,
-            (area.h as f32 * 0.2) as u32,
-        )
-        .map_err(|s| err("headline", s))?;
-        blocks.push(r.image.clone());
-    }
-    if let Some(t) = price {
-        let r = text_block(
-            cache,
-            fonts,
-            &e.fonts,
-            t,
-            region,
-            e.text_color,
-            unit * 0.12,
-            inner_w,
-            (area.h as f32 * 0.18) as u32,
-        )
-        .map_err(|s| err("price", s))?;
-        blocks.push(r.image.clone());
+    // Headline and price: plain text in the card's colour, the price larger.
+    for (what, text, size, max_h) in [
+        ("headline", headline, 0.07, 0.2),
+        ("price", price, 0.12, 0.18),
+    ] {
+        if let Some(t) = text {
+            let r = text_block(
+                cache,
+                fonts,
+                &e.fonts,
+                t,
+                region,
+                e.text_color,
+                unit * size,
+                inner_w,
+                (area.h as f32 * max_h) as u32,
+            )
+            .map_err(|s| err(what, s))?;
+            blocks.push(r.image.clone());
+        }
     }
     if let Some(t) = cta {
         let r = text_block(

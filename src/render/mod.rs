@@ -276,9 +276,8 @@ struct Segment {
     /// Timeline frames [start, end).
     start: u32,
     end: u32,
-    /// How it enters: kind, length in frames, easing.
+    /// How it enters: kind, length, easing.
     transition: Transition,
-    transition_frames: u32,
     backdrop: Backdrop,
     motion: Option<BackdropMotion>,
     product: Option<ProductLayer>,
@@ -349,7 +348,6 @@ struct Ctx<'a> {
     text_cache: &'a TextCache,
     area: Area,
     is_video: bool,
-    timeline: u32,
 }
 
 /// What a segment reports back for the manifest and the duplicate scorer.
@@ -400,7 +398,6 @@ pub fn prepare(
         text_cache,
         area: safe_area(preset, &region.direction),
         is_video,
-        timeline,
     };
     let to_frame = |secs: f64| ((secs * fps as f64).round() as u32).min(timeline);
 
@@ -519,7 +516,6 @@ pub fn prepare(
             start: cs,
             end: timeline,
             transition: e.transition.clone(),
-            transition_frames: 0,
             backdrop: Backdrop::Plate(card),
             motion: None,
             product: None,
@@ -533,13 +529,6 @@ pub fn prepare(
             cs as f64 / fps as f64,
             t.duration,
         ));
-    }
-    for s in &mut segments {
-        s.transition_frames = if is_video {
-            (s.transition.duration * fps as f64).round() as u32
-        } else {
-            0
-        };
     }
 
     // Fades belong to the video: the effects of the first and the last scene decide.
@@ -594,7 +583,6 @@ fn prepare_segment(
         fonts,
         text_cache,
         is_video,
-        timeline,
         ..
     } = *cx;
     let area = &cx.area;
@@ -605,7 +593,6 @@ fn prepare_segment(
         Some(s) => job.choices.in_scene(t, s, pool),
         None => job.choices.get(pool),
     };
-    let scene_secs = (end - start) as f64 / fps as f64;
 
     // Background.
     let bg = t.background_for(
@@ -899,7 +886,6 @@ fn prepare_segment(
             }
         }
     }
-    let _ = (scene_secs, timeline);
 
     // A still backdrop gets the look's static parts once; when nothing on it moves, the
     // product and the picture-wide parts (frame blur, sharpening) are baked in too.
@@ -924,7 +910,6 @@ fn prepare_segment(
         start,
         end,
         transition,
-        transition_frames: 0,
         backdrop,
         motion,
         product,
@@ -1186,7 +1171,7 @@ impl Scene {
     /// centred on the cut.
     fn transition_at(&self, j: usize, tf: u32) -> Option<f32> {
         let s = self.segments.get(j).filter(|_| j > 0)?;
-        let n = s.transition_frames;
+        let n = (s.transition.duration * self.fps as f64).round() as u32;
         if n == 0 || s.transition.kind == TransitionKind::Cut {
             return None;
         }

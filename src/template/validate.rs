@@ -1292,27 +1292,7 @@ impl V<'_> {
                     PathBuf::new()
                 }
             };
-            let anchor = p
-                .anchor
-                .as_ref()
-                .and_then(|a| {
-                    self.enum_val(
-                        a,
-                        "anchor",
-                        &[
-                            ("center", Anchor::Center),
-                            ("top", Anchor::Top),
-                            ("bottom", Anchor::Bottom),
-                            ("left", Anchor::Left),
-                            ("right", Anchor::Right),
-                            ("top-left", Anchor::TopLeft),
-                            ("top-right", Anchor::TopRight),
-                            ("bottom-left", Anchor::BottomLeft),
-                            ("bottom-right", Anchor::BottomRight),
-                        ],
-                    )
-                })
-                .unwrap_or(Anchor::Center);
+            let anchor = self.anchor(p.anchor.as_ref(), Anchor::Center);
             let scale = self.num(
                 p.scale.as_ref(),
                 "scale",

@@ -28,7 +28,11 @@ pub struct VideoWriter {
     atb: Rational,
     ast_tb: Rational,
     frames: u64,
-    audio: Arc<AudioPcm>,
+    /// The soundtrack at the preset's rate and channels; `None` until `set_audio` (the
+    /// muxer holds the video packets meanwhile).
+    audio: Option<Arc<AudioPcm>>,
+    audio_rate: u32,
+    audio_channels: u16,
     /// Sample frames handed to the AAC encoder so far.
     audio_pos: u64,
     aac_frame: usize,
@@ -65,19 +69,55 @@ impl VideoWriter {
         stamp: &Stamp,
         audio: Arc<AudioPcm>,
     ) -> Result<VideoWriter, EncodeError> {
+        let mut w = Self::create_without_audio(path, settings, stamp)?;
+        if let Err(e) = w.set_audio(audio) {
+            drop(w);
+            let _ = std::fs::remove_file(path);
+            return Err(e);
+        }
+        Ok(w)
+    }
+
+    /// `create` with the soundtrack to come later through `set_audio`, so pictures can be
+    /// encoded while the sound is still being mixed and mastered. Video packets wait in the
+    /// muxer until the sound catches up, so the file is interleaved all the same.
+    pub fn create_without_audio(
+        path: &Path,
+        settings: &VideoSettings,
+        stamp: &Stamp,
+    ) -> Result<VideoWriter, EncodeError> {
         let mut opened = false;
-        let result = Self::create_inner(path, settings, stamp, audio, &mut opened);
+        let result = Self::create_inner(path, settings, stamp, &mut opened);
         if result.is_err() && opened {
             let _ = std::fs::remove_file(path);
         }
         result
     }
 
+    /// Hands over the soundtrack (converted to the preset's rate and channels if needed);
+    /// audio up to the frames already pushed is encoded with the next picture.
+    pub fn set_audio(&mut self, audio: Arc<AudioPcm>) -> Result<(), EncodeError> {
+        let audio = if audio.sample_rate == self.audio_rate && audio.channels == self.audio_channels
+        {
+            audio
+        } else {
+            Arc::new(
+                audio
+                    .convert(self.audio_rate, self.audio_channels)
+                    .map_err(|e| EncodeError::Ffmpeg {
+                        path: self.path.clone(),
+                        message: format!("cannot resample the soundtrack ({e})"),
+                    })?,
+            )
+        };
+        self.audio = Some(audio);
+        Ok(())
+    }
+
     fn create_inner(
         path: &Path,
         settings: &VideoSettings,
         stamp: &Stamp,
-        audio: Arc<AudioPcm>,
         opened: &mut bool,
     ) -> Result<VideoWriter, EncodeError> {
         ffio::init();
@@ -127,16 +167,6 @@ impl VideoWriter {
                 )));
             }
         }
-        let audio = if audio.sample_rate == aspec.sample_rate && audio.channels == aspec.channels {
-            audio
-        } else {
-            Arc::new(
-                audio
-                    .convert(aspec.sample_rate, aspec.channels)
-                    .map_err(|e| fail(format!("cannot resample the soundtrack ({e})")))?,
-            )
-        };
-
         let url = path
             .to_str()
             .ok_or_else(|| bad("path is not valid UTF-8".into()))?;
@@ -145,6 +175,11 @@ impl VideoWriter {
         let mut octx = ffmpeg::format::output_as(&url, "mp4")
             .map_err(|e| fail(format!("cannot create ({e})")))?;
         *opened = true;
+        // Hold packets until every stream has one, however far apart: with the soundtrack
+        // handed over late (`create_without_audio`) the default 10 s limit would flush all
+        // the video first and leave the file un-interleaved.
+        // SAFETY: a plain field of the context we own, set before the header is written.
+        unsafe { (*octx.as_mut_ptr()).max_interleave_delta = 0 };
         let global_header = octx
             .format()
             .flags()
@@ -268,7 +303,9 @@ impl VideoWriter {
             atb,
             ast_tb,
             frames: 0,
-            audio,
+            audio: None,
+            audio_rate: aspec.sample_rate,
+            audio_channels: aspec.channels,
             audio_pos: 0,
             aac_frame,
             aac_small_last,
@@ -281,6 +318,11 @@ impl VideoWriter {
             path: self.path.clone(),
             message: format!("{what} ({e})"),
         }
+    }
+
+    /// Whether `set_audio` (or `create`) has handed over the soundtrack.
+    pub fn has_audio(&self) -> bool {
+        self.audio.is_some()
     }
 
     /// Frames pushed so far.
@@ -322,7 +364,7 @@ impl VideoWriter {
         self.drain_video()?;
         // Keep audio level with video so the muxer can interleave in small chunks.
         let due = self.frames * self.atb.denominator() as u64 / self.fps as u64;
-        while self.audio_pos + self.aac_frame as u64 <= due {
+        while self.audio.is_some() && self.audio_pos + self.aac_frame as u64 <= due {
             self.send_audio(self.aac_frame)?;
         }
         Ok(())
@@ -331,6 +373,12 @@ impl VideoWriter {
     /// Flushes both encoders and writes the index. Audio is cut or padded with silence to the
     /// video's length (frames / fps).
     pub fn finish(mut self) -> Result<(), EncodeError> {
+        if self.audio.is_none() {
+            return Err(EncodeError::Format {
+                path: self.path.clone(),
+                message: "the soundtrack never arrived (set_audio was not called)".into(),
+            });
+        }
         self.venc
             .send_eof()
             .map_err(|e| self.fail("libx264 flush", e))?;
@@ -358,15 +406,19 @@ impl VideoWriter {
     }
 
     fn send_audio(&mut self, n: usize) -> Result<(), EncodeError> {
-        let ch = self.audio.channels as usize;
+        let audio = self
+            .audio
+            .as_ref()
+            .expect("send_audio only runs with a soundtrack");
+        let ch = audio.channels as usize;
         let mut f = frame::Audio::new(
             Sample::F32(sample::Type::Planar),
             n,
             ChannelLayout::default(ch as i32),
         );
-        f.set_rate(self.audio.sample_rate);
+        f.set_rate(audio.sample_rate);
         f.set_pts(Some(self.audio_pos as i64));
-        let src = &self.audio.samples;
+        let src = &audio.samples;
         let start = self.audio_pos as usize;
         for c in 0..ch {
             // `plane_mut` sizes every plane by the sample count; `data_mut` would use each

@@ -479,15 +479,9 @@ fn run_job(
             });
         }
         PresetKind::Video => {
-            let sound = render::soundtrack(t, job, preset, region, assets).map_err(|e| ctx(&e))?;
-            let (Some(video), Some(aspec), Some(sound)) = (&preset.video, &preset.audio, sound)
-            else {
+            let (Some(video), Some(aspec)) = (&preset.video, &preset.audio) else {
                 return Err(ctx(&"video preset without [video] and [audio] settings"));
             };
-            extra.loudness_lufs = sound.loudness_lufs;
-            extra.true_peak_dbtp = sound.true_peak_dbtp;
-            extra.rules_applied.extend(sound.notes);
-            let audio = sound.pcm;
             // x264's thread count changes its output bytes, so it follows the machine, never
             // `--jobs`: the same template gives the same files however many jobs run.
             let mut settings = VideoSettings::new(
@@ -506,22 +500,47 @@ fn run_job(
             // Encoded frames come back to be drawn over: no fresh 8 MB buffer (and its zeroing
             // and page faults) per frame.
             let (recycle_tx, recycle_rx) = bounded::<image::RgbaImage>(4);
+            // The soundtrack is mixed and mastered while the pictures render: it needs nothing
+            // from them, and done first it held up the first frame by half a second of one core.
+            let (atx, arx) = bounded::<Arc<crate::media::AudioPcm>>(1);
+            let sound_failed = AtomicBool::new(false);
             // The duplicate gate samples one frame a second; keeping them small here spares it
             // decoding the whole file again (the costliest part of fingerprinting).
             let sample_every = (scene.fps / crate::dedup::fingerprint::VIDEO_FPS).max(1);
             let gate_on = t.dedup.policy != crate::template::DedupPolicy::Off;
-            let result: Result<(), String> = std::thread::scope(|s| {
+            let result: Result<render::Soundtrack, String> = std::thread::scope(|s| {
+                let sound = s.spawn(|| -> Result<render::Soundtrack, String> {
+                    let atx = atx;
+                    let sound = render::soundtrack(t, job, preset, region, assets)
+                        .map_err(|e| ctx(&e))
+                        .and_then(|s| s.ok_or_else(|| ctx(&"video preset without [audio]")));
+                    match &sound {
+                        Ok(s) => {
+                            let _ = atx.send(Arc::clone(&s.pcm));
+                        }
+                        Err(_) => sound_failed.store(true, Ordering::Relaxed),
+                    }
+                    sound
+                });
                 let encoder = s.spawn(|| -> Result<(), String> {
-                    let mut w = VideoWriter::create(&staged, &settings, &stamp, Arc::clone(&audio))
+                    let mut w = VideoWriter::create_without_audio(&staged, &settings, &stamp)
                         .map_err(|e| ctx(&e))?;
                     for f in frx.iter() {
+                        if let Ok(a) = arx.try_recv() {
+                            w.set_audio(a).map_err(|e| ctx(&e))?;
+                        }
                         w.push(&f).map_err(|e| ctx(&e))?;
                         let _ = recycle_tx.try_send(f);
+                    }
+                    if !w.has_audio() {
+                        // The sound thread's own error is the one reported.
+                        let a = arx.recv().map_err(|_| ctx(&"no soundtrack"))?;
+                        w.set_audio(a).map_err(|e| ctx(&e))?;
                     }
                     w.finish().map_err(|e| ctx(&e))
                 });
                 for i in 0..scene.frames {
-                    if cancel.load(Ordering::Relaxed) {
+                    if cancel.load(Ordering::Relaxed) || sound_failed.load(Ordering::Relaxed) {
                         break;
                     }
                     let mut frame = recycle_rx
@@ -543,11 +562,18 @@ fn run_job(
                     }
                 }
                 drop(ftx);
-                encoder
+                let encoded = encoder
                     .join()
-                    .map_err(|_| ctx(&"encoder thread panicked"))?
+                    .map_err(|_| ctx(&"encoder thread panicked"))?;
+                let sound = sound
+                    .join()
+                    .map_err(|_| ctx(&"soundtrack thread panicked"))??;
+                encoded.map(|()| sound)
             });
-            result?;
+            let sound = result?;
+            extra.loudness_lufs = sound.loudness_lufs;
+            extra.true_peak_dbtp = sound.true_peak_dbtp;
+            extra.rules_applied.extend(sound.notes);
             if cancel.load(Ordering::Relaxed) {
                 return Err(ctx(&"cancelled"));
             }

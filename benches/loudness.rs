@@ -45,7 +45,7 @@ fn benches(c: &mut Criterion) {
         })
     });
     g.bench_function("aac_roundtrip_128k", |b| {
-        b.iter(|| creative_factory::media::aac_roundtrip(&m, 128).unwrap())
+        b.iter(|| creative_factory::media::aac_roundtrip(&m, 128).unwrap().0)
     });
     g.finish();
 }

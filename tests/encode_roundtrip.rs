@@ -707,6 +707,114 @@ fn mp4_audio_and_video_are_interleaved_in_the_file() {
     );
 }
 
+/// The audio packets of an MP4 in file order: (pts, bytes).
+fn audio_packets(path: &std::path::Path) -> Vec<(Option<i64>, Vec<u8>)> {
+    ffmpeg_next::init().unwrap();
+    let mut ictx = ffmpeg_next::format::input(&path).unwrap();
+    ictx.packets()
+        .filter(|(s, _)| s.parameters().medium() == ffmpeg_next::media::Type::Audio)
+        .map(|(_, p)| (p.pts(), p.data().unwrap_or(&[]).to_vec()))
+        .collect()
+}
+
+#[test]
+fn soundtrack_coded_while_mastering_is_muxed_as_the_writer_would_code_it() {
+    // The renderer codes the mix once to measure it and hands the packets over, late, while
+    // frames are already going in; the file must hold the same audio as if the writer had
+    // coded the samples itself, still interleaved with the pictures.
+    let dir = tempfile::tempdir().unwrap();
+    let (fps, frames) = (10, 25);
+    // 2.5 s: not a whole number of 1024-sample AAC frames, so the short last frame counts.
+    let pcm = sine(48_000, 2, 2.5, 440.0);
+    let own = dir.path().join("own.mp4");
+    encode_clip(&own, &settings(W, H, fps), frames, pcm.clone(), &stamp(&[]));
+
+    let (_, coded) = creative_factory::media::aac_roundtrip(&pcm, 128).unwrap();
+    let own_packets = audio_packets(&own);
+    assert!(
+        own_packets.len() > 100,
+        "{} audio packets",
+        own_packets.len()
+    );
+    let coded_bytes: Vec<&[u8]> = coded.packets.iter().map(|p| &p.data[..]).collect();
+    let own_bytes: Vec<&[u8]> = own_packets.iter().map(|(_, d)| &d[..]).collect();
+    assert!(
+        coded_bytes == own_bytes,
+        "the round trip's packets are not what the writer codes from the same samples"
+    );
+
+    // The writer muxes the packets it is given (another tone here, to tell them apart from
+    // its own coding of `pcm`), timed as its own would be.
+    let (_, other_tone) =
+        creative_factory::media::aac_roundtrip(&sine(48_000, 2, 2.5, 880.0), 128).unwrap();
+    let reused = dir.path().join("reused.mp4");
+    let mut s = settings(W, H, fps);
+    s.frames = Some(frames);
+    let mut w = encode::VideoWriter::create_without_audio(&reused, &s, &stamp(&[])).unwrap();
+    for i in 0..frames {
+        if i == 7 {
+            w.set_audio(
+                std::sync::Arc::new(pcm.clone()),
+                Some(std::sync::Arc::new(other_tone.clone())),
+            )
+            .unwrap();
+        }
+        w.push(&square_frame(W, H, i)).unwrap();
+    }
+    w.finish().unwrap();
+    let muxed = audio_packets(&reused);
+    let given: Vec<&[u8]> = other_tone.packets.iter().map(|p| &p.data[..]).collect();
+    assert!(
+        muxed.iter().map(|(_, d)| &d[..]).eq(given.iter().copied()),
+        "the given packets are not what the file holds"
+    );
+    let pts = |v: &[(Option<i64>, Vec<u8>)]| v.iter().map(|p| p.0).collect::<Vec<_>>();
+    assert_eq!(pts(&muxed), pts(&own_packets), "packet times");
+    let (pa, pb) = (
+        encode::probe(&own).unwrap(),
+        encode::probe(&reused).unwrap(),
+    );
+    assert!(
+        (pa.duration - pb.duration).abs() < 1e-6,
+        "{} vs {}",
+        pa.duration,
+        pb.duration
+    );
+
+    let mut ictx = ffmpeg_next::format::input(&reused).unwrap();
+    let mut order: Vec<(isize, usize)> = ictx
+        .packets()
+        .map(|(s, p)| (p.position(), s.index()))
+        .collect();
+    order.sort();
+    let switches = order.windows(2).filter(|w| w[0].1 != w[1].1).count();
+    assert!(
+        switches >= 3,
+        "only {switches} stream switches in file order"
+    );
+
+    // Packets coded for another length are not used: the writer codes the samples itself,
+    // and the file still holds the whole soundtrack.
+    let other = dir.path().join("other.mp4");
+    let mut s = settings(W, H, fps);
+    s.frames = Some(frames + 5);
+    let mut w = encode::VideoWriter::create_without_audio(&other, &s, &stamp(&[])).unwrap();
+    w.set_audio(
+        std::sync::Arc::new(pcm.clone()),
+        Some(std::sync::Arc::new(other_tone)),
+    )
+    .unwrap();
+    for i in 0..frames {
+        w.push(&square_frame(W, H, i)).unwrap();
+    }
+    w.finish().unwrap();
+    assert_eq!(
+        audio_packets(&other),
+        own_packets,
+        "coded by the writer, same bytes"
+    );
+}
+
 #[test]
 fn audio_load_common_music_formats() {
     if Command::new("ffmpeg").arg("-version").output().is_err() {

@@ -49,6 +49,9 @@ pub struct VideoSettings {
     /// oversubscribe the machine. Output bytes depend on this value (x264 threading changes
     /// rate-control decisions), so keep it fixed where byte-identical reruns matter.
     pub threads: u32,
+    /// How many frames will be pushed, when known. With it the writer can mux a soundtrack
+    /// already coded for exactly that length (`VideoWriter::set_audio`) instead of coding it.
+    pub frames: Option<u32>,
 }
 
 impl VideoSettings {
@@ -67,6 +70,7 @@ impl VideoSettings {
             video,
             audio,
             threads: 0,
+            frames: None,
         }
     }
 }

@@ -9,7 +9,7 @@ use ffmpeg_next as ffmpeg;
 use image::RgbaImage;
 
 use super::{EncodeError, Stamp, VideoSettings};
-use crate::media::{ffio, AudioPcm};
+use crate::media::{ffio, AacPacket, AacStream, AudioPcm};
 
 /// One MP4 being written. Frames are pushed in order; audio is interleaved from `audio`.
 ///
@@ -33,6 +33,12 @@ pub struct VideoWriter {
     audio: Option<Arc<AudioPcm>>,
     audio_rate: u32,
     audio_channels: u16,
+    audio_kbps: u32,
+    /// The soundtrack as packets already coded by an identical AAC encoder, muxed as they
+    /// are, and the next one to mux; `None` codes `audio` here.
+    coded: Option<(Arc<AacStream>, usize)>,
+    /// The frame count announced in the settings.
+    expected_frames: Option<u32>,
     /// Sample frames handed to the AAC encoder so far.
     audio_pos: u64,
     aac_frame: usize,
@@ -70,7 +76,7 @@ impl VideoWriter {
         audio: Arc<AudioPcm>,
     ) -> Result<VideoWriter, EncodeError> {
         let mut w = Self::create_without_audio(path, settings, stamp)?;
-        if let Err(e) = w.set_audio(audio) {
+        if let Err(e) = w.set_audio(audio, None) {
             drop(w);
             let _ = std::fs::remove_file(path);
             return Err(e);
@@ -96,9 +102,27 @@ impl VideoWriter {
 
     /// Hands over the soundtrack (converted to the preset's rate and channels if needed);
     /// audio up to the frames already pushed is encoded with the next picture.
-    pub fn set_audio(&mut self, audio: Arc<AudioPcm>) -> Result<(), EncodeError> {
-        let audio = if audio.sample_rate == self.audio_rate && audio.channels == self.audio_channels
-        {
+    ///
+    /// `coded` is the same soundtrack already through AAC at the preset's settings
+    /// (`media::aac_roundtrip`); its packets are muxed instead of coding again when they fit
+    /// as they are: same rate, channels and bitrate, and exactly the length of the announced
+    /// frames (`VideoSettings::frames`). Otherwise the writer codes `audio` itself.
+    pub fn set_audio(
+        &mut self,
+        audio: Arc<AudioPcm>,
+        coded: Option<Arc<AacStream>>,
+    ) -> Result<(), EncodeError> {
+        let fits = audio.sample_rate == self.audio_rate && audio.channels == self.audio_channels;
+        let total = self.expected_frames.map(|n| self.samples_for(n as u64));
+        self.coded = coded
+            .filter(|c| {
+                fits && c.sample_rate == self.audio_rate
+                    && c.channels == self.audio_channels
+                    && c.bitrate_kbps == self.audio_kbps
+                    && Some(c.samples) == total
+            })
+            .map(|c| (c, 0));
+        let audio = if fits {
             audio
         } else {
             Arc::new(
@@ -306,6 +330,9 @@ impl VideoWriter {
             audio: None,
             audio_rate: aspec.sample_rate,
             audio_channels: aspec.channels,
+            audio_kbps: aspec.bitrate_kbps,
+            coded: None,
+            expected_frames: settings.frames,
             audio_pos: 0,
             aac_frame,
             aac_small_last,
@@ -364,6 +391,9 @@ impl VideoWriter {
         self.drain_video()?;
         // Keep audio level with video so the muxer can interleave in small chunks.
         let due = self.frames * self.atb.denominator() as u64 / self.fps as u64;
+        if self.coded.is_some() {
+            return self.mux_coded(Some(due as i64));
+        }
         while self.audio.is_some() && self.audio_pos + self.aac_frame as u64 <= due {
             self.send_audio(self.aac_frame)?;
         }
@@ -383,8 +413,23 @@ impl VideoWriter {
             .send_eof()
             .map_err(|e| self.fail("libx264 flush", e))?;
         self.drain_video()?;
-        let total =
-            (self.frames * self.atb.denominator() as u64 + self.fps as u64 / 2) / self.fps as u64;
+        if self.coded.is_some() {
+            if self.expected_frames.map(u64::from) != Some(self.frames) {
+                return Err(EncodeError::Format {
+                    path: self.path.clone(),
+                    message: format!(
+                        "{} frames pushed, {:?} announced: the pre-coded soundtrack no longer fits",
+                        self.frames, self.expected_frames
+                    ),
+                });
+            }
+            self.mux_coded(None)?;
+            return self
+                .octx
+                .write_trailer()
+                .map_err(|e| self.fail("cannot finish the MP4 (trailer/faststart)", e));
+        }
+        let total = self.samples_for(self.frames);
         while self.audio_pos < total {
             let left = (total - self.audio_pos) as usize;
             // Without SMALL_LAST_FRAME support the tail is padded to a whole AAC frame.
@@ -403,6 +448,44 @@ impl VideoWriter {
             .write_trailer()
             .map_err(|e| self.fail("cannot finish the MP4 (trailer/faststart)", e))?;
         Ok(())
+    }
+
+    /// Audio sample frames that last as long as `frames` pictures, rounded.
+    fn samples_for(&self, frames: u64) -> u64 {
+        (frames * self.atb.denominator() as u64 + self.fps as u64 / 2) / self.fps as u64
+    }
+
+    /// Muxes the pre-coded packets that start before `until` (samples), or all that are left.
+    fn mux_coded(&mut self, until: Option<i64>) -> Result<(), EncodeError> {
+        let Some((stream, mut next)) = self.coded.take() else {
+            return Ok(());
+        };
+        let result = (|| {
+            while let Some(p) = stream.packets.get(next) {
+                if until.is_some_and(|u| p.pts >= u) {
+                    break;
+                }
+                self.write_coded(p)?;
+                next += 1;
+            }
+            Ok(())
+        })();
+        self.coded = Some((stream, next));
+        result
+    }
+
+    fn write_coded(&mut self, p: &AacPacket) -> Result<(), EncodeError> {
+        let mut pkt = Packet::copy(&p.data);
+        pkt.set_pts(Some(p.pts));
+        pkt.set_dts(Some(p.dts));
+        pkt.set_duration(p.duration);
+        if p.key {
+            pkt.set_flags(ffmpeg::packet::Flags::KEY);
+        }
+        pkt.set_stream(AUDIO);
+        pkt.rescale_ts(self.atb, self.ast_tb);
+        pkt.write_interleaved(&mut self.octx)
+            .map_err(|e| self.fail("writing audio packet", e))
     }
 
     fn send_audio(&mut self, n: usize) -> Result<(), EncodeError> {

@@ -495,6 +495,7 @@ fn run_job(
                 .map(|n| n.get() as u32)
                 .unwrap_or(2)
                 .min(8);
+            settings.frames = Some(scene.frames);
             // Few frames in flight: memory stays flat however long the clip or the batch.
             let (ftx, frx) = bounded::<image::RgbaImage>(3);
             // Encoded frames come back to be drawn over: no fresh 8 MB buffer (and its zeroing
@@ -502,7 +503,10 @@ fn run_job(
             let (recycle_tx, recycle_rx) = bounded::<image::RgbaImage>(4);
             // The soundtrack is mixed and mastered while the pictures render: it needs nothing
             // from them, and done first it held up the first frame by half a second of one core.
-            let (atx, arx) = bounded::<Arc<crate::media::AudioPcm>>(1);
+            let (atx, arx) = bounded::<(
+                Arc<crate::media::AudioPcm>,
+                Option<Arc<crate::media::AacStream>>,
+            )>(1);
             let sound_failed = AtomicBool::new(false);
             // The duplicate gate samples one frame a second; keeping them small here spares it
             // decoding the whole file again (the costliest part of fingerprinting).
@@ -516,7 +520,7 @@ fn run_job(
                         .and_then(|s| s.ok_or_else(|| ctx(&"video preset without [audio]")));
                     match &sound {
                         Ok(s) => {
-                            let _ = atx.send(Arc::clone(&s.pcm));
+                            let _ = atx.send((Arc::clone(&s.pcm), s.coded.clone()));
                         }
                         Err(_) => sound_failed.store(true, Ordering::Relaxed),
                     }
@@ -526,16 +530,16 @@ fn run_job(
                     let mut w = VideoWriter::create_without_audio(&staged, &settings, &stamp)
                         .map_err(|e| ctx(&e))?;
                     for f in frx.iter() {
-                        if let Ok(a) = arx.try_recv() {
-                            w.set_audio(a).map_err(|e| ctx(&e))?;
+                        if let Ok((pcm, coded)) = arx.try_recv() {
+                            w.set_audio(pcm, coded).map_err(|e| ctx(&e))?;
                         }
                         w.push(&f).map_err(|e| ctx(&e))?;
                         let _ = recycle_tx.try_send(f);
                     }
                     if !w.has_audio() {
                         // The sound thread's own error is the one reported.
-                        let a = arx.recv().map_err(|_| ctx(&"no soundtrack"))?;
-                        w.set_audio(a).map_err(|e| ctx(&e))?;
+                        let (pcm, coded) = arx.recv().map_err(|_| ctx(&"no soundtrack"))?;
+                        w.set_audio(pcm, coded).map_err(|e| ctx(&e))?;
                     }
                     w.finish().map_err(|e| ctx(&e))
                 });

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{Assets, RenderError};
-use crate::media::{loudness, AudioPcm};
+use crate::media::{loudness, AacStream, AudioPcm};
 use crate::plan::Job;
 use crate::preset::{AudioSpec, Preset, PresetKind};
 use crate::template::{default_copy_locale, locale_lookup, Audio, Duck, Region, Template};
@@ -28,6 +28,9 @@ const DUCK_NONE_DB: f32 = -50.0;
 #[derive(Debug, Clone)]
 pub struct Soundtrack {
     pub pcm: Arc<AudioPcm>,
+    /// `pcm` as the preset's AAC encoder coded it while measuring, for the writer to mux;
+    /// `None` for silence or when coding failed here (the writer then codes `pcm` itself).
+    pub coded: Option<Arc<AacStream>>,
     /// Integrated loudness of the final mix after AAC coding at the preset's bitrate
     /// (BS.1770-4), LUFS; `None` for silence.
     pub loudness_lufs: Option<f64>,
@@ -121,11 +124,12 @@ pub fn soundtrack(
             .map_or(0.0, |k| starts[k]);
         add_at(&mut mix, &*pcm(&s.source)?, offset + s.at, s.volume);
     }
-    let (loudness_lufs, true_peak_dbtp) = master(&mut mix, spec);
+    let m = master(&mut mix, spec);
     Ok(Some(Soundtrack {
         pcm: Arc::new(mix),
-        loudness_lufs,
-        true_peak_dbtp,
+        coded: m.coded.map(Arc::new),
+        loudness_lufs: m.loudness_lufs,
+        true_peak_dbtp: m.true_peak_dbtp,
         notes,
     }))
 }
@@ -186,10 +190,10 @@ pub const CODEC_HEADROOM_DB: f64 = 0.5;
 /// peaks one. Then the mix goes through AAC and back: if the coded true peak is over the
 /// ceiling, the search runs again with the limiter lowered by the overshoot (four rounds at
 /// most), and a mix still over after them is turned down by the excess.
-fn master(mix: &mut AudioPcm, spec: &AudioSpec) -> (Option<f64>, Option<f64>) {
+fn master(mix: &mut AudioPcm, spec: &AudioSpec) -> Mastered {
     if mix.samples.iter().all(|s| *s == 0.0) {
         // Digital silence (a template without sound): nothing to level or measure.
-        return (None, None);
+        return Mastered::default();
     }
     let measure = |p: &AudioPcm| (loudness::integrated_lufs(p), loudness::true_peak_dbtp(p));
     let mut headroom = CODEC_HEADROOM_DB;
@@ -197,11 +201,11 @@ fn master(mix: &mut AudioPcm, spec: &AudioSpec) -> (Option<f64>, Option<f64>) {
     let mut still_over = None;
     for _ in 0..4 {
         let leveled = level(mix, spec.loudness, spec.true_peak.map(|c| c - headroom));
-        let Ok(coded) = crate::media::aac_roundtrip(&leveled, spec.bitrate_kbps) else {
-            result = Some((measure(&leveled), leveled));
+        let Ok((decoded, coded)) = crate::media::aac_roundtrip(&leveled, spec.bitrate_kbps) else {
+            result = Some((measure(&leveled), leveled, None));
             break;
         };
-        let (lufs, tp) = measure(&coded);
+        let (lufs, tp) = measure(&decoded);
         let over = match (spec.true_peak, tp, loudness::true_peak_dbtp(&leveled)) {
             // A twentieth of a dB spare, so the file is not over by a rounding.
             (Some(ceiling), Some(coded_tp), Some(mix_tp)) if coded_tp > ceiling - 0.05 => {
@@ -209,7 +213,7 @@ fn master(mix: &mut AudioPcm, spec: &AudioSpec) -> (Option<f64>, Option<f64>) {
             }
             _ => None,
         };
-        result = Some(((lufs, tp), leveled));
+        result = Some(((lufs, tp), leveled, Some(coded)));
         still_over = over.map(|(_, excess)| excess);
         match over {
             // Lower the limiter by what the coded file went over, at least by what coding
@@ -218,18 +222,32 @@ fn master(mix: &mut AudioPcm, spec: &AudioSpec) -> (Option<f64>, Option<f64>) {
             None => break,
         }
     }
-    let (mut measured, mut leveled) = result.expect("at least one round");
+    let (mut measured, mut leveled, mut coded) = result.expect("at least one round");
     if let Some(excess) = still_over {
         // The ceiling is the hard limit and loudness has a tolerance: a plain gain cut by the
         // excess scales the coded peaks with it.
         let g = 10f64.powf(-(excess + 0.05) / 20.0) as f32;
         leveled.samples.iter_mut().for_each(|s| *s *= g);
-        if let Ok(coded) = crate::media::aac_roundtrip(&leveled, spec.bitrate_kbps) {
-            measured = measure(&coded);
+        coded = None;
+        if let Ok((decoded, stream)) = crate::media::aac_roundtrip(&leveled, spec.bitrate_kbps) {
+            measured = measure(&decoded);
+            coded = Some(stream);
         }
     }
     *mix = leveled;
-    measured
+    Mastered {
+        loudness_lufs: measured.0,
+        true_peak_dbtp: measured.1,
+        coded,
+    }
+}
+
+/// What `master` measured on the coded mix, and the coding itself.
+#[derive(Default)]
+struct Mastered {
+    loudness_lufs: Option<f64>,
+    true_peak_dbtp: Option<f64>,
+    coded: Option<AacStream>,
 }
 
 /// `mix` at the gain that brings it to `target` LUFS once limited under `ceiling` dBTP.
@@ -370,8 +388,11 @@ mod tests {
         let mut mix = tone(48_000, 4.0, 1000.0, 0.02);
         mix.samples[96_000] = 0.9;
         mix.samples[96_001] = 0.9;
-        let (lufs, tp) = master(&mut mix, &spec);
-        let (lufs, tp) = (lufs.unwrap(), tp.unwrap());
+        let m = master(&mut mix, &spec);
+        let (lufs, tp) = (m.loudness_lufs.unwrap(), m.true_peak_dbtp.unwrap());
+        // The coding that was measured is kept for the writer: all of the mix, as packets.
+        let coded = m.coded.expect("AAC packets of the measured mix");
+        assert_eq!(coded.samples as usize, mix.samples.len() / 2);
         // Measured after AAC: within the coding's few hundredths of a LU, under the ceiling.
         assert!((lufs + 14.0).abs() <= 0.2, "{lufs:.2} LUFS");
         assert!(tp <= -1.0, "{tp:.2} dBTP after AAC");
@@ -383,6 +404,8 @@ mod tests {
         );
         // Silence stays silence: no gain to apply, nothing to report.
         let mut quiet = AudioPcm::silence(48_000, 2, 1.0);
-        assert_eq!(master(&mut quiet, &spec), (None, None));
+        let m = master(&mut quiet, &spec);
+        assert_eq!((m.loudness_lufs, m.true_peak_dbtp), (None, None));
+        assert!(m.coded.is_none());
     }
 }

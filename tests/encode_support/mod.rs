@@ -35,6 +35,7 @@ pub fn settings(w: u32, h: u32, fps: u32) -> VideoSettings {
             true_peak: None,
         },
         threads: 1,
+        frames: None,
     }
 }
 

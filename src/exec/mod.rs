@@ -498,9 +498,12 @@ fn run_job(
             settings.frames = Some(scene.frames);
             // Few frames in flight: memory stays flat however long the clip or the batch.
             let (ftx, frx) = bounded::<image::RgbaImage>(3);
-            // Encoded frames come back to be drawn over: no fresh 8 MB buffer (and its zeroing
-            // and page faults) per frame.
-            let (recycle_tx, recycle_rx) = bounded::<image::RgbaImage>(4);
+            // Encoded frames come back to be drawn over, and no more than IN_FLIGHT are ever
+            // made: a fresh 8 MB buffer per frame, freed by the encoder's thread, had glibc
+            // give its heap back and map it again, zeroing it page by page (3 % of a render).
+            const IN_FLIGHT: usize = 5; // three queued, one being encoded, one being drawn
+            let (recycle_tx, recycle_rx) = bounded::<image::RgbaImage>(IN_FLIGHT);
+            let mut made = 0;
             // The soundtrack is mixed and mastered while the pictures render: it needs nothing
             // from them, and done first it held up the first frame by half a second of one core.
             let (atx, arx) = bounded::<(
@@ -527,6 +530,8 @@ fn run_job(
                     sound
                 });
                 let encoder = s.spawn(|| -> Result<(), String> {
+                    // Owned here, so the frame loop's wait for a buffer ends if this thread does.
+                    let recycle_tx = recycle_tx;
                     let mut w = VideoWriter::create_without_audio(&staged, &settings, &stamp)
                         .map_err(|e| ctx(&e))?;
                     for f in frx.iter() {
@@ -547,9 +552,17 @@ fn run_job(
                     if cancel.load(Ordering::Relaxed) || sound_failed.load(Ordering::Relaxed) {
                         break;
                     }
-                    let mut frame = recycle_rx
-                        .try_recv()
-                        .unwrap_or_else(|_| image::RgbaImage::new(scene.width, scene.height));
+                    let mut frame = match recycle_rx.try_recv() {
+                        Ok(f) => f,
+                        Err(_) if made < IN_FLIGHT => {
+                            made += 1;
+                            image::RgbaImage::new(scene.width, scene.height)
+                        }
+                        Err(_) => match recycle_rx.recv() {
+                            Ok(f) => f,
+                            Err(_) => break, // the encoder stopped; its error is reported below
+                        },
+                    };
                     scene.frame_into(i, &mut frame);
                     if gate_on && i % sample_every == 0 {
                         samples.push(crate::dedup::fingerprint::sample_frame(&frame));

@@ -2,7 +2,6 @@
 //! transitions. Every function is pure in time: the same frame gives the same pixels.
 
 use image::RgbaImage;
-use rayon::prelude::*;
 
 use super::ops;
 use crate::template::{Easing, Idle, KenBurns, Keyframe, Rgba, Side, TransitionKind};
@@ -194,8 +193,8 @@ pub fn transition(kind: &TransitionKind, a: &RgbaImage, b: &RgbaImage, p: f32) -
         TransitionKind::Wipe(side) => {
             let mut out = a.clone();
             let stride = w as usize * 4;
-            out.par_chunks_mut(stride)
-                .zip(b.par_chunks(stride))
+            out.chunks_mut(stride)
+                .zip(b.chunks(stride))
                 .enumerate()
                 .for_each(|(y, (o, src))| {
                     // The edge moves toward `side`: pixels behind it show the new scene.
@@ -247,6 +246,9 @@ fn side_offset(side: Side, w: u32, h: u32, k: f32) -> (i64, i64) {
     }
 }
 
+// Transitions and pastes run on the composing thread: per-frame work is handed to rayon only
+// where it is heavy, since x264 keeps both cores busy while frames are drawn.
+
 /// Copies opaque `src` onto `dst` shifted by (dx, dy), clipped.
 fn paste(dst: &mut RgbaImage, src: &RgbaImage, dx: i64, dy: i64) {
     let (w, h) = (dst.width() as i64, dst.height() as i64);
@@ -256,7 +258,7 @@ fn paste(dst: &mut RgbaImage, src: &RgbaImage, dx: i64, dy: i64) {
     }
     let stride = w as usize * 4;
     let src_raw = src.as_raw();
-    dst.par_chunks_mut(stride).enumerate().for_each(|(y, row)| {
+    dst.chunks_mut(stride).enumerate().for_each(|(y, row)| {
         let sy = y as i64 - dy;
         if sy < 0 || sy >= h {
             return;
@@ -272,13 +274,11 @@ fn paste(dst: &mut RgbaImage, src: &RgbaImage, dx: i64, dy: i64) {
 fn mix(a: &RgbaImage, b: &RgbaImage, p: f32) -> RgbaImage {
     let k = (p.clamp(0.0, 1.0) * 256.0).round() as u32;
     let mut out = a.clone();
-    out.par_chunks_mut(4096)
-        .zip(b.par_chunks(4096))
-        .for_each(|(o, s)| {
-            for (d, &v) in o.iter_mut().zip(s) {
-                *d = ((*d as u32 * (256 - k) + v as u32 * k + 128) >> 8) as u8;
-            }
-        });
+    out.chunks_mut(4096).zip(b.chunks(4096)).for_each(|(o, s)| {
+        for (d, &v) in o.iter_mut().zip(s) {
+            *d = ((*d as u32 * (256 - k) + v as u32 * k + 128) >> 8) as u8;
+        }
+    });
     out
 }
 

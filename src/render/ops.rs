@@ -287,7 +287,7 @@ pub fn blend_scaled(
 /// Multiplies colour towards black (fades).
 pub fn darken(img: &mut RgbaImage, factor: f32) {
     let f = (factor.clamp(0.0, 1.0) * 256.0) as u32;
-    img.par_chunks_mut(4).for_each(|p| {
+    img.chunks_exact_mut(4).for_each(|p| {
         for c in &mut p[..3] {
             *c = ((*c as u32 * f) >> 8) as u8;
         }

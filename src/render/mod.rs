@@ -6,6 +6,7 @@
 //! copy per frame. Captions are drawn after the grade so brand colours stay exact.
 
 mod badge;
+mod bilinear;
 mod blend_row;
 pub mod captions;
 pub mod look;

@@ -61,6 +61,15 @@ pub fn resize_opaque_into(
     dst: &mut RgbaImage,
     crop: Option<(f64, f64, f64, f64)>,
 ) {
+    let (sw, sh) = (src.width() as f64, src.height() as f64);
+    let window = crop.unwrap_or((0.0, 0.0, sw, sh));
+    // Two taps each way hold up to halving; beyond that (a large photo fitted once) the
+    // resizer's wider filter keeps fine detail from aliasing.
+    let (dw, dh) = (dst.width() as f64, dst.height() as f64);
+    if sw >= 2.0 && sh >= 2.0 && window.2 <= 2.0 * dw && window.3 <= 2.0 * dh {
+        super::bilinear::resample(src, dst, window);
+        return;
+    }
     let mut opts = ResizeOptions::new()
         .resize_alg(ResizeAlg::Interpolation(FilterType::Bilinear))
         .use_alpha(false);

@@ -3,13 +3,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ffmpeg::format::{sample, Pixel, Sample};
-use ffmpeg::{codec, encoder, frame, ChannelLayout, Dictionary, Packet, Rational};
+use ffmpeg::format::Pixel;
+use ffmpeg::{codec, encoder, Dictionary, Packet, Rational};
 use ffmpeg_next as ffmpeg;
 use image::RgbaImage;
 
 use super::{EncodeError, Stamp, VideoSettings};
-use crate::media::{ffio, AacPacket, AacStream, AudioPcm};
+use crate::media::{ffio, AacEncoder, AacPacket, AacStream, AudioPcm};
 
 /// One MP4 being written. Frames are pushed in order; audio is interleaved from `audio`.
 ///
@@ -19,7 +19,7 @@ pub struct VideoWriter {
     path: PathBuf,
     octx: ffmpeg::format::context::Output,
     venc: encoder::Video,
-    aenc: encoder::Audio,
+    aac: AacEncoder,
     width: u32,
     height: u32,
     fps: u32,
@@ -35,14 +35,14 @@ pub struct VideoWriter {
     audio_channels: u16,
     audio_kbps: u32,
     /// The soundtrack as packets already coded by an identical AAC encoder, muxed as they
-    /// are, and the next one to mux; `None` codes `audio` here.
-    coded: Option<(Arc<AacStream>, usize)>,
+    /// are; `None` codes `audio` here.
+    coded: Option<Arc<AacStream>>,
+    /// The next of `coded`'s packets to mux.
+    coded_next: usize,
     /// The frame count announced in the settings.
     expected_frames: Option<u32>,
     /// Sample frames handed to the AAC encoder so far.
     audio_pos: u64,
-    aac_frame: usize,
-    aac_small_last: bool,
     /// The YUV frame reused for every picture (made writable again when the encoder still
     /// holds a reference to it).
     yuv: Option<ffmpeg::frame::Video>,
@@ -114,14 +114,13 @@ impl VideoWriter {
     ) -> Result<(), EncodeError> {
         let fits = audio.sample_rate == self.audio_rate && audio.channels == self.audio_channels;
         let total = self.expected_frames.map(|n| self.samples_for(n as u64));
-        self.coded = coded
-            .filter(|c| {
-                fits && c.sample_rate == self.audio_rate
-                    && c.channels == self.audio_channels
-                    && c.bitrate_kbps == self.audio_kbps
-                    && Some(c.samples) == total
-            })
-            .map(|c| (c, 0));
+        self.coded = coded.filter(|c| {
+            fits && c.sample_rate == self.audio_rate
+                && c.channels == self.audio_channels
+                && c.bitrate_kbps == self.audio_kbps
+                && Some(c.samples) == total
+        });
+        self.coded_next = 0;
         let audio = if fits {
             audio
         } else {
@@ -261,40 +260,21 @@ impl VideoWriter {
             ost.set_avg_frame_rate(Rational(fps as i32, 1));
         }
 
-        // --- audio: FFmpeg's native AAC (LC) ---
-        let aac = encoder::find(codec::Id::AAC)
-            .ok_or_else(|| fail("FFmpeg has no AAC encoder".into()))?;
-        let mut aenc = codec::context::Context::new_with_codec(aac)
-            .encoder()
-            .audio()
-            .map_err(|e| fail(format!("aac context ({e})")))?;
+        // --- audio: FFmpeg's native AAC (LC), opened as the loudness round trip opens it ---
         let atb = Rational(1, aspec.sample_rate as i32);
-        aenc.set_rate(aspec.sample_rate as i32);
-        aenc.set_channel_layout(ChannelLayout::default(aspec.channels as i32));
-        aenc.set_channels(aspec.channels as i32);
-        aenc.set_format(Sample::F32(sample::Type::Planar));
-        aenc.set_bit_rate(aspec.bitrate_kbps as usize * 1000);
-        aenc.set_time_base(atb);
-        if global_header {
-            aenc.set_flags(codec::Flags::GLOBAL_HEADER);
-        }
-        let mut aopts = Dictionary::new();
-        aopts.set("profile", "aac_low");
-        let aenc = aenc.open_with(aopts).map_err(|e| {
-            fail(format!(
-                "AAC encoder rejected {} Hz × {} ch at {} kbit/s ({e})",
-                aspec.sample_rate, aspec.channels, aspec.bitrate_kbps
-            ))
-        })?;
-        let aac_small_last = aac
-            .capabilities()
-            .contains(ffmpeg::codec::capabilities::Capabilities::SMALL_LAST_FRAME);
-        let aac_frame = (aenc.frame_size() as usize).max(1);
+        let aac = AacEncoder::open(aspec.sample_rate, aspec.channels, aspec.bitrate_kbps).map_err(
+            |e| {
+                fail(format!(
+                    "AAC encoder rejected {} Hz × {} ch at {} kbit/s ({e})",
+                    aspec.sample_rate, aspec.channels, aspec.bitrate_kbps
+                ))
+            },
+        )?;
         {
             let mut ost = octx
-                .add_stream(aac)
+                .add_stream(codec::Id::AAC)
                 .map_err(|e| fail(format!("add audio stream ({e})")))?;
-            ost.set_parameters(&aenc);
+            ost.set_parameters(&aac.encoder);
             ost.set_time_base(atb);
         }
 
@@ -318,7 +298,7 @@ impl VideoWriter {
             path: path.to_path_buf(),
             octx,
             venc,
-            aenc,
+            aac,
             width,
             height,
             fps,
@@ -332,10 +312,9 @@ impl VideoWriter {
             audio_channels: aspec.channels,
             audio_kbps: aspec.bitrate_kbps,
             coded: None,
+            coded_next: 0,
             expected_frames: settings.frames,
             audio_pos: 0,
-            aac_frame,
-            aac_small_last,
             yuv: None,
         })
     }
@@ -394,8 +373,8 @@ impl VideoWriter {
         if self.coded.is_some() {
             return self.mux_coded(Some(due as i64));
         }
-        while self.audio.is_some() && self.audio_pos + self.aac_frame as u64 <= due {
-            self.send_audio(self.aac_frame)?;
+        while self.audio.is_some() && self.audio_pos + self.aac.frame as u64 <= due {
+            self.send_audio(self.aac.frame)?;
         }
         Ok(())
     }
@@ -431,16 +410,11 @@ impl VideoWriter {
         }
         let total = self.samples_for(self.frames);
         while self.audio_pos < total {
-            let left = (total - self.audio_pos) as usize;
-            // Without SMALL_LAST_FRAME support the tail is padded to a whole AAC frame.
-            let n = if left < self.aac_frame && !self.aac_small_last {
-                self.aac_frame
-            } else {
-                left.min(self.aac_frame)
-            };
+            let n = self.aac.next_len((total - self.audio_pos) as usize);
             self.send_audio(n)?;
         }
-        self.aenc
+        self.aac
+            .encoder
             .send_eof()
             .map_err(|e| self.fail("AAC flush", e))?;
         self.drain_audio()?;
@@ -457,21 +431,17 @@ impl VideoWriter {
 
     /// Muxes the pre-coded packets that start before `until` (samples), or all that are left.
     fn mux_coded(&mut self, until: Option<i64>) -> Result<(), EncodeError> {
-        let Some((stream, mut next)) = self.coded.take() else {
+        let Some(stream) = self.coded.clone() else {
             return Ok(());
         };
-        let result = (|| {
-            while let Some(p) = stream.packets.get(next) {
-                if until.is_some_and(|u| p.pts >= u) {
-                    break;
-                }
-                self.write_coded(p)?;
-                next += 1;
+        while let Some(p) = stream.packets.get(self.coded_next) {
+            if until.is_some_and(|u| p.pts >= u) {
+                break;
             }
-            Ok(())
-        })();
-        self.coded = Some((stream, next));
-        result
+            self.write_coded(p)?;
+            self.coded_next += 1;
+        }
+        Ok(())
     }
 
     fn write_coded(&mut self, p: &AacPacket) -> Result<(), EncodeError> {
@@ -493,25 +463,10 @@ impl VideoWriter {
             .audio
             .as_ref()
             .expect("send_audio only runs with a soundtrack");
-        let ch = audio.channels as usize;
-        let mut f = frame::Audio::new(
-            Sample::F32(sample::Type::Planar),
-            n,
-            ChannelLayout::default(ch as i32),
-        );
-        f.set_rate(audio.sample_rate);
-        f.set_pts(Some(self.audio_pos as i64));
-        let src = &audio.samples;
-        let start = self.audio_pos as usize;
-        for c in 0..ch {
-            // `plane_mut` sizes every plane by the sample count; `data_mut` would use each
-            // plane's own linesize, which FFmpeg only sets for plane 0 of planar audio.
-            for (i, out) in f.plane_mut::<f32>(c).iter_mut().enumerate() {
-                // Past the end of the soundtrack: silence.
-                *out = src.get((start + i) * ch + c).copied().unwrap_or(0.0);
-            }
-        }
-        self.aenc
+        // Past the end of the soundtrack: silence.
+        let f = AacEncoder::frame_of(audio, self.audio_pos as usize, n);
+        self.aac
+            .encoder
             .send_frame(&f)
             .map_err(|e| self.fail("AAC encoder refused samples", e))?;
         self.audio_pos += n as u64;
@@ -536,7 +491,7 @@ impl VideoWriter {
     fn drain_audio(&mut self) -> Result<(), EncodeError> {
         let mut pkt = Packet::empty();
         loop {
-            match self.aenc.receive_packet(&mut pkt) {
+            match self.aac.encoder.receive_packet(&mut pkt) {
                 Ok(()) => {}
                 Err(e) if drained(&e) => return Ok(()),
                 Err(e) => return Err(self.fail("AAC encoder failed", e)),

@@ -34,40 +34,87 @@ pub struct AacPacket {
     pub data: Vec<u8>,
 }
 
+/// FFmpeg's native AAC-LC encoder as every MP4 here uses it (fltp, global header for MP4's
+/// out-of-band configuration), with what cutting its input depends on. The writer and the
+/// round trip both open it here: their packets are the same only while their encoders are.
+pub struct AacEncoder {
+    pub encoder: encoder::Audio,
+    /// Samples per frame the encoder takes.
+    pub frame: usize,
+    /// Whether the last frame may be short (else it is padded with silence).
+    pub small_last: bool,
+}
+
+impl AacEncoder {
+    pub fn open(rate: u32, channels: u16, bitrate_kbps: u32) -> Result<Self, ffmpeg::Error> {
+        super::ffio::init();
+        let aac = encoder::find(codec::Id::AAC).ok_or(ffmpeg::Error::EncoderNotFound)?;
+        let mut enc = codec::context::Context::new_with_codec(aac)
+            .encoder()
+            .audio()?;
+        enc.set_rate(rate as i32);
+        enc.set_channel_layout(ChannelLayout::default(channels as i32));
+        enc.set_channels(channels as i32);
+        enc.set_format(Sample::F32(sample::Type::Planar));
+        enc.set_bit_rate(bitrate_kbps as usize * 1000);
+        enc.set_time_base(ffmpeg::Rational(1, rate as i32));
+        enc.set_flags(codec::Flags::GLOBAL_HEADER);
+        let mut opts = Dictionary::new();
+        opts.set("profile", "aac_low");
+        let encoder = enc.open_with(opts)?;
+        Ok(AacEncoder {
+            frame: (encoder.frame_size() as usize).max(1),
+            small_last: aac
+                .capabilities()
+                .contains(codec::capabilities::Capabilities::SMALL_LAST_FRAME),
+            encoder,
+        })
+    }
+
+    /// Samples in the next frame with `left` still to code.
+    pub fn next_len(&self, left: usize) -> usize {
+        if left < self.frame && !self.small_last {
+            self.frame
+        } else {
+            left.min(self.frame)
+        }
+    }
+
+    /// Frame of `n` samples of `pcm` from sample frame `pos` on (silence past its end), timed
+    /// at `pos` in 1 / rate.
+    pub fn frame_of(pcm: &AudioPcm, pos: usize, n: usize) -> frame::Audio {
+        let ch = pcm.channels.max(1) as usize;
+        let mut f = frame::Audio::new(
+            Sample::F32(sample::Type::Planar),
+            n,
+            ChannelLayout::default(ch as i32),
+        );
+        f.set_rate(pcm.sample_rate);
+        f.set_pts(Some(pos as i64));
+        for c in 0..ch {
+            // `plane_mut` sizes every plane by the sample count; `data_mut` would use each
+            // plane's own linesize, which FFmpeg only sets for plane 0 of planar audio.
+            for (i, out) in f.plane_mut::<f32>(c).iter_mut().enumerate() {
+                *out = pcm.samples.get((pos + i) * ch + c).copied().unwrap_or(0.0);
+            }
+        }
+        f
+    }
+}
+
 /// `pcm` through AAC-LC at `bitrate_kbps` and back, at the same rate and channel count, with
 /// the packets in between. The decoded result starts with the encoder's priming samples
 /// (silence), so it is a little longer than the input: fine for peaks and loudness, not for
 /// sample-exact comparison.
 ///
-/// Frames are cut as `encode::VideoWriter` cuts them (whole encoder frames, a short last one
-/// where the encoder allows it, else zero-padded) and the encoder is opened the same way, so
-/// the packets are the writer's own.
+/// Frames are cut as `encode::VideoWriter` cuts them (`AacEncoder::next_len`) from the same
+/// encoder, so the packets are the writer's own.
 pub fn aac_roundtrip(
     pcm: &AudioPcm,
     bitrate_kbps: u32,
 ) -> Result<(AudioPcm, AacStream), ffmpeg::Error> {
-    super::ffio::init();
-    let ch = pcm.channels.max(1) as usize;
-    let layout = ChannelLayout::default(ch as i32);
-    let aac = encoder::find(codec::Id::AAC).ok_or(ffmpeg::Error::EncoderNotFound)?;
-    let mut enc = codec::context::Context::new_with_codec(aac)
-        .encoder()
-        .audio()?;
-    enc.set_rate(pcm.sample_rate as i32);
-    enc.set_channel_layout(layout);
-    enc.set_channels(ch as i32);
-    enc.set_format(Sample::F32(sample::Type::Planar));
-    enc.set_bit_rate(bitrate_kbps as usize * 1000);
-    enc.set_time_base(ffmpeg::Rational(1, pcm.sample_rate as i32));
-    // As the MP4 writer opens it: MP4 wants the decoder configuration out of band.
-    enc.set_flags(codec::Flags::GLOBAL_HEADER);
-    let mut opts = Dictionary::new();
-    opts.set("profile", "aac_low");
-    let small_last = aac
-        .capabilities()
-        .contains(codec::capabilities::Capabilities::SMALL_LAST_FRAME);
-    let mut enc = enc.open_with(opts)?;
-    let mut dec = codec::context::Context::from_parameters(&enc)?
+    let mut aac = AacEncoder::open(pcm.sample_rate, pcm.channels.max(1), bitrate_kbps)?;
+    let mut dec = codec::context::Context::from_parameters(&aac.encoder)?
         .decoder()
         .audio()?;
 
@@ -94,30 +141,16 @@ pub fn aac_roundtrip(
         }
         Ok(())
     };
-    let n = (enc.frame_size() as usize).max(1);
-    let frames = pcm.samples.len() / ch;
+    let frames = pcm.samples.len() / pcm.channels.max(1) as usize;
     let mut pos = 0;
     while pos < frames {
-        let len = n.min(frames - pos);
-        let size = if small_last { len } else { n };
-        let mut f = frame::Audio::new(Sample::F32(sample::Type::Planar), size, layout);
-        f.set_rate(pcm.sample_rate);
-        f.set_pts(Some(pos as i64));
-        for c in 0..ch {
-            for (i, out) in f.plane_mut::<f32>(c).iter_mut().enumerate() {
-                *out = if i < len {
-                    pcm.samples[(pos + i) * ch + c]
-                } else {
-                    0.0
-                };
-            }
-        }
-        enc.send_frame(&f)?;
-        pump(&mut enc, &mut dec, &mut conv)?;
-        pos += len;
+        let n = aac.next_len(frames - pos);
+        aac.encoder.send_frame(&AacEncoder::frame_of(pcm, pos, n))?;
+        pump(&mut aac.encoder, &mut dec, &mut conv)?;
+        pos += n;
     }
-    enc.send_eof()?;
-    pump(&mut enc, &mut dec, &mut conv)?;
+    aac.encoder.send_eof()?;
+    pump(&mut aac.encoder, &mut dec, &mut conv)?;
     dec.send_eof()?;
     while dec.receive_frame(&mut decoded).is_ok() {
         conv.push(&mut decoded)?;

@@ -14,7 +14,7 @@ pub(crate) mod ffio;
 pub mod loudness;
 mod still;
 
-pub use aac::{aac_roundtrip, AacPacket, AacStream};
+pub use aac::{aac_roundtrip, AacEncoder, AacPacket, AacStream};
 pub use clip::fit_inside;
 
 #[derive(Debug, thiserror::Error)]

@@ -43,7 +43,9 @@ fn resize_with(
 
 /// Resizes an opaque picture by plain bilinear interpolation, alpha ignored: for the
 /// per-frame backdrop windows (Ken Burns, clip frames), where the scale stays near 1 and a
-/// convolution's wider support and alpha passes would cost a third of the frame.
+/// convolution's wider support and alpha passes would cost a third of the frame. Windows
+/// scaled by at most 2 go through `bilinear::resample`, larger downscales through
+/// fast_image_resize.
 pub fn resize_opaque(
     src: &RgbaImage,
     w: u32,

@@ -191,7 +191,18 @@ impl AudioPcm {
         })
     }
 
-    pub(super) fn fit_impl(
+    /// Starting at `start` seconds, looped or trimmed to exactly `duration`, with linear
+    /// fades and gain applied.
+    ///
+    /// The result has exactly `round(duration × sample_rate)` sample frames. Reading starts at
+    /// `round(start × sample_rate)`. With `seam = Some(x)` the source loops: each repeat
+    /// starts `x` seconds (at most a quarter of the source) before the previous one ends and
+    /// crossfades into its tail with equal-power ramps (`Some(0.0)` is a hard loop); a start
+    /// past the end lands inside a later repeat. With `None` the music plays once and
+    /// silence follows. Fade-in multiplies frame `i` by `i / n_in`; fade-out multiplies
+    /// frame `i` by `(len − 1 − i) / n_out`, so the first and last frames are silent. An
+    /// empty source yields silence.
+    pub fn fit(
         &self,
         start: f64,
         duration: f64,

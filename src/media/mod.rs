@@ -149,29 +149,6 @@ impl AudioPcm {
         AudioPcm::load_impl(path, sample_rate, channels)
     }
 
-    /// Starting at `start` seconds, looped or trimmed to exactly `duration`, with linear
-    /// fades and gain applied.
-    ///
-    /// The result has exactly `round(duration × sample_rate)` sample frames. Reading starts at
-    /// `round(start × sample_rate)`. With `seam = Some(x)` the source loops: each repeat
-    /// starts `x` seconds (at most a quarter of the source) before the previous one ends and
-    /// crossfades into its tail with equal-power ramps (`Some(0.0)` is a hard loop); a start
-    /// past the end lands inside a later repeat. With `None` the music plays once and
-    /// silence follows. Fade-in multiplies frame `i` by `i / n_in`; fade-out multiplies
-    /// frame `i` by `(len − 1 − i) / n_out`, so the first and last frames are silent. An
-    /// empty source yields silence.
-    pub fn fit(
-        &self,
-        start: f64,
-        duration: f64,
-        fade_in: f64,
-        fade_out: f64,
-        gain: f32,
-        seam: Option<f64>,
-    ) -> AudioPcm {
-        self.fit_impl(start, duration, fade_in, fade_out, gain, seam)
-    }
-
     pub fn duration(&self) -> f64 {
         self.samples.len() as f64 / (self.sample_rate as f64 * self.channels as f64)
     }

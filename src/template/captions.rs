@@ -82,44 +82,10 @@ fn blocks<'a>(lines: &[(usize, &'a str)]) -> Vec<Vec<(usize, &'a str)>> {
 
 pub fn parse_srt(text: &str) -> Result<Vec<ParsedCue>, CueError> {
     let all = lines(text);
-    let mut cues = Vec::new();
-    for block in blocks(&all) {
-        // The cue number is optional in practice; the timing line is what defines a cue.
-        let Some(ti) = block.iter().position(|(_, l)| l.contains("-->")) else {
-            let (n, l) = block[0];
-            return Err(CueError {
-                line: n,
-                message: format!(
-                    "expected a timing line `00:00:01,000 --> 00:00:02,000`, found `{}`",
-                    l.trim()
-                ),
-            });
-        };
-        if ti > 1 {
-            let (n, l) = block[1];
-            return Err(CueError {
-                line: n,
-                message: format!(
-                    "expected a timing line after the cue number, found `{}`",
-                    l.trim()
-                ),
-            });
-        }
-        let (n, timing) = block[ti];
-        let (start, end) = timing_line(timing, n, Format::Srt)?;
-        let body: Vec<&str> = block[ti + 1..].iter().map(|(_, l)| *l).collect();
-        let (text, marks) = clean_cue_text(&body.join("\n"), start);
-        cues.push(ParsedCue {
-            line: n,
-            cue: Cue {
-                start,
-                end,
-                text,
-                marks,
-            },
-        });
-    }
-    Ok(cues)
+    blocks(&all)
+        .iter()
+        .map(|b| parse_block(b, Format::Srt))
+        .collect()
 }
 
 pub fn parse_vtt(text: &str) -> Result<Vec<ParsedCue>, CueError> {
@@ -141,41 +107,48 @@ pub fn parse_vtt(text: &str) -> Result<Vec<ParsedCue>, CueError> {
         if first.starts_with("NOTE") || first == "STYLE" || first == "REGION" {
             continue;
         }
-        let Some(ti) = block.iter().position(|(_, l)| l.contains("-->")) else {
-            let (n, l) = block[0];
-            return Err(CueError {
-                line: n,
-                message: format!(
-                    "expected a timing line `00:00:01.000 --> 00:00:02.000`, found `{}`",
-                    l.trim()
-                ),
-            });
-        };
-        if ti > 1 {
-            let (n, l) = block[1];
-            return Err(CueError {
-                line: n,
-                message: format!(
-                    "expected a timing line after the cue identifier, found `{}`",
-                    l.trim()
-                ),
-            });
-        }
-        let (n, timing) = block[ti];
-        let (start, end) = timing_line(timing, n, Format::Vtt)?;
-        let body: Vec<&str> = block[ti + 1..].iter().map(|(_, l)| *l).collect();
-        let (text, marks) = clean_cue_text(&body.join("\n"), start);
-        cues.push(ParsedCue {
-            line: n,
-            cue: Cue {
-                start,
-                end,
-                text,
-                marks,
-            },
-        });
+        cues.push(parse_block(&block, Format::Vtt)?);
     }
     Ok(cues)
+}
+
+/// One cue block: an optional number (SRT) or identifier (VTT), the timing line, the text.
+fn parse_block(block: &[(usize, &str)], format: Format) -> Result<ParsedCue, CueError> {
+    let (example, label) = match format {
+        Format::Srt => ("00:00:01,000 --> 00:00:02,000", "cue number"),
+        Format::Vtt => ("00:00:01.000 --> 00:00:02.000", "cue identifier"),
+    };
+    // The cue number is optional in practice; the timing line is what defines a cue.
+    let Some(ti) = block.iter().position(|(_, l)| l.contains("-->")) else {
+        let (n, l) = block[0];
+        return Err(CueError {
+            line: n,
+            message: format!("expected a timing line `{example}`, found `{}`", l.trim()),
+        });
+    };
+    if ti > 1 {
+        let (n, l) = block[1];
+        return Err(CueError {
+            line: n,
+            message: format!(
+                "expected a timing line after the {label}, found `{}`",
+                l.trim()
+            ),
+        });
+    }
+    let (n, timing) = block[ti];
+    let (start, end) = timing_line(timing, n, format)?;
+    let body: Vec<&str> = block[ti + 1..].iter().map(|(_, l)| *l).collect();
+    let (text, marks) = clean_cue_text(&body.join("\n"), start);
+    Ok(ParsedCue {
+        line: n,
+        cue: Cue {
+            start,
+            end,
+            text,
+            marks,
+        },
+    })
 }
 
 fn timing_line(l: &str, n: usize, f: Format) -> Result<(f64, f64), CueError> {

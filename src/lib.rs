@@ -4,7 +4,6 @@
 //! `template` → `plan` → `render` (+ `text`, `media`) → `encode` → `dedup` → `export`.
 //! Only `exec` knows about threads and channels.
 
-pub mod cli;
 pub mod dedup;
 pub mod encode;
 pub mod exec;

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use creative_factory::cli;
+mod cli;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
 
-use crate::dedup::{self, Candidate, Fingerprint, GateConfig, Library, VerdictKind};
+use creative_factory::dedup::{self, Candidate, Fingerprint, GateConfig, Library, VerdictKind};
 
 const DEFAULT_LIBRARY: &str = ".factory/library.sqlite";
 
@@ -83,7 +83,7 @@ pub enum LibraryCommand {
 
 /// The variant id the encoder stamped into the file, when there is one.
 fn stamped_variant(path: &std::path::Path) -> Option<String> {
-    let stamp = crate::encode::read_stamp(path).ok()?;
+    let stamp = creative_factory::encode::read_stamp(path).ok()?;
     ["variant_id", "variant"]
         .iter()
         .find_map(|k| stamp.0.get(*k).cloned())

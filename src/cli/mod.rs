@@ -15,9 +15,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use crate::plan::{self, AssetHashes, PlanFilter};
-use crate::preset::PresetSet;
-use crate::template::{self, LoadOptions, Template};
+use creative_factory::plan::{self, AssetHashes, PlanFilter};
+use creative_factory::preset::PresetSet;
+use creative_factory::template::{self, LoadOptions, Template};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -205,22 +205,22 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<ExitCode> {
     let hashes = AssetHashes::compute(&t)?;
     let plan = plan::plan(&t, &presets, &filter(&a.filter), &hashes)?;
     // Duplicates by composition alone are knowable before any pixel is rendered.
-    let comps: Vec<(String, crate::dedup::Composition)> = plan
+    let comps: Vec<(String, creative_factory::dedup::Composition)> = plan
         .jobs
         .iter()
         .filter_map(|j| {
             Some((
                 j.variant_id.clone(),
-                crate::dedup::gate::composition(&t, j, presets.get(&j.preset)?, &hashes),
+                creative_factory::dedup::gate::composition(&t, j, presets.get(&j.preset)?, &hashes),
             ))
         })
         .collect();
-    let warnings = if t.dedup.policy == crate::template::DedupPolicy::Off {
+    let warnings = if t.dedup.policy == creative_factory::template::DedupPolicy::Off {
         Vec::new()
     } else {
-        crate::dedup::plan_warnings(
+        creative_factory::dedup::plan_warnings(
             comps.iter().map(|(id, c)| (id.as_str(), c)),
-            &crate::dedup::gate::config(&t),
+            &creative_factory::dedup::gate::config(&t),
         )
     };
     if a.template.json {
@@ -288,15 +288,15 @@ fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
     if jobs == 0 {
         anyhow::bail!("--jobs must be at least 1");
     }
-    let fonts = crate::text::FontBook::system();
-    let opts = crate::exec::RunOptions {
+    let fonts = creative_factory::text::FontBook::system();
+    let opts = creative_factory::exec::RunOptions {
         out: out.clone(),
         jobs,
         fail_fast: a.fail_fast,
         limits: Default::default(),
     };
     let mut reporter = progress::reporter(a.progress);
-    let report = crate::exec::run(&t, &plan, &hashes, &presets, &fonts, &opts, &mut |ev| {
+    let report = creative_factory::exec::run(&t, &plan, &hashes, &presets, &fonts, &opts, &mut |ev| {
         reporter.event(ev)
     })?;
     if a.progress != progress::ProgressMode::Json {
@@ -331,8 +331,8 @@ fn presets_cmd(a: PresetsArgs) -> anyhow::Result<ExitCode> {
             _ => String::new(),
         };
         let kind = match p.kind {
-            crate::preset::PresetKind::Video => "video",
-            crate::preset::PresetKind::Image => "image",
+            creative_factory::preset::PresetKind::Video => "video",
+            creative_factory::preset::PresetKind::Image => "image",
         };
         println!(
             "{:<14} {:<12} {:<6} {:>10}  {:<10}  {}",
@@ -348,8 +348,8 @@ fn presets_cmd(a: PresetsArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn inspect(a: InspectArgs) -> anyhow::Result<ExitCode> {
-    let stamp = crate::encode::read_stamp(&a.file)?;
-    let probe = crate::encode::probe(&a.file)?;
+    let stamp = creative_factory::encode::read_stamp(&a.file)?;
+    let probe = creative_factory::encode::probe(&a.file)?;
     if a.json {
         println!(
             "{}",
@@ -362,7 +362,7 @@ fn inspect(a: InspectArgs) -> anyhow::Result<ExitCode> {
     println!("{}", a.file.display());
     for s in &probe.streams {
         match s.kind {
-            crate::encode::StreamKind::Audio => {
+            creative_factory::encode::StreamKind::Audio => {
                 println!(
                     "  stream: audio {} {} Hz {} ch {:.2} s",
                     s.codec, s.sample_rate, s.channels, s.duration

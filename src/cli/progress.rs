@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::exec::Event;
-use crate::export::Status;
+use creative_factory::exec::Event;
+use creative_factory::export::Status;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ProgressMode {
@@ -20,7 +20,7 @@ pub enum ProgressMode {
 }
 
 pub trait Reporter {
-    fn event(&mut self, ev: crate::exec::Event);
+    fn event(&mut self, ev: creative_factory::exec::Event);
 }
 
 pub fn reporter(mode: ProgressMode) -> Box<dyn Reporter> {

@@ -9,8 +9,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::template::{Direction, Rgba};
-use crate::text::{self, Align, FontBook, RunProps, TextStyle};
+use creative_factory::template::{Direction, Rgba};
+use creative_factory::text::{self, Align, FontBook, RunProps, TextStyle};
 
 #[derive(Debug, clap::Args)]
 pub struct TextArgs {

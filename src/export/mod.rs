@@ -5,6 +5,8 @@
 //! atomic) and only a file that has been opened again and matched the job's expectations is
 //! moved. A crash leaves at worst a staging directory, which the next run removes.
 
+pub mod lock;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;

@@ -60,13 +60,9 @@ pub enum JobFailure {
     Cancelled,
 }
 
-/// One failed job. Displays as `variant N (FILE, PRESET, REGION): MESSAGE`.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "variant {variant} ({file}, {preset}, {region}): {source}{note}",
-    note = disk_full_note(.disk_full)
-)]
-pub struct JobError {
+/// The job a failure belongs to, as the operator knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobName {
     /// The job's index in the plan.
     pub index: usize,
     /// The plan's variant number.
@@ -74,6 +70,38 @@ pub struct JobError {
     pub file: String,
     pub preset: String,
     pub region: String,
+}
+
+impl From<&Job> for JobName {
+    fn from(job: &Job) -> JobName {
+        JobName {
+            index: job.index,
+            variant: job.variant_n,
+            file: job.file.clone(),
+            preset: job.preset.clone(),
+            region: job.region.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for JobName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let JobName {
+            variant,
+            file,
+            preset,
+            region,
+            ..
+        } = self;
+        write!(f, "variant {variant} ({file}, {preset}, {region})")
+    }
+}
+
+/// One failed job. Displays as `variant N (FILE, PRESET, REGION): MESSAGE`.
+#[derive(Debug, thiserror::Error)]
+#[error("{job}: {source}{note}", note = disk_full_note(.disk_full))]
+pub struct JobError {
+    pub job: JobName,
     pub stage: Stage,
     pub kind: ErrorKind,
     disk_full: bool,
@@ -82,15 +110,11 @@ pub struct JobError {
 }
 
 impl JobError {
-    pub fn new(job: &Job, stage: Stage, source: impl Into<JobFailure>) -> JobError {
+    pub fn new(job: impl Into<JobName>, stage: Stage, source: impl Into<JobFailure>) -> JobError {
         let source = source.into();
         let disk_full = chain_has_full_disk(&source);
         JobError {
-            index: job.index,
-            variant: job.variant_n,
-            file: job.file.clone(),
-            preset: job.preset.clone(),
-            region: job.region.clone(),
+            job: job.into(),
             stage,
             // A full disk surfaces through whichever writer hit it first (FFmpeg's muxer, the
             // image writer, the manifest); the operator's fix is the same in every case.
@@ -241,39 +265,19 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
-    fn job() -> Job {
-        Job {
+    fn job() -> JobName {
+        JobName {
             index: 3,
-            variant_n: 2,
-            variant_id: "v".into(),
-            choices: crate::plan::Choices {
-                background: 0,
-                product: None,
-                subtitle: None,
-                effects: None,
-                badge: None,
-                audio: None,
-                end_card: None,
-                scenes: Vec::new(),
-                order: Vec::new(),
-            },
-            modules: Default::default(),
-            region: "US".into(),
-            locale: "en".into(),
-            preset: "tiktok".into(),
-            kind: crate::preset::PresetKind::Video,
-            width: 1080,
-            height: 1920,
-            duration: 1.0,
+            variant: 2,
             file: "US/a.mp4".into(),
-            tracking: Default::default(),
-            tracking_url: None,
+            preset: "tiktok".into(),
+            region: "US".into(),
         }
     }
 
     #[test]
     fn text_is_the_executors_and_kind_follows_the_source() {
-        let e = JobError::new(&job(), Stage::Prepare, JobFailure::UnknownRegion);
+        let e = JobError::new(job(), Stage::Prepare, JobFailure::UnknownRegion);
         assert_eq!(
             e.to_string(),
             "variant 2 (US/a.mp4, tiktok, US): unknown region"
@@ -285,7 +289,7 @@ mod tests {
             message: "too big".into(),
         };
         let e = JobError::new(
-            &job(),
+            job(),
             Stage::Prepare,
             RenderError::Media {
                 pool: "product",
@@ -307,7 +311,7 @@ mod tests {
             "writing video packet",
             ffmpeg::Error::Other { errno: 28 },
         );
-        let e = JobError::new(&job(), Stage::Encode, enospc);
+        let e = JobError::new(job(), Stage::Encode, enospc);
         assert_eq!(e.kind, ErrorKind::Io);
         assert!(e.disk_full());
         assert!(e.to_string().ends_with(" (disk full)"), "{e}");
@@ -316,7 +320,7 @@ mod tests {
             path: PathBuf::from("out"),
             source: io::Error::from_raw_os_error(122),
         };
-        let e = JobError::new(&job(), Stage::Verify, quota);
+        let e = JobError::new(job(), Stage::Verify, quota);
         assert_eq!((e.kind, e.disk_full()), (ErrorKind::Io, true));
 
         let codec = EncodeError::ffmpeg(
@@ -324,7 +328,7 @@ mod tests {
             "libx264 failed",
             ffmpeg::Error::InvalidData,
         );
-        let e = JobError::new(&job(), Stage::Encode, codec);
+        let e = JobError::new(job(), Stage::Encode, codec);
         assert_eq!((e.kind, e.disk_full()), (ErrorKind::Encoder, false));
     }
 }

@@ -26,7 +26,7 @@ use crate::template::{DedupPolicy, Template};
 use crate::text::{FontBook, TextCache};
 
 use error::at;
-pub use error::{ErrorKind, JobError, JobFailure, Stage};
+pub use error::{ErrorKind, JobError, JobFailure, JobName, Stage};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {

@@ -37,13 +37,14 @@ pub enum EncodeError {
     /// Settings, frames or stamps the encoder cannot take, found by our own checks.
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
-    /// The `image` crate's JPEG/PNG encoder failed; `message` quotes `source`.
+    /// The `image` crate's JPEG/PNG encoder failed; `message` quotes `source` (boxed: it is
+    /// large, and `ExportError` carries an `EncodeError` by value).
     #[error("{path}: {message}")]
     Image {
         path: PathBuf,
         message: String,
         #[source]
-        source: image::ImageError,
+        source: Box<image::ImageError>,
     },
     /// The stamp could not be written as XMP.
     #[error("{path}: {source}")]

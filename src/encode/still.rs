@@ -28,7 +28,7 @@ pub(super) fn write_image(
     let image_err = |what: &str, source: image::ImageError| EncodeError::Image {
         path: path.to_path_buf(),
         message: format!("{what} ({source})"),
-        source,
+        source: Box::new(source),
     };
     let packet = xmp::build_packet(&stamp.0).map_err(xmp_err)?;
     let (w, h) = img.dimensions();

@@ -105,8 +105,9 @@ pub struct JobError {
     pub stage: Stage,
     pub kind: ErrorKind,
     disk_full: bool,
+    /// Boxed so a job's `Result` stays small.
     #[source]
-    pub source: JobFailure,
+    pub source: Box<JobFailure>,
 }
 
 impl JobError {
@@ -124,7 +125,7 @@ impl JobError {
                 source.kind()
             },
             disk_full,
-            source,
+            source: Box::new(source),
         }
     }
 

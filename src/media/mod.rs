@@ -42,8 +42,16 @@ pub enum MediaError {
 pub enum DecodeSource {
     #[error(transparent)]
     Ffmpeg(#[from] ffmpeg_next::Error),
+    /// Boxed: `ImageError` is large, and errors that embed a `MediaError` (the duplicate
+    /// gate's) are returned by value on hot paths.
     #[error(transparent)]
-    Image(#[from] image::ImageError),
+    Image(Box<image::ImageError>),
+}
+
+impl From<image::ImageError> for DecodeSource {
+    fn from(e: image::ImageError) -> DecodeSource {
+        DecodeSource::Image(Box::new(e))
+    }
 }
 
 impl MediaError {

@@ -154,6 +154,7 @@ impl Reporter for Bars {
                 bytes,
                 seconds,
                 error,
+                ..
             } => {
                 if let Some(b) = self.running.remove(&index) {
                     b.finish_and_clear();

@@ -14,10 +14,10 @@ use std::time::Duration;
 use rayon::prelude::*;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+use super::composition::{now_unix, Candidate, Composition};
 use super::fingerprint::{Fingerprint, MediaKind};
 use super::geometry::{self, Features};
 use super::pdq::Hash256;
-use super::rules::Composition;
 use super::DedupError;
 
 pub const SCHEMA_VERSION: i64 = 1;
@@ -335,13 +335,6 @@ pub struct Library {
     conn: Mutex<Connection>,
 }
 
-fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 impl Library {
     /// Opens (creating if needed) the library at `path`.
     pub fn open(path: &Path) -> Result<Library, DedupError> {
@@ -526,11 +519,7 @@ impl Library {
     }
 
     /// Records a scored candidate with its composition and creation time.
-    pub fn add_candidate(
-        &self,
-        c: &super::rules::Candidate,
-        fp: &Fingerprint,
-    ) -> Result<i64, DedupError> {
+    pub fn add_candidate(&self, c: &Candidate, fp: &Fingerprint) -> Result<i64, DedupError> {
         self.add(
             fp,
             c.variant_id.as_deref(),

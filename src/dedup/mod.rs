@@ -5,6 +5,7 @@
 //! keypoint geometry only on retrieved candidates (`geometry`) → the platform rules
 //! (`rules`), which turn measurements and known compositions into a `Verdict`.
 
+pub mod composition;
 pub mod fingerprint;
 pub mod gate;
 pub mod geometry;
@@ -16,11 +17,11 @@ pub mod video;
 
 use std::path::PathBuf;
 
+pub use composition::{AssetRef, Candidate, Composition};
 pub use fingerprint::{Fingerprint, MediaKind};
 pub use library::{Library, LibraryEntry};
 pub use rules::{
-    plan_warnings, score, AssetRef, Candidate, Composition, Dimension, GateConfig, Match,
-    PlanWarning, Rule, Verdict, VerdictKind,
+    plan_warnings, score, Dimension, GateConfig, Match, PlanWarning, Rule, Verdict, VerdictKind,
 };
 
 #[derive(Debug, thiserror::Error)]

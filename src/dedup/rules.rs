@@ -14,93 +14,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::fingerprint::{Fingerprint, Masks, MediaKind};
+use super::composition::{now_unix, Candidate, Composition};
+use super::fingerprint::{Fingerprint, MediaKind};
 use super::geometry::{self, Features, GeoMatch};
 use super::library::Library;
 use super::pdq::{Hash256, MATCH_DISTANCE};
 use super::video::{self, BagMatch};
 use super::DedupError;
-
-/// A module asset the engine used, identified by content.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AssetRef {
-    pub id: String,
-    pub sha256: String,
-}
-
-/// What a variant was made of, as the engine knows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Composition {
-    pub template: String,
-    pub preset: String,
-    /// The market the output runs in. Platforms keep a library per ad account, and a regional
-    /// pack's markets are separate accounts, so outputs of different regions never compete.
-    #[serde(default)]
-    pub region: Option<String>,
-    /// "video" or "image".
-    pub kind: String,
-    /// Seconds (0 for stills).
-    pub duration: f64,
-    pub background: AssetRef,
-    pub product: Option<AssetRef>,
-    /// The on-screen text, all lines joined.
-    pub copy: String,
-    pub audio: Option<AssetRef>,
-    pub effects: String,
-    /// The template's layer/shot structure ("video type"): e.g. "bg-video+product+caption/1-shot".
-    pub structure: String,
-    /// Normalised `[x, y, w, h]` of the product layer.
-    pub product_box: Option<[f32; 4]>,
-    /// Normalised boxes where text or logos were drawn.
-    #[serde(default)]
-    pub text_boxes: Vec<[f32; 4]>,
-}
-
-impl Composition {
-    fn masks(&self) -> Masks {
-        Masks {
-            product_box: self.product_box,
-            text_boxes: self.text_boxes.clone(),
-        }
-    }
-}
-
-/// One output to score.
-#[derive(Debug, Clone)]
-pub struct Candidate {
-    pub path: PathBuf,
-    pub variant_id: Option<String>,
-    /// The plan's variant number: among two near-copies in a batch, the lower one is kept
-    /// and the higher one is flagged, whatever order the files finished rendering in.
-    pub variant_n: Option<u32>,
-    pub composition: Option<Composition>,
-    /// Unix seconds; recorded in the library for the age exemption.
-    pub created_at: i64,
-}
-
-impl Candidate {
-    /// A file with nothing known about how it was made (scored on pixels alone).
-    pub fn file(path: impl Into<PathBuf>) -> Candidate {
-        Candidate {
-            path: path.into(),
-            variant_id: None,
-            variant_n: None,
-            composition: None,
-            created_at: now_unix(),
-        }
-    }
-
-    /// Decodes and measures the file, with the masked hashes its composition allows. Pass the
-    /// results to `score_fingerprints` and then `Library::add_candidate` to avoid decoding twice.
-    pub fn fingerprint(&self) -> Result<Fingerprint, DedupError> {
-        let masks = self
-            .composition
-            .as_ref()
-            .map(|c| c.masks())
-            .unwrap_or_default();
-        Fingerprint::compute(&self.path, &masks)
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct GateConfig {
@@ -244,13 +164,6 @@ pub struct PlanWarning {
     pub rule: Rule,
     pub dimensions: Vec<Dimension>,
     pub reason: String,
-}
-
-fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// One side of a comparison that already exists (library entry or earlier candidate).

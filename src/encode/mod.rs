@@ -20,15 +20,53 @@ pub use video::VideoWriter;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
+    /// FFmpeg (or libx264) failed. `message` already quotes `source` when there is one; it
+    /// is kept so a full disk behind a failed packet write can be told from a codec error.
     #[error("{path}: {message}")]
-    Ffmpeg { path: PathBuf, message: String },
+    Ffmpeg {
+        path: PathBuf,
+        message: String,
+        #[source]
+        source: Option<ffmpeg_next::Error>,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Settings, frames or stamps the encoder cannot take, found by our own checks.
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
+    /// The `image` crate's JPEG/PNG encoder failed; `message` quotes `source` (boxed: it is
+    /// large, and `ExportError` carries an `EncodeError` by value).
+    #[error("{path}: {message}")]
+    Image {
+        path: PathBuf,
+        message: String,
+        #[source]
+        source: Box<image::ImageError>,
+    },
+    /// The stamp could not be written as XMP.
+    #[error("{path}: {source}")]
+    Xmp {
+        path: PathBuf,
+        source: xmp::XmpError,
+    },
+}
+
+impl EncodeError {
+    /// An FFmpeg failure, as `what (source)`.
+    pub(crate) fn ffmpeg(
+        path: &Path,
+        what: impl std::fmt::Display,
+        source: ffmpeg_next::Error,
+    ) -> EncodeError {
+        EncodeError::Ffmpeg {
+            path: path.to_path_buf(),
+            message: format!("{what} ({source})"),
+            source: Some(source),
+        }
+    }
 }
 
 /// Tracking metadata written inside a file. Keys are plain ASCII identifiers

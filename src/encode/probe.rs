@@ -27,12 +27,9 @@ fn open(path: &Path) -> Result<ffmpeg::format::context::Input, EncodeError> {
         },
         OpenError::NotRegular(m) => EncodeError::Format {
             path: path.to_path_buf(),
-            message: m,
+            message: m.into(),
         },
-        OpenError::Ffmpeg(m) => EncodeError::Ffmpeg {
-            path: path.to_path_buf(),
-            message: format!("cannot open ({m})"),
-        },
+        OpenError::Ffmpeg(e) => EncodeError::ffmpeg(path, "cannot open", e),
     })
 }
 

@@ -21,14 +21,22 @@ pub(super) fn write_image(
     spec: &ImageSpec,
     stamp: &Stamp,
 ) -> Result<(), EncodeError> {
-    let fmt_err = |m: String| EncodeError::Format {
+    let xmp_err = |source| EncodeError::Xmp {
         path: path.to_path_buf(),
-        message: m,
+        source,
     };
-    let packet = xmp::build_packet(&stamp.0).map_err(fmt_err)?;
+    let image_err = |what: &str, source: image::ImageError| EncodeError::Image {
+        path: path.to_path_buf(),
+        message: format!("{what} ({source})"),
+        source: Box::new(source),
+    };
+    let packet = xmp::build_packet(&stamp.0).map_err(xmp_err)?;
     let (w, h) = img.dimensions();
     if w == 0 || h == 0 {
-        return Err(fmt_err("image has no pixels".into()));
+        return Err(EncodeError::Format {
+            path: path.to_path_buf(),
+            message: "image has no pixels".into(),
+        });
     }
     let bytes = match spec.format {
         ImageFormat::Jpeg => {
@@ -37,8 +45,8 @@ pub(super) fn write_image(
             let mut buf = Vec::new();
             JpegEncoder::new_with_quality(&mut buf, q)
                 .write_image(&rgb, w, h, ExtendedColorType::Rgb8)
-                .map_err(|e| fmt_err(format!("JPEG encoding failed ({e})")))?;
-            xmp::jpeg_insert(&buf, &packet).map_err(fmt_err)?
+                .map_err(|e| image_err("JPEG encoding failed", e))?;
+            xmp::jpeg_insert(&buf, &packet).map_err(xmp_err)?
         }
         ImageFormat::Png => {
             let mut buf = Vec::new();
@@ -50,16 +58,14 @@ pub(super) fn write_image(
             } else {
                 PngEncoder::new(&mut buf).write_image(img.as_raw(), w, h, ExtendedColorType::Rgba8)
             }
-            .map_err(|e| fmt_err(format!("PNG encoding failed ({e})")))?;
-            xmp::png_insert(&buf, &packet).map_err(fmt_err)?
+            .map_err(|e| image_err("PNG encoding failed", e))?;
+            xmp::png_insert(&buf, &packet).map_err(xmp_err)?
         }
         ImageFormat::Webp => {
             let alpha = !is_opaque(img);
-            let buf = encode_webp(img, spec.quality, alpha).map_err(|e| EncodeError::Ffmpeg {
-                path: path.to_path_buf(),
-                message: format!("WebP encoding failed ({e})"),
-            })?;
-            xmp::webp_insert(&buf, &packet, w, h, alpha).map_err(fmt_err)?
+            let buf = encode_webp(img, spec.quality, alpha)
+                .map_err(|e| EncodeError::ffmpeg(path, "WebP encoding failed", e))?;
+            xmp::webp_insert(&buf, &packet, w, h, alpha).map_err(xmp_err)?
         }
     };
     let mut f = std::fs::File::create(path).map_err(|source| EncodeError::Io {

@@ -127,9 +127,8 @@ impl VideoWriter {
             Arc::new(
                 audio
                     .convert(self.audio_rate, self.audio_channels)
-                    .map_err(|e| EncodeError::Ffmpeg {
-                        path: self.path.clone(),
-                        message: format!("cannot resample the soundtrack ({e})"),
+                    .map_err(|e| {
+                        EncodeError::ffmpeg(&self.path, "cannot resample the soundtrack", e)
                     })?,
             )
         };
@@ -144,10 +143,7 @@ impl VideoWriter {
         opened: &mut bool,
     ) -> Result<VideoWriter, EncodeError> {
         ffio::init();
-        let fail = |m: String| EncodeError::Ffmpeg {
-            path: path.to_path_buf(),
-            message: m,
-        };
+        let fail = |what: &str, e| EncodeError::ffmpeg(path, what, e);
         let bad = |m: String| EncodeError::Format {
             path: path.to_path_buf(),
             message: m,
@@ -195,8 +191,8 @@ impl VideoWriter {
             .ok_or_else(|| bad("path is not valid UTF-8".into()))?;
         // `file:` keeps FFmpeg from reading a scheme out of an odd output name.
         let url = format!("file:{url}");
-        let mut octx = ffmpeg::format::output_as(&url, "mp4")
-            .map_err(|e| fail(format!("cannot create ({e})")))?;
+        let mut octx =
+            ffmpeg::format::output_as(&url, "mp4").map_err(|e| fail("cannot create", e))?;
         *opened = true;
         // Hold packets until every stream has one, however far apart: with the soundtrack
         // handed over late (`create_without_audio`) the default 10 s limit would flush all
@@ -209,12 +205,15 @@ impl VideoWriter {
             .contains(ffmpeg::format::Flags::GLOBAL_HEADER);
 
         // --- video: libx264 ---
-        let x264 = encoder::find_by_name("libx264")
-            .ok_or_else(|| fail("FFmpeg was built without libx264".into()))?;
+        let x264 = encoder::find_by_name("libx264").ok_or_else(|| EncodeError::Ffmpeg {
+            path: path.to_path_buf(),
+            message: "FFmpeg was built without libx264".into(),
+            source: None,
+        })?;
         let mut venc = codec::context::Context::new_with_codec(x264)
             .encoder()
             .video()
-            .map_err(|e| fail(format!("libx264 context ({e})")))?;
+            .map_err(|e| fail("libx264 context", e))?;
         let vtb = Rational(1, fps as i32);
         venc.set_width(width);
         venc.set_height(height);
@@ -245,16 +244,18 @@ impl VideoWriter {
             vopts.set("bufsize", &(kbps as u64 * 2000).to_string());
         }
         vopts.set("threads", &settings.threads.to_string());
-        let venc = venc.open_with(vopts).map_err(|e| {
-            fail(format!(
+        let venc = venc.open_with(vopts).map_err(|e| EncodeError::Ffmpeg {
+            path: path.to_path_buf(),
+            message: format!(
                 "libx264 rejected the settings (profile `{}`, preset `{}`, crf {}): {e}",
                 vs.profile, vs.speed, vs.crf
-            ))
+            ),
+            source: Some(e),
         })?;
         {
             let mut ost = octx
                 .add_stream(x264)
-                .map_err(|e| fail(format!("add video stream ({e})")))?;
+                .map_err(|e| fail("add video stream", e))?;
             ost.set_parameters(&venc);
             ost.set_time_base(vtb);
             ost.set_avg_frame_rate(Rational(fps as i32, 1));
@@ -264,16 +265,17 @@ impl VideoWriter {
         let atb = Rational(1, aspec.sample_rate as i32);
         let aac = AacEncoder::open(aspec.sample_rate, aspec.channels, aspec.bitrate_kbps).map_err(
             |e| {
-                fail(format!(
-                    "AAC encoder rejected {} Hz × {} ch at {} kbit/s ({e})",
+                let what = format!(
+                    "AAC encoder rejected {} Hz × {} ch at {} kbit/s",
                     aspec.sample_rate, aspec.channels, aspec.bitrate_kbps
-                ))
+                );
+                fail(&what, e)
             },
         )?;
         {
             let mut ost = octx
                 .add_stream(codec::Id::AAC)
-                .map_err(|e| fail(format!("add audio stream ({e})")))?;
+                .map_err(|e| fail("add audio stream", e))?;
             ost.set_parameters(&aac.encoder);
             ost.set_time_base(atb);
         }
@@ -290,7 +292,7 @@ impl VideoWriter {
         // and silently drop the rest.
         hopts.set("movflags", "+faststart+use_metadata_tags");
         octx.write_header_with(hopts)
-            .map_err(|e| fail(format!("cannot write MP4 header ({e})")))?;
+            .map_err(|e| fail("cannot write MP4 header", e))?;
         let vst_tb = octx.stream(VIDEO).expect("video stream added").time_base();
         let ast_tb = octx.stream(AUDIO).expect("audio stream added").time_base();
 
@@ -320,10 +322,7 @@ impl VideoWriter {
     }
 
     fn fail(&self, what: &str, e: ffmpeg::Error) -> EncodeError {
-        EncodeError::Ffmpeg {
-            path: self.path.clone(),
-            message: format!("{what} ({e})"),
-        }
+        EncodeError::ffmpeg(&self.path, what, e)
     }
 
     /// Whether `set_audio` (or `create`) has handed over the soundtrack.

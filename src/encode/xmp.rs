@@ -8,6 +8,20 @@ pub const CF_NS: &str = "https://creative-factory.dev/ns/1.0/";
 const JPEG_XMP_HEADER: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
 const PNG_XMP_KEYWORD: &[u8] = b"XML:com.adobe.xmp";
 
+/// Why a stamp could not be stored as XMP in a still.
+#[derive(Debug, thiserror::Error)]
+pub enum XmpError {
+    #[error("stamp key `{0}` is not a plain ASCII identifier")]
+    BadKey(String),
+    #[error("stamp value for `{key}`: control character U+{code:04X} cannot be stored in XMP")]
+    ControlCharacter { key: String, code: u32 },
+    /// The image encoder's output is not the container we were told it is.
+    #[error("encoder output is not a {0}")]
+    NotContainer(&'static str),
+    #[error("XMP packet of {0} bytes does not fit one JPEG APP1 segment (64 KB)")]
+    TooLargeForJpeg(usize),
+}
+
 /// Stamp keys become XML element names and MP4 `mdta` keys, so they are restricted to
 /// `[A-Za-z_][A-Za-z0-9_.-]*`.
 pub fn valid_key(k: &str) -> bool {
@@ -16,7 +30,8 @@ pub fn valid_key(k: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
-fn escape(v: &str) -> Result<String, String> {
+/// `v` escaped for XML text, or the first character XMP cannot hold.
+fn escape(v: &str) -> Result<String, char> {
     let mut s = String::with_capacity(v.len());
     for c in v.chars() {
         match c {
@@ -27,12 +42,7 @@ fn escape(v: &str) -> Result<String, String> {
             '\'' => s.push_str("&apos;"),
             // Kept as references: XML parsers normalise literal CR/CRLF to LF.
             '\t' | '\n' | '\r' => s.push_str(&format!("&#{};", c as u32)),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {
-                return Err(format!(
-                    "control character U+{:04X} cannot be stored in XMP",
-                    c as u32
-                ))
-            }
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => return Err(c),
             c => s.push(c),
         }
     }
@@ -81,13 +91,16 @@ fn unescape(v: &str) -> String {
 }
 
 /// A complete XMP packet (with `<?xpacket?>` wrapper) holding one `cf:` property per entry.
-pub fn build_packet(props: &BTreeMap<String, String>) -> Result<String, String> {
+pub fn build_packet(props: &BTreeMap<String, String>) -> Result<String, XmpError> {
     let mut body = String::new();
     for (k, v) in props {
         if !valid_key(k) {
-            return Err(format!("stamp key `{k}` is not a plain ASCII identifier"));
+            return Err(XmpError::BadKey(k.clone()));
         }
-        let v = escape(v).map_err(|e| format!("stamp value for `{k}`: {e}"))?;
+        let v = escape(v).map_err(|c| XmpError::ControlCharacter {
+            key: k.clone(),
+            code: c as u32,
+        })?;
         body.push_str(&format!("   <cf:{k}>{v}</cf:{k}>\n"));
     }
     Ok(format!(
@@ -186,16 +199,13 @@ pub fn parse_packet(xmp: &str) -> BTreeMap<String, String> {
 
 // ---------------------------------------------------------------- containers
 
-pub fn jpeg_insert(jpeg: &[u8], xmp: &str) -> Result<Vec<u8>, String> {
+pub fn jpeg_insert(jpeg: &[u8], xmp: &str) -> Result<Vec<u8>, XmpError> {
     if !jpeg.starts_with(&[0xFF, 0xD8]) {
-        return Err("encoder output is not a JPEG".into());
+        return Err(XmpError::NotContainer("JPEG"));
     }
     let len = 2 + JPEG_XMP_HEADER.len() + xmp.len();
     if len > 0xFFFF {
-        return Err(format!(
-            "XMP packet of {} bytes does not fit one JPEG APP1 segment (64 KB)",
-            xmp.len()
-        ));
+        return Err(XmpError::TooLargeForJpeg(xmp.len()));
     }
     // JFIF requires its APP0 right after SOI, so XMP goes after it.
     let mut at = 2;
@@ -259,9 +269,9 @@ fn crc32(parts: &[&[u8]]) -> u32 {
 
 const PNG_SIG: &[u8] = b"\x89PNG\r\n\x1a\n";
 
-pub fn png_insert(png: &[u8], xmp: &str) -> Result<Vec<u8>, String> {
+pub fn png_insert(png: &[u8], xmp: &str) -> Result<Vec<u8>, XmpError> {
     if !png.starts_with(PNG_SIG) || png.len() < 33 {
-        return Err("encoder output is not a PNG".into());
+        return Err(XmpError::NotContainer("PNG"));
     }
     // iTXt: keyword NUL, compression flag 0, method 0, empty language tag NUL, empty
     // translated keyword NUL, then the UTF-8 text uncompressed (as XMP readers expect).
@@ -337,8 +347,8 @@ pub fn webp_insert(
     width: u32,
     height: u32,
     has_alpha: bool,
-) -> Result<Vec<u8>, String> {
-    let chunks = webp_chunks(webp).ok_or("encoder output is not a WebP file")?;
+) -> Result<Vec<u8>, XmpError> {
+    let chunks = webp_chunks(webp).ok_or(XmpError::NotContainer("WebP file"))?;
     let mut body: Vec<u8> = b"WEBP".to_vec();
     let push = |body: &mut Vec<u8>, fourcc: &[u8], data: &[u8]| {
         body.extend_from_slice(fourcc);
@@ -442,7 +452,7 @@ mod tests {
         assert!(build_packet(&m).is_err());
         let mut m = BTreeMap::new();
         m.insert("k".to_string(), "a\u{7}b".to_string());
-        assert!(build_packet(&m).unwrap_err().contains("U+0007"));
+        assert!(build_packet(&m).unwrap_err().to_string().contains("U+0007"));
     }
 
     #[test]

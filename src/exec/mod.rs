@@ -6,6 +6,8 @@
 //! Workers report typed `Event`s to the calling thread, which hands them to the UI callback.
 //! Results are gathered by job index, so nothing downstream depends on thread timing.
 
+mod error;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -22,6 +24,9 @@ use crate::preset::{PresetKind, PresetSet};
 use crate::render::{self, Assets};
 use crate::template::{DedupPolicy, Template};
 use crate::text::{FontBook, TextCache};
+
+use error::at;
+pub use error::{ErrorKind, JobError, JobFailure, JobName, Stage};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
@@ -67,6 +72,7 @@ pub enum Event {
         bytes: u64,
         seconds: f64,
         error: Option<String>,
+        error_kind: Option<ErrorKind>,
     },
     /// The duplicate gate starts scoring the rendered outputs.
     Scoring {
@@ -115,7 +121,7 @@ struct Extra {
 }
 
 /// A job's result: its staged, verified file and what the renderer learned, or the error.
-type JobResult = Result<(PathBuf, Verified, Extra), String>;
+type JobResult = Result<(PathBuf, Verified, Extra), JobError>;
 
 /// What a worker hands back for one job: the staged, verified file or the error.
 struct Outcome {
@@ -180,7 +186,7 @@ pub fn run(
     let (ev_tx, ev_rx) = unbounded::<Event>();
     let (out_tx, out_rx) = unbounded::<Outcome>();
 
-    let mut outcomes: Vec<Option<JobResult>> = vec![None; plan.jobs.len()];
+    let mut outcomes: Vec<Option<JobResult>> = (0..plan.jobs.len()).map(|_| None).collect();
     std::thread::scope(|s| {
         for _ in 0..opts.jobs.max(1) {
             let (job_rx, ev_tx, out_tx) = (job_rx.clone(), ev_tx.clone(), out_tx.clone());
@@ -201,9 +207,9 @@ pub fn run(
                         cancel,
                     );
                     let failed = result.is_err();
-                    let (status, bytes, error) = match &result {
-                        Ok((_, v, _)) => (Status::Exported, v.bytes, None),
-                        Err(e) => (Status::Failed, 0, Some(e.clone())),
+                    let (status, bytes, error, error_kind) = match &result {
+                        Ok((_, v, _)) => (Status::Exported, v.bytes, None, None),
+                        Err(e) => (Status::Failed, 0, Some(e.to_string()), Some(e.kind)),
                     };
                     let _ = ev_tx.send(Event::JobFinished {
                         index: job.index,
@@ -212,6 +218,7 @@ pub fn run(
                         bytes,
                         seconds: t0.elapsed().as_secs_f64(),
                         error,
+                        error_kind,
                     });
                     let _ = out_tx.send(Outcome {
                         index: job.index,
@@ -347,7 +354,8 @@ pub fn run(
             }
             Some(Err(e)) => {
                 row.status = Status::Failed;
-                row.error = Some(e);
+                row.error = Some(e.to_string());
+                row.error_kind = Some(e.kind);
                 failed += 1;
             }
             None => {
@@ -409,11 +417,12 @@ fn base_row(t: &Template, job: &Job, presets: &PresetSet) -> ManifestRow {
         dedup: None,
         dedup_reason: None,
         error: None,
+        error_kind: None,
     }
 }
 
-/// One job, start to verified staged file. Errors are returned as text already naming the
-/// variant, preset and region, because that is how they reach the operator.
+/// One job, start to verified staged file. Errors name the job and the stage that failed;
+/// they become text (naming the variant, preset and region) only when reported.
 fn run_job(
     t: &Template,
     job: &Job,
@@ -423,22 +432,20 @@ fn run_job(
     events: &Sender<Event>,
     cancel: &AtomicBool,
 ) -> JobResult {
-    let ctx = |e: &dyn std::fmt::Display| {
-        format!(
-            "variant {} ({}, {}, {}): {e}",
-            job.variant_n, job.file, job.preset, job.region
+    let preset = presets.get(&job.preset).ok_or_else(|| {
+        JobError::new(
+            job,
+            Stage::Prepare,
+            JobFailure::UnknownPreset(job.preset.clone()),
         )
-    };
-    let preset = presets
-        .get(&job.preset)
-        .ok_or_else(|| ctx(&format!("unknown preset `{}`", job.preset)))?;
+    })?;
     let region = t
         .regions
         .iter()
         .find(|r| r.code == job.region)
-        .ok_or_else(|| ctx(&"unknown region"))?;
-    let scene =
-        render::prepare(t, job, preset, region, assets, fonts, text_cache).map_err(|e| ctx(&e))?;
+        .ok_or_else(|| JobError::new(job, Stage::Prepare, JobFailure::UnknownRegion))?;
+    let scene = render::prepare(t, job, preset, region, assets, fonts, text_cache)
+        .map_err(at(job, Stage::Prepare))?;
     let staged = staging.path_for(job);
     let stamp = stamp_for(t, job);
     let mut extra = Extra {
@@ -470,8 +477,8 @@ fn run_job(
             let spec = preset
                 .image
                 .as_ref()
-                .ok_or_else(|| ctx(&"image preset without [image] settings"))?;
-            encode::write_image(&staged, &frame, spec, &stamp).map_err(|e| ctx(&e))?;
+                .ok_or_else(|| JobError::new(job, Stage::Prepare, JobFailure::NoImageSettings))?;
+            encode::write_image(&staged, &frame, spec, &stamp).map_err(at(job, Stage::Encode))?;
             let _ = events.send(Event::Frames {
                 index: job.index,
                 done: 1,
@@ -480,7 +487,11 @@ fn run_job(
         }
         PresetKind::Video => {
             let (Some(video), Some(aspec)) = (&preset.video, &preset.audio) else {
-                return Err(ctx(&"video preset without [video] and [audio] settings"));
+                return Err(JobError::new(
+                    job,
+                    Stage::Prepare,
+                    JobFailure::NoVideoSettings,
+                ));
             };
             // x264's thread count changes its output bytes, so it follows the machine, never
             // `--jobs`: the same template gives the same files however many jobs run.
@@ -515,12 +526,17 @@ fn run_job(
             // decoding the whole file again (the costliest part of fingerprinting).
             let sample_every = (scene.fps / crate::dedup::fingerprint::VIDEO_FPS).max(1);
             let gate_on = t.dedup.policy != crate::template::DedupPolicy::Off;
-            let result: Result<render::Soundtrack, String> = std::thread::scope(|s| {
-                let sound = s.spawn(|| -> Result<render::Soundtrack, String> {
+            let encode = at(job, Stage::Encode);
+            let result: Result<render::Soundtrack, JobError> = std::thread::scope(|s| {
+                let sound = s.spawn(|| -> Result<render::Soundtrack, JobError> {
                     let atx = atx;
                     let sound = render::soundtrack(t, job, preset, region, assets)
-                        .map_err(|e| ctx(&e))
-                        .and_then(|s| s.ok_or_else(|| ctx(&"video preset without [audio]")));
+                        .map_err(at(job, Stage::Soundtrack))
+                        .and_then(|s| {
+                            s.ok_or_else(|| {
+                                JobError::new(job, Stage::Soundtrack, JobFailure::NoAudioSettings)
+                            })
+                        });
                     match &sound {
                         Ok(s) => {
                             let _ = atx.send((Arc::clone(&s.pcm), s.coded.clone()));
@@ -529,24 +545,26 @@ fn run_job(
                     }
                     sound
                 });
-                let encoder = s.spawn(|| -> Result<(), String> {
+                let encoder = s.spawn(|| -> Result<(), JobError> {
                     // Owned here, so the frame loop's wait for a buffer ends if this thread does.
                     let recycle_tx = recycle_tx;
                     let mut w = VideoWriter::create_without_audio(&staged, &settings, &stamp)
-                        .map_err(|e| ctx(&e))?;
+                        .map_err(&encode)?;
                     for f in frx.iter() {
                         if let Ok((pcm, coded)) = arx.try_recv() {
-                            w.set_audio(pcm, coded).map_err(|e| ctx(&e))?;
+                            w.set_audio(pcm, coded).map_err(&encode)?;
                         }
-                        w.push(&f).map_err(|e| ctx(&e))?;
+                        w.push(&f).map_err(&encode)?;
                         let _ = recycle_tx.try_send(f);
                     }
                     if !w.has_audio() {
                         // The sound thread's own error is the one reported.
-                        let (pcm, coded) = arx.recv().map_err(|_| ctx(&"no soundtrack"))?;
-                        w.set_audio(pcm, coded).map_err(|e| ctx(&e))?;
+                        let (pcm, coded) = arx.recv().map_err(|_| {
+                            JobError::new(job, Stage::Encode, JobFailure::NoSoundtrack)
+                        })?;
+                        w.set_audio(pcm, coded).map_err(&encode)?;
                     }
-                    w.finish().map_err(|e| ctx(&e))
+                    w.finish().map_err(&encode)
                 });
                 for i in 0..scene.frames {
                     if cancel.load(Ordering::Relaxed) || sound_failed.load(Ordering::Relaxed) {
@@ -579,12 +597,12 @@ fn run_job(
                     }
                 }
                 drop(ftx);
-                let encoded = encoder
-                    .join()
-                    .map_err(|_| ctx(&"encoder thread panicked"))?;
-                let sound = sound
-                    .join()
-                    .map_err(|_| ctx(&"soundtrack thread panicked"))??;
+                let encoded = encoder.join().map_err(|_| {
+                    JobError::new(job, Stage::Encode, JobFailure::Panicked("encoder"))
+                })?;
+                let sound = sound.join().map_err(|_| {
+                    JobError::new(job, Stage::Soundtrack, JobFailure::Panicked("soundtrack"))
+                })??;
                 encoded.map(|()| sound)
             });
             let sound = result?;
@@ -592,11 +610,12 @@ fn run_job(
             extra.true_peak_dbtp = sound.true_peak_dbtp;
             extra.rules_applied.extend(sound.notes);
             if cancel.load(Ordering::Relaxed) {
-                return Err(ctx(&"cancelled"));
+                return Err(JobError::new(job, Stage::Encode, JobFailure::Cancelled));
             }
         }
     }
-    let verified = export::verify(&staged, job, scene.frames, scene.fps).map_err(|e| ctx(&e))?;
+    let verified =
+        export::verify(&staged, job, scene.frames, scene.fps).map_err(at(job, Stage::Verify))?;
     if !samples.is_empty() {
         let frames: Vec<&image::RgbaImage> = samples.iter().collect();
         let masks = crate::dedup::fingerprint::Masks {

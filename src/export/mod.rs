@@ -183,6 +183,23 @@ pub enum Status {
     Skipped,
 }
 
+/// What kind of failure stopped a job, so that scripts can tell an input to fix from a disk
+/// to free or an encoder to report, without parsing the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// An input (asset, font, copy, preset) must be fixed; running again will not help.
+    BadInput,
+    /// A decode limit refused an input: shrink it or raise the limit.
+    ResourceLimit,
+    /// FFmpeg, libx264 or an image encoder failed, or its output did not verify.
+    Encoder,
+    /// The file system failed: disk full, permissions, I/O errors.
+    Io,
+    /// The engine broke its own invariants, or the run was cancelled (`--fail-fast`).
+    Internal,
+}
+
 /// One row of the manifest: one planned output.
 #[derive(Debug, Clone, Serialize)]
 pub struct ManifestRow {
@@ -221,6 +238,8 @@ pub struct ManifestRow {
     pub dedup: Option<String>,
     pub dedup_reason: Option<String>,
     pub error: Option<String>,
+    /// Set with `error`.
+    pub error_kind: Option<ErrorKind>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -241,6 +260,14 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
         source: e.error,
     })?;
     Ok(())
+}
+
+/// A unit variant's name as the JSON manifest spells it, so both manifests agree.
+fn serde_name(v: impl Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
 }
 
 fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
@@ -270,6 +297,9 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
         "error",
         "loudness_lufs",
         "true_peak_dbtp",
+        // Last, like every column added after the first release, so that readers that go
+        // by position keep working.
+        "error_kind",
     ];
     w.write_record(header)
         .expect("writing to a Vec cannot fail");
@@ -284,10 +314,7 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
             PresetKind::Video => "video",
             PresetKind::Image => "image",
         };
-        let status = serde_json::to_value(r.status)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default();
+        let status = serde_name(r.status);
         w.write_record([
             r.file.clone(),
             status,
@@ -317,6 +344,7 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
             r.true_peak_dbtp
                 .map(|p| format!("{p:.1}"))
                 .unwrap_or_default(),
+            r.error_kind.map(serde_name).unwrap_or_default(),
         ])
         .expect("writing to a Vec cannot fail");
     }

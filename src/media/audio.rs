@@ -17,14 +17,10 @@ fn open_err(path: &Path, e: OpenError) -> MediaError {
             path: path.to_path_buf(),
             source,
         },
-        OpenError::NotRegular(m) => MediaError::Decode {
-            path: path.to_path_buf(),
-            message: m,
-        },
-        OpenError::Ffmpeg(m) => MediaError::Decode {
-            path: path.to_path_buf(),
-            message: format!("FFmpeg cannot open it as audio/video ({m})"),
-        },
+        OpenError::NotRegular(m) => MediaError::decode(path, m),
+        OpenError::Ffmpeg(e) => {
+            MediaError::decode_failed(path, "FFmpeg cannot open it as audio/video", e)
+        }
     }
 }
 
@@ -136,24 +132,22 @@ impl AudioPcm {
         channels: u16,
     ) -> Result<AudioPcm, MediaError> {
         if sample_rate == 0 || channels == 0 {
-            return Err(MediaError::Decode {
-                path: path.to_path_buf(),
-                message: format!("invalid target format {sample_rate} Hz × {channels} channels"),
-            });
+            return Err(MediaError::decode(
+                path,
+                format!("invalid target format {sample_rate} Hz × {channels} channels"),
+            ));
         }
-        let err = |m: String| MediaError::Decode {
-            path: path.to_path_buf(),
-            message: m,
-        };
+        let err = |m: &str| MediaError::decode(path, m);
+        let failed = |what: &str, e: ffmpeg::Error| MediaError::decode_failed(path, what, e);
         let mut ictx = open_input(path).map_err(|e| open_err(path, e))?;
         let stream = ictx
             .streams()
             .best(ffmpeg::media::Type::Audio)
-            .ok_or_else(|| err("has no audio stream".into()))?;
+            .ok_or_else(|| err("has no audio stream"))?;
         let index = stream.index();
         let mut decoder = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
             .and_then(|c| c.decoder().audio())
-            .map_err(|e| err(format!("no decoder for its audio stream ({e})")))?;
+            .map_err(|e| failed("no decoder for its audio stream", e))?;
 
         let mut conv = ToF32::new(sample_rate, channels);
         let mut decoded = frame::Audio::empty();
@@ -161,7 +155,7 @@ impl AudioPcm {
             |decoder: &mut ffmpeg::decoder::Audio, conv: &mut ToF32| -> Result<(), MediaError> {
                 while decoder.receive_frame(&mut decoded).is_ok() {
                     conv.push(&mut decoded)
-                        .map_err(|e| err(format!("resampling failed ({e})")))?;
+                        .map_err(|e| failed("resampling failed", e))?;
                 }
                 Ok(())
             };
@@ -177,12 +171,11 @@ impl AudioPcm {
         }
         decoder
             .send_eof()
-            .map_err(|e| err(format!("decoder flush failed ({e})")))?;
+            .map_err(|e| failed("decoder flush failed", e))?;
         drain(&mut decoder, &mut conv)?;
-        conv.flush()
-            .map_err(|e| err(format!("resampling failed ({e})")))?;
+        conv.flush().map_err(|e| failed("resampling failed", e))?;
         if conv.out.is_empty() {
-            return Err(err("audio stream decoded to no samples".into()));
+            return Err(err("audio stream decoded to no samples"));
         }
         Ok(AudioPcm {
             sample_rate,

@@ -93,12 +93,9 @@ pub(super) fn open(
     limits: &Limits,
     skip_non_reference: bool,
 ) -> Result<VideoClip, MediaError> {
-    let err = |m: String| MediaError::Decode {
-        path: path.to_path_buf(),
-        message: m,
-    };
+    let err = |m: &str| MediaError::decode(path, m);
     if fps == 0 {
-        return Err(err("fps must be positive".into()));
+        return Err(err("fps must be positive"));
     }
     let start = start.max(0.0);
     let mut ictx = open_input(path).map_err(|e| match e {
@@ -107,12 +104,14 @@ pub(super) fn open(
             source,
         },
         OpenError::NotRegular(m) => err(m),
-        OpenError::Ffmpeg(m) => err(format!("FFmpeg cannot open it as a video ({m})")),
+        OpenError::Ffmpeg(e) => {
+            MediaError::decode_failed(path, "FFmpeg cannot open it as a video", e)
+        }
     })?;
     let stream = ictx
         .streams()
         .best(ffmpeg::media::Type::Video)
-        .ok_or_else(|| err("has no video stream".into()))?;
+        .ok_or_else(|| err("has no video stream"))?;
     let index = stream.index();
     let tb = stream.time_base();
     let stream_start = if stream.start_time() == ffmpeg::ffi::AV_NOPTS_VALUE {
@@ -142,13 +141,13 @@ pub(super) fn open(
             ));
             c.decoder().video()
         })
-        .map_err(|e| err(format!("no decoder for its video stream ({e})")))?;
+        .map_err(|e| MediaError::decode_failed(path, "no decoder for its video stream", e))?;
     if skip_non_reference {
         decoder.skip_frame(ffmpeg::Discard::NonReference);
     }
     let (src_w, src_h) = (decoder.width(), decoder.height());
     if src_w == 0 || src_h == 0 {
-        return Err(err("video stream has no dimensions".into()));
+        return Err(err("video stream has no dimensions"));
     }
     // Phones record portrait video as landscape frames plus a display matrix; honour it
     // like players do, or every 9:16 phone clip arrives sideways.
@@ -187,12 +186,14 @@ pub(super) fn open(
         let target = ((start + secs(stream_start, tb)) * 1e6) as i64;
         // Seeking lands on the keyframe at or before `target`; frames before `start` are
         // decoded and discarded by the selection below.
-        ictx.seek(target, ..target)
-            .map_err(|e| err(format!("cannot seek to {start:.3} s ({e})")))?;
+        ictx.seek(target, ..target).map_err(|e| {
+            MediaError::decode_failed(path, format_args!("cannot seek to {start:.3} s"), e)
+        })?;
     }
 
     let end = start + max_duration.max(0.0);
     let mut sel = Selector {
+        path,
         start,
         fps: fps as f64,
         end,
@@ -219,7 +220,7 @@ pub(super) fn open(
             let sent = decoder.send_packet(&packet);
             while decoder.receive_frame(&mut decoded).is_ok() {
                 let f = std::mem::replace(&mut decoded, frame::Video::empty());
-                if sel.offer(to_t(&f), f).map_err(&err)? {
+                if sel.offer(to_t(&f), f)? {
                     done = true;
                     break 'demux;
                 }
@@ -237,7 +238,7 @@ pub(super) fn open(
         let _ = decoder.send_eof();
         while decoder.receive_frame(&mut decoded).is_ok() {
             let f = std::mem::replace(&mut decoded, frame::Video::empty());
-            if sel.offer(to_t(&f), f).map_err(&err)? {
+            if sel.offer(to_t(&f), f)? {
                 done = true;
                 break;
             }
@@ -246,10 +247,13 @@ pub(super) fn open(
     if !done {
         // The last source frame is shown for one source frame duration.
         let until = sel.prev.as_ref().map_or(start, |p| p.0 + 1.0 / src_rate);
-        sel.flush_last(until).map_err(&err)?;
+        sel.flush_last(until)?;
     }
     if sel.index.is_empty() {
-        return Err(err(format!("no video frames at or after {start:.3} s")));
+        return Err(MediaError::decode(
+            path,
+            format!("no video frames at or after {start:.3} s"),
+        ));
     }
     let len = sel.index.len();
     Ok(VideoClip {
@@ -264,7 +268,9 @@ pub(super) fn open(
 /// Picks, for each output time `start + k/fps`, the decoded frame whose time is nearest.
 /// Frames are converted to RGBA only when selected, and a frame selected for several output
 /// times (source slower than `fps`) is stored once.
-struct Selector {
+struct Selector<'p> {
+    /// The clip's file, named by conversion errors.
+    path: &'p Path,
     start: f64,
     fps: f64,
     end: f64,
@@ -280,13 +286,13 @@ struct Selector {
     rotation: u32,
 }
 
-impl Selector {
+impl Selector<'_> {
     fn target(&self) -> f64 {
         self.start + self.next as f64 / self.fps
     }
 
     /// Offers the next decoded frame; returns true once every output time is filled.
-    fn offer(&mut self, t: f64, f: frame::Video) -> Result<bool, String> {
+    fn offer(&mut self, t: f64, f: frame::Video) -> Result<bool, MediaError> {
         if let Some((pt, _, _)) = &self.prev {
             let pt = *pt;
             if t < pt {
@@ -306,7 +312,7 @@ impl Selector {
         Ok(false)
     }
 
-    fn emit_prev(&mut self) -> Result<(), String> {
+    fn emit_prev(&mut self) -> Result<(), MediaError> {
         let Some((_, f, slot)) = self.prev.as_mut() else {
             return Ok(());
         };
@@ -323,11 +329,18 @@ impl Selector {
                         self.size.1,
                         scaling::Flags::AREA,
                     )
-                    .map_err(|e| format!("cannot convert {:?} frames to RGBA ({e})", f.format()))?;
+                    .map_err(|e| {
+                        MediaError::decode_failed(
+                            self.path,
+                            format_args!("cannot convert {:?} frames to RGBA", f.format()),
+                            e,
+                        )
+                    })?;
                     self.scaler = Some(Scaler(ctx));
                 }
-                let img = to_rgba(self.scaler.as_mut().expect("set above"), f)
-                    .map_err(|e| format!("frame conversion failed ({e})"))?;
+                let img = to_rgba(self.scaler.as_mut().expect("set above"), f).map_err(|e| {
+                    MediaError::decode_failed(self.path, "frame conversion failed", e)
+                })?;
                 let img = match self.rotation {
                     90 => image::imageops::rotate90(&img),
                     180 => image::imageops::rotate180(&img),
@@ -344,7 +357,7 @@ impl Selector {
         Ok(())
     }
 
-    fn flush_last(&mut self, until: f64) -> Result<(), String> {
+    fn flush_last(&mut self, until: f64) -> Result<(), MediaError> {
         // Half an output frame of tolerance: 2.0 s of 10 fps source gives exactly 20 frames
         // at 10 fps despite rounding in timestamps.
         while self.target() < self.end && self.target() < until - 0.5 / self.fps + 1e-9 {

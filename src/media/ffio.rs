@@ -43,20 +43,20 @@ pub(crate) fn init() {
 #[derive(Debug)]
 pub(crate) enum OpenError {
     Io(std::io::Error),
-    NotRegular(String),
-    Ffmpeg(String),
+    NotRegular(&'static str),
+    Ffmpeg(ffmpeg::Error),
 }
 
 /// Checks that `path` is an existing regular file and returns the URL FFmpeg should open.
 pub(crate) fn local_url(path: &Path) -> Result<String, OpenError> {
     let meta = std::fs::metadata(path).map_err(OpenError::Io)?;
     if !meta.is_file() {
-        return Err(OpenError::NotRegular("not a regular file".into()));
+        return Err(OpenError::NotRegular("not a regular file"));
     }
     let abs: PathBuf = std::fs::canonicalize(path).map_err(OpenError::Io)?;
     let s = abs
         .to_str()
-        .ok_or_else(|| OpenError::NotRegular("path is not valid UTF-8".into()))?;
+        .ok_or_else(|| OpenError::NotRegular("path is not valid UTF-8"))?;
     Ok(format!("file:{s}"))
 }
 
@@ -67,5 +67,5 @@ pub(crate) fn open_input(path: &Path) -> Result<ffmpeg::format::context::Input, 
     let mut opts = ffmpeg::Dictionary::new();
     opts.set("protocol_whitelist", "file");
     opts.set("format_whitelist", DEMUXER_WHITELIST);
-    ffmpeg::format::input_with_dictionary(&url, opts).map_err(|e| OpenError::Ffmpeg(e.to_string()))
+    ffmpeg::format::input_with_dictionary(&url, opts).map_err(OpenError::Ffmpeg)
 }

@@ -19,8 +19,15 @@ pub use clip::fit_inside;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
+    /// The input is not what it claims to be. `message` already quotes `source` (the text
+    /// reads as it always has); `source` is kept for callers that classify the failure.
     #[error("{path}: {message}")]
-    Decode { path: PathBuf, message: String },
+    Decode {
+        path: PathBuf,
+        message: String,
+        #[source]
+        source: Option<DecodeSource>,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -28,6 +35,48 @@ pub enum MediaError {
     },
     #[error("{path}: {message}")]
     Limit { path: PathBuf, message: String },
+}
+
+/// What the decoder underneath said when an input would not decode.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeSource {
+    #[error(transparent)]
+    Ffmpeg(#[from] ffmpeg_next::Error),
+    /// Boxed: `ImageError` is large, and errors that embed a `MediaError` (the duplicate
+    /// gate's) are returned by value on hot paths.
+    #[error(transparent)]
+    Image(Box<image::ImageError>),
+}
+
+impl From<image::ImageError> for DecodeSource {
+    fn from(e: image::ImageError) -> DecodeSource {
+        DecodeSource::Image(Box::new(e))
+    }
+}
+
+impl MediaError {
+    /// A decode failure with no underlying error: the check that refused the input is ours.
+    pub(crate) fn decode(path: &Path, message: impl Into<String>) -> MediaError {
+        MediaError::Decode {
+            path: path.to_path_buf(),
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A decode failure reported by FFmpeg or `image`, as `what (source)`.
+    pub(crate) fn decode_failed(
+        path: &Path,
+        what: impl std::fmt::Display,
+        source: impl Into<DecodeSource>,
+    ) -> MediaError {
+        let source = source.into();
+        MediaError::Decode {
+            path: path.to_path_buf(),
+            message: format!("{what} ({source})"),
+            source: Some(source),
+        }
+    }
 }
 
 /// Decode limits against decompression bombs and runaway memory.

@@ -9,10 +9,7 @@ use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbaImage};
 use super::{Limits, MediaError};
 
 pub(super) fn load_image(path: &Path, limits: &Limits) -> Result<RgbaImage, MediaError> {
-    let decode = |message: String| MediaError::Decode {
-        path: path.to_path_buf(),
-        message,
-    };
+    let decode = |message: String| MediaError::decode(path, message);
     let meta = std::fs::metadata(path).map_err(|source| MediaError::Io {
         path: path.to_path_buf(),
         source,
@@ -51,7 +48,13 @@ pub(super) fn load_image(path: &Path, limits: &Limits) -> Result<RgbaImage, Medi
     // few KB on disk and 10 GB in memory.
     let (w, h) = ImageReader::with_format(Cursor::new(&bytes[..]), format)
         .into_dimensions()
-        .map_err(|e| decode(format!("corrupt {} header ({e})", format_name(format))))?;
+        .map_err(|e| {
+            MediaError::decode_failed(
+                path,
+                format_args!("corrupt {} header", format_name(format)),
+                e,
+            )
+        })?;
     let pixels = w as u64 * h as u64;
     if pixels > limits.max_image_pixels {
         return Err(MediaError::Limit {
@@ -70,8 +73,13 @@ pub(super) fn load_image(path: &Path, limits: &Limits) -> Result<RgbaImage, Medi
     lim.max_alloc = Some(limits.max_image_pixels.saturating_mul(16));
     let mut reader = ImageReader::with_format(Cursor::new(&bytes[..]), format);
     reader.limits(lim);
-    let corrupt =
-        |e: image::ImageError| decode(format!("cannot decode {} image ({e})", format_name(format)));
+    let corrupt = |e: image::ImageError| {
+        MediaError::decode_failed(
+            path,
+            format_args!("cannot decode {} image", format_name(format)),
+            e,
+        )
+    };
     let mut decoder = reader.into_decoder().map_err(corrupt)?;
     // Phone photos store pixels sideways plus an EXIF orientation tag; composing them
     // without applying it puts products on their side.

@@ -361,17 +361,17 @@ pub fn plan(
                     PresetKind::Video => &t.output.name,
                     PresetKind::Image => &t.output.image_name,
                 };
-                let stem = naming::expand(pattern, &ctx).map_err(|message| PlanError::Name {
+                let stem = naming::expand(pattern, &ctx).map_err(|e| PlanError::Name {
                     pattern: pattern.clone(),
-                    message,
+                    message: e.to_string(),
                 })?;
                 let stem = names.unique(&region.code, &sanitize_file_name(&stem));
                 let file = format!("{}/{}.{}", region.code, stem, preset.extension());
                 let mut tracking = BTreeMap::new();
                 for (k, pat) in &t.output.tracking {
-                    let val = naming::expand(pat, &ctx).map_err(|message| PlanError::Name {
+                    let val = naming::expand(pat, &ctx).map_err(|e| PlanError::Name {
                         pattern: pat.clone(),
-                        message,
+                        message: e.to_string(),
                     })?;
                     tracking.insert(k.clone(), val);
                 }

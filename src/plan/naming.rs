@@ -23,15 +23,24 @@ pub fn format_seconds(s: f64) -> String {
     }
 }
 
+/// Why a name pattern could not be expanded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("unclosed `{{`")]
+    Unclosed,
+    #[error("unknown placeholder `{{{0}}}`")]
+    UnknownPlaceholder(String),
+}
+
 /// Expands `{placeholder}`s. The template stage has already checked the placeholders, so an
-/// unknown one here is a programming error reported as a message, not a panic.
-pub fn expand(pattern: &str, c: &NameContext) -> Result<String, String> {
+/// unknown one here is a programming error reported as an error, not a panic.
+pub fn expand(pattern: &str, c: &NameContext) -> Result<String, NameError> {
     let mut out = String::new();
     let mut rest = pattern;
     while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
         let after = &rest[open + 1..];
-        let close = after.find('}').ok_or_else(|| "unclosed `{`".to_string())?;
+        let close = after.find('}').ok_or(NameError::Unclosed)?;
         let key = &after[..close];
         let val = match key {
             "region" => c.region.code.clone(),
@@ -48,7 +57,7 @@ pub fn expand(pattern: &str, c: &NameContext) -> Result<String, String> {
             "variant" => c.variant_id.to_string(),
             "template" => c.t.name.clone(),
             "version" => c.t.version.to_string(),
-            other => return Err(format!("unknown placeholder `{{{other}}}`")),
+            other => return Err(NameError::UnknownPlaceholder(other.to_string())),
         };
         out.push_str(&val);
         rest = &after[close + 1..];

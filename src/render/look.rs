@@ -16,8 +16,8 @@
 //! Everything is integer or table-driven per pixel and runs over rows with rayon: these run
 //! on every frame of a video at 1080×1920 (figures in benches/BENCHMARKS.md).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use image::RgbaImage;
 use rayon::prelude::*;
@@ -47,7 +47,19 @@ pub struct Look {
     blur: Option<(f32, BlurTarget)>,
     sharpen: Option<Sharpen>,
     vignette: Option<Vignette>,
+    /// The vignette's gains for the canvas this look draws on, made by the first frame that
+    /// needs them. Owned here, not in a process-wide cache, so nothing outlives the run or
+    /// is shared between runs (a library user may render many templates in one process);
+    /// making them again per job costs a few milliseconds against a whole video's frames.
+    vignette_gains: OnceLock<Gains>,
     grain: Option<Grain>,
+}
+
+/// Per-pixel gains for one canvas size.
+struct Gains {
+    width: u32,
+    height: u32,
+    gains: Vec<u16>,
 }
 
 impl Look {
@@ -64,6 +76,7 @@ impl Look {
                 .map(|b| (b.radius, b.target)),
             sharpen: e.sharpen.clone().filter(|s| s.amount > 0.0),
             vignette: e.vignette.clone().filter(|v| v.strength > 0.0),
+            vignette_gains: OnceLock::new(),
             grain: e.grain.clone().filter(|g| g.amount > 0.0),
         };
         let any = look.colour.is_some()
@@ -107,7 +120,20 @@ impl Look {
     /// frame: grain depends only on it and the seed.
     pub fn apply_frame(&self, img: &mut RgbaImage, frame: u32) {
         if let Some(v) = &self.vignette {
-            vignette(img, v);
+            let (w, h) = img.dimensions();
+            let made = self.vignette_gains.get_or_init(|| Gains {
+                width: w,
+                height: h,
+                gains: vignette_map(w, h, v),
+            });
+            // A look is prepared per job, whose frames share one size; another size would
+            // be a caller reusing it, which stays correct, only slower.
+            let gains = if (made.width, made.height) == (w, h) {
+                Cow::Borrowed(&made.gains)
+            } else {
+                Cow::Owned(vignette_map(w, h, v))
+            };
+            vignette(img, &gains);
         }
         if let Some(g) = &self.grain {
             grain(img, g, frame);
@@ -441,26 +467,8 @@ pub fn vignette_gain(v: &Vignette, d: f32) -> f32 {
     1.0 - v.strength * t * t * (3.0 - 2.0 * t)
 }
 
-type MapKey = (u32, u32, [u32; 3]);
-
-/// The vignette's per-pixel gains for one canvas size, computed once per run: every job of
-/// a preset with the same vignette shares it. Entries are few (canvas sizes × vignettes in
-/// the template), so nothing is evicted.
-fn vignette_map(w: u32, h: u32, v: &Vignette) -> Arc<Vec<u16>> {
-    static MAPS: OnceLock<Mutex<HashMap<MapKey, Arc<Vec<u16>>>>> = OnceLock::new();
-    let maps = MAPS.get_or_init(Default::default);
-    let key = (
-        w,
-        h,
-        [
-            v.strength.to_bits(),
-            v.radius.to_bits(),
-            v.softness.to_bits(),
-        ],
-    );
-    if let Some(m) = maps.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-        return m.clone();
-    }
+/// The vignette's per-pixel gains for a `w`×`h` canvas.
+fn vignette_map(w: u32, h: u32, v: &Vignette) -> Vec<u16> {
     let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
     let mut gains = vec![0u16; (w * h) as usize];
     gains
@@ -474,17 +482,11 @@ fn vignette_map(w: u32, h: u32, v: &Vignette) -> Arc<Vec<u16>> {
                 *g = (vignette_gain(v, d) * UNIT as f32).round() as u16;
             }
         });
-    let m = Arc::new(gains);
-    maps.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .entry(key)
-        .or_insert(m)
-        .clone()
+    gains
 }
 
-fn vignette(img: &mut RgbaImage, v: &Vignette) {
-    let (w, h) = img.dimensions();
-    let map = vignette_map(w, h, v);
+fn vignette(img: &mut RgbaImage, map: &[u16]) {
+    let w = img.width();
     img.par_chunks_mut(w as usize * 4)
         .zip(map.par_chunks(w as usize))
         .for_each(|(row, gains)| {
@@ -575,6 +577,7 @@ mod tests {
     use super::*;
     use crate::template::Blur;
     use image::Rgba;
+    use std::sync::Arc;
 
     fn effects() -> Effects {
         Effects {

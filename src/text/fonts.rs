@@ -43,10 +43,8 @@ impl FontFace {
         path: &Path,
         family: Option<String>,
     ) -> Result<FontFace, TextError> {
-        let face = ttf_parser::Face::parse(&data, index).map_err(|e| TextError::BadFont {
-            path: display_path(path, index),
-            message: e.to_string(),
-        })?;
+        let face = ttf_parser::Face::parse(&data, index)
+            .map_err(|e| TextError::bad_font(display_path(path, index), e))?;
         let family = family.unwrap_or_else(|| family_name_of(&face).unwrap_or_default());
         let units_per_em = f32::from(face.units_per_em());
         // Typographic metrics when the font asks for them (USE_TYPO_METRICS), else hhea:
@@ -165,10 +163,7 @@ impl FontBook {
     pub fn add_file(&mut self, path: impl AsRef<Path>) -> Result<Vec<String>, TextError> {
         let path = path.as_ref();
         if let Err(e) = std::fs::metadata(path) {
-            return Err(TextError::BadFont {
-                path: path.display().to_string(),
-                message: e.to_string(),
-            });
+            return Err(TextError::bad_font(path.display().to_string(), e));
         }
         let db = Arc::make_mut(&mut self.db);
         let ids = db.load_font_source(fontdb::Source::File(path.to_path_buf()));
@@ -182,10 +177,10 @@ impl FontBook {
             }
         }
         if families.is_empty() {
-            return Err(TextError::BadFont {
-                path: path.display().to_string(),
-                message: "no usable font face in the file".into(),
-            });
+            return Err(TextError::unusable_font(
+                path.display().to_string(),
+                "no usable font face in the file",
+            ));
         }
         Ok(families)
     }
@@ -344,10 +339,8 @@ impl FontBook {
             return Ok(d.clone());
         }
         // Read outside the lock: a 20 MB collection must not stall other threads' lookups.
-        let bytes = std::fs::read(path).map_err(|e| TextError::BadFont {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let bytes =
+            std::fs::read(path).map_err(|e| TextError::bad_font(path.display().to_string(), e))?;
         let data: Arc<[u8]> = bytes.into();
         Ok(self
             .files
@@ -366,10 +359,10 @@ pub fn parse_font_spec(spec: &str) -> Result<(PathBuf, u32), TextError> {
             return Ok((PathBuf::from(p), index));
         }
         if !Path::new(spec).exists() {
-            return Err(TextError::BadFont {
-                path: spec.to_string(),
-                message: format!("face index {i:?} is not a number"),
-            });
+            return Err(TextError::unusable_font(
+                spec.to_string(),
+                format!("face index {i:?} is not a number"),
+            ));
         }
     }
     Ok((PathBuf::from(spec), 0))

@@ -183,9 +183,11 @@ impl<'a> Prepared<'a> {
         let shapers = faces
             .iter()
             .map(|f| {
-                rustybuzz::Face::from_slice(f.data(), f.index()).ok_or_else(|| TextError::BadFont {
-                    path: f.path().display().to_string(),
-                    message: "cannot be parsed for shaping".into(),
+                rustybuzz::Face::from_slice(f.data(), f.index()).ok_or_else(|| {
+                    TextError::unusable_font(
+                        f.path().display().to_string(),
+                        "cannot be parsed for shaping",
+                    )
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;

@@ -59,8 +59,14 @@ pub enum TextError {
     },
     #[error("font family {family:?} not found; installed families like it: {suggestions}")]
     UnknownFamily { family: String, suggestions: String },
+    /// `message` already quotes `source` when there is one.
     #[error("{path}: cannot read font: {message}")]
-    BadFont { path: String, message: String },
+    BadFont {
+        path: String,
+        message: String,
+        #[source]
+        source: Option<FontSource>,
+    },
     /// Even at the minimum size the text does not fit its box.
     #[error("text {text:?} does not fit in {max_w}×{max_h} px even at {min_size:.0} px")]
     DoesNotFit {
@@ -69,6 +75,38 @@ pub enum TextError {
         max_h: u32,
         min_size: f32,
     },
+}
+
+/// What failed underneath when a font file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum FontSource {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Parse(#[from] rustybuzz::ttf_parser::FaceParsingError),
+    #[error(transparent)]
+    Outlines(#[from] ab_glyph::InvalidFont),
+}
+
+impl TextError {
+    /// A font file that could not be read or parsed; the message is the source's own.
+    pub(crate) fn bad_font(path: String, source: impl Into<FontSource>) -> TextError {
+        let source = source.into();
+        TextError::BadFont {
+            path,
+            message: source.to_string(),
+            source: Some(source),
+        }
+    }
+
+    /// A font file that parsed but cannot be used the way we need.
+    pub(crate) fn unusable_font(path: String, message: impl Into<String>) -> TextError {
+        TextError::BadFont {
+            path,
+            message: message.into(),
+            source: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

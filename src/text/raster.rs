@@ -93,11 +93,8 @@ fn blur_radius(blur: f32) -> usize {
 pub fn extent(layout: &Layout, style: &TextStyle) -> Result<Extent, TextError> {
     let mut ink = BoxF::empty();
     for (fi, face) in layout.faces.iter().enumerate() {
-        let tf =
-            ttf_parser::Face::parse(face.data(), face.index()).map_err(|e| TextError::BadFont {
-                path: face.path().display().to_string(),
-                message: e.to_string(),
-            })?;
+        let tf = ttf_parser::Face::parse(face.data(), face.index())
+            .map_err(|e| TextError::bad_font(face.path().display().to_string(), e))?;
         let s = layout.size_px / face.units_per_em();
         for g in layout.glyphs.iter().filter(|g| g.font == fi) {
             if let Some(bb) = tf.glyph_bounding_box(ttf_parser::GlyphId(g.glyph_id)) {
@@ -174,12 +171,8 @@ pub fn rasterize(layout: &Layout, style: &TextStyle, ext: &Extent) -> Result<Rgb
     let mut fill = Mask::new(w, h);
 
     for (fi, face) in layout.faces.iter().enumerate() {
-        let font = FontRef::try_from_slice_and_index(face.data(), face.index()).map_err(|e| {
-            TextError::BadFont {
-                path: face.path().display().to_string(),
-                message: e.to_string(),
-            }
-        })?;
+        let font = FontRef::try_from_slice_and_index(face.data(), face.index())
+            .map_err(|e| TextError::bad_font(face.path().display().to_string(), e))?;
         // Scale by the em, not by ab_glyph's PxScale (which maps ascent−descent to pixels):
         // shaping advances are per em, and outlines must match them.
         let s = layout.size_px / face.units_per_em();
@@ -192,14 +185,14 @@ pub fn rasterize(layout: &Layout, style: &TextStyle, ext: &Extent) -> Result<Rgb
                 // No outline is normal for spaces; for a colour-bitmap glyph (CBDT/sbix
                 // emoji) it would silently drop a visible character, so say so instead.
                 if has_bitmap(face.data(), face.index(), g.glyph_id) {
-                    return Err(TextError::BadFont {
-                        path: face.path().display().to_string(),
-                        message: format!(
+                    return Err(TextError::unusable_font(
+                        face.path().display().to_string(),
+                        format!(
                             "glyph {} for {:?} is a colour bitmap (emoji font); only outline fonts can be drawn",
                             g.glyph_id,
                             layout.text[g.cluster..].chars().next().unwrap_or(' ')
                         ),
-                    });
+                    ));
                 }
                 continue;
             };

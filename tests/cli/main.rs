@@ -594,3 +594,49 @@ fn regional_pack_draws_every_script_with_its_own_font() {
         );
     }
 }
+
+#[test]
+fn a_corrupt_input_is_reported_as_bad_input_in_manifest_and_events() {
+    let p = Project::new();
+    corrupt_template(&p);
+    let o = p.factory(&[
+        "render",
+        "t.toml",
+        "--out",
+        "out",
+        "--progress",
+        "json",
+        "--regions",
+        "US",
+        "--presets",
+        "tiny-image",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+
+    let m = manifest(&p.path("out"));
+    for r in m["outputs"].as_array().unwrap() {
+        if r["status"] == "failed" {
+            assert_eq!(r["error_kind"], "bad_input", "{r}");
+        } else {
+            assert!(r["error_kind"].is_null(), "{r}");
+        }
+    }
+    // The CSV carries the kind in its last column.
+    let csv = std::fs::read_to_string(p.path("out").join("manifest.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().ends_with(",error_kind"));
+    let kinds: Vec<&str> = lines.map(|l| l.rsplit(',').next().unwrap()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "bad_input").count(), 2);
+
+    // The JSON event stream says the same for each failed job.
+    let finished: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["event"] == "job_finished" && e["status"] == "failed")
+        .collect();
+    assert_eq!(finished.len(), 2);
+    for e in &finished {
+        assert_eq!(e["error_kind"], "bad_input", "{e}");
+        assert!(e["error"].as_str().unwrap().contains("broken.png"), "{e}");
+    }
+}

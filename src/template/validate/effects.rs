@@ -53,85 +53,10 @@ impl V<'_> {
                     Some("add lut = \"looks/name.cube\", or remove lut_strength".to_string()),
                 );
             }
-            let vignette = e.vignette.as_ref().map(|v| {
-                self.required(
-                    v.strength.as_ref(),
-                    "strength",
-                    &v.span,
-                    "vignette",
-                    "strength = 0.4",
-                );
-                Vignette {
-                    strength: self.num(v.strength(), "vignette strength", 0.0) as f32,
-                    radius: self.num(v.radius(), "vignette radius", 0.75) as f32,
-                    softness: self.num(v.softness(), "vignette softness", 0.5) as f32,
-                }
-            });
-            let blur = e.blur.as_ref().map(|b| {
-                self.required(
-                    b.radius.as_ref(),
-                    "radius",
-                    &b.span,
-                    "blur",
-                    "radius = 0.02",
-                );
-                Blur {
-                    radius: self.num(b.radius(), "blur radius", 0.0) as f32,
-                    target: b
-                        .target
-                        .as_ref()
-                        .and_then(|t| {
-                            self.enum_val(
-                                t,
-                                "blur target",
-                                &[
-                                    ("background", BlurTarget::Background),
-                                    ("frame", BlurTarget::Frame),
-                                ],
-                            )
-                        })
-                        .unwrap_or(BlurTarget::Background),
-                }
-            });
-            let grain = e.grain.as_ref().map(|g| {
-                self.required(
-                    g.amount.as_ref(),
-                    "amount",
-                    &g.span,
-                    "grain",
-                    "amount = 0.3",
-                );
-                let seed = match &g.seed {
-                    Some(s) if s.value < 0 => {
-                        self.err(
-                            &s.span,
-                            format!("grain seed {} is negative", s.value),
-                            Some("expected an integer ≥ 0".to_string()),
-                        );
-                        0
-                    }
-                    Some(s) => s.value as u64,
-                    None => 0,
-                };
-                Grain {
-                    amount: self.num(g.amount(), "grain amount", 0.0) as f32,
-                    seed,
-                    size: self.num(g.size(), "grain size", 1.0) as f32,
-                }
-            });
-            let sharpen = e.sharpen.as_ref().map(|s| {
-                self.required(
-                    s.amount.as_ref(),
-                    "amount",
-                    &s.span,
-                    "sharpen",
-                    "amount = 0.5",
-                );
-                Sharpen {
-                    amount: self.num(s.amount(), "sharpen amount", 0.0) as f32,
-                    radius: self.num(s.radius(), "sharpen radius", 1.0) as f32,
-                }
-            });
+            let vignette = e.vignette.as_ref().map(|v| self.vignette(v));
+            let blur = e.blur.as_ref().map(|b| self.blur(b));
+            let grain = e.grain.as_ref().map(|g| self.grain(g));
+            let sharpen = e.sharpen.as_ref().map(|s| self.sharpen(s));
             let (fade_in, fade_out) = self.fades(
                 e.fade_in(),
                 e.fade_out(),
@@ -179,6 +104,89 @@ impl V<'_> {
                 );
                 None
             }
+        }
+    }
+
+    fn vignette(&mut self, v: &RawVignette) -> Vignette {
+        self.required(
+            v.strength.as_ref(),
+            "strength",
+            &v.span,
+            "vignette",
+            "strength = 0.4",
+        );
+        Vignette {
+            strength: self.num(v.strength(), "vignette strength", 0.0) as f32,
+            radius: self.num(v.radius(), "vignette radius", 0.75) as f32,
+            softness: self.num(v.softness(), "vignette softness", 0.5) as f32,
+        }
+    }
+
+    fn blur(&mut self, b: &RawBlur) -> Blur {
+        self.required(
+            b.radius.as_ref(),
+            "radius",
+            &b.span,
+            "blur",
+            "radius = 0.02",
+        );
+        Blur {
+            radius: self.num(b.radius(), "blur radius", 0.0) as f32,
+            target: b
+                .target
+                .as_ref()
+                .and_then(|t| {
+                    self.enum_val(
+                        t,
+                        "blur target",
+                        &[
+                            ("background", BlurTarget::Background),
+                            ("frame", BlurTarget::Frame),
+                        ],
+                    )
+                })
+                .unwrap_or(BlurTarget::Background),
+        }
+    }
+
+    fn grain(&mut self, g: &RawGrain) -> Grain {
+        self.required(
+            g.amount.as_ref(),
+            "amount",
+            &g.span,
+            "grain",
+            "amount = 0.3",
+        );
+        let seed = match &g.seed {
+            Some(s) if s.value < 0 => {
+                self.err(
+                    &s.span,
+                    format!("grain seed {} is negative", s.value),
+                    Some("expected an integer ≥ 0".to_string()),
+                );
+                0
+            }
+            Some(s) => s.value as u64,
+            None => 0,
+        };
+        Grain {
+            amount: self.num(g.amount(), "grain amount", 0.0) as f32,
+            seed,
+            size: self.num(g.size(), "grain size", 1.0) as f32,
+        }
+    }
+
+    fn sharpen(&mut self, s: &RawSharpen) -> Sharpen {
+        self.required(
+            s.amount.as_ref(),
+            "amount",
+            &s.span,
+            "sharpen",
+            "amount = 0.5",
+        );
+        Sharpen {
+            amount: self.num(s.amount(), "sharpen amount", 0.0) as f32,
+            radius: self.num(s.radius(), "sharpen radius", 1.0) as f32,
         }
     }
 }

@@ -250,25 +250,26 @@ impl V<'_> {
         what: &str,
         default: f64,
     ) -> f64 {
-        let Some(r) = r.into() else { return default };
-        match r.value {
-            Some(v) if !r.contains(v.value) || !v.value.is_finite() => {
-                self.err(
-                    &v.span,
-                    format!("{what} {} is out of range", v.value),
-                    Some(format!("expected {}", r.expected())),
-                );
-                default
-            }
-            Some(v) => v.value,
+        match r.into() {
+            Some(r) => self.in_range(r, what, default, |v| v),
             None => default,
         }
     }
 
     /// `num` for an integer key.
     pub(super) fn int(&mut self, r: Ranged<'_, i64>, what: &str, default: i64) -> i64 {
+        self.in_range(r, what, default, |v| v as f64)
+    }
+
+    fn in_range<T: Copy + std::fmt::Display>(
+        &mut self,
+        r: Ranged<'_, T>,
+        what: &str,
+        default: T,
+        as_f64: impl Fn(T) -> f64,
+    ) -> T {
         match r.value {
-            Some(v) if !r.contains(v.value as f64) => {
+            Some(v) if !r.contains(as_f64(v.value)) || !as_f64(v.value).is_finite() => {
                 self.err(
                     &v.span,
                     format!("{what} {} is out of range", v.value),

@@ -180,95 +180,10 @@ impl V<'_> {
         m: Option<&RawMotion>,
         kf: Option<&S<Vec<RawKeyframe>>>,
     ) -> (Vec<Keyframe>, Option<Idle>) {
-        let rest = |t: f64, easing: Easing| Keyframe {
-            t,
-            offset: (0.0, 0.0),
-            scale: 1.0,
-            rotation: 0.0,
-            opacity: 1.0,
-            easing,
+        let (mut frames, idle) = match m {
+            Some(m) => (self.entrance(m), self.idle(m)),
+            None => (Vec::new(), None),
         };
-        let mut frames = Vec::new();
-        let mut idle = None;
-        if let Some(m) = m {
-            let time = self.num(m.enter_time(), "enter_time", 0.6);
-            let delay = self.num(m.delay(), "delay", 0.0);
-            let enters = [
-                "none",
-                "fade",
-                "slide-left",
-                "slide-right",
-                "slide-up",
-                "slide-down",
-                "pop",
-                "spin",
-            ];
-            let enter = m
-                .enter
-                .as_ref()
-                .and_then(|e| self.enum_val(e, "enter motion", &enters.map(|k| (k, k))))
-                .unwrap_or("none");
-            let default_easing = if enter == "pop" {
-                Easing::EaseOutBack
-            } else {
-                Easing::EaseOut
-            };
-            let easing = self.easing(m.easing.as_ref(), default_easing);
-            let start = match enter {
-                "fade" => Some(Keyframe {
-                    opacity: 0.0,
-                    ..rest(delay, Easing::Linear)
-                }),
-                // Slides start one canvas-width (or height) away: fully off screen.
-                "slide-left" => Some(Keyframe {
-                    offset: (-1.0, 0.0),
-                    ..rest(delay, Easing::Linear)
-                }),
-                "slide-right" => Some(Keyframe {
-                    offset: (1.0, 0.0),
-                    ..rest(delay, Easing::Linear)
-                }),
-                "slide-up" => Some(Keyframe {
-                    offset: (0.0, 1.0),
-                    ..rest(delay, Easing::Linear)
-                }),
-                "slide-down" => Some(Keyframe {
-                    offset: (0.0, -1.0),
-                    ..rest(delay, Easing::Linear)
-                }),
-                "pop" => Some(Keyframe {
-                    scale: 0.05,
-                    opacity: 0.0,
-                    ..rest(delay, Easing::Linear)
-                }),
-                "spin" => Some(Keyframe {
-                    scale: 0.2,
-                    rotation: -360.0,
-                    opacity: 0.0,
-                    ..rest(delay, Easing::Linear)
-                }),
-                _ => None,
-            };
-            if let Some(s) = start {
-                frames.push(s);
-                frames.push(rest(delay + time, easing));
-            }
-            let idles = ["none", "float", "bob"];
-            let kind = m
-                .idle
-                .as_ref()
-                .and_then(|e| self.enum_val(e, "idle motion", &idles.map(|k| (k, k))))
-                .unwrap_or("none");
-            let amplitude = self.num(m.amplitude(), "amplitude", 0.015) as f32;
-            let period = self.num(m.period(), "period", 2.0) as f32;
-            if kind != "none" {
-                idle = Some(Idle {
-                    bounce: kind == "bob",
-                    amplitude,
-                    period,
-                });
-            }
-        }
         if let Some(kf) = kf {
             if !frames.is_empty() {
                 self.err(
@@ -279,59 +194,172 @@ impl V<'_> {
             }
             let mut last = -1.0f64;
             for k in &kf.value {
-                let t = match &k.t {
-                    Some(t) if t.value < 0.0 || !t.value.is_finite() => {
-                        self.err(
-                            &t.span,
-                            format!("keyframe time {} is negative", t.value),
-                            Some("seconds from the start of the scene".to_string()),
-                        );
-                        0.0
-                    }
-                    Some(t) if t.value <= last => {
-                        self.err(
-                            &t.span,
-                            format!(
-                                "keyframe time {} s is not after the previous one ({} s)",
-                                fmt_secs(t.value),
-                                fmt_secs(last)
-                            ),
-                            Some("list keyframes in time order".to_string()),
-                        );
-                        t.value
-                    }
-                    Some(t) => t.value,
-                    None => {
-                        self.missing("t", &k.span, "keyframe without `t`", Some("give its time in seconds from the start of the scene, e.g. t = 0.5".to_string()));
-                        last.max(0.0)
-                    }
-                };
-                last = t;
-                let offset = k.offset.as_ref().map(|o| o.value).unwrap_or((0.0, 0.0));
-                if let Some(o) = k
-                    .offset
-                    .as_ref()
-                    .filter(|o| o.value.0.abs() > 2.0 || o.value.1.abs() > 2.0)
-                {
-                    self.err(
-                        &o.span,
-                        format!(
-                            "keyframe offset [{}, {}] is out of range",
-                            o.value.0, o.value.1
-                        ),
-                        Some("fractions of the canvas, -2..=2".to_string()),
-                    );
-                }
-                frames.push(Keyframe {
-                    t,
-                    offset: (offset.0 as f32, offset.1 as f32),
-                    scale: self.num(k.scale(), "keyframe scale", 1.0) as f32,
-                    rotation: self.num(k.rotation(), "keyframe rotation", 0.0) as f32,
-                    opacity: self.num(k.opacity(), "keyframe opacity", 1.0) as f32,
-                    easing: self.easing(k.easing.as_ref(), Easing::EaseInOut),
-                });
+                let frame = self.keyframe(k, last);
+                last = frame.t;
+                frames.push(frame);
             }
         }
         (frames, idle)
     }
+
+    /// `motion.enter`: two keyframes, from off-stage (or invisible) to at rest.
+    fn entrance(&mut self, m: &RawMotion) -> Vec<Keyframe> {
+        let time = self.num(m.enter_time(), "enter_time", 0.6);
+        let delay = self.num(m.delay(), "delay", 0.0);
+        let enters = [
+            "none",
+            "fade",
+            "slide-left",
+            "slide-right",
+            "slide-up",
+            "slide-down",
+            "pop",
+            "spin",
+        ];
+        let enter = m
+            .enter
+            .as_ref()
+            .and_then(|e| self.enum_val(e, "enter motion", &enters.map(|k| (k, k))))
+            .unwrap_or("none");
+        let default_easing = if enter == "pop" {
+            Easing::EaseOutBack
+        } else {
+            Easing::EaseOut
+        };
+        let easing = self.easing(m.easing.as_ref(), default_easing);
+        match enter_from(enter, delay) {
+            Some(s) => vec![s, rest(delay + time, easing)],
+            None => Vec::new(),
+        }
+    }
+
+    /// `motion.idle`: a loop while the product is on screen.
+    fn idle(&mut self, m: &RawMotion) -> Option<Idle> {
+        let idles = ["none", "float", "bob"];
+        let kind = m
+            .idle
+            .as_ref()
+            .and_then(|e| self.enum_val(e, "idle motion", &idles.map(|k| (k, k))))
+            .unwrap_or("none");
+        let amplitude = self.num(m.amplitude(), "amplitude", 0.015) as f32;
+        let period = self.num(m.period(), "period", 2.0) as f32;
+        (kind != "none").then_some(Idle {
+            bounce: kind == "bob",
+            amplitude,
+            period,
+        })
+    }
+
+    /// One keyframe; `last` is the previous one's time (they must increase).
+    fn keyframe(&mut self, k: &RawKeyframe, last: f64) -> Keyframe {
+        let t = match &k.t {
+            Some(t) if t.value < 0.0 || !t.value.is_finite() => {
+                self.err(
+                    &t.span,
+                    format!("keyframe time {} is negative", t.value),
+                    Some("seconds from the start of the scene".to_string()),
+                );
+                0.0
+            }
+            Some(t) if t.value <= last => {
+                self.err(
+                    &t.span,
+                    format!(
+                        "keyframe time {} s is not after the previous one ({} s)",
+                        fmt_secs(t.value),
+                        fmt_secs(last)
+                    ),
+                    Some("list keyframes in time order".to_string()),
+                );
+                t.value
+            }
+            Some(t) => t.value,
+            None => {
+                self.missing(
+                    "t",
+                    &k.span,
+                    "keyframe without `t`",
+                    Some(
+                        "give its time in seconds from the start of the scene, e.g. t = 0.5"
+                            .to_string(),
+                    ),
+                );
+                last.max(0.0)
+            }
+        };
+        let offset = k.offset.as_ref().map(|o| o.value).unwrap_or((0.0, 0.0));
+        if let Some(o) = k
+            .offset
+            .as_ref()
+            .filter(|o| o.value.0.abs() > 2.0 || o.value.1.abs() > 2.0)
+        {
+            self.err(
+                &o.span,
+                format!(
+                    "keyframe offset [{}, {}] is out of range",
+                    o.value.0, o.value.1
+                ),
+                Some("fractions of the canvas, -2..=2".to_string()),
+            );
+        }
+        Keyframe {
+            t,
+            offset: (offset.0 as f32, offset.1 as f32),
+            scale: self.num(k.scale(), "keyframe scale", 1.0) as f32,
+            rotation: self.num(k.rotation(), "keyframe rotation", 0.0) as f32,
+            opacity: self.num(k.opacity(), "keyframe opacity", 1.0) as f32,
+            easing: self.easing(k.easing.as_ref(), Easing::EaseInOut),
+        }
+    }
+}
+
+/// The product as placed, at `t`.
+fn rest(t: f64, easing: Easing) -> Keyframe {
+    Keyframe {
+        t,
+        offset: (0.0, 0.0),
+        scale: 1.0,
+        rotation: 0.0,
+        opacity: 1.0,
+        easing,
+    }
+}
+
+/// Where an entrance starts. Slides start one canvas-width (or height) away: fully off screen.
+fn enter_from(enter: &str, delay: f64) -> Option<Keyframe> {
+    let from = rest(delay, Easing::Linear);
+    Some(match enter {
+        "fade" => Keyframe {
+            opacity: 0.0,
+            ..from
+        },
+        "slide-left" => Keyframe {
+            offset: (-1.0, 0.0),
+            ..from
+        },
+        "slide-right" => Keyframe {
+            offset: (1.0, 0.0),
+            ..from
+        },
+        "slide-up" => Keyframe {
+            offset: (0.0, 1.0),
+            ..from
+        },
+        "slide-down" => Keyframe {
+            offset: (0.0, -1.0),
+            ..from
+        },
+        "pop" => Keyframe {
+            scale: 0.05,
+            opacity: 0.0,
+            ..from
+        },
+        "spin" => Keyframe {
+            scale: 0.2,
+            rotation: -360.0,
+            opacity: 0.0,
+            ..from
+        },
+        _ => return None,
+    })
 }

@@ -40,6 +40,20 @@ impl V<'_> {
         let mut custom: BTreeMap<String, Region> = BTreeMap::new();
         let mut first_def: HashMap<String, usize> = HashMap::new();
         for d in defs {
+            if let Some(r) = self.region_def(d, &mut first_def) {
+                custom.insert(r.code.clone(), r);
+            }
+        }
+        self.listed_regions(out, &custom, span)
+    }
+
+    /// One `[[region]]` table, unless its code is missing, malformed or defined before.
+    fn region_def(
+        &mut self,
+        d: &RawRegion,
+        first_def: &mut HashMap<String, usize>,
+    ) -> Option<Region> {
+        {
             let Some(code) = &d.code else {
                 self.missing(
                     "code",
@@ -47,7 +61,7 @@ impl V<'_> {
                     "missing required key `code` in [[region]]",
                     Some("add code = \"XX\" (ISO 3166 region code)".to_string()),
                 );
-                continue;
+                return None;
             };
             if !valid_region_code(&code.value) {
                 self.err(
@@ -55,7 +69,7 @@ impl V<'_> {
                     format!("bad region code `{}`", code.value),
                     Some("expected 2–3 upper-case letters, e.g. \"US\"".to_string()),
                 );
-                continue;
+                return None;
             }
             if let Some(line) = first_def.get(&code.value) {
                 self.err(
@@ -63,7 +77,7 @@ impl V<'_> {
                     format!("region `{}` is defined twice", code.value),
                     Some(format!("first defined on line {line}")),
                 );
-                continue;
+                return None;
             }
             first_def.insert(
                 code.value.clone(),
@@ -111,18 +125,23 @@ impl V<'_> {
                     .unwrap_or(Direction::Ltr),
                 None => direction_of(&locale),
             };
-            custom.insert(
-                code.value.clone(),
-                Region {
-                    code: code.value.clone(),
-                    locale,
-                    fallback,
-                    direction,
-                    overrides: RegionOverrides::default(),
-                },
-            );
+            Some(Region {
+                code: code.value.clone(),
+                locale,
+                fallback,
+                direction,
+                overrides: RegionOverrides::default(),
+            })
         }
+    }
 
+    /// `[output] regions`: each a `[[region]]` code or a built-in one.
+    fn listed_regions(
+        &mut self,
+        out: Option<&RawOutput>,
+        custom: &BTreeMap<String, Region>,
+        span: &Range<usize>,
+    ) -> Vec<Region> {
         let Some(list) = out.and_then(|o| o.regions.as_ref()) else {
             self.missing(
                 "regions",

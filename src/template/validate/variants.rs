@@ -16,6 +16,33 @@ impl V<'_> {
                 exclude: Vec::new(),
             };
         };
+        let strategy = self.strategy(&v);
+        let limit = v.limit.as_ref().and_then(|l| {
+            if l.value < 1 {
+                self.err(
+                    &l.span,
+                    format!("limit {} must be at least 1", l.value),
+                    Some("remove `limit` to keep every variant".to_string()),
+                );
+                None
+            } else {
+                Some(l.value as usize)
+            }
+        });
+        let exclude = v
+            .exclude
+            .iter()
+            .filter_map(|e| self.exclude(e, pools))
+            .collect();
+        VariantsSpec {
+            orders: Vec::new(),
+            strategy,
+            limit,
+            exclude,
+        }
+    }
+
+    fn strategy(&mut self, v: &RawVariants) -> Strategy {
         #[derive(Clone, Copy, PartialEq)]
         enum K {
             Full,
@@ -26,7 +53,7 @@ impl V<'_> {
             .as_ref()
             .and_then(|s| self.enum_val(s, "strategy", &[("full", K::Full), ("sample", K::Sample)]))
             .unwrap_or(K::Full);
-        let strategy = match k {
+        match k {
             K::Full => {
                 for (key, s) in [("count", &v.count), ("seed", &v.seed)] {
                     if let Some(s) = s {
@@ -74,72 +101,55 @@ impl V<'_> {
                 };
                 Strategy::Sample { count, seed }
             }
-        };
-        let limit = v.limit.as_ref().and_then(|l| {
-            if l.value < 1 {
+        }
+    }
+
+    /// One exclude rule: pool = option id pairs that may not appear together.
+    fn exclude(&mut self, e: &S<Pairs>, pools: &HashMap<Pool, Vec<String>>) -> Option<Exclude> {
+        if e.value.is_empty() {
+            self.err(
+                &e.span,
+                "empty exclude rule would exclude every variant",
+                Some("name at least one pool, e.g. { background = \"beach\" }".to_string()),
+            );
+            return None;
+        }
+        let mut when = Vec::new();
+        for (pool, id) in &e.value {
+            let Some(p) = Pool::from_name(&pool.value) else {
+                let names = Pool::ALL.map(Pool::name);
+                let hint = match did_you_mean(&pool.value, names) {
+                    Some(s) => format!("did you mean `{s}`? pools: {}", names.join(", ")),
+                    None => format!("pools: {}", names.join(", ")),
+                };
                 self.err(
-                    &l.span,
-                    format!("limit {} must be at least 1", l.value),
-                    Some("remove `limit` to keep every variant".to_string()),
-                );
-                None
-            } else {
-                Some(l.value as usize)
-            }
-        });
-        let mut exclude = Vec::new();
-        for e in &v.exclude {
-            if e.value.is_empty() {
-                self.err(
-                    &e.span,
-                    "empty exclude rule would exclude every variant",
-                    Some("name at least one pool, e.g. { background = \"beach\" }".to_string()),
+                    &pool.span,
+                    format!("unknown pool `{}` in exclude", pool.value),
+                    Some(hint),
                 );
                 continue;
-            }
-            let mut when = Vec::new();
-            for (pool, id) in &e.value {
-                let Some(p) = Pool::from_name(&pool.value) else {
-                    let names = Pool::ALL.map(Pool::name);
-                    let hint = match did_you_mean(&pool.value, names) {
-                        Some(s) => format!("did you mean `{s}`? pools: {}", names.join(", ")),
-                        None => format!("pools: {}", names.join(", ")),
-                    };
-                    self.err(
-                        &pool.span,
-                        format!("unknown pool `{}` in exclude", pool.value),
-                        Some(hint),
-                    );
-                    continue;
-                };
-                let ids = &pools[&p];
-                if !ids.contains(&id.value) {
-                    let mut msg = format!(
-                        "exclude names {} `{}`, which is not in the [[{}]] pool",
-                        p.name(),
-                        id.value,
-                        p.name()
-                    );
-                    if let Some(s) = did_you_mean(&id.value, ids.iter().map(String::as_str)) {
-                        msg.push_str(&format!("; did you mean `{s}`?"));
-                    }
-                    let hint = if ids.is_empty() {
-                        "that pool has no options".to_string()
-                    } else {
-                        format!("ids: {}", ids.join(", "))
-                    };
-                    self.err(&id.span, msg, Some(hint));
-                    continue;
+            };
+            let ids = &pools[&p];
+            if !ids.contains(&id.value) {
+                let mut msg = format!(
+                    "exclude names {} `{}`, which is not in the [[{}]] pool",
+                    p.name(),
+                    id.value,
+                    p.name()
+                );
+                if let Some(s) = did_you_mean(&id.value, ids.iter().map(String::as_str)) {
+                    msg.push_str(&format!("; did you mean `{s}`?"));
                 }
-                when.push((p, id.value.clone()));
+                let hint = if ids.is_empty() {
+                    "that pool has no options".to_string()
+                } else {
+                    format!("ids: {}", ids.join(", "))
+                };
+                self.err(&id.span, msg, Some(hint));
+                continue;
             }
-            exclude.push(Exclude { when });
+            when.push((p, id.value.clone()));
         }
-        VariantsSpec {
-            orders: Vec::new(),
-            strategy,
-            limit,
-            exclude,
-        }
+        Some(Exclude { when })
     }
 }

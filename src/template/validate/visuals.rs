@@ -22,80 +22,8 @@ impl V<'_> {
         };
         let mut out = Vec::new();
         for (b, id) in pool.value.iter().zip(ids) {
-            let given: Vec<(&str, Range<usize>)> = [
-                ("color", b.color.as_ref().map(|c| c.span.clone())),
-                ("gradient", b.gradient.as_ref().map(|g| g.span.clone())),
-                ("image", b.image.as_ref().map(|c| c.span.clone())),
-                ("video", b.video.as_ref().map(|c| c.span.clone())),
-            ]
-            .into_iter()
-            .filter_map(|(n, s)| s.map(|s| (n, s)))
-            .collect();
-            let misspelt = ["color", "gradient", "image", "video"]
-                .iter()
-                .any(|k| self.dx.was_bad(b.span.start, k));
-            if given.is_empty() && !misspelt {
-                self.err(
-                    &b.span,
-                    format!("background `{id}` has no source"),
-                    Some("set exactly one of color, gradient, image or video".to_string()),
-                );
-            } else if given.len() > 1 {
-                let names: Vec<&str> = given.iter().map(|(n, _)| *n).collect();
-                self.err(
-                    &given[1].1,
-                    format!(
-                        "background `{id}` sets {}; only one source is allowed",
-                        names.join(" and ")
-                    ),
-                    Some("split it into separate [[background]] options".to_string()),
-                );
-            }
-            if b.video.is_none() {
-                for (key, span) in [
-                    ("loop", b.looped.as_ref().map(|l| &l.span)),
-                    ("start", b.start.as_ref().map(|s| &s.span)),
-                ] {
-                    if let Some(span) = span {
-                        self.err(
-                            span,
-                            format!("`{key}` only applies to a video background"),
-                            Some("remove it, or use video = \"…\"".to_string()),
-                        );
-                    }
-                }
-            }
-            let source = if let Some(c) = &b.color {
-                BackgroundSource::Color(self.color(Some(c), Rgba::BLACK))
-            } else if let Some(g) = &b.gradient {
-                if g.from.is_none() || g.to.is_none() {
-                    self.missing(
-                        "from",
-                        &g.span,
-                        format!("gradient of background `{id}` needs both `from` and `to`"),
-                        Some(
-                            "e.g. gradient = { from = \"#ffffff\", to = \"#dddddd\", angle = 0 }"
-                                .to_string(),
-                        ),
-                    );
-                }
-                let from = self.color(g.from.as_ref(), Rgba::BLACK);
-                let to = self.color(g.to.as_ref(), Rgba::BLACK);
-                let angle = self.num(g.angle(), "angle", 0.0) as f32;
-                BackgroundSource::Gradient { from, to, angle }
-            } else if let Some(i) = &b.image {
-                BackgroundSource::Image(self.asset(i).unwrap_or_default())
-            } else if let Some(vid) = &b.video {
-                let path = self.asset(vid).unwrap_or_default();
-                let start = self.num(b.start(), "start", 0.0);
-                BackgroundSource::Video {
-                    path,
-                    looped: b.looped.as_ref().map(|l| l.value).unwrap_or(true),
-                    start,
-                }
-            } else {
-                BackgroundSource::Color(Rgba::BLACK)
-            };
+            self.source_keys(b, &id);
+            let source = self.source(b, &id);
             let fit = b
                 .fit
                 .as_ref()
@@ -122,6 +50,87 @@ impl V<'_> {
             });
         }
         out
+    }
+
+    /// Exactly one source; `loop` and `start` only with a video.
+    fn source_keys(&mut self, b: &RawBackground, id: &str) {
+        let given: Vec<(&str, Range<usize>)> = [
+            ("color", b.color.as_ref().map(|c| c.span.clone())),
+            ("gradient", b.gradient.as_ref().map(|g| g.span.clone())),
+            ("image", b.image.as_ref().map(|c| c.span.clone())),
+            ("video", b.video.as_ref().map(|c| c.span.clone())),
+        ]
+        .into_iter()
+        .filter_map(|(n, s)| s.map(|s| (n, s)))
+        .collect();
+        let misspelt = ["color", "gradient", "image", "video"]
+            .iter()
+            .any(|k| self.dx.was_bad(b.span.start, k));
+        if given.is_empty() && !misspelt {
+            self.err(
+                &b.span,
+                format!("background `{id}` has no source"),
+                Some("set exactly one of color, gradient, image or video".to_string()),
+            );
+        } else if given.len() > 1 {
+            let names: Vec<&str> = given.iter().map(|(n, _)| *n).collect();
+            self.err(
+                &given[1].1,
+                format!(
+                    "background `{id}` sets {}; only one source is allowed",
+                    names.join(" and ")
+                ),
+                Some("split it into separate [[background]] options".to_string()),
+            );
+        }
+        if b.video.is_none() {
+            for (key, span) in [
+                ("loop", b.looped.as_ref().map(|l| &l.span)),
+                ("start", b.start.as_ref().map(|s| &s.span)),
+            ] {
+                if let Some(span) = span {
+                    self.err(
+                        span,
+                        format!("`{key}` only applies to a video background"),
+                        Some("remove it, or use video = \"…\"".to_string()),
+                    );
+                }
+            }
+        }
+    }
+
+    fn source(&mut self, b: &RawBackground, id: &str) -> BackgroundSource {
+        if let Some(c) = &b.color {
+            BackgroundSource::Color(self.color(Some(c), Rgba::BLACK))
+        } else if let Some(g) = &b.gradient {
+            if g.from.is_none() || g.to.is_none() {
+                self.missing(
+                    "from",
+                    &g.span,
+                    format!("gradient of background `{id}` needs both `from` and `to`"),
+                    Some(
+                        "e.g. gradient = { from = \"#ffffff\", to = \"#dddddd\", angle = 0 }"
+                            .to_string(),
+                    ),
+                );
+            }
+            let from = self.color(g.from.as_ref(), Rgba::BLACK);
+            let to = self.color(g.to.as_ref(), Rgba::BLACK);
+            let angle = self.num(g.angle(), "angle", 0.0) as f32;
+            BackgroundSource::Gradient { from, to, angle }
+        } else if let Some(i) = &b.image {
+            BackgroundSource::Image(self.asset(i).unwrap_or_default())
+        } else if let Some(vid) = &b.video {
+            let path = self.asset(vid).unwrap_or_default();
+            let start = self.num(b.start(), "start", 0.0);
+            BackgroundSource::Video {
+                path,
+                looped: b.looped.as_ref().map(|l| l.value).unwrap_or(true),
+                start,
+            }
+        } else {
+            BackgroundSource::Color(Rgba::BLACK)
+        }
     }
 
     pub(super) fn shadow(&mut self, s: Option<&RawShadow>) -> Option<Shadow> {

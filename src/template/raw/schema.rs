@@ -3,8 +3,8 @@
 //! that validation checks against.
 //!
 //! A key used to be written three times (field, `keys(&[..])` list, reader call) plus its
-//! range twice (closure and hint text); they drifted. Now `KEYS` is the declaration order, so
-//! an "allowed keys here" hint lists keys as the table declares them.
+//! range twice (closure and hint text), and nothing kept the copies in step. `KEYS` is the
+//! declaration order, so an "allowed keys here" hint lists keys as the table declares them.
 
 /// The values a number may take. It prints itself the way hints have always spelt ranges,
 /// so a hint cannot disagree with the check.

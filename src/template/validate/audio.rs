@@ -90,7 +90,7 @@ impl V<'_> {
                 thing: "voice-over",
                 example: "\"vo/….wav\"",
             };
-            self.check_locales(&what, &id, &vo.span, &voiceover, regions);
+            self.check_locales(&what, id, &vo.span, &voiceover, regions);
         } else {
             for (key, span) in [
                 (

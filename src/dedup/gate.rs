@@ -104,7 +104,7 @@ pub fn composition(t: &Template, job: &Job, preset: &Preset, hashes: &AssetHashe
                     lines.push(c);
                 }
             }
-            if let Ok(cues) = crate::render::captions::for_region(&s.captions, region) {
+            if let Ok(cues) = crate::template::locale_lookup(&s.captions, region) {
                 lines.extend(cues.iter().map(|c| c.text.as_str()));
             }
         }

@@ -6,9 +6,11 @@
 //! names `inherits = "<id>"` and restates only what it changes (see docs/TEMPLATE.md).
 
 mod model;
+mod position;
 mod raw;
 
 pub use model::*;
+pub use position::line_col;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -16,8 +18,6 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use raw::{Merge, RawPreset, RawSafeZone};
-
-use crate::template::line_col;
 
 /// One problem in one preset file.
 #[derive(Debug, Clone, PartialEq)]

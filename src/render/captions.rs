@@ -9,7 +9,6 @@
 //!
 //! Everything is a function of the frame number: the same frame renders the same pixels.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use icu_segmenter::GraphemeClusterSegmenter;
@@ -17,7 +16,7 @@ use image::RgbaImage;
 
 use super::motion::{ease_out_back, ease_out_cubic};
 use super::ops;
-use crate::template::{Animation, Region};
+use crate::template::Animation;
 use crate::text::TextRaster;
 
 /// Smallest scale `pop` starts from.
@@ -372,25 +371,6 @@ fn word_spans(text: &str) -> Vec<(usize, usize)> {
         }
     }
     out
-}
-
-/// The value for a region from a per-locale map: its locale, its fallbacks, then the bare
-/// language (`es-MX` → `es`) — the order `copy_for` uses for plain copy.
-pub fn for_region<'a, V>(
-    map: &'a BTreeMap<String, V>,
-    region: &Region,
-) -> Result<&'a V, Vec<String>> {
-    let mut tried = vec![region.locale.clone()];
-    tried.extend(region.fallback.iter().cloned());
-    if let Some((lang, _)) = region.locale.split_once('-') {
-        tried.push(lang.to_string());
-    }
-    for loc in &tried {
-        if let Some(v) = map.get(loc) {
-            return Ok(v);
-        }
-    }
-    Err(tried)
 }
 
 #[cfg(test)]

@@ -802,7 +802,7 @@ fn prepare_segment(
             }
             if !sub.captions.is_empty() {
                 // Each locale keeps its own cue timings: the region's file decides when.
-                let cues = captions::for_region(&sub.captions, region)
+                let cues = crate::template::locale_lookup(&sub.captions, region)
                     .map_err(|tried| missing(sub.captions.keys().cloned().collect(), tried))?;
                 for c in cues {
                     lines.push((&c.text, &c.marks, frame(c.start), frame(c.end)));

@@ -10,6 +10,8 @@ use codespan_reporting::files::SimpleFile;
 use codespan_reporting::term::{self, termcolor::NoColor, Chars, Config};
 use serde::Serialize;
 
+pub use crate::preset::line_col;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -284,15 +286,6 @@ fn clamp(source: &str, span: Range<usize>) -> Range<usize> {
     start..end
 }
 
-/// 1-based (line, column) of a byte offset; the column counts characters, as editors do.
-pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
-    let offset = clamp(source, offset..offset).start;
-    let before = &source[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    (line, source[line_start..offset].chars().count() + 1)
-}
-
 /// The closest candidate by edit distance, if it is close enough to be a plausible typo.
 pub(crate) fn did_you_mean<'a>(
     word: &str,
@@ -336,15 +329,6 @@ fn levenshtein(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn line_col_counts_chars() {
-        let s = "a = 1\nπ = \"x\"\n";
-        assert_eq!(line_col(s, 0), (1, 1));
-        assert_eq!(line_col(s, 6), (2, 1));
-        // `=` after the two-byte `π` and a space is the third character.
-        assert_eq!(line_col(s, 9), (2, 3));
-    }
 
     #[test]
     fn typo_suggestions() {

@@ -4,7 +4,7 @@
 //! column and a hint, so an operator fixes a template in one pass. The schema is documented in
 //! docs/TEMPLATE.md.
 
-pub mod captions;
+pub mod cues;
 mod diag;
 pub mod lut;
 mod model;

@@ -142,17 +142,24 @@ impl Template {
     }
 }
 
-/// The entry for a region: its locale, then its fallbacks, then the bare language
-/// (`es-MX` → `es`). `Err` lists the locales tried.
+/// The locales a region's copy is looked up in: its locale, then its fallbacks, then the bare
+/// language (`es-MX` → `es`). Validation and rendering both go through it, so a template that
+/// validates finds the copy it was validated with.
+pub fn locale_chain(region: &Region) -> Vec<String> {
+    let mut chain = vec![region.locale.clone()];
+    chain.extend(region.fallback.iter().cloned());
+    if let Some((lang, _)) = region.locale.split_once('-') {
+        chain.push(lang.to_string());
+    }
+    chain
+}
+
+/// The entry for a region along its `locale_chain`. `Err` lists the locales tried.
 pub fn locale_lookup<'a, V>(
     map: &'a BTreeMap<String, V>,
     region: &Region,
 ) -> Result<&'a V, Vec<String>> {
-    let mut tried = vec![region.locale.clone()];
-    tried.extend(region.fallback.iter().cloned());
-    if let Some((lang, _)) = region.locale.split_once('-') {
-        tried.push(lang.to_string());
-    }
+    let tried = locale_chain(region);
     tried.iter().find_map(|loc| map.get(loc)).ok_or(tried)
 }
 

@@ -1,0 +1,101 @@
+//! `[template]`, `[output]`, `[[region]]`, `[variants]` and `[dedup]` as written.
+
+use super::reader::Obj;
+use super::schema::{within, Bound::In};
+use super::{read_orders, read_overrides, Pairs, RawOrders, RawOverride, S};
+use crate::template::Diagnostics;
+
+raw_table! {
+    pub struct RawHeader {
+        name: str = "name",
+        version: int = "version",
+        kind: str = "kind",
+        duration: num = "duration",
+        fps: int = "fps" in within(In(1.0, 60.0), "{}"),
+        poster_time: num = "poster_time",
+        /// Directory (relative to the template's) that asset paths may not escape.
+        root: str = "root",
+    }
+
+    pub struct RawOutput {
+        presets: str_list = "presets",
+        regions: str_list = "regions",
+        name: str = "name",
+        image_name: str = "image_name",
+        tracking: pairs = "tracking",
+        landing_url: str = "landing_url",
+    }
+
+    pub struct RawRegion {
+        code: str = "code",
+        locale: str = "locale",
+        fallback: str_list = "fallback",
+        direction: str = "direction",
+        /// `[region.override.POOL.ID]` tables, in file order. When a region overrides any
+        /// subtitle option, every other subtitle option gets a stand-in entry (`explicit: false`)
+        /// so the region's copy is checked option by option against what it will really show.
+        /// Filled by `read_region`, which knows the pools the overrides refer to.
+        overrides: with<Vec<RawOverride>>(no_overrides) = "override",
+    }
+
+    pub struct RawVariants {
+        strategy: str = "strategy",
+        count: int = "count",
+        seed: int = "seed",
+        limit: int = "limit",
+        exclude: with<Vec<S<Pairs>>>(read_exclude) = "exclude",
+        orders: with<Option<RawOrders>>(read_orders) = "orders",
+    }
+
+    pub struct RawDedup {
+        policy: str = "policy",
+        library: str = "library",
+        exempt_after_days: int = "exempt_after_days"
+            in within(In(0.0, 36_500.0), "days in {} (the published rule uses 180)"),
+    }
+}
+
+impl RawHeader {
+    /// The header a template without `[template]` is judged with.
+    pub fn absent(span: std::ops::Range<usize>) -> RawHeader {
+        RawHeader {
+            span,
+            name: None,
+            version: None,
+            kind: None,
+            duration: None,
+            fps: None,
+            poster_time: None,
+            root: None,
+        }
+    }
+}
+
+pub(super) fn read_region(t: &Obj<'_>, root: &Obj<'_>, dx: &mut Diagnostics) -> RawRegion {
+    let mut region = RawRegion::read(t, dx);
+    let who = region
+        .code
+        .as_ref()
+        .map(|c| format!("region `{}`", c.value))
+        .unwrap_or_else(|| t.ctx.clone());
+    region.overrides = read_overrides(t, root, &who, dx);
+    region
+}
+
+fn no_overrides(_: &Obj<'_>, _: &mut Diagnostics, _: &str) -> Vec<RawOverride> {
+    Vec::new()
+}
+
+/// `exclude = [{ background = "beach" }, …]`: every entry is pool = id.
+fn read_exclude(t: &Obj<'_>, dx: &mut Diagnostics, key: &str) -> Vec<S<Pairs>> {
+    let Some(list) = t.table_list(dx, key) else {
+        return Vec::new();
+    };
+    list.value
+        .into_iter()
+        .map(|e| S {
+            span: e.span.clone(),
+            value: e.str_pairs(dx),
+        })
+        .collect()
+}

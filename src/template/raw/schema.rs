@@ -1,0 +1,181 @@
+//! The template schema's declaration language: `raw_table!` turns one line per key into the
+//! struct field, the allowed-key list, the reader call and (for numbers) the range and hint
+//! that validation checks against.
+//!
+//! A key used to be written three times (field, `keys(&[..])` list, reader call) plus its
+//! range twice (closure and hint text), and nothing kept the copies in step. `KEYS` is the
+//! declaration order, so an "allowed keys here" hint lists keys as the table declares them.
+
+/// The values a number may take. It prints itself the way hints have always spelt ranges,
+/// so a hint cannot disagree with the check.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bound {
+    /// `lo..=hi`.
+    In(f64, f64),
+    /// `lo < x <= hi`, printed as an interval: `(lo, hi]`.
+    Above(f64, f64),
+    /// `lo < x <= hi`, printed with the key's name: `lo < key <= hi`.
+    KeyAbove(f64, f64),
+    /// `x >= lo`, printed `≥ lo`.
+    AtLeast(f64),
+}
+
+impl Bound {
+    pub fn contains(self, x: f64) -> bool {
+        match self {
+            Bound::In(lo, hi) => (lo..=hi).contains(&x),
+            Bound::Above(lo, hi) | Bound::KeyAbove(lo, hi) => x > lo && x <= hi,
+            Bound::AtLeast(lo) => x >= lo,
+        }
+    }
+
+    fn show(self, key: &str) -> String {
+        match self {
+            Bound::In(lo, hi) => format!("{lo}..={hi}"),
+            Bound::Above(lo, hi) => format!("({lo}, {hi}]"),
+            Bound::KeyAbove(lo, hi) => format!("{lo} < {key} <= {hi}"),
+            Bound::AtLeast(lo) => format!("≥ {lo}"),
+        }
+    }
+}
+
+/// A range and the hint that explains it; `{}` in the hint stands for the printed range.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    pub bound: Bound,
+    pub hint: &'static str,
+}
+
+pub const fn within(bound: Bound, hint: &'static str) -> Rule {
+    Rule { bound, hint }
+}
+
+/// Seconds from the start of something: the commonest rule.
+pub const SECONDS: Rule = within(Bound::AtLeast(0.0), "seconds {}");
+
+/// A declared number as written, with the rule its declaration gives it.
+#[derive(Debug, Clone, Copy)]
+pub struct Ranged<'a, T> {
+    pub value: Option<&'a super::S<T>>,
+    pub key: &'static str,
+    pub rule: Rule,
+}
+
+impl<T> Ranged<'_, T> {
+    pub fn contains(&self, x: f64) -> bool {
+        self.rule.bound.contains(x)
+    }
+
+    /// The hint after "expected ".
+    pub fn expected(&self) -> String {
+        self.rule
+            .hint
+            .replace("{}", &self.rule.bound.show(self.key))
+    }
+}
+
+/// The field type a reader kind produces.
+macro_rules! raw_type {
+    (str) => { Option<$crate::template::raw::S<String>> };
+    (num) => { Option<$crate::template::raw::S<f64>> };
+    (int) => { Option<$crate::template::raw::S<i64>> };
+    (bool) => { Option<$crate::template::raw::S<bool>> };
+    (str_list) => { Option<$crate::template::raw::S<Vec<$crate::template::raw::S<String>>>> };
+    (pair) => { Option<$crate::template::raw::S<(f64, f64)>> };
+    (text) => { Option<$crate::template::raw::S<$crate::template::raw::LocaleText>> };
+    (pairs) => { Option<$crate::template::raw::S<$crate::template::raw::Pairs>> };
+    (easing) => { Option<$crate::template::raw::RawEasing> };
+    (transition) => { Option<$crate::template::raw::RawTransition> };
+    (table<$t:ty>) => { Option<$t> };
+    (list<$t:ty>) => { Option<$crate::template::raw::S<Vec<$t>>> };
+    (with<$t:ty>) => { $t };
+}
+
+/// The scalar a ranged kind holds.
+macro_rules! raw_scalar {
+    (num) => {
+        f64
+    };
+    (int) => {
+        i64
+    };
+}
+
+/// Reads one key of table `$t` with the reader its kind names.
+macro_rules! raw_read {
+    ($t:ident, $dx:ident, $key:expr, table<$ty:ty>) => {
+        $t.table($dx, $key).map(|s| <$ty>::read(&s, $dx))
+    };
+    ($t:ident, $dx:ident, $key:expr, list<$ty:ty>) => {
+        $t.table_list($dx, $key)
+            .map(|l| l.map(|e| <$ty>::read(&e, $dx)))
+    };
+    ($t:ident, $dx:ident, $key:expr, with<$ty:ty>($read:path)) => {
+        $read($t, $dx, $key)
+    };
+    ($t:ident, $dx:ident, $key:expr, pairs) => {
+        $t.table($dx, $key).map(|tr| $crate::template::raw::S {
+            span: tr.span.clone(),
+            value: tr.str_pairs($dx),
+        })
+    };
+    ($t:ident, $dx:ident, $key:expr, easing) => {
+        $crate::template::raw::read_easing($t, $dx, $key)
+    };
+    ($t:ident, $dx:ident, $key:expr, transition) => {
+        $crate::template::raw::read_transition($t, $dx, $key)
+    };
+    ($t:ident, $dx:ident, $key:expr, $kind:ident) => {
+        $t.$kind($dx, $key)
+    };
+}
+
+/// Declares raw tables, one line per key:
+/// `field: kind = "key"` or, for a number validation range-checks,
+/// `field: num = "key" in within(In(0.0, 1.0), "hint with {} for the range")`.
+/// Each table gets `KEYS` (its allowed keys, in order), `read` (unknown keys, then every key
+/// in order) and, per ranged key, a method of the field's name returning its `Ranged`.
+macro_rules! raw_table {
+    ($(
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $(
+                $(#[$fmeta:meta])*
+                $field:ident: $kind:ident $(<$arg:ty>)? $(($read:path))? = $key:literal
+                    $(in $rule:expr)?
+            ),* $(,)?
+        }
+    )*) => {$(
+        $(#[$meta])*
+        #[derive(Debug)]
+        pub struct $name {
+            pub span: std::ops::Range<usize>,
+            $( $(#[$fmeta])* pub $field: raw_type!($kind $(<$arg>)?), )*
+        }
+
+        impl $name {
+            pub const KEYS: &'static [&'static str] = &[$($key),*];
+
+            pub(in $crate::template::raw) fn read(
+                t: &$crate::template::raw::Obj<'_>,
+                dx: &mut $crate::template::Diagnostics,
+            ) -> Self {
+                t.keys(dx, Self::KEYS);
+                Self {
+                    span: t.span.clone(),
+                    $( $field: raw_read!(t, dx, $key, $kind $(<$arg>)? $(($read))?), )*
+                }
+            }
+
+            $($(
+                pub fn $field(&self) -> $crate::template::raw::Ranged<'_, raw_scalar!($kind)> {
+                    $crate::template::raw::Ranged {
+                        value: self.$field.as_ref(),
+                        key: $key,
+                        rule: $rule,
+                    }
+                }
+            )?)*
+        }
+    )*};
+}

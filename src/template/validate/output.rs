@@ -1,0 +1,203 @@
+//! `[output]` (presets, name patterns, tracking, landing URL) and `[dedup]`.
+
+use super::*;
+
+pub(super) fn braces() -> String {
+    PLACEHOLDERS
+        .iter()
+        .map(|p| format!("{{{p}}}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl V<'_> {
+    pub(super) fn presets_list(
+        &mut self,
+        out: Option<&RawOutput>,
+        span: &Range<usize>,
+    ) -> Vec<(String, Range<usize>)> {
+        let Some(list) = out.and_then(|o| o.presets.as_ref()) else {
+            let hint = format!(
+                "add presets = [\"…\"] to [output]; known: {}",
+                self.presets.ids().collect::<Vec<_>>().join(", ")
+            );
+            self.missing(
+                "presets",
+                span,
+                "missing required key `presets` in [output]",
+                Some(hint),
+            );
+            return Vec::new();
+        };
+        if list.value.is_empty() {
+            self.err(
+                &list.span,
+                "[output] presets is empty",
+                Some("name at least one preset, e.g. [\"tiktok\"]".to_string()),
+            );
+        }
+        let mut seen = Vec::new();
+        let mut out = Vec::new();
+        for p in &list.value {
+            let twice = || format!("preset `{}` is listed twice", p.value);
+            if !self.once(&mut seen, p.value.as_str(), &p.span, twice, DUPLICATE) {
+                continue;
+            }
+            if self.presets.get(&p.value).is_none() {
+                let known: Vec<&str> = self.presets.ids().collect();
+                let mut msg = format!("unknown preset `{}`", p.value);
+                if let Some(s) = did_you_mean(&p.value, known.iter().copied()) {
+                    msg.push_str(&format!("; did you mean `{s}`?"));
+                }
+                self.err(
+                    &p.span,
+                    msg,
+                    Some(format!(
+                        "known: {}; add your own with --presets-dir",
+                        known.join(", ")
+                    )),
+                );
+                continue;
+            }
+            out.push((p.value.clone(), p.span.clone()));
+        }
+        out
+    }
+
+    pub(super) fn output(&mut self, out: Option<&RawOutput>, presets: Vec<String>) -> Output {
+        let Some(o) = out else {
+            // `presets_list` has already reported the missing section's keys.
+            return Output {
+                presets,
+                name: DEFAULT_NAME.into(),
+                image_name: DEFAULT_IMAGE_NAME.into(),
+                tracking: BTreeMap::new(),
+                landing_url: None,
+            };
+        };
+        let name = match &o.name {
+            Some(n) => {
+                self.pattern(n, "name");
+                n.value.clone()
+            }
+            None => DEFAULT_NAME.into(),
+        };
+        let image_name = match &o.image_name {
+            Some(n) => {
+                self.pattern(n, "image_name");
+                n.value.clone()
+            }
+            None => DEFAULT_IMAGE_NAME.into(),
+        };
+        let mut tracking = BTreeMap::new();
+        if let Some(t) = &o.tracking {
+            for (k, v) in &t.value {
+                self.pattern(v, &format!("tracking.{}", k.value));
+                tracking.insert(k.value.clone(), v.value.clone());
+            }
+        }
+        let landing_url = o.landing_url.as_ref().map(|u| {
+            if !(u.value.starts_with("https://") || u.value.starts_with("http://"))
+                || u.value.len() <= "https://".len()
+            {
+                self.err(
+                    &u.span,
+                    format!("landing_url `{}` is not an http(s) URL", u.value),
+                    Some(
+                        "write the full address, e.g. \"https://shop.example.com/p/sneaker\""
+                            .to_string(),
+                    ),
+                );
+            }
+            self.pattern(u, "landing_url");
+            u.value.clone()
+        });
+        Output {
+            presets,
+            name,
+            image_name,
+            tracking,
+            landing_url,
+        }
+    }
+
+    /// Checks `{placeholder}`s, pointing at the exact placeholder when the string literal has
+    /// no escapes (so source offsets equal value offsets).
+    pub(super) fn pattern(&mut self, v: &S<String>, what: &str) {
+        let lit = self.dx_source().get(v.span.clone()).unwrap_or("");
+        let inner_start =
+            if (lit.starts_with('"') && !lit.starts_with("\"\"\"") && !lit.contains('\\'))
+                || (lit.starts_with('\'') && !lit.starts_with("'''"))
+            {
+                Some(v.span.start + 1)
+            } else {
+                None
+            };
+        let at = |from: usize, to: usize| match inner_start {
+            Some(s) => s + from..s + to,
+            None => v.span.clone(),
+        };
+        let s = &v.value;
+        let mut i = 0;
+        while let Some(open) = s[i..].find(['{', '}']).map(|o| o + i) {
+            if s.as_bytes()[open] == b'}' {
+                self.err(
+                    &at(open, open + 1),
+                    format!("unmatched `}}` in {what} pattern"),
+                    Some("placeholders look like {region}".to_string()),
+                );
+                i = open + 1;
+                continue;
+            }
+            let Some(close) = s[open..].find('}').map(|c| c + open) else {
+                self.err(
+                    &at(open, s.len()),
+                    format!("unclosed `{{` in {what} pattern"),
+                    Some("placeholders look like {region}".to_string()),
+                );
+                return;
+            };
+            let name = &s[open + 1..close];
+            if !PLACEHOLDERS.contains(&name) {
+                let hint = match did_you_mean(name, PLACEHOLDERS.iter().copied()) {
+                    Some(m) => format!("did you mean {{{m}}}? known: {}", braces()),
+                    None => format!("known placeholders: {}", braces()),
+                };
+                self.err(
+                    &at(open, close + 1),
+                    format!("unknown placeholder `{{{name}}}` in {what} pattern"),
+                    Some(hint),
+                );
+            }
+            i = close + 1;
+        }
+    }
+
+    pub(super) fn dedup(&mut self, raw: Option<RawDedup>) -> DedupSpec {
+        let Some(d) = raw else {
+            return DedupSpec::default();
+        };
+        let policy = d
+            .policy
+            .as_ref()
+            .and_then(|p| {
+                self.enum_val(
+                    p,
+                    "dedup policy",
+                    &[
+                        ("reject", DedupPolicy::Reject),
+                        ("warn", DedupPolicy::Warn),
+                        ("off", DedupPolicy::Off),
+                    ],
+                )
+            })
+            .unwrap_or(DedupPolicy::Warn);
+        let library = d.library.as_ref().and_then(|l| self.output_path(l));
+        let exempt_after_days = self.int(d.exempt_after_days(), "exempt_after_days", 180) as u32;
+        DedupSpec {
+            policy,
+            library,
+            exempt_after_days,
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! `[output] regions` and `[[region]]` tables, and the overrides regions apply to pools.
+
+use super::*;
+
+/// One option as a pool of one, so a pool validator can check it.
+pub(super) fn single<T>(x: T, span: &Range<usize>) -> S<Vec<T>> {
+    S {
+        value: vec![x],
+        span: span.clone(),
+    }
+}
+
+/// Moves each `[[region]]`'s overrides out of the raw template, keyed by code. A code defined
+/// twice is an error already; only its first definition counts.
+pub(super) fn take_overrides(defs: &mut [RawRegion]) -> Vec<(String, Vec<RawOverride>)> {
+    let mut out: Vec<(String, Vec<RawOverride>)> = Vec::new();
+    for d in defs {
+        let Some(code) = d.code.as_ref().filter(|c| valid_region_code(&c.value)) else {
+            continue;
+        };
+        if !out.iter().any(|(c, _)| *c == code.value) {
+            out.push((code.value.clone(), std::mem::take(&mut d.overrides)));
+        }
+    }
+    out
+}
+
+pub(super) fn valid_region_code(s: &str) -> bool {
+    (2..=3).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+impl V<'_> {
+    pub(super) fn regions(
+        &mut self,
+        out: Option<&RawOutput>,
+        defs: &[RawRegion],
+        span: &Range<usize>,
+    ) -> Vec<Region> {
+        // [[region]] tables first: they define new codes or override built-in ones.
+        let mut custom: BTreeMap<String, Region> = BTreeMap::new();
+        let mut first_def: HashMap<String, usize> = HashMap::new();
+        for d in defs {
+            if let Some(r) = self.region_def(d, &mut first_def) {
+                custom.insert(r.code.clone(), r);
+            }
+        }
+        self.listed_regions(out, &custom, span)
+    }
+
+    /// One `[[region]]` table, unless its code is missing, malformed or defined before.
+    fn region_def(
+        &mut self,
+        d: &RawRegion,
+        first_def: &mut HashMap<String, usize>,
+    ) -> Option<Region> {
+        {
+            let Some(code) = &d.code else {
+                self.missing(
+                    "code",
+                    &d.span,
+                    "missing required key `code` in [[region]]",
+                    Some("add code = \"XX\" (ISO 3166 region code)".to_string()),
+                );
+                return None;
+            };
+            if !valid_region_code(&code.value) {
+                self.err(
+                    &code.span,
+                    format!("bad region code `{}`", code.value),
+                    Some("expected 2–3 upper-case letters, e.g. \"US\"".to_string()),
+                );
+                return None;
+            }
+            if let Some(line) = first_def.get(&code.value) {
+                self.err(
+                    &code.span,
+                    format!("region `{}` is defined twice", code.value),
+                    Some(format!("first defined on line {line}")),
+                );
+                return None;
+            }
+            first_def.insert(
+                code.value.clone(),
+                crate::template::line_col(self.dx_source(), code.span.start).0,
+            );
+            let builtin = REGIONS.iter().find(|(c, _, _)| *c == code.value);
+            let locale = match (&d.locale, builtin) {
+                (Some(l), _) => {
+                    self.locale(l, LOCALE_EXAMPLES);
+                    l.value.clone()
+                }
+                (None, Some((_, l, _))) => l.to_string(),
+                (None, None) => {
+                    self.missing(
+                        "locale",
+                        &d.span,
+                        format!("[[region]] `{}` needs a locale", code.value),
+                        Some("add locale = \"…\", e.g. locale = \"pl\"".to_string()),
+                    );
+                    String::new()
+                }
+            };
+            let fallback = match (&d.fallback, builtin) {
+                (Some(f), _) => {
+                    for l in &f.value {
+                        self.locale(l, FALLBACK_EXAMPLES);
+                    }
+                    f.value.iter().map(|l| l.value.clone()).collect()
+                }
+                // A new locale does not inherit the built-in fallbacks, which belong to the old one.
+                (None, Some((_, l, fb)))
+                    if d.locale.is_none() || d.locale.as_ref().is_some_and(|x| x.value == *l) =>
+                {
+                    fb.iter().map(|s| s.to_string()).collect()
+                }
+                _ => Vec::new(),
+            };
+            let direction = match &d.direction {
+                Some(dir) => self
+                    .enum_val(
+                        dir,
+                        "direction",
+                        &[("ltr", Direction::Ltr), ("rtl", Direction::Rtl)],
+                    )
+                    .unwrap_or(Direction::Ltr),
+                None => direction_of(&locale),
+            };
+            Some(Region {
+                code: code.value.clone(),
+                locale,
+                fallback,
+                direction,
+                overrides: RegionOverrides::default(),
+            })
+        }
+    }
+
+    /// `[output] regions`: each a `[[region]]` code or a built-in one.
+    fn listed_regions(
+        &mut self,
+        out: Option<&RawOutput>,
+        custom: &BTreeMap<String, Region>,
+        span: &Range<usize>,
+    ) -> Vec<Region> {
+        let Some(list) = out.and_then(|o| o.regions.as_ref()) else {
+            self.missing(
+                "regions",
+                span,
+                "missing required key `regions` in [output]",
+                Some("add regions = [\"US\", …]".to_string()),
+            );
+            return Vec::new();
+        };
+        if list.value.is_empty() {
+            self.err(
+                &list.span,
+                "[output] regions is empty",
+                Some("name at least one region, e.g. [\"US\"]".to_string()),
+            );
+        }
+        let mut out = Vec::new();
+        let mut seen = Vec::new();
+        for r in &list.value {
+            let twice = || format!("region `{}` is listed twice", r.value);
+            if !self.once(&mut seen, r.value.as_str(), &r.span, twice, DUPLICATE) {
+                continue;
+            }
+            if let Some(c) = custom.get(&r.value) {
+                out.push(c.clone());
+            } else if let Some((code, locale, fb)) = REGIONS.iter().find(|(c, _, _)| *c == r.value)
+            {
+                out.push(Region {
+                    code: code.to_string(),
+                    locale: locale.to_string(),
+                    fallback: fb.iter().map(|s| s.to_string()).collect(),
+                    direction: direction_of(locale),
+                    overrides: RegionOverrides::default(),
+                });
+            } else {
+                let known: Vec<&str> = REGIONS
+                    .iter()
+                    .map(|(c, _, _)| *c)
+                    .chain(custom.keys().map(String::as_str))
+                    .collect();
+                let upper = r.value.to_ascii_uppercase();
+                let hint = if upper != r.value && known.contains(&upper.as_str()) {
+                    format!("region codes are upper case: `{upper}`")
+                } else {
+                    format!(
+                        "define it with [[region]] code = \"{}\" locale = \"…\"; built-in: {}",
+                        r.value,
+                        known.join(", ")
+                    )
+                };
+                self.err(&r.span, format!("unknown region `{}`", r.value), Some(hint));
+            }
+        }
+        out
+    }
+
+    /// Validates every `[region.override…]` with its pool's own validator and stores the
+    /// results in the regions the template renders. The option alone is validated first so
+    /// that only what the override introduces is reported (the option's own problems were
+    /// reported with its pool).
+    pub(super) fn apply_overrides(
+        &mut self,
+        pending: Vec<(String, Vec<RawOverride>)>,
+        regions: &mut [Region],
+        doc: &Range<usize>,
+        duration: f64,
+        limits: &[(String, u32)],
+    ) {
+        for (code, list) in pending {
+            let pos = regions.iter().position(|r| r.code == code);
+            // Copy is checked only for regions the template renders.
+            let here: Vec<Region> = pos.map(|i| regions[i].clone()).into_iter().collect();
+            let mut ov = RegionOverrides::default();
+            for o in list {
+                let context = format!(
+                    "the {} `{}` override of region `{code}`",
+                    o.pool.name(),
+                    o.id.value
+                );
+                let scope = OverrideScope {
+                    span: &o.span,
+                    base_span: &o.base_span,
+                    own: &o.own,
+                    context: o.explicit.then_some(context.as_str()),
+                };
+                let sp = o.span.clone();
+                match o.option {
+                    RawOverridden::Background(b, m) => {
+                        let v = self.introduced(
+                            &scope,
+                            |v| drop(v.backgrounds(Some(single(b, &sp)), doc)),
+                            |v| v.backgrounds(Some(single(m, &sp)), doc).pop(),
+                        );
+                        if let Some(v) = v.filter(|_| o.explicit) {
+                            ov.background.insert(o.index, v);
+                        }
+                    }
+                    RawOverridden::Product(b, m) => {
+                        let v = self.introduced(
+                            &scope,
+                            |v| drop(v.products(single(b, &sp))),
+                            |v| v.products(single(m, &sp)).pop(),
+                        );
+                        if let Some(v) = v.filter(|_| o.explicit) {
+                            ov.product.insert(o.index, v);
+                        }
+                    }
+                    RawOverridden::Subtitle(b, m) => {
+                        let v = self.introduced(
+                            &scope,
+                            |v| drop(v.subtitles(single(b, &sp), duration, &[], limits)),
+                            |v| v.subtitles(single(m, &sp), duration, &here, limits).pop(),
+                        );
+                        if let Some(v) = v.filter(|_| o.explicit) {
+                            ov.subtitle.insert(o.index, v);
+                        }
+                    }
+                    RawOverridden::Effects(b, m) => {
+                        let v = self.introduced(
+                            &scope,
+                            |v| drop(v.effects(single(b, &sp), duration)),
+                            |v| v.effects(single(m, &sp), duration).pop(),
+                        );
+                        if let Some(v) = v.filter(|_| o.explicit) {
+                            ov.effects.insert(o.index, v);
+                        }
+                    }
+                    RawOverridden::Audio(b, m) => {
+                        let v = self.introduced(
+                            &scope,
+                            |v| drop(v.audio(single(b, &sp), duration, &[])),
+                            |v| v.audio(single(m, &sp), duration, &here).pop(),
+                        );
+                        if let Some(v) = v.filter(|_| o.explicit) {
+                            ov.audio.insert(o.index, v);
+                        }
+                    }
+                }
+            }
+            if let Some(i) = pos {
+                regions[i].overrides = ov;
+            }
+        }
+    }
+
+    /// Runs `merged` and keeps only the diagnostics `base` (the same checks on the option as
+    /// written) does not also produce.
+    pub(super) fn introduced<T>(
+        &mut self,
+        scope: &OverrideScope<'_>,
+        base: impl FnOnce(&mut Self),
+        merged: impl FnOnce(&mut Self) -> T,
+    ) -> T {
+        let n = self.dx.items.len();
+        base(self);
+        let known = self.dx.items.split_off(n);
+        let v = merged(self);
+        let new = self.dx.items.split_off(n);
+        keep_introduced(self.dx, new, &known, scope);
+        v
+    }
+}

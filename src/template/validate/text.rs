@@ -1,0 +1,407 @@
+//! Subtitles: copy, timed lines, caption files and their style.
+
+use super::*;
+
+/// Copy as each written form gives it: (where it is written, locale → text).
+type Copies = Vec<(Range<usize>, BTreeMap<String, String>)>;
+
+/// What a subtitle says, before its look is judged.
+struct SubtitleCopy {
+    id: String,
+    text: BTreeMap<String, String>,
+    lines: Vec<TimedLine>,
+    captions: BTreeMap<String, Vec<Cue>>,
+}
+
+const ANIMATIONS: &[(&str, Animation)] = &[
+    ("none", Animation::None),
+    ("fade", Animation::Fade),
+    ("pop", Animation::Pop),
+    ("slide", Animation::Slide),
+    ("typewriter", Animation::Typewriter),
+    ("karaoke", Animation::Karaoke),
+];
+
+const POSITIONS: &[(&str, VPos)] = &[
+    ("top", VPos::Top),
+    ("center", VPos::Center),
+    ("bottom", VPos::Bottom),
+];
+
+impl V<'_> {
+    pub(super) fn subtitles(
+        &mut self,
+        pool: S<Vec<RawSubtitle>>,
+        duration: f64,
+        regions: &[Region],
+        limits: &[(String, u32)],
+    ) -> Vec<Subtitle> {
+        let Some(ids) = self.pool_ids("subtitle", &pool) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (s, id) in pool.value.iter().zip(ids) {
+            let mut copies = Copies::new();
+            let text = self.subtitle_text(s, &id, limits, &mut copies);
+            let lines = match &s.lines {
+                Some(l) => self.timed_lines(l, &id, duration, limits, &mut copies),
+                None => Vec::new(),
+            };
+            let captions = match &s.captions {
+                Some(c) => self.captions(s, c, &id, duration, &mut copies),
+                None => BTreeMap::new(),
+            };
+            self.check_copy(&id, &copies, regions);
+            out.push(self.styled(
+                s,
+                SubtitleCopy {
+                    id,
+                    text,
+                    lines,
+                    captions,
+                },
+            ));
+        }
+        out
+    }
+
+    /// `text`: copy shown throughout. It excludes `lines`; one of `text`, `lines` or
+    /// `captions` is required.
+    fn subtitle_text(
+        &mut self,
+        s: &RawSubtitle,
+        id: &str,
+        limits: &[(String, u32)],
+        copies: &mut Copies,
+    ) -> BTreeMap<String, String> {
+        match (&s.text, &s.lines) {
+            (Some(t), None) => {
+                let m = self.locale_map(t);
+                self.copy_length(id, t, limits);
+                copies.push((t.span.clone(), m.clone()));
+                m
+            }
+            (Some(_), Some(l)) => {
+                self.err(
+                    &l.span,
+                    format!("subtitle `{id}` sets both `text` and `lines`"),
+                    Some(
+                        "use `text` for copy shown throughout, or `lines` for timed copy"
+                            .to_string(),
+                    ),
+                );
+                BTreeMap::new()
+            }
+            (None, None) if s.captions.is_none() => {
+                self.missing("text", &s.span, format!("subtitle `{id}` has no copy"), Some("add text = { en = \"…\" }, lines = [{ start = 0, end = 3, text = { en = \"…\" } }] or captions = { en = \"captions/en.srt\" }".to_string()));
+                BTreeMap::new()
+            }
+            (None, _) => BTreeMap::new(),
+        }
+    }
+
+    /// `lines`: copy with its own start and end.
+    fn timed_lines(
+        &mut self,
+        l: &S<Vec<RawLine>>,
+        id: &str,
+        duration: f64,
+        limits: &[(String, u32)],
+        copies: &mut Copies,
+    ) -> Vec<TimedLine> {
+        if l.value.is_empty() {
+            self.err(
+                &l.span,
+                format!("subtitle `{id}` has an empty `lines` list"),
+                Some("add at least one { start, end, text } line".to_string()),
+            );
+        }
+        let mut lines = Vec::new();
+        for line in &l.value {
+            let (start, end) = self.line_times(line, duration);
+            let text = match &line.text {
+                Some(t) => {
+                    let m = self.locale_map(t);
+                    // Checked twice, so a long line warns twice: kept as it was when the
+                    // validator was split up (see the T10 report).
+                    self.copy_length(id, t, limits);
+                    self.copy_length(id, t, limits);
+                    copies.push((t.span.clone(), m.clone()));
+                    m
+                }
+                None => {
+                    self.missing(
+                        "text",
+                        &line.span,
+                        "missing required key `text` in a subtitle line",
+                        Some("add text = { en = \"…\" }".to_string()),
+                    );
+                    BTreeMap::new()
+                }
+            };
+            lines.push(TimedLine { start, end, text });
+        }
+        lines
+    }
+
+    fn line_times(&mut self, line: &RawLine, duration: f64) -> (f64, f64) {
+        let start = self.num(line.start(), "start", 0.0);
+        let Some(e) = &line.end else {
+            self.missing(
+                "end",
+                &line.span,
+                "missing required key `end` in a subtitle line",
+                Some("seconds at which the line disappears".to_string()),
+            );
+            return (start, start);
+        };
+        if e.value <= start {
+            self.err(
+                &e.span,
+                format!(
+                    "line ends at {} s, not after its start {} s",
+                    fmt_secs(e.value),
+                    fmt_secs(start)
+                ),
+                None,
+            );
+        } else if duration > 0.0 && e.value > duration + 1e-9 {
+            self.err(
+                &e.span,
+                format!(
+                    "line ends at {} s, after the video ends ({} s)",
+                    fmt_secs(e.value),
+                    fmt_secs(duration)
+                ),
+                Some("keep lines within [template] duration".to_string()),
+            );
+        }
+        (start, e.value)
+    }
+
+    /// `captions`: a caption file per locale; its cues' text is the copy checked per region.
+    fn captions(
+        &mut self,
+        s: &RawSubtitle,
+        c: &S<LocaleText>,
+        id: &str,
+        duration: f64,
+        copies: &mut Copies,
+    ) -> BTreeMap<String, Vec<Cue>> {
+        if s.text.is_some() || s.lines.is_some() {
+            self.err(&c.span, format!("subtitle `{id}` sets `captions` together with `text` or `lines`"), Some("a caption file already says what shows when; remove `text`/`lines`, or make another [[subtitle]] option".to_string()));
+        }
+        let mut captions = BTreeMap::new();
+        let mut joined = BTreeMap::new();
+        for (loc, file) in &c.value {
+            self.locale(loc, LOCALE_EXAMPLES);
+            let Some(path) = self.asset(file) else {
+                continue;
+            };
+            if let Some(cues) = self.caption_file(&path, file, duration) {
+                let text: Vec<&str> = cues.iter().map(|c| c.text.as_str()).collect();
+                joined.insert(loc.value.clone(), text.join("\n"));
+                captions.insert(loc.value.clone(), cues);
+            }
+        }
+        if !joined.is_empty() {
+            copies.push((c.span.clone(), joined));
+        }
+        captions
+    }
+
+    /// The look of a subtitle: animation, font, size, colours, outline, shadow, box, position.
+    fn styled(&mut self, s: &RawSubtitle, copy: SubtitleCopy) -> Subtitle {
+        let animation = s
+            .animation
+            .as_ref()
+            .and_then(|a| self.enum_val(a, "animation", ANIMATIONS))
+            .unwrap_or(Animation::None);
+        let animation_time = self.num(s.animation_time(), "animation_time", 0.3);
+        let highlight = self.color(s.highlight.as_ref(), Rgba([0xff, 0xd5, 0x4f, 255]));
+        let fonts = match &s.font {
+            Some(f) if f.value.is_empty() => {
+                self.err(
+                    &f.span,
+                    "font list is empty",
+                    Some(
+                        "name at least one family, or remove `font` for the default Noto set"
+                            .to_string(),
+                    ),
+                );
+                Vec::new()
+            }
+            Some(f) => f.value.iter().map(|x| x.value.clone()).collect(),
+            None => DEFAULT_FONTS.iter().map(|s| s.to_string()).collect(),
+        };
+        let size = self.num(s.size(), "size", 0.06) as f32;
+        let min_size = self.num(s.min_size(), "min_size", f64::from(size) / 2.0) as f32;
+        if let Some(m) = s.min_size.as_ref().filter(|m| m.value as f32 > size) {
+            self.err(
+                &m.span,
+                format!("min_size {} is larger than size {size}", m.value),
+                Some("min_size is how far the fitter may shrink the text".to_string()),
+            );
+        }
+        let color = self.color(s.color.as_ref(), Rgba::WHITE);
+        let outline = s.outline.as_ref().map(|o| Outline {
+            color: self.color(o.color.as_ref(), Rgba::BLACK),
+            width: self.num(o.width(), "outline width", 2.0) as f32,
+        });
+        let shadow = self.shadow(s.shadow.as_ref());
+        let background = s.box_style.as_ref().map(|b| BoxStyle {
+            color: self.color(b.color.as_ref(), Rgba([0, 0, 0, 160])),
+            padding: self.num(b.padding(), "padding", 0.3) as f32,
+        });
+        let position = s
+            .position
+            .as_ref()
+            .and_then(|p| self.enum_val(p, "position", POSITIONS))
+            .unwrap_or(VPos::Bottom);
+        Subtitle {
+            id: copy.id,
+            text: copy.text,
+            lines: copy.lines,
+            captions: copy.captions,
+            animation,
+            animation_time,
+            highlight,
+            fonts,
+            size,
+            min_size,
+            color,
+            outline,
+            shadow,
+            background,
+            position,
+        }
+    }
+
+    /// Reads and parses one caption file. Problems inside it name the file and its line;
+    /// `file` (the template's reference) is where they sort.
+    pub(super) fn caption_file(
+        &mut self,
+        path: &Path,
+        file: &S<String>,
+        duration: f64,
+    ) -> Option<Vec<Cue>> {
+        // Diagnostics show the path as the template wrote it, joined to its directory.
+        let shown = self.root.join(&file.value);
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => {
+                self.err(
+                    &file.span,
+                    format!("cannot read caption file `{}`: {e}", file.value),
+                    None,
+                );
+                return None;
+            }
+        };
+        let text = match String::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let line = e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1;
+                self.dx.in_file(
+                    Severity::Error,
+                    &shown,
+                    line,
+                    file.span.clone(),
+                    "caption file is not UTF-8",
+                    Some("re-save it as UTF-8 (with or without BOM)".to_string()),
+                );
+                return None;
+            }
+        };
+        let cues = match capfile::parse(&text, Format::detect(path, &text)) {
+            Ok(c) => c,
+            Err(e) => {
+                self.dx.in_file(
+                    Severity::Error,
+                    &shown,
+                    e.line,
+                    file.span.clone(),
+                    e.message,
+                    Some(
+                        "fix the cue; timings are HH:MM:SS,mmm in .srt and [HH:]MM:SS.mmm in .vtt"
+                            .to_string(),
+                    ),
+                );
+                return None;
+            }
+        };
+        if cues.is_empty() {
+            self.dx.in_file(
+                Severity::Error,
+                &shown,
+                1,
+                file.span.clone(),
+                "caption file has no cues",
+                Some("add at least one timed cue".to_string()),
+            );
+            return None;
+        }
+        let ok = self.check_cues(&cues, &shown, file, duration);
+        ok.then(|| cues.into_iter().map(|c| c.cue).collect())
+    }
+
+    /// Cues follow each other and end with the video (past it is a warning: the rest is
+    /// cut). `false` when they overlap.
+    fn check_cues(
+        &mut self,
+        cues: &[capfile::ParsedCue],
+        shown: &Path,
+        file: &S<String>,
+        duration: f64,
+    ) -> bool {
+        let mut ok = true;
+        for pair in cues.windows(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            if b.cue.start < a.cue.end - 1e-9 {
+                ok = false;
+                self.dx.in_file(
+                    Severity::Error,
+                    shown,
+                    b.line,
+                    file.span.clone(),
+                    format!(
+                        "cue starts at {} s, before the previous cue (line {}) ends at {} s",
+                        fmt_secs(b.cue.start),
+                        a.line,
+                        fmt_secs(a.cue.end)
+                    ),
+                    Some(
+                        "captions of one subtitle show one at a time; make cues follow each other"
+                            .to_string(),
+                    ),
+                );
+            }
+        }
+        for c in cues {
+            if duration > 0.0 && c.cue.end > duration + 1e-9 {
+                let (what, hint) = if c.cue.start >= duration {
+                    ("never shows", "the cue starts after the video ends")
+                } else {
+                    (
+                        "is cut short",
+                        "the part after the end of the video is not shown",
+                    )
+                };
+                self.dx.in_file(
+                    Severity::Warning,
+                    shown,
+                    c.line,
+                    file.span.clone(),
+                    format!(
+                        "cue ends at {} s, after the video ends ({} s): it {what}",
+                        fmt_secs(c.cue.end),
+                        fmt_secs(duration)
+                    ),
+                    Some(hint.to_string()),
+                );
+            }
+        }
+        ok
+    }
+}

@@ -1,10 +1,8 @@
 //! The library: persistence across runs, concurrent writers, exemptions.
 
-mod dedup_support;
-
 use creative_factory::dedup::fingerprint::{Fingerprint, Masks};
 use creative_factory::dedup::{score, Candidate, GateConfig, Library, VerdictKind};
-use dedup_support::*;
+use crate::support::dedup::*;
 
 fn fp(path: &std::path::Path) -> Fingerprint {
     Fingerprint::compute(path, &Masks::default()).unwrap()

@@ -6,9 +6,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use creative_factory::media::{loudness, AudioPcm};
 use crate::support::presets::{VideoPreset, TINY_VIDEO};
 use crate::support::project::*;
+use creative_factory::media::{loudness, AudioPcm};
 
 /// 32×32 at 10 fps with the built-in social presets' audio targets: −14 LUFS, −1 dBTP.
 const SND_VIDEO: VideoPreset = VideoPreset {

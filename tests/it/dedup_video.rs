@@ -1,8 +1,8 @@
 //! Video fingerprints at 1 fps and the segment rule.
 
+use crate::support::dedup::*;
 use creative_factory::dedup::fingerprint::{Fingerprint, Masks};
 use creative_factory::dedup::{score, video, Candidate, GateConfig, Rule, VerdictKind};
-use crate::support::dedup::*;
 
 #[test]
 fn replacing_one_of_five_segments_leaves_80_percent_reused() {

@@ -2,8 +2,8 @@
 
 use std::process::Command;
 
-use creative_factory::encode::{self, StreamKind};
 use crate::support::encode::*;
+use creative_factory::encode::{self, StreamKind};
 
 const ARABIC: &str = "اركض بخفة";
 const CHINESE: &str = "轻盈每一步";

@@ -14,6 +14,8 @@ use creative_factory::text::{
     layout_text, render_block, render_block_ex, Align, FontBook, Layout, TextError, TextStyle,
 };
 
+use crate::support::factory;
+
 const NOTO: &str = "/usr/share/fonts/truetype/noto";
 const CJK: &str = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc";
 /// Face indices in Debian's NotoSansCJK-Regular.ttc (fc-scan): 0 JP, 1 KR, 2 SC, 3 TC, 4 HK.

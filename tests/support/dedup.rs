@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-pub use super::{factory, ffmpeg};
 use super::synth;
+pub use super::{factory, ffmpeg};
 
 pub fn write_scene(dir: &Path, name: &str, seed: u64, w: u32, h: u32) -> PathBuf {
     let p = dir.join(name);

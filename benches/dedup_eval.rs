@@ -14,9 +14,12 @@ use std::time::Instant;
 
 use creative_factory::dedup::fingerprint::{Fingerprint, Masks};
 use creative_factory::dedup::{
-    geometry, score, synth, video, AssetRef, Candidate, Composition, GateConfig, Library,
-    VerdictKind,
+    geometry, score, video, AssetRef, Candidate, Composition, GateConfig, Library, VerdictKind,
 };
+
+// The tests' scene generator; a bench is its own crate, so it is included by path.
+#[path = "../tests/support/synth.rs"]
+mod synth;
 
 fn ffmpeg(args: &[&str]) {
     let out = Command::new("ffmpeg")

@@ -12,7 +12,6 @@ pub mod geometry;
 pub mod library;
 pub mod pdq;
 pub mod rules;
-pub mod synth;
 pub mod video;
 
 use std::path::PathBuf;

@@ -14,15 +14,13 @@ use creative_factory::text::{
     layout_text, render_block, render_block_ex, Align, FontBook, Layout, TextError, TextStyle,
 };
 
+use crate::support::factory;
+
 const NOTO: &str = "/usr/share/fonts/truetype/noto";
 const CJK: &str = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc";
 /// Face indices in Debian's NotoSansCJK-Regular.ttc (fc-scan): 0 JP, 1 KR, 2 SC, 3 TC, 4 HK.
 const CJK_JP: u32 = 0;
 const CJK_SC: u32 = 2;
-
-fn factory() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_factory"))
-}
 
 fn book() -> FontBook {
     FontBook::system()
@@ -731,7 +729,7 @@ fn empty_and_blank_text_render_without_error() {
     assert_eq!(r.layout.lines.len(), 3, "a blank line keeps its height");
 }
 
-/// `cargo test --release --test text_shaping bench -- --ignored --nocapture`
+/// `cargo test --release --test it text_shaping::bench -- --ignored --nocapture`
 #[test]
 #[ignore]
 fn bench_two_line_caption_at_1080() {

@@ -1,11 +1,13 @@
-//! Helpers shared by the integration tests: a temporary project with real media, a way to
-//! run the `factory` binary in it, and readers for what a user would check (ffprobe, the
-//! manifest).
+//! Helpers for the tests that render with the real binary (cli, audio, captions, look,
+//! motion): a temporary project with real media, a way to run the `factory` binary in it, and
+//! readers for what a user would check (ffprobe, the manifest, decoded frames).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use image::{Rgba, RgbaImage};
+
+use super::presets::{TINY_IMAGE, TINY_VIDEO};
 
 pub struct Project {
     pub dir: tempfile::TempDir,
@@ -64,7 +66,7 @@ impl Project {
             ],
             &p.path("assets/music.m4a"),
         );
-        p.write("presets/tiny-video.toml", TINY_VIDEO);
+        p.write("presets/tiny-video.toml", &TINY_VIDEO.toml());
         p.write("presets/tiny-image.toml", TINY_IMAGE);
         p
     }
@@ -84,7 +86,7 @@ impl Project {
 
     /// Runs `factory ARGS…` inside the project with the tiny presets available.
     pub fn factory(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_factory"));
+        let mut cmd = super::factory();
         cmd.current_dir(self.dir.path()).args(args);
         let sub = args.first().copied().unwrap_or("");
         if ["validate", "plan", "render", "presets"].contains(&sub) {
@@ -94,14 +96,10 @@ impl Project {
     }
 }
 
+/// `ffmpeg -y ARGS… OUT`, quietly; panics with ffmpeg's stderr on failure.
 pub fn ffmpeg(args: &[&str], out: &Path) {
-    let st = Command::new("ffmpeg")
-        .args(["-y", "-v", "error"])
-        .args(args)
-        .arg(out)
-        .status()
-        .expect("ffmpeg CLI (installed by scripts/setup-deps.sh)");
-    assert!(st.success(), "ffmpeg failed making {}", out.display());
+    let out = out.to_str().expect("UTF-8 path");
+    super::ffmpeg(&[args, &[out]].concat());
 }
 
 pub fn stdout(o: &Output) -> String {
@@ -141,58 +139,7 @@ pub fn manifest(out: &Path) -> serde_json::Value {
     serde_json::from_str(&text).unwrap()
 }
 
-pub const TINY_VIDEO: &str = r#"
-platform = "Tiny"
-label = "Video"
-description = "72×128 test canvas"
-kind = "video"
-width = 72
-height = 128
-fps = 10
-max_duration = 60
-
-[video]
-codec = "h264"
-profile = "high"
-speed = "veryfast"
-crf = 30
-gop = 10
-
-[audio]
-codec = "aac"
-sample_rate = 48000
-channels = 2
-bitrate_kbps = 64
-
-[safe_zone]
-top = 8
-bottom = 16
-left = 4
-right = 8
-"#;
-
-pub const TINY_IMAGE: &str = r#"
-platform = "Shop"
-label = "Main"
-description = "80×80 white-background main image"
-kind = "image"
-width = 80
-height = 80
-fps = 30
-
-[image]
-format = "jpeg"
-quality = 92
-
-[rules]
-white_background = true
-min_product_fill = 0.85
-no_text = true
-"#;
-
 /// Every frame of `mp4`, decoded by the ffmpeg CLI into PNGs under `dir`, in order.
-// Used by the caption and motion test binaries, not by the CLI one.
-#[allow(dead_code)]
 pub fn decode_frames(mp4: &Path, dir: &Path) -> Vec<image::RgbImage> {
     std::fs::create_dir_all(dir).unwrap();
     let st = std::process::Command::new("ffmpeg")

@@ -1,10 +1,8 @@
 //! Video fingerprints at 1 fps and the segment rule.
 
-mod dedup_support;
-
+use crate::support::dedup::*;
 use creative_factory::dedup::fingerprint::{Fingerprint, Masks};
 use creative_factory::dedup::{score, video, Candidate, GateConfig, Rule, VerdictKind};
-use dedup_support::*;
 
 #[test]
 fn replacing_one_of_five_segments_leaves_80_percent_reused() {

@@ -1,15 +1,15 @@
 //! The platform rules on composed variants: exact dimensions from the composition,
 //! perceptual ones when assets were renamed, and plan-time warnings.
 
-mod dedup_support;
-
 use std::path::{Path, PathBuf};
 
 use creative_factory::dedup::{
-    plan_warnings, score, synth, AssetRef, Candidate, Composition, Dimension, GateConfig, Rule,
+    plan_warnings, score, AssetRef, Candidate, Composition, Dimension, GateConfig, Rule,
     VerdictKind,
 };
 use image::Rgba;
+
+use crate::support::synth;
 
 const PRODUCT_BOX: [f32; 4] = [0.3, 0.3, 0.4, 0.4];
 const TEXT_BOX: [f32; 4] = [0.05, 0.85, 0.9, 0.1];

@@ -1,7 +1,5 @@
 //! Helpers for the encode/media round-trip tests: synthetic media, no files from outside.
 
-#![allow(dead_code)]
-
 use std::path::Path;
 use std::sync::Arc;
 

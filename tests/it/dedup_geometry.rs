@@ -1,8 +1,10 @@
 //! Keypoint geometry recovers what PDQ cannot: crops, small rotations.
 
-use creative_factory::dedup::{geometry, pdq, synth};
+use creative_factory::dedup::{geometry, pdq};
 use image::{imageops, Rgba};
 use imageproc::geometric_transformations::{rotate_about_center, Interpolation};
+
+use crate::support::synth;
 
 #[test]
 fn crop_and_rotation_keep_many_inliers_unrelated_scenes_few() {

@@ -1,8 +1,6 @@
 //! `factory dedup` / `factory library` as an operator runs them.
 
-mod dedup_support;
-
-use dedup_support::*;
+use crate::support::dedup::*;
 
 fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(out)

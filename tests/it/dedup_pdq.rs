@@ -1,8 +1,9 @@
 //! PDQ: reference known answers, and the robustness an operator relies on.
 
 use creative_factory::dedup::pdq::{self, Hash256};
-use creative_factory::dedup::synth;
 use image::{imageops, Rgba, RgbaImage};
+
+use crate::support::synth;
 
 fn fixture(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,11 +1,9 @@
 //! Encode → decode round trips for the encode and media stages, against real FFmpeg.
 
-mod encode_support;
-
 use std::process::Command;
 
+use crate::support::encode::*;
 use creative_factory::encode::{self, StreamKind};
-use encode_support::*;
 
 const ARABIC: &str = "اركض بخفة";
 const CHINESE: &str = "轻盈每一步";
@@ -559,7 +557,7 @@ fn writer_rejects_wrong_frame_size_and_odd_canvas() {
 // ------------------------------------------------------------------ manual / measurement
 
 /// Writes one file of each kind into `$CF_SAMPLE_DIR` for inspection with ffprobe/exiftool:
-/// `CF_SAMPLE_DIR=/tmp/x cargo test --test encode_roundtrip -- --ignored dump_samples`.
+/// `CF_SAMPLE_DIR=/tmp/x cargo test --test it -- --ignored encode_roundtrip::dump_samples`.
 #[test]
 #[ignore]
 fn dump_samples() {
@@ -588,7 +586,7 @@ fn dump_samples() {
 }
 
 /// Encode speed at a real preset size:
-/// `cargo test --release --test encode_roundtrip -- --ignored --nocapture encode_speed`.
+/// `cargo test --release --test it -- --ignored --nocapture encode_roundtrip::encode_speed`.
 #[test]
 #[ignore]
 fn encode_speed_1080x1920() {

@@ -1,10 +1,8 @@
 //! The library: persistence across runs, concurrent writers, exemptions.
 
-mod dedup_support;
-
+use crate::support::dedup::*;
 use creative_factory::dedup::fingerprint::{Fingerprint, Masks};
 use creative_factory::dedup::{score, Candidate, GateConfig, Library, VerdictKind};
-use dedup_support::*;
 
 fn fp(path: &std::path::Path) -> Fingerprint {
     Fingerprint::compute(path, &Masks::default()).unwrap()
@@ -147,7 +145,7 @@ fn the_scan_returns_every_file_within_distance_and_the_k_nearest() {
 fn the_vectorised_scan_agrees_with_a_plain_hamming_count() {
     use creative_factory::dedup::library::HashIndex;
     use creative_factory::dedup::pdq::Hash256;
-    let mut random = creative_factory::dedup::synth::random_hashes(0x9E37_79B9_7F4A_7C15);
+    let mut random = crate::support::synth::random_hashes(0x9E37_79B9_7F4A_7C15);
     let mut rand_hash = || random.next().unwrap();
     let queries: Vec<Hash256> = (0..3).map(|_| rand_hash()).collect();
     // Lengths that are not a multiple of the SIMD width or of the parallel chunk, files

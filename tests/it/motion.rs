@@ -2,42 +2,25 @@
 //! with the real binary, decode the MP4 back to frames with the ffmpeg CLI, and measure
 //! the pixels.
 
-// Shared with tests/cli; this binary uses only part of it.
-#[allow(dead_code)]
-#[path = "cli/util.rs"]
-mod util;
-
 use image::RgbImage;
-use util::*;
+
+use crate::support::presets::{VideoPreset, TINY_VIDEO};
+use crate::support::project::*;
 
 /// 96×128 at 10 fps, no safe zone: small and quick, big enough to measure positions.
-const MOTION_VIDEO: &str = r#"
-platform = "Motion"
-label = "Video"
-description = "96×128 motion test canvas"
-kind = "video"
-width = 96
-height = 128
-fps = 10
-max_duration = 60
-
-[video]
-codec = "h264"
-profile = "high"
-speed = "veryfast"
-crf = 12
-gop = 10
-
-[audio]
-codec = "aac"
-sample_rate = 48000
-channels = 2
-bitrate_kbps = 64
-"#;
+const MOTION_VIDEO: VideoPreset = VideoPreset {
+    platform: "Motion",
+    description: "96×128 motion test canvas",
+    width: 96,
+    height: 128,
+    crf: 12,
+    extra: "",
+    ..TINY_VIDEO
+};
 
 fn project() -> Project {
     let p = Project::new();
-    p.write("presets/motion-video.toml", MOTION_VIDEO);
+    p.write("presets/motion-video.toml", &MOTION_VIDEO.toml());
     p
 }
 

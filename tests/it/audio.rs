@@ -3,49 +3,31 @@
 //! FFmpeg's own `ebur128` filter as the referee, ducking, effect timing and loop seams on
 //! the decoded samples.
 
-// Shared with tests/cli; this binary uses only part of it.
-#[allow(dead_code)]
-#[path = "cli/util.rs"]
-mod util;
-
 use std::path::Path;
 use std::process::Command;
 
+use crate::support::presets::{VideoPreset, TINY_VIDEO};
+use crate::support::project::*;
 use creative_factory::media::{loudness, AudioPcm};
-use util::*;
 
 /// 32×32 at 10 fps with the built-in social presets' audio targets: −14 LUFS, −1 dBTP.
-const SND_VIDEO: &str = r#"
-platform = "Snd"
-label = "Video"
-description = "32×32 sound test canvas"
-kind = "video"
-width = 32
-height = 32
-fps = 10
-max_duration = 60
-
-[video]
-codec = "h264"
-profile = "high"
-speed = "ultrafast"
-crf = 40
-gop = 10
-
-[audio]
-codec = "aac"
-sample_rate = 48000
-channels = 2
-bitrate_kbps = 128
-loudness = -14.0
-true_peak = -1.0
-"#;
+const SND_VIDEO: VideoPreset = VideoPreset {
+    platform: "Snd",
+    description: "32×32 sound test canvas",
+    width: 32,
+    height: 32,
+    speed: "ultrafast",
+    crf: 40,
+    audio_kbps: 128,
+    extra: "loudness = -14.0\ntrue_peak = -1.0\n",
+    ..TINY_VIDEO
+};
 
 const RATE: usize = 48_000;
 
 fn project() -> Project {
     let p = Project::new();
-    p.write("presets/snd-video.toml", SND_VIDEO);
+    p.write("presets/snd-video.toml", &SND_VIDEO.toml());
     let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
     for f in ["vo/en.m4a", "vo/ja.m4a", "sfx/pop.wav", "sfx/whoosh.wav"] {
         std::fs::create_dir_all(p.path(f).parent().unwrap()).unwrap();

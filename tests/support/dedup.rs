@@ -1,32 +1,16 @@
-//! Shared helpers for the dedup tests: synthetic scenes written to temp dirs, ffmpeg CLI
+//! Helpers for the dedup tests: synthetic scenes written to temp dirs, ffmpeg CLI
 //! transforms, the built `factory` binary.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use creative_factory::dedup::synth;
+use super::synth;
+pub use super::{factory, ffmpeg};
 
 pub fn write_scene(dir: &Path, name: &str, seed: u64, w: u32, h: u32) -> PathBuf {
     let p = dir.join(name);
     let rgb = image::DynamicImage::ImageRgba8(synth::scene(seed, w, h)).to_rgb8();
     rgb.save(&p).unwrap();
     p
-}
-
-/// Runs ffmpeg quietly; panics with its stderr on failure.
-pub fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args(args)
-        .output()
-        .expect("ffmpeg on PATH");
-    assert!(
-        out.status.success(),
-        "ffmpeg {:?}: {}",
-        args,
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// A slideshow video: one synthetic scene per segment, `secs` seconds each, with slight
@@ -83,8 +67,4 @@ pub fn write_video(dir: &Path, name: &str, seeds: &[u64], secs: u32, w: u32, h: 
         out.to_str().unwrap(),
     ]);
     out
-}
-
-pub fn factory() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_factory"))
 }

@@ -1,11 +1,9 @@
 //! End-to-end tests: the real `factory` binary on tiny templates, outputs decoded back with
 //! ffprobe and read as a user would.
 
-mod util;
-
 use std::path::Path;
 
-use util::*;
+use crate::support::project::*;
 
 const TEMPLATE: &str = r##"
 [template]

@@ -1,5 +1,6 @@
 //! Deterministic photo-like test scenes (gradients, textures, shapes, grain) so that tests
-//! and the evaluation harness need no downloaded media. Not used by the gate itself.
+//! and the evaluation harness need no downloaded media. Not used by the gate itself: it
+//! lives with the tests, and `benches/dedup_eval.rs` includes this file by path.
 
 use image::{Rgba, RgbaImage};
 use imageproc::drawing::{draw_filled_circle_mut, draw_filled_rect_mut, draw_polygon_mut};
@@ -147,13 +148,13 @@ pub fn paste(base: &mut RgbaImage, overlay: &RgbaImage, x: i64, y: i64) {
 
 /// Uniformly random-looking 256-bit hashes from a seed: what a large library looks like to
 /// the scan (unrelated images sit at ~128 bits from each other), for tests and benches.
-pub fn random_hashes(seed: u64) -> impl Iterator<Item = super::pdq::Hash256> {
+pub fn random_hashes(seed: u64) -> impl Iterator<Item = creative_factory::dedup::pdq::Hash256> {
     let mut r = Rng(seed | 1);
     std::iter::repeat_with(move || {
         let mut b = [0u8; 32];
         for c in b.chunks_mut(8) {
             c.copy_from_slice(&r.next().to_le_bytes());
         }
-        super::pdq::Hash256(b)
+        creative_factory::dedup::pdq::Hash256(b)
     })
 }

@@ -1,38 +1,21 @@
 //! Timed and animated captions, checked the way a user would: render with the real binary,
 //! decode the MP4 back to PNG frames with the ffmpeg CLI, and look at the pixels.
 
-// Shared with tests/cli; this binary uses only part of it.
-#[allow(dead_code)]
-#[path = "cli/util.rs"]
-mod util;
-
 use image::RgbImage;
-use util::*;
+
+use crate::support::presets::{VideoPreset, TINY_VIDEO};
+use crate::support::project::*;
 
 /// 192×108 at 10 fps, no safe zone: room for a readable caption, quick to encode.
-const CAP_VIDEO: &str = r#"
-platform = "Cap"
-label = "Video"
-description = "192×108 caption test canvas"
-kind = "video"
-width = 192
-height = 108
-fps = 10
-max_duration = 60
-
-[video]
-codec = "h264"
-profile = "high"
-speed = "veryfast"
-crf = 18
-gop = 10
-
-[audio]
-codec = "aac"
-sample_rate = 48000
-channels = 2
-bitrate_kbps = 64
-"#;
+const CAP_VIDEO: VideoPreset = VideoPreset {
+    platform: "Cap",
+    description: "192×108 caption test canvas",
+    width: 192,
+    height: 108,
+    crf: 18,
+    extra: "",
+    ..TINY_VIDEO
+};
 
 const BG: [u8; 3] = [32, 48, 64];
 
@@ -66,7 +49,7 @@ position = "center"
 
 fn project() -> Project {
     let p = Project::new();
-    p.write("presets/cap-video.toml", CAP_VIDEO);
+    p.write("presets/cap-video.toml", &CAP_VIDEO.toml());
     p
 }
 

@@ -2,41 +2,26 @@
 //! checked the way a user would: render with the real binary, decode the outputs (PNG, or
 //! MP4 through the ffmpeg CLI) and measure pixels.
 
-// Shared with tests/cli; this binary uses only part of it.
-#[allow(dead_code)]
-#[path = "cli/util.rs"]
-mod util;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use image::{Rgb, RgbImage};
-use util::*;
+
+use crate::support::presets::{VideoPreset, TINY_VIDEO};
+use crate::support::project::*;
 
 /// 108×192 (9:16, like TikTok) at 10 fps with no safe zone; high quality so measurements
 /// see the look, not the codec.
-const LOOK_VIDEO: &str = r#"
-platform = "Look"
-label = "Video"
-description = "108×192 look test canvas"
-kind = "video"
-width = 108
-height = 192
-fps = 10
-
-[video]
-codec = "h264"
-profile = "high"
-speed = "veryfast"
-crf = 10
-gop = 10
-
-[audio]
-codec = "aac"
-sample_rate = 48000
-channels = 2
-bitrate_kbps = 64
-"#;
+const LOOK_VIDEO: VideoPreset = VideoPreset {
+    platform: "Look",
+    description: "108×192 look test canvas",
+    width: 108,
+    height: 192,
+    max_duration: None,
+    crf: 10,
+    extra: "",
+    ..TINY_VIDEO
+};
 
 /// The same canvas as a lossless still.
 const LOOK_PNG: &str = r#"
@@ -57,7 +42,7 @@ const H: u32 = 192;
 
 fn project() -> Project {
     let p = Project::new();
-    p.write("presets/look-video.toml", LOOK_VIDEO);
+    p.write("presets/look-video.toml", &LOOK_VIDEO.toml());
     p.write("presets/look-png.toml", LOOK_PNG);
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/look");
     for f in [

@@ -1,0 +1,28 @@
+//! The integration tests, one binary (ripgrep's layout): a module per area, helpers in
+//! `tests/support/`, fixture files in `tests/fixtures/`.
+//!
+//!     cargo test --test it                      # all of them
+//!     cargo test --test it dedup_               # one area (a name filter, as usual)
+//!
+//! Every test runs in this one process, on the harness's threads: a test must not change
+//! process-wide state (current directory, environment variables); one that needs its own
+//! runs the `factory` binary as a child process with it (`support::project::Project`).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod audio;
+mod captions;
+mod cli;
+mod dedup_cli;
+mod dedup_geometry;
+mod dedup_library;
+mod dedup_pdq;
+mod dedup_rules;
+mod dedup_video;
+mod encode_roundtrip;
+mod look;
+mod motion;
+mod template_diagnostics;
+mod template_regions;
+mod text_shaping;

@@ -76,6 +76,13 @@ fn numbered(plan: &Value) -> Vec<(u64, BTreeMap<String, String>)> {
                 .unwrap()
                 .iter()
                 .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                // The pools a template leaves out show as their implicit option.
+                .filter(|(k, v)| {
+                    !matches!(
+                        (k.as_str(), v.as_str()),
+                        ("audio", "silence") | ("effects", "none")
+                    )
+                })
                 .collect();
             (j["variant_n"].as_u64().unwrap(), modules)
         })

@@ -23,9 +23,15 @@ fn stderr(o: &Output) -> String {
 
 /// An image template with `backgrounds` colours, `subtitles` captions and `effects` grades.
 fn grid(variants: &str, backgrounds: usize, subtitles: usize, effects: usize) -> String {
-    let mut t = format!(
+    let t = format!(
         "[template]\nname = \"grid\"\nkind = \"image\"\n\n[output]\npresets = [\"tmall-main\"]\nregions = [\"US\"]\n\n[variants]\n{variants}\n"
     );
+    t + &pools(backgrounds, subtitles, effects)
+}
+
+/// `b0…`, `s0…`, `e0…` options to append to a template.
+fn pools(backgrounds: usize, subtitles: usize, effects: usize) -> String {
+    let mut t = String::new();
     for i in 0..backgrounds {
         t.push_str(&format!(
             "\n[[background]]\nid = \"b{i}\"\ncolor = \"#{:06x}\"\n",
@@ -337,16 +343,7 @@ duration = 3.0
 subtitle = ["s1", "s0"]
 "##,
     );
-    for i in 0..3 {
-        text.push_str(&format!(
-            "\n[[background]]\nid = \"b{i}\"\ncolor = \"#00000{i}\"\n"
-        ));
-    }
-    for i in 0..2 {
-        text.push_str(&format!(
-            "\n[[subtitle]]\nid = \"s{i}\"\ntext = \"Line {i}\"\n"
-        ));
-    }
+    text.push_str(&pools(3, 2, 0));
     let jobs = numbered(&plan_json(dir.path(), "t.toml", &text, &[]));
     // Video-wide pools (background, subtitle), then scene a's background, scene b's
     // subtitle, then the order; the exclusion matches an option shown in any scene.

@@ -67,6 +67,10 @@ pub struct TemplateArgs {
     /// Print diagnostics as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Refuse a plan of more variants than this (default 100000): a `full` product that
+    /// large is usually a template mistake, not a batch.
+    #[arg(long)]
+    pub max_variants: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -171,7 +175,11 @@ fn validate(a: TemplateArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     };
     let hashes = AssetHashes::compute(&t)?;
-    let plan = plan::plan(&t, &presets, &PlanFilter::default(), &hashes)?;
+    let all = PlanFilter {
+        max_variants: a.max_variants,
+        ..PlanFilter::default()
+    };
+    let plan = plan::plan(&t, &presets, &all, &hashes)?;
     if a.json {
         println!(
             "{}",
@@ -190,10 +198,11 @@ fn validate(a: TemplateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn filter(f: &FilterArgs) -> PlanFilter {
+fn filter(f: &FilterArgs, t: &TemplateArgs) -> PlanFilter {
     PlanFilter {
         presets: f.presets.clone(),
         regions: f.regions.clone(),
+        max_variants: t.max_variants,
     }
 }
 
@@ -203,7 +212,7 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     };
     let hashes = AssetHashes::compute(&t)?;
-    let plan = plan::plan(&t, &presets, &filter(&a.filter), &hashes)?;
+    let plan = plan::plan(&t, &presets, &filter(&a.filter, &a.template), &hashes)?;
     // Duplicates by composition alone are knowable before any pixel is rendered.
     let comps: Vec<(String, creative_factory::dedup::Composition)> = plan
         .jobs
@@ -229,12 +238,17 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
+    // A map, not a search per warning: a plan of 10⁵ near-identical variants warns on most.
+    let mut files = std::collections::HashMap::new();
+    for j in &plan.jobs {
+        files
+            .entry(j.variant_id.as_str())
+            .or_insert(j.file.as_str());
+    }
     let file_of = |id: &str| {
-        plan.jobs
-            .iter()
-            .find(|j| j.variant_id == id)
-            .map(|j| j.file.clone())
-            .unwrap_or_else(|| id.to_string())
+        files
+            .get(id)
+            .map_or_else(|| id.to_string(), |f| f.to_string())
     };
     for w in &warnings {
         eprintln!(
@@ -276,7 +290,7 @@ fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     };
     let hashes = AssetHashes::compute(&t)?;
-    let plan = plan::plan(&t, &presets, &filter(&a.filter), &hashes)?;
+    let plan = plan::plan(&t, &presets, &filter(&a.filter, &a.template), &hashes)?;
     let out = a
         .out
         .clone()

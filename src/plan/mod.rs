@@ -19,6 +19,7 @@ use crate::preset::{Preset, PresetKind, PresetSet};
 use crate::template::{Pool, Region, Template};
 
 pub use naming::{sanitize_file_name, tracking_url};
+pub use select::DEFAULT_MAX_VARIANTS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -35,6 +36,22 @@ pub enum PlanError {
     PresetNotInTemplate(String, String),
     #[error("the template expands to no variants (every combination is excluded)")]
     Empty,
+    #[error("full would make {would} variants, more than the limit of {max}; use strategy = \"sample\" with count = N, or raise --max-variants")]
+    FullTooLarge { would: String, max: String },
+    #[error("sample would make {would} variants, more than the limit of {max}; lower count, or raise --max-variants")]
+    SampleTooLarge { would: String, max: String },
+    #[error("sample count = {count} is more than the {what}; lower count to {available} or fewer")]
+    SampleTooFew {
+        count: String,
+        what: String,
+        available: String,
+    },
+    #[error("sample found only {found} of {want} variants in {draws} draws: the exclusions leave too few combinations to draw from; lower count, or use strategy = \"full\" with limit")]
+    SampleShort {
+        want: String,
+        found: String,
+        draws: String,
+    },
     #[error("name pattern `{pattern}`: {message}")]
     Name { pattern: String, message: String },
 }
@@ -205,11 +222,27 @@ pub struct Plan {
     pub jobs: Vec<Job>,
 }
 
-/// Which part of the template's plan to make (`--presets`, `--regions`).
+/// Which part of the template's plan to make (`--presets`, `--regions`), and how big a plan
+/// may be (`--max-variants`).
 #[derive(Debug, Clone, Default)]
 pub struct PlanFilter {
     pub presets: Option<Vec<String>>,
     pub regions: Option<Vec<String>>,
+    /// Refuse a plan of more variants than this; `None` = `DEFAULT_MAX_VARIANTS`.
+    pub max_variants: Option<usize>,
+}
+
+/// `100000000` → `100,000,000`: counts that size are misread without separators.
+fn thousands(n: u128) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
 }
 
 /// sha256 of every asset file the template names, computed once per run.
@@ -293,7 +326,10 @@ pub fn plan(
     filter: &PlanFilter,
     hashes: &AssetHashes,
 ) -> Result<Plan, PlanError> {
-    let variants = select::variants(t);
+    let variants = select::variants(
+        t,
+        filter.max_variants.unwrap_or(select::DEFAULT_MAX_VARIANTS),
+    )?;
     if variants.is_empty() {
         return Err(PlanError::Empty);
     }
@@ -344,12 +380,15 @@ pub fn plan(
         None => t.regions.iter().collect(),
     };
 
-    let mut jobs = Vec::new();
+    let digests = Digests::new(hashes);
+    let mut jobs = Vec::with_capacity(regions.len() * variants.len() * preset_list.len());
     let mut names = naming::NameSet::default();
     for region in &regions {
+        let mut parts = IdParts::new(t, region, &digests);
         for v in &variants {
+            let modules = v.choices.ids(t);
             for preset in &preset_list {
-                let variant_id = variant_id(t, &v.choices, region, preset, hashes);
+                let variant_id = parts.variant_id(&v.choices, preset);
                 let ctx = naming::NameContext {
                     t,
                     region,
@@ -385,7 +424,7 @@ pub fn plan(
                     variant_n: v.n,
                     variant_id,
                     choices: v.choices.clone(),
-                    modules: v.choices.ids(t),
+                    modules: modules.clone(),
                     region: region.code.clone(),
                     locale: region.locale.clone(),
                     preset: preset.id.clone(),
@@ -412,76 +451,132 @@ pub fn plan(
     })
 }
 
-/// A short content hash of what one output is made of. Module options are hashed through
-/// their `Debug` form with every asset path replaced by the asset's sha256, so moving the
-/// project to another directory or machine keeps the ids.
-fn variant_id(
-    t: &Template,
-    c: &Choices,
-    region: &Region,
-    preset: &Preset,
-    hashes: &AssetHashes,
-) -> String {
-    let mut h = Sha256::new();
-    let mut feed = |label: &str, debug: String| {
-        let mut s = debug;
-        for (path, digest) in &hashes.0 {
-            let quoted = format!("{path:?}");
-            if s.contains(&quoted) {
-                s = s.replace(&quoted, digest);
+/// Asset digests keyed by the path's `Debug` form, which is how a path appears inside an
+/// option's `Debug` string.
+struct Digests(HashMap<String, String>);
+
+impl Digests {
+    fn new(hashes: &AssetHashes) -> Digests {
+        Digests(
+            hashes
+                .0
+                .iter()
+                .map(|(path, digest)| (format!("{path:?}"), digest.clone()))
+                .collect(),
+        )
+    }
+
+    /// `s` with every quoted asset path replaced by the asset's digest. Looking each quoted
+    /// token up, instead of searching `s` for every asset, keeps an id's cost independent of
+    /// how many assets the template has (10⁴ pictures × 10⁵ variants was the slow part).
+    fn swap_paths(&self, s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        let mut rest = s;
+        while let Some(open) = rest.find('"') {
+            out.push_str(&rest[..open]);
+            let tail = &rest[open..];
+            let b = tail.as_bytes();
+            let mut end = 1;
+            while end < b.len() && b[end] != b'"' {
+                // `Debug` escapes are `\` and one ASCII character (`\"`, `\\`, `\u{…}`).
+                end += if b[end] == b'\\' { 2 } else { 1 };
+            }
+            let end = (end + 1).min(tail.len());
+            let token = &tail[..end];
+            out.push_str(self.0.get(token).map_or(token, String::as_str));
+            rest = &tail[end..];
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+/// What every id of one region is made of, prepared once: an option's definition is
+/// formatted and its paths swapped once per region, not once per job.
+struct IdParts<'a> {
+    t: &'a Template,
+    region: &'a Region,
+    digests: &'a Digests,
+    options: HashMap<(Pool, usize), String>,
+    scenes: Option<String>,
+}
+
+impl<'a> IdParts<'a> {
+    fn new(t: &'a Template, region: &'a Region, digests: &'a Digests) -> IdParts<'a> {
+        IdParts {
+            t,
+            region,
+            digests,
+            options: HashMap::new(),
+            scenes: None,
+        }
+    }
+
+    /// A short content hash of what one output is made of. Module options are hashed
+    /// through their `Debug` form with every asset path replaced by the asset's sha256, so
+    /// moving the project to another directory or machine keeps the ids.
+    fn variant_id(&mut self, c: &Choices, preset: &Preset) -> String {
+        let (t, region, digests) = (self.t, self.region, self.digests);
+        let mut h = Sha256::new();
+        let mut feed = |label: &str, s: &str| {
+            h.update(label.as_bytes());
+            h.update([0]);
+            h.update(s.as_bytes());
+            h.update([0]);
+        };
+        feed("render", &crate::RENDER_VERSION.to_string());
+        feed(
+            "timeline",
+            &digests.swap_paths(&format!("{} {} {}", t.duration, t.fps, t.poster_time)),
+        );
+        feed(
+            "region",
+            &digests.swap_paths(&format!(
+                "{} {} {:?}",
+                region.code, region.locale, region.direction
+            )),
+        );
+        feed(
+            "preset",
+            &digests.swap_paths(&format!(
+                "{:?}",
+                (
+                    &preset.id,
+                    preset.width,
+                    preset.height,
+                    &preset.video,
+                    &preset.audio,
+                    &preset.image,
+                    &preset.rules,
+                    preset.safe_zone
+                )
+            )),
+        );
+        // Every option the variant shows, wherever it shows it, then where: the scene picks
+        // and the order.
+        for pool in Pool::ALL {
+            for i in c.uses(t, pool) {
+                let def = self.options.entry((pool, i)).or_insert_with(|| {
+                    digests.swap_paths(&match pool {
+                        Pool::Background => format!("{:?}", t.background_for(region, i)),
+                        Pool::Product => format!("{:?}", t.product_for(region, i)),
+                        Pool::Subtitle => format!("{:?}", t.subtitle_for(region, i)),
+                        Pool::Effects => format!("{:?}", t.effects_for(region, i)),
+                        Pool::Audio => format!("{:?}", t.audio_for(region, i)),
+                        Pool::Badge => format!("{:?}", t.badges[i]),
+                        Pool::EndCard => format!("{:?}", t.end_cards[i]),
+                    })
+                });
+                feed(pool.name(), def);
             }
         }
-        h.update(label.as_bytes());
-        h.update([0]);
-        h.update(s.as_bytes());
-        h.update([0]);
-    };
-    feed("render", crate::RENDER_VERSION.to_string());
-    feed(
-        "timeline",
-        format!("{} {} {}", t.duration, t.fps, t.poster_time),
-    );
-    feed(
-        "region",
-        format!("{} {} {:?}", region.code, region.locale, region.direction),
-    );
-    feed(
-        "preset",
-        format!(
-            "{:?}",
-            (
-                &preset.id,
-                preset.width,
-                preset.height,
-                &preset.video,
-                &preset.audio,
-                &preset.image,
-                &preset.rules,
-                preset.safe_zone
-            )
-        ),
-    );
-    // Every option the variant shows, wherever it shows it, then where: the scene picks and
-    // the order.
-    for pool in Pool::ALL {
-        for i in c.uses(t, pool) {
-            let def = match pool {
-                Pool::Background => format!("{:?}", t.background_for(region, i)),
-                Pool::Product => format!("{:?}", t.product_for(region, i)),
-                Pool::Subtitle => format!("{:?}", t.subtitle_for(region, i)),
-                Pool::Effects => format!("{:?}", t.effects_for(region, i)),
-                Pool::Audio => format!("{:?}", t.audio_for(region, i)),
-                Pool::Badge => format!("{:?}", t.badges[i]),
-                Pool::EndCard => format!("{:?}", t.end_cards[i]),
-            };
-            feed(pool.name(), def);
+        if !t.scenes.is_empty() {
+            // The picks and the order are numbers: only the scenes' definitions hold paths.
+            let scenes = self
+                .scenes
+                .get_or_insert_with(|| digests.swap_paths(&format!("{:?}", t.scenes)));
+            feed("scenes", &format!("{scenes} {:?} {:?}", c.scenes, c.order));
         }
+        hex::encode(&h.finalize()[..8])
     }
-    if !t.scenes.is_empty() {
-        feed(
-            "scenes",
-            format!("{:?} {:?} {:?}", t.scenes, c.scenes, c.order),
-        );
-    }
-    hex::encode(&h.finalize()[..8])
 }

@@ -1,8 +1,31 @@
 //! Which combinations of pool options become variants.
+//!
+//! A combination is its index `k` in the product of the axes, read as a mixed-radix number
+//! whose last axis is the fastest digit. The product itself is never built: `full` walks the
+//! indices in order and `sample` draws them, so a plan costs what its variants cost, not what
+//! the product would (10⁴ backgrounds × 10⁴ captions is 10⁸ combinations).
+
+use std::collections::{BTreeSet, HashSet};
 
 use crate::template::{Pool, Strategy, Template};
 
-use super::{option_id, pool_len, Choices, Variant};
+use super::{option_id, pool_len, thousands, Choices, PlanError, Variant};
+
+/// Default of `--max-variants`. A plan is held in memory and rendered job by job, so a
+/// template whose `full` product runs to millions is almost always a mistake to stop before
+/// it starts, not a batch to run.
+pub const DEFAULT_MAX_VARIANTS: usize = 100_000;
+
+/// Products up to this size keep `sample`'s original fallback (enumerate what is left), so
+/// the samples of templates planned before large products were supported do not change.
+const SMALL_SPACE: u128 = 1 << 20;
+
+/// Products up to this size may be counted by checking every combination against the
+/// exclusions when the class view below is too big.
+const SCAN_SPACE: u128 = 1 << 22;
+
+/// Most class combinations `Classes` checks; beyond it counting falls back to a scan.
+const MAX_CLASS_COMBOS: u128 = 1 << 18;
 
 /// One dimension the variants vary along.
 #[derive(Debug, Clone)]
@@ -117,42 +140,225 @@ impl SplitMix {
     }
 }
 
-/// The variants of a template, numbered from 1 in product order.
-pub fn variants(t: &Template) -> Vec<Variant> {
-    let pools = axes(t);
-    let total: u128 = pools.iter().map(|a| a.len() as u128).product();
+/// The product of a template's axes, addressed by index.
+struct Space<'a> {
+    t: &'a Template,
+    axes: Vec<Axis>,
+}
+
+impl Space<'_> {
+    fn choices(&self, k: u128) -> Choices {
+        choices_at(self.t, &self.axes, k)
+    }
+
+    fn allowed(&self, k: u128) -> bool {
+        self.t.variants.exclude.is_empty() || !excluded(self.t, &self.choices(k))
+    }
+}
+
+/// The product as the exclusions see it: on each axis, every option an `exclude` rule names
+/// is a class of its own and all the others form one class, because no rule can tell them
+/// apart. A handful of class combinations then stands for all 10⁸ combinations, so the
+/// non-excluded ones can be counted, and drawn uniformly, without visiting them.
+struct Classes {
+    /// Per axis, the positions on that axis of each class's members.
+    axes: Vec<Vec<Vec<usize>>>,
+    /// Per axis, what one step on it adds to `k`.
+    strides: Vec<u128>,
+    /// Non-excluded class combinations as (combinations up to and including this one,
+    /// class-combination index), for drawing by binary search.
+    allowed: Vec<(u128, u128)>,
+}
+
+impl Classes {
+    fn build(space: &Space) -> Option<Classes> {
+        let t = space.t;
+        let named: HashSet<(Pool, &str)> = t
+            .variants
+            .exclude
+            .iter()
+            .flat_map(|ex| &ex.when)
+            .map(|(p, id)| (*p, id.as_str()))
+            .collect();
+        let mut axes = Vec::with_capacity(space.axes.len());
+        for axis in &space.axes {
+            let option = |pos: usize| match axis {
+                Axis::Pool(pool, _) => Some((*pool, pos)),
+                Axis::Scene { slot, options, .. } => {
+                    options.get(pos).map(|&i| (Pool::SCENE[*slot], i))
+                }
+                Axis::Order(_) => None,
+            };
+            let mut classes = Vec::new();
+            let mut rest = Vec::new();
+            for pos in 0..axis.len() {
+                match option(pos) {
+                    Some((pool, i)) if named.contains(&(pool, option_id(t, pool, i))) => {
+                        classes.push(vec![pos])
+                    }
+                    _ => rest.push(pos),
+                }
+            }
+            if !rest.is_empty() {
+                classes.push(rest);
+            }
+            axes.push(classes);
+        }
+        let combos = axes
+            .iter()
+            .try_fold(1u128, |acc, c: &Vec<Vec<usize>>| {
+                acc.checked_mul(c.len() as u128)
+            })
+            .filter(|&n| n <= MAX_CLASS_COMBOS)?;
+        let mut strides = vec![1u128; space.axes.len()];
+        for a in (0..strides.len().saturating_sub(1)).rev() {
+            strides[a] = strides[a + 1] * space.axes[a + 1].len() as u128;
+        }
+        let mut c = Classes {
+            axes,
+            strides,
+            allowed: Vec::new(),
+        };
+        let mut running = 0u128;
+        for combo in 0..combos {
+            let digits = c.digits(combo);
+            let first: u128 = digits
+                .iter()
+                .enumerate()
+                .map(|(a, &d)| c.axes[a][d][0] as u128 * c.strides[a])
+                .sum();
+            if space.allowed(first) {
+                running += digits
+                    .iter()
+                    .enumerate()
+                    .map(|(a, &d)| c.axes[a][d].len() as u128)
+                    .product::<u128>();
+                c.allowed.push((running, combo));
+            }
+        }
+        Some(c)
+    }
+
+    /// The class picked on each axis by class combination `combo` (last axis fastest).
+    fn digits(&self, mut combo: u128) -> Vec<usize> {
+        let mut d = vec![0; self.axes.len()];
+        for (a, classes) in self.axes.iter().enumerate().rev() {
+            let n = classes.len() as u128;
+            d[a] = (combo % n) as usize;
+            combo /= n;
+        }
+        d
+    }
+
+    fn available(&self) -> u128 {
+        self.allowed.last().map_or(0, |a| a.0)
+    }
+
+    /// A uniformly drawn non-excluded combination: a class combination in proportion to its
+    /// size, then a member of each class.
+    fn draw(&self, rng: &mut SplitMix) -> u128 {
+        let r = rng.below(self.available());
+        let at = self.allowed.partition_point(|a| a.0 <= r);
+        let digits = self.digits(self.allowed[at].1);
+        let mut k = 0;
+        for (a, &d) in digits.iter().enumerate() {
+            let members = &self.axes[a][d];
+            let pos = if members.len() > 1 {
+                members[rng.below(members.len() as u128) as usize]
+            } else {
+                members[0]
+            };
+            k += pos as u128 * self.strides[a];
+        }
+        k
+    }
+}
+
+/// The variants of a template, numbered from 1 in product order. Refuses, before doing the
+/// work, a plan of more than `max` variants and a sample asking for more than there are.
+pub fn variants(t: &Template, max: usize) -> Result<Vec<Variant>, PlanError> {
+    let axes = axes(t);
+    let total: u128 = axes.iter().map(|a| a.len() as u128).product();
+    let space = Space { t, axes };
+    let classes = Classes::build(&space);
+    let available = match &classes {
+        Some(c) => Some(c.available()),
+        None if total <= SCAN_SPACE => {
+            Some((0..total).filter(|&k| space.allowed(k)).count() as u128)
+        }
+        None => None,
+    };
+    let limit = t.variants.limit.map_or(u128::MAX, |l| l as u128);
+    let max_u = max as u128;
     // Combinations are indices into the product; excluded ones are dropped before sampling
     // and limiting so that `count` and `limit` count real variants.
     let mut picked: Vec<u128> = match &t.variants.strategy {
         Strategy::Full => {
-            let cap = t.variants.limit.unwrap_or(usize::MAX);
+            let made = available.map(|a| a.min(limit));
+            if let Some(m) = made.filter(|&m| m > max_u) {
+                return Err(PlanError::FullTooLarge {
+                    would: thousands(m),
+                    max: thousands(max_u),
+                });
+            }
+            // Without a count, stop one past the limit: that is enough to refuse.
+            let cap = made.unwrap_or(limit.min(max_u + 1));
             let mut v = Vec::new();
             let mut k = 0u128;
-            while k < total && v.len() < cap {
-                if !excluded(t, &choices_at(t, &pools, k)) {
+            while k < total && (v.len() as u128) < cap {
+                if space.allowed(k) {
                     v.push(k);
                 }
                 k += 1;
+            }
+            if v.len() as u128 > max_u {
+                return Err(PlanError::FullTooLarge {
+                    would: format!("at least {}", thousands(max_u + 1)),
+                    max: thousands(max_u),
+                });
             }
             v
         }
         Strategy::Sample { count, seed } => {
             let want = (*count).min(t.variants.limit.unwrap_or(usize::MAX));
+            if let Some(a) = available.filter(|&a| want as u128 > a) {
+                let what = if a == total {
+                    format!("{} combinations the pools make", thousands(a))
+                } else {
+                    format!(
+                        "{} combinations left after exclusions (of {})",
+                        thousands(a),
+                        thousands(total)
+                    )
+                };
+                return Err(PlanError::SampleTooFew {
+                    count: thousands(*count as u128),
+                    what,
+                    available: thousands(a),
+                });
+            }
+            if want as u128 > max_u {
+                return Err(PlanError::SampleTooLarge {
+                    would: thousands(want as u128),
+                    max: thousands(max_u),
+                });
+            }
             let mut rng = SplitMix(*seed);
-            let mut set = std::collections::BTreeSet::new();
+            let mut set = BTreeSet::new();
             // Rejection sampling with a bounded number of draws; when the product is small
             // or mostly excluded, fall back to enumerating what is left.
             let mut draws = 0u64;
             while set.len() < want && draws < 64 * want as u64 + 1024 {
                 draws += 1;
                 let k = rng.below(total);
-                if !excluded(t, &choices_at(t, &pools, k)) {
+                if space.allowed(k) {
                     set.insert(k);
                 }
             }
-            if set.len() < want {
-                let mut rest: Vec<u128> = (0..total.min(1 << 20))
-                    .filter(|k| !set.contains(k) && !excluded(t, &choices_at(t, &pools, *k)))
+            let enumerate = total <= SMALL_SPACE || classes.is_none() && total <= SCAN_SPACE;
+            if set.len() < want && enumerate {
+                let mut rest: Vec<u128> = (0..total)
+                    .filter(|k| !set.contains(k) && space.allowed(*k))
                     .collect();
                 // Seeded Fisher–Yates over what is left keeps the choice reproducible.
                 for i in (1..rest.len()).rev() {
@@ -160,17 +366,30 @@ pub fn variants(t: &Template) -> Vec<Variant> {
                     rest.swap(i, j);
                 }
                 set.extend(rest.into_iter().take(want - set.len()));
+            } else if set.len() < want {
+                // A large product that is mostly excluded: draw among the allowed
+                // combinations only. `want` is at most what is available, so this ends.
+                let Some(c) = &classes else {
+                    return Err(PlanError::SampleShort {
+                        want: thousands(want as u128),
+                        found: thousands(set.len() as u128),
+                        draws: thousands(draws as u128),
+                    });
+                };
+                while set.len() < want {
+                    set.insert(c.draw(&mut rng));
+                }
             }
             set.into_iter().collect()
         }
     };
     picked.sort_unstable();
-    picked
+    Ok(picked
         .into_iter()
         .enumerate()
         .map(|(i, k)| Variant {
             n: i as u32 + 1,
-            choices: choices_at(t, &pools, k),
+            choices: space.choices(k),
         })
-        .collect()
+        .collect())
 }

@@ -23,6 +23,7 @@ mod dedup_video;
 mod encode_roundtrip;
 mod look;
 mod motion;
+mod plan_scale;
 mod template_diagnostics;
 mod template_regions;
 mod text_shaping;

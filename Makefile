@@ -46,7 +46,7 @@ demo: deps build
 	  if [[ -f $$m ]]; then echo "  manifest: $$m"; fi; \
 	done
 	@echo "  files:"
-	@find $(DEMO_OUT) -type f ! -name 'manifest.*' -printf '    %p  (%s bytes)\n' | sort
+	@find $(DEMO_OUT) -type f ! -name 'manifest.*' ! -name '.*' -printf '    %p  (%s bytes)\n' | sort
 
 test: deps
 	$(CARGO) test $(LOCKED)

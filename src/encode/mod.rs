@@ -13,7 +13,7 @@ use crate::preset::{AudioSpec, ImageSpec, VideoSpec};
 mod probe;
 mod still;
 mod video;
-pub mod xmp;
+pub(crate) mod xmp;
 mod yuv;
 
 pub use video::VideoWriter;

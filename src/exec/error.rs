@@ -221,7 +221,7 @@ fn encode_kind(e: &EncodeError) -> ErrorKind {
 
 fn export_kind(e: &ExportError) -> ErrorKind {
     match e {
-        ExportError::Io { .. } => ErrorKind::Io,
+        ExportError::Io { .. } | ExportError::Lock(_) => ErrorKind::Io,
         ExportError::Probe { source, .. } => encode_kind(source),
         // The file we just wrote is not what the job asked for.
         ExportError::Verify { .. } => ErrorKind::Encoder,

@@ -1,19 +1,19 @@
 //! One writer per output directory, and staging that belongs to the run that made it.
 //!
-//! The lock is an advisory `flock` on `OUT/.factory-lock`, taken for the whole run. The kernel
-//! drops it when the process dies however it dies (`kill -9` included), so a lock left by a
-//! killed run is stale by construction and the next run simply takes it; the file's contents
-//! (pid, host, start time) only serve to name the holder in the refusal and to say whose lock
-//! was taken over. `flock` on NFS is emulated with byte-range locks on Linux ≥ 2.6.12, which is
-//! what shared output directories need; across machines without a lock manager it is not
-//! reliable, and the scale-out work gives each machine its own shard directory instead.
+//! The lock is an advisory `flock` on the output directory itself, taken for the whole run. The
+//! kernel drops it when the process dies however it dies (`kill -9` included), so a lock left
+//! by a killed run is stale by construction and the next run simply takes it. Locking the
+//! directory rather than a lock file leaves nothing in `OUT` that a user would pick up, and
+//! there is no lock file whose removal could race a third run. Who holds the lock is written in
+//! the holder's staging marker (pid, host, start time), which is what a refused run quotes.
+//! `flock` is only reliable on local file systems; machines sharing storage write to their own
+//! shard directories instead.
 //!
-//! Staging directories carry a marker file naming their run. Only directories with that
-//! marker are ever removed, and only while this run holds the lock — so a user's
-//! `OUT/.staging-notes/` is never touched, and no live run's staging can be taken away.
+//! Staging directories carry that marker. Only directories with it are ever removed, and only
+//! while this run holds the lock — so a user's `OUT/.staging-notes/` is never touched, and no
+//! live run's staging can be taken away.
 
 use std::fs;
-use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -53,13 +53,9 @@ impl std::fmt::Display for Holder {
 pub enum LockError {
     #[error(
         "{dir}: another factory run is writing this output directory: {holder}; \
-         wait for it to finish or stop it (lock file {lock})"
+         wait for it to finish or stop it"
     )]
-    Busy {
-        dir: PathBuf,
-        lock: PathBuf,
-        holder: String,
-    },
+    Busy { dir: PathBuf, holder: String },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -75,7 +71,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LockError + '_ {
     }
 }
 
-pub const LOCK_FILE: &str = ".factory-lock";
 pub const STAGING_PREFIX: &str = ".staging-";
 /// Present in every staging directory this program makes; nothing without it is removed.
 pub const STAGING_MARKER: &str = ".factory-staging";
@@ -83,89 +78,81 @@ pub const STAGING_MARKER: &str = ".factory-staging";
 /// The held lock; released when dropped (or when the process dies).
 #[derive(Debug)]
 pub struct OutLock {
-    file: fs::File,
-    path: PathBuf,
-    /// The earlier holder whose lock this run took over (it was no longer running).
-    pub took_over: Option<Holder>,
+    dir: fs::File,
+    /// Earlier holders whose staging this run found (they were no longer running).
+    pub took_over: Vec<Holder>,
 }
 
 impl OutLock {
     /// Takes the lock on `out` (created if missing) or says who holds it.
     pub fn acquire(out: &Path) -> Result<OutLock, LockError> {
         fs::create_dir_all(out).map_err(io(out))?;
-        let path = out.join(LOCK_FILE);
-        let mut file = fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io(&path))?;
-        let mut previous = String::new();
-        match file.try_lock() {
+        let dir = fs::File::open(out).map_err(io(out))?;
+        match dir.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
-                let _ = file.read_to_string(&mut previous);
-                let holder = serde_json::from_str::<Holder>(&previous)
-                    .map(|h| h.to_string())
-                    .unwrap_or_else(|_| "a process that has not yet said who it is".into());
+                let holder = staging_holders(out)
+                    .last()
+                    .map(|(_, h)| h.to_string())
+                    .unwrap_or_else(|| "a process that has not yet said who it is".into());
                 return Err(LockError::Busy {
                     dir: out.to_path_buf(),
-                    lock: path,
                     holder,
                 });
             }
-            Err(fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
+            Err(fs::TryLockError::Error(e)) => return Err(io(out)(e)),
         }
-        let _ = file.read_to_string(&mut previous);
-        let took_over = serde_json::from_str::<Holder>(&previous).ok();
-        let me = serde_json::to_vec(&Holder::current()).expect("holder serialises");
-        file.set_len(0).map_err(io(&path))?;
-        file.rewind().map_err(io(&path))?;
-        file.write_all(&me).map_err(io(&path))?;
-        file.sync_all().map_err(io(&path))?;
-        Ok(OutLock {
-            file,
-            path,
-            took_over,
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
+        let took_over = staging_holders(out).into_iter().map(|(_, h)| h).collect();
+        Ok(OutLock { dir, took_over })
     }
 }
 
 impl Drop for OutLock {
     fn drop(&mut self) {
-        // Emptied before unlocking: an empty lock file means "finished cleanly".
-        let _ = self.file.set_len(0);
-        let _ = self.file.unlock();
+        let _ = self.dir.unlock();
     }
+}
+
+/// Marked staging directories in `out` with the run that made each, oldest first.
+fn staging_holders(out: &Path) -> Vec<(PathBuf, Holder)> {
+    let mut found: Vec<(PathBuf, Holder)> = marked_staging(out)
+        .into_iter()
+        .filter_map(|p| {
+            let h = serde_json::from_slice::<Holder>(&fs::read(p.join(STAGING_MARKER)).ok()?);
+            Some((p, h.ok()?))
+        })
+        .collect();
+    found.sort_by_key(|(_, h)| h.started);
+    found
+}
+
+fn marked_staging(out: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(out) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|path| {
+            let named = path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(STAGING_PREFIX));
+            // `symlink_metadata`: a symlink named like staging is not followed into someone's data.
+            let is_dir = fs::symlink_metadata(path)
+                .map(|m| m.is_dir())
+                .unwrap_or(false);
+            named && is_dir && path.join(STAGING_MARKER).is_file()
+        })
+        .collect()
 }
 
 /// Removes staging directories that earlier runs of this program left in `out`. Only call
 /// with the lock held: then no other live run can own one.
 pub fn remove_stale_staging(out: &Path, _lock: &OutLock) -> Vec<PathBuf> {
-    let mut removed = Vec::new();
-    let Ok(entries) = fs::read_dir(out) else {
-        return removed;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        let path = e.path();
-        // `symlink_metadata`: a symlink named like staging is not followed into someone's data.
-        let is_dir = fs::symlink_metadata(&path)
-            .map(|m| m.is_dir())
-            .unwrap_or(false);
-        if name.starts_with(STAGING_PREFIX) && is_dir && path.join(STAGING_MARKER).is_file() {
-            if fs::remove_dir_all(&path).is_ok() {
-                removed.push(path);
-            }
-        }
-    }
-    removed
+    marked_staging(out)
+        .into_iter()
+        .filter(|p| fs::remove_dir_all(p).is_ok())
+        .collect()
 }
 
 /// Writes the marker that makes `dir` a staging directory of this run.
@@ -227,17 +214,22 @@ mod tests {
     fn second_lock_names_the_holder_and_a_released_lock_is_taken_over() {
         let d = tempfile::tempdir().unwrap();
         let first = OutLock::acquire(d.path()).unwrap();
+        let staging = d.path().join(".staging-1");
+        fs::create_dir_all(&staging).unwrap();
+        mark_staging(&staging).unwrap();
         // flock locks belong to the open file description, so a second open in the same
         // process conflicts exactly as another process would.
         let err = OutLock::acquire(d.path()).unwrap_err().to_string();
         assert!(
-            err.contains(&format!("process {} on ", std::process::id())),
+            err.contains(&format!(
+                "another factory run is writing this output directory: process {} on ",
+                std::process::id()
+            )),
             "{err}"
         );
-        assert!(err.contains("another factory run is writing"), "{err}");
         drop(first);
         let again = OutLock::acquire(d.path()).unwrap();
-        assert_eq!(again.took_over, None, "a clean release leaves no holder");
+        assert_eq!(again.took_over.len(), 1, "the dead run's staging names it");
     }
 
     #[test]

@@ -20,6 +20,8 @@ use crate::preset::PresetKind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -44,30 +46,20 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
 /// A private directory inside the output directory for files being written.
 pub struct Staging {
     dir: PathBuf,
+    /// Held for as long as the run may write into the output directory.
+    _lock: lock::OutLock,
 }
 
 impl Staging {
-    /// Creates `OUT/.staging-PID`, removing staging directories that earlier, interrupted
-    /// runs left behind (their process is gone).
+    /// Takes `out`'s writer lock, removes staging directories that earlier, interrupted runs
+    /// of this program left behind, and creates `OUT/.staging-PID` marked as this run's.
     pub fn create(out: &Path) -> Result<Staging, ExportError> {
-        fs::create_dir_all(out).map_err(io(out))?;
-        if let Ok(entries) = fs::read_dir(out) {
-            for e in entries.flatten() {
-                let name = e.file_name().to_string_lossy().to_string();
-                if let Some(pid) = name.strip_prefix(".staging-") {
-                    let alive = pid
-                        .parse::<u32>()
-                        .map(|p| Path::new(&format!("/proc/{p}")).exists())
-                        .unwrap_or(false);
-                    if !alive {
-                        let _ = fs::remove_dir_all(e.path());
-                    }
-                }
-            }
-        }
-        let dir = out.join(format!(".staging-{}", std::process::id()));
+        let lock = lock::OutLock::acquire(out)?;
+        lock::remove_stale_staging(out, &lock);
+        let dir = out.join(format!("{}{}", lock::STAGING_PREFIX, std::process::id()));
         fs::create_dir_all(&dir).map_err(io(&dir))?;
-        Ok(Staging { dir })
+        lock::mark_staging(&dir).map_err(io(&dir))?;
+        Ok(Staging { dir, _lock: lock })
     }
 
     /// Where a job is encoded to before it is verified.
@@ -430,6 +422,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let stale = d.path().join(".staging-999999999");
         fs::create_dir_all(&stale).unwrap();
+        lock::mark_staging(&stale).unwrap();
         fs::write(stale.join("half.mp4"), b"partial").unwrap();
         let s = Staging::create(d.path()).unwrap();
         assert!(!stale.exists());

@@ -29,12 +29,12 @@
 //! ```
 
 pub mod breaking;
-pub mod cache;
-pub mod fonts;
-pub mod itemize;
-pub mod layout;
-pub mod raster;
-pub mod shape;
+pub(crate) mod cache;
+pub(crate) mod fonts;
+pub(crate) mod itemize;
+pub(crate) mod layout;
+pub(crate) mod raster;
+pub(crate) mod shape;
 
 use image::RgbaImage;
 

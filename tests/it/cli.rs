@@ -638,3 +638,68 @@ fn a_corrupt_input_is_reported_as_bad_input_in_manifest_and_events() {
         assert!(e["error"].as_str().unwrap().contains("broken.png"), "{e}");
     }
 }
+
+#[test]
+fn a_second_render_into_a_busy_directory_is_refused_and_names_the_holder() {
+    let p = Project::new();
+    p.write("t.toml", TEMPLATE);
+    let out = p.path("out");
+    // A run in progress: its marked staging names it, and it holds the directory's lock.
+    let staging = out.join(".staging-4242");
+    std::fs::create_dir_all(&staging).unwrap();
+    std::fs::write(
+        staging.join(".factory-staging"),
+        r#"{"pid":4242,"host":"render-7","started":1796215872}"#,
+    )
+    .unwrap();
+    // `-o`: the lock stays with `flock` itself, so killing it is killing the holder.
+    let mut holder = std::process::Command::new("flock")
+        .args(["-n", "-o", out.to_str().unwrap(), "sleep", "30"])
+        .spawn()
+        .unwrap();
+    for _ in 0..50 {
+        let free = std::process::Command::new("flock")
+            .args(["-n", out.to_str().unwrap(), "true"])
+            .status()
+            .unwrap();
+        if !free.success() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let o = render(&p, "t.toml", "out", &["--presets", "tiny-image"]);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "another factory run is writing this output directory: process 4242 on render-7 \
+             (started 2026-12-02T12:51:12Z)"
+        ),
+        "{err}"
+    );
+    assert!(!out.join("manifest.json").exists(), "nothing was written");
+    assert!(staging.exists(), "the live run's staging is not touched");
+
+    // Once the holder is gone (as after `kill -9`), its lock is stale and the next run takes
+    // it, clearing the dead run's staging.
+    let o = render(&p, "t.toml", "out", &["--presets", "tiny-image"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!staging.exists());
+}
+
+#[test]
+fn staging_cleanup_leaves_a_users_own_dot_staging_directory_alone() {
+    let p = Project::new();
+    p.write("t.toml", TEMPLATE);
+    let notes = p.path("out/.staging-notes");
+    std::fs::create_dir_all(&notes).unwrap();
+    std::fs::write(notes.join("todo.txt"), "call the agency").unwrap();
+    let o = render(&p, "t.toml", "out", &["--presets", "tiny-image"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(notes.join("todo.txt")).unwrap(),
+        "call the agency"
+    );
+}

@@ -622,48 +622,51 @@ mod tests {
                 "xiaohongshu"
             ]
         );
-        let dims = |id: &str| {
-            let p = set.get(id).unwrap();
+        let expected = [
+            ("tiktok", 1080, 1920, PresetKind::Video, "TikTok", "Video"),
+            ("reels", 1080, 1920, PresetKind::Video, "Reels", "Video"),
+            ("shorts", 1080, 1920, PresetKind::Video, "Shorts", "Video"),
+            ("feed-4x5", 1080, 1350, PresetKind::Video, "Feed", "Video"),
+            ("tmall-main", 800, 800, PresetKind::Image, "Tmall", "Main"),
             (
-                p.width,
-                p.height,
-                p.kind,
-                p.platform.as_str(),
-                p.label.as_str(),
-            )
-        };
-        assert_eq!(
-            dims("tiktok"),
-            (1080, 1920, PresetKind::Video, "TikTok", "Video")
-        );
-        assert_eq!(
-            dims("reels"),
-            (1080, 1920, PresetKind::Video, "Reels", "Video")
-        );
-        assert_eq!(
-            dims("shorts"),
-            (1080, 1920, PresetKind::Video, "Shorts", "Video")
-        );
-        assert_eq!(
-            dims("feed-4x5"),
-            (1080, 1350, PresetKind::Video, "Feed", "Video")
-        );
-        assert_eq!(
-            dims("tmall-main"),
-            (800, 800, PresetKind::Image, "Tmall", "Main")
-        );
-        assert_eq!(
-            dims("amazon-main"),
-            (1000, 1000, PresetKind::Image, "Amazon", "Main")
-        );
-        assert_eq!(
-            dims("xiaohongshu"),
-            (1080, 1440, PresetKind::Image, "Xiaohongshu", "Note")
-        );
-        assert_eq!(
-            dims("pinterest"),
-            (1000, 1500, PresetKind::Image, "Pinterest", "Pin")
-        );
+                "amazon-main",
+                1000,
+                1000,
+                PresetKind::Image,
+                "Amazon",
+                "Main",
+            ),
+            (
+                "xiaohongshu",
+                1080,
+                1440,
+                PresetKind::Image,
+                "Xiaohongshu",
+                "Note",
+            ),
+            (
+                "pinterest",
+                1000,
+                1500,
+                PresetKind::Image,
+                "Pinterest",
+                "Pin",
+            ),
+        ];
+        for (id, width, height, kind, platform, label) in expected {
+            let p = set.get(id).unwrap();
+            assert_eq!(
+                (
+                    p.width,
+                    p.height,
+                    p.kind,
+                    p.platform.as_str(),
+                    p.label.as_str()
+                ),
+                (width, height, kind, platform, label),
+                "{id}"
+            );
+        }
     }
 
     #[test]

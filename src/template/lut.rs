@@ -81,150 +81,14 @@ impl Lut {
     /// Parses the text of a `.cube` file; `path` is recorded, not read.
     pub fn parse(text: &str, path: &Path) -> Result<Lut, CubeError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let mut title = None;
-        let mut size: Option<usize> = None;
-        let (mut dmin, mut dmax) = ([0.0f32; 3], [1.0f32; 3]);
-        let mut domain_line = 0;
-        let mut table: Vec<[f32; 3]> = Vec::new();
-        let mut last = 0;
+        let mut p = CubeParser::default();
         for (i, raw) in text.lines().enumerate() {
-            let n = i + 1;
             let line = raw.split('#').next().unwrap_or("").trim();
-            if line.is_empty() {
-                continue;
-            }
-            last = n;
-            let mut words = line.split_whitespace();
-            let first = words.next().unwrap_or("");
-            if first.starts_with(|c: char| c.is_ascii_alphabetic()) {
-                if !table.is_empty() {
-                    return Err(err(
-                        n,
-                        format!("`{first}` after the LUT data"),
-                        "keywords go before the first row of numbers",
-                    ));
-                }
-                match first {
-                    "TITLE" => {
-                        title = Some(line["TITLE".len()..].trim().trim_matches('"').to_string());
-                    }
-                    "LUT_3D_SIZE" => {
-                        if size.is_some() {
-                            return Err(err(n, "LUT_3D_SIZE given twice", "keep one LUT_3D_SIZE line"));
-                        }
-                        let v: Vec<&str> = words.collect();
-                        let s = match v.as_slice() {
-                            [s] => s.parse::<usize>().ok(),
-                            _ => None,
-                        };
-                        match s {
-                            Some(s) if (2..=MAX_SIZE).contains(&s) => {
-                                size = Some(s);
-                                table.reserve_exact(s * s * s);
-                            }
-                            Some(s) => {
-                                return Err(err(
-                                    n,
-                                    format!("LUT_3D_SIZE {s} is out of range"),
-                                    format!("expected 2..={MAX_SIZE}; re-export the LUT at 33 or 64 points"),
-                                ))
-                            }
-                            None => return Err(err(n, format!("LUT_3D_SIZE needs one integer, found `{line}`"), "e.g. LUT_3D_SIZE 33")),
-                        }
-                    }
-                    "LUT_1D_SIZE" | "LUT_1D_INPUT_RANGE" => {
-                        return Err(err(
-                            n,
-                            format!("this is a 1D LUT (`{first}`); only 3D LUTs are supported"),
-                            "export a 3D LUT (LUT_3D_SIZE) from your grading tool",
-                        ));
-                    }
-                    "DOMAIN_MIN" | "DOMAIN_MAX" | "LUT_3D_INPUT_RANGE" => {
-                        let v = numbers(words, n, first)?;
-                        let (lo, hi) = match (first, v.as_slice()) {
-                            ("LUT_3D_INPUT_RANGE", [a, b]) => ([*a; 3], [*b; 3]),
-                            ("DOMAIN_MIN", [r, g, b]) => ([*r, *g, *b], dmax),
-                            ("DOMAIN_MAX", [r, g, b]) => (dmin, [*r, *g, *b]),
-                            _ => {
-                                let want = if first == "LUT_3D_INPUT_RANGE" { "two numbers (min max)" } else { "three numbers (R G B)" };
-                                return Err(err(
-                                    n,
-                                    format!("{first} needs {want}, found {}", v.len()),
-                                    format!("e.g. {first} {}", if first == "LUT_3D_INPUT_RANGE" { "0.0 1.0" } else { "0.0 0.0 0.0" }),
-                                ));
-                            }
-                        };
-                        (dmin, dmax) = (lo, hi);
-                        domain_line = n;
-                    }
-                    _ => {
-                        return Err(err(
-                            n,
-                            format!("unknown keyword `{first}`"),
-                            "known: TITLE, LUT_3D_SIZE, DOMAIN_MIN, DOMAIN_MAX, LUT_3D_INPUT_RANGE; comments start with #",
-                        ))
-                    }
-                }
-                continue;
-            }
-            let Some(s) = size else {
-                return Err(err(
-                    n,
-                    "LUT data before LUT_3D_SIZE",
-                    "put LUT_3D_SIZE N above the rows of numbers",
-                ));
-            };
-            if table.len() == s * s * s {
-                return Err(err(
-                    n,
-                    format!("more than {s}³ = {} rows of LUT data", s * s * s),
-                    "remove the extra rows or fix LUT_3D_SIZE",
-                ));
-            }
-            match numbers(line.split_whitespace(), n, "a LUT row")?.as_slice() {
-                [r, g, b] => table.push([*r, *g, *b]),
-                v => {
-                    return Err(err(
-                        n,
-                        format!("a LUT row needs three numbers (R G B), found {}", v.len()),
-                        "each data line is `R G B`, e.g. 0.5 0.25 1.0",
-                    ))
-                }
+            if !line.is_empty() {
+                p.line(i + 1, line)?;
             }
         }
-        let Some(s) = size else {
-            return Err(err(
-                last.max(1),
-                "no LUT_3D_SIZE line",
-                "a 3D .cube file declares its grid, e.g. LUT_3D_SIZE 33",
-            ));
-        };
-        if table.len() != s * s * s {
-            return Err(err(
-                last.max(1),
-                format!(
-                    "{} rows of LUT data, expected {s}³ = {}",
-                    table.len(),
-                    s * s * s
-                ),
-                "the file is cut short or LUT_3D_SIZE is wrong",
-            ));
-        }
-        if (0..3).any(|c| dmin[c] >= dmax[c]) {
-            return Err(err(
-                domain_line,
-                format!("domain minimum {dmin:?} is not below maximum {dmax:?}"),
-                "DOMAIN_MIN must be below DOMAIN_MAX in every channel",
-            ));
-        }
-        Ok(Lut {
-            path: path.to_path_buf(),
-            title,
-            size: s,
-            domain_min: dmin,
-            domain_max: dmax,
-            table,
-        })
+        p.finish(path)
     }
 
     /// Reads and parses a `.cube` file. An unreadable file is reported at line 1.
@@ -241,6 +105,203 @@ impl Lut {
             )
         })?;
         Lut::parse(&text, path)
+    }
+}
+
+/// What a `.cube` file has declared so far, line by line.
+struct CubeParser {
+    title: Option<String>,
+    size: Option<usize>,
+    dmin: [f32; 3],
+    dmax: [f32; 3],
+    /// Where the domain was last set, to blame an inverted one.
+    domain_line: usize,
+    table: Vec<[f32; 3]>,
+    /// The last non-blank line: where a file cut short is reported.
+    last: usize,
+}
+
+impl Default for CubeParser {
+    fn default() -> Self {
+        CubeParser {
+            title: None,
+            size: None,
+            dmin: [0.0; 3],
+            dmax: [1.0; 3],
+            domain_line: 0,
+            table: Vec::new(),
+            last: 0,
+        }
+    }
+}
+
+impl CubeParser {
+    /// One non-blank line `n`, comments stripped.
+    fn line(&mut self, n: usize, line: &str) -> Result<(), CubeError> {
+        self.last = n;
+        let mut words = line.split_whitespace();
+        let first = words.next().unwrap_or("");
+        if !first.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            return self.row(n, line);
+        }
+        if !self.table.is_empty() {
+            return Err(err(
+                n,
+                format!("`{first}` after the LUT data"),
+                "keywords go before the first row of numbers",
+            ));
+        }
+        match first {
+            "TITLE" => {
+                self.title = Some(line["TITLE".len()..].trim().trim_matches('"').to_string());
+                Ok(())
+            }
+            "LUT_3D_SIZE" => self.grid_size(n, line, words),
+            "LUT_1D_SIZE" | "LUT_1D_INPUT_RANGE" => Err(err(
+                n,
+                format!("this is a 1D LUT (`{first}`); only 3D LUTs are supported"),
+                "export a 3D LUT (LUT_3D_SIZE) from your grading tool",
+            )),
+            "DOMAIN_MIN" | "DOMAIN_MAX" | "LUT_3D_INPUT_RANGE" => self.domain(n, first, words),
+            _ => Err(err(
+                n,
+                format!("unknown keyword `{first}`"),
+                "known: TITLE, LUT_3D_SIZE, DOMAIN_MIN, DOMAIN_MAX, LUT_3D_INPUT_RANGE; comments start with #",
+            )),
+        }
+    }
+
+    fn grid_size<'a>(
+        &mut self,
+        n: usize,
+        line: &str,
+        words: impl Iterator<Item = &'a str>,
+    ) -> Result<(), CubeError> {
+        if self.size.is_some() {
+            return Err(err(
+                n,
+                "LUT_3D_SIZE given twice",
+                "keep one LUT_3D_SIZE line",
+            ));
+        }
+        let v: Vec<&str> = words.collect();
+        let s = match v.as_slice() {
+            [s] => s.parse::<usize>().ok(),
+            _ => None,
+        };
+        match s {
+            Some(s) if (2..=MAX_SIZE).contains(&s) => {
+                self.size = Some(s);
+                self.table.reserve_exact(s * s * s);
+                Ok(())
+            }
+            Some(s) => Err(err(
+                n,
+                format!("LUT_3D_SIZE {s} is out of range"),
+                format!("expected 2..={MAX_SIZE}; re-export the LUT at 33 or 64 points"),
+            )),
+            None => Err(err(
+                n,
+                format!("LUT_3D_SIZE needs one integer, found `{line}`"),
+                "e.g. LUT_3D_SIZE 33",
+            )),
+        }
+    }
+
+    fn domain<'a>(
+        &mut self,
+        n: usize,
+        first: &str,
+        words: impl Iterator<Item = &'a str>,
+    ) -> Result<(), CubeError> {
+        let v = numbers(words, n, first)?;
+        let (lo, hi) = match (first, v.as_slice()) {
+            ("LUT_3D_INPUT_RANGE", [a, b]) => ([*a; 3], [*b; 3]),
+            ("DOMAIN_MIN", [r, g, b]) => ([*r, *g, *b], self.dmax),
+            ("DOMAIN_MAX", [r, g, b]) => (self.dmin, [*r, *g, *b]),
+            _ => {
+                let (want, example) = if first == "LUT_3D_INPUT_RANGE" {
+                    ("two numbers (min max)", "0.0 1.0")
+                } else {
+                    ("three numbers (R G B)", "0.0 0.0 0.0")
+                };
+                return Err(err(
+                    n,
+                    format!("{first} needs {want}, found {}", v.len()),
+                    format!("e.g. {first} {example}"),
+                ));
+            }
+        };
+        (self.dmin, self.dmax) = (lo, hi);
+        self.domain_line = n;
+        Ok(())
+    }
+
+    /// One `R G B` row of the table.
+    fn row(&mut self, n: usize, line: &str) -> Result<(), CubeError> {
+        let Some(s) = self.size else {
+            return Err(err(
+                n,
+                "LUT data before LUT_3D_SIZE",
+                "put LUT_3D_SIZE N above the rows of numbers",
+            ));
+        };
+        if self.table.len() == s * s * s {
+            return Err(err(
+                n,
+                format!("more than {s}³ = {} rows of LUT data", s * s * s),
+                "remove the extra rows or fix LUT_3D_SIZE",
+            ));
+        }
+        match numbers(line.split_whitespace(), n, "a LUT row")?.as_slice() {
+            [r, g, b] => {
+                self.table.push([*r, *g, *b]);
+                Ok(())
+            }
+            v => Err(err(
+                n,
+                format!("a LUT row needs three numbers (R G B), found {}", v.len()),
+                "each data line is `R G B`, e.g. 0.5 0.25 1.0",
+            )),
+        }
+    }
+
+    /// The whole file read: the grid must be complete and the domain sensible.
+    fn finish(self, path: &Path) -> Result<Lut, CubeError> {
+        let Some(s) = self.size else {
+            return Err(err(
+                self.last.max(1),
+                "no LUT_3D_SIZE line",
+                "a 3D .cube file declares its grid, e.g. LUT_3D_SIZE 33",
+            ));
+        };
+        if self.table.len() != s * s * s {
+            return Err(err(
+                self.last.max(1),
+                format!(
+                    "{} rows of LUT data, expected {s}³ = {}",
+                    self.table.len(),
+                    s * s * s
+                ),
+                "the file is cut short or LUT_3D_SIZE is wrong",
+            ));
+        }
+        let (dmin, dmax) = (self.dmin, self.dmax);
+        if (0..3).any(|c| dmin[c] >= dmax[c]) {
+            return Err(err(
+                self.domain_line,
+                format!("domain minimum {dmin:?} is not below maximum {dmax:?}"),
+                "DOMAIN_MIN must be below DOMAIN_MAX in every channel",
+            ));
+        }
+        Ok(Lut {
+            path: path.to_path_buf(),
+            title: self.title,
+            size: s,
+            domain_min: dmin,
+            domain_max: dmax,
+            table: self.table,
+        })
     }
 }
 

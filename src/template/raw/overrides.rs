@@ -321,26 +321,26 @@ pub(crate) struct OverrideScope<'a> {
 }
 
 /// Keeps the diagnostics of a merged option that the pool option alone (`known`) does not
-/// have: the option's own problems are reported once, where the option is. A diagnostic on
-/// one of the override's keys stays as it is; one on an inherited key that only the
-/// combination causes (e.g. `min_size` above an overridden `size`) names the override.
+/// have, by position alone: the option's own problems are reported once, where the option is.
+/// A diagnostic on one of the override's own entries is the override's; one on the whole
+/// option is introduced unless the option alone was blamed as a whole too (its header stands
+/// for the override's); one on an inherited key that only the combination causes (e.g.
+/// `min_size` above an overridden `size`) names the override.
 pub(crate) fn keep_introduced(
     dx: &mut Diagnostics,
     new: Vec<Diagnostic>,
     known: &[Diagnostic],
     scope: &OverrideScope<'_>,
 ) {
+    let blamed = |span: &Range<usize>| known.iter().any(|k| k.span == *span);
     for mut d in new {
         if d.span == *scope.span {
-            let seen = known
-                .iter()
-                .any(|k| k.span == *scope.base_span && k.message == d.message);
-            if !seen {
+            if !blamed(scope.base_span) {
                 dx.items.push(d);
             }
         } else if scope.own.iter().any(|o| o.contains(&d.span.start)) {
             dx.items.push(d);
-        } else if !known.iter().any(|k| k.span == d.span) {
+        } else if !blamed(&d.span) {
             if let Some(c) = scope.context {
                 let line = crate::preset::line_col(dx.source(), scope.span.start).0;
                 d.message = format!("{} (with {c}, line {line})", d.message);

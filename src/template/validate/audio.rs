@@ -74,6 +74,39 @@ impl V<'_> {
         duration: f64,
         regions: &[Region],
     ) -> (BTreeMap<String, PathBuf>, f64, f32, Option<Duck>) {
+        let voiceover = self.voiceover_files(a, id, regions);
+        let voiceover_start = self.num(a.voiceover_start(), "voiceover_start", 0.0);
+        if let Some(s) = a
+            .voiceover_start
+            .as_ref()
+            .filter(|_| duration > 0.0 && voiceover_start >= duration)
+        {
+            self.err(
+                &s.span,
+                format!(
+                    "voice-over of audio `{id}` starts at {} s, when the video has ended ({} s)",
+                    fmt_secs(voiceover_start),
+                    fmt_secs(duration)
+                ),
+                None,
+            );
+        }
+        let voiceover_volume = self.num(a.voiceover_volume(), "voiceover_volume", 1.0) as f32;
+        let duck = if voiceover.is_empty() {
+            None
+        } else {
+            self.duck(a.duck.as_ref())
+        };
+        (voiceover, voiceover_start, voiceover_volume, duck)
+    }
+
+    /// The voice-over file per locale; the keys that tune a voice-over are refused without one.
+    fn voiceover_files(
+        &mut self,
+        a: &RawAudio,
+        id: &str,
+        regions: &[Region],
+    ) -> BTreeMap<String, PathBuf> {
         let mut voiceover = BTreeMap::new();
         if let Some(vo) = &a.voiceover {
             for (loc, file) in &vo.value {
@@ -112,42 +145,24 @@ impl V<'_> {
                 }
             }
         }
-        let voiceover_start = self.num(a.voiceover_start(), "voiceover_start", 0.0);
-        if let Some(s) = a
-            .voiceover_start
-            .as_ref()
-            .filter(|_| duration > 0.0 && voiceover_start >= duration)
-        {
-            self.err(
-                &s.span,
-                format!(
-                    "voice-over of audio `{id}` starts at {} s, when the video has ended ({} s)",
-                    fmt_secs(voiceover_start),
-                    fmt_secs(duration)
-                ),
-                None,
-            );
-        }
-        let voiceover_volume = self.num(a.voiceover_volume(), "voiceover_volume", 1.0) as f32;
-        let duck = if voiceover.is_empty() {
-            None
-        } else {
-            let d = a.duck.as_ref();
-            let dflt = Duck::default();
-            let amount_db = self.num(
-                d.map(RawDuck::amount_db),
-                "amount_db",
-                dflt.amount_db as f64,
-            ) as f32;
-            let attack = self.num(d.map(RawDuck::attack), "attack", dflt.attack as f64) as f32;
-            let release = self.num(d.map(RawDuck::release), "release", dflt.release as f64) as f32;
-            (amount_db < 0.0).then_some(Duck {
-                amount_db,
-                attack,
-                release,
-            })
-        };
-        (voiceover, voiceover_start, voiceover_volume, duck)
+        voiceover
+    }
+
+    /// How far the music ducks under a voice-over; `None` when it does not.
+    fn duck(&mut self, d: Option<&RawDuck>) -> Option<Duck> {
+        let dflt = Duck::default();
+        let amount_db = self.num(
+            d.map(RawDuck::amount_db),
+            "amount_db",
+            dflt.amount_db as f64,
+        ) as f32;
+        let attack = self.num(d.map(RawDuck::attack), "attack", dflt.attack as f64) as f32;
+        let release = self.num(d.map(RawDuck::release), "release", dflt.release as f64) as f32;
+        (amount_db < 0.0).then_some(Duck {
+            amount_db,
+            attack,
+            release,
+        })
     }
 
     fn sfx(&mut self, e: &RawSfx, id: &str, duration: f64) -> Option<Sfx> {

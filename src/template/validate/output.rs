@@ -11,31 +11,45 @@ pub(super) fn braces() -> String {
 }
 
 impl V<'_> {
+    /// A required `[output]` list of names (`key`), reported when missing or empty. An empty
+    /// list is still returned: its callers have nothing more to say about it.
+    pub(super) fn output_list<'l>(
+        &mut self,
+        list: Option<&'l S<Vec<S<String>>>>,
+        key: &str,
+        span: &Range<usize>,
+        add: String,
+        example: &str,
+    ) -> Option<&'l S<Vec<S<String>>>> {
+        let Some(list) = list else {
+            let msg = format!("missing required key `{key}` in [output]");
+            self.missing(key, span, msg, Some(add));
+            return None;
+        };
+        if list.value.is_empty() {
+            let one = key.trim_end_matches('s');
+            self.err(
+                &list.span,
+                format!("[output] {key} is empty"),
+                Some(format!("name at least one {one}, e.g. [\"{example}\"]")),
+            );
+        }
+        Some(list)
+    }
+
     pub(super) fn presets_list(
         &mut self,
         out: Option<&RawOutput>,
         span: &Range<usize>,
     ) -> Vec<(String, Range<usize>)> {
-        let Some(list) = out.and_then(|o| o.presets.as_ref()) else {
-            let hint = format!(
-                "add presets = [\"…\"] to [output]; known: {}",
-                self.presets.ids().collect::<Vec<_>>().join(", ")
-            );
-            self.missing(
-                "presets",
-                span,
-                "missing required key `presets` in [output]",
-                Some(hint),
-            );
+        let list = out.and_then(|o| o.presets.as_ref());
+        let add = format!(
+            "add presets = [\"…\"] to [output]; known: {}",
+            self.presets.ids().collect::<Vec<_>>().join(", ")
+        );
+        let Some(list) = self.output_list(list, "presets", span, add, "tiktok") else {
             return Vec::new();
         };
-        if list.value.is_empty() {
-            self.err(
-                &list.span,
-                "[output] presets is empty",
-                Some("name at least one preset, e.g. [\"tiktok\"]".to_string()),
-            );
-        }
         let mut seen = Vec::new();
         let mut out = Vec::new();
         for p in &list.value {

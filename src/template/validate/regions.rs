@@ -53,85 +53,101 @@ impl V<'_> {
         d: &RawRegion,
         first_def: &mut HashMap<String, usize>,
     ) -> Option<Region> {
-        {
-            let Some(code) = &d.code else {
+        let code = self.region_code(d, first_def)?;
+        let builtin = REGIONS.iter().find(|(c, _, _)| *c == code.value);
+        let locale = match (&d.locale, builtin) {
+            (Some(l), _) => {
+                self.locale(l, LOCALE_EXAMPLES);
+                l.value.clone()
+            }
+            (None, Some((_, l, _))) => l.to_string(),
+            (None, None) => {
                 self.missing(
-                    "code",
+                    "locale",
                     &d.span,
-                    "missing required key `code` in [[region]]",
-                    Some("add code = \"XX\" (ISO 3166 region code)".to_string()),
+                    format!("[[region]] `{}` needs a locale", code.value),
+                    Some("add locale = \"…\", e.g. locale = \"pl\"".to_string()),
                 );
-                return None;
-            };
-            if !valid_region_code(&code.value) {
-                self.err(
-                    &code.span,
-                    format!("bad region code `{}`", code.value),
-                    Some("expected 2–3 upper-case letters, e.g. \"US\"".to_string()),
-                );
-                return None;
+                String::new()
             }
-            if let Some(line) = first_def.get(&code.value) {
-                self.err(
-                    &code.span,
-                    format!("region `{}` is defined twice", code.value),
-                    Some(format!("first defined on line {line}")),
-                );
-                return None;
-            }
-            first_def.insert(
-                code.value.clone(),
-                crate::template::line_col(self.dx_source(), code.span.start).0,
+        };
+        let fallback = self.region_fallback(d, builtin);
+        let direction = match &d.direction {
+            Some(dir) => self
+                .enum_val(
+                    dir,
+                    "direction",
+                    &[("ltr", Direction::Ltr), ("rtl", Direction::Rtl)],
+                )
+                .unwrap_or(Direction::Ltr),
+            None => direction_of(&locale),
+        };
+        Some(Region {
+            code: code.value.clone(),
+            locale,
+            fallback,
+            direction,
+            overrides: RegionOverrides::default(),
+        })
+    }
+
+    /// The `[[region]]`'s code, if present, well-formed and not taken by an earlier table.
+    fn region_code<'d>(
+        &mut self,
+        d: &'d RawRegion,
+        first_def: &mut HashMap<String, usize>,
+    ) -> Option<&'d S<String>> {
+        let Some(code) = &d.code else {
+            self.missing(
+                "code",
+                &d.span,
+                "missing required key `code` in [[region]]",
+                Some("add code = \"XX\" (ISO 3166 region code)".to_string()),
             );
-            let builtin = REGIONS.iter().find(|(c, _, _)| *c == code.value);
-            let locale = match (&d.locale, builtin) {
-                (Some(l), _) => {
-                    self.locale(l, LOCALE_EXAMPLES);
-                    l.value.clone()
+            return None;
+        };
+        if !valid_region_code(&code.value) {
+            self.err(
+                &code.span,
+                format!("bad region code `{}`", code.value),
+                Some("expected 2–3 upper-case letters, e.g. \"US\"".to_string()),
+            );
+            return None;
+        }
+        if let Some(line) = first_def.get(&code.value) {
+            self.err(
+                &code.span,
+                format!("region `{}` is defined twice", code.value),
+                Some(format!("first defined on line {line}")),
+            );
+            return None;
+        }
+        first_def.insert(
+            code.value.clone(),
+            crate::template::line_col(self.dx_source(), code.span.start).0,
+        );
+        Some(code)
+    }
+
+    fn region_fallback(
+        &mut self,
+        d: &RawRegion,
+        builtin: Option<&(&str, &str, &[&str])>,
+    ) -> Vec<String> {
+        match (&d.fallback, builtin) {
+            (Some(f), _) => {
+                for l in &f.value {
+                    self.locale(l, FALLBACK_EXAMPLES);
                 }
-                (None, Some((_, l, _))) => l.to_string(),
-                (None, None) => {
-                    self.missing(
-                        "locale",
-                        &d.span,
-                        format!("[[region]] `{}` needs a locale", code.value),
-                        Some("add locale = \"…\", e.g. locale = \"pl\"".to_string()),
-                    );
-                    String::new()
-                }
-            };
-            let fallback = match (&d.fallback, builtin) {
-                (Some(f), _) => {
-                    for l in &f.value {
-                        self.locale(l, FALLBACK_EXAMPLES);
-                    }
-                    f.value.iter().map(|l| l.value.clone()).collect()
-                }
-                // A new locale does not inherit the built-in fallbacks, which belong to the old one.
-                (None, Some((_, l, fb)))
-                    if d.locale.is_none() || d.locale.as_ref().is_some_and(|x| x.value == *l) =>
-                {
-                    fb.iter().map(|s| s.to_string()).collect()
-                }
-                _ => Vec::new(),
-            };
-            let direction = match &d.direction {
-                Some(dir) => self
-                    .enum_val(
-                        dir,
-                        "direction",
-                        &[("ltr", Direction::Ltr), ("rtl", Direction::Rtl)],
-                    )
-                    .unwrap_or(Direction::Ltr),
-                None => direction_of(&locale),
-            };
-            Some(Region {
-                code: code.value.clone(),
-                locale,
-                fallback,
-                direction,
-                overrides: RegionOverrides::default(),
-            })
+                f.value.iter().map(|l| l.value.clone()).collect()
+            }
+            // A new locale does not inherit the built-in fallbacks, which belong to the old one.
+            (None, Some((_, l, fb)))
+                if d.locale.is_none() || d.locale.as_ref().is_some_and(|x| x.value == *l) =>
+            {
+                fb.iter().map(|s| s.to_string()).collect()
+            }
+            _ => Vec::new(),
         }
     }
 
@@ -142,22 +158,11 @@ impl V<'_> {
         custom: &BTreeMap<String, Region>,
         span: &Range<usize>,
     ) -> Vec<Region> {
-        let Some(list) = out.and_then(|o| o.regions.as_ref()) else {
-            self.missing(
-                "regions",
-                span,
-                "missing required key `regions` in [output]",
-                Some("add regions = [\"US\", …]".to_string()),
-            );
+        let list = out.and_then(|o| o.regions.as_ref());
+        let add = "add regions = [\"US\", …]".to_string();
+        let Some(list) = self.output_list(list, "regions", span, add, "US") else {
             return Vec::new();
         };
-        if list.value.is_empty() {
-            self.err(
-                &list.span,
-                "[output] regions is empty",
-                Some("name at least one region, e.g. [\"US\"]".to_string()),
-            );
-        }
         let mut out = Vec::new();
         let mut seen = Vec::new();
         for r in &list.value {
@@ -210,79 +215,88 @@ impl V<'_> {
         duration: f64,
         limits: &[(String, u32)],
     ) {
+        let env = PoolEnv {
+            doc,
+            duration,
+            limits,
+        };
         for (code, list) in pending {
             let pos = regions.iter().position(|r| r.code == code);
             // Copy is checked only for regions the template renders.
             let here: Vec<Region> = pos.map(|i| regions[i].clone()).into_iter().collect();
             let mut ov = RegionOverrides::default();
             for o in list {
-                let context = format!(
-                    "the {} `{}` override of region `{code}`",
-                    o.pool.name(),
-                    o.id.value
-                );
-                let scope = OverrideScope {
-                    span: &o.span,
-                    base_span: &o.base_span,
-                    own: &o.own,
-                    context: o.explicit.then_some(context.as_str()),
-                };
-                let sp = o.span.clone();
-                match o.option {
-                    RawOverridden::Background(b, m) => {
-                        let v = self.introduced(
-                            &scope,
-                            |v| drop(v.backgrounds(Some(single(b, &sp)), doc)),
-                            |v| v.backgrounds(Some(single(m, &sp)), doc).pop(),
-                        );
-                        if let Some(v) = v.filter(|_| o.explicit) {
-                            ov.background.insert(o.index, v);
-                        }
-                    }
-                    RawOverridden::Product(b, m) => {
-                        let v = self.introduced(
-                            &scope,
-                            |v| drop(v.products(single(b, &sp))),
-                            |v| v.products(single(m, &sp)).pop(),
-                        );
-                        if let Some(v) = v.filter(|_| o.explicit) {
-                            ov.product.insert(o.index, v);
-                        }
-                    }
-                    RawOverridden::Subtitle(b, m) => {
-                        let v = self.introduced(
-                            &scope,
-                            |v| drop(v.subtitles(single(b, &sp), duration, &[], limits)),
-                            |v| v.subtitles(single(m, &sp), duration, &here, limits).pop(),
-                        );
-                        if let Some(v) = v.filter(|_| o.explicit) {
-                            ov.subtitle.insert(o.index, v);
-                        }
-                    }
-                    RawOverridden::Effects(b, m) => {
-                        let v = self.introduced(
-                            &scope,
-                            |v| drop(v.effects(single(b, &sp), duration)),
-                            |v| v.effects(single(m, &sp), duration).pop(),
-                        );
-                        if let Some(v) = v.filter(|_| o.explicit) {
-                            ov.effects.insert(o.index, v);
-                        }
-                    }
-                    RawOverridden::Audio(b, m) => {
-                        let v = self.introduced(
-                            &scope,
-                            |v| drop(v.audio(single(b, &sp), duration, &[])),
-                            |v| v.audio(single(m, &sp), duration, &here).pop(),
-                        );
-                        if let Some(v) = v.filter(|_| o.explicit) {
-                            ov.audio.insert(o.index, v);
-                        }
-                    }
-                }
+                self.apply_override(o, &code, &here, &env, &mut ov);
             }
             if let Some(i) = pos {
                 regions[i].overrides = ov;
+            }
+        }
+    }
+
+    /// One override of region `code`, stored in `ov` when the region wrote it (stand-ins are
+    /// only checked).
+    fn apply_override(
+        &mut self,
+        o: RawOverride,
+        code: &str,
+        here: &[Region],
+        env: &PoolEnv<'_>,
+        ov: &mut RegionOverrides,
+    ) {
+        let context = format!(
+            "the {} `{}` override of region `{code}`",
+            o.pool.name(),
+            o.id.value
+        );
+        let scope = OverrideScope {
+            span: &o.span,
+            base_span: &o.base_span,
+            own: &o.own,
+            context: o.explicit.then_some(context.as_str()),
+        };
+        let (sp, doc, duration, limits) = (&o.span, env.doc, env.duration, env.limits);
+        let keep = o.explicit;
+        match o.option {
+            RawOverridden::Background(b, m) => {
+                let v = self.introduced(
+                    &scope,
+                    |v| drop(v.backgrounds(Some(single(b, sp)), doc)),
+                    |v| v.backgrounds(Some(single(m, sp)), doc).pop(),
+                );
+                store(&mut ov.background, o.index, v.filter(|_| keep));
+            }
+            RawOverridden::Product(b, m) => {
+                let v = self.introduced(
+                    &scope,
+                    |v| drop(v.products(single(b, sp))),
+                    |v| v.products(single(m, sp)).pop(),
+                );
+                store(&mut ov.product, o.index, v.filter(|_| keep));
+            }
+            RawOverridden::Subtitle(b, m) => {
+                let v = self.introduced(
+                    &scope,
+                    |v| drop(v.subtitles(single(b, sp), duration, &[], limits)),
+                    |v| v.subtitles(single(m, sp), duration, here, limits).pop(),
+                );
+                store(&mut ov.subtitle, o.index, v.filter(|_| keep));
+            }
+            RawOverridden::Effects(b, m) => {
+                let v = self.introduced(
+                    &scope,
+                    |v| drop(v.effects(single(b, sp), duration)),
+                    |v| v.effects(single(m, sp), duration).pop(),
+                );
+                store(&mut ov.effects, o.index, v.filter(|_| keep));
+            }
+            RawOverridden::Audio(b, m) => {
+                let v = self.introduced(
+                    &scope,
+                    |v| drop(v.audio(single(b, sp), duration, &[])),
+                    |v| v.audio(single(m, sp), duration, here).pop(),
+                );
+                store(&mut ov.audio, o.index, v.filter(|_| keep));
             }
         }
     }
@@ -302,5 +316,18 @@ impl V<'_> {
         let new = self.dx.items.split_off(n);
         keep_introduced(self.dx, new, &known, scope);
         v
+    }
+}
+
+/// What every pool validator needs besides the pool, for validating an override.
+struct PoolEnv<'a> {
+    doc: &'a Range<usize>,
+    duration: f64,
+    limits: &'a [(String, u32)],
+}
+
+fn store<T>(into: &mut BTreeMap<usize, T>, index: usize, v: Option<T>) {
+    if let Some(v) = v {
+        into.insert(index, v);
     }
 }

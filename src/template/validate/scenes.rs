@@ -44,45 +44,7 @@ impl V<'_> {
                     1.0
                 }
             };
-            let mut picks: [Option<Vec<usize>>; 5] = Default::default();
-            for (slot, pool_kind) in Pool::SCENE.iter().enumerate() {
-                let Some(list) = s.pools()[slot] else {
-                    continue;
-                };
-                let known = &pools[pool_kind];
-                let mut v = Vec::new();
-                for x in &list.value {
-                    match known.iter().position(|k| *k == x.value) {
-                        Some(i) => {
-                            let twice = || {
-                                let pool = pool_kind.name();
-                                format!("scene `{id}` lists {pool} `{}` twice", x.value)
-                            };
-                            self.once(&mut v, i, &x.span, twice, None);
-                        }
-                        None => {
-                            let mut msg = format!(
-                                "scene `{id}` names {} `{}`, which is not in the [[{}]] pool",
-                                pool_kind.name(),
-                                x.value,
-                                pool_kind.name()
-                            );
-                            if let Some(s) =
-                                did_you_mean(&x.value, known.iter().map(String::as_str))
-                            {
-                                msg.push_str(&format!("; did you mean `{s}`?"));
-                            }
-                            let hint = if known.is_empty() {
-                                "that pool has no options".to_string()
-                            } else {
-                                format!("ids: {}", known.join(", "))
-                            };
-                            self.err(&x.span, msg, Some(hint));
-                        }
-                    }
-                }
-                picks[slot] = Some(v);
-            }
+            let picks = self.scene_picks(s, &id, pools);
             let transition = self.transition(s.transition.as_ref(), &format!("scene `{id}`"));
             if transition.duration > duration {
                 self.err(
@@ -103,6 +65,55 @@ impl V<'_> {
             });
         }
         out
+    }
+
+    /// The options a scene names in each pool, as indexes into the pool.
+    fn scene_picks(
+        &mut self,
+        s: &RawScene,
+        id: &str,
+        pools: &HashMap<Pool, Vec<String>>,
+    ) -> [Option<Vec<usize>>; 5] {
+        let mut picks: [Option<Vec<usize>>; 5] = Default::default();
+        for (slot, pool_kind) in Pool::SCENE.iter().enumerate() {
+            let Some(list) = s.pools()[slot] else {
+                continue;
+            };
+            let known = &pools[pool_kind];
+            let mut v = Vec::new();
+            for x in &list.value {
+                match known.iter().position(|k| *k == x.value) {
+                    Some(i) => {
+                        let twice = || {
+                            let pool = pool_kind.name();
+                            format!("scene `{id}` lists {pool} `{}` twice", x.value)
+                        };
+                        self.once(&mut v, i, &x.span, twice, None);
+                    }
+                    None => self.unknown_pick(id, *pool_kind, x, known),
+                }
+            }
+            picks[slot] = Some(v);
+        }
+        picks
+    }
+
+    fn unknown_pick(&mut self, id: &str, pool_kind: Pool, x: &S<String>, known: &[String]) {
+        let mut msg = format!(
+            "scene `{id}` names {} `{}`, which is not in the [[{}]] pool",
+            pool_kind.name(),
+            x.value,
+            pool_kind.name()
+        );
+        if let Some(s) = did_you_mean(&x.value, known.iter().map(String::as_str)) {
+            msg.push_str(&format!("; did you mean `{s}`?"));
+        }
+        let hint = if known.is_empty() {
+            "that pool has no options".to_string()
+        } else {
+            format!("ids: {}", known.join(", "))
+        };
+        self.err(&x.span, msg, Some(hint));
     }
 
     /// `[variants] orders`: each a permutation of the scene ids.

@@ -355,29 +355,23 @@ impl V<'_> {
         file: &S<String>,
         duration: f64,
     ) -> bool {
-        let mut ok = true;
+        let mut problems: Vec<(Severity, usize, String, &str)> = Vec::new();
         for pair in cues.windows(2) {
             let (a, b) = (&pair[0], &pair[1]);
             if b.cue.start < a.cue.end - 1e-9 {
-                ok = false;
-                self.dx.in_file(
-                    Severity::Error,
-                    shown,
-                    b.line,
-                    file.span.clone(),
-                    format!(
-                        "cue starts at {} s, before the previous cue (line {}) ends at {} s",
-                        fmt_secs(b.cue.start),
-                        a.line,
-                        fmt_secs(a.cue.end)
-                    ),
-                    Some(
-                        "captions of one subtitle show one at a time; make cues follow each other"
-                            .to_string(),
-                    ),
+                let msg = format!(
+                    "cue starts at {} s, before the previous cue (line {}) ends at {} s",
+                    fmt_secs(b.cue.start),
+                    a.line,
+                    fmt_secs(a.cue.end)
                 );
+                let hint =
+                    "captions of one subtitle show one at a time; make cues follow each other";
+                problems.push((Severity::Error, b.line, msg, hint));
             }
         }
+        // Overlaps make the captions unusable; running past the video only loses the tail.
+        let ok = problems.is_empty();
         for c in cues {
             if duration > 0.0 && c.cue.end > duration + 1e-9 {
                 let (what, hint) = if c.cue.start >= duration {
@@ -388,19 +382,18 @@ impl V<'_> {
                         "the part after the end of the video is not shown",
                     )
                 };
-                self.dx.in_file(
-                    Severity::Warning,
-                    shown,
-                    c.line,
-                    file.span.clone(),
-                    format!(
-                        "cue ends at {} s, after the video ends ({} s): it {what}",
-                        fmt_secs(c.cue.end),
-                        fmt_secs(duration)
-                    ),
-                    Some(hint.to_string()),
+                let msg = format!(
+                    "cue ends at {} s, after the video ends ({} s): it {what}",
+                    fmt_secs(c.cue.end),
+                    fmt_secs(duration)
                 );
+                problems.push((Severity::Warning, c.line, msg, hint));
             }
+        }
+        for (severity, line, msg, hint) in problems {
+            let at = file.span.clone();
+            self.dx
+                .in_file(severity, shown, line, at, msg, Some(hint.to_string()));
         }
         ok
     }

@@ -1,7 +1,7 @@
-//! Render stage: one planned job → a `Scene` (every layer resolved and laid out for the
+//! Render stage: one planned job → a `Creative` (every layer resolved and laid out for the
 //! preset's canvas) → composed RGBA frames, in order.
 //!
-//! A scene is prepared once per job; what does not move is composed once (the *plate*:
+//! A creative is prepared once per job; what does not move is composed once (the *plate*:
 //! background, product, grade), so a still-background video costs one composition plus a
 //! copy per frame. Captions are drawn after the grade so brand colours stay exact.
 
@@ -293,8 +293,9 @@ struct Segment {
 /// Normalised rectangle (x, y, w, h) in 0..=1 of the canvas.
 pub type NormBox = [f32; 4];
 
-/// One job's composition: its segments in play order and the video-wide fades.
-pub struct Scene {
+/// The prepared composition of one output: its segments in play order and the video-wide
+/// fades. (Not the template's `[[scene]]`: each of those becomes one `Segment`.)
+pub struct Creative {
     pub width: u32,
     pub height: u32,
     pub fps: u32,
@@ -370,7 +371,7 @@ impl Report {
     }
 }
 
-/// Prepares one job's scene: every layer decoded, fitted, shaped and placed.
+/// Prepares one job's creative: every layer decoded, fitted, shaped and placed.
 pub fn prepare(
     t: &Template,
     job: &Job,
@@ -379,7 +380,7 @@ pub fn prepare(
     assets: &Assets,
     fonts: &FontBook,
     text_cache: &TextCache,
-) -> Result<Scene, RenderError> {
+) -> Result<Creative, RenderError> {
     let (w, h) = (preset.width, preset.height);
     let fps = t.fps;
     let is_video = preset.kind == PresetKind::Video;
@@ -550,7 +551,7 @@ pub fn prepare(
 
     let mut seen = std::collections::HashSet::new();
     report.fonts.retain(|f| seen.insert(f.clone()));
-    Ok(Scene {
+    Ok(Creative {
         width: w,
         height: h,
         fps,
@@ -1160,7 +1161,7 @@ fn draw_posed(canvas: &mut RgbaImage, p: &ProductLayer, pose: Pose) {
     ops::blend(canvas, &turned, x, y, pose.opacity);
 }
 
-impl Scene {
+impl Creative {
     fn timeline_frame(&self, i: u32) -> u32 {
         if self.frames == 1 {
             self.poster_frame

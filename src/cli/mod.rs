@@ -310,9 +310,10 @@ fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
         limits: Default::default(),
     };
     let mut reporter = progress::reporter(a.progress);
-    let report = creative_factory::exec::run(&t, &plan, &hashes, &presets, &fonts, &opts, &mut |ev| {
-        reporter.event(ev)
-    })?;
+    let report =
+        creative_factory::exec::run(&t, &plan, &hashes, &presets, &fonts, &opts, &mut |ev| {
+            reporter.event(ev)
+        })?;
     if a.progress != progress::ProgressMode::Json {
         eprintln!(
             "outputs in {}/ — manifest: {}",

@@ -614,8 +614,8 @@ fn run_job(
             }
         }
     }
-    let verified =
-        export::verify(&staged, job, creative.frames, creative.fps).map_err(at(job, Stage::Verify))?;
+    let verified = export::verify(&staged, job, creative.frames, creative.fps)
+        .map_err(at(job, Stage::Verify))?;
     if !samples.is_empty() {
         let frames: Vec<&image::RgbaImage> = samples.iter().collect();
         let masks = crate::dedup::fingerprint::Masks {

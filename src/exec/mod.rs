@@ -83,7 +83,7 @@ pub enum Event {
     Verdict {
         index: usize,
         file: String,
-        verdict: String,
+        verdict: crate::dedup::VerdictKind,
         held: bool,
         reason: String,
     },
@@ -301,7 +301,7 @@ pub fn run(
                     on_event(Event::Verdict {
                         index: i,
                         file: plan.jobs[i].file.clone(),
-                        verdict: d.label().unwrap_or_default().to_string(),
+                        verdict: v.verdict,
                         held: d.hold,
                         reason: v.reason.clone(),
                     });
@@ -317,7 +317,7 @@ pub fn run(
     for ((job, outcome), decision) in plan.jobs.iter().zip(outcomes).zip(decisions) {
         let mut row = base_row(t, job, presets);
         if let Some(d) = &decision {
-            row.dedup = d.label().map(String::from);
+            row.dedup = d.kind();
             row.dedup_reason = d
                 .verdict
                 .as_ref()

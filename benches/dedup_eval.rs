@@ -345,7 +345,7 @@ fn main() {
         template: "eval".into(),
         preset: "tmall-main".into(),
         region: None,
-        kind: "image".into(),
+        kind: creative_factory::dedup::MediaKind::Image,
         duration: 0.0,
         background: AssetRef {
             id: format!("bg{bg}"),

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::fingerprint::{Fingerprint, Masks};
+use super::fingerprint::{Fingerprint, Masks, MediaKind};
 use super::DedupError;
 
 /// A module asset the engine used, identified by content.
@@ -25,8 +25,7 @@ pub struct Composition {
     /// pack's markets are separate accounts, so outputs of different regions never compete.
     #[serde(default)]
     pub region: Option<String>,
-    /// "video" or "image".
-    pub kind: String,
+    pub kind: MediaKind,
     /// Seconds (0 for stills).
     pub duration: f64,
     pub background: AssetRef,

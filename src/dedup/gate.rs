@@ -12,7 +12,8 @@ use crate::render::NormBox;
 use crate::template::{BackgroundSource, DedupPolicy, Pool, Template};
 
 use super::{
-    Candidate, Composition, DedupError, Fingerprint, GateConfig, Library, Verdict, VerdictKind,
+    Candidate, Composition, DedupError, Fingerprint, GateConfig, Library, MediaKind, Verdict,
+    VerdictKind,
 };
 
 fn digest(s: &str) -> String {
@@ -122,14 +123,15 @@ pub fn composition(t: &Template, job: &Job, preset: &Preset, hashes: &AssetHashe
         }
     });
     let kind = match job.kind {
-        PresetKind::Video => "video",
-        PresetKind::Image => "image",
+        PresetKind::Video => MediaKind::Video,
+        PresetKind::Image => MediaKind::Image,
     };
     // "Video type" in the platform's sense: how the creative is built, not what it shows.
     let shots = t.scenes.len().max(1)
         + usize::from(job.choices.end_card.is_some() && job.kind == PresetKind::Video);
     let structure = format!(
-        "{kind}:bg-{bg_kind}{}{}/{shots}-shot",
+        "{}:bg-{bg_kind}{}{}/{shots}-shot",
+        kind.as_str(),
         if product.is_some() { "+product" } else { "" },
         if copy.is_empty() { "" } else { "+caption" }
     );
@@ -137,7 +139,7 @@ pub fn composition(t: &Template, job: &Job, preset: &Preset, hashes: &AssetHashe
         template: t.name.clone(),
         preset: job.preset.clone(),
         region: Some(job.region.clone()),
-        kind: kind.to_string(),
+        kind,
         duration: job.duration,
         background: super::AssetRef {
             id: bg_id,
@@ -185,12 +187,9 @@ pub struct Decision {
 }
 
 impl Decision {
-    pub fn label(&self) -> Option<&'static str> {
-        self.verdict.as_ref().map(|v| match v.verdict {
-            VerdictKind::Distinct => "distinct",
-            VerdictKind::Similar => "similar",
-            VerdictKind::Duplicate => "duplicate",
-        })
+    /// `None` when the file could not be scored.
+    pub fn kind(&self) -> Option<VerdictKind> {
+        self.verdict.as_ref().map(|v| v.verdict)
     }
 }
 

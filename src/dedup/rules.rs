@@ -124,6 +124,17 @@ pub enum VerdictKind {
     Duplicate,
 }
 
+impl std::fmt::Display for VerdictKind {
+    /// As serde spells it, so progress lines and the manifest agree.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            VerdictKind::Distinct => "distinct",
+            VerdictKind::Similar => "similar",
+            VerdictKind::Duplicate => "duplicate",
+        })
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Match {
     pub file: PathBuf,

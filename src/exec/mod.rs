@@ -83,7 +83,7 @@ pub enum Event {
     Verdict {
         index: usize,
         file: String,
-        verdict: String,
+        verdict: crate::dedup::VerdictKind,
         held: bool,
         reason: String,
     },
@@ -301,7 +301,7 @@ pub fn run(
                     on_event(Event::Verdict {
                         index: i,
                         file: plan.jobs[i].file.clone(),
-                        verdict: d.label().unwrap_or_default().to_string(),
+                        verdict: v.verdict,
                         held: d.hold,
                         reason: v.reason.clone(),
                     });
@@ -317,7 +317,7 @@ pub fn run(
     for ((job, outcome), decision) in plan.jobs.iter().zip(outcomes).zip(decisions) {
         let mut row = base_row(t, job, presets);
         if let Some(d) = &decision {
-            row.dedup = d.label().map(String::from);
+            row.dedup = d.kind();
             row.dedup_reason = d
                 .verdict
                 .as_ref()
@@ -444,14 +444,14 @@ fn run_job(
         .iter()
         .find(|r| r.code == job.region)
         .ok_or_else(|| JobError::new(job, Stage::Prepare, JobFailure::UnknownRegion))?;
-    let scene = render::prepare(t, job, preset, region, assets, fonts, text_cache)
+    let creative = render::prepare(t, job, preset, region, assets, fonts, text_cache)
         .map_err(at(job, Stage::Prepare))?;
     let staged = staging.path_for(job);
     let stamp = stamp_for(t, job);
     let mut extra = Extra {
-        rules_applied: scene.rules_applied.clone(),
-        fonts: scene.fonts.clone(),
-        scenes: scene
+        rules_applied: creative.rules_applied.clone(),
+        fonts: creative.fonts.clone(),
+        scenes: creative
             .scenes
             .iter()
             .map(|(id, start, end)| export::SceneSpan {
@@ -460,20 +460,20 @@ fn run_job(
                 end: *end,
             })
             .collect(),
-        product_box: scene.product_box,
-        text_boxes: scene.text_boxes.clone(),
+        product_box: creative.product_box,
+        text_boxes: creative.text_boxes.clone(),
         ..Extra::default()
     };
     let _ = events.send(Event::JobStarted {
         index: job.index,
         file: job.file.clone(),
-        frames: scene.frames,
+        frames: creative.frames,
     });
 
     let mut samples: Vec<image::RgbaImage> = Vec::new();
     match preset.kind {
         PresetKind::Image => {
-            let frame = scene.frame(0);
+            let frame = creative.frame(0);
             let spec = preset
                 .image
                 .as_ref()
@@ -496,9 +496,9 @@ fn run_job(
             // x264's thread count changes its output bytes, so it follows the machine, never
             // `--jobs`: the same template gives the same files however many jobs run.
             let mut settings = VideoSettings::new(
-                scene.width,
-                scene.height,
-                scene.fps,
+                creative.width,
+                creative.height,
+                creative.fps,
                 video.clone(),
                 aspec.clone(),
             );
@@ -506,7 +506,7 @@ fn run_job(
                 .map(|n| n.get() as u32)
                 .unwrap_or(2)
                 .min(8);
-            settings.frames = Some(scene.frames);
+            settings.frames = Some(creative.frames);
             // Few frames in flight: memory stays flat however long the clip or the batch.
             let (ftx, frx) = bounded::<image::RgbaImage>(3);
             // Encoded frames come back to be drawn over, and no more than IN_FLIGHT are ever
@@ -524,7 +524,7 @@ fn run_job(
             let sound_failed = AtomicBool::new(false);
             // The duplicate gate samples one frame a second; keeping them small here spares it
             // decoding the whole file again (the costliest part of fingerprinting).
-            let sample_every = (scene.fps / crate::dedup::fingerprint::VIDEO_FPS).max(1);
+            let sample_every = (creative.fps / crate::dedup::fingerprint::VIDEO_FPS).max(1);
             let gate_on = t.dedup.policy != crate::template::DedupPolicy::Off;
             let encode = at(job, Stage::Encode);
             let result: Result<render::Soundtrack, JobError> = std::thread::scope(|s| {
@@ -566,7 +566,7 @@ fn run_job(
                     }
                     w.finish().map_err(&encode)
                 });
-                for i in 0..scene.frames {
+                for i in 0..creative.frames {
                     if cancel.load(Ordering::Relaxed) || sound_failed.load(Ordering::Relaxed) {
                         break;
                     }
@@ -574,25 +574,25 @@ fn run_job(
                         Ok(f) => f,
                         Err(_) if made < IN_FLIGHT => {
                             made += 1;
-                            image::RgbaImage::new(scene.width, scene.height)
+                            image::RgbaImage::new(creative.width, creative.height)
                         }
                         Err(_) => match recycle_rx.recv() {
                             Ok(f) => f,
                             Err(_) => break, // the encoder stopped; its error is reported below
                         },
                     };
-                    scene.frame_into(i, &mut frame);
+                    creative.frame_into(i, &mut frame);
                     if gate_on && i % sample_every == 0 {
                         samples.push(crate::dedup::fingerprint::sample_frame(&frame));
                     }
                     if ftx.send(frame).is_err() {
                         break; // the encoder stopped; its error is reported below
                     }
-                    if i % 15 == 14 || i + 1 == scene.frames {
+                    if i % 15 == 14 || i + 1 == creative.frames {
                         let _ = events.send(Event::Frames {
                             index: job.index,
                             done: i + 1,
-                            total: scene.frames,
+                            total: creative.frames,
                         });
                     }
                 }
@@ -614,13 +614,13 @@ fn run_job(
             }
         }
     }
-    let verified =
-        export::verify(&staged, job, scene.frames, scene.fps).map_err(at(job, Stage::Verify))?;
+    let verified = export::verify(&staged, job, creative.frames, creative.fps)
+        .map_err(at(job, Stage::Verify))?;
     if !samples.is_empty() {
         let frames: Vec<&image::RgbaImage> = samples.iter().collect();
         let masks = crate::dedup::fingerprint::Masks {
-            product_box: scene.product_box,
-            text_boxes: scene.text_boxes.clone(),
+            product_box: creative.product_box,
+            text_boxes: creative.text_boxes.clone(),
         };
         let (w, h) = samples[0].dimensions();
         // A failure (e.g. every sample too flat to hash) leaves it to the gate, which decodes

@@ -227,7 +227,7 @@ pub struct ManifestRow {
     /// True peak (BS.1770-4 Annex 2) of the soundtrack after AAC coding, dBTP.
     pub true_peak_dbtp: Option<f64>,
     /// Duplicate-gate verdict (`distinct`, `similar`, `duplicate`) when scored.
-    pub dedup: Option<String>,
+    pub dedup: Option<crate::dedup::VerdictKind>,
     pub dedup_reason: Option<String>,
     pub error: Option<String>,
     /// Set with `error`.
@@ -327,7 +327,7 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
             r.bytes.to_string(),
             r.sha256.clone(),
             r.tracking_url.clone().unwrap_or_default(),
-            r.dedup.clone().unwrap_or_default(),
+            r.dedup.map(serde_name).unwrap_or_default(),
             r.dedup_reason.clone().unwrap_or_default(),
             r.error.clone().unwrap_or_default(),
             r.loudness_lufs

@@ -26,7 +26,7 @@ fn comp(bg: AssetRef, product: AssetRef, copy: &str, audio: &str) -> Composition
         template: "sneaker".into(),
         preset: "tmall-main".into(),
         region: None,
-        kind: "image".into(),
+        kind: creative_factory::dedup::MediaKind::Image,
         duration: 0.0,
         background: bg,
         product: Some(product),

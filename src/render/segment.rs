@@ -1,0 +1,695 @@
+//! Segments: one `[[scene]]` of a job (or the whole timeline without scenes) laid out for
+//! the canvas, and how a segment composes a frame.
+
+use std::sync::Arc;
+
+use image::RgbaImage;
+
+use super::motion::{self, Pose};
+use super::{badge, captions, copy_or_fallback, look, ops, Area, Ctx, RenderError, Report};
+use crate::media::VideoClip;
+use crate::template::{
+    Anchor, Animation, BackgroundSource, Direction, Fit, Idle, KenBurns, Keyframe, Pool, Region,
+    Rgba, Subtitle, Transition, VPos,
+};
+use crate::text::{Align, FontBook, TextCache, TextStyle};
+
+/// A premultiplied layer at a canvas position.
+#[derive(Clone)]
+struct Placed {
+    img: RgbaImage,
+    x: i64,
+    y: i64,
+}
+
+/// A caption with its time and animation (rasterized once; see `captions.rs`).
+struct TextLayer {
+    caption: captions::Caption,
+}
+
+enum Backdrop {
+    /// Background (and, when it does not move, the product) composed and graded once.
+    Plate(RgbaImage),
+    Clip {
+        clip: Arc<VideoClip>,
+        fit: Fit,
+        pad: Rgba,
+        looped: bool,
+    },
+}
+
+/// Ken Burns over a backdrop fitted at the largest zoom, so every window is a downscale.
+struct BackdropMotion {
+    kb: KenBurns,
+    max_zoom: f32,
+}
+
+/// The product with what it needs to move: its straight-alpha image (with shadow) for
+/// per-frame scaling and rotation, and its path.
+struct ProductLayer {
+    placed: Placed,
+    straight: RgbaImage,
+    keyframes: Vec<Keyframe>,
+    idle: Option<Idle>,
+    parallax: f32,
+}
+
+impl ProductLayer {
+    fn moves(&self, backdrop_moves: bool) -> bool {
+        !self.keyframes.is_empty()
+            || self.idle.is_some()
+            || (self.parallax != 0.0 && backdrop_moves)
+    }
+}
+
+/// One scene of the job, laid out for the preset's canvas. A video without `[[scene]]` is
+/// one segment spanning the whole timeline.
+pub(super) struct Segment {
+    /// Timeline frames [start, end).
+    pub(super) start: u32,
+    end: u32,
+    /// How it enters: kind, length, easing.
+    pub(super) transition: Transition,
+    backdrop: Backdrop,
+    motion: Option<BackdropMotion>,
+    product: Option<ProductLayer>,
+    /// The plate already holds the product and the look's picture-wide parts.
+    plate_done: bool,
+    texts: Vec<TextLayer>,
+    stickers: Vec<badge::Sticker>,
+    look: Option<look::Look>,
+}
+
+/// One segment: the options its scene (or the variant, without scenes) picked, laid out.
+pub(super) fn prepare_segment(
+    cx: &Ctx<'_>,
+    scene: Option<usize>,
+    start: u32,
+    end: u32,
+    transition: Transition,
+    report: &mut Report,
+) -> Result<Segment, RenderError> {
+    let Ctx {
+        t,
+        job,
+        preset,
+        region,
+        assets,
+        fonts,
+        text_cache,
+        is_video,
+        ..
+    } = *cx;
+    let area = &cx.area;
+    let (w, h) = (preset.width, preset.height);
+    let rules = &preset.rules;
+    let fps = t.fps;
+    let pick = |pool: Pool| match scene {
+        Some(s) => job.choices.in_scene(t, s, pool),
+        None => job.choices.get(pool),
+    };
+
+    // Background.
+    let bg = t.background_for(
+        region,
+        pick(Pool::Background).unwrap_or(job.choices.background),
+    );
+    let motion = bg
+        .motion
+        .clone()
+        .filter(|_| !rules.white_background && is_video)
+        .map(|kb| BackdropMotion {
+            max_zoom: kb.zoom.0.max(kb.zoom.1).max(1.0),
+            kb,
+        });
+    // A moving backdrop is fitted at its largest zoom so every frame's window downscales.
+    let (bw, bh) = match &motion {
+        Some(m) => (
+            ((w as f32 * m.max_zoom).ceil() as u32),
+            ((h as f32 * m.max_zoom).ceil() as u32),
+        ),
+        None => (w, h),
+    };
+    let mut backdrop = if rules.white_background {
+        report.note("white background");
+        Backdrop::Plate(ops::solid(w, h, Rgba::WHITE))
+    } else {
+        match &bg.source {
+            BackgroundSource::Color(c) => {
+                Backdrop::Plate(ops::solid(bw, bh, Rgba([c.0[0], c.0[1], c.0[2], 255])))
+            }
+            BackgroundSource::Gradient { from, to, angle } => {
+                Backdrop::Plate(ops::gradient(bw, bh, *from, *to, *angle))
+            }
+            BackgroundSource::Image(p) => {
+                let img = assets.image(p, "background", &bg.id)?;
+                Backdrop::Plate(ops::fit(&img, bw, bh, bg.fit, bg.pad))
+            }
+            BackgroundSource::Video { path, looped, .. } => {
+                let clip = match assets.clips.get(path) {
+                    Some(Ok(c)) => c.clone(),
+                    Some(Err(e)) => {
+                        return Err(RenderError::Media {
+                            pool: "background",
+                            option: bg.id.clone(),
+                            source: e.clone(),
+                        })
+                    }
+                    None => unreachable!("Assets::load covers every planned clip"),
+                };
+                Backdrop::Clip {
+                    clip,
+                    fit: bg.fit,
+                    pad: bg.pad,
+                    looped: *looped,
+                }
+            }
+        }
+    };
+
+    // Effects: the look is prepared once per segment; a white background must stay RGB 255,
+    // so it gets none.
+    let effects = pick(Pool::Effects).map(|ei| t.effects_for(region, ei));
+    let look = effects.and_then(look::Look::new);
+    let look = if rules.white_background && look.is_some() {
+        report.note("look skipped (white background must stay RGB 255)");
+        None
+    } else {
+        look
+    };
+
+    // Product.
+    let mut product = None;
+    if let Some(pi) = pick(Pool::Product) {
+        let p = t.product_for(region, pi);
+        let src = assets.image(&p.source, "product", &p.id)?;
+        // Cut-outs often carry transparent margins; size by what is visible.
+        let src = match ops::alpha_bounds(&src) {
+            Some((x, y, bw, bh)) if (bw, bh) != src.dimensions() => {
+                image::imageops::crop_imm(&*src, x, y, bw, bh).to_image()
+            }
+            _ => (*src).clone(),
+        };
+        let (pw, ph) = (src.width() as f32, src.height() as f32);
+        let (mut scale, mut anchor, mut offset, mut rotation, mut shadow) =
+            (p.scale, p.anchor, p.offset, p.rotation, p.shadow.clone());
+        let mut box_area = Area {
+            x: area.x,
+            y: area.y,
+            w: area.w,
+            h: area.h,
+        };
+        let mut animated = is_video;
+        if let Some(fill) = rules.min_product_fill {
+            // The platform measures the product against the whole frame: centre it, upright,
+            // without a shadow that would tint the white background.
+            scale = scale.max((fill + 0.03).min(0.98));
+            anchor = Anchor::Center;
+            offset = (0.0, 0.0);
+            rotation = 0.0;
+            shadow = None;
+            animated = false;
+            box_area = Area { x: 0, y: 0, w, h };
+            report.note(format!("product fills ≥ {:.0} %", fill * 100.0));
+        }
+        if region.direction == Direction::Rtl {
+            anchor = anchor.mirrored();
+            offset.0 = -offset.0;
+        }
+        let s = (scale * box_area.w as f32 / pw).min(scale * box_area.h as f32 / ph);
+        let (tw, th) = (
+            ((pw * s).round() as u32).max(1),
+            ((ph * s).round() as u32).max(1),
+        );
+        let mut scaled = ops::rotate(&ops::resize(&src, tw, th, None), rotation);
+        // The grade is a look on the picture; applying it to each layer once (rather than to
+        // every composed frame) is the same for opaque pixels and far cheaper over video.
+        if let Some(l) = &look {
+            l.apply_layer(&mut scaled);
+        }
+        let (fx, fy) = anchor.fractions();
+        let px = box_area.x as f32
+            + (box_area.w as f32 - scaled.width() as f32) * fx
+            + offset.0 * w as f32;
+        let py = box_area.y as f32
+            + (box_area.h as f32 - scaled.height() as f32) * fy
+            + offset.1 * h as f32;
+        let (px, py) = (px.round() as i64, py.round() as i64);
+        report.product_box.get_or_insert([
+            px as f32 / w as f32,
+            py as f32 / h as f32,
+            scaled.width() as f32 / w as f32,
+            scaled.height() as f32 / h as f32,
+        ]);
+        let short = w.min(h) as f32;
+        let layer = match shadow {
+            Some(sh) => with_shadow(
+                &scaled,
+                sh.color,
+                (sh.offset.0 * short, sh.offset.1 * short),
+                sh.blur * short,
+            ),
+            None => Placed {
+                img: ops::premultiply(scaled),
+                x: 0,
+                y: 0,
+            },
+        };
+        let mut keyframes = if animated {
+            p.keyframes.clone()
+        } else {
+            Vec::new()
+        };
+        if region.direction == Direction::Rtl {
+            // Mirrored layouts enter from the mirrored side.
+            for k in &mut keyframes {
+                k.offset.0 = -k.offset.0;
+            }
+        }
+        let straight =
+            if animated && (!keyframes.is_empty() || p.idle.is_some() || p.parallax != 0.0) {
+                ops::unpremultiply(layer.img.clone())
+            } else {
+                RgbaImage::new(1, 1)
+            };
+        product = Some(ProductLayer {
+            placed: Placed {
+                img: layer.img,
+                x: px + layer.x,
+                y: py + layer.y,
+            },
+            straight,
+            keyframes,
+            idle: p.idle.clone().filter(|_| animated),
+            parallax: if animated { p.parallax } else { 0.0 },
+        });
+    }
+
+    // Captions: timings are relative to the segment.
+    let mut texts = Vec::new();
+    if let Some(si) = pick(Pool::Subtitle) {
+        if rules.no_text {
+            report.note("no text");
+        } else {
+            let sub = t.subtitle_for(region, si);
+            let missing = |have: Vec<String>, tried: Vec<String>| RenderError::MissingCopy {
+                option: sub.id.clone(),
+                region: region.code.clone(),
+                locale: region.locale.clone(),
+                tried: tried.join(", "),
+                have: have.join(", "),
+            };
+            let frame = |secs: f64| (start + (secs * fps as f64).round() as u32).min(end);
+            /// (copy, karaoke marks, first frame, end frame)
+            type Timed<'a> = (&'a str, &'a [(usize, f64)], u32, u32);
+            let mut lines: Vec<Timed> = Vec::new();
+            if !sub.text.is_empty() {
+                let text = copy_or_fallback(t, &sub.text, region, &mut report.rules_applied)
+                    .map_err(|tried| missing(sub.text.keys().cloned().collect(), tried))?;
+                lines.push((text, &[], start, end));
+            }
+            for l in &sub.lines {
+                let text = copy_or_fallback(t, &l.text, region, &mut report.rules_applied)
+                    .map_err(|tried| missing(l.text.keys().cloned().collect(), tried))?;
+                lines.push((text, &[], frame(l.start), frame(l.end)));
+            }
+            if !sub.captions.is_empty() {
+                // Each locale keeps its own cue timings: the region's file decides when.
+                let cues = crate::template::locale_lookup(&sub.captions, region)
+                    .map_err(|tried| missing(sub.captions.keys().cloned().collect(), tried))?;
+                for c in cues {
+                    lines.push((&c.text, &c.marks, frame(c.start), frame(c.end)));
+                }
+            }
+            for (text, marks, first, last) in lines {
+                if first >= last {
+                    // Shorter than a frame, or after the end of the scene.
+                    continue;
+                }
+                // Karaoke marks are seconds on the caption file's timeline, which starts with
+                // its scene.
+                let timing = captions::Timing {
+                    start: first,
+                    end: last,
+                    fps,
+                    marks,
+                };
+                let caption = place_text(sub, text, &timing, region, w, area, fonts, text_cache)?;
+                report.text_boxes.push([
+                    caption.x as f32 / w as f32,
+                    caption.y as f32 / h as f32,
+                    caption.width() as f32 / w as f32,
+                    caption.height() as f32 / h as f32,
+                ]);
+                // The raster's own layout says which families its runs fell back to.
+                report.fonts.extend(caption.families());
+                texts.push(TextLayer { caption });
+            }
+        }
+    }
+
+    // Stickers and badges.
+    let mut stickers = Vec::new();
+    if let Some(bi) = pick(Pool::Badge) {
+        let b = &t.badges[bi];
+        if rules.no_text {
+            report.note("no badge (no text/logos)");
+        } else {
+            let copy = if b.text.is_empty() {
+                None
+            } else {
+                Some(
+                    copy_or_fallback(t, &b.text, region, &mut report.rules_applied).map_err(
+                        |tried| RenderError::MissingCopy {
+                            option: b.id.clone(),
+                            region: region.code.clone(),
+                            locale: region.locale.clone(),
+                            tried: tried.join(", "),
+                            have: b.text.keys().cloned().collect::<Vec<_>>().join(", "),
+                        },
+                    )?,
+                )
+            };
+            let first = (start + (b.start * fps as f64).round() as u32).min(end);
+            let last = b
+                .end
+                .map(|e| (start + (e * fps as f64).round() as u32).min(end))
+                .unwrap_or(end);
+            let (first, last) = if is_video {
+                (first, last)
+            } else {
+                (start, end.max(start + 1))
+            };
+            if first < last {
+                let s = badge::sticker(
+                    b,
+                    copy,
+                    region,
+                    (w, h),
+                    area,
+                    (first, last, fps),
+                    fonts,
+                    text_cache,
+                )?;
+                report.text_boxes.push([
+                    s.x as f32 / w as f32,
+                    s.y as f32 / h as f32,
+                    s.width() as f32 / w as f32,
+                    s.height() as f32 / h as f32,
+                ]);
+                stickers.push(s);
+            }
+        }
+    }
+
+    // A still backdrop gets the look's static parts once; when nothing on it moves, the
+    // product and the picture-wide parts (frame blur, sharpening) are baked in too.
+    let mut plate_done = false;
+    if let Backdrop::Plate(plate) = &mut backdrop {
+        if let Some(l) = &look {
+            l.apply_layer(plate);
+            l.apply_background(plate);
+        }
+        if motion.is_none() && product.as_ref().is_none_or(|p| !p.moves(false)) {
+            if let Some(p) = &product {
+                ops::blend(plate, &p.placed.img, p.placed.x, p.placed.y, 1.0);
+            }
+            if let Some(l) = &look {
+                l.apply_picture(plate);
+            }
+            plate_done = true;
+        }
+    }
+
+    Ok(Segment {
+        start,
+        end,
+        transition,
+        backdrop,
+        motion,
+        product,
+        plate_done,
+        texts,
+        stickers,
+        look,
+    })
+}
+
+fn with_shadow(img: &RgbaImage, color: Rgba, offset: (f32, f32), blur: f32) -> Placed {
+    let r = blur.round().max(0.0) as u32;
+    let (dx, dy) = (offset.0.round() as i64, offset.1.round() as i64);
+    let margin = (3 * r) as i64;
+    let left = margin + (-dx).max(0);
+    let top = margin + (-dy).max(0);
+    let cw = img.width() as i64 + 2 * margin + dx.abs();
+    let ch = img.height() as i64 + 2 * margin + dy.abs();
+    let mut alpha = vec![0u8; (cw * ch) as usize];
+    for (x, y, p) in img.enumerate_pixels() {
+        let (sx, sy) = (x as i64 + left + dx, y as i64 + top + dy);
+        alpha[(sy * cw + sx) as usize] = p.0[3];
+    }
+    ops::blur_alpha(&mut alpha, cw as usize, ch as usize, r as usize);
+    let mut canvas = RgbaImage::new(cw as u32, ch as u32);
+    for (i, p) in canvas.pixels_mut().enumerate() {
+        let a = (alpha[i] as u32 * color.0[3] as u32 / 255) as u8;
+        p.0 = [color.0[0], color.0[1], color.0[2], a];
+    }
+    let mut canvas = ops::premultiply(canvas);
+    ops::blend(&mut canvas, &ops::premultiply(img.clone()), left, top, 1.0);
+    Placed {
+        img: canvas,
+        x: -left,
+        y: -top,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn place_text(
+    sub: &Subtitle,
+    text: &str,
+    timing: &captions::Timing<'_>,
+    region: &Region,
+    canvas_w: u32,
+    area: &Area,
+    fonts: &FontBook,
+    cache: &TextCache,
+) -> Result<captions::Caption, RenderError> {
+    let size = sub.size * canvas_w as f32;
+    let style = TextStyle {
+        families: sub.fonts.clone(),
+        size_px: size,
+        min_size_px: (sub.min_size * canvas_w as f32).min(size),
+        color: sub.color,
+        outline: sub
+            .outline
+            .as_ref()
+            .map(|o| (o.color, o.width * size / 48.0)),
+        shadow: sub.shadow.as_ref().map(|s| {
+            (
+                s.color,
+                (s.offset.0 * size, s.offset.1 * size),
+                s.blur * size,
+            )
+        }),
+        background: sub.background.as_ref().map(|b| (b.color, b.padding * size)),
+        align: Align::Center,
+        line_height: 1.25,
+    };
+    let max_w = (area.w as f32 * 0.92) as u32;
+    let max_h = (area.h as f32 * 0.4) as u32;
+    // The same caption recurs across variants and presets of a batch: shape it once.
+    let render = |style: &TextStyle| {
+        cache
+            .get_or_render(
+                fonts,
+                text,
+                &region.locale,
+                Some(region.direction.clone()),
+                style,
+                max_w,
+                max_h,
+            )
+            .map_err(|source| RenderError::Text {
+                option: sub.id.clone(),
+                locale: region.locale.clone(),
+                source,
+            })
+    };
+    let raster = render(&style)?;
+    // Karaoke draws sung words from a second block in the highlight colour: colour does not
+    // change the layout, so the two blocks line up pixel for pixel.
+    let highlight = match sub.animation {
+        Animation::Karaoke => Some(render(&TextStyle {
+            color: sub.highlight,
+            ..style.clone()
+        })?),
+        _ => None,
+    };
+    let img = &raster.image;
+    let margin = (area.h as f32 * 0.04) as i64;
+    let x = area.x as i64 + (area.w as i64 - img.width() as i64) / 2;
+    let y = match sub.position {
+        VPos::Top => area.y as i64 + margin,
+        VPos::Center => area.y as i64 + (area.h as i64 - img.height() as i64) / 2,
+        VPos::Bottom => area.y as i64 + area.h as i64 - img.height() as i64 - margin,
+    };
+    Ok(captions::Caption::new(
+        raster.clone(),
+        highlight,
+        x,
+        y,
+        timing,
+        sub.animation,
+        sub.animation_time,
+    ))
+}
+
+impl Segment {
+    /// A finished picture held from `start` to `end` (the end card): nothing on it moves.
+    pub(super) fn still(
+        start: u32,
+        end: u32,
+        transition: Transition,
+        picture: RgbaImage,
+    ) -> Segment {
+        Segment {
+            start,
+            end,
+            transition,
+            backdrop: Backdrop::Plate(picture),
+            motion: None,
+            product: None,
+            plate_done: true,
+            texts: Vec::new(),
+            stickers: Vec::new(),
+            look: None,
+        }
+    }
+
+    /// Progress through the segment at timeline frame `tf`, 0..=1.
+    fn progress(&self, tf: u32) -> f32 {
+        let len = (self.end - self.start).max(1) as f32;
+        ((tf.saturating_sub(self.start)) as f32 / len).clamp(0.0, 1.0)
+    }
+
+    /// Background and product at timeline frame `tf`, graded — the frame before any caption —
+    /// written over `out` (canvas-sized), so the executor can recycle frame buffers.
+    fn clean_plate_into(&self, tf: u32, out: &mut RgbaImage, fps: u32) {
+        let (w, h) = out.dimensions();
+        let local = tf.saturating_sub(self.start);
+        let (zoom, pan) = match &self.motion {
+            Some(m) => motion::ken_burns_at(&m.kb, self.progress(tf)),
+            None => (1.0, (0.0, 0.0)),
+        };
+        let window = |img: &RgbaImage, out: &mut RgbaImage| {
+            ops::resize_opaque_into(
+                img,
+                out,
+                Some(motion::view_window(img.dimensions(), zoom, pan)),
+            )
+        };
+        match &self.backdrop {
+            Backdrop::Plate(p) if self.motion.is_some() => window(p, out),
+            Backdrop::Plate(p) => out.copy_from_slice(p),
+            Backdrop::Clip {
+                clip,
+                fit,
+                pad,
+                looped,
+            } => {
+                let n = clip.len().max(1) as u32;
+                let k = if *looped { local % n } else { local.min(n - 1) };
+                let src = clip.frame(k as usize);
+                // Grading the source frame before it is scaled up touches far fewer pixels.
+                let graded = self.look.as_ref().filter(|l| l.changes_colour()).map(|l| {
+                    let mut graded = src.clone();
+                    l.apply_layer(&mut graded);
+                    graded
+                });
+                let src = graded.as_ref().unwrap_or(src);
+                match &self.motion {
+                    Some(m) => {
+                        let (bw, bh) = (
+                            (w as f32 * m.max_zoom).ceil() as u32,
+                            (h as f32 * m.max_zoom).ceil() as u32,
+                        );
+                        window(&ops::fit_opaque(src, bw, bh, *fit, *pad), out);
+                    }
+                    None => ops::fit_opaque_into(src, out, *fit, *pad),
+                }
+                if let Some(l) = &self.look {
+                    l.apply_background(out);
+                }
+            }
+        }
+        if self.plate_done {
+            return;
+        }
+        if let Some(p) = &self.product {
+            let mut pose = motion::pose_at(
+                &p.keyframes,
+                p.idle.as_ref(),
+                local as f32 / fps.max(1) as f32,
+            );
+            if p.parallax != 0.0 {
+                // The picture moves against the view: a layer nearer the viewer moves more.
+                pose.offset.0 -= pan.0 * zoom * p.parallax;
+                pose.offset.1 -= pan.1 * zoom * p.parallax;
+            }
+            draw_posed(out, p, pose);
+        }
+        if let Some(l) = &self.look {
+            l.apply_picture(out);
+        }
+    }
+
+    pub(super) fn render_into(&self, tf: u32, out: &mut RgbaImage, fps: u32, still: bool) {
+        self.clean_plate_into(tf, out, fps);
+        for t in &self.texts {
+            t.caption.draw(out, tf, still);
+        }
+        for s in &self.stickers {
+            s.draw(out, tf, still);
+        }
+        // Vignette and grain sit over the captions, as a lens and film would.
+        if let Some(l) = &self.look {
+            l.apply_frame(out, tf);
+        }
+    }
+}
+
+/// The product at a pose: moved, scaled about its centre, turned and faded.
+fn draw_posed(canvas: &mut RgbaImage, p: &ProductLayer, pose: Pose) {
+    let (w, h) = (canvas.width() as f32, canvas.height() as f32);
+    let dx = (pose.offset.0 * w).round() as i64;
+    let dy = (pose.offset.1 * h).round() as i64;
+    if (pose.scale - 1.0).abs() < 0.002 && pose.rotation.abs() < 0.05 {
+        ops::blend(
+            canvas,
+            &p.placed.img,
+            p.placed.x + dx,
+            p.placed.y + dy,
+            pose.opacity,
+        );
+        return;
+    }
+    if pose.scale <= 0.001 || pose.opacity <= 0.0 {
+        return;
+    }
+    let (pw, ph) = p.straight.dimensions();
+    let (sw, sh) = (
+        ((pw as f32 * pose.scale).round() as u32).max(1),
+        ((ph as f32 * pose.scale).round() as u32).max(1),
+    );
+    let scaled = if (sw, sh) == (pw, ph) {
+        p.straight.clone()
+    } else {
+        ops::resize(&p.straight, sw, sh, None)
+    };
+    let turned = ops::premultiply(ops::rotate(&scaled, pose.rotation));
+    let cx = p.placed.x as f32 + pw as f32 / 2.0;
+    let cy = p.placed.y as f32 + ph as f32 / 2.0;
+    let x = (cx - turned.width() as f32 / 2.0).round() as i64 + dx;
+    let y = (cy - turned.height() as f32 / 2.0).round() as i64 + dy;
+    ops::blend(canvas, &turned, x, y, pose.opacity);
+}

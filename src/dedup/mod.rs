@@ -5,7 +5,7 @@
 //! keypoint geometry only on retrieved candidates (`geometry`) → the platform rules
 //! (`rules`), which turn measurements and known compositions into a `Verdict`.
 
-pub mod composition;
+pub(crate) mod composition;
 pub mod fingerprint;
 pub mod gate;
 pub mod geometry;

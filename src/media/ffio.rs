@@ -56,7 +56,7 @@ pub(crate) fn local_url(path: &Path) -> Result<String, OpenError> {
     let abs: PathBuf = std::fs::canonicalize(path).map_err(OpenError::Io)?;
     let s = abs
         .to_str()
-        .ok_or_else(|| OpenError::NotRegular("path is not valid UTF-8"))?;
+        .ok_or(OpenError::NotRegular("path is not valid UTF-8"))?;
     Ok(format!("file:{s}"))
 }
 

@@ -9,12 +9,12 @@ mod assets;
 mod badge;
 mod bilinear;
 mod blend_row;
-pub mod captions;
+pub(crate) mod captions;
 pub mod look;
-pub mod motion;
+pub(crate) mod motion;
 pub mod ops;
 mod segment;
-pub mod sound;
+pub(crate) mod sound;
 
 pub use assets::Assets;
 pub use sound::{soundtrack, Soundtrack};

@@ -90,10 +90,6 @@ impl Pose {
         rotation: 0.0,
         opacity: 1.0,
     };
-
-    pub fn is_rest(&self) -> bool {
-        *self == Pose::REST
-    }
 }
 
 /// The pose at `t` seconds into the scene: keyframes interpolated with the easing of the

@@ -4,11 +4,11 @@
 //! column and a hint, so an operator fixes a template in one pass. The schema is documented in
 //! docs/TEMPLATE.md.
 
-pub mod cues;
+pub(crate) mod cues;
 mod diag;
-pub mod lut;
+pub(crate) mod lut;
 mod model;
-pub mod raw;
+pub(crate) mod raw;
 mod validate;
 
 pub use diag::{line_col, Diagnostic, Diagnostics, Severity};

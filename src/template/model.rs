@@ -84,7 +84,7 @@ pub struct Template {
     pub end_cards: Vec<EndCard>,
     /// The video as a sequence of scenes, in template order; empty = one scene spanning
     /// the whole duration, made of the variant's pool choices.
-    pub scenes: Vec<SceneSpec>,
+    pub scenes: Vec<Scene>,
     /// Regions the output section names, resolved to locales, in template order.
     pub regions: Vec<Region>,
     pub dedup: DedupSpec,
@@ -819,7 +819,7 @@ impl Transition {
 /// One scene of a video: its length, the transition into it, and the pool options it may
 /// use. A pool a scene does not list takes the variant's video-wide choice.
 #[derive(Debug, Clone)]
-pub struct SceneSpec {
+pub struct Scene {
     pub id: String,
     pub duration: f64,
     /// Per scene pool (`Pool::SCENE` order): `None` = the video-wide choice; `Some(list)` =
@@ -829,7 +829,7 @@ pub struct SceneSpec {
     pub transition: Transition,
 }
 
-impl SceneSpec {
+impl Scene {
     pub fn listed(&self, pool: Pool) -> Option<&Vec<usize>> {
         Pool::SCENE
             .iter()

@@ -149,6 +149,8 @@ macro_rules! raw_table {
         $(#[$meta])*
         #[derive(Debug)]
         pub struct $name {
+            // Every table records where it stands; only some have table-level diagnostics.
+            #[allow(dead_code)]
             pub span: std::ops::Range<usize>,
             $( $(#[$fmeta])* pub $field: raw_type!($kind $(<$arg>)?), )*
         }

@@ -18,7 +18,7 @@ impl V<'_> {
         &mut self,
         pool: S<Vec<RawScene>>,
         pools: &HashMap<Pool, Vec<String>>,
-    ) -> Vec<SceneSpec> {
+    ) -> Vec<Scene> {
         let Some(ids) = self.pool_ids("scene", &pool) else {
             return Vec::new();
         };
@@ -57,7 +57,7 @@ impl V<'_> {
                     None,
                 );
             }
-            out.push(SceneSpec {
+            out.push(Scene {
                 id,
                 duration,
                 pools: picks,
@@ -117,11 +117,7 @@ impl V<'_> {
     }
 
     /// `[variants] orders`: each a permutation of the scene ids.
-    pub(super) fn orders(
-        &mut self,
-        raw: Option<&RawOrders>,
-        scenes: &[SceneSpec],
-    ) -> Vec<Vec<usize>> {
+    pub(super) fn orders(&mut self, raw: Option<&RawOrders>, scenes: &[Scene]) -> Vec<Vec<usize>> {
         let Some(raw) = raw else { return Vec::new() };
         if scenes.is_empty() {
             self.err(

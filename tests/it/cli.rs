@@ -652,21 +652,26 @@ fn a_second_render_into_a_busy_directory_is_refused_and_names_the_holder() {
         r#"{"pid":4242,"host":"render-7","started":1796215872}"#,
     )
     .unwrap();
-    // `-o`: the lock stays with `flock` itself, so killing it is killing the holder.
+    // `-o`: the lock stays with `flock` itself, so killing it is killing the holder. It waits
+    // for the lock (`-w`, not `-n`): the probe below takes the lock for an instant, and a
+    // holder started in that instant must not give up.
     let mut holder = std::process::Command::new("flock")
-        .args(["-n", "-o", out.to_str().unwrap(), "sleep", "30"])
+        .args(["-w", "30", "-o", out.to_str().unwrap(), "sleep", "60"])
         .spawn()
         .unwrap();
-    for _ in 0..50 {
+    let mut held = false;
+    for _ in 0..300 {
         let free = std::process::Command::new("flock")
             .args(["-n", out.to_str().unwrap(), "true"])
             .status()
             .unwrap();
         if !free.success() {
+            held = true;
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    assert!(held, "the stand-in holder never took the lock");
     let o = render(&p, "t.toml", "out", &["--presets", "tiny-image"]);
     holder.kill().unwrap();
     holder.wait().unwrap();

@@ -110,6 +110,10 @@ pub struct RenderArgs {
     /// Stop at the first failing variant.
     #[arg(long)]
     pub fail_fast: bool,
+    /// Render every output again. Without it, outputs the directory already holds unchanged
+    /// (same variant id, file matching its recorded sha256) are reused.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -303,11 +307,24 @@ fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--jobs must be at least 1");
     }
     let fonts = creative_factory::text::FontBook::system();
+    // SIGINT/SIGTERM ask the run to stop cleanly (finished outputs stay published and listed);
+    // a second one ends the process at once, as an operator pressing Ctrl-C twice expects.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let signalled = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // Runs first: exits only if an earlier signal already set `signalled`.
+        signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, signalled.clone())?;
+        signal_hook::flag::register(sig, signalled.clone())?;
+        signal_hook::flag::register_usize(sig, stop.clone(), sig as usize)?;
+    }
     let opts = creative_factory::exec::RunOptions {
         out: out.clone(),
         jobs,
         fail_fast: a.fail_fast,
         limits: Default::default(),
+        force: a.force,
+        scope: filter(&a.filter, &a.template),
+        stop,
     };
     let mut reporter = progress::reporter(a.progress);
     let report =
@@ -320,6 +337,10 @@ fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
             out.display(),
             out.join("manifest.json").display()
         );
+    }
+    if let Some(sig) = report.stopped_by {
+        // The shell's convention for "ended by signal N".
+        return Ok(ExitCode::from((128 + sig) as u8));
     }
     Ok(if report.failed > 0 || report.skipped > 0 {
         ExitCode::from(1)

@@ -55,7 +55,7 @@ pub enum JobFailure {
     /// Names the thread: "encoder" or "soundtrack".
     #[error("{0} thread panicked")]
     Panicked(&'static str),
-    /// `--fail-fast` stopped this job after another one failed.
+    /// `--fail-fast` stopped this job after another one failed, or a signal stopped the run.
     #[error("cancelled")]
     Cancelled,
 }
@@ -111,6 +111,11 @@ pub struct JobError {
 }
 
 impl JobError {
+    /// Stopped by `--fail-fast` or a signal rather than failed.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(*self.source, JobFailure::Cancelled)
+    }
+
     pub fn new(job: impl Into<JobName>, stage: Stage, source: impl Into<JobFailure>) -> JobError {
         let source = source.into();
         let disk_full = chain_has_full_disk(&source);
@@ -119,7 +124,8 @@ impl JobError {
             stage,
             // A full disk surfaces through whichever writer hit it first (FFmpeg's muxer, the
             // image writer, the manifest); the operator's fix is the same in every case.
-            kind: if disk_full {
+            // EFBIG (a file-size limit) is the file system's too, though not a full disk.
+            kind: if disk_full || chain_has(&source, &[io::ErrorKind::FileTooLarge]) {
                 ErrorKind::Io
             } else {
                 source.kind()
@@ -225,6 +231,7 @@ fn export_kind(e: &ExportError) -> ErrorKind {
         ExportError::Probe { source, .. } => encode_kind(source),
         // The file we just wrote is not what the job asked for.
         ExportError::Verify { .. } => ErrorKind::Encoder,
+        ExportError::Manifest { .. } => ErrorKind::BadInput,
     }
 }
 
@@ -240,12 +247,12 @@ fn input_io_kind(e: &io::Error) -> ErrorKind {
 /// ENOSPC or EDQUOT anywhere in the chain, as an `io::Error` or as FFmpeg's errno (its muxer
 /// reports write failures that way).
 fn chain_has_full_disk(e: &(dyn std::error::Error + 'static)) -> bool {
-    let full = |e: &io::Error| {
-        matches!(
-            e.kind(),
-            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
-        )
-    };
+    chain_has(e, &[io::ErrorKind::StorageFull, io::ErrorKind::QuotaExceeded])
+}
+
+/// Any of `kinds` anywhere in the chain, as an `io::Error` or as FFmpeg's errno.
+fn chain_has(e: &(dyn std::error::Error + 'static), kinds: &[io::ErrorKind]) -> bool {
+    let full = |e: &io::Error| kinds.contains(&e.kind());
     let mut next = Some(e);
     while let Some(e) = next {
         if e.downcast_ref::<io::Error>().is_some_and(full) {

@@ -24,6 +24,7 @@ mod encode_roundtrip;
 mod look;
 mod motion;
 mod plan_scale;
+mod rerun;
 mod template_diagnostics;
 mod template_regions;
 mod text_shaping;

@@ -167,6 +167,14 @@ pub fn run(
     on_event: &mut dyn FnMut(Event),
 ) -> Result<RunReport, ExecError> {
     let started = Instant::now();
+    // Before anything is written or rendered: a damaged, foreign or locked library must stop
+    // the run now, not after the whole batch rendered (`Library::preflight`).
+    let library = match (&t.dedup.library, t.dedup.policy) {
+        (Some(path), p) if p != DedupPolicy::Off => {
+            Some(crate::dedup::Library::preflight(path, crate::dedup::library::PREFLIGHT_WAIT)?)
+        }
+        _ => None,
+    };
     let staging = Staging::create(&opts.out)?;
     on_event(Event::Loading {
         assets: crate::plan::asset_paths(t).len(),
@@ -245,10 +253,6 @@ pub fn run(
     // The duplicate gate scores everything that rendered, before anything is exported.
     let mut decisions: Vec<Option<crate::dedup::gate::Decision>> =
         (0..plan.jobs.len()).map(|_| None).collect();
-    let library = match (&t.dedup.library, t.dedup.policy) {
-        (Some(path), p) if p != DedupPolicy::Off => Some(crate::dedup::Library::open(path)?),
-        _ => None,
-    };
     if t.dedup.policy != DedupPolicy::Off {
         let offers: Vec<crate::dedup::gate::Offer> = plan
             .jobs

@@ -196,7 +196,7 @@ fn planned_files(dir: &Path, text: &str) -> Vec<String> {
 #[test]
 fn a_bidi_control_in_a_name_part_never_reaches_a_file_name() {
     let dir = tempfile::tempdir().unwrap();
-    // The template's name goes into the file name; `{template}` is `sale‮4pm.exe`, which
+    // The template's name goes into the file name; `{template}` is `sale\u{202E}4pm.exe`, which
     // a file manager would show as `saleexe.mp4`.
     let text = with("name = \"base\"", "name = \"sale\\u202E4pm.exe\\u2066x/y\\\\z\"")
         .replace(

@@ -154,10 +154,7 @@ mod tests {
     fn hidden_characters_are_written_out() {
         assert_eq!(escape_for_display("99$"), "99$");
         assert_eq!(escape_for_display("\u{202E}99$"), "\\u{202E}99$");
-        assert_eq!(
-            escape_for_display("a\x1b[31mred\n"),
-            "a\\x1b[31mred\\n"
-        );
+        assert_eq!(escape_for_display("a\x1b[31mred\n"), "a\\x1b[31mred\\n");
         assert_eq!(escape_for_display("C:\\ads\\اركض.png"), "C:\\ads\\اركض.png");
         assert_eq!(escape_for_display("\u{9B}"), "\\u{9B}");
     }
@@ -165,7 +162,10 @@ mod tests {
     #[test]
     fn long_texts_are_cut_with_a_count() {
         let s = "x".repeat(100);
-        assert_eq!(shown(&s, 80), format!("{}… (20 more characters)", "x".repeat(80)));
+        assert_eq!(
+            shown(&s, 80),
+            format!("{}… (20 more characters)", "x".repeat(80))
+        );
         assert_eq!(shown("short", 80), "short");
         assert_eq!(shown("ab", 1), "a… (1 more character)");
     }
@@ -175,7 +175,10 @@ mod tests {
         assert_eq!(forbidden_in_copy("a\tb\r\nc\n\u{200F}د"), None);
         assert_eq!(forbidden_in_copy("x\u{202E}99$"), Some((1, '\u{202E}')));
         assert_eq!(forbidden_in_copy("a\rb"), Some((1, '\r')));
-        assert_eq!(forbidden_in_copy("\u{2067}x\u{2069}"), Some((0, '\u{2067}')));
+        assert_eq!(
+            forbidden_in_copy("\u{2067}x\u{2069}"),
+            Some((0, '\u{2067}'))
+        );
         assert_eq!(describe_char('\u{202E}'), "U+202E RIGHT-TO-LEFT OVERRIDE");
         assert_eq!(describe_char('\x1b'), "U+001B ESCAPE");
     }

@@ -170,9 +170,10 @@ pub fn run(
     // Before anything is written or rendered: a damaged, foreign or locked library must stop
     // the run now, not after the whole batch rendered (`Library::preflight`).
     let library = match (&t.dedup.library, t.dedup.policy) {
-        (Some(path), p) if p != DedupPolicy::Off => {
-            Some(crate::dedup::Library::preflight(path, crate::dedup::library::PREFLIGHT_WAIT)?)
-        }
+        (Some(path), p) if p != DedupPolicy::Off => Some(crate::dedup::Library::preflight(
+            path,
+            crate::dedup::library::PREFLIGHT_WAIT,
+        )?),
         _ => None,
     };
     let staging = Staging::create(&opts.out)?;

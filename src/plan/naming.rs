@@ -150,7 +150,11 @@ pub fn fit(parts: &[Part]) -> String {
         for p in parts.iter_mut().filter(|p| !p.keep && p.text.len() > lo) {
             // A cut piece keeps its closing separator (`spring-collection_` stays apart
             // from the region that follows).
-            let sep = p.text.chars().last().filter(|c| matches!(c, '_' | '-' | '.'));
+            let sep = p
+                .text
+                .chars()
+                .last()
+                .filter(|c| matches!(c, '_' | '-' | '.'));
             match sep {
                 Some(c) if lo > 0 => {
                     truncate_at_char(&mut p.text, lo - 1);
@@ -299,9 +303,18 @@ mod tests {
     fn long_names_keep_the_counter_and_the_suffix() {
         let parts = |n: &str| {
             vec![
-                Part { text: "x".repeat(200), keep: false },
-                Part { text: "_v".into(), keep: false },
-                Part { text: n.into(), keep: true },
+                Part {
+                    text: "x".repeat(200),
+                    keep: false,
+                },
+                Part {
+                    text: "_v".into(),
+                    keep: false,
+                },
+                Part {
+                    text: n.into(),
+                    keep: true,
+                },
             ]
         };
         let a = fit(&parts("7"));

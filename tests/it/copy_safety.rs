@@ -82,13 +82,20 @@ fn copy_with_a_right_to_left_override_is_an_error_at_the_character() {
 fn isolates_and_control_characters_in_copy_are_errors_but_marks_and_line_breaks_are_not() {
     let dir = tempfile::tempdir().unwrap();
     for (copy, named) in [
-        ("\\u2067\u{5e9}\u{5dc}\u{5d5}\u{5dd}\\u2069", "U+2067 RIGHT-TO-LEFT ISOLATE"),
+        (
+            "\\u2067\u{5e9}\u{5dc}\u{5d5}\u{5dd}\\u2069",
+            "U+2067 RIGHT-TO-LEFT ISOLATE",
+        ),
         ("Sale\\u001b[2J", "U+001B ESCAPE"),
         ("Sale\\rnow", "U+000D CARRIAGE RETURN"),
     ] {
         let text = with(HOOK, &format!("text = {{ en = \"{copy}\" }}"));
         let (e, _) = only_error(dir.path(), &text);
-        assert!(e.message.contains(&format!(" contains {named}, ")), "{}", e.message);
+        assert!(
+            e.message.contains(&format!(" contains {named}, ")),
+            "{}",
+            e.message
+        );
     }
     // Marks that place punctuation in right-to-left copy, line breaks and tabs are copy.
     let text = with(
@@ -129,7 +136,8 @@ fn an_escape_sequence_in_an_asset_path_is_shown_escaped() {
     std::fs::write(dir.path().join("t.toml"), &text).unwrap();
     let (e, dx) = only_error(dir.path(), &text);
     assert!(
-        e.message.contains("assets/\\x1b[2Jwipe\\x1b]0;pwned\\x07.png"),
+        e.message
+            .contains("assets/\\x1b[2Jwipe\\x1b]0;pwned\\x07.png"),
         "{}",
         e.message
     );
@@ -146,8 +154,8 @@ fn an_escape_sequence_in_an_asset_path_is_shown_escaped() {
 fn a_one_megabyte_caption_makes_short_messages() {
     let dir = tempfile::tempdir().unwrap();
     let huge = "Run lighter. ".repeat(80_000); // 1,040,000 characters
-    // Render time: the text cannot fit, and the message (manifest, events, log) quotes 80
-    // characters of it.
+                                               // Render time: the text cannot fit, and the message (manifest, events, log) quotes 80
+                                               // characters of it.
     let e = creative_factory::text::TextError::DoesNotFit {
         text: huge.clone(),
         max_w: 100,
@@ -198,11 +206,14 @@ fn a_bidi_control_in_a_name_part_never_reaches_a_file_name() {
     let dir = tempfile::tempdir().unwrap();
     // The template's name goes into the file name; `{template}` is `sale\u{202E}4pm.exe`, which
     // a file manager would show as `saleexe.mp4`.
-    let text = with("name = \"base\"", "name = \"sale\\u202E4pm.exe\\u2066x/y\\\\z\"")
-        .replace(
-            "regions = [\"US\"]",
-            "regions = [\"US\"]\nname = \"{template}_v{n}\"",
-        );
+    let text = with(
+        "name = \"base\"",
+        "name = \"sale\\u202E4pm.exe\\u2066x/y\\\\z\"",
+    )
+    .replace(
+        "regions = [\"US\"]",
+        "regions = [\"US\"]\nname = \"{template}_v{n}\"",
+    );
     let files = planned_files(dir.path(), &text);
     assert_eq!(files, ["US/sale-4pm.exe-x-y-z_v1.mp4"]);
 }

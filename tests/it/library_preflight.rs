@@ -73,7 +73,13 @@ fn a_file_that_is_not_a_library_is_refused_and_left_alone() {
     std::fs::write(&path, "name,sha256\nad.mp4,00ff\n").unwrap();
     let e = Library::open(&path).err().expect("refused");
     assert!(
-        matches!(e, DedupError::NotALibrary { why: NotLibrary::NotSqlite, .. }),
+        matches!(
+            e,
+            DedupError::NotALibrary {
+                why: NotLibrary::NotSqlite,
+                ..
+            }
+        ),
         "{e}"
     );
     assert!(e.to_string().starts_with(&format!(
@@ -84,8 +90,16 @@ fn a_file_that_is_not_a_library_is_refused_and_left_alone() {
         std::fs::read_to_string(&path).unwrap(),
         "name,sha256\nad.mp4,00ff\n"
     );
-    let e = Library::open(dir.path()).err().expect("a directory is refused");
-    assert!(matches!(e, DedupError::NotALibrary { why: NotLibrary::NotAFile, .. }));
+    let e = Library::open(dir.path())
+        .err()
+        .expect("a directory is refused");
+    assert!(matches!(
+        e,
+        DedupError::NotALibrary {
+            why: NotLibrary::NotAFile,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -154,8 +168,14 @@ fn the_preflight_gives_up_on_a_held_lock_after_its_wait() {
         .err()
         .expect("refused");
     let took = t0.elapsed();
-    assert!(matches!(e, DedupError::Locked { waited_secs: 1, .. }), "{e:?}");
-    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(10), "{took:?}");
+    assert!(
+        matches!(e, DedupError::Locked { waited_secs: 1, .. }),
+        "{e:?}"
+    );
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
     holder.execute_batch("ROLLBACK").unwrap();
     assert!(Library::preflight(&path, Duration::from_secs(1)).is_ok());
 }

@@ -181,20 +181,6 @@ impl V<'_> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn locales_and_directions() {
-        assert!(valid_locale("en") && valid_locale("es-MX") && valid_locale("zh-Hant-TW"));
-        assert!(!valid_locale("EN") && !valid_locale("e") && !valid_locale("en_US"));
-        assert_eq!(direction_of("ar"), Direction::Rtl);
-        assert_eq!(direction_of("he-IL"), Direction::Rtl);
-        assert_eq!(direction_of("en"), Direction::Ltr);
-    }
-}
-
 /// Why a hidden control in copy is an error rather than something quietly removed: a
 /// reviewer approved the text they read, and either way the screen would differ from it.
 pub(super) const HIDDEN_HINT: &str = "delete the character (most editors do not show it); \
@@ -223,4 +209,18 @@ fn char_span(source: &str, literal: &Range<usize>, c: char) -> Range<usize> {
             || literal.clone(),
             |(i, len)| literal.start + i..literal.start + i + len,
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locales_and_directions() {
+        assert!(valid_locale("en") && valid_locale("es-MX") && valid_locale("zh-Hant-TW"));
+        assert!(!valid_locale("EN") && !valid_locale("e") && !valid_locale("en_US"));
+        assert_eq!(direction_of("ar"), Direction::Rtl);
+        assert_eq!(direction_of("he-IL"), Direction::Rtl);
+        assert_eq!(direction_of("en"), Direction::Ltr);
+    }
 }

@@ -99,7 +99,7 @@ impl std::fmt::Display for JobName {
 
 /// One failed job. Displays as `variant N (FILE, PRESET, REGION): MESSAGE`.
 #[derive(Debug, thiserror::Error)]
-#[error("{job}: {source}{note}", note = disk_full_note(.disk_full))]
+#[error("{job}: {}{note}", crate::display::escape_for_display(&.source.to_string()), note = disk_full_note(.disk_full))]
 pub struct JobError {
     pub job: JobName,
     pub stage: Stage,

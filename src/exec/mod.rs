@@ -219,16 +219,19 @@ pub fn run(
     on_event: &mut dyn FnMut(Event),
 ) -> Result<RunReport, ExecError> {
     let started = Instant::now();
+    // Before anything is written or rendered: a damaged, foreign or locked library must stop
+    // the run now, not after the whole batch rendered (`Library::preflight`).
+    let library = match (&t.dedup.library, t.dedup.policy) {
+        (Some(path), p) if p != DedupPolicy::Off => Some(crate::dedup::Library::preflight(
+            path,
+            crate::dedup::library::PREFLIGHT_WAIT,
+        )?),
+        _ => None,
+    };
     let staging = Staging::create(&opts.out)?;
     let previous = match Previous::read(&opts.out) {
         Err(_) if opts.force => Previous::default(),
         p => p?,
-    };
-    // Opened before anything renders: a locked or damaged library stops the run while
-    // nothing has been spent on it.
-    let library = match (&t.dedup.library, t.dedup.policy) {
-        (Some(path), p) if p != DedupPolicy::Off => Some(crate::dedup::Library::open(path)?),
-        _ => None,
     };
     let mut record =
         RunRecord::begin(crate::plan::sha256_file(&t.path).unwrap_or_default());

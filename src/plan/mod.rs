@@ -400,11 +400,11 @@ pub fn plan(
                     PresetKind::Video => &t.output.name,
                     PresetKind::Image => &t.output.image_name,
                 };
-                let stem = naming::expand(pattern, &ctx).map_err(|e| PlanError::Name {
+                let parts = naming::expand_parts(pattern, &ctx).map_err(|e| PlanError::Name {
                     pattern: pattern.clone(),
                     message: e.to_string(),
                 })?;
-                let stem = names.unique(&region.code, &sanitize_file_name(&stem));
+                let stem = names.unique_parts(&region.code, &parts);
                 let file = format!("{}/{}.{}", region.code, stem, preset.extension());
                 let mut tracking = BTreeMap::new();
                 for (k, pat) in &t.output.tracking {

@@ -87,8 +87,8 @@ impl Diagnostics {
             column: 1,
             span,
             severity,
-            message: message.into(),
-            hint,
+            message: escaped(message.into()),
+            hint: hint.map(escaped),
         });
     }
 
@@ -107,8 +107,8 @@ impl Diagnostics {
             column,
             span,
             severity,
-            message,
-            hint,
+            message: escaped(message),
+            hint: hint.map(escaped),
         });
     }
 
@@ -172,12 +172,12 @@ impl Diagnostics {
                 "{}: {}\n  --> {}:{}\n",
                 sev(d.severity),
                 d.message,
-                d.file.display(),
+                shown_path(&d.file),
                 d.line
             );
             s.push_str(&format!(
                 "  = referenced from {}:{tl}:{tc}\n",
-                self.file.display()
+                shown_path(&self.file)
             ));
             if let Some(h) = &d.hint {
                 s.push_str(&format!("  = hint: {h}\n"));
@@ -191,7 +191,7 @@ impl Diagnostics {
                 "{}: {}\n  --> {}\n",
                 sev(d.severity),
                 d.message,
-                d.file.display()
+                shown_path(&d.file)
             );
             if let Some(h) = &d.hint {
                 s.push_str(&format!("  = hint: {h}\n"));
@@ -199,7 +199,26 @@ impl Diagnostics {
             s.push('\n');
             return s;
         }
-        let file = SimpleFile::new(d.file.display().to_string(), self.source.as_str());
+        if let Some(quote) = unquotable(&self.source, &d.span) {
+            // The snippet would pass hidden characters to the terminal (where a bidi override
+            // reorders the line and an escape sequence rewrites it) or print a huge line:
+            // position, the line escaped and cut, and the hint instead.
+            let mut s = format!(
+                "{}: {}\n  --> {}:{}:{}\n  = line {}: {quote}\n",
+                sev(d.severity),
+                d.message,
+                shown_path(&d.file),
+                d.line,
+                d.column,
+                d.line,
+            );
+            if let Some(h) = &d.hint {
+                s.push_str(&format!("  = hint: {h}\n"));
+            }
+            s.push('\n');
+            return s;
+        }
+        let file = SimpleFile::new(shown_path(&d.file), self.source.as_str());
         let cs = match d.severity {
             Severity::Error => CsDiagnostic::error(),
             Severity::Warning => CsDiagnostic::warning(),
@@ -218,7 +237,7 @@ impl Diagnostics {
                 "{}: {}\n --> {}:{}:{}\n",
                 sev(d.severity),
                 d.message,
-                d.file.display(),
+                shown_path(&d.file),
                 d.line,
                 d.column
             );
@@ -245,7 +264,7 @@ impl fmt::Display for Diagnostics {
             write!(
                 f,
                 "{}: {} error{}",
-                self.file.display(),
+                shown_path(&self.file),
                 errors,
                 if errors == 1 { "" } else { "s" }
             )?;
@@ -262,7 +281,7 @@ impl fmt::Display for Diagnostics {
             writeln!(
                 f,
                 "{}: {} warning{}",
-                self.file.display(),
+                shown_path(&self.file),
                 warnings,
                 if warnings == 1 { "" } else { "s" }
             )?;
@@ -272,6 +291,43 @@ impl fmt::Display for Diagnostics {
 }
 
 impl std::error::Error for Diagnostics {}
+
+/// Messages and hints quote user text (paths, ids, copy): written out where it would hide
+/// or reorder characters (`crate::display`).
+fn escaped(s: String) -> String {
+    match crate::display::escape_for_display(&s) {
+        std::borrow::Cow::Borrowed(_) => s,
+        std::borrow::Cow::Owned(e) => e,
+    }
+}
+
+fn shown_path(p: &Path) -> String {
+    crate::display::escape_for_display(&p.display().to_string()).into_owned()
+}
+
+/// Lines longer than this are not quoted whole in a snippet.
+const SNIPPET_CHARS: usize = 200;
+
+/// `None` when the lines `span` covers can be quoted as they are; otherwise the first of them
+/// escaped and cut, for the plain form.
+fn unquotable(source: &str, span: &Range<usize>) -> Option<String> {
+    let start = source[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let end = source[span.end..]
+        .find('\n')
+        .map_or(source.len(), |i| span.end + i);
+    let mut lines = source[start..end]
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let bad = |l: &str| {
+        l.chars().nth(SNIPPET_CHARS).is_some()
+            || l.chars().any(|c| c != '\t' && crate::display::is_hidden(c))
+    };
+    if !lines.clone().any(bad) {
+        return None;
+    }
+    let first = lines.next().unwrap_or("");
+    Some(crate::display::shown(first, crate::display::QUOTE_CHARS).into_owned())
+}
 
 fn clamp(source: &str, span: Range<usize>) -> Range<usize> {
     let fix = |mut i: usize| {

@@ -110,6 +110,11 @@ pub struct RenderArgs {
     /// Stop at the first failing variant.
     #[arg(long)]
     pub fail_fast: bool,
+    /// MiB of decoded background clips kept in memory and shared by all jobs (default 256).
+    /// A clip whose frames do not fit is streamed instead: each job decodes what it shows as
+    /// it goes, so memory does not grow with the clip's length; 0 streams every clip.
+    #[arg(long, value_name = "MIB")]
+    pub clip_cache_mib: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -307,7 +312,13 @@ fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
         out: out.clone(),
         jobs,
         fail_fast: a.fail_fast,
-        limits: Default::default(),
+        limits: creative_factory::media::Limits {
+            clip_cache_bytes: a
+                .clip_cache_mib
+                .unwrap_or(creative_factory::media::DEFAULT_CLIP_CACHE_MIB)
+                .saturating_mul(1 << 20),
+            ..Default::default()
+        },
     };
     let mut reporter = progress::reporter(a.progress);
     let report =

@@ -14,6 +14,7 @@ mod support;
 mod audio;
 mod captions;
 mod cli;
+mod clip_stream;
 mod dedup_cli;
 mod dedup_geometry;
 mod dedup_library;

@@ -94,11 +94,13 @@ regions = ["US"]
 [[background]]
 id = "plain"
 video = "assets/long.mp4"
+loop = false
 
 [[background]]
 id = "offset"
 video = "assets/long.mp4"
 start = 1.3
+loop = false
 
 [[background]]
 id = "looped"
@@ -114,6 +116,7 @@ loop = true
 [[background]]
 id = "held"
 video = "assets/short.mp4"
+loop = false
 "##;
 
 /// Renders a 3 s video over clips whose frames show their index — a 5 s clip (longer than

@@ -452,9 +452,7 @@ impl ClipStream {
                     // The same source frame again (a source slower than `fps`).
                     Some(c) if c.1 == *serial => c.0 = k,
                     cur => {
-                        let mut img = cur
-                            .take()
-                            .map_or_else(|| RgbaImage::new(0, 0), |c| c.2);
+                        let mut img = cur.take().map_or_else(|| RgbaImage::new(0, 0), |c| c.2);
                         self.conv.convert_into(&self.path, f, &mut img)?;
                         *cur = Some((k, *serial, img));
                     }

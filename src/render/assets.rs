@@ -181,7 +181,12 @@ impl Assets {
 
     /// The frames of the clip `path` from `start`, for one segment: the shared decoded clip,
     /// or a stream of its own.
-    pub(super) fn clip(&self, path: &Path, start: f64, option: &str) -> Result<ClipFrames, RenderError> {
+    pub(super) fn clip(
+        &self,
+        path: &Path,
+        start: f64,
+        option: &str,
+    ) -> Result<ClipFrames, RenderError> {
         let media = |source: Arc<MediaError>| RenderError::Media {
             pool: "background",
             option: option.into(),

@@ -23,7 +23,11 @@ fn assert_stream_matches(path: &std::path::Path, start: f64, fps: u32, ks: &[usi
                 );
             }
             None => {
-                assert!(k >= whole.len(), "frame {k} missing (clip has {})", whole.len());
+                assert!(
+                    k >= whole.len(),
+                    "frame {k} missing (clip has {})",
+                    whole.len()
+                );
                 assert_eq!(s.len(), Some(whole.len()));
             }
         }
@@ -46,7 +50,14 @@ fn clip_stream_gives_the_frames_of_the_whole_clip() {
     // In order, past the end; a loop back to the start; a jump ahead (a poster); back again;
     // one frame twice.
     let mixed = [0, 1, 2, 31, 0, 1, 25, 26, 3, 3, 4, 29, 30, 17];
-    for (start, fps) in [(0.0, 10), (0.7, 10), (1.35, 10), (0.35, 20), (0.0, 5), (0.2, 7)] {
+    for (start, fps) in [
+        (0.0, 10),
+        (0.7, 10),
+        (1.35, 10),
+        (0.35, 20),
+        (0.0, 5),
+        (0.2, 7),
+    ] {
         assert_stream_matches(&path, start, fps, &forward);
         assert_stream_matches(&path, start, fps, &mixed);
     }
@@ -128,8 +139,18 @@ loop = false
 fn clip_stream_render_shows_each_source_time_at_its_output_time() {
     let p = Project::new();
     let s = settings(72, 128, 10);
-    encode_index_clip(&p.path("assets/long.mp4"), &s, 50, sine(48_000, 2, 5.0, 440.0));
-    encode_index_clip(&p.path("assets/short.mp4"), &s, 20, sine(48_000, 2, 2.0, 440.0));
+    encode_index_clip(
+        &p.path("assets/long.mp4"),
+        &s,
+        50,
+        sine(48_000, 2, 5.0, 440.0),
+    );
+    encode_index_clip(
+        &p.path("assets/short.mp4"),
+        &s,
+        20,
+        sine(48_000, 2, 2.0, 440.0),
+    );
     p.write("t.toml", TEMPLATE);
     let expected: [(&str, fn(u32) -> u32); 5] = [
         ("plain", |i| i),
@@ -139,7 +160,10 @@ fn clip_stream_render_shows_each_source_time_at_its_output_time() {
         ("held", |i| i.min(19)),
     ];
     let mut decoded = Vec::new();
-    for (out, extra) in [("streamed", &["--clip-cache-mib", "0"][..]), ("cached", &[][..])] {
+    for (out, extra) in [
+        ("streamed", &["--clip-cache-mib", "0"][..]),
+        ("cached", &[][..]),
+    ] {
         let mut args = vec!["render", "t.toml", "--out", out, "--progress", "plain"];
         args.extend_from_slice(extra);
         let o = p.factory(&args);
@@ -160,5 +184,8 @@ fn clip_stream_render_shows_each_source_time_at_its_output_time() {
         }
         decoded.push(runs);
     }
-    assert!(decoded[0] == decoded[1], "streamed and cached renders differ");
+    assert!(
+        decoded[0] == decoded[1],
+        "streamed and cached renders differ"
+    );
 }

@@ -413,6 +413,12 @@ impl ClipStream {
         self.len
     }
 
+    /// Whether the clip is known to have no frames (never, once opened: asking for frame 0
+    /// of such a clip fails).
+    pub fn is_empty(&self) -> bool {
+        self.len == Some(0)
+    }
+
     /// Output frame `k`, or `None` when the clip ends before it (then `len()` is known).
     /// Fails when the clip has no frame at all after `start`, or a seek or a conversion
     /// fails.

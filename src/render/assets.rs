@@ -49,7 +49,8 @@ pub(super) enum ClipFrames {
     Whole(Arc<Clip>),
     /// This segment's own decoder. In a `Mutex` because frames are drawn through `&self`;
     /// only the job's renderer thread ever locks it.
-    Streamed(Mutex<ClipStream>),
+    /// Boxed: a stream is far larger than a pointer.
+    Streamed(Box<Mutex<ClipStream>>),
 }
 
 impl ClipFrames {
@@ -198,7 +199,7 @@ impl Assets {
                 Clip::Streamed => {
                     let ClipParams { len, fps, side } = self.clip_params;
                     ClipStream::open(path, start, len, fps, side, side)
-                        .map(|s| ClipFrames::Streamed(Mutex::new(s)))
+                        .map(|s| ClipFrames::Streamed(Box::new(Mutex::new(s))))
                         .map_err(|e| media(Arc::new(e)))
                 }
             },

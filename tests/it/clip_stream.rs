@@ -84,7 +84,7 @@ fn clip_stream_past_the_end_of_the_file_says_so() {
         &stamp(&[]),
     );
     let mut s = ClipStream::open(&path, 5.0, 10.0, 10, 0, 0).unwrap();
-    let e = s.frame(0).err().expect("no frames after 5 s");
+    let e = s.frame(0).expect_err("no frames after 5 s");
     assert!(
         e.to_string().contains("bg.mp4") && e.to_string().contains("no video frames"),
         "{e}"
@@ -152,7 +152,9 @@ fn clip_stream_render_shows_each_source_time_at_its_output_time() {
         sine(48_000, 2, 2.0, 440.0),
     );
     p.write("t.toml", TEMPLATE);
-    let expected: [(&str, fn(u32) -> u32); 5] = [
+    /// Background option → the source frame output frame `i` shows.
+    type SourceOf = fn(u32) -> u32;
+    let expected: [(&str, SourceOf); 5] = [
         ("plain", |i| i),
         ("offset", |i| i + 13),
         ("looped", |i| i % 20),

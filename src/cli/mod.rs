@@ -114,6 +114,11 @@ pub struct RenderArgs {
     /// (same variant id, file matching its recorded sha256) are reused.
     #[arg(long)]
     pub force: bool,
+    /// MiB of decoded background clips kept in memory and shared by all jobs (default 256).
+    /// A clip whose frames do not fit is streamed instead: each job decodes what it shows as
+    /// it goes, so memory does not grow with the clip's length; 0 streams every clip.
+    #[arg(long, value_name = "MIB")]
+    pub clip_cache_mib: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -321,7 +326,13 @@ fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
         out: out.clone(),
         jobs,
         fail_fast: a.fail_fast,
-        limits: Default::default(),
+        limits: creative_factory::media::Limits {
+            clip_cache_bytes: a
+                .clip_cache_mib
+                .unwrap_or(creative_factory::media::DEFAULT_CLIP_CACHE_MIB)
+                .saturating_mul(1 << 20),
+            ..Default::default()
+        },
         force: a.force,
         scope: filter(&a.filter, &a.template),
         stop,

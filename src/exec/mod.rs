@@ -843,7 +843,7 @@ fn run_job(
     let mut samples: Vec<image::RgbaImage> = Vec::new();
     match preset.kind {
         PresetKind::Image => {
-            let frame = creative.frame(0);
+            let frame = creative.frame(0).map_err(at(job, Stage::Prepare))?;
             let spec = preset
                 .image
                 .as_ref()
@@ -954,7 +954,12 @@ fn run_job(
                             Err(_) => break, // the encoder stopped; its error is reported below
                         },
                     };
-                    creative.frame_into(i, &mut frame);
+                    // A streamed clip that stops decoding fails the job like a bad input.
+                    // (`ftx` is moved into this closure, so returning drops it and the
+                    // encoder thread ends before the scope joins it.)
+                    creative
+                        .frame_into(i, &mut frame)
+                        .map_err(at(job, Stage::Prepare))?;
                     if gate_on && i % sample_every == 0 {
                         samples.push(crate::dedup::fingerprint::sample_frame(&frame));
                     }

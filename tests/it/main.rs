@@ -15,6 +15,7 @@ mod audio;
 mod captions;
 mod cli;
 mod copy_safety;
+mod clip_stream;
 mod dedup_cli;
 mod dedup_geometry;
 mod dedup_library;

@@ -57,16 +57,45 @@ impl Reporter for Plain {
         let _ = match ev {
             Event::Loading { assets } => writeln!(err, "decoding {assets} input file(s)"),
             Event::Started { jobs } => writeln!(err, "rendering {jobs} output(s)"),
-            Event::JobFinished { file, status, bytes, seconds, error, .. } => match error {
-                None => writeln!(err, "{:<7} {file}  {}  {seconds:.1} s", status_word(status), human_bytes(bytes)),
+            Event::JobFinished {
+                file,
+                status,
+                bytes,
+                seconds,
+                error,
+                ..
+            } => match error {
+                None => writeln!(
+                    err,
+                    "{:<7} {file}  {}  {seconds:.1} s",
+                    status_word(status),
+                    human_bytes(bytes)
+                ),
                 Some(e) => writeln!(err, "{:<7} {file}: {e}", status_word(status)),
             },
             Event::Scoring { outputs, library } => match library {
-                Some(l) => writeln!(err, "scoring {outputs} output(s) for duplicates against the batch and {}", l.display()),
-                None => writeln!(err, "scoring {outputs} output(s) for duplicates within the batch"),
+                Some(l) => writeln!(
+                    err,
+                    "scoring {outputs} output(s) for duplicates against the batch and {}",
+                    l.display()
+                ),
+                None => writeln!(
+                    err,
+                    "scoring {outputs} output(s) for duplicates within the batch"
+                ),
             },
-            Event::Verdict { file, verdict, held, reason, .. } => {
-                writeln!(err, "{:<7} {file}: {verdict}: {reason}", if held { "held" } else { "warn" })
+            Event::Verdict {
+                file,
+                verdict,
+                held,
+                reason,
+                ..
+            } => {
+                writeln!(
+                    err,
+                    "{:<7} {file}: {verdict}: {reason}",
+                    if held { "held" } else { "warn" }
+                )
             }
             Event::Reused { .. } | Event::Removed { .. } | Event::Finished { .. } => {
                 match rerun_line(&ev).or_else(|| summary_line(&ev)) {
@@ -86,7 +115,11 @@ pub const EVENTS_SCHEMA: u32 = 1;
 fn rerun_line(ev: &Event) -> Option<String> {
     match ev {
         Event::Reused { file, reason, .. } => Some(format!("reused  {file}: {reason}")),
-        Event::Removed { file, moved_to, reason } => Some(format!(
+        Event::Removed {
+            file,
+            moved_to,
+            reason,
+        } => Some(format!(
             "removed {file}: {reason}; moved to {}",
             moved_to.display()
         )),
@@ -96,7 +129,15 @@ fn rerun_line(ev: &Event) -> Option<String> {
 
 /// The last line of a run.
 fn summary_line(ev: &Event) -> Option<String> {
-    let Event::Finished { exported, failed, rejected, skipped, reused, removed, seconds } = ev
+    let Event::Finished {
+        exported,
+        failed,
+        rejected,
+        skipped,
+        reused,
+        removed,
+        seconds,
+    } = ev
     else {
         return None;
     };

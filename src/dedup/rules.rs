@@ -722,7 +722,11 @@ pub fn score_fingerprints(
     cfg: &GateConfig,
 ) -> Result<Vec<Verdict>, DedupError> {
     let mut order: Vec<usize> = (0..cands.len()).collect();
-    order.sort_by(|&a, &b| scoring_key(&cands[a]).cmp(&scoring_key(&cands[b])).then(a.cmp(&b)));
+    order.sort_by(|&a, &b| {
+        scoring_key(&cands[a])
+            .cmp(&scoring_key(&cands[b]))
+            .then(a.cmp(&b))
+    });
     let mut scorer = Scorer::new(library, cfg)?;
     let mut verdicts: Vec<Option<Verdict>> = vec![None; cands.len()];
     for &i in &order {
@@ -778,77 +782,82 @@ impl<'a> Scorer<'a> {
 
     /// The verdict on `cand` against the library and everything scored or admitted before.
     pub fn score(&mut self, cand: &Candidate, fp: &Fingerprint) -> Result<Verdict, DedupError> {
-    let mut matches: Vec<Match> = Vec::new();
-    // Retrieval looks for every orientation and, for stills, the small turns undone.
-    let queries: Vec<Hash256> = fp
-        .frames
-        .iter()
-        .flat_map(|f| f.orientations.iter().chain(&f.turned).copied())
-        .collect();
+        let mut matches: Vec<Match> = Vec::new();
+        // Retrieval looks for every orientation and, for stills, the small turns undone.
+        let queries: Vec<Hash256> = fp
+            .frames
+            .iter()
+            .flat_map(|f| f.orientations.iter().chain(&f.turned).copied())
+            .collect();
 
-    if let (Some(lib), Some(index)) = (self.library, &self.index) {
-        // Retrieval: every file within the match distance, plus the nearest few for
-        // geometry (crops/rotations sit beyond PDQ's reach), plus files sharing assets.
-        let near = index.nearest(&queries, self.cfg.similar_distance, self.cfg.geometry_candidates);
-        let mut ids: Vec<(i64, bool)> = near
+        if let (Some(lib), Some(index)) = (self.library, &self.index) {
+            // Retrieval: every file within the match distance, plus the nearest few for
+            // geometry (crops/rotations sit beyond PDQ's reach), plus files sharing assets.
+            let near = index.nearest(
+                &queries,
+                self.cfg.similar_distance,
+                self.cfg.geometry_candidates,
+            );
+            let mut ids: Vec<(i64, bool)> = near
+                .iter()
+                .enumerate()
+                .map(|(rank_i, (id, _))| (*id, rank_i < self.cfg.geometry_candidates))
+                .collect();
+            if let Some(c) = &cand.composition {
+                for id in lib.sharing_assets(c, self.since)? {
+                    if !ids.iter().any(|(x, _)| *x == id) {
+                        ids.push((id, true));
+                    }
+                }
+            }
+            for (id, geo) in ids {
+                if let Some(old) = Old::from_library(lib, id)? {
+                    if old.sha256 == fp.sha256
+                        && old.file == std::path::absolute(&fp.path).unwrap_or_default()
+                    {
+                        // The file itself was already added: comparing it with itself says nothing.
+                        continue;
+                    }
+                    if let Some(m) = evaluate(fp, cand, &old, geo, self.cfg) {
+                        matches.push(m);
+                    }
+                }
+            }
+        }
+
+        let mut dist: Vec<(usize, u32)> = self
+            .earlier
             .iter()
             .enumerate()
-            .map(|(rank_i, (id, _))| (*id, rank_i < self.cfg.geometry_candidates))
+            .map(|(k, o)| {
+                let d = min_distance(&queries, &o.hashes).unwrap_or(256);
+                (k, d.min(min_distance(&queries, &o.crops).unwrap_or(256)))
+            })
             .collect();
-        if let Some(c) = &cand.composition {
-            for id in lib.sharing_assets(c, self.since)? {
-                if !ids.iter().any(|(x, _)| *x == id) {
-                    ids.push((id, true));
-                }
+        dist.sort_by_key(|(k, d)| (*d, *k));
+        for (rank_i, (k, _)) in dist.iter().enumerate() {
+            let geo = rank_i < self.cfg.geometry_candidates;
+            if let Some(m) = evaluate(fp, cand, &self.earlier[*k], geo, self.cfg) {
+                matches.push(m);
             }
         }
-        for (id, geo) in ids {
-            if let Some(old) = Old::from_library(lib, id)? {
-                if old.sha256 == fp.sha256
-                    && old.file == std::path::absolute(&fp.path).unwrap_or_default()
-                {
-                    // The file itself was already added: comparing it with itself says nothing.
-                    continue;
-                }
-                if let Some(m) = evaluate(fp, cand, &old, geo, self.cfg) {
-                    matches.push(m);
-                }
-            }
-        }
-    }
 
-    let mut dist: Vec<(usize, u32)> = self.earlier
-        .iter()
-        .enumerate()
-        .map(|(k, o)| {
-            let d = min_distance(&queries, &o.hashes).unwrap_or(256);
-            (k, d.min(min_distance(&queries, &o.crops).unwrap_or(256)))
-        })
-        .collect();
-    dist.sort_by_key(|(k, d)| (*d, *k));
-    for (rank_i, (k, _)) in dist.iter().enumerate() {
-        let geo = rank_i < self.cfg.geometry_candidates;
-        if let Some(m) = evaluate(fp, cand, &self.earlier[*k], geo, self.cfg) {
-            matches.push(m);
-        }
-    }
-
-    matches.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.file.cmp(&b.file)));
-    let verdict = matches
-        .first()
-        .map(|m| m.verdict)
-        .unwrap_or(VerdictKind::Distinct);
-    let reason = match matches.first() {
-        Some(m) => describe(m),
-        None => "no earlier output or library entry repeats it".to_string(),
-    };
-    let v = Verdict {
-        file: fp.path.clone(),
-        variant_id: cand.variant_id.clone(),
-        verdict,
-        matches,
-        reason,
-    };
+        matches.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.file.cmp(&b.file)));
+        let verdict = matches
+            .first()
+            .map(|m| m.verdict)
+            .unwrap_or(VerdictKind::Distinct);
+        let reason = match matches.first() {
+            Some(m) => describe(m),
+            None => "no earlier output or library entry repeats it".to_string(),
+        };
+        let v = Verdict {
+            file: fp.path.clone(),
+            variant_id: cand.variant_id.clone(),
+            verdict,
+            matches,
+            reason,
+        };
         self.earlier.push(Old::from_fingerprint(fp, cand));
         Ok(v)
     }

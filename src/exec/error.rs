@@ -247,7 +247,10 @@ fn input_io_kind(e: &io::Error) -> ErrorKind {
 /// ENOSPC or EDQUOT anywhere in the chain, as an `io::Error` or as FFmpeg's errno (its muxer
 /// reports write failures that way).
 fn chain_has_full_disk(e: &(dyn std::error::Error + 'static)) -> bool {
-    chain_has(e, &[io::ErrorKind::StorageFull, io::ErrorKind::QuotaExceeded])
+    chain_has(
+        e,
+        &[io::ErrorKind::StorageFull, io::ErrorKind::QuotaExceeded],
+    )
 }
 
 /// Any of `kinds` anywhere in the chain, as an `io::Error` or as FFmpeg's errno.

@@ -8,8 +8,8 @@
 
 mod error;
 
-use std::path::PathBuf;
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -233,15 +233,21 @@ pub fn run(
         Err(_) if opts.force => Previous::default(),
         p => p?,
     };
-    let mut record =
-        RunRecord::begin(crate::plan::sha256_file(&t.path).unwrap_or_default());
+    let mut record = RunRecord::begin(crate::plan::sha256_file(&t.path).unwrap_or_default());
     let removal_stamp = rerun::removal_stamp(export::lock::unix_now());
     let mut book = Book::new(t, plan, &opts.out, &record);
 
     // What the directory already holds: reused, kept (outside this run's scope) or removed.
     let in_scope = |r: &ManifestRow| {
-        opts.scope.presets.as_ref().is_none_or(|p| p.contains(&r.preset))
-            && opts.scope.regions.as_ref().is_none_or(|g| g.contains(&r.region))
+        opts.scope
+            .presets
+            .as_ref()
+            .is_none_or(|p| p.contains(&r.preset))
+            && opts
+                .scope
+                .regions
+                .as_ref()
+                .is_none_or(|g| g.contains(&r.region))
     };
     let planned: HashSet<&str> = plan.jobs.iter().map(|j| j.file.as_str()).collect();
     for old in &previous.rows {
@@ -355,8 +361,11 @@ pub fn run(
         cancel: AtomicBool::new(false),
         stop: &opts.stop,
     };
-    let position: HashMap<usize, usize> =
-        to_render.iter().enumerate().map(|(k, j)| (j.index, k)).collect();
+    let position: HashMap<usize, usize> = to_render
+        .iter()
+        .enumerate()
+        .map(|(k, j)| (j.index, k))
+        .collect();
     let (job_tx, job_rx) = bounded::<&Job>(to_render.len().max(1));
     for job in &to_render {
         job_tx.send(job).expect("queue holds the whole plan");
@@ -426,15 +435,8 @@ pub fn run(
                     // thread that publishes.
                     let prepared = match (&result, gate_on) {
                         (Ok((staged, _, extra)), true) => Some(
-                            offer(
-                                t,
-                                job,
-                                presets,
-                                hashes,
-                                staged.clone(),
-                                Some(extra),
-                            )
-                            .prepare(cfg),
+                            offer(t, job, presets, hashes, staged.clone(), Some(extra))
+                                .prepare(cfg),
                         ),
                         _ => None,
                     };
@@ -585,7 +587,9 @@ impl<'a> Book<'a> {
     fn write(&self, record: &RunRecord, region: Option<&str>) -> Result<(), ExportError> {
         let rows = self.all_rows();
         match region {
-            None => export::write_manifests(self.out, &self.t.name, self.t.version, Some(record), &rows),
+            None => {
+                export::write_manifests(self.out, &self.t.name, self.t.version, Some(record), &rows)
+            }
             Some(r) => export::write_manifests_for(
                 self.out,
                 &self.t.name,

@@ -80,11 +80,10 @@ impl Previous {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Previous::default()),
             Err(e) => return Err(io(&path)(e)),
         };
-        let m: ManifestIn =
-            serde_json::from_slice(&bytes).map_err(|e| ExportError::Manifest {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
+        let m: ManifestIn = serde_json::from_slice(&bytes).map_err(|e| ExportError::Manifest {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
         Ok(Previous {
             run: m.run,
             rows: m.outputs,
@@ -107,8 +106,7 @@ pub fn reusable(
     old_run: Option<&RunRecord>,
     out: &Path,
 ) -> Option<&'static str> {
-    let same_factory =
-        old_run.is_some_and(|r| r.factory_version == env!("CARGO_PKG_VERSION"));
+    let same_factory = old_run.is_some_and(|r| r.factory_version == env!("CARGO_PKG_VERSION"));
     let same = same_factory
         && old.variant_id == new.variant_id
         && old.template == new.template

@@ -76,7 +76,10 @@ fn files_of(events: &[serde_json::Value], kind: &str) -> BTreeSet<String> {
 }
 
 fn finished(events: &[serde_json::Value]) -> &serde_json::Value {
-    events.iter().find(|e| e["event"] == "finished").expect("a finished event")
+    events
+        .iter()
+        .find(|e| e["event"] == "finished")
+        .expect("a finished event")
 }
 
 /// Output files under `out` as a user lists them (hidden entries and manifests aside).
@@ -84,7 +87,9 @@ fn files_in(out: &Path) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
     let mut stack = vec![out.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
             if name.starts_with('.') {
@@ -94,7 +99,11 @@ fn files_in(out: &Path) -> BTreeSet<String> {
             if path.is_dir() {
                 stack.push(path);
             } else if !name.starts_with("manifest.") {
-                let rel = path.strip_prefix(out).unwrap().to_string_lossy().to_string();
+                let rel = path
+                    .strip_prefix(out)
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_string();
                 found.insert(rel);
             }
         }
@@ -147,10 +156,16 @@ fn an_unchanged_rerun_renders_nothing_and_reuses_every_output() {
 
     let (o, again) = render_json(&p, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(files_of(&again, "job_started").is_empty(), "nothing is rendered");
+    assert!(
+        files_of(&again, "job_started").is_empty(),
+        "nothing is rendered"
+    );
     assert_eq!(files_of(&again, "reused").len(), 16);
     let f = finished(&again);
-    assert_eq!((f["exported"].as_u64(), f["reused"].as_u64()), (Some(0), Some(16)));
+    assert_eq!(
+        (f["exported"].as_u64(), f["reused"].as_u64()),
+        (Some(0), Some(16))
+    );
     assert_eq!(mtimes(&out), before, "no file was touched");
     let m = manifest(&out);
     assert_eq!(m["outputs"].as_array().unwrap().len(), 16);
@@ -197,7 +212,10 @@ fn changing_one_caption_renders_exactly_the_outputs_that_use_it() {
 
     // Its text in every locale belongs to the option, so every output showing it is
     // rendered again (the Arabic outputs too: one option, one id); nothing else is.
-    p.write("t.toml", &TEMPLATE.replace("Half price today.", "Half price, today only."));
+    p.write(
+        "t.toml",
+        &TEMPLATE.replace("Half price today.", "Half price, today only."),
+    );
     let (o, events) = render_json(&p, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(files_of(&events, "job_started"), uses_sale);
@@ -217,7 +235,12 @@ fn outputs_that_left_the_plan_are_moved_aside_and_leave_the_manifest() {
         .unwrap()
         .iter()
         .filter(|r| r["modules"]["subtitle"] == "sale")
-        .map(|r| (r["file"].as_str().unwrap().into(), r["sha256"].as_str().unwrap().into()))
+        .map(|r| {
+            (
+                r["file"].as_str().unwrap().into(),
+                r["sha256"].as_str().unwrap().into(),
+            )
+        })
         .collect();
 
     let start = TEMPLATE.find("[[subtitle]]\nid = \"sale\"").unwrap();
@@ -258,7 +281,10 @@ fn a_subset_run_merges_its_rows_into_the_manifest() {
     let (o, events) = render_json(&p, &["--presets", "tiny-image", "--regions", "US"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(files_of(&events, "job_started").len(), 4);
-    assert!(files_of(&events, "removed").is_empty(), "other presets are not removed");
+    assert!(
+        files_of(&events, "removed").is_empty(),
+        "other presets are not removed"
+    );
     let m = manifest(&out);
     let rows = m["outputs"].as_array().unwrap();
     assert_eq!(rows.len(), 12, "8 videos kept, 4 US images added");
@@ -272,7 +298,16 @@ fn a_subset_run_merges_its_rows_into_the_manifest() {
 fn spawn_render(p: &Project, extra: &[&str]) -> Child {
     let mut cmd = crate::support::factory();
     cmd.current_dir(p.dir.path())
-        .args(["render", "t.toml", "--out", "out", "--progress", "json", "--jobs", "1"])
+        .args([
+            "render",
+            "t.toml",
+            "--out",
+            "out",
+            "--progress",
+            "json",
+            "--jobs",
+            "1",
+        ])
         .args(extra)
         .arg("--presets-dir")
         .arg(p.path("presets"))
@@ -303,9 +338,12 @@ fn interrupt_when(
     child.wait().unwrap()
 }
 
+/// When to kill: given each event and a counter it may keep.
+type KillPoint = fn(&serde_json::Value, &mut u32) -> bool;
+
 #[test]
 fn kill_9_at_any_point_loses_nothing_and_the_rerun_finishes_the_batch() {
-    let points: [(&str, fn(&serde_json::Value, &mut u32) -> bool); 5] = [
+    let points: [(&str, KillPoint); 5] = [
         ("before the first output", |e, _| e["event"] == "started"),
         ("mid-encode", |e, _| {
             e["event"] == "job_started" && e["file"].as_str().unwrap().ends_with(".mp4")
@@ -338,8 +376,15 @@ fn kill_9_at_any_point_loses_nothing_and_the_rerun_finishes_the_batch() {
         let (o, events) = render_json(&p, &[]);
         assert!(o.status.success(), "{when}: {}", stderr(&o));
         let f = finished(&events);
-        assert_eq!(f["reused"].as_u64().unwrap() + f["exported"].as_u64().unwrap(), 16, "{when}");
-        assert!(f["reused"].as_u64().unwrap() as usize >= published.saturating_sub(1), "{when}");
+        assert_eq!(
+            f["reused"].as_u64().unwrap() + f["exported"].as_u64().unwrap(),
+            16,
+            "{when}"
+        );
+        assert!(
+            f["reused"].as_u64().unwrap() as usize >= published.saturating_sub(1),
+            "{when}"
+        );
         assert_manifest_describes_directory(&out);
         assert_eq!(files_in(&out).len(), 16, "{when}");
         let staging: Vec<_> = std::fs::read_dir(&out)
@@ -367,9 +412,13 @@ fn sigint_and_sigterm_stop_cleanly_keeping_what_was_finished() {
         let m = manifest(&out);
         let rows = m["outputs"].as_array().unwrap();
         let exported = rows.iter().filter(|r| r["status"] == "exported").count();
-        assert!(exported >= 1 && exported < 16, "{signal}: {exported} exported");
+        assert!((1..16).contains(&exported), "{signal}: {exported} exported");
         let skipped = rows.iter().filter(|r| r["status"] == "skipped").count();
-        assert_eq!(exported + skipped, 16, "{signal}: every other output is listed as skipped");
+        assert_eq!(
+            exported + skipped,
+            16,
+            "{signal}: every other output is listed as skipped"
+        );
         let staging = std::fs::read_dir(&out)
             .unwrap()
             .flatten()
@@ -397,7 +446,10 @@ fn an_encoder_write_error_fails_its_job_and_the_batch_goes_on() {
     p.write(
         "t.toml",
         &TEMPLATE
-            .replace(r#"presets = ["tiny-video", "tiny-image"]"#, r#"presets = ["big-video", "tiny-image"]"#)
+            .replace(
+                r#"presets = ["tiny-video", "tiny-image"]"#,
+                r#"presets = ["big-video", "tiny-image"]"#,
+            )
             .replace("duration = 1.0", "duration = 2.0"),
     );
     let script = format!(
@@ -424,7 +476,12 @@ fn an_encoder_write_error_fails_its_job_and_the_batch_goes_on() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     };
     let o = child.wait_with_output().unwrap();
-    assert_eq!(status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let out = p.path("out");
     let m = manifest(&out);
     let rows = m["outputs"].as_array().unwrap();

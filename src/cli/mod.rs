@@ -15,9 +15,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use creative_factory::media::{self, Limits};
 use creative_factory::plan::{self, AssetHashes, PlanFilter};
 use creative_factory::preset::PresetSet;
 use creative_factory::template::{self, LoadOptions, Template};
+use creative_factory::text::FontBook;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -150,15 +152,24 @@ fn load_presets(dir: Option<&Path>) -> anyhow::Result<PresetSet> {
 }
 
 /// Loads and validates, printing diagnostics; `None` means the template is invalid and the
-/// diagnostics have been shown.
-fn load_template(a: &TemplateArgs, presets: &PresetSet) -> Option<Template> {
+/// diagnostics have been shown. With `probe`, every media input (and font) the template
+/// references is also opened and decoded at both ends (`media::probe`), so a damaged file
+/// is an error here rather than a bad render.
+fn load_template(
+    a: &TemplateArgs,
+    presets: &PresetSet,
+    probe: Option<&FontBook>,
+) -> Option<Template> {
     let opts = LoadOptions {
         allow_outside_root: a.allow_outside_root,
         allow_fallback: a.allow_fallback,
     };
     // Warnings (a fallback locale used, a title too long for a platform) are shown even when
     // the template is valid; errors stop the command.
-    let (t, diags) = template::check(&a.template, presets, &opts);
+    let (t, mut diags) = template::check(&a.template, presets, &opts);
+    if let (Some(t), Some(fonts)) = (&t, probe) {
+        media::probe::check_inputs(t, fonts, &Limits::default()).diagnose(t, &mut diags);
+    }
     if !diags.is_empty() {
         if a.json {
             println!("{}", diags.to_json());
@@ -171,7 +182,7 @@ fn load_template(a: &TemplateArgs, presets: &PresetSet) -> Option<Template> {
 
 fn validate(a: TemplateArgs) -> anyhow::Result<ExitCode> {
     let presets = load_presets(a.presets_dir.as_deref())?;
-    let Some(t) = load_template(&a, &presets) else {
+    let Some(t) = load_template(&a, &presets, Some(&FontBook::system())) else {
         return Ok(ExitCode::from(2));
     };
     let hashes = AssetHashes::compute(&t)?;
@@ -208,7 +219,7 @@ fn filter(f: &FilterArgs, t: &TemplateArgs) -> PlanFilter {
 
 fn plan_cmd(a: PlanArgs) -> anyhow::Result<ExitCode> {
     let presets = load_presets(a.template.presets_dir.as_deref())?;
-    let Some(t) = load_template(&a.template, &presets) else {
+    let Some(t) = load_template(&a.template, &presets, None) else {
         return Ok(ExitCode::from(2));
     };
     let hashes = AssetHashes::compute(&t)?;
@@ -286,7 +297,10 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<ExitCode> {
 
 fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
     let presets = load_presets(a.template.presets_dir.as_deref())?;
-    let Some(t) = load_template(&a.template, &presets) else {
+    // The same probe as `validate`, before the lock, the plan or any job: a bad input
+    // refuses the whole run (exit 2) instead of failing some variants or none.
+    let fonts = FontBook::system();
+    let Some(t) = load_template(&a.template, &presets, Some(&fonts)) else {
         return Ok(ExitCode::from(2));
     };
     let hashes = AssetHashes::compute(&t)?;
@@ -302,7 +316,6 @@ fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
     if jobs == 0 {
         anyhow::bail!("--jobs must be at least 1");
     }
-    let fonts = creative_factory::text::FontBook::system();
     let opts = creative_factory::exec::RunOptions {
         out: out.clone(),
         jobs,

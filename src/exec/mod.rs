@@ -316,6 +316,8 @@ pub fn run(
     let (mut exported, mut failed, mut skipped, mut rejected) = (0, 0, 0, 0);
     for ((job, outcome), decision) in plan.jobs.iter().zip(outcomes).zip(decisions) {
         let mut row = base_row(t, job, presets);
+        // Which files made this output, for audits (hashed once per run, in `hashes`).
+        row.inputs = crate::plan::job_inputs(t, job, presets.get(&job.preset), hashes);
         if let Some(d) = &decision {
             row.dedup = d.kind();
             row.dedup_reason = d
@@ -418,6 +420,7 @@ fn base_row(t: &Template, job: &Job, presets: &PresetSet) -> ManifestRow {
         dedup_reason: None,
         error: None,
         error_kind: None,
+        inputs: Vec::new(),
     }
 }
 

@@ -232,6 +232,8 @@ pub struct ManifestRow {
     pub error: Option<String>,
     /// Set with `error`.
     pub error_kind: Option<ErrorKind>,
+    /// The input files this output was made from, each with its sha256 (`plan::job_inputs`).
+    pub inputs: Vec<crate::plan::InputFile>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -292,6 +294,9 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
         // Last, like every column added after the first release, so that readers that go
         // by position keep working.
         "error_kind",
+        // `path=sha256;path=sha256`, like `modules`: one cell per row keeps the file
+        // one-row-per-output for spreadsheets.
+        "inputs",
     ];
     w.write_record(header)
         .expect("writing to a Vec cannot fail");
@@ -337,6 +342,11 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
                 .map(|p| format!("{p:.1}"))
                 .unwrap_or_default(),
             r.error_kind.map(serde_name).unwrap_or_default(),
+            r.inputs
+                .iter()
+                .map(|i| format!("{}={}", i.path, i.sha256))
+                .collect::<Vec<_>>()
+                .join(";"),
         ])
         .expect("writing to a Vec cannot fail");
     }

@@ -12,6 +12,7 @@ mod audio;
 mod clip;
 pub(crate) mod ffio;
 pub mod loudness;
+pub mod probe;
 mod still;
 
 pub use aac::{aac_roundtrip, AacEncoder, AacPacket, AacStream};
@@ -85,6 +86,8 @@ pub struct Limits {
     pub max_image_pixels: u64,
     /// Bytes of decoded frames one clip may hold in memory.
     pub max_clip_bytes: u64,
+    /// Pixels per frame of a video input, checked by `probe` before rendering.
+    pub max_video_pixels: u64,
 }
 
 impl Default for Limits {
@@ -92,6 +95,8 @@ impl Default for Limits {
         Limits {
             max_image_pixels: 64_000_000,
             max_clip_bytes: 2 << 30,
+            // DCI 8K: the largest frame cameras record; 16000×16000 is a mistake or a bomb.
+            max_video_pixels: 8192 * 4320,
         }
     }
 }

@@ -168,17 +168,18 @@ impl Diagnostics {
         if d.file != self.file {
             // In a file the template refers to: its own position, then where it is named.
             let (tl, tc) = line_col(&self.source, d.span.start);
-            let mut s = format!(
-                "{}: {}\n  --> {}:{}\n",
-                sev(d.severity),
-                d.message,
-                d.file.display(),
-                d.line
-            );
-            s.push_str(&format!(
-                "  = referenced from {}:{tl}:{tc}\n",
-                self.file.display()
-            ));
+            let mut s = format!("{}: {}\n  --> {}", sev(d.severity), d.message, d.file.display());
+            // Line 0: a whole file the template names indirectly (a font, by family), with
+            // no line of its own and no key to point at.
+            if d.line > 0 {
+                s.push_str(&format!(
+                    ":{}\n  = referenced from {}:{tl}:{tc}\n",
+                    d.line,
+                    self.file.display()
+                ));
+            } else {
+                s.push('\n');
+            }
             if let Some(h) = &d.hint {
                 s.push_str(&format!("  = hint: {h}\n"));
             }

@@ -111,20 +111,26 @@ fn display_path(path: &Path, index: u32) -> String {
 fn check_tables(data: &[u8], index: u32, path: &Path) -> Result<(), TextError> {
     let raw = ttf_parser::RawFace::parse(data, index)
         .map_err(|e| TextError::bad_font(display_path(path, index), e))?;
-    for r in raw.table_records {
-        let end = u64::from(r.offset) + u64::from(r.length);
-        if end > data.len() as u64 {
-            return Err(TextError::unusable_font(
-                display_path(path, index),
-                format!(
-                    "truncated: its `{}` table ends at byte {end} but the file has {} bytes",
-                    String::from_utf8_lossy(&r.tag.to_bytes()).trim_end(),
-                    data.len()
-                ),
-            ));
-        }
+    // The directory is sorted by tag; the table the cut went through is the first one past
+    // the end in file order.
+    let end = |r: &ttf_parser::TableRecord| u64::from(r.offset) + u64::from(r.length);
+    let cut = raw
+        .table_records
+        .into_iter()
+        .filter(|r| end(r) > data.len() as u64)
+        .min_by_key(|r| r.offset);
+    match cut {
+        None => Ok(()),
+        Some(r) => Err(TextError::unusable_font(
+            display_path(path, index),
+            format!(
+                "truncated: its `{}` table ends at byte {} but the file has {} bytes",
+                String::from_utf8_lossy(&r.tag.to_bytes()).trim_end(),
+                end(&r),
+                data.len()
+            ),
+        )),
     }
-    Ok(())
 }
 
 fn family_name_of(face: &ttf_parser::Face<'_>) -> Option<String> {

@@ -21,6 +21,7 @@ mod dedup_pdq;
 mod dedup_rules;
 mod dedup_video;
 mod encode_roundtrip;
+mod inputs;
 mod look;
 mod motion;
 mod plan_scale;

@@ -176,12 +176,10 @@ impl ProbeError {
                  (FFmpeg turns the pictures as players show them) and use out.mp4"
                     .into()
             }
-            ProbeError::Hdr { .. } => {
-                "convert it to SDR BT.709 first, e.g. `ffmpeg -i in.mov -vf \
+            ProbeError::Hdr { .. } => "convert it to SDR BT.709 first, e.g. `ffmpeg -i in.mov -vf \
                  zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=hable,\
                  zscale=t=bt709:m=bt709:r=tv,format=yuv420p -c:v libx264 out.mp4`"
-                    .into()
-            }
+                .into(),
             ProbeError::VideoTooLarge { .. } => {
                 "downscale it (`ffmpeg -i in.mp4 -vf scale=-2:2160 out.mp4`); no canvas needs \
                  more than 4K"
@@ -213,14 +211,14 @@ impl Probed {
     /// file when the template recorded where (`Template::asset_span`), else as a note on the
     /// file itself (fonts, named by family).
     pub fn diagnose(&self, t: &Template, dx: &mut Diagnostics) {
-        let mut add = |sev: Severity, path: &Path, message: String, hint: Option<String>| {
-            match t.asset_span(path) {
-                Some(span) => match sev {
-                    Severity::Error => dx.error(span, message, hint),
-                    Severity::Warning => dx.warning(span, message, hint),
-                },
-                None => dx.in_file(sev, path, 0, 0..0, message, hint),
-            }
+        let mut add = |sev: Severity, path: &Path, message: String, hint: Option<String>| match t
+            .asset_span(path)
+        {
+            Some(span) => match sev {
+                Severity::Error => dx.error(span, message, hint),
+                Severity::Warning => dx.warning(span, message, hint),
+            },
+            None => dx.in_file(sev, path, 0, 0..0, message, hint),
         };
         for e in &self.errors {
             add(Severity::Error, e.path(), e.to_string(), e.hint());
@@ -444,7 +442,8 @@ fn secs(ts: i64, tb: Rational) -> f64 {
 }
 
 fn rate(r: Rational) -> Option<f64> {
-    (r.numerator() > 0 && r.denominator() > 0).then(|| r.numerator() as f64 / r.denominator() as f64)
+    (r.numerator() > 0 && r.denominator() > 0)
+        .then(|| r.numerator() as f64 / r.denominator() as f64)
 }
 
 fn open_err(path: &Path, e: OpenError, what: &str) -> ProbeError {
@@ -478,9 +477,8 @@ fn stream_list(ictx: &ffmpeg::format::context::Input) -> String {
 
 fn probe_av(path: &Path, input_use: InputUse, limits: &Limits) -> Result<ProbeReport, ProbeError> {
     let video = input_use == InputUse::Clip;
-    let mut ictx = open_input(path).map_err(|e| {
-        open_err(path, e, if video { "a video" } else { "audio" })
-    })?;
+    let mut ictx =
+        open_input(path).map_err(|e| open_err(path, e, if video { "a video" } else { "audio" }))?;
     let medium = if video {
         ffmpeg::media::Type::Video
     } else {
@@ -518,9 +516,8 @@ fn probe_av(path: &Path, input_use: InputUse, limits: &Limits) -> Result<ProbeRe
     };
     let (r_rate, avg_rate) = (stream.rate(), stream.avg_frame_rate());
     let rotation = display_matrix(&stream);
-    let ctx = ffmpeg::codec::context::Context::from_parameters(stream.parameters()).map_err(
-        |e| MediaError::decode_failed(path, "cannot read its stream parameters", e),
-    )?;
+    let ctx = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
+        .map_err(|e| MediaError::decode_failed(path, "cannot read its stream parameters", e))?;
     let no_decoder = |e| {
         ProbeError::Media(MediaError::decode_failed(
             path,
@@ -578,8 +575,16 @@ fn probe_av(path: &Path, input_use: InputUse, limits: &Limits) -> Result<ProbeRe
     // The first frame (and, for video, the first packets' timestamps for the frame-rate
     // check).
     let mut pts_head: Vec<i64> = Vec::new();
-    let first = decode_until(&mut ictx, &mut decoder, index, tb, start, Some(&mut pts_head), true)
-        .map_err(|e| MediaError::decode_failed(path, "cannot read its packets", e))?;
+    let first = decode_until(
+        &mut ictx,
+        &mut decoder,
+        index,
+        tb,
+        start,
+        Some(&mut pts_head),
+        true,
+    )
+    .map_err(|e| MediaError::decode_failed(path, "cannot read its packets", e))?;
     if first.frames == 0 {
         return Err(ProbeError::Media(MediaError::decode(
             path,
@@ -781,7 +786,11 @@ fn variable_rate(r: Rational, avg: Rational, pts: &mut [i64], tb: Rational) -> O
     }
     // Packets arrive in decoding order; B-frames make that differ from display order.
     pts.sort_unstable();
-    let d: Vec<i64> = pts.windows(2).map(|w| w[1] - w[0]).filter(|d| *d > 0).collect();
+    let d: Vec<i64> = pts
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|d| *d > 0)
+        .collect();
     let (Some(lo), Some(hi)) = (d.iter().min(), d.iter().max()) else {
         return None;
     };
@@ -897,7 +906,9 @@ mod tests {
 
     #[test]
     fn jpeg_end_marker_after_the_scan() {
-        let mut b = vec![0xFF, 0xD8, 0xFF, 0xE1, 0, 4, 0xFF, 0xD9, 0xFF, 0xDA, 1, 2, 3];
+        let mut b = vec![
+            0xFF, 0xD8, 0xFF, 0xE1, 0, 4, 0xFF, 0xD9, 0xFF, 0xDA, 1, 2, 3,
+        ];
         assert!(!jpeg_complete(&b), "the thumbnail's FF D9 does not count");
         b.extend([0xFF, 0x00, 4, 0xFF, 0xD9]);
         assert!(jpeg_complete(&b));

@@ -39,7 +39,12 @@ pub fn job_inputs(
         paths.push(t.product_for(region, i).source.clone());
     }
     for i in job.choices.uses(t, Pool::Effects) {
-        paths.extend(t.effects_for(region, i).lut.as_ref().map(|l| l.path.clone()));
+        paths.extend(
+            t.effects_for(region, i)
+                .lut
+                .as_ref()
+                .map(|l| l.path.clone()),
+        );
     }
     if job.kind == PresetKind::Video {
         if let Some(i) = job.choices.audio {

@@ -168,7 +168,12 @@ impl Diagnostics {
         if d.file != self.file {
             // In a file the template refers to: its own position, then where it is named.
             let (tl, tc) = line_col(&self.source, d.span.start);
-            let mut s = format!("{}: {}\n  --> {}", sev(d.severity), d.message, d.file.display());
+            let mut s = format!(
+                "{}: {}\n  --> {}",
+                sev(d.severity),
+                d.message,
+                d.file.display()
+            );
             // Line 0: a whole file the template names indirectly (a font, by family), with
             // no line of its own and no key to point at.
             if d.line > 0 {

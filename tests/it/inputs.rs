@@ -113,7 +113,10 @@ fn inputs_truncated_video_is_refused_with_promised_and_decodable_durations() {
     // faststart puts the index first, so the cut file still opens and promises 2 s.
     let cut = clip(&p, "assets/cut.mp4", &[]);
     truncate(&cut, 0.5);
-    p.write("t.toml", &template(r#"video = "assets/cut.mp4""#, "assets/music.m4a"));
+    p.write(
+        "t.toml",
+        &template(r#"video = "assets/cut.mp4""#, "assets/music.m4a"),
+    );
     let prefix = format!(
         "{}: truncated or corrupt: the container promises 2.00 s of video but only ",
         canon(&p, "assets/cut.mp4").display()
@@ -147,7 +150,10 @@ fn inputs_truncated_music_is_refused() {
         &music,
     );
     truncate(&music, 0.5);
-    p.write("t.toml", &template(r#"image = "assets/photo.png""#, "assets/cut.m4a"));
+    p.write(
+        "t.toml",
+        &template(r#"image = "assets/photo.png""#, "assets/cut.m4a"),
+    );
     let prefix = format!(
         "{}: truncated or corrupt: the container promises 4.0",
         canon(&p, "assets/cut.m4a").display()
@@ -162,7 +168,10 @@ fn inputs_truncated_music_is_refused() {
 #[test]
 fn inputs_video_without_a_video_stream_is_refused() {
     let p = Project::new();
-    p.write("t.toml", &template(r#"video = "assets/music.m4a""#, "assets/music.m4a"));
+    p.write(
+        "t.toml",
+        &template(r#"video = "assets/music.m4a""#, "assets/music.m4a"),
+    );
     assert_refused(
         &p,
         &format!(
@@ -187,7 +196,10 @@ fn inputs_mirrored_display_matrix_is_refused_right_angles_are_accepted() {
     let p = Project::new();
     let mirrored = clip(&p, "assets/phone.mp4", &[]);
     mirror_tkhd(&mirrored);
-    p.write("t.toml", &template(r#"video = "assets/phone.mp4""#, "assets/music.m4a"));
+    p.write(
+        "t.toml",
+        &template(r#"video = "assets/phone.mp4""#, "assets/music.m4a"),
+    );
     assert_refused(
         &p,
         &format!(
@@ -231,7 +243,10 @@ fn inputs_hdr_video_is_refused() {
             "bt2020nc",
         ],
     );
-    p.write("t.toml", &template(r#"video = "assets/hdr.mp4""#, "assets/music.m4a"));
+    p.write(
+        "t.toml",
+        &template(r#"video = "assets/hdr.mp4""#, "assets/music.m4a"),
+    );
     assert_refused(
         &p,
         &format!(
@@ -263,7 +278,10 @@ fn inputs_ten_bit_and_444_clips_decode_like_the_8_bit_one_and_render() {
         // Same picture; only coding noise differs (and chroma resolution for 4:4:4).
         assert!(diff < 6.0, "{}: mean difference {diff}", f.display());
     }
-    p.write("t.toml", &template(r#"video = "assets/10bit.mp4""#, "assets/music.m4a"));
+    p.write(
+        "t.toml",
+        &template(r#"video = "assets/10bit.mp4""#, "assets/music.m4a"),
+    );
     let o = p.factory(&["render", "t.toml", "--out", "out", "--progress", "plain"]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
@@ -282,7 +300,12 @@ fn inputs_variable_frame_rate_is_accepted_with_a_warning() {
             "vfr",
         ],
     );
-    let r = probe::probe(&p.path("assets/vfr.mp4"), InputUse::Clip, &Limits::default()).unwrap();
+    let r = probe::probe(
+        &p.path("assets/vfr.mp4"),
+        InputUse::Clip,
+        &Limits::default(),
+    )
+    .unwrap();
     assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
     assert!(
         r.warnings[0].starts_with("variable frame rate (")
@@ -292,7 +315,10 @@ fn inputs_variable_frame_rate_is_accepted_with_a_warning() {
         "{}",
         r.warnings[0]
     );
-    p.write("t.toml", &template(r#"video = "assets/vfr.mp4""#, "assets/music.m4a"));
+    p.write(
+        "t.toml",
+        &template(r#"video = "assets/vfr.mp4""#, "assets/music.m4a"),
+    );
     let o = p.factory(&["validate", "t.toml"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(
@@ -339,7 +365,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         c ^= b as u32;
         for _ in 0..8 {
-            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
         }
     }
     !c
@@ -355,7 +385,10 @@ fn inputs_image_header_over_the_pixel_limit_is_refused_at_validate() {
     let crc = crc32(&b[12..29]);
     b[29..33].copy_from_slice(&crc.to_be_bytes());
     std::fs::write(p.path("assets/huge.png"), b).unwrap();
-    p.write("t.toml", &template(r#"image = "assets/huge.png""#, "assets/music.m4a"));
+    p.write(
+        "t.toml",
+        &template(r#"image = "assets/huge.png""#, "assets/music.m4a"),
+    );
     assert_refused(
         &p,
         &format!(
@@ -398,7 +431,10 @@ fn inputs_video_over_the_pixel_limit_is_refused() {
         ],
         &p.path("assets/big.mp4"),
     );
-    p.write("t.toml", &template(r#"video = "assets/big.mp4""#, "assets/music.m4a"));
+    p.write(
+        "t.toml",
+        &template(r#"video = "assets/big.mp4""#, "assets/music.m4a"),
+    );
     assert_refused(
         &p,
         &format!(
@@ -415,7 +451,10 @@ fn inputs_truncated_jpeg_is_refused() {
     let img = image::open(p.path("assets/photo.png")).unwrap().to_rgb8();
     img.save(p.path("assets/photo.jpg")).unwrap();
     truncate(&p.path("assets/photo.jpg"), 0.6);
-    p.write("t.toml", &template(r#"image = "assets/photo.jpg""#, "assets/music.m4a"));
+    p.write(
+        "t.toml",
+        &template(r#"image = "assets/photo.jpg""#, "assets/music.m4a"),
+    );
     assert_refused(
         &p,
         &format!(
@@ -473,7 +512,9 @@ fn inputs_truncated_or_non_font_files_are_refused() {
          {len} bytes",
         cut.display()
     );
-    let e = FontBook::empty().face_from_file(cut.to_str().unwrap()).unwrap_err();
+    let e = FontBook::empty()
+        .face_from_file(cut.to_str().unwrap())
+        .unwrap_err();
     assert_eq!(e.to_string(), message);
     let not_font = p.write("fonts/notes.ttf", "not a font at all");
     let e = FontBook::empty()
@@ -491,17 +532,18 @@ fn inputs_truncated_or_non_font_files_are_refused() {
         &format!("<fontconfig><dir>{}</dir></fontconfig>", fonts.display()),
     );
     let mut t = template(r#"image = "assets/photo.png""#, "assets/music.m4a");
-    t = t.replace(
-        "size = 0.1",
-        "font = [\"Noto Sans\"]\nsize = 0.1",
-    );
+    t = t.replace("size = 0.1", "font = [\"Noto Sans\"]\nsize = 0.1");
     p.write("t.toml", &t);
     for cmd in ["validate", "render"] {
         let o = crate::support::factory()
             .current_dir(p.dir.path())
             .env("FONTCONFIG_FILE", &conf)
             .args([cmd, "t.toml", "--presets-dir", "presets"])
-            .args(if cmd == "render" { &["--out", "out"][..] } else { &[][..] })
+            .args(if cmd == "render" {
+                &["--out", "out"][..]
+            } else {
+                &[][..]
+            })
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(2), "{cmd}: {}", stderr(&o));
@@ -534,7 +576,11 @@ fn inputs_manifest_lists_each_outputs_inputs_with_sha256() {
     let rows = m["outputs"].as_array().unwrap();
     let entry = |rel: &str| serde_json::json!({"path": rel, "sha256": sha256(&p.path(rel))});
     let still = [entry("assets/photo.png"), entry("assets/product.png")];
-    let video = [still[0].clone(), still[1].clone(), entry("assets/music.m4a")];
+    let video = [
+        still[0].clone(),
+        still[1].clone(),
+        entry("assets/music.m4a"),
+    ];
     assert_eq!(rows[0]["kind"], "video");
     assert_eq!(rows[0]["inputs"], serde_json::json!(video));
     // A still has no soundtrack, so the music did not make it.
@@ -557,7 +603,10 @@ fn inputs_manifest_lists_each_outputs_inputs_with_sha256() {
 #[test]
 fn inputs_good_project_validates_and_each_file_is_probed_once() {
     let p = Project::new();
-    p.write("t.toml", &template(r#"video = "assets/clip.mp4""#, "assets/music.m4a"));
+    p.write(
+        "t.toml",
+        &template(r#"video = "assets/clip.mp4""#, "assets/music.m4a"),
+    );
     let o = p.factory(&["validate", "t.toml"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let mut presets = creative_factory::preset::PresetSet::builtin().unwrap();

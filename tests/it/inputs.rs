@@ -186,7 +186,9 @@ fn mirror_tkhd(path: &Path) {
     let mut b = std::fs::read(path).unwrap();
     let at = b.windows(4).position(|w| w == b"tkhd").unwrap();
     assert_eq!(b[at + 4], 0, "version 0 tkhd");
-    let m = at + 40;
+    // After the type: version+flags, two times, track id, reserved, duration, 8 reserved,
+    // layer, group, volume, reserved; so the matrix starts 44 bytes after "tkhd".
+    let m = at + 44;
     b[m..m + 4].copy_from_slice(&(-65536i32).to_be_bytes());
     std::fs::write(path, b).unwrap();
 }
@@ -575,17 +577,20 @@ fn inputs_manifest_lists_each_outputs_inputs_with_sha256() {
     let m = manifest(&p.path("out"));
     let rows = m["outputs"].as_array().unwrap();
     let entry = |rel: &str| serde_json::json!({"path": rel, "sha256": sha256(&p.path(rel))});
-    let still = [entry("assets/photo.png"), entry("assets/product.png")];
     let video = [
-        still[0].clone(),
-        still[1].clone(),
+        entry("assets/photo.png"),
+        entry("assets/product.png"),
         entry("assets/music.m4a"),
     ];
     assert_eq!(rows[0]["kind"], "video");
     assert_eq!(rows[0]["inputs"], serde_json::json!(video));
-    // A still has no soundtrack, so the music did not make it.
+    // The still is a white-background main image with no soundtrack: neither the photo
+    // nor the music made it, and the manifest does not claim they did.
     assert_eq!(rows[1]["kind"], "image");
-    assert_eq!(rows[1]["inputs"], serde_json::json!(still));
+    assert_eq!(
+        rows[1]["inputs"],
+        serde_json::json!([entry("assets/product.png")])
+    );
     // CSV: one cell at the end, `path=sha256;…`.
     let csv = std::fs::read_to_string(p.path("out/manifest.csv")).unwrap();
     let header = csv.lines().next().unwrap();

@@ -15,9 +15,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use creative_factory::media::{self, Limits};
 use creative_factory::plan::{self, AssetHashes, PlanFilter};
 use creative_factory::preset::PresetSet;
 use creative_factory::template::{self, LoadOptions, Template};
+use creative_factory::text::FontBook;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -119,6 +121,10 @@ pub struct RenderArgs {
     /// it goes, so memory does not grow with the clip's length; 0 streams every clip.
     #[arg(long, value_name = "MIB")]
     pub clip_cache_mib: Option<u64>,
+    /// Seconds a job may go without progress (no frame, no stage change) before it is
+    /// abandoned and reported failed with the stage it was stuck in; 0 never gives up.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub stall_timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -158,16 +164,43 @@ fn load_presets(dir: Option<&Path>) -> anyhow::Result<PresetSet> {
     Ok(set)
 }
 
+/// Whether `load_template` opens the media inputs too (`media::probe`).
+enum Probe<'a> {
+    Off,
+    /// `validate`: a damaged file is an error, like a template error.
+    Refuse(&'a FontBook),
+    /// `render`: a damaged file is reported as a warning and only the variants that use it
+    /// fail, so one bad product shot does not cost a nightly batch its other outputs.
+    Report(&'a FontBook),
+}
+
 /// Loads and validates, printing diagnostics; `None` means the template is invalid and the
-/// diagnostics have been shown.
-fn load_template(a: &TemplateArgs, presets: &PresetSet) -> Option<Template> {
+/// diagnostics have been shown. Returns the inputs the probe refused (with `Probe::Report`).
+fn load_template(
+    a: &TemplateArgs,
+    presets: &PresetSet,
+    probe: Probe,
+) -> Option<(Template, Vec<media::probe::ProbeError>)> {
     let opts = LoadOptions {
         allow_outside_root: a.allow_outside_root,
         allow_fallback: a.allow_fallback,
     };
     // Warnings (a fallback locale used, a title too long for a platform) are shown even when
     // the template is valid; errors stop the command.
-    let (t, diags) = template::check(&a.template, presets, &opts);
+    let (t, mut diags) = template::check(&a.template, presets, &opts);
+    let mut refused = Vec::new();
+    if let Some(t) = &t {
+        let (fonts, refuse) = match probe {
+            Probe::Off => (None, true),
+            Probe::Refuse(f) => (Some(f), true),
+            Probe::Report(f) => (Some(f), false),
+        };
+        if let Some(fonts) = fonts {
+            let probed = media::probe::check_inputs(t, fonts, &Limits::default());
+            probed.diagnose(t, &mut diags, refuse);
+            refused = probed.errors;
+        }
+    }
     if !diags.is_empty() {
         if a.json {
             println!("{}", diags.to_json());
@@ -175,12 +208,12 @@ fn load_template(a: &TemplateArgs, presets: &PresetSet) -> Option<Template> {
             eprint!("{diags}");
         }
     }
-    t.filter(|_| !diags.has_errors())
+    t.filter(|_| !diags.has_errors()).map(|t| (t, refused))
 }
 
 fn validate(a: TemplateArgs) -> anyhow::Result<ExitCode> {
     let presets = load_presets(a.presets_dir.as_deref())?;
-    let Some(t) = load_template(&a, &presets) else {
+    let Some((t, _)) = load_template(&a, &presets, Probe::Refuse(&FontBook::system())) else {
         return Ok(ExitCode::from(2));
     };
     let hashes = AssetHashes::compute(&t)?;
@@ -217,7 +250,7 @@ fn filter(f: &FilterArgs, t: &TemplateArgs) -> PlanFilter {
 
 fn plan_cmd(a: PlanArgs) -> anyhow::Result<ExitCode> {
     let presets = load_presets(a.template.presets_dir.as_deref())?;
-    let Some(t) = load_template(&a.template, &presets) else {
+    let Some((t, _)) = load_template(&a.template, &presets, Probe::Off) else {
         return Ok(ExitCode::from(2));
     };
     let hashes = AssetHashes::compute(&t)?;
@@ -295,7 +328,10 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<ExitCode> {
 
 fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
     let presets = load_presets(a.template.presets_dir.as_deref())?;
-    let Some(t) = load_template(&a.template, &presets) else {
+    // The same probe as `validate`, before the lock, the plan or any job; a bad input fails
+    // the variants that use it (exit 1), never renders wrong.
+    let fonts = FontBook::system();
+    let Some((t, refused)) = load_template(&a.template, &presets, Probe::Report(&fonts)) else {
         return Ok(ExitCode::from(2));
     };
     let hashes = AssetHashes::compute(&t)?;
@@ -311,7 +347,6 @@ fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
     if jobs == 0 {
         anyhow::bail!("--jobs must be at least 1");
     }
-    let fonts = creative_factory::text::FontBook::system();
     // SIGINT/SIGTERM ask the run to stop cleanly (finished outputs stay published and listed);
     // a second one ends the process at once, as an operator pressing Ctrl-C twice expects.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -336,6 +371,11 @@ fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
         force: a.force,
         scope: filter(&a.filter, &a.template),
         stop,
+        stall_timeout: std::time::Duration::from_secs(a.stall_timeout),
+        refused_inputs: refused
+            .into_iter()
+            .map(|e| (e.path().to_path_buf(), std::sync::Arc::new(e)))
+            .collect(),
     };
     let mut reporter = progress::reporter(a.progress);
     let report =

@@ -30,6 +30,18 @@ pub enum Stage {
     Verify,
 }
 
+impl Stage {
+    /// What the job was doing, for messages: "while …".
+    pub fn doing(self) -> &'static str {
+        match self {
+            Stage::Prepare => "preparing (opening inputs, laying out text)",
+            Stage::Soundtrack => "mixing the soundtrack",
+            Stage::Encode => "rendering and encoding frames",
+            Stage::Verify => "reading the staged file back",
+        }
+    }
+}
+
 /// What went wrong in a job, by the module that found it.
 #[derive(Debug, thiserror::Error)]
 pub enum JobFailure {
@@ -58,6 +70,16 @@ pub enum JobFailure {
     /// `--fail-fast` stopped this job after another one failed, or a signal stopped the run.
     #[error("cancelled")]
     Cancelled,
+    /// An input `media::probe` refused before the run; the message names the file.
+    #[error(transparent)]
+    Input(std::sync::Arc<crate::media::probe::ProbeError>),
+    /// The watchdog gave up on the job (`--stall-timeout`).
+    #[error(
+        "made no progress for {seconds} s while {}; abandoned (raise --stall-timeout if the \
+         job is only slow)",
+        stage.doing()
+    )]
+    Stalled { stage: Stage, seconds: u64 },
 }
 
 /// The job a failure belongs to, as the operator knows it.
@@ -173,6 +195,9 @@ impl JobFailure {
             | JobFailure::NoSoundtrack
             | JobFailure::Panicked(_)
             | JobFailure::Cancelled => ErrorKind::Internal,
+            JobFailure::Input(e) => probe_kind(e),
+            // An input that stops delivering data (a hung mount, a pipe): the system's.
+            JobFailure::Stalled { .. } => ErrorKind::Io,
         }
     }
 }
@@ -186,6 +211,22 @@ fn render_kind(e: &RenderError) -> ErrorKind {
         RenderError::MissingCopy { .. } | RenderError::MissingVoiceover { .. } => {
             ErrorKind::BadInput
         }
+    }
+}
+
+fn probe_kind(e: &crate::media::probe::ProbeError) -> ErrorKind {
+    use crate::media::probe::ProbeError as P;
+    match e {
+        P::Media(m) => media_kind(m),
+        P::VideoTooLarge { .. } => ErrorKind::ResourceLimit,
+        P::Font { source, .. } => text_kind(source),
+        P::Truncated { .. }
+        | P::NoVideo { .. }
+        | P::NoAudio { .. }
+        | P::Rotation { .. }
+        | P::Hdr { .. }
+        | P::Animated { .. }
+        | P::TruncatedJpeg { .. } => ErrorKind::BadInput,
     }
 }
 

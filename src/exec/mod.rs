@@ -7,14 +7,15 @@
 //! Results are gathered by job index, so nothing downstream depends on thread timing.
 
 mod error;
+mod pool;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, unbounded};
+use crossbeam_channel::bounded;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -54,7 +55,17 @@ pub struct RunOptions {
     /// Set to a signal's number to stop the run cleanly: running jobs are abandoned, finished
     /// outputs stay published and listed.
     pub stop: Arc<AtomicUsize>,
+    /// A job that makes no progress (no frame, no stage change) for this long is abandoned
+    /// and reported failed with the stage it was stuck in; zero turns the watchdog off.
+    pub stall_timeout: Duration,
+    /// Inputs `media::probe` refused, by canonical path: the jobs using them fail without
+    /// rendering, naming the file and what is wrong; the others render.
+    pub refused_inputs: HashMap<PathBuf, Arc<crate::media::probe::ProbeError>>,
 }
+
+/// The watchdog's default: generous, since a 60 s 4K job on a loaded machine still sends
+/// progress every 15 frames, i.e. every few seconds at worst.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Progress, for bars, plain lines or JSON events.
 #[derive(Debug, Clone, Serialize)]
@@ -188,22 +199,11 @@ pub fn stamp_for(t: &Template, job: &Job) -> Stamp {
     Stamp(m)
 }
 
-/// Stops a run: `--fail-fast` after a failure, or a signal (its number) from the binary.
-struct Halt<'a> {
-    cancel: AtomicBool,
-    stop: &'a AtomicUsize,
-}
-
-impl Halt<'_> {
-    fn halted(&self) -> bool {
-        self.cancel.load(Ordering::Relaxed) || self.stop.load(Ordering::Relaxed) != 0
-    }
-}
-
 /// What a worker sends the calling thread: progress, or a finished job.
 enum Msg {
     Event(Event),
     Done(Box<Outcome>),
+    Exit(pool::Exit),
 }
 
 /// Renders, encodes, verifies and exports every job of the plan that the output directory
@@ -269,7 +269,7 @@ pub fn run(
     let mut to_render: Vec<&Job> = Vec::new();
     for job in &plan.jobs {
         let old = old_rows.get(job.file.as_str()).copied();
-        let base = base_row(t, job, presets);
+        let base = base_row(t, job, presets, hashes);
         let reuse = old
             .filter(|_| !opts.force)
             .and_then(|o| rerun::reusable(o, &base, previous.run.as_ref(), &opts.out));
@@ -309,7 +309,6 @@ pub fn run(
         presets,
         &opts.limits,
     );
-    let text_cache = TextCache::default();
     on_event(Event::Started {
         jobs: to_render.len(),
     });
@@ -357,21 +356,36 @@ pub fn run(
         }
     }
 
-    let halt = Halt {
-        cancel: AtomicBool::new(false),
-        stop: &opts.stop,
-    };
     let position: HashMap<usize, usize> = to_render
         .iter()
         .enumerate()
         .map(|(k, j)| (j.index, k))
         .collect();
-    let (job_tx, job_rx) = bounded::<&Job>(to_render.len().max(1));
-    for job in &to_render {
-        job_tx.send(job).expect("queue holds the whole plan");
-    }
-    drop(job_tx);
-    let (tx, rx) = unbounded::<Msg>();
+    // Workers own copies of what they read (see `pool`): a thread stuck in a system call
+    // can then be left behind without the run waiting for it.
+    let shared = Arc::new(pool::Shared {
+        t: t.clone(),
+        presets: presets.clone(),
+        fonts: fonts.clone(),
+        assets,
+        text_cache: TextCache::default(),
+        hashes: hashes.clone(),
+        cfg: cfg.clone(),
+        gate_on,
+        fail_fast: opts.fail_fast,
+        staging_dir: staging.dir().to_path_buf(),
+        halt: pool::Halt {
+            cancel: AtomicBool::new(false),
+            stop: Arc::clone(&opts.stop),
+        },
+        refused: opts.refused_inputs.clone(),
+    });
+    let mut workers = pool::Pool::start(
+        Arc::clone(&shared),
+        to_render.iter().map(|j| (*j).clone()).collect(),
+        opts.jobs,
+        opts.stall_timeout,
+    );
 
     let mut pending: HashMap<usize, Outcome> = HashMap::new();
     let mut next = 0;
@@ -381,6 +395,7 @@ pub fn run(
         out: &opts.out,
         library: library.as_ref(),
         gate: gate.as_mut(),
+        hashes,
         names: Vec::new(),
         removal_stamp: &removal_stamp,
     };
@@ -394,87 +409,28 @@ pub fn run(
             ]
         })
         .collect();
-    std::thread::scope(|s| {
-        for _ in 0..opts.jobs.max(1) {
-            let (job_rx, tx) = (job_rx.clone(), tx.clone());
-            let (assets, staging, halt, text_cache, cfg) =
-                (&assets, &staging, &halt, &text_cache, &cfg);
-            s.spawn(move || {
-                for job in job_rx.iter() {
-                    if halt.halted() {
-                        break;
+    // This thread relays events and publishes outputs in variant order; the UI callback
+    // never blocks a worker for long because the channel is unbounded and messages small.
+    while let Some(msg) = workers.next() {
+        match msg {
+            Msg::Event(ev) => on_event(ev),
+            Msg::Exit(_) => {}
+            Msg::Done(o) => {
+                pending.insert(position[&o.index], *o);
+                while let Some(o) = pending.remove(&next) {
+                    next += 1;
+                    if failure.is_some() {
+                        continue;
                     }
-                    let t0 = Instant::now();
-                    let send = |e: Event| {
-                        let _ = tx.send(Msg::Event(e));
-                    };
-                    let result = run_job(
-                        t,
-                        job,
-                        presets,
-                        (assets, fonts, text_cache),
-                        staging,
-                        &send,
-                        halt,
-                    );
-                    let failed = result.is_err();
-                    let (status, bytes, error, error_kind) = match &result {
-                        Ok((_, v, _)) => (Status::Exported, v.bytes, None, None),
-                        Err(e) => (Status::Failed, 0, Some(e.to_string()), Some(e.kind)),
-                    };
-                    send(Event::JobFinished {
-                        index: job.index,
-                        file: job.file.clone(),
-                        status,
-                        bytes,
-                        seconds: t0.elapsed().as_secs_f64(),
-                        error,
-                        error_kind,
-                    });
-                    // Fingerprinting a still decodes it: done here, in parallel, not by the
-                    // thread that publishes.
-                    let prepared = match (&result, gate_on) {
-                        (Ok((staged, _, extra)), true) => Some(
-                            offer(t, job, presets, hashes, staged.clone(), Some(extra))
-                                .prepare(cfg),
-                        ),
-                        _ => None,
-                    };
-                    let _ = tx.send(Msg::Done(Box::new(Outcome {
-                        index: job.index,
-                        result,
-                        prepared,
-                    })));
-                    if failed && opts.fail_fast {
-                        halt.cancel.store(true, Ordering::Relaxed);
-                    }
-                }
-            });
-        }
-        drop(tx);
-        // The calling thread relays events and publishes outputs in variant order; the UI
-        // callback never blocks a worker for long because the channel is unbounded and
-        // messages are small.
-        for msg in rx.iter() {
-            match msg {
-                Msg::Event(ev) => on_event(ev),
-                Msg::Done(o) => {
-                    pending.insert(position[&o.index], *o);
-                    while let Some(o) = pending.remove(&next) {
-                        next += 1;
-                        if failure.is_some() {
-                            continue;
-                        }
-                        let r = ctx.finish(plan, presets, o, &mut book, &mut record, on_event);
-                        if let Err(e) = r {
-                            halt.cancel.store(true, Ordering::Relaxed);
-                            failure = Some(e);
-                        }
+                    let r = ctx.finish(plan, presets, o, &mut book, &mut record, on_event);
+                    if let Err(e) = r {
+                        shared.halt.cancel.store(true, Ordering::Relaxed);
+                        failure = Some(e);
                     }
                 }
             }
         }
-    });
+    }
     if let Some(e) = failure {
         return Err(e);
     }
@@ -493,7 +449,7 @@ pub fn run(
         if arrived.contains(&job.index) || book.done.contains(&job.index) {
             continue;
         }
-        let mut row = base_row(t, job, presets);
+        let mut row = base_row(t, job, presets, hashes);
         row.status = Status::Skipped;
         row.error = Some(match stopped_by {
             Some(sig) => format!("not attempted: the run was stopped by signal {sig}"),
@@ -608,6 +564,7 @@ struct Publish<'a, 'g> {
     out: &'a std::path::Path,
     library: Option<&'a crate::dedup::Library>,
     gate: Option<&'a mut crate::dedup::gate::BatchGate<'g>>,
+    hashes: &'a AssetHashes,
     /// Staged and published paths → output names, for verdict reasons.
     names: Vec<(String, String)>,
     removal_stamp: &'a str,
@@ -673,7 +630,7 @@ impl Publish<'_, '_> {
         on_event: &mut dyn FnMut(Event),
     ) -> Result<(), ExecError> {
         let job = &plan.jobs[o.index];
-        let mut row = base_row(self.t, job, presets);
+        let mut row = base_row(self.t, job, presets, self.hashes);
         match o.result {
             Ok((staged, verified, extra)) => {
                 let decision = match (&mut self.gate, o.prepared) {
@@ -758,7 +715,7 @@ impl Publish<'_, '_> {
     }
 }
 
-fn base_row(t: &Template, job: &Job, presets: &PresetSet) -> ManifestRow {
+fn base_row(t: &Template, job: &Job, presets: &PresetSet, hashes: &AssetHashes) -> ManifestRow {
     ManifestRow {
         file: job.file.clone(),
         status: Status::Skipped,
@@ -792,6 +749,8 @@ fn base_row(t: &Template, job: &Job, presets: &PresetSet) -> ManifestRow {
         dedup_reason: None,
         error: None,
         error_kind: None,
+        // Which files made this output, for audits (hashed once per run, in `hashes`).
+        inputs: crate::plan::job_inputs(t, job, presets.get(&job.preset), hashes),
     }
 }
 
@@ -802,10 +761,12 @@ fn run_job(
     job: &Job,
     presets: &PresetSet,
     (assets, fonts, text_cache): (&Assets, &FontBook, &TextCache),
-    staging: &Staging,
+    staged: PathBuf,
     events: &dyn Fn(Event),
-    halt: &Halt,
+    (halt, beat): (&pool::Halt, &pool::Beat),
 ) -> JobResult {
+    // The watchdog abandons a job that stopped making progress; it must stop too.
+    let stopped = || halt.halted() || beat.abandoned();
     let preset = presets.get(&job.preset).ok_or_else(|| {
         JobError::new(
             job,
@@ -820,7 +781,6 @@ fn run_job(
         .ok_or_else(|| JobError::new(job, Stage::Prepare, JobFailure::UnknownRegion))?;
     let creative = render::prepare(t, job, preset, region, assets, fonts, text_cache)
         .map_err(at(job, Stage::Prepare))?;
-    let staged = staging.path_for(job);
     let stamp = stamp_for(t, job);
     let mut extra = Extra {
         rules_applied: creative.rules_applied.clone(),
@@ -844,6 +804,7 @@ fn run_job(
         frames: creative.frames,
     });
 
+    beat.stage(Stage::Encode);
     let mut samples: Vec<image::RgbaImage> = Vec::new();
     match preset.kind {
         PresetKind::Image => {
@@ -944,7 +905,7 @@ fn run_job(
                     w.finish().map_err(&encode)
                 });
                 for i in 0..creative.frames {
-                    if halt.halted() || sound_failed.load(Ordering::Relaxed) {
+                    if stopped() || sound_failed.load(Ordering::Relaxed) {
                         break;
                     }
                     let mut frame = match recycle_rx.try_recv() {
@@ -991,11 +952,12 @@ fn run_job(
             extra.loudness_lufs = sound.loudness_lufs;
             extra.true_peak_dbtp = sound.true_peak_dbtp;
             extra.rules_applied.extend(sound.notes);
-            if halt.halted() {
+            if stopped() {
                 return Err(JobError::new(job, Stage::Encode, JobFailure::Cancelled));
             }
         }
     }
+    beat.stage(Stage::Verify);
     let verified = export::verify(&staged, job, creative.frames, creative.fps)
         .map_err(at(job, Stage::Verify))?;
     if !samples.is_empty() {

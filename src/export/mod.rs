@@ -49,6 +49,12 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
     }
 }
 
+/// Where `job` is written inside the staging directory `dir` (flat: one file per job).
+pub fn staged_path(dir: &Path, job: &Job) -> PathBuf {
+    let name = job.file.replace('/', "__");
+    dir.join(format!("{:05}-{name}", job.index))
+}
+
 /// A private directory inside the output directory for files being written.
 pub struct Staging {
     dir: PathBuf,
@@ -70,8 +76,7 @@ impl Staging {
 
     /// Where a job is encoded to before it is verified.
     pub fn path_for(&self, job: &Job) -> PathBuf {
-        let name = job.file.replace('/', "__");
-        self.dir.join(format!("{:05}-{name}", job.index))
+        staged_path(&self.dir, job)
     }
 
     pub fn dir(&self) -> &Path {
@@ -239,6 +244,10 @@ pub struct ManifestRow {
     /// Set with `error`.
     #[serde(default)]
     pub error_kind: Option<ErrorKind>,
+    /// The input files this output was made from, each with its sha256 (`plan::job_inputs`).
+    /// Absent from manifests written before it existed; a rerun still reads them.
+    #[serde(default)]
+    pub inputs: Vec<crate::plan::InputFile>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -299,6 +308,9 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
         // Last, like every column added after the first release, so that readers that go
         // by position keep working.
         "error_kind",
+        // `path=sha256;path=sha256`, like `modules`: one cell per row keeps the file
+        // one-row-per-output for spreadsheets.
+        "inputs",
     ];
     w.write_record(header)
         .expect("writing to a Vec cannot fail");
@@ -344,6 +356,11 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
                 .map(|p| format!("{p:.1}"))
                 .unwrap_or_default(),
             r.error_kind.map(serde_name).unwrap_or_default(),
+            r.inputs
+                .iter()
+                .map(|i| format!("{}={}", i.path, i.sha256))
+                .collect::<Vec<_>>()
+                .join(";"),
         ])
         .expect("writing to a Vec cannot fail");
     }

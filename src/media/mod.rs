@@ -12,6 +12,7 @@ mod audio;
 mod clip;
 pub(crate) mod ffio;
 pub mod loudness;
+pub mod probe;
 mod still;
 
 pub use aac::{aac_roundtrip, AacEncoder, AacPacket, AacStream};
@@ -95,6 +96,8 @@ pub struct Limits {
     /// decodes the frames it needs as it needs them (`ClipStream`), so memory does not grow
     /// with a clip's length. See docs/ARCHITECTURE.md, *Memory*.
     pub clip_cache_bytes: u64,
+    /// Pixels per frame of a video input, checked by `probe` before rendering.
+    pub max_video_pixels: u64,
 }
 
 impl Default for Limits {
@@ -103,6 +106,8 @@ impl Default for Limits {
             max_image_pixels: 64_000_000,
             max_clip_bytes: 2 << 30,
             clip_cache_bytes: DEFAULT_CLIP_CACHE_MIB << 20,
+            // DCI 8K: the largest frame cameras record; 16000×16000 is a mistake or a bomb.
+            max_video_pixels: 8192 * 4320,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! clock, thread timing or absolute paths, so the same template gives the same plan, ids and
 //! names on every machine.
 
+mod inputs;
 mod naming;
 mod select;
 
@@ -18,6 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::preset::{Preset, PresetKind, PresetSet};
 use crate::template::{Pool, Region, Template};
 
+pub use inputs::{job_input_paths, job_inputs, InputFile};
 pub use naming::{sanitize_file_name, tracking_url};
 pub use select::DEFAULT_MAX_VARIANTS;
 

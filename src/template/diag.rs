@@ -169,16 +169,22 @@ impl Diagnostics {
             // In a file the template refers to: its own position, then where it is named.
             let (tl, tc) = line_col(&self.source, d.span.start);
             let mut s = format!(
-                "{}: {}\n  --> {}:{}\n",
+                "{}: {}\n  --> {}",
                 sev(d.severity),
                 d.message,
-                shown_path(&d.file),
-                d.line
+                shown_path(&d.file)
             );
-            s.push_str(&format!(
-                "  = referenced from {}:{tl}:{tc}\n",
-                shown_path(&self.file)
-            ));
+            // Line 0: a whole file the template names indirectly (a font, by family), with
+            // no line of its own and no key to point at.
+            if d.line > 0 {
+                s.push_str(&format!(
+                    ":{}\n  = referenced from {}:{tl}:{tc}\n",
+                    d.line,
+                    shown_path(&self.file)
+                ));
+            } else {
+                s.push('\n');
+            }
             if let Some(h) = &d.hint {
                 s.push_str(&format!("  = hint: {h}\n"));
             }

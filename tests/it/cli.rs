@@ -621,11 +621,11 @@ fn a_corrupt_input_is_reported_as_bad_input_in_manifest_and_events() {
             assert!(r["error_kind"].is_null(), "{r}");
         }
     }
-    // The CSV carries the kind in its last column.
+    // The CSV carries the kind in its column before the inputs (`path=sha256;…`, no comma).
     let csv = std::fs::read_to_string(p.path("out").join("manifest.csv")).unwrap();
     let mut lines = csv.lines();
-    assert!(lines.next().unwrap().ends_with(",error_kind"));
-    let kinds: Vec<&str> = lines.map(|l| l.rsplit(',').next().unwrap()).collect();
+    assert!(lines.next().unwrap().ends_with(",error_kind,inputs"));
+    let kinds: Vec<&str> = lines.map(|l| l.rsplit(',').nth(1).unwrap()).collect();
     assert_eq!(kinds.iter().filter(|k| **k == "bad_input").count(), 2);
 
     // The JSON event stream says the same for each failed job.

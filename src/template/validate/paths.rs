@@ -81,6 +81,9 @@ impl V<'_> {
             );
             return None;
         }
+        if !self.asset_refs.iter().any(|(p, _)| *p == canon) {
+            self.asset_refs.push((canon.clone(), v.span.clone()));
+        }
         Some(canon)
     }
 

@@ -40,11 +40,13 @@ COPY benches ./benches
 
 # --locked: exactly the crates pinned in Cargo.lock. The registry and target directories are
 # BuildKit cache mounts (kept between builds, not in the image), so the binary is copied out
-# in the same step.
+# in the same step. The release profile keeps line tables (debug = 1, for profiling);
+# --strip-debug drops them from the image's copy (symbols stay, for backtraces): ~10x smaller.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked --bin factory \
- && install -D -m 0755 target/release/factory /out/factory
+ && mkdir -p /out \
+ && objcopy --strip-debug target/release/factory /out/factory
 
 # ---------------------------------------------------------------------------------------------
 FROM ${RUNTIME_IMAGE} AS runtime

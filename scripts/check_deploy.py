@@ -135,7 +135,24 @@ def check_workflow(path):
         problem(path, "merge must download pattern shard-* with merge-multiple: false")
 
 
+def check_every_indexed_job():
+    """Any Indexed Job under deploy/kubernetes (object-store variant too): count = completions."""
+    for path in sorted(K8S.rglob("*.yaml")):
+        with open(path, encoding="utf-8") as f:
+            docs = [d for d in yaml.safe_load_all(f) if d]
+        for d in docs:
+            spec = d.get("spec", {}) if isinstance(d, dict) else {}
+            if d.get("kind") != "Job" or spec.get("completionMode") != "Indexed":
+                continue
+            for c in spec["template"]["spec"]["containers"]:
+                count = env_map(c).get("FACTORY_SHARD_COUNT", {}).get("value")
+                if count is not None and str(count) != str(spec.get("completions")):
+                    problem(path, f"{d['metadata']['name']}/{c['name']}: FACTORY_SHARD_COUNT={count!r} "
+                                  f"must equal completions={spec.get('completions')!r}")
+
+
 def main():
+    check_every_indexed_job()
     n, run_dir = check_render(K8S / "render-job.yaml")
     check_rerun(K8S / "rerun-shard-job.yaml", n)
     check_merge(K8S / "merge-job.yaml", run_dir)

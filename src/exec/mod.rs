@@ -433,12 +433,16 @@ pub fn run(
         removal_stamp: &removal_stamp,
         part_dir: opts.part.as_ref().map(|_| opts.out.as_path()),
     };
+    // The library stores canonical paths: replaced first, or the relative form would be
+    // replaced inside them and leave `/abs/dir/` + name in the reason.
+    let out_abs = opts.out.canonicalize().unwrap_or_else(|_| opts.out.clone());
     ctx.names = plan
         .jobs
         .iter()
         .flat_map(|j| {
             [
                 (staging.path_for(j).display().to_string(), j.file.clone()),
+                (out_abs.join(&j.file).display().to_string(), j.file.clone()),
                 (opts.out.join(&j.file).display().to_string(), j.file.clone()),
             ]
         })

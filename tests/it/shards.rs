@@ -76,6 +76,21 @@ fn spawn_shard(p: &Project, i: u32, n: u32) -> Child {
         .unwrap()
 }
 
+/// The same batch on one machine, with its own library: what the merge must equal.
+fn render_single(p: &Project) {
+    let o = p.factory(&[
+        "render",
+        "t.toml",
+        "--out",
+        "single",
+        "--library",
+        "single.sqlite",
+        "--progress",
+        "plain",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
 fn shard_ok(child: Child) {
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
@@ -172,17 +187,7 @@ fn library_files(p: &Project, lib: &str) -> Vec<String> {
 #[test]
 fn three_shards_merge_into_the_single_machine_batch() {
     let p = project();
-    let o = p.factory(&[
-        "render",
-        "t.toml",
-        "--out",
-        "single",
-        "--library",
-        "single.sqlite",
-        "--progress",
-        "plain",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    render_single(&p);
 
     // Three shard processes at once, as an Indexed Job's pods would run.
     let children: Vec<Child> = (0..3).map(|i| spawn_shard(&p, i, 3)).collect();
@@ -311,17 +316,7 @@ fn a_missing_part_is_named_and_merging_again_after_rendering_it_completes_the_ba
     shard_ok(spawn_shard(&p, 1, 3));
     let o = merge(&p, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = p.factory(&[
-        "render",
-        "t.toml",
-        "--out",
-        "single",
-        "--library",
-        "single.sqlite",
-        "--progress",
-        "plain",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    render_single(&p);
     assert_eq!(
         comparable_rows(&p.path("merged")),
         comparable_rows(&p.path("single"))

@@ -254,17 +254,15 @@ pub fn inputs(t: &Template) -> Vec<(PathBuf, InputUse)> {
         BackgroundSource::Video { path, .. } => Some((path.clone(), InputUse::Clip)),
         _ => None,
     };
+    let product = |p: &crate::template::Product| (p.source.clone(), InputUse::Still);
+    let sounds = |a: &crate::template::Audio| {
+        a.files()
+            .map(|f| (f.clone(), InputUse::Audio))
+            .collect::<Vec<_>>()
+    };
     v.extend(t.backgrounds.iter().filter_map(bg));
-    v.extend(
-        t.products
-            .iter()
-            .map(|p| (p.source.clone(), InputUse::Still)),
-    );
-    v.extend(
-        t.audio
-            .iter()
-            .flat_map(|a| a.files().map(|f| (f.clone(), InputUse::Audio))),
-    );
+    v.extend(t.products.iter().map(product));
+    v.extend(t.audio.iter().flat_map(sounds));
     v.extend(
         t.end_cards
             .iter()
@@ -273,16 +271,8 @@ pub fn inputs(t: &Template) -> Vec<(PathBuf, InputUse)> {
     for r in &t.regions {
         let o = &r.overrides;
         v.extend(o.background.values().filter_map(bg));
-        v.extend(
-            o.product
-                .values()
-                .map(|p| (p.source.clone(), InputUse::Still)),
-        );
-        v.extend(
-            o.audio
-                .values()
-                .flat_map(|a| a.files().map(|f| (f.clone(), InputUse::Audio))),
-        );
+        v.extend(o.product.values().map(product));
+        v.extend(o.audio.values().flat_map(sounds));
     }
     let mut seen = HashSet::new();
     v.retain(|k| seen.insert(k.clone()));

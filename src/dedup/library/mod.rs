@@ -1,77 +1,37 @@
-//! The persistent library of past outputs: an SQLite file (WAL, busy timeout, short
-//! IMMEDIATE transactions) so tonight's batch is scored against last week's and two
-//! `factory` processes can add at the same time. Stores identities, compositions, frame
-//! hashes and keypoint descriptors — never the media itself.
+//! The persistent library of past outputs, so tonight's batch is scored against last week's
+//! and several `factory` processes can add at the same time. Stores identities,
+//! compositions, frame hashes and keypoint descriptors — never the media itself.
 //!
-//! Schema versions (table `schema_version`): 1 = files, compositions, frames, features.
-//! A migration adds a `migrate_N_to_N+1` step in `migrate` and bumps `SCHEMA_VERSION`;
-//! a library written by a newer build is refused rather than guessed at.
+//! Two backends behind one [`Library`], with the same schema and semantics:
+//! - `sqlite.rs`, the embedded default: one file on a local disk (a path).
+//! - `postgres.rs`: a `postgres://…` URL, for a library written by many machines and teams
+//!   (SQLite's WAL does not work over a network file system).
+//!
+//! Schema versions (table `schema_version`, in both): 1 = files, compositions, frames,
+//! features. A migration adds a `migrate_N_to_N+1` step in each backend's `migrate` and bumps
+//! `SCHEMA_VERSION`; a library written by a newer build is refused rather than guessed at.
+//!
+//! The near-duplicate search never runs in the database: [`Library::index`] loads the hash
+//! columns once per run into a [`HashIndex`] and the exact scan runs in memory (figures for
+//! both backends in BENCHMARKS.md).
+
+mod postgres;
+mod sqlite;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use rayon::prelude::*;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::composition::{now_unix, Candidate, Composition};
 use super::fingerprint::{Fingerprint, MediaKind};
 use super::geometry::{self, Features};
 use super::pdq::Hash256;
-use super::{DedupError, NotLibrary};
+use super::DedupError;
+
+pub use postgres::redact_url;
 
 pub const SCHEMA_VERSION: i64 = 1;
-
-const SCHEMA_V1: &str = "
-CREATE TABLE files (
-    id          INTEGER PRIMARY KEY,
-    path        TEXT NOT NULL,
-    sha256      TEXT NOT NULL UNIQUE,
-    bytes       INTEGER NOT NULL,
-    kind        TEXT NOT NULL,
-    width       INTEGER NOT NULL,
-    height      INTEGER NOT NULL,
-    duration    REAL NOT NULL,
-    variant_id  TEXT,
-    created_at  INTEGER NOT NULL,   -- unix seconds the creative was made (exemption clock)
-    added_at    INTEGER NOT NULL,   -- unix seconds it entered the library
-    retired     INTEGER NOT NULL DEFAULT 0,
-    retired_at  INTEGER
-);
-CREATE INDEX files_path ON files(path);
-CREATE INDEX files_variant ON files(variant_id);
-CREATE TABLE compositions (
-    file_id         INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
-    template        TEXT NOT NULL,
-    preset          TEXT NOT NULL,
-    background_id   TEXT NOT NULL,
-    background_sha  TEXT NOT NULL,
-    product_id      TEXT,
-    product_sha     TEXT,
-    audio_id        TEXT,
-    audio_sha       TEXT,
-    copy            TEXT NOT NULL,
-    structure       TEXT NOT NULL,
-    json            TEXT NOT NULL     -- the full Composition, boxes included
-);
-CREATE INDEX comp_background ON compositions(background_sha);
-CREATE INDEX comp_product ON compositions(product_sha);
-CREATE TABLE frames (
-    file_id   INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
-    idx       INTEGER NOT NULL,
-    t         REAL NOT NULL,
-    quality   INTEGER NOT NULL,
-    hash      BLOB NOT NULL,          -- 32-byte PDQ, border-trimmed frame
-    scene     BLOB,                   -- product box masked
-    textless  BLOB,                   -- text boxes masked
-    crops     BLOB,                   -- stills: 32-byte hashes of centred 90 %/80 % crops
-    PRIMARY KEY (file_id, idx)
-);
-CREATE TABLE features (
-    file_id   INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
-    data      BLOB NOT NULL           -- geometry::encode of the key frame
-);
-";
 
 /// One stored output.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -122,14 +82,14 @@ pub struct HashIndex {
 const SCAN_CHUNK: usize = 8_192;
 
 impl HashIndex {
-    fn empty() -> HashIndex {
+    pub(super) fn empty() -> HashIndex {
         HashIndex {
             file_ids: Vec::new(),
             cols: Default::default(),
         }
     }
 
-    fn push(&mut self, id: i64, h: &Hash256) {
+    pub(super) fn push(&mut self, id: i64, h: &Hash256) {
         self.file_ids.push(id);
         for (col, w) in self.cols.iter_mut().zip(h.words()) {
             col.push(w);
@@ -330,110 +290,6 @@ unsafe fn scan_avx512(q: &[[u64; 4]], cols: [&[u64]; 4], out: &mut [u8]) {
     );
 }
 
-/// An existing path must be a library already: a regular, non-empty SQLite file.
-fn check_file(path: &Path, meta: &std::fs::Metadata) -> Result<(), DedupError> {
-    let refuse = |why| DedupError::NotALibrary {
-        path: path.to_path_buf(),
-        why,
-    };
-    if !meta.is_file() {
-        return Err(refuse(NotLibrary::NotAFile));
-    }
-    if meta.len() == 0 {
-        return Err(refuse(NotLibrary::Empty));
-    }
-    let mut head = [0u8; 16];
-    let read = std::fs::File::open(path).and_then(|mut f| {
-        use std::io::Read;
-        let mut n = 0;
-        while n < head.len() {
-            match f.read(&mut head[n..])? {
-                0 => break,
-                k => n += k,
-            }
-        }
-        Ok(n)
-    });
-    match read {
-        Ok(16) if &head == SQLITE_MAGIC => Ok(()),
-        Ok(_) => Err(refuse(NotLibrary::NotSqlite)),
-        Err(source) => Err(DedupError::Io {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
-}
-
-/// Makes a new library at `path`, which did not exist: built beside it and linked into place
-/// whole, so a second process starting at the same moment sees either no file or a complete
-/// library — never the empty file SQLite creates first, which it would rightly refuse.
-fn create(path: &Path) -> Result<(), DedupError> {
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| DedupError::Io { path: p, source }
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
-    }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".new-{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    let _ = std::fs::remove_file(&tmp);
-    {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_URI;
-        let lib = Library::connect(&tmp, flags, BUSY_WAIT)?;
-        lib.migrate()?;
-        // Dropped here: the last connection checkpoints the WAL into the file.
-    }
-    let linked = match std::fs::hard_link(&tmp, path) {
-        Ok(()) => Ok(()),
-        // Another process made it first: theirs is used.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        // A file system without hard links: a rename, which could replace a library created
-        // in the same instant; only done if there still is none.
-        Err(_) if !path.exists() => std::fs::rename(&tmp, path).map_err(io(path)),
-        Err(_) => Ok(()),
-    };
-    let _ = std::fs::remove_file(&tmp);
-    for ext in ["-wal", "-shm"] {
-        let mut side = tmp.as_os_str().to_owned();
-        side.push(ext);
-        let _ = std::fs::remove_file(PathBuf::from(side));
-    }
-    linked
-}
-
-/// An SQLite error in the terms an operator acts on: locked (someone else is writing),
-/// damaged (restore or start again), or anything else with its own message.
-fn classify(path: &Path, wait: Duration, source: rusqlite::Error) -> DedupError {
-    use rusqlite::ErrorCode;
-    match source.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => DedupError::Locked {
-            path: path.to_path_buf(),
-            waited_secs: wait.as_secs(),
-            source,
-        },
-        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => DedupError::Damaged {
-            path: path.to_path_buf(),
-            detail: source.to_string(),
-            source: Some(source),
-        },
-        _ => DedupError::Library {
-            path: path.to_path_buf(),
-            source,
-        },
-    }
-}
-
-pub struct Library {
-    path: PathBuf,
-    conn: Mutex<Connection>,
-    /// The busy timeout in force, for the message when it runs out.
-    wait: Duration,
-}
 
 /// How long an ordinary operation waits for another process's write lock: a nightly job and
 /// an operator adding files take turns instead of failing with SQLITE_BUSY.
@@ -444,135 +300,122 @@ const BUSY_WAIT: Duration = Duration::from_secs(30);
 /// renders instead of after.
 pub const PREFLIGHT_WAIT: Duration = Duration::from_secs(3);
 
-/// The first 16 bytes of every SQLite 3 database.
-const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+/// Whether a library location (`--library`, `[dedup] library`) names a PostgreSQL database
+/// rather than an SQLite file.
+pub fn is_postgres_url(location: &str) -> bool {
+    let l = location.trim_start();
+    l.starts_with("postgres://") || l.starts_with("postgresql://")
+}
+
+fn postgres_url(location: &Path) -> Option<&str> {
+    location.to_str().filter(|s| is_postgres_url(s))
+}
+
+/// The hashes a stored frame row contributes to the search: the frame's own, then its
+/// crops' (stills).
+fn row_hashes<'a>(hash: &'a [u8], crops: Option<&'a [u8]>) -> impl Iterator<Item = Hash256> + 'a {
+    std::iter::once(hash)
+        .chain(crops.unwrap_or_default().chunks_exact(32))
+        .filter_map(Hash256::from_slice)
+}
+
+/// What [`Library::add`] stores, computed once whatever the backend.
+struct AddRow<'a> {
+    path: String,
+    sha256: &'a str,
+    bytes: i64,
+    kind: &'static str,
+    width: u32,
+    height: u32,
+    duration: f64,
+    variant_id: Option<&'a str>,
+    created_at: i64,
+    added_at: i64,
+    frames: Vec<FrameRow>,
+    features: Vec<u8>,
+    composition: Option<(&'a Composition, String)>,
+}
+
+struct FrameRow {
+    t: f32,
+    quality: u8,
+    hash: [u8; 32],
+    scene: Option<Vec<u8>>,
+    textless: Option<Vec<u8>>,
+    crops: Option<Vec<u8>>,
+}
+
+enum Backend {
+    Sqlite(sqlite::Sqlite),
+    Postgres(postgres::Postgres),
+}
+
+/// Runs the same call on whichever backend the library has.
+macro_rules! on_backend {
+    ($self:expr, $b:ident => $e:expr) => {
+        match &$self.backend {
+            Backend::Sqlite($b) => $e,
+            Backend::Postgres($b) => $e,
+        }
+    };
+}
+
+pub struct Library {
+    /// The file, or the URL with its password elided: what messages name.
+    path: PathBuf,
+    backend: Backend,
+}
 
 impl Library {
-    /// Opens the library at `path`, creating it only when nothing is there yet. An existing
-    /// file that is empty or not an SQLite database is refused ([`DedupError::NotALibrary`]):
-    /// taking it for a new library would lose all history and call every output distinct.
+    /// Opens the library at `path` — an SQLite file, or a `postgres://` URL — creating it
+    /// (the file, or the tables) only when nothing is there yet. An existing file that is
+    /// empty or not an SQLite database is refused ([`DedupError::NotALibrary`]): taking it
+    /// for a new library would lose all history and call every output distinct.
     pub fn open(path: &Path) -> Result<Library, DedupError> {
         Library::open_waiting(path, BUSY_WAIT)
     }
 
-    /// Opens the library for a run and proves it usable before any work is done: it is a
-    /// library, `PRAGMA quick_check` finds it intact ([`DedupError::Damaged`]) and its write
-    /// lock can be taken within `wait` ([`DedupError::Locked`]). Afterwards operations wait
-    /// the usual 30 s, since by then a lock is someone's short insert.
-    pub fn preflight(path: &Path, wait: Duration) -> Result<Library, DedupError> {
-        let mut lib = Library::open_waiting(path, wait)?;
-        lib.check()?;
-        lib.conn().busy_timeout(BUSY_WAIT).map_err(lib.err())?;
-        lib.wait = BUSY_WAIT;
-        Ok(lib)
-    }
-
-    /// Integrity (`PRAGMA quick_check`: pages, records and indexes, without the slower
-    /// cross-checks of `integrity_check`) and a write-lock probe (`BEGIN IMMEDIATE;
-    /// ROLLBACK`, which waits the current busy timeout).
-    pub fn check(&self) -> Result<(), DedupError> {
-        let conn = self.conn();
-        let problems: Vec<String> = {
-            let mut st = conn.prepare("PRAGMA quick_check").map_err(self.err())?;
-            let rows = st
-                .query_map([], |r| r.get::<_, String>(0))
-                .map_err(self.err())?;
-            rows.collect::<Result<_, _>>().map_err(self.err())?
-        };
-        if problems.first().map(String::as_str) != Some("ok") {
-            let mut detail = problems.into_iter().take(3).collect::<Vec<_>>().join("; ");
-            if detail.is_empty() {
-                detail = "the integrity check returned nothing".into();
-            }
-            return Err(DedupError::Damaged {
-                path: self.path.clone(),
-                detail,
-                source: None,
-            });
-        }
-        conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK")
-            .map_err(self.err())
-    }
-
     fn open_waiting(path: &Path, wait: Duration) -> Result<Library, DedupError> {
-        match std::fs::metadata(path) {
-            Ok(meta) => check_file(path, &meta)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create(path)?,
-            Err(source) => {
-                return Err(DedupError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })
-            }
-        }
-        // The file exists now; never let SQLite create an empty one in its place (if it was
-        // removed meanwhile, that is an error, not a new library).
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_URI;
-        let lib = Library::connect(path, flags, wait)?;
-        lib.migrate()?;
-        Ok(lib)
-    }
-
-    fn connect(path: &Path, flags: OpenFlags, wait: Duration) -> Result<Library, DedupError> {
-        let err = |source| classify(path, wait, source);
-        let conn = Connection::open_with_flags(path, flags).map_err(err)?;
-        conn.busy_timeout(wait).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(err)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(err)?;
-        Ok(Library {
-            path: path.to_path_buf(),
-            conn: Mutex::new(conn),
-            wait,
+        Ok(match postgres_url(path) {
+            Some(url) => Library {
+                path: PathBuf::from(redact_url(url)),
+                backend: Backend::Postgres(postgres::Postgres::open(url, wait)?),
+            },
+            None => Library {
+                path: path.to_path_buf(),
+                backend: Backend::Sqlite(sqlite::Sqlite::open(path, wait)?),
+            },
         })
     }
 
+    /// Opens the library for a run and proves it usable before any work is done: it is a
+    /// library (SQLite: `PRAGMA quick_check` finds it intact, [`DedupError::Damaged`];
+    /// PostgreSQL: the server answers and the schema is there) and its write lock can be
+    /// taken within `wait` ([`DedupError::Locked`]). Afterwards operations wait the usual
+    /// 30 s, since by then a lock is someone's short insert.
+    pub fn preflight(path: &Path, wait: Duration) -> Result<Library, DedupError> {
+        let mut lib = Library::open_waiting(path, wait)?;
+        lib.check()?;
+        match &mut lib.backend {
+            Backend::Sqlite(b) => b.relax_wait()?,
+            Backend::Postgres(b) => b.relax_wait()?,
+        }
+        Ok(lib)
+    }
+
+    /// Integrity and a write-lock probe (see [`Library::preflight`]).
+    pub fn check(&self) -> Result<(), DedupError> {
+        on_backend!(self, b => b.check())
+    }
+
+    /// The file, or the URL without its password.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    fn err(&self) -> impl Fn(rusqlite::Error) -> DedupError + '_ {
-        move |source| classify(&self.path, self.wait, source)
-    }
-
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn migrate(&self) -> Result<(), DedupError> {
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(self.err())?;
-        tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            .map_err(self.err())?;
-        let found: Option<i64> = tx
-            .query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0))
-            .map_err(self.err())?;
-        match found {
-            None => {
-                tx.execute_batch(SCHEMA_V1).map_err(self.err())?;
-                tx.execute(
-                    "INSERT INTO schema_version (version) VALUES (?1)",
-                    [SCHEMA_VERSION],
-                )
-                .map_err(self.err())?;
-            }
-            Some(v) if v > SCHEMA_VERSION => {
-                return Err(DedupError::SchemaTooNew {
-                    path: self.path.clone(),
-                    found: v,
-                    supported: SCHEMA_VERSION,
-                })
-            }
-            Some(_) => {}
-        }
-        tx.commit().map_err(self.err())
+    /// Whether the library is a shared PostgreSQL database.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
     }
 
     /// Records `fp` (and what it was made of). Re-adding the same bytes updates the entry's
@@ -585,100 +428,36 @@ impl Library {
         created_at: Option<i64>,
     ) -> Result<i64, DedupError> {
         let now = now_unix();
-        let created = created_at.unwrap_or(now);
         let path = std::path::absolute(&fp.path).unwrap_or_else(|_| fp.path.clone());
-        let features = geometry::encode(&fp.features);
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(self.err())?;
-        let existing: Option<i64> = tx
-            .query_row(
-                "SELECT id FROM files WHERE sha256 = ?1",
-                [&fp.sha256],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(self.err())?;
-        let id = if let Some(id) = existing {
-            tx.execute(
-                "UPDATE files SET path = ?2, variant_id = coalesce(?3, variant_id) WHERE id = ?1",
-                params![id, path.to_string_lossy(), variant_id],
-            )
-            .map_err(self.err())?;
-            id
-        } else {
-            tx.execute(
-                "INSERT INTO files (path, sha256, bytes, kind, width, height, duration, variant_id, created_at, added_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    path.to_string_lossy(),
-                    fp.sha256,
-                    fp.bytes as i64,
-                    fp.kind.as_str(),
-                    fp.width,
-                    fp.height,
-                    fp.duration,
-                    variant_id,
-                    created,
-                    now
-                ],
-            )
-            .map_err(self.err())?;
-            let id = tx.last_insert_rowid();
-            {
-                let mut st = tx
-                    .prepare("INSERT INTO frames (file_id, idx, t, quality, hash, scene, textless, crops) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
-                    .map_err(self.err())?;
-                for (i, f) in fp.frames.iter().enumerate() {
-                    st.execute(params![
-                        id,
-                        i as i64,
-                        f.t,
-                        f.quality,
-                        &f.hash().0[..],
-                        f.scene.map(|h| h.0.to_vec()),
-                        f.textless.map(|h| h.0.to_vec()),
-                        (!f.crops.is_empty()).then(|| f
-                            .crops
-                            .iter()
-                            .flat_map(|h| h.0)
-                            .collect::<Vec<u8>>())
-                    ])
-                    .map_err(self.err())?;
-                }
-            }
-            tx.execute(
-                "INSERT INTO features (file_id, data) VALUES (?1, ?2)",
-                params![id, features],
-            )
-            .map_err(self.err())?;
-            id
+        let row = AddRow {
+            path: path.to_string_lossy().into_owned(),
+            sha256: &fp.sha256,
+            bytes: fp.bytes as i64,
+            kind: fp.kind.as_str(),
+            width: fp.width,
+            height: fp.height,
+            duration: fp.duration,
+            variant_id,
+            created_at: created_at.unwrap_or(now),
+            added_at: now,
+            frames: fp
+                .frames
+                .iter()
+                .map(|f| FrameRow {
+                    t: f.t,
+                    quality: f.quality,
+                    hash: f.hash().0,
+                    scene: f.scene.map(|h| h.0.to_vec()),
+                    textless: f.textless.map(|h| h.0.to_vec()),
+                    crops: (!f.crops.is_empty())
+                        .then(|| f.crops.iter().flat_map(|h| h.0).collect()),
+                })
+                .collect(),
+            features: geometry::encode(&fp.features),
+            composition: composition
+                .map(|c| (c, serde_json::to_string(c).expect("composition serialises"))),
         };
-        if let Some(c) = composition {
-            let json = serde_json::to_string(c).expect("composition serialises");
-            tx.execute(
-                "INSERT OR REPLACE INTO compositions (file_id, template, preset, background_id, background_sha, product_id,
-                 product_sha, audio_id, audio_sha, copy, structure, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![
-                    id,
-                    c.template,
-                    c.preset,
-                    c.background.id,
-                    c.background.sha256,
-                    c.product.as_ref().map(|a| &a.id),
-                    c.product.as_ref().map(|a| &a.sha256),
-                    c.audio.as_ref().map(|a| &a.id),
-                    c.audio.as_ref().map(|a| &a.sha256),
-                    c.copy,
-                    c.structure,
-                    json
-                ],
-            )
-            .map_err(self.err())?;
-        }
-        tx.commit().map_err(self.err())?;
-        Ok(id)
+        on_backend!(self, b => b.add(&row))
     }
 
     /// Records a scored candidate with its composition and creation time.
@@ -691,50 +470,13 @@ impl Library {
         )
     }
 
-    const ENTRY_SQL: &'static str = "SELECT f.id, f.path, f.sha256, f.bytes, f.kind, f.width, f.height, f.duration, f.variant_id,
-        f.created_at, f.added_at, f.retired, (SELECT count(*) FROM frames WHERE file_id = f.id), c.json
-        FROM files f LEFT JOIN compositions c ON c.file_id = f.id";
-
-    fn row_to_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<LibraryEntry> {
-        let kind: String = r.get(4)?;
-        let json: Option<String> = r.get(13)?;
-        Ok(LibraryEntry {
-            id: r.get(0)?,
-            path: PathBuf::from(r.get::<_, String>(1)?),
-            sha256: r.get(2)?,
-            bytes: r.get::<_, i64>(3)? as u64,
-            kind: MediaKind::parse(&kind).unwrap_or(MediaKind::Image),
-            width: r.get(5)?,
-            height: r.get(6)?,
-            duration: r.get(7)?,
-            variant_id: r.get(8)?,
-            created_at: r.get(9)?,
-            added_at: r.get(10)?,
-            retired: r.get::<_, i64>(11)? != 0,
-            frames: r.get::<_, i64>(12)? as usize,
-            composition: json.and_then(|j| serde_json::from_str(&j).ok()),
-        })
-    }
-
     /// All entries, oldest first.
     pub fn list(&self) -> Result<Vec<LibraryEntry>, DedupError> {
-        let conn = self.conn();
-        let mut st = conn
-            .prepare(&format!("{} ORDER BY f.id", Self::ENTRY_SQL))
-            .map_err(self.err())?;
-        let rows = st.query_map([], Self::row_to_entry).map_err(self.err())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+        on_backend!(self, b => b.list())
     }
 
     pub fn entry(&self, id: i64) -> Result<Option<LibraryEntry>, DedupError> {
-        let conn = self.conn();
-        conn.query_row(
-            &format!("{} WHERE f.id = ?1", Self::ENTRY_SQL),
-            [id],
-            Self::row_to_entry,
-        )
-        .optional()
-        .map_err(self.err())
+        on_backend!(self, b => b.entry(id))
     }
 
     /// Finds an entry by numeric id, sha256, or stored path (as given or made absolute).
@@ -742,17 +484,7 @@ impl Library {
         let abs = std::path::absolute(key)
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let conn = self.conn();
-        let id: Option<i64> = conn
-            .query_row(
-                "SELECT id FROM files WHERE CAST(id AS TEXT) = ?1 OR sha256 = lower(?1) OR path = ?1 OR path = ?2
-                 ORDER BY id DESC LIMIT 1",
-                params![key, abs],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(self.err())?;
-        drop(conn);
+        let id = on_backend!(self, b => b.find_id(key, &abs))?;
         match id {
             Some(id) => Ok(self.entry(id)?.expect("entry just found")),
             None => Err(DedupError::NotInLibrary {
@@ -765,13 +497,7 @@ impl Library {
     /// Removes an entry and its hashes (e.g. a file added by mistake).
     pub fn forget(&self, key: &str) -> Result<LibraryEntry, DedupError> {
         let e = self.find(key)?;
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(self.err())?;
-        tx.execute("DELETE FROM files WHERE id = ?1", [e.id])
-            .map_err(self.err())?;
-        tx.commit().map_err(self.err())?;
+        on_backend!(self, b => b.forget(e.id))?;
         Ok(e)
     }
 
@@ -779,80 +505,22 @@ impl Library {
     /// but its history is kept.
     pub fn retire(&self, key: &str) -> Result<LibraryEntry, DedupError> {
         let e = self.find(key)?;
-        let conn = self.conn();
-        conn.execute(
-            "UPDATE files SET retired = 1, retired_at = ?2 WHERE id = ?1",
-            params![e.id, now_unix()],
-        )
-        .map_err(self.err())?;
-        drop(conn);
+        on_backend!(self, b => b.retire(e.id, now_unix()))?;
         Ok(LibraryEntry { retired: true, ..e })
     }
 
     pub fn frames(&self, id: i64) -> Result<Vec<StoredFrame>, DedupError> {
-        let conn = self.conn();
-        let mut st = conn
-            .prepare("SELECT t, quality, hash, scene, textless, crops FROM frames WHERE file_id = ?1 ORDER BY idx")
-            .map_err(self.err())?;
-        let rows = st
-            .query_map([id], |r| {
-                let h: Vec<u8> = r.get(2)?;
-                let s: Option<Vec<u8>> = r.get(3)?;
-                let tl: Option<Vec<u8>> = r.get(4)?;
-                let cr: Option<Vec<u8>> = r.get(5)?;
-                Ok(StoredFrame {
-                    t: r.get(0)?,
-                    crops: cr
-                        .unwrap_or_default()
-                        .chunks_exact(32)
-                        .filter_map(Hash256::from_slice)
-                        .collect(),
-                    quality: r.get(1)?,
-                    hash: Hash256::from_slice(&h).unwrap_or(Hash256([0; 32])),
-                    scene: s.and_then(|b| Hash256::from_slice(&b)),
-                    textless: tl.and_then(|b| Hash256::from_slice(&b)),
-                })
-            })
-            .map_err(self.err())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+        on_backend!(self, b => b.frames(id))
     }
 
     pub fn features(&self, id: i64) -> Result<Option<Features>, DedupError> {
-        let conn = self.conn();
-        let b: Option<Vec<u8>> = conn
-            .query_row("SELECT data FROM features WHERE file_id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(self.err())?;
-        Ok(b.and_then(|b| geometry::decode(&b)))
+        on_backend!(self, b => b.features(id))
     }
 
     /// Loads the hashes of entries that can still count against a new upload: not retired
     /// and created at or after `created_since` (unix seconds).
     pub fn index(&self, created_since: i64) -> Result<HashIndex, DedupError> {
-        let conn = self.conn();
-        let mut st = conn
-            .prepare(
-                "SELECT fr.file_id, fr.hash, fr.crops FROM frames fr JOIN files f ON f.id = fr.file_id
-                 WHERE f.retired = 0 AND f.created_at >= ?1",
-            )
-            .map_err(self.err())?;
-        let mut idx = HashIndex::empty();
-        let mut rows = st.query([created_since]).map_err(self.err())?;
-        while let Some(r) = rows.next().map_err(self.err())? {
-            let id: i64 = r.get(0).map_err(self.err())?;
-            let b: Vec<u8> = r.get(1).map_err(self.err())?;
-            let crops: Option<Vec<u8>> = r.get(2).map_err(self.err())?;
-            let crops = crops.unwrap_or_default();
-            for h in std::iter::once(&b[..])
-                .chain(crops.chunks_exact(32))
-                .filter_map(Hash256::from_slice)
-            {
-                idx.push(id, &h);
-            }
-        }
-        Ok(idx)
+        on_backend!(self, b => b.index(created_since))
     }
 
     /// Entries (live, recent) that share the background or product asset with `c`: the
@@ -862,25 +530,6 @@ impl Library {
         c: &Composition,
         created_since: i64,
     ) -> Result<Vec<i64>, DedupError> {
-        let conn = self.conn();
-        let mut st = conn
-            .prepare(
-                "SELECT c.file_id FROM compositions c JOIN files f ON f.id = c.file_id
-                 WHERE f.retired = 0 AND f.created_at >= ?3
-                   AND (c.background_sha = ?1 OR (?2 IS NOT NULL AND c.product_sha = ?2))
-                 ORDER BY c.file_id",
-            )
-            .map_err(self.err())?;
-        let rows = st
-            .query_map(
-                params![
-                    c.background.sha256,
-                    c.product.as_ref().map(|p| &p.sha256),
-                    created_since
-                ],
-                |r| r.get(0),
-            )
-            .map_err(self.err())?;
-        rows.collect::<Result<Vec<i64>, _>>().map_err(self.err())
+        on_backend!(self, b => b.sharing_assets(c, created_since))
     }
 }

@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use creative_factory::dedup::fingerprint::{Fingerprint, Masks};
 use creative_factory::dedup::{
     score, AssetRef, Candidate, Composition, DedupError, GateConfig, Library, MediaKind,
-    VerdictKind,
 };
 
 use crate::support::dedup::*;
@@ -301,9 +300,10 @@ policy = "reject"
 library = "LIBRARY"
 "##;
 
-/// Renders the one-variant template twice into two output directories with the library
-/// at `library`; returns both runs' statuses and the second run's stderr.
-fn render_twice(p: &Project, library: &str) -> (String, String, String) {
+/// Renders the one-variant template twice into two new output directories (`TAG-1`,
+/// `TAG-2`) with the library at `library`; returns both runs' statuses and the second run's
+/// stderr.
+fn render_twice(p: &Project, library: &str, tag: &str) -> (String, String, String) {
     p.write("t.toml", &RENDER_TEMPLATE.replace("LIBRARY", library));
     let status = |out: &str| {
         let o = p.factory(&["render", "t.toml", "--out", out, "--progress", "plain"]);
@@ -311,8 +311,8 @@ fn render_twice(p: &Project, library: &str) -> (String, String, String) {
         let s = m["outputs"][0]["status"].as_str().unwrap_or("?").to_string();
         (s, stderr(&o))
     };
-    let (first, _) = status("out1");
-    let (second, err) = status("out2");
+    let (first, _) = status(&format!("{tag}-1"));
+    let (second, err) = status(&format!("{tag}-2"));
     (first, second, err)
 }
 
@@ -320,9 +320,9 @@ fn render_twice(p: &Project, library: &str) -> (String, String, String) {
 #[ignore = "needs FACTORY_TEST_PG_URL: run make test"]
 fn a_render_holds_back_a_duplicate_of_the_shared_library_as_with_sqlite() {
     let p = Project::new();
-    let sqlite = render_twice(&p, "lib.sqlite");
+    let sqlite = render_twice(&p, "lib.sqlite", "sqlite");
     let db = TestDb::new("render");
-    let pg = render_twice(&p, &db.url);
+    let pg = render_twice(&p, &db.url, "postgres");
     assert_eq!((sqlite.0.as_str(), sqlite.1.as_str()), ("exported", "rejected"), "{}", sqlite.2);
     assert_eq!((pg.0.as_str(), pg.1.as_str()), ("exported", "rejected"), "{}", pg.2);
     // The progress line names the library without its password.

@@ -119,6 +119,25 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// What went wrong, in the server's words: `postgres::Error` displays only its kind ("db
+/// error"), the message is in its source.
+fn describe(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut s = format!("{}: {}", db.severity(), db.message());
+        if let Some(hint) = db.hint() {
+            s.push_str(&format!(" (hint: {hint})"));
+        }
+        return s;
+    }
+    let mut s = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        s.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    s
+}
+
 pub(super) struct Postgres {
     /// The URL without its password.
     url: PathBuf,
@@ -132,6 +151,7 @@ impl Postgres {
         let shown = PathBuf::from(redact_url(url));
         let mut config = Config::from_str(url.trim()).map_err(|source| DedupError::BadUrl {
             path: shown.clone(),
+            detail: describe(&source),
             source,
         })?;
         if config.get_password().is_none() {
@@ -147,6 +167,7 @@ impl Postgres {
             .connect(NoTls)
             .map_err(|source| DedupError::Unreachable {
                 path: shown.clone(),
+                detail: describe(&source),
                 source,
             })?;
         let pg = Postgres {
@@ -170,6 +191,7 @@ impl Postgres {
             } else {
                 DedupError::Postgres {
                     path: self.url.clone(),
+                    detail: describe(&source),
                     source,
                 }
             }

@@ -89,10 +89,7 @@ fn sqlite(dir: &Path) -> HashIndex {
     ))
     .unwrap();
     drop(c);
-    println!(
-        "sqlite: filled in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
+    println!("sqlite: filled in {:.1} s", t.elapsed().as_secs_f64());
     measure("sqlite", &Library::open(&path).unwrap())
 }
 
@@ -101,7 +98,9 @@ fn postgres(url: &str) -> HashIndex {
     let mut admin = Client::connect(url, NoTls).unwrap();
     let db = format!("bench_library_{}", std::process::id());
     admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db}"))
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db}"
+        ))
         .unwrap();
     let base = url.rsplit_once('/').unwrap().0;
     let db_url = format!("{base}/{db}");

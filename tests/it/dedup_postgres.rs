@@ -52,7 +52,12 @@ fn exercise(lib: &Library, files: &[PathBuf], copies: &[PathBuf]) -> Vec<String>
     let cfg = GateConfig::default();
     let fps: Vec<Fingerprint> = files.iter().map(|p| fp(p)).collect();
     let a = lib
-        .add(&fps[0], Some("v-a"), Some(&composition("bg1", Some("pr1"))), Some(1_700_000_000))
+        .add(
+            &fps[0],
+            Some("v-a"),
+            Some(&composition("bg1", Some("pr1"))),
+            Some(1_700_000_000),
+        )
         .unwrap();
     let b = lib
         .add(&fps[1], None, Some(&composition("bg2", None)), None)
@@ -75,7 +80,9 @@ fn exercise(lib: &Library, files: &[PathBuf], copies: &[PathBuf]) -> Vec<String>
             e.created_at == 1_700_000_000,
             e.retired,
             e.frames,
-            e.composition.as_ref().map(|c| (&c.background.sha256, c.product_box)),
+            e.composition
+                .as_ref()
+                .map(|c| (&c.background.sha256, c.product_box)),
         ));
     }
     // Bit-exact hashes and features.
@@ -101,12 +108,21 @@ fn exercise(lib: &Library, files: &[PathBuf], copies: &[PathBuf]) -> Vec<String>
         by(files[2].to_str().unwrap()).is_ok()
     ));
     let missing = lib.find("nothing-like-this").unwrap_err();
-    assert!(matches!(missing, DedupError::NotInLibrary { .. }), "{missing}");
+    assert!(
+        matches!(missing, DedupError::NotInLibrary { .. }),
+        "{missing}"
+    );
     // Exact retrieval by asset, and the recency window.
     let q = composition("bg1", Some("pr-other"));
-    seen.push(format!("sharing bg1 {:?}", lib.sharing_assets(&q, 0).unwrap()));
+    seen.push(format!(
+        "sharing bg1 {:?}",
+        lib.sharing_assets(&q, 0).unwrap()
+    ));
     let q = composition("bg-other", Some("pr1"));
-    seen.push(format!("sharing pr1 {:?}", lib.sharing_assets(&q, 0).unwrap()));
+    seen.push(format!(
+        "sharing pr1 {:?}",
+        lib.sharing_assets(&q, 0).unwrap()
+    ));
     let q = composition("bg2", None);
     seen.push(format!(
         "sharing bg2 recent {:?}",
@@ -129,7 +145,10 @@ fn exercise(lib: &Library, files: &[PathBuf], copies: &[PathBuf]) -> Vec<String>
     assert!(retired.retired);
     let v = score(&cands[1..2], Some(lib), &cfg).unwrap();
     seen.push(format!("after retire {:?}", v[0].verdict));
-    seen.push(format!("index after retire {}", lib.index(0).unwrap().len()));
+    seen.push(format!(
+        "index after retire {}",
+        lib.index(0).unwrap().len()
+    ));
     let gone = lib.forget(files[2].to_str().unwrap()).unwrap();
     seen.push(format!("forgot #{}", gone.id));
     seen.push(format!(
@@ -262,7 +281,15 @@ fn writers_adding_the_same_files_at_once_make_one_entry_each() {
     let dir = tempfile::tempdir().unwrap();
     let db = TestDb::new("same_files");
     let fps: Vec<Fingerprint> = (0..12)
-        .map(|i| fp(&write_scene(dir.path(), &format!("s{i}.png"), 300 + i, 160, 120)))
+        .map(|i| {
+            fp(&write_scene(
+                dir.path(),
+                &format!("s{i}.png"),
+                300 + i,
+                160,
+                120,
+            ))
+        })
         .collect();
     drop(Library::open(Path::new(&db.url)).unwrap());
     std::thread::scope(|s| {
@@ -308,7 +335,10 @@ fn render_twice(p: &Project, library: &str, tag: &str) -> (String, String, Strin
     let status = |out: &str| {
         let o = p.factory(&["render", "t.toml", "--out", out, "--progress", "plain"]);
         let m = manifest(&p.path(out));
-        let s = m["outputs"][0]["status"].as_str().unwrap_or("?").to_string();
+        let s = m["outputs"][0]["status"]
+            .as_str()
+            .unwrap_or("?")
+            .to_string();
         (s, stderr(&o))
     };
     let (first, _) = status(&format!("{tag}-1"));
@@ -323,8 +353,18 @@ fn a_render_holds_back_a_duplicate_of_the_shared_library_as_with_sqlite() {
     let sqlite = render_twice(&p, "lib.sqlite", "sqlite");
     let db = TestDb::new("render");
     let pg = render_twice(&p, &db.url, "postgres");
-    assert_eq!((sqlite.0.as_str(), sqlite.1.as_str()), ("exported", "rejected"), "{}", sqlite.2);
-    assert_eq!((pg.0.as_str(), pg.1.as_str()), ("exported", "rejected"), "{}", pg.2);
+    assert_eq!(
+        (sqlite.0.as_str(), sqlite.1.as_str()),
+        ("exported", "rejected"),
+        "{}",
+        sqlite.2
+    );
+    assert_eq!(
+        (pg.0.as_str(), pg.1.as_str()),
+        ("exported", "rejected"),
+        "{}",
+        pg.2
+    );
     // The progress line names the library without its password.
     assert!(!pg.2.contains("factory-test-pw"), "{}", pg.2);
     let lib = Library::open(Path::new(&db.url)).unwrap();
@@ -364,14 +404,20 @@ fn a_bad_url_is_a_clear_error_that_never_shows_the_password() {
         assert_eq!(o.status.code(), Some(2));
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(!err.contains(secret), "{err}");
-        assert!(err.contains("cannot connect to library postgres://factory:***@"), "{err}");
+        assert!(
+            err.contains("cannot connect to library postgres://factory:***@"),
+            "{err}"
+        );
     }
     // The right password but no such database.
     let e = Library::open(Path::new(&with_database(&url, "no_such_database")))
         .err()
         .expect("refused");
     let text = e.to_string();
-    assert!(text.contains("database \"no_such_database\" does not exist"), "{text}");
+    assert!(
+        text.contains("database \"no_such_database\" does not exist"),
+        "{text}"
+    );
     assert!(!text.contains(&password(&url)), "{text}");
     // Not a URL PostgreSQL understands.
     let e = Library::open(Path::new("postgres://factory:pw@host:notaport/db"))
@@ -406,7 +452,11 @@ fn the_password_may_come_from_pgpassword() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
-        Library::open(Path::new(&db.url)).unwrap().list().unwrap().len(),
+        Library::open(Path::new(&db.url))
+            .unwrap()
+            .list()
+            .unwrap()
+            .len(),
         1
     );
 }
@@ -430,12 +480,16 @@ fn the_preflight_gives_up_on_a_held_lock_after_its_wait() {
     drop(Library::open(Path::new(&db.url)).unwrap());
     let mut holder = db.client();
     let mut tx = holder.transaction().unwrap();
-    tx.batch_execute("LOCK TABLE files IN EXCLUSIVE MODE").unwrap();
+    tx.batch_execute("LOCK TABLE files IN EXCLUSIVE MODE")
+        .unwrap();
     let t0 = std::time::Instant::now();
     let e = Library::preflight(Path::new(&db.url), std::time::Duration::from_secs(1))
         .err()
         .expect("refused");
-    assert!(matches!(e, DedupError::Locked { waited_secs: 1, .. }), "{e}");
+    assert!(
+        matches!(e, DedupError::Locked { waited_secs: 1, .. }),
+        "{e}"
+    );
     assert!(t0.elapsed() < std::time::Duration::from_secs(10));
     tx.rollback().unwrap();
     Library::preflight(Path::new(&db.url), std::time::Duration::from_secs(1)).unwrap();

@@ -290,7 +290,6 @@ unsafe fn scan_avx512(q: &[[u64; 4]], cols: [&[u64]; 4], out: &mut [u8]) {
     );
 }
 
-
 /// How long an ordinary operation waits for another process's write lock: a nightly job and
 /// an operator adding files take turns instead of failing with SQLITE_BUSY.
 const BUSY_WAIT: Duration = Duration::from_secs(30);

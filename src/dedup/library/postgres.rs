@@ -221,10 +221,8 @@ impl Postgres {
     pub(super) fn check(&self) -> Result<(), DedupError> {
         let mut client = self.client();
         let mut tx = client.transaction().map_err(self.err())?;
-        tx.batch_execute(
-            "LOCK TABLE files, frames, features, compositions IN ROW EXCLUSIVE MODE",
-        )
-        .map_err(self.err())?;
+        tx.batch_execute("LOCK TABLE files, frames, features, compositions IN ROW EXCLUSIVE MODE")
+            .map_err(self.err())?;
         tx.rollback().map_err(self.err())
     }
 
@@ -520,10 +518,10 @@ mod tests {
             redact_url("postgresql://ann:p@ss/w@db/lib?sslmode=disable&password=x"),
             "postgresql://ann:***@db/lib?sslmode=disable&password=***"
         );
+        assert_eq!(redact_url("postgres://ann@db/lib"), "postgres://ann@db/lib");
         assert_eq!(
-            redact_url("postgres://ann@db/lib"),
-            "postgres://ann@db/lib"
+            redact_url("postgres:///lib?host=/run"),
+            "postgres:///lib?host=/run"
         );
-        assert_eq!(redact_url("postgres:///lib?host=/run"), "postgres:///lib?host=/run");
     }
 }

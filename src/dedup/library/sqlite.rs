@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use super::{
-    row_hashes, AddRow, HashIndex, LibraryEntry, StoredFrame, BUSY_WAIT, SCHEMA_VERSION,
-};
+use super::{row_hashes, AddRow, HashIndex, LibraryEntry, StoredFrame, BUSY_WAIT, SCHEMA_VERSION};
 use crate::dedup::composition::Composition;
 use crate::dedup::geometry::{self, Features};
 use crate::dedup::pdq::Hash256;

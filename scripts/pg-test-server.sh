@@ -7,7 +7,8 @@
 #   scripts/pg-test-server.sh run CMD…     start, run CMD with FACTORY_TEST_PG_URL exported,
 #                                          stop (also when CMD fails); exits with CMD's status
 #
-# The cluster lives in a directory of its own ($FACTORY_PG_DIR, default /tmp/factory-pg-test)
+# The cluster lives in a directory of its own ($FACTORY_PG_DIR, default /tmp/factory-pg-test;
+# `run` makes a new one each time)
 # and listens on 127.0.0.1 only, on the first free port from $FACTORY_PG_PORT (54329), with
 # its unix socket in that directory: it never touches a system cluster. PostgreSQL refuses to
 # run as root, so as root the cluster belongs to the `postgres` system user (created when
@@ -117,6 +118,11 @@ case ${1:-} in
   url) cat "$DIR/url" ;;
   run)
     shift
+    # A directory of its own unless one was asked for, so two `make test` on one machine do
+    # not share (and stop) each other's server.
+    if [[ -z ${FACTORY_PG_DIR:-} ]]; then
+      DIR=$(mktemp -d /tmp/factory-pg-test.XXXXXX)
+    fi
     start >/dev/null
     trap stop EXIT
     FACTORY_TEST_PG_URL=$(cat "$DIR/url")

@@ -97,10 +97,13 @@ fn postgres(url: &str) -> HashIndex {
     use postgres::{Client, NoTls};
     let mut admin = Client::connect(url, NoTls).unwrap();
     let db = format!("bench_library_{}", std::process::id());
+    // One statement per call: DROP/CREATE DATABASE and VACUUM refuse to run inside the
+    // implicit transaction of a multi-statement batch.
     admin
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db}"
-        ))
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
         .unwrap();
     let base = url.rsplit_once('/').unwrap().0;
     let db_url = format!("{base}/{db}");
@@ -116,11 +119,11 @@ fn postgres(url: &str) -> HashIndex {
          INSERT INTO frames (file_id, idx, t, quality, hash)
            SELECT f, k, k, 80, decode(md5(f || ':' || k) || md5(k || ':' || f), 'hex')
            FROM generate_series(1, {FILES}) f, generate_series(0, {FRAMES} - 1) k;
-         COMMIT;
-         VACUUM ANALYZE files;
-         VACUUM ANALYZE frames;"
+         COMMIT;"
     ))
     .unwrap();
+    c.batch_execute("VACUUM ANALYZE files").unwrap();
+    c.batch_execute("VACUUM ANALYZE frames").unwrap();
     println!("postgres: filled in {:.1} s", t.elapsed().as_secs_f64());
     let idx = measure("postgres", &Library::open(Path::new(&db_url)).unwrap());
 

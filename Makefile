@@ -53,8 +53,9 @@ demo: deps build
 test: deps
 	bash scripts/pg-test-server.sh run bash -c '$(CARGO) test $(LOCKED) && $(CARGO) test $(LOCKED) --test it dedup_postgres:: -- --ignored'
 
+# Under the test server too, so library_backends measures PostgreSQL beside SQLite.
 bench: deps
-	$(CARGO) bench $(LOCKED)
+	bash scripts/pg-test-server.sh run $(CARGO) bench $(LOCKED)
 	@if [[ -f scripts/bench-batch.sh ]]; then bash scripts/bench-batch.sh; else echo "(no scripts/bench-batch.sh; skipped)"; fi
 
 lint:

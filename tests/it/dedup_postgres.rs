@@ -135,7 +135,7 @@ fn exercise(lib: &Library, files: &[PathBuf], copies: &[PathBuf]) -> Vec<String>
     ));
     // The gate against the library: copies of a (1.7e9 is older than 180 days: exempt), b
     // (recent: duplicate) and c (400 days: exempt).
-    let cands: Vec<Candidate> = copies.iter().map(|p| Candidate::file(p)).collect();
+    let cands: Vec<Candidate> = copies.iter().map(Candidate::file).collect();
     let v = score(&cands, Some(lib), &cfg).unwrap();
     seen.push(format!(
         "verdicts {:?}",

@@ -207,6 +207,13 @@ pub struct Prepared {
     fingerprint: Result<Fingerprint, DedupError>,
 }
 
+impl Prepared {
+    /// The output's fingerprint, if it could be made (a shard hands it to `factory merge`).
+    pub fn fingerprint(&self) -> Option<&Fingerprint> {
+        self.fingerprint.as_ref().ok()
+    }
+}
+
 impl Offer {
     /// Fingerprints the staged file where the renderer did not (stills): this decodes the
     /// file, the costly part of scoring, so workers call it in parallel.

@@ -80,6 +80,21 @@ pub enum JobFailure {
         stage.doing()
     )]
     Stalled { stage: Stage, seconds: u64 },
+    /// `factory merge`: the shard that owns the job has no part among those merged.
+    #[error("not merged: shard {shard} has no part among the directories given; render it and merge again")]
+    PartMissing { shard: crate::plan::shard::Shard },
+    #[error("not merged: shard {shard}'s part ({}) does not list it; render that shard again", dir.display())]
+    NotInPart {
+        shard: crate::plan::shard::Shard,
+        dir: std::path::PathBuf,
+    },
+    #[error("failed in shard {shard} ({}): {error}", dir.display())]
+    FailedInPart {
+        shard: crate::plan::shard::Shard,
+        dir: std::path::PathBuf,
+        error: String,
+        kind: ErrorKind,
+    },
 }
 
 /// The job a failure belongs to, as the operator knows it.
@@ -198,6 +213,9 @@ impl JobFailure {
             JobFailure::Input(e) => probe_kind(e),
             // An input that stops delivering data (a hung mount, a pipe): the system's.
             JobFailure::Stalled { .. } => ErrorKind::Io,
+            // A part that is not there yet: the file system's, fixed by rendering it.
+            JobFailure::PartMissing { .. } | JobFailure::NotInPart { .. } => ErrorKind::Io,
+            JobFailure::FailedInPart { kind, .. } => *kind,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! Results are gathered by job index, so nothing downstream depends on thread timing.
 
 mod error;
+pub mod merge;
 mod pool;
 
 use std::collections::{HashMap, HashSet};
@@ -61,6 +62,23 @@ pub struct RunOptions {
     /// Inputs `media::probe` refused, by canonical path: the jobs using them fail without
     /// rendering, naming the file and what is wrong; the others render.
     pub refused_inputs: HashMap<PathBuf, Arc<crate::media::probe::ProbeError>>,
+    /// Render one shard of the plan into a part directory (`--shard`), for `factory merge`.
+    pub part: Option<PartRun>,
+    /// Take every job's output from shard parts instead of rendering it (`factory merge`).
+    pub parts: Option<Arc<merge::Parts>>,
+}
+
+/// A shard's run: what `part.json` says, and the owning shard of each plan position.
+#[derive(Debug, Clone)]
+pub struct PartRun {
+    pub info: export::part::PartInfo,
+    pub owner: Vec<u32>,
+}
+
+impl PartRun {
+    fn owns(&self, job: &Job) -> bool {
+        self.owner.get(job.index) == Some(&self.info.shard.index)
+    }
 }
 
 /// The watchdog's default: generous, since a 60 s 4K job on a loaded machine still sends
@@ -221,14 +239,18 @@ pub fn run(
     let started = Instant::now();
     // Before anything is written or rendered: a damaged, foreign or locked library must stop
     // the run now, not after the whole batch rendered (`Library::preflight`).
+    // A shard leaves the library to `factory merge`, which gates the whole batch once.
     let library = match (&t.dedup.library, t.dedup.policy) {
-        (Some(path), p) if p != DedupPolicy::Off => Some(crate::dedup::Library::preflight(
-            path,
-            crate::dedup::library::PREFLIGHT_WAIT,
-        )?),
+        (Some(path), p) if p != DedupPolicy::Off && opts.part.is_none() => Some(
+            crate::dedup::Library::preflight(path, crate::dedup::library::PREFLIGHT_WAIT)?,
+        ),
         _ => None,
     };
     let staging = Staging::create(&opts.out)?;
+    if let Some(part) = &opts.part {
+        export::part::write_info(&opts.out, &part.info)?;
+    }
+    let mine = |j: &Job| opts.part.as_ref().is_none_or(|p| p.owns(j));
     let previous = match Previous::read(&opts.out) {
         Err(_) if opts.force => Previous::default(),
         p => p?,
@@ -249,7 +271,12 @@ pub fn run(
                 .as_ref()
                 .is_none_or(|g| g.contains(&r.region))
     };
-    let planned: HashSet<&str> = plan.jobs.iter().map(|j| j.file.as_str()).collect();
+    let planned: HashSet<&str> = plan
+        .jobs
+        .iter()
+        .filter(|j| mine(j))
+        .map(|j| j.file.as_str())
+        .collect();
     for old in &previous.rows {
         if planned.contains(old.file.as_str()) {
             continue;
@@ -267,7 +294,7 @@ pub fn run(
     }
     let old_rows = previous.by_file();
     let mut to_render: Vec<&Job> = Vec::new();
-    for job in &plan.jobs {
+    for job in plan.jobs.iter().filter(|j| mine(j)) {
         let old = old_rows.get(job.file.as_str()).copied();
         let base = base_row(t, job, presets, hashes);
         let reuse = old
@@ -297,18 +324,23 @@ pub fn run(
     on_event(Event::Loading {
         assets: crate::plan::asset_paths(t).len(),
     });
-    // Only what the jobs to render use: an unchanged rerun decodes nothing.
-    let assets = Assets::load(
-        t,
-        &Plan {
-            template: plan.template.clone(),
-            version: plan.version,
-            variants: Vec::new(),
-            jobs: to_render.iter().map(|j| (*j).clone()).collect(),
-        },
-        presets,
-        &opts.limits,
-    );
+    // Only what the jobs to render use: an unchanged rerun decodes nothing, nor a merge,
+    // which renders nothing.
+    let assets = if opts.parts.is_some() {
+        Assets::default()
+    } else {
+        Assets::load(
+            t,
+            &Plan {
+                template: plan.template.clone(),
+                version: plan.version,
+                variants: Vec::new(),
+                jobs: to_render.iter().map(|j| (*j).clone()).collect(),
+            },
+            presets,
+            &opts.limits,
+        )
+    };
     on_event(Event::Started {
         jobs: to_render.len(),
     });
@@ -320,7 +352,7 @@ pub fn run(
     });
     let gate_on = t.dedup.policy != DedupPolicy::Off;
     let cfg = crate::dedup::gate::config(t);
-    let mut gate = match gate_on && !to_render.is_empty() {
+    let mut gate = match gate_on && !to_render.is_empty() && opts.part.is_none() {
         true => Some(crate::dedup::gate::BatchGate::new(
             library.as_ref(),
             &cfg,
@@ -379,6 +411,7 @@ pub fn run(
             stop: Arc::clone(&opts.stop),
         },
         refused: opts.refused_inputs.clone(),
+        parts: opts.parts.clone(),
     });
     let mut workers = pool::Pool::start(
         Arc::clone(&shared),
@@ -398,6 +431,7 @@ pub fn run(
         hashes,
         names: Vec::new(),
         removal_stamp: &removal_stamp,
+        part_dir: opts.part.as_ref().map(|_| opts.out.as_path()),
     };
     ctx.names = plan
         .jobs
@@ -565,6 +599,8 @@ struct Publish<'a, 'g> {
     library: Option<&'a crate::dedup::Library>,
     gate: Option<&'a mut crate::dedup::gate::BatchGate<'g>>,
     hashes: &'a AssetHashes,
+    /// A shard's part directory: each output's gate data is written beside it.
+    part_dir: Option<&'a std::path::Path>,
     /// Staged and published paths → output names, for verdict reasons.
     names: Vec<(String, String)>,
     removal_stamp: &'a str,
@@ -633,6 +669,16 @@ impl Publish<'_, '_> {
         let mut row = base_row(self.t, job, presets, self.hashes);
         match o.result {
             Ok((staged, verified, extra)) => {
+                if let Some(dir) = self.part_dir {
+                    let data = export::part::GateData {
+                        variant_id: job.variant_id.clone(),
+                        sha256: verified.sha256.clone(),
+                        product_box: extra.product_box,
+                        text_boxes: extra.text_boxes.clone(),
+                        fingerprint: o.prepared.as_ref().and_then(|p| p.fingerprint().cloned()),
+                    };
+                    export::part::write_gate_data(dir, &job.file, &data)?;
+                }
                 let decision = match (&mut self.gate, o.prepared) {
                     (Some(g), Some(p)) => Some(g.decide(p)?),
                     _ => None,
@@ -828,8 +874,9 @@ fn run_job(
                     JobFailure::NoVideoSettings,
                 ));
             };
-            // x264's thread count changes its output bytes, so it follows the machine, never
-            // `--jobs`: the same template gives the same files however many jobs run.
+            // `VideoSettings::new` fixes x264's slice count (`encode::X264_SLICES`): it is part
+            // of the output bytes, so the same template gives the same files on any machine
+            // and with any `--jobs` (shards merged from several machines equal a single run).
             let mut settings = VideoSettings::new(
                 creative.width,
                 creative.height,
@@ -837,10 +884,6 @@ fn run_job(
                 video.clone(),
                 aspec.clone(),
             );
-            settings.threads = std::thread::available_parallelism()
-                .map(|n| n.get() as u32)
-                .unwrap_or(2)
-                .min(8);
             settings.frames = Some(creative.frames);
             // Few frames in flight: memory stays flat however long the clip or the batch.
             let (ftx, frx) = bounded::<image::RgbaImage>(3);

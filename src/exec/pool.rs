@@ -63,6 +63,8 @@ pub(super) struct Shared {
     pub halt: Halt,
     /// Inputs the probe refused, by canonical path: the jobs that use them fail at once.
     pub refused: HashMap<PathBuf, Arc<ProbeError>>,
+    /// `factory merge`: outputs are taken from these shard parts, not rendered.
+    pub parts: Option<Arc<super::merge::Parts>>,
 }
 
 impl Shared {
@@ -312,9 +314,10 @@ fn work(id: usize, sh: &Shared, queue: &Receiver<Job>, tx: &Sender<Msg>, beat: &
             let _ = tx.send(Msg::Event(e));
         };
         let staged = crate::export::staged_path(&sh.staging_dir, &job);
-        let result = match sh.refused_input(&job) {
-            Some(e) => Err(JobError::new(&job, Stage::Prepare, JobFailure::Input(e))),
-            None => run_job(
+        let result = match (sh.refused_input(&job), &sh.parts) {
+            (Some(e), _) => Err(JobError::new(&job, Stage::Prepare, JobFailure::Input(e))),
+            (None, Some(parts)) => super::merge::adopt(&job, parts, &staged),
+            (None, None) => run_job(
                 &sh.t,
                 &job,
                 &sh.presets,

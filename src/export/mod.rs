@@ -6,6 +6,7 @@
 //! moved. A crash leaves at worst a staging directory, which the next run removes.
 
 pub mod lock;
+pub mod part;
 pub mod rerun;
 
 use std::collections::BTreeMap;

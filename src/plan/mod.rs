@@ -8,6 +8,7 @@
 mod inputs;
 mod naming;
 mod select;
+pub mod shard;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;

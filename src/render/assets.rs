@@ -158,11 +158,22 @@ impl Assets {
             })
             .collect();
         // Clips are decoded at least as large as the largest canvas' longer side so cover-fit
-        // never has to upscale what the source had.
+        // never has to upscale what the source had. The canvases are those of every preset
+        // the template lists, not of the jobs this run renders: the decoded size shows in the
+        // pixels, and a rerun of a few outputs, a `--presets` subset or a shard must give the
+        // same bytes as the whole batch.
+        let template_side = t
+            .output
+            .presets
+            .iter()
+            .filter_map(|id| presets.get(id))
+            .map(|p| p.width.max(p.height))
+            .max()
+            .unwrap_or(0);
         let clip_params = ClipParams {
             len: t.duration.max(t.poster_time + 1.0 / t.fps as f64),
             fps: t.fps,
-            side: max_w.max(max_h),
+            side: template_side.max(max_w).max(max_h),
         };
         let clips = load_clips(want_clips, clip_params, limits);
         let music = want_music

@@ -30,6 +30,7 @@ mod look;
 mod motion;
 mod plan_scale;
 mod rerun;
+mod shards;
 mod template_diagnostics;
 mod template_regions;
 mod text_shaping;

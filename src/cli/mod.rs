@@ -284,6 +284,31 @@ fn validate(a: TemplateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What a `distinct` or `pairwise` design chose, and why each other combination was left out.
+fn print_design(d: &plan::Design, variants: usize) {
+    println!(
+        "{}: {variants} of {} combination(s) kept",
+        d.strategy, d.combinations
+    );
+    if let Some(p) = &d.pairs {
+        println!(
+            "pairs covered: {} of {} ({} uncoverable); no covering design has fewer than {} variant(s)",
+            p.covered, p.pairs, p.uncoverable, p.lower_bound
+        );
+    }
+    for l in &d.left_out {
+        let modules: Vec<String> = l.modules.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        match l.duplicate_of {
+            Some(n) => println!(
+                "left out {}: would duplicate variant {n} ({})",
+                modules.join(" "),
+                l.reason
+            ),
+            None => println!("left out {}: {}", modules.join(" "), l.reason),
+        }
+    }
+}
+
 fn filter(f: &FilterArgs, t: &TemplateArgs) -> PlanFilter {
     PlanFilter {
         presets: f.presets.clone(),
@@ -351,6 +376,9 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<ExitCode> {
         plan.variants.len(),
         plan.jobs.len()
     );
+    if let Some(d) = &plan.design {
+        print_design(d, plan.variants.len());
+    }
     println!(
         "{:>4}  {:<16}  {:<6}  {:<6}  {:<12}  {:<40}  modules",
         "n", "id", "region", "locale", "preset", "file"

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::plan::{AssetHashes, Job};
+use crate::plan::{AssetHashes, Choices, Job};
 use crate::preset::{Preset, PresetKind};
 use crate::render::NormBox;
-use crate::template::{BackgroundSource, DedupPolicy, Pool, Template};
+use crate::template::{BackgroundSource, DedupPolicy, Pool, Region, Template};
 
 use super::{
     Candidate, Composition, DedupError, Fingerprint, GateConfig, Library, MediaKind, Verdict,
@@ -28,12 +28,30 @@ pub fn composition(t: &Template, job: &Job, preset: &Preset, hashes: &AssetHashe
         .iter()
         .find(|r| r.code == job.region)
         .expect("planned regions exist");
+    composition_of(t, &job.choices, region, preset, hashes)
+}
+
+/// [`composition`] of a combination of options before it is a job: what the planner's
+/// `distinct` and `pairwise` strategies compare.
+pub fn composition_of(
+    t: &Template,
+    choices: &Choices,
+    region: &Region,
+    preset: &Preset,
+    hashes: &AssetHashes,
+) -> Composition {
+    let job_kind = preset.kind;
+    let job_duration = if preset.kind == PresetKind::Video {
+        t.duration
+    } else {
+        0.0
+    };
     // With scenes, each dimension is the set of what the scenes show, in template order: a
     // variant that only plays the same scenes in another order repeats every dimension,
     // which is what the platform rule says of reordered segments.
-    let backgrounds = job.choices.uses(t, Pool::Background);
+    let backgrounds = choices.uses(t, Pool::Background);
     let backgrounds = if backgrounds.is_empty() {
-        vec![job.choices.background]
+        vec![choices.background]
     } else {
         backgrounds
     };
@@ -67,7 +85,7 @@ pub fn composition(t: &Template, job: &Job, preset: &Preset, hashes: &AssetHashe
         bg_id = "white".into();
         bg_sha = digest("white background");
     }
-    let products = job.choices.uses(t, Pool::Product);
+    let products = choices.uses(t, Pool::Product);
     let product = (!products.is_empty()).then(|| {
         let ps: Vec<_> = products.iter().map(|&i| t.product_for(region, i)).collect();
         let shas: Vec<String> = ps
@@ -88,7 +106,7 @@ pub fn composition(t: &Template, job: &Job, preset: &Preset, hashes: &AssetHashe
             sha256: sha,
         }
     });
-    let subtitles = job.choices.uses(t, Pool::Subtitle);
+    let subtitles = choices.uses(t, Pool::Subtitle);
     let copy = if preset.rules.no_text {
         String::new()
     } else {
@@ -111,7 +129,7 @@ pub fn composition(t: &Template, job: &Job, preset: &Preset, hashes: &AssetHashe
         }
         lines.join("\n")
     };
-    let audio = job.choices.audio.map(|i| {
+    let audio = choices.audio.map(|i| {
         let a = t.audio_for(region, i);
         let sha = match &a.source {
             Some(p) => hashes.get(p).to_string(),
@@ -122,13 +140,13 @@ pub fn composition(t: &Template, job: &Job, preset: &Preset, hashes: &AssetHashe
             sha256: sha,
         }
     });
-    let kind = match job.kind {
+    let kind = match job_kind {
         PresetKind::Video => MediaKind::Video,
         PresetKind::Image => MediaKind::Image,
     };
     // "Video type" in the platform's sense: how the creative is built, not what it shows.
     let shots = t.scenes.len().max(1)
-        + usize::from(job.choices.end_card.is_some() && job.kind == PresetKind::Video);
+        + usize::from(choices.end_card.is_some() && job_kind == PresetKind::Video);
     let structure = format!(
         "{}:bg-{bg_kind}{}{}/{shots}-shot",
         kind.as_str(),
@@ -137,10 +155,10 @@ pub fn composition(t: &Template, job: &Job, preset: &Preset, hashes: &AssetHashe
     );
     Composition {
         template: t.name.clone(),
-        preset: job.preset.clone(),
-        region: Some(job.region.clone()),
+        preset: preset.id.clone(),
+        region: Some(region.code.clone()),
         kind,
-        duration: job.duration,
+        duration: job_duration,
         background: super::AssetRef {
             id: bg_id,
             sha256: bg_sha,
@@ -148,8 +166,7 @@ pub fn composition(t: &Template, job: &Job, preset: &Preset, hashes: &AssetHashe
         product,
         copy,
         audio,
-        effects: job
-            .choices
+        effects: choices
             .uses(t, Pool::Effects)
             .iter()
             .map(|&i| t.effects_for(region, i).id.clone())

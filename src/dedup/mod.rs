@@ -20,7 +20,8 @@ pub use composition::{AssetRef, Candidate, Composition};
 pub use fingerprint::{Fingerprint, MediaKind};
 pub use library::{Library, LibraryEntry};
 pub use rules::{
-    plan_warnings, score, Dimension, GateConfig, Match, PlanWarning, Rule, Verdict, VerdictKind,
+    composition_reason, composition_rule, plan_warnings, score, Dimension, GateConfig, Match,
+    PlanWarning, Rule, Verdict, VerdictKind,
 };
 
 /// Why an existing file is not a library.

@@ -863,6 +863,57 @@ impl<'a> Scorer<'a> {
     }
 }
 
+/// The rule by which `new` would be a duplicate of `old` judged by composition alone (before
+/// any pixel is rendered), with the dimensions that repeat; `None` when the gate would let
+/// both through. `identical` compositions are reported as `Rule::SameComposition`.
+pub fn composition_rule(
+    new: &Composition,
+    old: &Composition,
+    cfg: &GateConfig,
+) -> Option<(Rule, Vec<Dimension>)> {
+    if preset_mismatch(Some(new), Some(old), cfg) {
+        return None;
+    }
+    let d = compare_compositions(new, old, cfg);
+    let dims: BTreeSet<Dimension> = d.dims.iter().map(|(x, _)| *x).collect();
+    let has = |x| dims.contains(&x);
+    let rule = if d.identical {
+        Rule::SameComposition
+    } else if d.only_audio {
+        Rule::OnlyAudio
+    } else if d.only_text {
+        Rule::OnlyText
+    } else if has(Dimension::Character) && has(Dimension::Scene) {
+        Rule::CharacterScene
+    } else if has(Dimension::Type) && has(Dimension::Creative) {
+        Rule::TypeCreative
+    } else if dims.len() >= 3 {
+        Rule::ThreeDimensions
+    } else {
+        return None;
+    };
+    Some((rule, dims.into_iter().collect()))
+}
+
+/// The gate's explanation of a composition duplicate (`composition_rule`) of what `old`
+/// names (e.g. "variant 3f2a…").
+pub fn composition_reason(old: &str, rule: Rule, dims: &[Dimension]) -> String {
+    describe(&Match {
+        file: PathBuf::from(old),
+        variant_id: None,
+        source: "plan",
+        verdict: VerdictKind::Duplicate,
+        visual_distance: None,
+        q: None,
+        c: None,
+        reused_share: None,
+        inliers: None,
+        dimensions: dims.to_vec(),
+        rule,
+        evidence: vec![],
+    })
+}
+
 /// Planned variants that would be duplicates by composition alone (before any pixel is
 /// rendered): e.g. two variants that differ only in subtitle or only in audio. Each variant
 /// is compared with the ones listed before it; the first offending earlier variant is named.
@@ -873,51 +924,17 @@ where
     let variants: Vec<(&str, &Composition)> = variants.into_iter().collect();
     let mut out = Vec::new();
     for (i, (id, c)) in variants.iter().enumerate() {
-        for (old_id, oc) in &variants[..i] {
-            if preset_mismatch(Some(c), Some(oc), cfg) {
-                continue;
-            }
-            let d = compare_compositions(c, oc, cfg);
-            let dims: BTreeSet<Dimension> = d.dims.iter().map(|(x, _)| *x).collect();
-            let has = |x| dims.contains(&x);
-            let rule = if d.identical {
-                Rule::SameComposition
-            } else if d.only_audio {
-                Rule::OnlyAudio
-            } else if d.only_text {
-                Rule::OnlyText
-            } else if has(Dimension::Character) && has(Dimension::Scene) {
-                Rule::CharacterScene
-            } else if has(Dimension::Type) && has(Dimension::Creative) {
-                Rule::TypeCreative
-            } else if dims.len() >= 3 {
-                Rule::ThreeDimensions
-            } else {
-                continue;
-            };
-            let dims: Vec<Dimension> = dims.into_iter().collect();
-            let m = Match {
-                file: PathBuf::from(format!("variant {old_id}")),
-                variant_id: Some(old_id.to_string()),
-                source: "plan",
-                verdict: VerdictKind::Duplicate,
-                visual_distance: None,
-                q: None,
-                c: None,
-                reused_share: None,
-                inliers: None,
-                dimensions: dims.clone(),
-                rule,
-                evidence: vec![],
-            };
+        let found = variants[..i]
+            .iter()
+            .find_map(|(old_id, oc)| composition_rule(c, oc, cfg).map(|r| (old_id, r)));
+        if let Some((old_id, (rule, dims))) = found {
             out.push(PlanWarning {
                 variant_id: id.to_string(),
                 duplicate_of: old_id.to_string(),
                 rule,
+                reason: composition_reason(&format!("variant {old_id}"), rule, &dims),
                 dimensions: dims,
-                reason: describe(&m),
             });
-            break;
         }
     }
     out

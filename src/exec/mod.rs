@@ -336,6 +336,7 @@ pub fn run(
                 version: plan.version,
                 variants: Vec::new(),
                 jobs: to_render.iter().map(|j| (*j).clone()).collect(),
+                design: None,
             },
             presets,
             &opts.limits,

@@ -22,7 +22,7 @@ use crate::template::{Pool, Region, Template};
 
 pub use inputs::{job_input_paths, job_inputs, InputFile};
 pub use naming::{sanitize_file_name, tracking_url};
-pub use select::DEFAULT_MAX_VARIANTS;
+pub use select::{Design, LeftOut, PairCoverage, DEFAULT_MAX_VARIANTS, MAX_DESIGN_SPACE};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -57,6 +57,8 @@ pub enum PlanError {
     },
     #[error("name pattern `{pattern}`: {message}")]
     Name { pattern: String, message: String },
+    #[error("distinct and pairwise consider every combination, and the pools make {combinations}, more than {max}; use strategy = \"sample\" with count = N, or exclude combinations")]
+    DesignTooLarge { combinations: String, max: String },
 }
 
 /// One option index per pool; `None` for a pool the template does not use.
@@ -223,6 +225,9 @@ pub struct Plan {
     pub version: u32,
     pub variants: Vec<Variant>,
     pub jobs: Vec<Job>,
+    /// What a `distinct` or `pairwise` strategy left out, and the pairs it covered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub design: Option<Design>,
 }
 
 /// Which part of the template's plan to make (`--presets`, `--regions`), and how big a plan
@@ -329,9 +334,47 @@ pub fn plan(
     filter: &PlanFilter,
     hashes: &AssetHashes,
 ) -> Result<Plan, PlanError> {
-    let variants = select::variants(
+    // The variants never depend on `--presets`/`--regions`: a subset run must make the same
+    // variants as the whole batch, so designs judge duplicates on every preset and region.
+    let design_presets: Vec<&Preset> = t
+        .output
+        .presets
+        .iter()
+        .filter_map(|id| presets.get(id))
+        .collect();
+    let cfg = crate::dedup::GateConfig::default();
+    let mut made: HashMap<u128, Vec<crate::dedup::Composition>> = HashMap::new();
+    let mut compositions = |c: &Choices, k: u128| -> Vec<crate::dedup::Composition> {
+        made.entry(k)
+            .or_insert_with(|| {
+                t.regions
+                    .iter()
+                    .flat_map(|r| {
+                        design_presets
+                            .iter()
+                            .map(move |p| crate::dedup::gate::composition_of(t, c, r, p, hashes))
+                    })
+                    .collect()
+            })
+            .clone()
+    };
+    let mut judge = |new: &Choices, nk: u128, old: &Choices, ok: u128| -> Option<String> {
+        let (a, b) = (compositions(new, nk), compositions(old, ok));
+        a.iter().zip(&b).find_map(|(x, y)| {
+            crate::dedup::composition_rule(x, y, &cfg).map(|(rule, dims)| {
+                format!(
+                    "{} {}: {}",
+                    x.region.as_deref().unwrap_or(""),
+                    x.preset,
+                    crate::dedup::composition_reason("the kept variant", rule, &dims)
+                )
+            })
+        })
+    };
+    let (variants, design) = select::variants(
         t,
         filter.max_variants.unwrap_or(select::DEFAULT_MAX_VARIANTS),
+        &mut judge,
     )?;
     if variants.is_empty() {
         return Err(PlanError::Empty);
@@ -451,6 +494,7 @@ pub fn plan(
         version: t.version,
         variants,
         jobs,
+        design,
     })
 }
 

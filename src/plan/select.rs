@@ -5,7 +5,9 @@
 //! indices in order and `sample` draws them, so a plan costs what its variants cost, not what
 //! the product would (10⁴ backgrounds × 10⁴ captions is 10⁸ combinations).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use serde::Serialize;
 
 use crate::template::{Pool, Strategy, Template};
 
@@ -274,9 +276,19 @@ impl Classes {
     }
 }
 
-/// The variants of a template, numbered from 1 in product order. Refuses, before doing the
-/// work, a plan of more than `max` variants and a sample asking for more than there are.
-pub fn variants(t: &Template, max: usize) -> Result<Vec<Variant>, PlanError> {
+/// Whether `new` would be a duplicate of the kept `old` by composition (the gate's rule, for
+/// every preset and region the template makes), and why. The `u128`s are the combinations'
+/// indices, for caching what each one is made of.
+pub type Judge<'j> = dyn FnMut(&Choices, u128, &Choices, u128) -> Option<String> + 'j;
+
+/// The variants of a template, numbered from 1 in product order, and for `distinct` and
+/// `pairwise` what the design left out and covered. Refuses, before doing the work, a plan
+/// of more than `max` variants and a sample asking for more than there are.
+pub fn variants(
+    t: &Template,
+    max: usize,
+    judge: &mut Judge,
+) -> Result<(Vec<Variant>, Option<Design>), PlanError> {
     let axes = axes(t);
     let total: u128 = axes.iter().map(|a| a.len() as u128).product();
     let space = Space { t, axes };
@@ -292,6 +304,7 @@ pub fn variants(t: &Template, max: usize) -> Result<Vec<Variant>, PlanError> {
     let max_u = max as u128;
     // Combinations are indices into the product; excluded ones are dropped before sampling
     // and limiting so that `count` and `limit` count real variants.
+    let mut design = None;
     let mut picked: Vec<u128> = match &t.variants.strategy {
         Strategy::Full => {
             let made = available.map(|a| a.min(limit));
@@ -382,14 +395,301 @@ pub fn variants(t: &Template, max: usize) -> Result<Vec<Variant>, PlanError> {
             }
             set.into_iter().collect()
         }
+        Strategy::Distinct { count } => {
+            let candidates = design_candidates(&space, total, max_u)?;
+            let want = count
+                .unwrap_or(usize::MAX)
+                .min(t.variants.limit.unwrap_or(usize::MAX));
+            let (kept, d) = distinct(&space, candidates, want, judge);
+            design = Some(d);
+            kept
+        }
+        Strategy::Pairwise { distinct } => {
+            let candidates = design_candidates(&space, total, max_u)?;
+            let limit = t.variants.limit.unwrap_or(usize::MAX);
+            let (kept, d) = pairwise(&space, candidates, *distinct, limit, judge);
+            design = Some(d);
+            kept
+        }
     };
+    if picked.len() as u128 > max_u {
+        return Err(PlanError::FullTooLarge {
+            would: thousands(picked.len() as u128),
+            max: thousands(max_u),
+        });
+    }
     picked.sort_unstable();
-    Ok(picked
-        .into_iter()
+    let variants = picked
+        .iter()
         .enumerate()
-        .map(|(i, k)| Variant {
+        .map(|(i, &k)| Variant {
             n: i as u32 + 1,
             choices: space.choices(k),
         })
-        .collect())
+        .collect();
+    if let Some(d) = &mut design {
+        // Name kept variants by their number now that the order is final.
+        for l in &mut d.left_out {
+            if let Some(k) = l.duplicate_of_k {
+                l.duplicate_of = picked.binary_search(&k).ok().map(|i| i as u32 + 1);
+            }
+        }
+    }
+    Ok((variants, design))
+}
+
+/// Most combinations `distinct` and `pairwise` consider. Both look at every allowed
+/// combination (to spread usage, to count pairs), so their cost grows with the product;
+/// beyond this, `sample` is the strategy to use.
+pub const MAX_DESIGN_SPACE: u128 = 100_000;
+
+fn design_candidates(space: &Space, total: u128, max: u128) -> Result<Vec<u128>, PlanError> {
+    if total > MAX_DESIGN_SPACE.max(max.min(MAX_DESIGN_SPACE)) {
+        return Err(PlanError::DesignTooLarge {
+            combinations: thousands(total),
+            max: thousands(MAX_DESIGN_SPACE),
+        });
+    }
+    Ok((0..total).filter(|&k| space.allowed(k)).collect())
+}
+
+/// What a `distinct` or `pairwise` design left out and covered (`factory plan` prints it).
+#[derive(Debug, Clone, Serialize)]
+pub struct Design {
+    pub strategy: &'static str,
+    /// Allowed combinations considered (after exclusions).
+    pub combinations: usize,
+    pub left_out: Vec<LeftOut>,
+    /// `pairwise` only.
+    pub pairs: Option<PairCoverage>,
+}
+
+/// A combination a design did not take, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeftOut {
+    /// Pool (or `scene N pool`, `order`) → option id.
+    pub modules: BTreeMap<String, String>,
+    /// The kept variant it would duplicate, by number.
+    pub duplicate_of: Option<u32>,
+    #[serde(skip)]
+    duplicate_of_k: Option<u128>,
+    /// The gate's rule and dimensions, or why else it was left out.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PairCoverage {
+    /// Pairs of options from two different axes.
+    pub pairs: usize,
+    pub covered: usize,
+    /// Pairs no allowed combination has (exclusions), or only combinations that would
+    /// duplicate a kept variant (`distinct = true`).
+    pub uncoverable: usize,
+    /// No design covering every pair can be smaller: the product of the two largest axes.
+    pub lower_bound: usize,
+}
+
+/// Each axis position of combination `k` (last axis fastest).
+fn digits(space: &Space, mut k: u128) -> Vec<usize> {
+    let mut d = vec![0; space.axes.len()];
+    for (a, axis) in space.axes.iter().enumerate().rev() {
+        let n = axis.len() as u128;
+        d[a] = (k % n) as usize;
+        k /= n;
+    }
+    d
+}
+
+/// Option usage so far, per axis and position: what "spread evenly" balances.
+struct Usage(Vec<Vec<u32>>);
+
+impl Usage {
+    fn new(space: &Space) -> Usage {
+        Usage(space.axes.iter().map(|a| vec![0; a.len()]).collect())
+    }
+    fn score(&self, d: &[usize]) -> u64 {
+        d.iter()
+            .enumerate()
+            .map(|(a, &i)| self.0[a][i] as u64)
+            .sum()
+    }
+    fn add(&mut self, d: &[usize]) {
+        for (a, &i) in d.iter().enumerate() {
+            self.0[a][i] += 1;
+        }
+    }
+}
+
+fn modules(space: &Space, k: u128) -> BTreeMap<String, String> {
+    space.choices(k).ids(space.t)
+}
+
+/// The first kept combination `k` would duplicate, and the gate's reason.
+fn conflict(space: &Space, kept: &[u128], k: u128, judge: &mut Judge) -> Option<(u128, String)> {
+    let c = space.choices(k);
+    kept.iter()
+        .find_map(|&o| judge(&c, k, &space.choices(o), o).map(|r| (o, r)))
+}
+
+/// Greedy `distinct`: repeatedly take the combination whose options have been used least
+/// (ties: product order), unless it would duplicate one already kept. Usage scores only grow,
+/// so a heap with lazy re-scoring finds the least-used candidate without rescanning all.
+fn distinct(
+    space: &Space,
+    candidates: Vec<u128>,
+    want: usize,
+    judge: &mut Judge,
+) -> (Vec<u128>, Design) {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let combinations = candidates.len();
+    let mut usage = Usage::new(space);
+    let mut heap: BinaryHeap<Reverse<(u64, u128)>> =
+        candidates.into_iter().map(|k| Reverse((0, k))).collect();
+    let mut kept = Vec::new();
+    let mut left_out = Vec::new();
+    while let Some(Reverse((score, k))) = heap.pop() {
+        let d = digits(space, k);
+        let now = usage.score(&d);
+        if now > score {
+            heap.push(Reverse((now, k)));
+            continue;
+        }
+        if kept.len() >= want {
+            left_out.push(LeftOut {
+                modules: modules(space, k),
+                duplicate_of: None,
+                duplicate_of_k: None,
+                reason: format!("count = {want} reached"),
+            });
+            continue;
+        }
+        match conflict(space, &kept, k, judge) {
+            Some((o, reason)) => left_out.push(LeftOut {
+                modules: modules(space, k),
+                duplicate_of: None,
+                duplicate_of_k: Some(o),
+                reason,
+            }),
+            None => {
+                usage.add(&d);
+                kept.push(k);
+            }
+        }
+    }
+    left_out.sort_by(|a, b| a.modules.cmp(&b.modules));
+    (
+        kept,
+        Design {
+            strategy: "distinct",
+            combinations,
+            left_out,
+            pairs: None,
+        },
+    )
+}
+
+/// Greedy all-pairs design (AETG-style, over every allowed combination): repeatedly take the
+/// combination that covers the most pairs not yet covered (ties: least-used options, then
+/// product order) until no combination adds a pair. With `no_dups`, a combination that would
+/// duplicate a kept one is never taken.
+fn pairwise(
+    space: &Space,
+    candidates: Vec<u128>,
+    no_dups: bool,
+    limit: usize,
+    judge: &mut Judge,
+) -> (Vec<u128>, Design) {
+    let lens: Vec<usize> = space.axes.iter().map(Axis::len).collect();
+    // An axis with one option pairs with everything in every variant: nothing to cover.
+    let varied: Vec<usize> = (0..lens.len()).filter(|&a| lens[a] > 1).collect();
+    let axis_pairs: Vec<(usize, usize)> = varied
+        .iter()
+        .enumerate()
+        .flat_map(|(x, &a)| varied[x + 1..].iter().map(move |&b| (a, b)))
+        .collect();
+    // covered[p][i * lens[b] + j]: the pair (axis a at i, axis b at j) appears in a variant.
+    let mut covered: Vec<Vec<bool>> = axis_pairs
+        .iter()
+        .map(|&(a, b)| vec![false; lens[a] * lens[b]])
+        .collect();
+    let pairs: usize = covered.iter().map(Vec::len).sum();
+    let mut reachable: Vec<Vec<bool>> = covered.clone();
+    let combinations = candidates.len();
+    let cand: Vec<(u128, Vec<usize>)> = candidates
+        .into_iter()
+        .map(|k| (k, digits(space, k)))
+        .collect();
+    let gain = |covered: &[Vec<bool>], d: &[usize]| -> usize {
+        axis_pairs
+            .iter()
+            .enumerate()
+            .filter(|&(p, &(a, b))| !covered[p][d[a] * lens[b] + d[b]])
+            .count()
+    };
+    let mut usage = Usage::new(space);
+    let mut alive = vec![true; cand.len()];
+    let mut kept = Vec::new();
+    let mut left_out = Vec::new();
+    while kept.len() < limit {
+        let best = (0..cand.len())
+            .filter(|&c| alive[c])
+            .map(|c| (gain(&covered, &cand[c].1), c))
+            .filter(|&(g, _)| g > 0)
+            .min_by_key(|&(g, c)| (std::cmp::Reverse(g), usage.score(&cand[c].1), cand[c].0));
+        let Some((_, c)) = best else { break };
+        alive[c] = false;
+        let (k, d) = &cand[c];
+        if no_dups {
+            if let Some((o, reason)) = conflict(space, &kept, *k, judge) {
+                left_out.push(LeftOut {
+                    modules: modules(space, *k),
+                    duplicate_of: None,
+                    duplicate_of_k: Some(o),
+                    reason,
+                });
+                continue;
+            }
+        }
+        for (p, &(a, b)) in axis_pairs.iter().enumerate() {
+            covered[p][d[a] * lens[b] + d[b]] = true;
+        }
+        usage.add(d);
+        kept.push(*k);
+    }
+    // A pair is coverable when some allowed combination has it and (with `distinct`) was
+    // not left out as a duplicate.
+    for (c, (_, d)) in cand.iter().enumerate() {
+        let dup = !alive[c] && !kept.contains(&cand[c].0);
+        if no_dups && dup {
+            continue;
+        }
+        for (p, &(a, b)) in axis_pairs.iter().enumerate() {
+            reachable[p][d[a] * lens[b] + d[b]] = true;
+        }
+    }
+    let count = |v: &[Vec<bool>]| v.iter().flatten().filter(|&&x| x).count();
+    let covered_n = count(&covered);
+    let mut sorted = lens.clone();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    let lower_bound = match sorted.as_slice() {
+        [a, b, ..] => a * b,
+        [a] => *a,
+        [] => 1,
+    };
+    left_out.sort_by(|a, b| a.modules.cmp(&b.modules));
+    (
+        kept,
+        Design {
+            strategy: "pairwise",
+            combinations,
+            left_out,
+            pairs: Some(PairCoverage {
+                pairs,
+                covered: covered_n,
+                uncoverable: pairs - count(&reachable).max(covered_n),
+                lower_bound,
+            }),
+        },
+    )
 }

@@ -255,6 +255,14 @@ pub enum Strategy {
     Full,
     /// `count` distinct combinations drawn with a seeded generator, reported in product order.
     Sample { count: usize, seed: u64 },
+    /// The combinations no two of which the duplicate gate would judge duplicates by
+    /// composition, chosen greedily so every option is used as evenly as the rule allows; at
+    /// most `count` of them.
+    Distinct { count: Option<usize> },
+    /// An all-pairs covering design: every pair of options from two different pools (and
+    /// scene slots, and orders) appears in at least one variant. With `distinct`, no two
+    /// variants are composition duplicates (pairs only duplicates could cover stay uncovered).
+    Pairwise { distinct: bool },
 }
 
 /// A combination is excluded when every pool named here picks the given option id.

@@ -31,6 +31,7 @@ mod motion;
 mod plan_scale;
 mod rerun;
 mod shards;
+mod strategies;
 mod template_diagnostics;
 mod template_regions;
 mod text_shaping;

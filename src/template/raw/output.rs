@@ -42,6 +42,7 @@ raw_table! {
         strategy: str = "strategy",
         count: int = "count",
         seed: int = "seed",
+        distinct: bool = "distinct",
         limit: int = "limit",
         exclude: with<Vec<S<Pairs>>>(read_exclude) = "exclude",
         orders: with<Option<RawOrders>>(read_orders) = "orders",

@@ -47,46 +47,83 @@ impl V<'_> {
         enum K {
             Full,
             Sample,
+            Distinct,
+            Pairwise,
         }
         let k = v
             .strategy
             .as_ref()
-            .and_then(|s| self.enum_val(s, "strategy", &[("full", K::Full), ("sample", K::Sample)]))
+            .and_then(|s| {
+                self.enum_val(
+                    s,
+                    "strategy",
+                    &[
+                        ("full", K::Full),
+                        ("sample", K::Sample),
+                        ("distinct", K::Distinct),
+                        ("pairwise", K::Pairwise),
+                    ],
+                )
+            })
             .unwrap_or(K::Full);
-        match k {
-            K::Full => {
-                for (key, s) in [("count", &v.count), ("seed", &v.seed)] {
-                    if let Some(s) = s {
-                        self.err(
-                            &s.span,
-                            format!("`{key}` only applies to strategy = \"sample\""),
-                            Some("remove it, or set strategy = \"sample\"".to_string()),
-                        );
-                    }
-                }
-                Strategy::Full
+        // Which keys each strategy reads; the others are refused, never ignored.
+        let (name, reads): (&str, &[&str]) = match k {
+            K::Full => ("full", &[]),
+            K::Sample => ("sample", &["count", "seed"]),
+            K::Distinct => ("distinct", &["count"]),
+            K::Pairwise => ("pairwise", &["distinct"]),
+        };
+        // (key, its span, the strategies that read it)
+        let keys = [
+            (
+                "count",
+                v.count.as_ref().map(|s| &s.span),
+                "\"sample\" or \"distinct\"",
+            ),
+            ("seed", v.seed.as_ref().map(|s| &s.span), "\"sample\""),
+            (
+                "distinct",
+                v.distinct.as_ref().map(|s| &s.span),
+                "\"pairwise\"",
+            ),
+        ];
+        for (key, span, users) in keys {
+            if let Some(span) = span.filter(|_| !reads.contains(&key)) {
+                self.err(
+                    span,
+                    format!("`{key}` does not apply to strategy = \"{name}\""),
+                    Some(format!("remove it, or set strategy = {users}")),
+                );
             }
+        }
+        let count = |me: &mut Self| match &v.count {
+            Some(c) if c.value < 1 => {
+                me.err(
+                    &c.span,
+                    format!("count {} must be at least 1", c.value),
+                    None,
+                );
+                Some(1)
+            }
+            Some(c) => Some(c.value as usize),
+            None => None,
+        };
+        match k {
+            K::Full => Strategy::Full,
+            K::Distinct => Strategy::Distinct { count: count(self) },
+            K::Pairwise => Strategy::Pairwise {
+                distinct: v.distinct.as_ref().is_some_and(|d| d.value),
+            },
             K::Sample => {
-                let count = match &v.count {
-                    Some(c) if c.value < 1 => {
-                        self.err(
-                            &c.span,
-                            format!("count {} must be at least 1", c.value),
-                            None,
-                        );
-                        1
-                    }
-                    Some(c) => c.value as usize,
-                    None => {
-                        self.missing(
-                            "count",
-                            &v.span,
-                            "missing required key `count` for strategy = \"sample\"",
-                            Some("how many variants to draw, e.g. count = 12".to_string()),
-                        );
-                        1
-                    }
-                };
+                let count = count(self).unwrap_or_else(|| {
+                    self.missing(
+                        "count",
+                        &v.span,
+                        "missing required key `count` for strategy = \"sample\"",
+                        Some("how many variants to draw, e.g. count = 12".to_string()),
+                    );
+                    1
+                });
                 let seed = match &v.seed {
                     Some(s) if s.value < 0 => {
                         self.err(

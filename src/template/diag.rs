@@ -165,39 +165,25 @@ impl Diagnostics {
 
     /// Renders one diagnostic with its source snippet.
     pub fn render(&self, d: &Diagnostic) -> String {
+        // Without a snippet: the position, the lines `at` adds, and the hint.
+        let plain = |at: String| {
+            let mut s = format!("{}: {}\n  --> {at}\n", sev(d.severity), d.message);
+            if let Some(h) = &d.hint {
+                s.push_str(&format!("  = hint: {h}\n"));
+            }
+            s + "\n"
+        };
         if d.file != self.file {
             // In a file the template refers to: its own position, then where it is named.
             let (tl, tc) = line_col(&self.source, d.span.start);
-            let mut s = format!(
-                "{}: {}\n  --> {}:{}\n",
-                sev(d.severity),
-                d.message,
-                d.file.display(),
-                d.line
-            );
-            s.push_str(&format!(
-                "  = referenced from {}:{tl}:{tc}\n",
-                self.file.display()
+            let (file, line, this) = (d.file.display(), d.line, self.file.display());
+            return plain(format!(
+                "{file}:{line}\n  = referenced from {this}:{tl}:{tc}"
             ));
-            if let Some(h) = &d.hint {
-                s.push_str(&format!("  = hint: {h}\n"));
-            }
-            s.push('\n');
-            return s;
         }
         if self.source.is_empty() && d.span.is_empty() {
             // Nothing to quote (e.g. the file could not be read): just the position and hint.
-            let mut s = format!(
-                "{}: {}\n  --> {}\n",
-                sev(d.severity),
-                d.message,
-                d.file.display()
-            );
-            if let Some(h) = &d.hint {
-                s.push_str(&format!("  = hint: {h}\n"));
-            }
-            s.push('\n');
-            return s;
+            return plain(d.file.display().to_string());
         }
         let file = SimpleFile::new(d.file.display().to_string(), self.source.as_str());
         let cs = match d.severity {
@@ -239,33 +225,15 @@ impl fmt::Display for Diagnostics {
         for d in &self.items {
             write!(f, "{}", self.render(d))?;
         }
-        let errors = self.errors().count();
-        let warnings = self.warnings().count();
-        if errors > 0 {
-            write!(
-                f,
-                "{}: {} error{}",
-                self.file.display(),
-                errors,
-                if errors == 1 { "" } else { "s" }
-            )?;
-            if warnings > 0 {
-                write!(
-                    f,
-                    ", {} warning{}",
-                    warnings,
-                    if warnings == 1 { "" } else { "s" }
-                )?;
-            }
-            writeln!(f)?;
-        } else if warnings > 0 {
-            writeln!(
-                f,
-                "{}: {} warning{}",
-                self.file.display(),
-                warnings,
-                if warnings == 1 { "" } else { "s" }
-            )?;
+        let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        let (errors, warnings) = (self.errors().count(), self.warnings().count());
+        let counts: Vec<String> = [(errors, "error"), (warnings, "warning")]
+            .into_iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| count(n, what))
+            .collect();
+        if !counts.is_empty() {
+            writeln!(f, "{}: {}", self.file.display(), counts.join(", "))?;
         }
         Ok(())
     }
@@ -284,6 +252,18 @@ fn clamp(source: &str, span: Range<usize>) -> Range<usize> {
     let start = fix(span.start);
     let end = fix(span.end).max(start);
     start..end
+}
+
+/// `msg`, then "; did you mean `x`?" when `word` looks like a typo of candidate `x`.
+pub(crate) fn or_typo<'a>(
+    mut msg: String,
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> String {
+    if let Some(s) = did_you_mean(word, candidates) {
+        msg.push_str(&format!("; did you mean `{s}`?"));
+    }
+    msg
 }
 
 /// The closest candidate by edit distance, if it is close enough to be a plausible typo.

@@ -97,35 +97,23 @@ pub struct Template {
 /// `i` is the option's index in its pool, as in a variant's choice.
 impl Template {
     pub fn background_for<'a>(&'a self, region: &'a Region, i: usize) -> &'a Background {
-        region
-            .overrides
-            .background
-            .get(&i)
-            .unwrap_or(&self.backgrounds[i])
+        overridden(&region.overrides.background, &self.backgrounds, i)
     }
 
     pub fn product_for<'a>(&'a self, region: &'a Region, i: usize) -> &'a Product {
-        region
-            .overrides
-            .product
-            .get(&i)
-            .unwrap_or(&self.products[i])
+        overridden(&region.overrides.product, &self.products, i)
     }
 
     pub fn subtitle_for<'a>(&'a self, region: &'a Region, i: usize) -> &'a Subtitle {
-        region
-            .overrides
-            .subtitle
-            .get(&i)
-            .unwrap_or(&self.subtitles[i])
+        overridden(&region.overrides.subtitle, &self.subtitles, i)
     }
 
     pub fn effects_for<'a>(&'a self, region: &'a Region, i: usize) -> &'a Effects {
-        region.overrides.effects.get(&i).unwrap_or(&self.effects[i])
+        overridden(&region.overrides.effects, &self.effects, i)
     }
 
     pub fn audio_for<'a>(&'a self, region: &'a Region, i: usize) -> &'a Audio {
-        region.overrides.audio.get(&i).unwrap_or(&self.audio[i])
+        overridden(&region.overrides.audio, &self.audio, i)
     }
 
     /// Start of each scene in seconds, in the given play order (indices into `scenes`).
@@ -140,6 +128,10 @@ impl Template {
             })
             .collect()
     }
+}
+
+fn overridden<'a, T>(overrides: &'a BTreeMap<usize, T>, pool: &'a [T], i: usize) -> &'a T {
+    overrides.get(&i).unwrap_or(&pool[i])
 }
 
 /// The locales a region's copy is looked up in: its locale, then its fallbacks, then the bare

@@ -35,7 +35,7 @@ raw_table! {
         /// subtitle option, every other subtitle option gets a stand-in entry (`explicit: false`)
         /// so the region's copy is checked option by option against what it will really show.
         /// Filled by `read_region`, which knows the pools the overrides refer to.
-        overrides: with<Vec<RawOverride>>(no_overrides) = "override",
+        overrides: later<Vec<RawOverride>> = "override",
     }
 
     pub struct RawVariants {
@@ -55,22 +55,6 @@ raw_table! {
     }
 }
 
-impl RawHeader {
-    /// The header a template without `[template]` is judged with.
-    pub fn absent(span: std::ops::Range<usize>) -> RawHeader {
-        RawHeader {
-            span,
-            name: None,
-            version: None,
-            kind: None,
-            duration: None,
-            fps: None,
-            poster_time: None,
-            root: None,
-        }
-    }
-}
-
 pub(super) fn read_region(t: &Obj<'_>, root: &Obj<'_>, dx: &mut Diagnostics) -> RawRegion {
     let mut region = RawRegion::read(t, dx);
     let who = region
@@ -80,10 +64,6 @@ pub(super) fn read_region(t: &Obj<'_>, root: &Obj<'_>, dx: &mut Diagnostics) -> 
         .unwrap_or_else(|| t.ctx.clone());
     region.overrides = read_overrides(t, root, &who, dx);
     region
-}
-
-fn no_overrides(_: &Obj<'_>, _: &mut Diagnostics, _: &str) -> Vec<RawOverride> {
-    Vec::new()
 }
 
 /// `exclude = [{ background = "beach" }, …]`: every entry is pool = id.

@@ -1,10 +1,6 @@
 //! Badges and end cards as written: what is drawn over the composed picture, and after it.
 
-use super::schema::{
-    within,
-    Bound::{Above, In},
-    SECONDS,
-};
+use super::schema::{within, Bound::*, SECONDS};
 
 raw_table! {
     pub struct RawBadge {

@@ -1,6 +1,6 @@
 //! Scenes, transitions, easings and `[variants] orders` as written.
 
-use super::reader::{value_f64, value_type, Obj};
+use super::reader::{strings, value_f64, value_type, Obj};
 use super::schema::{within, Bound::In};
 use super::S;
 use crate::template::Diagnostics;
@@ -58,15 +58,13 @@ pub(crate) fn read_transition(
 ) -> Option<RawTransition> {
     let (item, span) = t.get(key)?;
     if let Some(s) = item.as_str() {
-        return Some(RawTransition {
+        let kind = Some(S {
+            value: s.to_string(),
             span: span.clone(),
-            kind: Some(S {
-                value: s.to_string(),
-                span,
-            }),
-            duration: None,
-            color: None,
-            easing: None,
+        });
+        return Some(RawTransition {
+            kind,
+            ..RawTransition::empty(span)
         });
     }
     let tr = t.table(dx, key)?;
@@ -114,33 +112,14 @@ pub(super) fn read_orders(t: &Obj<'_>, dx: &mut Diagnostics, key: &str) -> Optio
             );
             continue;
         };
+        let ids = strings(inner, &vspan, dx, |found| {
+            let msg = format!("`orders`: expected a scene id, found {found}");
+            (msg, "quote each scene id")
+        });
         out.push(S {
-            value: scene_ids(inner, &vspan, dx),
+            value: ids,
             span: vspan,
         });
     }
     Some(S { value: out, span })
-}
-
-fn scene_ids(
-    inner: &toml_edit::Array,
-    vspan: &std::ops::Range<usize>,
-    dx: &mut Diagnostics,
-) -> Vec<S<String>> {
-    let mut ids = Vec::new();
-    for x in inner.iter() {
-        let xspan = x.span().unwrap_or_else(|| vspan.clone());
-        match x.as_str() {
-            Some(s) => ids.push(S {
-                value: s.to_string(),
-                span: xspan,
-            }),
-            None => dx.error(
-                xspan,
-                format!("`orders`: expected a scene id, found {}", value_type(x)),
-                Some("quote each scene id".into()),
-            ),
-        }
-    }
-    ids
 }

@@ -89,6 +89,7 @@ macro_rules! raw_type {
     (table<$t:ty>) => { Option<$t> };
     (list<$t:ty>) => { Option<$crate::template::raw::S<Vec<$t>>> };
     (with<$t:ty>) => { $t };
+    (later<$t:ty>) => { $t };
 }
 
 /// The scalar a ranged kind holds.
@@ -113,6 +114,9 @@ macro_rules! raw_read {
     ($t:ident, $dx:ident, $key:expr, with<$ty:ty>($read:path)) => {
         $read($t, $dx, $key)
     };
+    ($t:ident, $dx:ident, $key:expr, later<$ty:ty>) => {
+        Default::default()
+    };
     ($t:ident, $dx:ident, $key:expr, pairs) => {
         $t.table($dx, $key).map(|tr| $crate::template::raw::S {
             span: tr.span.clone(),
@@ -134,7 +138,8 @@ macro_rules! raw_read {
 /// `field: kind = "key"` or, for a number validation range-checks,
 /// `field: num = "key" in within(In(0.0, 1.0), "hint with {} for the range")`.
 /// Each table gets `KEYS` (its allowed keys, in order), `read` (unknown keys, then every key
-/// in order) and, per ranged key, a method of the field's name returning its `Ranged`.
+/// in order), `empty` (no key written) and, per ranged key, a method of the field's name
+/// returning its `Ranged`. A `later<T>` field is allowed but filled by the caller.
 macro_rules! raw_table {
     ($(
         $(#[$meta:meta])*
@@ -166,6 +171,15 @@ macro_rules! raw_table {
                 Self {
                     span: t.span.clone(),
                     $( $field: raw_read!(t, dx, $key, $kind $(<$arg>)? $(($read))?), )*
+                }
+            }
+
+            /// The table with no key written, standing at `span`.
+            #[allow(dead_code)]
+            pub fn empty(span: std::ops::Range<usize>) -> Self {
+                Self {
+                    span,
+                    $( $field: Default::default(), )*
                 }
             }
 

@@ -1,10 +1,6 @@
 //! Subtitles as written: copy, timed lines, caption files and their style.
 
-use super::schema::{
-    within,
-    Bound::{In, KeyAbove},
-    SECONDS,
-};
+use super::schema::{within, Bound::*, SECONDS};
 
 raw_table! {
     pub struct RawSubtitle {

@@ -1,10 +1,6 @@
 //! Backgrounds, products and how they move, as written.
 
-use super::schema::{
-    within,
-    Bound::{In, KeyAbove},
-    SECONDS,
-};
+use super::schema::{within, Bound::*, SECONDS};
 
 raw_table! {
     pub struct RawGradient {
@@ -57,11 +53,11 @@ raw_table! {
     /// A product's entrance and idle motion.
     pub struct RawMotion {
         enter: str = "enter",
-        enter_time: num = "enter_time" in within(super::Bound::Above(0.0, 10.0), "seconds in {}"),
+        enter_time: num = "enter_time" in within(Above(0.0, 10.0), "seconds in {}"),
         delay: num = "delay" in within(In(0.0, 60.0), "seconds in {}"),
         idle: str = "idle",
         amplitude: num = "amplitude" in within(In(0.0, 0.2), "a fraction of the canvas height, {}"),
-        period: num = "period" in within(super::Bound::Above(0.05, 60.0), "seconds in {}"),
+        period: num = "period" in within(Above(0.05, 60.0), "seconds in {}"),
         easing: easing = "easing",
     }
 

@@ -24,8 +24,7 @@ pub(super) const ANCHORS: &[(&str, Anchor)] = &[
 
 impl V<'_> {
     pub(super) fn anchor(&mut self, a: Option<&S<String>>, default: Anchor) -> Anchor {
-        a.and_then(|a| self.enum_val(a, "anchor", ANCHORS))
-            .unwrap_or(default)
+        self.pick(a, "anchor", ANCHORS, default)
     }
 
     pub(super) fn easing(&mut self, e: Option<&RawEasing>, default: Easing) -> Easing {
@@ -137,32 +136,41 @@ impl V<'_> {
         }
     }
 
+    /// Whether both numbers of `p` are `ok`; otherwise "`what` [x, y] is out of range".
+    pub(super) fn pair_within(
+        &mut self,
+        p: &S<(f64, f64)>,
+        ok: impl Fn(f64) -> bool,
+        what: &str,
+        hint: &str,
+    ) -> bool {
+        let (x, y) = p.value;
+        if !(ok(x) && ok(y)) {
+            let msg = format!("{what} [{x}, {y}] is out of range");
+            self.err(&p.span, msg, Some(hint.to_string()));
+            return false;
+        }
+        true
+    }
+
     pub(super) fn ken_burns(&mut self, m: Option<&RawKenBurns>) -> Option<KenBurns> {
         let m = m?;
+        let hint = "start and end zoom in 1..=4 (1 = the fitted picture)";
         let zoom = match &m.zoom {
-            Some(z) if !(1.0..=4.0).contains(&z.value.0) || !(1.0..=4.0).contains(&z.value.1) => {
-                self.err(
-                    &z.span,
-                    format!("zoom [{}, {}] is out of range", z.value.0, z.value.1),
-                    Some("start and end zoom in 1..=4 (1 = the fitted picture)".to_string()),
-                );
-                (1.0, 1.0)
+            Some(z) if self.pair_within(z, |v| (1.0..=4.0).contains(&v), "zoom", hint) => {
+                (z.value.0 as f32, z.value.1 as f32)
             }
-            Some(z) => (z.value.0 as f32, z.value.1 as f32),
+            Some(_) => (1.0, 1.0),
             None => (1.0, 1.1),
         };
         let mut pan = [(0.0f32, 0.0f32); 2];
+        let hint = "pan offsets are fractions of the canvas, -0.5..=0.5";
         for (i, p) in [&m.from, &m.to].into_iter().enumerate() {
-            if let Some(p) = p {
-                if p.value.0.abs() > 0.5 || p.value.1.abs() > 0.5 {
-                    self.err(
-                        &p.span,
-                        format!("pan [{}, {}] is out of range", p.value.0, p.value.1),
-                        Some("pan offsets are fractions of the canvas, -0.5..=0.5".to_string()),
-                    );
-                } else {
-                    pan[i] = (p.value.0 as f32, p.value.1 as f32);
-                }
+            if let Some(p) = p
+                .as_ref()
+                .filter(|p| self.pair_within(p, |v| !(v.abs() > 0.5), "pan", hint))
+            {
+                pan[i] = (p.value.0 as f32, p.value.1 as f32);
             }
         }
         let easing = self.easing(m.easing.as_ref(), Easing::EaseInOut);
@@ -216,11 +224,12 @@ impl V<'_> {
             "pop",
             "spin",
         ];
-        let enter = m
-            .enter
-            .as_ref()
-            .and_then(|e| self.enum_val(e, "enter motion", &enters.map(|k| (k, k))))
-            .unwrap_or("none");
+        let enter = self.pick(
+            m.enter.as_ref(),
+            "enter motion",
+            &enters.map(|k| (k, k)),
+            "none",
+        );
         let default_easing = if enter == "pop" {
             Easing::EaseOutBack
         } else {
@@ -236,11 +245,12 @@ impl V<'_> {
     /// `motion.idle`: a loop while the product is on screen.
     fn idle(&mut self, m: &RawMotion) -> Option<Idle> {
         let idles = ["none", "float", "bob"];
-        let kind = m
-            .idle
-            .as_ref()
-            .and_then(|e| self.enum_val(e, "idle motion", &idles.map(|k| (k, k))))
-            .unwrap_or("none");
+        let kind = self.pick(
+            m.idle.as_ref(),
+            "idle motion",
+            &idles.map(|k| (k, k)),
+            "none",
+        );
         let amplitude = self.num(m.amplitude(), "amplitude", 0.015) as f32;
         let period = self.num(m.period(), "period", 2.0) as f32;
         (kind != "none").then_some(Idle {
@@ -288,19 +298,9 @@ impl V<'_> {
             }
         };
         let offset = k.offset.as_ref().map(|o| o.value).unwrap_or((0.0, 0.0));
-        if let Some(o) = k
-            .offset
-            .as_ref()
-            .filter(|o| o.value.0.abs() > 2.0 || o.value.1.abs() > 2.0)
-        {
-            self.err(
-                &o.span,
-                format!(
-                    "keyframe offset [{}, {}] is out of range",
-                    o.value.0, o.value.1
-                ),
-                Some("fractions of the canvas, -2..=2".to_string()),
-            );
+        if let Some(o) = &k.offset {
+            let hint = "fractions of the canvas, -2..=2";
+            self.pair_within(o, |v| !(v.abs() > 2.0), "keyframe offset", hint);
         }
         Keyframe {
             t,

@@ -37,6 +37,23 @@ impl V<'_> {
         Some(list)
     }
 
+    /// A list's entries but those listed before (each reported).
+    pub(super) fn listed_once<'l>(
+        &mut self,
+        list: &'l S<Vec<S<String>>>,
+        what: &str,
+    ) -> Vec<&'l S<String>> {
+        let mut seen = Vec::new();
+        let mut out = Vec::new();
+        for x in &list.value {
+            let twice = || format!("{what} `{}` is listed twice", x.value);
+            if self.once(&mut seen, x.value.as_str(), &x.span, twice, DUPLICATE) {
+                out.push(x);
+            }
+        }
+        out
+    }
+
     pub(super) fn presets_list(
         &mut self,
         out: Option<&RawOutput>,
@@ -50,19 +67,12 @@ impl V<'_> {
         let Some(list) = self.output_list(list, "presets", span, add, "tiktok") else {
             return Vec::new();
         };
-        let mut seen = Vec::new();
         let mut out = Vec::new();
-        for p in &list.value {
-            let twice = || format!("preset `{}` is listed twice", p.value);
-            if !self.once(&mut seen, p.value.as_str(), &p.span, twice, DUPLICATE) {
-                continue;
-            }
+        for p in self.listed_once(list, "preset") {
             if self.presets.get(&p.value).is_none() {
                 let known: Vec<&str> = self.presets.ids().collect();
-                let mut msg = format!("unknown preset `{}`", p.value);
-                if let Some(s) = did_you_mean(&p.value, known.iter().copied()) {
-                    msg.push_str(&format!("; did you mean `{s}`?"));
-                }
+                let msg = format!("unknown preset `{}`", p.value);
+                let msg = or_typo(msg, &p.value, known.iter().copied());
                 self.err(
                     &p.span,
                     msg,
@@ -191,21 +201,17 @@ impl V<'_> {
         let Some(d) = raw else {
             return DedupSpec::default();
         };
-        let policy = d
-            .policy
-            .as_ref()
-            .and_then(|p| {
-                self.enum_val(
-                    p,
-                    "dedup policy",
-                    &[
-                        ("reject", DedupPolicy::Reject),
-                        ("warn", DedupPolicy::Warn),
-                        ("off", DedupPolicy::Off),
-                    ],
-                )
-            })
-            .unwrap_or(DedupPolicy::Warn);
+        let policies = [
+            ("reject", DedupPolicy::Reject),
+            ("warn", DedupPolicy::Warn),
+            ("off", DedupPolicy::Off),
+        ];
+        let policy = self.pick(
+            d.policy.as_ref(),
+            "dedup policy",
+            &policies,
+            DedupPolicy::Warn,
+        );
         let library = d.library.as_ref().and_then(|l| self.output_path(l));
         let exempt_after_days = self.int(d.exempt_after_days(), "exempt_after_days", 180) as u32;
         DedupSpec {

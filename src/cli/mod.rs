@@ -12,12 +12,19 @@ pub mod text_cmd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use creative_factory::exec;
+use creative_factory::export::part::{self, PartInfo};
+use creative_factory::media::{self, Limits};
+use creative_factory::plan::shard::Shard;
 use creative_factory::plan::{self, AssetHashes, PlanFilter};
 use creative_factory::preset::PresetSet;
 use creative_factory::template::{self, LoadOptions, Template};
+use creative_factory::text::FontBook;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -38,6 +45,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Render, encode, stamp, check and export every planned output.
     Render(RenderArgs),
+    /// Assemble the part directories of a sharded render into one batch.
+    Merge(MergeArgs),
     /// List the platform presets.
     Presets(PresetsArgs),
     /// Print the tracking metadata stamped inside an output file.
@@ -97,9 +106,22 @@ pub struct RenderArgs {
     pub template: TemplateArgs,
     #[command(flatten)]
     pub filter: FilterArgs,
-    /// Output directory (default: out/TEMPLATE-NAME).
+    /// Output directory (default: out/TEMPLATE-NAME, or out/TEMPLATE-NAME.parts/shard-I
+    /// with --shard).
     #[arg(long, short)]
     pub out: Option<PathBuf>,
+    /// Render only shard I of N (0-based) into a part directory for `factory merge`; the
+    /// plan is split by expected cost, the same way on every machine. `auto` reads
+    /// JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) and FACTORY_SHARD_COUNT.
+    #[arg(long, value_name = "I/N|auto")]
+    pub shard: Option<String>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// How a batch runs: shared by `render` and `merge`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
     /// Outputs rendered at once (default: the number of cores, at most 4). One job's renderer
     /// and encoder wait on each other at times; a second job fills those gaps (measured:
     /// 10–30 % faster on 2 cores for about 300 MB more at 1080×1920).
@@ -110,6 +132,42 @@ pub struct RenderArgs {
     /// Stop at the first failing variant.
     #[arg(long)]
     pub fail_fast: bool,
+    /// Render every output again. Without it, outputs the directory already holds unchanged
+    /// (same variant id, file matching its recorded sha256) are reused.
+    #[arg(long)]
+    pub force: bool,
+    /// MiB of decoded background clips kept in memory and shared by all jobs (default 256).
+    /// A clip whose frames do not fit is streamed instead: each job decodes what it shows as
+    /// it goes, so memory does not grow with the clip's length; 0 streams every clip.
+    #[arg(long, value_name = "MIB")]
+    pub clip_cache_mib: Option<u64>,
+    /// Seconds a job may go without progress (no frame, no stage change) before it is
+    /// abandoned and reported failed with the stage it was stuck in; 0 never gives up.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub stall_timeout: u64,
+    /// The duplicate gate's library of earlier outputs, instead of the template's
+    /// `[dedup] library` (a shard ignores it: `merge` gates the whole batch once).
+    #[arg(long, value_name = "LIB")]
+    pub library: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The batch's output directory (region packs and manifest, as a single run makes).
+    pub out: PathBuf,
+    /// Part directories made by `factory render --shard`.
+    pub parts: Vec<PathBuf>,
+    /// Also every `shard-*` directory under this one.
+    #[arg(long, value_name = "DIR")]
+    pub parts_under: Option<PathBuf>,
+    /// The template, if not where the shards' command line named it.
+    #[arg(long)]
+    pub template: Option<PathBuf>,
+    /// The presets directory, if not where the shards' command line named it.
+    #[arg(long)]
+    pub presets_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Debug, Args)]
@@ -132,6 +190,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(a) => validate(a),
         Command::Plan(a) => plan_cmd(a),
         Command::Render(a) => render_cmd(a),
+        Command::Merge(a) => merge_cmd(a),
         Command::Presets(a) => presets_cmd(a),
         Command::Inspect(a) => inspect(a),
         Command::Text(a) => text_cmd::run(a),
@@ -149,16 +208,43 @@ fn load_presets(dir: Option<&Path>) -> anyhow::Result<PresetSet> {
     Ok(set)
 }
 
+/// Whether `load_template` opens the media inputs too (`media::probe`).
+enum Probe<'a> {
+    Off,
+    /// `validate`: a damaged file is an error, like a template error.
+    Refuse(&'a FontBook),
+    /// `render`: a damaged file is reported as a warning and only the variants that use it
+    /// fail, so one bad product shot does not cost a nightly batch its other outputs.
+    Report(&'a FontBook),
+}
+
 /// Loads and validates, printing diagnostics; `None` means the template is invalid and the
-/// diagnostics have been shown.
-fn load_template(a: &TemplateArgs, presets: &PresetSet) -> Option<Template> {
+/// diagnostics have been shown. Returns the inputs the probe refused (with `Probe::Report`).
+fn load_template(
+    a: &TemplateArgs,
+    presets: &PresetSet,
+    probe: Probe,
+) -> Option<(Template, Vec<media::probe::ProbeError>)> {
     let opts = LoadOptions {
         allow_outside_root: a.allow_outside_root,
         allow_fallback: a.allow_fallback,
     };
     // Warnings (a fallback locale used, a title too long for a platform) are shown even when
     // the template is valid; errors stop the command.
-    let (t, diags) = template::check(&a.template, presets, &opts);
+    let (t, mut diags) = template::check(&a.template, presets, &opts);
+    let mut refused = Vec::new();
+    if let Some(t) = &t {
+        let (fonts, refuse) = match probe {
+            Probe::Off => (None, true),
+            Probe::Refuse(f) => (Some(f), true),
+            Probe::Report(f) => (Some(f), false),
+        };
+        if let Some(fonts) = fonts {
+            let probed = media::probe::check_inputs(t, fonts, &Limits::default());
+            probed.diagnose(t, &mut diags, refuse);
+            refused = probed.errors;
+        }
+    }
     if !diags.is_empty() {
         if a.json {
             println!("{}", diags.to_json());
@@ -166,12 +252,12 @@ fn load_template(a: &TemplateArgs, presets: &PresetSet) -> Option<Template> {
             eprint!("{diags}");
         }
     }
-    t.filter(|_| !diags.has_errors())
+    t.filter(|_| !diags.has_errors()).map(|t| (t, refused))
 }
 
 fn validate(a: TemplateArgs) -> anyhow::Result<ExitCode> {
     let presets = load_presets(a.presets_dir.as_deref())?;
-    let Some(t) = load_template(&a, &presets) else {
+    let Some((t, _)) = load_template(&a, &presets, Probe::Refuse(&FontBook::system())) else {
         return Ok(ExitCode::from(2));
     };
     let hashes = AssetHashes::compute(&t)?;
@@ -208,7 +294,7 @@ fn filter(f: &FilterArgs, t: &TemplateArgs) -> PlanFilter {
 
 fn plan_cmd(a: PlanArgs) -> anyhow::Result<ExitCode> {
     let presets = load_presets(a.template.presets_dir.as_deref())?;
-    let Some(t) = load_template(&a.template, &presets) else {
+    let Some((t, _)) = load_template(&a.template, &presets, Probe::Off) else {
         return Ok(ExitCode::from(2));
     };
     let hashes = AssetHashes::compute(&t)?;
@@ -286,15 +372,79 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<ExitCode> {
 
 fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
     let presets = load_presets(a.template.presets_dir.as_deref())?;
-    let Some(t) = load_template(&a.template, &presets) else {
+    // The same probe as `validate`, before the lock, the plan or any job; a bad input fails
+    // the variants that use it (exit 1), never renders wrong.
+    let fonts = FontBook::system();
+    let Some((mut t, refused)) = load_template(&a.template, &presets, Probe::Report(&fonts)) else {
         return Ok(ExitCode::from(2));
     };
+    override_library(&mut t, &a.run)?;
     let hashes = AssetHashes::compute(&t)?;
-    let plan = plan::plan(&t, &presets, &filter(&a.filter, &a.template), &hashes)?;
-    let out = a
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("out").join(plan::sanitize_file_name(&t.name)));
+    let scope = filter(&a.filter, &a.template);
+    let plan = plan::plan(&t, &presets, &scope, &hashes)?;
+    let shard = match a.shard.as_deref() {
+        None => None,
+        Some("auto") => Some(Shard::from_env(|k| std::env::var(k).ok())?),
+        Some(s) => Some(s.parse::<Shard>()?),
+    };
+    let part = match shard {
+        None => None,
+        Some(shard) => {
+            let owner = plan::shard::assign(&plan, t.fps, shard.count);
+            let owned = plan
+                .jobs
+                .iter()
+                .zip(&owner)
+                .filter(|(_, o)| **o == shard.index)
+                .map(|(j, _)| j.file.clone())
+                .collect();
+            let info = PartInfo {
+                schema: part::PART_SCHEMA,
+                shard,
+                factory_version: env!("CARGO_PKG_VERSION").into(),
+                template: a.template.template.clone(),
+                template_abs: t.path.clone(),
+                template_sha256: plan::sha256_file(&t.path)?,
+                presets_dir: a.template.presets_dir.clone(),
+                presets: scope.presets.clone(),
+                regions: scope.regions.clone(),
+                max_variants: scope.max_variants,
+                allow_outside_root: a.template.allow_outside_root,
+                allow_fallback: a.template.allow_fallback,
+                plan_jobs: plan.jobs.len(),
+                owned,
+            };
+            Some(exec::PartRun { info, owner })
+        }
+    };
+    let name = plan::sanitize_file_name(&t.name);
+    let out = a.out.clone().unwrap_or_else(|| match shard {
+        // Beside each other, where `factory merge --parts-under out/NAME.parts` finds them.
+        Some(s) => PathBuf::from("out")
+            .join(format!("{name}.parts"))
+            .join(format!("shard-{}", s.index)),
+        None => PathBuf::from("out").join(name),
+    });
+    let mut opts = run_options(out, &a.run, &scope)?;
+    opts.refused_inputs = refused
+        .into_iter()
+        .map(|e| (e.path().to_path_buf(), Arc::new(e)))
+        .collect();
+    opts.part = part;
+    execute(&t, &plan, &hashes, &presets, &fonts, &opts, a.run.progress)
+}
+
+/// `--library` replaces the template's `[dedup] library` (relative to the current directory,
+/// as paths on a command line are).
+fn override_library(t: &mut Template, a: &RunArgs) -> anyhow::Result<()> {
+    if let Some(lib) = &a.library {
+        t.dedup.library = Some(std::path::absolute(lib)?);
+    }
+    Ok(())
+}
+
+/// `RunOptions` from the flags `render` and `merge` share; registers the stop signals.
+fn run_options(out: PathBuf, a: &RunArgs, scope: &PlanFilter) -> anyhow::Result<exec::RunOptions> {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
@@ -302,30 +452,134 @@ fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
     if jobs == 0 {
         anyhow::bail!("--jobs must be at least 1");
     }
-    let fonts = creative_factory::text::FontBook::system();
-    let opts = creative_factory::exec::RunOptions {
-        out: out.clone(),
+    // SIGINT/SIGTERM ask the run to stop cleanly (finished outputs stay published and listed);
+    // a second one ends the process at once, as an operator pressing Ctrl-C twice expects.
+    let stop = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let signalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // Runs first: exits only if an earlier signal already set `signalled`.
+        signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, signalled.clone())?;
+        signal_hook::flag::register(sig, signalled.clone())?;
+        signal_hook::flag::register_usize(sig, stop.clone(), sig as usize)?;
+    }
+    Ok(exec::RunOptions {
+        out,
         jobs,
         fail_fast: a.fail_fast,
-        limits: Default::default(),
-    };
-    let mut reporter = progress::reporter(a.progress);
-    let report =
-        creative_factory::exec::run(&t, &plan, &hashes, &presets, &fonts, &opts, &mut |ev| {
-            reporter.event(ev)
-        })?;
-    if a.progress != progress::ProgressMode::Json {
+        limits: Limits {
+            clip_cache_bytes: a
+                .clip_cache_mib
+                .unwrap_or(media::DEFAULT_CLIP_CACHE_MIB)
+                .saturating_mul(1 << 20),
+            ..Default::default()
+        },
+        force: a.force,
+        scope: scope.clone(),
+        stop,
+        stall_timeout: std::time::Duration::from_secs(a.stall_timeout),
+        refused_inputs: Default::default(),
+        part: None,
+        parts: None,
+    })
+}
+
+/// Runs the batch with progress shown, and turns the report into the exit status.
+fn execute(
+    t: &Template,
+    plan: &plan::Plan,
+    hashes: &AssetHashes,
+    presets: &PresetSet,
+    fonts: &FontBook,
+    opts: &exec::RunOptions,
+    progress: progress::ProgressMode,
+) -> anyhow::Result<ExitCode> {
+    let mut reporter = progress::reporter(progress);
+    let report = exec::run(t, plan, hashes, presets, fonts, opts, &mut |ev| {
+        reporter.event(ev)
+    })?;
+    if progress != progress::ProgressMode::Json {
         eprintln!(
             "outputs in {}/ — manifest: {}",
-            out.display(),
-            out.join("manifest.json").display()
+            opts.out.display(),
+            opts.out.join("manifest.json").display()
         );
+    }
+    if let Some(sig) = report.stopped_by {
+        // The shell's convention for "ended by signal N".
+        return Ok(ExitCode::from((128 + sig) as u8));
     }
     Ok(if report.failed > 0 || report.skipped > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn merge_cmd(a: MergeArgs) -> anyhow::Result<ExitCode> {
+    let mut dirs = a.parts.clone();
+    if let Some(under) = &a.parts_under {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(under)
+            .with_context(|| format!("--parts-under {}", under.display()))?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("shard-"))
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        found.sort();
+        dirs.extend(found);
+    }
+    let parts = exec::merge::read_parts(&dirs)?;
+    let info = parts[0].1.clone();
+    // The shards' template, where the merge runs: as they named it (a checkout, a shared
+    // volume at the same mount), else where it was; `--template` when it moved.
+    let template = a.template.clone().unwrap_or_else(|| {
+        if info.template.exists() {
+            info.template.clone()
+        } else {
+            info.template_abs.clone()
+        }
+    });
+    let targs = TemplateArgs {
+        template,
+        presets_dir: a.presets_dir.clone().or(info.presets_dir.clone()),
+        allow_outside_root: info.allow_outside_root,
+        allow_fallback: info.allow_fallback,
+        json: false,
+        max_variants: info.max_variants,
+    };
+    let presets = load_presets(targs.presets_dir.as_deref())?;
+    let fonts = FontBook::system();
+    let Some((mut t, _)) = load_template(&targs, &presets, Probe::Off) else {
+        return Ok(ExitCode::from(2));
+    };
+    override_library(&mut t, &a.run)?;
+    let sha = plan::sha256_file(&t.path)?;
+    if sha != info.template_sha256 {
+        anyhow::bail!(
+            "{}: not the template the shards were rendered from (sha256 {sha}, the parts say \
+             {}); merge with the same template, or render the shards again",
+            t.path.display(),
+            info.template_sha256
+        );
+    }
+    let hashes = AssetHashes::compute(&t)?;
+    let scope = PlanFilter {
+        presets: info.presets.clone(),
+        regions: info.regions.clone(),
+        max_variants: info.max_variants,
+    };
+    let plan = plan::plan(&t, &presets, &scope, &hashes)?;
+    let owner = plan::shard::assign(&plan, t.fps, info.shard.count);
+    let loaded = exec::merge::Parts::load(&parts, &plan.jobs, owner)?;
+    for s in loaded.missing() {
+        eprintln!(
+            "warning: shard {s} has no part among the directories given: its outputs are \
+             listed as failed; render it and merge again"
+        );
+    }
+    let mut opts = run_options(a.out.clone(), &a.run, &scope)?;
+    opts.parts = Some(Arc::new(loaded));
+    execute(&t, &plan, &hashes, &presets, &fonts, &opts, a.run.progress)
 }
 
 fn presets_cmd(a: PresetsArgs) -> anyhow::Result<ExitCode> {

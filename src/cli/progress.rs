@@ -57,24 +57,97 @@ impl Reporter for Plain {
         let _ = match ev {
             Event::Loading { assets } => writeln!(err, "decoding {assets} input file(s)"),
             Event::Started { jobs } => writeln!(err, "rendering {jobs} output(s)"),
-            Event::JobFinished { file, status, bytes, seconds, error, .. } => match error {
-                None => writeln!(err, "{:<7} {file}  {}  {seconds:.1} s", status_word(status), human_bytes(bytes)),
+            Event::JobFinished {
+                file,
+                status,
+                bytes,
+                seconds,
+                error,
+                ..
+            } => match error {
+                None => writeln!(
+                    err,
+                    "{:<7} {file}  {}  {seconds:.1} s",
+                    status_word(status),
+                    human_bytes(bytes)
+                ),
                 Some(e) => writeln!(err, "{:<7} {file}: {e}", status_word(status)),
             },
             Event::Scoring { outputs, library } => match library {
-                Some(l) => writeln!(err, "scoring {outputs} output(s) for duplicates against the batch and {}", l.display()),
-                None => writeln!(err, "scoring {outputs} output(s) for duplicates within the batch"),
+                Some(l) => writeln!(
+                    err,
+                    "scoring {outputs} output(s) for duplicates against the batch and {}",
+                    l.display()
+                ),
+                None => writeln!(
+                    err,
+                    "scoring {outputs} output(s) for duplicates within the batch"
+                ),
             },
-            Event::Verdict { file, verdict, held, reason, .. } => {
-                writeln!(err, "{:<7} {file}: {verdict}: {reason}", if held { "held" } else { "warn" })
+            Event::Verdict {
+                file,
+                verdict,
+                held,
+                reason,
+                ..
+            } => {
+                writeln!(
+                    err,
+                    "{:<7} {file}: {verdict}: {reason}",
+                    if held { "held" } else { "warn" }
+                )
             }
-            Event::Finished { exported, failed, rejected, skipped, seconds } => writeln!(
-                err,
-                "done in {seconds:.1} s: {exported} exported, {failed} failed, {rejected} held back as duplicates, {skipped} skipped"
-            ),
+            Event::Reused { .. } | Event::Removed { .. } | Event::Finished { .. } => {
+                match rerun_line(&ev).or_else(|| summary_line(&ev)) {
+                    Some(line) => writeln!(err, "{line}"),
+                    None => Ok(()),
+                }
+            }
             _ => Ok(()),
         };
     }
+}
+
+/// Bumped when a field changes meaning or is removed; new fields and events do not bump it.
+pub const EVENTS_SCHEMA: u32 = 1;
+
+/// The line for an output a rerun reused or moved aside.
+fn rerun_line(ev: &Event) -> Option<String> {
+    match ev {
+        Event::Reused { file, reason, .. } => Some(format!("reused  {file}: {reason}")),
+        Event::Removed {
+            file,
+            moved_to,
+            reason,
+        } => Some(format!(
+            "removed {file}: {reason}; moved to {}",
+            moved_to.display()
+        )),
+        _ => None,
+    }
+}
+
+/// The last line of a run.
+fn summary_line(ev: &Event) -> Option<String> {
+    let Event::Finished {
+        exported,
+        failed,
+        rejected,
+        skipped,
+        reused,
+        removed,
+        seconds,
+    } = ev
+    else {
+        return None;
+    };
+    let mut line = format!(
+        "done in {seconds:.1} s: {exported} exported, {failed} failed, {rejected} held back as duplicates, {skipped} skipped"
+    );
+    if reused + removed > 0 {
+        line += &format!(", {reused} reused unchanged, {removed} removed");
+    }
+    Some(line)
 }
 
 struct Json;
@@ -82,11 +155,13 @@ struct Json;
 impl Reporter for Json {
     fn event(&mut self, ev: Event) {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(
-            out,
-            "{}",
-            serde_json::to_string(&ev).expect("events serialise")
-        );
+        let mut v = serde_json::to_value(&ev).expect("events serialise");
+        // Every line says which schema it follows (docs/EVENTS.md), so a consumer can refuse
+        // a stream it does not understand instead of misreading it.
+        if let Some(o) = v.as_object_mut() {
+            o.insert("schema".into(), EVENTS_SCHEMA.into());
+        }
+        let _ = writeln!(out, "{v}");
     }
 }
 
@@ -190,19 +265,18 @@ impl Reporter for Bars {
                     if held { "held" } else { "warn" }
                 ));
             }
-            Event::Finished {
-                exported,
-                failed,
-                rejected,
-                skipped,
-                seconds,
-            } => {
+            Event::Reused { .. } | Event::Removed { .. } => {
+                if let Some(line) = rerun_line(&ev) {
+                    let _ = self.multi.println(line);
+                }
+            }
+            Event::Finished { .. } => {
                 if let Some(o) = self.overall.take() {
                     o.finish_and_clear();
                 }
-                eprintln!(
-                    "done in {seconds:.1} s: {exported} exported, {failed} failed, {rejected} held back as duplicates, {skipped} skipped"
-                );
+                if let Some(line) = summary_line(&ev) {
+                    eprintln!("{line}");
+                }
             }
         }
     }

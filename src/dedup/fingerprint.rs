@@ -47,7 +47,7 @@ impl MediaKind {
 }
 
 /// One hashed frame. For stills there is exactly one, at `t = 0`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FrameHash {
     /// Seconds from the start.
     pub t: f32,
@@ -77,7 +77,7 @@ impl FrameHash {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Fingerprint {
     pub path: PathBuf,
     pub sha256: String,

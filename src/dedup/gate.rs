@@ -200,6 +200,99 @@ pub fn config(t: &Template) -> GateConfig {
     }
 }
 
+/// An offer with its fingerprint measured (or the reason it could not be), ready to score.
+pub struct Prepared {
+    pub job_index: usize,
+    candidate: Candidate,
+    fingerprint: Result<Fingerprint, DedupError>,
+}
+
+impl Prepared {
+    /// The output's fingerprint, if it could be made (a shard hands it to `factory merge`).
+    pub fn fingerprint(&self) -> Option<&Fingerprint> {
+        self.fingerprint.as_ref().ok()
+    }
+}
+
+impl Offer {
+    /// Fingerprints the staged file where the renderer did not (stills): this decodes the
+    /// file, the costly part of scoring, so workers call it in parallel.
+    pub fn prepare(self, cfg: &GateConfig) -> Prepared {
+        let mut comp = self.composition;
+        comp.product_box = self.product_box;
+        comp.text_boxes = self.text_boxes;
+        let candidate = Candidate {
+            path: self.staged,
+            variant_id: Some(self.variant_id),
+            variant_n: Some(self.variant_n),
+            composition: Some(comp),
+            created_at: cfg.now,
+        };
+        let fingerprint = match self.fingerprint {
+            Some(fp) => Ok(fp),
+            None => candidate.fingerprint(),
+        };
+        Prepared {
+            job_index: self.job_index,
+            candidate,
+            fingerprint,
+        }
+    }
+}
+
+/// The gate over one batch, one output at a time, in variant order (lower variant number
+/// wins): the caller offers outputs in that order and may publish each as it is decided.
+pub struct BatchGate<'a> {
+    scorer: super::rules::Scorer<'a>,
+    policy: DedupPolicy,
+}
+
+impl<'a> BatchGate<'a> {
+    pub fn new(
+        library: Option<&'a Library>,
+        cfg: &'a GateConfig,
+        policy: DedupPolicy,
+    ) -> Result<Self, DedupError> {
+        Ok(BatchGate {
+            scorer: super::rules::Scorer::new(library, cfg)?,
+            policy,
+        })
+    }
+
+    /// An output kept from an earlier run: later outputs are compared with it, and it keeps
+    /// the verdict it was exported with.
+    pub fn admit(&mut self, p: &Prepared) {
+        if let Ok(fp) = &p.fingerprint {
+            self.scorer.admit(&p.candidate, fp);
+        }
+    }
+
+    pub fn decide(&mut self, p: Prepared) -> Result<Decision, DedupError> {
+        let fp = match p.fingerprint {
+            Ok(fp) => fp,
+            Err(e) => {
+                return Ok(Decision {
+                    job_index: p.job_index,
+                    verdict: None,
+                    hold: false,
+                    note: Some(format!("not scored: {e}")),
+                    fingerprint: None,
+                    candidate: p.candidate,
+                })
+            }
+        };
+        let v = self.scorer.score(&p.candidate, &fp)?;
+        Ok(Decision {
+            job_index: p.job_index,
+            hold: self.policy == DedupPolicy::Reject && v.verdict == VerdictKind::Duplicate,
+            verdict: Some(v),
+            note: None,
+            fingerprint: Some(fp),
+            candidate: p.candidate,
+        })
+    }
+}
+
 /// Scores every offer against the library and the batch (lower variant number wins).
 pub fn decide(
     offers: Vec<Offer>,
@@ -207,62 +300,17 @@ pub fn decide(
     cfg: &GateConfig,
     policy: DedupPolicy,
 ) -> Result<Vec<Decision>, DedupError> {
-    let mut candidates = Vec::new();
-    let mut fingerprints = Vec::new();
-    let mut unscored = Vec::new();
-    let prepared: Vec<(Offer, Candidate, Result<Fingerprint, DedupError>)> = offers
-        .into_par_iter()
-        .map(|o| {
-            let mut comp = o.composition.clone();
-            comp.product_box = o.product_box;
-            comp.text_boxes = o.text_boxes.clone();
-            let c = Candidate {
-                path: o.staged.clone(),
-                variant_id: Some(o.variant_id.clone()),
-                variant_n: Some(o.variant_n),
-                composition: Some(comp),
-                created_at: cfg.now,
-            };
-            let fp = match &o.fingerprint {
-                Some(fp) => Ok(fp.clone()),
-                None => c.fingerprint(),
-            };
-            (o, c, fp)
-        })
-        .collect();
-    let mut order = Vec::new();
-    for (o, c, fp) in prepared {
-        match fp {
-            Ok(fp) => {
-                order.push(o.job_index);
-                candidates.push(c);
-                fingerprints.push(fp);
-            }
-            Err(e) => unscored.push(Decision {
-                job_index: o.job_index,
-                verdict: None,
-                hold: false,
-                note: Some(format!("not scored: {e}")),
-                fingerprint: None,
-                candidate: c,
-            }),
-        }
-    }
-    let verdicts = super::rules::score_fingerprints(&candidates, &fingerprints, library, cfg)?;
-    let mut out: Vec<Decision> = order
+    let mut prepared: Vec<Prepared> = offers.into_par_iter().map(|o| o.prepare(cfg)).collect();
+    prepared.sort_by(|a, b| {
+        super::rules::scoring_key(&a.candidate)
+            .cmp(&super::rules::scoring_key(&b.candidate))
+            .then(a.job_index.cmp(&b.job_index))
+    });
+    let mut gate = BatchGate::new(library, cfg, policy)?;
+    let mut out = prepared
         .into_iter()
-        .zip(verdicts)
-        .zip(candidates.into_iter().zip(fingerprints))
-        .map(|((job_index, v), (candidate, fp))| Decision {
-            job_index,
-            hold: policy == DedupPolicy::Reject && v.verdict == VerdictKind::Duplicate,
-            verdict: Some(v),
-            note: None,
-            fingerprint: Some(fp),
-            candidate,
-        })
-        .collect();
-    out.extend(unscored);
+        .map(|p| gate.decide(p))
+        .collect::<Result<Vec<_>, _>>()?;
     out.sort_by_key(|d| d.job_index);
     Ok(out)
 }

@@ -27,7 +27,7 @@ const RANSAC_ITERS: usize = 600;
 const RANSAC_PX: f32 = 6.0;
 
 /// Keypoints and descriptors of one image (or one video key frame).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Features {
     /// Size of the working image the points are expressed in.
     pub width: u32,

@@ -12,13 +12,13 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use rayon::prelude::*;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::composition::{now_unix, Candidate, Composition};
 use super::fingerprint::{Fingerprint, MediaKind};
 use super::geometry::{self, Features};
 use super::pdq::Hash256;
-use super::DedupError;
+use super::{DedupError, NotLibrary};
 
 pub const SCHEMA_VERSION: i64 = 1;
 
@@ -330,40 +330,206 @@ unsafe fn scan_avx512(q: &[[u64; 4]], cols: [&[u64]; 4], out: &mut [u8]) {
     );
 }
 
+/// An existing path must be a library already: a regular, non-empty SQLite file.
+fn check_file(path: &Path, meta: &std::fs::Metadata) -> Result<(), DedupError> {
+    let refuse = |why| DedupError::NotALibrary {
+        path: path.to_path_buf(),
+        why,
+    };
+    if !meta.is_file() {
+        return Err(refuse(NotLibrary::NotAFile));
+    }
+    if meta.len() == 0 {
+        return Err(refuse(NotLibrary::Empty));
+    }
+    let mut head = [0u8; 16];
+    let read = std::fs::File::open(path).and_then(|mut f| {
+        use std::io::Read;
+        let mut n = 0;
+        while n < head.len() {
+            match f.read(&mut head[n..])? {
+                0 => break,
+                k => n += k,
+            }
+        }
+        Ok(n)
+    });
+    match read {
+        Ok(16) if &head == SQLITE_MAGIC => Ok(()),
+        Ok(_) => Err(refuse(NotLibrary::NotSqlite)),
+        Err(source) => Err(DedupError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Makes a new library at `path`, which did not exist: built beside it and linked into place
+/// whole, so a second process starting at the same moment sees either no file or a complete
+/// library — never the empty file SQLite creates first, which it would rightly refuse.
+fn create(path: &Path) -> Result<(), DedupError> {
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| DedupError::Io { path: p, source }
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".new-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let _ = std::fs::remove_file(&tmp);
+    {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let lib = Library::connect(&tmp, flags, BUSY_WAIT)?;
+        lib.migrate()?;
+        // Dropped here: the last connection checkpoints the WAL into the file.
+    }
+    let linked = match std::fs::hard_link(&tmp, path) {
+        Ok(()) => Ok(()),
+        // Another process made it first: theirs is used.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        // A file system without hard links: a rename, which could replace a library created
+        // in the same instant; only done if there still is none.
+        Err(_) if !path.exists() => std::fs::rename(&tmp, path).map_err(io(path)),
+        Err(_) => Ok(()),
+    };
+    let _ = std::fs::remove_file(&tmp);
+    for ext in ["-wal", "-shm"] {
+        let mut side = tmp.as_os_str().to_owned();
+        side.push(ext);
+        let _ = std::fs::remove_file(PathBuf::from(side));
+    }
+    linked
+}
+
+/// An SQLite error in the terms an operator acts on: locked (someone else is writing),
+/// damaged (restore or start again), or anything else with its own message.
+fn classify(path: &Path, wait: Duration, source: rusqlite::Error) -> DedupError {
+    use rusqlite::ErrorCode;
+    match source.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => DedupError::Locked {
+            path: path.to_path_buf(),
+            waited_secs: wait.as_secs(),
+            source,
+        },
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => DedupError::Damaged {
+            path: path.to_path_buf(),
+            detail: source.to_string(),
+            source: Some(source),
+        },
+        _ => DedupError::Library {
+            path: path.to_path_buf(),
+            source,
+        },
+    }
+}
+
 pub struct Library {
     path: PathBuf,
     conn: Mutex<Connection>,
+    /// The busy timeout in force, for the message when it runs out.
+    wait: Duration,
 }
 
+/// How long an ordinary operation waits for another process's write lock: a nightly job and
+/// an operator adding files take turns instead of failing with SQLITE_BUSY.
+const BUSY_WAIT: Duration = Duration::from_secs(30);
+
+/// How long a run's preflight ([`Library::preflight`]) waits for the write lock: long enough
+/// for another run's short insert, short enough that a held lock stops the run before it
+/// renders instead of after.
+pub const PREFLIGHT_WAIT: Duration = Duration::from_secs(3);
+
+/// The first 16 bytes of every SQLite 3 database.
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
 impl Library {
-    /// Opens (creating if needed) the library at `path`.
+    /// Opens the library at `path`, creating it only when nothing is there yet. An existing
+    /// file that is empty or not an SQLite database is refused ([`DedupError::NotALibrary`]):
+    /// taking it for a new library would lose all history and call every output distinct.
     pub fn open(path: &Path) -> Result<Library, DedupError> {
-        let err = |source| DedupError::Library {
-            path: path.to_path_buf(),
-            source,
+        Library::open_waiting(path, BUSY_WAIT)
+    }
+
+    /// Opens the library for a run and proves it usable before any work is done: it is a
+    /// library, `PRAGMA quick_check` finds it intact ([`DedupError::Damaged`]) and its write
+    /// lock can be taken within `wait` ([`DedupError::Locked`]). Afterwards operations wait
+    /// the usual 30 s, since by then a lock is someone's short insert.
+    pub fn preflight(path: &Path, wait: Duration) -> Result<Library, DedupError> {
+        let mut lib = Library::open_waiting(path, wait)?;
+        lib.check()?;
+        lib.conn().busy_timeout(BUSY_WAIT).map_err(lib.err())?;
+        lib.wait = BUSY_WAIT;
+        Ok(lib)
+    }
+
+    /// Integrity (`PRAGMA quick_check`: pages, records and indexes, without the slower
+    /// cross-checks of `integrity_check`) and a write-lock probe (`BEGIN IMMEDIATE;
+    /// ROLLBACK`, which waits the current busy timeout).
+    pub fn check(&self) -> Result<(), DedupError> {
+        let conn = self.conn();
+        let problems: Vec<String> = {
+            let mut st = conn.prepare("PRAGMA quick_check").map_err(self.err())?;
+            let rows = st
+                .query_map([], |r| r.get::<_, String>(0))
+                .map_err(self.err())?;
+            rows.collect::<Result<_, _>>().map_err(self.err())?
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| DedupError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
+        if problems.first().map(String::as_str) != Some("ok") {
+            let mut detail = problems.into_iter().take(3).collect::<Vec<_>>().join("; ");
+            if detail.is_empty() {
+                detail = "the integrity check returned nothing".into();
+            }
+            return Err(DedupError::Damaged {
+                path: self.path.clone(),
+                detail,
+                source: None,
+            });
         }
-        let conn = Connection::open(path).map_err(err)?;
-        // Another process may hold the write lock for a moment (a nightly job and an
-        // operator adding files): wait for it instead of failing with SQLITE_BUSY.
-        conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
+        conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK")
+            .map_err(self.err())
+    }
+
+    fn open_waiting(path: &Path, wait: Duration) -> Result<Library, DedupError> {
+        match std::fs::metadata(path) {
+            Ok(meta) => check_file(path, &meta)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create(path)?,
+            Err(source) => {
+                return Err(DedupError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        }
+        // The file exists now; never let SQLite create an empty one in its place (if it was
+        // removed meanwhile, that is an error, not a new library).
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let lib = Library::connect(path, flags, wait)?;
+        lib.migrate()?;
+        Ok(lib)
+    }
+
+    fn connect(path: &Path, flags: OpenFlags, wait: Duration) -> Result<Library, DedupError> {
+        let err = |source| classify(path, wait, source);
+        let conn = Connection::open_with_flags(path, flags).map_err(err)?;
+        conn.busy_timeout(wait).map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(err)?;
-        let lib = Library {
+        Ok(Library {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
-        };
-        lib.migrate()?;
-        Ok(lib)
+            wait,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -371,10 +537,7 @@ impl Library {
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> DedupError + '_ {
-        move |source| DedupError::Library {
-            path: self.path.clone(),
-            source,
-        }
+        move |source| classify(&self.path, self.wait, source)
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {

@@ -23,6 +23,17 @@ pub use rules::{
     plan_warnings, score, Dimension, GateConfig, Match, PlanWarning, Rule, Verdict, VerdictKind,
 };
 
+/// Why an existing file is not a library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotLibrary {
+    #[error("the file is empty (0 bytes)")]
+    Empty,
+    #[error("it is not an SQLite database")]
+    NotSqlite,
+    #[error("it is not a regular file")]
+    NotAFile,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DedupError {
     #[error("{path}: {source}")]
@@ -51,6 +62,25 @@ pub enum DedupError {
         path: PathBuf,
         found: i64,
         supported: i64,
+    },
+    /// The file exists but is no library (empty, another kind of file): refused rather than
+    /// replaced, because an empty library silently makes every output "distinct".
+    #[error("library {path} is not a factory library: {why}; to start a new library on purpose, remove the file or point `[dedup] library` (or `--library`) at a path that does not exist yet")]
+    NotALibrary { path: PathBuf, why: NotLibrary },
+    #[error("library {path} is damaged ({detail}); restore it from a backup, or start a new library on purpose by removing the file or pointing `[dedup] library` (or `--library`) at a path that does not exist yet")]
+    Damaged {
+        path: PathBuf,
+        detail: String,
+        #[source]
+        source: Option<rusqlite::Error>,
+    },
+    /// Another process held the write lock for longer than we waited.
+    #[error("library {path} is locked: another process holds its write lock and did not release it within {waited_secs} s; let that process finish (or stop it) and run again")]
+    Locked {
+        path: PathBuf,
+        waited_secs: u64,
+        #[source]
+        source: rusqlite::Error,
     },
     #[error("library {path}: no entry matches {key:?} (give a stored path, a sha256 or a numeric id; see `factory library list`)")]
     NotInLibrary { path: PathBuf, key: String },

@@ -44,6 +44,21 @@ impl Hash256 {
     }
 }
 
+/// As its hex string, the form people compare and tools print.
+impl serde::Serialize for Hash256 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Hash256 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Hash256, D::Error> {
+        let hex: String = serde::Deserialize::deserialize(d)?;
+        Hash256::from_hex(&hex)
+            .ok_or_else(|| serde::de::Error::custom(format!("not a 256-bit hex hash: {hex:?}")))
+    }
+}
+
 impl std::fmt::Debug for Hash256 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Hash256({})", self.to_hex())

@@ -721,29 +721,67 @@ pub fn score_fingerprints(
     library: Option<&Library>,
     cfg: &GateConfig,
 ) -> Result<Vec<Verdict>, DedupError> {
-    let since = cfg.now - cfg.max_age_days as i64 * 86_400;
-    let index = match library {
-        Some(l) => Some(l.index(since)?),
-        None => None,
-    };
     let mut order: Vec<usize> = (0..cands.len()).collect();
     order.sort_by(|&a, &b| {
-        let ka = (
-            cands[a].variant_n.unwrap_or(u32::MAX),
-            cands[a].variant_id.as_deref(),
-            &cands[a].path,
-        );
-        let kb = (
-            cands[b].variant_n.unwrap_or(u32::MAX),
-            cands[b].variant_id.as_deref(),
-            &cands[b].path,
-        );
-        ka.cmp(&kb).then(a.cmp(&b))
+        scoring_key(&cands[a])
+            .cmp(&scoring_key(&cands[b]))
+            .then(a.cmp(&b))
     });
+    let mut scorer = Scorer::new(library, cfg)?;
     let mut verdicts: Vec<Option<Verdict>> = vec![None; cands.len()];
-    let mut earlier: Vec<Old> = Vec::new();
     for &i in &order {
-        let (cand, fp) = (&cands[i], &fps[i]);
+        verdicts[i] = Some(scorer.score(&cands[i], &fps[i])?);
+    }
+    Ok(verdicts
+        .into_iter()
+        .map(|v| v.expect("every candidate scored"))
+        .collect())
+}
+
+/// The order a batch is scored in: by variant, so that of two look-alikes the later variant
+/// is the one named a duplicate, whatever order the outputs were rendered in.
+pub fn scoring_key(c: &Candidate) -> (u32, Option<&str>, &Path) {
+    (
+        c.variant_n.unwrap_or(u32::MAX),
+        c.variant_id.as_deref(),
+        &c.path,
+    )
+}
+
+/// Scores outputs one at a time against the library and every output scored before, so a
+/// batch can be gated (and published) as its outputs arrive rather than all at the end.
+pub struct Scorer<'a> {
+    library: Option<&'a Library>,
+    index: Option<super::library::HashIndex>,
+    cfg: &'a GateConfig,
+    since: i64,
+    earlier: Vec<Old>,
+}
+
+impl<'a> Scorer<'a> {
+    pub fn new(library: Option<&'a Library>, cfg: &'a GateConfig) -> Result<Self, DedupError> {
+        let since = cfg.now - cfg.max_age_days as i64 * 86_400;
+        let index = match library {
+            Some(l) => Some(l.index(since)?),
+            None => None,
+        };
+        Ok(Scorer {
+            library,
+            index,
+            cfg,
+            since,
+            earlier: Vec::new(),
+        })
+    }
+
+    /// Counts an output that is already exported (kept from an earlier run) as scored before
+    /// everything this run renders, without a verdict of its own.
+    pub fn admit(&mut self, cand: &Candidate, fp: &Fingerprint) {
+        self.earlier.push(Old::from_fingerprint(fp, cand));
+    }
+
+    /// The verdict on `cand` against the library and everything scored or admitted before.
+    pub fn score(&mut self, cand: &Candidate, fp: &Fingerprint) -> Result<Verdict, DedupError> {
         let mut matches: Vec<Match> = Vec::new();
         // Retrieval looks for every orientation and, for stills, the small turns undone.
         let queries: Vec<Hash256> = fp
@@ -752,17 +790,21 @@ pub fn score_fingerprints(
             .flat_map(|f| f.orientations.iter().chain(&f.turned).copied())
             .collect();
 
-        if let (Some(lib), Some(index)) = (library, &index) {
+        if let (Some(lib), Some(index)) = (self.library, &self.index) {
             // Retrieval: every file within the match distance, plus the nearest few for
             // geometry (crops/rotations sit beyond PDQ's reach), plus files sharing assets.
-            let near = index.nearest(&queries, cfg.similar_distance, cfg.geometry_candidates);
+            let near = index.nearest(
+                &queries,
+                self.cfg.similar_distance,
+                self.cfg.geometry_candidates,
+            );
             let mut ids: Vec<(i64, bool)> = near
                 .iter()
                 .enumerate()
-                .map(|(rank_i, (id, _))| (*id, rank_i < cfg.geometry_candidates))
+                .map(|(rank_i, (id, _))| (*id, rank_i < self.cfg.geometry_candidates))
                 .collect();
             if let Some(c) = &cand.composition {
-                for id in lib.sharing_assets(c, since)? {
+                for id in lib.sharing_assets(c, self.since)? {
                     if !ids.iter().any(|(x, _)| *x == id) {
                         ids.push((id, true));
                     }
@@ -776,14 +818,15 @@ pub fn score_fingerprints(
                         // The file itself was already added: comparing it with itself says nothing.
                         continue;
                     }
-                    if let Some(m) = evaluate(fp, cand, &old, geo, cfg) {
+                    if let Some(m) = evaluate(fp, cand, &old, geo, self.cfg) {
                         matches.push(m);
                     }
                 }
             }
         }
 
-        let mut dist: Vec<(usize, u32)> = earlier
+        let mut dist: Vec<(usize, u32)> = self
+            .earlier
             .iter()
             .enumerate()
             .map(|(k, o)| {
@@ -793,8 +836,8 @@ pub fn score_fingerprints(
             .collect();
         dist.sort_by_key(|(k, d)| (*d, *k));
         for (rank_i, (k, _)) in dist.iter().enumerate() {
-            let geo = rank_i < cfg.geometry_candidates;
-            if let Some(m) = evaluate(fp, cand, &earlier[*k], geo, cfg) {
+            let geo = rank_i < self.cfg.geometry_candidates;
+            if let Some(m) = evaluate(fp, cand, &self.earlier[*k], geo, self.cfg) {
                 matches.push(m);
             }
         }
@@ -808,19 +851,16 @@ pub fn score_fingerprints(
             Some(m) => describe(m),
             None => "no earlier output or library entry repeats it".to_string(),
         };
-        verdicts[i] = Some(Verdict {
+        let v = Verdict {
             file: fp.path.clone(),
             variant_id: cand.variant_id.clone(),
             verdict,
             matches,
             reason,
-        });
-        earlier.push(Old::from_fingerprint(fp, cand));
+        };
+        self.earlier.push(Old::from_fingerprint(fp, cand));
+        Ok(v)
     }
-    Ok(verdicts
-        .into_iter()
-        .map(|v| v.expect("every candidate scored"))
-        .collect())
 }
 
 /// Planned variants that would be duplicates by composition alone (before any pixel is

@@ -82,18 +82,21 @@ pub struct VideoSettings {
     pub fps: u32,
     pub video: VideoSpec,
     pub audio: AudioSpec,
-    /// Encoder threads for libx264; 0 lets x264 choose (about 1.5 per core). When the
-    /// executor runs several writers at once, give each `cores / writers` so they do not
-    /// oversubscribe the machine. Output bytes depend on this value (x264 threading changes
-    /// rate-control decisions), so keep it fixed where byte-identical reruns matter.
+    /// libx264 slice threads (each frame cut into this many slices, coded in parallel).
+    /// Output bytes depend on it, so it defaults to the fixed [`X264_SLICES`]; 0 would let
+    /// x264 choose from the machine's cores, and the bytes with it.
     pub threads: u32,
     /// How many frames will be pushed, when known. With it the writer can mux a soundtrack
     /// already coded for exactly that length (`VideoWriter::set_audio`) instead of coding it.
     pub frames: Option<u32>,
 }
 
+/// x264 slices per frame: fixed, since the slice count is part of the output bytes (4: keeps
+/// 2–4 cores busy beside the renderer; 1080- and 1920-row frames split evenly).
+pub const X264_SLICES: u32 = 4;
+
 impl VideoSettings {
-    /// Settings with `threads = 0` (x264's own choice).
+    /// Settings with `threads = X264_SLICES`.
     pub fn new(
         width: u32,
         height: u32,
@@ -107,7 +110,7 @@ impl VideoSettings {
             fps,
             video,
             audio,
-            threads: 0,
+            threads: X264_SLICES,
             frames: None,
         }
     }

@@ -30,6 +30,18 @@ pub enum Stage {
     Verify,
 }
 
+impl Stage {
+    /// What the job was doing, for messages: "while …".
+    pub fn doing(self) -> &'static str {
+        match self {
+            Stage::Prepare => "preparing (opening inputs, laying out text)",
+            Stage::Soundtrack => "mixing the soundtrack",
+            Stage::Encode => "rendering and encoding frames",
+            Stage::Verify => "reading the staged file back",
+        }
+    }
+}
+
 /// What went wrong in a job, by the module that found it.
 #[derive(Debug, thiserror::Error)]
 pub enum JobFailure {
@@ -55,9 +67,34 @@ pub enum JobFailure {
     /// Names the thread: "encoder" or "soundtrack".
     #[error("{0} thread panicked")]
     Panicked(&'static str),
-    /// `--fail-fast` stopped this job after another one failed.
+    /// `--fail-fast` stopped this job after another one failed, or a signal stopped the run.
     #[error("cancelled")]
     Cancelled,
+    /// An input `media::probe` refused before the run; the message names the file.
+    #[error(transparent)]
+    Input(std::sync::Arc<crate::media::probe::ProbeError>),
+    /// The watchdog gave up on the job (`--stall-timeout`).
+    #[error(
+        "made no progress for {seconds} s while {}; abandoned (raise --stall-timeout if the \
+         job is only slow)",
+        stage.doing()
+    )]
+    Stalled { stage: Stage, seconds: u64 },
+    /// `factory merge`: the shard that owns the job has no part among those merged.
+    #[error("not merged: shard {shard} has no part among the directories given; render it and merge again")]
+    PartMissing { shard: crate::plan::shard::Shard },
+    #[error("not merged: shard {shard}'s part ({}) does not list it; render that shard again", dir.display())]
+    NotInPart {
+        shard: crate::plan::shard::Shard,
+        dir: std::path::PathBuf,
+    },
+    #[error("failed in shard {shard} ({}): {error}", dir.display())]
+    FailedInPart {
+        shard: crate::plan::shard::Shard,
+        dir: std::path::PathBuf,
+        error: String,
+        kind: ErrorKind,
+    },
 }
 
 /// The job a failure belongs to, as the operator knows it.
@@ -99,7 +136,7 @@ impl std::fmt::Display for JobName {
 
 /// One failed job. Displays as `variant N (FILE, PRESET, REGION): MESSAGE`.
 #[derive(Debug, thiserror::Error)]
-#[error("{job}: {source}{note}", note = disk_full_note(.disk_full))]
+#[error("{job}: {}{note}", crate::display::escape_for_display(&.source.to_string()), note = disk_full_note(.disk_full))]
 pub struct JobError {
     pub job: JobName,
     pub stage: Stage,
@@ -111,6 +148,11 @@ pub struct JobError {
 }
 
 impl JobError {
+    /// Stopped by `--fail-fast` or a signal rather than failed.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(*self.source, JobFailure::Cancelled)
+    }
+
     pub fn new(job: impl Into<JobName>, stage: Stage, source: impl Into<JobFailure>) -> JobError {
         let source = source.into();
         let disk_full = chain_has_full_disk(&source);
@@ -119,7 +161,8 @@ impl JobError {
             stage,
             // A full disk surfaces through whichever writer hit it first (FFmpeg's muxer, the
             // image writer, the manifest); the operator's fix is the same in every case.
-            kind: if disk_full {
+            // EFBIG (a file-size limit) is the file system's too, though not a full disk.
+            kind: if disk_full || chain_has(&source, &[io::ErrorKind::FileTooLarge]) {
                 ErrorKind::Io
             } else {
                 source.kind()
@@ -167,6 +210,12 @@ impl JobFailure {
             | JobFailure::NoSoundtrack
             | JobFailure::Panicked(_)
             | JobFailure::Cancelled => ErrorKind::Internal,
+            JobFailure::Input(e) => probe_kind(e),
+            // An input that stops delivering data (a hung mount, a pipe): the system's.
+            JobFailure::Stalled { .. } => ErrorKind::Io,
+            // A part that is not there yet: the file system's, fixed by rendering it.
+            JobFailure::PartMissing { .. } | JobFailure::NotInPart { .. } => ErrorKind::Io,
+            JobFailure::FailedInPart { kind, .. } => *kind,
         }
     }
 }
@@ -180,6 +229,22 @@ fn render_kind(e: &RenderError) -> ErrorKind {
         RenderError::MissingCopy { .. } | RenderError::MissingVoiceover { .. } => {
             ErrorKind::BadInput
         }
+    }
+}
+
+fn probe_kind(e: &crate::media::probe::ProbeError) -> ErrorKind {
+    use crate::media::probe::ProbeError as P;
+    match e {
+        P::Media(m) => media_kind(m),
+        P::VideoTooLarge { .. } => ErrorKind::ResourceLimit,
+        P::Font { source, .. } => text_kind(source),
+        P::Truncated { .. }
+        | P::NoVideo { .. }
+        | P::NoAudio { .. }
+        | P::Rotation { .. }
+        | P::Hdr { .. }
+        | P::Animated { .. }
+        | P::TruncatedJpeg { .. } => ErrorKind::BadInput,
     }
 }
 
@@ -225,6 +290,7 @@ fn export_kind(e: &ExportError) -> ErrorKind {
         ExportError::Probe { source, .. } => encode_kind(source),
         // The file we just wrote is not what the job asked for.
         ExportError::Verify { .. } => ErrorKind::Encoder,
+        ExportError::Manifest { .. } => ErrorKind::BadInput,
     }
 }
 
@@ -240,12 +306,15 @@ fn input_io_kind(e: &io::Error) -> ErrorKind {
 /// ENOSPC or EDQUOT anywhere in the chain, as an `io::Error` or as FFmpeg's errno (its muxer
 /// reports write failures that way).
 fn chain_has_full_disk(e: &(dyn std::error::Error + 'static)) -> bool {
-    let full = |e: &io::Error| {
-        matches!(
-            e.kind(),
-            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
-        )
-    };
+    chain_has(
+        e,
+        &[io::ErrorKind::StorageFull, io::ErrorKind::QuotaExceeded],
+    )
+}
+
+/// Any of `kinds` anywhere in the chain, as an `io::Error` or as FFmpeg's errno.
+fn chain_has(e: &(dyn std::error::Error + 'static), kinds: &[io::ErrorKind]) -> bool {
+    let full = |e: &io::Error| kinds.contains(&e.kind());
     let mut next = Some(e);
     while let Some(e) = next {
         if e.downcast_ref::<io::Error>().is_some_and(full) {

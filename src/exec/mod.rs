@@ -7,16 +7,21 @@
 //! Results are gathered by job index, so nothing downstream depends on thread timing.
 
 mod error;
+pub mod merge;
+mod pool;
 
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, unbounded, Sender};
+use crossbeam_channel::bounded;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::encode::{self, Stamp, VideoSettings, VideoWriter};
+use crate::export::rerun::{self, Previous, RunRecord};
 use crate::export::{self, ExportError, ManifestRow, Staging, Status, Verified};
 use crate::media::Limits;
 use crate::plan::{AssetHashes, Job, Plan};
@@ -43,7 +48,42 @@ pub struct RunOptions {
     pub jobs: usize,
     pub fail_fast: bool,
     pub limits: Limits,
+    /// Render every output again, whatever the output directory already holds.
+    pub force: bool,
+    /// The presets and regions this run was asked for (`None`: all). Outputs of others in the
+    /// directory are kept and stay in the manifest.
+    pub scope: crate::plan::PlanFilter,
+    /// Set to a signal's number to stop the run cleanly: running jobs are abandoned, finished
+    /// outputs stay published and listed.
+    pub stop: Arc<AtomicUsize>,
+    /// A job that makes no progress (no frame, no stage change) for this long is abandoned
+    /// and reported failed with the stage it was stuck in; zero turns the watchdog off.
+    pub stall_timeout: Duration,
+    /// Inputs `media::probe` refused, by canonical path: the jobs using them fail without
+    /// rendering, naming the file and what is wrong; the others render.
+    pub refused_inputs: HashMap<PathBuf, Arc<crate::media::probe::ProbeError>>,
+    /// Render one shard of the plan into a part directory (`--shard`), for `factory merge`.
+    pub part: Option<PartRun>,
+    /// Take every job's output from shard parts instead of rendering it (`factory merge`).
+    pub parts: Option<Arc<merge::Parts>>,
 }
+
+/// A shard's run: what `part.json` says, and the owning shard of each plan position.
+#[derive(Debug, Clone)]
+pub struct PartRun {
+    pub info: export::part::PartInfo,
+    pub owner: Vec<u32>,
+}
+
+impl PartRun {
+    fn owns(&self, job: &Job) -> bool {
+        self.owner.get(job.index) == Some(&self.info.shard.index)
+    }
+}
+
+/// The watchdog's default: generous, since a 60 s 4K job on a loaded machine still sends
+/// progress every 15 frames, i.e. every few seconds at worst.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Progress, for bars, plain lines or JSON events.
 #[derive(Debug, Clone, Serialize)]
@@ -87,11 +127,26 @@ pub enum Event {
         held: bool,
         reason: String,
     },
+    /// An output the directory already holds, unchanged, so not rendered again.
+    Reused {
+        index: usize,
+        file: String,
+        reason: String,
+    },
+    /// An output moved out of the pack (to `OUT/.removed/…`).
+    Removed {
+        file: String,
+        moved_to: PathBuf,
+        reason: String,
+    },
     Finished {
+        /// Rendered and published by this run.
         exported: usize,
         failed: usize,
         rejected: usize,
         skipped: usize,
+        reused: usize,
+        removed: usize,
         seconds: f64,
     },
 }
@@ -103,6 +158,10 @@ pub struct RunReport {
     pub failed: usize,
     pub rejected: usize,
     pub skipped: usize,
+    pub reused: usize,
+    pub removed: usize,
+    /// The signal that stopped the run, if one did.
+    pub stopped_by: Option<i32>,
 }
 
 /// What the renderer learned about an output that the manifest reports.
@@ -127,6 +186,8 @@ type JobResult = Result<(PathBuf, Verified, Extra), JobError>;
 struct Outcome {
     index: usize,
     result: JobResult,
+    /// Ready for the duplicate gate (when it is on and the job succeeded).
+    prepared: Option<crate::dedup::gate::Prepared>,
 }
 
 /// Tracking metadata stamped inside a file (and repeated in the manifest).
@@ -156,7 +217,16 @@ pub fn stamp_for(t: &Template, job: &Job) -> Stamp {
     Stamp(m)
 }
 
-/// Renders, encodes, verifies and exports every job of the plan.
+/// What a worker sends the calling thread: progress, or a finished job.
+enum Msg {
+    Event(Event),
+    Done(Box<Outcome>),
+    Exit(pool::Exit),
+}
+
+/// Renders, encodes, verifies and exports every job of the plan that the output directory
+/// does not already hold (see `export::rerun`), publishing each output as soon as it and every
+/// output before it in variant order have been through the duplicate gate.
 pub fn run(
     t: &Template,
     plan: &Plan,
@@ -167,165 +237,456 @@ pub fn run(
     on_event: &mut dyn FnMut(Event),
 ) -> Result<RunReport, ExecError> {
     let started = Instant::now();
+    // Before anything is written or rendered: a damaged, foreign or locked library must stop
+    // the run now, not after the whole batch rendered (`Library::preflight`).
+    // A shard leaves the library to `factory merge`, which gates the whole batch once.
+    let library = match (&t.dedup.library, t.dedup.policy) {
+        (Some(path), p) if p != DedupPolicy::Off && opts.part.is_none() => Some(
+            crate::dedup::Library::preflight(path, crate::dedup::library::PREFLIGHT_WAIT)?,
+        ),
+        _ => None,
+    };
     let staging = Staging::create(&opts.out)?;
+    if let Some(part) = &opts.part {
+        export::part::write_info(&opts.out, &part.info)?;
+    }
+    let mine = |j: &Job| opts.part.as_ref().is_none_or(|p| p.owns(j));
+    let previous = match Previous::read(&opts.out) {
+        Err(_) if opts.force => Previous::default(),
+        p => p?,
+    };
+    let mut record = RunRecord::begin(crate::plan::sha256_file(&t.path).unwrap_or_default());
+    let removal_stamp = rerun::removal_stamp(export::lock::unix_now());
+    let mut book = Book::new(t, plan, &opts.out, &record);
+
+    // What the directory already holds: reused, kept (outside this run's scope) or removed.
+    let in_scope = |r: &ManifestRow| {
+        opts.scope
+            .presets
+            .as_ref()
+            .is_none_or(|p| p.contains(&r.preset))
+            && opts
+                .scope
+                .regions
+                .as_ref()
+                .is_none_or(|g| g.contains(&r.region))
+    };
+    let planned: HashSet<&str> = plan
+        .jobs
+        .iter()
+        .filter(|j| mine(j))
+        .map(|j| j.file.as_str())
+        .collect();
+    for old in &previous.rows {
+        if planned.contains(old.file.as_str()) {
+            continue;
+        }
+        if !in_scope(old) {
+            book.kept.push(old.clone());
+        } else if let Some(to) = rerun::move_aside(&opts.out, &old.file, &removal_stamp)? {
+            record.removed += 1;
+            on_event(Event::Removed {
+                file: old.file.clone(),
+                moved_to: to,
+                reason: "its variant is no longer in the plan".into(),
+            });
+        }
+    }
+    let old_rows = previous.by_file();
+    let mut to_render: Vec<&Job> = Vec::new();
+    for job in plan.jobs.iter().filter(|j| mine(j)) {
+        let old = old_rows.get(job.file.as_str()).copied();
+        let base = base_row(t, job, presets, hashes);
+        let reuse = old
+            .filter(|_| !opts.force)
+            .and_then(|o| rerun::reusable(o, &base, previous.run.as_ref(), &opts.out));
+        match (old, reuse) {
+            (Some(o), Some(reason)) => {
+                book.rows[job.index] = Some(o.clone());
+                record.reused += 1;
+                on_event(Event::Reused {
+                    index: job.index,
+                    file: job.file.clone(),
+                    reason: reason.into(),
+                });
+            }
+            (old, _) => {
+                // Until it is replaced, the file already there is what the manifest describes.
+                if let Some(o) = old.filter(|o| o.status == Status::Exported) {
+                    book.rows[job.index] = Some(o.clone());
+                }
+                to_render.push(job);
+            }
+        }
+    }
+    book.write(&record, None)?;
+
     on_event(Event::Loading {
         assets: crate::plan::asset_paths(t).len(),
     });
-    let assets = Assets::load(t, plan, presets, &opts.limits);
-    let text_cache = TextCache::default();
-    on_event(Event::Started {
-        jobs: plan.jobs.len(),
-    });
-
-    let cancel = AtomicBool::new(false);
-    let (job_tx, job_rx) = bounded::<&Job>(plan.jobs.len().max(1));
-    for job in &plan.jobs {
-        job_tx.send(job).expect("queue holds the whole plan");
-    }
-    drop(job_tx);
-    let (ev_tx, ev_rx) = unbounded::<Event>();
-    let (out_tx, out_rx) = unbounded::<Outcome>();
-
-    let mut outcomes: Vec<Option<JobResult>> = (0..plan.jobs.len()).map(|_| None).collect();
-    std::thread::scope(|s| {
-        for _ in 0..opts.jobs.max(1) {
-            let (job_rx, ev_tx, out_tx) = (job_rx.clone(), ev_tx.clone(), out_tx.clone());
-            let (assets, staging, cancel, text_cache) = (&assets, &staging, &cancel, &text_cache);
-            s.spawn(move || {
-                for job in job_rx.iter() {
-                    if cancel.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let t0 = Instant::now();
-                    let result = run_job(
-                        t,
-                        job,
-                        presets,
-                        (assets, fonts, text_cache),
-                        staging,
-                        &ev_tx,
-                        cancel,
-                    );
-                    let failed = result.is_err();
-                    let (status, bytes, error, error_kind) = match &result {
-                        Ok((_, v, _)) => (Status::Exported, v.bytes, None, None),
-                        Err(e) => (Status::Failed, 0, Some(e.to_string()), Some(e.kind)),
-                    };
-                    let _ = ev_tx.send(Event::JobFinished {
-                        index: job.index,
-                        file: job.file.clone(),
-                        status,
-                        bytes,
-                        seconds: t0.elapsed().as_secs_f64(),
-                        error,
-                        error_kind,
-                    });
-                    let _ = out_tx.send(Outcome {
-                        index: job.index,
-                        result,
-                    });
-                    if failed && opts.fail_fast {
-                        cancel.store(true, Ordering::Relaxed);
-                    }
-                }
-            });
-        }
-        drop(ev_tx);
-        drop(out_tx);
-        // The calling thread only relays events; the UI callback never blocks a worker for
-        // long because the event channel is unbounded and events are small.
-        for ev in ev_rx.iter() {
-            on_event(ev);
-        }
-    });
-    for o in out_rx.try_iter() {
-        outcomes[o.index] = Some(o.result);
-    }
-
-    // The duplicate gate scores everything that rendered, before anything is exported.
-    let mut decisions: Vec<Option<crate::dedup::gate::Decision>> =
-        (0..plan.jobs.len()).map(|_| None).collect();
-    let library = match (&t.dedup.library, t.dedup.policy) {
-        (Some(path), p) if p != DedupPolicy::Off => Some(crate::dedup::Library::open(path)?),
-        _ => None,
+    // Only what the jobs to render use: an unchanged rerun decodes nothing, nor a merge,
+    // which renders nothing.
+    let assets = if opts.parts.is_some() {
+        Assets::default()
+    } else {
+        Assets::load(
+            t,
+            &Plan {
+                template: plan.template.clone(),
+                version: plan.version,
+                variants: Vec::new(),
+                jobs: to_render.iter().map(|j| (*j).clone()).collect(),
+            },
+            presets,
+            &opts.limits,
+        )
     };
-    if t.dedup.policy != DedupPolicy::Off {
-        let offers: Vec<crate::dedup::gate::Offer> = plan
-            .jobs
-            .iter()
-            .zip(&outcomes)
-            .filter_map(|(job, o)| match o {
-                Some(Ok((staged, _, extra))) => Some(crate::dedup::gate::Offer {
-                    job_index: job.index,
-                    staged: staged.clone(),
-                    variant_n: job.variant_n,
-                    variant_id: job.variant_id.clone(),
-                    composition: crate::dedup::gate::composition(
-                        t,
-                        job,
-                        presets.get(&job.preset).expect("planned presets exist"),
-                        hashes,
-                    ),
-                    product_box: extra.product_box,
-                    text_boxes: extra.text_boxes.clone(),
-                    fingerprint: extra.fingerprint.clone(),
-                }),
-                _ => None,
-            })
-            .collect();
+    on_event(Event::Started {
+        jobs: to_render.len(),
+    });
+
+    // The gate scores in variant order; rendering in that order lets each output be published
+    // as soon as it is scored.
+    to_render.sort_by(|a, b| {
+        (a.variant_n, &a.variant_id, a.index).cmp(&(b.variant_n, &b.variant_id, b.index))
+    });
+    let gate_on = t.dedup.policy != DedupPolicy::Off;
+    let cfg = crate::dedup::gate::config(t);
+    let mut gate = match gate_on && !to_render.is_empty() && opts.part.is_none() {
+        true => Some(crate::dedup::gate::BatchGate::new(
+            library.as_ref(),
+            &cfg,
+            t.dedup.policy,
+        )?),
+        false => None,
+    };
+    if let Some(g) = &mut gate {
         on_event(Event::Scoring {
-            outputs: offers.len(),
+            outputs: to_render.len(),
             library: t.dedup.library.clone(),
         });
-        let cfg = crate::dedup::gate::config(t);
-        // Verdicts name the files they matched; inside the batch those are staged paths, which
-        // mean nothing to an operator, so they are replaced by the output names.
-        let names: Vec<(String, String)> = offers
-            .iter()
-            .map(|o| {
-                (
-                    o.staged.display().to_string(),
-                    plan.jobs[o.job_index].file.clone(),
-                )
-            })
-            .collect();
-        for mut d in crate::dedup::gate::decide(offers, library.as_ref(), &cfg, t.dedup.policy)? {
-            let i = d.job_index;
-            if let Some(v) = &mut d.verdict {
-                for (staged, file) in &names {
-                    v.reason = v.reason.replace(staged.as_str(), file);
-                }
+        // Kept outputs are in the library when there is one; without, new outputs are
+        // compared with them here (decoding them again, which only a partial rerun pays).
+        if library.is_none() {
+            let kept: Vec<&Job> = plan
+                .jobs
+                .iter()
+                .filter(|j| {
+                    book.rows[j.index]
+                        .as_ref()
+                        .is_some_and(|r| r.status == Status::Exported)
+                        && !to_render.iter().any(|r| r.index == j.index)
+                })
+                .collect();
+            let prepared: Vec<_> = kept
+                .par_iter()
+                .map(|j| offer(t, j, presets, hashes, opts.out.join(&j.file), None).prepare(&cfg))
+                .collect();
+            for p in &prepared {
+                g.admit(p);
             }
-            if let Some(v) = &d.verdict {
-                if v.verdict != crate::dedup::VerdictKind::Distinct {
-                    on_event(Event::Verdict {
-                        index: i,
-                        file: plan.jobs[i].file.clone(),
-                        verdict: v.verdict,
-                        held: d.hold,
-                        reason: v.reason.clone(),
-                    });
-                }
-            }
-            decisions[i] = Some(d);
         }
     }
 
-    // Export in plan order.
-    let mut rows = Vec::with_capacity(plan.jobs.len());
-    let (mut exported, mut failed, mut skipped, mut rejected) = (0, 0, 0, 0);
-    for ((job, outcome), decision) in plan.jobs.iter().zip(outcomes).zip(decisions) {
-        let mut row = base_row(t, job, presets);
-        if let Some(d) = &decision {
-            row.dedup = d.kind();
-            row.dedup_reason = d
-                .verdict
-                .as_ref()
-                .map(|v| v.reason.clone())
-                .or_else(|| d.note.clone());
+    let position: HashMap<usize, usize> = to_render
+        .iter()
+        .enumerate()
+        .map(|(k, j)| (j.index, k))
+        .collect();
+    // Workers own copies of what they read (see `pool`): a thread stuck in a system call
+    // can then be left behind without the run waiting for it.
+    let shared = Arc::new(pool::Shared {
+        t: t.clone(),
+        presets: presets.clone(),
+        fonts: fonts.clone(),
+        assets,
+        text_cache: TextCache::default(),
+        hashes: hashes.clone(),
+        cfg: cfg.clone(),
+        gate_on,
+        fail_fast: opts.fail_fast,
+        staging_dir: staging.dir().to_path_buf(),
+        halt: pool::Halt {
+            cancel: AtomicBool::new(false),
+            stop: Arc::clone(&opts.stop),
+        },
+        refused: opts.refused_inputs.clone(),
+        parts: opts.parts.clone(),
+    });
+    let mut workers = pool::Pool::start(
+        Arc::clone(&shared),
+        to_render.iter().map(|j| (*j).clone()).collect(),
+        opts.jobs,
+        opts.stall_timeout,
+    );
+
+    let mut pending: HashMap<usize, Outcome> = HashMap::new();
+    let mut next = 0;
+    let mut failure: Option<ExecError> = None;
+    let mut ctx = Publish {
+        t,
+        out: &opts.out,
+        library: library.as_ref(),
+        gate: gate.as_mut(),
+        hashes,
+        names: Vec::new(),
+        removal_stamp: &removal_stamp,
+        part_dir: opts.part.as_ref().map(|_| opts.out.as_path()),
+    };
+    // The library stores canonical paths: replaced first, or the relative form would be
+    // replaced inside them and leave `/abs/dir/` + name in the reason.
+    let out_abs = opts.out.canonicalize().unwrap_or_else(|_| opts.out.clone());
+    ctx.names = plan
+        .jobs
+        .iter()
+        .flat_map(|j| {
+            [
+                (staging.path_for(j).display().to_string(), j.file.clone()),
+                (out_abs.join(&j.file).display().to_string(), j.file.clone()),
+                (opts.out.join(&j.file).display().to_string(), j.file.clone()),
+            ]
+        })
+        .collect();
+    // This thread relays events and publishes outputs in variant order; the UI callback
+    // never blocks a worker for long because the channel is unbounded and messages small.
+    while let Some(msg) = workers.next() {
+        match msg {
+            Msg::Event(ev) => on_event(ev),
+            Msg::Exit(_) => {}
+            Msg::Done(o) => {
+                pending.insert(position[&o.index], *o);
+                while let Some(o) = pending.remove(&next) {
+                    next += 1;
+                    if failure.is_some() {
+                        continue;
+                    }
+                    let r = ctx.finish(plan, presets, o, &mut book, &mut record, on_event);
+                    if let Err(e) = r {
+                        shared.halt.cancel.store(true, Ordering::Relaxed);
+                        failure = Some(e);
+                    }
+                }
+            }
         }
-        match outcome {
-            Some(Ok((staged, verified, extra))) => {
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let stopped_by = match opts.stop.load(Ordering::Relaxed) {
+        0 => None,
+        n => Some(n as i32),
+    };
+    // Outcomes still waiting for an earlier one that never came, and jobs never attempted.
+    let mut left: Vec<Outcome> = pending.into_values().collect();
+    left.sort_by_key(|o| position[&o.index]);
+    let arrived: HashSet<usize> = left.iter().map(|o| o.index).collect();
+    for o in left {
+        ctx.finish(plan, presets, o, &mut book, &mut record, on_event)?;
+    }
+    for job in &to_render[next..] {
+        if arrived.contains(&job.index) || book.done.contains(&job.index) {
+            continue;
+        }
+        let mut row = base_row(t, job, presets, hashes);
+        row.status = Status::Skipped;
+        row.error = Some(match stopped_by {
+            Some(sig) => format!("not attempted: the run was stopped by signal {sig}"),
+            None => "not attempted: --fail-fast stopped the run".into(),
+        });
+        ctx.replace_aside(job, "was not attempted", &mut record, on_event)?;
+        book.rows[job.index] = Some(row);
+        record.skipped += 1;
+    }
+    record.finished = Some(export::lock::format_utc(export::lock::unix_now()));
+    book.write(&record, None)?;
+    drop(staging);
+    on_event(Event::Finished {
+        exported: record.rendered,
+        failed: record.failed,
+        rejected: record.rejected,
+        skipped: record.skipped,
+        reused: record.reused,
+        removed: record.removed,
+        seconds: started.elapsed().as_secs_f64(),
+    });
+    Ok(RunReport {
+        rows: book.all_rows(),
+        exported: record.rendered,
+        failed: record.failed,
+        rejected: record.rejected,
+        skipped: record.skipped,
+        reused: record.reused,
+        removed: record.removed,
+        stopped_by,
+    })
+}
+
+fn offer(
+    t: &Template,
+    job: &Job,
+    presets: &PresetSet,
+    hashes: &AssetHashes,
+    file: PathBuf,
+    extra: Option<&Extra>,
+) -> crate::dedup::gate::Offer {
+    crate::dedup::gate::Offer {
+        job_index: job.index,
+        staged: file,
+        variant_n: job.variant_n,
+        variant_id: job.variant_id.clone(),
+        composition: crate::dedup::gate::composition(
+            t,
+            job,
+            presets.get(&job.preset).expect("planned presets exist"),
+            hashes,
+        ),
+        product_box: extra.and_then(|e| e.product_box),
+        text_boxes: extra.map(|e| e.text_boxes.clone()).unwrap_or_default(),
+        fingerprint: extra.and_then(|e| e.fingerprint.clone()),
+    }
+}
+
+/// The manifest as the run goes: one row per planned job (once known) in plan order, then
+/// the rows of other presets and regions that this run leaves alone.
+struct Book<'a> {
+    t: &'a Template,
+    out: &'a std::path::Path,
+    rows: Vec<Option<ManifestRow>>,
+    kept: Vec<ManifestRow>,
+    /// Jobs whose outcome is final in `rows`.
+    done: HashSet<usize>,
+}
+
+impl<'a> Book<'a> {
+    fn new(t: &'a Template, plan: &Plan, out: &'a std::path::Path, _: &RunRecord) -> Self {
+        Book {
+            t,
+            out,
+            rows: vec![None; plan.jobs.len()],
+            kept: Vec::new(),
+            done: HashSet::new(),
+        }
+    }
+
+    fn all_rows(&self) -> Vec<ManifestRow> {
+        self.rows
+            .iter()
+            .flatten()
+            .chain(&self.kept)
+            .cloned()
+            .collect()
+    }
+
+    /// Rewrites the manifest: every region's pack, or (after one output) only its region's.
+    fn write(&self, record: &RunRecord, region: Option<&str>) -> Result<(), ExportError> {
+        let rows = self.all_rows();
+        match region {
+            None => {
+                export::write_manifests(self.out, &self.t.name, self.t.version, Some(record), &rows)
+            }
+            Some(r) => export::write_manifests_for(
+                self.out,
+                &self.t.name,
+                self.t.version,
+                Some(record),
+                &rows,
+                &[r],
+            ),
+        }
+    }
+}
+
+/// What the publishing thread needs to take one outcome to the output directory.
+struct Publish<'a, 'g> {
+    t: &'a Template,
+    out: &'a std::path::Path,
+    library: Option<&'a crate::dedup::Library>,
+    gate: Option<&'a mut crate::dedup::gate::BatchGate<'g>>,
+    hashes: &'a AssetHashes,
+    /// A shard's part directory: each output's gate data is written beside it.
+    part_dir: Option<&'a std::path::Path>,
+    /// Staged and published paths → output names, for verdict reasons.
+    names: Vec<(String, String)>,
+    removal_stamp: &'a str,
+}
+
+impl Publish<'_, '_> {
+    /// An output not replaced by this run (it failed, was held back or never ran) must not
+    /// leave the earlier file under its name: the manifest would no longer describe it.
+    fn replace_aside(
+        &self,
+        job: &Job,
+        why: &str,
+        record: &mut RunRecord,
+        on_event: &mut dyn FnMut(Event),
+    ) -> Result<(), ExportError> {
+        if let Some(to) = rerun::move_aside(self.out, &job.file, self.removal_stamp)? {
+            record.removed += 1;
+            on_event(Event::Removed {
+                file: job.file.clone(),
+                moved_to: to,
+                reason: format!("its new render {why}, and the file from an earlier run no longer matches the plan"),
+            });
+        }
+        Ok(())
+    }
+
+    /// When a name now belongs to another variant (the plan was renumbered), the file under
+    /// it is another creative: it is moved aside rather than overwritten.
+    fn keep_other_variant(
+        &self,
+        job: &Job,
+        book: &Book,
+        record: &mut RunRecord,
+        on_event: &mut dyn FnMut(Event),
+    ) -> Result<(), ExportError> {
+        let Some(old) = &book.rows[job.index] else {
+            return Ok(());
+        };
+        if old.variant_id == job.variant_id {
+            return Ok(());
+        }
+        if let Some(to) = rerun::move_aside(self.out, &job.file, self.removal_stamp)? {
+            record.removed += 1;
+            on_event(Event::Removed {
+                file: job.file.clone(),
+                moved_to: to,
+                reason: format!(
+                    "its name now belongs to variant {} ({}); it showed variant {}",
+                    job.variant_n, job.variant_id, old.variant_id
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn finish(
+        &mut self,
+        plan: &Plan,
+        presets: &PresetSet,
+        o: Outcome,
+        book: &mut Book,
+        record: &mut RunRecord,
+        on_event: &mut dyn FnMut(Event),
+    ) -> Result<(), ExecError> {
+        let job = &plan.jobs[o.index];
+        let mut row = base_row(self.t, job, presets, self.hashes);
+        match o.result {
+            Ok((staged, verified, extra)) => {
+                if let Some(dir) = self.part_dir {
+                    let data = export::part::GateData {
+                        variant_id: job.variant_id.clone(),
+                        sha256: verified.sha256.clone(),
+                        product_box: extra.product_box,
+                        text_boxes: extra.text_boxes.clone(),
+                        fingerprint: o.prepared.as_ref().and_then(|p| p.fingerprint().cloned()),
+                    };
+                    export::part::write_gate_data(dir, &job.file, &data)?;
+                }
+                let decision = match (&mut self.gate, o.prepared) {
+                    (Some(g), Some(p)) => Some(g.decide(p)?),
+                    _ => None,
+                };
                 row.bytes = verified.bytes;
                 row.sha256 = verified.sha256;
                 row.frames = verified.frames;
@@ -335,56 +696,76 @@ pub fn run(
                 row.scenes = extra.scenes;
                 row.loudness_lufs = extra.loudness_lufs;
                 row.true_peak_dbtp = extra.true_peak_dbtp;
-                if decision.as_ref().map(|d| d.hold).unwrap_or(false) {
-                    // Held back: the staged file goes with the staging directory.
-                    row.status = Status::Rejected;
-                    rejected += 1;
-                } else {
-                    let dest = export::publish(&staged, &opts.out, job)?;
-                    if let (Some(lib), Some(d)) = (&library, &decision) {
-                        crate::dedup::gate::remember(
-                            lib,
-                            d,
-                            &dest.canonicalize().unwrap_or(dest.clone()),
-                        )?;
+                if let Some(mut d) = decision {
+                    // Verdicts name the files they matched; inside the batch those are staged
+                    // paths, which mean nothing to an operator: they become output names.
+                    if let Some(v) = &mut d.verdict {
+                        for (path, file) in &self.names {
+                            v.reason = v.reason.replace(path.as_str(), file);
+                        }
+                        if v.verdict != crate::dedup::VerdictKind::Distinct {
+                            on_event(Event::Verdict {
+                                index: job.index,
+                                file: job.file.clone(),
+                                verdict: v.verdict,
+                                held: d.hold,
+                                reason: v.reason.clone(),
+                            });
+                        }
                     }
+                    row.dedup = d.kind();
+                    row.dedup_reason = d
+                        .verdict
+                        .as_ref()
+                        .map(|v| v.reason.clone())
+                        .or_else(|| d.note.clone());
+                    if d.hold {
+                        // Held back: the staged file goes with the staging directory.
+                        self.replace_aside(job, "was held back", record, on_event)?;
+                        row.status = Status::Rejected;
+                        record.rejected += 1;
+                    } else {
+                        self.keep_other_variant(job, book, record, on_event)?;
+                        let dest = export::publish(&staged, self.out, job)?;
+                        if let Some(lib) = self.library {
+                            crate::dedup::gate::remember(
+                                lib,
+                                &d,
+                                &dest.canonicalize().unwrap_or(dest.clone()),
+                            )?;
+                        }
+                        row.status = Status::Exported;
+                        record.rendered += 1;
+                    }
+                } else {
+                    self.keep_other_variant(job, book, record, on_event)?;
+                    export::publish(&staged, self.out, job)?;
                     row.status = Status::Exported;
-                    exported += 1;
+                    record.rendered += 1;
                 }
             }
-            Some(Err(e)) => {
+            Err(e) if e.is_cancelled() => {
+                self.replace_aside(job, "was stopped", record, on_event)?;
+                row.status = Status::Skipped;
+                row.error = Some(e.to_string());
+                record.skipped += 1;
+            }
+            Err(e) => {
+                self.replace_aside(job, "failed", record, on_event)?;
                 row.status = Status::Failed;
                 row.error = Some(e.to_string());
                 row.error_kind = Some(e.kind);
-                failed += 1;
-            }
-            None => {
-                row.status = Status::Skipped;
-                row.error = Some("not attempted: --fail-fast stopped the run".into());
-                skipped += 1;
+                record.failed += 1;
             }
         }
-        rows.push(row);
+        book.rows[job.index] = Some(row);
+        book.done.insert(job.index);
+        book.write(record, Some(&job.region))?;
+        Ok(())
     }
-    export::write_manifests(&opts.out, &t.name, t.version, &rows)?;
-    drop(staging);
-    on_event(Event::Finished {
-        exported,
-        failed,
-        rejected,
-        skipped,
-        seconds: started.elapsed().as_secs_f64(),
-    });
-    Ok(RunReport {
-        rows,
-        exported,
-        failed,
-        rejected,
-        skipped,
-    })
 }
 
-fn base_row(t: &Template, job: &Job, presets: &PresetSet) -> ManifestRow {
+fn base_row(t: &Template, job: &Job, presets: &PresetSet, hashes: &AssetHashes) -> ManifestRow {
     ManifestRow {
         file: job.file.clone(),
         status: Status::Skipped,
@@ -418,6 +799,8 @@ fn base_row(t: &Template, job: &Job, presets: &PresetSet) -> ManifestRow {
         dedup_reason: None,
         error: None,
         error_kind: None,
+        // Which files made this output, for audits (hashed once per run, in `hashes`).
+        inputs: crate::plan::job_inputs(t, job, presets.get(&job.preset), hashes),
     }
 }
 
@@ -428,10 +811,12 @@ fn run_job(
     job: &Job,
     presets: &PresetSet,
     (assets, fonts, text_cache): (&Assets, &FontBook, &TextCache),
-    staging: &Staging,
-    events: &Sender<Event>,
-    cancel: &AtomicBool,
+    staged: PathBuf,
+    events: &dyn Fn(Event),
+    (halt, beat): (&pool::Halt, &pool::Beat),
 ) -> JobResult {
+    // The watchdog abandons a job that stopped making progress; it must stop too.
+    let stopped = || halt.halted() || beat.abandoned();
     let preset = presets.get(&job.preset).ok_or_else(|| {
         JobError::new(
             job,
@@ -446,7 +831,6 @@ fn run_job(
         .ok_or_else(|| JobError::new(job, Stage::Prepare, JobFailure::UnknownRegion))?;
     let creative = render::prepare(t, job, preset, region, assets, fonts, text_cache)
         .map_err(at(job, Stage::Prepare))?;
-    let staged = staging.path_for(job);
     let stamp = stamp_for(t, job);
     let mut extra = Extra {
         rules_applied: creative.rules_applied.clone(),
@@ -464,22 +848,23 @@ fn run_job(
         text_boxes: creative.text_boxes.clone(),
         ..Extra::default()
     };
-    let _ = events.send(Event::JobStarted {
+    events(Event::JobStarted {
         index: job.index,
         file: job.file.clone(),
         frames: creative.frames,
     });
 
+    beat.stage(Stage::Encode);
     let mut samples: Vec<image::RgbaImage> = Vec::new();
     match preset.kind {
         PresetKind::Image => {
-            let frame = creative.frame(0);
+            let frame = creative.frame(0).map_err(at(job, Stage::Prepare))?;
             let spec = preset
                 .image
                 .as_ref()
                 .ok_or_else(|| JobError::new(job, Stage::Prepare, JobFailure::NoImageSettings))?;
             encode::write_image(&staged, &frame, spec, &stamp).map_err(at(job, Stage::Encode))?;
-            let _ = events.send(Event::Frames {
+            events(Event::Frames {
                 index: job.index,
                 done: 1,
                 total: 1,
@@ -493,8 +878,9 @@ fn run_job(
                     JobFailure::NoVideoSettings,
                 ));
             };
-            // x264's thread count changes its output bytes, so it follows the machine, never
-            // `--jobs`: the same template gives the same files however many jobs run.
+            // `VideoSettings::new` fixes x264's slice count (`encode::X264_SLICES`): it is part
+            // of the output bytes, so the same template gives the same files on any machine
+            // and with any `--jobs` (shards merged from several machines equal a single run).
             let mut settings = VideoSettings::new(
                 creative.width,
                 creative.height,
@@ -502,10 +888,6 @@ fn run_job(
                 video.clone(),
                 aspec.clone(),
             );
-            settings.threads = std::thread::available_parallelism()
-                .map(|n| n.get() as u32)
-                .unwrap_or(2)
-                .min(8);
             settings.frames = Some(creative.frames);
             // Few frames in flight: memory stays flat however long the clip or the batch.
             let (ftx, frx) = bounded::<image::RgbaImage>(3);
@@ -546,8 +928,11 @@ fn run_job(
                     sound
                 });
                 let encoder = s.spawn(|| -> Result<(), JobError> {
-                    // Owned here, so the frame loop's wait for a buffer ends if this thread does.
+                    // Owned here, so the frame loop's wait for a buffer, and its send of a frame,
+                    // end if this thread does (an encoder or disk error): borrowed, a full
+                    // channel blocked the frame loop forever.
                     let recycle_tx = recycle_tx;
+                    let frx = frx;
                     let mut w = VideoWriter::create_without_audio(&staged, &settings, &stamp)
                         .map_err(&encode)?;
                     for f in frx.iter() {
@@ -567,7 +952,7 @@ fn run_job(
                     w.finish().map_err(&encode)
                 });
                 for i in 0..creative.frames {
-                    if cancel.load(Ordering::Relaxed) || sound_failed.load(Ordering::Relaxed) {
+                    if stopped() || sound_failed.load(Ordering::Relaxed) {
                         break;
                     }
                     let mut frame = match recycle_rx.try_recv() {
@@ -581,7 +966,12 @@ fn run_job(
                             Err(_) => break, // the encoder stopped; its error is reported below
                         },
                     };
-                    creative.frame_into(i, &mut frame);
+                    // A streamed clip that stops decoding fails the job like a bad input.
+                    // (`ftx` is moved into this closure, so returning drops it and the
+                    // encoder thread ends before the scope joins it.)
+                    creative
+                        .frame_into(i, &mut frame)
+                        .map_err(at(job, Stage::Prepare))?;
                     if gate_on && i % sample_every == 0 {
                         samples.push(crate::dedup::fingerprint::sample_frame(&frame));
                     }
@@ -589,7 +979,7 @@ fn run_job(
                         break; // the encoder stopped; its error is reported below
                     }
                     if i % 15 == 14 || i + 1 == creative.frames {
-                        let _ = events.send(Event::Frames {
+                        events(Event::Frames {
                             index: job.index,
                             done: i + 1,
                             total: creative.frames,
@@ -609,11 +999,12 @@ fn run_job(
             extra.loudness_lufs = sound.loudness_lufs;
             extra.true_peak_dbtp = sound.true_peak_dbtp;
             extra.rules_applied.extend(sound.notes);
-            if cancel.load(Ordering::Relaxed) {
+            if stopped() {
                 return Err(JobError::new(job, Stage::Encode, JobFailure::Cancelled));
             }
         }
     }
+    beat.stage(Stage::Verify);
     let verified = export::verify(&staged, job, creative.frames, creative.fps)
         .map_err(at(job, Stage::Verify))?;
     if !samples.is_empty() {

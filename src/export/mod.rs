@@ -6,13 +6,15 @@
 //! moved. A crash leaves at worst a staging directory, which the next run removes.
 
 pub mod lock;
+pub mod part;
+pub mod rerun;
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::encode::{self, Probe, StreamKind};
 use crate::plan::Job;
@@ -34,6 +36,11 @@ pub enum ExportError {
     },
     #[error("{file}: verification failed: {message}")]
     Verify { file: String, message: String },
+    #[error(
+        "{path}: cannot be read as this program's manifest ({message}), so it is unknown which \
+         outputs are finished; fix or remove it, or run with --force to render everything again"
+    )]
+    Manifest { path: PathBuf, message: String },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
@@ -41,6 +48,12 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
         path: path.to_path_buf(),
         source,
     }
+}
+
+/// Where `job` is written inside the staging directory `dir` (flat: one file per job).
+pub fn staged_path(dir: &Path, job: &Job) -> PathBuf {
+    let name = job.file.replace('/', "__");
+    dir.join(format!("{:05}-{name}", job.index))
 }
 
 /// A private directory inside the output directory for files being written.
@@ -64,8 +77,7 @@ impl Staging {
 
     /// Where a job is encoded to before it is verified.
     pub fn path_for(&self, job: &Job) -> PathBuf {
-        let name = job.file.replace('/', "__");
-        self.dir.join(format!("{:05}-{name}", job.index))
+        staged_path(&self.dir, job)
     }
 
     pub fn dir(&self) -> &Path {
@@ -164,7 +176,7 @@ pub fn publish(staged: &Path, out: &Path, job: &Job) -> Result<PathBuf, ExportEr
     Ok(dest)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Exported,
@@ -177,7 +189,7 @@ pub enum Status {
 
 /// What kind of failure stopped a job, so that scripts can tell an input to fix from a disk
 /// to free or an encoder to report, without parsing the message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// An input (asset, font, copy, preset) must be fixed; running again will not help.
@@ -193,7 +205,7 @@ pub enum ErrorKind {
 }
 
 /// One row of the manifest: one planned output.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ManifestRow {
     pub file: String,
     pub status: Status,
@@ -219,7 +231,7 @@ pub struct ManifestRow {
     /// Font families the captions were drawn with.
     pub fonts: Vec<String>,
     /// Scenes in play order with their start and end in seconds (videos with `[[scene]]`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scenes: Vec<SceneSpan>,
     /// Integrated loudness (ITU-R BS.1770-4) of the soundtrack as the MP4 holds it (measured
     /// after AAC coding), LUFS; `None` for stills and silent soundtracks.
@@ -231,10 +243,15 @@ pub struct ManifestRow {
     pub dedup_reason: Option<String>,
     pub error: Option<String>,
     /// Set with `error`.
+    #[serde(default)]
     pub error_kind: Option<ErrorKind>,
+    /// The input files this output was made from, each with its sha256 (`plan::job_inputs`).
+    /// Absent from manifests written before it existed; a rerun still reads them.
+    #[serde(default)]
+    pub inputs: Vec<crate::plan::InputFile>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SceneSpan {
     pub id: String,
     pub start: f64,
@@ -292,6 +309,9 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
         // Last, like every column added after the first release, so that readers that go
         // by position keep working.
         "error_kind",
+        // `path=sha256;path=sha256`, like `modules`: one cell per row keeps the file
+        // one-row-per-output for spreadsheets.
+        "inputs",
     ];
     w.write_record(header)
         .expect("writing to a Vec cannot fail");
@@ -337,6 +357,11 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
                 .map(|p| format!("{p:.1}"))
                 .unwrap_or_default(),
             r.error_kind.map(serde_name).unwrap_or_default(),
+            r.inputs
+                .iter()
+                .map(|i| format!("{}={}", i.path, i.sha256))
+                .collect::<Vec<_>>()
+                .join(";"),
         ])
         .expect("writing to a Vec cannot fail");
     }
@@ -348,6 +373,8 @@ struct ManifestFile<'a> {
     template: &'a str,
     template_version: u32,
     render_version: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    run: Option<&'a rerun::RunRecord>,
     outputs: &'a [ManifestRow],
 }
 
@@ -357,12 +384,14 @@ pub fn write_manifest(
     dir: &Path,
     template: &str,
     version: u32,
+    run: Option<&rerun::RunRecord>,
     rows: &[ManifestRow],
 ) -> Result<(), ExportError> {
     let doc = ManifestFile {
         template,
         template_version: version,
         render_version: crate::RENDER_VERSION,
+        run,
         outputs: rows,
     };
     let json = serde_json::to_vec_pretty(&doc).expect("manifest rows always serialise");
@@ -376,13 +405,27 @@ pub fn write_manifests(
     out: &Path,
     template: &str,
     version: u32,
+    run: Option<&rerun::RunRecord>,
     rows: &[ManifestRow],
 ) -> Result<(), ExportError> {
-    write_manifest(out, template, version, rows)?;
     let mut regions: Vec<&str> = rows.iter().map(|r| r.region.as_str()).collect();
     regions.sort();
     regions.dedup();
-    for region in regions {
+    write_manifests_for(out, template, version, run, rows, &regions)
+}
+
+/// The top-level manifest and the packs of `regions` only: what changes when one output is
+/// published.
+pub fn write_manifests_for(
+    out: &Path,
+    template: &str,
+    version: u32,
+    run: Option<&rerun::RunRecord>,
+    rows: &[ManifestRow],
+    regions: &[&str],
+) -> Result<(), ExportError> {
+    write_manifest(out, template, version, run, rows)?;
+    for &region in regions {
         let prefix = format!("{region}/");
         let pack: Vec<ManifestRow> = rows
             .iter()
@@ -393,7 +436,7 @@ pub fn write_manifests(
                 r
             })
             .collect();
-        write_manifest(&out.join(region), template, version, &pack)?;
+        write_manifest(&out.join(region), template, version, run, &pack)?;
     }
     Ok(())
 }

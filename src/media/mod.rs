@@ -12,10 +12,11 @@ mod audio;
 mod clip;
 pub(crate) mod ffio;
 pub mod loudness;
+pub mod probe;
 mod still;
 
 pub use aac::{aac_roundtrip, AacEncoder, AacPacket, AacStream};
-pub use clip::fit_inside;
+pub use clip::{fit_inside, ClipStream};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
@@ -79,12 +80,24 @@ impl MediaError {
     }
 }
 
+/// Default of `Limits::clip_cache_bytes`, in MiB: a few seconds of a small clip (the demo's
+/// 4 s 540×304 clip is 79 MiB at 30 fps) or about 1 s of 1080×1920, so a batch's peak memory
+/// does not depend on how long its clips are. Measured figures in BENCHMARKS.md.
+pub const DEFAULT_CLIP_CACHE_MIB: u64 = 256;
+
 /// Decode limits against decompression bombs and runaway memory.
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub max_image_pixels: u64,
-    /// Bytes of decoded frames one clip may hold in memory.
+    /// Bytes of decoded frames one clip opened whole (`VideoClip::open`) may hold.
     pub max_clip_bytes: u64,
+    /// Bytes of decoded background clips a run keeps in memory, shared by its jobs
+    /// (`factory render --clip-cache-mib`). Clips that do not fit are streamed: each job
+    /// decodes the frames it needs as it needs them (`ClipStream`), so memory does not grow
+    /// with a clip's length. See docs/ARCHITECTURE.md, *Memory*.
+    pub clip_cache_bytes: u64,
+    /// Pixels per frame of a video input, checked by `probe` before rendering.
+    pub max_video_pixels: u64,
 }
 
 impl Default for Limits {
@@ -92,6 +105,9 @@ impl Default for Limits {
         Limits {
             max_image_pixels: 64_000_000,
             max_clip_bytes: 2 << 30,
+            clip_cache_bytes: DEFAULT_CLIP_CACHE_MIB << 20,
+            // DCI 8K: the largest frame cameras record; 16000×16000 is a mistake or a bomb.
+            max_video_pixels: 8192 * 4320,
         }
     }
 }

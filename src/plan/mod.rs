@@ -5,8 +5,10 @@
 //! clock, thread timing or absolute paths, so the same template gives the same plan, ids and
 //! names on every machine.
 
+mod inputs;
 mod naming;
 mod select;
+pub mod shard;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
@@ -18,6 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::preset::{Preset, PresetKind, PresetSet};
 use crate::template::{Pool, Region, Template};
 
+pub use inputs::{job_input_paths, job_inputs, InputFile};
 pub use naming::{sanitize_file_name, tracking_url};
 pub use select::DEFAULT_MAX_VARIANTS;
 
@@ -400,11 +403,11 @@ pub fn plan(
                     PresetKind::Video => &t.output.name,
                     PresetKind::Image => &t.output.image_name,
                 };
-                let stem = naming::expand(pattern, &ctx).map_err(|e| PlanError::Name {
+                let parts = naming::expand_parts(pattern, &ctx).map_err(|e| PlanError::Name {
                     pattern: pattern.clone(),
                     message: e.to_string(),
                 })?;
-                let stem = names.unique(&region.code, &sanitize_file_name(&stem));
+                let stem = names.unique_parts(&region.code, &parts);
                 let file = format!("{}/{}.{}", region.code, stem, preset.extension());
                 let mut tracking = BTreeMap::new();
                 for (k, pat) in &t.output.tracking {

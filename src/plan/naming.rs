@@ -32,13 +32,35 @@ pub enum NameError {
     UnknownPlaceholder(String),
 }
 
+/// A piece of an expanded name. `keep` pieces (the variant number `{n}`, the variant id and
+/// the uniqueness suffix) are what tell outputs apart, so a name that is too long is shortened
+/// in the other pieces, never in these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    pub text: String,
+    pub keep: bool,
+}
+
 /// Expands `{placeholder}`s. The template stage has already checked the placeholders, so an
 /// unknown one here is a programming error reported as an error, not a panic.
 pub fn expand(pattern: &str, c: &NameContext) -> Result<String, NameError> {
-    let mut out = String::new();
+    Ok(expand_parts(pattern, c)?
+        .into_iter()
+        .map(|p| p.text)
+        .collect())
+}
+
+/// [`expand`] as pieces: literal text and each placeholder's value, marked `keep` for `{n}`
+/// and `{variant}`.
+pub fn expand_parts(pattern: &str, c: &NameContext) -> Result<Vec<Part>, NameError> {
+    let mut out = Vec::new();
     let mut rest = pattern;
+    let free = |text: &str| Part {
+        text: text.to_string(),
+        keep: false,
+    };
     while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
+        out.push(free(&rest[..open]));
         let after = &rest[open + 1..];
         let close = after.find('}').ok_or(NameError::Unclosed)?;
         let key = &after[..close];
@@ -59,24 +81,92 @@ pub fn expand(pattern: &str, c: &NameContext) -> Result<String, NameError> {
             "version" => c.t.version.to_string(),
             other => return Err(NameError::UnknownPlaceholder(other.to_string())),
         };
-        out.push_str(&val);
+        out.push(Part {
+            text: val,
+            keep: matches!(key, "n" | "variant"),
+        });
         rest = &after[close + 1..];
     }
-    out.push_str(rest);
+    out.push(free(rest));
     Ok(out)
 }
 
-/// Makes a name safe on Windows, macOS and Linux: no reserved characters, control characters
-/// or trailing dots/spaces, no reserved device names, at most 150 bytes.
+/// Longest file name stem, in bytes: file systems allow 255, and the extension, a `-N`
+/// suffix and tools that append their own (`.part`, `~`) need room.
+pub const MAX_NAME_BYTES: usize = 150;
+
+/// One character of a file name: reserved characters, path separators, control characters
+/// and the invisible ones that reorder or hide text (a U+202E would show `4pm.exe` as
+/// `exe.mp4`) become `-`.
+fn safe_char(ch: char) -> char {
+    match ch {
+        '<' | '>' | ':' | '"' | '/' | '\\' | '|' | '?' | '*' | ' ' => '-',
+        c if crate::display::is_hidden(c) => '-',
+        c => c,
+    }
+}
+
+/// Makes a name safe on Windows, macOS and Linux: no reserved characters, control or
+/// invisible format characters, or trailing dots/spaces, no reserved device names, at most
+/// [`MAX_NAME_BYTES`] bytes.
 pub fn sanitize_file_name(name: &str) -> String {
-    let mut s: String = name
-        .chars()
-        .map(|ch| match ch {
-            '<' | '>' | ':' | '"' | '/' | '\\' | '|' | '?' | '*' | ' ' => '-',
-            c if c.is_control() => '-',
-            c => c,
+    fit(&[Part {
+        text: name.to_string(),
+        keep: false,
+    }])
+}
+
+/// [`sanitize_file_name`] over pieces: when too long, the free pieces are cut (the longest
+/// first, to equal length) and the `keep` pieces stay whole.
+pub fn fit(parts: &[Part]) -> String {
+    let mut parts: Vec<Part> = parts
+        .iter()
+        .map(|p| Part {
+            text: p.text.chars().map(safe_char).collect(),
+            keep: p.keep,
         })
         .collect();
+    let total: usize = parts.iter().map(|p| p.text.len()).sum();
+    if total > MAX_NAME_BYTES {
+        let kept: usize = parts.iter().filter(|p| p.keep).map(|p| p.text.len()).sum();
+        let budget = MAX_NAME_BYTES.saturating_sub(kept);
+        // The largest per-piece length `cap` at which the free pieces fit the budget.
+        let used = |cap: usize| -> usize {
+            parts
+                .iter()
+                .filter(|p| !p.keep)
+                .map(|p| p.text.len().min(cap))
+                .sum()
+        };
+        let (mut lo, mut hi) = (0, MAX_NAME_BYTES);
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            if used(mid) <= budget {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        for p in parts.iter_mut().filter(|p| !p.keep && p.text.len() > lo) {
+            // A cut piece keeps its closing separator (`spring-collection_` stays apart
+            // from the region that follows).
+            let sep = p
+                .text
+                .chars()
+                .last()
+                .filter(|c| matches!(c, '_' | '-' | '.'));
+            match sep {
+                Some(c) if lo > 0 => {
+                    truncate_at_char(&mut p.text, lo - 1);
+                    p.text.push(c);
+                }
+                _ => truncate_at_char(&mut p.text, lo),
+            }
+        }
+    }
+    let mut s: String = parts.into_iter().map(|p| p.text).collect();
+    // Only when the kept pieces alone are too long (a pattern of many `{n}`s).
+    truncate_at_char(&mut s, MAX_NAME_BYTES);
     while s.ends_with('.') || s.ends_with('-') && s.len() > 1 {
         s.pop();
     }
@@ -90,14 +180,17 @@ pub fn sanitize_file_name(name: &str) -> String {
     if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(&s)) {
         s.push('_');
     }
-    if s.len() > 150 {
-        let mut cut = 150;
+    s
+}
+
+fn truncate_at_char(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut cut = max;
         while !s.is_char_boundary(cut) {
             cut -= 1;
         }
         s.truncate(cut);
     }
-    s
 }
 
 /// Keeps names unique inside a region's directory, case-insensitively (macOS and Windows
@@ -108,14 +201,34 @@ pub struct NameSet {
 }
 
 impl NameSet {
-    pub fn unique(&mut self, dir: &str, stem: &str) -> String {
-        let mut candidate = stem.to_string();
+    /// A single-piece name, for the unit tests.
+    #[cfg(test)]
+    fn unique(&mut self, dir: &str, stem: &str) -> String {
+        self.unique_parts(
+            dir,
+            &[Part {
+                text: stem.to_string(),
+                keep: false,
+            }],
+        )
+    }
+
+    /// A safe, unique name from an expanded pattern; the suffix is a `keep` piece, so it
+    /// survives shortening like the variant number does.
+    pub fn unique_parts(&mut self, dir: &str, parts: &[Part]) -> String {
+        let mut candidate = fit(parts);
         let mut k = 2;
+        let mut with_suffix = parts.to_vec();
         while !self
             .seen
             .insert((dir.to_lowercase(), candidate.to_lowercase()))
         {
-            candidate = format!("{stem}-{k}");
+            with_suffix.truncate(parts.len());
+            with_suffix.push(Part {
+                text: format!("-{k}"),
+                keep: true,
+            });
+            candidate = fit(&with_suffix);
             k += 1;
         }
         candidate
@@ -178,6 +291,39 @@ mod tests {
         assert_eq!(sanitize_file_name("产品图_v3."), "产品图_v3");
         assert_eq!(sanitize_file_name("con"), "con_");
         assert_eq!(sanitize_file_name(""), "output");
+    }
+
+    #[test]
+    fn hidden_characters_never_reach_a_name() {
+        assert_eq!(sanitize_file_name("sale\u{202E}4pm.exe"), "sale-4pm.exe");
+        assert_eq!(sanitize_file_name("a\x1b[31m\u{2067}b"), "a-[31m-b");
+    }
+
+    #[test]
+    fn long_names_keep_the_counter_and_the_suffix() {
+        let parts = |n: &str| {
+            vec![
+                Part {
+                    text: "x".repeat(200),
+                    keep: false,
+                },
+                Part {
+                    text: "_v".into(),
+                    keep: false,
+                },
+                Part {
+                    text: n.into(),
+                    keep: true,
+                },
+            ]
+        };
+        let a = fit(&parts("7"));
+        assert_eq!(a.len(), MAX_NAME_BYTES);
+        assert!(a.ends_with("_v7"), "{a}");
+        let mut set = NameSet::default();
+        assert!(set.unique_parts("US", &parts("12")).ends_with("_v12"));
+        let b = set.unique_parts("US", &parts("12"));
+        assert!(b.ends_with("_v12-2") && b.len() == MAX_NAME_BYTES, "{b}");
     }
 
     #[test]

@@ -1,27 +1,93 @@
 //! `Assets`: every input file of a run decoded once, before any job is prepared, so that
-//! jobs sharing a background or product do not decode it again.
+//! jobs sharing a background or product do not decode it again — except background clips
+//! too large for the clip cache, which each job streams (`ClipFrames`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use image::RgbaImage;
 use rayon::prelude::*;
 
 use super::RenderError;
-use crate::media::{self, AudioPcm, Limits, MediaError, VideoClip};
+use crate::media::{self, AudioPcm, ClipStream, Limits, MediaError, VideoClip};
 use crate::plan::Plan;
 use crate::preset::{PresetKind, PresetSet};
 use crate::template::{BackgroundSource, Pool, Template};
 
 type Loaded<T> = Result<Arc<T>, Arc<MediaError>>;
 
+/// A background clip as the run holds it: decoded whole (it fitted in the clip cache), or
+/// only checked, to be streamed by every job that shows it.
+pub(super) enum Clip {
+    Whole(VideoClip),
+    Streamed,
+}
+
+/// How clips are opened, the same for every clip of a run: the timeline's length, its
+/// frame rate, and the side the frames must fit inside.
+#[derive(Default, Clone, Copy)]
+struct ClipParams {
+    len: f64,
+    fps: u32,
+    side: u32,
+}
+
 /// Every input of a run, decoded once and shared by the jobs that use it.
 #[derive(Default)]
 pub struct Assets {
     images: HashMap<PathBuf, Loaded<RgbaImage>>,
-    pub(super) clips: HashMap<PathBuf, Loaded<VideoClip>>,
+    /// By file and start offset (its bits): two options may show one file from different
+    /// points.
+    clips: HashMap<(PathBuf, u64), Loaded<Clip>>,
+    clip_params: ClipParams,
     pub(super) music: HashMap<(PathBuf, u32, u16), Loaded<AudioPcm>>,
+}
+
+/// A background clip's frames for one segment of one job.
+pub(super) enum ClipFrames {
+    Whole(Arc<Clip>),
+    /// This segment's own decoder. In a `Mutex` because frames are drawn through `&self`;
+    /// only the job's renderer thread ever locks it.
+    /// Boxed: a stream is far larger than a pointer.
+    Streamed(Box<Mutex<ClipStream>>),
+}
+
+impl ClipFrames {
+    /// Runs `draw` on the clip frame shown `local` frames into the segment: looped, or
+    /// held on the last frame once the clip ends.
+    pub(super) fn with_frame<R>(
+        &self,
+        local: u32,
+        looped: bool,
+        draw: impl FnOnce(&RgbaImage) -> R,
+    ) -> Result<R, MediaError> {
+        let wrap = |n: usize| {
+            let n = n.max(1);
+            if looped {
+                local as usize % n
+            } else {
+                (local as usize).min(n - 1)
+            }
+        };
+        match self {
+            ClipFrames::Whole(c) => match &**c {
+                Clip::Whole(clip) => Ok(draw(clip.frame(wrap(clip.len())))),
+                Clip::Streamed => unreachable!("ClipFrames::Whole holds a decoded clip"),
+            },
+            ClipFrames::Streamed(s) => {
+                // A panic while drawing fails the job anyway; the stream is still usable.
+                let mut s = s.lock().unwrap_or_else(|e| e.into_inner());
+                // The length is known once the stream has reached the clip's end.
+                let mut k = s.len().map_or(local as usize, wrap);
+                if s.frame(k)?.is_none() {
+                    k = wrap(s.len().expect("known once the clip has ended"));
+                }
+                let img = s.frame(k)?.expect("a frame within the clip");
+                Ok(draw(img))
+            }
+        }
+    }
 }
 
 impl Assets {
@@ -76,8 +142,8 @@ impl Assets {
         }
         want_images.sort();
         want_images.dedup();
-        want_clips.sort_by(|a, b| a.0.cmp(&b.0));
-        want_clips.dedup_by(|a, b| a.0 == b.0);
+        want_clips.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        want_clips.dedup_by(|a, b| a.0 == b.0 && a.1.to_bits() == b.1.to_bits());
         want_music.sort();
         want_music.dedup();
 
@@ -92,18 +158,24 @@ impl Assets {
             })
             .collect();
         // Clips are decoded at least as large as the largest canvas' longer side so cover-fit
-        // never has to upscale what the source had.
-        let side = max_w.max(max_h);
-        let clip_len = t.duration.max(t.poster_time + 1.0 / t.fps as f64);
-        let clips = want_clips
-            .into_par_iter()
-            .map(|(p, start)| {
-                let r = VideoClip::open(&p, start, clip_len, t.fps, side, side, limits)
-                    .map(Arc::new)
-                    .map_err(Arc::new);
-                (p, r)
-            })
-            .collect();
+        // never has to upscale what the source had. The canvases are those of every preset
+        // the template lists, not of the jobs this run renders: the decoded size shows in the
+        // pixels, and a rerun of a few outputs, a `--presets` subset or a shard must give the
+        // same bytes as the whole batch.
+        let template_side = t
+            .output
+            .presets
+            .iter()
+            .filter_map(|id| presets.get(id))
+            .map(|p| p.width.max(p.height))
+            .max()
+            .unwrap_or(0);
+        let clip_params = ClipParams {
+            len: t.duration.max(t.poster_time + 1.0 / t.fps as f64),
+            fps: t.fps,
+            side: template_side.max(max_w).max(max_h),
+        };
+        let clips = load_clips(want_clips, clip_params, limits);
         let music = want_music
             .into_par_iter()
             .map(|(p, sr, ch)| {
@@ -114,7 +186,36 @@ impl Assets {
         Assets {
             images,
             clips,
+            clip_params,
             music,
+        }
+    }
+
+    /// The frames of the clip `path` from `start`, for one segment: the shared decoded clip,
+    /// or a stream of its own.
+    pub(super) fn clip(
+        &self,
+        path: &Path,
+        start: f64,
+        option: &str,
+    ) -> Result<ClipFrames, RenderError> {
+        let media = |source: Arc<MediaError>| RenderError::Media {
+            pool: "background",
+            option: option.into(),
+            source,
+        };
+        match self.clips.get(&(path.to_path_buf(), start.to_bits())) {
+            Some(Ok(c)) => match &**c {
+                Clip::Whole(_) => Ok(ClipFrames::Whole(c.clone())),
+                Clip::Streamed => {
+                    let ClipParams { len, fps, side } = self.clip_params;
+                    ClipStream::open(path, start, len, fps, side, side)
+                        .map(|s| ClipFrames::Streamed(Box::new(Mutex::new(s))))
+                        .map_err(|e| media(Arc::new(e)))
+                }
+            },
+            Some(Err(e)) => Err(media(e.clone())),
+            None => unreachable!("Assets::load covers every planned clip"),
         }
     }
 
@@ -134,4 +235,56 @@ impl Assets {
             None => unreachable!("Assets::load covers every planned image"),
         }
     }
+}
+
+/// Opens every clip and decides, by size, which are decoded whole and shared: the smallest
+/// first, while their worst-case RGBA (every output frame distinct) fits in
+/// `limits.clip_cache_bytes`. The rest are streamed by each job that shows them; their first
+/// frame is decoded here so that a broken file fails its jobs before any work.
+///
+/// Decoding once is what pays for a small clip many jobs share (the demo's 79 MiB clip, 24
+/// jobs: each job would decode and convert it again); a long clip decoded whole is what
+/// made memory grow with the clip's length (600 frames of 1080×1920 are 4.6 GiB).
+fn load_clips(
+    want: Vec<(PathBuf, f64)>,
+    params: ClipParams,
+    limits: &Limits,
+) -> HashMap<(PathBuf, u64), Loaded<Clip>> {
+    let ClipParams { len, fps, side } = params;
+    let probed: Vec<((PathBuf, f64), Result<ClipStream, MediaError>)> = want
+        .into_par_iter()
+        .map(|(p, start)| {
+            let r = ClipStream::open(&p, start, len, fps, side, side);
+            ((p, start), r)
+        })
+        .collect();
+    let mut by_size: Vec<(usize, f64)> = probed
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, r))| r.as_ref().ok().map(|s| (i, s.whole_bytes())))
+        .collect();
+    by_size.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    let mut whole = vec![false; probed.len()];
+    let mut used = 0.0;
+    let budget = limits.clip_cache_bytes.min(limits.max_clip_bytes) as f64;
+    for (i, bytes) in by_size {
+        if used + bytes <= budget {
+            used += bytes;
+            whole[i] = true;
+        }
+    }
+    probed
+        .into_par_iter()
+        .zip(whole)
+        .map(|(((p, start), r), whole)| {
+            let r = r.and_then(|mut s| {
+                if whole {
+                    VideoClip::open(&p, start, len, fps, side, side, limits).map(Clip::Whole)
+                } else {
+                    s.frame(0).map(|_| Clip::Streamed)
+                }
+            });
+            ((p, start.to_bits()), r.map(Arc::new).map_err(Arc::new))
+        })
+        .collect()
 }

@@ -394,15 +394,17 @@ impl Creative {
     }
 
     /// The finished frame `i` (0-based among the frames to encode).
-    pub fn frame(&self, i: u32) -> RgbaImage {
+    pub fn frame(&self, i: u32) -> Result<RgbaImage, RenderError> {
         let mut f = RgbaImage::new(self.width, self.height);
-        self.frame_into(i, &mut f);
-        f
+        self.frame_into(i, &mut f)?;
+        Ok(f)
     }
 
     /// Frame `i` written over `out`, which must be the canvas' size: every pixel is replaced,
-    /// so a recycled buffer needs no clearing.
-    pub fn frame_into(&self, i: u32, out: &mut RgbaImage) {
+    /// so a recycled buffer needs no clearing. Fails only when a streamed background clip
+    /// cannot be decoded (the clips are decoded as frames are asked for, in increasing order
+    /// for best speed).
+    pub fn frame_into(&self, i: u32, out: &mut RgbaImage) -> Result<(), RenderError> {
         assert_eq!(
             out.dimensions(),
             (self.width, self.height),
@@ -427,11 +429,11 @@ impl Creative {
             Some((j, p)) => {
                 let (a, b) = (&self.segments[j - 1], &self.segments[j]);
                 let mut old = RgbaImage::new(self.width, self.height);
-                a.render_into(tf, &mut old, fps, false);
-                b.render_into(tf, out, fps, false);
+                a.render_into(tf, &mut old, fps, false)?;
+                b.render_into(tf, out, fps, false)?;
                 *out = motion::transition(&b.transition.kind, &old, out, p);
             }
-            None => self.segments[k].render_into(tf, out, fps, still),
+            None => self.segments[k].render_into(tf, out, fps, still)?,
         }
         if self.frames > 1 {
             let mut k = 1.0f32;
@@ -445,5 +447,6 @@ impl Creative {
                 ops::darken(out, k);
             }
         }
+        Ok(())
     }
 }

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use image::RgbaImage;
 
+use super::assets::ClipFrames;
 use super::motion::{self, Pose};
 use super::{badge, captions, copy_or_fallback, look, ops, Area, Ctx, RenderError, Report};
-use crate::media::VideoClip;
 use crate::template::{
     Anchor, Animation, BackgroundSource, Direction, Fit, Idle, KenBurns, Keyframe, Pool, Region,
     Rgba, Subtitle, Transition, VPos,
@@ -31,7 +31,9 @@ enum Backdrop {
     /// Background (and, when it does not move, the product) composed and graded once.
     Plate(RgbaImage),
     Clip {
-        clip: Arc<VideoClip>,
+        clip: ClipFrames,
+        /// The background option, named by errors while streaming.
+        option: String,
         fit: Fit,
         pad: Rgba,
         looped: bool,
@@ -145,20 +147,15 @@ pub(super) fn prepare_segment(
                 let img = assets.image(p, "background", &bg.id)?;
                 Backdrop::Plate(ops::fit(&img, bw, bh, bg.fit, bg.pad))
             }
-            BackgroundSource::Video { path, looped, .. } => {
-                let clip = match assets.clips.get(path) {
-                    Some(Ok(c)) => c.clone(),
-                    Some(Err(e)) => {
-                        return Err(RenderError::Media {
-                            pool: "background",
-                            option: bg.id.clone(),
-                            source: e.clone(),
-                        })
-                    }
-                    None => unreachable!("Assets::load covers every planned clip"),
-                };
+            BackgroundSource::Video {
+                path,
+                looped,
+                start,
+            } => {
+                let clip = assets.clip(path, *start, &bg.id)?;
                 Backdrop::Clip {
                     clip,
+                    option: bg.id.clone(),
                     fit: bg.fit,
                     pad: bg.pad,
                     looped: *looped,
@@ -573,8 +570,9 @@ impl Segment {
     }
 
     /// Background and product at timeline frame `tf`, graded — the frame before any caption —
-    /// written over `out` (canvas-sized), so the executor can recycle frame buffers.
-    fn clean_plate_into(&self, tf: u32, out: &mut RgbaImage, fps: u32) {
+    /// written over `out` (canvas-sized), so the executor can recycle frame buffers. Fails
+    /// only when a streamed clip cannot be decoded.
+    fn clean_plate_into(&self, tf: u32, out: &mut RgbaImage, fps: u32) -> Result<(), RenderError> {
         let (w, h) = out.dimensions();
         let local = tf.saturating_sub(self.start);
         let (zoom, pan) = match &self.motion {
@@ -593,37 +591,42 @@ impl Segment {
             Backdrop::Plate(p) => out.copy_from_slice(p),
             Backdrop::Clip {
                 clip,
+                option,
                 fit,
                 pad,
                 looped,
             } => {
-                let n = clip.len().max(1) as u32;
-                let k = if *looped { local % n } else { local.min(n - 1) };
-                let src = clip.frame(k as usize);
-                // Grading the source frame before it is scaled up touches far fewer pixels.
-                let graded = self.look.as_ref().filter(|l| l.changes_colour()).map(|l| {
-                    let mut graded = src.clone();
-                    l.apply_layer(&mut graded);
-                    graded
-                });
-                let src = graded.as_ref().unwrap_or(src);
-                match &self.motion {
-                    Some(m) => {
-                        let (bw, bh) = (
-                            (w as f32 * m.max_zoom).ceil() as u32,
-                            (h as f32 * m.max_zoom).ceil() as u32,
-                        );
-                        window(&ops::fit_opaque(src, bw, bh, *fit, *pad), out);
+                clip.with_frame(local, *looped, |src| {
+                    // Grading the source frame before it is scaled up touches far fewer pixels.
+                    let graded = self.look.as_ref().filter(|l| l.changes_colour()).map(|l| {
+                        let mut graded = src.clone();
+                        l.apply_layer(&mut graded);
+                        graded
+                    });
+                    let src = graded.as_ref().unwrap_or(src);
+                    match &self.motion {
+                        Some(m) => {
+                            let (bw, bh) = (
+                                (w as f32 * m.max_zoom).ceil() as u32,
+                                (h as f32 * m.max_zoom).ceil() as u32,
+                            );
+                            window(&ops::fit_opaque(src, bw, bh, *fit, *pad), out);
+                        }
+                        None => ops::fit_opaque_into(src, out, *fit, *pad),
                     }
-                    None => ops::fit_opaque_into(src, out, *fit, *pad),
-                }
+                })
+                .map_err(|e| RenderError::Media {
+                    pool: "background",
+                    option: option.clone(),
+                    source: Arc::new(e),
+                })?;
                 if let Some(l) = &self.look {
                     l.apply_background(out);
                 }
             }
         }
         if self.plate_done {
-            return;
+            return Ok(());
         }
         if let Some(p) = &self.product {
             let mut pose = motion::pose_at(
@@ -641,10 +644,17 @@ impl Segment {
         if let Some(l) = &self.look {
             l.apply_picture(out);
         }
+        Ok(())
     }
 
-    pub(super) fn render_into(&self, tf: u32, out: &mut RgbaImage, fps: u32, still: bool) {
-        self.clean_plate_into(tf, out, fps);
+    pub(super) fn render_into(
+        &self,
+        tf: u32,
+        out: &mut RgbaImage,
+        fps: u32,
+        still: bool,
+    ) -> Result<(), RenderError> {
+        self.clean_plate_into(tf, out, fps)?;
         for t in &self.texts {
             t.caption.draw(out, tf, still);
         }
@@ -655,6 +665,7 @@ impl Segment {
         if let Some(l) = &self.look {
             l.apply_frame(out, tf);
         }
+        Ok(())
     }
 }
 

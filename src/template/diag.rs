@@ -87,8 +87,8 @@ impl Diagnostics {
             column: 1,
             span,
             severity,
-            message: message.into(),
-            hint,
+            message: escaped(message.into()),
+            hint: hint.map(escaped),
         });
     }
 
@@ -107,8 +107,8 @@ impl Diagnostics {
             column,
             span,
             severity,
-            message,
-            hint,
+            message: escaped(message),
+            hint: hint.map(escaped),
         });
     }
 
@@ -176,16 +176,29 @@ impl Diagnostics {
         if d.file != self.file {
             // In a file the template refers to: its own position, then where it is named.
             let (tl, tc) = line_col(&self.source, d.span.start);
-            let (file, line, this) = (d.file.display(), d.line, self.file.display());
+            let (file, this) = (shown_path(&d.file), shown_path(&self.file));
+            // Line 0: a whole file the template names indirectly (a font, by family), with
+            // no line of its own and no key to point at.
+            if d.line == 0 {
+                return plain(file);
+            }
+            let line = d.line;
             return plain(format!(
                 "{file}:{line}\n  = referenced from {this}:{tl}:{tc}"
             ));
         }
         if self.source.is_empty() && d.span.is_empty() {
             // Nothing to quote (e.g. the file could not be read): just the position and hint.
-            return plain(d.file.display().to_string());
+            return plain(shown_path(&d.file));
         }
-        let file = SimpleFile::new(d.file.display().to_string(), self.source.as_str());
+        if let Some(quote) = unquotable(&self.source, &d.span) {
+            // The snippet would pass hidden characters to the terminal (where a bidi override
+            // reorders the line and an escape sequence rewrites it) or print a huge line:
+            // position, the line escaped and cut, and the hint instead.
+            let (file, line, column) = (shown_path(&d.file), d.line, d.column);
+            return plain(format!("{file}:{line}:{column}\n  = line {line}: {quote}"));
+        }
+        let file = SimpleFile::new(shown_path(&d.file), self.source.as_str());
         let cs = match d.severity {
             Severity::Error => CsDiagnostic::error(),
             Severity::Warning => CsDiagnostic::warning(),
@@ -204,7 +217,7 @@ impl Diagnostics {
                 "{}: {}\n --> {}:{}:{}\n",
                 sev(d.severity),
                 d.message,
-                d.file.display(),
+                shown_path(&d.file),
                 d.line,
                 d.column
             );
@@ -233,13 +246,50 @@ impl fmt::Display for Diagnostics {
             .map(|(n, what)| count(n, what))
             .collect();
         if !counts.is_empty() {
-            writeln!(f, "{}: {}", self.file.display(), counts.join(", "))?;
+            writeln!(f, "{}: {}", shown_path(&self.file), counts.join(", "))?;
         }
         Ok(())
     }
 }
 
 impl std::error::Error for Diagnostics {}
+
+/// Messages and hints quote user text (paths, ids, copy): written out where it would hide
+/// or reorder characters (`crate::display`).
+fn escaped(s: String) -> String {
+    match crate::display::escape_for_display(&s) {
+        std::borrow::Cow::Borrowed(_) => s,
+        std::borrow::Cow::Owned(e) => e,
+    }
+}
+
+fn shown_path(p: &Path) -> String {
+    crate::display::escape_for_display(&p.display().to_string()).into_owned()
+}
+
+/// Lines longer than this are not quoted whole in a snippet.
+const SNIPPET_CHARS: usize = 200;
+
+/// `None` when the lines `span` covers can be quoted as they are; otherwise the first of them
+/// escaped and cut, for the plain form.
+fn unquotable(source: &str, span: &Range<usize>) -> Option<String> {
+    let start = source[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let end = source[span.end..]
+        .find('\n')
+        .map_or(source.len(), |i| span.end + i);
+    let mut lines = source[start..end]
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let bad = |l: &str| {
+        l.chars().nth(SNIPPET_CHARS).is_some()
+            || l.chars().any(|c| c != '\t' && crate::display::is_hidden(c))
+    };
+    if !lines.clone().any(bad) {
+        return None;
+    }
+    let first = lines.next().unwrap_or("");
+    Some(crate::display::shown(first, crate::display::QUOTE_CHARS).into_owned())
+}
 
 fn clamp(source: &str, span: Range<usize>) -> Range<usize> {
     let fix = |mut i: usize| {

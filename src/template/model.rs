@@ -91,6 +91,9 @@ pub struct Template {
     /// A region with no copy in its locale chain shows the option's default copy (see
     /// `default_copy_locale`) instead of failing validation (`--allow-fallback`).
     pub allow_fallback: bool,
+    /// Each input file (absolute) with the span of the value that first names it, so
+    /// problems found in the file later (`media::probe`) point at the template's key.
+    pub asset_refs: Vec<(PathBuf, std::ops::Range<usize>)>,
 }
 
 /// The option a region really uses: its `[region.override…]` version when it has one.
@@ -114,6 +117,14 @@ impl Template {
 
     pub fn audio_for<'a>(&'a self, region: &'a Region, i: usize) -> &'a Audio {
         overridden(&region.overrides.audio, &self.audio, i)
+    }
+
+    /// Where the template first names `path` (a byte range of its text).
+    pub fn asset_span(&self, path: &std::path::Path) -> Option<std::ops::Range<usize>> {
+        self.asset_refs
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, s)| s.clone())
     }
 
     /// Start of each scene in seconds, in the given play order (indices into `scenes`).

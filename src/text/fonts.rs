@@ -45,6 +45,7 @@ impl FontFace {
     ) -> Result<FontFace, TextError> {
         let face = ttf_parser::Face::parse(&data, index)
             .map_err(|e| TextError::bad_font(display_path(path, index), e))?;
+        check_tables(&data, index, path)?;
         let family = family.unwrap_or_else(|| family_name_of(&face).unwrap_or_default());
         let units_per_em = f32::from(face.units_per_em());
         // Typographic metrics when the font asks for them (USE_TYPO_METRICS), else hhea:
@@ -101,6 +102,34 @@ fn display_path(path: &Path, index: u32) -> String {
         path.display().to_string()
     } else {
         format!("{}#{index}", path.display())
+    }
+}
+
+/// Refuses a file whose table directory points past its end. ttf-parser treats such a table
+/// as absent, so a font cut short after its header parses and draws every glyph as
+/// nothing (`glyf` is the bulk of the file and often the part lost).
+fn check_tables(data: &[u8], index: u32, path: &Path) -> Result<(), TextError> {
+    let raw = ttf_parser::RawFace::parse(data, index)
+        .map_err(|e| TextError::bad_font(display_path(path, index), e))?;
+    // The directory is sorted by tag; the table the cut went through is the first one past
+    // the end in file order.
+    let end = |r: &ttf_parser::TableRecord| u64::from(r.offset) + u64::from(r.length);
+    let cut = raw
+        .table_records
+        .into_iter()
+        .filter(|r| end(r) > data.len() as u64)
+        .min_by_key(|r| r.offset);
+    match cut {
+        None => Ok(()),
+        Some(r) => Err(TextError::unusable_font(
+            display_path(path, index),
+            format!(
+                "truncated: its `{}` table ends at byte {} but the file has {} bytes",
+                String::from_utf8_lossy(&r.tag.to_bytes()).trim_end(),
+                end(&r),
+                data.len()
+            ),
+        )),
     }
 }
 

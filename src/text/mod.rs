@@ -44,13 +44,16 @@ pub use layout::{LaidLine, LaidRun, Layout, PlacedGlyph};
 pub use raster::Extent;
 pub use shape::{shape_run, Dir, RunProps, ShapedGlyph};
 
+use crate::display::Quoted;
 use crate::template::{Direction, Rgba};
 use layout::{clean_text, resolve_faces, Overflow, Prepared};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TextError {
     /// No family in the list has a glyph for a character.
-    #[error("no font has a glyph for {ch:?} (U+{code:04X}) in {text:?}; fonts tried: {tried}")]
+    /// The text is quoted escaped and cut (`crate::display::Quoted`): a 1 MB caption must not
+    /// make a 1 MB manifest entry.
+    #[error("no font has a glyph for {ch:?} (U+{code:04X}) in {}; fonts tried: {tried}", Quoted(.text))]
     MissingGlyph {
         text: String,
         ch: char,
@@ -68,7 +71,7 @@ pub enum TextError {
         source: Option<FontSource>,
     },
     /// Even at the minimum size the text does not fit its box.
-    #[error("text {text:?} does not fit in {max_w}×{max_h} px even at {min_size:.0} px")]
+    #[error("text {} does not fit in {max_w}×{max_h} px even at {min_size:.0} px", Quoted(.text))]
     DoesNotFit {
         text: String,
         max_w: u32,

@@ -211,14 +211,17 @@ fn jobs_1_and_2_give_identical_manifests() {
     );
     let ma = manifest(&p.path("a"));
     let mb = manifest(&p.path("b"));
-    // Everything the plan decides — order, names, ids, modules, tracking, verdicts — and every
-    // still image's bytes must match. H.264 bytes are compared by what a viewer gets (size,
-    // frames, duration): libx264 was seen to vary a few bytes between identical runs here
-    // (identical input frames, threads=1), which is tracked as a known issue.
+    // Everything the plan decides — order, names, ids, modules, tracking, verdicts — and the
+    // bytes of every still and of every video over a still background (x264 codes with a
+    // fixed number of slices, not frame threads, which varied between identical runs).
+    // Videos over a background clip still vary now and then, invisibly; compared by what a
+    // viewer gets (README, *Determinism*).
     let strip = |m: &serde_json::Value| -> serde_json::Value {
         let mut m = m.clone();
+        // The run record says when each run started and ended: the runs, not the outputs.
+        m.as_object_mut().unwrap().remove("run");
         for r in m["outputs"].as_array_mut().unwrap() {
-            if r["kind"] == "video" {
+            if crate::support::project::over_clip(r) {
                 r.as_object_mut().unwrap().remove("bytes");
                 r.as_object_mut().unwrap().remove("sha256");
             }
@@ -228,15 +231,18 @@ fn jobs_1_and_2_give_identical_manifests() {
     assert_eq!(
         strip(&ma),
         strip(&mb),
-        "same template, same manifest, whatever --jobs is"
+        "same template, same manifest and bytes, whatever --jobs is"
     );
-    let images = ma["outputs"]
+    let videos = ma["outputs"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|r| r["kind"] == "image")
+        .filter(|r| r["kind"] == "video" && !crate::support::project::over_clip(r))
         .count();
-    assert_eq!(images, 4, "image rows keep their sha256 in the comparison");
+    assert_eq!(
+        videos, 2,
+        "videos over a still keep their sha256 in the comparison"
+    );
 }
 
 #[test]
@@ -619,11 +625,11 @@ fn a_corrupt_input_is_reported_as_bad_input_in_manifest_and_events() {
             assert!(r["error_kind"].is_null(), "{r}");
         }
     }
-    // The CSV carries the kind in its last column.
+    // The CSV carries the kind in its column before the inputs (`path=sha256;…`, no comma).
     let csv = std::fs::read_to_string(p.path("out").join("manifest.csv")).unwrap();
     let mut lines = csv.lines();
-    assert!(lines.next().unwrap().ends_with(",error_kind"));
-    let kinds: Vec<&str> = lines.map(|l| l.rsplit(',').next().unwrap()).collect();
+    assert!(lines.next().unwrap().ends_with(",error_kind,inputs"));
+    let kinds: Vec<&str> = lines.map(|l| l.rsplit(',').nth(1).unwrap()).collect();
     assert_eq!(kinds.iter().filter(|k| **k == "bad_input").count(), 2);
 
     // The JSON event stream says the same for each failed job.

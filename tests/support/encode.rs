@@ -127,3 +127,45 @@ pub fn write_wav(path: &Path, rate: u32, channels: u16, samples: &[i16]) {
     }
     std::fs::write(path, b).unwrap();
 }
+
+/// Bits of a frame index [`index_frame`] draws: 6 bands, indices 0..64.
+pub const INDEX_BITS: u32 = 6;
+
+/// Frame `i` of a clip whose frames say their own index: [`INDEX_BITS`] horizontal bands,
+/// top band the lowest bit, white for 1 and black for 0 — coarse enough to survive scaling
+/// and two lossy encodes (read back with [`read_index`]).
+pub fn index_frame(w: u32, h: u32, i: u32) -> RgbaImage {
+    RgbaImage::from_fn(w, h, |_, y| {
+        let band = (y * INDEX_BITS / h).min(INDEX_BITS - 1);
+        if i >> band & 1 == 1 {
+            Rgba([255, 255, 255, 255])
+        } else {
+            Rgba([0, 0, 0, 255])
+        }
+    })
+}
+
+/// The index an [`index_frame`] shows, from the middle of each band (any size).
+pub fn read_index(img: &image::RgbImage) -> u32 {
+    let (w, h) = img.dimensions();
+    (0..INDEX_BITS)
+        .map(|b| {
+            let y = ((2 * b + 1) * h / (2 * INDEX_BITS)).min(h - 1);
+            let mean = (w / 4..w * 3 / 4)
+                .map(|x| img.get_pixel(x, y).0.iter().map(|&c| c as u32).sum::<u32>() / 3)
+                .sum::<u32>()
+                / (w / 2).max(1);
+            ((mean > 128) as u32) << b
+        })
+        .sum()
+}
+
+/// Encodes `frames` frames of [`index_frame`] with `audio`.
+pub fn encode_index_clip(path: &Path, s: &VideoSettings, frames: u32, audio: AudioPcm) {
+    let mut w = VideoWriter::create(path, s, &stamp(&[]), Arc::new(audio)).expect("create writer");
+    for i in 0..frames {
+        w.push(&index_frame(s.width, s.height, i))
+            .expect("push frame");
+    }
+    w.finish().expect("finish");
+}

@@ -159,3 +159,13 @@ pub fn decode_frames(mp4: &Path, dir: &Path) -> Vec<image::RgbImage> {
         .map(|f| image::open(f).unwrap().to_rgb8())
         .collect()
 }
+
+/// A manifest row of a video over a background clip: its bytes are not yet reproducible
+/// between runs (README, *Determinism*), so tests compare such rows without them.
+pub fn over_clip(row: &serde_json::Value) -> bool {
+    row["kind"] == "video"
+        && row["inputs"].as_array().is_some_and(|i| {
+            i.iter()
+                .any(|f| f["path"].as_str().is_some_and(|p| p.ends_with(".mp4")))
+        })
+}

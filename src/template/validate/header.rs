@@ -108,6 +108,7 @@ impl V<'_> {
             regions,
             dedup,
             allow_fallback: self.opts.allow_fallback,
+            asset_refs: std::mem::take(&mut self.asset_refs),
         })
     }
 

@@ -39,7 +39,12 @@ impl V<'_> {
         }
     }
 
-    pub(super) fn locale_map(&mut self, text: &S<LocaleText>) -> BTreeMap<String, String> {
+    /// Copy per locale; `what` names the option in messages (``subtitle `hook` ``).
+    pub(super) fn locale_map(
+        &mut self,
+        text: &S<LocaleText>,
+        what: &str,
+    ) -> BTreeMap<String, String> {
         let mut map = BTreeMap::new();
         for (loc, copy) in &text.value {
             self.locale(loc, LOCALE_EXAMPLES);
@@ -48,6 +53,18 @@ impl V<'_> {
                     &copy.span,
                     format!("empty copy for locale `{}`", loc.value),
                     Some("write the text, or remove the locale".to_string()),
+                );
+            }
+            if let Some((_, c)) = crate::display::forbidden_in_copy(&copy.value) {
+                let at = char_span(self.dx.source(), &copy.span, c);
+                self.err(
+                    &at,
+                    format!(
+                        "`{}` copy of {what} contains {}, an invisible control that makes the text show differently from how it reads",
+                        loc.value,
+                        crate::display::describe_char(c)
+                    ),
+                    Some(HIDDEN_HINT.to_string()),
                 );
             }
             map.insert(loc.value.clone(), copy.value.clone());
@@ -162,6 +179,36 @@ impl V<'_> {
             );
         }
     }
+}
+
+/// Why a hidden control in copy is an error rather than something quietly removed: a
+/// reviewer approved the text they read, and either way the screen would differ from it.
+pub(super) const HIDDEN_HINT: &str = "delete the character (most editors do not show it); \
+     right-to-left copy needs no controls: the region's direction lays it out";
+
+/// Where `c` is written inside the string literal at `literal`: the character itself, or its
+/// TOML escape (`\u202E`, `\U0000202E`), so the diagnostic's line and column point at it; the
+/// whole literal when neither is found.
+fn char_span(source: &str, literal: &Range<usize>, c: char) -> Range<usize> {
+    let Some(text) = source.get(literal.clone()) else {
+        return literal.clone();
+    };
+    let code = c as u32;
+    let forms = [
+        c.to_string(),
+        format!("\\u{code:04X}"),
+        format!("\\u{code:04x}"),
+        format!("\\U{code:08X}"),
+        format!("\\U{code:08x}"),
+    ];
+    forms
+        .iter()
+        .filter_map(|f| text.find(f.as_str()).map(|i| (i, f.len())))
+        .min()
+        .map_or_else(
+            || literal.clone(),
+            |(i, len)| literal.start + i..literal.start + i + len,
+        )
 }
 
 #[cfg(test)]

@@ -118,6 +118,8 @@ struct V<'a> {
     /// The `[[scene]]` ids as written, for references checked before the scenes themselves
     /// (a sound effect's `scene`).
     scene_ids: Vec<String>,
+    /// Where each input file is first named, for `Template::asset_span`.
+    asset_refs: Vec<(PathBuf, Range<usize>)>,
 }
 
 pub(crate) fn validate(
@@ -170,6 +172,7 @@ pub(crate) fn validate(
         root,
         canon_root,
         luts: HashMap::new(),
+        asset_refs: Vec::new(),
         scene_ids: raw
             .scene
             .iter()

@@ -16,7 +16,7 @@ impl V<'_> {
         let text = b
             .text
             .as_ref()
-            .map(|t| self.locale_map(t))
+            .map(|t| self.locale_map(t, &format!("badge `{id}`")))
             .unwrap_or_default();
         if let Some(t) = &b.text {
             let what = Localised {
@@ -107,7 +107,11 @@ impl V<'_> {
             ("price", &e.price),
             ("cta", &e.cta),
         ] {
-            let map = t.as_ref().map(|t| self.locale_map(t)).unwrap_or_default();
+            let option = format!("end card `{id}` ({what})");
+            let map = t
+                .as_ref()
+                .map(|t| self.locale_map(t, &option))
+                .unwrap_or_default();
             if let Some(t) = t {
                 let thing = format!("{what} copy");
                 let localised = Localised {

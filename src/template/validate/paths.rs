@@ -70,8 +70,13 @@ impl V<'_> {
         }
         let canon = path.canonicalize().unwrap_or(path);
         let resolves = format!("it resolves to {}; ", canon.display());
-        self.inside_root(v, &canon, "asset", &resolves)
-            .then_some(canon)
+        if !self.inside_root(v, &canon, "asset", &resolves) {
+            return None;
+        }
+        if !self.asset_refs.iter().any(|(p, _)| *p == canon) {
+            self.asset_refs.push((canon.clone(), v.span.clone()));
+        }
+        Some(canon)
     }
 
     /// Whether `path` stays inside the root (or may leave it); otherwise "`what` `v` is outside

@@ -76,7 +76,7 @@ impl V<'_> {
     ) -> BTreeMap<String, String> {
         match (&s.text, &s.lines) {
             (Some(t), None) => {
-                let m = self.locale_map(t);
+                let m = self.locale_map(t, &format!("subtitle `{id}`"));
                 self.copy_length(id, t, limits);
                 copies.push((t.span.clone(), m.clone()));
                 m
@@ -121,7 +121,7 @@ impl V<'_> {
             let (start, end) = self.line_times(line, duration);
             let text = match &line.text {
                 Some(t) => {
-                    let m = self.locale_map(t);
+                    let m = self.locale_map(t, &format!("subtitle `{id}`"));
                     // Checked twice, so a long line warns twice: kept as it was when the
                     // validator was split up (see the T10 report).
                     self.copy_length(id, t, limits);
@@ -198,7 +198,7 @@ impl V<'_> {
             let Some(path) = self.asset(file) else {
                 continue;
             };
-            if let Some(cues) = self.caption_file(&path, file, duration) {
+            if let Some(cues) = self.caption_file(&path, file, id, duration) {
                 let text: Vec<&str> = cues.iter().map(|c| c.text.as_str()).collect();
                 joined.insert(loc.value.clone(), text.join("\n"));
                 captions.insert(loc.value.clone(), cues);
@@ -283,6 +283,7 @@ impl V<'_> {
         &mut self,
         path: &Path,
         file: &S<String>,
+        id: &str,
         duration: f64,
     ) -> Option<Vec<Cue>> {
         // Diagnostics show the path as the template wrote it, joined to its directory.
@@ -342,7 +343,21 @@ impl V<'_> {
             );
             return None;
         }
-        let ok = self.check_cues(&cues, &shown, file, duration);
+        let mut ok = self.check_cues(&cues, &shown, file, duration);
+        for c in &cues {
+            if let Some((at, ch)) = crate::display::forbidden_in_copy(&c.cue.text) {
+                // The text starts on the line after the cue's timing.
+                let line = c.line + 1 + c.cue.text[..at].matches('\n').count();
+                let msg = format!(
+                    "caption of subtitle `{id}` contains {}, an invisible control that makes the text show differently from how it reads",
+                    crate::display::describe_char(ch)
+                );
+                let hint = Some(super::locale::HIDDEN_HINT.to_string());
+                self.dx
+                    .in_file(Severity::Error, &shown, line, file.span.clone(), msg, hint);
+                ok = false;
+            }
+        }
         ok.then(|| cues.into_iter().map(|c| c.cue).collect())
     }
 

@@ -1,0 +1,91 @@
+//! Which input files one output is made of, with their sha256, so the manifest can tell an
+//! auditor which footage, music and pictures went into each file.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{AssetHashes, Job};
+use crate::preset::{Preset, PresetKind};
+use crate::template::{default_copy_locale, locale_lookup, Pool, Template};
+
+/// One input of one output: its path (relative to the template's directory when inside
+/// it, as the template wrote it) and the sha256 of its bytes, hashed once per run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputFile {
+    pub path: String,
+    pub sha256: String,
+}
+
+/// The files the job's choices use, in pool order (backgrounds, products, effects' LUTs,
+/// then for videos music, voice-over, sound effects, end-card logo), each once. A
+/// background a preset replaces (`white_background`) is left out: it is not in the file.
+pub fn job_inputs(
+    t: &Template,
+    job: &Job,
+    preset: Option<&Preset>,
+    hashes: &AssetHashes,
+) -> Vec<InputFile> {
+    job_input_paths(t, job, preset)
+        .into_iter()
+        .map(|p| InputFile {
+            path: shown(&t.root, &p),
+            sha256: hashes.get(&p).to_string(),
+        })
+        .collect()
+}
+
+/// The canonical paths behind [`job_inputs`].
+pub fn job_input_paths(t: &Template, job: &Job, preset: Option<&Preset>) -> Vec<PathBuf> {
+    let Some(region) = t.regions.iter().find(|r| r.code == job.region) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = Vec::new();
+    if !preset.is_some_and(|p| p.rules.white_background) {
+        for i in job.choices.uses(t, Pool::Background) {
+            paths.extend(t.background_for(region, i).source.path().cloned());
+        }
+    }
+    for i in job.choices.uses(t, Pool::Product) {
+        paths.push(t.product_for(region, i).source.clone());
+    }
+    for i in job.choices.uses(t, Pool::Effects) {
+        paths.extend(
+            t.effects_for(region, i)
+                .lut
+                .as_ref()
+                .map(|l| l.path.clone()),
+        );
+    }
+    if job.kind == PresetKind::Video {
+        if let Some(i) = job.choices.audio {
+            let a = t.audio_for(region, i);
+            paths.extend(a.source.clone());
+            let voice = locale_lookup(&a.voiceover, region).ok().or_else(|| {
+                // The renderer's fallback: the default locale's voice when allowed.
+                t.allow_fallback
+                    .then(|| default_copy_locale(&a.voiceover))
+                    .flatten()
+                    .and_then(|l| a.voiceover.get(l))
+            });
+            paths.extend(voice.cloned());
+            paths.extend(a.sfx.iter().map(|s| s.source.clone()));
+        }
+        if let Some(i) = job.choices.end_card {
+            paths.extend(t.end_cards[i].logo.clone());
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    paths.retain(|p| seen.insert(p.clone()));
+    paths
+}
+
+/// Relative to the template's directory when inside it (so manifests do not depend on
+/// where the project sits), else absolute. Both are canonical already (validation
+/// resolves them), so no file system call per job.
+fn shown(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root)
+        .unwrap_or(p)
+        .to_string_lossy()
+        .replace('\\', "/")
+}

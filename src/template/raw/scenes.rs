@@ -18,22 +18,22 @@ pub type RawOrders = S<Vec<S<Vec<S<String>>>>>;
 
 raw_table! {
     pub struct RawScene {
-        id: str = "id",
-        duration: num = "duration",
-        background: str_list = "background",
-        product: str_list = "product",
-        subtitle: str_list = "subtitle",
-        effects: str_list = "effects",
-        badge: str_list = "badge",
-        transition: transition = "transition",
+        id: str,
+        duration: num,
+        background: str_list,
+        product: str_list,
+        subtitle: str_list,
+        effects: str_list,
+        badge: str_list,
+        transition: transition,
     }
 
     /// The table form; `transition = "crossfade"` is read as a `type` alone.
     pub struct RawTransition {
         kind: str = "type",
-        duration: num = "duration" in within(In(0.0, 5.0), "seconds in {}"),
-        color: str = "color",
-        easing: easing = "easing",
+        duration: num in within(In(0.0, 5.0), "seconds in {}"),
+        color: str,
+        easing: easing,
     }
 }
 

@@ -102,6 +102,30 @@ macro_rules! raw_scalar {
     };
 }
 
+/// A key's name: the field's own, unless the declaration writes another (`= "loop"`).
+macro_rules! raw_key {
+    ($field:ident) => {
+        stringify!($field)
+    };
+    ($field:ident $key:literal) => {
+        $key
+    };
+}
+
+/// A ranged key's accessor, returning its `Ranged`; nothing for a key without a rule.
+macro_rules! raw_ranged {
+    ($field:ident $kind:ident [$($key:literal)?] []) => {};
+    ($field:ident $kind:ident [$($key:literal)?] [$rule:expr]) => {
+        pub fn $field(&self) -> $crate::template::raw::Ranged<'_, raw_scalar!($kind)> {
+            $crate::template::raw::Ranged {
+                value: self.$field.as_ref(),
+                key: raw_key!($field $($key)?),
+                rule: $rule,
+            }
+        }
+    };
+}
+
 /// Reads one key of table `$t` with the reader its kind names.
 macro_rules! raw_read {
     ($t:ident, $dx:ident, $key:expr, table<$ty:ty>) => {
@@ -135,8 +159,9 @@ macro_rules! raw_read {
 }
 
 /// Declares raw tables, one line per key:
-/// `field: kind = "key"` or, for a number validation range-checks,
-/// `field: num = "key" in within(In(0.0, 1.0), "hint with {} for the range")`.
+/// `field: kind` (the key is the field's name), `field: kind = "key"` (it is not) or, for a
+/// number validation range-checks, `field: num in within(In(0.0, 1.0), "hint with {} for the
+/// range")`.
 /// Each table gets `KEYS` (its allowed keys, in order), `read` (unknown keys, then every key
 /// in order), `empty` (no key written) and, per ranged key, a method of the field's name
 /// returning its `Ranged`. A `later<T>` field is allowed but filled by the caller.
@@ -146,7 +171,7 @@ macro_rules! raw_table {
         pub struct $name:ident {
             $(
                 $(#[$fmeta:meta])*
-                $field:ident: $kind:ident $(<$arg:ty>)? $(($read:path))? = $key:literal
+                $field:ident: $kind:ident $(<$arg:ty>)? $(($read:path))? $(= $key:literal)?
                     $(in $rule:expr)?
             ),* $(,)?
         }
@@ -161,7 +186,7 @@ macro_rules! raw_table {
         }
 
         impl $name {
-            pub const KEYS: &'static [&'static str] = &[$($key),*];
+            pub const KEYS: &'static [&'static str] = &[$(raw_key!($field $($key)?)),*];
 
             pub(in $crate::template::raw) fn read(
                 t: &$crate::template::raw::Obj<'_>,
@@ -170,7 +195,9 @@ macro_rules! raw_table {
                 t.keys(dx, Self::KEYS);
                 Self {
                     span: t.span.clone(),
-                    $( $field: raw_read!(t, dx, $key, $kind $(<$arg>)? $(($read))?), )*
+                    $( $field: raw_read!(
+                        t, dx, raw_key!($field $($key)?), $kind $(<$arg>)? $(($read))?
+                    ), )*
                 }
             }
 
@@ -183,15 +210,7 @@ macro_rules! raw_table {
                 }
             }
 
-            $($(
-                pub fn $field(&self) -> $crate::template::raw::Ranged<'_, raw_scalar!($kind)> {
-                    $crate::template::raw::Ranged {
-                        value: self.$field.as_ref(),
-                        key: $key,
-                        rule: $rule,
-                    }
-                }
-            )?)*
+            $( raw_ranged!($field $kind [$($key)?] [$($rule)?]); )*
         }
     )*};
 }

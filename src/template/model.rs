@@ -12,6 +12,28 @@ use serde::Serialize;
 
 pub use super::lut::Lut;
 
+/// An enum a template names: each variant declared once with the name a template writes
+/// (and serialises) for it. `NAMES` lists (name, variant) in declaration order, the order
+/// hints list them in.
+macro_rules! named {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = $key:literal, )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+        pub enum $name {
+            $( $(#[$vmeta])* #[serde(rename = $key)] $variant, )*
+        }
+
+        impl $name {
+            pub const NAMES: &'static [(&'static str, $name)] = &[$(($key, $name::$variant)),*];
+        }
+    };
+}
+
 /// RGBA colour, straight (not premultiplied) alpha.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Rgba(pub [u8; 4]);
@@ -49,12 +71,13 @@ impl Rgba {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Video,
-    Image,
-    Both,
+named! {
+    #[derive(Copy)]
+    pub enum Kind {
+        Video = "video",
+        Image = "image",
+        Both = "both",
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -190,11 +213,11 @@ pub struct Output {
     pub landing_url: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    Ltr,
-    Rtl,
+named! {
+    pub enum Direction {
+        Ltr = "ltr",
+        Rtl = "rtl",
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -305,15 +328,16 @@ impl Pool {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Fit {
-    /// Fill the canvas, cropping the overflow.
-    Cover,
-    /// Fit inside the canvas, padding with the pad colour.
-    Contain,
-    /// Fit inside, padding with a blurred, covering copy of the same picture.
-    BlurPad,
+named! {
+    #[derive(Copy)]
+    pub enum Fit {
+        /// Fill the canvas, cropping the overflow.
+        Cover = "cover",
+        /// Fit inside the canvas, padding with the pad colour.
+        Contain = "contain",
+        /// Fit inside, padding with a blurred, covering copy of the same picture.
+        BlurPad = "blur-pad",
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -354,18 +378,19 @@ impl BackgroundSource {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Anchor {
-    Center,
-    Top,
-    Bottom,
-    Left,
-    Right,
-    TopLeft,
-    TopRight,
-    BottomLeft,
-    BottomRight,
+named! {
+    #[derive(Copy)]
+    pub enum Anchor {
+        Center = "center",
+        Top = "top",
+        Bottom = "bottom",
+        Left = "left",
+        Right = "right",
+        TopLeft = "top-left",
+        TopRight = "top-right",
+        BottomLeft = "bottom-left",
+        BottomRight = "bottom-right",
+    }
 }
 
 impl Anchor {
@@ -429,12 +454,13 @@ pub struct Product {
     pub parallax: f32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VPos {
-    Top,
-    Center,
-    Bottom,
+named! {
+    #[derive(Copy)]
+    pub enum VPos {
+        Top = "top",
+        Center = "center",
+        Bottom = "bottom",
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -472,16 +498,17 @@ pub struct Cue {
     pub marks: Vec<(usize, f64)>,
 }
 
-/// How each caption (timed line, cue, or whole-duration text) enters and leaves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Animation {
-    None,
-    Fade,
-    Pop,
-    Slide,
-    Typewriter,
-    Karaoke,
+named! {
+    /// How each caption (timed line, cue, or whole-duration text) enters and leaves.
+    #[derive(Copy)]
+    pub enum Animation {
+        None = "none",
+        Fade = "fade",
+        Pop = "pop",
+        Slide = "slide",
+        Typewriter = "typewriter",
+        Karaoke = "karaoke",
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -550,12 +577,14 @@ pub struct Vignette {
     pub softness: f32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BlurTarget {
-    /// The background layer only, before the product is composed: the product stays sharp.
-    Background,
-    /// The composed picture (background and product); captions stay legible.
-    Frame,
+named! {
+    #[derive(Copy)]
+    pub enum BlurTarget {
+        /// The background layer only, before the product is composed: the product stays sharp.
+        Background = "background",
+        /// The composed picture (background and product); captions stay legible.
+        Frame = "frame",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -703,12 +732,13 @@ pub struct Sfx {
     pub scene: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DedupPolicy {
-    Reject,
-    Warn,
-    Off,
+named! {
+    #[derive(Copy)]
+    pub enum DedupPolicy {
+        Reject = "reject",
+        Warn = "warn",
+        Off = "off",
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -841,17 +871,18 @@ impl Scene {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BadgeShape {
-    /// Rounded rectangle (price tag).
-    Tag,
-    Pill,
-    Circle,
-    /// A star burst ("-50 %").
-    Burst,
-    /// A diagonal corner ribbon.
-    Ribbon,
+named! {
+    #[derive(Copy)]
+    pub enum BadgeShape {
+        /// Rounded rectangle (price tag).
+        Tag = "tag",
+        Pill = "pill",
+        Circle = "circle",
+        /// A star burst ("-50 %").
+        Burst = "burst",
+        /// A diagonal corner ribbon.
+        Ribbon = "ribbon",
+    }
 }
 
 /// A sticker: a shape with copy, anchored in the safe zone, popping in at `start`.

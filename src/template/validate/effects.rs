@@ -117,10 +117,7 @@ impl V<'_> {
             target: self.pick(
                 b.target.as_ref(),
                 "blur target",
-                &[
-                    ("background", BlurTarget::Background),
-                    ("frame", BlurTarget::Frame),
-                ],
+                BlurTarget::NAMES,
                 BlurTarget::Background,
             ),
         }

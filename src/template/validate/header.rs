@@ -193,12 +193,7 @@ impl V<'_> {
             _ => Kind::Both,
         };
         let Some(k) = &h.kind else { return default };
-        let kinds = [
-            ("video", Kind::Video),
-            ("image", Kind::Image),
-            ("both", Kind::Both),
-        ];
-        let kind = self.pick(Some(k), "kind", &kinds, default);
+        let kind = self.pick(Some(k), "kind", Kind::NAMES, default);
         for (id, span) in presets {
             let Some(p) = self.presets.get(id) else {
                 continue;

@@ -10,21 +10,9 @@ pub(super) const EASINGS: &[(&str, Easing)] = &[
     ("ease-out-back", Easing::EaseOutBack),
 ];
 
-pub(super) const ANCHORS: &[(&str, Anchor)] = &[
-    ("center", Anchor::Center),
-    ("top", Anchor::Top),
-    ("bottom", Anchor::Bottom),
-    ("left", Anchor::Left),
-    ("right", Anchor::Right),
-    ("top-left", Anchor::TopLeft),
-    ("top-right", Anchor::TopRight),
-    ("bottom-left", Anchor::BottomLeft),
-    ("bottom-right", Anchor::BottomRight),
-];
-
 impl V<'_> {
     pub(super) fn anchor(&mut self, a: Option<&S<String>>, default: Anchor) -> Anchor {
-        self.pick(a, "anchor", ANCHORS, default)
+        self.pick(a, "anchor", Anchor::NAMES, default)
     }
 
     pub(super) fn easing(&mut self, e: Option<&RawEasing>, default: Easing) -> Easing {

@@ -201,15 +201,10 @@ impl V<'_> {
         let Some(d) = raw else {
             return DedupSpec::default();
         };
-        let policies = [
-            ("reject", DedupPolicy::Reject),
-            ("warn", DedupPolicy::Warn),
-            ("off", DedupPolicy::Off),
-        ];
         let policy = self.pick(
             d.policy.as_ref(),
             "dedup policy",
-            &policies,
+            DedupPolicy::NAMES,
             DedupPolicy::Warn,
         );
         let library = d.library.as_ref().and_then(|l| self.output_path(l));

@@ -5,14 +5,12 @@ use super::*;
 impl V<'_> {
     /// One `[[badge]]` option.
     pub(super) fn badge(&mut self, b: &RawBadge, id: String, regions: &[Region]) -> Badge {
-        let shapes = [
-            ("tag", BadgeShape::Tag),
-            ("pill", BadgeShape::Pill),
-            ("circle", BadgeShape::Circle),
-            ("burst", BadgeShape::Burst),
-            ("ribbon", BadgeShape::Ribbon),
-        ];
-        let shape = self.pick(b.shape.as_ref(), "badge shape", &shapes, BadgeShape::Tag);
+        let shape = self.pick(
+            b.shape.as_ref(),
+            "badge shape",
+            BadgeShape::NAMES,
+            BadgeShape::Tag,
+        );
         let text = b
             .text
             .as_ref()
@@ -26,12 +24,6 @@ impl V<'_> {
             };
             self.check_locales(&what, &id, &t.span, &text, regions);
         }
-        let animations = [
-            ("none", Animation::None),
-            ("fade", Animation::Fade),
-            ("pop", Animation::Pop),
-            ("slide", Animation::Slide),
-        ];
         let start = self.num(b.start(), "start", 0.0);
         let end = b.end.as_ref().map(|e| {
             if e.value <= start {
@@ -63,7 +55,7 @@ impl V<'_> {
             animation: self.pick(
                 b.animation.as_ref(),
                 "badge animation",
-                &animations,
+                &Animation::NAMES[..4],
                 Animation::Pop,
             ),
             id,

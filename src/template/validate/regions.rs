@@ -66,11 +66,7 @@ impl V<'_> {
         let fallback = self.region_fallback(d, builtin);
         let direction = match &d.direction {
             Some(dir) => self
-                .enum_val(
-                    dir,
-                    "direction",
-                    &[("ltr", Direction::Ltr), ("rtl", Direction::Rtl)],
-                )
+                .enum_val(dir, "direction", Direction::NAMES)
                 .unwrap_or(Direction::Ltr),
             None => direction_of(&locale),
         };

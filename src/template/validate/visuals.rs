@@ -23,12 +23,7 @@ impl V<'_> {
     fn background(&mut self, b: &RawBackground, id: String) -> Background {
         self.source_keys(b, &id);
         let source = self.source(b, &id);
-        let fits = [
-            ("cover", Fit::Cover),
-            ("contain", Fit::Contain),
-            ("blur-pad", Fit::BlurPad),
-        ];
-        let fit = self.pick(b.fit.as_ref(), "fit", &fits, Fit::Cover);
+        let fit = self.pick(b.fit.as_ref(), "fit", Fit::NAMES, Fit::Cover);
         let pad = self.color(b.pad.as_ref(), Rgba::BLACK);
         let motion = self.ken_burns(b.motion.as_ref());
         Background {

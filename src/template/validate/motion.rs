@@ -156,7 +156,7 @@ impl V<'_> {
         for (i, p) in [&m.from, &m.to].into_iter().enumerate() {
             if let Some(p) = p
                 .as_ref()
-                .filter(|p| self.pair_within(p, |v| !(v.abs() > 0.5), "pan", hint))
+                .filter(|p| self.pair_within(p, |v| v.is_nan() || v.abs() <= 0.5, "pan", hint))
             {
                 pan[i] = (p.value.0 as f32, p.value.1 as f32);
             }
@@ -288,7 +288,7 @@ impl V<'_> {
         let offset = k.offset.as_ref().map(|o| o.value).unwrap_or((0.0, 0.0));
         if let Some(o) = &k.offset {
             let hint = "fractions of the canvas, -2..=2";
-            self.pair_within(o, |v| !(v.abs() > 2.0), "keyframe offset", hint);
+            self.pair_within(o, |v| v.is_nan() || v.abs() <= 2.0, "keyframe offset", hint);
         }
         Keyframe {
             t,

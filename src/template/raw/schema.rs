@@ -18,6 +18,8 @@ pub enum Bound {
     KeyAbove(f64, f64),
     /// `x >= lo`, printed `≥ lo`.
     AtLeast(f64),
+    /// `-lim..=lim`, as `!(|x| > lim)`: a NaN passes, as it always has for offsets.
+    Abs(f64),
 }
 
 impl Bound {
@@ -26,6 +28,7 @@ impl Bound {
             Bound::In(lo, hi) => (lo..=hi).contains(&x),
             Bound::Above(lo, hi) | Bound::KeyAbove(lo, hi) => x > lo && x <= hi,
             Bound::AtLeast(lo) => x >= lo,
+            Bound::Abs(lim) => x.is_nan() || x.abs() <= lim,
         }
     }
 
@@ -35,6 +38,7 @@ impl Bound {
             Bound::Above(lo, hi) => format!("({lo}, {hi}]"),
             Bound::KeyAbove(lo, hi) => format!("{lo} < {key} <= {hi}"),
             Bound::AtLeast(lo) => format!("≥ {lo}"),
+            Bound::Abs(lim) => format!("-{lim}..={lim}"),
         }
     }
 }
@@ -99,6 +103,9 @@ macro_rules! raw_scalar {
     };
     (int) => {
         i64
+    };
+    (pair) => {
+        (f64, f64)
     };
 }
 

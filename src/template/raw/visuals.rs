@@ -43,9 +43,9 @@ raw_table! {
 
     /// A background's Ken Burns move.
     pub struct RawKenBurns {
-        zoom: pair,
-        from: pair,
-        to: pair,
+        zoom: pair in within(In(1.0, 4.0), "start and end zoom in {} (1 = the fitted picture)"),
+        from: pair in within(Abs(0.5), "pan offsets are fractions of the canvas, {}"),
+        to: pair in within(Abs(0.5), "pan offsets are fractions of the canvas, {}"),
         easing: easing,
     }
 
@@ -62,7 +62,7 @@ raw_table! {
 
     pub struct RawKeyframe {
         t: num,
-        offset: pair,
+        offset: pair in within(Abs(2.0), "fractions of the canvas, {}"),
         scale: num in within(In(0.0, 10.0), "{} (1 = as placed)"),
         rotation: num in within(In(-3600.0, 3600.0), "degrees"),
         opacity: num in within(In(0.0, 1.0), "{}"),

@@ -124,41 +124,34 @@ impl V<'_> {
         }
     }
 
-    /// Whether both numbers of `p` are `ok`; otherwise "`what` [x, y] is out of range".
-    pub(super) fn pair_within(
+    /// A written pair within its declared range (`Some(Some(..))`), out of it (`Some(None)`,
+    /// after "`what` [x, y] is out of range"), or absent (`None`).
+    pub(super) fn pair(
         &mut self,
-        p: &S<(f64, f64)>,
-        ok: impl Fn(f64) -> bool,
+        r: Ranged<'_, (f64, f64)>,
         what: &str,
-        hint: &str,
-    ) -> bool {
+    ) -> Option<Option<(f64, f64)>> {
+        let p = r.value?;
         let (x, y) = p.value;
-        if !(ok(x) && ok(y)) {
+        if !(r.contains(x) && r.contains(y)) {
             let msg = format!("{what} [{x}, {y}] is out of range");
-            self.err(&p.span, msg, Some(hint.to_string()));
-            return false;
+            self.err(&p.span, msg, Some(r.expected()));
+            return Some(None);
         }
-        true
+        Some(Some(p.value))
     }
 
     pub(super) fn ken_burns(&mut self, m: Option<&RawKenBurns>) -> Option<KenBurns> {
         let m = m?;
-        let hint = "start and end zoom in 1..=4 (1 = the fitted picture)";
-        let zoom = match &m.zoom {
-            Some(z) if self.pair_within(z, |v| (1.0..=4.0).contains(&v), "zoom", hint) => {
-                (z.value.0 as f32, z.value.1 as f32)
-            }
-            Some(_) => (1.0, 1.0),
+        let zoom = match self.pair(m.zoom(), "zoom") {
+            Some(Some(z)) => (z.0 as f32, z.1 as f32),
+            Some(None) => (1.0, 1.0),
             None => (1.0, 1.1),
         };
         let mut pan = [(0.0f32, 0.0f32); 2];
-        let hint = "pan offsets are fractions of the canvas, -0.5..=0.5";
-        for (i, p) in [&m.from, &m.to].into_iter().enumerate() {
-            if let Some(p) = p
-                .as_ref()
-                .filter(|p| self.pair_within(p, |v| v.is_nan() || v.abs() <= 0.5, "pan", hint))
-            {
-                pan[i] = (p.value.0 as f32, p.value.1 as f32);
+        for (i, p) in [m.from(), m.to()].into_iter().enumerate() {
+            if let Some(Some(p)) = self.pair(p, "pan") {
+                pan[i] = (p.0 as f32, p.1 as f32);
             }
         }
         let easing = self.easing(m.easing.as_ref(), Easing::EaseInOut);
@@ -286,10 +279,7 @@ impl V<'_> {
             }
         };
         let offset = k.offset.as_ref().map(|o| o.value).unwrap_or((0.0, 0.0));
-        if let Some(o) = &k.offset {
-            let hint = "fractions of the canvas, -2..=2";
-            self.pair_within(o, |v| v.is_nan() || v.abs() <= 2.0, "keyframe offset", hint);
-        }
+        self.pair(k.offset(), "keyframe offset");
         Keyframe {
             t,
             offset: (offset.0 as f32, offset.1 as f32),

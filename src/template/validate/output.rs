@@ -99,26 +99,12 @@ impl V<'_> {
                 landing_url: None,
             };
         };
-        let name = match &o.name {
-            Some(n) => {
-                self.pattern(n, "name");
-                n.value.clone()
-            }
-            None => DEFAULT_NAME.into(),
-        };
-        let image_name = match &o.image_name {
-            Some(n) => {
-                self.pattern(n, "image_name");
-                n.value.clone()
-            }
-            None => DEFAULT_IMAGE_NAME.into(),
-        };
+        let name = o.name.as_ref().map(|n| self.pattern(n, "name"));
+        let image_name = o.image_name.as_ref().map(|n| self.pattern(n, "image_name"));
         let mut tracking = BTreeMap::new();
-        if let Some(t) = &o.tracking {
-            for (k, v) in &t.value {
-                self.pattern(v, &format!("tracking.{}", k.value));
-                tracking.insert(k.value.clone(), v.value.clone());
-            }
+        for (k, v) in o.tracking.iter().flat_map(|t| &t.value) {
+            let v = self.pattern(v, &format!("tracking.{}", k.value));
+            tracking.insert(k.value.clone(), v);
         }
         let landing_url = o.landing_url.as_ref().map(|u| {
             if !(u.value.starts_with("https://") || u.value.starts_with("http://"))
@@ -133,21 +119,26 @@ impl V<'_> {
                     ),
                 );
             }
-            self.pattern(u, "landing_url");
-            u.value.clone()
+            self.pattern(u, "landing_url")
         });
         Output {
             presets,
-            name,
-            image_name,
+            name: name.unwrap_or_else(|| DEFAULT_NAME.into()),
+            image_name: image_name.unwrap_or_else(|| DEFAULT_IMAGE_NAME.into()),
             tracking,
             landing_url,
         }
     }
 
+    /// The pattern `v`, its `{placeholder}`s checked (see `placeholders`).
+    pub(super) fn pattern(&mut self, v: &S<String>, what: &str) -> String {
+        self.placeholders(v, what);
+        v.value.clone()
+    }
+
     /// Checks `{placeholder}`s, pointing at the exact placeholder when the string literal has
     /// no escapes (so source offsets equal value offsets).
-    pub(super) fn pattern(&mut self, v: &S<String>, what: &str) {
+    fn placeholders(&mut self, v: &S<String>, what: &str) {
         let lit = self.dx_source().get(v.span.clone()).unwrap_or("");
         let inner_start =
             if (lit.starts_with('"') && !lit.starts_with("\"\"\"") && !lit.contains('\\'))

@@ -3,7 +3,7 @@
 #   make deps    install system packages (Debian 12; idempotent, fast when done)
 #   make build   release build of the `factory` binary
 #   make demo    deps + build + render templates/demo.toml into out/demo
-#   make test    deps + cargo test (what CI runs, via .ci/run)
+#   make test    deps + cargo test + the PostgreSQL library tests on a throw-away server
 #   make bench   deps + cargo bench (+ scripts/bench-batch.sh when present)
 #   make lint    clippy with -D warnings + rustfmt check + lint-deploy
 #   make lint-deploy  Dockerfile, Kubernetes and GitHub Actions files against their schemas
@@ -49,11 +49,14 @@ demo: deps build
 	@echo "  files:"
 	@find $(DEMO_OUT) -type f ! -name 'manifest.*' ! -name '.*' -printf '    %p  (%s bytes)\n' | sort
 
+# The PostgreSQL tests are #[ignore]d for a bare `cargo test` (they need a server); here they
+# run with one started on a free local port and stopped afterwards, also when a test fails.
 test: deps
-	$(CARGO) test $(LOCKED)
+	bash scripts/pg-test-server.sh run bash -c '$(CARGO) test $(LOCKED) && $(CARGO) test $(LOCKED) --test it dedup_postgres:: -- --ignored'
 
+# Under the test server too, so library_backends measures PostgreSQL beside SQLite.
 bench: deps
-	$(CARGO) bench $(LOCKED)
+	bash scripts/pg-test-server.sh run $(CARGO) bench $(LOCKED)
 	@if [[ -f scripts/bench-batch.sh ]]; then bash scripts/bench-batch.sh; else echo "(no scripts/bench-batch.sh; skipped)"; fi
 
 lint: lint-deploy

@@ -21,7 +21,9 @@ pub enum FailOn {
 
 #[derive(Debug, clap::Args)]
 pub struct DedupArgs {
-    /// Library of past outputs to compare against (SQLite; created if missing).
+    /// Library of past outputs to compare against: an SQLite file (created if missing) or a
+    /// postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE URL (tables created if missing; the
+    /// password may come from PGPASSWORD instead).
     #[arg(long, value_name = "LIB")]
     pub library: Option<PathBuf>,
     /// Files to score, in variant order: of two near-copies the later one is flagged.
@@ -43,7 +45,8 @@ pub struct DedupArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct LibraryArgs {
-    /// The library file (SQLite; created if missing).
+    /// The library: an SQLite file (created if missing) or a postgres:// URL (tables
+    /// created if missing; the password may come from PGPASSWORD instead).
     #[arg(long, global = true, value_name = "LIB", default_value = DEFAULT_LIBRARY)]
     pub library: PathBuf,
     #[command(subcommand)]
@@ -194,7 +197,7 @@ pub fn run_library(args: LibraryArgs) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&entries)?);
             } else {
                 if entries.is_empty() {
-                    println!("library {} is empty", args.library.display());
+                    println!("library {} is empty", lib.path().display());
                 }
                 for e in entries {
                     println!(

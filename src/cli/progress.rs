@@ -61,7 +61,8 @@ impl Reporter for Plain {
                 Some(l) => writeln!(
                     err,
                     "scoring {outputs} output(s) for duplicates against the batch and {}",
-                    l.display()
+                    // A PostgreSQL URL may carry a password: never printed.
+                    creative_factory::dedup::library::redact_url(&l.to_string_lossy())
                 ),
                 None => writeln!(
                     err,

@@ -79,8 +79,32 @@ pub enum DedupError {
     Locked {
         path: PathBuf,
         waited_secs: u64,
+        /// The SQLite or PostgreSQL error that said so.
         #[source]
-        source: rusqlite::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// `path` is the URL with its password elided, here and in every PostgreSQL error.
+    /// `detail` is the server's message (`postgres::Error` shows only its kind).
+    #[error("library {path}: {detail}")]
+    Postgres {
+        path: PathBuf,
+        detail: String,
+        #[source]
+        source: postgres::Error,
+    },
+    #[error("library {path}: not a usable PostgreSQL URL: {detail} (expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE)")]
+    BadUrl {
+        path: PathBuf,
+        detail: String,
+        #[source]
+        source: postgres::Error,
+    },
+    #[error("cannot connect to library {path}: {detail}; check that the server is running and that the URL's host, port, user, password and database are right (the database must exist: factory creates only its tables)")]
+    Unreachable {
+        path: PathBuf,
+        detail: String,
+        #[source]
+        source: postgres::Error,
     },
     #[error("library {path}: no entry matches {key:?} (give a stored path, a sha256 or a numeric id; see `factory library list`)")]
     NotInLibrary { path: PathBuf, key: String },

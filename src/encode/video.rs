@@ -63,6 +63,34 @@ pub(crate) fn drained(e: &ffmpeg::Error) -> bool {
             })
 }
 
+/// Makes bytes the program never wrote the same in every run: glibc fills each heap block
+/// with one fixed byte when it hands it out (`M_PERTURB`), instead of leaving what the last
+/// user of that memory wrote there.
+///
+/// Why: libx264 (Debian's 0.164) reads memory it never initialised when the width is not a
+/// multiple of 16 (1080 is not), and that memory shapes its decisions. In a fresh process the
+/// heap is zeroed pages, so every first encode agrees; later encodes in the same process got
+/// whatever earlier work left behind, and a video's bytes changed with the jobs that ran
+/// before it. Measured on a 72×128 clip video: 20 encodes in one process gave 2–5 different
+/// files (the same input frames, checked by hash); with the fill, 20 of 20 were identical.
+/// Widths that are multiples of 16 were identical without it. The fill costs a memset per
+/// heap allocation and free below the mmap threshold (BENCHMARKS.md, *Determinism*).
+fn fixed_heap_fill() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        {
+            extern "C" {
+                fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
+            }
+            // glibc's malloc.h: M_PERTURB. Allocations get the byte's complement (0xa5).
+            const M_PERTURB: std::ffi::c_int = -6;
+            // SAFETY: mallopt only sets a tunable of glibc's allocator; it is thread-safe.
+            unsafe { mallopt(M_PERTURB, 0x5a) };
+        }
+    });
+}
+
 const VIDEO: usize = 0;
 const AUDIO: usize = 1;
 
@@ -143,6 +171,7 @@ impl VideoWriter {
         opened: &mut bool,
     ) -> Result<VideoWriter, EncodeError> {
         ffio::init();
+        fixed_heap_fill();
         let fail = |what: &str, e| EncodeError::ffmpeg(path, what, e);
         let bad = |m: String| EncodeError::Format {
             path: path.to_path_buf(),

@@ -926,6 +926,66 @@ fn mp4_bytes_are_reproducible() {
     assert!(a == b, "same input and settings must give the same bytes");
 }
 
+/// x264 reads memory it never wrote when the width is not a multiple of 16, as 1080 is not;
+/// the writer pins what such memory holds (`encode::video`, `fixed_heap_fill`). Before, a
+/// video's bytes depended on what earlier work in the same process had left in the heap: a
+/// render's later videos over a moving background differed between identical runs.
+#[test]
+fn mp4_bytes_do_not_depend_on_what_ran_before_in_the_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, h) = (72, 128);
+    let frame = |i: u32| {
+        // A moving texture over the whole frame, so every macroblock (the partial one at the
+        // right edge too) codes motion.
+        RgbaImage::from_fn(w, h, |x, y| {
+            let v = (x + 3 * i).wrapping_mul(2_654_435_761) ^ (y + 2 * i).wrapping_mul(40_503);
+            Rgba([
+                (v >> 24) as u8,
+                (v >> 16) as u8 | 0x40,
+                (x * 3 + y) as u8,
+                255,
+            ])
+        })
+    };
+    let mut files = Vec::new();
+    for run in 0..6u32 {
+        // What a render does between two videos, reduced: allocate, write, free.
+        let mut seed = 0x9e37_79b9u32.wrapping_mul(run + 1);
+        let litter: Vec<Vec<u8>> = (0..400)
+            .map(|k| {
+                let mut v = vec![0u8; 64 + (k * 997) % 60_000];
+                for b in v.iter_mut() {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 17;
+                    seed ^= seed << 5;
+                    *b = seed as u8;
+                }
+                v
+            })
+            .collect();
+        drop(litter);
+        let path = dir.path().join(format!("{run}.mp4"));
+        let mut wr = encode::VideoWriter::create(
+            &path,
+            &settings(w, h, 10),
+            &stamp_fixture(),
+            std::sync::Arc::new(sine(48_000, 2, 1.0, 440.0)),
+        )
+        .unwrap();
+        for i in 0..10 {
+            wr.push(&frame(i)).unwrap();
+        }
+        wr.finish().unwrap();
+        files.push(std::fs::read(&path).unwrap());
+    }
+    let distinct: std::collections::BTreeSet<&Vec<u8>> = files.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        1,
+        "the same frames, settings and stamp must give the same bytes in every encode"
+    );
+}
+
 #[test]
 fn video_clip_applies_display_rotation() {
     if Command::new("ffmpeg").arg("-version").output().is_err() {

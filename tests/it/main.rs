@@ -20,6 +20,7 @@ mod dedup_cli;
 mod dedup_geometry;
 mod dedup_library;
 mod dedup_pdq;
+mod dedup_postgres;
 mod dedup_rules;
 mod dedup_video;
 mod encode_roundtrip;

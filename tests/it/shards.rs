@@ -96,16 +96,9 @@ fn shard_ok(child: Child) {
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
-/// The rows, with the bytes of videos over a clip left out (see `tree`).
+/// The manifest's rows: everything a user would compare, bytes and sha256 included.
 fn comparable_rows(dir: &Path) -> serde_json::Value {
-    let mut m = manifest(dir);
-    for r in m["outputs"].as_array_mut().unwrap() {
-        if over_clip(r) {
-            r.as_object_mut().unwrap().remove("bytes");
-            r.as_object_mut().unwrap().remove("sha256");
-        }
-    }
-    m["outputs"].take()
+    manifest(dir)["outputs"].take()
 }
 
 fn merge(p: &Project, extra: &[&str]) -> std::process::Output {
@@ -126,22 +119,12 @@ fn merge(p: &Project, extra: &[&str]) -> std::process::Output {
     )
 }
 
-/// The outputs in `dir`, each with its sha256 — except videos over a background clip, whose
-/// bytes are not yet reproducible between runs (README, *Determinism*): present, unhashed.
+/// The outputs in `dir`, each with its sha256.
 fn tree(dir: &Path) -> BTreeMap<String, String> {
-    let clip_videos: Vec<String> = manifest(dir)["outputs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| over_clip(r))
-        .map(|r| r["file"].as_str().unwrap().to_string())
-        .collect();
     let mut out = BTreeMap::new();
     for e in walk(dir) {
         let rel = e.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-        if clip_videos.contains(&rel) {
-            out.insert(rel, "present".into());
-        } else if rel.ends_with(".mp4") || rel.ends_with(".jpg") || rel.ends_with(".png") {
+        if rel.ends_with(".mp4") || rel.ends_with(".jpg") || rel.ends_with(".png") {
             out.insert(
                 rel,
                 hex::encode(<sha2::Sha256 as sha2::Digest>::digest(

@@ -3,6 +3,7 @@
 
 pub mod dedup;
 pub mod encode;
+pub mod pg;
 pub mod presets;
 pub mod project;
 pub mod synth;

@@ -160,8 +160,8 @@ pub fn decode_frames(mp4: &Path, dir: &Path) -> Vec<image::RgbImage> {
         .collect()
 }
 
-/// A manifest row of a video over a background clip: its bytes are not yet reproducible
-/// between runs (README, *Determinism*), so tests compare such rows without them.
+/// A manifest row of a video over a background clip (the outputs whose bytes once varied
+/// between runs; README, *Determinism*).
 pub fn over_clip(row: &serde_json::Value) -> bool {
     row["kind"] == "video"
         && row["inputs"].as_array().is_some_and(|i| {

@@ -198,7 +198,15 @@ impl V<'_> {
             DedupPolicy::NAMES,
             DedupPolicy::Warn,
         );
-        let library = d.library.as_ref().and_then(|l| self.output_path(l));
+        // A PostgreSQL URL names a shared database, not a file beside the template: it is
+        // kept as written (the library checks it when the run opens it).
+        let library = d.library.as_ref().and_then(|l| {
+            if crate::dedup::library::is_postgres_url(&l.value) {
+                Some(PathBuf::from(l.value.trim()))
+            } else {
+                self.output_path(l)
+            }
+        });
         let exempt_after_days = self.int(d.exempt_after_days(), "exempt_after_days", 180) as u32;
         DedupSpec {
             policy,

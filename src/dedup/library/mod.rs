@@ -1,0 +1,534 @@
+//! The persistent library of past outputs, so tonight's batch is scored against last week's
+//! and several `factory` processes can add at the same time. Stores identities,
+//! compositions, frame hashes and keypoint descriptors — never the media itself.
+//!
+//! Two backends behind one [`Library`], with the same schema and semantics:
+//! - `sqlite.rs`, the embedded default: one file on a local disk (a path).
+//! - `postgres.rs`: a `postgres://…` URL, for a library written by many machines and teams
+//!   (SQLite's WAL does not work over a network file system).
+//!
+//! Schema versions (table `schema_version`, in both): 1 = files, compositions, frames,
+//! features. A migration adds a `migrate_N_to_N+1` step in each backend's `migrate` and bumps
+//! `SCHEMA_VERSION`; a library written by a newer build is refused rather than guessed at.
+//!
+//! The near-duplicate search never runs in the database: [`Library::index`] loads the hash
+//! columns once per run into a [`HashIndex`] and the exact scan runs in memory (figures for
+//! both backends in BENCHMARKS.md).
+
+mod postgres;
+mod sqlite;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rayon::prelude::*;
+
+use super::composition::{now_unix, Candidate, Composition};
+use super::fingerprint::{Fingerprint, MediaKind};
+use super::geometry::{self, Features};
+use super::pdq::Hash256;
+use super::DedupError;
+
+pub use postgres::redact_url;
+
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// One stored output.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LibraryEntry {
+    pub id: i64,
+    pub path: PathBuf,
+    pub sha256: String,
+    pub bytes: u64,
+    pub kind: MediaKind,
+    pub width: u32,
+    pub height: u32,
+    pub duration: f64,
+    pub variant_id: Option<String>,
+    pub created_at: i64,
+    pub added_at: i64,
+    pub retired: bool,
+    pub frames: usize,
+    pub composition: Option<Composition>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredFrame {
+    pub t: f32,
+    pub crops: Vec<Hash256>,
+    pub quality: u8,
+    pub hash: Hash256,
+    pub scene: Option<Hash256>,
+    pub textless: Option<Hash256>,
+}
+
+/// Every stored frame hash in memory, for the exact popcount scan.
+///
+/// Stored column-wise (word 0 of every hash, then word 1, …) so that one SIMD load brings
+/// the same word of eight hashes and the distance of eight hashes is four XOR/POPCNT/ADD
+/// steps with no horizontal reduction. The scan is exact: every stored hash is compared.
+/// Early exit or a multi-index prefilter cannot help here: the k nearest files are wanted
+/// whatever their distance (keypoint geometry recovers crops and rotations far beyond
+/// PDQ's threshold), and at the ~100-bit cut-off that implies for 1 M random-looking hashes
+/// no partial sum can rule a hash out. The scan is bound by memory bandwidth (32 MB per
+/// million hashes), so the work per hash is kept to one pass plus a byte of output.
+pub struct HashIndex {
+    file_ids: Vec<i64>,
+    cols: [Vec<u64>; 4],
+}
+
+/// Hashes per parallel work item: 256 KiB of hash words, enough to amortise rayon's
+/// scheduling while leaving both cores work to steal.
+const SCAN_CHUNK: usize = 8_192;
+
+impl HashIndex {
+    pub(super) fn empty() -> HashIndex {
+        HashIndex {
+            file_ids: Vec::new(),
+            cols: Default::default(),
+        }
+    }
+
+    pub(super) fn push(&mut self, id: i64, h: &Hash256) {
+        self.file_ids.push(id);
+        for (col, w) in self.cols.iter_mut().zip(h.words()) {
+            col.push(w);
+        }
+    }
+
+    /// An index over given hashes (for measurements and callers with their own store).
+    pub fn from_hashes(items: impl IntoIterator<Item = (i64, Hash256)>) -> HashIndex {
+        let mut idx = HashIndex::empty();
+        for (id, h) in items {
+            idx.push(id, &h);
+        }
+        idx
+    }
+
+    pub fn len(&self) -> usize {
+        self.file_ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.file_ids.is_empty()
+    }
+
+    /// Files to look at for a query: every file with a hash within `max_distance`, plus the
+    /// `k` nearest files whatever their distance (for keypoint geometry, which recovers edits
+    /// PDQ cannot). Each file comes with its smallest distance (saturated at 255); sorted by
+    /// distance then id. One pass over the stored hashes per call (all queries at once),
+    /// with no per-file map over the whole library.
+    pub fn nearest(&self, queries: &[Hash256], max_distance: u32, k: usize) -> Vec<(i64, u32)> {
+        if queries.is_empty() || self.is_empty() {
+            return Vec::new();
+        }
+        let q: Vec<[u64; 4]> = queries.iter().map(|h| h.words()).collect();
+        let n = self.len();
+        let mut dist = vec![0u8; n];
+        // Distances and their histogram in the same pass: the histogram gives the cut-off
+        // for the k nearest without sorting a million distances.
+        let hist = dist
+            .par_chunks_mut(SCAN_CHUNK)
+            .enumerate()
+            .map(|(c, out)| {
+                let lo = c * SCAN_CHUNK;
+                let cols = self.cols.each_ref().map(|col| &col[lo..lo + out.len()]);
+                scan(&q, cols, out);
+                let mut h = [0u32; 256];
+                for d in out.iter() {
+                    h[*d as usize] += 1;
+                }
+                h
+            })
+            .reduce(
+                || [0u32; 256],
+                |mut a, b| {
+                    for (x, y) in a.iter_mut().zip(b) {
+                        *x += y;
+                    }
+                    a
+                },
+            );
+        // A file can own several hashes (frames, crops): over-select so that k distinct files
+        // survive.
+        let take = (k * 64).min(n);
+        let (mut cut, mut acc) = (0u32, 0usize);
+        for (d, c) in hist.iter().enumerate() {
+            acc += *c as usize;
+            cut = d as u32;
+            if acc >= take {
+                break;
+            }
+        }
+        let limit = cut.max(max_distance).min(255) as u8;
+        let picked: Vec<(u8, u32)> = dist
+            .par_chunks(SCAN_CHUNK)
+            .enumerate()
+            .flat_map_iter(|(c, ds)| {
+                ds.iter()
+                    .enumerate()
+                    .filter(move |(_, d)| **d <= limit)
+                    .map(move |(i, d)| (*d, (c * SCAN_CHUNK + i) as u32))
+            })
+            .collect();
+        let mut picked: Vec<(u32, i64)> = picked
+            .into_iter()
+            .map(|(d, i)| (d as u32, self.file_ids[i as usize]))
+            .collect();
+        picked.sort_unstable();
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for (d, id) in picked {
+            if seen.insert(id) && (d <= max_distance || out.len() < k) {
+                out.push((id, d));
+            }
+        }
+        out
+    }
+}
+
+/// Smallest distance (saturated at 255) from each stored hash to any query, with the widest
+/// popcount the CPU has: AVX-512 VPOPCNTDQ (eight hashes per instruction), AVX2 (LLVM's
+/// nibble-table popcount), POPCNT, or the portable bit count (~5× slower than POPCNT).
+fn scan(q: &[[u64; 4]], cols: [&[u64]; 4], out: &mut [u8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vpopcntdq")
+        {
+            // SAFETY: the features were detected at run time just above.
+            unsafe { scan_avx512(q, cols, out) };
+            return;
+        }
+        if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("popcnt")
+        {
+            // SAFETY: as above.
+            unsafe { scan_avx2(q, cols, out) };
+            return;
+        }
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: as above.
+            unsafe { scan_popcnt(q, cols, out) };
+            return;
+        }
+    }
+    scan_portable(q, cols, out)
+}
+
+#[inline(always)]
+fn scan_portable(q: &[[u64; 4]], cols: [&[u64]; 4], out: &mut [u8]) {
+    let [a, b, c, d] = cols;
+    for i in 0..out.len() {
+        let mut best = 255u32;
+        for x in q {
+            let dist = (a[i] ^ x[0]).count_ones()
+                + (b[i] ^ x[1]).count_ones()
+                + (c[i] ^ x[2]).count_ones()
+                + (d[i] ^ x[3]).count_ones();
+            best = best.min(dist);
+        }
+        out[i] = best as u8;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+unsafe fn scan_popcnt(q: &[[u64; 4]], cols: [&[u64]; 4], out: &mut [u8]) {
+    scan_portable(q, cols, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+unsafe fn scan_avx2(q: &[[u64; 4]], cols: [&[u64]; 4], out: &mut [u8]) {
+    scan_portable(q, cols, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vpopcntdq")]
+unsafe fn scan_avx512(q: &[[u64; 4]], cols: [&[u64]; 4], out: &mut [u8]) {
+    use std::arch::x86_64::*;
+    let n = out.len();
+    let full = n / 8 * 8;
+    let qv: Vec<[__m512i; 4]> = q
+        .iter()
+        .map(|x| x.map(|w| _mm512_set1_epi64(w as i64)))
+        .collect();
+    let cap = _mm512_set1_epi64(255);
+    let mut i = 0;
+    while i < full {
+        // SAFETY: i + 8 <= n and every column has n words; unaligned loads are allowed.
+        let w = cols.map(|c| unsafe { _mm512_loadu_si512(c.as_ptr().add(i) as *const _) });
+        let mut best = cap;
+        for x in &qv {
+            let d = _mm512_add_epi64(
+                _mm512_add_epi64(
+                    _mm512_popcnt_epi64(_mm512_xor_si512(w[0], x[0])),
+                    _mm512_popcnt_epi64(_mm512_xor_si512(w[1], x[1])),
+                ),
+                _mm512_add_epi64(
+                    _mm512_popcnt_epi64(_mm512_xor_si512(w[2], x[2])),
+                    _mm512_popcnt_epi64(_mm512_xor_si512(w[3], x[3])),
+                ),
+            );
+            best = _mm512_min_epu64(best, d);
+        }
+        // SAFETY: writes the eight bytes out[i..i + 8].
+        unsafe {
+            _mm_storel_epi64(
+                out.as_mut_ptr().add(i) as *mut __m128i,
+                _mm512_cvtepi64_epi8(best),
+            )
+        };
+        i += 8;
+    }
+    let [a, b, c, d] = cols;
+    scan_portable(
+        q,
+        [&a[full..], &b[full..], &c[full..], &d[full..]],
+        &mut out[full..],
+    );
+}
+
+/// How long an ordinary operation waits for another process's write lock: a nightly job and
+/// an operator adding files take turns instead of failing with SQLITE_BUSY.
+const BUSY_WAIT: Duration = Duration::from_secs(30);
+
+/// How long a run's preflight ([`Library::preflight`]) waits for the write lock: long enough
+/// for another run's short insert, short enough that a held lock stops the run before it
+/// renders instead of after.
+pub const PREFLIGHT_WAIT: Duration = Duration::from_secs(3);
+
+/// Whether a library location (`--library`, `[dedup] library`) names a PostgreSQL database
+/// rather than an SQLite file.
+pub fn is_postgres_url(location: &str) -> bool {
+    let l = location.trim_start();
+    l.starts_with("postgres://") || l.starts_with("postgresql://")
+}
+
+fn postgres_url(location: &Path) -> Option<&str> {
+    location.to_str().filter(|s| is_postgres_url(s))
+}
+
+/// The hashes a stored frame row contributes to the search: the frame's own, then its
+/// crops' (stills).
+fn row_hashes<'a>(hash: &'a [u8], crops: Option<&'a [u8]>) -> impl Iterator<Item = Hash256> + 'a {
+    std::iter::once(hash)
+        .chain(crops.unwrap_or_default().chunks_exact(32))
+        .filter_map(Hash256::from_slice)
+}
+
+/// What [`Library::add`] stores, computed once whatever the backend.
+struct AddRow<'a> {
+    path: String,
+    sha256: &'a str,
+    bytes: i64,
+    kind: &'static str,
+    width: u32,
+    height: u32,
+    duration: f64,
+    variant_id: Option<&'a str>,
+    created_at: i64,
+    added_at: i64,
+    frames: Vec<FrameRow>,
+    features: Vec<u8>,
+    composition: Option<(&'a Composition, String)>,
+}
+
+struct FrameRow {
+    t: f32,
+    quality: u8,
+    hash: [u8; 32],
+    scene: Option<Vec<u8>>,
+    textless: Option<Vec<u8>>,
+    crops: Option<Vec<u8>>,
+}
+
+enum Backend {
+    Sqlite(sqlite::Sqlite),
+    Postgres(postgres::Postgres),
+}
+
+/// Runs the same call on whichever backend the library has.
+macro_rules! on_backend {
+    ($self:expr, $b:ident => $e:expr) => {
+        match &$self.backend {
+            Backend::Sqlite($b) => $e,
+            Backend::Postgres($b) => $e,
+        }
+    };
+}
+
+pub struct Library {
+    /// The file, or the URL with its password elided: what messages name.
+    path: PathBuf,
+    backend: Backend,
+}
+
+impl Library {
+    /// Opens the library at `path` — an SQLite file, or a `postgres://` URL — creating it
+    /// (the file, or the tables) only when nothing is there yet. An existing file that is
+    /// empty or not an SQLite database is refused ([`DedupError::NotALibrary`]): taking it
+    /// for a new library would lose all history and call every output distinct.
+    pub fn open(path: &Path) -> Result<Library, DedupError> {
+        Library::open_waiting(path, BUSY_WAIT)
+    }
+
+    fn open_waiting(path: &Path, wait: Duration) -> Result<Library, DedupError> {
+        Ok(match postgres_url(path) {
+            Some(url) => Library {
+                path: PathBuf::from(redact_url(url)),
+                backend: Backend::Postgres(postgres::Postgres::open(url, wait)?),
+            },
+            None => Library {
+                path: path.to_path_buf(),
+                backend: Backend::Sqlite(sqlite::Sqlite::open(path, wait)?),
+            },
+        })
+    }
+
+    /// Opens the library for a run and proves it usable before any work is done: it is a
+    /// library (SQLite: `PRAGMA quick_check` finds it intact, [`DedupError::Damaged`];
+    /// PostgreSQL: the server answers and the schema is there) and its write lock can be
+    /// taken within `wait` ([`DedupError::Locked`]). Afterwards operations wait the usual
+    /// 30 s, since by then a lock is someone's short insert.
+    pub fn preflight(path: &Path, wait: Duration) -> Result<Library, DedupError> {
+        let mut lib = Library::open_waiting(path, wait)?;
+        lib.check()?;
+        match &mut lib.backend {
+            Backend::Sqlite(b) => b.relax_wait()?,
+            Backend::Postgres(b) => b.relax_wait()?,
+        }
+        Ok(lib)
+    }
+
+    /// Integrity and a write-lock probe (see [`Library::preflight`]).
+    pub fn check(&self) -> Result<(), DedupError> {
+        on_backend!(self, b => b.check())
+    }
+
+    /// The file, or the URL without its password.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the library is a shared PostgreSQL database.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
+    /// Records `fp` (and what it was made of). Re-adding the same bytes updates the entry's
+    /// path and composition instead of duplicating it. Returns the entry id.
+    pub fn add(
+        &self,
+        fp: &Fingerprint,
+        variant_id: Option<&str>,
+        composition: Option<&Composition>,
+        created_at: Option<i64>,
+    ) -> Result<i64, DedupError> {
+        let now = now_unix();
+        let path = std::path::absolute(&fp.path).unwrap_or_else(|_| fp.path.clone());
+        let row = AddRow {
+            path: path.to_string_lossy().into_owned(),
+            sha256: &fp.sha256,
+            bytes: fp.bytes as i64,
+            kind: fp.kind.as_str(),
+            width: fp.width,
+            height: fp.height,
+            duration: fp.duration,
+            variant_id,
+            created_at: created_at.unwrap_or(now),
+            added_at: now,
+            frames: fp
+                .frames
+                .iter()
+                .map(|f| FrameRow {
+                    t: f.t,
+                    quality: f.quality,
+                    hash: f.hash().0,
+                    scene: f.scene.map(|h| h.0.to_vec()),
+                    textless: f.textless.map(|h| h.0.to_vec()),
+                    crops: (!f.crops.is_empty())
+                        .then(|| f.crops.iter().flat_map(|h| h.0).collect()),
+                })
+                .collect(),
+            features: geometry::encode(&fp.features),
+            composition: composition
+                .map(|c| (c, serde_json::to_string(c).expect("composition serialises"))),
+        };
+        on_backend!(self, b => b.add(&row))
+    }
+
+    /// Records a scored candidate with its composition and creation time.
+    pub fn add_candidate(&self, c: &Candidate, fp: &Fingerprint) -> Result<i64, DedupError> {
+        self.add(
+            fp,
+            c.variant_id.as_deref(),
+            c.composition.as_ref(),
+            Some(c.created_at),
+        )
+    }
+
+    /// All entries, oldest first.
+    pub fn list(&self) -> Result<Vec<LibraryEntry>, DedupError> {
+        on_backend!(self, b => b.list())
+    }
+
+    pub fn entry(&self, id: i64) -> Result<Option<LibraryEntry>, DedupError> {
+        on_backend!(self, b => b.entry(id))
+    }
+
+    /// Finds an entry by numeric id, sha256, or stored path (as given or made absolute).
+    pub fn find(&self, key: &str) -> Result<LibraryEntry, DedupError> {
+        let abs = std::path::absolute(key)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let id = on_backend!(self, b => b.find_id(key, &abs))?;
+        match id {
+            Some(id) => Ok(self.entry(id)?.expect("entry just found")),
+            None => Err(DedupError::NotInLibrary {
+                path: self.path.clone(),
+                key: key.to_string(),
+            }),
+        }
+    }
+
+    /// Removes an entry and its hashes (e.g. a file added by mistake).
+    pub fn forget(&self, key: &str) -> Result<LibraryEntry, DedupError> {
+        let e = self.find(key)?;
+        on_backend!(self, b => b.forget(e.id))?;
+        Ok(e)
+    }
+
+    /// Marks an entry as no longer running: the platform rule exempts it from comparison,
+    /// but its history is kept.
+    pub fn retire(&self, key: &str) -> Result<LibraryEntry, DedupError> {
+        let e = self.find(key)?;
+        on_backend!(self, b => b.retire(e.id, now_unix()))?;
+        Ok(LibraryEntry { retired: true, ..e })
+    }
+
+    pub fn frames(&self, id: i64) -> Result<Vec<StoredFrame>, DedupError> {
+        on_backend!(self, b => b.frames(id))
+    }
+
+    pub fn features(&self, id: i64) -> Result<Option<Features>, DedupError> {
+        on_backend!(self, b => b.features(id))
+    }
+
+    /// Loads the hashes of entries that can still count against a new upload: not retired
+    /// and created at or after `created_since` (unix seconds).
+    pub fn index(&self, created_since: i64) -> Result<HashIndex, DedupError> {
+        on_backend!(self, b => b.index(created_since))
+    }
+
+    /// Entries (live, recent) that share the background or product asset with `c`: the
+    /// exact retrieval path, which finds re-used assets even when the pixels moved.
+    pub fn sharing_assets(
+        &self,
+        c: &Composition,
+        created_since: i64,
+    ) -> Result<Vec<i64>, DedupError> {
+        on_backend!(self, b => b.sharing_assets(c, created_since))
+    }
+}

@@ -57,22 +57,6 @@ impl Reporter for Plain {
         let _ = match ev {
             Event::Loading { assets } => writeln!(err, "decoding {assets} input file(s)"),
             Event::Started { jobs } => writeln!(err, "rendering {jobs} output(s)"),
-            Event::JobFinished {
-                file,
-                status,
-                bytes,
-                seconds,
-                error,
-                ..
-            } => match error {
-                None => writeln!(
-                    err,
-                    "{:<7} {file}  {}  {seconds:.1} s",
-                    status_word(status),
-                    human_bytes(bytes)
-                ),
-                Some(e) => writeln!(err, "{:<7} {file}: {e}", status_word(status)),
-            },
             Event::Scoring { outputs, library } => match library {
                 Some(l) => writeln!(
                     err,
@@ -85,25 +69,14 @@ impl Reporter for Plain {
                     "scoring {outputs} output(s) for duplicates within the batch"
                 ),
             },
-            Event::Verdict {
-                file,
-                verdict,
-                held,
-                reason,
-                ..
-            } => {
-                writeln!(
-                    err,
-                    "{:<7} {file}: {verdict}: {reason}",
-                    if held { "held" } else { "warn" }
-                )
-            }
-            Event::Reused { .. } | Event::Removed { .. } | Event::Finished { .. } => {
-                match rerun_line(&ev).or_else(|| summary_line(&ev)) {
-                    Some(line) => writeln!(err, "{line}"),
-                    None => Ok(()),
-                }
-            }
+            Event::JobFinished { .. }
+            | Event::Verdict { .. }
+            | Event::Reused { .. }
+            | Event::Removed { .. }
+            | Event::Finished { .. } => match outcome_line(&ev).or_else(|| summary_line(&ev)) {
+                Some(line) => writeln!(err, "{line}"),
+                None => Ok(()),
+            },
             _ => Ok(()),
         };
     }
@@ -112,9 +85,35 @@ impl Reporter for Plain {
 /// Bumped when a field changes meaning or is removed; new fields and events do not bump it.
 pub const EVENTS_SCHEMA: u32 = 1;
 
-/// The line for an output a rerun reused or moved aside.
-fn rerun_line(ev: &Event) -> Option<String> {
+/// The line for an output once it is done: rendered or failed, judged by the duplicate gate,
+/// or reused or moved aside by a rerun.
+fn outcome_line(ev: &Event) -> Option<String> {
     match ev {
+        Event::JobFinished {
+            file,
+            status,
+            bytes,
+            seconds,
+            error,
+            ..
+        } => Some(match error {
+            None => format!(
+                "{:<7} {file}  {}  {seconds:.1} s",
+                status_word(*status),
+                human_bytes(*bytes)
+            ),
+            Some(e) => format!("{:<7} {file}: {e}", status_word(*status)),
+        }),
+        Event::Verdict {
+            file,
+            verdict,
+            held,
+            reason,
+            ..
+        } => Some(format!(
+            "{:<7} {file}: {verdict}: {reason}",
+            if *held { "held" } else { "warn" }
+        )),
         Event::Reused { file, reason, .. } => Some(format!("reused  {file}: {reason}")),
         Event::Removed {
             file,
@@ -223,28 +222,14 @@ impl Reporter for Bars {
                     b.set_position(done as u64);
                 }
             }
-            Event::JobFinished {
-                index,
-                file,
-                status,
-                bytes,
-                seconds,
-                error,
-                ..
-            } => {
+            Event::JobFinished { index, .. } => {
                 if let Some(b) = self.running.remove(&index) {
                     b.finish_and_clear();
                     self.multi.remove(&b);
                 }
-                let line = match error {
-                    None => format!(
-                        "{:<7} {file}  {}  {seconds:.1} s",
-                        status_word(status),
-                        human_bytes(bytes)
-                    ),
-                    Some(e) => format!("{:<7} {file}: {e}", status_word(status)),
-                };
-                let _ = self.multi.println(line);
+                if let Some(line) = outcome_line(&ev) {
+                    let _ = self.multi.println(line);
+                }
                 if let Some(o) = &self.overall {
                     o.inc(1);
                 }
@@ -254,20 +239,8 @@ impl Reporter for Bars {
                     .multi
                     .println(format!("scoring {outputs} output(s) for duplicates…"));
             }
-            Event::Verdict {
-                file,
-                verdict,
-                held,
-                reason,
-                ..
-            } => {
-                let _ = self.multi.println(format!(
-                    "{:<7} {file}: {verdict}: {reason}",
-                    if held { "held" } else { "warn" }
-                ));
-            }
-            Event::Reused { .. } | Event::Removed { .. } => {
-                if let Some(line) = rerun_line(&ev) {
+            Event::Verdict { .. } | Event::Reused { .. } | Event::Removed { .. } => {
+                if let Some(line) = outcome_line(&ev) {
                     let _ = self.multi.println(line);
                 }
             }

@@ -686,20 +686,8 @@ fn decode_until(
             }
         }
     };
-    let mut errors = 0usize;
-    let mut packet = ffmpeg::Packet::empty();
-    loop {
-        match packet.read(ictx) {
-            Ok(()) => {}
-            Err(ffmpeg::Error::Eof) => break,
-            Err(_) => {
-                errors += 1;
-                if errors > 100_000 {
-                    break;
-                }
-                continue;
-            }
-        }
+    let (mut packet, mut errors) = (ffmpeg::Packet::empty(), 0);
+    while next_packet(ictx, &mut packet, &mut errors) {
         if packet.stream() != index {
             continue;
         }
@@ -742,20 +730,8 @@ fn scan_packets(path: &Path, index: usize) -> Option<f64> {
         stream.start_time()
     };
     let mut end = 0.0f64;
-    let mut packet = ffmpeg::Packet::empty();
-    let mut errors = 0usize;
-    loop {
-        match packet.read(&mut ictx) {
-            Ok(()) => {}
-            Err(ffmpeg::Error::Eof) => break,
-            Err(_) => {
-                errors += 1;
-                if errors > 100_000 {
-                    break;
-                }
-                continue;
-            }
-        }
+    let (mut packet, mut errors) = (ffmpeg::Packet::empty(), 0);
+    while next_packet(&mut ictx, &mut packet, &mut errors) {
         if packet.stream() == index {
             if let Some(pts) = packet.pts() {
                 end = end.max(secs(pts - start + packet.duration(), tb));
@@ -763,6 +739,27 @@ fn scan_packets(path: &Path, index: usize) -> Option<f64> {
         }
     }
     Some(end)
+}
+
+/// Reads the next packet into `packet`: `false` at the end of the input, or once `errors`
+/// unreadable packets pass 100 000 (a damaged file ends the scan like its end would).
+fn next_packet(
+    ictx: &mut ffmpeg::format::context::Input,
+    packet: &mut ffmpeg::Packet,
+    errors: &mut usize,
+) -> bool {
+    loop {
+        match packet.read(ictx) {
+            Ok(()) => return true,
+            Err(ffmpeg::Error::Eof) => return false,
+            Err(_) => {
+                *errors += 1;
+                if *errors > 100_000 {
+                    return false;
+                }
+            }
+        }
+    }
 }
 
 /// A note when the stream's frame rate varies: its nominal and average rates disagree, or

@@ -288,133 +288,99 @@ fn check_values(
     raw: &RawPreset,
     at: &mut impl FnMut(Option<Range<usize>>, String, Option<String>),
 ) {
-    if let Some(k) = &raw.kind {
-        if !["video", "image"].contains(&k.get_ref().as_str()) {
-            at(
-                Some(k.span()),
-                format!("unknown kind `{}`", k.get_ref()),
-                Some("expected one of: video, image".into()),
-            );
+    /// `v`, when written, must be `ok`; else the message `msg` makes of it, with `hint`.
+    fn check<T>(
+        at: &mut impl FnMut(Option<Range<usize>>, String, Option<String>),
+        v: Option<&toml::Spanned<T>>,
+        ok: impl Fn(&T) -> bool,
+        msg: impl Fn(&T) -> String,
+        hint: Option<&str>,
+    ) {
+        if let Some(v) = v.filter(|v| !ok(v.get_ref())) {
+            at(Some(v.span()), msg(v.get_ref()), hint.map(Into::into));
         }
     }
+    let kind = |k: &String| format!("unknown kind `{k}`");
+    let hint = Some("expected one of: video, image");
+    check(
+        at,
+        raw.kind.as_ref(),
+        |k| k == "video" || k == "image",
+        kind,
+        hint,
+    );
     for (name, v) in [("width", &raw.width), ("height", &raw.height)] {
-        if let Some(v) = v {
-            if !(16..=8192).contains(v.get_ref()) {
-                at(
-                    Some(v.span()),
-                    format!("{name} {} is out of range", v.get_ref()),
-                    Some("expected 16..=8192 pixels".into()),
-                );
-            }
-        }
+        let size = |v: &u32| format!("{name} {v} is out of range");
+        let hint = Some("expected 16..=8192 pixels");
+        check(at, v.as_ref(), |v| (16..=8192).contains(v), size, hint);
     }
-    if let Some(v) = &raw.fps {
-        if !(1..=60).contains(v.get_ref()) {
-            at(
-                Some(v.span()),
-                format!("fps {} is out of range", v.get_ref()),
-                Some("expected 1..=60".into()),
-            );
-        }
+    let fps = |v: &u32| format!("fps {v} is out of range");
+    let hint = Some("expected 1..=60");
+    check(at, raw.fps.as_ref(), |v| (1..=60).contains(v), fps, hint);
+    for v in [&raw.min_duration, &raw.max_duration] {
+        let msg = |v: &f64| format!("duration limit {v} must be positive");
+        check(at, v.as_ref(), |v| *v > 0.0 && v.is_finite(), msg, None);
     }
-    for v in [&raw.min_duration, &raw.max_duration].into_iter().flatten() {
-        if *v.get_ref() <= 0.0 || !v.get_ref().is_finite() {
-            at(
-                Some(v.span()),
-                format!("duration limit {} must be positive", v.get_ref()),
-                None,
-            );
-        }
+    let (video, audio) = (raw.video.as_ref(), raw.audio.as_ref());
+    for (v, codec, kind) in [
+        (video.and_then(|v| v.codec.as_ref()), "h264", "video"),
+        (audio.and_then(|a| a.codec.as_ref()), "aac", "audio"),
+    ] {
+        let msg = |c: &String| format!("unsupported {kind} codec `{c}`");
+        let hint = format!("only `{codec}` is supported");
+        check(at, v, |c| c == codec, msg, Some(&hint));
     }
-    if let Some(v) = &raw.video {
-        if let Some(c) = &v.codec {
-            if c.get_ref() != "h264" {
-                at(
-                    Some(c.span()),
-                    format!("unsupported video codec `{}`", c.get_ref()),
-                    Some("only `h264` is supported".into()),
-                );
-            }
-        }
-        if let Some(c) = &v.crf {
-            if *c.get_ref() > 51 {
-                at(
-                    Some(c.span()),
-                    format!("crf {} is out of range", c.get_ref()),
-                    Some("x264 takes 0..=51; 18–28 is usual".into()),
-                );
-            }
-        }
+    let crf = video.and_then(|v| v.crf.as_ref());
+    let msg = |c: &u32| format!("crf {c} is out of range");
+    check(
+        at,
+        crf,
+        |c| *c <= 51,
+        msg,
+        Some("x264 takes 0..=51; 18–28 is usual"),
+    );
+    let channels = audio.and_then(|a| a.channels.as_ref());
+    let hint = Some("expected 1 (mono) or 2 (stereo)");
+    let msg = |c: &u16| format!("{c} audio channels");
+    check(at, channels, |c| (1..=2).contains(c), msg, hint);
+    // Levels: integrated loudness and true peak, both at most 0.
+    for (v, key, unit, lo, hint) in [
+        (
+            audio.and_then(|a| a.loudness.as_ref()),
+            "loudness",
+            "LUFS",
+            -70.0,
+            "expected LUFS in -70..=0; social feeds ask for about -14",
+        ),
+        (
+            audio.and_then(|a| a.true_peak.as_ref()),
+            "true_peak",
+            "dBTP",
+            -20.0,
+            "expected dBTP in -20..=0; -1 is the usual ceiling",
+        ),
+    ] {
+        let msg = |l: &f64| format!("{key} {l} {unit} is out of range");
+        check(at, v, |l| (lo..=0.0).contains(l), msg, Some(hint));
     }
-    if let Some(a) = &raw.audio {
-        if let Some(c) = &a.codec {
-            if c.get_ref() != "aac" {
-                at(
-                    Some(c.span()),
-                    format!("unsupported audio codec `{}`", c.get_ref()),
-                    Some("only `aac` is supported".into()),
-                );
-            }
-        }
-        if let Some(c) = &a.channels {
-            if !(1..=2).contains(c.get_ref()) {
-                at(
-                    Some(c.span()),
-                    format!("{} audio channels", c.get_ref()),
-                    Some("expected 1 (mono) or 2 (stereo)".into()),
-                );
-            }
-        }
-        if let Some(l) = &a.loudness {
-            if !(-70.0..=0.0).contains(l.get_ref()) {
-                at(
-                    Some(l.span()),
-                    format!("loudness {} LUFS is out of range", l.get_ref()),
-                    Some("expected LUFS in -70..=0; social feeds ask for about -14".into()),
-                );
-            }
-        }
-        if let Some(p) = &a.true_peak {
-            if !(-20.0..=0.0).contains(p.get_ref()) {
-                at(
-                    Some(p.span()),
-                    format!("true_peak {} dBTP is out of range", p.get_ref()),
-                    Some("expected dBTP in -20..=0; -1 is the usual ceiling".into()),
-                );
-            }
-        }
-    }
-    if let Some(i) = &raw.image {
-        if let Some(f) = &i.format {
-            if parse_format(f.get_ref()).is_none() {
-                at(
-                    Some(f.span()),
-                    format!("unknown image format `{}`", f.get_ref()),
-                    Some("expected one of: jpeg, png, webp".into()),
-                );
-            }
-        }
-        if let Some(q) = &i.quality {
-            if !(1..=100).contains(q.get_ref()) {
-                at(
-                    Some(q.span()),
-                    format!("quality {} is out of range", q.get_ref()),
-                    Some("expected 1..=100".into()),
-                );
-            }
-        }
-    }
-    if let Some(r) = &raw.rules {
-        if let Some(f) = &r.min_product_fill {
-            if !(*f.get_ref() > 0.0 && *f.get_ref() <= 1.0) {
-                at(
-                    Some(f.span()),
-                    format!("min_product_fill {} is out of range", f.get_ref()),
-                    Some("expected a share of the frame, 0 < x <= 1".into()),
-                );
-            }
-        }
-    }
+    let image = raw.image.as_ref();
+    let format = image.and_then(|i| i.format.as_ref());
+    let msg = |f: &String| format!("unknown image format `{f}`");
+    let hint = Some("expected one of: jpeg, png, webp");
+    check(at, format, |f| parse_format(f).is_some(), msg, hint);
+    let quality = image.and_then(|i| i.quality.as_ref());
+    let msg = |q: &u8| format!("quality {q} is out of range");
+    check(
+        at,
+        quality,
+        |q| (1..=100).contains(q),
+        msg,
+        Some("expected 1..=100"),
+    );
+    let fill = raw.rules.as_ref().and_then(|r| r.min_product_fill.as_ref());
+    let msg = |f: &f32| format!("min_product_fill {f} is out of range");
+    let hint = Some("expected a share of the frame, 0 < x <= 1");
+    check(at, fill, |f| *f > 0.0 && *f <= 1.0, msg, hint);
 }
 
 fn parse_format(s: &str) -> Option<ImageFormat> {

@@ -15,6 +15,14 @@ pub struct CueError {
     pub message: String,
 }
 
+/// A problem at `line`, as `Err`.
+fn at<T>(line: usize, message: impl Into<String>) -> Result<T, CueError> {
+    Err(CueError {
+        line,
+        message: message.into(),
+    })
+}
+
 /// A cue and the 1-based line of its timing, for later diagnostics (overlaps, length).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParsedCue {
@@ -93,12 +101,7 @@ pub fn parse_vtt(text: &str) -> Result<Vec<ParsedCue>, CueError> {
     match all.first() {
         Some((_, l)) if *l == "WEBVTT" || l.starts_with("WEBVTT ") || l.starts_with("WEBVTT\t") => {
         }
-        _ => {
-            return Err(CueError {
-                line: 1,
-                message: "a WebVTT file must start with `WEBVTT`".into(),
-            })
-        }
+        _ => return at(1, "a WebVTT file must start with `WEBVTT`"),
     }
     let mut cues = Vec::new();
     // The first block is the header (WEBVTT plus optional metadata lines).
@@ -121,20 +124,18 @@ fn parse_block(block: &[(usize, &str)], format: Format) -> Result<ParsedCue, Cue
     // The cue number is optional in practice; the timing line is what defines a cue.
     let Some(ti) = block.iter().position(|(_, l)| l.contains("-->")) else {
         let (n, l) = block[0];
-        return Err(CueError {
-            line: n,
-            message: format!("expected a timing line `{example}`, found `{}`", l.trim()),
-        });
+        return at(
+            n,
+            format!("expected a timing line `{example}`, found `{}`", l.trim()),
+        );
     };
     if ti > 1 {
         let (n, l) = block[1];
-        return Err(CueError {
-            line: n,
-            message: format!(
-                "expected a timing line after the {label}, found `{}`",
-                l.trim()
-            ),
-        });
+        let found = l.trim();
+        return at(
+            n,
+            format!("expected a timing line after the {label}, found `{found}`"),
+        );
     }
     let (n, timing) = block[ti];
     let (start, end) = timing_line(timing, n, format)?;
@@ -156,19 +157,15 @@ fn timing_line(l: &str, n: usize, f: Format) -> Result<(f64, f64), CueError> {
     // WebVTT cue settings (`line:80% align:center`) follow the end time; SRT players ignore
     // coordinates (`X1:…`) the same way. Both are layout hints the template overrides.
     let b = rest.split_whitespace().next().unwrap_or("");
-    let start = timestamp(a.trim(), f).map_err(|m| CueError {
-        line: n,
-        message: m,
-    })?;
-    let end = timestamp(b, f).map_err(|m| CueError {
-        line: n,
-        message: m,
-    })?;
+    let (start, end) = match (timestamp(a.trim(), f), timestamp(b, f)) {
+        (Err(m), _) | (_, Err(m)) => return at(n, m),
+        (Ok(start), Ok(end)) => (start, end),
+    };
     if end <= start {
-        return Err(CueError {
-            line: n,
-            message: format!("cue ends ({}) before or when it starts ({})", b, a.trim()),
-        });
+        return at(
+            n,
+            format!("cue ends ({}) before or when it starts ({})", b, a.trim()),
+        );
     }
     Ok((start, end))
 }

@@ -165,64 +165,38 @@ impl Diagnostics {
 
     /// Renders one diagnostic with its source snippet.
     pub fn render(&self, d: &Diagnostic) -> String {
+        // Without a snippet: the position, the lines `at` adds, and the hint.
+        let plain = |at: String| {
+            let mut s = format!("{}: {}\n  --> {at}\n", sev(d.severity), d.message);
+            if let Some(h) = &d.hint {
+                s.push_str(&format!("  = hint: {h}\n"));
+            }
+            s + "\n"
+        };
         if d.file != self.file {
             // In a file the template refers to: its own position, then where it is named.
             let (tl, tc) = line_col(&self.source, d.span.start);
-            let mut s = format!(
-                "{}: {}\n  --> {}",
-                sev(d.severity),
-                d.message,
-                shown_path(&d.file)
-            );
+            let (file, this) = (shown_path(&d.file), shown_path(&self.file));
             // Line 0: a whole file the template names indirectly (a font, by family), with
             // no line of its own and no key to point at.
-            if d.line > 0 {
-                s.push_str(&format!(
-                    ":{}\n  = referenced from {}:{tl}:{tc}\n",
-                    d.line,
-                    shown_path(&self.file)
-                ));
-            } else {
-                s.push('\n');
+            if d.line == 0 {
+                return plain(file);
             }
-            if let Some(h) = &d.hint {
-                s.push_str(&format!("  = hint: {h}\n"));
-            }
-            s.push('\n');
-            return s;
+            let line = d.line;
+            return plain(format!(
+                "{file}:{line}\n  = referenced from {this}:{tl}:{tc}"
+            ));
         }
         if self.source.is_empty() && d.span.is_empty() {
             // Nothing to quote (e.g. the file could not be read): just the position and hint.
-            let mut s = format!(
-                "{}: {}\n  --> {}\n",
-                sev(d.severity),
-                d.message,
-                shown_path(&d.file)
-            );
-            if let Some(h) = &d.hint {
-                s.push_str(&format!("  = hint: {h}\n"));
-            }
-            s.push('\n');
-            return s;
+            return plain(shown_path(&d.file));
         }
         if let Some(quote) = unquotable(&self.source, &d.span) {
             // The snippet would pass hidden characters to the terminal (where a bidi override
             // reorders the line and an escape sequence rewrites it) or print a huge line:
             // position, the line escaped and cut, and the hint instead.
-            let mut s = format!(
-                "{}: {}\n  --> {}:{}:{}\n  = line {}: {quote}\n",
-                sev(d.severity),
-                d.message,
-                shown_path(&d.file),
-                d.line,
-                d.column,
-                d.line,
-            );
-            if let Some(h) = &d.hint {
-                s.push_str(&format!("  = hint: {h}\n"));
-            }
-            s.push('\n');
-            return s;
+            let (file, line, column) = (shown_path(&d.file), d.line, d.column);
+            return plain(format!("{file}:{line}:{column}\n  = line {line}: {quote}"));
         }
         let file = SimpleFile::new(shown_path(&d.file), self.source.as_str());
         let cs = match d.severity {
@@ -264,33 +238,15 @@ impl fmt::Display for Diagnostics {
         for d in &self.items {
             write!(f, "{}", self.render(d))?;
         }
-        let errors = self.errors().count();
-        let warnings = self.warnings().count();
-        if errors > 0 {
-            write!(
-                f,
-                "{}: {} error{}",
-                shown_path(&self.file),
-                errors,
-                if errors == 1 { "" } else { "s" }
-            )?;
-            if warnings > 0 {
-                write!(
-                    f,
-                    ", {} warning{}",
-                    warnings,
-                    if warnings == 1 { "" } else { "s" }
-                )?;
-            }
-            writeln!(f)?;
-        } else if warnings > 0 {
-            writeln!(
-                f,
-                "{}: {} warning{}",
-                shown_path(&self.file),
-                warnings,
-                if warnings == 1 { "" } else { "s" }
-            )?;
+        let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        let (errors, warnings) = (self.errors().count(), self.warnings().count());
+        let counts: Vec<String> = [(errors, "error"), (warnings, "warning")]
+            .into_iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| count(n, what))
+            .collect();
+        if !counts.is_empty() {
+            writeln!(f, "{}: {}", shown_path(&self.file), counts.join(", "))?;
         }
         Ok(())
     }
@@ -346,6 +302,18 @@ fn clamp(source: &str, span: Range<usize>) -> Range<usize> {
     let start = fix(span.start);
     let end = fix(span.end).max(start);
     start..end
+}
+
+/// `msg`, then "; did you mean `x`?" when `word` looks like a typo of candidate `x`.
+pub(crate) fn or_typo<'a>(
+    mut msg: String,
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> String {
+    if let Some(s) = did_you_mean(word, candidates) {
+        msg.push_str(&format!("; did you mean `{s}`?"));
+    }
+    msg
 }
 
 /// The closest candidate by edit distance, if it is close enough to be a plausible typo.

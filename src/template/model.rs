@@ -12,6 +12,28 @@ use serde::Serialize;
 
 pub use super::lut::Lut;
 
+/// An enum a template names: each variant declared once with the name a template writes
+/// (and serialises) for it. `NAMES` lists (name, variant) in declaration order, the order
+/// hints list them in.
+macro_rules! named {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = $key:literal, )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+        pub enum $name {
+            $( $(#[$vmeta])* #[serde(rename = $key)] $variant, )*
+        }
+
+        impl $name {
+            pub const NAMES: &'static [(&'static str, $name)] = &[$(($key, $name::$variant)),*];
+        }
+    };
+}
+
 /// RGBA colour, straight (not premultiplied) alpha.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Rgba(pub [u8; 4]);
@@ -49,12 +71,13 @@ impl Rgba {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Video,
-    Image,
-    Both,
+named! {
+    #[derive(Copy)]
+    pub enum Kind {
+        Video = "video",
+        Image = "image",
+        Both = "both",
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -100,35 +123,23 @@ pub struct Template {
 /// `i` is the option's index in its pool, as in a variant's choice.
 impl Template {
     pub fn background_for<'a>(&'a self, region: &'a Region, i: usize) -> &'a Background {
-        region
-            .overrides
-            .background
-            .get(&i)
-            .unwrap_or(&self.backgrounds[i])
+        overridden(&region.overrides.background, &self.backgrounds, i)
     }
 
     pub fn product_for<'a>(&'a self, region: &'a Region, i: usize) -> &'a Product {
-        region
-            .overrides
-            .product
-            .get(&i)
-            .unwrap_or(&self.products[i])
+        overridden(&region.overrides.product, &self.products, i)
     }
 
     pub fn subtitle_for<'a>(&'a self, region: &'a Region, i: usize) -> &'a Subtitle {
-        region
-            .overrides
-            .subtitle
-            .get(&i)
-            .unwrap_or(&self.subtitles[i])
+        overridden(&region.overrides.subtitle, &self.subtitles, i)
     }
 
     pub fn effects_for<'a>(&'a self, region: &'a Region, i: usize) -> &'a Effects {
-        region.overrides.effects.get(&i).unwrap_or(&self.effects[i])
+        overridden(&region.overrides.effects, &self.effects, i)
     }
 
     pub fn audio_for<'a>(&'a self, region: &'a Region, i: usize) -> &'a Audio {
-        region.overrides.audio.get(&i).unwrap_or(&self.audio[i])
+        overridden(&region.overrides.audio, &self.audio, i)
     }
 
     /// Where the template first names `path` (a byte range of its text).
@@ -151,6 +162,10 @@ impl Template {
             })
             .collect()
     }
+}
+
+fn overridden<'a, T>(overrides: &'a BTreeMap<usize, T>, pool: &'a [T], i: usize) -> &'a T {
+    overrides.get(&i).unwrap_or(&pool[i])
 }
 
 /// The locales a region's copy is looked up in: its locale, then its fallbacks, then the bare
@@ -198,11 +213,11 @@ pub struct Output {
     pub landing_url: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    Ltr,
-    Rtl,
+named! {
+    pub enum Direction {
+        Ltr = "ltr",
+        Rtl = "rtl",
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -321,15 +336,16 @@ impl Pool {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Fit {
-    /// Fill the canvas, cropping the overflow.
-    Cover,
-    /// Fit inside the canvas, padding with the pad colour.
-    Contain,
-    /// Fit inside, padding with a blurred, covering copy of the same picture.
-    BlurPad,
+named! {
+    #[derive(Copy)]
+    pub enum Fit {
+        /// Fill the canvas, cropping the overflow.
+        Cover = "cover",
+        /// Fit inside the canvas, padding with the pad colour.
+        Contain = "contain",
+        /// Fit inside, padding with a blurred, covering copy of the same picture.
+        BlurPad = "blur-pad",
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -370,18 +386,19 @@ impl BackgroundSource {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Anchor {
-    Center,
-    Top,
-    Bottom,
-    Left,
-    Right,
-    TopLeft,
-    TopRight,
-    BottomLeft,
-    BottomRight,
+named! {
+    #[derive(Copy)]
+    pub enum Anchor {
+        Center = "center",
+        Top = "top",
+        Bottom = "bottom",
+        Left = "left",
+        Right = "right",
+        TopLeft = "top-left",
+        TopRight = "top-right",
+        BottomLeft = "bottom-left",
+        BottomRight = "bottom-right",
+    }
 }
 
 impl Anchor {
@@ -445,12 +462,13 @@ pub struct Product {
     pub parallax: f32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VPos {
-    Top,
-    Center,
-    Bottom,
+named! {
+    #[derive(Copy)]
+    pub enum VPos {
+        Top = "top",
+        Center = "center",
+        Bottom = "bottom",
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -488,16 +506,17 @@ pub struct Cue {
     pub marks: Vec<(usize, f64)>,
 }
 
-/// How each caption (timed line, cue, or whole-duration text) enters and leaves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Animation {
-    None,
-    Fade,
-    Pop,
-    Slide,
-    Typewriter,
-    Karaoke,
+named! {
+    /// How each caption (timed line, cue, or whole-duration text) enters and leaves.
+    #[derive(Copy)]
+    pub enum Animation {
+        None = "none",
+        Fade = "fade",
+        Pop = "pop",
+        Slide = "slide",
+        Typewriter = "typewriter",
+        Karaoke = "karaoke",
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -566,12 +585,14 @@ pub struct Vignette {
     pub softness: f32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BlurTarget {
-    /// The background layer only, before the product is composed: the product stays sharp.
-    Background,
-    /// The composed picture (background and product); captions stay legible.
-    Frame,
+named! {
+    #[derive(Copy)]
+    pub enum BlurTarget {
+        /// The background layer only, before the product is composed: the product stays sharp.
+        Background = "background",
+        /// The composed picture (background and product); captions stay legible.
+        Frame = "frame",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -719,12 +740,13 @@ pub struct Sfx {
     pub scene: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DedupPolicy {
-    Reject,
-    Warn,
-    Off,
+named! {
+    #[derive(Copy)]
+    pub enum DedupPolicy {
+        Reject = "reject",
+        Warn = "warn",
+        Off = "off",
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -857,17 +879,18 @@ impl Scene {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BadgeShape {
-    /// Rounded rectangle (price tag).
-    Tag,
-    Pill,
-    Circle,
-    /// A star burst ("-50 %").
-    Burst,
-    /// A diagonal corner ribbon.
-    Ribbon,
+named! {
+    #[derive(Copy)]
+    pub enum BadgeShape {
+        /// Rounded rectangle (price tag).
+        Tag = "tag",
+        Pill = "pill",
+        Circle = "circle",
+        /// A star burst ("-50 %").
+        Burst = "burst",
+        /// A diagonal corner ribbon.
+        Ribbon = "ribbon",
+    }
 }
 
 /// A sticker: a shape with copy, anchored in the safe zone, popping in at `start`.

@@ -36,7 +36,7 @@ pub use overlays::*;
 pub use overrides::*;
 pub(crate) use reader::Obj;
 pub use scenes::*;
-pub use schema::{Bound, Ranged};
+pub use schema::Ranged;
 pub use text::*;
 pub use visuals::*;
 

@@ -7,68 +7,52 @@ use crate::template::Diagnostics;
 
 raw_table! {
     pub struct RawHeader {
-        name: str = "name",
-        version: int = "version",
-        kind: str = "kind",
-        duration: num = "duration",
-        fps: int = "fps" in within(In(1.0, 60.0), "{}"),
-        poster_time: num = "poster_time",
+        name: str,
+        version: int,
+        kind: str,
+        duration: num,
+        fps: int in within(In(1.0, 60.0), "{}"),
+        poster_time: num,
         /// Directory (relative to the template's) that asset paths may not escape.
-        root: str = "root",
+        root: str,
     }
 
     pub struct RawOutput {
-        presets: str_list = "presets",
-        regions: str_list = "regions",
-        name: str = "name",
-        image_name: str = "image_name",
-        tracking: pairs = "tracking",
-        landing_url: str = "landing_url",
+        presets: str_list,
+        regions: str_list,
+        name: str,
+        image_name: str,
+        tracking: pairs,
+        landing_url: str,
     }
 
     pub struct RawRegion {
-        code: str = "code",
-        locale: str = "locale",
-        fallback: str_list = "fallback",
-        direction: str = "direction",
+        code: str,
+        locale: str,
+        fallback: str_list,
+        direction: str,
         /// `[region.override.POOL.ID]` tables, in file order. When a region overrides any
         /// subtitle option, every other subtitle option gets a stand-in entry (`explicit: false`)
         /// so the region's copy is checked option by option against what it will really show.
         /// Filled by `read_region`, which knows the pools the overrides refer to.
-        overrides: with<Vec<RawOverride>>(no_overrides) = "override",
+        overrides: later<Vec<RawOverride>> = "override",
     }
 
     pub struct RawVariants {
-        strategy: str = "strategy",
-        count: int = "count",
-        seed: int = "seed",
-        distinct: bool = "distinct",
-        limit: int = "limit",
-        exclude: with<Vec<S<Pairs>>>(read_exclude) = "exclude",
-        orders: with<Option<RawOrders>>(read_orders) = "orders",
+        strategy: str,
+        count: int,
+        seed: int,
+        distinct: bool,
+        limit: int,
+        exclude: with<Vec<S<Pairs>>>(read_exclude),
+        orders: with<Option<RawOrders>>(read_orders),
     }
 
     pub struct RawDedup {
-        policy: str = "policy",
-        library: str = "library",
-        exempt_after_days: int = "exempt_after_days"
+        policy: str,
+        library: str,
+        exempt_after_days: int
             in within(In(0.0, 36_500.0), "days in {} (the published rule uses 180)"),
-    }
-}
-
-impl RawHeader {
-    /// The header a template without `[template]` is judged with.
-    pub fn absent(span: std::ops::Range<usize>) -> RawHeader {
-        RawHeader {
-            span,
-            name: None,
-            version: None,
-            kind: None,
-            duration: None,
-            fps: None,
-            poster_time: None,
-            root: None,
-        }
     }
 }
 
@@ -81,10 +65,6 @@ pub(super) fn read_region(t: &Obj<'_>, root: &Obj<'_>, dx: &mut Diagnostics) -> 
         .unwrap_or_else(|| t.ctx.clone());
     region.overrides = read_overrides(t, root, &who, dx);
     region
-}
-
-fn no_overrides(_: &Obj<'_>, _: &mut Diagnostics, _: &str) -> Vec<RawOverride> {
-    Vec::new()
 }
 
 /// `exclude = [{ background = "beach" }, …]`: every entry is pool = id.

@@ -1,39 +1,35 @@
 //! Badges and end cards as written: what is drawn over the composed picture, and after it.
 
-use super::schema::{
-    within,
-    Bound::{Above, In},
-    SECONDS,
-};
+use super::schema::{within, Bound::*, SECONDS};
 
 raw_table! {
     pub struct RawBadge {
-        id: str = "id",
-        shape: str = "shape",
-        text: text = "text",
-        fill: str = "fill",
-        text_color: str = "text_color",
-        font: str_list = "font",
-        anchor: str = "anchor",
-        size: num = "size" in within(Above(0.02, 1.0), "a fraction of the canvas width, {}"),
-        offset: pair = "offset",
-        rotation: num = "rotation" in within(In(-360.0, 360.0), "degrees in {}"),
-        start: num = "start" in SECONDS,
-        end: num = "end",
-        animation: str = "animation",
+        id: str,
+        shape: str,
+        text: text,
+        fill: str,
+        text_color: str,
+        font: str_list,
+        anchor: str,
+        size: num in within(Above(0.02, 1.0), "a fraction of the canvas width, {}"),
+        offset: pair,
+        rotation: num in within(In(-360.0, 360.0), "degrees in {}"),
+        start: num in SECONDS,
+        end: num,
+        animation: str,
     }
 
     pub struct RawEndCard {
-        id: str = "id",
-        duration: num = "duration",
-        background: str = "background",
-        logo: str = "logo",
-        headline: text = "headline",
-        price: text = "price",
-        cta: text = "cta",
-        cta_color: str = "cta_color",
-        text_color: str = "text_color",
-        font: str_list = "font",
-        transition: transition = "transition",
+        id: str,
+        duration: num,
+        background: str,
+        logo: str,
+        headline: text,
+        price: text,
+        cta: text,
+        cta_color: str,
+        text_color: str,
+        font: str_list,
+        transition: transition,
     }
 }

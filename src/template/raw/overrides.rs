@@ -7,7 +7,7 @@ use toml_edit::{Item, TableLike};
 
 use super::reader::Obj;
 use super::{RawAudio, RawBackground, RawEffects, RawProduct, RawSubtitle, S};
-use crate::template::diag::{did_you_mean, Diagnostic, Diagnostics};
+use crate::template::diag::{or_typo, Diagnostic, Diagnostics};
 use crate::template::Pool;
 
 /// Pools a `[[region]]` may override, in the order docs/TEMPLATE.md lists them.
@@ -148,42 +148,54 @@ impl PoolOptions<'_, '_> {
                     ks.start..item.span().map(|s| s.end).unwrap_or(ks.end).max(ks.end)
                 })
                 .collect::<Vec<_>>();
-        let base = &self.options[index];
-        let table = merge(base.t, o.t, self.pool);
+        let table = merge(self.options[index].t, o.t, self.pool);
         let merged = Obj {
             t: &table,
             span: o.span.clone(),
             ctx: format!("the {name} `{id}` override of {}", self.who),
         };
+        let id = S {
+            value: id.to_string(),
+            span: id_span,
+        };
+        Some(self.entry(index, &merged, own, id, true, dx))
+    }
+
+    /// Option `index` as written and as `merged`, with the override's `own` entries.
+    fn entry(
+        &self,
+        index: usize,
+        merged: &Obj<'_>,
+        own: Vec<Range<usize>>,
+        id: S<String>,
+        explicit: bool,
+        dx: &mut Diagnostics,
+    ) -> RawOverride {
+        let base = &self.options[index];
         let scope = OverrideScope {
-            span: &o.span,
+            span: &merged.span,
             base_span: &base.span,
             own: &own,
-            context: Some(&merged.ctx),
+            context: explicit.then_some(merged.ctx.as_str()),
         };
-        let option = read_pair(self.pool, base, &merged, &scope, dx);
-        Some(RawOverride {
-            span: o.span.clone(),
+        let option = read_pair(self.pool, base, merged, &scope, dx);
+        RawOverride {
+            span: merged.span.clone(),
             own,
             base_span: base.span.clone(),
             pool: self.pool,
-            id: S {
-                value: id.to_string(),
-                span: id_span,
-            },
+            id,
             index,
-            explicit: true,
+            explicit,
             option,
-        })
+        }
     }
 
     fn unknown_id(&self, id: &str, id_span: Range<usize>, dx: &mut Diagnostics) {
         let (name, who) = (self.pool.name(), self.who);
         let known: Vec<&str> = (0..self.options.len()).filter_map(|i| self.id(i)).collect();
-        let mut msg = format!("{who} overrides {name} `{id}`, which is not in the [[{name}]] pool");
-        if let Some(s) = did_you_mean(id, known.iter().copied()) {
-            msg.push_str(&format!("; did you mean `{s}`?"));
-        }
+        let msg = format!("{who} overrides {name} `{id}`, which is not in the [[{name}]] pool");
+        let msg = or_typo(msg, id, known.iter().copied());
         let hint = if known.is_empty() {
             format!("the template has no [[{name}]] options to override")
         } else {
@@ -197,33 +209,17 @@ impl PoolOptions<'_, '_> {
 
     /// Every option the region does not override, as itself (see `RawRegion::overrides`).
     fn stand_ins(&self, done: &[usize], dx: &mut Diagnostics) -> Vec<RawOverride> {
-        let mut out = Vec::new();
-        for (index, base) in self.options.iter().enumerate() {
-            if done.contains(&index) {
-                continue;
-            }
-            let scope = OverrideScope {
-                span: &base.span,
-                base_span: &base.span,
-                own: &[],
-                context: None,
-            };
-            let option = read_pair(self.pool, base, base, &scope, dx);
-            out.push(RawOverride {
-                span: base.span.clone(),
-                own: Vec::new(),
-                base_span: base.span.clone(),
-                pool: self.pool,
-                id: S {
+        let missing = (0..self.options.len()).filter(|i| !done.contains(i));
+        missing
+            .map(|index| {
+                let base = &self.options[index];
+                let id = S {
                     value: self.id(index).unwrap_or_default().to_string(),
                     span: base.span.clone(),
-                },
-                index,
-                explicit: false,
-                option,
-            });
-        }
-        out
+                };
+                self.entry(index, base, Vec::new(), id, false, dx)
+            })
+            .collect()
     }
 }
 
@@ -269,42 +265,34 @@ fn read_pair(
     scope: &OverrideScope<'_>,
     dx: &mut Diagnostics,
 ) -> RawOverridden {
-    fn both<T>(
-        read: fn(&Obj<'_>, &mut Diagnostics) -> T,
-        base: &Obj<'_>,
-        merged: &Obj<'_>,
-        scope: &OverrideScope<'_>,
-        dx: &mut Diagnostics,
-    ) -> (T, T) {
-        let n = dx.items.len();
-        let b = read(base, dx);
-        let known = dx.items.split_off(n);
-        let m = read(merged, dx);
-        let new = dx.items.split_off(n);
-        keep_introduced(dx, new, &known, scope);
-        (b, m)
+    type Read<T> = fn(&Obj<'_>, &mut Diagnostics) -> T;
+    fn both<T>(read: Read<T>, wrap: fn(T, T) -> RawOverridden, at: At<'_>) -> RawOverridden {
+        let (base, merged, scope, dx) = at;
+        fn itself(dx: &mut Diagnostics) -> &mut Diagnostics {
+            dx
+        }
+        let (b, m) = introduced(
+            dx,
+            itself,
+            scope,
+            |dx| read(base, dx),
+            |dx| read(merged, dx),
+        );
+        wrap(b, m)
     }
+    type At<'a> = (
+        &'a Obj<'a>,
+        &'a Obj<'a>,
+        &'a OverrideScope<'a>,
+        &'a mut Diagnostics,
+    );
+    let at = (base, merged, scope, dx);
     match pool {
-        Pool::Background => {
-            let (b, m) = both(RawBackground::read, base, merged, scope, dx);
-            RawOverridden::Background(b, m)
-        }
-        Pool::Product => {
-            let (b, m) = both(RawProduct::read, base, merged, scope, dx);
-            RawOverridden::Product(b, m)
-        }
-        Pool::Subtitle => {
-            let (b, m) = both(RawSubtitle::read, base, merged, scope, dx);
-            RawOverridden::Subtitle(b, m)
-        }
-        Pool::Effects => {
-            let (b, m) = both(RawEffects::read, base, merged, scope, dx);
-            RawOverridden::Effects(b, m)
-        }
-        _ => {
-            let (b, m) = both(RawAudio::read, base, merged, scope, dx);
-            RawOverridden::Audio(b, m)
-        }
+        Pool::Background => both(RawBackground::read, RawOverridden::Background, at),
+        Pool::Product => both(RawProduct::read, RawOverridden::Product, at),
+        Pool::Subtitle => both(RawSubtitle::read, RawOverridden::Subtitle, at),
+        Pool::Effects => both(RawEffects::read, RawOverridden::Effects, at),
+        _ => both(RawAudio::read, RawOverridden::Audio, at),
     }
 }
 
@@ -320,13 +308,31 @@ pub(crate) struct OverrideScope<'a> {
     pub context: Option<&'a str>,
 }
 
+/// Runs `base`, then `merged`, on a context whose diagnostics `dx` reaches, and keeps only
+/// the diagnostics `merged` introduces (see `keep_introduced`).
+pub(crate) fn introduced<C: ?Sized, B, M>(
+    cx: &mut C,
+    dx: fn(&mut C) -> &mut Diagnostics,
+    scope: &OverrideScope<'_>,
+    base: impl FnOnce(&mut C) -> B,
+    merged: impl FnOnce(&mut C) -> M,
+) -> (B, M) {
+    let n = dx(cx).items.len();
+    let b = base(cx);
+    let known = dx(cx).items.split_off(n);
+    let m = merged(cx);
+    let new = dx(cx).items.split_off(n);
+    keep_introduced(dx(cx), new, &known, scope);
+    (b, m)
+}
+
 /// Keeps the diagnostics of a merged option that the pool option alone (`known`) does not
 /// have, by position alone: the option's own problems are reported once, where the option is.
 /// A diagnostic on one of the override's own entries is the override's; one on the whole
 /// option is introduced unless the option alone was blamed as a whole too (its header stands
 /// for the override's); one on an inherited key that only the combination causes (e.g.
 /// `min_size` above an overridden `size`) names the override.
-pub(crate) fn keep_introduced(
+fn keep_introduced(
     dx: &mut Diagnostics,
     new: Vec<Diagnostic>,
     known: &[Diagnostic],

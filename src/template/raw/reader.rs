@@ -109,51 +109,38 @@ impl<'a> Obj<'a> {
         );
     }
 
-    pub(super) fn str(&self, dx: &mut Diagnostics, key: &str) -> Option<S<String>> {
+    /// A value `get` accepts; anything else is reported as not `expected`.
+    fn scalar<T>(
+        &self,
+        dx: &mut Diagnostics,
+        key: &str,
+        expected: &str,
+        get: impl FnOnce(&Item) -> Option<T>,
+    ) -> Option<S<T>> {
         let (item, span) = self.get(key)?;
-        match item.as_str() {
-            Some(s) => Some(S {
-                value: s.to_string(),
-                span,
-            }),
+        match get(item) {
+            Some(value) => Some(S { value, span }),
             None => {
-                self.wrong_type(dx, key, "a string", item, span);
+                self.wrong_type(dx, key, expected, item, span);
                 None
             }
         }
+    }
+
+    pub(super) fn str(&self, dx: &mut Diagnostics, key: &str) -> Option<S<String>> {
+        self.scalar(dx, key, "a string", |i| i.as_str().map(str::to_string))
     }
 
     pub(super) fn num(&self, dx: &mut Diagnostics, key: &str) -> Option<S<f64>> {
-        let (item, span) = self.get(key)?;
-        match item.as_value().and_then(value_f64) {
-            Some(v) => Some(S { value: v, span }),
-            None => {
-                self.wrong_type(dx, key, "a number", item, span);
-                None
-            }
-        }
+        self.scalar(dx, key, "a number", |i| i.as_value().and_then(value_f64))
     }
 
     pub(super) fn int(&self, dx: &mut Diagnostics, key: &str) -> Option<S<i64>> {
-        let (item, span) = self.get(key)?;
-        match item.as_integer() {
-            Some(v) => Some(S { value: v, span }),
-            None => {
-                self.wrong_type(dx, key, "an integer", item, span);
-                None
-            }
-        }
+        self.scalar(dx, key, "an integer", Item::as_integer)
     }
 
     pub(super) fn bool(&self, dx: &mut Diagnostics, key: &str) -> Option<S<bool>> {
-        let (item, span) = self.get(key)?;
-        match item.as_bool() {
-            Some(v) => Some(S { value: v, span }),
-            None => {
-                self.wrong_type(dx, key, "true or false", item, span);
-                None
-            }
-        }
+        self.scalar(dx, key, "true or false", Item::as_bool)
     }
 
     pub(super) fn str_list(&self, dx: &mut Diagnostics, key: &str) -> Option<S<Vec<S<String>>>> {
@@ -162,26 +149,14 @@ impl<'a> Obj<'a> {
             self.wrong_type(dx, key, "a list of strings", item, span);
             return None;
         };
-        let mut out = Vec::new();
-        for v in arr.iter() {
-            let vspan = v.span().unwrap_or_else(|| span.clone());
-            match v.as_str() {
-                Some(s) => out.push(S {
-                    value: s.to_string(),
-                    span: vspan,
-                }),
-                None => dx.error(
-                    vspan,
-                    format!(
-                        "`{key}` in {}: expected a list of strings, found {} in it",
-                        self.ctx,
-                        value_type(v)
-                    ),
-                    Some("quote each entry, e.g. [\"a\", \"b\"]".into()),
-                ),
-            }
-        }
-        Some(S { value: out, span })
+        let value = strings(arr, &span, dx, |found| {
+            let msg = format!(
+                "`{key}` in {}: expected a list of strings, found {found} in it",
+                self.ctx
+            );
+            (msg, "quote each entry, e.g. [\"a\", \"b\"]")
+        });
+        Some(S { value, span })
     }
 
     pub(super) fn pair(&self, dx: &mut Diagnostics, key: &str) -> Option<S<(f64, f64)>> {
@@ -356,6 +331,31 @@ impl<'a> Obj<'a> {
             }
         }
     }
+}
+
+/// The strings of an array, each with its span (else `span`); any other entry is reported
+/// with the message and hint `bad` makes of its type.
+pub(super) fn strings(
+    arr: &toml_edit::Array,
+    span: &Range<usize>,
+    dx: &mut Diagnostics,
+    bad: impl Fn(&str) -> (String, &'static str),
+) -> Vec<S<String>> {
+    let mut out = Vec::new();
+    for v in arr.iter() {
+        let vspan = v.span().unwrap_or_else(|| span.clone());
+        match v.as_str() {
+            Some(s) => out.push(S {
+                value: s.to_string(),
+                span: vspan,
+            }),
+            None => {
+                let (msg, hint) = bad(value_type(v));
+                dx.error(vspan, msg, Some(hint.into()));
+            }
+        }
+    }
+    out
 }
 
 /// The first line of a span (a table's `[header]`).

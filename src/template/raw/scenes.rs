@@ -1,6 +1,6 @@
 //! Scenes, transitions, easings and `[variants] orders` as written.
 
-use super::reader::{value_f64, value_type, Obj};
+use super::reader::{strings, value_f64, value_type, Obj};
 use super::schema::{within, Bound::In};
 use super::S;
 use crate::template::Diagnostics;
@@ -18,22 +18,22 @@ pub type RawOrders = S<Vec<S<Vec<S<String>>>>>;
 
 raw_table! {
     pub struct RawScene {
-        id: str = "id",
-        duration: num = "duration",
-        background: str_list = "background",
-        product: str_list = "product",
-        subtitle: str_list = "subtitle",
-        effects: str_list = "effects",
-        badge: str_list = "badge",
-        transition: transition = "transition",
+        id: str,
+        duration: num,
+        background: str_list,
+        product: str_list,
+        subtitle: str_list,
+        effects: str_list,
+        badge: str_list,
+        transition: transition,
     }
 
     /// The table form; `transition = "crossfade"` is read as a `type` alone.
     pub struct RawTransition {
         kind: str = "type",
-        duration: num = "duration" in within(In(0.0, 5.0), "seconds in {}"),
-        color: str = "color",
-        easing: easing = "easing",
+        duration: num in within(In(0.0, 5.0), "seconds in {}"),
+        color: str,
+        easing: easing,
     }
 }
 
@@ -58,15 +58,13 @@ pub(crate) fn read_transition(
 ) -> Option<RawTransition> {
     let (item, span) = t.get(key)?;
     if let Some(s) = item.as_str() {
-        return Some(RawTransition {
+        let kind = Some(S {
+            value: s.to_string(),
             span: span.clone(),
-            kind: Some(S {
-                value: s.to_string(),
-                span,
-            }),
-            duration: None,
-            color: None,
-            easing: None,
+        });
+        return Some(RawTransition {
+            kind,
+            ..RawTransition::empty(span)
         });
     }
     let tr = t.table(dx, key)?;
@@ -114,33 +112,14 @@ pub(super) fn read_orders(t: &Obj<'_>, dx: &mut Diagnostics, key: &str) -> Optio
             );
             continue;
         };
+        let ids = strings(inner, &vspan, dx, |found| {
+            let msg = format!("`orders`: expected a scene id, found {found}");
+            (msg, "quote each scene id")
+        });
         out.push(S {
-            value: scene_ids(inner, &vspan, dx),
+            value: ids,
             span: vspan,
         });
     }
     Some(S { value: out, span })
-}
-
-fn scene_ids(
-    inner: &toml_edit::Array,
-    vspan: &std::ops::Range<usize>,
-    dx: &mut Diagnostics,
-) -> Vec<S<String>> {
-    let mut ids = Vec::new();
-    for x in inner.iter() {
-        let xspan = x.span().unwrap_or_else(|| vspan.clone());
-        match x.as_str() {
-            Some(s) => ids.push(S {
-                value: s.to_string(),
-                span: xspan,
-            }),
-            None => dx.error(
-                xspan,
-                format!("`orders`: expected a scene id, found {}", value_type(x)),
-                Some("quote each scene id".into()),
-            ),
-        }
-    }
-    ids
 }

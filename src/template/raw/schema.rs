@@ -18,6 +18,8 @@ pub enum Bound {
     KeyAbove(f64, f64),
     /// `x >= lo`, printed `≥ lo`.
     AtLeast(f64),
+    /// `-lim..=lim`, as `!(|x| > lim)`: a NaN passes, as it always has for offsets.
+    Abs(f64),
 }
 
 impl Bound {
@@ -26,6 +28,7 @@ impl Bound {
             Bound::In(lo, hi) => (lo..=hi).contains(&x),
             Bound::Above(lo, hi) | Bound::KeyAbove(lo, hi) => x > lo && x <= hi,
             Bound::AtLeast(lo) => x >= lo,
+            Bound::Abs(lim) => x.is_nan() || x.abs() <= lim,
         }
     }
 
@@ -35,6 +38,7 @@ impl Bound {
             Bound::Above(lo, hi) => format!("({lo}, {hi}]"),
             Bound::KeyAbove(lo, hi) => format!("{lo} < {key} <= {hi}"),
             Bound::AtLeast(lo) => format!("≥ {lo}"),
+            Bound::Abs(lim) => format!("-{lim}..={lim}"),
         }
     }
 }
@@ -89,6 +93,7 @@ macro_rules! raw_type {
     (table<$t:ty>) => { Option<$t> };
     (list<$t:ty>) => { Option<$crate::template::raw::S<Vec<$t>>> };
     (with<$t:ty>) => { $t };
+    (later<$t:ty>) => { $t };
 }
 
 /// The scalar a ranged kind holds.
@@ -98,6 +103,33 @@ macro_rules! raw_scalar {
     };
     (int) => {
         i64
+    };
+    (pair) => {
+        (f64, f64)
+    };
+}
+
+/// A key's name: the field's own, unless the declaration writes another (`= "loop"`).
+macro_rules! raw_key {
+    ($field:ident) => {
+        stringify!($field)
+    };
+    ($field:ident $key:literal) => {
+        $key
+    };
+}
+
+/// A ranged key's accessor, returning its `Ranged`; nothing for a key without a rule.
+macro_rules! raw_ranged {
+    ($field:ident $kind:ident [$($key:literal)?] []) => {};
+    ($field:ident $kind:ident [$($key:literal)?] [$rule:expr]) => {
+        pub fn $field(&self) -> $crate::template::raw::Ranged<'_, raw_scalar!($kind)> {
+            $crate::template::raw::Ranged {
+                value: self.$field.as_ref(),
+                key: raw_key!($field $($key)?),
+                rule: $rule,
+            }
+        }
     };
 }
 
@@ -112,6 +144,9 @@ macro_rules! raw_read {
     };
     ($t:ident, $dx:ident, $key:expr, with<$ty:ty>($read:path)) => {
         $read($t, $dx, $key)
+    };
+    ($t:ident, $dx:ident, $key:expr, later<$ty:ty>) => {
+        Default::default()
     };
     ($t:ident, $dx:ident, $key:expr, pairs) => {
         $t.table($dx, $key).map(|tr| $crate::template::raw::S {
@@ -131,17 +166,19 @@ macro_rules! raw_read {
 }
 
 /// Declares raw tables, one line per key:
-/// `field: kind = "key"` or, for a number validation range-checks,
-/// `field: num = "key" in within(In(0.0, 1.0), "hint with {} for the range")`.
+/// `field: kind` (the key is the field's name), `field: kind = "key"` (it is not) or, for a
+/// number validation range-checks, `field: num in within(In(0.0, 1.0), "hint with {} for the
+/// range")`.
 /// Each table gets `KEYS` (its allowed keys, in order), `read` (unknown keys, then every key
-/// in order) and, per ranged key, a method of the field's name returning its `Ranged`.
+/// in order), `empty` (no key written) and, per ranged key, a method of the field's name
+/// returning its `Ranged`. A `later<T>` field is allowed but filled by the caller.
 macro_rules! raw_table {
     ($(
         $(#[$meta:meta])*
         pub struct $name:ident {
             $(
                 $(#[$fmeta:meta])*
-                $field:ident: $kind:ident $(<$arg:ty>)? $(($read:path))? = $key:literal
+                $field:ident: $kind:ident $(<$arg:ty>)? $(($read:path))? $(= $key:literal)?
                     $(in $rule:expr)?
             ),* $(,)?
         }
@@ -156,7 +193,7 @@ macro_rules! raw_table {
         }
 
         impl $name {
-            pub const KEYS: &'static [&'static str] = &[$($key),*];
+            pub const KEYS: &'static [&'static str] = &[$(raw_key!($field $($key)?)),*];
 
             pub(in $crate::template::raw) fn read(
                 t: &$crate::template::raw::Obj<'_>,
@@ -165,19 +202,22 @@ macro_rules! raw_table {
                 t.keys(dx, Self::KEYS);
                 Self {
                     span: t.span.clone(),
-                    $( $field: raw_read!(t, dx, $key, $kind $(<$arg>)? $(($read))?), )*
+                    $( $field: raw_read!(
+                        t, dx, raw_key!($field $($key)?), $kind $(<$arg>)? $(($read))?
+                    ), )*
                 }
             }
 
-            $($(
-                pub fn $field(&self) -> $crate::template::raw::Ranged<'_, raw_scalar!($kind)> {
-                    $crate::template::raw::Ranged {
-                        value: self.$field.as_ref(),
-                        key: $key,
-                        rule: $rule,
-                    }
+            /// The table with no key written, standing at `span`.
+            #[allow(dead_code)]
+            pub fn empty(span: std::ops::Range<usize>) -> Self {
+                Self {
+                    span,
+                    $( $field: Default::default(), )*
                 }
-            )?)*
+            }
+
+            $( raw_ranged!($field $kind [$($key)?] [$($rule)?]); )*
         }
     )*};
 }

@@ -3,67 +3,53 @@
 use super::*;
 
 impl V<'_> {
+    /// One `[[audio]]` option.
     pub(super) fn audio(
         &mut self,
-        pool: S<Vec<RawAudio>>,
+        a: &RawAudio,
+        id: String,
         duration: f64,
         regions: &[Region],
-    ) -> Vec<Audio> {
-        let Some(ids) = self.pool_ids("audio", &pool) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for (a, id) in pool.value.iter().zip(ids) {
-            let source = a.source.as_ref().and_then(|s| self.asset(s));
-            let volume = self.num(a.volume(), "volume", 1.0) as f32;
-            let start = self.num(a.start(), "start", 0.0);
-            let (fade_in, fade_out) = self.fades(
-                a.fade_in(),
-                a.fade_out(),
-                duration,
-                &format!("audio `{id}`"),
+    ) -> Audio {
+        let source = a.source.as_ref().and_then(|s| self.asset(s));
+        let volume = self.num(a.volume(), "volume", 1.0) as f32;
+        let start = self.num(a.start(), "start", 0.0);
+        let (fade_in, fade_out) = self.fades(
+            a.fade_in(),
+            a.fade_out(),
+            duration,
+            &format!("audio `{id}`"),
+        );
+        if a.source.is_none() {
+            self.only_with(
+                &[("start", span_of(&a.start)), ("loop", span_of(&a.looped))],
+                |key| format!("`{key}` of audio `{id}` applies to music, and it has no `source`"),
+                "add source = \"…\", or remove it",
             );
-            if a.source.is_none() {
-                for (key, span) in [
-                    ("start", a.start.as_ref().map(|s| &s.span)),
-                    ("loop", a.looped.as_ref().map(|l| &l.span)),
-                ] {
-                    if let Some(span) = span {
-                        self.err(
-                            span,
-                            format!(
-                                "`{key}` of audio `{id}` applies to music, and it has no `source`"
-                            ),
-                            Some("add source = \"…\", or remove it".to_string()),
-                        );
-                    }
-                }
-            }
-            let voice = self.voiceover(a, &id, duration, regions);
-            let sfx = a
-                .sfx
-                .iter()
-                .flat_map(|l| &l.value)
-                .filter_map(|e| self.sfx(e, &id, duration))
-                .collect();
-            let (voiceover, voiceover_start, voiceover_volume, duck) = voice;
-            let looped = a.looped.as_ref().map(|l| l.value).unwrap_or(true);
-            out.push(Audio {
-                id,
-                source,
-                volume,
-                start,
-                fade_in,
-                fade_out,
-                looped,
-                voiceover,
-                voiceover_start,
-                voiceover_volume,
-                duck,
-                sfx,
-            });
         }
-        out
+        let voice = self.voiceover(a, &id, duration, regions);
+        let sfx = a
+            .sfx
+            .iter()
+            .flat_map(|l| &l.value)
+            .filter_map(|e| self.sfx(e, &id, duration))
+            .collect();
+        let (voiceover, voiceover_start, voiceover_volume, duck) = voice;
+        let looped = a.looped.as_ref().map(|l| l.value).unwrap_or(true);
+        Audio {
+            id,
+            source,
+            volume,
+            start,
+            fade_in,
+            fade_out,
+            looped,
+            voiceover,
+            voiceover_start,
+            voiceover_volume,
+            duck,
+            sfx,
+        }
     }
 
     /// A voice-over per locale, when to start it, how loud, and how far it ducks the music.
@@ -125,25 +111,16 @@ impl V<'_> {
             };
             self.check_locales(&what, id, &vo.span, &voiceover, regions);
         } else {
-            for (key, span) in [
-                (
-                    "voiceover_start",
-                    a.voiceover_start.as_ref().map(|s| &s.span),
-                ),
-                (
-                    "voiceover_volume",
-                    a.voiceover_volume.as_ref().map(|s| &s.span),
-                ),
+            let keys = [
+                ("voiceover_start", span_of(&a.voiceover_start)),
+                ("voiceover_volume", span_of(&a.voiceover_volume)),
                 ("duck", a.duck.as_ref().map(|d| &d.span)),
-            ] {
-                if let Some(span) = span {
-                    self.err(
-                        span,
-                        format!("`{key}` of audio `{id}` applies to a voice-over, and it has none"),
-                        Some("add voiceover = { en = \"vo/en.wav\" }, or remove it".to_string()),
-                    );
-                }
-            }
+            ];
+            self.only_with(
+                &keys,
+                |key| format!("`{key}` of audio `{id}` applies to a voice-over, and it has none"),
+                "add voiceover = { en = \"vo/en.wav\" }, or remove it",
+            );
         }
         voiceover
     }
@@ -207,15 +184,11 @@ impl V<'_> {
             if self.scene_ids.contains(&s.value) {
                 return Some(s.value.clone());
             }
-            let hint = match did_you_mean(&s.value, self.scene_ids.iter().map(String::as_str)) {
-                Some(m) => {
-                    format!("did you mean `{m}`? scenes: {}", self.scene_ids.join(", "))
-                }
-                None if self.scene_ids.is_empty() => {
-                    "the template has no [[scene]]; use `at` alone (seconds of the video)"
-                        .to_string()
-                }
-                None => format!("scenes: {}", self.scene_ids.join(", ")),
+            let hint = if self.scene_ids.is_empty() {
+                "the template has no [[scene]]; use `at` alone (seconds of the video)".to_string()
+            } else {
+                let names: Vec<&str> = self.scene_ids.iter().map(String::as_str).collect();
+                suggest(&s.value, &names, "scenes")
             };
             self.err(
                 &s.span,

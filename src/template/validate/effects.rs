@@ -31,52 +31,46 @@ impl V<'_> {
         (a, b)
     }
 
-    pub(super) fn effects(&mut self, pool: S<Vec<RawEffects>>, duration: f64) -> Vec<Effects> {
-        let Some(ids) = self.pool_ids("effects", &pool) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for (e, id) in pool.value.iter().zip(ids) {
-            let grade = e.grade.as_ref().map(|g| Grade {
-                brightness: self.num(g.brightness(), "brightness", 0.0) as f32,
-                contrast: self.num(g.contrast(), "contrast", 1.0) as f32,
-                saturation: self.num(g.saturation(), "saturation", 1.0) as f32,
-                temperature: self.num(g.temperature(), "temperature", 0.0) as f32,
-                tint: self.num(g.tint(), "tint", 0.0) as f32,
-            });
-            let lut = e.lut.as_ref().and_then(|l| self.lut(l));
-            let lut_strength = self.num(e.lut_strength(), "lut_strength", 1.0) as f32;
-            if let (Some(s), None) = (&e.lut_strength, &e.lut) {
-                self.err(
-                    &s.span,
-                    format!("effects `{id}`: lut_strength without a lut"),
-                    Some("add lut = \"looks/name.cube\", or remove lut_strength".to_string()),
-                );
-            }
-            let vignette = e.vignette.as_ref().map(|v| self.vignette(v));
-            let blur = e.blur.as_ref().map(|b| self.blur(b));
-            let grain = e.grain.as_ref().map(|g| self.grain(g));
-            let sharpen = e.sharpen.as_ref().map(|s| self.sharpen(s));
-            let (fade_in, fade_out) = self.fades(
-                e.fade_in(),
-                e.fade_out(),
-                duration,
-                &format!("effects `{id}`"),
+    /// One `[[effects]]` option.
+    pub(super) fn effect(&mut self, e: &RawEffects, id: String, duration: f64) -> Effects {
+        let grade = e.grade.as_ref().map(|g| Grade {
+            brightness: self.num(g.brightness(), "brightness", 0.0) as f32,
+            contrast: self.num(g.contrast(), "contrast", 1.0) as f32,
+            saturation: self.num(g.saturation(), "saturation", 1.0) as f32,
+            temperature: self.num(g.temperature(), "temperature", 0.0) as f32,
+            tint: self.num(g.tint(), "tint", 0.0) as f32,
+        });
+        let lut = e.lut.as_ref().and_then(|l| self.lut(l));
+        let lut_strength = self.num(e.lut_strength(), "lut_strength", 1.0) as f32;
+        if let (Some(s), None) = (&e.lut_strength, &e.lut) {
+            self.err(
+                &s.span,
+                format!("effects `{id}`: lut_strength without a lut"),
+                Some("add lut = \"looks/name.cube\", or remove lut_strength".to_string()),
             );
-            out.push(Effects {
-                id,
-                grade,
-                lut,
-                lut_strength,
-                vignette,
-                blur,
-                grain,
-                sharpen,
-                fade_in,
-                fade_out,
-            });
         }
-        out
+        let vignette = e.vignette.as_ref().map(|v| self.vignette(v));
+        let blur = e.blur.as_ref().map(|b| self.blur(b));
+        let grain = e.grain.as_ref().map(|g| self.grain(g));
+        let sharpen = e.sharpen.as_ref().map(|s| self.sharpen(s));
+        let (fade_in, fade_out) = self.fades(
+            e.fade_in(),
+            e.fade_out(),
+            duration,
+            &format!("effects `{id}`"),
+        );
+        Effects {
+            id,
+            grade,
+            lut,
+            lut_strength,
+            vignette,
+            blur,
+            grain,
+            sharpen,
+            fade_in,
+            fade_out,
+        }
     }
 
     /// A `.cube` file, parsed once per run however many options and overrides use it.
@@ -108,13 +102,7 @@ impl V<'_> {
     }
 
     fn vignette(&mut self, v: &RawVignette) -> Vignette {
-        self.required(
-            v.strength.as_ref(),
-            "strength",
-            &v.span,
-            "vignette",
-            "strength = 0.4",
-        );
+        self.required(v.strength(), &v.span, "vignette", "0.4");
         Vignette {
             strength: self.num(v.strength(), "vignette strength", 0.0) as f32,
             radius: self.num(v.radius(), "vignette radius", 0.75) as f32,
@@ -123,67 +111,35 @@ impl V<'_> {
     }
 
     fn blur(&mut self, b: &RawBlur) -> Blur {
-        self.required(
-            b.radius.as_ref(),
-            "radius",
-            &b.span,
-            "blur",
-            "radius = 0.02",
-        );
+        self.required(b.radius(), &b.span, "blur", "0.02");
         Blur {
             radius: self.num(b.radius(), "blur radius", 0.0) as f32,
-            target: b
-                .target
-                .as_ref()
-                .and_then(|t| {
-                    self.enum_val(
-                        t,
-                        "blur target",
-                        &[
-                            ("background", BlurTarget::Background),
-                            ("frame", BlurTarget::Frame),
-                        ],
-                    )
-                })
-                .unwrap_or(BlurTarget::Background),
+            target: self.pick(
+                b.target.as_ref(),
+                "blur target",
+                BlurTarget::NAMES,
+                BlurTarget::Background,
+            ),
         }
     }
 
     fn grain(&mut self, g: &RawGrain) -> Grain {
-        self.required(
-            g.amount.as_ref(),
-            "amount",
-            &g.span,
-            "grain",
-            "amount = 0.3",
+        self.required(g.amount(), &g.span, "grain", "0.3");
+        let seed = self.whole(
+            g.seed.as_ref(),
+            |s| s >= 0,
+            |s| format!("grain seed {s} is negative"),
+            Some("expected an integer ≥ 0"),
         );
-        let seed = match &g.seed {
-            Some(s) if s.value < 0 => {
-                self.err(
-                    &s.span,
-                    format!("grain seed {} is negative", s.value),
-                    Some("expected an integer ≥ 0".to_string()),
-                );
-                0
-            }
-            Some(s) => s.value as u64,
-            None => 0,
-        };
         Grain {
             amount: self.num(g.amount(), "grain amount", 0.0) as f32,
-            seed,
+            seed: seed.unwrap_or(0) as u64,
             size: self.num(g.size(), "grain size", 1.0) as f32,
         }
     }
 
     fn sharpen(&mut self, s: &RawSharpen) -> Sharpen {
-        self.required(
-            s.amount.as_ref(),
-            "amount",
-            &s.span,
-            "sharpen",
-            "amount = 0.5",
-        );
+        self.required(s.amount(), &s.span, "sharpen", "0.5");
         Sharpen {
             amount: self.num(s.amount(), "sharpen amount", 0.0) as f32,
             radius: self.num(s.radius(), "sharpen radius", 1.0) as f32,

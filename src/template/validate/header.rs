@@ -29,20 +29,17 @@ struct Pools {
 impl Pools {
     /// Option ids by pool, for the scenes and exclude rules that name them.
     fn ids(&self) -> HashMap<Pool, Vec<String>> {
-        fn ids<'a>(ids: impl Iterator<Item = &'a String>) -> Vec<String> {
-            ids.cloned().collect()
+        fn ids<T>(pool: &[T], id: fn(&T) -> &String) -> Vec<String> {
+            pool.iter().map(|o| id(o).clone()).collect()
         }
         HashMap::from([
-            (
-                Pool::Background,
-                ids(self.backgrounds.iter().map(|o| &o.id)),
-            ),
-            (Pool::Product, ids(self.products.iter().map(|o| &o.id))),
-            (Pool::Subtitle, ids(self.subtitles.iter().map(|o| &o.id))),
-            (Pool::Effects, ids(self.effects.iter().map(|o| &o.id))),
-            (Pool::Badge, ids(self.badges.iter().map(|o| &o.id))),
-            (Pool::Audio, ids(self.audio.iter().map(|o| &o.id))),
-            (Pool::EndCard, ids(self.end_cards.iter().map(|o| &o.id))),
+            (Pool::Background, ids(&self.backgrounds, |o| &o.id)),
+            (Pool::Product, ids(&self.products, |o| &o.id)),
+            (Pool::Subtitle, ids(&self.subtitles, |o| &o.id)),
+            (Pool::Effects, ids(&self.effects, |o| &o.id)),
+            (Pool::Badge, ids(&self.badges, |o| &o.id)),
+            (Pool::Audio, ids(&self.audio, |o| &o.id)),
+            (Pool::EndCard, ids(&self.end_cards, |o| &o.id)),
         ])
     }
 }
@@ -82,7 +79,7 @@ impl V<'_> {
                 );
                 Vec::new()
             }
-            Some(p) => self.scenes(p, &ids),
+            Some(p) => self.options("scene", &p, |v, s, id| v.scene(s, id, &ids)),
             None => Vec::new(),
         };
         let raw_orders = raw.variants.as_mut().and_then(|v| v.orders.take());
@@ -129,23 +126,17 @@ impl V<'_> {
                     "missing required section [template]",
                     Some("add [template] with at least name = \"…\"".to_string()),
                 );
-                absent = RawHeader::absent(doc.clone());
+                absent = RawHeader::empty(doc.clone());
                 &absent
             }
         };
         let name = self.name(h, has_header);
-        let version = match &h.version {
-            Some(v) if v.value < 1 || v.value > u32::MAX as i64 => {
-                self.err(
-                    &v.span,
-                    format!("version {} is out of range", v.value),
-                    Some("expected an integer ≥ 1".to_string()),
-                );
-                1
-            }
-            Some(v) => v.value as u32,
-            None => 1,
-        };
+        let version = self.whole(
+            h.version.as_ref(),
+            |v| (1..=u32::MAX as i64).contains(&v),
+            |v| format!("version {v} is out of range"),
+            Some("expected an integer ≥ 1"),
+        );
         // Presets first: the kind default and the duration limits depend on them.
         let presets = self.presets_list(raw.output.as_ref(), output_span);
         let kind = self.kind(h, &presets);
@@ -155,7 +146,7 @@ impl V<'_> {
         let poster_time = self.poster_time(h, kind, duration);
         Header {
             name,
-            version,
+            version: version.unwrap_or(1) as u32,
             kind,
             duration,
             fps,
@@ -202,12 +193,7 @@ impl V<'_> {
             _ => Kind::Both,
         };
         let Some(k) = &h.kind else { return default };
-        let kinds = [
-            ("video", Kind::Video),
-            ("image", Kind::Image),
-            ("both", Kind::Both),
-        ];
-        let kind = self.enum_val(k, "kind", &kinds).unwrap_or(default);
+        let kind = self.pick(Some(k), "kind", Kind::NAMES, default);
         for (id, span) in presets {
             let Some(p) = self.presets.get(id) else {
                 continue;
@@ -350,10 +336,10 @@ impl V<'_> {
         limits: &[(String, u32)],
     ) -> Pools {
         let backgrounds = self.backgrounds(raw.background.take(), &raw.doc_span);
-        let products = match raw.product.take() {
-            Some(p) => self.products(p),
-            None => Vec::new(),
-        };
+        let products = raw
+            .product
+            .take()
+            .map(|p| self.options("product", &p, Self::product));
         // A region that overrides a subtitle (audio) option has its copy (voice-overs)
         // checked option by option in `apply_overrides`, against what it will really show.
         let subtitles = match raw.subtitle.take() {
@@ -364,7 +350,7 @@ impl V<'_> {
             None => Vec::new(),
         };
         let effects = match raw.effects.take() {
-            Some(p) => self.effects(p, duration),
+            Some(p) => self.options("effects", &p, |v, e, id| v.effect(e, id, duration)),
             // No [[effects]] means "no grading": one implicit option, so a variant always
             // picks one option from every pool.
             None => vec![Effects {
@@ -375,26 +361,27 @@ impl V<'_> {
         let audio = match raw.audio.take() {
             Some(p) => {
                 let checked = not_overriding(regions, pending, Pool::Audio);
-                self.audio(p, duration, &checked)
+                self.options("audio", &p, |v, a, id| v.audio(a, id, duration, &checked))
             }
             None => vec![Audio::silence()],
         };
-        let badges = match raw.badge.take() {
-            Some(p) => self.badges(p, regions),
-            None => Vec::new(),
-        };
-        let end_cards = match raw.end_card.take() {
-            Some(p) => self.end_cards(p, duration, regions),
-            None => Vec::new(),
-        };
+        let badges = raw
+            .badge
+            .take()
+            .map(|p| self.options("badge", &p, |v, b, id| v.badge(b, id, regions)));
+        let end_cards = raw.end_card.take().map(|p| {
+            self.options("end_card", &p, |v, e, id| {
+                v.end_card(e, id, duration, regions)
+            })
+        });
         Pools {
             backgrounds,
-            products,
+            products: products.unwrap_or_default(),
             subtitles,
             effects,
             audio,
-            badges,
-            end_cards,
+            badges: badges.unwrap_or_default(),
+            end_cards: end_cards.unwrap_or_default(),
         }
     }
 }

@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::cues::{self as capfile, Format};
-use super::diag::{did_you_mean, Diagnostics, Severity};
+use super::diag::{did_you_mean, or_typo, Diagnostics, Severity};
 use super::model::*;
 use super::raw::*;
-use super::raw::{keep_introduced, OverrideScope};
+use super::raw::{introduced, OverrideScope};
 use crate::preset::{PresetKind, PresetSet};
 
 mod audio;
@@ -222,12 +222,52 @@ impl V<'_> {
             return Some(t.clone());
         }
         let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
-        let hint = match did_you_mean(&v.value, names.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`? expected one of: {}", names.join(", ")),
-            None => format!("expected one of: {}", names.join(", ")),
-        };
+        let hint = suggest(&v.value, &names, "expected one of");
         self.err(&v.span, format!("unknown {what} `{}`", v.value), Some(hint));
         None
+    }
+
+    /// `enum_val` of a key that may be absent; `default` when it is, or is unknown.
+    pub(super) fn pick<T: Clone>(
+        &mut self,
+        v: Option<&S<String>>,
+        what: &str,
+        allowed: &[(&str, T)],
+        default: T,
+    ) -> T {
+        v.and_then(|v| self.enum_val(v, what, allowed))
+            .unwrap_or(default)
+    }
+
+    /// Reports each key written (its span given) that applies only with something absent.
+    pub(super) fn only_with(
+        &mut self,
+        keys: &[(&str, Option<&Range<usize>>)],
+        msg: impl Fn(&str) -> String,
+        hint: &str,
+    ) {
+        for (key, span) in keys {
+            if let Some(span) = span {
+                self.err(span, msg(key), Some(hint.to_string()));
+            }
+        }
+    }
+
+    /// A written integer `ok` accepts; otherwise `msg` of it (with `hint`) is reported.
+    /// `None` when absent or refused.
+    pub(super) fn whole(
+        &mut self,
+        v: Option<&S<i64>>,
+        ok: impl Fn(i64) -> bool,
+        msg: impl FnOnce(i64) -> String,
+        hint: Option<&str>,
+    ) -> Option<i64> {
+        let v = v?;
+        if !ok(v.value) {
+            self.err(&v.span, msg(v.value), hint.map(str::to_string));
+            return None;
+        }
+        Some(v.value)
     }
 
     pub(super) fn color(&mut self, v: Option<&S<String>>, default: Rgba) -> Rgba {
@@ -307,21 +347,21 @@ impl V<'_> {
         self.dx.source()
     }
 
-    /// A sub-table's key without a default.
-    pub(super) fn required<T>(
+    /// A sub-table's number without a default: `what = { key = example }`.
+    pub(super) fn required(
         &mut self,
-        v: Option<&S<T>>,
-        key: &str,
+        r: Ranged<'_, f64>,
         table: &Range<usize>,
         what: &str,
         example: &str,
     ) {
-        if v.is_none() {
+        let key = r.key;
+        if r.value.is_none() {
             self.missing(
                 key,
                 table,
                 format!("{what} needs `{key}`"),
-                Some(format!("e.g. {what} = {{ {example} }}")),
+                Some(format!("e.g. {what} = {{ {key} = {example} }}")),
             );
         }
     }
@@ -329,6 +369,20 @@ impl V<'_> {
 
 /// The hint of a value listed twice in a list where order does not matter.
 const DUPLICATE: Option<&str> = Some("remove the duplicate");
+
+/// Where an optional value is written.
+pub(super) fn span_of<T>(v: &Option<S<T>>) -> Option<&Range<usize>> {
+    v.as_ref().map(|v| &v.span)
+}
+
+/// "{label}: a, b", led by "did you mean `a`?" when `word` looks like a typo of one of `names`.
+pub(super) fn suggest(word: &str, names: &[&str], label: &str) -> String {
+    let list = format!("{label}: {}", names.join(", "));
+    match did_you_mean(word, names.iter().copied()) {
+        Some(s) => format!("did you mean `{s}`? {list}"),
+        None => list,
+    }
+}
 
 pub(super) fn fmt_secs(s: f64) -> String {
     if s.fract() == 0.0 {

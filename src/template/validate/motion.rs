@@ -10,22 +10,9 @@ pub(super) const EASINGS: &[(&str, Easing)] = &[
     ("ease-out-back", Easing::EaseOutBack),
 ];
 
-pub(super) const ANCHORS: &[(&str, Anchor)] = &[
-    ("center", Anchor::Center),
-    ("top", Anchor::Top),
-    ("bottom", Anchor::Bottom),
-    ("left", Anchor::Left),
-    ("right", Anchor::Right),
-    ("top-left", Anchor::TopLeft),
-    ("top-right", Anchor::TopRight),
-    ("bottom-left", Anchor::BottomLeft),
-    ("bottom-right", Anchor::BottomRight),
-];
-
 impl V<'_> {
     pub(super) fn anchor(&mut self, a: Option<&S<String>>, default: Anchor) -> Anchor {
-        a.and_then(|a| self.enum_val(a, "anchor", ANCHORS))
-            .unwrap_or(default)
+        self.pick(a, "anchor", Anchor::NAMES, default)
     }
 
     pub(super) fn easing(&mut self, e: Option<&RawEasing>, default: Easing) -> Easing {
@@ -137,32 +124,34 @@ impl V<'_> {
         }
     }
 
+    /// A written pair within its declared range (`Some(Some(..))`), out of it (`Some(None)`,
+    /// after "`what` [x, y] is out of range"), or absent (`None`).
+    pub(super) fn pair(
+        &mut self,
+        r: Ranged<'_, (f64, f64)>,
+        what: &str,
+    ) -> Option<Option<(f64, f64)>> {
+        let p = r.value?;
+        let (x, y) = p.value;
+        if !(r.contains(x) && r.contains(y)) {
+            let msg = format!("{what} [{x}, {y}] is out of range");
+            self.err(&p.span, msg, Some(r.expected()));
+            return Some(None);
+        }
+        Some(Some(p.value))
+    }
+
     pub(super) fn ken_burns(&mut self, m: Option<&RawKenBurns>) -> Option<KenBurns> {
         let m = m?;
-        let zoom = match &m.zoom {
-            Some(z) if !(1.0..=4.0).contains(&z.value.0) || !(1.0..=4.0).contains(&z.value.1) => {
-                self.err(
-                    &z.span,
-                    format!("zoom [{}, {}] is out of range", z.value.0, z.value.1),
-                    Some("start and end zoom in 1..=4 (1 = the fitted picture)".to_string()),
-                );
-                (1.0, 1.0)
-            }
-            Some(z) => (z.value.0 as f32, z.value.1 as f32),
+        let zoom = match self.pair(m.zoom(), "zoom") {
+            Some(Some(z)) => (z.0 as f32, z.1 as f32),
+            Some(None) => (1.0, 1.0),
             None => (1.0, 1.1),
         };
         let mut pan = [(0.0f32, 0.0f32); 2];
-        for (i, p) in [&m.from, &m.to].into_iter().enumerate() {
-            if let Some(p) = p {
-                if p.value.0.abs() > 0.5 || p.value.1.abs() > 0.5 {
-                    self.err(
-                        &p.span,
-                        format!("pan [{}, {}] is out of range", p.value.0, p.value.1),
-                        Some("pan offsets are fractions of the canvas, -0.5..=0.5".to_string()),
-                    );
-                } else {
-                    pan[i] = (p.value.0 as f32, p.value.1 as f32);
-                }
+        for (i, p) in [m.from(), m.to()].into_iter().enumerate() {
+            if let Some(Some(p)) = self.pair(p, "pan") {
+                pan[i] = (p.0 as f32, p.1 as f32);
             }
         }
         let easing = self.easing(m.easing.as_ref(), Easing::EaseInOut);
@@ -216,11 +205,12 @@ impl V<'_> {
             "pop",
             "spin",
         ];
-        let enter = m
-            .enter
-            .as_ref()
-            .and_then(|e| self.enum_val(e, "enter motion", &enters.map(|k| (k, k))))
-            .unwrap_or("none");
+        let enter = self.pick(
+            m.enter.as_ref(),
+            "enter motion",
+            &enters.map(|k| (k, k)),
+            "none",
+        );
         let default_easing = if enter == "pop" {
             Easing::EaseOutBack
         } else {
@@ -236,11 +226,12 @@ impl V<'_> {
     /// `motion.idle`: a loop while the product is on screen.
     fn idle(&mut self, m: &RawMotion) -> Option<Idle> {
         let idles = ["none", "float", "bob"];
-        let kind = m
-            .idle
-            .as_ref()
-            .and_then(|e| self.enum_val(e, "idle motion", &idles.map(|k| (k, k))))
-            .unwrap_or("none");
+        let kind = self.pick(
+            m.idle.as_ref(),
+            "idle motion",
+            &idles.map(|k| (k, k)),
+            "none",
+        );
         let amplitude = self.num(m.amplitude(), "amplitude", 0.015) as f32;
         let period = self.num(m.period(), "period", 2.0) as f32;
         (kind != "none").then_some(Idle {
@@ -288,20 +279,7 @@ impl V<'_> {
             }
         };
         let offset = k.offset.as_ref().map(|o| o.value).unwrap_or((0.0, 0.0));
-        if let Some(o) = k
-            .offset
-            .as_ref()
-            .filter(|o| o.value.0.abs() > 2.0 || o.value.1.abs() > 2.0)
-        {
-            self.err(
-                &o.span,
-                format!(
-                    "keyframe offset [{}, {}] is out of range",
-                    o.value.0, o.value.1
-                ),
-                Some("fractions of the canvas, -2..=2".to_string()),
-            );
-        }
+        self.pair(k.offset(), "keyframe offset");
         Keyframe {
             t,
             offset: (offset.0 as f32, offset.1 as f32),

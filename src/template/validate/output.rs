@@ -37,6 +37,23 @@ impl V<'_> {
         Some(list)
     }
 
+    /// A list's entries but those listed before (each reported).
+    pub(super) fn listed_once<'l>(
+        &mut self,
+        list: &'l S<Vec<S<String>>>,
+        what: &str,
+    ) -> Vec<&'l S<String>> {
+        let mut seen = Vec::new();
+        let mut out = Vec::new();
+        for x in &list.value {
+            let twice = || format!("{what} `{}` is listed twice", x.value);
+            if self.once(&mut seen, x.value.as_str(), &x.span, twice, DUPLICATE) {
+                out.push(x);
+            }
+        }
+        out
+    }
+
     pub(super) fn presets_list(
         &mut self,
         out: Option<&RawOutput>,
@@ -50,19 +67,12 @@ impl V<'_> {
         let Some(list) = self.output_list(list, "presets", span, add, "tiktok") else {
             return Vec::new();
         };
-        let mut seen = Vec::new();
         let mut out = Vec::new();
-        for p in &list.value {
-            let twice = || format!("preset `{}` is listed twice", p.value);
-            if !self.once(&mut seen, p.value.as_str(), &p.span, twice, DUPLICATE) {
-                continue;
-            }
+        for p in self.listed_once(list, "preset") {
             if self.presets.get(&p.value).is_none() {
                 let known: Vec<&str> = self.presets.ids().collect();
-                let mut msg = format!("unknown preset `{}`", p.value);
-                if let Some(s) = did_you_mean(&p.value, known.iter().copied()) {
-                    msg.push_str(&format!("; did you mean `{s}`?"));
-                }
+                let msg = format!("unknown preset `{}`", p.value);
+                let msg = or_typo(msg, &p.value, known.iter().copied());
                 self.err(
                     &p.span,
                     msg,
@@ -89,26 +99,12 @@ impl V<'_> {
                 landing_url: None,
             };
         };
-        let name = match &o.name {
-            Some(n) => {
-                self.pattern(n, "name");
-                n.value.clone()
-            }
-            None => DEFAULT_NAME.into(),
-        };
-        let image_name = match &o.image_name {
-            Some(n) => {
-                self.pattern(n, "image_name");
-                n.value.clone()
-            }
-            None => DEFAULT_IMAGE_NAME.into(),
-        };
+        let name = o.name.as_ref().map(|n| self.pattern(n, "name"));
+        let image_name = o.image_name.as_ref().map(|n| self.pattern(n, "image_name"));
         let mut tracking = BTreeMap::new();
-        if let Some(t) = &o.tracking {
-            for (k, v) in &t.value {
-                self.pattern(v, &format!("tracking.{}", k.value));
-                tracking.insert(k.value.clone(), v.value.clone());
-            }
+        for (k, v) in o.tracking.iter().flat_map(|t| &t.value) {
+            let v = self.pattern(v, &format!("tracking.{}", k.value));
+            tracking.insert(k.value.clone(), v);
         }
         let landing_url = o.landing_url.as_ref().map(|u| {
             if !(u.value.starts_with("https://") || u.value.starts_with("http://"))
@@ -123,21 +119,26 @@ impl V<'_> {
                     ),
                 );
             }
-            self.pattern(u, "landing_url");
-            u.value.clone()
+            self.pattern(u, "landing_url")
         });
         Output {
             presets,
-            name,
-            image_name,
+            name: name.unwrap_or_else(|| DEFAULT_NAME.into()),
+            image_name: image_name.unwrap_or_else(|| DEFAULT_IMAGE_NAME.into()),
             tracking,
             landing_url,
         }
     }
 
+    /// The pattern `v`, its `{placeholder}`s checked (see `placeholders`).
+    pub(super) fn pattern(&mut self, v: &S<String>, what: &str) -> String {
+        self.placeholders(v, what);
+        v.value.clone()
+    }
+
     /// Checks `{placeholder}`s, pointing at the exact placeholder when the string literal has
     /// no escapes (so source offsets equal value offsets).
-    pub(super) fn pattern(&mut self, v: &S<String>, what: &str) {
+    fn placeholders(&mut self, v: &S<String>, what: &str) {
         let lit = self.dx_source().get(v.span.clone()).unwrap_or("");
         let inner_start =
             if (lit.starts_with('"') && !lit.starts_with("\"\"\"") && !lit.contains('\\'))
@@ -191,21 +192,12 @@ impl V<'_> {
         let Some(d) = raw else {
             return DedupSpec::default();
         };
-        let policy = d
-            .policy
-            .as_ref()
-            .and_then(|p| {
-                self.enum_val(
-                    p,
-                    "dedup policy",
-                    &[
-                        ("reject", DedupPolicy::Reject),
-                        ("warn", DedupPolicy::Warn),
-                        ("off", DedupPolicy::Off),
-                    ],
-                )
-            })
-            .unwrap_or(DedupPolicy::Warn);
+        let policy = self.pick(
+            d.policy.as_ref(),
+            "dedup policy",
+            DedupPolicy::NAMES,
+            DedupPolicy::Warn,
+        );
         // A PostgreSQL URL names a shared database, not a file beside the template: it is
         // kept as written (the library checks it when the run opens it).
         let library = d.library.as_ref().and_then(|l| {

@@ -69,22 +69,31 @@ impl V<'_> {
             return None;
         }
         let canon = path.canonicalize().unwrap_or(path);
-        if !self.opts.allow_outside_root && !canon.starts_with(&self.canon_root) {
-            self.err(
-                &v.span,
-                format!("asset `{}` is outside the template's directory", v.value),
-                Some(format!(
-                    "it resolves to {}; move it under {} or pass --allow-outside-root",
-                    canon.display(),
-                    self.canon_root.display()
-                )),
-            );
+        let resolves = format!("it resolves to {}; ", canon.display());
+        if !self.inside_root(v, &canon, "asset", &resolves) {
             return None;
         }
         if !self.asset_refs.iter().any(|(p, _)| *p == canon) {
             self.asset_refs.push((canon.clone(), v.span.clone()));
         }
         Some(canon)
+    }
+
+    /// Whether `path` stays inside the root (or may leave it); otherwise "`what` `v` is outside
+    /// the template's directory", with `lead` opening the hint.
+    fn inside_root(&mut self, v: &S<String>, path: &Path, what: &str, lead: &str) -> bool {
+        if self.opts.allow_outside_root || path.starts_with(&self.canon_root) {
+            return true;
+        }
+        self.err(
+            &v.span,
+            format!("{what} `{}` is outside the template's directory", v.value),
+            Some(format!(
+                "{lead}move it under {} or pass --allow-outside-root",
+                self.canon_root.display()
+            )),
+        );
+        false
     }
 
     /// A file we will create (the dedup library): its directory must exist and stay inside root.
@@ -113,18 +122,8 @@ impl V<'_> {
             );
             return None;
         };
-        if !self.opts.allow_outside_root && !canon_parent.starts_with(&self.canon_root) {
-            self.err(
-                &v.span,
-                format!("library `{}` is outside the template's directory", v.value),
-                Some(format!(
-                    "move it under {} or pass --allow-outside-root",
-                    self.canon_root.display()
-                )),
-            );
-            return None;
-        }
-        Some(canon_parent.join(file_name))
+        self.inside_root(v, &canon_parent, "library", "")
+            .then(|| canon_parent.join(file_name))
     }
 }
 

@@ -9,19 +9,42 @@ pub(super) fn valid_id(s: &str) -> bool {
 }
 
 impl V<'_> {
-    /// Ids of a pool: present, `[a-z0-9-]`, unique. Returns the id (or a stand-in) per option.
-    pub(super) fn ids(
+    /// A pool's options, each validated by `one` with its id (see `pool_ids`); none after
+    /// reporting an empty pool.
+    pub(super) fn options<R: RawOption, T>(
+        &mut self,
+        name: &str,
+        pool: &S<Vec<R>>,
+        mut one: impl FnMut(&mut Self, &R, String) -> T,
+    ) -> Vec<T> {
+        let Some(ids) = self.pool_ids(name, pool) else {
+            return Vec::new();
+        };
+        pool.value
+            .iter()
+            .zip(ids)
+            .map(|(o, id)| one(self, o, id))
+            .collect()
+    }
+
+    /// A pool's option ids, or `None` after reporting an empty pool. Ids are present,
+    /// `[a-z0-9-]` and unique; an option without one gets a stand-in.
+    pub(super) fn pool_ids<T: RawOption>(
         &mut self,
         pool: &str,
-        items: &[(Range<usize>, Option<&S<String>>)],
-    ) -> Vec<String> {
+        options: &S<Vec<T>>,
+    ) -> Option<Vec<String>> {
+        if options.value.is_empty() {
+            self.empty_pool(pool, &options.span);
+            return None;
+        }
         let mut seen: HashMap<String, usize> = HashMap::new();
         let mut out = Vec::new();
-        for (i, (span, id)) in items.iter().enumerate() {
-            let Some(id) = id else {
+        for (i, o) in options.value.iter().enumerate() {
+            let Some(id) = o.id() else {
                 self.missing(
                     "id",
-                    span,
+                    o.span(),
                     format!("missing required key `id` in [[{pool}]] #{}", i + 1),
                     Some(format!(
                         "give every option an id, e.g. id = \"{pool}-{}\"",
@@ -38,39 +61,56 @@ impl V<'_> {
                     Some("ids use lower-case a-z, 0-9 and `-`, e.g. \"studio-white\"".to_string()),
                 );
             }
-            if let Some(line) = seen.get(&id.value) {
-                self.err(
-                    &id.span,
-                    format!("duplicate id `{}` in [[{pool}]]", id.value),
-                    Some(format!(
-                        "first used on line {line}; ids must be unique within a pool"
-                    )),
-                );
-            } else {
-                let line = crate::template::line_col(self.dx_source(), id.span.start).0;
-                seen.insert(id.value.clone(), line);
-            }
+            self.first(&mut seen, id, |line| {
+                let msg = format!("duplicate id `{}` in [[{pool}]]", id.value);
+                (
+                    msg,
+                    format!("first used on line {line}; ids must be unique within a pool"),
+                )
+            });
             out.push(id.value.clone());
         }
-        out
+        Some(out)
     }
 
-    /// A pool's option ids (see `ids`), or `None` after reporting an empty pool.
-    pub(super) fn pool_ids<T: RawOption>(
+    /// Records the line `v` is first written on, or reports a repeat with the message and
+    /// hint `repeat` makes of that line. `false` for a repeat.
+    pub(super) fn first(
         &mut self,
-        name: &str,
-        pool: &S<Vec<T>>,
-    ) -> Option<Vec<String>> {
-        if pool.value.is_empty() {
-            self.empty_pool(name, &pool.span);
-            return None;
+        seen: &mut HashMap<String, usize>,
+        v: &S<String>,
+        repeat: impl FnOnce(usize) -> (String, String),
+    ) -> bool {
+        if let Some(line) = seen.get(&v.value) {
+            let (msg, hint) = repeat(*line);
+            self.err(&v.span, msg, Some(hint));
+            return false;
         }
-        let items: Vec<_> = pool
-            .value
-            .iter()
-            .map(|o| (o.span().clone(), o.id()))
-            .collect();
-        Some(self.ids(name, &items))
+        let line = crate::template::line_col(self.dx_source(), v.span.start).0;
+        seen.insert(v.value.clone(), line);
+        true
+    }
+
+    /// `who` names option `x` of `pool`, whose ids are `known`, and it is not one of them.
+    pub(super) fn unknown_option(
+        &mut self,
+        who: &str,
+        pool: Pool,
+        x: &S<String>,
+        known: &[String],
+    ) {
+        let name = pool.name();
+        let msg = format!(
+            "{who} names {name} `{}`, which is not in the [[{name}]] pool",
+            x.value
+        );
+        let msg = or_typo(msg, &x.value, known.iter().map(String::as_str));
+        let hint = if known.is_empty() {
+            "that pool has no options".to_string()
+        } else {
+            format!("ids: {}", known.join(", "))
+        };
+        self.err(&x.span, msg, Some(hint));
     }
 
     pub(super) fn empty_pool(&mut self, pool: &str, span: &Range<usize>) {

@@ -2,14 +2,6 @@
 
 use super::*;
 
-/// One option as a pool of one, so a pool validator can check it.
-pub(super) fn single<T>(x: T, span: &Range<usize>) -> S<Vec<T>> {
-    S {
-        value: vec![x],
-        span: span.clone(),
-    }
-}
-
 /// Moves each `[[region]]`'s overrides out of the raw template, keyed by code. A code defined
 /// twice is an error already; only its first definition counts.
 pub(super) fn take_overrides(defs: &mut [RawRegion]) -> Vec<(String, Vec<RawOverride>)> {
@@ -74,11 +66,7 @@ impl V<'_> {
         let fallback = self.region_fallback(d, builtin);
         let direction = match &d.direction {
             Some(dir) => self
-                .enum_val(
-                    dir,
-                    "direction",
-                    &[("ltr", Direction::Ltr), ("rtl", Direction::Rtl)],
-                )
+                .enum_val(dir, "direction", Direction::NAMES)
                 .unwrap_or(Direction::Ltr),
             None => direction_of(&locale),
         };
@@ -114,19 +102,11 @@ impl V<'_> {
             );
             return None;
         }
-        if let Some(line) = first_def.get(&code.value) {
-            self.err(
-                &code.span,
-                format!("region `{}` is defined twice", code.value),
-                Some(format!("first defined on line {line}")),
-            );
-            return None;
-        }
-        first_def.insert(
-            code.value.clone(),
-            crate::template::line_col(self.dx_source(), code.span.start).0,
-        );
-        Some(code)
+        let twice = |line: usize| {
+            let msg = format!("region `{}` is defined twice", code.value);
+            (msg, format!("first defined on line {line}"))
+        };
+        self.first(first_def, code, twice).then_some(code)
     }
 
     fn region_fallback(
@@ -164,12 +144,7 @@ impl V<'_> {
             return Vec::new();
         };
         let mut out = Vec::new();
-        let mut seen = Vec::new();
-        for r in &list.value {
-            let twice = || format!("region `{}` is listed twice", r.value);
-            if !self.once(&mut seen, r.value.as_str(), &r.span, twice, DUPLICATE) {
-                continue;
-            }
+        for r in self.listed_once(list, "region") {
             if let Some(c) = custom.get(&r.value) {
                 out.push(c.clone());
             } else if let Some((code, locale, fb)) = REGIONS.iter().find(|(c, _, _)| *c == r.value)
@@ -215,18 +190,57 @@ impl V<'_> {
         duration: f64,
         limits: &[(String, u32)],
     ) {
-        let env = PoolEnv {
-            doc,
-            duration,
-            limits,
-        };
         for (code, list) in pending {
             let pos = regions.iter().position(|r| r.code == code);
             // Copy is checked only for regions the template renders.
             let here: Vec<Region> = pos.map(|i| regions[i].clone()).into_iter().collect();
             let mut ov = RegionOverrides::default();
             for o in list {
-                self.apply_override(o, &code, &here, &env, &mut ov);
+                let context = format!(
+                    "the {} `{}` override of region `{code}`",
+                    o.pool.name(),
+                    o.id.value
+                );
+                let at = At {
+                    scope: OverrideScope {
+                        span: &o.span,
+                        base_span: &o.base_span,
+                        own: &o.own,
+                        context: o.explicit.then_some(context.as_str()),
+                    },
+                    here: &here,
+                    keep: o.explicit,
+                };
+                // Each pool's validator, on the option alone (no regions: the copy is checked
+                // once, as merged) and on the merged option.
+                match o.option {
+                    RawOverridden::Background(b, m) => {
+                        let v = self.checked(&at, b, m, |v, p, _| v.backgrounds(Some(p), doc));
+                        store(&mut ov.background, o.index, v);
+                    }
+                    RawOverridden::Product(b, m) => {
+                        let v = self
+                            .checked(&at, b, m, |v, p, _| v.options("product", &p, Self::product));
+                        store(&mut ov.product, o.index, v);
+                    }
+                    RawOverridden::Subtitle(b, m) => {
+                        let v =
+                            self.checked(&at, b, m, |v, p, r| v.subtitles(p, duration, r, limits));
+                        store(&mut ov.subtitle, o.index, v);
+                    }
+                    RawOverridden::Effects(b, m) => {
+                        let v = self.checked(&at, b, m, |v, p, _| {
+                            v.options("effects", &p, |v, e, id| v.effect(e, id, duration))
+                        });
+                        store(&mut ov.effects, o.index, v);
+                    }
+                    RawOverridden::Audio(b, m) => {
+                        let v = self.checked(&at, b, m, |v, p, r| {
+                            v.options("audio", &p, |v, a, id| v.audio(a, id, duration, r))
+                        });
+                        store(&mut ov.audio, o.index, v);
+                    }
+                }
             }
             if let Some(i) = pos {
                 regions[i].overrides = ov;
@@ -234,96 +248,36 @@ impl V<'_> {
         }
     }
 
-    /// One override of region `code`, stored in `ov` when the region wrote it (stand-ins are
-    /// only checked).
-    fn apply_override(
+    /// `check` (a pool validator) on the option alone and on the merged one, keeping only the
+    /// diagnostics the override introduces; the merged option when the region wrote it.
+    fn checked<R, T>(
         &mut self,
-        o: RawOverride,
-        code: &str,
-        here: &[Region],
-        env: &PoolEnv<'_>,
-        ov: &mut RegionOverrides,
-    ) {
-        let context = format!(
-            "the {} `{}` override of region `{code}`",
-            o.pool.name(),
-            o.id.value
-        );
-        let scope = OverrideScope {
-            span: &o.span,
-            base_span: &o.base_span,
-            own: &o.own,
-            context: o.explicit.then_some(context.as_str()),
+        at: &At<'_>,
+        base: R,
+        merged: R,
+        check: impl Fn(&mut Self, S<Vec<R>>, &[Region]) -> Vec<T>,
+    ) -> Option<T> {
+        let pool = |x: R| S {
+            value: vec![x],
+            span: at.scope.span.clone(),
         };
-        let (sp, doc, duration, limits) = (&o.span, env.doc, env.duration, env.limits);
-        let keep = o.explicit;
-        match o.option {
-            RawOverridden::Background(b, m) => {
-                let v = self.introduced(
-                    &scope,
-                    |v| drop(v.backgrounds(Some(single(b, sp)), doc)),
-                    |v| v.backgrounds(Some(single(m, sp)), doc).pop(),
-                );
-                store(&mut ov.background, o.index, v.filter(|_| keep));
-            }
-            RawOverridden::Product(b, m) => {
-                let v = self.introduced(
-                    &scope,
-                    |v| drop(v.products(single(b, sp))),
-                    |v| v.products(single(m, sp)).pop(),
-                );
-                store(&mut ov.product, o.index, v.filter(|_| keep));
-            }
-            RawOverridden::Subtitle(b, m) => {
-                let v = self.introduced(
-                    &scope,
-                    |v| drop(v.subtitles(single(b, sp), duration, &[], limits)),
-                    |v| v.subtitles(single(m, sp), duration, here, limits).pop(),
-                );
-                store(&mut ov.subtitle, o.index, v.filter(|_| keep));
-            }
-            RawOverridden::Effects(b, m) => {
-                let v = self.introduced(
-                    &scope,
-                    |v| drop(v.effects(single(b, sp), duration)),
-                    |v| v.effects(single(m, sp), duration).pop(),
-                );
-                store(&mut ov.effects, o.index, v.filter(|_| keep));
-            }
-            RawOverridden::Audio(b, m) => {
-                let v = self.introduced(
-                    &scope,
-                    |v| drop(v.audio(single(b, sp), duration, &[])),
-                    |v| v.audio(single(m, sp), duration, here).pop(),
-                );
-                store(&mut ov.audio, o.index, v.filter(|_| keep));
-            }
-        }
-    }
-
-    /// Runs `merged` and keeps only the diagnostics `base` (the same checks on the option as
-    /// written) does not also produce.
-    pub(super) fn introduced<T>(
-        &mut self,
-        scope: &OverrideScope<'_>,
-        base: impl FnOnce(&mut Self),
-        merged: impl FnOnce(&mut Self) -> T,
-    ) -> T {
-        let n = self.dx.items.len();
-        base(self);
-        let known = self.dx.items.split_off(n);
-        let v = merged(self);
-        let new = self.dx.items.split_off(n);
-        keep_introduced(self.dx, new, &known, scope);
-        v
+        let (_, v) = introduced(
+            self,
+            |v| &mut *v.dx,
+            &at.scope,
+            |v| drop(check(v, pool(base), &[])),
+            |v| check(v, pool(merged), at.here).pop(),
+        );
+        v.filter(|_| at.keep)
     }
 }
 
-/// What every pool validator needs besides the pool, for validating an override.
-struct PoolEnv<'a> {
-    doc: &'a Range<usize>,
-    duration: f64,
-    limits: &'a [(String, u32)],
+/// One override being validated: where it sits, the regions whose copy it must cover, and
+/// whether the region wrote it (a stand-in is only checked).
+struct At<'a> {
+    scope: OverrideScope<'a>,
+    here: &'a [Region],
+    keep: bool,
 }
 
 fn store<T>(into: &mut BTreeMap<usize, T>, index: usize, v: Option<T>) {

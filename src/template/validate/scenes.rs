@@ -13,58 +13,52 @@ pub(super) fn scenes_total(raw: &S<Vec<RawScene>>) -> f64 {
 }
 
 impl V<'_> {
-    /// Scenes reference options of the pools by id.
-    pub(super) fn scenes(
+    /// One `[[scene]]`; it names options of the pools by id.
+    pub(super) fn scene(
         &mut self,
-        pool: S<Vec<RawScene>>,
+        s: &RawScene,
+        id: String,
         pools: &HashMap<Pool, Vec<String>>,
-    ) -> Vec<Scene> {
-        let Some(ids) = self.pool_ids("scene", &pool) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for (s, id) in pool.value.iter().zip(ids) {
-            let duration = match &s.duration {
-                Some(d) if !(d.value > 0.0 && d.value.is_finite()) => {
-                    self.err(
-                        &d.span,
-                        format!("scene `{id}` duration {} must be positive", d.value),
-                        None,
-                    );
-                    1.0
-                }
-                Some(d) => d.value,
-                None => {
-                    self.missing(
-                        "duration",
-                        &s.span,
-                        format!("scene `{id}` has no duration"),
-                        Some("seconds, e.g. duration = 3".to_string()),
-                    );
-                    1.0
-                }
-            };
-            let picks = self.scene_picks(s, &id, pools);
-            let transition = self.transition(s.transition.as_ref(), &format!("scene `{id}`"));
-            if transition.duration > duration {
+    ) -> Scene {
+        let duration = match &s.duration {
+            Some(d) if !(d.value > 0.0 && d.value.is_finite()) => {
                 self.err(
-                    &s.span,
-                    format!(
-                        "scene `{id}`: its transition ({} s) is longer than the scene ({} s)",
-                        fmt_secs(transition.duration),
-                        fmt_secs(duration)
-                    ),
+                    &d.span,
+                    format!("scene `{id}` duration {} must be positive", d.value),
                     None,
                 );
+                1.0
             }
-            out.push(Scene {
-                id,
-                duration,
-                pools: picks,
-                transition,
-            });
+            Some(d) => d.value,
+            None => {
+                self.missing(
+                    "duration",
+                    &s.span,
+                    format!("scene `{id}` has no duration"),
+                    Some("seconds, e.g. duration = 3".to_string()),
+                );
+                1.0
+            }
+        };
+        let picks = self.scene_picks(s, &id, pools);
+        let transition = self.transition(s.transition.as_ref(), &format!("scene `{id}`"));
+        if transition.duration > duration {
+            self.err(
+                &s.span,
+                format!(
+                    "scene `{id}`: its transition ({} s) is longer than the scene ({} s)",
+                    fmt_secs(transition.duration),
+                    fmt_secs(duration)
+                ),
+                None,
+            );
         }
-        out
+        Scene {
+            id,
+            duration,
+            pools: picks,
+            transition,
+        }
     }
 
     /// The options a scene names in each pool, as indexes into the pool.
@@ -90,30 +84,12 @@ impl V<'_> {
                         };
                         self.once(&mut v, i, &x.span, twice, None);
                     }
-                    None => self.unknown_pick(id, *pool_kind, x, known),
+                    None => self.unknown_option(&format!("scene `{id}`"), *pool_kind, x, known),
                 }
             }
             picks[slot] = Some(v);
         }
         picks
-    }
-
-    fn unknown_pick(&mut self, id: &str, pool_kind: Pool, x: &S<String>, known: &[String]) {
-        let mut msg = format!(
-            "scene `{id}` names {} `{}`, which is not in the [[{}]] pool",
-            pool_kind.name(),
-            x.value,
-            pool_kind.name()
-        );
-        if let Some(s) = did_you_mean(&x.value, known.iter().map(String::as_str)) {
-            msg.push_str(&format!("; did you mean `{s}`?"));
-        }
-        let hint = if known.is_empty() {
-            "that pool has no options".to_string()
-        } else {
-            format!("ids: {}", known.join(", "))
-        };
-        self.err(&x.span, msg, Some(hint));
     }
 
     /// `[variants] orders`: each a permutation of the scene ids.
@@ -138,10 +114,7 @@ impl V<'_> {
                         self.once(&mut idx, i, &x.span, twice, None);
                     }
                     None => {
-                        let hint = match did_you_mean(&x.value, all.iter().copied()) {
-                            Some(s) => format!("did you mean `{s}`? scenes: {}", all.join(", ")),
-                            None => format!("scenes: {}", all.join(", ")),
-                        };
+                        let hint = suggest(&x.value, &all, "scenes");
                         self.err(
                             &x.span,
                             format!("unknown scene `{}` in orders", x.value),

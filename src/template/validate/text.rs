@@ -13,21 +13,6 @@ struct SubtitleCopy {
     captions: BTreeMap<String, Vec<Cue>>,
 }
 
-const ANIMATIONS: &[(&str, Animation)] = &[
-    ("none", Animation::None),
-    ("fade", Animation::Fade),
-    ("pop", Animation::Pop),
-    ("slide", Animation::Slide),
-    ("typewriter", Animation::Typewriter),
-    ("karaoke", Animation::Karaoke),
-];
-
-const POSITIONS: &[(&str, VPos)] = &[
-    ("top", VPos::Top),
-    ("center", VPos::Center),
-    ("bottom", VPos::Bottom),
-];
-
 impl V<'_> {
     pub(super) fn subtitles(
         &mut self,
@@ -215,7 +200,7 @@ impl V<'_> {
         let animation = s
             .animation
             .as_ref()
-            .and_then(|a| self.enum_val(a, "animation", ANIMATIONS))
+            .and_then(|a| self.enum_val(a, "animation", Animation::NAMES))
             .unwrap_or(Animation::None);
         let animation_time = self.num(s.animation_time(), "animation_time", 0.3);
         let highlight = self.color(s.highlight.as_ref(), Rgba([0xff, 0xd5, 0x4f, 255]));
@@ -256,7 +241,7 @@ impl V<'_> {
         let position = s
             .position
             .as_ref()
-            .and_then(|p| self.enum_val(p, "position", POSITIONS))
+            .and_then(|p| self.enum_val(p, "position", VPos::NAMES))
             .unwrap_or(VPos::Bottom);
         Subtitle {
             id: copy.id,
@@ -299,50 +284,15 @@ impl V<'_> {
                 return None;
             }
         };
-        let text = match String::from_utf8(bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                let at = e.utf8_error().valid_up_to();
-                let line = e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1;
-                self.dx.in_file(
-                    Severity::Error,
-                    &shown,
-                    line,
-                    file.span.clone(),
-                    "caption file is not UTF-8",
-                    Some("re-save it as UTF-8 (with or without BOM)".to_string()),
-                );
-                return None;
-            }
-        };
-        let cues = match capfile::parse(&text, Format::detect(path, &text)) {
+        let cues = match parse_captions(path, bytes) {
             Ok(c) => c,
-            Err(e) => {
-                self.dx.in_file(
-                    Severity::Error,
-                    &shown,
-                    e.line,
-                    file.span.clone(),
-                    e.message,
-                    Some(
-                        "fix the cue; timings are HH:MM:SS,mmm in .srt and [HH:]MM:SS.mmm in .vtt"
-                            .to_string(),
-                    ),
-                );
+            Err((line, msg, hint)) => {
+                let hint = Some(hint.to_string());
+                self.dx
+                    .in_file(Severity::Error, &shown, line, file.span.clone(), msg, hint);
                 return None;
             }
         };
-        if cues.is_empty() {
-            self.dx.in_file(
-                Severity::Error,
-                &shown,
-                1,
-                file.span.clone(),
-                "caption file has no cues",
-                Some("add at least one timed cue".to_string()),
-            );
-            return None;
-        }
         let mut ok = self.check_cues(&cues, &shown, file, duration);
         for c in &cues {
             if let Some((at, ch)) = crate::display::forbidden_in_copy(&c.cue.text) {
@@ -412,4 +362,26 @@ impl V<'_> {
         }
         ok
     }
+}
+
+/// A caption file's cues, or the line, message and hint of why it gives none.
+fn parse_captions(
+    path: &Path,
+    bytes: Vec<u8>,
+) -> Result<Vec<capfile::ParsedCue>, (usize, String, &'static str)> {
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1;
+        let hint = "re-save it as UTF-8 (with or without BOM)";
+        (line, "caption file is not UTF-8".to_string(), hint)
+    })?;
+    let cues = capfile::parse(&text, Format::detect(path, &text)).map_err(|e| {
+        let hint = "fix the cue; timings are HH:MM:SS,mmm in .srt and [HH:]MM:SS.mmm in .vtt";
+        (e.line, e.message, hint)
+    })?;
+    if cues.is_empty() {
+        let hint = "add at least one timed cue";
+        return Err((1, "caption file has no cues".to_string(), hint));
+    }
+    Ok(cues)
 }

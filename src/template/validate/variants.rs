@@ -17,18 +17,12 @@ impl V<'_> {
             };
         };
         let strategy = self.strategy(&v);
-        let limit = v.limit.as_ref().and_then(|l| {
-            if l.value < 1 {
-                self.err(
-                    &l.span,
-                    format!("limit {} must be at least 1", l.value),
-                    Some("remove `limit` to keep every variant".to_string()),
-                );
-                None
-            } else {
-                Some(l.value as usize)
-            }
-        });
+        let limit = self.whole(
+            v.limit.as_ref(),
+            |l| l >= 1,
+            |l| format!("limit {l} must be at least 1"),
+            Some("remove `limit` to keep every variant"),
+        );
         let exclude = v
             .exclude
             .iter()
@@ -37,7 +31,7 @@ impl V<'_> {
         VariantsSpec {
             orders: Vec::new(),
             strategy,
-            limit,
+            limit: limit.map(|l| l as usize),
             exclude,
         }
     }
@@ -50,22 +44,13 @@ impl V<'_> {
             Distinct,
             Pairwise,
         }
-        let k = v
-            .strategy
-            .as_ref()
-            .and_then(|s| {
-                self.enum_val(
-                    s,
-                    "strategy",
-                    &[
-                        ("full", K::Full),
-                        ("sample", K::Sample),
-                        ("distinct", K::Distinct),
-                        ("pairwise", K::Pairwise),
-                    ],
-                )
-            })
-            .unwrap_or(K::Full);
+        let kinds = [
+            ("full", K::Full),
+            ("sample", K::Sample),
+            ("distinct", K::Distinct),
+            ("pairwise", K::Pairwise),
+        ];
+        let k = self.pick(v.strategy.as_ref(), "strategy", &kinds, K::Full);
         // Which keys each strategy reads; the others are refused, never ignored.
         let (name, reads): (&str, &[&str]) = match k {
             K::Full => ("full", &[]),
@@ -75,17 +60,9 @@ impl V<'_> {
         };
         // (key, its span, the strategies that read it)
         let keys = [
-            (
-                "count",
-                v.count.as_ref().map(|s| &s.span),
-                "\"sample\" or \"distinct\"",
-            ),
-            ("seed", v.seed.as_ref().map(|s| &s.span), "\"sample\""),
-            (
-                "distinct",
-                v.distinct.as_ref().map(|s| &s.span),
-                "\"pairwise\"",
-            ),
+            ("count", span_of(&v.count), "\"sample\" or \"distinct\""),
+            ("seed", span_of(&v.seed), "\"sample\""),
+            ("distinct", span_of(&v.distinct), "\"pairwise\""),
         ];
         for (key, span, users) in keys {
             if let Some(span) = span.filter(|_| !reads.contains(&key)) {
@@ -96,26 +73,19 @@ impl V<'_> {
                 );
             }
         }
-        let count = |me: &mut Self| match &v.count {
-            Some(c) if c.value < 1 => {
-                me.err(
-                    &c.span,
-                    format!("count {} must be at least 1", c.value),
-                    None,
-                );
-                Some(1)
-            }
-            Some(c) => Some(c.value as usize),
-            None => None,
-        };
+        let at_least_1 = |c: i64| format!("count {c} must be at least 1");
+        let count = v.count.as_ref().map(|c| {
+            self.whole(Some(c), |c| c >= 1, at_least_1, None)
+                .map_or(1, |c| c as usize)
+        });
         match k {
             K::Full => Strategy::Full,
-            K::Distinct => Strategy::Distinct { count: count(self) },
+            K::Distinct => Strategy::Distinct { count },
             K::Pairwise => Strategy::Pairwise {
                 distinct: v.distinct.as_ref().is_some_and(|d| d.value),
             },
             K::Sample => {
-                let count = count(self).unwrap_or_else(|| {
+                let count = count.unwrap_or_else(|| {
                     self.missing(
                         "count",
                         &v.span,
@@ -124,19 +94,12 @@ impl V<'_> {
                     );
                     1
                 });
-                let seed = match &v.seed {
-                    Some(s) if s.value < 0 => {
-                        self.err(
-                            &s.span,
-                            format!("seed {} must not be negative", s.value),
-                            None,
-                        );
-                        0
-                    }
-                    Some(s) => s.value as u64,
-                    None => 0,
-                };
-                Strategy::Sample { count, seed }
+                let negative = |s: i64| format!("seed {s} must not be negative");
+                let seed = self.whole(v.seed.as_ref(), |s| s >= 0, negative, None);
+                Strategy::Sample {
+                    count,
+                    seed: seed.unwrap_or(0) as u64,
+                }
             }
         }
     }
@@ -154,11 +117,7 @@ impl V<'_> {
         let mut when = Vec::new();
         for (pool, id) in &e.value {
             let Some(p) = Pool::from_name(&pool.value) else {
-                let names = Pool::ALL.map(Pool::name);
-                let hint = match did_you_mean(&pool.value, names) {
-                    Some(s) => format!("did you mean `{s}`? pools: {}", names.join(", ")),
-                    None => format!("pools: {}", names.join(", ")),
-                };
+                let hint = suggest(&pool.value, &Pool::ALL.map(Pool::name), "pools");
                 self.err(
                     &pool.span,
                     format!("unknown pool `{}` in exclude", pool.value),
@@ -166,23 +125,8 @@ impl V<'_> {
                 );
                 continue;
             };
-            let ids = &pools[&p];
-            if !ids.contains(&id.value) {
-                let mut msg = format!(
-                    "exclude names {} `{}`, which is not in the [[{}]] pool",
-                    p.name(),
-                    id.value,
-                    p.name()
-                );
-                if let Some(s) = did_you_mean(&id.value, ids.iter().map(String::as_str)) {
-                    msg.push_str(&format!("; did you mean `{s}`?"));
-                }
-                let hint = if ids.is_empty() {
-                    "that pool has no options".to_string()
-                } else {
-                    format!("ids: {}", ids.join(", "))
-                };
-                self.err(&id.span, msg, Some(hint));
+            if !pools[&p].contains(&id.value) {
+                self.unknown_option("exclude", p, id, &pools[&p]);
                 continue;
             }
             when.push((p, id.value.clone()));

@@ -17,39 +17,22 @@ impl V<'_> {
             );
             return Vec::new();
         };
-        let Some(ids) = self.pool_ids("background", &pool) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for (b, id) in pool.value.iter().zip(ids) {
-            self.source_keys(b, &id);
-            let source = self.source(b, &id);
-            let fit = b
-                .fit
-                .as_ref()
-                .and_then(|f| {
-                    self.enum_val(
-                        f,
-                        "fit",
-                        &[
-                            ("cover", Fit::Cover),
-                            ("contain", Fit::Contain),
-                            ("blur-pad", Fit::BlurPad),
-                        ],
-                    )
-                })
-                .unwrap_or(Fit::Cover);
-            let pad = self.color(b.pad.as_ref(), Rgba::BLACK);
-            let motion = self.ken_burns(b.motion.as_ref());
-            out.push(Background {
-                id,
-                source,
-                fit,
-                pad,
-                motion,
-            });
+        self.options("background", &pool, |v, b, id| v.background(b, id))
+    }
+
+    fn background(&mut self, b: &RawBackground, id: String) -> Background {
+        self.source_keys(b, &id);
+        let source = self.source(b, &id);
+        let fit = self.pick(b.fit.as_ref(), "fit", Fit::NAMES, Fit::Cover);
+        let pad = self.color(b.pad.as_ref(), Rgba::BLACK);
+        let motion = self.ken_burns(b.motion.as_ref());
+        Background {
+            id,
+            source,
+            fit,
+            pad,
+            motion,
         }
-        out
     }
 
     /// Exactly one source; `loop` and `start` only with a video.
@@ -84,18 +67,11 @@ impl V<'_> {
             );
         }
         if b.video.is_none() {
-            for (key, span) in [
-                ("loop", b.looped.as_ref().map(|l| &l.span)),
-                ("start", b.start.as_ref().map(|s| &s.span)),
-            ] {
-                if let Some(span) = span {
-                    self.err(
-                        span,
-                        format!("`{key}` only applies to a video background"),
-                        Some("remove it, or use video = \"…\"".to_string()),
-                    );
-                }
-            }
+            self.only_with(
+                &[("loop", span_of(&b.looped)), ("start", span_of(&b.start))],
+                |key| format!("`{key}` only applies to a video background"),
+                "remove it, or use video = \"…\"",
+            );
         }
     }
 
@@ -145,52 +121,53 @@ impl V<'_> {
         })
     }
 
-    pub(super) fn products(&mut self, pool: S<Vec<RawProduct>>) -> Vec<Product> {
-        let Some(ids) = self.pool_ids("product", &pool) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for (p, id) in pool.value.iter().zip(ids) {
-            let source = match &p.source {
-                Some(s) => self.asset(s).unwrap_or_default(),
-                None => {
-                    self.missing("source", &p.span, format!("missing required key `source` in product `{id}`"), Some("point it at an RGBA cut-out, e.g. source = \"samples/product/shoe.png\"".to_string()));
-                    PathBuf::new()
-                }
-            };
-            let anchor = self.anchor(p.anchor.as_ref(), Anchor::Center);
-            let scale = self.num(p.scale(), "scale", 0.6) as f32;
-            let offset = p.offset.as_ref().map(|o| o.value).unwrap_or((0.0, 0.0));
-            if let Some(o) = &p.offset {
-                if o.value.0.abs() > 1.0 || o.value.1.abs() > 1.0 {
-                    self.err(
-                        &o.span,
-                        format!(
-                            "offset [{}, {}] moves the product off the canvas",
-                            o.value.0, o.value.1
-                        ),
-                        Some("offsets are fractions of the canvas, -1..=1".to_string()),
-                    );
-                }
+    /// One `[[product]]` option.
+    pub(super) fn product(&mut self, p: &RawProduct, id: String) -> Product {
+        let source = match &p.source {
+            Some(s) => self.asset(s).unwrap_or_default(),
+            None => {
+                self.missing(
+                    "source",
+                    &p.span,
+                    format!("missing required key `source` in product `{id}`"),
+                    Some(
+                        "point it at an RGBA cut-out, e.g. source = \"samples/product/shoe.png\""
+                            .to_string(),
+                    ),
+                );
+                PathBuf::new()
             }
-            let rotation = self.num(p.rotation(), "rotation", 0.0) as f32;
-            let shadow = self.shadow(p.shadow.as_ref());
-            let (keyframes, idle) =
-                self.product_motion(&id, p.motion.as_ref(), p.keyframes.as_ref());
-            let parallax = self.num(p.parallax(), "parallax", 0.0) as f32;
-            out.push(Product {
-                id,
-                source,
-                anchor,
-                scale,
-                offset: (offset.0 as f32, offset.1 as f32),
-                rotation,
-                shadow,
-                keyframes,
-                idle,
-                parallax,
-            });
+        };
+        let anchor = self.anchor(p.anchor.as_ref(), Anchor::Center);
+        let scale = self.num(p.scale(), "scale", 0.6) as f32;
+        let offset = p.offset.as_ref().map(|o| o.value).unwrap_or((0.0, 0.0));
+        if let Some(o) = &p.offset {
+            if o.value.0.abs() > 1.0 || o.value.1.abs() > 1.0 {
+                self.err(
+                    &o.span,
+                    format!(
+                        "offset [{}, {}] moves the product off the canvas",
+                        o.value.0, o.value.1
+                    ),
+                    Some("offsets are fractions of the canvas, -1..=1".to_string()),
+                );
+            }
         }
-        out
+        let rotation = self.num(p.rotation(), "rotation", 0.0) as f32;
+        let shadow = self.shadow(p.shadow.as_ref());
+        let (keyframes, idle) = self.product_motion(&id, p.motion.as_ref(), p.keyframes.as_ref());
+        let parallax = self.num(p.parallax(), "parallax", 0.0) as f32;
+        Product {
+            id,
+            source,
+            anchor,
+            scale,
+            offset: (offset.0 as f32, offset.1 as f32),
+            rotation,
+            shadow,
+            keyframes,
+            idle,
+            parallax,
+        }
     }
 }

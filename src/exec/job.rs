@@ -1,0 +1,230 @@
+//! One job on a worker thread: render, encode, verify, stage.
+
+use super::*;
+
+/// One job, start to verified staged file. Errors name the job and the stage that failed;
+/// they become text (naming the variant, preset and region) only when reported.
+pub(super) fn run_job(
+    t: &Template,
+    job: &Job,
+    presets: &PresetSet,
+    (assets, fonts, text_cache): (&Assets, &FontBook, &TextCache),
+    staged: PathBuf,
+    events: &dyn Fn(Event),
+    (halt, beat): (&pool::Halt, &pool::Beat),
+) -> JobResult {
+    // The watchdog abandons a job that stopped making progress; it must stop too.
+    let stopped = || halt.halted() || beat.abandoned();
+    let preset = presets.get(&job.preset).ok_or_else(|| {
+        JobError::new(
+            job,
+            Stage::Prepare,
+            JobFailure::UnknownPreset(job.preset.clone()),
+        )
+    })?;
+    let region = t
+        .regions
+        .iter()
+        .find(|r| r.code == job.region)
+        .ok_or_else(|| JobError::new(job, Stage::Prepare, JobFailure::UnknownRegion))?;
+    let creative = render::prepare(t, job, preset, region, assets, fonts, text_cache)
+        .map_err(at(job, Stage::Prepare))?;
+    let stamp = stamp_for(t, job);
+    let mut extra = Extra {
+        rules_applied: creative.rules_applied.clone(),
+        fonts: creative.fonts.clone(),
+        scenes: creative
+            .scenes
+            .iter()
+            .map(|(id, start, end)| export::SceneSpan {
+                id: id.clone(),
+                start: *start,
+                end: *end,
+            })
+            .collect(),
+        product_box: creative.product_box,
+        text_boxes: creative.text_boxes.clone(),
+        ..Extra::default()
+    };
+    events(Event::JobStarted {
+        index: job.index,
+        file: job.file.clone(),
+        frames: creative.frames,
+    });
+
+    beat.stage(Stage::Encode);
+    let mut samples: Vec<image::RgbaImage> = Vec::new();
+    match preset.kind {
+        PresetKind::Image => {
+            let frame = creative.frame(0).map_err(at(job, Stage::Prepare))?;
+            let spec = preset
+                .image
+                .as_ref()
+                .ok_or_else(|| JobError::new(job, Stage::Prepare, JobFailure::NoImageSettings))?;
+            encode::write_image(&staged, &frame, spec, &stamp).map_err(at(job, Stage::Encode))?;
+            events(Event::Frames {
+                index: job.index,
+                done: 1,
+                total: 1,
+            });
+        }
+        PresetKind::Video => {
+            let (Some(video), Some(aspec)) = (&preset.video, &preset.audio) else {
+                return Err(JobError::new(
+                    job,
+                    Stage::Prepare,
+                    JobFailure::NoVideoSettings,
+                ));
+            };
+            // `VideoSettings::new` fixes x264's slice count (`encode::X264_SLICES`): it is part
+            // of the output bytes, so the same template gives the same files on any machine
+            // and with any `--jobs` (shards merged from several machines equal a single run).
+            let mut settings = VideoSettings::new(
+                creative.width,
+                creative.height,
+                creative.fps,
+                video.clone(),
+                aspec.clone(),
+            );
+            settings.frames = Some(creative.frames);
+            // Few frames in flight: memory stays flat however long the clip or the batch.
+            let (ftx, frx) = bounded::<image::RgbaImage>(3);
+            // Encoded frames come back to be drawn over, and no more than IN_FLIGHT are ever
+            // made: a fresh 8 MB buffer per frame, freed by the encoder's thread, had glibc
+            // give its heap back and map it again, zeroing it page by page (3 % of a render).
+            const IN_FLIGHT: usize = 5; // three queued, one being encoded, one being drawn
+            let (recycle_tx, recycle_rx) = bounded::<image::RgbaImage>(IN_FLIGHT);
+            let mut made = 0;
+            // The soundtrack is mixed and mastered while the pictures render: it needs nothing
+            // from them, and done first it held up the first frame by half a second of one core.
+            let (atx, arx) = bounded::<(
+                Arc<crate::media::AudioPcm>,
+                Option<Arc<crate::media::AacStream>>,
+            )>(1);
+            let sound_failed = AtomicBool::new(false);
+            // The duplicate gate samples one frame a second; keeping them small here spares it
+            // decoding the whole file again (the costliest part of fingerprinting).
+            let sample_every = (creative.fps / crate::dedup::fingerprint::VIDEO_FPS).max(1);
+            let gate_on = t.dedup.policy != crate::template::DedupPolicy::Off;
+            let encode = at(job, Stage::Encode);
+            let result: Result<render::Soundtrack, JobError> = std::thread::scope(|s| {
+                let sound = s.spawn(|| -> Result<render::Soundtrack, JobError> {
+                    let atx = atx;
+                    let sound = render::soundtrack(t, job, preset, region, assets)
+                        .map_err(at(job, Stage::Soundtrack))
+                        .and_then(|s| {
+                            s.ok_or_else(|| {
+                                JobError::new(job, Stage::Soundtrack, JobFailure::NoAudioSettings)
+                            })
+                        });
+                    match &sound {
+                        Ok(s) => {
+                            let _ = atx.send((Arc::clone(&s.pcm), s.coded.clone()));
+                        }
+                        Err(_) => sound_failed.store(true, Ordering::Relaxed),
+                    }
+                    sound
+                });
+                let encoder = s.spawn(|| -> Result<(), JobError> {
+                    // Owned here, so the frame loop's wait for a buffer, and its send of a frame,
+                    // end if this thread does (an encoder or disk error): borrowed, a full
+                    // channel blocked the frame loop forever.
+                    let recycle_tx = recycle_tx;
+                    let frx = frx;
+                    let mut w = VideoWriter::create_without_audio(&staged, &settings, &stamp)
+                        .map_err(&encode)?;
+                    for f in frx.iter() {
+                        if let Ok((pcm, coded)) = arx.try_recv() {
+                            w.set_audio(pcm, coded).map_err(&encode)?;
+                        }
+                        w.push(&f).map_err(&encode)?;
+                        let _ = recycle_tx.try_send(f);
+                    }
+                    if !w.has_audio() {
+                        // The sound thread's own error is the one reported.
+                        let (pcm, coded) = arx.recv().map_err(|_| {
+                            JobError::new(job, Stage::Encode, JobFailure::NoSoundtrack)
+                        })?;
+                        w.set_audio(pcm, coded).map_err(&encode)?;
+                    }
+                    w.finish().map_err(&encode)
+                });
+                for i in 0..creative.frames {
+                    if stopped() || sound_failed.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let mut frame = match recycle_rx.try_recv() {
+                        Ok(f) => f,
+                        Err(_) if made < IN_FLIGHT => {
+                            made += 1;
+                            image::RgbaImage::new(creative.width, creative.height)
+                        }
+                        Err(_) => match recycle_rx.recv() {
+                            Ok(f) => f,
+                            Err(_) => break, // the encoder stopped; its error is reported below
+                        },
+                    };
+                    // A streamed clip that stops decoding fails the job like a bad input.
+                    // (`ftx` is moved into this closure, so returning drops it and the
+                    // encoder thread ends before the scope joins it.)
+                    creative
+                        .frame_into(i, &mut frame)
+                        .map_err(at(job, Stage::Prepare))?;
+                    if gate_on && i % sample_every == 0 {
+                        samples.push(crate::dedup::fingerprint::sample_frame(&frame));
+                    }
+                    if ftx.send(frame).is_err() {
+                        break; // the encoder stopped; its error is reported below
+                    }
+                    if i % 15 == 14 || i + 1 == creative.frames {
+                        events(Event::Frames {
+                            index: job.index,
+                            done: i + 1,
+                            total: creative.frames,
+                        });
+                    }
+                }
+                drop(ftx);
+                let encoded = encoder.join().map_err(|_| {
+                    JobError::new(job, Stage::Encode, JobFailure::Panicked("encoder"))
+                })?;
+                let sound = sound.join().map_err(|_| {
+                    JobError::new(job, Stage::Soundtrack, JobFailure::Panicked("soundtrack"))
+                })??;
+                encoded.map(|()| sound)
+            });
+            let sound = result?;
+            extra.loudness_lufs = sound.loudness_lufs;
+            extra.true_peak_dbtp = sound.true_peak_dbtp;
+            extra.rules_applied.extend(sound.notes);
+            if stopped() {
+                return Err(JobError::new(job, Stage::Encode, JobFailure::Cancelled));
+            }
+        }
+    }
+    beat.stage(Stage::Verify);
+    let verified = export::verify(&staged, job, creative.frames, creative.fps)
+        .map_err(at(job, Stage::Verify))?;
+    if !samples.is_empty() {
+        let frames: Vec<&image::RgbaImage> = samples.iter().collect();
+        let masks = crate::dedup::fingerprint::Masks {
+            product_box: creative.product_box,
+            text_boxes: creative.text_boxes.clone(),
+        };
+        let (w, h) = samples[0].dimensions();
+        // A failure (e.g. every sample too flat to hash) leaves it to the gate, which decodes
+        // the file and reports the reason.
+        extra.fingerprint = crate::dedup::Fingerprint::from_frames(
+            &staged,
+            verified.sha256.clone(),
+            verified.bytes,
+            &frames,
+            w,
+            h,
+            verified.duration,
+            &masks,
+        )
+        .ok();
+    }
+    Ok((staged, verified, extra))
+}

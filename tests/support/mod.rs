@@ -3,6 +3,7 @@
 
 pub mod dedup;
 pub mod encode;
+pub mod lint;
 pub mod pg;
 pub mod presets;
 pub mod project;

@@ -23,7 +23,7 @@ pub fn fold_char(c: char) -> char {
     let c = match c {
         '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFF01 + 0x21).unwrap_or(c),
         '\u{3000}' => ' ',
-        '\u{2018}' | '\u{2019}' | '\u{FF07}' => '\'',
+        '\u{2018}' | '\u{2019}' => '\'',
         _ => c,
     };
     let mut lower = c.to_lowercase();
@@ -80,7 +80,11 @@ impl Folded {
 
     /// Occurrences of `piece` (already folded) as character ranges, respecting word boundaries
     /// at Latin ends, from character `from` on.
-    fn find_all<'a>(&'a self, piece: &'a str, from: usize) -> impl Iterator<Item = Range<usize>> + 'a {
+    fn find_all<'a>(
+        &'a self,
+        piece: &'a str,
+        from: usize,
+    ) -> impl Iterator<Item = Range<usize>> + 'a {
         let start_byte = self.byte_of[from.min(self.chars())];
         let first = piece.chars().next();
         let last = piece.chars().next_back();
@@ -159,9 +163,9 @@ impl Pattern {
         let mut out: Vec<Range<usize>> = Vec::new();
         let mut from = 0;
         'outer: loop {
-            let mut firsts = text.find_all(&self.pieces[0], from);
-            let Some(first) = firsts.next() else { break };
-            drop(firsts);
+            let Some(first) = text.find_all(&self.pieces[0], from).next() else {
+                break;
+            };
             from = first.start + 1;
             let mut end = first.end;
             for piece in &self.pieces[1..] {
@@ -189,8 +193,7 @@ impl Pattern {
 
 /// Whether a gap crosses a line or a sentence end (then the pieces are separate claims).
 fn sentence_break(text: &Folded, gap: Range<usize>) -> bool {
-    gap.into_iter()
-        .filter_map(|i| text.char_at_index(i))
+    gap.filter_map(|i| text.char_at_index(i))
         .any(|c| matches!(c, '\n' | '.' | '!' | '?' | '。' | '！' | '？'))
 }
 
@@ -222,8 +225,14 @@ mod tests {
     #[test]
     fn folds_width_and_case() {
         assert_eq!(hits("#1", "全网＃１好评"), ["＃１"]);
-        assert_eq!(hits("guaranteed", "ＧＵＡＲＡＮＴＥＥＤ fresh"), ["ＧＵＡＲＡＮＴＥＥＤ"]);
-        assert_eq!(hits("world's best", "The World’s Best cup"), ["World’s Best"]);
+        assert_eq!(
+            hits("guaranteed", "ＧＵＡＲＡＮＴＥＥＤ fresh"),
+            ["ＧＵＡＲＡＮＴＥＥＤ"]
+        );
+        assert_eq!(
+            hits("world's best", "The World’s Best cup"),
+            ["World’s Best"]
+        );
     }
 
     #[test]
@@ -255,7 +264,10 @@ mod tests {
     #[test]
     fn exceptions_cover_matches() {
         let f = Folded::new("最近的第一步");
-        let ex = [Pattern::parse("最近").unwrap(), Pattern::parse("第一步").unwrap()];
+        let ex = [
+            Pattern::parse("最近").unwrap(),
+            Pattern::parse("第一步").unwrap(),
+        ];
         let covered = exception_ranges(&f, &ex);
         for p in ["最…", "第一"] {
             for m in Pattern::parse(p).unwrap().find(&f) {

@@ -179,9 +179,11 @@ pub fn lint_text(
             for (range, rule) in matches(pack, &folded) {
                 let phrase: String = chars[range.clone()].iter().collect();
                 let (file, source, span) = match copy.place {
-                    Place::Template(ref literal) => {
-                        (file.to_path_buf(), text, template_span(text, literal, copy, &range))
-                    }
+                    Place::Template(ref literal) => (
+                        file.to_path_buf(),
+                        text,
+                        template_span(text, literal, copy, &range),
+                    ),
                     Place::Caption { file: i, line } => {
                         let before: String = chars[..range.start].iter().collect();
                         let f = &sources.files[i].text;
@@ -214,7 +216,12 @@ pub fn lint_text(
         }
     }
     // Template first, then caption files; each in source order.
-    let rank = |f: &Finding| caption_names.iter().position(|c| c == &f.file).map_or(0, |i| i + 1);
+    let rank = |f: &Finding| {
+        caption_names
+            .iter()
+            .position(|c| c == &f.file)
+            .map_or(0, |i| i + 1)
+    };
     findings.sort_by_key(|f| (rank(f), f.span.start));
     Report {
         findings,
@@ -245,7 +252,10 @@ fn matches<'p>(pack: &'p Pack, text: &Folded) -> Vec<(Range<usize>, &'p Rule)> {
     hits.sort_by_key(|(r, _)| (r.start, std::cmp::Reverse(r.end)));
     let mut kept: Vec<(Range<usize>, &Rule)> = Vec::new();
     for (r, rule) in hits {
-        if !kept.iter().any(|(k, _)| k.start <= r.start && r.end <= k.end) {
+        if !kept
+            .iter()
+            .any(|(k, _)| k.start <= r.start && r.end <= k.end)
+        {
             kept.push((r, rule));
         }
     }
@@ -254,7 +264,12 @@ fn matches<'p>(pack: &'p Pack, text: &Folded) -> Vec<(Range<usize>, &'p Rule)> {
 
 /// The phrase's bytes in the template: through the literal's escapes when it decodes as
 /// expected, else the literal's start.
-fn template_span(text: &str, literal: &Range<usize>, copy: &CopyText, chars: &Range<usize>) -> Range<usize> {
+fn template_span(
+    text: &str,
+    literal: &Range<usize>,
+    copy: &CopyText,
+    chars: &Range<usize>,
+) -> Range<usize> {
     match source::char_spans(text, literal, &copy.text) {
         Some(spans) if chars.end > chars.start && chars.end <= spans.len() => {
             spans[chars.start].start..spans[chars.end - 1].end
@@ -272,7 +287,7 @@ fn shown_regions(t: &Template, sources: &Sources) -> Vec<Vec<String>> {
     let mut overridden: HashSet<(&str, crate::template::Pool, usize)> = HashSet::new();
     for c in &sources.copy {
         let key = (c.owner.as_deref(), c.pool, c.index, c.field.as_str());
-        locales.entry(key).or_default().insert(&c.locale);
+        locales.entry(key).or_default().insert(c.locale.as_str());
         if let Some(r) = &c.owner {
             overridden.insert((r.as_str(), c.pool, c.index));
         }
@@ -297,15 +312,13 @@ fn shown_regions(t: &Template, sources: &Sources) -> Vec<Vec<String>> {
                         .find(|l| written.contains(l.as_str()))
                         .map(String::as_str)
                         .or_else(|| {
-                            t.allow_fallback
-                                .then(|| {
-                                    if written.contains("en") {
-                                        Some("en")
-                                    } else {
-                                        written.iter().next().copied()
-                                    }
-                                })
-                                .flatten()
+                            if !t.allow_fallback {
+                                None
+                            } else if written.contains("en") {
+                                Some("en")
+                            } else {
+                                written.iter().next().copied()
+                            }
                         });
                     mine && picked == Some(c.locale.as_str())
                 })

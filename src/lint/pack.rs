@@ -151,9 +151,8 @@ impl RulePacks {
     /// of every invalid pack, or an unreadable directory.
     pub fn with_dir(dir: &Path) -> Result<RulePacks, Vec<Diagnostics>> {
         let mut set = RulePacks::builtin();
-        let entries = std::fs::read_dir(dir).map_err(|e| {
-            vec![read_error(dir, format!("cannot read rules directory: {e}"))]
-        })?;
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| vec![read_error(dir, format!("cannot read rules directory: {e}"))])?;
         let mut files: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
@@ -204,10 +203,9 @@ pub fn parse_pack(text: &str, file: &Path) -> Result<Pack, Diagnostics> {
             return Err(dx);
         }
     };
-    let whole = 0..0;
     if raw.pack.id.trim().is_empty() || raw.pack.version.trim().is_empty() {
         dx.error(
-            whole.clone(),
+            0..0,
             "a rule pack needs a non-empty [pack] id and version",
             None,
         );

@@ -95,12 +95,15 @@ pub fn read(text: &str, root: &Path) -> Sources {
             let Some(by_id) = overrides.get(key).and_then(Item::as_table_like) else {
                 continue;
             };
-            let pool_ids = &ids.iter().find(|(p, _)| *p == pool).expect("every copy pool").1;
+            let pool_ids = &ids
+                .iter()
+                .find(|(p, _)| *p == pool)
+                .expect("every copy pool")
+                .1;
             for (id, item) in by_id.iter() {
-                let (Some(t), Some(index)) = (
-                    item.as_table_like(),
-                    pool_ids.iter().position(|p| p == id),
-                ) else {
+                let (Some(t), Some(index)) =
+                    (item.as_table_like(), pool_ids.iter().position(|p| p == id))
+                else {
                     continue;
                 };
                 let owner = Owner {
@@ -160,7 +163,13 @@ impl Sources {
 
     fn locale_texts(&mut self, owner: &Owner, field: &str, item: &Item) {
         for (locale, text, span) in locale_strings(item) {
-            self.push(owner, field.to_string(), &locale, &text, Place::Template(span));
+            self.push(
+                owner,
+                field.to_string(),
+                &locale,
+                &text,
+                Place::Template(span),
+            );
         }
     }
 
@@ -263,7 +272,9 @@ pub fn char_spans(source: &str, literal: &Range<usize>, value: &str) -> Option<V
     while let Some((i, c)) = it.next() {
         let at = body_start + i;
         if c == '\\' && basic {
-            let Some(&(_, e)) = it.peek() else { return None };
+            let Some(&(_, e)) = it.peek() else {
+                return None;
+            };
             let simple = match e {
                 'b' => Some('\u{8}'),
                 't' => Some('\t'),

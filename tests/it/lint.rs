@@ -7,7 +7,7 @@ use crate::support::lint::{brief, column_of, empty_or_missing, LintProject};
 /// CN and US copy with one claim per built-in rule, and a subtitle of traps.
 const CLAIMS: &str = r##"[template]
 name = "claims"
-duration = 4
+duration = 6
 
 [output]
 presets = ["tiktok"]
@@ -95,8 +95,8 @@ fn human_output_points_at_the_copy_like_validate() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains(
-            "error: cn-ad-law/superlative: \"最佳\": superlative (最…) banned by China's \
-             Advertising Law Art. 9(3) (subtitle `hook`, text, locale zh-CN, shown in CN)"
+            "error: cn-ad-law/superlative: \"最佳\": absolute or superlative term banned by \
+             China's Advertising Law Art. 9(3) (subtitle `hook`, text, locale zh-CN, shown in CN)"
         ),
         "{err}"
     );
@@ -122,7 +122,10 @@ fn full_width_and_upper_case_variants_fire() {
         en,
         [
             format!("en-claims/number-one 15:{} ＃１", col("＃１ ")),
-            format!("en-claims/guarantee 15:{} ＧＵＡＲＡＮＴＥＥＤ", col("ＧＵＡＲＡＮＴＥＥＤ")),
+            format!(
+                "en-claims/guarantee 15:{} ＧＵＡＲＡＮＴＥＥＤ",
+                col("ＧＵＡＲＡＮＴＥＥＤ")
+            ),
         ]
     );
 }
@@ -135,7 +138,10 @@ fn an_escaped_character_points_at_its_escape() {
     let (_, findings) = p.lint_json(&[]);
     assert_eq!(
         brief(&findings[0]),
-        format!("cn-ad-law/superlative 15:{} 最佳", column_of(&t, 15, "\\u6700"))
+        format!(
+            "cn-ad-law/superlative 15:{} 最佳",
+            column_of(&t, 15, "\\u6700")
+        )
     );
 }
 
@@ -179,8 +185,14 @@ fn a_caption_file_finding_names_the_file_and_line() {
         .expect("the caption's claim");
     assert_eq!(brief(f), "cn-ad-law/superlative 8:4 顶级");
     assert_eq!(f["field"], "captions");
-    assert!(f["file"].as_str().unwrap().ends_with("captions/zh.srt"), "{f}");
-    assert_eq!(findings.iter().filter(|f| f["option"] == "traps").count(), 1);
+    assert!(
+        f["file"].as_str().unwrap().ends_with("captions/zh.srt"),
+        "{f}"
+    );
+    assert_eq!(
+        findings.iter().filter(|f| f["option"] == "traps").count(),
+        1
+    );
 }
 
 #[test]
@@ -230,7 +242,7 @@ patterns = ["guaranteed"]
     assert_eq!(
         en,
         [
-            format!("en-claims/guarantee {}", "15:53 guaranteed"),
+            "en-claims/guarantee 15:53 guaranteed".to_string(),
             format!("acme-brand/cheap 19:{} Cheap", column_of(&t, 19, "Cheap")),
         ]
     );
@@ -277,7 +289,12 @@ fn warnings_alone_exit_0_and_clean_copy_says_so() {
 fn render_and_plan_refuse_on_errors_before_anything_is_written() {
     let p = LintProject::new(CLAIMS);
     let o = p.factory(&["render", "t.toml", "--out", "out"]);
-    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("cn-ad-law/superlative"), "{err}");
     assert!(err.contains("nothing was rendered"), "{err}");
@@ -288,9 +305,18 @@ fn render_and_plan_refuse_on_errors_before_anything_is_written() {
     assert!(String::from_utf8_lossy(&o.stdout).is_empty());
 
     // Warnings only: the plan runs and carries them.
-    let warn_only = LintProject::new(&CLAIMS.replace("regions = [\"CN\", \"US\"]", "regions = [\"US\"]").replace("zh-CN", "ja"));
+    let warn_only = LintProject::new(
+        &CLAIMS
+            .replace("regions = [\"CN\", \"US\"]", "regions = [\"US\"]")
+            .replace("zh-CN", "ja"),
+    );
     let o = warn_only.factory(&["plan", "t.toml", "--json"]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let plan: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(plan["lint"].as_array().unwrap().len(), 4);
     let o = warn_only.factory(&["plan", "t.toml"]);
@@ -303,7 +329,7 @@ fn render_and_plan_refuse_on_errors_before_anything_is_written() {
 #[test]
 fn a_thousand_copy_strings() {
     let mut t = String::from(
-        "[template]\nname = \"big\"\nduration = 4\n\n[output]\npresets = [\"tiktok\"]\nregions = [\"CN\", \"US\"]\n\n[[background]]\nid = \"white\"\ncolor = \"#ffffff\"\n",
+        "[template]\nname = \"big\"\nduration = 6\n\n[output]\npresets = [\"tiktok\"]\nregions = [\"CN\", \"US\"]\n\n[[background]]\nid = \"white\"\ncolor = \"#ffffff\"\n",
     );
     for i in 0..500 {
         let (zh, en) = if i % 10 == 0 {
@@ -318,8 +344,23 @@ fn a_thousand_copy_strings() {
     let p = LintProject::new(&t);
     let (code, findings) = p.lint_json(&[]);
     assert_eq!(code, 2);
-    let rules: Vec<&str> = findings.iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    let rules: Vec<&str> = findings
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
     assert_eq!(rules.len(), 100);
-    assert_eq!(rules.iter().filter(|r| **r == "cn-ad-law/superlative").count(), 50);
-    assert_eq!(rules.iter().filter(|r| **r == "en-claims/guarantee").count(), 50);
+    assert_eq!(
+        rules
+            .iter()
+            .filter(|r| **r == "cn-ad-law/superlative")
+            .count(),
+        50
+    );
+    assert_eq!(
+        rules
+            .iter()
+            .filter(|r| **r == "en-claims/guarantee")
+            .count(),
+        50
+    );
 }

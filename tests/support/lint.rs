@@ -70,11 +70,15 @@ pub fn brief(f: &serde_json::Value) -> String {
 /// where a phrase is without counting by hand.
 pub fn column_of(text: &str, line: usize, needle: &str) -> usize {
     let l = text.lines().nth(line - 1).expect("line exists");
-    let byte = l.find(needle).unwrap_or_else(|| panic!("`{needle}` not on line {line}: {l}"));
+    let byte = l
+        .find(needle)
+        .unwrap_or_else(|| panic!("`{needle}` not on line {line}: {l}"));
     l[..byte].chars().count() + 1
 }
 
 /// Whether `dir` is missing or holds nothing.
 pub fn empty_or_missing(dir: &Path) -> bool {
-    std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none())
+    std::fs::read_dir(dir)
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(true)
 }

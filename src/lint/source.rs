@@ -272,9 +272,7 @@ pub fn char_spans(source: &str, literal: &Range<usize>, value: &str) -> Option<V
     while let Some((i, c)) = it.next() {
         let at = body_start + i;
         if c == '\\' && basic {
-            let Some(&(_, e)) = it.peek() else {
-                return None;
-            };
+            let &(_, e) = it.peek()?;
             let simple = match e {
                 'b' => Some('\u{8}'),
                 't' => Some('\t'),

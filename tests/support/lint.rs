@@ -23,12 +23,7 @@ impl LintProject {
     }
 
     pub fn write(&self, rel: &str, text: &str) -> PathBuf {
-        let path = self.path(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).unwrap();
-        }
-        std::fs::write(&path, text).unwrap();
-        path
+        super::write_file(self.dir.path(), rel, text)
     }
 
     /// `factory ARGS…` in the project directory (the built-in presets).

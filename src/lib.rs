@@ -9,6 +9,7 @@ pub mod display;
 pub mod encode;
 pub mod exec;
 pub mod export;
+pub mod lint;
 pub mod media;
 pub mod plan;
 pub mod preset;

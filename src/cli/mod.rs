@@ -6,6 +6,7 @@
 //! not start.
 
 pub mod dedup_cmd;
+pub mod lint_cmd;
 pub mod progress;
 pub mod text_cmd;
 
@@ -41,6 +42,8 @@ pub struct Cli {
 pub enum Command {
     /// Check a template and report every problem at once.
     Validate(TemplateArgs),
+    /// Check the copy for banned or risky claims (rule packs), before any render.
+    Lint(lint_cmd::LintArgs),
     /// Show the variants a template expands to.
     Plan(PlanArgs),
     /// Render, encode, stamp, check and export every planned output.
@@ -98,6 +101,8 @@ pub struct PlanArgs {
     pub template: TemplateArgs,
     #[command(flatten)]
     pub filter: FilterArgs,
+    #[command(flatten)]
+    pub rules: lint_cmd::RulesArgs,
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +111,8 @@ pub struct RenderArgs {
     pub template: TemplateArgs,
     #[command(flatten)]
     pub filter: FilterArgs,
+    #[command(flatten)]
+    pub rules: lint_cmd::RulesArgs,
     /// Output directory (default: out/TEMPLATE-NAME, or out/TEMPLATE-NAME.parts/shard-I
     /// with --shard).
     #[arg(long, short)]
@@ -188,6 +195,7 @@ pub struct InspectArgs {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate(a) => validate(a),
+        Command::Lint(a) => lint_cmd::run(a),
         Command::Plan(a) => plan_cmd(a),
         Command::Render(a) => render_cmd(a),
         Command::Merge(a) => merge_cmd(a),
@@ -322,6 +330,10 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<ExitCode> {
     let Some((t, _)) = load_template(&a.template, &presets, Probe::Off) else {
         return Ok(ExitCode::from(2));
     };
+    let lint = match lint_cmd::before_run(&t, &a.template, &a.rules, &presets, true)? {
+        Ok(report) => report,
+        Err(code) => return Ok(code),
+    };
     let hashes = AssetHashes::compute(&t)?;
     let plan = plan::plan(&t, &presets, &filter(&a.filter, &a.template), &hashes)?;
     // Duplicates by composition alone are knowable before any pixel is rendered.
@@ -346,6 +358,7 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<ExitCode> {
     if a.template.json {
         let mut v = serde_json::to_value(&plan)?;
         v["dedup_warnings"] = serde_json::to_value(&warnings)?;
+        v["lint"] = lint.to_json();
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -406,6 +419,10 @@ fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
     let Some((mut t, refused)) = load_template(&a.template, &presets, Probe::Report(&fonts)) else {
         return Ok(ExitCode::from(2));
     };
+    // Claims are checked before the lock, the plan or any job: an error renders nothing.
+    if let Err(code) = lint_cmd::before_run(&t, &a.template, &a.rules, &presets, false)? {
+        return Ok(code);
+    }
     override_library(&mut t, &a.run)?;
     let hashes = AssetHashes::compute(&t)?;
     let scope = filter(&a.filter, &a.template);

@@ -3,12 +3,24 @@
 
 pub mod dedup;
 pub mod encode;
+pub mod lint;
 pub mod pg;
 pub mod presets;
 pub mod project;
 pub mod synth;
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// Writes `text` to `root/rel`, creating the directories on the way; returns the path.
+pub fn write_file(root: &Path, rel: &str, text: &str) -> PathBuf {
+    let path = root.join(rel);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
 
 /// The built `factory` binary, ready for arguments.
 pub fn factory() -> Command {

@@ -76,12 +76,7 @@ impl Project {
     }
 
     pub fn write(&self, rel: &str, text: &str) -> PathBuf {
-        let path = self.path(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).unwrap();
-        }
-        std::fs::write(&path, text).unwrap();
-        path
+        super::write_file(self.dir.path(), rel, text)
     }
 
     /// Runs `factory ARGS…` inside the project with the tiny presets available.

@@ -344,9 +344,9 @@ pub fn plan(
         .collect();
     let cfg = crate::dedup::GateConfig::default();
     let mut made: HashMap<u128, Vec<crate::dedup::Composition>> = HashMap::new();
-    let mut compositions = |c: &Choices, k: u128| -> Vec<crate::dedup::Composition> {
-        made.entry(k)
-            .or_insert_with(|| {
+    let mut judge = |new: &Choices, nk: u128, old: &Choices, ok: u128| -> Option<String> {
+        for (c, k) in [(new, nk), (old, ok)] {
+            made.entry(k).or_insert_with(|| {
                 t.regions
                     .iter()
                     .flat_map(|r| {
@@ -355,12 +355,10 @@ pub fn plan(
                             .map(move |p| crate::dedup::gate::composition_of(t, c, r, p, hashes))
                     })
                     .collect()
-            })
-            .clone()
-    };
-    let mut judge = |new: &Choices, nk: u128, old: &Choices, ok: u128| -> Option<String> {
-        let (a, b) = (compositions(new, nk), compositions(old, ok));
-        a.iter().zip(&b).find_map(|(x, y)| {
+            });
+        }
+        let (a, b) = (&made[&nk], &made[&ok]);
+        a.iter().zip(b).find_map(|(x, y)| {
             crate::dedup::composition_rule(x, y, &cfg).map(|(rule, dims)| {
                 format!(
                     "{} {}: {}",

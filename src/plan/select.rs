@@ -396,7 +396,7 @@ pub fn variants(
             set.into_iter().collect()
         }
         Strategy::Distinct { count } => {
-            let candidates = design_candidates(&space, total, max_u)?;
+            let candidates = design_candidates(&space, total)?;
             let want = count
                 .unwrap_or(usize::MAX)
                 .min(t.variants.limit.unwrap_or(usize::MAX));
@@ -405,7 +405,7 @@ pub fn variants(
             kept
         }
         Strategy::Pairwise { distinct } => {
-            let candidates = design_candidates(&space, total, max_u)?;
+            let candidates = design_candidates(&space, total)?;
             let limit = t.variants.limit.unwrap_or(usize::MAX);
             let (kept, d) = pairwise(&space, candidates, *distinct, limit, judge);
             design = Some(d);
@@ -443,8 +443,8 @@ pub fn variants(
 /// beyond this, `sample` is the strategy to use.
 pub const MAX_DESIGN_SPACE: u128 = 100_000;
 
-fn design_candidates(space: &Space, total: u128, max: u128) -> Result<Vec<u128>, PlanError> {
-    if total > MAX_DESIGN_SPACE.max(max.min(MAX_DESIGN_SPACE)) {
+fn design_candidates(space: &Space, total: u128) -> Result<Vec<u128>, PlanError> {
+    if total > MAX_DESIGN_SPACE {
         return Err(PlanError::DesignTooLarge {
             combinations: thousands(total),
             max: thousands(MAX_DESIGN_SPACE),

@@ -308,3 +308,29 @@ fn strategy_keys_that_do_not_apply_are_refused_with_their_line() {
         "{e}"
     );
 }
+
+#[test]
+fn a_design_over_too_many_combinations_is_refused_up_front() {
+    let p = Project::new();
+    let mut t = "[template]\nname = \"big\"\nkind = \"image\"\n\n[output]\npresets = [\"tiny-image\"]\nregions = [\"US\"]\n\n[variants]\nstrategy = \"distinct\"\n".to_string();
+    for i in 0..400 {
+        t += &format!(
+            "\n[[background]]\nid = \"b{i}\"\ncolor = \"#{:06x}\"\n",
+            i * 997
+        );
+    }
+    for i in 0..300 {
+        t += &format!("\n[[subtitle]]\nid = \"s{i}\"\ntext = \"Caption {i}\"\n");
+    }
+    p.write("t.toml", &t);
+    let o = p.factory(&["plan", "t.toml"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(o.stdout.is_empty(), "nothing planned");
+    assert!(
+        stderr(&o).contains(
+            "distinct and pairwise consider every combination, and the pools make 120,000, more than 100,000; use strategy = \"sample\" with count = N, or exclude combinations"
+        ),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -23,7 +23,7 @@ pub enum FailOn {
 pub struct DedupArgs {
     /// Library of past outputs to compare against: an SQLite file (created if missing) or a
     /// postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE URL (tables created if missing; the
-    /// password may come from PGPASSWORD instead).
+    /// password may come from PGPASSWORD instead; TLS: ?sslmode=require&sslrootcert=CA.pem).
     #[arg(long, value_name = "LIB")]
     pub library: Option<PathBuf>,
     /// Files to score, in variant order: of two near-copies the later one is flagged.
@@ -46,7 +46,8 @@ pub struct DedupArgs {
 #[derive(Debug, clap::Args)]
 pub struct LibraryArgs {
     /// The library: an SQLite file (created if missing) or a postgres:// URL (tables
-    /// created if missing; the password may come from PGPASSWORD instead).
+    /// created if missing; the password may come from PGPASSWORD instead; TLS:
+    /// ?sslmode=require&sslrootcert=CA.pem).
     #[arg(long, global = true, value_name = "LIB", default_value = DEFAULT_LIBRARY)]
     pub library: PathBuf,
     #[command(subcommand)]

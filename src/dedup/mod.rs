@@ -107,6 +107,17 @@ pub enum DedupError {
         #[source]
         source: postgres::Error,
     },
+    /// The CAs to check a PostgreSQL server's certificate against cannot be used: the
+    /// `sslrootcert` file (unreadable, no PEM certificate in it) or the system's store.
+    /// `roots` names which.
+    #[error("library {path}: cannot use {roots} to check the server's certificate: {detail}")]
+    TlsRoots {
+        path: PathBuf,
+        roots: String,
+        detail: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     #[error("library {path}: no entry matches {key:?} (give a stored path, a sha256 or a numeric id; see `factory library list`)")]
     NotInLibrary { path: PathBuf, key: String },
 }

@@ -14,7 +14,7 @@ use creative_factory::dedup::{
 };
 
 use crate::support::dedup::*;
-use crate::support::pg::{server_url, with_database, TestDb};
+use crate::support::pg::{other_ca, server_ca, server_url, with_database, TestDb};
 use crate::support::project::{manifest, stderr, Project};
 
 fn fp(path: &Path) -> Fingerprint {
@@ -493,4 +493,220 @@ fn the_preflight_gives_up_on_a_held_lock_after_its_wait() {
     assert!(t0.elapsed() < std::time::Duration::from_secs(10));
     tx.rollback().unwrap();
     Library::preflight(Path::new(&db.url), std::time::Duration::from_secs(1)).unwrap();
+}
+
+// TLS (issue #17 follow-up). The test server has ssl on with a certificate for 127.0.0.1 and
+// localhost signed by its own CA (`server_ca`), and accepts plain TCP too.
+
+/// The test database's URL with libpq parameters `query`.
+fn tls_url(db: &TestDb, query: &str) -> String {
+    format!("{}?{query}", db.url)
+}
+
+/// How messages show `url`: its password elided.
+fn shown(url: &str) -> String {
+    url.replace(&format!(":{}@", password(url)), ":***@")
+}
+
+/// `Library::open`'s error for `url`, and what `factory library list` says of it (exit 2).
+fn refused(url: &str) -> (DedupError, String) {
+    let e = Library::open(Path::new(url)).err().expect("refused");
+    let o = factory()
+        .args(["library", "list", "--library", url])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!err.contains(&password(url)), "{err}");
+    assert!(!e.to_string().contains(&password(url)), "{e}");
+    (e, err)
+}
+
+#[test]
+#[ignore = "needs FACTORY_TEST_PG_URL: run make test"]
+fn with_the_servers_ca_the_connection_is_encrypted_and_the_library_works() {
+    let db = TestDb::new("tls");
+    let ca = server_ca();
+    let url = tls_url(&db, &format!("sslmode=require&sslrootcert={ca}"));
+    let lib = Library::open(Path::new(&url)).unwrap();
+    assert!(lib.is_encrypted().unwrap());
+    assert_eq!(lib.path(), Path::new(&shown(&url)));
+    // A round trip: add, find, and a re-encoded copy held back as a duplicate.
+    let dir = tempfile::tempdir().unwrap();
+    let a = write_scene(dir.path(), "a.png", 17, 320, 240);
+    let copy = dir.path().join("copy.jpg");
+    ffmpeg(&[
+        "-i",
+        a.to_str().unwrap(),
+        "-q:v",
+        "6",
+        copy.to_str().unwrap(),
+    ]);
+    let fa = fp(&a);
+    let id = lib.add(&fa, Some("v-a"), None, None).unwrap();
+    assert_eq!(lib.find(&fa.sha256).unwrap().id, id);
+    let v = score(
+        &[Candidate::file(&copy)],
+        Some(&lib),
+        &GateConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(format!("{:?}", v[0].verdict), "Duplicate");
+    drop(lib);
+    // Every mode that encrypts, with and without the CA.
+    for query in [
+        format!("sslmode=verify-full&sslrootcert={ca}"),
+        format!("sslmode=verify-ca&sslrootcert={ca}"),
+        format!("sslrootcert={ca}"),
+        "sslmode=prefer".to_string(),
+        String::new(),
+    ] {
+        let url = if query.is_empty() {
+            db.url.clone()
+        } else {
+            tls_url(&db, &query)
+        };
+        let lib = Library::open(Path::new(&url)).unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert!(lib.is_encrypted().unwrap(), "{url}");
+        assert_eq!(lib.list().unwrap().len(), 1, "{url}");
+    }
+    // The binary, as a batch job runs it.
+    let o = factory()
+        .args(["library", "list", "--library", &url])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("#1 "), "{out}");
+    assert!(
+        out.contains(&format!("{}  1 frames  v-a", a.display())),
+        "{out}"
+    );
+}
+
+#[test]
+#[ignore = "needs FACTORY_TEST_PG_URL: run make test"]
+fn a_certificate_from_another_ca_is_refused_naming_the_url_and_the_problem() {
+    let db = TestDb::new("tls_wrong_ca");
+    let other = other_ca();
+    for (query, mode) in [
+        (format!("sslmode=require&sslrootcert={other}"), "require"),
+        (
+            format!("sslmode=verify-ca&sslrootcert={other}"),
+            "verify-ca",
+        ),
+        // A CA given is a CA checked, under the default `prefer` too.
+        (format!("sslrootcert={other}"), "prefer"),
+    ] {
+        let url = tls_url(&db, &query);
+        let (e, err) = refused(&url);
+        assert!(matches!(e, DedupError::Unreachable { .. }), "{e}");
+        let name = if mode == "verify-ca" {
+            ""
+        } else {
+            " and name the URL's host"
+        };
+        let says = format!(
+            "cannot connect to library {}: error performing TLS handshake: invalid peer certificate: \
+             UnknownIssuer (sslmode={mode}: the server's certificate must be signed by the CA in \
+             sslrootcert {other}{name}); check that the server is running",
+            shown(&url)
+        );
+        assert!(e.to_string().starts_with(&says), "{e}\n{says}");
+        assert!(err.starts_with(&format!("error: {says}")), "{err}");
+    }
+    // `require` without a CA checks against the system's CAs, which do not know the test CA.
+    let url = tls_url(&db, "sslmode=require");
+    let (e, err) = refused(&url);
+    let says = format!(
+        "cannot connect to library {}: error performing TLS handshake: invalid peer certificate: \
+         UnknownIssuer (sslmode=require: the server's certificate must be signed by a CA the \
+         system trusts and name the URL's host; for a server with its own CA add \
+         sslrootcert=/path/to/ca.pem); check",
+        shown(&url)
+    );
+    assert!(e.to_string().starts_with(&says), "{e}");
+    assert!(err.starts_with(&format!("error: {says}")), "{err}");
+}
+
+/// The certificate names 127.0.0.1 and localhost; reached as `db.invalid` (at 127.0.0.1 by
+/// `hostaddr`) it is good for `verify-ca`, not for `verify-full` or `require`.
+#[test]
+#[ignore = "needs FACTORY_TEST_PG_URL: run make test"]
+fn verify_ca_skips_the_host_name_and_verify_full_checks_it() {
+    let db = TestDb::new("tls_name");
+    let ca = server_ca();
+    let elsewhere = db.url.replace("@127.0.0.1:", "@db.invalid:");
+    assert_ne!(elsewhere, db.url);
+    let url =
+        |mode: &str| format!("{elsewhere}?hostaddr=127.0.0.1&sslmode={mode}&sslrootcert={ca}");
+    let lib = Library::open(Path::new(&url("verify-ca"))).unwrap();
+    assert!(lib.is_encrypted().unwrap());
+    for mode in ["verify-full", "require"] {
+        let (e, _) = refused(&url(mode));
+        let says = format!(
+            "cannot connect to library {}: error performing TLS handshake: invalid peer certificate: \
+             certificate not valid for name \"db.invalid\"; certificate is only valid for ",
+            shown(&url(mode))
+        );
+        assert!(e.to_string().starts_with(&says), "{e}");
+    }
+}
+
+#[test]
+#[ignore = "needs FACTORY_TEST_PG_URL: run make test"]
+fn sslmode_disable_connects_in_plain_text() {
+    let db = TestDb::new("tls_disable");
+    // libpq ignores sslrootcert without TLS; so does factory, even for a file not there.
+    for query in [
+        "sslmode=disable".to_string(),
+        format!("sslmode=disable&sslrootcert={}", server_ca()),
+        "sslmode=disable&sslrootcert=/nonexistent/ca.pem".to_string(),
+    ] {
+        let url = tls_url(&db, &query);
+        let lib = Library::open(Path::new(&url)).unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert!(!lib.is_encrypted().unwrap(), "{url}");
+        lib.check().unwrap();
+    }
+}
+
+#[test]
+#[ignore = "needs FACTORY_TEST_PG_URL: run make test"]
+fn an_unusable_sslrootcert_is_named() {
+    let db = TestDb::new("tls_ca_file");
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-ca.pem");
+    let url = tls_url(
+        &db,
+        &format!("sslmode=require&sslrootcert={}", missing.display()),
+    );
+    let (e, err) = refused(&url);
+    assert!(matches!(e, DedupError::TlsRoots { .. }), "{e}");
+    let says = format!(
+        "library {}: cannot use sslrootcert {} to check the server's certificate: cannot read it: \
+         No such file or directory (os error 2)",
+        shown(&url),
+        missing.display()
+    );
+    assert_eq!(e.to_string(), says);
+    assert!(err.starts_with(&format!("error: {says}\n")), "{err}");
+    // A file that holds no certificate (a key, say).
+    let not_pem = dir.path().join("key.pem");
+    std::fs::write(
+        &not_pem,
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let url = tls_url(&db, &format!("sslrootcert={}", not_pem.display()));
+    let (e, _) = refused(&url);
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "library {}: cannot use sslrootcert {} to check the server's certificate: it holds \
+             no PEM certificate (expected the CA that signed the server's certificate, as \
+             -----BEGIN CERTIFICATE----- …)",
+            shown(&url),
+            not_pem.display()
+        )
+    );
 }

@@ -20,6 +20,26 @@ pub fn server_url() -> String {
     })
 }
 
+/// The CA that signed the test server's certificate (for `sslrootcert=`).
+pub fn server_ca() -> String {
+    test_var("FACTORY_TEST_PG_CA")
+}
+
+/// A CA that did not sign it.
+pub fn other_ca() -> String {
+    test_var("FACTORY_TEST_PG_OTHER_CA")
+}
+
+fn test_var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: the PostgreSQL tests need the test server; run them with \
+             `make test`, or `scripts/pg-test-server.sh run cargo test --test it dedup_postgres \
+             -- --ignored`"
+        )
+    })
+}
+
 /// `url` with its database replaced by `db`.
 pub fn with_database(url: &str, db: &str) -> String {
     let (base, query) = match url.split_once('?') {

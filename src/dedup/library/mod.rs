@@ -15,6 +15,7 @@
 //! columns once per run into a [`HashIndex`] and the exact scan runs in memory (figures for
 //! both backends in BENCHMARKS.md).
 
+mod pg_tls;
 mod postgres;
 mod sqlite;
 
@@ -415,6 +416,15 @@ impl Library {
     /// Whether the library is a shared PostgreSQL database.
     pub fn is_postgres(&self) -> bool {
         matches!(self.backend, Backend::Postgres(_))
+    }
+
+    /// Whether the connection to the server is TLS-encrypted, as the server sees it
+    /// (`pg_stat_ssl`); always false for an SQLite file, which has no connection.
+    pub fn is_encrypted(&self) -> Result<bool, DedupError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(false),
+            Backend::Postgres(b) => b.is_encrypted(),
+        }
     }
 
     /// Records `fp` (and what it was made of). Re-adding the same bytes updates the entry's

@@ -7,7 +7,8 @@
 //! The database must exist; factory creates and migrates only its tables, under a
 //! transaction-scoped advisory lock so processes starting together migrate once. URLs are
 //! shown with their password elided ([`redact_url`]); a URL without a password takes it from
-//! `PGPASSWORD`, which keeps it out of templates.
+//! `PGPASSWORD`, which keeps it out of templates. TLS follows the URL's `sslmode` and
+//! `sslrootcert` (`pg_tls.rs` has what each checks).
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -20,6 +21,7 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::Type;
 use postgres::{Client, Config, NoTls};
 
+use super::pg_tls;
 use super::{row_hashes, AddRow, HashIndex, LibraryEntry, StoredFrame, BUSY_WAIT, SCHEMA_VERSION};
 use crate::dedup::composition::Composition;
 use crate::dedup::geometry::{self, Features};
@@ -149,11 +151,13 @@ pub(super) struct Postgres {
 impl Postgres {
     pub(super) fn open(url: &str, wait: Duration) -> Result<Postgres, DedupError> {
         let shown = PathBuf::from(redact_url(url));
-        let mut config = Config::from_str(url.trim()).map_err(|source| DedupError::BadUrl {
+        let (bare, tls_params) = pg_tls::split_url(url.trim());
+        let mut config = Config::from_str(&bare).map_err(|source| DedupError::BadUrl {
             path: shown.clone(),
             detail: describe(&source),
             source,
         })?;
+        let tls = tls_params.resolve(&mut config);
         if config.get_password().is_none() {
             if let Ok(pw) = std::env::var("PGPASSWORD") {
                 config.password(pw);
@@ -163,13 +167,21 @@ impl Postgres {
             config.connect_timeout(wait.max(Duration::from_secs(1)));
         }
         config.application_name("factory");
-        let client = config
-            .connect(NoTls)
-            .map_err(|source| DedupError::Unreachable {
+        let connected = match tls.connector(&shown)? {
+            Some(connector) => config.connect(connector),
+            None => config.connect(NoTls),
+        };
+        let client = connected.map_err(|source| {
+            let mut detail = describe(&source);
+            if pg_tls::is_tls_error(&source) {
+                detail.push_str(&format!(" ({})", tls.explain(&source)));
+            }
+            DedupError::Unreachable {
                 path: shown.clone(),
-                detail: describe(&source),
+                detail,
                 source,
-            })?;
+            }
+        })?;
         let pg = Postgres {
             url: shown,
             client: Mutex::new(client),
@@ -214,6 +226,17 @@ impl Postgres {
         self.set_lock_timeout(BUSY_WAIT)?;
         self.wait = BUSY_WAIT;
         Ok(())
+    }
+
+    pub(super) fn is_encrypted(&self) -> Result<bool, DedupError> {
+        let row = self
+            .client()
+            .query_one(
+                "SELECT coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)",
+                &[],
+            )
+            .map_err(self.err())?;
+        Ok(row.get(0))
     }
 
     /// A write-lock probe: the lock an insert takes, within the lock timeout, rolled back.
@@ -506,7 +529,42 @@ impl Postgres {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{redact_url, Postgres};
+    use crate::dedup::DedupError;
+
+    /// A server that answers PostgreSQL's TLS request with "no" (ssl = off): `require`
+    /// refuses it, saying so, before any password is sent.
+    #[test]
+    fn require_refuses_a_server_without_tls() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut request = [0u8; 8];
+            conn.read_exact(&mut request).unwrap();
+            // SSLRequest: length 8, code 80877103.
+            assert_eq!(request, [0, 0, 0, 8, 4, 210, 22, 47]);
+            conn.write_all(b"N").unwrap();
+            let mut rest = Vec::new();
+            let _ = conn.read_to_end(&mut rest);
+            rest
+        });
+        let url = format!("postgres://ann:s3cret@127.0.0.1:{port}/lib?sslmode=require");
+        let e = Postgres::open(&url, std::time::Duration::from_secs(5))
+            .err()
+            .expect("refused");
+        assert!(matches!(e, DedupError::Unreachable { .. }), "{e}");
+        assert!(
+            e.to_string().starts_with(&format!(
+                "cannot connect to library postgres://ann:***@127.0.0.1:{port}/lib?sslmode=require: \
+                 error performing TLS handshake: server does not support TLS (sslmode=require \
+                 refuses a server that does not offer TLS: turn on ssl in its postgresql.conf); "
+            )),
+            "{e}"
+        );
+        assert!(server.join().unwrap().is_empty(), "nothing more was sent");
+    }
 
     #[test]
     fn passwords_are_elided() {

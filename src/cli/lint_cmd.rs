@@ -57,7 +57,7 @@ pub fn run(a: LintArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Lints a loaded template. `None` means a rule pack is invalid (its diagnostics printed).
-fn lint_template(
+pub fn lint_template(
     t: &Template,
     a: &TemplateArgs,
     rules: &RulesArgs,

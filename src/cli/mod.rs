@@ -277,7 +277,7 @@ fn validate(a: TemplateArgs) -> anyhow::Result<ExitCode> {
     if a.json {
         println!(
             "{}",
-            serde_json::json!({"ok": true, "variants": plan.variants.len(), "outputs": plan.jobs.len()})
+            serde_json::json!({"ok": true, "variants": plan.variants.len(), "outputs": plan.jobs.iter().map(|j| 1 + j.same_output.len()).sum::<usize>(), "files": plan.jobs.len()})
         );
     } else {
         println!(
@@ -286,7 +286,10 @@ fn validate(a: TemplateArgs) -> anyhow::Result<ExitCode> {
             plan.variants.len(),
             t.regions.len(),
             t.output.presets.len(),
-            plan.jobs.len()
+            plan.jobs
+                .iter()
+                .map(|j| 1 + j.same_output.len())
+                .sum::<usize>()
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -382,13 +385,25 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<ExitCode> {
             w.reason
         );
     }
-    println!(
-        "{} v{}: {} variant(s), {} output(s)",
-        t.name,
-        t.version,
-        plan.variants.len(),
-        plan.jobs.len()
-    );
+    let served: usize = plan.jobs.iter().map(|j| j.same_output.len()).sum();
+    if served == 0 {
+        println!(
+            "{} v{}: {} variant(s), {} output(s)",
+            t.name,
+            t.version,
+            plan.variants.len(),
+            plan.jobs.len()
+        );
+    } else {
+        println!(
+            "{} v{}: {} variant(s), {} output(s) in {} file(s): {served} show nothing the preset draws apart from another variant's, and share its file",
+            t.name,
+            t.version,
+            plan.variants.len(),
+            plan.jobs.len() + served,
+            plan.jobs.len()
+        );
+    }
     if let Some(d) = &plan.design {
         print_design(d, plan.variants.len());
     }
@@ -407,6 +422,12 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<ExitCode> {
             "{:>4}  {:<16}  {:<6}  {:<6}  {:<12}  {:<40}  {}",
             j.variant_n, j.variant_id, j.region, j.locale, j.preset, j.file, modules
         );
+        for v in &j.same_output {
+            println!(
+                "{:>4}  {:<16}  {:<6}  {:<6}  {:<12}  {:<40}  same output as variant {} (the preset shows none of what differs)",
+                v.variant_n, v.variant_id, j.region, j.locale, j.preset, j.file, j.variant_n
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -420,9 +441,10 @@ fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     };
     // Claims are checked before the lock, the plan or any job: an error renders nothing.
-    if let Err(code) = lint_cmd::before_run(&t, &a.template, &a.rules, &presets, false)? {
-        return Ok(code);
-    }
+    let lint = match lint_cmd::before_run(&t, &a.template, &a.rules, &presets, false)? {
+        Ok(report) => report,
+        Err(code) => return Ok(code),
+    };
     override_library(&mut t, &a.run)?;
     let hashes = AssetHashes::compute(&t)?;
     let scope = filter(&a.filter, &a.template);
@@ -456,6 +478,12 @@ fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
                 max_variants: scope.max_variants,
                 allow_outside_root: a.template.allow_outside_root,
                 allow_fallback: a.template.allow_fallback,
+                rules_dir: a
+                    .rules
+                    .rules_dir
+                    .as_ref()
+                    .map(std::path::absolute)
+                    .transpose()?,
                 plan_jobs: plan.jobs.len(),
                 owned,
             };
@@ -476,6 +504,7 @@ fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
         .map(|e| (e.path().to_path_buf(), Arc::new(e)))
         .collect();
     opts.part = part;
+    opts.lint = lint.findings;
     execute(&t, &plan, &hashes, &presets, &fonts, &opts, a.run.progress)
 }
 
@@ -525,6 +554,7 @@ fn run_options(out: PathBuf, a: &RunArgs, scope: &PlanFilter) -> anyhow::Result<
         refused_inputs: Default::default(),
         part: None,
         parts: None,
+        lint: Vec::new(),
     })
 }
 
@@ -624,6 +654,18 @@ fn merge_cmd(a: MergeArgs) -> anyhow::Result<ExitCode> {
     }
     let mut opts = run_options(a.out.clone(), &a.run, &scope)?;
     opts.parts = Some(Arc::new(loaded));
+    // The shards' lint, quietly: they printed it, and it passed there.
+    let rules = lint_cmd::RulesArgs {
+        rules_dir: info.rules_dir.clone(),
+    };
+    match lint_cmd::lint_template(&t, &targs, &rules, &presets) {
+        Ok(Some(report)) => opts.lint = report.findings,
+        // Packs the shards read and this machine cannot: the merge goes on, saying so.
+        _ => eprintln!(
+            "warning: the shards' lint could not be repeated here; the manifest lists no lint \
+             findings"
+        ),
+    }
     execute(&t, &plan, &hashes, &presets, &fonts, &opts, a.run.progress)
 }
 

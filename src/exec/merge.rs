@@ -144,6 +144,9 @@ impl Parts {
                 });
             }
             for row in Previous::read(dir)?.rows {
+                if row.same_output_as.is_some() {
+                    continue;
+                }
                 p.rows.insert(row.file.clone(), (dir.clone(), row));
             }
             p.dirs.insert(info.shard.index, dir.clone());

@@ -68,6 +68,9 @@ pub struct RunOptions {
     pub part: Option<PartRun>,
     /// Take every job's output from shard parts instead of rendering it (`factory merge`).
     pub parts: Option<Arc<merge::Parts>>,
+    /// Lint warnings on the template's copy: each manifest row lists those on its variant's
+    /// copy in its region (`lint::Finding::applies_to`).
+    pub lint: Vec<crate::lint::Finding>,
 }
 
 /// A shard's run: what `part.json` says, and the owning shard of each plan position.
@@ -260,6 +263,7 @@ pub fn run(
     let mut record = RunRecord::begin(crate::plan::sha256_file(&t.path).unwrap_or_default());
     let removal_stamp = rerun::removal_stamp(export::lock::unix_now());
     let mut book = Book::new(t, plan, &opts.out, &record);
+    book.lint = &opts.lint;
 
     // What the directory already holds: reused, kept (outside this run's scope) or removed.
     let in_scope = |r: &ManifestRow| {
@@ -553,31 +557,53 @@ fn offer(
 /// the rows of other presets and regions that this run leaves alone.
 struct Book<'a> {
     t: &'a Template,
+    plan: &'a Plan,
     out: &'a std::path::Path,
     rows: Vec<Option<ManifestRow>>,
     kept: Vec<ManifestRow>,
     /// Jobs whose outcome is final in `rows`.
     done: HashSet<usize>,
+    lint: &'a [crate::lint::Finding],
 }
 
 impl<'a> Book<'a> {
-    fn new(t: &'a Template, plan: &Plan, out: &'a std::path::Path, _: &RunRecord) -> Self {
+    fn new(t: &'a Template, plan: &'a Plan, out: &'a std::path::Path, _: &RunRecord) -> Self {
         Book {
             t,
+            plan,
             out,
             rows: vec![None; plan.jobs.len()],
             kept: Vec::new(),
             done: HashSet::new(),
+            lint: &[],
         }
     }
 
+    /// Each job's row followed by the rows of the variants its file serves, then the rows
+    /// kept from earlier runs.
     fn all_rows(&self) -> Vec<ManifestRow> {
-        self.rows
-            .iter()
-            .flatten()
-            .chain(&self.kept)
-            .cloned()
-            .collect()
+        let mut rows = Vec::with_capacity(self.rows.len() + self.kept.len());
+        let with_lint = |mut row: ManifestRow| {
+            row.lint = self
+                .lint
+                .iter()
+                .filter(|f| f.applies_to(&row.region, &row.modules))
+                .map(|f| f.summary())
+                .collect();
+            row
+        };
+        for (job, row) in self.plan.jobs.iter().zip(&self.rows) {
+            if let Some(row) = row {
+                rows.push(with_lint(row.clone()));
+                rows.extend(
+                    job.same_output
+                        .iter()
+                        .map(|v| with_lint(row.for_same_output(v))),
+                );
+            }
+        }
+        rows.extend(self.kept.iter().cloned());
+        rows
     }
 
     /// Rewrites the manifest: every region's pack, or (after one output) only its region's.
@@ -802,6 +828,8 @@ fn base_row(t: &Template, job: &Job, presets: &PresetSet, hashes: &AssetHashes) 
         dedup_reason: None,
         error: None,
         error_kind: None,
+        same_output_as: None,
+        lint: Vec::new(),
         // Which files made this output, for audits (hashed once per run, in `hashes`).
         inputs: crate::plan::job_inputs(t, job, presets.get(&job.preset), hashes),
     }

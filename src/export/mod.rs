@@ -249,6 +249,31 @@ pub struct ManifestRow {
     /// Absent from manifests written before it existed; a rerun still reads them.
     #[serde(default)]
     pub inputs: Vec<crate::plan::InputFile>,
+    /// Set on a variant that shows nothing this preset draws apart from another: the
+    /// variant id whose render `file` is (`plan::Job::same_output`). The row's status,
+    /// sha256 and verdict are that render's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_output_as: Option<String>,
+    /// Lint warnings on the copy of this row's variant in its region (whether or not the
+    /// preset draws it: the copy goes with the variant into ad text and reports), as
+    /// `RULE: "PHRASE" (FILE:LINE:COLUMN)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lint: Vec<String>,
+}
+
+impl ManifestRow {
+    /// The row of a variant served by this row's file.
+    pub fn for_same_output(&self, v: &crate::plan::SameOutput) -> ManifestRow {
+        ManifestRow {
+            variant: v.variant_n,
+            variant_id: v.variant_id.clone(),
+            modules: v.modules.clone(),
+            tracking: v.tracking.clone(),
+            tracking_url: v.tracking_url.clone(),
+            same_output_as: Some(self.variant_id.clone()),
+            ..self.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -312,6 +337,9 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
         // `path=sha256;path=sha256`, like `modules`: one cell per row keeps the file
         // one-row-per-output for spreadsheets.
         "inputs",
+        "same_output_as",
+        // `RULE: "PHRASE" (FILE:LINE:COLUMN)` joined with `; `.
+        "lint",
     ];
     w.write_record(header)
         .expect("writing to a Vec cannot fail");
@@ -362,6 +390,8 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
                 .map(|i| format!("{}={}", i.path, i.sha256))
                 .collect::<Vec<_>>()
                 .join(";"),
+            r.same_output_as.clone().unwrap_or_default(),
+            r.lint.join("; "),
         ])
         .expect("writing to a Vec cannot fail");
     }

@@ -34,6 +34,10 @@ pub struct PartInfo {
     pub max_variants: Option<usize>,
     pub allow_outside_root: bool,
     pub allow_fallback: bool,
+    /// `--rules-dir` of the shards' lint: merge lints with the same packs, so its manifest
+    /// lists the same findings. Absent from parts written before it existed.
+    #[serde(default)]
+    pub rules_dir: Option<PathBuf>,
     /// Jobs in the whole plan, and the output files this shard owns.
     pub plan_jobs: usize,
     pub owned: Vec<String>,

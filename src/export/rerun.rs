@@ -90,8 +90,13 @@ impl Previous {
         })
     }
 
+    /// The row of each file's own render (not the rows of variants it also serves).
     pub fn by_file(&self) -> HashMap<&str, &ManifestRow> {
-        self.rows.iter().map(|r| (r.file.as_str(), r)).collect()
+        self.rows
+            .iter()
+            .filter(|r| r.same_output_as.is_none())
+            .map(|r| (r.file.as_str(), r))
+            .collect()
     }
 }
 

@@ -59,6 +59,39 @@ pub struct Finding {
     pub span: Range<usize>,
 }
 
+impl Finding {
+    /// Whether an output in `region` showing `modules` (pool, or `scene.ID.POOL`, → option
+    /// id, as in the manifest) shows the copy this finding is in.
+    pub fn applies_to(
+        &self,
+        region: &str,
+        modules: &std::collections::BTreeMap<String, String>,
+    ) -> bool {
+        let in_region = match &self.override_region {
+            Some(r) => r == region,
+            None => self.regions.iter().any(|r| r == region),
+        };
+        in_region
+            && modules.iter().any(|(k, v)| {
+                *v == self.option
+                    && (*k == self.pool
+                        || k.strip_suffix(&self.pool).is_some_and(|s| s.ends_with('.')))
+            })
+    }
+
+    /// One line for a manifest: `RULE: "PHRASE" (FILE:LINE:COLUMN)`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{}: \"{}\" ({}:{}:{})",
+            self.rule,
+            self.phrase,
+            self.file.display(),
+            self.line,
+            self.column
+        )
+    }
+}
+
 /// The findings of one lint, with the texts they point into (for rendering).
 #[derive(Debug, Clone, Default)]
 pub struct Report {

@@ -217,6 +217,67 @@ pub struct Job {
     pub file: String,
     pub tracking: BTreeMap<String, String>,
     pub tracking_url: Option<String>,
+    /// Other variants whose output for this preset and region would be the same pixels and
+    /// sound (they differ only in what the preset does not show): they are not rendered, and
+    /// the manifest gives each of them this job's file.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub same_output: Vec<SameOutput>,
+}
+
+/// A variant served by another job's file (see [`Job::same_output`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct SameOutput {
+    pub variant_n: u32,
+    pub variant_id: String,
+    pub choices: Choices,
+    pub modules: BTreeMap<String, String>,
+    /// The file this variant would have had of its own, for `factory plan` to explain.
+    pub own_name: String,
+    pub tracking: BTreeMap<String, String>,
+    pub tracking_url: Option<String>,
+}
+
+/// What of `c` an output of `preset` can show. The renderer ignores the rest
+/// (`render::prepare` and `render::segment`): stills have no sound and no end card; a
+/// `no_text` preset draws no caption or badge; a `white_background` preset paints over the
+/// background and, on a still, skips the look. Two variants whose shown choices are equal
+/// make the same output; `tests/it/same_output.rs` renders such pairs apart and compares
+/// their pixels, so a change to the renderer that breaks this fails there.
+pub fn shown(c: &Choices, preset: &Preset) -> Choices {
+    let mut c = c.clone();
+    let still = preset.kind == PresetKind::Image;
+    let rules = &preset.rules;
+    let drop = |pool: Pool, c: &mut Choices| {
+        match pool {
+            Pool::Background => c.background = 0,
+            Pool::Product => c.product = None,
+            Pool::Subtitle => c.subtitle = None,
+            Pool::Effects => c.effects = None,
+            Pool::Badge => c.badge = None,
+            Pool::Audio => c.audio = None,
+            Pool::EndCard => c.end_card = None,
+        }
+        if let Some(slot) = Pool::SCENE.iter().position(|p| *p == pool) {
+            for s in &mut c.scenes {
+                s[slot] = None;
+            }
+        }
+    };
+    if still {
+        drop(Pool::Audio, &mut c);
+        drop(Pool::EndCard, &mut c);
+    }
+    if rules.no_text {
+        drop(Pool::Subtitle, &mut c);
+        drop(Pool::Badge, &mut c);
+    }
+    if rules.white_background {
+        drop(Pool::Background, &mut c);
+        if still {
+            drop(Pool::Effects, &mut c);
+        }
+    }
+    c
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -343,31 +404,45 @@ pub fn plan(
         .filter_map(|id| presets.get(id))
         .collect();
     let cfg = crate::dedup::GateConfig::default();
-    let mut made: HashMap<u128, Vec<crate::dedup::Composition>> = HashMap::new();
+    // Per combination: its composition in every region × preset, and what each preset
+    // shows of it. Two variants a preset shows alike share one file there (`render_once`):
+    // that is one upload, not a duplicate pair.
+    type Seen = (Vec<crate::dedup::Composition>, Vec<Choices>);
+    let mut made: HashMap<u128, Seen> = HashMap::new();
     let mut judge = |new: &Choices, nk: u128, old: &Choices, ok: u128| -> Option<String> {
         for (c, k) in [(new, nk), (old, ok)] {
             made.entry(k).or_insert_with(|| {
-                t.regions
+                let comps = t
+                    .regions
                     .iter()
                     .flat_map(|r| {
                         design_presets
                             .iter()
                             .map(move |p| crate::dedup::gate::composition_of(t, c, r, p, hashes))
                     })
-                    .collect()
+                    .collect();
+                let shows = design_presets.iter().map(|p| shown(c, p)).collect();
+                (comps, shows)
             });
         }
         let (a, b) = (&made[&nk], &made[&ok]);
-        a.iter().zip(b).find_map(|(x, y)| {
-            crate::dedup::composition_rule(x, y, &cfg).map(|(rule, dims)| {
-                format!(
-                    "{} {}: {}",
-                    x.region.as_deref().unwrap_or(""),
-                    x.preset,
-                    crate::dedup::composition_reason("the kept variant", rule, &dims)
-                )
+        a.0.iter()
+            .zip(&b.0)
+            .enumerate()
+            .filter(|(i, _)| {
+                let p = i % design_presets.len();
+                a.1[p] != b.1[p]
             })
-        })
+            .find_map(|(_, (x, y))| {
+                crate::dedup::composition_rule(x, y, &cfg).map(|(rule, dims)| {
+                    format!(
+                        "{} {}: {}",
+                        x.region.as_deref().unwrap_or(""),
+                        x.preset,
+                        crate::dedup::composition_reason("the kept variant", rule, &dims)
+                    )
+                })
+            })
     };
     let (variants, design) = select::variants(
         t,
@@ -427,12 +502,14 @@ pub fn plan(
     let digests = Digests::new(hashes);
     let mut jobs = Vec::with_capacity(regions.len() * variants.len() * preset_list.len());
     let mut names = naming::NameSet::default();
+    // Per job: the id of what it shows (its variant id when it shows everything).
+    let mut output_keys: Vec<String> = Vec::with_capacity(jobs.capacity());
     for region in &regions {
-        let mut parts = IdParts::new(t, region, &digests);
+        let mut ids = IdParts::new(t, region, &digests);
         for v in &variants {
             let modules = v.choices.ids(t);
             for preset in &preset_list {
-                let variant_id = parts.variant_id(&v.choices, preset);
+                let variant_id = ids.variant_id(&v.choices, preset);
                 let ctx = naming::NameContext {
                     t,
                     region,
@@ -483,10 +560,21 @@ pub fn plan(
                     file,
                     tracking,
                     tracking_url,
+                    same_output: Vec::new(),
                 });
+                let shown = shown(&v.choices, preset);
+                let key = if shown == v.choices {
+                    jobs.last()
+                        .map(|j| j.variant_id.clone())
+                        .unwrap_or_default()
+                } else {
+                    ids.variant_id(&shown, preset)
+                };
+                output_keys.push(key);
             }
         }
     }
+    let jobs = render_once(jobs, &output_keys);
     Ok(Plan {
         template: t.name.clone(),
         version: t.version,
@@ -494,6 +582,33 @@ pub fn plan(
         jobs,
         design,
     })
+}
+
+/// Jobs of one region and preset that show the same choices become one job whose
+/// `same_output` lists the others; the rest keep their order and are numbered again.
+fn render_once(jobs: Vec<Job>, keys: &[String]) -> Vec<Job> {
+    let mut first: HashMap<(String, String, String), usize> = HashMap::new();
+    let mut out: Vec<Job> = Vec::with_capacity(jobs.len());
+    for (job, key) in jobs.into_iter().zip(keys) {
+        let k = (key.clone(), job.region.clone(), job.preset.clone());
+        match first.get(&k) {
+            Some(&i) => out[i].same_output.push(SameOutput {
+                variant_n: job.variant_n,
+                variant_id: job.variant_id,
+                choices: job.choices,
+                modules: job.modules,
+                own_name: job.file,
+                tracking: job.tracking,
+                tracking_url: job.tracking_url,
+            }),
+            None => {
+                first.insert(k, out.len());
+                let index = out.len();
+                out.push(Job { index, ..job });
+            }
+        }
+    }
+    out
 }
 
 /// Asset digests keyed by the path's `Debug` form, which is how a path appears inside an

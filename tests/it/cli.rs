@@ -65,17 +65,21 @@ fn render_makes_every_output_named_stamped_verified_and_listed() {
     let files: Vec<&str> = rows.iter().map(|r| r["file"].as_str().unwrap()).collect();
     assert_eq!(
         files,
+        // The main image shows only the product on white: variant 2's is variant 1's file,
+        // listed right after it.
         [
             "US/US_Tiny_1s_Video_v1.mp4",
             "US/US_Shop_Main_v1.jpg",
+            "US/US_Shop_Main_v1.jpg",
             "US/US_Tiny_1s_Video_v2.mp4",
-            "US/US_Shop_Main_v2.jpg",
             "SA/SA_Tiny_1s_Video_v1.mp4",
             "SA/SA_Shop_Main_v1.jpg",
+            "SA/SA_Shop_Main_v1.jpg",
             "SA/SA_Tiny_1s_Video_v2.mp4",
-            "SA/SA_Shop_Main_v2.jpg",
         ]
     );
+    assert_eq!(rows[2]["variant"], 2);
+    assert_eq!(rows[2]["same_output_as"], rows[1]["variant_id"]);
     for r in rows {
         assert_eq!(r["status"], "exported", "{r}");
         let path = out.join(r["file"].as_str().unwrap());
@@ -248,7 +252,14 @@ fn plan_is_deterministic_and_lists_choices() {
     let plan: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
     assert_eq!(plan["variants"].as_array().unwrap().len(), 2);
     let jobs = plan["jobs"].as_array().unwrap();
-    assert_eq!(jobs.len(), 8);
+    // Variant 2 differs in the background, which the white main image does not show: it is
+    // served by variant 1's job there.
+    assert_eq!(jobs.len(), 6);
+    assert_eq!(jobs[1]["same_output"][0]["variant_n"], 2);
+    assert_eq!(
+        jobs[1]["same_output"][0]["own_name"],
+        "US/US_Shop_Main_v2.jpg"
+    );
     assert_eq!(jobs[0]["modules"]["background"], "photo");
     assert_eq!(jobs[2]["modules"]["background"], "clip");
     assert_eq!(jobs[4]["locale"], "ar");
@@ -275,7 +286,7 @@ fn plan_is_deterministic_and_lists_choices() {
 fn sample_strategy_is_seeded_and_respects_exclusions() {
     let p = Project::new();
     let mut t = String::from(
-        "[template]\nname = \"grid\"\nkind = \"image\"\n\n[output]\npresets = [\"tiny-image\"]\nregions = [\"US\"]\n\n[variants]\nstrategy = \"sample\"\ncount = 5\nseed = 7\nexclude = [{ background = \"c0\" }]\n",
+        "[template]\nname = \"grid\"\nkind = \"image\"\n\n[output]\npresets = [\"tiny-post\"]\nregions = [\"US\"]\n\n[variants]\nstrategy = \"sample\"\ncount = 5\nseed = 7\nexclude = [{ background = \"c0\" }]\n",
     );
     for i in 0..6 {
         t.push_str(&format!(
@@ -363,7 +374,7 @@ fn fail_fast_stops_at_the_first_failure() {
             "--regions",
             "US",
             "--presets",
-            "tiny-image",
+            "tiny-video",
             "--jobs",
             "1",
             "--fail-fast",
@@ -605,7 +616,7 @@ fn a_corrupt_input_is_reported_as_bad_input_in_manifest_and_events() {
         "--regions",
         "US",
         "--presets",
-        "tiny-image",
+        "tiny-video",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
 
@@ -620,8 +631,11 @@ fn a_corrupt_input_is_reported_as_bad_input_in_manifest_and_events() {
     // The CSV carries the kind in its column before the inputs (`path=sha256;…`, no comma).
     let csv = std::fs::read_to_string(p.path("out").join("manifest.csv")).unwrap();
     let mut lines = csv.lines();
-    assert!(lines.next().unwrap().ends_with(",error_kind,inputs"));
-    let kinds: Vec<&str> = lines.map(|l| l.rsplit(',').nth(1).unwrap()).collect();
+    assert!(lines
+        .next()
+        .unwrap()
+        .ends_with(",error_kind,inputs,same_output_as,lint"));
+    let kinds: Vec<&str> = lines.map(|l| l.rsplit(',').nth(3).unwrap()).collect();
     assert_eq!(kinds.iter().filter(|k| **k == "bad_input").count(), 2);
 
     // The JSON event stream says the same for each failed job.

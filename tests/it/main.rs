@@ -31,6 +31,7 @@ mod look;
 mod motion;
 mod plan_scale;
 mod rerun;
+mod same_output;
 mod shards;
 mod strategies;
 mod template_diagnostics;

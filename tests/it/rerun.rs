@@ -20,7 +20,7 @@ duration = 1.0
 fps = 10
 
 [output]
-presets = ["tiny-video", "tiny-image"]
+presets = ["tiny-video", "tiny-post"]
 regions = ["US", "SA"]
 
 [[background]]
@@ -177,13 +177,13 @@ fn an_unchanged_rerun_renders_nothing_and_reuses_every_output() {
     assert_manifest_describes_directory(&out);
 
     // A file edited by hand no longer matches its recorded sha256: it is rendered again.
-    let victim = out.join("US/US_Shop_Main_v1.jpg");
+    let victim = out.join("US/US_Feed_Post_v1.png");
     std::fs::write(&victim, b"not the export").unwrap();
     let (o, third) = render_json(&p, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
         files_of(&third, "job_started"),
-        BTreeSet::from(["US/US_Shop_Main_v1.jpg".to_string()])
+        BTreeSet::from(["US/US_Feed_Post_v1.png".to_string()])
     );
     assert_manifest_describes_directory(&out);
 
@@ -278,7 +278,7 @@ fn a_subset_run_merges_its_rows_into_the_manifest() {
     let out = p.path("out");
     assert_eq!(manifest(&out)["outputs"].as_array().unwrap().len(), 8);
 
-    let (o, events) = render_json(&p, &["--presets", "tiny-image", "--regions", "US"]);
+    let (o, events) = render_json(&p, &["--presets", "tiny-post", "--regions", "US"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(files_of(&events, "job_started").len(), 4);
     assert!(
@@ -447,8 +447,8 @@ fn an_encoder_write_error_fails_its_job_and_the_batch_goes_on() {
         "t.toml",
         &TEMPLATE
             .replace(
-                r#"presets = ["tiny-video", "tiny-image"]"#,
-                r#"presets = ["big-video", "tiny-image"]"#,
+                r#"presets = ["tiny-video", "tiny-post"]"#,
+                r#"presets = ["big-video", "tiny-post"]"#,
             )
             .replace("duration = 1.0", "duration = 2.0"),
     );

@@ -70,10 +70,12 @@ fn plan(p: &Project, text: &str, extra: &[&str]) -> Value {
 /// Each variant's modules (pool → option id), in variant order.
 fn variants(plan: &Value) -> Vec<BTreeMap<String, String>> {
     let mut seen = BTreeSet::new();
+    // A job's own variant, then those it serves (`same_output`), each once.
     plan["jobs"]
         .as_array()
         .unwrap()
         .iter()
+        .flat_map(|j| std::iter::once(j).chain(j["same_output"].as_array().into_iter().flatten()))
         .filter(|j| seen.insert(j["variant_n"].as_u64().unwrap()))
         .map(|j| {
             j["modules"]
@@ -189,7 +191,7 @@ fn distinct_count_keeps_the_least_used_options_first() {
 /// An image template: 4 backgrounds × 3 captions × 3 grades = 36 combinations.
 fn image_template(variants: &str) -> String {
     let mut t = format!(
-        "[template]\nname = \"pairs\"\nkind = \"image\"\n\n[output]\npresets = [\"tiny-image\"]\nregions = [\"US\"]\n\n[variants]\n{variants}\n"
+        "[template]\nname = \"pairs\"\nkind = \"image\"\n\n[output]\npresets = [\"tiny-post\"]\nregions = [\"US\"]\n\n[variants]\n{variants}\n"
     );
     for (i, c) in ["#aa2222", "#22aa22", "#2222aa", "#aaaa22"]
         .iter()

@@ -101,3 +101,18 @@ white_background = true
 min_product_fill = 0.85
 no_text = true
 "#;
+
+/// `presets/tiny-post.toml` of every [`Project`](super::project::Project): a still with no
+/// platform rules, so backdrop, look and caption all show (unlike [`TINY_IMAGE`]).
+pub const TINY_POST: &str = r#"
+platform = "Feed"
+label = "Post"
+description = "64×64 feed still"
+kind = "image"
+width = 64
+height = 64
+fps = 30
+
+[image]
+format = "png"
+"#;

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 use image::{Rgba, RgbaImage};
 
-use super::presets::{TINY_IMAGE, TINY_VIDEO};
+use super::presets::{TINY_IMAGE, TINY_POST, TINY_VIDEO};
 
 pub struct Project {
     pub dir: tempfile::TempDir,
@@ -68,6 +68,7 @@ impl Project {
         );
         p.write("presets/tiny-video.toml", &TINY_VIDEO.toml());
         p.write("presets/tiny-image.toml", TINY_IMAGE);
+        p.write("presets/tiny-post.toml", TINY_POST);
         p
     }
 

@@ -1,0 +1,316 @@
+//! Identical outputs are rendered once: when a preset shows none of what tells two variants
+//! apart (a still has no sound; a white-background, text-free main image shows neither the
+//! backdrop nor the caption), the plan renders one file and the manifest gives it to every
+//! variant. The proof that they really are the same picture: each variant rendered on its
+//! own, decoded, compared pixel for pixel with the shared file.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::support::project::*;
+
+fn template(backgrounds: &[&str], subtitles: &[&str], audio: &[&str]) -> String {
+    let mut s = String::from(
+        r##"
+[template]
+name = "once"
+kind = "both"
+duration = 1.0
+fps = 10
+
+[output]
+presets = ["tiny-video", "tiny-post", "tiny-image"]
+regions = ["US"]
+
+[dedup]
+policy = "warn"
+
+[[product]]
+id = "disc"
+source = "assets/product.png"
+scale = 0.9
+"##,
+    );
+    for b in backgrounds {
+        s += &match *b {
+            "photo" => "\n[[background]]\nid = \"photo\"\nimage = \"assets/photo.png\"\n".into(),
+            c => format!(
+                "\n[[background]]\nid = \"{c}\"\ncolor = \"{}\"\n",
+                colour(c)
+            ),
+        };
+    }
+    for t in subtitles {
+        s += &format!("\n[[subtitle]]\nid = \"{t}\"\ntext = {{ en = \"{t} now\" }}\nsize = 0.2\n");
+    }
+    for a in audio {
+        s += &format!(
+            "\n[[audio]]\nid = \"{a}\"\nsource = \"assets/music.m4a\"\nstart = {}\n",
+            if *a == "early" { "0.0" } else { "1.0" }
+        );
+    }
+    s
+}
+
+fn colour(id: &str) -> &'static str {
+    match id {
+        "teal" => "#227777",
+        _ => "#aa3322",
+    }
+}
+
+fn rows(out: &std::path::Path) -> Vec<Value> {
+    manifest(out)["outputs"].as_array().unwrap().clone()
+}
+
+fn pixels(path: &std::path::Path) -> image::RgbImage {
+    image::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .to_rgb8()
+}
+
+#[test]
+fn a_preset_that_shows_none_of_the_differences_renders_one_file_for_all_variants() {
+    let p = Project::new();
+    let (bgs, subs, auds) = (["photo", "teal"], ["hook", "sale"], ["early", "late"]);
+    p.write("batch.toml", &template(&bgs, &subs, &auds));
+
+    let o = p.factory(&["plan", "batch.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("8 variant(s), 24 output(s) in 13 file(s): 11 show nothing the preset draws apart from another variant's, and share its file"),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = p.factory(&["render", "batch.toml", "--out", "out"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("rendering 13 output(s)"),
+        "{}",
+        stderr(&o)
+    );
+    let out = p.path("out");
+    let rows = rows(&out);
+    assert_eq!(rows.len(), 24, "one manifest row per variant and preset");
+
+    // Per preset: the files, and which variants each serves.
+    let mut files: BTreeMap<&str, BTreeMap<&str, Vec<&Value>>> = BTreeMap::new();
+    for r in &rows {
+        assert_eq!(r["status"], "exported", "{r}");
+        files
+            .entry(r["preset"].as_str().unwrap())
+            .or_default()
+            .entry(r["file"].as_str().unwrap())
+            .or_default()
+            .push(r);
+    }
+    let count = |preset: &str| files[preset].len();
+    assert_eq!(
+        (count("tiny-video"), count("tiny-post"), count("tiny-image")),
+        (8, 4, 1),
+        "videos differ in everything; a still has no sound; the main image shows only the product"
+    );
+    for (preset, by_file) in &files {
+        for (file, served) in by_file {
+            // The file's own render first, then the variants it serves, each with its own id,
+            // tracking and modules but the file's sha256.
+            let own = served[0];
+            assert!(own.get("same_output_as").is_none(), "{own}");
+            let ids: BTreeSet<&str> = served
+                .iter()
+                .map(|r| r["variant_id"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                ids.len(),
+                served.len(),
+                "{preset} {file}: one row per variant"
+            );
+            for r in &served[1..] {
+                assert_eq!(r["same_output_as"], own["variant_id"], "{r}");
+                assert_eq!(r["sha256"], own["sha256"], "{r}");
+                assert_ne!(r["modules"], own["modules"], "{r}");
+            }
+            let bytes = std::fs::read(out.join(file)).unwrap();
+            assert_eq!(
+                own["sha256"].as_str().unwrap(),
+                sha256_hex(&bytes),
+                "{file}"
+            );
+        }
+    }
+    let on_disk = std::fs::read_dir(out.join("US"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with("manifest."))
+        .count();
+    assert_eq!(on_disk, 13, "only the files rendered are in the pack");
+
+    // Each variant made alone shows exactly the pixels of the file it was given.
+    for (i, bg) in bgs.iter().enumerate() {
+        for sub in subs {
+            for aud in auds {
+                let name = format!("alone-{i}-{sub}-{aud}");
+                p.write(&format!("{name}.toml"), &template(&[bg], &[sub], &[aud]));
+                let alone_out = p.path(&format!("out-{name}"));
+                let o = p.factory(&[
+                    "render",
+                    &format!("{name}.toml"),
+                    "--out",
+                    alone_out.to_str().unwrap(),
+                    "--presets",
+                    "tiny-post,tiny-image",
+                ]);
+                assert!(o.status.success(), "{}", stderr(&o));
+                for alone in self::rows(&alone_out) {
+                    let preset = alone["preset"].as_str().unwrap();
+                    let modules = &alone["modules"];
+                    let shared = rows
+                        .iter()
+                        .find(|r| r["preset"] == preset && &r["modules"] == modules)
+                        .unwrap_or_else(|| panic!("{preset} {modules} in the batch"));
+                    assert!(
+                        pixels(&alone_out.join(alone["file"].as_str().unwrap()))
+                            == pixels(&out.join(shared["file"].as_str().unwrap())),
+                        "{preset} {modules}: rendered alone it is not the picture in {}",
+                        shared["file"]
+                    );
+                }
+            }
+        }
+    }
+
+    // A rerun finds every file as it left it: nothing is rendered again, no row is lost.
+    let o = p.factory(&["render", "batch.toml", "--out", "out"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("rendering 0 output(s)"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(self::rows(&out), rows);
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// The shipped templates as a user runs them from the project directory.
+fn shipped(args: &[&str]) -> std::process::Output {
+    crate::support::factory()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .expect("run factory")
+}
+
+#[test]
+fn the_demo_plans_a_batch_the_gate_passes_and_the_gate_demo_holds_its_copies_back() {
+    for t in ["demo", "gate-demo", "regional", "scenes", "voiceover"] {
+        let o = shipped(&["validate", &format!("templates/{t}.toml")]);
+        assert!(o.status.success(), "{t}: {}", stderr(&o));
+    }
+    let o = shipped(&["plan", "templates/demo.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("warning"),
+        "no variant of the demo would be a duplicate:\n{}",
+        stderr(&o)
+    );
+    assert!(
+        stdout(&o).starts_with("coffee-launch v1: 3 variant(s), 18 output(s) in 14 file(s)"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(stdout(&o).matches("left out ").count(), 3, "{}", stdout(&o));
+
+    let out = tempfile::tempdir().unwrap();
+    let o = shipped(&[
+        "render",
+        "templates/gate-demo.toml",
+        "--out",
+        out.path().to_str().unwrap(),
+        "--progress",
+        "plain",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let held: Vec<(u64, String)> = rows(out.path())
+        .iter()
+        .filter(|r| r["status"] == "rejected")
+        .map(|r| {
+            (
+                r["variant"].as_u64().unwrap(),
+                r["dedup_reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        held,
+        [
+            (2, "differs from US/US_Tmall_Main_v1.jpg only in on-screen text/logo; change the background or the product; changing only the caption is not enough".to_string()),
+            (4, "differs from US/US_Tmall_Main_v3.jpg only in on-screen text/logo; change the background or the product; changing only the caption is not enough".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn lint_warnings_are_listed_on_the_rows_that_show_the_copy() {
+    let p = Project::new();
+    let t = template(&["teal"], &["hook", "sale"], &["early"]).replace(
+        "text = { en = \"sale now\" }",
+        "text = { en = \"Results guaranteed\" }",
+    );
+    p.write("batch.toml", &t);
+    let o = p.factory(&[
+        "render",
+        "batch.toml",
+        "--out",
+        "out",
+        "--presets",
+        "tiny-video,tiny-image",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("en-claims/guarantee"),
+        "printed first: {}",
+        stderr(&o)
+    );
+    let line = t
+        .lines()
+        .position(|l| l.contains("Results guaranteed"))
+        .unwrap()
+        + 1;
+    let col = t.lines().nth(line - 1).unwrap().find("guaranteed").unwrap() + 1;
+    let want = format!("en-claims/guarantee: \"guaranteed\" (batch.toml:{line}:{col})");
+    let got: Vec<(String, Vec<String>)> = rows(&p.path("out"))
+        .iter()
+        .map(|r| {
+            (
+                format!(
+                    "{} {}",
+                    r["preset"].as_str().unwrap(),
+                    r["modules"]["subtitle"].as_str().unwrap()
+                ),
+                r["lint"]
+                    .as_array()
+                    .map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    // The main image shows no caption, but its row is the variant's too: the copy is the
+    // variant's, so the finding follows the variant wherever it is listed.
+    assert_eq!(
+        got,
+        [
+            ("tiny-video hook".to_string(), vec![]),
+            ("tiny-image hook".to_string(), vec![]),
+            ("tiny-image sale".to_string(), vec![want.clone()]),
+            ("tiny-video sale".to_string(), vec![want.clone()]),
+        ]
+    );
+    let csv = std::fs::read_to_string(p.path("out/manifest.csv")).unwrap();
+    assert_eq!(csv.matches(&want.replace('"', "\"\"")).count(), 2, "{csv}");
+}

@@ -320,3 +320,42 @@ fn parts_of_another_template_are_refused_by_name() {
     );
     assert!(!p.path("merged").exists());
 }
+
+#[test]
+fn a_file_shared_by_several_variants_merges_with_every_variants_row() {
+    let p = Project::new();
+    // The main image hides the background: one file serves all three variants there.
+    p.write(
+        "t.toml",
+        &TEMPLATE
+            .replace(
+                r#"presets = ["tiny-video", "tiny-post"]"#,
+                r#"presets = ["tiny-image", "tiny-post"]"#,
+            )
+            .replace(
+                "id = \"copy\"\nimage = \"assets/copy.png\"",
+                "id = \"copy\"\ncolor = \"#336699\"",
+            )
+            .replace("policy = \"reject\"", "policy = \"warn\""),
+    );
+    let children: Vec<Child> = (0..2).map(|i| spawn_shard(&p, i, 2)).collect();
+    for c in children {
+        shard_ok(c);
+    }
+    render_single(&p);
+    let o = merge(&p, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let merged = comparable_rows(&p.path("merged"));
+    assert_eq!(merged, comparable_rows(&p.path("single")));
+    assert_eq!(tree(&p.path("merged")), tree(&p.path("single")));
+    let shared: Vec<&serde_json::Value> = merged
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["preset"] == "tiny-image")
+        .collect();
+    assert_eq!(shared.len(), 3, "a row per variant");
+    assert!(shared.iter().all(|r| r["file"] == shared[0]["file"]
+        && r["status"] == "exported"
+        && r["sha256"] == shared[0]["sha256"]));
+}

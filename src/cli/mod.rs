@@ -156,6 +156,9 @@ pub struct RunArgs {
     /// `[dedup] library` (a shard ignores it: `merge` gates the whole batch once).
     #[arg(long, value_name = "LIB")]
     pub library: Option<PathBuf>,
+    /// Warn about asset licences that end within this many days of the run.
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub licence_warning_days: u32,
 }
 
 #[derive(Debug, Args)]
@@ -505,7 +508,31 @@ fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
         .collect();
     opts.part = part;
     opts.lint = lint.findings;
+    warn_expiring_licences(&t, &plan, &presets, a.run.licence_warning_days);
     execute(&t, &plan, &hashes, &presets, &fonts, &opts, a.run.progress)
+}
+
+/// One warning per licence that ends within `days` and that some output of the plan
+/// shows; expired or region-less ones fail their jobs, named there.
+fn warn_expiring_licences(t: &Template, plan: &plan::Plan, presets: &PresetSet, days: u32) {
+    let now = creative_factory::export::lock::unix_now();
+    let (today, until) = (
+        plan::licence::day(now, 0),
+        plan::licence::day(now, i64::from(days)),
+    );
+    let mut seen = std::collections::BTreeMap::new();
+    for j in &plan.jobs {
+        for (path, l) in plan::licence::of_job(t, j, presets.get(&j.preset)) {
+            if let Some(e) = l.expires.as_deref().filter(|e| *e >= today.as_str() && *e <= until.as_str()) {
+                *seen
+                    .entry((e.to_string(), plan::licence::describe(t, &path, l)))
+                    .or_insert(0usize) += 1 + j.same_output.len();
+            }
+        }
+    }
+    for ((e, what), n) in seen {
+        eprintln!("warning: {what} ends on {e}, within {days} days: {n} output(s) show it");
+    }
 }
 
 /// `--library` replaces the template's `[dedup] library` (relative to the current directory,
@@ -555,6 +582,7 @@ fn run_options(out: PathBuf, a: &RunArgs, scope: &PlanFilter) -> anyhow::Result<
         part: None,
         parts: None,
         lint: Vec::new(),
+        today: plan::licence::day(creative_factory::export::lock::unix_now(), 0),
     })
 }
 

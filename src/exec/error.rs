@@ -73,6 +73,10 @@ pub enum JobFailure {
     /// An input `media::probe` refused before the run; the message names the file.
     #[error(transparent)]
     Input(std::sync::Arc<crate::media::probe::ProbeError>),
+    /// A licence of what the output shows has ended, or does not cover its region; the
+    /// message names licence, asset, variant and region (`plan::licence::refusal`).
+    #[error("{0}")]
+    Licence(String),
     /// The watchdog gave up on the job (`--stall-timeout`).
     #[error(
         "made no progress for {seconds} s while {}; abandoned (raise --stall-timeout if the \
@@ -211,6 +215,8 @@ impl JobFailure {
             | JobFailure::Panicked(_)
             | JobFailure::Cancelled => ErrorKind::Internal,
             JobFailure::Input(e) => probe_kind(e),
+            // A licence to renew, or a region to leave out: the operator's.
+            JobFailure::Licence(_) => ErrorKind::BadInput,
             // An input that stops delivering data (a hung mount, a pipe): the system's.
             JobFailure::Stalled { .. } => ErrorKind::Io,
             // A part that is not there yet: the file system's, fixed by rendering it.

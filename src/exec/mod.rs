@@ -71,6 +71,8 @@ pub struct RunOptions {
     /// Lint warnings on the template's copy: each manifest row lists those on its variant's
     /// copy in its region (`lint::Finding::applies_to`).
     pub lint: Vec<crate::lint::Finding>,
+    /// The day licences are checked against (`YYYY-MM-DD`, UTC): the run's date.
+    pub today: String,
 }
 
 /// A shard's run: what `part.json` says, and the owning shard of each plan position.
@@ -419,6 +421,7 @@ pub fn run(
         },
         refused: opts.refused_inputs.clone(),
         parts: opts.parts.clone(),
+        today: opts.today.clone(),
     });
     let mut workers = pool::Pool::start(
         Arc::clone(&shared),
@@ -830,6 +833,7 @@ fn base_row(t: &Template, job: &Job, presets: &PresetSet, hashes: &AssetHashes) 
         error_kind: None,
         same_output_as: None,
         lint: Vec::new(),
+        licence_expires: crate::plan::licence::earliest_expiry(t, job, presets.get(&job.preset)),
         // Which files made this output, for audits (hashed once per run, in `hashes`).
         inputs: crate::plan::job_inputs(t, job, presets.get(&job.preset), hashes),
     }

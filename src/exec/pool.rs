@@ -65,6 +65,8 @@ pub(super) struct Shared {
     pub refused: HashMap<PathBuf, Arc<ProbeError>>,
     /// `factory merge`: outputs are taken from these shard parts, not rendered.
     pub parts: Option<Arc<super::merge::Parts>>,
+    /// The day licences are checked against, `YYYY-MM-DD`.
+    pub today: String,
 }
 
 impl Shared {
@@ -314,8 +316,19 @@ fn work(id: usize, sh: &Shared, queue: &Receiver<Job>, tx: &Sender<Msg>, beat: &
             let _ = tx.send(Msg::Event(e));
         };
         let staged = crate::export::staged_path(&sh.staging_dir, &job);
+        let licence = crate::plan::licence::refusal(
+            &sh.t,
+            &job,
+            sh.presets.get(&job.preset),
+            &sh.today,
+        );
         let result = match (sh.refused_input(&job), &sh.parts) {
             (Some(e), _) => Err(JobError::new(&job, Stage::Prepare, JobFailure::Input(e))),
+            (None, _) if licence.is_some() => Err(JobError::new(
+                &job,
+                Stage::Prepare,
+                JobFailure::Licence(licence.unwrap_or_default()),
+            )),
             (None, Some(parts)) => super::merge::adopt(&job, parts, &staged),
             (None, None) => run_job(
                 &sh.t,

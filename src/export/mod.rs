@@ -259,6 +259,10 @@ pub struct ManifestRow {
     /// `RULE: "PHRASE" (FILE:LINE:COLUMN)`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lint: Vec<String>,
+    /// The first day a licence of what this output shows ends (`YYYY-MM-DD`): pull the ad
+    /// by then. Absent when none of its assets has a dated licence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licence_expires: Option<String>,
 }
 
 impl ManifestRow {
@@ -340,6 +344,7 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
         "same_output_as",
         // `RULE: "PHRASE" (FILE:LINE:COLUMN)` joined with `; `.
         "lint",
+        "licence_expires",
     ];
     w.write_record(header)
         .expect("writing to a Vec cannot fail");
@@ -392,6 +397,7 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
                 .join(";"),
             r.same_output_as.clone().unwrap_or_default(),
             r.lint.join("; "),
+            r.licence_expires.clone().unwrap_or_default(),
         ])
         .expect("writing to a Vec cannot fail");
     }

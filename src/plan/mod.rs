@@ -6,6 +6,7 @@
 //! names on every machine.
 
 mod inputs;
+pub mod licence;
 mod naming;
 mod select;
 pub mod shard;

@@ -117,6 +117,23 @@ pub struct Template {
     /// Each input file (absolute) with the span of the value that first names it, so
     /// problems found in the file later (`media::probe`) point at the template's key.
     pub asset_refs: Vec<(PathBuf, std::ops::Range<usize>)>,
+    /// Licences of the template's media files, by canonical path: written on an option or
+    /// in an `assets.toml` beside the file (docs/TEMPLATE.md, *Licences*).
+    pub licences: std::collections::BTreeMap<PathBuf, Licence>,
+}
+
+/// Who may use an asset, where and until when.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Licence {
+    pub holder: String,
+    pub id: String,
+    /// The last day it covers, `YYYY-MM-DD`; `None` = no end.
+    pub expires: Option<String>,
+    /// Region codes it covers; empty = every region.
+    pub regions: Vec<String>,
+    pub usage: Option<String>,
+    /// `FILE:LINE` of the record, for messages.
+    pub written_at: String,
 }
 
 /// The option a region really uses: its `[region.override…]` version when it has one.

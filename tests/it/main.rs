@@ -26,6 +26,7 @@ mod dedup_video;
 mod encode_roundtrip;
 mod inputs;
 mod library_preflight;
+mod licences;
 mod lint;
 mod look;
 mod motion;

@@ -5,6 +5,7 @@ use super::schema::{within, Bound::In, SECONDS};
 raw_table! {
     pub struct RawAudio {
         id: str,
+        licence: table<super::RawLicence>,
         source: str,
         volume: num in within(In(0.0, 4.0), "a linear gain in {}"),
         start: num in SECONDS,

@@ -9,8 +9,18 @@ raw_table! {
         angle: num in within(In(-360.0, 360.0), "degrees in {}"),
     }
 
+    /// Who may use an asset, where and until when (`licence = { … }`).
+    pub struct RawLicence {
+        holder: str,
+        id: str,
+        expires: str,
+        regions: str_list,
+        usage: str,
+    }
+
     pub struct RawBackground {
         id: str,
+        licence: table<RawLicence>,
         color: str,
         gradient: table<RawGradient>,
         image: str,
@@ -30,6 +40,7 @@ raw_table! {
 
     pub struct RawProduct {
         id: str,
+        licence: table<RawLicence>,
         source: str,
         anchor: str,
         scale: num in within(KeyAbove(0.0, 1.0), "{} (share of the safe area)"),

@@ -12,6 +12,11 @@ impl V<'_> {
         regions: &[Region],
     ) -> Audio {
         let source = a.source.as_ref().and_then(|s| self.asset(s));
+        self.licence(
+            a.licence.as_ref(),
+            source.as_deref(),
+            &format!("audio `{id}`"),
+        );
         let volume = self.num(a.volume(), "volume", 1.0) as f32;
         let start = self.num(a.start(), "start", 0.0);
         let (fade_in, fade_out) = self.fades(

@@ -86,6 +86,7 @@ impl V<'_> {
         let mut variants = self.variants(raw.variants, &ids);
         variants.orders = self.orders(raw_orders.as_ref(), &scenes);
         let dedup = self.dedup(raw.dedup);
+        let licences = self.licence_book();
         Some(Template {
             path,
             root: self.root.clone(),
@@ -109,6 +110,7 @@ impl V<'_> {
             dedup,
             allow_fallback: self.opts.allow_fallback,
             asset_refs: std::mem::take(&mut self.asset_refs),
+            licences,
         })
     }
 

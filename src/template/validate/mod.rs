@@ -19,6 +19,7 @@ use crate::preset::{PresetKind, PresetSet};
 mod audio;
 mod effects;
 mod header;
+mod licence;
 mod locale;
 mod motion;
 mod output;
@@ -120,6 +121,8 @@ struct V<'a> {
     scene_ids: Vec<String>,
     /// Where each input file is first named, for `Template::asset_span`.
     asset_refs: Vec<(PathBuf, Range<usize>)>,
+    /// Licences written on options, by the canonical path of the file they cover.
+    licences: Vec<(PathBuf, Licence)>,
 }
 
 pub(crate) fn validate(
@@ -173,6 +176,7 @@ pub(crate) fn validate(
         canon_root,
         luts: HashMap::new(),
         asset_refs: Vec::new(),
+        licences: Vec::new(),
         scene_ids: raw
             .scene
             .iter()

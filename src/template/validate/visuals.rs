@@ -23,6 +23,11 @@ impl V<'_> {
     fn background(&mut self, b: &RawBackground, id: String) -> Background {
         self.source_keys(b, &id);
         let source = self.source(b, &id);
+        self.licence(
+            b.licence.as_ref(),
+            source.path().map(PathBuf::as_path),
+            &format!("background `{id}`"),
+        );
         let fit = self.pick(b.fit.as_ref(), "fit", Fit::NAMES, Fit::Cover);
         let pad = self.color(b.pad.as_ref(), Rgba::BLACK);
         let motion = self.ken_burns(b.motion.as_ref());
@@ -138,6 +143,11 @@ impl V<'_> {
                 PathBuf::new()
             }
         };
+        self.licence(
+            p.licence.as_ref(),
+            Some(source.as_path()).filter(|s| !s.as_os_str().is_empty()),
+            &format!("product `{id}`"),
+        );
         let anchor = self.anchor(p.anchor.as_ref(), Anchor::Center);
         let scale = self.num(p.scale(), "scale", 0.6) as f32;
         let offset = p.offset.as_ref().map(|o| o.value).unwrap_or((0.0, 0.0));

@@ -259,6 +259,10 @@ pub struct ManifestRow {
     /// `RULE: "PHRASE" (FILE:LINE:COLUMN)`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lint: Vec<String>,
+    /// The output shows an `ai_generated` asset and carries the GB 45438-2025 label
+    /// (`plan::ai_generated`). Manifests written before the key read as `false`.
+    #[serde(default)]
+    pub ai_generated: bool,
 }
 
 impl ManifestRow {
@@ -340,6 +344,7 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
         "same_output_as",
         // `RULE: "PHRASE" (FILE:LINE:COLUMN)` joined with `; `.
         "lint",
+        "ai_generated",
     ];
     w.write_record(header)
         .expect("writing to a Vec cannot fail");
@@ -392,6 +397,7 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
                 .join(";"),
             r.same_output_as.clone().unwrap_or_default(),
             r.lint.join("; "),
+            r.ai_generated.to_string(),
         ])
         .expect("writing to a Vec cannot fail");
     }

@@ -32,6 +32,7 @@ impl V<'_> {
             fit,
             pad,
             motion,
+            ai_generated: flag(&b.ai_generated),
         }
     }
 
@@ -168,6 +169,7 @@ impl V<'_> {
             keyframes,
             idle,
             parallax,
+            ai_generated: flag(&p.ai_generated),
         }
     }
 }

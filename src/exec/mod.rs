@@ -229,8 +229,8 @@ pub fn stamp_for(t: &Template, job: &Job, ai_generated: bool) -> Stamp {
     Stamp(m)
 }
 
-/// The GB 45438-2025 metadata implicit label (section 5.2 / annex E of the standard, as the
-/// TC260 practice guide writes it): JSON with the fields in the standard's order. `Label`
+/// The GB 45438-2025 metadata implicit label (as the TC260 practice guide for the standard
+/// writes it): JSON with the fields in the standard's order. `Label`
 /// "1" = the content is AI-generated or contains AI-generated parts; the producer is this
 /// tool and `ProduceID` the variant id, which names the output uniquely. The propagator
 /// fields belong to whoever publishes the file, so they are left empty here.

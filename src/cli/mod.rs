@@ -523,7 +523,11 @@ fn warn_expiring_licences(t: &Template, plan: &plan::Plan, presets: &PresetSet, 
     let mut seen = std::collections::BTreeMap::new();
     for j in &plan.jobs {
         for (path, l) in plan::licence::of_job(t, j, presets.get(&j.preset)) {
-            if let Some(e) = l.expires.as_deref().filter(|e| *e >= today.as_str() && *e <= until.as_str()) {
+            if let Some(e) = l
+                .expires
+                .as_deref()
+                .filter(|e| *e >= today.as_str() && *e <= until.as_str())
+            {
                 *seen
                     .entry((e.to_string(), plan::licence::describe(t, &path, l)))
                     .or_insert(0usize) += 1 + j.same_output.len();

@@ -69,6 +69,10 @@ impl EncodeError {
     }
 }
 
+/// Stamp key of the GB 45438-2025 implicit label (JSON). MP4s carry it as a container tag
+/// like any other key; stills carry it as `TC260:AIGC` in XMP, where Chinese checkers look.
+pub const AIGC_KEY: &str = "AIGC";
+
 /// Tracking metadata written inside a file. Keys are plain ASCII identifiers
 /// (`variant_id`, `template`, `template_version`, `modules`, `region`, `locale`, `preset`,
 /// `tracking_url`, …); values are UTF-8.

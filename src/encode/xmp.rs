@@ -5,6 +5,14 @@ use std::collections::BTreeMap;
 
 /// Namespace of our properties; the prefix is `cf`.
 pub const CF_NS: &str = "https://creative-factory.dev/ns/1.0/";
+/// Namespace of the GB 45438-2025 implicit label (prefix `TC260`), as the TC260 practice
+/// guide for the standard writes it in images: `<TC260:AIGC>{json}</TC260:AIGC>`.
+pub const TC260_NS: &str = "http://www.tc260.org.cn/ns/AIGC/1.0/";
+const IPTC_EXT_NS: &str = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/";
+/// IPTC's term for a picture composed from parts some of which a model generated: our
+/// outputs put generated assets among others, never a whole generated frame.
+const COMPOSITE_WITH_AI: &str =
+    "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia";
 const JPEG_XMP_HEADER: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
 const PNG_XMP_KEYWORD: &[u8] = b"XML:com.adobe.xmp";
 
@@ -90,9 +98,12 @@ fn unescape(v: &str) -> String {
     out
 }
 
-/// A complete XMP packet (with `<?xpacket?>` wrapper) holding one `cf:` property per entry.
+/// A complete XMP packet (with `<?xpacket?>` wrapper) holding one `cf:` property per entry,
+/// except the GB 45438-2025 label (`AIGC`), which goes where readers of that standard look:
+/// `TC260:AIGC`, with IPTC's digital source type beside it for readers outside China.
 pub fn build_packet(props: &BTreeMap<String, String>) -> Result<String, XmpError> {
     let mut body = String::new();
+    let mut namespaces = format!("xmlns:cf=\"{CF_NS}\"");
     for (k, v) in props {
         if !valid_key(k) {
             return Err(XmpError::BadKey(k.clone()));
@@ -101,13 +112,23 @@ pub fn build_packet(props: &BTreeMap<String, String>) -> Result<String, XmpError
             key: k.clone(),
             code: c as u32,
         })?;
-        body.push_str(&format!("   <cf:{k}>{v}</cf:{k}>\n"));
+        if k == super::AIGC_KEY {
+            namespaces.push_str(&format!(
+                "\n    xmlns:TC260=\"{TC260_NS}\"\n    xmlns:Iptc4xmpExt=\"{IPTC_EXT_NS}\""
+            ));
+            body.push_str(&format!("   <TC260:{k}>{v}</TC260:{k}>\n"));
+            body.push_str(&format!(
+                "   <Iptc4xmpExt:DigitalSourceType>{COMPOSITE_WITH_AI}</Iptc4xmpExt:DigitalSourceType>\n"
+            ));
+        } else {
+            body.push_str(&format!("   <cf:{k}>{v}</cf:{k}>\n"));
+        }
     }
     Ok(format!(
         "<?xpacket begin=\"\u{FEFF}\" id=\"W5M0MpCehiHzreSzNTczkc9d\"?>\n\
          <x:xmpmeta xmlns:x=\"adobe:ns:meta/\">\n \
          <rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\">\n  \
-         <rdf:Description rdf:about=\"\" xmlns:cf=\"{CF_NS}\">\n\
+         <rdf:Description rdf:about=\"\" {namespaces}>\n\
          {body}  </rdf:Description>\n \
          </rdf:RDF>\n\
          </x:xmpmeta>\n\
@@ -118,11 +139,21 @@ pub fn build_packet(props: &BTreeMap<String, String>) -> Result<String, XmpError
 /// Reads our properties back from an XMP packet. Tolerant of rewrites by other tools: the
 /// namespace may be bound to another prefix, and simple properties may be written either as
 /// elements (`<cf:k>v</cf:k>`) or as attributes (`cf:k="v"`).
+/// The GB 45438-2025 label (`TC260:AIGC`) reads back as the `AIGC` key, whoever wrote it.
 pub fn parse_packet(xmp: &str) -> BTreeMap<String, String> {
+    let mut out = properties(xmp, CF_NS);
+    if let Some(label) = properties(xmp, TC260_NS).remove(super::AIGC_KEY) {
+        out.insert(super::AIGC_KEY.to_string(), label);
+    }
+    out
+}
+
+/// Simple properties of namespace `ns`, by local name.
+fn properties(xmp: &str, ns: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut prefixes = Vec::new();
     for q in ['"', '\''] {
-        let needle = format!("={q}{CF_NS}{q}");
+        let needle = format!("={q}{ns}{q}");
         let mut from = 0;
         while let Some(i) = xmp[from..].find(&needle) {
             let at = from + i;
@@ -431,6 +462,21 @@ mod tests {
         assert!(p.contains("xmlns:cf=\"https://creative-factory.dev/ns/1.0/\""));
         assert!(p.contains("&amp;utm_medium"));
         assert_eq!(parse_packet(&p), sample());
+    }
+
+    #[test]
+    fn aigc_label_is_written_as_tc260_and_read_back_as_aigc() {
+        let mut m = sample();
+        m.insert("AIGC".into(), r#"{"Label":"1","ProduceID":"v-01"}"#.into());
+        let p = build_packet(&m).unwrap();
+        assert!(p.contains(&format!("xmlns:TC260=\"{TC260_NS}\"")));
+        assert!(p.contains("<TC260:AIGC>{&quot;Label&quot;:&quot;1&quot;"));
+        assert!(!p.contains("<cf:AIGC>"));
+        assert!(p.contains(COMPOSITE_WITH_AI));
+        assert_eq!(parse_packet(&p), m);
+        // Without the label, no trace of it.
+        let plain = build_packet(&sample()).unwrap();
+        assert!(!plain.contains("TC260") && !plain.contains("DigitalSourceType"));
     }
 
     #[test]

@@ -29,7 +29,8 @@ pub(super) fn run_job(
         .ok_or_else(|| JobError::new(job, Stage::Prepare, JobFailure::UnknownRegion))?;
     let creative = render::prepare(t, job, preset, region, assets, fonts, text_cache)
         .map_err(at(job, Stage::Prepare))?;
-    let stamp = stamp_for(t, job);
+    let ai_generated = crate::plan::ai_generated(t, job, preset);
+    let stamp = stamp_for(t, job, ai_generated);
     let mut extra = Extra {
         rules_applied: creative.rules_applied.clone(),
         fonts: creative.fonts.clone(),

@@ -197,8 +197,9 @@ struct Outcome {
     prepared: Option<crate::dedup::gate::Prepared>,
 }
 
-/// Tracking metadata stamped inside a file (and repeated in the manifest).
-pub fn stamp_for(t: &Template, job: &Job) -> Stamp {
+/// Tracking metadata stamped inside a file (and repeated in the manifest). `ai_generated`
+/// (see `plan::ai_generated`) adds the GB 45438-2025 implicit label under `AIGC`.
+pub fn stamp_for(t: &Template, job: &Job, ai_generated: bool) -> Stamp {
     let mut m = std::collections::BTreeMap::new();
     m.insert("variant_id".into(), job.variant_id.clone());
     m.insert("variant".into(), job.variant_n.to_string());
@@ -221,7 +222,44 @@ pub fn stamp_for(t: &Template, job: &Job) -> Stamp {
         "generator".into(),
         format!("creative-factory {}", env!("CARGO_PKG_VERSION")),
     );
+    // After the tracking keys: a template's `tracking.AIGC` must not forge or drop the label.
+    if ai_generated {
+        m.insert(encode::AIGC_KEY.into(), aigc_label(job));
+    } else {
+        m.remove(encode::AIGC_KEY);
+    }
     Stamp(m)
+}
+
+/// The GB 45438-2025 metadata implicit label (as the TC260 practice guide for the standard
+/// writes it): JSON with the fields in the standard's order. `Label`
+/// "1" = the content is AI-generated or contains AI-generated parts; the producer is this
+/// tool and `ProduceID` the variant id, which names the output uniquely. The propagator
+/// fields belong to whoever publishes the file, so they are left empty here.
+pub fn aigc_label(job: &Job) -> String {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Aigc<'a> {
+        label: &'a str,
+        content_producer: &'a str,
+        #[serde(rename = "ProduceID")]
+        produce_id: &'a str,
+        reserved_code1: &'a str,
+        content_propagator: &'a str,
+        #[serde(rename = "PropagateID")]
+        propagate_id: &'a str,
+        reserved_code2: &'a str,
+    }
+    serde_json::to_string(&Aigc {
+        label: "1",
+        content_producer: "creative-factory",
+        produce_id: &job.variant_id,
+        reserved_code1: "",
+        content_propagator: "",
+        propagate_id: "",
+        reserved_code2: "",
+    })
+    .expect("string fields serialise")
 }
 
 /// What a worker sends the calling thread: progress, or a finished job.
@@ -834,6 +872,9 @@ fn base_row(t: &Template, job: &Job, presets: &PresetSet, hashes: &AssetHashes) 
         same_output_as: None,
         lint: Vec::new(),
         licence_expires: crate::plan::licence::earliest_expiry(t, job, presets.get(&job.preset)),
+        ai_generated: presets
+            .get(&job.preset)
+            .is_some_and(|p| crate::plan::ai_generated(t, job, p)),
         // Which files made this output, for audits (hashed once per run, in `hashes`).
         inputs: crate::plan::job_inputs(t, job, presets.get(&job.preset), hashes),
     }

@@ -316,12 +316,8 @@ fn work(id: usize, sh: &Shared, queue: &Receiver<Job>, tx: &Sender<Msg>, beat: &
             let _ = tx.send(Msg::Event(e));
         };
         let staged = crate::export::staged_path(&sh.staging_dir, &job);
-        let licence = crate::plan::licence::refusal(
-            &sh.t,
-            &job,
-            sh.presets.get(&job.preset),
-            &sh.today,
-        );
+        let licence =
+            crate::plan::licence::refusal(&sh.t, &job, sh.presets.get(&job.preset), &sh.today);
         let result = match (sh.refused_input(&job), &sh.parts) {
             (Some(e), _) => Err(JobError::new(&job, Stage::Prepare, JobFailure::Input(e))),
             (None, _) if licence.is_some() => Err(JobError::new(

@@ -263,6 +263,10 @@ pub struct ManifestRow {
     /// by then. Absent when none of its assets has a dated licence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub licence_expires: Option<String>,
+    /// The output shows an `ai_generated` asset and carries the GB 45438-2025 label
+    /// (`plan::ai_generated`). Manifests written before the key read as `false`.
+    #[serde(default)]
+    pub ai_generated: bool,
 }
 
 impl ManifestRow {
@@ -345,6 +349,7 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
         // `RULE: "PHRASE" (FILE:LINE:COLUMN)` joined with `; `.
         "lint",
         "licence_expires",
+        "ai_generated",
     ];
     w.write_record(header)
         .expect("writing to a Vec cannot fail");
@@ -398,6 +403,7 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
             r.same_output_as.clone().unwrap_or_default(),
             r.lint.join("; "),
             r.licence_expires.clone().unwrap_or_default(),
+            r.ai_generated.to_string(),
         ])
         .expect("writing to a Vec cannot fail");
     }

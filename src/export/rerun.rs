@@ -103,8 +103,8 @@ impl Previous {
 /// Why an earlier output can stand for this run's job without rendering it again, or `None`.
 /// The variant id hashes everything the output is made of (options, asset contents, preset,
 /// timeline, renderer version); the rest of the stamp inside the file (template name and
-/// version, tracking, factory version) is compared too, and the file must still be the one
-/// recorded.
+/// version, tracking, the AI label, factory version) is compared too, and the file must still
+/// be the one recorded.
 pub fn reusable(
     old: &ManifestRow,
     new: &ManifestRow,
@@ -120,7 +120,10 @@ pub fn reusable(
         && old.region == new.region
         && old.locale == new.locale
         && old.tracking_url == new.tracking_url
-        && old.tracking == new.tracking;
+        && old.tracking == new.tracking
+        // Not in the variant id: marking an asset `ai_generated` changes no pixel, only the
+        // label the file must carry.
+        && old.ai_generated == new.ai_generated;
     if !same {
         return None;
     }

@@ -32,22 +32,20 @@ pub fn earliest_expiry(t: &Template, job: &Job, preset: Option<&Preset>) -> Opti
         .min()
 }
 
-/// Why the output may not be made on `today` (`YYYY-MM-DD`), or `None`.
+/// Why the output may not be made on `today` (`YYYY-MM-DD`), or `None`. The executor
+/// prefixes the job (variant, file, preset, region) to it.
 pub fn refusal(t: &Template, job: &Job, preset: Option<&Preset>, today: &str) -> Option<String> {
     of_job(t, job, preset).into_iter().find_map(|(path, l)| {
         let what = describe(t, &path, l);
         if let Some(e) = l.expires.as_deref().filter(|e| *e < today) {
             return Some(format!(
-                "{what} expired on {e}: variant {} ({}) cannot be made for {} on {today}",
-                job.variant_n, job.variant_id, job.region
+                "{what} expired on {e} (today is {today}): renew it or drop the asset"
             ));
         }
-        if !l.regions.is_empty() && !l.regions.iter().any(|r| *r == job.region) {
+        if !l.regions.is_empty() && !l.regions.contains(&job.region) {
             return Some(format!(
-                "{what} covers {} only: variant {} ({}) cannot be made for {}",
+                "{what} covers {} only, not {}",
                 l.regions.join(", "),
-                job.variant_n,
-                job.variant_id,
                 job.region
             ));
         }

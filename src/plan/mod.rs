@@ -281,6 +281,31 @@ pub fn shown(c: &Choices, preset: &Preset) -> Choices {
     c
 }
 
+/// Whether an output of `job` for `preset` shows anything marked `ai_generated`: only what
+/// the preset can show counts (`shown`), since a label on a picture that contains no
+/// generated content would be false. A region's override of an option is what it shows.
+pub fn ai_generated(t: &Template, job: &Job, preset: &Preset) -> bool {
+    let Some(region) = t.regions.iter().find(|r| r.code == job.region) else {
+        return false;
+    };
+    let c = shown(&job.choices, preset);
+    let any = |pool: Pool, is_ai: &dyn Fn(usize) -> bool| c.uses(t, pool).into_iter().any(is_ai);
+    // `shown` drops a hidden background to option 0 (it has no "none"), so a painted-over
+    // background is recognised by the rule, not by the choice.
+    (!preset.rules.white_background
+        && any(Pool::Background, &|i| {
+            t.background_for(region, i).ai_generated
+        }))
+        || any(Pool::Product, &|i| t.product_for(region, i).ai_generated)
+        || any(Pool::Audio, &|i| t.audio_for(region, i).ai_generated)
+        || any(Pool::Badge, &|i| {
+            t.badges.get(i).is_some_and(|b| b.ai_generated)
+        })
+        || any(Pool::EndCard, &|i| {
+            t.end_cards.get(i).is_some_and(|e| e.ai_generated)
+        })
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub template: String,

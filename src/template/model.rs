@@ -374,6 +374,8 @@ pub struct Background {
     pub pad: Rgba,
     /// Ken Burns zoom and pan over the scene (or the whole video).
     pub motion: Option<KenBurns>,
+    /// Made with a generative model: outputs showing it carry the GB 45438-2025 label.
+    pub ai_generated: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -477,6 +479,8 @@ pub struct Product {
     /// Share of the background's Ken Burns pan the product follows: 0 = fixed, 1 = glued to
     /// the background, > 1 = nearer the viewer than the background.
     pub parallax: f32,
+    /// Made with a generative model: outputs showing it carry the GB 45438-2025 label.
+    pub ai_generated: bool,
 }
 
 named! {
@@ -694,6 +698,8 @@ pub struct Audio {
     /// `amount_db = 0`.
     pub duck: Option<Duck>,
     pub sfx: Vec<Sfx>,
+    /// Made with a generative model: outputs showing it carry the GB 45438-2025 label.
+    pub ai_generated: bool,
 }
 
 impl Audio {
@@ -712,6 +718,7 @@ impl Audio {
             voiceover_volume: 1.0,
             duck: None,
             sfx: Vec::new(),
+            ai_generated: false,
         }
     }
 
@@ -930,6 +937,8 @@ pub struct Badge {
     pub start: f64,
     pub end: Option<f64>,
     pub animation: Animation,
+    /// Made with a generative model: outputs showing it carry the GB 45438-2025 label.
+    pub ai_generated: bool,
 }
 
 /// The closing card: logo, price and a call-to-action button on a plain background, for the
@@ -947,4 +956,6 @@ pub struct EndCard {
     pub text_color: Rgba,
     pub fonts: Vec<String>,
     pub transition: Transition,
+    /// Made with a generative model: outputs showing it carry the GB 45438-2025 label.
+    pub ai_generated: bool,
 }

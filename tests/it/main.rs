@@ -11,6 +11,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod aigc;
 mod audio;
 mod captions;
 mod cli;

@@ -147,6 +147,36 @@ fn unknown_key_suggests_the_nearest_one() {
 }
 
 #[test]
+fn ai_generated_must_be_a_boolean() {
+    let d = only_error(&with(
+        "color = \"#ffffff\"",
+        "color = \"#ffffff\"\nai_generated = \"yes\"",
+    ));
+    assert!(d.message.contains("`ai_generated`"), "{}", d.message);
+    assert!(
+        d.message.contains("expected true or false, found a string"),
+        "{}",
+        d.message
+    );
+    assert_eq!((d.line, d.column), (12, 16));
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("write true or false without quotes")
+    );
+}
+
+#[test]
+fn ai_generated_defaults_to_false_and_reads_true() {
+    let (t, dx) = check(BASE);
+    assert!(!t.expect("valid").backgrounds[0].ai_generated, "{dx}");
+    let (t, dx) = check(&with(
+        "color = \"#ffffff\"",
+        "color = \"#ffffff\"\nai_generated = true",
+    ));
+    assert!(t.unwrap_or_else(|| panic!("{dx}")).backgrounds[0].ai_generated);
+}
+
+#[test]
 fn wrong_type_names_expected_and_found() {
     let d = only_error(&with("duration = 15", "duration = \"15\""));
     assert_eq!(

@@ -18,6 +18,7 @@ raw_table! {
         voiceover_volume: num in within(In(0.0, 4.0), "a linear gain in {}"),
         duck: table<RawDuck>,
         sfx: list<RawSfx>,
+        ai_generated: bool,
     }
 
     pub struct RawDuck {

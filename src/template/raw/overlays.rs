@@ -17,6 +17,7 @@ raw_table! {
         start: num in SECONDS,
         end: num,
         animation: str,
+        ai_generated: bool,
     }
 
     pub struct RawEndCard {
@@ -31,5 +32,6 @@ raw_table! {
         text_color: str,
         font: str_list,
         transition: transition,
+        ai_generated: bool,
     }
 }

@@ -30,6 +30,7 @@ raw_table! {
         fit: str,
         pad: str,
         motion: table<RawKenBurns>,
+        ai_generated: bool,
     }
 
     pub struct RawShadow {
@@ -50,6 +51,7 @@ raw_table! {
         motion: table<RawMotion>,
         keyframes: list<RawKeyframe>,
         parallax: num in within(In(0.0, 3.0), "{} (0 = fixed, 1 = moves with the background)"),
+        ai_generated: bool,
     }
 
     /// A background's Ken Burns move.

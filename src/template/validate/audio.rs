@@ -54,6 +54,7 @@ impl V<'_> {
             voiceover_volume,
             duck,
             sfx,
+            ai_generated: flag(&a.ai_generated),
         }
     }
 

@@ -86,10 +86,7 @@ impl V<'_> {
         let mut out = Vec::new();
         match text.parse::<toml_edit::ImDocument<String>>() {
             Err(e) => {
-                let line = e
-                    .span()
-                    .map(|s| line_col(&text, s.start).0)
-                    .unwrap_or(1);
+                let line = e.span().map(|s| line_col(&text, s.start).0).unwrap_or(1);
                 problems.push((line, format!("not TOML: {}", e.message()), None));
             }
             Ok(doc) => {
@@ -142,10 +139,7 @@ impl V<'_> {
                     };
                     let mut msgs = check_fields(&lic);
                     if regions.is_none() {
-                        msgs.push((
-                            "`regions` must be a list of region codes".to_string(),
-                            None,
-                        ));
+                        msgs.push(("`regions` must be a list of region codes".to_string(), None));
                     }
                     if !rec.get("expires").is_none_or(|v| v.is_str()) {
                         msgs.push((
@@ -184,7 +178,11 @@ fn judge(
     _source: &str,
 ) -> Option<Licence> {
     let lic = Licence {
-        holder: raw.holder.as_ref().map(|s| s.value.clone()).unwrap_or_default(),
+        holder: raw
+            .holder
+            .as_ref()
+            .map(|s| s.value.clone())
+            .unwrap_or_default(),
         id: raw.id.as_ref().map(|s| s.value.clone()).unwrap_or_default(),
         expires: raw.expires.as_ref().map(|s| s.value.clone()),
         regions: raw
@@ -234,7 +232,11 @@ fn check_fields(l: &Licence) -> Vec<(String, Option<String>)> {
         }
     }
     for r in &l.regions {
-        if r.is_empty() || !r.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+        if r.is_empty()
+            || !r
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        {
             v.push((
                 format!("`regions` lists \"{r}\", not a region code"),
                 Some("region codes as the template's [[region]] code, e.g. \"US\"".to_string()),

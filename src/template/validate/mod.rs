@@ -375,6 +375,11 @@ impl V<'_> {
 const DUPLICATE: Option<&str> = Some("remove the duplicate");
 
 /// Where an optional value is written.
+/// A boolean key as written; absent (or ill-typed, already reported) is `false`.
+pub(super) fn flag(v: &Option<S<bool>>) -> bool {
+    v.as_ref().is_some_and(|b| b.value)
+}
+
 pub(super) fn span_of<T>(v: &Option<S<T>>) -> Option<&Range<usize>> {
     v.as_ref().map(|v| &v.span)
 }

@@ -58,6 +58,7 @@ impl V<'_> {
                 &Animation::NAMES[..4],
                 Animation::Pop,
             ),
+            ai_generated: flag(&b.ai_generated),
             id,
         }
     }
@@ -144,6 +145,7 @@ impl V<'_> {
             text_color: self.color(e.text_color.as_ref(), Rgba([0x21, 0x21, 0x21, 255])),
             fonts: self.fonts(e.font.as_ref()),
             transition,
+            ai_generated: flag(&e.ai_generated),
             id,
         }
     }

@@ -37,6 +37,7 @@ impl V<'_> {
             fit,
             pad,
             motion,
+            ai_generated: flag(&b.ai_generated),
         }
     }
 
@@ -178,6 +179,7 @@ impl V<'_> {
             keyframes,
             idle,
             parallax,
+            ai_generated: flag(&p.ai_generated),
         }
     }
 }

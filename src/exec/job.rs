@@ -194,13 +194,15 @@ pub(super) fn run_job(
                 })??;
                 encoded.map(|()| sound)
             });
+            // A stop ends the frame loop early, so the encoder then reports fewer frames than
+            // announced: that error is the stop's doing, and the job is skipped, not failed.
+            if stopped() {
+                return Err(JobError::new(job, Stage::Encode, JobFailure::Cancelled));
+            }
             let sound = result?;
             extra.loudness_lufs = sound.loudness_lufs;
             extra.true_peak_dbtp = sound.true_peak_dbtp;
             extra.rules_applied.extend(sound.notes);
-            if stopped() {
-                return Err(JobError::new(job, Stage::Encode, JobFailure::Cancelled));
-            }
         }
     }
     beat.stage(Stage::Verify);

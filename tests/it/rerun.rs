@@ -414,10 +414,15 @@ fn sigint_and_sigterm_stop_cleanly_keeping_what_was_finished() {
         let exported = rows.iter().filter(|r| r["status"] == "exported").count();
         assert!((1..16).contains(&exported), "{signal}: {exported} exported");
         let skipped = rows.iter().filter(|r| r["status"] == "skipped").count();
+        let others: Vec<String> = rows
+            .iter()
+            .filter(|r| r["status"] != "exported" && r["status"] != "skipped")
+            .map(|r| format!("{} {} {}", r["file"], r["status"], r["error"]))
+            .collect();
         assert_eq!(
             exported + skipped,
             16,
-            "{signal}: every other output is listed as skipped"
+            "{signal}: every other output is listed as skipped, not {others:?}"
         );
         let staging = std::fs::read_dir(&out)
             .unwrap()

@@ -45,17 +45,16 @@ pub fn job_input_paths(t: &Template, job: &Job, preset: Option<&Preset>) -> Vec<
         Some(p) => super::shown(&job.choices, p),
         None => job.choices.clone(),
     };
-    let job_choices = &choices;
     let mut paths: Vec<PathBuf> = Vec::new();
     if !preset.is_some_and(|p| p.rules.white_background) {
-        for i in job_choices.uses(t, Pool::Background) {
+        for i in choices.uses(t, Pool::Background) {
             paths.extend(t.background_for(region, i).source.path().cloned());
         }
     }
-    for i in job_choices.uses(t, Pool::Product) {
+    for i in choices.uses(t, Pool::Product) {
         paths.push(t.product_for(region, i).source.clone());
     }
-    for i in job_choices.uses(t, Pool::Effects) {
+    for i in choices.uses(t, Pool::Effects) {
         paths.extend(
             t.effects_for(region, i)
                 .lut
@@ -64,7 +63,7 @@ pub fn job_input_paths(t: &Template, job: &Job, preset: Option<&Preset>) -> Vec<
         );
     }
     if job.kind == PresetKind::Video {
-        if let Some(i) = job_choices.audio {
+        if let Some(i) = choices.audio {
             let a = t.audio_for(region, i);
             paths.extend(a.source.clone());
             let voice = locale_lookup(&a.voiceover, region).ok().or_else(|| {
@@ -77,7 +76,7 @@ pub fn job_input_paths(t: &Template, job: &Job, preset: Option<&Preset>) -> Vec<
             paths.extend(voice.cloned());
             paths.extend(a.sfx.iter().map(|s| s.source.clone()));
         }
-        if let Some(i) = job_choices.end_card {
+        if let Some(i) = choices.end_card {
             paths.extend(t.end_cards[i].logo.clone());
         }
     }

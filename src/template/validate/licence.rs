@@ -23,7 +23,7 @@ impl V<'_> {
         };
         let canon = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
         let mut problems = Vec::new();
-        let lic = judge(raw, &mut problems, self.dx.source());
+        let lic = judge(raw, &mut problems);
         for (span, msg, hint) in problems {
             self.err(&span, msg, hint);
         }
@@ -175,7 +175,6 @@ pub const ASSETS_FILE: &str = "assets.toml";
 fn judge(
     raw: &RawLicence,
     problems: &mut Vec<(Range<usize>, String, Option<String>)>,
-    _source: &str,
 ) -> Option<Licence> {
     let lic = Licence {
         holder: raw

@@ -507,6 +507,7 @@ fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
         .map(|e| (e.path().to_path_buf(), Arc::new(e)))
         .collect();
     opts.part = part;
+    opts.rule_packs = lint.packs;
     opts.lint = lint.findings;
     warn_expiring_licences(&t, &plan, &presets, a.run.licence_warning_days);
     execute(&t, &plan, &hashes, &presets, &fonts, &opts, a.run.progress)
@@ -586,6 +587,7 @@ fn run_options(out: PathBuf, a: &RunArgs, scope: &PlanFilter) -> anyhow::Result<
         part: None,
         parts: None,
         lint: Vec::new(),
+        rule_packs: Default::default(),
         today: plan::licence::day(creative_factory::export::lock::unix_now(), 0),
     })
 }
@@ -691,7 +693,10 @@ fn merge_cmd(a: MergeArgs) -> anyhow::Result<ExitCode> {
         rules_dir: info.rules_dir.clone(),
     };
     match lint_cmd::lint_template(&t, &targs, &rules, &presets) {
-        Ok(Some(report)) => opts.lint = report.findings,
+        Ok(Some(report)) => {
+            opts.rule_packs = report.packs;
+            opts.lint = report.findings;
+        }
         // Packs the shards read and this machine cannot: the merge goes on, saying so.
         _ => eprintln!(
             "warning: the shards' lint could not be repeated here; the manifest lists no lint \

@@ -267,6 +267,9 @@ pub struct ManifestRow {
     /// (`plan::ai_generated`). Manifests written before the key read as `false`.
     #[serde(default)]
     pub ai_generated: bool,
+    /// The visible label drawn on it (a rule pack's `[ai_label]` text), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai_label: Option<String>,
 }
 
 impl ManifestRow {
@@ -350,6 +353,7 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
         "lint",
         "licence_expires",
         "ai_generated",
+        "ai_label",
     ];
     w.write_record(header)
         .expect("writing to a Vec cannot fail");
@@ -404,6 +408,7 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
             r.lint.join("; "),
             r.licence_expires.clone().unwrap_or_default(),
             r.ai_generated.to_string(),
+            r.ai_label.clone().unwrap_or_default(),
         ])
         .expect("writing to a Vec cannot fail");
     }

@@ -123,7 +123,9 @@ pub fn reusable(
         && old.tracking == new.tracking
         // Not in the variant id: marking an asset `ai_generated` changes no pixel, only the
         // label the file must carry.
-        && old.ai_generated == new.ai_generated;
+        && old.ai_generated == new.ai_generated
+        // Nor the visible label: a rule pack that starts or stops asking for one changes it.
+        && old.ai_label == new.ai_label;
     if !same {
         return None;
     }

@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::preset::PresetSet;
 use crate::template::{line_col, locale_chain, Diagnostics, Template};
 use matcher::{exception_ranges, excused, Folded};
-pub use pack::{Pack, Rule, RulePacks, RuleSeverity, Scope};
+pub use pack::{AiLabel, Pack, Rule, RulePacks, RuleSeverity, Scope};
 use source::{CopyText, Place, Sources};
 
 /// One claim found in one copy string.
@@ -101,6 +101,8 @@ pub struct Report {
     captions: Vec<(PathBuf, String)>,
     /// Copy strings checked.
     pub checked: usize,
+    /// The packs it ran with: the renderer draws their visible AI labels.
+    pub packs: RulePacks,
 }
 
 impl Report {
@@ -264,6 +266,7 @@ pub fn lint_text(
             .zip(sources.files.into_iter().map(|f| f.text))
             .collect(),
         checked: sources.copy.len(),
+        packs: packs.clone(),
     }
 }
 

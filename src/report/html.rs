@@ -119,10 +119,10 @@ pub(super) fn page(
         );
     }
     let count = |f: &dyn Fn(&ManifestRow) -> bool| rows.iter().filter(|r| f(r)).count();
-    let _ = write!(
+    let _ = writeln!(
         h,
         "<ul class=\"counts\"><li>{} outputs</li><li>{} exported</li><li>{} held back</li>\
-         <li>{} failed</li><li>{} skipped</li><li>{} approved</li><li>{} rejected in review</li></ul></header>\n",
+         <li>{} failed</li><li>{} skipped</li><li>{} approved</li><li>{} rejected in review</li></ul></header>",
         rows.len(),
         count(&|r| r.status == Status::Exported),
         count(&|r| r.status == Status::Rejected),
@@ -135,7 +135,7 @@ pub(super) fn page(
     clusters(&mut h, rows, has_thumb);
     matrix(&mut h, rows);
     sheet(&mut h, rows, today, has_thumb);
-    let _ = write!(h, "<script>{JS}</script></body></html>\n");
+    let _ = writeln!(h, "<script>{JS}</script></body></html>");
     h
 }
 
@@ -169,10 +169,10 @@ fn filters(h: &mut String, rows: &[ManifestRow]) {
         .flat_map(|r| r.modules.iter().map(|(k, v)| format!("{k}={v}")))
         .collect();
     select(h, "module", "any option", modules);
-    let _ = write!(
+    let _ = writeln!(
         h,
         "<input type=\"search\" name=\"q\" placeholder=\"name or id\" aria-label=\"search\"> \
-         <output id=\"shown\">{n} of {n} shown</output></form></nav>\n",
+         <output id=\"shown\">{n} of {n} shown</output></form></nav>",
         n = rows.len()
     );
 }

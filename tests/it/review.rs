@@ -328,15 +328,39 @@ fn decisions_are_recorded_with_who_and_when_and_only_approved_outputs_are_export
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
 
+    // By variant number (every file of the variant), and every distinct output at once.
+    let o = review(&p, &["--reject", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for r in self::rows(&out).iter().filter(|r| r["variant"] == 1) {
+        assert_eq!(r["review"]["decision"], "rejected", "{}", r["file"]);
+    }
+    let o = review(&p, &["--approve-all-distinct"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for r in self::rows(&out) {
+        let distinct = r["status"] == "exported" && r["dedup"] == "distinct";
+        assert_eq!(
+            r["review"]["decision"] == "approved",
+            distinct,
+            "{}: {} {}",
+            r["file"],
+            r["status"],
+            r["dedup"]
+        );
+    }
+
     // A rerun that reuses the outputs keeps the decisions.
+    let before: Vec<(Value, Value)> = self::rows(&out)
+        .iter()
+        .map(|r| (r["file"].clone(), r["review"].clone()))
+        .collect();
+    assert!(before.iter().any(|(_, v)| v["by"] == "dana"));
     let o = p.factory(&["render", "t.toml", "--out", "out", "--progress", "plain"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert_eq!(find(a_file)["review"]["decision"], "approved");
-    let again = self::rows(&out);
-    assert_eq!(
-        again.iter().find(|r| r["file"] == a_file).unwrap()["review"]["by"],
-        "dana"
-    );
+    let after: Vec<(Value, Value)> = self::rows(&out)
+        .iter()
+        .map(|r| (r["file"].clone(), r["review"].clone()))
+        .collect();
+    assert_eq!(after, before);
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {

@@ -41,6 +41,8 @@ pub enum ExecError {
     Export(#[from] ExportError),
     #[error("duplicate gate: {0}")]
     Dedup(#[from] crate::dedup::DedupError),
+    #[error("review page: {0}")]
+    Report(#[from] crate::report::ReportError),
 }
 
 #[derive(Debug, Clone)]
@@ -552,6 +554,11 @@ pub fn run(
     }
     record.finished = Some(export::lock::format_utc(export::lock::unix_now()));
     book.write(&record, None)?;
+    // Under the lock still, so no other run rewrites the manifest while the page reads it;
+    // a shard's part gets none (its merge does).
+    if opts.part.is_none() {
+        crate::report::build(&opts.out, &opts.today)?;
+    }
     drop(staging);
     on_event(Event::Finished {
         exported: record.rendered,
@@ -797,7 +804,17 @@ impl Publish<'_, '_> {
                         .map(|v| v.reason.clone())
                         .or_else(|| d.note.clone());
                     if d.hold {
-                        // Held back: the staged file goes with the staging directory.
+                        // Held back: the staged file goes with the staging directory; the
+                        // review page keeps a thumbnail of it beside what it matched.
+                        if self.part_dir.is_none() {
+                            crate::report::thumbnail_of_staged(
+                                self.out,
+                                &staged,
+                                job.kind,
+                                row.duration,
+                                &row.sha256,
+                            )?;
+                        }
                         self.replace_aside(job, "was held back", record, on_event)?;
                         row.status = Status::Rejected;
                         record.rejected += 1;
@@ -907,6 +924,7 @@ fn base_row(
             .get(&job.preset)
             .and_then(|p| ai_label(t, job, p, packs))
             .map(|l| l.text.clone()),
+        review: None,
         // Which files made this output, for audits (hashed once per run, in `hashes`).
         inputs: crate::plan::job_inputs(t, job, presets.get(&job.preset), hashes),
     }

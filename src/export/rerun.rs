@@ -59,6 +59,10 @@ impl RunRecord {
 #[derive(Deserialize)]
 struct ManifestIn {
     #[serde(default)]
+    template: String,
+    #[serde(default)]
+    template_version: u32,
+    #[serde(default)]
     run: Option<RunRecord>,
     outputs: Vec<ManifestRow>,
 }
@@ -66,6 +70,9 @@ struct ManifestIn {
 /// The manifest an earlier run left in `OUT`.
 #[derive(Debug, Default)]
 pub struct Previous {
+    /// The template's name and version as the manifest names them.
+    pub template: String,
+    pub template_version: u32,
     pub run: Option<RunRecord>,
     pub rows: Vec<ManifestRow>,
 }
@@ -85,6 +92,8 @@ impl Previous {
             message: e.to_string(),
         })?;
         Ok(Previous {
+            template: m.template,
+            template_version: m.template_version,
             run: m.run,
             rows: m.outputs,
         })

@@ -110,9 +110,9 @@ fn aigc_label_goes_on_outputs_that_show_the_generated_background_only() {
     assert!(lines
         .next()
         .unwrap()
-        .ends_with(",lint,licence_expires,ai_generated,ai_label"));
-    // US: no pack asks for a visible label.
-    assert_eq!(lines.filter(|l| l.ends_with(",true,")).count(), 2, "{csv}");
+        .ends_with(",lint,licence_expires,ai_generated,ai_label,review,review_by,review_at,review_note"));
+    // US: no pack asks for a visible label; nobody has reviewed the batch yet.
+    assert_eq!(lines.filter(|l| l.ends_with(",true,,,,,")).count(), 2, "{csv}");
 }
 
 #[test]

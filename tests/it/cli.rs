@@ -153,13 +153,23 @@ fn render_makes_every_output_named_stamped_verified_and_listed() {
         .unwrap()
         .starts_with("file,status,variant,variant_id"));
 
-    // Nothing but the packs and manifests is left behind.
+    // Nothing but the packs, manifests and the review page is left behind.
     let mut names: Vec<String> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into())
         .collect();
     names.sort();
-    assert_eq!(names, ["SA", "US", "manifest.csv", "manifest.json"]);
+    assert_eq!(
+        names,
+        [
+            "SA",
+            "US",
+            "manifest.csv",
+            "manifest.json",
+            "report.html",
+            "report_files"
+        ]
+    );
 }
 
 #[test]

@@ -34,19 +34,20 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# At most 20 characters: Xiaohongshu's title limit.
 CAPTIONS = [
-    "Wake up to better coffee.",
-    "Single origin. Roasted this week.",
+    "Wake up better",
+    "Roasted this week",
     "20% off today only",
-    "Free shipping over $30",
+    "Free shipping",
     "New season, new cup",
-    "Bestseller: 4.9 stars",
+    "Bestseller: 4.9 ★",
 ]
 BACKGROUNDS = [
-    'image = "{root}/samples/bg/space.jpg"\nfit = "cover"',
-    'image = "{root}/samples/bg/brick.jpg"\nfit = "cover"',
-    'image = "{root}/samples/bg/rocket.jpg"\nfit = "cover"',
-    'gradient = {{ from = "#3b2416", to = "#d9a46c", angle = 20 }}',
+    'image = "space.jpg"\nfit = "cover"',
+    'image = "brick.jpg"\nfit = "cover"',
+    'image = "rocket.jpg"\nfit = "cover"',
+    'gradient = { from = "#3b2416", to = "#d9a46c", angle = 20 }',
 ]
 
 
@@ -112,12 +113,12 @@ def write_template(dest: Path, products: list[Path], policy: str, presets: list[
         "",
     ]
     for i, bg in enumerate(BACKGROUNDS):
-        parts += ["[[background]]", f'id = "bg-{i}"', bg.format(root=ROOT), ""]
+        parts += ["[[background]]", f'id = "bg-{i}"', bg, ""]
     for i, p in enumerate(products):
         parts += [
             "[[product]]",
             f'id = "product-{i:02}"',
-            f'source = "{p}"',
+            f'source = "{p.name}"',
             'anchor = "center"',
             "scale = 0.7",
             'shadow = { color = "#00000080", offset = [0.01, 0.015], blur = 0.015 }',
@@ -186,6 +187,9 @@ def main() -> None:
     try:
         factory = factory_binary(tmp)
         products = make_products(max(a.products, a.small_products), tmp)
+        # Assets beside the template: a template may only read files under its directory.
+        for bg in ("space.jpg", "brick.jpg", "rocket.jpg"):
+            shutil.copy2(ROOT / "samples/bg" / bg, tmp / bg)
         results: dict = {"products": a.products, "presets": presets}
         policies = ["warn"] if a.only_on else ["warn", "off"]
         for policy in policies:

@@ -112,10 +112,11 @@ pub fn extract(img: &RgbaImage) -> Features {
     extract_gray(&gray_of(img))
 }
 
-/// `DynamicImage::to_luma8`'s conversion, without copying the frame first.
+/// The grey image keypoints are found in. `to_luma8` (the colour-space-aware cast, Rec. 709
+/// weights) is the conversion the stored features were made with; `ConvertBuffer` weighs
+/// differently and moved inlier counts by a few, so it is kept, and done once per still.
 fn gray_of(img: &RgbaImage) -> GrayImage {
-    use image::buffer::ConvertBuffer;
-    img.convert()
+    image::DynamicImage::ImageRgba8(img.clone()).to_luma8()
 }
 
 /// `(extract(img), extract_mirrored(img))` with one grey conversion: converting each pixel
@@ -245,9 +246,10 @@ fn describe_level(img: &GrayImage, target: usize, scale: f32, out: &mut Features
 /// The nearest and second-nearest descriptor distances in `olds` and the nearest's index
 /// (the first on ties). This brute-force scan is most of the gate's keypoint matching: the
 /// crate is built for baseline x86-64, where `count_ones` is a bit-twiddling sequence, so
-/// the same loop is compiled again with the POPCNT instruction and picked at run time
-/// (measured on the catalog benchmark: 3.1× faster matching; same integers, same result —
-/// `tests::nearest_two_dispatch_equals_portable`).
+/// the same loop is compiled again with the POPCNT instruction and picked at run time (same
+/// integers, same result — `tests::nearest_two_dispatch_equals_portable`). Measured with the
+/// gate's lazy matching (`rules.rs`) on `benches/catalog.py`: keypoint matching fell from
+/// 15.2 % to 3.4 % of the batch's CPU (BENCHMARKS.md, *Main images at catalog scale*).
 fn nearest_two(q: &[u64; 4], olds: &[[u64; 4]]) -> (u32, u32, usize) {
     #[cfg(target_arch = "x86_64")]
     {

@@ -340,8 +340,9 @@ fn box_1d(input: &[f32], start: usize, out: &mut [f32], len: usize, stride: usiz
 /// `box_1d` down every column at once, row by row. Each column sees exactly `box_1d`'s
 /// additions, subtractions and divisions in the same order, so the result is bit-identical
 /// (`tests::box_columns_equals_box_1d`); but it reads memory in order instead of one pixel
-/// per row, and the inner loops vectorise. Measured on the catalog benchmark's 800×800 and
-/// 1080×1440 stills: the column passes went from most of a PDQ hash to a fraction of it.
+/// per row, and the inner loops vectorise. Measured with the shared luma plane (`Luma`) on
+/// `benches/catalog.py` (800×800 to 1080×1440 stills): PDQ fell from 24.1 % to 10.0 % of the
+/// batch's CPU (BENCHMARKS.md, *Main images at catalog scale*).
 fn box_columns(input: &[f32], out: &mut [f32], w: usize, h: usize, win: usize, sums: &mut [f32]) {
     let half = (win + 2) / 2;
     let p1 = half - 1;

@@ -352,7 +352,14 @@ mod tests {
     fn builtin_packs_parse() {
         let set = RulePacks::builtin();
         let ids: Vec<&str> = set.packs.iter().map(|p| p.id.as_str()).collect();
-        assert_eq!(ids, ["cn-ad-law", "en-claims"]);
+        assert_eq!(ids, ["cn-ad-law", "en-claims", "cn-aigc-label"]);
+        let cn = ["tiktok".to_string(), "TikTok".to_string()];
+        let (pack, label) = set.ai_label_for("cn", &cn).expect("CN asks for a label");
+        assert_eq!(
+            (pack.id.as_str(), label.text.as_str()),
+            ("cn-aigc-label", "AI生成")
+        );
+        assert!(set.ai_label_for("US", &cn).is_none());
     }
 
     #[test]

@@ -107,12 +107,15 @@ fn aigc_label_goes_on_outputs_that_show_the_generated_background_only() {
 
     let csv = std::fs::read_to_string(out.join("manifest.csv")).unwrap();
     let mut lines = csv.lines();
-    assert!(lines
-        .next()
-        .unwrap()
-        .ends_with(",lint,licence_expires,ai_generated,ai_label,review,review_by,review_at,review_note"));
+    assert!(lines.next().unwrap().ends_with(
+        ",lint,licence_expires,ai_generated,ai_label,review,review_by,review_at,review_note"
+    ));
     // US: no pack asks for a visible label; nobody has reviewed the batch yet.
-    assert_eq!(lines.filter(|l| l.ends_with(",true,,,,,")).count(), 2, "{csv}");
+    assert_eq!(
+        lines.filter(|l| l.ends_with(",true,,,,,")).count(),
+        2,
+        "{csv}"
+    );
 }
 
 #[test]

@@ -881,6 +881,7 @@ fn base_row(
     hashes: &AssetHashes,
     packs: &crate::lint::RulePacks,
 ) -> ManifestRow {
+    let preset = presets.get(&job.preset);
     ManifestRow {
         file: job.file.clone(),
         status: Status::Skipped,
@@ -916,16 +917,13 @@ fn base_row(
         error_kind: None,
         same_output_as: None,
         lint: Vec::new(),
-        licence_expires: crate::plan::licence::earliest_expiry(t, job, presets.get(&job.preset)),
-        ai_generated: presets
-            .get(&job.preset)
-            .is_some_and(|p| crate::plan::ai_generated(t, job, p)),
-        ai_label: presets
-            .get(&job.preset)
+        licence_expires: crate::plan::licence::earliest_expiry(t, job, preset),
+        ai_generated: preset.is_some_and(|p| crate::plan::ai_generated(t, job, p)),
+        ai_label: preset
             .and_then(|p| ai_label(t, job, p, packs))
             .map(|l| l.text.clone()),
         review: None,
         // Which files made this output, for audits (hashed once per run, in `hashes`).
-        inputs: crate::plan::job_inputs(t, job, presets.get(&job.preset), hashes),
+        inputs: crate::plan::job_inputs(t, job, preset, hashes),
     }
 }

@@ -302,11 +302,11 @@ pub fn parse_pack(text: &str, file: &Path) -> Result<Pack, Diagnostics> {
     }
     if let Some(l) = &raw.ai_label {
         if l.text.trim().is_empty() {
-            dx.error(span_of(text, "ai_label"), "[ai_label] text is empty", None);
+            dx.error(label_span(text, "text"), "[ai_label] text is empty", None);
         }
         if !(0.02..=0.25).contains(&l.height) {
             dx.error(
-                0..0,
+                label_span(text, "height"),
                 format!(
                     "[ai_label] height {} is outside 0.02..=0.25 (a share of the shorter side)",
                     l.height
@@ -316,7 +316,7 @@ pub fn parse_pack(text: &str, file: &Path) -> Result<Pack, Diagnostics> {
         }
         if raw.scope.regions.is_empty() {
             dx.error(
-                0..0,
+                label_span(text, ""),
                 "a pack with [ai_label] needs [scope] regions: the label is drawn on outputs for those regions",
                 None,
             );
@@ -335,6 +335,36 @@ pub fn parse_pack(text: &str, file: &Path) -> Result<Pack, Diagnostics> {
         rules,
         ai_label: raw.ai_label,
     })
+}
+
+/// Where `key` is written in the pack's `[ai_label]` table (the table's header for `""`, or
+/// when the key is not written there), for a diagnostic.
+fn label_span(text: &str, key: &str) -> std::ops::Range<usize> {
+    let Some(head) = text.find("[ai_label]") else {
+        return 0..0;
+    };
+    let header = head..head + "[ai_label]".len();
+    if key.is_empty() {
+        return header;
+    }
+    text[head..]
+        .lines()
+        .scan(head, |at, line| {
+            let start = *at;
+            *at += line.len() + 1;
+            Some((start, line))
+        })
+        .skip(1)
+        .take_while(|(_, line)| !line.trim_start().starts_with('['))
+        .find(|(_, line)| {
+            line.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map_or(header, |(start, line)| {
+            let at = start + line.len() - line.trim_start().len();
+            at..at + key.len()
+        })
 }
 
 /// Where a value is written in the pack (its first quoted occurrence), for a diagnostic.
@@ -360,6 +390,22 @@ mod tests {
             ("cn-aigc-label", "AI生成")
         );
         assert!(set.ai_label_for("US", &cn).is_none());
+    }
+
+    #[test]
+    fn a_bad_ai_label_is_an_error_at_its_line() {
+        let text =
+            "[pack]\nid = \"x\"\nversion = \"1\"\n\n[ai_label]\ntext = \" \"\nheight = 0.5\n";
+        let dx = parse_pack(text, Path::new("x.toml")).expect_err("refused");
+        let got: Vec<(usize, &str)> = dx.iter().map(|d| (d.line, d.message.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (6, "[ai_label] text is empty"),
+                (7, "[ai_label] height 0.5 is outside 0.02..=0.25 (a share of the shorter side)"),
+                (5, "a pack with [ai_label] needs [scope] regions: the label is drawn on outputs for those regions"),
+            ]
+        );
     }
 
     #[test]

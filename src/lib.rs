@@ -14,6 +14,7 @@ pub mod media;
 pub mod plan;
 pub mod preset;
 pub mod render;
+pub mod results;
 pub mod template;
 pub mod text;
 

@@ -8,6 +8,7 @@
 pub mod dedup_cmd;
 pub mod lint_cmd;
 pub mod progress;
+pub mod results_cmd;
 pub mod text_cmd;
 
 use std::path::{Path, PathBuf};
@@ -60,6 +61,8 @@ pub enum Command {
     Dedup(dedup_cmd::DedupArgs),
     /// Manage the library of past outputs.
     Library(dedup_cmd::LibraryArgs),
+    /// Read platform results back and see which module options win.
+    Results(results_cmd::ResultsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -207,6 +210,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Text(a) => text_cmd::run(a),
         Command::Dedup(a) => dedup_cmd::run_dedup(a),
         Command::Library(a) => dedup_cmd::run_library(a),
+        Command::Results(a) => results_cmd::run(a),
     }
 }
 

@@ -42,6 +42,7 @@ fn composition(bg_sha: &str, product_sha: Option<&str>) -> Composition {
         structure: "bg+product+caption/1-shot".into(),
         product_box: Some([0.1, 0.2, 0.3, 0.4]),
         text_boxes: vec![[0.0, 0.8, 1.0, 0.2]],
+        modules: Default::default(),
     }
 }
 

@@ -8,7 +8,7 @@
 //!   (SQLite's WAL does not work over a network file system).
 //!
 //! Schema versions (table `schema_version`, in both): 1 = files, compositions, frames,
-//! features. A migration adds a `migrate_N_to_N+1` step in each backend's `migrate` and bumps
+//! features; 2 = results (platform metrics read back by `factory results import`). A migration adds a `migrate_N_to_N+1` step in each backend's `migrate` and bumps
 //! `SCHEMA_VERSION`; a library written by a newer build is refused rather than guessed at.
 //!
 //! The near-duplicate search never runs in the database: [`Library::index`] loads the hash
@@ -32,7 +32,7 @@ use super::DedupError;
 
 pub use postgres::redact_url;
 
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// One stored output.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -51,6 +51,30 @@ pub struct LibraryEntry {
     pub retired: bool,
     pub frames: usize,
     pub composition: Option<Composition>,
+}
+
+/// One row of a platform's results report, as stored: the key is (platform, ad id,
+/// reporting range), so importing the same export again replaces rather than adds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ResultRow {
+    pub platform: String,
+    pub ad_id: String,
+    /// `YYYY-MM-DD` when the export gives dates; empty for a lifetime total without dates.
+    pub date_start: String,
+    pub date_end: String,
+    pub ad_name: String,
+    /// The variant the row was joined to; `None` for a row that matched nothing (kept, and
+    /// listed by import and report, so nothing is silently dropped).
+    pub variant_id: Option<String>,
+    pub impressions: i64,
+    pub clicks: i64,
+    pub conversions: f64,
+    pub spend: f64,
+    pub revenue: f64,
+    pub currency: String,
+    /// The export file it came from.
+    pub source: String,
+    pub imported_at: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -530,6 +554,17 @@ impl Library {
     /// and created at or after `created_since` (unix seconds).
     pub fn index(&self, created_since: i64) -> Result<HashIndex, DedupError> {
         on_backend!(self, b => b.index(created_since))
+    }
+
+    /// Stores platform result rows in one transaction, replacing rows with the same key
+    /// (platform, ad id, reporting range). Returns how many keys were new.
+    pub fn put_results(&self, rows: &[ResultRow]) -> Result<usize, DedupError> {
+        on_backend!(self, b => b.put_results(rows))
+    }
+
+    /// Every stored result row.
+    pub fn results(&self) -> Result<Vec<ResultRow>, DedupError> {
+        on_backend!(self, b => b.results())
     }
 
     /// Entries (live, recent) that share the background or product asset with `c`: the

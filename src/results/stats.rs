@@ -346,7 +346,7 @@ mod tests {
     #[test]
     fn logistic_recovers_an_effect_with_plenty_of_data() {
         // Two options of one pool, log-odds -4 and -3.5: the difference is 0.5.
-        let p = |eta: f64| 1.0 / (1.0 + (-eta as f64).exp());
+        let p = |eta: f64| 1.0 / (1.0 + (-eta).exp());
         let n = 1_000_000.0;
         let obs = vec![
             Obs {

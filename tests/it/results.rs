@@ -139,7 +139,7 @@ fn reimport_replaces_and_a_total_beside_days_is_not_counted_twice() {
     assert_totals(&lib, &c, "imported twice");
     // The same campaign's Meta export: another platform, its own rows.
     let meta = c.write_meta(&dir.path().join("meta.csv"), "en");
-    results::import(&lib, &[meta.clone()]).unwrap();
+    results::import(&lib, std::slice::from_ref(&meta)).unwrap();
     results::import(&lib, &[meta]).unwrap();
     let r = results::report(&lib, &ReportOptions::default()).unwrap();
     for v in &c.variants {

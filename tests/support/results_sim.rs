@@ -72,7 +72,7 @@ pub fn simulate(spec: SimSpec, seed: u64) -> Campaign {
     let base_cvr = logit(0.02 + rng.uniform() * 0.05);
     let mut pools = BTreeMap::new();
     for (i, &k) in spec.pools.iter().enumerate() {
-        let opts = (0..k)
+        let opts: Vec<(String, f64, f64)> = (0..k)
             .map(|o| {
                 (
                     format!("{}-{}", POOL_NAMES[i], (b'a' + o as u8) as char),
@@ -435,7 +435,7 @@ pub fn group(x: i64, sep: &str) -> String {
     let s = x.abs().to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push_str(sep);
         }
         out.push(c);

@@ -404,11 +404,12 @@ fn parse_grid(path: &Path, grid: Grid) -> Result<Export, ResultsError> {
             ),
         });
     }
-    // Google's preamble: the report title, then the date range.
+    // Google's preamble: the report title, then the date range. The range itself has
+    // commas ("November 1, 2026 - November 30, 2026"), which the CSV reader split into
+    // cells: the line is put back together before it is read.
     let range = grid[..hi]
         .iter()
-        .filter_map(|(_, c)| c.first())
-        .find_map(|c| date_range(c));
+        .find_map(|(_, c)| date_range(&c.join(",")));
 
     let mut rows = Vec::new();
     let mut totals_skipped = 0;

@@ -361,6 +361,7 @@ fn main() {
         structure: "bg+product".into(),
         product_box: Some([0.3, 0.275, 0.4, 0.4]),
         text_boxes: vec![],
+        modules: Default::default(),
     };
     let clib_path = work.join("eval-composed-lib.sqlite");
     let _ = std::fs::remove_file(&clib_path);

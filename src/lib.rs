@@ -15,6 +15,7 @@ pub mod plan;
 pub mod preset;
 pub mod render;
 pub mod report;
+pub mod results;
 pub mod review;
 pub mod template;
 pub mod text;

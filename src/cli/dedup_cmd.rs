@@ -11,7 +11,7 @@ use clap::{Subcommand, ValueEnum};
 
 use creative_factory::dedup::{self, Candidate, Fingerprint, GateConfig, Library, VerdictKind};
 
-const DEFAULT_LIBRARY: &str = ".factory/library.sqlite";
+pub(crate) const DEFAULT_LIBRARY: &str = ".factory/library.sqlite";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FailOn {

@@ -8,6 +8,7 @@
 pub mod dedup_cmd;
 pub mod lint_cmd;
 pub mod progress;
+pub mod results_cmd;
 pub mod review_cmd;
 pub mod text_cmd;
 
@@ -67,6 +68,8 @@ pub enum Command {
     Review(review_cmd::ReviewArgs),
     /// Copy the approved outputs and their manifest into a new upload folder.
     Export(review_cmd::ExportArgs),
+    /// Read platform results back and see which module options win.
+    Results(results_cmd::ResultsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -217,6 +220,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(a) => review_cmd::report_cmd(a),
         Command::Review(a) => review_cmd::review_cmd(a),
         Command::Export(a) => review_cmd::export_cmd(a),
+        Command::Results(a) => results_cmd::run(a),
     }
 }
 

@@ -41,6 +41,10 @@ pub struct Composition {
     /// Normalised boxes where text or logos were drawn.
     #[serde(default)]
     pub text_boxes: Vec<[f32; 4]>,
+    /// Pool → option id (`plan::Choices::ids`, the manifest's `modules`): what results are
+    /// attributed to. Not compared by the rules (the dimensions above are what they judge).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub modules: std::collections::BTreeMap<String, String>,
 }
 
 impl Composition {

@@ -175,6 +175,7 @@ pub fn composition_of(
         structure,
         product_box: None,
         text_boxes: Vec::new(),
+        modules: choices.ids(t),
     }
 }
 

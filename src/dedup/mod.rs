@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 pub use composition::{AssetLicence, AssetRef, Candidate, Composition};
 pub use fingerprint::{Fingerprint, MediaKind};
-pub use library::{Expiring, Library, LibraryEntry};
+pub use library::{Expiring, Library, LibraryEntry, ResultRow};
 pub use rules::{
     composition_reason, composition_rule, plan_warnings, score, Dimension, GateConfig, Match,
     PlanWarning, Rule, Verdict, VerdictKind,

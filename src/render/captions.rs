@@ -300,7 +300,7 @@ impl Reveal {
         for y in 0..h as usize {
             let col = &self.cols[self.row_line[y]];
             let row = &src.as_raw()[y * stride..(y + 1) * stride];
-            let dst = &mut out.as_mut()[y * stride..(y + 1) * stride];
+            let dst = &mut (*out)[y * stride..(y + 1) * stride];
             for (x, k) in col.iter().enumerate() {
                 if due(*k) {
                     dst[x * 4..x * 4 + 4].copy_from_slice(&row[x * 4..x * 4 + 4]);

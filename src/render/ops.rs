@@ -262,7 +262,7 @@ pub fn blend(canvas: &mut RgbaImage, over: &RgbaImage, x: i64, y: i64, opacity: 
     // where handing rows to rayon cost more in thread hand-offs than it saved.
     for cy in y0..y1 {
         let oy = (cy - y) as usize;
-        let row = &mut canvas.as_mut()[cy as usize * stride..][cols.clone()];
+        let row = &mut (**canvas)[cy as usize * stride..][cols.clone()];
         let orow = &over_raw[oy * ostride + ox..][..row.len()];
         super::blend_row::blend_row(row, orow, op);
     }

@@ -36,6 +36,7 @@ fn comp(bg: AssetRef, product: AssetRef, copy: &str, audio: &str) -> Composition
         structure: "bg+product+caption".into(),
         product_box: Some(PRODUCT_BOX),
         text_boxes: vec![TEXT_BOX],
+        modules: Default::default(),
     }
 }
 

@@ -358,5 +358,5 @@ fn a_library_from_the_previous_version_is_upgraded_in_place() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, [1, 2]);
+    assert_eq!(versions, [1, 3]);
 }

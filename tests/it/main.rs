@@ -33,6 +33,7 @@ mod look;
 mod motion;
 mod plan_scale;
 mod rerun;
+mod results;
 mod review;
 mod same_output;
 mod shards;

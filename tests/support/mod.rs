@@ -8,6 +8,7 @@ pub mod lint;
 pub mod pg;
 pub mod presets;
 pub mod project;
+pub mod results_sim;
 pub mod synth;
 
 use std::path::{Path, PathBuf};

@@ -9,7 +9,8 @@
 //!
 //! Schema versions (table `schema_version`, in both): 1 = files, compositions, frames,
 //! features; 2 = licences (what each output's assets are licensed until, for
-//! `factory library expiring`). Each backend lists its steps in `MIGRATIONS` (step N takes a
+//! `factory library expiring`); 3 = results (platform metrics read back by
+//! `factory results import`). Each backend lists its steps in `MIGRATIONS` (step N takes a
 //! library from version N to N+1) and `migrate` runs the missing ones in one transaction when
 //! a library is opened; `SCHEMA_VERSION` is their count. A library written by a newer build
 //! is refused rather than guessed at.
@@ -35,7 +36,7 @@ use super::DedupError;
 
 pub use postgres::redact_url;
 
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// One stored output.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -66,6 +67,30 @@ pub struct Expiring {
     /// Retired outputs are no longer running; listed so nothing is missed, but marked.
     pub retired: bool,
     pub licence: AssetLicence,
+}
+
+/// One row of a platform's results report, as stored: the key is (platform, ad id,
+/// reporting range), so importing the same export again replaces rather than adds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ResultRow {
+    pub platform: String,
+    pub ad_id: String,
+    /// `YYYY-MM-DD` when the export gives dates; empty for a lifetime total without dates.
+    pub date_start: String,
+    pub date_end: String,
+    pub ad_name: String,
+    /// The variant the row was joined to; `None` for a row that matched nothing (kept, and
+    /// listed by import and report, so nothing is silently dropped).
+    pub variant_id: Option<String>,
+    pub impressions: i64,
+    pub clicks: i64,
+    pub conversions: f64,
+    pub spend: f64,
+    pub revenue: f64,
+    pub currency: String,
+    /// The export file it came from.
+    pub source: String,
+    pub imported_at: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -567,6 +592,17 @@ impl Library {
     /// and created at or after `created_since` (unix seconds).
     pub fn index(&self, created_since: i64) -> Result<HashIndex, DedupError> {
         on_backend!(self, b => b.index(created_since))
+    }
+
+    /// Stores platform result rows in one transaction, replacing rows with the same key
+    /// (platform, ad id, reporting range). Returns how many keys were new.
+    pub fn put_results(&self, rows: &[ResultRow]) -> Result<usize, DedupError> {
+        on_backend!(self, b => b.put_results(rows))
+    }
+
+    /// Every stored result row.
+    pub fn results(&self) -> Result<Vec<ResultRow>, DedupError> {
+        on_backend!(self, b => b.results())
     }
 
     /// Entries (live, recent) that share the background or product asset with `c`: the

@@ -23,8 +23,8 @@ use postgres::{Client, Config, NoTls};
 
 use super::pg_tls;
 use super::{
-    row_hashes, AddRow, AssetLicence, Expiring, HashIndex, LibraryEntry, StoredFrame, BUSY_WAIT,
-    SCHEMA_VERSION,
+    row_hashes, AddRow, AssetLicence, Expiring, HashIndex, LibraryEntry, ResultRow, StoredFrame,
+    BUSY_WAIT, SCHEMA_VERSION,
 };
 use crate::dedup::composition::Composition;
 use crate::dedup::geometry::{self, Features};
@@ -99,8 +99,30 @@ CREATE TABLE licences (
 CREATE INDEX licences_expires ON licences(expires);
 ";
 
+/// Version 3: platform results (see the SQLite backend).
+const SCHEMA_V3: &str = "
+CREATE TABLE results (
+    platform     TEXT NOT NULL,
+    ad_id        TEXT NOT NULL,
+    date_start   TEXT NOT NULL,
+    date_end     TEXT NOT NULL,
+    ad_name      TEXT NOT NULL,
+    variant_id   TEXT,
+    impressions  BIGINT NOT NULL,
+    clicks       BIGINT NOT NULL,
+    conversions  DOUBLE PRECISION NOT NULL,
+    spend        DOUBLE PRECISION NOT NULL,
+    revenue      DOUBLE PRECISION NOT NULL,
+    currency     TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    imported_at  BIGINT NOT NULL,
+    PRIMARY KEY (platform, ad_id, date_start, date_end)
+);
+CREATE INDEX results_variant ON results(variant_id);
+";
+
 /// Step N takes a library from version N to N+1.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 
 /// `url` with its password replaced by `***` (in the user part and in a `password=`
 /// parameter), for every message, log line and manifest that names the library.
@@ -298,6 +320,83 @@ impl Postgres {
             .map_err(self.err())?;
         }
         tx.commit().map_err(self.err())
+    }
+
+    /// Stores result rows in one transaction; a row whose key is already there replaces it.
+    /// Returns how many keys were new.
+    pub(super) fn put_results(&self, rows: &[ResultRow]) -> Result<usize, DedupError> {
+        let mut client = self.client();
+        let mut tx = client.transaction().map_err(self.err())?;
+        let mut new = 0;
+        for r in rows {
+            // `xmax = 0` only for a row this statement inserted (not one it updated).
+            let inserted: bool = tx
+                .query_one(
+                    "INSERT INTO results (platform, ad_id, date_start, date_end, ad_name, variant_id, impressions,
+                     clicks, conversions, spend, revenue, currency, source, imported_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                     ON CONFLICT (platform, ad_id, date_start, date_end) DO UPDATE SET
+                     ad_name = EXCLUDED.ad_name, variant_id = EXCLUDED.variant_id,
+                     impressions = EXCLUDED.impressions, clicks = EXCLUDED.clicks,
+                     conversions = EXCLUDED.conversions, spend = EXCLUDED.spend,
+                     revenue = EXCLUDED.revenue, currency = EXCLUDED.currency,
+                     source = EXCLUDED.source, imported_at = EXCLUDED.imported_at
+                     RETURNING (xmax = 0)",
+                    &[
+                        &r.platform,
+                        &r.ad_id,
+                        &r.date_start,
+                        &r.date_end,
+                        &r.ad_name,
+                        &r.variant_id,
+                        &r.impressions,
+                        &r.clicks,
+                        &r.conversions,
+                        &r.spend,
+                        &r.revenue,
+                        &r.currency,
+                        &r.source,
+                        &r.imported_at,
+                    ],
+                )
+                .map_err(self.err())?
+                .get(0);
+            new += usize::from(inserted);
+        }
+        tx.commit().map_err(self.err())?;
+        Ok(new)
+    }
+
+    /// Every stored result row, in key order.
+    pub(super) fn results(&self) -> Result<Vec<ResultRow>, DedupError> {
+        let rows = self
+            .client()
+            .query(
+                "SELECT platform, ad_id, date_start, date_end, ad_name, variant_id, impressions, clicks, conversions,
+                 spend, revenue, currency, source, imported_at FROM results
+                 ORDER BY platform, ad_id, date_start, date_end",
+                &[],
+            )
+            .map_err(self.err())?;
+        Ok(rows
+            .iter()
+            .map(|r| ResultRow {
+                platform: r.get(0),
+                ad_id: r.get(1),
+                date_start: r.get(2),
+                date_end: r.get(3),
+                ad_name: r.get(4),
+                variant_id: r.get(5),
+                impressions: r.get(6),
+                clicks: r.get(7),
+                conversions: r.get(8),
+                spend: r.get(9),
+                revenue: r.get(10),
+                currency: r.get(11),
+                source: r.get(12),
+                imported_at: r.get(13),
+            })
+            .collect())
     }
 
     pub(super) fn add(&self, a: &AddRow<'_>) -> Result<i64, DedupError> {

@@ -10,8 +10,8 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::{
-    row_hashes, AddRow, AssetLicence, Expiring, HashIndex, LibraryEntry, StoredFrame, BUSY_WAIT,
-    SCHEMA_VERSION,
+    row_hashes, AddRow, AssetLicence, Expiring, HashIndex, LibraryEntry, ResultRow, StoredFrame,
+    BUSY_WAIT, SCHEMA_VERSION,
 };
 use crate::dedup::composition::Composition;
 use crate::dedup::geometry::{self, Features};
@@ -85,8 +85,31 @@ CREATE TABLE licences (
 CREATE INDEX licences_expires ON licences(expires);
 ";
 
+/// Version 3: platform results read back by `factory results import`, one row per platform,
+/// ad and reporting range (a re-import replaces its rows instead of adding to them).
+const SCHEMA_V3: &str = "
+CREATE TABLE results (
+    platform     TEXT NOT NULL,
+    ad_id        TEXT NOT NULL,
+    date_start   TEXT NOT NULL,
+    date_end     TEXT NOT NULL,
+    ad_name      TEXT NOT NULL,
+    variant_id   TEXT,
+    impressions  INTEGER NOT NULL,
+    clicks       INTEGER NOT NULL,
+    conversions  REAL NOT NULL,
+    spend        REAL NOT NULL,
+    revenue      REAL NOT NULL,
+    currency     TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    imported_at  INTEGER NOT NULL,
+    PRIMARY KEY (platform, ad_id, date_start, date_end)
+);
+CREATE INDEX results_variant ON results(variant_id);
+";
+
 /// Step N takes a library from version N to N+1.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 
 /// An existing path must be a library already: a regular, non-empty SQLite file.
 fn check_file(path: &Path, meta: &std::fs::Metadata) -> Result<(), DedupError> {
@@ -311,6 +334,86 @@ impl Sqlite {
             .map_err(self.err())?;
         }
         tx.commit().map_err(self.err())
+    }
+
+    /// Stores result rows in one transaction; a row whose key is already there replaces it.
+    /// Returns how many keys were new.
+    pub(super) fn put_results(&self, rows: &[ResultRow]) -> Result<usize, DedupError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(self.err())?;
+        let mut new = 0;
+        {
+            let mut exists = tx
+                .prepare("SELECT 1 FROM results WHERE platform = ?1 AND ad_id = ?2 AND date_start = ?3 AND date_end = ?4")
+                .map_err(self.err())?;
+            let mut put = tx
+                .prepare(
+                    "INSERT OR REPLACE INTO results (platform, ad_id, date_start, date_end, ad_name, variant_id, impressions,
+                     clicks, conversions, spend, revenue, currency, source, imported_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                )
+                .map_err(self.err())?;
+            for r in rows {
+                let key = params![r.platform, r.ad_id, r.date_start, r.date_end];
+                if !exists.exists(key).map_err(self.err())? {
+                    new += 1;
+                }
+                put.execute(params![
+                    r.platform,
+                    r.ad_id,
+                    r.date_start,
+                    r.date_end,
+                    r.ad_name,
+                    r.variant_id,
+                    r.impressions,
+                    r.clicks,
+                    r.conversions,
+                    r.spend,
+                    r.revenue,
+                    r.currency,
+                    r.source,
+                    r.imported_at
+                ])
+                .map_err(self.err())?;
+            }
+        }
+        tx.commit().map_err(self.err())?;
+        Ok(new)
+    }
+
+    /// Every stored result row, in key order.
+    pub(super) fn results(&self) -> Result<Vec<ResultRow>, DedupError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare(
+                "SELECT platform, ad_id, date_start, date_end, ad_name, variant_id, impressions, clicks, conversions,
+                 spend, revenue, currency, source, imported_at FROM results
+                 ORDER BY platform, ad_id, date_start, date_end",
+            )
+            .map_err(self.err())?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(ResultRow {
+                    platform: r.get(0)?,
+                    ad_id: r.get(1)?,
+                    date_start: r.get(2)?,
+                    date_end: r.get(3)?,
+                    ad_name: r.get(4)?,
+                    variant_id: r.get(5)?,
+                    impressions: r.get(6)?,
+                    clicks: r.get(7)?,
+                    conversions: r.get(8)?,
+                    spend: r.get(9)?,
+                    revenue: r.get(10)?,
+                    currency: r.get(11)?,
+                    source: r.get(12)?,
+                    imported_at: r.get(13)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
     }
 
     pub(super) fn add(&self, a: &AddRow<'_>) -> Result<i64, DedupError> {

@@ -1,0 +1,125 @@
+//! How well `factory results report` finds winners (issue #15), over simulated campaigns
+//! written as real Meta exports and imported into a real library. Figures in BENCHMARKS.md.
+//!
+//!     cargo bench --bench results_eval [-- CAMPAIGNS]
+
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use creative_factory::dedup::Library;
+use creative_factory::results::{self, ReportOptions};
+use support::results_sim::{simulate, SimSpec};
+
+struct Tally {
+    pools: usize,
+    best_top: usize,
+    declared: usize,
+    wrong: usize,
+    effects: usize,
+    covered: usize,
+}
+
+fn run(spec: SimSpec, campaigns: u64, seed0: u64) -> Tally {
+    let mut t = Tally {
+        pools: 0,
+        best_top: 0,
+        declared: 0,
+        wrong: 0,
+        effects: 0,
+        covered: 0,
+    };
+    for s in 0..campaigns {
+        let dir = tempfile::tempdir().unwrap();
+        let lib = Library::open(&dir.path().join("lib.sqlite")).unwrap();
+        let c = simulate(spec, seed0 + s);
+        c.record(&lib, dir.path());
+        let f = c.write_meta(&dir.path().join("meta.csv"), "en");
+        results::import(&lib, &[f]).unwrap();
+        let r = results::report(
+            &lib,
+            &ReportOptions {
+                template: None,
+                seed: s,
+            },
+        )
+        .unwrap();
+        let best = c.true_best();
+        for (pool, opt) in &best {
+            t.pools += 1;
+            let top = r
+                .modules
+                .iter()
+                .filter(|m| &m.pool == pool)
+                .max_by(|a, b| a.p_best.total_cmp(&b.p_best))
+                .unwrap();
+            t.best_top += usize::from(&top.option == opt);
+        }
+        for d in &r.decided {
+            t.declared += 1;
+            t.wrong += usize::from(best[&d.pool] != d.option);
+        }
+        for m in &r.modules {
+            let truth = c.true_ctr_effect(&m.pool, &m.option);
+            t.effects += 1;
+            t.covered += usize::from(m.ctr_effect.low <= truth && truth <= m.ctr_effect.high);
+        }
+    }
+    t
+}
+
+fn main() {
+    let campaigns: u64 = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(100);
+    let pct = |a: usize, b: usize| {
+        if b == 0 {
+            0.0
+        } else {
+            100.0 * a as f64 / b as f64
+        }
+    };
+    let scenarios = [
+        (
+            "≥20k impressions per option (10k–100k per variant, skewed)",
+            SimSpec {
+                pools: &[3, 2],
+                impressions: (10_000.0, 100_000.0),
+                effect_sd: 0.3,
+                fixed_impressions: None,
+            },
+        ),
+        (
+            "1k–100k per variant, skewed, 3 pools",
+            SimSpec {
+                pools: &[3, 2, 2],
+                impressions: (1_000.0, 100_000.0),
+                effect_sd: 0.3,
+                fixed_impressions: None,
+            },
+        ),
+        (
+            "500 impressions per variant",
+            SimSpec {
+                pools: &[3, 2, 2],
+                impressions: (0.0, 0.0),
+                effect_sd: 0.3,
+                fixed_impressions: Some(500),
+            },
+        ),
+    ];
+    println!("{campaigns} campaigns per scenario");
+    for (i, (name, spec)) in scenarios.iter().enumerate() {
+        let t = run(*spec, campaigns, 10_000 * (i as u64 + 1));
+        println!(
+            "{name}: true best has the highest p_best in {:.1}% of {} pools; {} pools declared, {:.1}% wrong; 95% CTR-effect intervals cover the truth {:.1}% of {}",
+            pct(t.best_top, t.pools),
+            t.pools,
+            t.declared,
+            pct(t.wrong, t.declared),
+            pct(t.covered, t.effects),
+            t.effects
+        );
+    }
+}

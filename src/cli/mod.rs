@@ -224,7 +224,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn load_presets(dir: Option<&Path>) -> anyhow::Result<PresetSet> {
+pub(crate) fn load_presets(dir: Option<&Path>) -> anyhow::Result<PresetSet> {
     let mut set = PresetSet::builtin().context("built-in presets")?;
     if let Some(d) = dir {
         set.load_dir(d)

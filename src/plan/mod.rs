@@ -23,7 +23,9 @@ use crate::template::{Pool, Region, Template};
 
 pub use inputs::{job_input_paths, job_inputs, InputFile};
 pub use naming::{sanitize_file_name, tracking_url};
-pub use select::{Design, LeftOut, PairCoverage, DEFAULT_MAX_VARIANTS, MAX_DESIGN_SPACE};
+pub use select::{
+    combinations, Design, LeftOut, PairCoverage, DEFAULT_MAX_VARIANTS, MAX_DESIGN_SPACE,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -58,6 +60,12 @@ pub enum PlanError {
     },
     #[error("name pattern `{pattern}`: {message}")]
     Name { pattern: String, message: String },
+    #[error("{template}:{line}: [variants] pick {message}")]
+    Pick {
+        template: String,
+        line: usize,
+        message: String,
+    },
     #[error("distinct and pairwise consider every combination, and the pools make {combinations}, more than {max}; use strategy = \"sample\" with count = N, or exclude combinations")]
     DesignTooLarge { combinations: String, max: String },
 }
@@ -414,6 +422,75 @@ pub fn asset_paths(t: &Template) -> Vec<PathBuf> {
     v
 }
 
+/// Whether two combinations of a template would be held back by the duplicate gate as
+/// composition duplicates, judged on every preset and region the template makes (so a
+/// `--presets`/`--regions` run plans the same variants), and why. Shared by the `distinct`
+/// and `pairwise` designs and by `factory results next`.
+pub struct DesignJudge<'t> {
+    t: &'t Template,
+    presets: Vec<&'t Preset>,
+    hashes: &'t AssetHashes,
+    cfg: crate::dedup::GateConfig,
+    /// Per combination: its composition in every region × preset, and what each preset
+    /// shows of it. Two variants a preset shows alike share one file there (`render_once`):
+    /// that is one upload, not a duplicate pair.
+    made: HashMap<u128, (Vec<crate::dedup::Composition>, Vec<Choices>)>,
+}
+
+impl<'t> DesignJudge<'t> {
+    pub fn new(t: &'t Template, presets: &'t PresetSet, hashes: &'t AssetHashes) -> Self {
+        DesignJudge {
+            t,
+            presets: t
+                .output
+                .presets
+                .iter()
+                .filter_map(|id| presets.get(id))
+                .collect(),
+            hashes,
+            cfg: crate::dedup::GateConfig::default(),
+            made: HashMap::new(),
+        }
+    }
+
+    /// `nk`/`ok` identify the combinations (product indices) for caching.
+    pub fn judge(&mut self, new: &Choices, nk: u128, old: &Choices, ok: u128) -> Option<String> {
+        let (t, hashes) = (self.t, self.hashes);
+        for (c, k) in [(new, nk), (old, ok)] {
+            let presets = &self.presets;
+            self.made.entry(k).or_insert_with(|| {
+                let comps = t
+                    .regions
+                    .iter()
+                    .flat_map(|r| {
+                        presets
+                            .iter()
+                            .map(move |p| crate::dedup::gate::composition_of(t, c, r, p, hashes))
+                    })
+                    .collect();
+                let shows = presets.iter().map(|p| shown(c, p)).collect();
+                (comps, shows)
+            });
+        }
+        let (a, b) = (&self.made[&nk], &self.made[&ok]);
+        let n = self.presets.len();
+        a.0.iter()
+            .zip(&b.0)
+            .enumerate()
+            .filter(|(i, _)| a.1[i % n] != b.1[i % n])
+            .find_map(|(_, (x, y))| {
+                crate::dedup::composition_rule(x, y, &self.cfg).map(|(rule, dims)| {
+                    format!(
+                        "{} {}: {}",
+                        x.region.as_deref().unwrap_or(""),
+                        x.preset,
+                        crate::dedup::composition_reason("the kept variant", rule, &dims)
+                    )
+                })
+            })
+    }
+}
+
 /// Expands the template into its plan.
 pub fn plan(
     t: &Template,
@@ -423,53 +500,9 @@ pub fn plan(
 ) -> Result<Plan, PlanError> {
     // The variants never depend on `--presets`/`--regions`: a subset run must make the same
     // variants as the whole batch, so designs judge duplicates on every preset and region.
-    let design_presets: Vec<&Preset> = t
-        .output
-        .presets
-        .iter()
-        .filter_map(|id| presets.get(id))
-        .collect();
-    let cfg = crate::dedup::GateConfig::default();
-    // Per combination: its composition in every region × preset, and what each preset
-    // shows of it. Two variants a preset shows alike share one file there (`render_once`):
-    // that is one upload, not a duplicate pair.
-    type Seen = (Vec<crate::dedup::Composition>, Vec<Choices>);
-    let mut made: HashMap<u128, Seen> = HashMap::new();
-    let mut judge = |new: &Choices, nk: u128, old: &Choices, ok: u128| -> Option<String> {
-        for (c, k) in [(new, nk), (old, ok)] {
-            made.entry(k).or_insert_with(|| {
-                let comps = t
-                    .regions
-                    .iter()
-                    .flat_map(|r| {
-                        design_presets
-                            .iter()
-                            .map(move |p| crate::dedup::gate::composition_of(t, c, r, p, hashes))
-                    })
-                    .collect();
-                let shows = design_presets.iter().map(|p| shown(c, p)).collect();
-                (comps, shows)
-            });
-        }
-        let (a, b) = (&made[&nk], &made[&ok]);
-        a.0.iter()
-            .zip(&b.0)
-            .enumerate()
-            .filter(|(i, _)| {
-                let p = i % design_presets.len();
-                a.1[p] != b.1[p]
-            })
-            .find_map(|(_, (x, y))| {
-                crate::dedup::composition_rule(x, y, &cfg).map(|(rule, dims)| {
-                    format!(
-                        "{} {}: {}",
-                        x.region.as_deref().unwrap_or(""),
-                        x.preset,
-                        crate::dedup::composition_reason("the kept variant", rule, &dims)
-                    )
-                })
-            })
-    };
+    let mut judge = DesignJudge::new(t, presets, hashes);
+    let mut judge =
+        |new: &Choices, nk: u128, old: &Choices, ok: u128| judge.judge(new, nk, old, ok);
     let (variants, design) = select::variants(
         t,
         filter.max_variants.unwrap_or(select::DEFAULT_MAX_VARIANTS),

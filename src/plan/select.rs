@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde::Serialize;
 
-use crate::template::{Pool, Strategy, Template};
+use crate::template::{Pick, Pool, Strategy, Template};
 
 use super::{option_id, pool_len, thousands, Choices, PlanError, Variant};
 
@@ -404,6 +404,7 @@ pub fn variants(
             design = Some(d);
             kept
         }
+        Strategy::Chosen { picks } => chosen(&space, total, picks)?,
         Strategy::Pairwise { distinct } => {
             let candidates = design_candidates(&space, total)?;
             let limit = t.variants.limit.unwrap_or(usize::MAX);
@@ -442,6 +443,86 @@ pub fn variants(
 /// combination (to spread usage, to count pairs), so their cost grows with the product;
 /// beyond this, `sample` is the strategy to use.
 pub const MAX_DESIGN_SPACE: u128 = 100_000;
+
+/// The combination each `pick` names: exactly one allowed combination must agree with every
+/// key it gives, and no two picks may name the same one.
+fn chosen(space: &Space, total: u128, picks: &[Pick]) -> Result<Vec<u128>, PlanError> {
+    if total > MAX_DESIGN_SPACE {
+        return Err(PlanError::DesignTooLarge {
+            combinations: thousands(total),
+            max: thousands(MAX_DESIGN_SPACE),
+        });
+    }
+    let ids: Vec<BTreeMap<String, String>> =
+        (0..total).map(|k| space.choices(k).ids(space.t)).collect();
+    let mut taken: BTreeMap<u128, usize> = BTreeMap::new();
+    let mut out = Vec::with_capacity(picks.len());
+    for p in picks {
+        let bad = |message: String| PlanError::Pick {
+            template: space.t.path.display().to_string(),
+            line: p.line,
+            message,
+        };
+        let agrees =
+            |m: &BTreeMap<String, String>| p.pairs.iter().all(|(key, id)| m.get(key) == Some(id));
+        let found: Vec<u128> = (0..total).filter(|&k| agrees(&ids[k as usize])).collect();
+        if let Some((key, _)) = p.pairs.iter().find(|(key, _)| !ids[0].contains_key(key)) {
+            let known: Vec<&str> = ids[0].keys().map(String::as_str).collect();
+            return Err(bad(format!(
+                "`{key}` is not a choice this template varies (its choices: {})",
+                known.join(", ")
+            )));
+        }
+        let allowed: Vec<u128> = found
+            .iter()
+            .copied()
+            .filter(|&k| space.allowed(k))
+            .collect();
+        let k = match allowed.as_slice() {
+            [k] => *k,
+            [] if !found.is_empty() => {
+                return Err(bad("names a combination an `exclude` rule drops".into()))
+            }
+            [] => return Err(bad("names no combination the pools make".into())),
+            [first, ..] => {
+                let open: Vec<&str> = ids[*first as usize]
+                    .iter()
+                    .filter(|(key, id)| {
+                        allowed
+                            .iter()
+                            .any(|&k| ids[k as usize].get(*key) != Some(id))
+                    })
+                    .map(|(key, _)| key.as_str())
+                    .collect();
+                return Err(bad(format!(
+                    "names {} combinations: it leaves {} open; name one option for each",
+                    allowed.len(),
+                    open.join(", ")
+                )));
+            }
+        };
+        if let Some(line) = taken.insert(k, p.line) {
+            return Err(bad(format!(
+                "names the same combination as the pick on line {line}"
+            )));
+        }
+        out.push(k);
+    }
+    Ok(out)
+}
+
+/// Every combination the template allows (after exclusions) with its product index, as the
+/// designs see them; refused above the designs' limit. `factory results next` chooses
+/// among these.
+pub fn combinations(t: &Template) -> Result<Vec<(u128, Choices)>, PlanError> {
+    let axes = axes(t);
+    let total: u128 = axes.iter().map(|a| a.len() as u128).product();
+    let space = Space { t, axes };
+    Ok(design_candidates(&space, total)?
+        .into_iter()
+        .map(|k| (k, space.choices(k)))
+        .collect())
+}
 
 fn design_candidates(space: &Space, total: u128) -> Result<Vec<u128>, PlanError> {
     if total > MAX_DESIGN_SPACE {

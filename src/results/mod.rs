@@ -1,11 +1,12 @@
 //! The A/B loop (issue #15): platform results read back into the library (`parse`,
 //! `import`), per-variant rates and per-module-option effects with intervals (`stats`,
-//! `report`), and SVG plots of both (`plot`).
+//! `report`), SVG plots of both (`plot`), and the next round's combinations (`next`).
 //!
-//! Results are stored in the library (`results` table, schema v2) next to the compositions,
+//! Results are stored in the library (`results` table, schema v3) next to the compositions,
 //! whose `modules` map says which option of each pool a variant used.
 
 pub mod import;
+pub mod next;
 pub mod parse;
 pub mod report;
 pub mod stats;
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 use crate::dedup::DedupError;
 
 pub use import::{import, ImportSummary, Unmatched};
+pub use next::{next, rewrite, NextOptions, NextPick, NextPlan};
 pub use parse::{Export, ExportRow, Platform};
 pub use report::{report, Report, ReportOptions};
 
@@ -36,6 +38,8 @@ pub enum ResultsError {
     UnknownLayout { path: PathBuf, first_line: String },
     #[error(transparent)]
     Library(#[from] DedupError),
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
     #[error("{path}: cannot write the plot: {message}")]
     Plot { path: PathBuf, message: String },
 }

@@ -295,6 +295,19 @@ pub enum Strategy {
     /// scene slots, and orders) appears in at least one variant. With `distinct`, no two
     /// variants are composition duplicates (pairs only duplicates could cover stay uncovered).
     Pairwise { distinct: bool },
+    /// Exactly the combinations listed in `pick`, in that order (what `factory results next`
+    /// writes). Each names options by the keys a variant's `modules` use.
+    Chosen { picks: Vec<Pick> },
+}
+
+/// One `[variants] pick` entry: (key, option id) with the keys of `Choices::ids` — a pool
+/// name, `scene.<id>.<pool>`, or `order` (scene ids joined by commas). Keys of axes with
+/// one option may be left out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pick {
+    /// Line in the template, for the plan's errors about it.
+    pub line: usize,
+    pub pairs: Vec<(String, String)>,
 }
 
 /// A combination is excluded when every pool named here picks the given option id.

@@ -343,3 +343,238 @@ fn cli_import_then_report_json_contract() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("missing.csv"), "{}", stderr(&o));
 }
+
+/// The round the simulated results came from, as a real template: its name and pool ids are
+/// the simulator's, plus a fourth background nobody has seen yet.
+const COFFEE: &str = r##"
+[template]
+name = "coffee-launch"
+kind = "image"
+
+[output]
+presets = ["tmall-main"]
+regions = ["CN"]
+
+[[background]]
+id = "background-a"
+color = "#aa2222"
+
+[[background]]
+id = "background-b"
+color = "#22aa22"
+
+[[background]]
+id = "background-c"
+color = "#2222aa"
+
+[[background]]
+id = "background-d"
+color = "#777711"
+
+[[subtitle]]
+id = "subtitle-a"
+text = { zh-CN = "新鲜烘焙" }
+
+[[subtitle]]
+id = "subtitle-b"
+text = { zh-CN = "送货上门" }
+"##;
+
+/// Plenty of data on three backgrounds and two captions, and a template with one more
+/// background: `results next` writes a template that plans exactly its picks.
+/// `factory results next` from round1.toml to round2.toml, before its options.
+const NEXT: [&str; 7] = [
+    "results",
+    "next",
+    "round1.toml",
+    "--library",
+    "lib.sqlite",
+    "-o",
+    "round2.toml",
+];
+
+const PLENTY: SimSpec = SimSpec {
+    pools: &[3, 2],
+    impressions: (0.0, 0.0),
+    effect_sd: 0.35,
+    fixed_impressions: Some(200_000),
+};
+
+fn next_round(
+    seed: u64,
+    args: &[&str],
+) -> (tempfile::TempDir, Campaign, String, serde_json::Value) {
+    let (dir, lib, c) = setup(PLENTY, seed);
+    let f = c.write_meta(&dir.path().join("m.csv"), "en");
+    results::import(&lib, &[f]).unwrap();
+    drop(lib);
+    std::fs::write(dir.path().join("round1.toml"), COFFEE).unwrap();
+    let mut all = NEXT.to_vec();
+    all.extend(args);
+    let o = factory(dir.path(), &all);
+    assert!(o.status.success(), "{}{}", stderr(&o), stdout(&o));
+    let text = std::fs::read_to_string(dir.path().join("round2.toml")).unwrap();
+    let plan = factory(dir.path(), &["plan", "round2.toml", "--json"]);
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    (dir, c, text, serde_json::from_slice(&plan.stdout).unwrap())
+}
+
+fn planned(plan: &serde_json::Value) -> Vec<(String, String)> {
+    plan["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            // Option indices in COFFEE's pools, whose ids end in a, b, c, d.
+            let id = |pool: &str| {
+                let i = v["choices"][pool].as_u64().unwrap() as u8;
+                format!("{pool}-{}", (b'a' + i) as char)
+            };
+            (id("background"), id("subtitle"))
+        })
+        .collect()
+}
+
+#[test]
+fn next_round_favours_the_better_background_explores_the_unseen_one_and_never_duplicates() {
+    // A campaign whose caption pool is not decided, so both captions may run again.
+    let seed = (100..130)
+        .find(|&s| {
+            let (_, r) = report_for(PLENTY, s);
+            r.decided.iter().all(|d| d.pool != "subtitle")
+        })
+        .expect("a campaign with the caption pool undecided");
+    let args = ["--count", "2", "--explore", "0.5", "--seed", "7"];
+    let (dir, c, text, plan) = next_round(seed, &args);
+    let picks = planned(&plan);
+    assert_eq!(picks.len(), 2, "{text}");
+    // The gate's own verdict on the new plan: no two variants are composition duplicates
+    // (on a main image, two variants with one caption are the same creative).
+    assert_eq!(plan["dedup_warnings"], serde_json::json!([]), "{text}");
+    assert_ne!(picks[0].1, picks[1].1, "{picks:?}");
+    // The exploit pick takes the background that really is best; the explore pick shows
+    // the one nobody has seen.
+    let best = &c.true_best()["background"];
+    assert!(
+        picks.iter().any(|p| &p.0 == best),
+        "true best {best}: {picks:?}"
+    );
+    assert!(picks.iter().any(|p| p.0 == "background-d"), "{picks:?}");
+    assert!(
+        text.contains("explores background = background-d: 0 impressions so far"),
+        "{text}"
+    );
+    // The same seed writes the same file.
+    let first = std::fs::read_to_string(dir.path().join("round2.toml")).unwrap();
+    let mut all = NEXT.to_vec();
+    all.extend(args);
+    assert!(factory(dir.path(), &all).status.success());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("round2.toml")).unwrap(),
+        first
+    );
+    // Asking for more than the gate allows says so rather than making duplicates.
+    let count_at = all.len() - 5;
+    all[count_at] = "4";
+    let o = factory(dir.path(), &all);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(
+            "warning: only 2 combinations can run together without the duplicate gate holding one back (asked for 4)"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    // -o may not overwrite the template it reads.
+    let o = factory(
+        dir.path(),
+        &[
+            "results",
+            "next",
+            "round1.toml",
+            "--library",
+            "lib.sqlite",
+            "-o",
+            "round1.toml",
+            "--count",
+            "2",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("-o names the template being read"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("round1.toml")).unwrap(),
+        COFFEE
+    );
+}
+
+#[test]
+fn next_round_never_reruns_an_option_that_lost_a_decided_pool() {
+    // Find a simulated campaign in which a pool was decided, then check the next round.
+    let (seed, decided) = (100..110)
+        .find_map(|s| {
+            let (_, r) = report_for(PLENTY, s);
+            r.decided
+                .first()
+                .map(|d| (s, (d.pool.clone(), d.option.clone())))
+        })
+        .expect("a pool decided in ten campaigns of 200,000 impressions per variant");
+    let (_, _, text, plan) = next_round(seed, &["--count", "3", "--explore", "0"]);
+    let v = plan["variants"].as_array().unwrap();
+    assert!(!v.is_empty());
+    // The options that lost are never shown again; background-d, which no results have
+    // seen, has lost nothing.
+    for (background, subtitle) in planned(&plan) {
+        let got = if decided.0 == "background" {
+            background
+        } else {
+            subtitle
+        };
+        assert!(got == decided.1 || got == "background-d", "{got}: {text}");
+    }
+}
+
+#[test]
+fn a_pick_that_names_no_single_combination_is_an_error_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = format!(
+        "{COFFEE}\n[variants]\nstrategy = \"chosen\"\npick = [\n  {{ background = \"background-a\", subtitle = \"subtitle-a\" }},\n  {{ background = \"background-b\" }},\n]\n"
+    );
+    std::fs::write(dir.path().join("t.toml"), &t).unwrap();
+    let o = factory(dir.path(), &["plan", "t.toml"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let line = t
+        .lines()
+        .position(|l| l.contains("{ background = \"background-b\" }"))
+        .unwrap()
+        + 1;
+    assert!(
+        stderr(&o).contains(&format!(
+            "t.toml:{line}: [variants] pick names 2 combinations: it leaves subtitle open; name one option for each"
+        )),
+        "{}",
+        stderr(&o)
+    );
+    // An option the pool does not have is the template's own error, at its column.
+    std::fs::write(
+        dir.path().join("t.toml"),
+        t.replace(
+            "{ background = \"background-b\" }",
+            "{ background = \"background-z\", subtitle = \"subtitle-b\" }",
+        ),
+    )
+    .unwrap();
+    let o = factory(dir.path(), &["plan", "t.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(
+            "pick names background `background-z`, which is not in the [[background]] pool"
+        ),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -44,7 +44,8 @@ raw_table! {
         seed: int,
         distinct: bool,
         limit: int,
-        exclude: with<Vec<S<Pairs>>>(read_exclude),
+        exclude: with<Vec<S<Pairs>>>(read_pairs_list),
+        pick: with<Vec<S<Pairs>>>(read_pairs_list),
         orders: with<Option<RawOrders>>(read_orders),
     }
 
@@ -67,8 +68,8 @@ pub(super) fn read_region(t: &Obj<'_>, root: &Obj<'_>, dx: &mut Diagnostics) -> 
     region
 }
 
-/// `exclude = [{ background = "beach" }, …]`: every entry is pool = id.
-fn read_exclude(t: &Obj<'_>, dx: &mut Diagnostics, key: &str) -> Vec<S<Pairs>> {
+/// `exclude = [{ background = "beach" }, …]` and `pick = […]`: every entry is key = id.
+fn read_pairs_list(t: &Obj<'_>, dx: &mut Diagnostics, key: &str) -> Vec<S<Pairs>> {
     let Some(list) = t.table_list(dx, key) else {
         return Vec::new();
     };

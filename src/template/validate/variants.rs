@@ -1,6 +1,7 @@
 //! `[variants]`: strategy, limit and exclude rules.
 
 use super::*;
+use crate::preset::line_col;
 
 impl V<'_> {
     pub(super) fn variants(
@@ -16,7 +17,7 @@ impl V<'_> {
                 exclude: Vec::new(),
             };
         };
-        let strategy = self.strategy(&v);
+        let strategy = self.strategy(&v, pools);
         let limit = self.whole(
             v.limit.as_ref(),
             |l| l >= 1,
@@ -36,19 +37,21 @@ impl V<'_> {
         }
     }
 
-    fn strategy(&mut self, v: &RawVariants) -> Strategy {
+    fn strategy(&mut self, v: &RawVariants, pools: &HashMap<Pool, Vec<String>>) -> Strategy {
         #[derive(Clone, Copy, PartialEq)]
         enum K {
             Full,
             Sample,
             Distinct,
             Pairwise,
+            Chosen,
         }
         let kinds = [
             ("full", K::Full),
             ("sample", K::Sample),
             ("distinct", K::Distinct),
             ("pairwise", K::Pairwise),
+            ("chosen", K::Chosen),
         ];
         let k = self.pick(v.strategy.as_ref(), "strategy", &kinds, K::Full);
         // Which keys each strategy reads; the others are refused, never ignored.
@@ -57,12 +60,14 @@ impl V<'_> {
             K::Sample => ("sample", &["count", "seed"]),
             K::Distinct => ("distinct", &["count"]),
             K::Pairwise => ("pairwise", &["distinct"]),
+            K::Chosen => ("chosen", &["pick"]),
         };
         // (key, its span, the strategies that read it)
         let keys = [
             ("count", span_of(&v.count), "\"sample\" or \"distinct\""),
             ("seed", span_of(&v.seed), "\"sample\""),
             ("distinct", span_of(&v.distinct), "\"pairwise\""),
+            ("pick", v.pick.first().map(|p| &p.span), "\"chosen\""),
         ];
         for (key, span, users) in keys {
             if let Some(span) = span.filter(|_| !reads.contains(&key)) {
@@ -80,6 +85,25 @@ impl V<'_> {
         });
         match k {
             K::Full => Strategy::Full,
+            K::Chosen => {
+                if v.pick.is_empty() {
+                    self.missing(
+                        "pick",
+                        &v.span,
+                        "missing required key `pick` for strategy = \"chosen\"",
+                        Some(
+                            "list the combinations, e.g. pick = [{ background = \"beach\", subtitle = \"hook\" }]"
+                                .to_string(),
+                        ),
+                    );
+                }
+                let picks = v
+                    .pick
+                    .iter()
+                    .filter_map(|p| self.pick_entry(p, pools))
+                    .collect();
+                Strategy::Chosen { picks }
+            }
             K::Distinct => Strategy::Distinct { count },
             K::Pairwise => Strategy::Pairwise {
                 distinct: v.distinct.as_ref().is_some_and(|d| d.value),
@@ -102,6 +126,52 @@ impl V<'_> {
                 }
             }
         }
+    }
+
+    /// One `pick` entry: keys as a variant's `modules` name them. Pool names and their ids
+    /// are checked here; scene slots, orders and whether the entry names one combination are
+    /// checked by the plan, which knows the axes.
+    fn pick_entry(&mut self, e: &S<Pairs>, pools: &HashMap<Pool, Vec<String>>) -> Option<Pick> {
+        if e.value.is_empty() {
+            self.err(
+                &e.span,
+                "empty pick names no combination",
+                Some("name an option per pool, e.g. { background = \"beach\" }".to_string()),
+            );
+            return None;
+        }
+        let mut pairs = Vec::new();
+        for (key, id) in &e.value {
+            let pool_name = match key.value.strip_prefix("scene.") {
+                Some(rest) => rest.rsplit_once('.').map(|(_, p)| p).unwrap_or(""),
+                None if key.value == "order" => {
+                    pairs.push((key.value.clone(), id.value.clone()));
+                    continue;
+                }
+                None => key.value.as_str(),
+            };
+            let Some(p) = Pool::from_name(pool_name) else {
+                let hint = suggest(&key.value, &Pool::ALL.map(Pool::name), "pools");
+                self.err(
+                    &key.span,
+                    format!(
+                        "unknown key `{}` in pick (a pool, scene.<id>.<pool> or order)",
+                        key.value
+                    ),
+                    Some(hint),
+                );
+                continue;
+            };
+            if !(pools[&p].contains(&id.value)
+                || key.value.starts_with("scene.") && id.value == "none")
+            {
+                self.unknown_option("pick", p, id, &pools[&p]);
+                continue;
+            }
+            pairs.push((key.value.clone(), id.value.clone()));
+        }
+        let (line, _) = line_col(self.dx.source(), e.span.start);
+        Some(Pick { line, pairs })
     }
 
     /// One exclude rule: pool = option id pairs that may not appear together.

@@ -628,7 +628,7 @@ impl<'a> Book<'a> {
             row.lint = self
                 .lint
                 .iter()
-                .filter(|f| f.applies_to(&row.region, &row.modules))
+                .filter(|f| f.applies_to(&row.preset, &row.region, &row.modules))
                 .map(|f| f.summary())
                 .collect();
             row

@@ -29,6 +29,7 @@ mod inputs;
 mod library_preflight;
 mod licences;
 mod lint;
+mod lint_layout;
 mod look;
 mod motion;
 mod plan_scale;

@@ -463,8 +463,8 @@ fn measure_contrast(
             let mut c = [p[0], p[1], p[2]];
             if let Some(u) = underlay {
                 let a = u.0[3] as u32;
-                for k in 0..3 {
-                    c[k] = ((u.0[k] as u32 * a + c[k] as u32 * (255 - a) + 127) / 255) as u8;
+                for (ck, uk) in c.iter_mut().zip(u.0) {
+                    *ck = ((uk as u32 * a + *ck as u32 * (255 - a) + 127) / 255) as u8;
                 }
             }
             ratios.push(ratio(text, lum3(c[0], c[1], c[2])));

@@ -100,7 +100,7 @@ fn project() -> LintProject {
 #[test]
 fn each_layout_rule_fires_on_its_overlay_and_traps_do_not() {
     let p = project();
-    let (code, findings) = p.lint_json(&["--presets-dir", "presets"]);
+    let (code, findings) = p.lint_json_all(&["--presets-dir", "presets"]);
     assert_eq!(code, 0, "layout findings are warnings: {findings:#?}");
     let mut got: Vec<String> = findings
         .iter()
@@ -174,7 +174,7 @@ fn text_covering_the_frame_is_reported_once_per_caption() {
     );
     let p = project();
     p.write("t.toml", &template);
-    let (_, findings) = p.lint_json(&["--presets-dir", "presets"]);
+    let (_, findings) = p.lint_json_all(&["--presets-dir", "presets"]);
     let share: Vec<&serde_json::Value> = findings
         .iter()
         .filter(|f| f["rule"] == "layout/text-share")

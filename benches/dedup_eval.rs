@@ -372,6 +372,7 @@ fn main() {
             variant_n: None,
             composition: Some(comp(seed, seed + 500, "Run lighter")),
             created_at: cfg.now,
+            licences: Vec::new(),
         };
         clib.add_candidate(&c, &c.fingerprint().unwrap()).unwrap();
     }
@@ -385,6 +386,7 @@ fn main() {
             variant_n: Some(1),
             composition: Some(comp(seed, seed + 900, "Walk the city")),
             created_at: cfg.now,
+            licences: Vec::new(),
         };
         let v = score(&[hn], Some(&clib), &cfg).unwrap();
         match v[0].verdict {
@@ -414,6 +416,7 @@ fn main() {
                 ..comp(seed, seed, "Walk the city")
             }),
             created_at: cfg.now,
+            licences: Vec::new(),
         };
         let v = score(&[renamed], Some(&clib), &cfg).unwrap();
         if v[0].verdict == VerdictKind::Duplicate {

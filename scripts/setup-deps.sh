@@ -24,6 +24,8 @@ PKGS=(
   libimage-exiftool-perl
   # sqlite3 CLI: inspecting the dedup library index
   sqlite3
+  # headless browser: the review page (report.html) is tested as a person opens it
+  chromium
 )
 
 missing=()

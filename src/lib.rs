@@ -14,6 +14,8 @@ pub mod media;
 pub mod plan;
 pub mod preset;
 pub mod render;
+pub mod report;
+pub mod review;
 pub mod template;
 pub mod text;
 

@@ -83,6 +83,15 @@ pub enum LibraryCommand {
         #[arg(value_name = "FILE|ID")]
         key: String,
     },
+    /// List outputs whose asset licences have expired or expire within DAYS (soonest first),
+    /// so running ads can be pulled in time.
+    Expiring {
+        /// How far ahead to look, in days from today (UTC).
+        #[arg(long, value_name = "DAYS", default_value_t = 30)]
+        within: u32,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The variant id the encoder stamped into the file, when there is one.
@@ -112,6 +121,7 @@ pub fn run_dedup(args: DedupArgs) -> anyhow::Result<ExitCode> {
             variant_n: Some(i as u32),
             composition: None,
             created_at: cfg.now,
+            licences: Vec::new(),
         })
         .collect();
     let fps: Vec<Fingerprint> = {
@@ -164,6 +174,44 @@ pub fn run_dedup(args: DedupArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn print_expiring(lib: &Library, within: u32, json: bool) -> anyhow::Result<()> {
+    use creative_factory::plan::licence::day;
+    let now = creative_factory::export::lock::unix_now();
+    let (today, until) = (day(now, 0), day(now, i64::from(within)));
+    let found = lib.expiring(&until)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&found)?);
+        return Ok(());
+    }
+    if found.is_empty() {
+        println!(
+            "no licence in library {} expires by {until} (within {within} days)",
+            lib.path().display()
+        );
+        return Ok(());
+    }
+    for e in &found {
+        let l = &e.licence;
+        let ends = l.expires.as_deref().unwrap_or_default();
+        let state = if ends < today.as_str() {
+            "expired"
+        } else {
+            "expires"
+        };
+        println!(
+            "{state} {ends}  #{} {}{}  variant {}  licence {} ({}) of {}",
+            e.id,
+            if e.retired { "[retired] " } else { "" },
+            e.path.display(),
+            e.variant_id.as_deref().unwrap_or("-"),
+            l.id,
+            l.holder,
+            l.asset
+        );
+    }
+    Ok(())
 }
 
 pub fn run_library(args: LibraryArgs) -> anyhow::Result<ExitCode> {
@@ -221,6 +269,9 @@ pub fn run_library(args: LibraryArgs) -> anyhow::Result<ExitCode> {
         LibraryCommand::Retire { key } => {
             let e = lib.retire(&key)?;
             println!("retired #{} {}", e.id, e.path.display());
+        }
+        LibraryCommand::Expiring { within, json } => {
+            print_expiring(&lib, within, json)?;
         }
     }
     Ok(ExitCode::SUCCESS)

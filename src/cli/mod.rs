@@ -8,6 +8,7 @@
 pub mod dedup_cmd;
 pub mod lint_cmd;
 pub mod progress;
+pub mod review_cmd;
 pub mod text_cmd;
 
 use std::path::{Path, PathBuf};
@@ -60,6 +61,12 @@ pub enum Command {
     Dedup(dedup_cmd::DedupArgs),
     /// Manage the library of past outputs.
     Library(dedup_cmd::LibraryArgs),
+    /// Rebuild OUT/report.html, the batch's review page, from its manifest.
+    Report(review_cmd::ReportArgs),
+    /// Approve or reject outputs of a rendered batch (recorded in its manifest).
+    Review(review_cmd::ReviewArgs),
+    /// Copy the approved outputs and their manifest into a new upload folder.
+    Export(review_cmd::ExportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -207,6 +214,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Text(a) => text_cmd::run(a),
         Command::Dedup(a) => dedup_cmd::run_dedup(a),
         Command::Library(a) => dedup_cmd::run_library(a),
+        Command::Report(a) => review_cmd::report_cmd(a),
+        Command::Review(a) => review_cmd::review_cmd(a),
+        Command::Export(a) => review_cmd::export_cmd(a),
     }
 }
 
@@ -507,6 +517,7 @@ fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
         .map(|e| (e.path().to_path_buf(), Arc::new(e)))
         .collect();
     opts.part = part;
+    opts.rule_packs = lint.packs;
     opts.lint = lint.findings;
     warn_expiring_licences(&t, &plan, &presets, a.run.licence_warning_days);
     execute(&t, &plan, &hashes, &presets, &fonts, &opts, a.run.progress)
@@ -586,6 +597,7 @@ fn run_options(out: PathBuf, a: &RunArgs, scope: &PlanFilter) -> anyhow::Result<
         part: None,
         parts: None,
         lint: Vec::new(),
+        rule_packs: Default::default(),
         today: plan::licence::day(creative_factory::export::lock::unix_now(), 0),
     })
 }
@@ -606,9 +618,10 @@ fn execute(
     })?;
     if progress != progress::ProgressMode::Json {
         eprintln!(
-            "outputs in {}/ — manifest: {}",
+            "outputs in {}/ — manifest: {} — review page: {}",
             opts.out.display(),
-            opts.out.join("manifest.json").display()
+            opts.out.join("manifest.json").display(),
+            opts.out.join(creative_factory::report::PAGE).display()
         );
     }
     if let Some(sig) = report.stopped_by {
@@ -691,7 +704,10 @@ fn merge_cmd(a: MergeArgs) -> anyhow::Result<ExitCode> {
         rules_dir: info.rules_dir.clone(),
     };
     match lint_cmd::lint_template(&t, &targs, &rules, &presets) {
-        Ok(Some(report)) => opts.lint = report.findings,
+        Ok(Some(report)) => {
+            opts.rule_packs = report.packs;
+            opts.lint = report.findings;
+        }
         // Packs the shards read and this machine cannot: the merge goes on, saying so.
         _ => eprintln!(
             "warning: the shards' lint could not be repeated here; the manifest lists no lint \

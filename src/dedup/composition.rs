@@ -52,6 +52,18 @@ impl Composition {
     }
 }
 
+/// A licence on something an output shows, as the library keeps it for
+/// `factory library expiring`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetLicence {
+    /// The licensed file, relative to the template's directory.
+    pub asset: String,
+    pub holder: String,
+    pub id: String,
+    /// `YYYY-MM-DD`, the last day covered; `None` for a perpetual licence.
+    pub expires: Option<String>,
+}
+
 /// One output to score.
 #[derive(Debug, Clone)]
 pub struct Candidate {
@@ -63,6 +75,8 @@ pub struct Candidate {
     pub composition: Option<Composition>,
     /// Unix seconds; recorded in the library for the age exemption.
     pub created_at: i64,
+    /// Licences of the assets it shows, recorded with it in the library.
+    pub licences: Vec<AssetLicence>,
 }
 
 impl Candidate {
@@ -74,6 +88,7 @@ impl Candidate {
             variant_n: None,
             composition: None,
             created_at: now_unix(),
+            licences: Vec::new(),
         }
     }
 

@@ -166,31 +166,46 @@ pub fn load_still(path: &Path) -> Result<RgbaImage, DedupError> {
     Ok(reader.decode().map_err(|e| err(e.to_string()))?.to_rgba8())
 }
 
-fn mask(img: &RgbaImage, boxes: &[[f32; 4]]) -> RgbaImage {
-    let mut out = img.clone();
-    let (w, h) = img.dimensions();
-    for b in boxes {
-        let x0 = ((b[0].clamp(0.0, 1.0)) * w as f32) as u32;
-        let y0 = ((b[1].clamp(0.0, 1.0)) * h as f32) as u32;
-        let x1 = (((b[0] + b[2]).clamp(0.0, 1.0)) * w as f32).ceil() as u32;
-        let y1 = (((b[1] + b[3]).clamp(0.0, 1.0)) * h as f32).ceil() as u32;
-        // A constant fill: both sides of a comparison mask the same way, so the box itself
-        // contributes identical (flat) energy and only the rest of the frame decides.
-        for y in y0..y1.min(h) {
-            for x in x0..x1.min(w) {
-                out.put_pixel(x, y, image::Rgba([128, 128, 128, 255]));
-            }
-        }
-    }
-    out
+/// Pixel rectangles `(x0, y0, x1, y1)` of normalised boxes.
+fn mask_rects(w: u32, h: u32, boxes: &[[f32; 4]]) -> Vec<(u32, u32, u32, u32)> {
+    boxes
+        .iter()
+        .map(|b| {
+            let x0 = ((b[0].clamp(0.0, 1.0)) * w as f32) as u32;
+            let y0 = ((b[1].clamp(0.0, 1.0)) * h as f32) as u32;
+            let x1 = (((b[0] + b[2]).clamp(0.0, 1.0)) * w as f32).ceil() as u32;
+            let y1 = (((b[1] + b[3]).clamp(0.0, 1.0)) * h as f32).ceil() as u32;
+            (x0, y0, x1, y1)
+        })
+        .collect()
+}
+
+/// The masked hashes of a frame. A constant fill: both sides of a comparison mask the same
+/// way, so the box itself contributes identical (flat) energy and only the rest of the
+/// frame decides.
+fn masked_hash(luma: &pdq::Luma, w: u32, h: u32, boxes: &[[f32; 4]]) -> Hash256 {
+    luma.masked(&mask_rects(w, h, boxes)).hash().hash
 }
 
 pub fn hash_frame(img: &RgbaImage, t: f32, masks: &Masks) -> FrameHash {
-    let d = pdq::fingerprint(img);
-    let scene = masks.product_box.map(|b| pdq::hash(&mask(img, &[b])).hash);
+    let luma = pdq::Luma::of(img);
+    hash_luma(&luma, img, t, masks).0
+}
+
+/// `hash_frame` from the frame's luma plane, also returning the border-trimmed plane.
+fn hash_luma(luma: &pdq::Luma, img: &RgbaImage, t: f32, masks: &Masks) -> (FrameHash, pdq::Luma) {
+    let (w, h) = img.dimensions();
+    let (bx, by, bw, bh) = pdq::border_box(img);
+    let trimmed = if (bx, by, bw, bh) == (0, 0, w, h) {
+        luma.clone()
+    } else {
+        luma.crop(bx, by, bw, bh)
+    };
+    let d = trimmed.hash_dihedral();
+    let scene = masks.product_box.map(|b| masked_hash(luma, w, h, &[b]));
     let textless =
-        (!masks.text_boxes.is_empty()).then(|| pdq::hash(&mask(img, &masks.text_boxes)).hash);
-    FrameHash {
+        (!masks.text_boxes.is_empty()).then(|| masked_hash(luma, w, h, &masks.text_boxes));
+    let frame = FrameHash {
         t,
         orientations: d.hashes,
         quality: d.quality,
@@ -198,25 +213,20 @@ pub fn hash_frame(img: &RgbaImage, t: f32, masks: &Masks) -> FrameHash {
         textless,
         crops: Vec::new(),
         turned: Vec::new(),
-    }
+    };
+    (frame, trimmed)
 }
 
-fn crop_hashes(img: &RgbaImage) -> Vec<Hash256> {
-    let trimmed = pdq::trim_borders(img);
-    let (w, h) = trimmed.dimensions();
+fn crop_hashes(trimmed: &pdq::Luma) -> Vec<Hash256> {
+    let (w, h) = (trimmed.width as u32, trimmed.height as u32);
     [0.9f32, 0.8]
         .iter()
         .map(|f| {
             let (cw, ch) = (((w as f32) * f) as u32, ((h as f32) * f) as u32);
-            let c = image::imageops::crop_imm(
-                &trimmed,
-                (w - cw) / 2,
-                (h - ch) / 2,
-                cw.max(1),
-                ch.max(1),
-            )
-            .to_image();
-            pdq::hash(&c).hash
+            trimmed
+                .crop((w - cw) / 2, (h - ch) / 2, cw.max(1), ch.max(1))
+                .hash()
+                .hash
         })
         .collect()
 }
@@ -308,6 +318,9 @@ impl Fingerprint {
         img: &RgbaImage,
         masks: &Masks,
     ) -> Fingerprint {
+        let luma = pdq::Luma::of(img);
+        let (frame, trimmed) = hash_luma(&luma, img, 0.0, masks);
+        let (features, features_mirrored) = geometry::extract_both(img);
         Fingerprint {
             path: path.to_path_buf(),
             sha256,
@@ -317,12 +330,12 @@ impl Fingerprint {
             height: img.height(),
             duration: 0.0,
             frames: vec![FrameHash {
-                crops: crop_hashes(img),
+                crops: crop_hashes(&trimmed),
                 turned: turned_hashes(img),
-                ..hash_frame(img, 0.0, masks)
+                ..frame
             }],
-            features: geometry::extract(img),
-            features_mirrored: geometry::extract_mirrored(img),
+            features,
+            features_mirrored,
         }
     }
 
@@ -369,5 +382,84 @@ impl Fingerprint {
 
     pub fn hashes(&self) -> Vec<Hash256> {
         self.frames.iter().map(|f| f.hash()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hashes the gate made before luma planes were shared: each one from its own copy
+    /// of the frame, masked or cropped in RGBA.
+    fn reference(img: &RgbaImage, masks: &Masks) -> FrameHash {
+        let mask = |boxes: &[[f32; 4]]| {
+            let mut out = img.clone();
+            for (x0, y0, x1, y1) in mask_rects(img.width(), img.height(), boxes) {
+                for y in y0..y1.min(img.height()) {
+                    for x in x0..x1.min(img.width()) {
+                        out.put_pixel(x, y, image::Rgba([128, 128, 128, 255]));
+                    }
+                }
+            }
+            out
+        };
+        let d = pdq::fingerprint(img);
+        let trimmed = pdq::trim_borders(img);
+        let (w, h) = trimmed.dimensions();
+        let crops = [0.9f32, 0.8]
+            .iter()
+            .map(|f| {
+                let (cw, ch) = (((w as f32) * f) as u32, ((h as f32) * f) as u32);
+                let c = image::imageops::crop_imm(
+                    &trimmed,
+                    (w - cw) / 2,
+                    (h - ch) / 2,
+                    cw.max(1),
+                    ch.max(1),
+                );
+                pdq::hash(&c.to_image()).hash
+            })
+            .collect();
+        FrameHash {
+            t: 0.0,
+            orientations: d.hashes,
+            quality: d.quality,
+            scene: masks.product_box.map(|b| pdq::hash(&mask(&[b])).hash),
+            textless: (!masks.text_boxes.is_empty())
+                .then(|| pdq::hash(&mask(&masks.text_boxes)).hash),
+            crops,
+            turned: Vec::new(),
+        }
+    }
+
+    /// A still with a letterbox bar (so trimming crops), texture, and boxes that run off
+    /// the frame: every hash made from the shared plane equals the per-copy hash.
+    #[test]
+    fn shared_luma_plane_hashes_like_separate_copies() {
+        let (w, h) = (203u32, 157u32);
+        let img = RgbaImage::from_fn(w, h, |x, y| {
+            if y < 20 {
+                image::Rgba([0, 0, 0, 255])
+            } else {
+                let v = ((x * 37 + y * 11) ^ (x * y)) as u8;
+                image::Rgba([v, v.wrapping_mul(3), 255 - v, 255])
+            }
+        });
+        let masks = Masks {
+            product_box: Some([0.3, 0.25, 0.5, 0.6]),
+            text_boxes: vec![[0.05, 0.8, 0.9, 0.3], [-0.1, 0.0, 0.2, 0.1]],
+        };
+        let want = reference(&img, &masks);
+        let fp = Fingerprint::from_still(Path::new("x.png"), String::new(), 0, &img, &masks);
+        let got = &fp.frames[0];
+        assert_eq!(got.orientations, want.orientations);
+        assert_eq!(got.quality, want.quality);
+        assert_eq!(got.scene, want.scene);
+        assert_eq!(got.textless, want.textless);
+        assert_eq!(got.crops, want.crops);
+        // The reference conversion and the mirrored colour frame, as before.
+        assert_eq!(fp.features, geometry::extract(&img));
+        let mirrored = image::imageops::flip_horizontal(&img);
+        assert_eq!(fp.features_mirrored, geometry::extract(&mirrored));
     }
 }

@@ -189,6 +189,8 @@ pub struct Offer {
     pub text_boxes: Vec<NormBox>,
     /// Measured by the renderer from its own frames; `None` = decode the staged file.
     pub fingerprint: Option<Fingerprint>,
+    /// Licences of what it shows, recorded in the library when it is exported.
+    pub licences: Vec<super::AssetLicence>,
 }
 
 /// The gate's word on one offer.
@@ -244,6 +246,7 @@ impl Offer {
             variant_n: Some(self.variant_n),
             composition: Some(comp),
             created_at: cfg.now,
+            licences: self.licences,
         };
         let fingerprint = match self.fingerprint {
             Some(fp) => Ok(fp),

@@ -109,14 +109,32 @@ fn pattern() -> &'static Pattern {
 
 /// Extracts features from an RGBA frame.
 pub fn extract(img: &RgbaImage) -> Features {
-    let gray = image::DynamicImage::ImageRgba8(img.clone()).to_luma8();
+    extract_gray(&gray_of(img))
+}
+
+/// The grey image keypoints are found in. `to_luma8` (the colour-space-aware cast, Rec. 709
+/// weights) is the conversion the stored features were made with; `ConvertBuffer` weighs
+/// differently and moved inlier counts by a few, so it is kept, and done once per still.
+fn gray_of(img: &RgbaImage) -> GrayImage {
+    image::DynamicImage::ImageRgba8(img.clone()).to_luma8()
+}
+
+/// `(extract(img), extract_mirrored(img))` with one grey conversion: converting each pixel
+/// and then mirroring gives the same grey image as mirroring the colour frame first.
+pub fn extract_both(img: &RgbaImage) -> (Features, Features) {
+    let gray = gray_of(img);
+    let mirrored = image::imageops::flip_horizontal(&gray);
+    (extract_gray(&gray), extract_gray(&mirrored))
+}
+
+fn extract_gray(gray: &GrayImage) -> Features {
     let (w, h) = gray.dimensions();
     let s = WORK_SIDE as f32 / w.max(h) as f32;
     let (ww, hh) = (
         ((w as f32 * s).round() as u32).max(1),
         ((h as f32 * s).round() as u32).max(1),
     );
-    let base = image::imageops::resize(&gray, ww, hh, FilterType::Triangle);
+    let base = image::imageops::resize(gray, ww, hh, FilterType::Triangle);
     let mut feats = Features {
         width: ww,
         height: hh,
@@ -225,6 +243,47 @@ fn describe_level(img: &GrayImage, target: usize, scale: f32, out: &mut Features
     }
 }
 
+/// The nearest and second-nearest descriptor distances in `olds` and the nearest's index
+/// (the first on ties). This brute-force scan is most of the gate's keypoint matching: the
+/// crate is built for baseline x86-64, where `count_ones` is a bit-twiddling sequence, so
+/// the same loop is compiled again with the POPCNT instruction and picked at run time (same
+/// integers, same result — `tests::nearest_two_dispatch_equals_portable`). Measured with the
+/// gate's lazy matching (`rules.rs`) on `benches/catalog.py`: keypoint matching fell from
+/// 15.2 % to 3.4 % of the batch's CPU (BENCHMARKS.md, *Main images at catalog scale*).
+fn nearest_two(q: &[u64; 4], olds: &[[u64; 4]]) -> (u32, u32, usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the feature was detected at run time just above.
+            return unsafe { nearest_two_popcnt(q, olds) };
+        }
+    }
+    nearest_two_portable(q, olds)
+}
+
+#[inline(always)]
+fn nearest_two_portable(q: &[u64; 4], olds: &[[u64; 4]]) -> (u32, u32, usize) {
+    let (mut b1, mut b2, mut bi) = (u32::MAX, u32::MAX, 0usize);
+    for (j, dold) in olds.iter().enumerate() {
+        let d = hamming(q, dold);
+        if d < b1 {
+            b2 = b1;
+            b1 = d;
+            bi = j;
+        } else if d < b2 {
+            b2 = d;
+        }
+    }
+    (b1, b2, bi)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+unsafe fn nearest_two_popcnt(q: &[u64; 4], olds: &[[u64; 4]]) -> (u32, u32, usize) {
+    nearest_two_portable(q, olds)
+}
+
+#[inline(always)]
 fn hamming(a: &[u64; 4], b: &[u64; 4]) -> u32 {
     (a[0] ^ b[0]).count_ones()
         + (a[1] ^ b[1]).count_ones()
@@ -264,17 +323,7 @@ pub fn match_features(new: &Features, old: &Features) -> GeoMatch {
         return GeoMatch::default();
     }
     for (i, dn) in new.descriptors.iter().enumerate() {
-        let (mut b1, mut b2, mut bi) = (u32::MAX, u32::MAX, 0usize);
-        for (j, dold) in old.descriptors.iter().enumerate() {
-            let d = hamming(dn, dold);
-            if d < b1 {
-                b2 = b1;
-                b1 = d;
-                bi = j;
-            } else if d < b2 {
-                b2 = d;
-            }
-        }
+        let (b1, b2, bi) = nearest_two(dn, &old.descriptors);
         if b1 <= MAX_DESC_DISTANCE && (b1 as f32) < RATIO * b2 as f32 {
             pairs.push((old.points[bi], new.points[i]));
         }
@@ -424,4 +473,37 @@ pub fn decode(b: &[u8]) -> Option<Features> {
         ]);
     }
     Some(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The run-time-dispatched scan must give the portable loop's exact answer, ties
+    /// included (the first nearest index wins), or verdicts would depend on the CPU.
+    #[test]
+    fn nearest_two_dispatch_equals_portable() {
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let mut olds: Vec<[u64; 4]> = (0..700).map(|_| [next(), next(), next(), next()]).collect();
+        // Duplicates and near-duplicates, so ties and small distances occur.
+        for k in 0..50 {
+            olds[k * 7 + 3] = olds[k * 11 % 700];
+            olds[k * 13 % 700][2] ^= 1 << (k % 64);
+        }
+        for i in 0..300 {
+            let q = if i % 3 == 0 {
+                olds[i * 2 % 700]
+            } else {
+                [next(), next(), next(), next()]
+            };
+            assert_eq!(nearest_two(&q, &olds), nearest_two_portable(&q, &olds));
+        }
+        assert_eq!(nearest_two(&[0; 4], &[]), (u32::MAX, u32::MAX, 0));
+    }
 }

@@ -16,9 +16,9 @@ pub mod video;
 
 use std::path::PathBuf;
 
-pub use composition::{AssetRef, Candidate, Composition};
+pub use composition::{AssetLicence, AssetRef, Candidate, Composition};
 pub use fingerprint::{Fingerprint, MediaKind};
-pub use library::{Library, LibraryEntry};
+pub use library::{Expiring, Library, LibraryEntry};
 pub use rules::{
     composition_reason, composition_rule, plan_warnings, score, Dimension, GateConfig, Match,
     PlanWarning, Rule, Verdict, VerdictKind,

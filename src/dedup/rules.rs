@@ -433,17 +433,34 @@ fn evaluate(
     if fp.kind == MediaKind::Video {
         m.bag = Some(video::compare(&fp.frames, &old.hashes));
     }
-    if run_geometry {
-        if let Some(of) = &old.features {
-            m.geo = Some(geometry::match_either(
-                &fp.features,
-                &fp.features_mirrored,
-                of,
-            ));
-        }
+    let both_composed = cand.composition.is_some() && old.composition.is_some();
+    let comp_diff = match (&cand.composition, &old.composition) {
+        (Some(nc), Some(oc)) => Some(compare_compositions(nc, oc, cfg)),
+        _ => None,
+    };
+    let shared_background = matches!((&cand.composition, &old.composition),
+        (Some(a), Some(b)) if a.background.sha256 == b.background.sha256);
+    let product_box = cand.composition.as_ref().and_then(|c| c.product_box);
+    // Between two composed stills, keypoints decide one thing only: whether the product
+    // box holds the other's product when the backgrounds differ and the compositions do
+    // not already say the product repeats (below). Everywhere else they only add the inlier
+    // count to the reason of a visual match, so they are matched then, at the end: verdicts
+    // and reasons come out the same. Matching was 15 % of a catalog batch's CPU, 3.4 % with
+    // this and the POPCNT scan (BENCHMARKS.md, *Main images at catalog scale*).
+    let geometry_decides = !(fp.kind == MediaKind::Image && both_composed)
+        || (!shared_background
+            && product_box.is_some()
+            && !comp_diff
+                .as_ref()
+                .is_some_and(|d| d.dims.iter().any(|(dim, _)| *dim == Dimension::Character)));
+    let old_features = old.features.as_ref().filter(|_| run_geometry);
+    let geometry = |fp: &Fingerprint, of: &Features| {
+        geometry::match_either(&fp.features, &fp.features_mirrored, of)
+    };
+    if let (true, Some(of)) = (geometry_decides, old_features) {
+        m.geo = Some(geometry(fp, of));
     }
     let inliers = m.geo.as_ref().map(|g| g.inliers).unwrap_or(0);
-    let both_composed = cand.composition.is_some() && old.composition.is_some();
     let visual_match = match fp.kind {
         // Between two composed outputs, keypoints shared by a common background must not
         // make the whole picture "the same": there the composition decides the dimensions,
@@ -470,14 +487,9 @@ fn evaluate(
             b.ordered * 100.0
         ));
     }
+    let geo_evidence_at = evidence.len();
     if let Some(g) = &m.geo {
-        evidence.push(format!(
-            "{} keypoint inliers (scale {:.2}, rotation {:.1}°{})",
-            g.inliers,
-            g.scale,
-            g.angle_deg,
-            if g.mirrored { ", mirrored" } else { "" }
-        ));
+        evidence.push(geo_evidence(g));
     }
 
     // Dimensions: exact when both compositions are known, perceptual otherwise.
@@ -485,8 +497,7 @@ fn evaluate(
     let mut only_audio = false;
     let mut only_text = false;
     let mut identical = false;
-    if let (Some(nc), Some(oc)) = (&cand.composition, &old.composition) {
-        let d = compare_compositions(nc, oc, cfg);
+    if let Some(d) = comp_diff {
         for (dim, ev) in d.dims {
             dims.insert(dim);
             evidence.push(ev);
@@ -500,13 +511,7 @@ fn evaluate(
     // Keypoints inside the product box are the product's only when the backgrounds differ:
     // a cut-out leaves the background visible inside its box, so over a shared background
     // they would "find" the product in any variant.
-    let shared_background = matches!((&cand.composition, &old.composition),
-        (Some(a), Some(b)) if a.background.sha256 == b.background.sha256);
-    if let (false, Some(g), Some(b)) = (
-        shared_background,
-        &m.geo,
-        cand.composition.as_ref().and_then(|c| c.product_box),
-    ) {
+    if let (false, Some(g), Some(b)) = (shared_background, &m.geo, product_box) {
         let n = g.inliers_in(b);
         if n >= cfg.product_inliers && dims.insert(Dimension::Character) {
             evidence.push(format!(
@@ -584,6 +589,24 @@ fn evaluate(
         ))
     };
 
+    // The deferred keypoint match, where the reason shows its inlier count.
+    let with_figures = |rule: Rule, verdict: VerdictKind| {
+        let mut evidence = evidence.clone();
+        let late = match (&m.geo, old_features) {
+            (None, Some(of)) => {
+                let g = geometry(fp, of);
+                evidence.insert(geo_evidence_at, geo_evidence(&g));
+                Some(g)
+            }
+            _ => None,
+        };
+        let m = Measured {
+            visual_distance: m.visual_distance,
+            bag: m.bag,
+            geo: late.or_else(|| m.geo.clone()),
+        };
+        Some(base(rule, verdict, dims_v.clone(), &m, evidence))
+    };
     if identical {
         return dup(Rule::SameComposition);
     }
@@ -594,7 +617,7 @@ fn evaluate(
         return dup(Rule::OnlyText);
     }
     if visual_match {
-        return dup(Rule::VisualEdit);
+        return with_figures(Rule::VisualEdit, VerdictKind::Duplicate);
     }
     if let Some(b) = &m.bag {
         if b.reused_share > cfg.segment_duplicate {
@@ -625,13 +648,23 @@ fn evaluate(
         }
     }
     if fp.kind == MediaKind::Image && m.visual_distance.is_some_and(|d| d <= cfg.similar_distance) {
-        return similar(Rule::NearVisual);
+        return with_figures(Rule::NearVisual, VerdictKind::Similar);
     }
     // Two dimensions other than the named pairs: a platform may still group them.
     if dims.len() == 2 && !(has(Dimension::Type) && cand.composition.is_none()) {
         return similar(Rule::TwoDimensions);
     }
     None
+}
+
+fn geo_evidence(g: &GeoMatch) -> String {
+    format!(
+        "{} keypoint inliers (scale {:.2}, rotation {:.1}°{})",
+        g.inliers,
+        g.scale,
+        g.angle_deg,
+        if g.mirrored { ", mirrored" } else { "" }
+    )
 }
 
 fn describe(m: &Match) -> String {

@@ -8,7 +8,12 @@ pub(super) fn run_job(
     t: &Template,
     job: &Job,
     presets: &PresetSet,
-    (assets, fonts, text_cache): (&Assets, &FontBook, &TextCache),
+    (assets, fonts, text_cache, ai_label): (
+        &Assets,
+        &FontBook,
+        &TextCache,
+        Option<&crate::lint::AiLabel>,
+    ),
     staged: PathBuf,
     events: &dyn Fn(Event),
     (halt, beat): (&pool::Halt, &pool::Beat),
@@ -27,8 +32,21 @@ pub(super) fn run_job(
         .iter()
         .find(|r| r.code == job.region)
         .ok_or_else(|| JobError::new(job, Stage::Prepare, JobFailure::UnknownRegion))?;
-    let creative = render::prepare(t, job, preset, region, assets, fonts, text_cache)
+    let mut creative = render::prepare(t, job, preset, region, assets, fonts, text_cache)
         .map_err(at(job, Stage::Prepare))?;
+    if let Some(label) = ai_label {
+        creative
+            .add_ai_label(
+                &label.text,
+                label.height,
+                &label.fonts,
+                preset,
+                region,
+                fonts,
+                text_cache,
+            )
+            .map_err(at(job, Stage::Prepare))?;
+    }
     let ai_generated = crate::plan::ai_generated(t, job, preset);
     let stamp = stamp_for(t, job, ai_generated);
     let mut extra = Extra {

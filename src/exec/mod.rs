@@ -41,6 +41,8 @@ pub enum ExecError {
     Export(#[from] ExportError),
     #[error("duplicate gate: {0}")]
     Dedup(#[from] crate::dedup::DedupError),
+    #[error("review page: {0}")]
+    Report(#[from] crate::report::ReportError),
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +73,9 @@ pub struct RunOptions {
     /// Lint warnings on the template's copy: each manifest row lists those on its variant's
     /// copy in its region (`lint::Finding::applies_to`).
     pub lint: Vec<crate::lint::Finding>,
+    /// The rule packs of that lint: outputs showing generated content in a region whose pack
+    /// has an `[ai_label]` get it drawn (`RulePacks::ai_label_for`).
+    pub rule_packs: crate::lint::RulePacks,
     /// The day licences are checked against (`YYYY-MM-DD`, UTC): the run's date.
     pub today: String,
 }
@@ -342,7 +347,7 @@ pub fn run(
     let mut to_render: Vec<&Job> = Vec::new();
     for job in plan.jobs.iter().filter(|j| mine(j)) {
         let old = old_rows.get(job.file.as_str()).copied();
-        let base = base_row(t, job, presets, hashes);
+        let base = base_row(t, job, presets, hashes, &opts.rule_packs);
         let reuse = old
             .filter(|_| !opts.force)
             .and_then(|o| rerun::reusable(o, &base, previous.run.as_ref(), &opts.out));
@@ -460,6 +465,7 @@ pub fn run(
         refused: opts.refused_inputs.clone(),
         parts: opts.parts.clone(),
         today: opts.today.clone(),
+        rule_packs: opts.rule_packs.clone(),
     });
     let mut workers = pool::Pool::start(
         Arc::clone(&shared),
@@ -480,6 +486,7 @@ pub fn run(
         names: Vec::new(),
         removal_stamp: &removal_stamp,
         part_dir: opts.part.as_ref().map(|_| opts.out.as_path()),
+        packs: &opts.rule_packs,
     };
     // The library stores canonical paths: replaced first, or the relative form would be
     // replaced inside them and leave `/abs/dir/` + name in the reason.
@@ -535,7 +542,7 @@ pub fn run(
         if arrived.contains(&job.index) || book.done.contains(&job.index) {
             continue;
         }
-        let mut row = base_row(t, job, presets, hashes);
+        let mut row = base_row(t, job, presets, hashes, &opts.rule_packs);
         row.status = Status::Skipped;
         row.error = Some(match stopped_by {
             Some(sig) => format!("not attempted: the run was stopped by signal {sig}"),
@@ -547,6 +554,11 @@ pub fn run(
     }
     record.finished = Some(export::lock::format_utc(export::lock::unix_now()));
     book.write(&record, None)?;
+    // Under the lock still, so no other run rewrites the manifest while the page reads it;
+    // a shard's part gets none (its merge does).
+    if opts.part.is_none() {
+        crate::report::build(&opts.out, &opts.today)?;
+    }
     drop(staging);
     on_event(Event::Finished {
         exported: record.rendered,
@@ -591,6 +603,7 @@ fn offer(
         product_box: extra.and_then(|e| e.product_box),
         text_boxes: extra.map(|e| e.text_boxes.clone()).unwrap_or_default(),
         fingerprint: extra.and_then(|e| e.fingerprint.clone()),
+        licences: crate::plan::licence::records(t, job, presets.get(&job.preset)),
     }
 }
 
@@ -675,6 +688,7 @@ struct Publish<'a, 'g> {
     hashes: &'a AssetHashes,
     /// A shard's part directory: each output's gate data is written beside it.
     part_dir: Option<&'a std::path::Path>,
+    packs: &'a crate::lint::RulePacks,
     /// Staged and published paths → output names, for verdict reasons.
     names: Vec<(String, String)>,
     removal_stamp: &'a str,
@@ -740,7 +754,7 @@ impl Publish<'_, '_> {
         on_event: &mut dyn FnMut(Event),
     ) -> Result<(), ExecError> {
         let job = &plan.jobs[o.index];
-        let mut row = base_row(self.t, job, presets, self.hashes);
+        let mut row = base_row(self.t, job, presets, self.hashes, self.packs);
         match o.result {
             Ok((staged, verified, extra)) => {
                 if let Some(dir) = self.part_dir {
@@ -790,7 +804,17 @@ impl Publish<'_, '_> {
                         .map(|v| v.reason.clone())
                         .or_else(|| d.note.clone());
                     if d.hold {
-                        // Held back: the staged file goes with the staging directory.
+                        // Held back: the staged file goes with the staging directory; the
+                        // review page keeps a thumbnail of it beside what it matched.
+                        if self.part_dir.is_none() {
+                            crate::report::thumbnail_of_staged(
+                                self.out,
+                                &staged,
+                                job.kind,
+                                row.duration,
+                                &row.sha256,
+                            )?;
+                        }
                         self.replace_aside(job, "was held back", record, on_event)?;
                         row.status = Status::Rejected;
                         record.rejected += 1;
@@ -835,7 +859,29 @@ impl Publish<'_, '_> {
     }
 }
 
-fn base_row(t: &Template, job: &Job, presets: &PresetSet, hashes: &AssetHashes) -> ManifestRow {
+/// The visible label an output of `job` carries: it shows generated content and a rule pack
+/// of its region asks for one.
+pub fn ai_label<'p>(
+    t: &Template,
+    job: &Job,
+    preset: &crate::preset::Preset,
+    packs: &'p crate::lint::RulePacks,
+) -> Option<&'p crate::lint::AiLabel> {
+    if !crate::plan::ai_generated(t, job, preset) {
+        return None;
+    }
+    let names = [preset.id.clone(), preset.platform.clone()];
+    packs.ai_label_for(&job.region, &names).map(|(_, l)| l)
+}
+
+fn base_row(
+    t: &Template,
+    job: &Job,
+    presets: &PresetSet,
+    hashes: &AssetHashes,
+    packs: &crate::lint::RulePacks,
+) -> ManifestRow {
+    let preset = presets.get(&job.preset);
     ManifestRow {
         file: job.file.clone(),
         status: Status::Skipped,
@@ -871,11 +917,13 @@ fn base_row(t: &Template, job: &Job, presets: &PresetSet, hashes: &AssetHashes) 
         error_kind: None,
         same_output_as: None,
         lint: Vec::new(),
-        licence_expires: crate::plan::licence::earliest_expiry(t, job, presets.get(&job.preset)),
-        ai_generated: presets
-            .get(&job.preset)
-            .is_some_and(|p| crate::plan::ai_generated(t, job, p)),
+        licence_expires: crate::plan::licence::earliest_expiry(t, job, preset),
+        ai_generated: preset.is_some_and(|p| crate::plan::ai_generated(t, job, p)),
+        ai_label: preset
+            .and_then(|p| ai_label(t, job, p, packs))
+            .map(|l| l.text.clone()),
+        review: None,
         // Which files made this output, for audits (hashed once per run, in `hashes`).
-        inputs: crate::plan::job_inputs(t, job, presets.get(&job.preset), hashes),
+        inputs: crate::plan::job_inputs(t, job, preset, hashes),
     }
 }

@@ -67,6 +67,8 @@ pub(super) struct Shared {
     pub parts: Option<Arc<super::merge::Parts>>,
     /// The day licences are checked against, `YYYY-MM-DD`.
     pub today: String,
+    /// For the visible AI labels (`super::ai_label`).
+    pub rule_packs: crate::lint::RulePacks,
 }
 
 impl Shared {
@@ -330,7 +332,14 @@ fn work(id: usize, sh: &Shared, queue: &Receiver<Job>, tx: &Sender<Msg>, beat: &
                 &sh.t,
                 &job,
                 &sh.presets,
-                (&sh.assets, &sh.fonts, &sh.text_cache),
+                (
+                    &sh.assets,
+                    &sh.fonts,
+                    &sh.text_cache,
+                    sh.presets
+                        .get(&job.preset)
+                        .and_then(|p| super::ai_label(&sh.t, &job, p, &sh.rule_packs)),
+                ),
                 staged.clone(),
                 &send,
                 (&sh.halt, beat),

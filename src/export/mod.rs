@@ -267,6 +267,32 @@ pub struct ManifestRow {
     /// (`plan::ai_generated`). Manifests written before the key read as `false`.
     #[serde(default)]
     pub ai_generated: bool,
+    /// The visible label drawn on it (a rule pack's `[ai_label]` text), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai_label: Option<String>,
+    /// A person's decision on this output (`factory review`), kept while the output is
+    /// reused; a new render of the variant starts without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<Review>,
+}
+
+/// Approved or rejected, by whom and when (`factory review`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Review {
+    pub decision: Decision,
+    /// The reviewer's user name (`FACTORY_REVIEWER`, else `USER`/`USERNAME`).
+    pub by: String,
+    /// UTC, `YYYY-MM-DDTHH:MM:SSZ`.
+    pub at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Approved,
+    Rejected,
 }
 
 impl ManifestRow {
@@ -291,7 +317,9 @@ pub struct SceneSpan {
     pub end: f64,
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+/// Writes `path` through a temporary file beside it and a rename: a reader sees the old
+/// content or the new, never half.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io(dir))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
@@ -350,6 +378,12 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
         "lint",
         "licence_expires",
         "ai_generated",
+        "ai_label",
+        // `approved`/`rejected`, then who, when (UTC) and the note.
+        "review",
+        "review_by",
+        "review_at",
+        "review_note",
     ];
     w.write_record(header)
         .expect("writing to a Vec cannot fail");
@@ -404,6 +438,17 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
             r.lint.join("; "),
             r.licence_expires.clone().unwrap_or_default(),
             r.ai_generated.to_string(),
+            r.ai_label.clone().unwrap_or_default(),
+            r.review
+                .as_ref()
+                .map(|v| serde_name(v.decision))
+                .unwrap_or_default(),
+            r.review.as_ref().map(|v| v.by.clone()).unwrap_or_default(),
+            r.review.as_ref().map(|v| v.at.clone()).unwrap_or_default(),
+            r.review
+                .as_ref()
+                .and_then(|v| v.note.clone())
+                .unwrap_or_default(),
         ])
         .expect("writing to a Vec cannot fail");
     }

@@ -59,6 +59,10 @@ impl RunRecord {
 #[derive(Deserialize)]
 struct ManifestIn {
     #[serde(default)]
+    template: String,
+    #[serde(default)]
+    template_version: u32,
+    #[serde(default)]
     run: Option<RunRecord>,
     outputs: Vec<ManifestRow>,
 }
@@ -66,6 +70,9 @@ struct ManifestIn {
 /// The manifest an earlier run left in `OUT`.
 #[derive(Debug, Default)]
 pub struct Previous {
+    /// The template's name and version as the manifest names them.
+    pub template: String,
+    pub template_version: u32,
     pub run: Option<RunRecord>,
     pub rows: Vec<ManifestRow>,
 }
@@ -85,6 +92,8 @@ impl Previous {
             message: e.to_string(),
         })?;
         Ok(Previous {
+            template: m.template,
+            template_version: m.template_version,
             run: m.run,
             rows: m.outputs,
         })
@@ -123,7 +132,9 @@ pub fn reusable(
         && old.tracking == new.tracking
         // Not in the variant id: marking an asset `ai_generated` changes no pixel, only the
         // label the file must carry.
-        && old.ai_generated == new.ai_generated;
+        && old.ai_generated == new.ai_generated
+        // Nor the visible label: a rule pack that starts or stops asking for one changes it.
+        && old.ai_label == new.ai_label;
     if !same {
         return None;
     }

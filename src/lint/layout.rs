@@ -21,10 +21,12 @@ use crate::text::{FontBook, TextCache};
 
 use super::{Finding, RuleSeverity};
 
-/// Share of the frame text may cover at one moment. Meta's advice: "we've found that images
-/// with less than 20% text perform better" (Meta Business Help Center, "About text in ad
-/// images", https://www.facebook.com/business/help/980593475366490; the former 20 % rule,
-/// retired in 2020, kept as advice).
+/// Share of the frame text may cover at one moment: advice, not a limit. Meta retired its
+/// 20 % image-text rule in September 2020; its help text since says "we've found that images
+/// with less than 20% text perform better" and recommends short text. Meta's own help page
+/// could not be fetched to verify it here; the wording is quoted by e.g.
+/// https://m3.agency/news-insights/facebook-removes-text-restrictions-on-paid-ads and
+/// https://www.digitalinformationworld.com/2020/09/advertisers-and-graphic-designers-get-a-moment-to-rejoice-as-facebook-lifts-off-restrictions-on-text-content-in-ad-images.html
 pub const MAX_TEXT_SHARE: f64 = 0.20;
 /// Least luminance contrast ratio between text and what is behind it: WCAG 2.2 success
 /// criterion 1.4.3 asks 3:1 for large text (ad captions are all large at their sizes),
@@ -93,6 +95,9 @@ pub fn check(
     let cache = TextCache::new(64 << 20);
     let mut out = Layout::default();
     let mut reported = HashSet::new();
+    // Plates do not depend on the copy: outputs that differ only in captions and badges
+    // (most of a template's variants) share them.
+    let mut plates = PlateCache::default();
     let place = Places::new(text, file);
     for job in &sub.jobs {
         let (Some(preset), Some(region)) = (
@@ -116,7 +121,7 @@ pub fn check(
             preset,
             rtl,
             creative: &creative,
-            plates: HashMap::new(),
+            plates: &mut plates,
             found: Vec::new(),
         };
         m.run();
@@ -143,8 +148,7 @@ struct Measure<'a> {
     preset: &'a Preset,
     rtl: bool,
     creative: &'a render::Creative,
-    /// Plates by timeline frame (`None`: the frame could not be drawn).
-    plates: HashMap<u32, Option<image::RgbaImage>>,
+    plates: &'a mut PlateCache,
     found: Vec<Finding>,
 }
 
@@ -349,12 +353,7 @@ impl Measure<'_> {
         }
         let mut worst: Option<(f64, f64, u32)> = None;
         for tf in frames {
-            let creative = self.creative;
-            let Some(plate) = self
-                .plates
-                .entry(tf)
-                .or_insert_with(|| creative.plate(tf).ok())
-            else {
+            let Some(plate) = self.plates.get(self.job, self.creative, tf) else {
                 continue;
             };
             let (low, median) = measure_contrast(plate, o.rect, text, o.info.underlay);
@@ -385,6 +384,49 @@ impl Measure<'_> {
             with,
         );
         self.found.push(f);
+    }
+}
+
+/// Plates already drawn, keyed by what shows on them: preset, region (its overrides and
+/// direction move the picture), the choices of every pool but the text and sound ones, and
+/// the timeline frame. Kept small: a template of many clip backgrounds would otherwise hold
+/// a full-size frame for each.
+#[derive(Default)]
+struct PlateCache {
+    plates: HashMap<PlateKey, Option<image::RgbaImage>>,
+}
+
+type PlateKey = (String, String, Vec<(String, String)>, u32);
+
+/// Plates kept at once (each a full-size RGBA frame).
+const PLATE_CACHE: usize = 16;
+
+impl PlateCache {
+    /// The plate of `creative` (the output of `job`) at timeline frame `tf`; `None` when it
+    /// cannot be drawn.
+    fn get(
+        &mut self,
+        job: &Job,
+        creative: &render::Creative,
+        tf: u32,
+    ) -> Option<&image::RgbaImage> {
+        let picture = job
+            .modules
+            .iter()
+            .filter(|(k, _)| {
+                let pool = k.rsplit('.').next().unwrap_or(k);
+                !matches!(pool, "subtitle" | "badge" | "audio" | "end_card")
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let key = (job.preset.clone(), job.region.clone(), picture, tf);
+        if !self.plates.contains_key(&key) && self.plates.len() >= PLATE_CACHE {
+            self.plates.clear();
+        }
+        self.plates
+            .entry(key)
+            .or_insert_with(|| creative.plate(tf).ok())
+            .as_ref()
     }
 }
 
@@ -432,15 +474,25 @@ fn luminance(c: Rgba) -> f64 {
 }
 
 fn lum3(r: u8, g: u8, b: u8) -> f64 {
-    let lin = |v: u8| {
-        let s = v as f64 / 255.0;
-        if s <= 0.04045 {
-            s / 12.92
-        } else {
-            ((s + 0.055) / 1.055).powf(2.4)
-        }
-    };
-    0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)
+    let lin = linear();
+    0.2126 * lin[r as usize] + 0.7152 * lin[g as usize] + 0.0722 * lin[b as usize]
+}
+
+/// sRGB channel value → linear light, as WCAG's relative luminance defines it; a table,
+/// since every pixel behind every caption goes through it (a `powf` each was most of the
+/// lint's time).
+fn linear() -> &'static [f64; 256] {
+    static TABLE: std::sync::OnceLock<[f64; 256]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        std::array::from_fn(|v| {
+            let s = v as f64 / 255.0;
+            if s <= 0.04045 {
+                s / 12.92
+            } else {
+                ((s + 0.055) / 1.055).powf(2.4)
+            }
+        })
+    })
 }
 
 fn ratio(a: f64, b: f64) -> f64 {

@@ -23,7 +23,7 @@ use serde::Serialize;
 use crate::preset::PresetSet;
 use crate::template::{line_col, locale_chain, Diagnostics, Template};
 use matcher::{exception_ranges, excused, Folded};
-pub use pack::{Pack, Rule, RulePacks, RuleSeverity, Scope};
+pub use pack::{AiLabel, Pack, Rule, RulePacks, RuleSeverity, Scope};
 use source::{CopyText, Place, Sources};
 
 /// One claim found in one copy string.
@@ -119,6 +119,8 @@ pub struct Report {
     pub checked: usize,
     /// Distinct outputs whose layout was measured.
     pub measured: usize,
+    /// The packs it ran with: the renderer draws their visible AI labels.
+    pub packs: RulePacks,
 }
 
 impl Report {
@@ -299,6 +301,7 @@ pub fn lint_text(
             .collect(),
         checked: sources.copy.len(),
         measured: 0,
+        packs: packs.clone(),
     }
 }
 

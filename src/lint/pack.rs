@@ -12,6 +12,10 @@ use crate::template::{Diagnostics, Severity};
 const BUILTIN: &[(&str, &str)] = &[
     ("cn-ad-law.toml", include_str!("../../rules/cn-ad-law.toml")),
     ("en-claims.toml", include_str!("../../rules/en-claims.toml")),
+    (
+        "cn-aigc-label.toml",
+        include_str!("../../rules/cn-aigc-label.toml"),
+    ),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -22,6 +26,36 @@ struct RawPack {
     scope: Scope,
     #[serde(default, rename = "rule")]
     rules: Vec<RawRule>,
+    #[serde(default)]
+    ai_label: Option<AiLabel>,
+}
+
+/// The visible label a market requires on outputs that show generated content
+/// (`[ai_label]` in a pack), drawn by the renderer in the output's safe area.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AiLabel {
+    pub text: String,
+    /// Height of the letters as a share of the output's shorter side.
+    #[serde(default = "AiLabel::default_height")]
+    pub height: f32,
+    /// Font families, first that has the glyphs wins.
+    #[serde(default = "AiLabel::default_fonts")]
+    pub fonts: Vec<String>,
+    /// The rule that asks for it, for the manifest and docs.
+    #[serde(default)]
+    pub source: String,
+}
+
+impl AiLabel {
+    /// GB 45438-2025 asks for prompt text no shorter than 5 % of the shorter side.
+    fn default_height() -> f32 {
+        0.05
+    }
+
+    fn default_fonts() -> Vec<String> {
+        vec!["Noto Sans CJK SC".into(), "DejaVu Sans".into()]
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -126,6 +160,7 @@ pub struct Pack {
     pub file: PathBuf,
     pub scope: Scope,
     pub rules: Vec<Rule>,
+    pub ai_label: Option<AiLabel>,
 }
 
 /// The packs a lint runs with, built-in ones first, then the user's in file-name order.
@@ -135,6 +170,22 @@ pub struct RulePacks {
 }
 
 impl RulePacks {
+    /// The visible AI label for an output in `region` made for a preset named by `platforms`
+    /// (its id and platform name): the first pack whose scope lists the region and whose
+    /// platforms (if any) include the preset.
+    pub fn ai_label_for(&self, region: &str, platforms: &[String]) -> Option<(&Pack, &AiLabel)> {
+        self.packs.iter().find_map(|p| {
+            let l = p.ai_label.as_ref()?;
+            let s = &p.scope;
+            let here = s.regions.iter().any(|r| r.eq_ignore_ascii_case(region))
+                && (s.platforms.is_empty()
+                    || s.platforms
+                        .iter()
+                        .any(|q| platforms.iter().any(|x| x.eq_ignore_ascii_case(q))));
+            here.then_some((p, l))
+        })
+    }
+
     pub fn builtin() -> RulePacks {
         let packs = BUILTIN
             .iter()
@@ -249,6 +300,28 @@ pub fn parse_pack(text: &str, file: &Path) -> Result<Pack, Diagnostics> {
             exceptions,
         });
     }
+    if let Some(l) = &raw.ai_label {
+        if l.text.trim().is_empty() {
+            dx.error(label_span(text, "text"), "[ai_label] text is empty", None);
+        }
+        if !(0.02..=0.25).contains(&l.height) {
+            dx.error(
+                label_span(text, "height"),
+                format!(
+                    "[ai_label] height {} is outside 0.02..=0.25 (a share of the shorter side)",
+                    l.height
+                ),
+                None,
+            );
+        }
+        if raw.scope.regions.is_empty() {
+            dx.error(
+                label_span(text, ""),
+                "a pack with [ai_label] needs [scope] regions: the label is drawn on outputs for those regions",
+                None,
+            );
+        }
+    }
     if dx.has_errors() {
         return Err(dx);
     }
@@ -260,7 +333,38 @@ pub fn parse_pack(text: &str, file: &Path) -> Result<Pack, Diagnostics> {
         file: file.to_path_buf(),
         scope: raw.scope,
         rules,
+        ai_label: raw.ai_label,
     })
+}
+
+/// Where `key` is written in the pack's `[ai_label]` table (the table's header for `""`, or
+/// when the key is not written there), for a diagnostic.
+fn label_span(text: &str, key: &str) -> std::ops::Range<usize> {
+    let Some(head) = text.find("[ai_label]") else {
+        return 0..0;
+    };
+    let header = head..head + "[ai_label]".len();
+    if key.is_empty() {
+        return header;
+    }
+    text[head..]
+        .lines()
+        .scan(head, |at, line| {
+            let start = *at;
+            *at += line.len() + 1;
+            Some((start, line))
+        })
+        .skip(1)
+        .take_while(|(_, line)| !line.trim_start().starts_with('['))
+        .find(|(_, line)| {
+            line.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map_or(header, |(start, line)| {
+            let at = start + line.len() - line.trim_start().len();
+            at..at + key.len()
+        })
 }
 
 /// Where a value is written in the pack (its first quoted occurrence), for a diagnostic.
@@ -278,7 +382,30 @@ mod tests {
     fn builtin_packs_parse() {
         let set = RulePacks::builtin();
         let ids: Vec<&str> = set.packs.iter().map(|p| p.id.as_str()).collect();
-        assert_eq!(ids, ["cn-ad-law", "en-claims"]);
+        assert_eq!(ids, ["cn-ad-law", "en-claims", "cn-aigc-label"]);
+        let cn = ["tiktok".to_string(), "TikTok".to_string()];
+        let (pack, label) = set.ai_label_for("cn", &cn).expect("CN asks for a label");
+        assert_eq!(
+            (pack.id.as_str(), label.text.as_str()),
+            ("cn-aigc-label", "AI生成")
+        );
+        assert!(set.ai_label_for("US", &cn).is_none());
+    }
+
+    #[test]
+    fn a_bad_ai_label_is_an_error_at_its_line() {
+        let text =
+            "[pack]\nid = \"x\"\nversion = \"1\"\n\n[ai_label]\ntext = \" \"\nheight = 0.5\n";
+        let dx = parse_pack(text, Path::new("x.toml")).expect_err("refused");
+        let got: Vec<(usize, &str)> = dx.iter().map(|d| (d.line, d.message.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (6, "[ai_label] text is empty"),
+                (7, "[ai_label] height 0.5 is outside 0.02..=0.25 (a share of the shorter side)"),
+                (5, "a pack with [ai_label] needs [scope] regions: the label is drawn on outputs for those regions"),
+            ]
+        );
     }
 
     #[test]

@@ -32,6 +32,27 @@ pub fn earliest_expiry(t: &Template, job: &Job, preset: Option<&Preset>) -> Opti
         .min()
 }
 
+/// The licences behind one output as the library records them.
+pub fn records(
+    t: &Template,
+    job: &Job,
+    preset: Option<&Preset>,
+) -> Vec<crate::dedup::AssetLicence> {
+    of_job(t, job, preset)
+        .into_iter()
+        .map(|(path, l)| crate::dedup::AssetLicence {
+            asset: path
+                .strip_prefix(&t.root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .into_owned(),
+            holder: l.holder.clone(),
+            id: l.id.clone(),
+            expires: l.expires.clone(),
+        })
+        .collect()
+}
+
 /// Why the output may not be made on `today` (`YYYY-MM-DD`), or `None`. The executor
 /// prefixes the job (variant, file, preset, region) to it.
 pub fn refusal(t: &Template, job: &Job, preset: Option<&Preset>, today: &str) -> Option<String> {

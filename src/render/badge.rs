@@ -284,6 +284,74 @@ pub(crate) fn sticker(
     })
 }
 
+/// Ink height of a glyph as a share of the font size, at its smallest among what a label
+/// writes: Latin capitals (~0.70 em in Noto Sans / DejaVu Sans) are shorter than CJK
+/// ideographs (~0.88 em), so sizing by it gives every script at least the asked height.
+const LABEL_INK_PER_EM: f32 = 0.70;
+
+/// The visible AI label: `text` in white on a dark rounded box, its letters at least
+/// `height` × the shorter canvas side tall, in the bottom corner of the safe area that reading
+/// starts from (left, or right in a right-to-left layout), over the whole output.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn ai_label(
+    text: &str,
+    height: f32,
+    families: &[String],
+    region: &Region,
+    canvas: (u32, u32),
+    area: &Area,
+    frames: u32,
+    fonts: &FontBook,
+    cache: &TextCache,
+) -> Result<Sticker, crate::text::TextError> {
+    let letters = height * canvas.0.min(canvas.1) as f32;
+    let size = (letters / LABEL_INK_PER_EM).ceil();
+    let style = TextStyle {
+        families: families.to_vec(),
+        size_px: size,
+        // Never shrunk: a label too small to read is no label. Too wide for the safe area
+        // wraps instead.
+        min_size_px: size,
+        color: Rgba([255, 255, 255, 255]),
+        outline: None,
+        shadow: None,
+        background: None,
+        align: Align::Start,
+        line_height: 1.1,
+    };
+    let raster = cache.get_or_render(
+        fonts,
+        text,
+        &region.locale,
+        Some(region.direction.clone()),
+        &style,
+        area.w.max(1),
+        area.h.max(1),
+    )?;
+    let pad = (size * 0.3).ceil() as u32;
+    let (tw, th) = raster.image.dimensions();
+    let (bw, bh) = (tw + 2 * pad, th + 2 * pad);
+    let mut img = shape(BadgeShape::Pill, bw, bh, Rgba([0, 0, 0, 150]));
+    over_straight(&mut img, &raster.image, pad as i64, pad as i64);
+    let margin = (canvas.0.min(canvas.1) as f32 * 0.02).round() as i64;
+    let x = if region.direction == Direction::Rtl {
+        (area.x + area.w) as i64 - bw as i64 - margin
+    } else {
+        area.x as i64 + margin
+    };
+    let y = (area.y + area.h) as i64 - bh as i64 - margin;
+    Ok(Sticker {
+        premul: ops::premultiply(img.clone()),
+        straight: img,
+        x,
+        y,
+        start: 0,
+        end: frames.max(1),
+        fps: 1.0,
+        animation: Animation::None,
+    })
+}
+
 /// The end card composed on an opaque canvas: logo, headline, price and a CTA button,
 /// stacked in the safe area.
 #[allow(clippy::too_many_arguments)]

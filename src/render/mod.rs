@@ -193,6 +193,8 @@ pub struct Creative {
     pub rules_applied: Vec<String>,
     /// Scene ids in play order with their start and end in seconds, for the manifest.
     pub scenes: Vec<(String, f64, f64)>,
+    /// Drawn over every frame, after the fades: the visible AI label.
+    labels: Vec<badge::Sticker>,
 }
 
 struct Area {
@@ -432,6 +434,7 @@ pub fn prepare(
         fonts: report.fonts,
         rules_applied: report.rules_applied,
         scenes: scene_times,
+        labels: Vec::new(),
     })
 }
 
@@ -464,6 +467,50 @@ impl Creative {
         let mut out = RgbaImage::new(self.width, self.height);
         self.segments[k].clean_plate_into(tf, &mut out, self.fps)?;
         Ok(out)
+    }
+
+    /// Adds the visible label an output showing generated content carries where a rule pack
+    /// asks for it (GB 45438-2025 explicit label): `text` at least `height` × the shorter
+    /// side tall, in the safe area, on every frame.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_ai_label(
+        &mut self,
+        text: &str,
+        height: f32,
+        families: &[String],
+        preset: &Preset,
+        region: &Region,
+        fonts: &FontBook,
+        cache: &TextCache,
+    ) -> Result<(), RenderError> {
+        let area = safe_area(preset, &region.direction);
+        let sticker = badge::ai_label(
+            text,
+            height,
+            families,
+            region,
+            (self.width, self.height),
+            &area,
+            self.frames.max(self.poster_frame + 1),
+            fonts,
+            cache,
+        )
+        .map_err(|source| RenderError::Text {
+            option: "the AI label of the rule pack".into(),
+            locale: region.locale.clone(),
+            source,
+        })?;
+        let (w, h) = (self.width as f32, self.height as f32);
+        self.text_boxes.push([
+            sticker.x as f32 / w,
+            sticker.y as f32 / h,
+            sticker.width() as f32 / w,
+            sticker.height() as f32 / h,
+        ]);
+        self.rules_applied
+            .push(format!("visible AI label \"{text}\""));
+        self.labels.push(sticker);
+        Ok(())
     }
 
     fn timeline_frame(&self, i: u32) -> u32 {
@@ -544,6 +591,9 @@ impl Creative {
             if k < 1.0 {
                 ops::darken(out, k);
             }
+        }
+        for l in &self.labels {
+            l.draw(out, tf, true);
         }
         Ok(())
     }

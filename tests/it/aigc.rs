@@ -107,11 +107,15 @@ fn aigc_label_goes_on_outputs_that_show_the_generated_background_only() {
 
     let csv = std::fs::read_to_string(out.join("manifest.csv")).unwrap();
     let mut lines = csv.lines();
-    assert!(lines
-        .next()
-        .unwrap()
-        .ends_with(",lint,licence_expires,ai_generated"));
-    assert_eq!(lines.filter(|l| l.ends_with(",true")).count(), 2, "{csv}");
+    assert!(lines.next().unwrap().ends_with(
+        ",lint,licence_expires,ai_generated,ai_label,review,review_by,review_at,review_note"
+    ));
+    // US: no pack asks for a visible label; nobody has reviewed the batch yet.
+    assert_eq!(
+        lines.filter(|l| l.ends_with(",true,,,,,")).count(),
+        2,
+        "{csv}"
+    );
 }
 
 #[test]
@@ -162,4 +166,130 @@ fn aigc_marking_an_asset_later_renders_its_outputs_again() {
             .count(),
         2
     );
+}
+
+/// A 320×320 still, big enough to measure a label's letters on.
+const LABEL_POST: &str = r#"
+platform = "Feed"
+label = "Big"
+description = "320×320 feed still"
+kind = "image"
+width = 320
+height = 320
+fps = 30
+
+[image]
+format = "png"
+"#;
+
+#[test]
+fn a_region_whose_rule_pack_asks_for_it_gets_the_visible_label_on_generated_content() {
+    let p = Project::new();
+    p.write("presets/label-post.toml", LABEL_POST);
+    let t = template(true, false)
+        .replace(
+            r#"presets = ["tiny-video", "tiny-post", "tiny-image"]"#,
+            r#"presets = ["label-post"]"#,
+        )
+        .replace(r#"regions = ["US"]"#, r#"regions = ["US", "CN"]"#);
+    let out = render(&p, &t);
+    let rows = rows(&out);
+    let labelled: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["region"].as_str().unwrap(),
+                r["modules"]["background"].as_str().unwrap(),
+                r["ai_label"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        labelled,
+        [
+            ("US", "dream", "-"),
+            ("US", "plain", "-"),
+            ("CN", "dream", "AI生成"),
+            ("CN", "plain", "-"),
+        ],
+        "only generated content, only where the CN pack applies"
+    );
+    let img = |region: &str| {
+        let r = rows
+            .iter()
+            .find(|r| r["region"] == region && r["modules"]["background"] == "dream")
+            .unwrap();
+        image::open(out.join(r["file"].as_str().unwrap()))
+            .unwrap()
+            .to_rgb8()
+    };
+    let (cn, us) = (img("CN"), img("US"));
+    // Where the two differ is the label: in the bottom-left corner.
+    let changed: Vec<(u32, u32)> = cn
+        .enumerate_pixels()
+        .filter(|(x, y, px)| {
+            let q = us.get_pixel(*x, *y);
+            (0..3).any(|c| px[c].abs_diff(q[c]) > 24)
+        })
+        .map(|(x, y, _)| (x, y))
+        .collect();
+    assert!(!changed.is_empty(), "no label drawn");
+    let (x1, y0) = (
+        changed.iter().map(|c| c.0).max().unwrap(),
+        changed.iter().map(|c| c.1).min().unwrap(),
+    );
+    assert!(
+        x1 < 200 && y0 > 240,
+        "label at the bottom left, got x ≤ {x1}, y ≥ {y0}"
+    );
+    // Its letters (white over the dark box) are at least 5 % of the shorter side tall.
+    let ink: Vec<u32> = changed
+        .iter()
+        .filter(|&&(x, y)| cn.get_pixel(x, y).0.iter().all(|&v| v > 200))
+        .map(|&(_, y)| y)
+        .collect();
+    let tall = ink.iter().max().unwrap() - ink.iter().min().unwrap() + 1;
+    assert!(tall >= 16, "letters {tall} px tall, want ≥ 16 (5 % of 320)");
+    // The implicit label is there too, as everywhere.
+    let cn_row = rows
+        .iter()
+        .find(|r| r["region"] == "CN" && r["modules"]["background"] == "dream")
+        .unwrap();
+    assert!(label(&p, &out, cn_row).is_some());
+}
+
+#[test]
+fn a_pack_that_starts_asking_for_a_label_renders_those_outputs_again() {
+    let p = Project::new();
+    let t = template(true, false).replace(
+        r#"presets = ["tiny-video", "tiny-post", "tiny-image"]"#,
+        r#"presets = ["tiny-post"]"#,
+    );
+    p.write("t.toml", &t);
+    let run = |extra: &[&str]| {
+        let mut args = vec!["render", "t.toml", "--out", "out"];
+        args.extend_from_slice(extra);
+        let o = p.factory(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        rows(&p.path("out"))
+    };
+    run(&[]);
+    p.write(
+        "rules/us-label.toml",
+        "[pack]\nid = \"us-label\"\nversion = \"1\"\n\n[scope]\nregions = [\"US\"]\n\n[ai_label]\ntext = \"AI\"\n",
+    );
+    let again = run(&["--rules-dir", "rules"]);
+    let got: Vec<(&str, &str)> = again
+        .iter()
+        .map(|r| {
+            (
+                r["modules"]["background"].as_str().unwrap(),
+                r["ai_label"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(got, [("dream", "AI"), ("plain", "-")]);
+    let rec = manifest(&p.path("out"))["run"].clone();
+    assert_eq!(rec["rendered"], 1, "only the labelled output again: {rec}");
+    assert_eq!(rec["reused"], 1, "{rec}");
 }

@@ -153,13 +153,23 @@ fn render_makes_every_output_named_stamped_verified_and_listed() {
         .unwrap()
         .starts_with("file,status,variant,variant_id"));
 
-    // Nothing but the packs and manifests is left behind.
+    // Nothing but the packs, manifests and the review page is left behind.
     let mut names: Vec<String> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into())
         .collect();
     names.sort();
-    assert_eq!(names, ["SA", "US", "manifest.csv", "manifest.json"]);
+    assert_eq!(
+        names,
+        [
+            "SA",
+            "US",
+            "manifest.csv",
+            "manifest.json",
+            "report.html",
+            "report_files"
+        ]
+    );
 }
 
 #[test]
@@ -634,8 +644,8 @@ fn a_corrupt_input_is_reported_as_bad_input_in_manifest_and_events() {
     assert!(lines
         .next()
         .unwrap()
-        .ends_with(",error_kind,inputs,same_output_as,lint,licence_expires,ai_generated"));
-    let kinds: Vec<&str> = lines.map(|l| l.rsplit(',').nth(5).unwrap()).collect();
+        .ends_with(",error_kind,inputs,same_output_as,lint,licence_expires,ai_generated,ai_label,review,review_by,review_at,review_note"));
+    let kinds: Vec<&str> = lines.map(|l| l.rsplit(',').nth(10).unwrap()).collect();
     assert_eq!(kinds.iter().filter(|k| **k == "bad_input").count(), 2);
 
     // The JSON event stream says the same for each failed job.

@@ -710,3 +710,61 @@ fn an_unusable_sslrootcert_is_named() {
         )
     );
 }
+
+/// Licences (`factory library expiring`) are stored and read back the same on both
+/// backends, and adding the same bytes again replaces them rather than adding more.
+#[test]
+#[ignore = "needs FACTORY_TEST_PG_URL: run make test"]
+fn licences_read_back_the_same_as_on_sqlite() {
+    use creative_factory::dedup::AssetLicence;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_scene(dir.path(), "a.png", 3, 96, 96);
+    let licence = |id: &str, asset: &str, expires: &str| AssetLicence {
+        asset: asset.into(),
+        holder: "Holder".into(),
+        id: id.into(),
+        expires: Some(expires.into()),
+    };
+    let run = |lib: &Library| {
+        let mut c = Candidate::file(&file);
+        c.variant_id = Some("v-a".into());
+        c.licences = vec![
+            licence("L-7", "media/song.m4a", "2026-12-31"),
+            licence("S-1", "media/bg.jpg", "2027-06-30"),
+        ];
+        lib.add_candidate(&c, &fp(&file)).unwrap();
+        let listed = |until: &str| -> Vec<(String, String, String)> {
+            lib.expiring(until)
+                .unwrap()
+                .into_iter()
+                .map(|e| {
+                    (
+                        e.variant_id.unwrap(),
+                        e.licence.id,
+                        e.licence.expires.unwrap(),
+                    )
+                })
+                .collect()
+        };
+        let before = (listed("2027-01-31"), listed("2027-12-31"));
+        // Re-rendered with the song's licence renewed: the old record goes.
+        c.licences = vec![licence("L-8", "media/song.m4a", "2028-01-01")];
+        lib.add_candidate(&c, &fp(&file)).unwrap();
+        (before, listed("2027-12-31"))
+    };
+    let sqlite = run(&Library::open(&dir.path().join("lib.sqlite")).unwrap());
+    let db = TestDb::new("licences");
+    let pg = run(&Library::open(Path::new(&db.url)).unwrap());
+    assert_eq!(sqlite, pg);
+    let t = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+    assert_eq!(
+        sqlite,
+        (
+            (
+                vec![t("v-a", "L-7", "2026-12-31")],
+                vec![t("v-a", "L-7", "2026-12-31"), t("v-a", "S-1", "2027-06-30")]
+            ),
+            vec![]
+        )
+    );
+}

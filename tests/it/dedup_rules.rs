@@ -76,6 +76,7 @@ fn cand(path: PathBuf, n: u32, c: Composition) -> Candidate {
         variant_n: Some(n),
         composition: Some(c),
         created_at: 0,
+        licences: Vec::new(),
     }
 }
 

@@ -616,7 +616,7 @@ fn inputs_manifest_lists_each_outputs_inputs_with_sha256() {
     let csv = std::fs::read_to_string(p.path("out/manifest.csv")).unwrap();
     let header = csv.lines().next().unwrap();
     assert!(
-        header.ends_with(",error_kind,inputs,same_output_as,lint,licence_expires,ai_generated"),
+        header.ends_with(",error_kind,inputs,same_output_as,lint,licence_expires,ai_generated,ai_label,review,review_by,review_at,review_note"),
         "{header}"
     );
     let first = csv.lines().nth(1).unwrap();
@@ -626,7 +626,7 @@ fn inputs_manifest_lists_each_outputs_inputs_with_sha256() {
         sha256(&p.path("assets/product.png")),
         sha256(&p.path("assets/music.m4a"))
     );
-    assert!(first.ends_with(&format!("{cell},,,,false")), "{first}");
+    assert!(first.ends_with(&format!("{cell},,,,false,,,,,")), "{first}");
 }
 
 #[test]

@@ -175,3 +175,188 @@ fn a_bad_licence_record_is_an_error_at_its_line() {
         "{err}"
     );
 }
+
+/// What `factory library expiring` prints, one line per licence, with the library's
+/// absolute paths cut down to the output's name.
+fn expiring(p: &Project, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["library", "--library", "lib.sqlite", "expiring"];
+    all.extend_from_slice(args);
+    let o = p.factory(&all);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = p.path("out").canonicalize().unwrap();
+    stdout(&o)
+        .lines()
+        .map(|l| {
+            // Entry ids follow the order outputs finished in: `#N` stands for any.
+            let l = l.replace(&format!("{}/", out.display()), "");
+            match l.split_once("  #") {
+                Some((head, rest)) if !l.starts_with("no licence") => {
+                    let tail = rest.split_once(' ').map_or("", |(_, t)| t);
+                    format!("{head}  #N {tail}")
+                }
+                _ => l,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn the_library_lists_exported_outputs_whose_licences_end_soon() {
+    let p = Project::new();
+    let (photo_end, disc_end) = (day(10), day(200));
+    p.write(
+        "t.toml",
+        &format!(
+            "{}\n[dedup]\npolicy = \"warn\"\nlibrary = \"lib.sqlite\"\n",
+            template(&format!(
+                "licence = {{ holder = \"Stock Co\", id = \"SC-1\", expires = \"{photo_end}\" }}"
+            ))
+        ),
+    );
+    p.write(
+        "assets/assets.toml",
+        &format!("[[asset]]\nfile = \"product.png\"\nholder = \"Studio\"\nid = \"ST-9\"\nexpires = \"{disc_end}\"\n"),
+    );
+    let o = p.factory(&["render", "t.toml", "--out", "out", "--progress", "plain"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let vid = |region: &str, bg: &str| -> String {
+        rows(&p)
+            .iter()
+            .find(|r| r["region"] == region && r["modules"]["background"] == bg)
+            .unwrap()["variant_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // Within the default 30 days: the photo's licence, on both outputs that show it.
+    let mut soon = expiring(&p, &[]);
+    soon.sort();
+    let want: Vec<String> = ["SA", "US"]
+        .iter()
+        .map(|r| {
+            format!(
+                "expires {photo_end}  #N {r}/{r}_Feed_Post_v1.png  variant {}  licence SC-1 (Stock Co) of assets/photo.png",
+                vid(r, "photo")
+            )
+        })
+        .collect();
+    assert_eq!(soon, want);
+    // A year ahead: the product's licence too, on every output (it is in all four).
+    let year = expiring(&p, &["--within", "365"]);
+    assert_eq!(year.len(), 6, "{year:#?}");
+    assert_eq!(
+        year.iter()
+            .filter(|l| l.starts_with(&format!("expires {disc_end} "))
+                && l.ends_with("licence ST-9 (Studio) of assets/product.png"))
+            .count(),
+        4,
+        "{year:#?}"
+    );
+    assert!(
+        year[..2].iter().all(|l| l.contains("SC-1")),
+        "soonest first: {year:#?}"
+    );
+    // And for a scheduler, the same as JSON.
+    let o = p.factory(&["library", "--library", "lib.sqlite", "expiring", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let got: Vec<(&str, &str, &str)> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["variant_id"].as_str().unwrap(),
+                e["licence"]["id"].as_str().unwrap(),
+                e["licence"]["expires"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let mut want = vec![
+        (vid("US", "photo"), "SC-1", photo_end.as_str()),
+        (vid("SA", "photo"), "SC-1", photo_end.as_str()),
+    ];
+    want.sort();
+    let mut got: Vec<(String, &str, &str)> = got
+        .into_iter()
+        .map(|(a, b, c)| (a.to_string(), b, c))
+        .collect();
+    got.sort();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn an_expired_licence_in_the_library_is_listed_as_expired() {
+    use creative_factory::dedup::fingerprint::{Fingerprint, Masks};
+    use creative_factory::dedup::{AssetLicence, Candidate, Library};
+    let p = Project::new();
+    let lib = Library::open(&p.path("lib.sqlite")).unwrap();
+    let file = p.path("assets/photo.png");
+    let fp = Fingerprint::compute(&file, &Masks::default()).unwrap();
+    let mut c = Candidate::file(&file);
+    c.variant_id = Some("v-old".into());
+    let ended = day(-3);
+    c.licences = vec![
+        AssetLicence {
+            asset: "music/song.m4a".into(),
+            holder: "Label".into(),
+            id: "L-7".into(),
+            expires: Some(ended.clone()),
+        },
+        AssetLicence {
+            asset: "fonts/brand.otf".into(),
+            holder: "Foundry".into(),
+            id: "F-1".into(),
+            expires: None,
+        },
+    ];
+    lib.add_candidate(&c, &fp).unwrap();
+    drop(lib);
+    std::fs::create_dir_all(p.path("out")).unwrap();
+    assert_eq!(
+        expiring(&p, &["--within", "0"]),
+        [format!(
+            "expired {ended}  #N {}  variant v-old  licence L-7 (Label) of music/song.m4a",
+            file.canonicalize().unwrap().display()
+        )],
+        "a perpetual licence is never listed"
+    );
+}
+
+#[test]
+fn a_library_from_the_previous_version_is_upgraded_in_place() {
+    let p = Project::new();
+    // Written by the build before licences were recorded (schema version 1).
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/library/v1.sqlite"
+        ),
+        p.path("lib.sqlite"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(p.path("out")).unwrap();
+    let o = p.factory(&["library", "--library", "lib.sqlite", "list"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("#1     image /tmp/v1lib/bridge.jpg  1 frames"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(
+        expiring(&p, &[]),
+        [format!(
+            "no licence in library {} expires by {} (within 30 days)",
+            "lib.sqlite",
+            day(30)
+        )]
+    );
+    let db = rusqlite::Connection::open(p.path("lib.sqlite")).unwrap();
+    let versions: Vec<i64> = db
+        .prepare("SELECT version FROM schema_version ORDER BY version")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(versions, [1, 2]);
+}

@@ -168,9 +168,12 @@ fn each_layout_rule_fires_on_its_overlay_and_traps_do_not() {
 
 #[test]
 fn text_covering_the_frame_is_reported_once_per_caption() {
+    // Two lines at 40 px: with a badge (both options are 0.25 pills) over a fifth of the
+    // 200×200 frame. The fitter caps a caption's box (147×64 px here), so a caption alone
+    // does not get there.
     let template = LAYOUT.replace(
-        "size = 0.08\ncolor = \"#111111\"\nposition = \"bottom\"",
-        "size = 0.3\ncolor = \"#111111\"\nposition = \"bottom\"",
+        "text = \"Dark\"\nsize = 0.08",
+        "text = \"Dark roast daily\"\nsize = 0.2",
     );
     let p = project();
     p.write("t.toml", &template);

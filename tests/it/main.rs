@@ -34,6 +34,7 @@ mod look;
 mod motion;
 mod plan_scale;
 mod rerun;
+mod review;
 mod same_output;
 mod shards;
 mod strategies;

@@ -92,7 +92,11 @@ fn files_in(out: &Path) -> BTreeSet<String> {
         };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
-            if name.starts_with('.') {
+            // Hidden ones and the review page with its thumbnails (rebuilt by every run) are
+            // not outputs.
+            if name.starts_with('.')
+                || (dir == out && (name == "report.html" || name == "report_files"))
+            {
                 continue;
             }
             let path = e.path();

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests in `tests/it`: the built binary and the ffmpeg
 //! CLI here, and one submodule per kind of test.
 
+pub mod browser;
 pub mod dedup;
 pub mod encode;
 pub mod lint;

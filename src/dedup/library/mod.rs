@@ -8,8 +8,11 @@
 //!   (SQLite's WAL does not work over a network file system).
 //!
 //! Schema versions (table `schema_version`, in both): 1 = files, compositions, frames,
-//! features. A migration adds a `migrate_N_to_N+1` step in each backend's `migrate` and bumps
-//! `SCHEMA_VERSION`; a library written by a newer build is refused rather than guessed at.
+//! features; 2 = licences (what each output's assets are licensed until, for
+//! `factory library expiring`). Each backend lists its steps in `MIGRATIONS` (step N takes a
+//! library from version N to N+1) and `migrate` runs the missing ones in one transaction when
+//! a library is opened; `SCHEMA_VERSION` is their count. A library written by a newer build
+//! is refused rather than guessed at.
 //!
 //! The near-duplicate search never runs in the database: [`Library::index`] loads the hash
 //! columns once per run into a [`HashIndex`] and the exact scan runs in memory (figures for
@@ -24,7 +27,7 @@ use std::time::Duration;
 
 use rayon::prelude::*;
 
-use super::composition::{now_unix, Candidate, Composition};
+use super::composition::{now_unix, AssetLicence, Candidate, Composition};
 use super::fingerprint::{Fingerprint, MediaKind};
 use super::geometry::{self, Features};
 use super::pdq::Hash256;
@@ -32,7 +35,7 @@ use super::DedupError;
 
 pub use postgres::redact_url;
 
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// One stored output.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -51,6 +54,18 @@ pub struct LibraryEntry {
     pub retired: bool,
     pub frames: usize,
     pub composition: Option<Composition>,
+}
+
+/// A licence of an output in the library that ends by a given day.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Expiring {
+    /// The library entry.
+    pub id: i64,
+    pub path: PathBuf,
+    pub variant_id: Option<String>,
+    /// Retired outputs are no longer running; listed so nothing is missed, but marked.
+    pub retired: bool,
+    pub licence: AssetLicence,
 }
 
 #[derive(Debug, Clone)]
@@ -334,6 +349,7 @@ struct AddRow<'a> {
     frames: Vec<FrameRow>,
     features: Vec<u8>,
     composition: Option<(&'a Composition, String)>,
+    licences: &'a [AssetLicence],
 }
 
 struct FrameRow {
@@ -436,6 +452,19 @@ impl Library {
         composition: Option<&Composition>,
         created_at: Option<i64>,
     ) -> Result<i64, DedupError> {
+        self.add_licensed(fp, variant_id, composition, created_at, &[])
+    }
+
+    /// [`Library::add`], also recording the licences of what the output shows (replacing
+    /// those recorded before for the same bytes).
+    fn add_licensed(
+        &self,
+        fp: &Fingerprint,
+        variant_id: Option<&str>,
+        composition: Option<&Composition>,
+        created_at: Option<i64>,
+        licences: &[AssetLicence],
+    ) -> Result<i64, DedupError> {
         let now = now_unix();
         let path = std::path::absolute(&fp.path).unwrap_or_else(|_| fp.path.clone());
         let row = AddRow {
@@ -465,18 +494,26 @@ impl Library {
             features: geometry::encode(&fp.features),
             composition: composition
                 .map(|c| (c, serde_json::to_string(c).expect("composition serialises"))),
+            licences,
         };
         on_backend!(self, b => b.add(&row))
     }
 
     /// Records a scored candidate with its composition and creation time.
     pub fn add_candidate(&self, c: &Candidate, fp: &Fingerprint) -> Result<i64, DedupError> {
-        self.add(
+        self.add_licensed(
             fp,
             c.variant_id.as_deref(),
             c.composition.as_ref(),
             Some(c.created_at),
+            &c.licences,
         )
+    }
+
+    /// Every recorded licence that ends on or before `until` (`YYYY-MM-DD`), soonest first:
+    /// the outputs to pull from running ads before their assets stop being licensed.
+    pub fn expiring(&self, until: &str) -> Result<Vec<Expiring>, DedupError> {
+        on_backend!(self, b => b.expiring(until))
     }
 
     /// All entries, oldest first.

@@ -22,7 +22,10 @@ use postgres::types::Type;
 use postgres::{Client, Config, NoTls};
 
 use super::pg_tls;
-use super::{row_hashes, AddRow, HashIndex, LibraryEntry, StoredFrame, BUSY_WAIT, SCHEMA_VERSION};
+use super::{
+    row_hashes, AddRow, AssetLicence, Expiring, HashIndex, LibraryEntry, StoredFrame, BUSY_WAIT,
+    SCHEMA_VERSION,
+};
 use crate::dedup::composition::Composition;
 use crate::dedup::geometry::{self, Features};
 use crate::dedup::pdq::Hash256;
@@ -82,6 +85,22 @@ CREATE TABLE features (
     data      BYTEA NOT NULL           -- geometry::encode of the key frame
 );
 ";
+
+/// Version 2: the licences of what each output shows (`factory library expiring`).
+const SCHEMA_V2: &str = "
+CREATE TABLE licences (
+    file_id     BIGINT NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    asset       TEXT NOT NULL,
+    holder      TEXT NOT NULL,
+    licence_id  TEXT NOT NULL,
+    expires     TEXT,
+    PRIMARY KEY (file_id, asset)
+);
+CREATE INDEX licences_expires ON licences(expires);
+";
+
+/// Step N takes a library from version N to N+1.
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [SCHEMA_V1, SCHEMA_V2];
 
 /// `url` with its password replaced by `***` (in the user part and in a `password=`
 /// parameter), for every message, log line and manifest that names the library.
@@ -260,23 +279,23 @@ impl Postgres {
             .query_one("SELECT max(version) FROM schema_version", &[])
             .map_err(self.err())?
             .get(0);
-        match found.map(i64::from) {
-            None => {
-                tx.batch_execute(SCHEMA_V1).map_err(self.err())?;
-                tx.execute(
-                    "INSERT INTO schema_version (version) VALUES ($1)",
-                    &[&(SCHEMA_VERSION as i32)],
-                )
-                .map_err(self.err())?;
-            }
-            Some(v) if v > SCHEMA_VERSION => {
-                return Err(DedupError::SchemaTooNew {
-                    path: self.url.clone(),
-                    found: v,
-                    supported: SCHEMA_VERSION,
-                })
-            }
-            Some(_) => {}
+        let found = found.map(i64::from).unwrap_or(0);
+        if found > SCHEMA_VERSION {
+            return Err(DedupError::SchemaTooNew {
+                path: self.url.clone(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        for step in &MIGRATIONS[found as usize..] {
+            tx.batch_execute(step).map_err(self.err())?;
+        }
+        if found < SCHEMA_VERSION {
+            tx.execute(
+                "INSERT INTO schema_version (version) VALUES ($1)",
+                &[&(SCHEMA_VERSION as i32)],
+            )
+            .map_err(self.err())?;
         }
         tx.commit().map_err(self.err())
     }
@@ -367,8 +386,47 @@ impl Postgres {
             )
             .map_err(self.err())?;
         }
+        tx.execute("DELETE FROM licences WHERE file_id = $1", &[&id])
+            .map_err(self.err())?;
+        for l in a.licences {
+            tx.execute(
+                "INSERT INTO licences (file_id, asset, holder, licence_id, expires) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (file_id, asset) DO UPDATE SET holder = EXCLUDED.holder,
+                 licence_id = EXCLUDED.licence_id, expires = EXCLUDED.expires",
+                &[&id, &l.asset, &l.holder, &l.id, &l.expires],
+            )
+            .map_err(self.err())?;
+        }
         tx.commit().map_err(self.err())?;
         Ok(id)
+    }
+
+    pub(super) fn expiring(&self, until: &str) -> Result<Vec<Expiring>, DedupError> {
+        let rows = self
+            .client()
+            .query(
+                "SELECT f.id, f.path, f.variant_id, f.retired, l.asset, l.holder, l.licence_id, l.expires
+                 FROM licences l JOIN files f ON f.id = l.file_id
+                 WHERE l.expires IS NOT NULL AND l.expires <= $1
+                 ORDER BY l.expires, f.path, l.asset",
+                &[&until],
+            )
+            .map_err(self.err())?;
+        Ok(rows
+            .iter()
+            .map(|r| Expiring {
+                id: r.get(0),
+                path: PathBuf::from(r.get::<_, String>(1)),
+                variant_id: r.get(2),
+                retired: r.get::<_, i32>(3) != 0,
+                licence: AssetLicence {
+                    asset: r.get(4),
+                    holder: r.get(5),
+                    id: r.get(6),
+                    expires: r.get(7),
+                },
+            })
+            .collect())
     }
 
     const ENTRY_SQL: &'static str = "SELECT f.id, f.path, f.sha256, f.bytes, f.kind, f.width, f.height, f.duration, f.variant_id,

@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use super::{row_hashes, AddRow, HashIndex, LibraryEntry, StoredFrame, BUSY_WAIT, SCHEMA_VERSION};
+use super::{
+    row_hashes, AddRow, AssetLicence, Expiring, HashIndex, LibraryEntry, StoredFrame, BUSY_WAIT,
+    SCHEMA_VERSION,
+};
 use crate::dedup::composition::Composition;
 use crate::dedup::geometry::{self, Features};
 use crate::dedup::pdq::Hash256;
@@ -68,6 +71,22 @@ CREATE TABLE features (
     data      BLOB NOT NULL           -- geometry::encode of the key frame
 );
 ";
+
+/// Version 2: the licences of what each output shows (`factory library expiring`).
+const SCHEMA_V2: &str = "
+CREATE TABLE licences (
+    file_id     INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    asset       TEXT NOT NULL,      -- the licensed file, relative to its template
+    holder      TEXT NOT NULL,
+    licence_id  TEXT NOT NULL,
+    expires     TEXT,               -- YYYY-MM-DD, last day covered; NULL: perpetual
+    PRIMARY KEY (file_id, asset)
+);
+CREATE INDEX licences_expires ON licences(expires);
+";
+
+/// Step N takes a library from version N to N+1.
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [SCHEMA_V1, SCHEMA_V2];
 
 /// An existing path must be a library already: a regular, non-empty SQLite file.
 fn check_file(path: &Path, meta: &std::fs::Metadata) -> Result<(), DedupError> {
@@ -273,23 +292,23 @@ impl Sqlite {
         let found: Option<i64> = tx
             .query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0))
             .map_err(self.err())?;
-        match found {
-            None => {
-                tx.execute_batch(SCHEMA_V1).map_err(self.err())?;
-                tx.execute(
-                    "INSERT INTO schema_version (version) VALUES (?1)",
-                    [SCHEMA_VERSION],
-                )
-                .map_err(self.err())?;
-            }
-            Some(v) if v > SCHEMA_VERSION => {
-                return Err(DedupError::SchemaTooNew {
-                    path: self.path.clone(),
-                    found: v,
-                    supported: SCHEMA_VERSION,
-                })
-            }
-            Some(_) => {}
+        let found = found.unwrap_or(0);
+        if found > SCHEMA_VERSION {
+            return Err(DedupError::SchemaTooNew {
+                path: self.path.clone(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        for step in &MIGRATIONS[found as usize..] {
+            tx.execute_batch(step).map_err(self.err())?;
+        }
+        if found < SCHEMA_VERSION {
+            tx.execute(
+                "INSERT INTO schema_version (version) VALUES (?1)",
+                [SCHEMA_VERSION],
+            )
+            .map_err(self.err())?;
         }
         tx.commit().map_err(self.err())
     }
@@ -377,8 +396,46 @@ impl Sqlite {
             )
             .map_err(self.err())?;
         }
+        tx.execute("DELETE FROM licences WHERE file_id = ?1", [id])
+            .map_err(self.err())?;
+        for l in a.licences {
+            tx.execute(
+                "INSERT OR REPLACE INTO licences (file_id, asset, holder, licence_id, expires) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, l.asset, l.holder, l.id, l.expires],
+            )
+            .map_err(self.err())?;
+        }
         tx.commit().map_err(self.err())?;
         Ok(id)
+    }
+
+    pub(super) fn expiring(&self, until: &str) -> Result<Vec<Expiring>, DedupError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare(
+                "SELECT f.id, f.path, f.variant_id, f.retired, l.asset, l.holder, l.licence_id, l.expires
+                 FROM licences l JOIN files f ON f.id = l.file_id
+                 WHERE l.expires IS NOT NULL AND l.expires <= ?1
+                 ORDER BY l.expires, f.path, l.asset",
+            )
+            .map_err(self.err())?;
+        let rows = st
+            .query_map([until], |r| {
+                Ok(Expiring {
+                    id: r.get(0)?,
+                    path: PathBuf::from(r.get::<_, String>(1)?),
+                    variant_id: r.get(2)?,
+                    retired: r.get::<_, i64>(3)? != 0,
+                    licence: AssetLicence {
+                        asset: r.get(4)?,
+                        holder: r.get(5)?,
+                        id: r.get(6)?,
+                        expires: r.get(7)?,
+                    },
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
     }
 
     const ENTRY_SQL: &'static str = "SELECT f.id, f.path, f.sha256, f.bytes, f.kind, f.width, f.height, f.duration, f.variant_id,

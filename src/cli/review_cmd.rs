@@ -1,0 +1,103 @@
+//! `factory report`, `factory review` and `factory export --approved`: the review page and
+//! the approval gate after a render.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use creative_factory::export::lock;
+use creative_factory::plan::licence::day;
+use creative_factory::{report, review};
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The output directory of a render (holding manifest.json).
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// The output directory of a render (holding manifest.json).
+    pub out: PathBuf,
+    /// Outputs to approve: variant numbers, variant ids or file names, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "N,ID,FILE…")]
+    pub approve: Vec<String>,
+    /// Outputs to reject, as for --approve.
+    #[arg(long, value_delimiter = ',', value_name = "N,ID,FILE…")]
+    pub reject: Vec<String>,
+    /// Approve every exported output the duplicate gate did not call similar or duplicate.
+    #[arg(long)]
+    pub approve_all_distinct: bool,
+    /// A note stored with each decision of this call.
+    #[arg(long)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The output directory of a render (holding manifest.json).
+    pub out: PathBuf,
+    /// A new folder to copy the approved outputs and their manifest into.
+    #[arg(long, value_name = "DEST")]
+    pub approved: PathBuf,
+}
+
+fn today() -> String {
+    day(lock::unix_now(), 0)
+}
+
+pub fn report_cmd(a: ReportArgs) -> anyhow::Result<ExitCode> {
+    let built = report::build(&a.out, &today())?;
+    eprintln!(
+        "review page: {} ({} outputs, {} kB, {} new thumbnails)",
+        built.page.display(),
+        built.outputs,
+        built.page_bytes.div_ceil(1024),
+        built.thumbnails_made
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn review_cmd(a: ReviewArgs) -> anyhow::Result<ExitCode> {
+    let by = review::reviewer(|k| std::env::var(k).ok());
+    let at = lock::format_utc(lock::unix_now());
+    let d = review::Decisions {
+        approve: a.approve,
+        reject: a.reject,
+        approve_all_distinct: a.approve_all_distinct,
+        note: a.note,
+    };
+    let done = review::record(&a.out, &d, &by, &at, &today())?;
+    for f in &done.approved {
+        eprintln!("approved {f}");
+    }
+    for f in &done.rejected {
+        eprintln!("rejected {f}");
+    }
+    eprintln!(
+        "recorded as {by} at {at} in {}; page: {}",
+        a.out.join("manifest.json").display(),
+        a.out.join(report::PAGE).display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn export_cmd(a: ExportArgs) -> anyhow::Result<ExitCode> {
+    match review::upload::export_approved(&a.out, &a.approved, &today()) {
+        Ok(done) => {
+            eprintln!(
+                "exported {} approved output(s), {} kB, with manifest.json to {}",
+                done.files.len(),
+                done.bytes.div_ceil(1024),
+                a.approved.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e @ review::upload::UploadError::Refused { .. }) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,216 @@
+//! The review page: `OUT/report.html`, built from the manifest alone (so `factory report OUT`
+//! rebuilds it without the template), with the thumbnails it shows in `OUT/report_files/`.
+//!
+//! The page is static and self-contained: CSS and script are inlined, images are files next
+//! to it, outputs are linked by their relative paths. Nothing is fetched from a network.
+//! Thumbnails are keyed by the output's sha256, so a rebuild makes only the missing ones, and
+//! a held-back output's thumbnail is made from its staged file at render time (the file itself
+//! is gone once the run ends: `thumbnail_of_staged`).
+
+mod html;
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use image::codecs::jpeg::JpegEncoder;
+use image::{ExtendedColorType, ImageEncoder, RgbaImage};
+use rayon::prelude::*;
+
+use crate::export::rerun::Previous;
+use crate::export::{ExportError, ManifestRow, Status};
+use crate::media::{self, Limits, MediaError};
+use crate::preset::PresetKind;
+
+/// The page, in the output directory.
+pub const PAGE: &str = "report.html";
+/// The page's files (thumbnails), beside it; the name browsers give a saved page's folder.
+pub const FILES_DIR: &str = "report_files";
+/// Longest side of a thumbnail: two columns of a retina contact sheet at 160 CSS pixels.
+const THUMB_MAX: u32 = 320;
+const THUMB_QUALITY: u8 = 78;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: cannot make the review page's thumbnail: {source}")]
+    Thumbnail {
+        path: PathBuf,
+        #[source]
+        source: MediaError,
+    },
+    #[error("{path}: cannot encode the review page's thumbnail: {source}")]
+    Encode {
+        path: PathBuf,
+        #[source]
+        source: image::ImageError,
+    },
+    #[error(
+        "{out}: no manifest.json, so there is no batch to report on (run `factory render` first)"
+    )]
+    NoManifest { out: PathBuf },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
+    move |source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What `build` wrote.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub page: PathBuf,
+    pub page_bytes: u64,
+    /// Outputs on the page (manifest rows).
+    pub outputs: usize,
+    /// Thumbnails made by this call (the others were already there).
+    pub thumbnails_made: usize,
+}
+
+/// Where the thumbnail of an output with this sha256 lives, relative to the output directory.
+pub fn thumbnail_rel(sha256: &str) -> String {
+    format!("{FILES_DIR}/thumbs/{}.jpg", &sha256[..sha256.len().min(16)])
+}
+
+/// Builds `OUT/report.html` from `OUT/manifest.json`, making the thumbnails that are missing
+/// and removing those no row refers to. `today` (`YYYY-MM-DD`) decides which licences the
+/// page marks as ended.
+pub fn build(out: &Path, today: &str) -> Result<Built, ReportError> {
+    if !out.join("manifest.json").is_file() {
+        return Err(ReportError::NoManifest {
+            out: out.to_path_buf(),
+        });
+    }
+    let previous = Previous::read(out)?;
+    let rows = &previous.rows;
+    let thumbs = out.join(FILES_DIR).join("thumbs");
+    fs::create_dir_all(&thumbs).map_err(io(&thumbs))?;
+
+    // One thumbnail per file (rows of variants it also serves share it).
+    let mut wanted: Vec<&ManifestRow> = Vec::new();
+    let mut seen = HashSet::new();
+    for r in rows.iter().filter(|r| has_file(r)) {
+        if seen.insert(r.sha256.as_str()) {
+            wanted.push(r);
+        }
+    }
+    let made: Vec<bool> = wanted
+        .par_iter()
+        .map(|r| {
+            let dest = out.join(thumbnail_rel(&r.sha256));
+            if dest.is_file() {
+                return Ok(false);
+            }
+            write_thumbnail(&out.join(&r.file), r.kind, r.duration, &dest)?;
+            Ok(true)
+        })
+        .collect::<Result<_, ReportError>>()?;
+    let keep: HashSet<String> = rows
+        .iter()
+        .filter(|r| !r.sha256.is_empty())
+        .map(|r| thumbnail_rel(&r.sha256))
+        .collect();
+    for e in fs::read_dir(&thumbs).map_err(io(&thumbs))?.flatten() {
+        let rel = format!("{FILES_DIR}/thumbs/{}", e.file_name().to_string_lossy());
+        if !keep.contains(&rel) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+    let has_thumb =
+        |r: &ManifestRow| !r.sha256.is_empty() && out.join(thumbnail_rel(&r.sha256)).is_file();
+    let page = html::page(&previous, today, &has_thumb);
+    let path = out.join(PAGE);
+    crate::export::write_atomic(&path, page.as_bytes())?;
+    Ok(Built {
+        page: path,
+        page_bytes: page.len() as u64,
+        outputs: rows.len(),
+        thumbnails_made: made.iter().filter(|m| **m).count(),
+    })
+}
+
+/// Rows whose file is in the output directory.
+fn has_file(r: &ManifestRow) -> bool {
+    r.status == Status::Exported && !r.sha256.is_empty()
+}
+
+/// Makes the thumbnail of a held-back output from its staged file, before staging goes: the
+/// page shows what the gate held back next to what it matched.
+pub fn thumbnail_of_staged(
+    out: &Path,
+    staged: &Path,
+    kind: PresetKind,
+    duration: f64,
+    sha256: &str,
+) -> Result<(), ReportError> {
+    let dest = out.join(thumbnail_rel(sha256));
+    if dest.is_file() {
+        return Ok(());
+    }
+    let dir = dest.parent().expect("thumbnail paths have a directory");
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    write_thumbnail(staged, kind, duration, &dest)
+}
+
+/// A JPEG of at most `THUMB_MAX` pixels a side: a still scaled down, or a video's poster
+/// frame (a second in, or its middle when shorter: the first frame is often a fade from black).
+fn write_thumbnail(
+    src: &Path,
+    kind: PresetKind,
+    duration: f64,
+    dest: &Path,
+) -> Result<(), ReportError> {
+    let failed = |source| ReportError::Thumbnail {
+        path: src.to_path_buf(),
+        source,
+    };
+    let img: RgbaImage = match kind {
+        PresetKind::Image => {
+            let full = media::load_image(src, &Limits::default()).map_err(failed)?;
+            let (w, h) = media::fit_inside(full.width(), full.height(), THUMB_MAX, THUMB_MAX);
+            image::imageops::thumbnail(&full, w, h)
+        }
+        PresetKind::Video => poster(src, duration).map_err(failed)?,
+    };
+    let rgb: Vec<u8> = img
+        .pixels()
+        .flat_map(|p| {
+            // Over white, like the JPEG outputs themselves.
+            let a = u16::from(p[3]);
+            [0, 1, 2].map(|c| ((u16::from(p[c]) * a + 255 * (255 - a)) / 255) as u8)
+        })
+        .collect();
+    let mut buf = Vec::new();
+    JpegEncoder::new_with_quality(&mut buf, THUMB_QUALITY)
+        .write_image(&rgb, img.width(), img.height(), ExtendedColorType::Rgb8)
+        .map_err(|source| ReportError::Encode {
+            path: dest.to_path_buf(),
+            source,
+        })?;
+    // Beside its final name and renamed: a page never references half a JPEG.
+    let dir = dest.parent().expect("thumbnail paths have a directory");
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
+    std::io::Write::write_all(&mut tmp, &buf).map_err(io(dest))?;
+    tmp.persist(dest).map_err(|e| ReportError::Io {
+        path: dest.to_path_buf(),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
+fn poster(src: &Path, duration: f64) -> Result<RgbaImage, MediaError> {
+    let at = if duration > 2.0 { 1.0 } else { duration / 2.0 };
+    let mut stream = media::ClipStream::open(src, at, 1.0, 1, THUMB_MAX, THUMB_MAX)?;
+    match stream.frame(0)? {
+        Some(f) => Ok(f.clone()),
+        None => Err(MediaError::decode(src, "no frame to show as a poster")),
+    }
+}

@@ -212,6 +212,8 @@ impl Measure<'_> {
             field: "layout".into(),
             preset: Some(self.job.preset.clone()),
             with,
+            measured: None,
+            allowed: None,
             file: Default::default(),
             line: 0,
             column: 0,

@@ -10,6 +10,7 @@
 //! with the template diagnostics' style. Format and rules: docs/LINT.md.
 
 pub mod layout;
+pub mod limits;
 pub mod matcher;
 pub mod pack;
 pub mod source;
@@ -58,6 +59,11 @@ pub struct Finding {
     /// manifest's `modules`): the product a caption covers, the background it is read on.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub with: BTreeMap<String, String>,
+    /// A limit finding's length as the platform counts it, and the most it allows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measured: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<usize>,
     /// The template, or the caption file the copy comes from.
     pub file: PathBuf,
     /// 1-based line and column (in characters) of the phrase.
@@ -276,6 +282,8 @@ pub fn lint_text(
                     field: copy.field.clone(),
                     preset: None,
                     with: BTreeMap::new(),
+                    measured: None,
+                    allowed: None,
                     file,
                     line,
                     column,
@@ -284,6 +292,7 @@ pub fn lint_text(
             }
         }
     }
+    findings.extend(limits::check(t, file, text, presets, &sources.copy, &shown));
     // Template first, then caption files; each in source order.
     let rank = |f: &Finding| {
         caption_names

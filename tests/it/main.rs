@@ -30,6 +30,7 @@ mod library_preflight;
 mod licences;
 mod lint;
 mod lint_layout;
+mod lint_limits;
 mod look;
 mod motion;
 mod plan_scale;

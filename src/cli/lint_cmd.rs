@@ -8,6 +8,7 @@ use clap::Args;
 use creative_factory::lint::{self, Report, RulePacks};
 use creative_factory::preset::PresetSet;
 use creative_factory::template::Template;
+use creative_factory::text::FontBook;
 
 use super::{load_presets, load_template, Probe, TemplateArgs};
 
@@ -42,9 +43,10 @@ pub fn run(a: LintArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&report.to_json())?);
     } else if report.findings.is_empty() {
         println!(
-            "{}: no findings in {} copy string(s)",
+            "{}: no findings in {} copy string(s) and the layout of {} output(s)",
             a.template.template.display(),
-            report.checked
+            report.checked,
+            report.measured
         );
     } else {
         eprint!("{}", report.render());
@@ -79,7 +81,16 @@ pub fn lint_template(
             }
         },
     };
-    Ok(Some(lint::lint(t, &a.template, &packs, presets)?))
+    let mut report = lint::lint(t, &a.template, &packs, presets)?;
+    // Layout is measured on the outputs as they would render (src/lint/layout.rs).
+    let text = std::fs::read_to_string(&a.template)?;
+    let fonts = FontBook::system();
+    let layout = lint::layout::check(t, &a.template, &text, presets, &fonts, a.max_variants)?;
+    for u in &layout.unmeasured {
+        eprintln!("note: layout not measured for {u}");
+    }
+    report.add_layout(layout);
+    Ok(Some(report))
 }
 
 /// The lint `plan` and `render` run first. `Err(code)`: errors were found (or a pack is

@@ -641,7 +641,7 @@ impl<'a> Book<'a> {
             row.lint = self
                 .lint
                 .iter()
-                .filter(|f| f.applies_to(&row.region, &row.modules))
+                .filter(|f| f.applies_to(&row.preset, &row.region, &row.modules))
                 .map(|f| f.summary())
                 .collect();
             row
@@ -649,11 +649,12 @@ impl<'a> Book<'a> {
         for (job, row) in self.plan.jobs.iter().zip(&self.rows) {
             if let Some(row) = row {
                 rows.push(with_lint(row.clone()));
-                rows.extend(
-                    job.same_output
-                        .iter()
-                        .map(|v| with_lint(row.for_same_output(v))),
-                );
+                rows.extend(job.same_output.iter().map(|v| {
+                    // Same pixels, not the same copy: the ad text is the variant's own.
+                    let mut r = row.for_same_output(v);
+                    r.ad_text = ad_text(self.t, &r.region, v.choices.subtitle);
+                    with_lint(r)
+                }));
             }
         }
         rows.extend(self.kept.iter().cloned());
@@ -874,6 +875,20 @@ pub fn ai_label<'p>(
     packs.ai_label_for(&job.region, &names).map(|(_, l)| l)
 }
 
+/// The ad text an output of subtitle option `subtitle` carries in `region`.
+fn ad_text(
+    t: &Template,
+    region: &str,
+    subtitle: Option<usize>,
+) -> std::collections::BTreeMap<String, String> {
+    t.regions
+        .iter()
+        .find(|r| r.code == region)
+        .zip(subtitle)
+        .map(|(r, i)| t.ad_text_for(r, i))
+        .unwrap_or_default()
+}
+
 fn base_row(
     t: &Template,
     job: &Job,
@@ -917,6 +932,7 @@ fn base_row(
         error_kind: None,
         same_output_as: None,
         lint: Vec::new(),
+        ad_text: ad_text(t, &job.region, job.choices.subtitle),
         licence_expires: crate::plan::licence::earliest_expiry(t, job, preset),
         ai_generated: preset.is_some_and(|p| crate::plan::ai_generated(t, job, p)),
         ai_label: preset

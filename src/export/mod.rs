@@ -259,6 +259,10 @@ pub struct ManifestRow {
     /// `RULE: "PHRASE" (FILE:LINE:COLUMN)`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lint: Vec<String>,
+    /// The ad text uploaded with this output (`title`, `description`, `headline`,
+    /// `long_headline` of its subtitle option, in its region's locale).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ad_text: BTreeMap<String, String>,
     /// The first day a licence of what this output shows ends (`YYYY-MM-DD`): pull the ad
     /// by then. Absent when none of its assets has a dated licence.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -9,11 +9,13 @@
 //! in the template (or its caption file) by line and column (`source.rs`), and is rendered
 //! with the template diagnostics' style. Format and rules: docs/LINT.md.
 
+pub mod layout;
+pub mod limits;
 pub mod matcher;
 pub mod pack;
 pub mod source;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -47,8 +49,21 @@ pub struct Finding {
     /// The region whose `[region.override…]` writes the copy; absent for the pool option.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub override_region: Option<String>,
-    /// `text`, `lines[N].text`, `captions`, `headline`, `price` or `cta`.
+    /// `text`, `lines[N].text`, `captions`, `headline`, `price` or `cta`; `layout` for a
+    /// layout finding.
     pub field: String,
+    /// The preset a layout finding was measured on; absent for claims (every preset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
+    /// Other choices a layout finding was measured with (pool → option, as in the
+    /// manifest's `modules`): the product a caption covers, the background it is read on.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub with: BTreeMap<String, String>,
+    /// A limit finding's length as the platform counts it, and the most it allows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measured: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<usize>,
     /// The template, or the caption file the copy comes from.
     pub file: PathBuf,
     /// 1-based line and column (in characters) of the phrase.
@@ -60,13 +75,20 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// Whether an output in `region` showing `modules` (pool, or `scene.ID.POOL`, → option
-    /// id, as in the manifest) shows the copy this finding is in.
+    /// Whether an output of `preset` in `region` showing `modules` (pool, or
+    /// `scene.ID.POOL`, → option id, as in the manifest) shows the copy this finding is in
+    /// (and, for a layout finding, was measured as that output shows it).
     pub fn applies_to(
         &self,
+        preset: &str,
         region: &str,
-        modules: &std::collections::BTreeMap<String, String>,
+        modules: &BTreeMap<String, String>,
     ) -> bool {
+        if self.preset.as_deref().is_some_and(|p| p != preset)
+            || self.with.iter().any(|(k, v)| modules.get(k) != Some(v))
+        {
+            return false;
+        }
         let in_region = match &self.override_region {
             Some(r) => r == region,
             None => self.regions.iter().any(|r| r == region),
@@ -101,6 +123,8 @@ pub struct Report {
     captions: Vec<(PathBuf, String)>,
     /// Copy strings checked.
     pub checked: usize,
+    /// Distinct outputs whose layout was measured.
+    pub measured: usize,
     /// The packs it ran with: the renderer draws their visible AI labels.
     pub packs: RulePacks,
 }
@@ -120,6 +144,12 @@ impl Report {
 
     fn count(&self, s: RuleSeverity) -> usize {
         self.findings.iter().filter(|f| f.severity == s).count()
+    }
+
+    /// Adds layout findings (which point into the template) after the copy's.
+    pub fn add_layout(&mut self, layout: layout::Layout) {
+        self.findings.extend(layout.findings);
+        self.measured = layout.outputs;
     }
 
     /// A JSON array of the findings.
@@ -160,6 +190,14 @@ fn describe(f: &Finding) -> String {
     } else {
         format!("shown in {}", f.regions.join(", "))
     };
+    if f.field == "layout" {
+        return format!(
+            "{} ({whose}, \"{}\", locale {}, {regions})",
+            f.message,
+            crate::display::shown(&f.phrase, 60),
+            f.locale
+        );
+    }
     format!(
         "\"{}\": {} ({whose}, {}, locale {}, {regions})",
         f.phrase, f.message, f.field, f.locale
@@ -242,6 +280,10 @@ pub fn lint_text(
                     option: copy.option.clone(),
                     override_region: copy.owner.clone(),
                     field: copy.field.clone(),
+                    preset: None,
+                    with: BTreeMap::new(),
+                    measured: None,
+                    allowed: None,
                     file,
                     line,
                     column,
@@ -250,6 +292,7 @@ pub fn lint_text(
             }
         }
     }
+    findings.extend(limits::check(t, file, text, presets, &sources.copy, &shown));
     // Template first, then caption files; each in source order.
     let rank = |f: &Finding| {
         caption_names
@@ -266,6 +309,7 @@ pub fn lint_text(
             .zip(sources.files.into_iter().map(|f| f.text))
             .collect(),
         checked: sources.copy.len(),
+        measured: 0,
         packs: packs.clone(),
     }
 }

@@ -24,7 +24,8 @@ pub struct CopyText {
     pub option: String,
     /// The region whose `[region.override…]` writes this copy; `None` = the pool option.
     pub owner: Option<String>,
-    /// The key: `text`, `lines[2].text`, `captions`, `headline`, `price`, `cta`.
+    /// The key: `text`, `lines[2].text`, `captions`, `headline`, `price`, `cta`; a
+    /// subtitle's ad text `title`, `description`, `headline`, `long_headline`.
     pub field: String,
     pub locale: String,
     pub text: String,
@@ -56,7 +57,19 @@ pub struct Sources {
 
 /// Pools with copy, as the template names them.
 const COPY_POOLS: [(Pool, &str, &[&str]); 3] = [
-    (Pool::Subtitle, "subtitle", &["text", "lines", "captions"]),
+    (
+        Pool::Subtitle,
+        "subtitle",
+        &[
+            "text",
+            "lines",
+            "captions",
+            "title",
+            "description",
+            "headline",
+            "long_headline",
+        ],
+    ),
     (Pool::Badge, "badge", &["text"]),
     (Pool::EndCard, "end_card", &["headline", "price", "cta"]),
 ];

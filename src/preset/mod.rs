@@ -377,6 +377,35 @@ fn check_values(
         msg,
         Some("expected 1..=100"),
     );
+    for l in raw.text_limit.iter().flatten() {
+        let msg = |f: &String| format!("unknown ad text field `{f}`");
+        let hint = format!("expected one of: {}", AD_TEXT_FIELDS.join(", "));
+        check(
+            at,
+            Some(&l.field),
+            |f| AD_TEXT_FIELDS.contains(&f.as_str()),
+            msg,
+            Some(&hint),
+        );
+        let msg = |m: &u32| format!("text limit max {m} must be at least 1");
+        check(at, Some(&l.max), |m| *m >= 1, msg, None);
+        let msg = |c: &String| format!("unknown count `{c}`");
+        let hint = Some("expected `characters` or `double-width` (wide characters count 2)");
+        let known = |c: &String| CharCount::NAMES.iter().any(|(n, _)| n == c);
+        check(at, l.count.as_ref(), known, msg, hint);
+        let msg = |k: &String| format!("unknown limit kind `{k}`");
+        let hint = Some("expected `hard` (over it is an error) or `recommended` (a warning)");
+        check(
+            at,
+            Some(&l.kind),
+            |k| k == "hard" || k == "recommended",
+            msg,
+            hint,
+        );
+        let msg = |_: &String| "a text limit needs its source".to_string();
+        let hint = Some("say where the figure comes from, and whether it could be checked");
+        check(at, Some(&l.source), |s| !s.trim().is_empty(), msg, hint);
+    }
     let fill = raw.rules.as_ref().and_then(|r| r.min_product_fill.as_ref());
     let msg = |f: &f32| format!("min_product_fill {f} is out of range");
     let hint = Some("expected a share of the frame, 0 < x <= 1");
@@ -559,6 +588,25 @@ fn finish(id: &str, path: &Path, raw: RawPreset) -> Result<Preset, Vec<PresetIss
             no_text: rules.no_text.unwrap_or(false),
             max_title_chars: rules.max_title_chars,
         },
+        text_limits: raw
+            .text_limit
+            .unwrap_or_default()
+            .into_iter()
+            .map(|l| TextLimit {
+                field: l.field.into_inner(),
+                max: l.max.into_inner(),
+                count: l
+                    .count
+                    .and_then(|c| CharCount::NAMES.iter().find(|(n, _)| n == c.get_ref()))
+                    .map_or(CharCount::Characters, |(_, c)| *c),
+                kind: if l.kind.get_ref() == "hard" {
+                    LimitKind::Hard
+                } else {
+                    LimitKind::Recommended
+                },
+                source: l.source.into_inner(),
+            })
+            .collect(),
         source: path.to_path_buf(),
     })
 }

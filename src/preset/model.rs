@@ -118,6 +118,8 @@ pub struct Preset {
     /// Safe zone for right-to-left UIs; defaults to `safe_zone.mirrored()`.
     pub safe_zone_rtl: SafeZone,
     pub rules: ContentRules,
+    /// Lengths the platform allows the ad text uploaded with an output (`[[text_limit]]`).
+    pub text_limits: Vec<TextLimit>,
     /// Where the preset came from (built-in directory or a user's).
     pub source: std::path::PathBuf,
 }
@@ -131,6 +133,70 @@ impl Preset {
                 .as_ref()
                 .map(|i| i.format.extension())
                 .unwrap_or("jpg"),
+        }
+    }
+}
+
+/// Ad text a copy option may carry (template `[[subtitle]]` keys) and a preset may limit: not
+/// drawn, uploaded with the output (`ad_text` in the manifest).
+pub const AD_TEXT_FIELDS: [&str; 4] = ["title", "description", "headline", "long_headline"];
+
+/// How long the platform lets one ad text field be.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TextLimit {
+    /// One of `AD_TEXT_FIELDS`.
+    pub field: String,
+    pub max: u32,
+    pub count: CharCount,
+    pub kind: LimitKind,
+    /// Where the figure comes from (a URL, and whether it could be checked).
+    pub source: String,
+}
+
+/// Over a hard limit the platform refuses or cuts the text (a lint error); over a
+/// recommended length it hides the rest behind "more" (a warning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LimitKind {
+    Hard,
+    Recommended,
+}
+
+/// How a platform counts text against a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CharCount {
+    /// Each user-perceived character (Unicode extended grapheme cluster) counts 1: a flag, an
+    /// emoji with a skin tone or a ZWJ family, e + a combining accent are one each.
+    Characters,
+    /// As `Characters`, but a wide one (East Asian Width W or F: CJK, kana, Hangul, full-width
+    /// Latin, emoji) counts 2 — "double-width characters", as Google Ads counts.
+    DoubleWidth,
+}
+
+impl CharCount {
+    pub const NAMES: [(&'static str, CharCount); 2] = [
+        ("characters", CharCount::Characters),
+        ("double-width", CharCount::DoubleWidth),
+    ];
+
+    pub fn measure(self, s: &str) -> usize {
+        use unicode_segmentation::UnicodeSegmentation;
+        use unicode_width::UnicodeWidthStr;
+        s.graphemes(true)
+            .map(|g| match self {
+                CharCount::Characters => 1,
+                CharCount::DoubleWidth if g.width() >= 2 => 2,
+                CharCount::DoubleWidth => 1,
+            })
+            .sum()
+    }
+
+    /// The unit a message states the count in.
+    pub fn unit(self) -> &'static str {
+        match self {
+            CharCount::Characters => "characters",
+            CharCount::DoubleWidth => "characters (wide ones counted twice)",
         }
     }
 }

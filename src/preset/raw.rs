@@ -25,6 +25,18 @@ pub(crate) struct RawPreset {
     pub safe_zone: Option<RawSafeZone>,
     pub safe_zone_rtl: Option<RawSafeZone>,
     pub rules: Option<RawRules>,
+    /// `[[text_limit]]`: a preset that writes any replaces the ones it inherits.
+    pub text_limit: Option<Vec<RawTextLimit>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTextLimit {
+    pub field: Spanned<String>,
+    pub max: Spanned<u32>,
+    pub count: Option<Spanned<String>>,
+    pub kind: Spanned<String>,
+    pub source: Spanned<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -151,6 +163,7 @@ impl Merge for RawPreset {
             safe_zone: self.safe_zone.merge(base.safe_zone),
             safe_zone_rtl: self.safe_zone_rtl.merge(base.safe_zone_rtl),
             rules: self.rules.merge(base.rules),
+            text_limit: self.text_limit.or(base.text_limit),
         }
     }
 }

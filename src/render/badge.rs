@@ -32,6 +32,11 @@ impl Sticker {
         self.premul.width()
     }
 
+    /// The badge as drawn at rest (premultiplied).
+    pub(crate) fn image(&self) -> &RgbaImage {
+        &self.premul
+    }
+
     pub(crate) fn height(&self) -> u32 {
         self.premul.height()
     }

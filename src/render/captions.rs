@@ -127,6 +127,11 @@ impl Caption {
         self.premul.width()
     }
 
+    /// The block as drawn at rest (premultiplied).
+    pub(crate) fn image(&self) -> &RgbaImage {
+        &self.premul
+    }
+
     pub(crate) fn height(&self) -> u32 {
         self.premul.height()
     }

@@ -103,6 +103,74 @@ pub fn copy_or_fallback<'a>(
 /// Normalised rectangle (x, y, w, h) in 0..=1 of the canvas.
 pub type NormBox = [f32; 4];
 
+/// What a caption or badge is, for the layout lint: whose it is, its copy, and the colours
+/// that decide whether it can be read.
+#[derive(Debug, Clone)]
+pub struct OverlayInfo {
+    /// `Pool::Subtitle` or `Pool::Badge`.
+    pub pool: Pool,
+    pub option: String,
+    /// The copy shown (empty for a badge without text).
+    pub copy: String,
+    /// The text's colour.
+    pub color: crate::template::Rgba,
+    /// An outline drawn around the glyphs, which the text is read against where it has one.
+    pub outline: Option<crate::template::Rgba>,
+    /// What the text sits on inside its own block: a caption's box, a badge's fill.
+    pub underlay: Option<crate::template::Rgba>,
+}
+
+/// A caption or badge as the job draws it.
+#[derive(Debug, Clone)]
+pub struct Overlay {
+    pub info: OverlayInfo,
+    /// Canvas pixels (x, y, w, h) of its visible pixels at rest (alpha above 8/255).
+    pub rect: [i64; 4],
+    /// Timeline frames [start, end) it shows.
+    pub start: u32,
+    pub end: u32,
+}
+
+/// A layer's alpha where it is drawn on the canvas.
+#[derive(Debug, Clone)]
+pub struct Mask {
+    pub x: i64,
+    pub y: i64,
+    pub width: u32,
+    pub height: u32,
+    pub alpha: Vec<u8>,
+}
+
+impl Mask {
+    fn of(img: &RgbaImage, x: i64, y: i64) -> Mask {
+        Mask {
+            x,
+            y,
+            width: img.width(),
+            height: img.height(),
+            alpha: img.pixels().map(|p| p.0[3]).collect(),
+        }
+    }
+
+    /// Alpha at canvas pixel (x, y); 0 outside the layer.
+    pub fn at(&self, x: i64, y: i64) -> u8 {
+        let (lx, ly) = (x - self.x, y - self.y);
+        if lx < 0 || ly < 0 || lx >= self.width as i64 || ly >= self.height as i64 {
+            return 0;
+        }
+        self.alpha[(ly * self.width as i64 + lx) as usize]
+    }
+}
+
+/// One segment's overlays and product, as the layout lint sees them.
+pub struct SegmentLayout<'a> {
+    /// Timeline frames [start, end).
+    pub start: u32,
+    pub end: u32,
+    pub overlays: Vec<Overlay>,
+    pub product: Option<&'a Mask>,
+}
+
 /// The prepared composition of one output: its segments in play order and the video-wide
 /// fades. (Not the template's `[[scene]]`: each of those becomes one `Segment`.)
 pub struct Creative {
@@ -371,6 +439,36 @@ pub fn prepare(
 }
 
 impl Creative {
+    /// Every segment's captions, badges and product as laid out (the end card, a finished
+    /// picture, has none).
+    pub fn layout(&self) -> Vec<SegmentLayout<'_>> {
+        self.segments
+            .iter()
+            .map(|s| {
+                let (overlays, product) = s.overlays();
+                SegmentLayout {
+                    start: s.start,
+                    end: s.end,
+                    overlays,
+                    product,
+                }
+            })
+            .collect()
+    }
+
+    /// Background and product at timeline frame `tf` as the frame shows them before any
+    /// caption or badge is drawn (graded; without fades and transitions).
+    pub fn plate(&self, tf: u32) -> Result<RgbaImage, RenderError> {
+        let k = self
+            .segments
+            .iter()
+            .rposition(|s| s.start <= tf)
+            .unwrap_or(0);
+        let mut out = RgbaImage::new(self.width, self.height);
+        self.segments[k].clean_plate_into(tf, &mut out, self.fps)?;
+        Ok(out)
+    }
+
     /// Adds the visible label an output showing generated content carries where a rule pack
     /// asks for it (GB 45438-2025 explicit label): `text` at least `height` × the shorter
     /// side tall, in the safe area, on every frame.

@@ -25,6 +25,7 @@ struct Placed {
 /// A caption with its time and animation (rasterized once; see `captions.rs`).
 struct TextLayer {
     caption: captions::Caption,
+    info: super::OverlayInfo,
 }
 
 enum Backdrop {
@@ -69,7 +70,7 @@ impl ProductLayer {
 pub(super) struct Segment {
     /// Timeline frames [start, end).
     pub(super) start: u32,
-    end: u32,
+    pub(super) end: u32,
     /// How it enters: kind, length, easing.
     pub(super) transition: Transition,
     backdrop: Backdrop,
@@ -78,8 +79,10 @@ pub(super) struct Segment {
     /// The plate already holds the product and the look's picture-wide parts.
     plate_done: bool,
     texts: Vec<TextLayer>,
-    stickers: Vec<badge::Sticker>,
+    stickers: Vec<(badge::Sticker, super::OverlayInfo)>,
     look: Option<look::Look>,
+    /// The product's own pixels (no shadow) where they rest, for the layout lint.
+    product_mask: Option<super::Mask>,
 }
 
 /// One segment: the options its scene (or the variant, without scenes) picked, laid out.
@@ -177,6 +180,7 @@ pub(super) fn prepare_segment(
 
     // Product.
     let mut product = None;
+    let mut product_mask = None;
     if let Some(pi) = pick(Pool::Product) {
         let p = t.product_for(region, pi);
         let src = assets.image(&p.source, "product", &p.id)?;
@@ -238,6 +242,7 @@ pub(super) fn prepare_segment(
             scaled.width() as f32 / w as f32,
             scaled.height() as f32 / h as f32,
         ]);
+        product_mask = Some(super::Mask::of(&scaled, px, py));
         let short = w.min(h) as f32;
         let layer = match shadow {
             Some(sh) => with_shadow(
@@ -340,7 +345,15 @@ pub(super) fn prepare_segment(
                 ]);
                 // The raster's own layout says which families its runs fell back to.
                 report.fonts.extend(caption.families());
-                texts.push(TextLayer { caption });
+                let info = super::OverlayInfo {
+                    pool: Pool::Subtitle,
+                    option: sub.id.clone(),
+                    copy: text.to_string(),
+                    color: sub.color,
+                    outline: sub.outline.as_ref().map(|o| o.color),
+                    underlay: sub.background.as_ref().map(|b| b.color),
+                };
+                texts.push(TextLayer { caption, info });
             }
         }
     }
@@ -394,7 +407,15 @@ pub(super) fn prepare_segment(
                     s.width() as f32 / w as f32,
                     s.height() as f32 / h as f32,
                 ]);
-                stickers.push(s);
+                let info = super::OverlayInfo {
+                    pool: Pool::Badge,
+                    option: b.id.clone(),
+                    copy: copy.unwrap_or_default().to_string(),
+                    color: b.text_color,
+                    outline: None,
+                    underlay: Some(b.fill),
+                };
+                stickers.push((s, info));
             }
         }
     }
@@ -429,6 +450,7 @@ pub(super) fn prepare_segment(
         texts,
         stickers,
         look,
+        product_mask,
     })
 }
 
@@ -560,6 +582,7 @@ impl Segment {
             texts: Vec::new(),
             stickers: Vec::new(),
             look: None,
+            product_mask: None,
         }
     }
 
@@ -572,7 +595,12 @@ impl Segment {
     /// Background and product at timeline frame `tf`, graded — the frame before any caption —
     /// written over `out` (canvas-sized), so the executor can recycle frame buffers. Fails
     /// only when a streamed clip cannot be decoded.
-    fn clean_plate_into(&self, tf: u32, out: &mut RgbaImage, fps: u32) -> Result<(), RenderError> {
+    pub(super) fn clean_plate_into(
+        &self,
+        tf: u32,
+        out: &mut RgbaImage,
+        fps: u32,
+    ) -> Result<(), RenderError> {
         let (w, h) = out.dimensions();
         let local = tf.saturating_sub(self.start);
         let (zoom, pan) = match &self.motion {
@@ -658,7 +686,7 @@ impl Segment {
         for t in &self.texts {
             t.caption.draw(out, tf, still);
         }
-        for s in &self.stickers {
+        for (s, _) in &self.stickers {
             s.draw(out, tf, still);
         }
         // Vignette and grain sit over the captions, as a lens and film would.
@@ -666,6 +694,34 @@ impl Segment {
             l.apply_frame(out, tf);
         }
         Ok(())
+    }
+}
+
+impl Segment {
+    /// The captions and badges as laid out, each with its frames and the box of its visible
+    /// pixels, and the product's resting mask: what the layout lint measures.
+    pub(super) fn overlays(&self) -> (Vec<super::Overlay>, Option<&super::Mask>) {
+        let captions = self.texts.iter().map(|t| {
+            let c = &t.caption;
+            (&t.info, c.image(), c.x, c.y, c.start, c.end)
+        });
+        let badges = self
+            .stickers
+            .iter()
+            .map(|(s, info)| (info, s.image(), s.x, s.y, s.start, s.end));
+        let overlays = captions
+            .chain(badges)
+            .filter_map(|(info, img, x, y, start, end)| {
+                let (bx, by, bw, bh) = ops::alpha_bounds(img)?;
+                Some(super::Overlay {
+                    info: info.clone(),
+                    rect: [x + bx as i64, y + by as i64, bw as i64, bh as i64],
+                    start,
+                    end,
+                })
+            })
+            .collect();
+        (overlays, self.product_mask.as_ref())
     }
 }
 

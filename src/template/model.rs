@@ -151,6 +151,23 @@ impl Template {
         overridden(&region.overrides.subtitle, &self.subtitles, i)
     }
 
+    /// The ad text of subtitle option `i` as `region` shows it: each field in the first locale
+    /// of its chain that has it (or, with `allow_fallback`, the default copy).
+    pub fn ad_text_for(&self, region: &Region, i: usize) -> BTreeMap<String, String> {
+        self.subtitle_for(region, i)
+            .ad_text
+            .iter()
+            .filter_map(|(field, texts)| {
+                let text = locale_lookup(texts, region).ok().or_else(|| {
+                    self.allow_fallback
+                        .then(|| default_copy_locale(texts).and_then(|l| texts.get(l)))
+                        .flatten()
+                })?;
+                Some((field.clone(), text.clone()))
+            })
+            .collect()
+    }
+
     pub fn effects_for<'a>(&'a self, region: &'a Region, i: usize) -> &'a Effects {
         overridden(&region.overrides.effects, &self.effects, i)
     }
@@ -578,6 +595,9 @@ pub struct Subtitle {
     pub shadow: Option<Shadow>,
     pub background: Option<BoxStyle>,
     pub position: VPos,
+    /// Ad text (`title`, `description`, `headline`, `long_headline`) → locale → text: not
+    /// drawn, uploaded with the output (manifest `ad_text`).
+    pub ad_text: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -14,8 +14,8 @@ presets = ["tiktok"]
 regions = ["CN", "US"]
 
 [[background]]
-id = "white"
-color = "#ffffff"
+id = "dark"
+color = "#1a1a1a"
 
 [[subtitle]]
 id = "hook"

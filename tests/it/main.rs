@@ -29,6 +29,8 @@ mod inputs;
 mod library_preflight;
 mod licences;
 mod lint;
+mod lint_layout;
+mod lint_limits;
 mod look;
 mod motion;
 mod plan_scale;

@@ -20,6 +20,12 @@ raw_table! {
         shadow: table<super::RawShadow>,
         box_style: table<RawBox> = "box",
         position: str,
+        /// Ad text uploaded with the output, not drawn (`preset::AD_TEXT_FIELDS`): locale →
+        /// text like `text`, limited per preset by `[[text_limit]]`.
+        title: text,
+        description: text,
+        headline: text,
+        long_headline: text,
     }
 
     pub struct RawLine {

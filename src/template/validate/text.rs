@@ -11,6 +11,7 @@ struct SubtitleCopy {
     text: BTreeMap<String, String>,
     lines: Vec<TimedLine>,
     captions: BTreeMap<String, Vec<Cue>>,
+    ad_text: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl V<'_> {
@@ -37,6 +38,7 @@ impl V<'_> {
                 None => BTreeMap::new(),
             };
             self.check_copy(&id, &copies, regions);
+            let ad_text = self.ad_text(s, &id, regions);
             out.push(self.styled(
                 s,
                 SubtitleCopy {
@@ -44,8 +46,33 @@ impl V<'_> {
                     text,
                     lines,
                     captions,
+                    ad_text,
                 },
             ));
+        }
+        out
+    }
+
+    /// The ad text keys: copy like `text` (locales, every region served), not drawn.
+    fn ad_text(
+        &mut self,
+        s: &RawSubtitle,
+        id: &str,
+        regions: &[Region],
+    ) -> BTreeMap<String, BTreeMap<String, String>> {
+        let written = [&s.title, &s.description, &s.headline, &s.long_headline];
+        let mut out = BTreeMap::new();
+        for (field, t) in crate::preset::AD_TEXT_FIELDS.iter().zip(written) {
+            let Some(t) = t else { continue };
+            let thing = format!("ad {}", field.replace('_', " "));
+            let m = self.locale_map(t, &format!("the {thing} of subtitle `{id}`"));
+            let what = Localised {
+                option: "subtitle option",
+                thing: &thing,
+                example: "\"…\"",
+            };
+            self.check_locales(&what, id, &t.span, &m, regions);
+            out.insert(field.to_string(), m);
         }
         out
     }
@@ -248,6 +275,7 @@ impl V<'_> {
             text: copy.text,
             lines: copy.lines,
             captions: copy.captions,
+            ad_text: copy.ad_text,
             animation,
             animation_time,
             highlight,

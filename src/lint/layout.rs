@@ -1,0 +1,596 @@
+//! Layout lint: captions and badges measured where the renderer puts them.
+//!
+//! Positions are not re-derived: every distinct output of the plan (a preset and region and
+//! what the preset shows of a variant, sound and end card aside) is prepared by
+//! `render::prepare`, exactly as `render` will, and its `Creative::layout` gives each caption
+//! and badge as drawn (the box of its visible pixels, its frames, its colours) and the
+//! product's own pixels where they rest. Contrast is measured on `Creative::plate`, the
+//! background and product of the frame without any text. So this lint decodes the assets
+//! and shapes the copy (no encoding, no frames beyond the plates it measures): it runs in
+//! `factory lint`, `plan` and `render` before anything is written. Docs: docs/LINT.md.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+use crate::media::Limits;
+use crate::plan::{self, AssetHashes, Job, Plan, PlanError, PlanFilter};
+use crate::preset::{Preset, PresetSet};
+use crate::render::{self, Assets, Mask, Overlay};
+use crate::template::{line_col, Direction, Pool, Rgba, Template};
+use crate::text::{FontBook, TextCache};
+
+use super::{Finding, RuleSeverity};
+
+/// Share of the frame text may cover at one moment: advice, not a limit. Meta retired its
+/// 20 % image-text rule in September 2020; its help text since says "we've found that images
+/// with less than 20% text perform better" and recommends short text. Meta's own help page
+/// could not be fetched to verify it here; the wording is quoted by e.g.
+/// https://m3.agency/news-insights/facebook-removes-text-restrictions-on-paid-ads and
+/// https://www.digitalinformationworld.com/2020/09/advertisers-and-graphic-designers-get-a-moment-to-rejoice-as-facebook-lifts-off-restrictions-on-text-content-in-ad-images.html
+pub const MAX_TEXT_SHARE: f64 = 0.20;
+/// Least luminance contrast ratio between text and what is behind it: WCAG 2.2 success
+/// criterion 1.4.3 asks 3:1 for large text (ad captions are all large at their sizes),
+/// https://www.w3.org/TR/WCAG22/#contrast-minimum; ratio and relative luminance as defined
+/// there (https://www.w3.org/TR/WCAG22/#dfn-contrast-ratio).
+pub const MIN_CONTRAST: f64 = 3.0;
+/// Share of the pixels behind a caption that may fall below `MIN_CONTRAST` before it is
+/// reported: a few dark stars behind white text do not make it unreadable.
+pub const LOW_CONTRAST_SHARE: f64 = 0.25;
+/// Share of a caption's or badge's box over the product's own pixels (alpha ≥ 50 %) that
+/// counts as covering it: anti-aliased edges that merely touch do not.
+pub const OVER_PRODUCT_SHARE: f64 = 0.02;
+
+/// The layout findings of a template and how much was measured.
+#[derive(Debug, Default)]
+pub struct Layout {
+    pub findings: Vec<Finding>,
+    /// Distinct outputs prepared and measured.
+    pub outputs: usize,
+    /// Outputs that could not be prepared (`preset region: error`): render reports them as
+    /// failed jobs; here they are only not measured.
+    pub unmeasured: Vec<String>,
+}
+
+/// Measures the layout of every distinct output of the template's plan. `text` is the
+/// template's text (for locations), named `file` in findings.
+pub fn check(
+    t: &Template,
+    file: &Path,
+    text: &str,
+    presets: &PresetSet,
+    fonts: &FontBook,
+    max_variants: Option<usize>,
+) -> Result<Layout, PlanError> {
+    let hashes = AssetHashes::compute(t)?;
+    let filter = PlanFilter {
+        max_variants,
+        ..PlanFilter::default()
+    };
+    let full = plan::plan(t, presets, &filter, &hashes)?;
+    // Sound and end card do not move a caption; outputs that show the same picture layers
+    // are measured once.
+    let mut seen = HashSet::new();
+    let jobs: Vec<Job> = full
+        .jobs
+        .iter()
+        .filter(|j| {
+            let Some(p) = presets.get(&j.preset) else {
+                return false;
+            };
+            let mut c = plan::shown(&j.choices, p);
+            c.audio = None;
+            c.end_card = None;
+            seen.insert((j.preset.clone(), j.region.clone(), c))
+        })
+        .cloned()
+        .collect();
+    let sub = Plan {
+        template: full.template.clone(),
+        version: full.version,
+        variants: Vec::new(),
+        jobs,
+        design: None,
+    };
+    let assets = Assets::load(t, &sub, presets, &Limits::default());
+    let cache = TextCache::new(64 << 20);
+    let mut out = Layout::default();
+    let mut reported = HashSet::new();
+    // Plates do not depend on the copy: outputs that differ only in captions and badges
+    // (most of a template's variants) share them.
+    let mut plates = PlateCache::default();
+    let place = Places::new(text, file);
+    for job in &sub.jobs {
+        let (Some(preset), Some(region)) = (
+            presets.get(&job.preset),
+            t.regions.iter().find(|r| r.code == job.region),
+        ) else {
+            continue;
+        };
+        let creative = match render::prepare(t, job, preset, region, &assets, fonts, &cache) {
+            Ok(c) => c,
+            Err(e) => {
+                out.unmeasured
+                    .push(format!("{} {}: {e}", job.preset, job.region));
+                continue;
+            }
+        };
+        out.outputs += 1;
+        let rtl = region.direction == Direction::Rtl;
+        let mut m = Measure {
+            job,
+            preset,
+            rtl,
+            creative: &creative,
+            plates: &mut plates,
+            found: Vec::new(),
+        };
+        m.run();
+        for f in m.found {
+            let key = (
+                f.rule.clone(),
+                f.preset.clone(),
+                f.regions.clone(),
+                f.pool.clone(),
+                f.option.clone(),
+                f.with.clone(),
+            );
+            if reported.insert(key) {
+                out.findings.push(place.locate(f));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One output's measurements.
+struct Measure<'a> {
+    job: &'a Job,
+    preset: &'a Preset,
+    rtl: bool,
+    creative: &'a render::Creative,
+    plates: &'a mut PlateCache,
+    found: Vec<Finding>,
+}
+
+impl Measure<'_> {
+    fn run(&mut self) {
+        let c = self.creative;
+        let still = c.frames == 1;
+        for seg in c.layout() {
+            // A still shows what is on at its poster frame only.
+            let shown: Vec<&Overlay> = seg
+                .overlays
+                .iter()
+                .filter(|o| !still || (o.start..o.end).contains(&c.poster_frame))
+                .collect();
+            for o in &shown {
+                self.safe_zone(o);
+                if let Some(p) = seg.product {
+                    self.over_product(o, p);
+                }
+                self.contrast(o, still);
+            }
+            self.text_share(&shown, still);
+        }
+    }
+
+    /// The job's choices in the pools a finding depends on, as the manifest names them.
+    fn with(&self, pools: &[&str]) -> BTreeMap<String, String> {
+        self.job
+            .modules
+            .iter()
+            .filter(|(k, _)| {
+                pools.iter().any(|p| {
+                    k.as_str() == *p || k.strip_suffix(p).is_some_and(|s| s.ends_with('.'))
+                })
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    fn finding(
+        &self,
+        o: &Overlay,
+        name: &str,
+        message: String,
+        hint: &str,
+        with: BTreeMap<String, String>,
+    ) -> Finding {
+        Finding {
+            rule: format!("layout/{name}"),
+            pack: "layout".into(),
+            pack_version: LAYOUT_VERSION.into(),
+            severity: RuleSeverity::Warning,
+            message,
+            hint: Some(hint.into()),
+            phrase: o.info.copy.clone(),
+            regions: vec![self.job.region.clone()],
+            locale: self.job.locale.clone(),
+            pool: o.info.pool.name().to_string(),
+            option: o.info.option.clone(),
+            override_region: None,
+            field: "layout".into(),
+            preset: Some(self.job.preset.clone()),
+            with,
+            measured: None,
+            allowed: None,
+            file: Default::default(),
+            line: 0,
+            column: 0,
+            span: 0..0,
+        }
+    }
+
+    fn safe_zone(&mut self, o: &Overlay) {
+        let p = self.preset;
+        let z = if self.rtl {
+            p.safe_zone_rtl
+        } else {
+            p.safe_zone
+        };
+        let (w, h) = (p.width as i64, p.height as i64);
+        let [x, y, ow, oh] = o.rect;
+        let over = [
+            ("left", z.left as i64 - x),
+            ("top", z.top as i64 - y),
+            ("right", x + ow - (w - z.right as i64)),
+            ("bottom", y + oh - (h - z.bottom as i64)),
+        ];
+        let sides: Vec<String> = over
+            .iter()
+            .filter(|(_, d)| *d > 0)
+            .map(|(s, d)| format!("{d} px past the {s} edge"))
+            .collect();
+        if sides.is_empty() {
+            return;
+        }
+        let message = format!(
+            "{} reaches outside {}'s safe zone ({}; the zone keeps {} px top, {} right, {} bottom, {} left clear of the platform's interface)",
+            what(o),
+            p.id,
+            sides.join(", "),
+            z.top,
+            z.right,
+            z.bottom,
+            z.left
+        );
+        let f = self.finding(
+            o,
+            "safe-zone",
+            message,
+            "move or shrink it (anchor, offset, size) so the platform's buttons and captions do not cover it",
+            BTreeMap::new(),
+        );
+        self.found.push(f);
+    }
+
+    fn over_product(&mut self, o: &Overlay, product: &Mask) {
+        let [x, y, w, h] = o.rect;
+        let mut covered = 0u64;
+        for py in y..y + h {
+            for px in x..x + w {
+                if product.at(px, py) >= 128 {
+                    covered += 1;
+                }
+            }
+        }
+        let share = covered as f64 / (w * h).max(1) as f64;
+        if share <= OVER_PRODUCT_SHARE {
+            return;
+        }
+        let with = self.with(&["product"]);
+        let product_id = with.values().next().cloned().unwrap_or_default();
+        let message = format!(
+            "{} covers the product `{product_id}`: {:.0} % of its box lies over the product's own pixels on {}",
+            what(o),
+            share * 100.0,
+            self.preset.id
+        );
+        let f = self.finding(
+            o,
+            "over-product",
+            message,
+            "move it beside the product (position, anchor, offset) or make the product smaller",
+            with,
+        );
+        self.found.push(f);
+    }
+
+    fn text_share(&mut self, shown: &[&Overlay], still: bool) {
+        let (w, h) = (self.preset.width as i64, self.preset.height as i64);
+        let instants: Vec<u32> = if still {
+            vec![self.creative.poster_frame]
+        } else {
+            shown.iter().map(|o| o.start).collect()
+        };
+        let mut worst: Option<(f64, Vec<&Overlay>)> = None;
+        for tf in instants {
+            let on: Vec<&Overlay> = shown
+                .iter()
+                .copied()
+                .filter(|o| still || (o.start..o.end).contains(&tf))
+                .collect();
+            let rects: Vec<[i64; 4]> = on.iter().map(|o| clip(o.rect, w, h)).collect();
+            let share = union_area(&rects) as f64 / (w * h) as f64;
+            if share > MAX_TEXT_SHARE && worst.as_ref().is_none_or(|(s, _)| share > *s) {
+                worst = Some((share, on));
+            }
+        }
+        let Some((share, on)) = worst else {
+            return;
+        };
+        let names: Vec<String> = on.iter().map(|o| what(o)).collect();
+        let message = format!(
+            "text covers {:.0} % of the {} frame ({}); Meta advises under {:.0} %",
+            share * 100.0,
+            self.preset.id,
+            names.join(" and "),
+            MAX_TEXT_SHARE * 100.0
+        );
+        let with = self.with(&["subtitle", "badge"]);
+        let f = self.finding(
+            on[0],
+            "text-share",
+            message,
+            "shorten the copy or make it smaller; put the rest in the ad's primary text",
+            with,
+        );
+        self.found.push(f);
+    }
+
+    fn contrast(&mut self, o: &Overlay, still: bool) {
+        let frames: Vec<u32> = if still {
+            vec![self.creative.poster_frame]
+        } else {
+            let last = o.end.saturating_sub(1).max(o.start);
+            let mut f = vec![o.start, o.start + (last - o.start) / 2, last];
+            f.dedup();
+            f
+        };
+        let text = luminance(o.info.color);
+        // The text reads against its outline wherever it has one.
+        let outline = o.info.outline.map(|c| ratio(text, luminance(c)));
+        if outline.is_some_and(|r| r >= MIN_CONTRAST) {
+            return;
+        }
+        let mut worst: Option<(f64, f64, u32)> = None;
+        for tf in frames {
+            let Some(plate) = self.plates.get(self.job, self.creative, tf) else {
+                continue;
+            };
+            let (low, median) = measure_contrast(plate, o.rect, text, o.info.underlay);
+            if low > LOW_CONTRAST_SHARE && worst.is_none_or(|(l, _, _)| low > l) {
+                worst = Some((low, median, tf));
+            }
+        }
+        let Some((low, median, tf)) = worst else {
+            return;
+        };
+        let at = if still {
+            String::new()
+        } else {
+            format!(" at {:.2} s", tf as f64 / self.creative.fps.max(1) as f64)
+        };
+        let message = format!(
+            "{} is hard to read on {}{at}: contrast {median:.1}:1 (median), {:.0} % of what is behind it under {MIN_CONTRAST}:1 (WCAG 1.4.3, large text)",
+            what(o),
+            self.preset.id,
+            low * 100.0
+        );
+        let with = self.with(&["background", "product", "effects"]);
+        let f = self.finding(
+            o,
+            "contrast",
+            message,
+            "give the text an outline or a box, or a colour far lighter or darker than the picture behind it",
+            with,
+        );
+        self.found.push(f);
+    }
+}
+
+/// Plates already drawn, keyed by what shows on them: preset, region (its overrides and
+/// direction move the picture), the choices of every pool but the text and sound ones, and
+/// the timeline frame. Kept small: a template of many clip backgrounds would otherwise hold
+/// a full-size frame for each.
+#[derive(Default)]
+struct PlateCache {
+    plates: HashMap<PlateKey, Option<image::RgbaImage>>,
+}
+
+type PlateKey = (String, String, Vec<(String, String)>, u32);
+
+/// Plates kept at once (each a full-size RGBA frame).
+const PLATE_CACHE: usize = 16;
+
+impl PlateCache {
+    /// The plate of `creative` (the output of `job`) at timeline frame `tf`; `None` when it
+    /// cannot be drawn.
+    fn get(
+        &mut self,
+        job: &Job,
+        creative: &render::Creative,
+        tf: u32,
+    ) -> Option<&image::RgbaImage> {
+        let picture = job
+            .modules
+            .iter()
+            .filter(|(k, _)| {
+                let pool = k.rsplit('.').next().unwrap_or(k);
+                !matches!(pool, "subtitle" | "badge" | "audio" | "end_card")
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let key = (job.preset.clone(), job.region.clone(), picture, tf);
+        if !self.plates.contains_key(&key) && self.plates.len() >= PLATE_CACHE {
+            self.plates.clear();
+        }
+        self.plates
+            .entry(key)
+            .or_insert_with(|| creative.plate(tf).ok())
+            .as_ref()
+    }
+}
+
+/// Version of the layout rules, reported with each finding like a pack's.
+pub const LAYOUT_VERSION: &str = "1.0.0";
+
+fn what(o: &Overlay) -> String {
+    match o.info.pool {
+        Pool::Badge => format!("badge `{}`", o.info.option),
+        _ => format!("caption `{}`", o.info.option),
+    }
+}
+
+fn clip([x, y, w, h]: [i64; 4], cw: i64, ch: i64) -> [i64; 4] {
+    let (x0, y0) = (x.clamp(0, cw), y.clamp(0, ch));
+    let (x1, y1) = ((x + w).clamp(0, cw), (y + h).clamp(0, ch));
+    [x0, y0, x1 - x0, y1 - y0]
+}
+
+/// Area of the union of a few rectangles (coordinate compression).
+fn union_area(rects: &[[i64; 4]]) -> i64 {
+    let mut xs: Vec<i64> = rects.iter().flat_map(|r| [r[0], r[0] + r[2]]).collect();
+    let mut ys: Vec<i64> = rects.iter().flat_map(|r| [r[1], r[1] + r[3]]).collect();
+    xs.sort_unstable();
+    xs.dedup();
+    ys.sort_unstable();
+    ys.dedup();
+    let mut area = 0;
+    for xw in xs.windows(2) {
+        for yw in ys.windows(2) {
+            let inside = rects.iter().any(|r| {
+                r[0] <= xw[0] && xw[1] <= r[0] + r[2] && r[1] <= yw[0] && yw[1] <= r[1] + r[3]
+            });
+            if inside {
+                area += (xw[1] - xw[0]) * (yw[1] - yw[0]);
+            }
+        }
+    }
+    area
+}
+
+/// WCAG relative luminance of an sRGB colour (alpha ignored).
+fn luminance(c: Rgba) -> f64 {
+    lum3(c.0[0], c.0[1], c.0[2])
+}
+
+fn lum3(r: u8, g: u8, b: u8) -> f64 {
+    let lin = linear();
+    0.2126 * lin[r as usize] + 0.7152 * lin[g as usize] + 0.0722 * lin[b as usize]
+}
+
+/// sRGB channel value → linear light, as WCAG's relative luminance defines it; a table,
+/// since every pixel behind every caption goes through it (a `powf` each was most of the
+/// lint's time).
+fn linear() -> &'static [f64; 256] {
+    static TABLE: std::sync::OnceLock<[f64; 256]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        std::array::from_fn(|v| {
+            let s = v as f64 / 255.0;
+            if s <= 0.04045 {
+                s / 12.92
+            } else {
+                ((s + 0.055) / 1.055).powf(2.4)
+            }
+        })
+    })
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    (a.max(b) + 0.05) / (a.min(b) + 0.05)
+}
+
+/// Over the box `rect` of `plate` (with `underlay` laid over it first): the share of pixels
+/// whose contrast with the text is under `MIN_CONTRAST`, and the median contrast.
+fn measure_contrast(
+    plate: &image::RgbaImage,
+    rect: [i64; 4],
+    text: f64,
+    underlay: Option<Rgba>,
+) -> (f64, f64) {
+    let [x, y, w, h] = clip(rect, plate.width() as i64, plate.height() as i64);
+    let mut ratios = Vec::with_capacity((w * h).max(0) as usize);
+    for py in y..y + h {
+        for px in x..x + w {
+            let p = plate.get_pixel(px as u32, py as u32).0;
+            let mut c = [p[0], p[1], p[2]];
+            if let Some(u) = underlay {
+                let a = u.0[3] as u32;
+                for (ck, uk) in c.iter_mut().zip(u.0) {
+                    *ck = ((uk as u32 * a + *ck as u32 * (255 - a) + 127) / 255) as u8;
+                }
+            }
+            ratios.push(ratio(text, lum3(c[0], c[1], c[2])));
+        }
+    }
+    if ratios.is_empty() {
+        return (0.0, f64::INFINITY);
+    }
+    let low = ratios.iter().filter(|r| **r < MIN_CONTRAST).count() as f64 / ratios.len() as f64;
+    let mid = ratios.len() / 2;
+    let median = *ratios.select_nth_unstable_by(mid, f64::total_cmp).1;
+    (low, median)
+}
+
+/// Where each option is written in the template: its `id` value.
+struct Places<'a> {
+    text: &'a str,
+    file: &'a Path,
+    spans: HashMap<(String, String), std::ops::Range<usize>>,
+}
+
+impl<'a> Places<'a> {
+    fn new(text: &'a str, file: &'a Path) -> Places<'a> {
+        let mut spans = HashMap::new();
+        if let Ok(doc) = toml_edit::ImDocument::parse(text) {
+            for pool in ["subtitle", "badge"] {
+                if let Some(toml_edit::Item::ArrayOfTables(a)) = doc.as_table().get(pool) {
+                    for t in a.iter() {
+                        if let Some(v) = t.get("id").and_then(toml_edit::Item::as_value) {
+                            if let (Some(id), Some(span)) = (v.as_str(), v.span()) {
+                                spans.insert((pool.to_string(), id.to_string()), span);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Places { text, file, spans }
+    }
+
+    fn locate(&self, mut f: Finding) -> Finding {
+        let span = self
+            .spans
+            .get(&(f.pool.clone(), f.option.clone()))
+            .cloned()
+            .unwrap_or(0..0);
+        let (line, column) = line_col(self.text, span.start);
+        f.file = self.file.to_path_buf();
+        f.line = line;
+        f.column = column;
+        f.span = span;
+        f
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wcag_ratios() {
+        let white = luminance(Rgba([255, 255, 255, 255]));
+        let black = luminance(Rgba([0, 0, 0, 255]));
+        assert!((ratio(white, black) - 21.0).abs() < 1e-9);
+        // #777 on white is WCAG's well-known 4.48:1.
+        let grey = lum3(0x77, 0x77, 0x77);
+        assert!((ratio(white, grey) - 4.48).abs() < 0.01);
+    }
+
+    #[test]
+    fn union_counts_overlap_once() {
+        assert_eq!(union_area(&[[0, 0, 10, 10], [5, 5, 10, 10]]), 175);
+        assert_eq!(union_area(&[]), 0);
+    }
+}

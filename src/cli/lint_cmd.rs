@@ -8,7 +8,6 @@ use clap::Args;
 use creative_factory::lint::{self, Report, RulePacks};
 use creative_factory::preset::PresetSet;
 use creative_factory::template::Template;
-use creative_factory::text::FontBook;
 
 use super::{load_presets, load_template, Probe, TemplateArgs};
 
@@ -84,7 +83,7 @@ pub fn lint_template(
     let mut report = lint::lint(t, &a.template, &packs, presets)?;
     // Layout is measured on the outputs as they would render (src/lint/layout.rs).
     let text = std::fs::read_to_string(&a.template)?;
-    let fonts = FontBook::system();
+    let fonts = super::font_book(t)?;
     let layout = lint::layout::check(t, &a.template, &text, presets, &fonts, a.max_variants)?;
     for u in &layout.unmeasured {
         eprintln!("note: layout not measured for {u}");

@@ -234,13 +234,18 @@ pub(crate) fn load_presets(dir: Option<&Path>) -> anyhow::Result<PresetSet> {
 }
 
 /// Whether `load_template` opens the media inputs too (`media::probe`).
-enum Probe<'a> {
+enum Probe {
     Off,
     /// `validate`: a damaged file is an error, like a template error.
-    Refuse(&'a FontBook),
+    Refuse,
     /// `render`: a damaged file is reported as a warning and only the variants that use it
     /// fail, so one bad product shot does not cost a nightly batch its other outputs.
-    Report(&'a FontBook),
+    Report,
+}
+
+/// The system's fonts and the template's `[[font]]` files.
+fn font_book(t: &Template) -> anyhow::Result<FontBook> {
+    FontBook::for_template(t).with_context(|| format!("the [[font]] files of {}", t.path.display()))
 }
 
 /// Loads and validates, printing diagnostics; `None` means the template is invalid and the
@@ -259,13 +264,21 @@ fn load_template(
     let (t, mut diags) = template::check(&a.template, presets, &opts);
     let mut refused = Vec::new();
     if let Some(t) = &t {
-        let (fonts, refuse) = match probe {
-            Probe::Off => (None, true),
-            Probe::Refuse(f) => (Some(f), true),
-            Probe::Report(f) => (Some(f), false),
+        let refuse = match probe {
+            Probe::Off => None,
+            Probe::Refuse => Some(true),
+            Probe::Report => Some(false),
         };
-        if let Some(fonts) = fonts {
-            let probed = media::probe::check_inputs(t, fonts, &Limits::default());
+        if let Some(refuse) = refuse {
+            // Validation has just read the [[font]] files; one unreadable now is the error.
+            let fonts = match font_book(t) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    return None;
+                }
+            };
+            let probed = media::probe::check_inputs(t, &fonts, &Limits::default());
             probed.diagnose(t, &mut diags, refuse);
             refused = probed.errors;
         }
@@ -282,7 +295,7 @@ fn load_template(
 
 fn validate(a: TemplateArgs) -> anyhow::Result<ExitCode> {
     let presets = load_presets(a.presets_dir.as_deref())?;
-    let Some((t, _)) = load_template(&a, &presets, Probe::Refuse(&FontBook::system())) else {
+    let Some((t, _)) = load_template(&a, &presets, Probe::Refuse) else {
         return Ok(ExitCode::from(2));
     };
     let hashes = AssetHashes::compute(&t)?;
@@ -453,10 +466,10 @@ fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
     let presets = load_presets(a.template.presets_dir.as_deref())?;
     // The same probe as `validate`, before the lock, the plan or any job; a bad input fails
     // the variants that use it (exit 1), never renders wrong.
-    let fonts = FontBook::system();
-    let Some((mut t, refused)) = load_template(&a.template, &presets, Probe::Report(&fonts)) else {
+    let Some((mut t, refused)) = load_template(&a.template, &presets, Probe::Report) else {
         return Ok(ExitCode::from(2));
     };
+    let fonts = font_book(&t)?;
     // Claims are checked before the lock, the plan or any job: an error renders nothing.
     let lint = match lint_cmd::before_run(&t, &a.template, &a.rules, &presets, false)? {
         Ok(report) => report,
@@ -672,10 +685,10 @@ fn merge_cmd(a: MergeArgs) -> anyhow::Result<ExitCode> {
         max_variants: info.max_variants,
     };
     let presets = load_presets(targs.presets_dir.as_deref())?;
-    let fonts = FontBook::system();
     let Some((mut t, _)) = load_template(&targs, &presets, Probe::Off) else {
         return Ok(ExitCode::from(2));
     };
+    let fonts = font_book(&t)?;
     override_library(&mut t, &a.run)?;
     let sha = plan::sha256_file(&t.path)?;
     if sha != info.template_sha256 {

@@ -80,9 +80,45 @@ pub fn job_input_paths(t: &Template, job: &Job, preset: Option<&Preset>) -> Vec<
             paths.extend(t.end_cards[i].logo.clone());
         }
     }
+    paths.extend(shown_fonts(t, job, &choices, region));
     let mut seen = std::collections::HashSet::new();
     paths.retain(|p| seen.insert(p.clone()));
     paths
+}
+
+/// The template's own font files (`[[font]]`) the output's text may be drawn with: those
+/// whose family a shown subtitle, badge or (video) end card names. Named counts, not only
+/// the face a fallback chain reaches for today's copy: a licence is checked for every font
+/// the output is allowed to use, so a copy edit cannot put an unlicensed font on screen.
+fn shown_fonts<'t>(
+    t: &'t Template,
+    job: &Job,
+    choices: &super::Choices,
+    region: &'t crate::template::Region,
+) -> impl Iterator<Item = PathBuf> + 't {
+    let mut lists: Vec<&[String]> = Vec::new();
+    if !t.fonts.is_empty() {
+        for i in choices.uses(t, Pool::Subtitle) {
+            lists.push(&t.subtitle_for(region, i).fonts);
+        }
+        for i in choices.uses(t, Pool::Badge) {
+            lists.push(&t.badges[i].fonts);
+        }
+        if job.kind == PresetKind::Video {
+            if let Some(i) = choices.end_card {
+                lists.push(&t.end_cards[i].fonts);
+            }
+        }
+    }
+    t.fonts
+        .iter()
+        .filter(move |f| {
+            lists.iter().any(|l| {
+                l.iter()
+                    .any(|n| f.families.iter().any(|fam| fam.eq_ignore_ascii_case(n)))
+            })
+        })
+        .map(|f| f.path.clone())
 }
 
 /// Relative to the template's directory when inside it (so manifests do not depend on

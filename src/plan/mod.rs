@@ -403,6 +403,7 @@ pub fn asset_paths(t: &Template) -> Vec<PathBuf> {
             .iter()
             .filter_map(|e| e.lut.as_ref().map(|l| l.path.clone())),
     );
+    v.extend(t.fonts.iter().map(|f| f.path.clone()));
     // A region may swap in its own assets (a localised product shot, a voice track).
     for r in &t.regions {
         let o = &r.overrides;
@@ -788,6 +789,12 @@ impl<'a> IdParts<'a> {
                 });
                 feed(pool.name(), def);
             }
+        }
+        if !t.fonts.is_empty() {
+            // A text names its font by family; the template's own font files are what those
+            // names draw with, so a new version of one is a new output. (Templates without
+            // [[font]] feed nothing here, which keeps their ids.)
+            feed("fonts", &digests.swap_paths(&format!("{:?}", t.fonts)));
         }
         if !t.scenes.is_empty() {
             // The picks and the order are numbers: only the scenes' definitions hold paths.

@@ -120,6 +120,16 @@ pub struct Template {
     /// Licences of the template's media files, by canonical path: written on an option or
     /// in an `assets.toml` beside the file (docs/TEMPLATE.md, *Licences*).
     pub licences: std::collections::BTreeMap<PathBuf, Licence>,
+    /// Font files the template brings (`[[font]]`), added to the system's for its text.
+    pub fonts: Vec<ProjectFont>,
+}
+
+/// A `[[font]]` file and the family names read from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectFont {
+    /// Canonical.
+    pub path: PathBuf,
+    pub families: Vec<String>,
 }
 
 /// Who may use an asset, where and until when.

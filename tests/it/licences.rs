@@ -360,3 +360,201 @@ fn a_library_from_the_previous_version_is_upgraded_in_place() {
         .unwrap();
     assert_eq!(versions, [1, 3]);
 }
+
+/// A real font under a family no machine has: DejaVu Sans with its family name patched in
+/// place ("DejaVu Sans" → "Brandy Sans", same length in both name-table encodings), so a
+/// render that draws "Brandy Sans" can only have found it through `[[font]]`.
+fn brand_font(p: &Project, rel: &str) {
+    let mut bytes = std::fs::read("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+        .expect("fonts-dejavu-core (make deps installs it)");
+    let mut patched = 0;
+    for (from, to) in [
+        (
+            "DejaVu Sans".as_bytes().to_vec(),
+            "Brandy Sans".as_bytes().to_vec(),
+        ),
+        (utf16be("DejaVu Sans"), utf16be("Brandy Sans")),
+    ] {
+        let mut i = 0;
+        while i + from.len() <= bytes.len() {
+            if bytes[i..i + from.len()] == from[..] {
+                bytes[i..i + from.len()].copy_from_slice(&to);
+                patched += 1;
+                i += from.len();
+            } else {
+                i += 1;
+            }
+        }
+    }
+    assert!(
+        patched >= 2,
+        "the family name was not found in DejaVuSans.ttf"
+    );
+    let path = p.path(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn utf16be(s: &str) -> Vec<u8> {
+    s.encode_utf16().flat_map(u16::to_be_bytes).collect()
+}
+
+fn font_template(font_licence: &str) -> String {
+    format!(
+        r##"
+[template]
+name = "branded"
+kind = "image"
+
+[output]
+presets = ["tiny-post"]
+regions = ["US", "SA"]
+
+[[background]]
+id = "teal"
+color = "#227777"
+
+[[subtitle]]
+id = "brand"
+text = {{ en = "Fresh", ar = "طازج" }}
+font = ["Brandy Sans", "Noto Sans Arabic"]
+
+[[subtitle]]
+id = "plain"
+text = {{ en = "Fresh", ar = "طازج" }}
+
+[[font]]
+file = "fonts/brandy.ttf"
+{font_licence}
+"##
+    )
+}
+
+#[test]
+fn a_template_font_is_drawn_and_licensed_like_media() {
+    let p = Project::new();
+    brand_font(&p, "fonts/brandy.ttf");
+    let t = font_template(
+        "licence = { holder = \"Brandy Type\", id = \"BT-7\", expires = \"2099-12-31\", regions = [\"US\"] }",
+    );
+    p.write("t.toml", &t);
+    let o = p.factory(&["render", "t.toml", "--out", "out", "--progress", "plain"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let line = t.lines().position(|l| l.starts_with("licence")).unwrap() + 1;
+    let got: Vec<(String, String, String, Vec<String>)> = rows(&p)
+        .iter()
+        .map(|r| {
+            (
+                format!(
+                    "{} {}",
+                    r["region"].as_str().unwrap(),
+                    r["modules"]["subtitle"].as_str().unwrap()
+                ),
+                r["status"].as_str().unwrap().to_string(),
+                r["error"].as_str().unwrap_or("").to_string(),
+                r["inputs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i["path"].as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect();
+    let find = |k: &str| got.iter().find(|g| g.0 == k).unwrap();
+    // The US output is drawn with the template's font: the manifest names the family.
+    let us = rows(&p)
+        .iter()
+        .find(|r| r["region"] == "US" && r["modules"]["subtitle"] == "brand")
+        .unwrap()
+        .clone();
+    assert_eq!(us["status"], "exported");
+    assert!(
+        us["fonts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f.as_str().unwrap().starts_with("Brandy Sans")),
+        "{us}"
+    );
+    assert_eq!(find("US brand").3, ["fonts/brandy.ttf"]);
+    // The licence covers the US only: the Saudi output that names the font fails, naming
+    // licence, asset, variant and region; the one that does not name it renders.
+    assert_eq!(find("SA brand").1, "failed");
+    assert!(
+        find("SA brand").2.ends_with(&format!(
+            "licence BT-7 (Brandy Type, t.toml:{line}) of fonts/brandy.ttf covers US only, not SA"
+        )),
+        "{}",
+        find("SA brand").2
+    );
+    assert_eq!(
+        (find("SA plain").1.as_str(), find("SA plain").3.len()),
+        ("exported", 0)
+    );
+    assert_eq!(find("US plain").1, "exported");
+}
+
+#[test]
+fn a_font_record_in_assets_toml_covers_it_too() {
+    let p = Project::new();
+    brand_font(&p, "fonts/brandy.ttf");
+    p.write("t.toml", &font_template(""));
+    p.write(
+        "fonts/assets.toml",
+        &format!(
+            "[[asset]]\nfile = \"brandy.ttf\"\nholder = \"Brandy Type\"\nid = \"BT-8\"\nexpires = \"{}\"\n",
+            day(-1)
+        ),
+    );
+    let o = p.factory(&["render", "t.toml", "--out", "out", "--progress", "plain"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let failed: Vec<String> = rows(&p)
+        .iter()
+        .filter(|r| r["status"] == "failed")
+        .map(|r| {
+            assert!(
+                r["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("of fonts/brandy.ttf expired on"),
+                "{r}"
+            );
+            format!(
+                "{} {}",
+                r["region"].as_str().unwrap(),
+                r["modules"]["subtitle"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(failed, ["US brand", "SA brand"]);
+}
+
+#[test]
+fn a_font_that_is_not_one_is_an_error_and_an_unused_one_a_warning() {
+    let p = Project::new();
+    brand_font(&p, "fonts/brandy.ttf");
+    let t = font_template("").replace("font = [\"Brandy Sans\", \"Noto Sans Arabic\"]\n", "")
+        + "\n[[font]]\nfile = \"assets/product.png\"\n";
+    p.write("t.toml", &t);
+    let o = p.factory(&["validate", "t.toml"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    let at = |needle: &str| t.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    assert!(
+        err.contains(&format!("t.toml:{}:", at("fonts/brandy.ttf"))),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: font `fonts/brandy.ttf` (Brandy Sans) is named by no subtitle, badge or end card"),
+        "{err}"
+    );
+    assert!(
+        err.contains("`assets/product.png` is not a usable font"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("t.toml:{}:", at("assets/product.png"))),
+        "{err}"
+    );
+}

@@ -70,6 +70,7 @@ pub struct RawTemplate {
     pub badge: Option<S<Vec<RawBadge>>>,
     pub end_card: Option<S<Vec<RawEndCard>>>,
     pub scene: Option<S<Vec<RawScene>>>,
+    pub font: Option<S<Vec<RawFont>>>,
     pub dedup: Option<RawDedup>,
 }
 
@@ -117,6 +118,7 @@ pub const TOP_KEYS: &[&str] = &[
     "badge",
     "audio",
     "end_card",
+    "font",
     "dedup",
 ];
 
@@ -162,6 +164,9 @@ pub fn parse(text: &str, dx: &mut Diagnostics) -> Option<RawTemplate> {
     raw.scene = root
         .pool(dx, "scene")
         .map(|p| p.map(|t| RawScene::read(&t, dx)));
+    raw.font = root
+        .pool(dx, "font")
+        .map(|p| p.map(|t| RawFont::read(&t, dx)));
     raw.dedup = root.table(dx, "dedup").map(|t| RawDedup::read(&t, dx));
     Some(raw)
 }

@@ -39,6 +39,13 @@ raw_table! {
         width: num in within(In(0.0, 20.0), "pixels in {}"),
     }
 
+    /// A font file the template brings (`[[font]]`): its families join the system's, and
+    /// its licence covers every output whose text names one of them.
+    pub struct RawFont {
+        file: str,
+        licence: table<super::RawLicence>,
+    }
+
     pub struct RawBox {
         color: str,
         padding: num in within(In(0.0, 2.0), "a fraction of the font size, {}"),

@@ -86,6 +86,15 @@ impl V<'_> {
         let mut variants = self.variants(raw.variants, &ids);
         variants.orders = self.orders(raw_orders.as_ref(), &scenes);
         let dedup = self.dedup(raw.dedup);
+        // Every `font` list a text of any region may use: a [[font]] none names is reported.
+        let mut named: Vec<&[String]> = Vec::new();
+        named.extend(pools.subtitles.iter().map(|s| s.fonts.as_slice()));
+        named.extend(pools.badges.iter().map(|b| b.fonts.as_slice()));
+        named.extend(pools.end_cards.iter().map(|e| e.fonts.as_slice()));
+        for r in &regions {
+            named.extend(r.overrides.subtitle.values().map(|s| s.fonts.as_slice()));
+        }
+        let fonts = self.project_fonts(raw.font.take(), &named);
         let licences = self.licence_book();
         Some(Template {
             path,
@@ -111,6 +120,7 @@ impl V<'_> {
             allow_fallback: self.opts.allow_fallback,
             asset_refs: std::mem::take(&mut self.asset_refs),
             licences,
+            fonts,
         })
     }
 

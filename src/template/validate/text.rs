@@ -413,3 +413,73 @@ fn parse_captions(
     }
     Ok(cues)
 }
+
+impl V<'_> {
+    /// The `[[font]]` files: each must be a font (its family names are read from it, so a
+    /// text's `font` list names them as it names system fonts), listed once, and may carry a
+    /// licence. A font no text names is a warning: it is neither drawn nor licensed.
+    pub(super) fn project_fonts(
+        &mut self,
+        raw: Option<S<Vec<RawFont>>>,
+        named: &[&[String]],
+    ) -> Vec<ProjectFont> {
+        let Some(raw) = raw else { return Vec::new() };
+        let mut out: Vec<ProjectFont> = Vec::new();
+        let mut seen = Vec::new();
+        for f in &raw.value {
+            let Some(file) = &f.file else {
+                self.missing(
+                    "file",
+                    &f.span,
+                    "[[font]] needs `file`",
+                    Some("the font file, e.g. file = \"fonts/BrandSans-Regular.otf\"".to_string()),
+                );
+                continue;
+            };
+            let Some(path) = self.asset(file) else {
+                continue;
+            };
+            if !self.once(
+                &mut seen,
+                path.clone(),
+                &file.span,
+                || format!("font `{}` is listed twice", file.value),
+                DUPLICATE,
+            ) {
+                continue;
+            }
+            let families = match crate::text::FontBook::empty().add_file(&path) {
+                Ok(families) => families,
+                Err(e) => {
+                    self.err(
+                        &file.span,
+                        format!("`{}` is not a usable font: {e}", file.value),
+                        Some("a TrueType or OpenType font (.ttf, .otf, .ttc)".to_string()),
+                    );
+                    continue;
+                }
+            };
+            if !families.iter().any(|fam| {
+                named
+                    .iter()
+                    .any(|l| l.iter().any(|n| n.eq_ignore_ascii_case(fam)))
+            }) {
+                self.dx.warning(
+                    file.span.clone(),
+                    format!(
+                        "font `{}` ({}) is named by no subtitle, badge or end card",
+                        file.value,
+                        families.join(", ")
+                    ),
+                    Some(format!(
+                        "add \"{}\" to a `font` list, or remove this [[font]]",
+                        families[0]
+                    )),
+                );
+            }
+            self.licence(f.licence.as_ref(), Some(&path), "font");
+            out.push(ProjectFont { path, families });
+        }
+        out
+    }
+}

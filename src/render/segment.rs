@@ -17,7 +17,7 @@ use crate::text::{Align, FontBook, TextCache, TextStyle};
 /// A premultiplied layer at a canvas position.
 #[derive(Clone)]
 struct Placed {
-    img: RgbaImage,
+    img: Arc<RgbaImage>,
     x: i64,
     y: i64,
 }
@@ -31,6 +31,8 @@ struct TextLayer {
 enum Backdrop {
     /// Background (and, when it does not move, the product) composed and graded once.
     Plate(RgbaImage),
+    /// Not drawn (`prepare_layout`); `moving`: a clip, whose frames differ.
+    Skipped { moving: bool },
     Clip {
         clip: ClipFrames,
         /// The background option, named by errors while streaming.
@@ -51,7 +53,7 @@ struct BackdropMotion {
 /// per-frame scaling and rotation, and its path.
 struct ProductLayer {
     placed: Placed,
-    straight: RgbaImage,
+    straight: Arc<RgbaImage>,
     keyframes: Vec<Keyframe>,
     idle: Option<Idle>,
     parallax: f32,
@@ -82,7 +84,18 @@ pub(super) struct Segment {
     stickers: Vec<(badge::Sticker, super::OverlayInfo)>,
     look: Option<look::Look>,
     /// The product's own pixels (no shadow) where they rest, for the layout lint.
-    product_mask: Option<super::Mask>,
+    product_mask: Option<Arc<super::Mask>>,
+}
+
+/// A product as a preset and region show it at rest — scaled, turned, graded, shadowed —
+/// which no caption, sound or background changes: placed once per run for the jobs that
+/// share it (`Assets::placed_product`).
+pub(super) struct PlacedProduct {
+    placed: Placed,
+    /// Straight alpha, for per-frame scaling; only when the product moves (else 1×1).
+    straight: Arc<RgbaImage>,
+    mask: Arc<super::Mask>,
+    product_box: super::NormBox,
 }
 
 /// One segment: the options its scene (or the variant, without scenes) picked, laid out.
@@ -135,7 +148,11 @@ pub(super) fn prepare_segment(
         ),
         None => (w, h),
     };
-    let mut backdrop = if rules.white_background {
+    let mut backdrop = if cx.layout_only {
+        Backdrop::Skipped {
+            moving: !rules.white_background && matches!(bg.source, BackgroundSource::Video { .. }),
+        }
+    } else if rules.white_background {
         report.note("white background");
         Backdrop::Plate(ops::solid(w, h, Rgba::WHITE))
     } else {
@@ -184,14 +201,6 @@ pub(super) fn prepare_segment(
     if let Some(pi) = pick(Pool::Product) {
         let p = t.product_for(region, pi);
         let src = assets.image(&p.source, "product", &p.id)?;
-        // Cut-outs often carry transparent margins; size by what is visible.
-        let src = match ops::alpha_bounds(&src) {
-            Some((x, y, bw, bh)) if (bw, bh) != src.dimensions() => {
-                image::imageops::crop_imm(&*src, x, y, bw, bh).to_image()
-            }
-            _ => (*src).clone(),
-        };
-        let (pw, ph) = (src.width() as f32, src.height() as f32);
         let (mut scale, mut anchor, mut offset, mut rotation, mut shadow) =
             (p.scale, p.anchor, p.offset, p.rotation, p.shadow.clone());
         let mut box_area = Area {
@@ -217,46 +226,80 @@ pub(super) fn prepare_segment(
             anchor = anchor.mirrored();
             offset.0 = -offset.0;
         }
-        let s = (scale * box_area.w as f32 / pw).min(scale * box_area.h as f32 / ph);
-        let (tw, th) = (
-            ((pw * s).round() as u32).max(1),
-            ((ph * s).round() as u32).max(1),
+        let moves = animated && (!p.keyframes.is_empty() || p.idle.is_some() || p.parallax != 0.0);
+        let key = (
+            preset.id.clone(),
+            region.code.clone(),
+            pi,
+            pick(Pool::Effects),
         );
-        let mut scaled = ops::rotate(&ops::resize(&src, tw, th, None), rotation);
-        // The grade is a look on the picture; applying it to each layer once (rather than to
-        // every composed frame) is the same for opaque pixels and far cheaper over video.
-        if let Some(l) = &look {
-            l.apply_layer(&mut scaled);
-        }
-        let (fx, fy) = anchor.fractions();
-        let px = box_area.x as f32
-            + (box_area.w as f32 - scaled.width() as f32) * fx
-            + offset.0 * w as f32;
-        let py = box_area.y as f32
-            + (box_area.h as f32 - scaled.height() as f32) * fy
-            + offset.1 * h as f32;
-        let (px, py) = (px.round() as i64, py.round() as i64);
-        report.product_box.get_or_insert([
-            px as f32 / w as f32,
-            py as f32 / h as f32,
-            scaled.width() as f32 / w as f32,
-            scaled.height() as f32 / h as f32,
-        ]);
-        product_mask = Some(super::Mask::of(&scaled, px, py));
-        let short = w.min(h) as f32;
-        let layer = match shadow {
-            Some(sh) => with_shadow(
-                &scaled,
-                sh.color,
-                (sh.offset.0 * short, sh.offset.1 * short),
-                sh.blur * short,
-            ),
-            None => Placed {
-                img: ops::premultiply(scaled),
-                x: 0,
-                y: 0,
-            },
-        };
+        let placed = assets.placed_product(key, || {
+            // Cut-outs often carry transparent margins; size by what is visible.
+            let src = match ops::alpha_bounds(&src) {
+                Some((x, y, bw, bh)) if (bw, bh) != src.dimensions() => {
+                    image::imageops::crop_imm(&*src, x, y, bw, bh).to_image()
+                }
+                _ => (*src).clone(),
+            };
+            let (pw, ph) = (src.width() as f32, src.height() as f32);
+            let s = (scale * box_area.w as f32 / pw).min(scale * box_area.h as f32 / ph);
+            let (tw, th) = (
+                ((pw * s).round() as u32).max(1),
+                ((ph * s).round() as u32).max(1),
+            );
+            let mut scaled = ops::rotate(&ops::resize(&src, tw, th, None), rotation);
+            // The grade is a look on the picture; applying it to each layer once (rather than
+            // to every composed frame) is the same for opaque pixels and far cheaper over video.
+            if let Some(l) = &look {
+                l.apply_layer(&mut scaled);
+            }
+            let (fx, fy) = anchor.fractions();
+            let px = box_area.x as f32
+                + (box_area.w as f32 - scaled.width() as f32) * fx
+                + offset.0 * w as f32;
+            let py = box_area.y as f32
+                + (box_area.h as f32 - scaled.height() as f32) * fy
+                + offset.1 * h as f32;
+            let (px, py) = (px.round() as i64, py.round() as i64);
+            let product_box = [
+                px as f32 / w as f32,
+                py as f32 / h as f32,
+                scaled.width() as f32 / w as f32,
+                scaled.height() as f32 / h as f32,
+            ];
+            let mask = Arc::new(super::Mask::of(&scaled, px, py));
+            let short = w.min(h) as f32;
+            let layer = match shadow {
+                Some(sh) => with_shadow(
+                    &scaled,
+                    sh.color,
+                    (sh.offset.0 * short, sh.offset.1 * short),
+                    sh.blur * short,
+                ),
+                None => Placed {
+                    img: Arc::new(ops::premultiply(scaled)),
+                    x: 0,
+                    y: 0,
+                },
+            };
+            let straight = if moves {
+                Arc::new(ops::unpremultiply((*layer.img).clone()))
+            } else {
+                Arc::new(RgbaImage::new(1, 1))
+            };
+            PlacedProduct {
+                placed: Placed {
+                    img: layer.img,
+                    x: px + layer.x,
+                    y: py + layer.y,
+                },
+                straight,
+                mask,
+                product_box,
+            }
+        });
+        report.product_box.get_or_insert(placed.product_box);
+        product_mask = Some(placed.mask.clone());
         let mut keyframes = if animated {
             p.keyframes.clone()
         } else {
@@ -268,19 +311,9 @@ pub(super) fn prepare_segment(
                 k.offset.0 = -k.offset.0;
             }
         }
-        let straight =
-            if animated && (!keyframes.is_empty() || p.idle.is_some() || p.parallax != 0.0) {
-                ops::unpremultiply(layer.img.clone())
-            } else {
-                RgbaImage::new(1, 1)
-            };
         product = Some(ProductLayer {
-            placed: Placed {
-                img: layer.img,
-                x: px + layer.x,
-                y: py + layer.y,
-            },
-            straight,
+            placed: placed.placed.clone(),
+            straight: placed.straight.clone(),
             keyframes,
             idle: p.idle.clone().filter(|_| animated),
             parallax: if animated { p.parallax } else { 0.0 },
@@ -476,7 +509,7 @@ fn with_shadow(img: &RgbaImage, color: Rgba, offset: (f32, f32), blur: f32) -> P
     let mut canvas = ops::premultiply(canvas);
     ops::blend(&mut canvas, &ops::premultiply(img.clone()), left, top, 1.0);
     Placed {
-        img: canvas,
+        img: Arc::new(canvas),
         x: -left,
         y: -top,
     }
@@ -586,6 +619,18 @@ impl Segment {
         }
     }
 
+    /// Whether every frame of the segment has the same plate.
+    pub(super) fn still_plate(&self) -> bool {
+        let moving_backdrop = match &self.backdrop {
+            Backdrop::Plate(_) => false,
+            Backdrop::Skipped { moving } => *moving,
+            Backdrop::Clip { .. } => true,
+        };
+        !moving_backdrop
+            && self.motion.is_none()
+            && self.product.as_ref().is_none_or(|p| !p.moves(false))
+    }
+
     /// Progress through the segment at timeline frame `tf`, 0..=1.
     fn progress(&self, tf: u32) -> f32 {
         let len = (self.end - self.start).max(1) as f32;
@@ -617,6 +662,9 @@ impl Segment {
         match &self.backdrop {
             Backdrop::Plate(p) if self.motion.is_some() => window(p, out),
             Backdrop::Plate(p) => out.copy_from_slice(p),
+            Backdrop::Skipped { .. } => {
+                unreachable!("a creative prepared for its layout is never drawn")
+            }
             Backdrop::Clip {
                 clip,
                 option,
@@ -721,7 +769,7 @@ impl Segment {
                 })
             })
             .collect();
-        (overlays, self.product_mask.as_ref())
+        (overlays, self.product_mask.as_deref())
     }
 }
 
@@ -749,7 +797,7 @@ fn draw_posed(canvas: &mut RgbaImage, p: &ProductLayer, pose: Pose) {
         ((ph as f32 * pose.scale).round() as u32).max(1),
     );
     let scaled = if (sw, sh) == (pw, ph) {
-        p.straight.clone()
+        (*p.straight).clone()
     } else {
         ops::resize(&p.straight, sw, sh, None)
     };

@@ -8,6 +8,7 @@ pub(crate) mod cues;
 mod diag;
 pub(crate) mod lut;
 mod model;
+mod owned;
 pub(crate) mod raw;
 mod validate;
 

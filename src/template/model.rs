@@ -11,6 +11,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub use super::lut::Lut;
+pub use super::owned::{Licence, ProjectFont};
 
 /// An enum a template names: each variant declared once with the name a template writes
 /// (and serialises) for it. `NAMES` lists (name, variant) in declaration order, the order
@@ -122,28 +123,6 @@ pub struct Template {
     pub licences: std::collections::BTreeMap<PathBuf, Licence>,
     /// Font files the template brings (`[[font]]`), added to the system's for its text.
     pub fonts: Vec<ProjectFont>,
-}
-
-/// A `[[font]]` file and the family names read from it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProjectFont {
-    /// Canonical.
-    pub path: PathBuf,
-    pub families: Vec<String>,
-}
-
-/// Who may use an asset, where and until when.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Licence {
-    pub holder: String,
-    pub id: String,
-    /// The last day it covers, `YYYY-MM-DD`; `None` = no end.
-    pub expires: Option<String>,
-    /// Region codes it covers; empty = every region.
-    pub regions: Vec<String>,
-    pub usage: Option<String>,
-    /// `FILE:LINE` of the record, for messages.
-    pub written_at: String,
 }
 
 /// The option a region really uses: its `[region.override…]` version when it has one.

@@ -254,11 +254,21 @@ pub fn rasterize(layout: &Layout, style: &TextStyle, ext: &Extent) -> Result<Rgb
     for (px, a) in img.pixels_mut().zip(&acc) {
         let alpha = a[3];
         if alpha > 0.0 {
-            let un = |v: f32| ((v / alpha) * 255.0).round().clamp(0.0, 255.0) as u8;
-            px.0 = [un(a[0]), un(a[1]), un(a[2]), (alpha * 255.0).round() as u8];
+            let un = |v: f32| round_u8((v / alpha) * 255.0);
+            px.0 = [un(a[0]), un(a[1]), un(a[2]), round_u8(alpha * 255.0)];
         }
     }
     Ok(img)
+}
+
+/// `v.round().clamp(0.0, 255.0) as u8`, exactly, without the `roundf` call the baseline
+/// x86-64 target makes for `f32::round` (11 % of `factory lint`'s time on 1,000 captions,
+/// `perf`): for 0 ≤ v < 2²³, `v - trunc(v)` is exact, so comparing it with ½ rounds half away
+/// from zero as `round` does.
+fn round_u8(v: f32) -> u8 {
+    let v = v.clamp(0.0, 255.0);
+    let i = v as u32;
+    (if v - i as f32 >= 0.5 { i + 1 } else { i }).min(255) as u8
 }
 
 fn has_bitmap(data: &[u8], index: u32, gid: u16) -> bool {
@@ -388,5 +398,27 @@ fn blur_line(src: &[f32], dst: &mut [f32], r: usize, norm: f32) {
         if i >= r {
             sum -= src[i - r];
         }
+    }
+}
+
+#[cfg(test)]
+mod round_tests {
+    use super::*;
+
+    #[test]
+    fn round_u8_is_round_then_clamp() {
+        let mut v = -3.0f32;
+        while v < 260.0 {
+            for x in [
+                v,
+                f32::from_bits(v.to_bits() + 1),
+                f32::from_bits(v.to_bits().wrapping_sub(1)),
+            ] {
+                assert_eq!(round_u8(x), x.round().clamp(0.0, 255.0) as u8, "{x}");
+            }
+            v += 0.125;
+        }
+        assert_eq!(round_u8(0.49999997), 0);
+        assert_eq!(round_u8(f32::NAN), f32::NAN.round().clamp(0.0, 255.0) as u8);
     }
 }

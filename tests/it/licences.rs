@@ -399,21 +399,19 @@ fn utf16be(s: &str) -> Vec<u8> {
     s.encode_utf16().flat_map(u16::to_be_bytes).collect()
 }
 
-fn font_template(font_licence: &str) -> String {
+/// An image batch for the US and Saudi Arabia over a plain teal background; `rest` adds
+/// the pools under test.
+fn teal_batch(name: &str, rest: &str) -> String {
     format!(
-        r##"
-[template]
-name = "branded"
-kind = "image"
+        "\n[template]\nname = \"{name}\"\nkind = \"image\"\n\n[output]\npresets = [\"tiny-post\"]\nregions = [\"US\", \"SA\"]\n\n[[background]]\nid = \"teal\"\ncolor = \"#227777\"\n{rest}"
+    )
+}
 
-[output]
-presets = ["tiny-post"]
-regions = ["US", "SA"]
-
-[[background]]
-id = "teal"
-color = "#227777"
-
+fn font_template(font_licence: &str) -> String {
+    teal_batch(
+        "branded",
+        &format!(
+            r##"
 [[subtitle]]
 id = "brand"
 text = {{ en = "Fresh", ar = "طازج" }}
@@ -427,6 +425,7 @@ text = {{ en = "Fresh", ar = "طازج" }}
 file = "fonts/brandy.ttf"
 {font_licence}
 "##
+        ),
     )
 }
 
@@ -555,6 +554,78 @@ fn a_font_that_is_not_one_is_an_error_and_an_unused_one_a_warning() {
     );
     assert!(
         err.contains(&format!("t.toml:{}:", at("assets/product.png"))),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_lut_sound_effect_logo_and_voice_over_carry_licences_where_they_are_named() {
+    let p = Project::new();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/samples/luts/golden-hour.cube"),
+        p.path("assets/golden.cube"),
+    )
+    .unwrap();
+    let t = &teal_batch(
+        "looks",
+        r##"
+[[effects]]
+id = "golden"
+lut = "assets/golden.cube"
+licence = { holder = "Look Lab", id = "LL-3", regions = ["US"] }
+
+[[effects]]
+id = "plain"
+grade = { contrast = 1.1 }
+"##,
+    );
+    p.write("t.toml", t);
+    let o = p.factory(&["render", "t.toml", "--out", "out", "--progress", "plain"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let line = t.lines().position(|l| l.contains("LL-3")).unwrap() + 1;
+    let got: Vec<(String, String)> = rows(&p)
+        .iter()
+        .map(|r| {
+            (
+                format!(
+                    "{} {}",
+                    r["region"].as_str().unwrap(),
+                    r["modules"]["effects"].as_str().unwrap()
+                ),
+                r["error"]
+                    .as_str()
+                    .unwrap_or(r["status"].as_str().unwrap())
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), 4, "{got:?}");
+    for (k, status) in &got {
+        if k == "SA golden" {
+            assert!(
+                status.ends_with(&format!(
+                    "licence LL-3 (Look Lab, t.toml:{line}) of assets/golden.cube covers US only, not SA"
+                )),
+                "{status}"
+            );
+        } else {
+            assert_eq!(status, "exported", "{k}");
+        }
+    }
+
+    // A licence where there is no file for it to cover is an error at its line.
+    let bad = t.replace("lut = \"assets/golden.cube\"\n", "")
+        + "\n[[end_card]]\nid = \"card\"\nheadline = \"Hi\"\nlicence = { holder = \"Logo Co\", id = \"LC-1\" }\n";
+    p.write("bad.toml", &bad);
+    let o = p.factory(&["validate", "bad.toml"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("effects `golden` (its lut) has a licence but no media file for it to cover"),
+        "{err}"
+    );
+    assert!(
+        err.contains("end card `card` (its logo) has a licence but no media file for it to cover"),
         "{err}"
     );
 }

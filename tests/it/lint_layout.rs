@@ -190,17 +190,40 @@ fn text_covering_the_frame_is_reported_once_per_caption() {
         .contains("Meta advises under 20 %"));
 }
 
-#[test]
-fn demo_tmall_price_box_over_the_cup_is_caught() {
-    let repo = env!("CARGO_MANIFEST_DIR");
-    let demo = format!("{repo}/templates/demo.toml");
+/// `factory lint TEMPLATE --json` from the repository, with its exit code and findings.
+fn lint_shipped(template: &std::path::Path, extra: &[&str]) -> (i32, Vec<serde_json::Value>) {
     let o = crate::support::factory()
-        .args(["lint", &demo, "--json"])
+        .args(["lint", template.to_str().unwrap(), "--json"])
+        .args(extra)
         .output()
         .expect("run factory");
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let findings: Vec<serde_json::Value> =
-        serde_json::from_slice(&o.stdout).expect("JSON findings");
+    let findings = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("no JSON ({e}): {}", stderr(&o)));
+    (o.status.code().unwrap(), findings)
+}
+
+#[test]
+fn demo_tmall_price_box_over_the_cup_is_caught_and_the_shipped_demo_is_clean() {
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let demo = std::path::PathBuf::from(format!("{repo}/templates/demo.toml"));
+    assert_eq!(lint_shipped(&demo, &[]), (0, Vec::new()));
+
+    // The cup as the demo placed it before: larger and higher, under the price box.
+    let text = std::fs::read_to_string(&demo).unwrap();
+    let old = text
+        .replace("scale = 0.68\n", "scale = 0.75\n")
+        .replace("offset = [0.0, 0.05]\n", "offset = [0.0, -0.04]\n")
+        .replace("root = \"..\"\n", "")
+        .replace("\"../samples/", &format!("\"{repo}/samples/"));
+    assert_ne!(
+        old, text,
+        "the demo's product placement moved; update this test"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let before = dir.path().join("demo.toml");
+    std::fs::write(&before, &old).unwrap();
+    let (code, findings) = lint_shipped(&before, &["--allow-outside-root"]);
+    assert_eq!(code, 0, "{findings:#?}");
     let hit = findings
         .iter()
         .find(|f| {
@@ -210,8 +233,14 @@ fn demo_tmall_price_box_over_the_cup_is_caught() {
         })
         .unwrap_or_else(|| panic!("no price box over the cup: {findings:#?}"));
     assert_eq!(hit["with"]["product"], "cup");
-    let text = std::fs::read_to_string(&demo).unwrap();
-    let line = text
+    assert!(
+        hit["message"]
+            .as_str()
+            .unwrap()
+            .contains("26 % of its box lies over the product's own pixels on tmall-main"),
+        "{hit}"
+    );
+    let line = old
         .lines()
         .position(|l| l.contains("id = \"price-hook\""))
         .unwrap()

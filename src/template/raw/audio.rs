@@ -14,6 +14,8 @@ raw_table! {
         looped: bool = "loop",
         /// Locale → voice-over file, in file order; like copy, a plain path means `en`.
         voiceover: text,
+        /// Covers every voice-over file of the option (the talent's contract).
+        voiceover_licence: table<super::RawLicence>,
         voiceover_start: num in SECONDS,
         voiceover_volume: num in within(In(0.0, 4.0), "a linear gain in {}"),
         duck: table<RawDuck>,
@@ -29,6 +31,7 @@ raw_table! {
 
     pub struct RawSfx {
         source: str,
+        licence: table<super::RawLicence>,
         at: num in SECONDS,
         volume: num in within(In(0.0, 4.0), "a linear gain in {}"),
         scene: str,

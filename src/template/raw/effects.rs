@@ -7,6 +7,8 @@ raw_table! {
         id: str,
         grade: table<RawGrade>,
         lut: str,
+        /// Covers the LUT file.
+        licence: table<super::RawLicence>,
         lut_strength: num in within(In(0.0, 1.0), "{} (1 = the LUT's full look)"),
         vignette: table<RawVignette>,
         blur: table<RawBlur>,

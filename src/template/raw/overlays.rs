@@ -25,6 +25,8 @@ raw_table! {
         duration: num,
         background: str,
         logo: str,
+        /// Covers the logo file.
+        licence: table<super::RawLicence>,
         headline: text,
         price: text,
         cta: text,

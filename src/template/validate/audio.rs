@@ -116,7 +116,19 @@ impl V<'_> {
                 example: "\"vo/….wav\"",
             };
             self.check_locales(&what, id, &vo.span, &voiceover, regions);
+            for path in voiceover.values() {
+                self.licence(
+                    a.voiceover_licence.as_ref(),
+                    Some(path),
+                    &format!("the voice-over of audio `{id}`"),
+                );
+            }
         } else {
+            self.licence(
+                a.voiceover_licence.as_ref(),
+                None,
+                &format!("audio `{id}` (voiceover_licence)"),
+            );
             let keys = [
                 ("voiceover_start", span_of(&a.voiceover_start)),
                 ("voiceover_volume", span_of(&a.voiceover_volume)),
@@ -161,6 +173,11 @@ impl V<'_> {
                 None
             }
         };
+        self.licence(
+            e.licence.as_ref(),
+            source.as_deref(),
+            &format!("a sound effect of audio `{id}`"),
+        );
         let at = match &e.at {
             Some(t) if duration > 0.0 && t.value >= duration => {
                 self.err(

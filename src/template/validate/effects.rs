@@ -41,6 +41,11 @@ impl V<'_> {
             tint: self.num(g.tint(), "tint", 0.0) as f32,
         });
         let lut = e.lut.as_ref().and_then(|l| self.lut(l));
+        self.licence(
+            e.licence.as_ref(),
+            lut.as_ref().map(|l| l.path.as_path()),
+            &format!("effects `{id}` (its lut)"),
+        );
         let lut_strength = self.num(e.lut_strength(), "lut_strength", 1.0) as f32;
         if let (Some(s), None) = (&e.lut_strength, &e.lut) {
             self.err(

@@ -134,10 +134,16 @@ impl V<'_> {
                 easing: Easing::EaseInOut,
             };
         }
+        let logo = e.logo.as_ref().and_then(|l| self.asset(l));
+        self.licence(
+            e.licence.as_ref(),
+            logo.as_deref(),
+            &format!("end card `{id}` (its logo)"),
+        );
         EndCard {
             duration: d,
             background: self.color(e.background.as_ref(), Rgba::WHITE),
-            logo: e.logo.as_ref().and_then(|l| self.asset(l)),
+            logo,
             headline,
             price,
             cta,

@@ -39,8 +39,8 @@ fn run(spec: SimSpec, campaigns: u64, seed0: u64) -> Tally {
         let r = results::report(
             &lib,
             &ReportOptions {
-                template: None,
                 seed: s,
+                ..Default::default()
             },
         )
         .unwrap();

@@ -19,20 +19,10 @@ const BOX: u32 = 188;
 /// Above this many variants the matrix lists variant numbers instead of a column each.
 const MATRIX_COLUMNS: usize = 120;
 
-/// Text for HTML content and quoted attributes.
+/// Text for HTML content and quoted attributes: the escaping of the results plots (the five
+/// markup characters, and control characters neither XML nor HTML allows replaced).
 pub(super) fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            _ => o.push(c),
-        }
-    }
-    o
+    crate::results::plot::xml(s)
 }
 
 /// A relative path as a URL: each byte outside the unreserved set percent-encoded (names may

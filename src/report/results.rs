@@ -175,8 +175,8 @@ pub(super) fn section(h: &mut String, s: &Snapshot) {
     for p in &s.plots {
         let _ = write!(
             h,
-            "<figure class=\"plot\"><a href=\"{u}\"><img src=\"{u}\" width=\"{}\" height=\"{}\" alt=\"{t}\"></a>\
-             <figcaption>{t}</figcaption></figure>",
+            // No caption: the plot's own title says what it shows.
+            "<figure class=\"plot\"><a href=\"{u}\"><img src=\"{u}\" width=\"{}\" height=\"{}\" alt=\"{t}\"></a></figure>",
             p.width,
             p.height,
             u = url(&format!("{FILES_DIR}/{PLOTS_DIR}/{}", p.file)),

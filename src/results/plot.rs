@@ -46,7 +46,7 @@ const LABEL_RIGHT: f64 = 250.0;
 const AREA_LEFT: f64 = 262.0;
 const AREA_RIGHT: f64 = 600.0;
 const FIGURES_LEFT: f64 = 614.0;
-const TOP: f64 = 64.0;
+const TOP: f64 = 80.0;
 const ROW: f64 = 22.0;
 const BOTTOM: f64 = 58.0;
 /// Longest label drawn, in characters (the rest is in the row's `<title>`).
@@ -63,10 +63,11 @@ const STYLE: &str = "text{font-family:system-ui,-apple-system,'Segoe UI',Roboto,
 .winner .whisker{stroke:#15803d}.winner .estimate{fill:#15803d}.winner text{fill:#15803d;font-weight:600}\
 .band{fill:#f4f4f5}";
 
-/// Text for SVG content and attributes: XML's five escapes, and characters XML 1.0 does not
-/// allow (controls other than tab and newlines) replaced, so a file name cannot make the
-/// file unreadable.
-pub(crate) fn xml(s: &str) -> String {
+/// Text for SVG (and the review page's HTML) content and attributes: XML's five escapes, and
+/// characters XML 1.0 does not allow (controls other than tab and newlines) replaced, so a
+/// file name cannot make the file unreadable; tab and newlines become spaces (an attribute
+/// would otherwise normalise them, and rendered text collapses them anyway).
+pub fn xml(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -158,7 +159,7 @@ fn thousands(n: i64) -> String {
     let s = n.abs().to_string();
     let mut o = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             o.push(',');
         }
         o.push(c);
@@ -260,9 +261,9 @@ pub fn forest(report: &Report, rate: Rate) -> (String, Plot) {
     let mut h = String::with_capacity(4096 + rows * 700);
     start(&mut h, height, &title, &sub);
     if report.modules.is_empty() {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<text x=\"16\" y=\"{:.1}\">No pool has two options among the variants with results.</text></svg>\n",
+            "<text x=\"16\" y=\"{:.1}\">No pool has two options among the variants with results.</text></svg>",
             TOP + 16.0
         );
         return (h, plot(file, height, title));
@@ -392,9 +393,9 @@ pub fn variant_rates(report: &Report) -> (String, Plot) {
     let mut h = String::with_capacity(4096 + vs.len() * 700);
     start(&mut h, height, &title, &sub);
     if vs.is_empty() {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<text x=\"16\" y=\"{:.1}\">No variant has results.</text></svg>\n",
+            "<text x=\"16\" y=\"{:.1}\">No variant has results.</text></svg>",
             TOP + 16.0
         );
         return (h, plot(VARIANT_RATES, height, title));

@@ -429,45 +429,27 @@ fn export_refuses_failed_held_back_and_expired_outputs_naming_each() {
     assert!(!p.path("upload").exists());
 }
 
-/// Two backgrounds × two captions on one still preset, recorded in a library.
-const RESULTS_TEMPLATE: &str = r##"
-[template]
-name = "results on the page"
-kind = "image"
-
-[output]
-presets = ["tiny-post"]
-regions = ["US"]
-
-[dedup]
-policy = "warn"
-
-[[background]]
-id = "photo"
-image = "assets/photo.png"
-fit = "cover"
-
-[[background]]
-id = "teal"
-color = "#227777"
-
-[[product]]
-id = "disc"
-source = "assets/product.png"
-scale = 0.5
-
-[[subtitle]]
-id = "hook"
-text = { en = "Run lighter." }
-size = 0.12
-min_size = 0.05
-
-[[subtitle]]
-id = "sale"
-text = { en = "Half price" }
-size = 0.12
-min_size = 0.05
-"##;
+/// The review batch on its still preset only, without the background whose licence ended,
+/// and with every output exported (policy `warn`): two backgrounds × two captions.
+fn results_template() -> String {
+    let mut t = TEMPLATE.to_string();
+    for (from, to) in [
+        ("kind = \"both\"\nduration = 1.0\nfps = 10", "kind = \"image\""),
+        (
+            "presets = [\"tiny-video\", \"tiny-post\"]",
+            "presets = [\"tiny-post\"]",
+        ),
+        ("policy = \"reject\"", "policy = \"warn\""),
+        (
+            "[[background]]\nid = \"old\"\nimage = \"assets/old.png\"\nlicence = { holder = \"Stock Co\", id = \"SC-9\", expires = \"2001-01-01\" }\n\n",
+            "",
+        ),
+    ] {
+        assert!(t.contains(from), "TEMPLATE no longer has {from:?}");
+        t = t.replace(from, to);
+    }
+    t
+}
 
 /// `<figure class="plot" …>` openings in a page or DOM.
 fn figures(html: &str) -> Vec<&str> {
@@ -480,7 +462,7 @@ fn figures(html: &str) -> Vec<&str> {
 #[test]
 fn imported_results_show_on_the_page_with_plots_that_load_and_a_ctr_on_each_card() {
     let p = Project::new();
-    p.write("t.toml", RESULTS_TEMPLATE);
+    p.write("t.toml", &results_template());
     let o = p.factory(&[
         "render",
         "t.toml",

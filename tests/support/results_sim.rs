@@ -22,7 +22,7 @@ pub struct SimVariant {
     pub conversions: i64,
     pub spend: f64,
     pub revenue: f64,
-    /// The variant's true CTR or CVR was clamped into the simulator's ranges, so its rate is
+    /// The variant's true CTR was clamped into the simulator's range (0.3–3 %), so its CTR is
     /// not what its options add up to on the log-odds scale (an interaction, in effect).
     pub off_model: bool,
 }
@@ -112,9 +112,9 @@ pub fn simulate(spec: SimSpec, seed: u64) -> Campaign {
                 ctr += opts[o].1;
                 cvr += opts[o].2;
             }
-            let (ctr_free, cvr_free) = (sigmoid(ctr), sigmoid(cvr));
-            let (ctr, cvr) = (ctr_free.clamp(0.003, 0.03), cvr_free.clamp(0.01, 0.10));
-            let off_model = ctr != ctr_free || cvr != cvr_free;
+            let free = sigmoid(ctr);
+            let (ctr, cvr) = (free.clamp(0.003, 0.03), sigmoid(cvr).clamp(0.01, 0.10));
+            let off_model = ctr != free;
             let impressions = spec.fixed_impressions.unwrap_or_else(|| {
                 // Log-uniform, times the delivery skew: the platform buys more of what clicks.
                 let base = (lo.ln() + rng.uniform() * (hi.ln() - lo.ln())).exp();

@@ -51,8 +51,9 @@ const ROW: f64 = 22.0;
 const BOTTOM: f64 = 58.0;
 /// Longest label drawn, in characters (the rest is in the row's `<title>`).
 const LABEL_CHARS: usize = 34;
-/// Odds ratios outside this range are drawn at its edge with an arrow: an interval that
-/// wide says "no data", and a log axis from 1/1000 to 1000 would flatten every other row.
+/// Odds ratios outside this range are drawn at its edge (the figures at the right keep the
+/// numbers): an interval that wide says "no data", and a log axis from 1/1000 to 1000 would
+/// flatten every other row.
 const OR_RANGE: (f64, f64) = (0.05, 20.0);
 
 const STYLE: &str = "text{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans',sans-serif;fill:#1d1d1f;font-size:13px}\
@@ -171,8 +172,8 @@ fn thousands(n: i64) -> String {
     }
 }
 
-/// A row's whisker and estimate on an axis already mapped to pixels (`x`), clipped to the
-/// plot area with an arrow where the interval runs past it.
+/// A row's whisker and estimate on an axis already mapped to pixels (`x`, which clips to
+/// the plot area).
 fn whisker(h: &mut String, y: f64, i: &Interval, x: &dyn Fn(f64) -> f64) {
     let (lo, est, hi) = (x(i.low), x(i.estimate), x(i.high));
     let _ = write!(

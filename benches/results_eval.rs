@@ -18,6 +18,12 @@ struct Tally {
     wrong: usize,
     effects: usize,
     covered: usize,
+    /// Effects and covered ones in campaigns where some variant's true CTR was clamped
+    /// (`SimVariant::off_model`): where the additive model is wrong.
+    off_effects: usize,
+    off_covered: usize,
+    /// The CTR model's variant-level sd per campaign.
+    variant_sd: Vec<f64>,
 }
 
 fn run(spec: SimSpec, campaigns: u64, seed0: u64) -> Tally {
@@ -28,6 +34,9 @@ fn run(spec: SimSpec, campaigns: u64, seed0: u64) -> Tally {
         wrong: 0,
         effects: 0,
         covered: 0,
+        off_effects: 0,
+        off_covered: 0,
+        variant_sd: Vec::new(),
     };
     for s in 0..campaigns {
         let dir = tempfile::tempdir().unwrap();
@@ -39,8 +48,8 @@ fn run(spec: SimSpec, campaigns: u64, seed0: u64) -> Tally {
         let r = results::report(
             &lib,
             &ReportOptions {
-                template: None,
                 seed: s,
+                ..Default::default()
             },
         )
         .unwrap();
@@ -59,11 +68,18 @@ fn run(spec: SimSpec, campaigns: u64, seed0: u64) -> Tally {
             t.declared += 1;
             t.wrong += usize::from(best[&d.pool] != d.option);
         }
+        let off = c.variants.iter().any(|v| v.off_model);
         for m in &r.modules {
             let truth = c.true_ctr_effect(&m.pool, &m.option);
+            let hit = usize::from(m.ctr_effect.low <= truth && truth <= m.ctr_effect.high);
             t.effects += 1;
-            t.covered += usize::from(m.ctr_effect.low <= truth && truth <= m.ctr_effect.high);
+            t.covered += hit;
+            if off {
+                t.off_effects += 1;
+                t.off_covered += hit;
+            }
         }
+        t.variant_sd.push(r.variant_sd.ctr);
     }
     t
 }
@@ -111,15 +127,24 @@ fn main() {
     ];
     println!("{campaigns} campaigns per scenario");
     for (i, (name, spec)) in scenarios.iter().enumerate() {
-        let t = run(*spec, campaigns, 10_000 * (i as u64 + 1));
+        let mut t = run(*spec, campaigns, 10_000 * (i as u64 + 1));
+        t.variant_sd.sort_by(f64::total_cmp);
+        let on = (t.effects - t.off_effects, t.covered - t.off_covered);
         println!(
-            "{name}: true best has the highest p_best in {:.1}% of {} pools; {} pools declared, {:.1}% wrong; 95% CTR-effect intervals cover the truth {:.1}% of {}",
+            "{name}: true best has the highest p_best in {:.1}% of {} pools; {} pools declared, {:.1}% wrong; 95% CTR-effect intervals cover the truth {:.1}% of {} \
+             ({:.1}% of {} in campaigns with a clamped variant, {:.1}% of {} in the others); variant sd median {:.3}, 90th percentile {:.3}",
             pct(t.best_top, t.pools),
             t.pools,
             t.declared,
             pct(t.wrong, t.declared),
             pct(t.covered, t.effects),
-            t.effects
+            t.effects,
+            pct(t.off_covered, t.off_effects),
+            t.off_effects,
+            pct(on.1, on.0),
+            on.0,
+            t.variant_sd[t.variant_sd.len() / 2],
+            t.variant_sd[t.variant_sd.len() * 9 / 10],
         );
     }
 }

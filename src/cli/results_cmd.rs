@@ -44,6 +44,10 @@ pub enum ResultsCommand {
         /// Seed of the posterior draws behind p_best.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Also draw the report as SVG into DIR: module-effects-ctr.svg,
+        /// module-effects-cvr.svg (forest plots) and variant-rates.svg.
+        #[arg(long, value_name = "DIR")]
+        plots: Option<PathBuf>,
     },
     /// Write the next round's template: K combinations chosen by Thompson sampling over the
     /// module effects, a share kept for options with little data, no two the duplicate gate
@@ -134,12 +138,26 @@ pub fn run(a: ResultsArgs) -> anyhow::Result<ExitCode> {
             template,
             json,
             seed,
+            plots,
         } => {
-            let r = results::report(&lib, &ReportOptions { template, seed })?;
+            let r = results::report(
+                &lib,
+                &ReportOptions {
+                    template,
+                    seed,
+                    ..Default::default()
+                },
+            )?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r.to_json())?);
             } else {
                 print!("{}", r.to_text());
+            }
+            if let Some(dir) = plots {
+                // On stderr: `--json` keeps stdout one JSON document.
+                for p in results::plot::write_plots(&r, &dir)? {
+                    eprintln!("plot: {}", dir.join(&p.file).display());
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -181,6 +199,7 @@ fn next(
         &ReportOptions {
             template: Some(t.name.clone()),
             seed: opts.seed,
+            ..Default::default()
         },
     )?;
     let hashes = AssetHashes::compute(&t)?;

@@ -4,16 +4,25 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Args;
 
+use creative_factory::dedup::library::{is_postgres_url, redact_url};
+use creative_factory::dedup::Library;
 use creative_factory::export::lock;
 use creative_factory::plan::licence::day;
+use creative_factory::report::results::Refreshed;
 use creative_factory::{report, review};
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// The output directory of a render (holding manifest.json).
     pub out: PathBuf,
+    /// Show the platform results `factory results import` stored in this library (an SQLite
+    /// file or a postgres:// URL) for the batch's variants. Default: .factory/library.sqlite
+    /// when it exists; without results the page shows what it showed before.
+    #[arg(long, value_name = "LIB")]
+    pub library: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -48,6 +57,30 @@ fn today() -> String {
 }
 
 pub fn report_cmd(a: ReportArgs) -> anyhow::Result<ExitCode> {
+    let default = PathBuf::from(super::dedup_cmd::DEFAULT_LIBRARY);
+    // The default library only when it is there: opening creates an SQLite file, and a page
+    // rebuild must not leave a library behind.
+    let library = a.library.or_else(|| default.is_file().then_some(default));
+    if let Some(lib) = &library {
+        let name = lib.to_string_lossy();
+        if !is_postgres_url(&name) && !lib.is_file() {
+            anyhow::bail!("{}: no library there (--library names the file `factory render` recorded the outputs in, or a postgres:// URL)", lib.display());
+        }
+        let opened = Library::open(lib)
+            .with_context(|| format!("opening the library {}", redact_url(&name)))?;
+        let at = lock::format_utc(lock::unix_now());
+        match report::results::refresh(&a.out, &opened, &name, &at)? {
+            Refreshed::Results(n) => eprintln!(
+                "results: {n} of the batch's variants have results in {}; plots in {}",
+                redact_url(&name),
+                a.out.join(report::FILES_DIR).join(report::results::PLOTS_DIR).display()
+            ),
+            Refreshed::NoResults => eprintln!(
+                "results: none of the batch's variants has results in {} (import exports with `factory results import --library LIB FILE…`)",
+                redact_url(&name)
+            ),
+        }
+    }
     let built = report::build(&a.out, &today())?;
     eprintln!(
         "review page: {} ({} outputs, {} kB, {} new thumbnails)",

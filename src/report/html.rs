@@ -9,6 +9,8 @@ use crate::export::{Decision, ManifestRow, Status};
 use crate::media::fit_inside;
 use crate::preset::PresetKind;
 
+use super::results::{self, Snapshot};
+
 const CSS: &str = include_str!("page.css");
 const JS: &str = include_str!("page.js");
 /// Thumbnail boxes in CSS pixels: the `width`/`height` attributes keep the layout still while
@@ -17,20 +19,10 @@ const BOX: u32 = 188;
 /// Above this many variants the matrix lists variant numbers instead of a column each.
 const MATRIX_COLUMNS: usize = 120;
 
-/// Text for HTML content and quoted attributes.
+/// Text for HTML content and quoted attributes: the escaping of the results plots (the five
+/// markup characters, and control characters neither XML nor HTML allows replaced).
 pub(super) fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            _ => o.push(c),
-        }
-    }
-    o
+    crate::results::plot::xml(s)
 }
 
 /// A relative path as a URL: each byte outside the unreserved set percent-encoded (names may
@@ -91,6 +83,7 @@ pub(super) fn page(
     prev: &Previous,
     today: &str,
     has_thumb: &dyn Fn(&ManifestRow) -> bool,
+    results: Option<&Snapshot>,
 ) -> String {
     let rows = &prev.rows;
     let mut h = String::with_capacity(1024 + rows.len() * 900);
@@ -132,9 +125,12 @@ pub(super) fn page(
         count(&|r| review_key(r) == "rejected"),
     );
     filters(&mut h, rows);
+    if let Some(s) = results {
+        results::section(&mut h, s);
+    }
     clusters(&mut h, rows, has_thumb);
     matrix(&mut h, rows);
-    sheet(&mut h, rows, today, has_thumb);
+    sheet(&mut h, rows, today, has_thumb, results);
     let _ = writeln!(h, "<script>{JS}</script></body></html>");
     h
 }
@@ -324,6 +320,7 @@ fn sheet(
     rows: &[ManifestRow],
     today: &str,
     has_thumb: &dyn Fn(&ManifestRow) -> bool,
+    results: Option<&Snapshot>,
 ) {
     let mut tree: BTreeMap<&str, BTreeMap<&str, Vec<usize>>> = BTreeMap::new();
     for (i, r) in rows.iter().enumerate() {
@@ -348,7 +345,8 @@ fn sheet(
                 esc(preset)
             );
             for i in idx {
-                card(h, i, &rows[i], today, has_thumb);
+                let rate = results.and_then(|s| s.variants.get(&rows[i].variant_id.to_lowercase()));
+                card(h, i, &rows[i], today, has_thumb, rate);
             }
             h.push_str("</div></section>");
         }
@@ -363,6 +361,7 @@ fn card(
     r: &ManifestRow,
     today: &str,
     has_thumb: &dyn Fn(&ManifestRow) -> bool,
+    rate: Option<&results::VariantRate>,
 ) {
     let modules: String = r
         .modules
@@ -453,6 +452,9 @@ fn card(
         );
     }
     h.push_str("</div>");
+    if let Some(rate) = rate {
+        results::card_line(h, rate);
+    }
     if let Some(s) = &r.same_output_as {
         let _ = write!(h, "<div>same file as variant {}</div>", esc(s));
     }

@@ -6,8 +6,12 @@
 //! Thumbnails are keyed by the output's sha256, so a rebuild makes only the missing ones, and
 //! a held-back output's thumbnail is made from its staged file at render time (the file itself
 //! is gone once the run ends: `thumbnail_of_staged`).
+//!
+//! Platform results (issue #15) join the page once `factory report OUT` has read them from a
+//! library (`results::refresh`): a "Results" section with the plots and each card's CTR.
 
 mod html;
+pub mod results;
 
 use std::collections::HashSet;
 use std::fs;
@@ -55,6 +59,14 @@ pub enum ReportError {
         "{out}: no manifest.json, so there is no batch to report on (run `factory render` first)"
     )]
     NoManifest { out: PathBuf },
+    #[error("{path}: cannot read the results the page shows (delete it and run `factory report OUT --library LIB` again): {source}")]
+    Snapshot {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(transparent)]
+    Results(#[from] crate::results::ResultsError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
@@ -126,7 +138,8 @@ pub fn build(out: &Path, today: &str) -> Result<Built, ReportError> {
     }
     let has_thumb =
         |r: &ManifestRow| !r.sha256.is_empty() && out.join(thumbnail_rel(&r.sha256)).is_file();
-    let page = html::page(&previous, today, &has_thumb);
+    let results = results::read(out)?;
+    let page = html::page(&previous, today, &has_thumb, results.as_ref());
     let path = out.join(PAGE);
     crate::export::write_atomic(&path, page.as_bytes())?;
     Ok(Built {

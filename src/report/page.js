@@ -80,5 +80,28 @@
     var t = e.target.closest && e.target.closest(".thumb[data-video]");
     if (t) { e.preventDefault(); preview(t, true); }
   });
+  // A results plot that does not load (the page copied without report_files/, a plot
+  // deleted) says so in words instead of a broken-image icon; one that loads is marked
+  // with the size it decoded to.
+  document.querySelectorAll("figure.plot img").forEach(function (img) {
+    var fig = img.closest("figure");
+    function loaded() {
+      if (img.naturalWidth === 0) return broken();
+      fig.setAttribute("data-loaded", img.naturalWidth + "x" + img.naturalHeight);
+    }
+    function broken() {
+      fig.classList.add("broken");
+      var p = document.createElement("p");
+      p.className = "bad";
+      p.textContent = "plot missing: " + img.getAttribute("src") +
+        " (factory report OUT --library LIB writes it again)";
+      fig.appendChild(p);
+    }
+    if (img.complete) loaded();
+    else {
+      img.addEventListener("load", loaded);
+      img.addEventListener("error", broken);
+    }
+  });
   apply();
 })();

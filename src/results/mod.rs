@@ -8,6 +8,7 @@
 pub mod import;
 pub mod next;
 pub mod parse;
+pub mod plot;
 pub mod report;
 pub mod stats;
 
@@ -40,6 +41,7 @@ pub enum ResultsError {
     Library(#[from] DedupError),
     #[error(transparent)]
     Plan(#[from] crate::plan::PlanError),
-    #[error("{path}: cannot write the plot: {message}")]
-    Plot { path: PathBuf, message: String },
+    /// Writing a plot (the error names the file).
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
 }

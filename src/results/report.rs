@@ -4,8 +4,10 @@
 //! - rates: Beta–Binomial with an empirical-Bayes prior from the batch (`stats::eb_prior`);
 //! - option effects: one ridge logistic model per rate (CTR: clicks of impressions; CVR:
 //!   conversions of clicks) with a term per option of every pool that varies, prior
-//!   N(0, 0.5²) on the log-odds scale, Laplace posterior; an option's effect is its term
-//!   minus its pool's mean term, reported as an odds ratio with a 95 % interval;
+//!   N(0, 0.5²) on the log-odds scale, and a variant-level random effect whose variance is
+//!   estimated from the batch (`stats::fit_overdispersed`), Laplace posterior; an option's
+//!   effect is its term minus its pool's mean term, reported as an odds ratio with a 95 %
+//!   interval;
 //! - `p_best`: the share of 4,000 posterior draws of the CTR model in which the option's
 //!   term is the pool's highest; a pool is decided when one option reaches 0.95 **and** every
 //!   option of the pool has the data floor below (`MIN_IMPRESSIONS`, `MIN_CLICKS`).
@@ -35,6 +37,8 @@ const DRAWS: usize = 4_000;
 pub struct ReportOptions {
     /// Only variants of this template (by the template's name).
     pub template: Option<String>,
+    /// Only these variants (ids, lower case): a batch's, for its review page.
+    pub variants: Option<BTreeSet<String>>,
     /// Seed of the posterior draws behind `p_best`.
     pub seed: u64,
 }
@@ -71,13 +75,13 @@ pub struct ModuleReport {
     pub clicks: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Decided {
     pub pool: String,
     pub option: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Undecided {
     pub pool: String,
     pub leader: String,
@@ -108,8 +112,18 @@ pub struct Report {
     /// Rows left out because a wider row of the same ad covers them (a total beside days).
     pub covered_rows: usize,
     pub warnings: Vec<String>,
+    /// How far variants sit from what their modules explain (`stats::fit_overdispersed`).
+    pub variant_sd: VariantSd,
     #[serde(skip)]
     pub ctr_model: Option<Model>,
+}
+
+/// Standard deviation, on the log-odds scale, of the variants' own deviations from the
+/// module model, per rate; the effects' intervals are widened by it.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct VariantSd {
+    pub ctr: f64,
+    pub cvr: f64,
 }
 
 /// The fitted CTR model, for planning the next round.
@@ -198,6 +212,13 @@ pub fn report(lib: &Library, opts: &ReportOptions) -> Result<Report, ResultsErro
                 continue;
             }
         }
+        if opts
+            .variants
+            .as_ref()
+            .is_some_and(|only| !only.contains(&v))
+        {
+            continue;
+        }
         let s = sums.entry(v).or_default();
         s.0 += r.impressions;
         s.1 += r.clicks;
@@ -262,7 +283,7 @@ pub fn report(lib: &Library, opts: &ReportOptions) -> Result<Report, ResultsErro
         })
         .collect();
 
-    let (modules, decided, undecided, ctr_model) = effects(&variants, opts.seed);
+    let (modules, decided, undecided, ctr_model, variant_sd) = effects(&variants, opts.seed);
     let mut warnings = vec![DELIVERY_WARNING.to_string()];
     let no_modules = variants.iter().filter(|v| v.modules.is_empty()).count();
     if no_modules > 0 {
@@ -280,6 +301,7 @@ pub fn report(lib: &Library, opts: &ReportOptions) -> Result<Report, ResultsErro
         unmatched,
         covered_rows,
         warnings,
+        variant_sd,
         ctr_model,
     })
 }
@@ -289,6 +311,7 @@ type Effects = (
     Vec<Decided>,
     Vec<Undecided>,
     Option<Model>,
+    VariantSd,
 );
 
 fn effects(variants: &[VariantReport], seed: u64) -> Effects {
@@ -301,7 +324,13 @@ fn effects(variants: &[VariantReport], seed: u64) -> Effects {
     }
     options.retain(|_, o| o.len() >= 2);
     if options.is_empty() {
-        return (Vec::new(), Vec::new(), Vec::new(), None);
+        return (
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            None,
+            VariantSd::default(),
+        );
     }
     let terms: Vec<(String, String)> = options
         .iter()
@@ -336,8 +365,13 @@ fn effects(variants: &[VariantReport], seed: u64) -> Effects {
             terms: term_of(v),
         })
         .collect();
-    let ctr = stats::fit_logistic(&ctr_obs, terms.len(), stats::OPTION_PRIOR_SD);
-    let cvr = stats::fit_logistic(&cvr_obs, terms.len(), stats::OPTION_PRIOR_SD);
+    let ctr = stats::fit_overdispersed(&ctr_obs, terms.len(), stats::OPTION_PRIOR_SD);
+    let cvr = stats::fit_overdispersed(&cvr_obs, terms.len(), stats::OPTION_PRIOR_SD);
+    let variant_sd = VariantSd {
+        ctr: ctr.variant_sd,
+        cvr: cvr.variant_sd,
+    };
+    let (ctr, cvr) = (ctr.posterior, cvr.posterior);
     let mut rng = Rng::new(seed);
     let ctr_draws = ctr.draws(DRAWS, &mut rng);
     let cvr_draws = cvr.draws(DRAWS, &mut rng);
@@ -463,6 +497,7 @@ fn effects(variants: &[VariantReport], seed: u64) -> Effects {
             terms,
             posterior: ctr,
         }),
+        variant_sd,
     )
 }
 
@@ -485,6 +520,7 @@ impl Report {
             "undecided": self.undecided,
             "unmatched": self.unmatched,
             "warnings": self.warnings,
+            "variant_sd": self.variant_sd,
         })
     }
 
@@ -523,7 +559,9 @@ impl Report {
         if !self.modules.is_empty() {
             let _ = writeln!(
                 s,
-                "module options (odds ratio vs the pool's average, 95 % interval):"
+                "module options (odds ratio vs the pool's average, 95 % interval; variants \
+                 deviate from their modules by sd {:.2} in CTR log-odds, {:.2} in CVR):",
+                self.variant_sd.ctr, self.variant_sd.cvr
             );
             for m in &self.modules {
                 let _ = writeln!(

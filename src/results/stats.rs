@@ -125,7 +125,7 @@ pub fn beta_quantile(p: f64, a: f64, b: f64) -> f64 {
 }
 
 /// An estimate with its 95 % interval.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Interval {
     pub estimate: f64,
     pub low: f64,
@@ -202,13 +202,30 @@ const INTERCEPT_PRIOR_SD: f64 = 10.0;
 /// N(0, `prior_sd`²), fitted by Newton/IRLS on the binomial likelihood; the covariance is
 /// the inverse Hessian at the mode (Laplace).
 pub fn fit_logistic(obs: &[Obs], terms: usize, prior_sd: f64) -> Posterior {
+    fit_scaled(obs, terms, prior_sd, &vec![1.0; obs.len()], None)
+}
+
+/// The same fit with each observation's log-likelihood multiplied by `scale[i]` (1 for the
+/// plain binomial; below 1 for a variant whose own deviation from the module model is
+/// uncertain: see `fit_overdispersed`), started from `start` when given.
+fn fit_scaled(
+    obs: &[Obs],
+    terms: usize,
+    prior_sd: f64,
+    scale: &[f64],
+    start: Option<&[f64]>,
+) -> Posterior {
     let p = terms + 1;
-    let pooled = {
-        let (y, n) = obs.iter().fold((0.0, 0.0), |(a, b), o| (a + o.y, b + o.n));
-        ((y + 0.5) / (n + 1.0)).clamp(1e-6, 1.0 - 1e-6)
+    let mut beta = match start {
+        Some(b) => b.to_vec(),
+        None => {
+            let (y, n) = obs.iter().fold((0.0, 0.0), |(a, b), o| (a + o.y, b + o.n));
+            let pooled = ((y + 0.5) / (n + 1.0)).clamp(1e-6, 1.0 - 1e-6);
+            let mut b = vec![0.0; p];
+            b[0] = (pooled / (1.0 - pooled)).ln();
+            b
+        }
     };
-    let mut beta = vec![0.0; p];
-    beta[0] = (pooled / (1.0 - pooled)).ln();
     let prec: Vec<f64> = (0..p)
         .map(|j| {
             if j == 0 {
@@ -225,11 +242,10 @@ pub fn fit_logistic(obs: &[Obs], terms: usize, prior_sd: f64) -> Posterior {
             row.iter_mut().for_each(|v| *v = 0.0);
             row[j] = prec[j];
         }
-        for o in obs.iter().filter(|o| o.n > 0.0) {
-            let eta = beta[0] + o.terms.iter().map(|&t| beta[t + 1]).sum::<f64>();
-            let mu = 1.0 / (1.0 + (-eta).exp());
-            let r = o.y - o.n * mu;
-            let w = o.n * mu * (1.0 - mu);
+        for (o, &s) in obs.iter().zip(scale).filter(|(o, _)| o.n > 0.0) {
+            let mu = mean_rate(&beta, o);
+            let r = s * (o.y - o.n * mu);
+            let w = s * o.n * mu * (1.0 - mu);
             let idx: Vec<usize> = std::iter::once(0)
                 .chain(o.terms.iter().map(|t| t + 1))
                 .collect();
@@ -254,6 +270,145 @@ pub fn fit_logistic(obs: &[Obs], terms: usize, prior_sd: f64) -> Posterior {
     // the mode to within the step tolerance).
     let cov = invert(&hess);
     Posterior { mean: beta, cov }
+}
+
+fn mean_rate(beta: &[f64], o: &Obs) -> f64 {
+    let eta = beta[0] + o.terms.iter().map(|&t| beta[t + 1]).sum::<f64>();
+    1.0 / (1.0 + (-eta).exp())
+}
+
+/// A logistic fit that also allows each variant its own deviation from the module model.
+#[derive(Debug, Clone)]
+pub struct Overdispersed {
+    pub posterior: Posterior,
+    /// Standard deviation of the variants' own deviations on the log-odds scale (0 when
+    /// the module terms explain the variants within binomial noise, or when there are no
+    /// residual degrees of freedom to tell).
+    pub variant_sd: f64,
+    /// Residual degrees of freedom the estimate rests on (variants minus identifiable terms).
+    pub df: usize,
+}
+
+/// The largest variant-level variance tried (log-odds²): a deviation of sd 2 multiplies a
+/// variant's odds by e² either way, far beyond any creative effect.
+const MAX_VARIANT_VAR: f64 = 4.0;
+
+/// `logit p_v = b0 + Σ b_term + u_v`, `u_v ~ N(0, τ²)`: a variant-level random effect for
+/// what the additive module terms do not explain (interactions between modules, audiences
+/// delivery picked for one variant). Without it a 100,000-impression variant whose rate sits
+/// off the additive model is taken as exact and pulls the module terms with binomial
+/// precision, and the intervals come out too narrow (BENCHMARKS.md, *Results loop*).
+///
+/// On the log-odds scale a variant's observed rate then has variance 1/w_v + τ² instead of
+/// 1/w_v (w_v = n μ (1 − μ), its binomial information), so its likelihood is scaled by
+/// s_v = 1 / (1 + τ² w_v): a variant can never weigh more than 1/τ², however many
+/// impressions it had. τ² is estimated from the batch by Paule–Mandel, the usual
+/// random-effects estimator of meta-analysis: the τ² at which the generalized Pearson
+/// statistic Σ s_v (y_v − n_v μ_v)² / (n_v μ_v (1 − μ_v)) equals its degrees of freedom
+/// (variants minus the rank of the design), 0 when even τ² = 0 leaves it below them.
+pub fn fit_overdispersed(obs: &[Obs], terms: usize, prior_sd: f64) -> Overdispersed {
+    let plain = fit_logistic(obs, terms, prior_sd);
+    let used: Vec<&Obs> = obs.iter().filter(|o| o.n > 0.0).collect();
+    let df = used.len().saturating_sub(design_rank(&used, terms));
+    if df == 0 {
+        return Overdispersed {
+            posterior: plain,
+            variant_sd: 0.0,
+            df,
+        };
+    }
+    // Each variant's binomial information, at the additive fit.
+    let info: Vec<f64> = obs
+        .iter()
+        .map(|o| {
+            let mu = mean_rate(&plain.mean, o);
+            o.n * mu * (1.0 - mu)
+        })
+        .collect();
+    let scales = |tau2: f64| -> Vec<f64> { info.iter().map(|w| 1.0 / (1.0 + tau2 * w)).collect() };
+    let pearson = |post: &Posterior, s: &[f64]| -> f64 {
+        obs.iter()
+            .zip(s)
+            .filter(|(o, _)| o.n > 0.0)
+            .map(|(o, s)| {
+                let mu = mean_rate(&post.mean, o);
+                let v = (o.n * mu * (1.0 - mu)).max(1e-12);
+                s * (o.y - o.n * mu).powi(2) / v
+            })
+            .sum()
+    };
+    let target = df as f64;
+    if pearson(&plain, &vec![1.0; obs.len()]) <= target {
+        return Overdispersed {
+            posterior: plain,
+            variant_sd: 0.0,
+            df,
+        };
+    }
+    let at = |tau2: f64, start: &[f64]| {
+        let s = scales(tau2);
+        let post = fit_scaled(obs, terms, prior_sd, &s, Some(start));
+        let q = pearson(&post, &s);
+        (post, q)
+    };
+    // The statistic falls as τ² grows: bisection, 40 halvings (τ² to ~1e-11).
+    let (mut lo, mut hi) = (0.0f64, MAX_VARIANT_VAR);
+    let mut start = plain.mean.clone();
+    for _ in 0..40 {
+        let mid = 0.5 * (lo + hi);
+        let (post, q) = at(mid, &start);
+        start = post.mean;
+        if q > target {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let (posterior, _) = at(hi, &start);
+    Overdispersed {
+        posterior,
+        variant_sd: hi.sqrt(),
+        df,
+    }
+}
+
+/// The rank of the design (intercept plus the option terms each variant has on): how many
+/// coefficients the variants' rates can tell apart. The ridge prior makes the fit unique
+/// either way; the rank is what the residual degrees of freedom are counted against.
+fn design_rank(obs: &[&Obs], terms: usize) -> usize {
+    let p = terms + 1;
+    let mut rows: Vec<Vec<f64>> = obs
+        .iter()
+        .map(|o| {
+            let mut r = vec![0.0; p];
+            r[0] = 1.0;
+            for &t in &o.terms {
+                r[t + 1] = 1.0;
+            }
+            r
+        })
+        .collect();
+    let mut rank = 0;
+    for col in 0..p {
+        let Some(piv) =
+            (rank..rows.len()).max_by(|&a, &b| rows[a][col].abs().total_cmp(&rows[b][col].abs()))
+        else {
+            break;
+        };
+        if rows[piv][col].abs() < 1e-9 {
+            continue;
+        }
+        rows.swap(rank, piv);
+        let pivot = rows[rank].clone();
+        for r in rows.iter_mut().skip(rank + 1) {
+            let f = r[col] / pivot[col];
+            for (x, y) in r.iter_mut().zip(&pivot) {
+                *x -= f * y;
+            }
+        }
+        rank += 1;
+    }
+    rank
 }
 
 /// Cholesky factor L (lower) of a symmetric positive definite matrix.
@@ -366,6 +521,62 @@ mod tests {
         let (d, v) = post.contrast(&[(2, 1.0), (1, -1.0)]);
         assert!((d - 0.5).abs() < 0.02, "difference {d}");
         assert!(v.sqrt() < 0.02);
+    }
+
+    /// Two pools of 2 and 3 options, every combination, at true log-odds `eta` plus a
+    /// per-variant deviation `dev[v]`, with `n` impressions each (counts at their means).
+    fn grid(n: f64, dev: &[f64]) -> Vec<Obs> {
+        let p = |eta: f64| 1.0 / (1.0 + (-eta).exp());
+        let a = [0.0, 0.3];
+        let b = [0.0, -0.2, 0.2];
+        let mut obs = Vec::new();
+        for (i, ea) in a.iter().enumerate() {
+            for (j, eb) in b.iter().enumerate() {
+                let v = obs.len();
+                let eta = -4.0 + ea + eb + dev[v];
+                obs.push(Obs {
+                    y: (n * p(eta)).round(),
+                    n,
+                    terms: vec![i, 2 + j],
+                });
+            }
+        }
+        obs
+    }
+
+    #[test]
+    fn design_rank_counts_what_the_variants_can_tell_apart() {
+        let obs = grid(1000.0, &[0.0; 6]);
+        let refs: Vec<&Obs> = obs.iter().collect();
+        // Intercept + (2 − 1) + (3 − 1).
+        assert_eq!(design_rank(&refs, 5), 4);
+        // Two variants that share the first pool's option: the pool cannot be told apart.
+        assert_eq!(design_rank(&refs[..2], 5), 2);
+    }
+
+    #[test]
+    fn additive_data_get_no_variant_term_and_deviating_data_wider_intervals() {
+        let additive = fit_overdispersed(&grid(100_000.0, &[0.0; 6]), 5, OPTION_PRIOR_SD);
+        assert_eq!(additive.df, 2);
+        assert_eq!(additive.variant_sd, 0.0);
+        // Variants off the additive model by ±0.2 on the log-odds scale (an interaction).
+        let dev = [0.2, -0.2, 0.0, -0.2, 0.2, 0.0];
+        let obs = grid(100_000.0, &dev);
+        let wide = fit_overdispersed(&obs, 5, OPTION_PRIOR_SD);
+        let narrow = fit_logistic(&obs, 5, OPTION_PRIOR_SD);
+        assert!(
+            wide.variant_sd > 0.1 && wide.variant_sd < 0.4,
+            "variant sd {}",
+            wide.variant_sd
+        );
+        let (_, v_wide) = wide.posterior.contrast(&[(2, 1.0), (1, -1.0)]);
+        let (_, v_narrow) = narrow.contrast(&[(2, 1.0), (1, -1.0)]);
+        assert!(
+            v_wide > 10.0 * v_narrow,
+            "sd {} against {}",
+            v_wide.sqrt(),
+            v_narrow.sqrt()
+        );
     }
 
     #[test]

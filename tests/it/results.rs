@@ -578,3 +578,237 @@ fn a_pick_that_names_no_single_combination_is_an_error_at_its_line() {
         stderr(&o)
     );
 }
+
+/// A plot's option rows: (pool, option, label text, whisker low px, estimate px, whisker
+/// high px, winner?, circle y).
+struct PlotRow {
+    pool: String,
+    option: String,
+    label: String,
+    low: f64,
+    at: f64,
+    high: f64,
+    winner: bool,
+    y: f64,
+}
+
+fn attr(n: roxmltree::Node, name: &str) -> f64 {
+    n.attribute(name)
+        .unwrap_or_else(|| panic!("<{}> has no {name}", n.tag_name().name()))
+        .parse()
+        .unwrap()
+}
+
+fn child<'a, 'i>(g: roxmltree::Node<'a, 'i>, tag: &str, class: &str) -> roxmltree::Node<'a, 'i> {
+    g.descendants()
+        .find(|n| n.has_tag_name(tag) && n.attribute("class") == Some(class))
+        .unwrap_or_else(|| panic!("row without <{tag} class={class}>"))
+}
+
+fn plot_rows(doc: &roxmltree::Document) -> Vec<PlotRow> {
+    doc.descendants()
+        .filter(|n| {
+            n.has_tag_name("g")
+                && n.attribute("class")
+                    .is_some_and(|c| c.split(' ').any(|c| c == "row"))
+        })
+        .map(|g| {
+            let whisker = child(g, "line", "whisker");
+            let dot = child(g, "circle", "estimate");
+            PlotRow {
+                pool: g.attribute("data-pool").unwrap_or("").to_string(),
+                option: g
+                    .attribute("data-option")
+                    .or(g.attribute("data-variant"))
+                    .unwrap()
+                    .to_string(),
+                label: child(g, "text", "label").text().unwrap().to_string(),
+                low: attr(whisker, "x1"),
+                at: attr(dot, "cx"),
+                high: attr(whisker, "x2"),
+                winner: g.attribute("class").unwrap().contains("winner"),
+                y: attr(dot, "cy"),
+            }
+        })
+        .collect()
+}
+
+fn texts(doc: &roxmltree::Document) -> Vec<String> {
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| n.text().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn report_plots_show_each_option_and_variant_with_its_interval_and_the_winner() {
+    // Plenty of data: seed 100 of this spec decides its background pool (checked below).
+    let spec = SimSpec {
+        pools: &[3, 2],
+        impressions: (0.0, 0.0),
+        effect_sd: 0.35,
+        fixed_impressions: Some(200_000),
+    };
+    let (dir, lib, c) = setup(spec, 100);
+    drop(lib);
+    c.write_meta(&dir.path().join("m.csv"), "en");
+    let lib_arg = ["--library", "lib.sqlite"];
+    let o = factory(
+        dir.path(),
+        &[&["results", "import"][..], &lib_arg, &["m.csv"]].concat(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = factory(
+        dir.path(),
+        &[
+            &["results", "report", "--json", "--plots", "plots"][..],
+            &lib_arg,
+        ]
+        .concat(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout stays JSON");
+    let decided: Vec<(String, String)> = j["decided"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["pool"].as_str().unwrap().into(),
+                d["option"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert!(
+        !decided.is_empty(),
+        "this campaign decides a pool: {}",
+        j["undecided"]
+    );
+
+    let plots = dir.path().join("plots");
+    let mut names: Vec<String> = std::fs::read_dir(&plots)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "module-effects-ctr.svg",
+            "module-effects-cvr.svg",
+            "variant-rates.svg"
+        ],
+        "the three plots and nothing half-written beside them"
+    );
+    for (file, key) in [
+        ("module-effects-ctr.svg", "ctr_effect"),
+        ("module-effects-cvr.svg", "cvr_effect"),
+    ] {
+        let svg = std::fs::read_to_string(plots.join(file)).unwrap();
+        let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let root = doc.root_element();
+        assert!(
+            attr(root, "width") > 0.0 && attr(root, "height") > 0.0,
+            "{file}: a size"
+        );
+        let all = texts(&doc);
+        let rate = if key == "ctr_effect" { "CTR" } else { "CVR" };
+        assert!(
+            all.iter().any(|t| t.starts_with(rate)),
+            "{file}: titled {rate}: {all:?}"
+        );
+        assert!(
+            all.iter()
+                .any(|t| t.contains("odds ratio") && t.contains("log scale")),
+            "{file}: axis label"
+        );
+        for pool in ["background", "subtitle"] {
+            assert!(all.iter().any(|t| t == pool), "{file}: pool heading {pool}");
+        }
+        let rows = plot_rows(&doc);
+        let modules = j["modules"].as_array().unwrap();
+        assert_eq!(rows.len(), modules.len(), "{file}: one row per option");
+        // The ×1 line: an interval wholly above 1 is drawn right of it, wholly below left.
+        let one = doc
+            .descendants()
+            .find(|n| n.attribute("class") == Some("ref"))
+            .map(|n| attr(n, "x1"))
+            .expect("the ×1 line");
+        for (row, m) in rows.iter().zip(modules) {
+            assert_eq!(
+                (row.pool.as_str(), row.option.as_str()),
+                (m["pool"].as_str().unwrap(), m["option"].as_str().unwrap()),
+                "{file}: rows in the report's order"
+            );
+            assert_eq!(row.label, row.option, "{file}: labelled with the option");
+            assert!(
+                row.low <= row.at && row.at <= row.high,
+                "{file}: {}: whisker {} ≤ {} ≤ {}",
+                row.option,
+                row.low,
+                row.at,
+                row.high
+            );
+            let e = &m[key];
+            let (lo, hi) = (e["low"].as_f64().unwrap(), e["high"].as_f64().unwrap());
+            if lo > 1.0 {
+                assert!(
+                    row.low > one,
+                    "{file}: {} above ×1 drawn right of the line",
+                    row.option
+                );
+            }
+            if hi < 1.0 {
+                assert!(
+                    row.high < one,
+                    "{file}: {} below ×1 drawn left of the line",
+                    row.option
+                );
+            }
+            let won = decided.contains(&(row.pool.clone(), row.option.clone()));
+            assert_eq!(
+                row.winner,
+                won && key == "ctr_effect",
+                "{file}: {} marked as winner",
+                row.option
+            );
+        }
+        if key == "ctr_effect" {
+            assert!(
+                all.iter().any(|t| t.ends_with("winner")),
+                "the winner says so in words"
+            );
+        }
+    }
+
+    let svg = std::fs::read_to_string(plots.join("variant-rates.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let rows = plot_rows(&doc);
+    assert_eq!(rows.len(), c.variants.len(), "one row per variant");
+    let mut last = f64::INFINITY;
+    for w in rows.windows(2) {
+        assert!(w[0].y < w[1].y, "rows go down the picture");
+    }
+    for row in &rows {
+        let v = c
+            .variants
+            .iter()
+            .find(|v| v.id == row.option)
+            .expect("a simulated variant");
+        assert_eq!(row.label, v.file, "labelled with its file");
+        assert!(
+            row.low <= row.at && row.at <= row.high,
+            "{}: whisker",
+            v.file
+        );
+        let rep = j["variants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["variant_id"] == v.id.as_str())
+            .unwrap();
+        let est = rep["ctr"]["estimate"].as_f64().unwrap();
+        assert!(est <= last, "best first");
+        last = est;
+    }
+}

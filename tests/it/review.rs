@@ -428,3 +428,172 @@ fn export_refuses_failed_held_back_and_expired_outputs_naming_each() {
     );
     assert!(!p.path("upload").exists());
 }
+
+/// The review batch on its still preset only, without the background whose licence ended,
+/// and with every output exported (policy `warn`): two backgrounds × two captions.
+fn results_template() -> String {
+    let mut t = TEMPLATE.to_string();
+    for (from, to) in [
+        ("kind = \"both\"\nduration = 1.0\nfps = 10", "kind = \"image\""),
+        (
+            "presets = [\"tiny-video\", \"tiny-post\"]",
+            "presets = [\"tiny-post\"]",
+        ),
+        ("policy = \"reject\"", "policy = \"warn\""),
+        (
+            "[[background]]\nid = \"old\"\nimage = \"assets/old.png\"\nlicence = { holder = \"Stock Co\", id = \"SC-9\", expires = \"2001-01-01\" }\n\n",
+            "",
+        ),
+    ] {
+        assert!(t.contains(from), "TEMPLATE no longer has {from:?}");
+        t = t.replace(from, to);
+    }
+    t
+}
+
+/// `<figure class="plot" …>` openings in a page or DOM.
+fn figures(html: &str) -> Vec<&str> {
+    html.split("<figure class=\"plot")
+        .skip(1)
+        .map(|f| f.split('>').next().unwrap())
+        .collect()
+}
+
+#[test]
+fn imported_results_show_on_the_page_with_plots_that_load_and_a_ctr_on_each_card() {
+    let p = Project::new();
+    p.write("t.toml", &results_template());
+    let o = p.factory(&[
+        "render",
+        "t.toml",
+        "--out",
+        "out",
+        "--library",
+        "lib.sqlite",
+        "--progress",
+        "plain",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = p.path("out");
+    let rows = rows(&out);
+    assert_eq!(count(&rows, "exported"), 4, "{rows:#?}");
+    let page_path = out.join("report.html");
+    let before = std::fs::read_to_string(&page_path).unwrap();
+    assert!(
+        !before.contains("id=\"results\""),
+        "no results yet, no section"
+    );
+
+    // Nothing imported yet: the page is left as it was.
+    let o = p.factory(&["report", "out", "--library", "lib.sqlite"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("none of the batch's variants has results"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!std::fs::read_to_string(&page_path)
+        .unwrap()
+        .contains("id=\"results\""));
+
+    // A Meta export: the variant id in the ad name; the photo background clicks twice as well.
+    let mut csv = String::from("Reporting starts,Reporting ends,Ad name,Ad ID,Impressions,Link clicks,Results,Amount spent (USD)\n");
+    let mut expect = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        let id = r["variant_id"].as_str().unwrap();
+        let photo = r["modules"]["background"] == "photo";
+        let (imp, clk) = (
+            40_000 + 1_000 * i as i64,
+            if photo { 800 } else { 400 } + 10 * i as i64,
+        );
+        csv.push_str(&format!(
+            "2026-11-01,2026-11-30,page test | {id},90{i},{imp},{clk},{},{}.00\n",
+            clk / 20,
+            imp / 250
+        ));
+        expect.push((r["file"].as_str().unwrap().to_string(), imp, clk));
+    }
+    p.write("meta.csv", &csv);
+    let o = p.factory(&["results", "import", "--library", "lib.sqlite", "meta.csv"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("4 joined to variants"),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = p.factory(&["report", "out", "--library", "lib.sqlite"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("4 of the batch's variants have results"),
+        "{}",
+        stderr(&o)
+    );
+    let page = std::fs::read_to_string(&page_path).unwrap();
+    assert!(
+        page.contains("<section id=\"results\">"),
+        "the Results section"
+    );
+    assert!(
+        page.contains("not randomized"),
+        "the delivery warning travels with the numbers"
+    );
+    let srcs: Vec<String> = thumbnails(&page)
+        .into_iter()
+        .filter(|s| s.starts_with("report_files/results/"))
+        .collect();
+    assert_eq!(
+        srcs,
+        [
+            "report_files/results/module-effects-ctr.svg",
+            "report_files/results/module-effects-cvr.svg",
+            "report_files/results/variant-rates.svg"
+        ]
+    );
+    for s in &srcs {
+        assert!(out.join(s).is_file(), "{s} is written");
+    }
+    // Each card: its CTR with interval and the counts it rests on.
+    for chunk in page.split("<article class=\"card").skip(1) {
+        let (file, imp, clk) = expect
+            .iter()
+            .find(|(f, _, _)| chunk.contains(&format!("<div class=\"name\">{f}</div>")))
+            .expect("a card per exported output");
+        assert!(
+            chunk.contains(&format!("{clk} clicks of {imp} impressions")) && chunk.contains("CTR "),
+            "{file}'s card shows its CTR: {chunk}"
+        );
+    }
+
+    let loaded = dump_dom(&file_url(&page_path, ""));
+    assert_eq!(
+        page_errors(&loaded.log),
+        Vec::<&str>::new(),
+        "{}",
+        loaded.log
+    );
+    let figs = figures(&loaded.dom);
+    assert_eq!(figs.len(), 3, "{}", loaded.dom);
+    for (f, src) in figs.iter().zip(&srcs) {
+        // The script marks a plot with the size it decoded to (naturalWidth × naturalHeight).
+        let svg = std::fs::read_to_string(out.join(src)).unwrap();
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        let size = format!(
+            "data-loaded=\"{}x{}\"",
+            doc.root_element().attribute("width").unwrap(),
+            doc.root_element().attribute("height").unwrap()
+        );
+        assert!(
+            f.contains(&size),
+            "{src} did not load in chromium as {size}: {f}"
+        );
+        assert!(!f.contains("broken"), "{src}: {f}");
+    }
+
+    // A later rebuild without the library (as `factory review` and a rerun make) keeps them.
+    let o = p.factory(&["review", "out", "--approve", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let again = std::fs::read_to_string(&page_path).unwrap();
+    assert_eq!(figures(&again).len(), 3, "results survive a rebuild");
+    assert!(again.contains("clicks of"), "cards keep their CTR");
+}

@@ -22,6 +22,9 @@ pub struct SimVariant {
     pub conversions: i64,
     pub spend: f64,
     pub revenue: f64,
+    /// The variant's true CTR was clamped into the simulator's range (0.3–3 %), so its CTR is
+    /// not what its options add up to on the log-odds scale (an interaction, in effect).
+    pub off_model: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -109,10 +112,9 @@ pub fn simulate(spec: SimSpec, seed: u64) -> Campaign {
                 ctr += opts[o].1;
                 cvr += opts[o].2;
             }
-            let (ctr, cvr) = (
-                sigmoid(ctr).clamp(0.003, 0.03),
-                sigmoid(cvr).clamp(0.01, 0.10),
-            );
+            let free = sigmoid(ctr);
+            let (ctr, cvr) = (free.clamp(0.003, 0.03), sigmoid(cvr).clamp(0.01, 0.10));
+            let off_model = ctr != free;
             let impressions = spec.fixed_impressions.unwrap_or_else(|| {
                 // Log-uniform, times the delivery skew: the platform buys more of what clicks.
                 let base = (lo.ln() + rng.uniform() * (hi.ln() - lo.ln())).exp();
@@ -132,6 +134,7 @@ pub fn simulate(spec: SimSpec, seed: u64) -> Campaign {
                 conversions,
                 spend: (spend * 100.0).round() / 100.0,
                 revenue: (revenue * 100.0).round() / 100.0,
+                off_model,
             }
         })
         .collect();

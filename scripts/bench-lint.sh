@@ -30,7 +30,7 @@ for r in $(seq "$ROUNDS"); do
   for c in "validate $OUT/big.toml" "lint $OUT/big.toml --json" "lint templates/demo.toml --json"; do
     # Exit 2 is lint's "errors found" (the template's claims): expected.
     /usr/bin/time -f "%e %U %S %M" -o "$OUT/time" "$OUT/factory" $c >/dev/null 2>&1 || true
-    read -r wall user sys rss < "$OUT/time"
+    read -r wall user sys rss < <(tail -1 "$OUT/time")
     printf '%s\t%s\t%s\t%s\t%s\n' "$r" "${c/$OUT\//}" "$wall" \
       "$(python3 -c "print(round($user + $sys, 2))")" "$rss"
   done

@@ -92,6 +92,14 @@ pub enum LibraryCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The review history: every `factory review` decision recorded here, oldest first.
+    Reviews {
+        /// Only the decisions on this variant id.
+        #[arg(long, value_name = "ID")]
+        variant: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The variant id the encoder stamped into the file, when there is one.
@@ -272,6 +280,34 @@ pub fn run_library(args: LibraryArgs) -> anyhow::Result<ExitCode> {
         }
         LibraryCommand::Expiring { within, json } => {
             print_expiring(&lib, within, json)?;
+        }
+        LibraryCommand::Reviews { variant, json } => {
+            let rows: Vec<_> = lib
+                .reviews()?
+                .into_iter()
+                .filter(|r| variant.as_ref().is_none_or(|v| *v == r.variant_id))
+                .collect();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else if rows.is_empty() {
+                println!("no review decision in library {}", lib.path().display());
+            } else {
+                for r in &rows {
+                    println!(
+                        "{}  {} {}  variant {}  {}  by {}{}",
+                        r.at,
+                        r.decision,
+                        r.file,
+                        r.variant_id,
+                        r.template,
+                        r.reviewer,
+                        r.note
+                            .as_deref()
+                            .map(|n| format!("  \"{n}\""))
+                            .unwrap_or_default()
+                    );
+                }
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

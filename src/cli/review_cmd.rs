@@ -19,8 +19,9 @@ pub struct ReportArgs {
     /// The output directory of a render (holding manifest.json).
     pub out: PathBuf,
     /// Show the platform results `factory results import` stored in this library (an SQLite
-    /// file or a postgres:// URL) for the batch's variants. Default: .factory/library.sqlite
-    /// when it exists; without results the page shows what it showed before.
+    /// file or a postgres:// URL) for the batch's variants. Default: the library the batch
+    /// was rendered with, else .factory/library.sqlite when it exists; without results the
+    /// page shows what it showed before.
     #[arg(long, value_name = "LIB")]
     pub library: Option<PathBuf>,
 }
@@ -41,6 +42,11 @@ pub struct ReviewArgs {
     /// A note stored with each decision of this call.
     #[arg(long)]
     pub note: Option<String>,
+    /// Also append the decisions to this library's review history (an SQLite file or a
+    /// postgres:// URL). Default: the library the batch was rendered with, else
+    /// .factory/library.sqlite when it exists.
+    #[arg(long, value_name = "LIB")]
+    pub library: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -56,29 +62,68 @@ fn today() -> String {
     day(lock::unix_now(), 0)
 }
 
-pub fn report_cmd(a: ReportArgs) -> anyhow::Result<ExitCode> {
-    let default = PathBuf::from(super::dedup_cmd::DEFAULT_LIBRARY);
-    // The default library only when it is there: opening creates an SQLite file, and a page
-    // rebuild must not leave a library behind.
-    let library = a.library.or_else(|| default.is_file().then_some(default));
-    if let Some(lib) = &library {
-        let name = lib.to_string_lossy();
-        if !is_postgres_url(&name) && !lib.is_file() {
-            anyhow::bail!("{}: no library there (--library names the file `factory render` recorded the outputs in, or a postgres:// URL)", lib.display());
+/// The library of the batch in `out`: `--library`, else the one its render recorded in the
+/// manifest, else `.factory/library.sqlite` when it exists (opening creates an SQLite file,
+/// and a review must not leave a library behind). `Err(why)` when the batch names one that
+/// cannot be opened as named (a redacted password, a file gone).
+fn batch_library(
+    out: &std::path::Path,
+    given: Option<PathBuf>,
+) -> anyhow::Result<Result<Option<(Library, String)>, String>> {
+    let recorded = creative_factory::export::rerun::Previous::read(out)
+        .ok()
+        .and_then(|p| p.run)
+        .and_then(|r| r.library);
+    let chosen = match (given, recorded) {
+        (Some(lib), _) => lib,
+        (None, Some(rec)) => {
+            if is_postgres_url(&rec) && rec.contains(":***@") {
+                return Ok(Err(format!(
+                    "the batch's library is {rec}; give it with --library (its password is not kept in the manifest)"
+                )));
+            }
+            let p = PathBuf::from(&rec);
+            if !is_postgres_url(&rec) && !p.is_file() {
+                return Ok(Err(format!(
+                    "the batch was rendered with the library {rec}, which is no longer there; give one with --library"
+                )));
+            }
+            p
         }
-        let opened = Library::open(lib)
-            .with_context(|| format!("opening the library {}", redact_url(&name)))?;
-        let at = lock::format_utc(lock::unix_now());
-        match report::results::refresh(&a.out, &opened, &name, &at)? {
-            Refreshed::Results(n) => eprintln!(
-                "results: {n} of the batch's variants have results in {}; plots in {}",
-                redact_url(&name),
-                a.out.join(report::FILES_DIR).join(report::results::PLOTS_DIR).display()
-            ),
-            Refreshed::NoResults => eprintln!(
-                "results: none of the batch's variants has results in {} (import exports with `factory results import --library LIB FILE…`)",
-                redact_url(&name)
-            ),
+        (None, None) => {
+            let default = PathBuf::from(super::dedup_cmd::DEFAULT_LIBRARY);
+            if !default.is_file() {
+                return Ok(Ok(None));
+            }
+            default
+        }
+    };
+    let name = chosen.to_string_lossy().into_owned();
+    if !is_postgres_url(&name) && !chosen.is_file() {
+        anyhow::bail!("{}: no library there (--library names the file `factory render` recorded the outputs in, or a postgres:// URL)", chosen.display());
+    }
+    let opened = Library::open(&chosen)
+        .with_context(|| format!("opening the library {}", redact_url(&name)))?;
+    Ok(Ok(Some((opened, name))))
+}
+
+pub fn report_cmd(a: ReportArgs) -> anyhow::Result<ExitCode> {
+    match batch_library(&a.out, a.library)? {
+        Err(why) => eprintln!("note: results not refreshed: {why}"),
+        Ok(None) => {}
+        Ok(Some((opened, name))) => {
+            let at = lock::format_utc(lock::unix_now());
+            match report::results::refresh(&a.out, &opened, &name, &at)? {
+                Refreshed::Results(n) => eprintln!(
+                    "results: {n} of the batch's variants have results in {}; plots in {}",
+                    redact_url(&name),
+                    a.out.join(report::FILES_DIR).join(report::results::PLOTS_DIR).display()
+                ),
+                Refreshed::NoResults => eprintln!(
+                    "results: none of the batch's variants has results in {} (import exports with `factory results import --library LIB FILE…`)",
+                    redact_url(&name)
+                ),
+            }
         }
     }
     let built = report::build(&a.out, &today())?;
@@ -101,15 +146,30 @@ pub fn review_cmd(a: ReviewArgs) -> anyhow::Result<ExitCode> {
         approve_all_distinct: a.approve_all_distinct,
         note: a.note,
     };
-    let done = review::record(&a.out, &d, &by, &at, &today())?;
+    let library = match batch_library(&a.out, a.library)? {
+        Ok(l) => l,
+        Err(why) => anyhow::bail!("{}: nothing recorded: {why}", a.out.display()),
+    };
+    let done = review::record(
+        &a.out,
+        &d,
+        &by,
+        &at,
+        &today(),
+        library.as_ref().map(|l| &l.0),
+    )?;
     for f in &done.approved {
         eprintln!("approved {f}");
     }
     for f in &done.rejected {
         eprintln!("rejected {f}");
     }
+    let also = library
+        .as_ref()
+        .map(|(_, name)| format!(" and the library {}", redact_url(name)))
+        .unwrap_or_default();
     eprintln!(
-        "recorded as {by} at {at} in {}; page: {}",
+        "recorded as {by} at {at} in {}{also}; page: {}",
         a.out.join("manifest.json").display(),
         a.out.join(report::PAGE).display()
     );

@@ -306,6 +306,11 @@ pub fn run(
         p => p?,
     };
     let mut record = RunRecord::begin(crate::plan::sha256_file(&t.path).unwrap_or_default());
+    record.library = t
+        .dedup
+        .library
+        .as_ref()
+        .map(|l| crate::dedup::library::redact_url(&l.to_string_lossy()));
     let removal_stamp = rerun::removal_stamp(export::lock::unix_now());
     let mut book = Book::new(t, plan, &opts.out, &record);
     book.lint = &opts.lint;

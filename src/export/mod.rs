@@ -299,6 +299,16 @@ pub enum Decision {
     Rejected,
 }
 
+impl Decision {
+    /// As the manifest and the library write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Approved => "approved",
+            Decision::Rejected => "rejected",
+        }
+    }
+}
+
 impl ManifestRow {
     /// The row of a variant served by this row's file.
     pub fn for_same_output(&self, v: &crate::plan::SameOutput) -> ManifestRow {

@@ -36,6 +36,11 @@ pub struct RunRecord {
     pub failed: usize,
     pub rejected: usize,
     pub skipped: usize,
+    /// The library the run scored against and recorded its outputs in (a path, or a
+    /// `postgres://` URL with its password redacted), so `factory review` and `factory report`
+    /// find it without being told.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub library: Option<String>,
 }
 
 impl RunRecord {
@@ -52,6 +57,7 @@ impl RunRecord {
             failed: 0,
             rejected: 0,
             skipped: 0,
+            library: None,
         }
     }
 }

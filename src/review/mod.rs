@@ -2,8 +2,11 @@
 //! was approved (`factory export --approved`, `upload.rs`).
 //!
 //! Decisions live in the manifest (`ManifestRow::review`), so they travel with the batch,
-//! survive reruns that reuse the output, and show on the review page. A decision is about a
-//! file: variants served by one file (`same_output_as`) share it.
+//! survive reruns that reuse the output, and show on the review page; and, when the batch
+//! has a library, they are appended to its `reviews` history (who decided what, when, on
+//! which bytes) — written first, so a decision the library refused is nowhere rather than
+//! half recorded. A decision is about a file: variants served by one file
+//! (`same_output_as`) share it.
 
 pub mod upload;
 
@@ -21,6 +24,16 @@ pub enum ReviewError {
     Lock(#[from] lock::LockError),
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
+    #[error(
+        "{out}: recording the decisions in the library {library}: {source}; nothing was recorded"
+    )]
+    Library {
+        out: PathBuf,
+        library: String,
+        // Boxed: a library error is large, and every review result carries its size.
+        #[source]
+        source: Box<crate::dedup::DedupError>,
+    },
     #[error(
         "{out}: no manifest.json, so there is no batch to review (run `factory render` first)"
     )]
@@ -86,6 +99,7 @@ pub fn record(
     by: &str,
     at: &str,
     today: &str,
+    library: Option<&crate::dedup::Library>,
 ) -> Result<Recorded, ReviewError> {
     if d.approve.is_empty() && d.reject.is_empty() && !d.approve_all_distinct {
         return Err(ReviewError::Nothing);
@@ -150,6 +164,32 @@ pub fn record(
         } else if reject.contains(&r.file) {
             r.review = Some(review(Decision::Rejected));
         }
+    }
+    if let Some(lib) = library {
+        let rows: Vec<crate::dedup::library::ReviewRow> = prev
+            .rows
+            .iter()
+            .filter(|r| approve.contains(&r.file) || reject.contains(&r.file))
+            .filter_map(|r| {
+                let rv = r.review.as_ref()?;
+                Some(crate::dedup::library::ReviewRow {
+                    template: r.template.clone(),
+                    variant_id: r.variant_id.clone(),
+                    file: r.file.clone(),
+                    sha256: r.sha256.clone(),
+                    decision: rv.decision.as_str().to_string(),
+                    reviewer: rv.by.clone(),
+                    at: rv.at.clone(),
+                    note: rv.note.clone(),
+                })
+            })
+            .collect();
+        lib.put_reviews(&rows)
+            .map_err(|source| ReviewError::Library {
+                out: out.to_path_buf(),
+                library: crate::dedup::library::redact_url(&lib.path().to_string_lossy()),
+                source: Box::new(source),
+            })?;
     }
     export::write_manifests(
         out,

@@ -822,3 +822,54 @@ fn results_read_back_the_same_as_on_sqlite() {
         )
     );
 }
+
+/// Review decisions are a history on both backends: appended in order, a note kept or absent,
+/// a decision other than approved/rejected refused by the table itself.
+#[test]
+#[ignore = "needs FACTORY_TEST_PG_URL: run make test"]
+fn reviews_read_back_the_same_as_on_sqlite() {
+    use creative_factory::dedup::library::ReviewRow;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |lib: &Library| {
+        let row = |file: &str, decision: &str, note: Option<&str>| ReviewRow {
+            template: "coffee-launch".into(),
+            variant_id: "0a1b2c3d4e5f6071".into(),
+            file: file.into(),
+            sha256: "ab".repeat(32),
+            decision: decision.into(),
+            reviewer: "dana".into(),
+            at: "2026-12-04T16:00:00Z".into(),
+            note: note.map(str::to_string),
+        };
+        lib.put_reviews(&[
+            row("US/a.mp4", "approved", Some("ok for launch")),
+            row("US/b.mp4", "rejected", None),
+        ])
+        .unwrap();
+        lib.put_reviews(&[row("US/b.mp4", "approved", None)])
+            .unwrap();
+        let refused = lib.put_reviews(&[row("US/c.mp4", "maybe", None)]).is_err();
+        (lib.reviews().unwrap(), refused)
+    };
+    let sqlite = run(&Library::open(&dir.path().join("lib.sqlite")).unwrap());
+    let db = TestDb::new("reviews");
+    let pg = run(&Library::open(Path::new(&db.url)).unwrap());
+    assert_eq!(sqlite, pg);
+    let brief: Vec<(&str, &str, Option<&str>)> = sqlite
+        .0
+        .iter()
+        .map(|r| (r.file.as_str(), r.decision.as_str(), r.note.as_deref()))
+        .collect();
+    assert_eq!(
+        brief,
+        [
+            ("US/a.mp4", "approved", Some("ok for launch")),
+            ("US/b.mp4", "rejected", None),
+            ("US/b.mp4", "approved", None),
+        ]
+    );
+    assert!(
+        sqlite.1,
+        "a decision that is neither approved nor rejected is refused"
+    );
+}

@@ -72,6 +72,13 @@ fn rows(out: &Path) -> Vec<Value> {
     manifest(out)["outputs"].as_array().unwrap().clone()
 }
 
+/// The rows of the exported files (not the variants another file serves).
+fn files(rows: &[Value]) -> Vec<&Value> {
+    rows.iter()
+        .filter(|r| r["status"] == "exported" && r["same_output_as"].is_null())
+        .collect()
+}
+
 fn count(rows: &[Value], status: &str) -> usize {
     rows.iter().filter(|r| r["status"] == status).count()
 }
@@ -236,10 +243,7 @@ fn decisions_are_recorded_with_who_and_when_and_only_approved_outputs_are_export
     let p = rendered();
     let out = p.path("out");
     let rows = rows(&out);
-    let exported: Vec<&Value> = rows
-        .iter()
-        .filter(|r| r["status"] == "exported" && r["same_output_as"].is_null())
-        .collect();
+    let exported = files(&rows);
     let (a, b) = (exported[0], exported[1]);
     let a_file = a["file"].as_str().unwrap();
     let b_name = b["file"].as_str().unwrap().rsplit('/').next().unwrap();
@@ -361,6 +365,127 @@ fn decisions_are_recorded_with_who_and_when_and_only_approved_outputs_are_export
         .map(|r| (r["file"].clone(), r["review"].clone()))
         .collect();
     assert_eq!(after, before);
+}
+
+#[test]
+fn decisions_go_to_the_library_the_batch_was_rendered_with_as_a_history() {
+    let p = Project::new();
+    std::fs::copy(p.path("assets/product.png"), p.path("assets/old.png")).unwrap();
+    p.write("t.toml", TEMPLATE);
+    let o = p.factory(&[
+        "render",
+        "t.toml",
+        "--out",
+        "out",
+        "--progress",
+        "plain",
+        "--library",
+        "lib.sqlite",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = p.path("out");
+    // The manifest says which library the run recorded its outputs in.
+    assert_eq!(
+        manifest(&out)["run"]["library"],
+        p.path("lib.sqlite").to_str().unwrap()
+    );
+    let rows = rows(&out);
+    let exported = files(&rows);
+    let (a, b) = (exported[0], exported[1]);
+    let a_file = a["file"].as_str().unwrap();
+    let b_file = b["file"].as_str().unwrap();
+
+    // No --library: the batch's own is used.
+    let o = review(
+        &p,
+        &[
+            "--approve",
+            a_file,
+            "--reject",
+            b_file,
+            "--note",
+            "first pass",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("and the library "), "{}", stderr(&o));
+    // A change of mind is another row, not an overwrite.
+    let o = review(&p, &["--approve", b_file]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let o = p.factory(&["library", "--library", "lib.sqlite", "reviews", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let history: Vec<Value> = serde_json::from_str(&stdout(&o)).unwrap();
+    let brief: Vec<(String, String, String, String)> = history
+        .iter()
+        .map(|h| {
+            (
+                h["file"].as_str().unwrap().to_string(),
+                h["decision"].as_str().unwrap().to_string(),
+                h["reviewer"].as_str().unwrap().to_string(),
+                h["note"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let row = |f: &str, d: &str, n: &str| {
+        (
+            f.to_string(),
+            d.to_string(),
+            "dana".to_string(),
+            n.to_string(),
+        )
+    };
+    let mut first = vec![
+        row(a_file, "approved", "first pass"),
+        row(b_file, "rejected", "first pass"),
+    ];
+    first.sort();
+    let mut got_first = brief[..2].to_vec();
+    got_first.sort();
+    assert_eq!(got_first, first);
+    assert_eq!(brief[2..], [row(b_file, "approved", "")]);
+    // Each decision names the bytes it was about and the batch.
+    for h in &history {
+        let m = rows.iter().find(|r| r["file"] == h["file"]).unwrap();
+        assert_eq!(h["sha256"], m["sha256"]);
+        assert_eq!(h["variant_id"], m["variant_id"]);
+        assert_eq!(h["template"], "review me");
+        assert!(h["at"].as_str().unwrap().ends_with('Z'));
+    }
+
+    // The batch's library gone: nothing is recorded anywhere, and the error says why.
+    let before = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    std::fs::rename(p.path("lib.sqlite"), p.path("moved.sqlite")).unwrap();
+    let o = review(&p, &["--reject", a_file]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("which is no longer there; give one with --library"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("manifest.json")).unwrap(),
+        before
+    );
+    // Told where it went, it records there.
+    let o = review(&p, &["--reject", a_file, "--library", "moved.sqlite"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = p.factory(&[
+        "library",
+        "--library",
+        "moved.sqlite",
+        "reviews",
+        "--variant",
+        a["variant_id"].as_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let listed = stdout(&o);
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 2, "{listed}");
+    assert!(
+        lines[1].contains(&format!(" rejected {a_file}  variant ")),
+        "{listed}"
+    );
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {

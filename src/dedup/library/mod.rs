@@ -10,7 +10,8 @@
 //! Schema versions (table `schema_version`, in both): 1 = files, compositions, frames,
 //! features; 2 = licences (what each output's assets are licensed until, for
 //! `factory library expiring`); 3 = results (platform metrics read back by
-//! `factory results import`). Each backend lists its steps in `MIGRATIONS` (step N takes a
+//! `factory results import`); 4 = reviews (each `factory review` decision, who and when,
+//! appended). Each backend lists its steps in `MIGRATIONS` (step N takes a
 //! library from version N to N+1) and `migrate` runs the missing ones in one transaction when
 //! a library is opened; `SCHEMA_VERSION` is their count. A library written by a newer build
 //! is refused rather than guessed at.
@@ -36,7 +37,7 @@ use super::DedupError;
 
 pub use postgres::redact_url;
 
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// One stored output.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -67,6 +68,25 @@ pub struct Expiring {
     /// Retired outputs are no longer running; listed so nothing is missed, but marked.
     pub retired: bool,
     pub licence: AssetLicence,
+}
+
+/// One `factory review` decision on one output, as the library keeps it: a history, one row
+/// per decision, so a later change of mind does not erase who approved what first.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ReviewRow {
+    /// The batch: its template's name.
+    pub template: String,
+    pub variant_id: String,
+    /// The output as the manifest names it (`REGION/NAME.ext`).
+    pub file: String,
+    /// Of the file that was reviewed: a later render of the same name is another output.
+    pub sha256: String,
+    /// `approved` or `rejected`.
+    pub decision: String,
+    pub reviewer: String,
+    /// UTC, `YYYY-MM-DDTHH:MM:SSZ`.
+    pub at: String,
+    pub note: Option<String>,
 }
 
 /// One row of a platform's results report, as stored: the key is (platform, ad id,
@@ -603,6 +623,16 @@ impl Library {
     /// Every stored result row.
     pub fn results(&self) -> Result<Vec<ResultRow>, DedupError> {
         on_backend!(self, b => b.results())
+    }
+
+    /// Appends review decisions in one transaction.
+    pub fn put_reviews(&self, rows: &[ReviewRow]) -> Result<(), DedupError> {
+        on_backend!(self, b => b.put_reviews(rows))
+    }
+
+    /// Every review decision, oldest first.
+    pub fn reviews(&self) -> Result<Vec<ReviewRow>, DedupError> {
+        on_backend!(self, b => b.reviews())
     }
 
     /// Entries (live, recent) that share the background or product asset with `c`: the

@@ -23,8 +23,8 @@ use postgres::{Client, Config, NoTls};
 
 use super::pg_tls;
 use super::{
-    row_hashes, AddRow, AssetLicence, Expiring, HashIndex, LibraryEntry, ResultRow, StoredFrame,
-    BUSY_WAIT, SCHEMA_VERSION,
+    row_hashes, AddRow, AssetLicence, Expiring, HashIndex, LibraryEntry, ResultRow, ReviewRow,
+    StoredFrame, BUSY_WAIT, SCHEMA_VERSION,
 };
 use crate::dedup::composition::Composition;
 use crate::dedup::geometry::{self, Features};
@@ -121,8 +121,24 @@ CREATE TABLE results (
 CREATE INDEX results_variant ON results(variant_id);
 ";
 
+/// Version 4: review decisions (see the SQLite backend).
+const SCHEMA_V4: &str = "
+CREATE TABLE reviews (
+    id          BIGSERIAL PRIMARY KEY,
+    template    TEXT NOT NULL,
+    variant_id  TEXT NOT NULL,
+    file        TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    decision    TEXT NOT NULL CHECK (decision IN ('approved', 'rejected')),
+    reviewer    TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    note        TEXT
+);
+CREATE INDEX reviews_variant ON reviews(variant_id);
+";
+
 /// Step N takes a library from version N to N+1.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
 
 /// `url` with its password replaced by `***` (in the user part and in a `password=`
 /// parameter), for every message, log line and manifest that names the library.
@@ -368,6 +384,53 @@ impl Postgres {
     }
 
     /// Every stored result row, in key order.
+    pub(super) fn put_reviews(&self, rows: &[ReviewRow]) -> Result<(), DedupError> {
+        let mut client = self.client();
+        let mut tx = client.transaction().map_err(self.err())?;
+        for r in rows {
+            tx.execute(
+                "INSERT INTO reviews (template, variant_id, file, sha256, decision, reviewer, at, note)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    &r.template,
+                    &r.variant_id,
+                    &r.file,
+                    &r.sha256,
+                    &r.decision,
+                    &r.reviewer,
+                    &r.at,
+                    &r.note,
+                ],
+            )
+            .map_err(self.err())?;
+        }
+        tx.commit().map_err(self.err())
+    }
+
+    pub(super) fn reviews(&self) -> Result<Vec<ReviewRow>, DedupError> {
+        let rows = self
+            .client()
+            .query(
+                "SELECT template, variant_id, file, sha256, decision, reviewer, at, note FROM reviews
+                 ORDER BY id",
+                &[],
+            )
+            .map_err(self.err())?;
+        Ok(rows
+            .iter()
+            .map(|r| ReviewRow {
+                template: r.get(0),
+                variant_id: r.get(1),
+                file: r.get(2),
+                sha256: r.get(3),
+                decision: r.get(4),
+                reviewer: r.get(5),
+                at: r.get(6),
+                note: r.get(7),
+            })
+            .collect())
+    }
+
     pub(super) fn results(&self) -> Result<Vec<ResultRow>, DedupError> {
         let rows = self
             .client()

@@ -10,8 +10,8 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::{
-    row_hashes, AddRow, AssetLicence, Expiring, HashIndex, LibraryEntry, ResultRow, StoredFrame,
-    BUSY_WAIT, SCHEMA_VERSION,
+    row_hashes, AddRow, AssetLicence, Expiring, HashIndex, LibraryEntry, ResultRow, ReviewRow,
+    StoredFrame, BUSY_WAIT, SCHEMA_VERSION,
 };
 use crate::dedup::composition::Composition;
 use crate::dedup::geometry::{self, Features};
@@ -108,8 +108,23 @@ CREATE TABLE results (
 CREATE INDEX results_variant ON results(variant_id);
 ";
 
+const SCHEMA_V4: &str = "
+CREATE TABLE reviews (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    template    TEXT NOT NULL,
+    variant_id  TEXT NOT NULL,
+    file        TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    decision    TEXT NOT NULL CHECK (decision IN ('approved', 'rejected')),
+    reviewer    TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    note        TEXT
+);
+CREATE INDEX reviews_variant ON reviews(variant_id);
+";
+
 /// Step N takes a library from version N to N+1.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
 
 /// An existing path must be a library already: a regular, non-empty SQLite file.
 fn check_file(path: &Path, meta: &std::fs::Metadata) -> Result<(), DedupError> {
@@ -384,6 +399,60 @@ impl Sqlite {
     }
 
     /// Every stored result row, in key order.
+    pub(super) fn put_reviews(&self, rows: &[ReviewRow]) -> Result<(), DedupError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(self.err())?;
+        {
+            let mut put = tx
+                .prepare(
+                    "INSERT INTO reviews (template, variant_id, file, sha256, decision, reviewer, at, note)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(self.err())?;
+            for r in rows {
+                put.execute(params![
+                    r.template,
+                    r.variant_id,
+                    r.file,
+                    r.sha256,
+                    r.decision,
+                    r.reviewer,
+                    r.at,
+                    r.note
+                ])
+                .map_err(self.err())?;
+            }
+        }
+        tx.commit().map_err(self.err())
+    }
+
+    pub(super) fn reviews(&self) -> Result<Vec<ReviewRow>, DedupError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare(
+                "SELECT template, variant_id, file, sha256, decision, reviewer, at, note FROM reviews
+                 ORDER BY id",
+            )
+            .map_err(self.err())?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(ReviewRow {
+                    template: r.get(0)?,
+                    variant_id: r.get(1)?,
+                    file: r.get(2)?,
+                    sha256: r.get(3)?,
+                    decision: r.get(4)?,
+                    reviewer: r.get(5)?,
+                    at: r.get(6)?,
+                    note: r.get(7)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+
     pub(super) fn results(&self) -> Result<Vec<ResultRow>, DedupError> {
         let conn = self.conn();
         let mut st = conn

@@ -272,8 +272,11 @@ pub fn report(lib: &Library, opts: &ReportOptions) -> Result<Report, ResultsErro
                 revenue: rev,
                 ctr,
                 cvr,
+                // The estimate from the same posterior as its interval: revenue ÷ spend is
+                // the raw figure (both are reported), which a strong batch prior can put
+                // outside the interval of the shrunk CVR.
                 roas: Interval {
-                    estimate: if spend > 0.0 { rev / spend } else { 0.0 },
+                    estimate: cvr.estimate * scale,
                     low: cvr.low * scale,
                     high: cvr.high * scale,
                 },

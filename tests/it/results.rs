@@ -318,6 +318,18 @@ fn cli_import_then_report_json_contract() {
             assert!(v[k][f].is_number(), "variants[0].{k}.{f}");
         }
     }
+    // Every rate's estimate lies within its own interval.
+    for v in j["variants"].as_array().unwrap() {
+        for k in ["ctr", "cvr", "roas"] {
+            let f = |x: &str| v[k][x].as_f64().unwrap();
+            assert!(
+                f("low") <= f("estimate") + 1e-12 && f("estimate") <= f("high") + 1e-12,
+                "{} {k}: {}",
+                v["variant_id"],
+                v[k]
+            );
+        }
+    }
     let m = &j["modules"][0];
     for k in ["pool", "option", "p_best"] {
         assert!(!m[k].is_null(), "modules[0].{k}");

@@ -354,6 +354,14 @@ fn serde_name(v: impl Serialize) -> String {
         .unwrap_or_default()
 }
 
+/// The row's ad text for the `i`th of `preset::AD_TEXT_FIELDS`, empty when it has none.
+fn ad(r: &ManifestRow, i: usize) -> String {
+    r.ad_text
+        .get(crate::preset::AD_TEXT_FIELDS[i])
+        .cloned()
+        .unwrap_or_default()
+}
+
 fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let header = [
@@ -398,7 +406,17 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
         "review_by",
         "review_at",
         "review_note",
+        // The ad text uploaded with the output (`[[subtitle]] title`, …), one column per
+        // field, so an upload sheet can be filled from the CSV alone.
+        "ad_title",
+        "ad_description",
+        "ad_headline",
+        "ad_long_headline",
     ];
+    debug_assert_eq!(
+        crate::preset::AD_TEXT_FIELDS.map(|f| format!("ad_{f}")),
+        header[header.len() - 4..]
+    );
     w.write_record(header)
         .expect("writing to a Vec cannot fail");
     for r in rows {
@@ -463,6 +481,10 @@ fn csv_bytes(rows: &[ManifestRow]) -> Vec<u8> {
                 .as_ref()
                 .and_then(|v| v.note.clone())
                 .unwrap_or_default(),
+            ad(r, 0),
+            ad(r, 1),
+            ad(r, 2),
+            ad(r, 3),
         ])
         .expect("writing to a Vec cannot fail");
     }

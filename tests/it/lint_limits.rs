@@ -207,4 +207,29 @@ headline = { en = "Sale headline" }
             ),
         ]
     );
+    // The CSV has a column per field, for an upload sheet.
+    let mut csv = csv::Reader::from_path(p.path("out/manifest.csv")).unwrap();
+    let head = csv.headers().unwrap().clone();
+    let col = |name: &str| head.iter().position(|h| h == name).unwrap();
+    let mut cells: Vec<[String; 4]> = csv
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            [
+                "ad_title",
+                "ad_description",
+                "ad_headline",
+                "ad_long_headline",
+            ]
+            .map(|c| r[col(c)].to_string())
+        })
+        .collect();
+    cells.sort();
+    assert_eq!(
+        cells,
+        [
+            ["", "", "Sale headline", ""].map(String::from),
+            ["Hook title", "Hook description", "", ""].map(String::from),
+        ]
+    );
 }

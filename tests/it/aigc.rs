@@ -108,11 +108,11 @@ fn aigc_label_goes_on_outputs_that_show_the_generated_background_only() {
     let csv = std::fs::read_to_string(out.join("manifest.csv")).unwrap();
     let mut lines = csv.lines();
     assert!(lines.next().unwrap().ends_with(
-        ",lint,licence_expires,ai_generated,ai_label,review,review_by,review_at,review_note"
+        ",lint,licence_expires,ai_generated,ai_label,review,review_by,review_at,review_note,ad_title,ad_description,ad_headline,ad_long_headline"
     ));
-    // US: no pack asks for a visible label; nobody has reviewed the batch yet.
+    // US: no pack asks for a visible label; nobody has reviewed the batch yet; no ad text.
     assert_eq!(
-        lines.filter(|l| l.ends_with(",true,,,,,")).count(),
+        lines.filter(|l| l.ends_with(",true,,,,,,,,,")).count(),
         2,
         "{csv}"
     );

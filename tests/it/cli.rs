@@ -644,8 +644,8 @@ fn a_corrupt_input_is_reported_as_bad_input_in_manifest_and_events() {
     assert!(lines
         .next()
         .unwrap()
-        .ends_with(",error_kind,inputs,same_output_as,lint,licence_expires,ai_generated,ai_label,review,review_by,review_at,review_note"));
-    let kinds: Vec<&str> = lines.map(|l| l.rsplit(',').nth(10).unwrap()).collect();
+        .ends_with(",error_kind,inputs,same_output_as,lint,licence_expires,ai_generated,ai_label,review,review_by,review_at,review_note,ad_title,ad_description,ad_headline,ad_long_headline"));
+    let kinds: Vec<&str> = lines.map(|l| l.rsplit(',').nth(14).unwrap()).collect();
     assert_eq!(kinds.iter().filter(|k| **k == "bad_input").count(), 2);
 
     // The JSON event stream says the same for each failed job.

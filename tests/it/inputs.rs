@@ -616,7 +616,7 @@ fn inputs_manifest_lists_each_outputs_inputs_with_sha256() {
     let csv = std::fs::read_to_string(p.path("out/manifest.csv")).unwrap();
     let header = csv.lines().next().unwrap();
     assert!(
-        header.ends_with(",error_kind,inputs,same_output_as,lint,licence_expires,ai_generated,ai_label,review,review_by,review_at,review_note"),
+        header.ends_with(",error_kind,inputs,same_output_as,lint,licence_expires,ai_generated,ai_label,review,review_by,review_at,review_note,ad_title,ad_description,ad_headline,ad_long_headline"),
         "{header}"
     );
     let first = csv.lines().nth(1).unwrap();

@@ -50,9 +50,11 @@ pub struct Assets {
 /// Preset, region, product option, effects option (its look grades the layer).
 pub(super) type ProductKey = (String, String, usize, Option<usize>);
 
-/// Placed products kept at once. A catalog run shows thousands of products, each up to a
-/// canvas in size: the cache holds what consecutive jobs share, not the batch.
-const PRODUCT_CACHE: usize = 32;
+/// Bytes of placed products kept at once. A catalog run shows thousands of products, each
+/// up to a canvas in size: the cache holds what consecutive jobs share, not the batch. At
+/// 32 entries a 12-product catalog on three presets held ~100 MB more than a 3-product one
+/// (`benches/catalog.py` memory run); 48 MiB is a dozen 800×800 products with their masks.
+const PRODUCT_CACHE_BYTES: usize = 48 << 20;
 
 /// A background clip's frames for one segment of one job.
 pub(super) enum ClipFrames {
@@ -114,7 +116,8 @@ impl Assets {
         // costs less than holding every other job's product behind this one.
         let placed = Arc::new(place());
         let mut cache = self.lock_products();
-        if cache.len() >= PRODUCT_CACHE {
+        let held: usize = cache.values().map(|p| p.bytes()).sum();
+        if held + placed.bytes() > PRODUCT_CACHE_BYTES {
             cache.clear();
         }
         cache.insert(key, placed.clone());

@@ -98,6 +98,13 @@ pub(super) struct PlacedProduct {
     product_box: super::NormBox,
 }
 
+impl PlacedProduct {
+    /// What it holds in memory, for the cache's budget.
+    pub(super) fn bytes(&self) -> usize {
+        self.placed.img.as_raw().len() + self.straight.as_raw().len() + self.mask.alpha.len()
+    }
+}
+
 /// One segment: the options its scene (or the variant, without scenes) picked, laid out.
 pub(super) fn prepare_segment(
     cx: &Ctx<'_>,

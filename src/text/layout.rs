@@ -89,11 +89,47 @@ pub(crate) enum Overflow {
     WordTooWide,
 }
 
+/// The shaping faces of a fallback chain, each parsed (GSUB and GPOS included) when
+/// itemization first asks it for a glyph: Latin copy over the six default families needs
+/// only the first, and parsing all six on every text block was 12 % of the layout lint's
+/// time (`perf`).
+struct Shapers<'a> {
+    faces: &'a [Arc<FontFace>],
+    parsed: Vec<std::cell::OnceCell<rustybuzz::Face<'a>>>,
+}
+
+impl<'a> Shapers<'a> {
+    /// Refuses a chain with a face rustybuzz cannot read, as parsing them all did: the
+    /// check is `ttf_parser`'s, which is all `rustybuzz::Face::from_slice` can fail on.
+    fn new(faces: &'a [Arc<FontFace>]) -> Result<Shapers<'a>, TextError> {
+        for f in faces {
+            rustybuzz::ttf_parser::Face::parse(f.data(), f.index()).map_err(|_| {
+                TextError::unusable_font(
+                    f.path().display().to_string(),
+                    "cannot be parsed for shaping",
+                )
+            })?;
+        }
+        Ok(Shapers {
+            faces,
+            parsed: faces.iter().map(|_| std::cell::OnceCell::new()).collect(),
+        })
+    }
+
+    fn get(&self, i: usize) -> &rustybuzz::Face<'a> {
+        self.parsed[i].get_or_init(|| {
+            let f = &self.faces[i];
+            rustybuzz::Face::from_slice(f.data(), f.index())
+                .expect("Shapers::new checked that every face parses")
+        })
+    }
+}
+
 /// The size-independent part: fonts resolved, paragraphs itemized and measured in ems.
 pub(crate) struct Prepared<'a> {
     pub text: &'a str,
     pub faces: &'a [Arc<FontFace>],
-    pub shapers: Vec<rustybuzz::Face<'a>>,
+    shapers: Shapers<'a>,
     lang: String,
     paras: Vec<Para<'a>>,
     /// Lines shaped in font units (size independent), by (paragraph, start, end): the fit
@@ -180,17 +216,7 @@ impl<'a> Prepared<'a> {
         lang: &str,
         base: Option<Direction>,
     ) -> Result<Prepared<'a>, TextError> {
-        let shapers = faces
-            .iter()
-            .map(|f| {
-                rustybuzz::Face::from_slice(f.data(), f.index()).ok_or_else(|| {
-                    TextError::unusable_font(
-                        f.path().display().to_string(),
-                        "cannot be parsed for shaping",
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let shapers = Shapers::new(faces)?;
         let base_level = base.map(|d| match d {
             Direction::Ltr => Level::ltr(),
             Direction::Rtl => Level::rtl(),
@@ -203,7 +229,7 @@ impl<'a> Prepared<'a> {
                 .join(", ")
         };
         // Glyph 0 is .notdef (the box), whatever the cmap says.
-        let has_glyph = |f: usize, c: char| shapers[f].glyph_index(c).is_some_and(|g| g.0 != 0);
+        let has_glyph = |f: usize, c: char| shapers.get(f).glyph_index(c).is_some_and(|g| g.0 != 0);
 
         let mut paras = Vec::new();
         let mut start = 0;
@@ -219,7 +245,7 @@ impl<'a> Prepared<'a> {
                 };
                 let r = item.range.clone();
                 let glyphs = shape_run(
-                    &shapers[item.font],
+                    shapers.get(item.font),
                     &ptext[r.clone()],
                     &props,
                     &ptext[..r.start],
@@ -279,7 +305,7 @@ impl<'a> Prepared<'a> {
                         language: Some(self.lang.clone()),
                     };
                     let glyphs = shape_run(
-                        &self.shapers[it.font],
+                        self.shapers.get(it.font),
                         &para.text[r.clone()],
                         &props,
                         &para.text[line.start..r.start],

@@ -137,7 +137,9 @@ def write_template(dest: Path, products: list[Path], policy: str, presets: list[
 
 
 def count_images(out: Path) -> int:
-    return sum(1 for p in out.rglob("*.jpg"))
+    # The outputs only: the review page's thumbnails (`report_files/`) are JPEGs too, and
+    # counting them doubled every figure since the page was added.
+    return sum(1 for p in out.rglob("*.jpg") if "report_files" not in p.relative_to(out).parts)
 
 
 def render(factory: Path, template: Path, out: Path, jobs: str | None, log: Path) -> dict:

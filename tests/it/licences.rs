@@ -630,3 +630,74 @@ grade = { contrast = 1.1 }
         "{err}"
     );
 }
+
+#[test]
+fn a_voice_over_licence_covers_every_locale_file_and_a_sound_effect_carries_its_own() {
+    let p = Project::new();
+    std::fs::copy(p.path("assets/music.m4a"), p.path("assets/vo-en.m4a")).unwrap();
+    std::fs::copy(p.path("assets/music.m4a"), p.path("assets/vo-ar.m4a")).unwrap();
+    let ended = day(-1);
+    let t = format!(
+        r##"
+[template]
+name = "voices"
+kind = "video"
+duration = 1.0
+fps = 10
+
+[output]
+presets = ["tiny-video"]
+regions = ["US", "SA"]
+
+[[background]]
+id = "teal"
+color = "#227777"
+
+[[audio]]
+id = "vo"
+voiceover = {{ en = "assets/vo-en.m4a", ar = "assets/vo-ar.m4a" }}
+voiceover_licence = {{ holder = "Voice Co", id = "VC-1", regions = ["US"] }}
+
+[[audio]]
+id = "fx"
+sfx = [{{ source = "assets/music.m4a", at = 0.2, licence = {{ holder = "FX Lib", id = "FX-2", expires = "{ended}" }} }}]
+"##
+    );
+    p.write("t.toml", &t);
+    let o = p.factory(&["render", "t.toml", "--out", "out", "--progress", "plain"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let mut got: Vec<(String, String)> = rows(&p)
+        .iter()
+        .map(|r| {
+            (
+                format!(
+                    "{} {}",
+                    r["region"].as_str().unwrap(),
+                    r["modules"]["audio"].as_str().unwrap()
+                ),
+                r["error"]
+                    .as_str()
+                    .unwrap_or(r["status"].as_str().unwrap())
+                    .to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    let vo_line = t.lines().position(|l| l.contains("VC-1")).unwrap() + 1;
+    let fx_line = t.lines().position(|l| l.contains("FX-2")).unwrap() + 1;
+    let fx = format!(
+        "licence FX-2 (FX Lib, t.toml:{fx_line}) of assets/music.m4a expired on {ended} (today is {}): renew it or drop the asset",
+        day(0)
+    );
+    assert_eq!(got.len(), 4, "{got:?}");
+    assert!(got[0].0 == "SA fx" && got[0].1.ends_with(&fx), "{got:?}");
+    assert!(
+        got[1].0 == "SA vo"
+            && got[1].1.ends_with(&format!(
+                "licence VC-1 (Voice Co, t.toml:{vo_line}) of assets/vo-ar.m4a covers US only, not SA"
+            )),
+        "{got:?}"
+    );
+    assert!(got[2].0 == "US fx" && got[2].1.ends_with(&fx), "{got:?}");
+    assert_eq!(got[3], ("US vo".to_string(), "exported".to_string()));
+}

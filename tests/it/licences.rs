@@ -41,6 +41,26 @@ source = "assets/product.png"
     )
 }
 
+/// Each output as `("REGION OPTION", error or status)`, the option being `pool`'s.
+fn outcomes(p: &Project, pool: &str) -> Vec<(String, String)> {
+    rows(p)
+        .iter()
+        .map(|r| {
+            (
+                format!(
+                    "{} {}",
+                    r["region"].as_str().unwrap(),
+                    r["modules"][pool].as_str().unwrap()
+                ),
+                r["error"]
+                    .as_str()
+                    .unwrap_or(r["status"].as_str().unwrap())
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
 fn rows(p: &Project) -> Vec<serde_json::Value> {
     manifest(&p.path("out"))["outputs"]
         .as_array()
@@ -584,22 +604,7 @@ grade = { contrast = 1.1 }
     let o = p.factory(&["render", "t.toml", "--out", "out", "--progress", "plain"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let line = t.lines().position(|l| l.contains("LL-3")).unwrap() + 1;
-    let got: Vec<(String, String)> = rows(&p)
-        .iter()
-        .map(|r| {
-            (
-                format!(
-                    "{} {}",
-                    r["region"].as_str().unwrap(),
-                    r["modules"]["effects"].as_str().unwrap()
-                ),
-                r["error"]
-                    .as_str()
-                    .unwrap_or(r["status"].as_str().unwrap())
-                    .to_string(),
-            )
-        })
-        .collect();
+    let got: Vec<(String, String)> = outcomes(&p, "effects");
     assert_eq!(got.len(), 4, "{got:?}");
     for (k, status) in &got {
         if k == "SA golden" {
@@ -666,22 +671,7 @@ sfx = [{{ source = "assets/music.m4a", at = 0.2, licence = {{ holder = "FX Lib",
     p.write("t.toml", &t);
     let o = p.factory(&["render", "t.toml", "--out", "out", "--progress", "plain"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let mut got: Vec<(String, String)> = rows(&p)
-        .iter()
-        .map(|r| {
-            (
-                format!(
-                    "{} {}",
-                    r["region"].as_str().unwrap(),
-                    r["modules"]["audio"].as_str().unwrap()
-                ),
-                r["error"]
-                    .as_str()
-                    .unwrap_or(r["status"].as_str().unwrap())
-                    .to_string(),
-            )
-        })
-        .collect();
+    let mut got: Vec<(String, String)> = outcomes(&p, "audio");
     got.sort();
     let vo_line = t.lines().position(|l| l.contains("VC-1")).unwrap() + 1;
     let fx_line = t.lines().position(|l| l.contains("FX-2")).unwrap() + 1;

@@ -4,6 +4,8 @@
 //! `template` → `plan` → `render` (+ `text`, `media`) → `encode` → `dedup` → `export`.
 //! Only `exec` knows about threads and channels.
 
+pub mod clock;
+pub mod color;
 pub mod dedup;
 pub mod display;
 pub mod encode;

@@ -186,7 +186,7 @@ pub fn run_dedup(args: DedupArgs) -> anyhow::Result<ExitCode> {
 
 fn print_expiring(lib: &Library, within: u32, json: bool) -> anyhow::Result<()> {
     use creative_factory::plan::licence::day;
-    let now = creative_factory::export::lock::unix_now();
+    let now = creative_factory::clock::unix_now();
     let (today, until) = (day(now, 0), day(now, i64::from(within)));
     let found = lib.expiring(&until)?;
     if json {

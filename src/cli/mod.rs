@@ -245,7 +245,8 @@ enum Probe {
 
 /// The system's fonts and the template's `[[font]]` files.
 fn font_book(t: &Template) -> anyhow::Result<FontBook> {
-    FontBook::for_template(t).with_context(|| format!("the [[font]] files of {}", t.path.display()))
+    t.font_book()
+        .with_context(|| format!("the [[font]] files of {}", t.path.display()))
 }
 
 /// Loads and validates, printing diagnostics; `None` means the template is invalid and the
@@ -376,7 +377,7 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<ExitCode> {
         .filter_map(|j| {
             Some((
                 j.variant_id.clone(),
-                creative_factory::dedup::gate::composition(&t, j, presets.get(&j.preset)?, &hashes),
+                creative_factory::plan::composition(&t, j, presets.get(&j.preset)?, &hashes),
             ))
         })
         .collect();
@@ -543,7 +544,7 @@ fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
 /// One warning per licence that ends within `days` and that some output of the plan
 /// shows; expired or region-less ones fail their jobs, named there.
 fn warn_expiring_licences(t: &Template, plan: &plan::Plan, presets: &PresetSet, days: u32) {
-    let now = creative_factory::export::lock::unix_now();
+    let now = creative_factory::clock::unix_now();
     let (today, until) = (
         plan::licence::day(now, 0),
         plan::licence::day(now, i64::from(days)),
@@ -615,7 +616,7 @@ fn run_options(out: PathBuf, a: &RunArgs, scope: &PlanFilter) -> anyhow::Result<
         parts: None,
         lint: Vec::new(),
         rule_packs: Default::default(),
-        today: plan::licence::day(creative_factory::export::lock::unix_now(), 0),
+        today: plan::licence::day(creative_factory::clock::unix_now(), 0),
     })
 }
 

@@ -9,7 +9,6 @@ use clap::Args;
 
 use creative_factory::dedup::library::{is_postgres_url, redact_url};
 use creative_factory::dedup::Library;
-use creative_factory::export::lock;
 use creative_factory::plan::licence::day;
 use creative_factory::report::results::Refreshed;
 use creative_factory::{report, review};
@@ -59,7 +58,7 @@ pub struct ExportArgs {
 }
 
 fn today() -> String {
-    day(lock::unix_now(), 0)
+    day(creative_factory::clock::unix_now(), 0)
 }
 
 /// The library of the batch in `out`: `--library`, else the one its render recorded in the
@@ -112,7 +111,7 @@ pub fn report_cmd(a: ReportArgs) -> anyhow::Result<ExitCode> {
         Err(why) => eprintln!("note: results not refreshed: {why}"),
         Ok(None) => {}
         Ok(Some((opened, name))) => {
-            let at = lock::format_utc(lock::unix_now());
+            let at = creative_factory::clock::format_utc(creative_factory::clock::unix_now());
             match report::results::refresh(&a.out, &opened, &name, &at)? {
                 Refreshed::Results(n) => eprintln!(
                     "results: {n} of the batch's variants have results in {}; plots in {}",
@@ -139,7 +138,7 @@ pub fn report_cmd(a: ReportArgs) -> anyhow::Result<ExitCode> {
 
 pub fn review_cmd(a: ReviewArgs) -> anyhow::Result<ExitCode> {
     let by = review::reviewer(|k| std::env::var(k).ok());
-    let at = lock::format_utc(lock::unix_now());
+    let at = creative_factory::clock::format_utc(creative_factory::clock::unix_now());
     let d = review::Decisions {
         approve: a.approve,
         reject: a.reject,

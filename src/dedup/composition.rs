@@ -91,7 +91,7 @@ impl Candidate {
             variant_id: None,
             variant_n: None,
             composition: None,
-            created_at: now_unix(),
+            created_at: crate::clock::unix_now(),
             licences: Vec::new(),
         }
     }
@@ -106,12 +106,4 @@ impl Candidate {
             .unwrap_or_default();
         Fingerprint::compute(&self.path, &masks)
     }
-}
-
-/// Unix seconds now; 0 if the clock is before 1970.
-pub(super) fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }

@@ -120,7 +120,7 @@ pub fn sample_frame(img: &RgbaImage) -> RgbaImage {
     if (w, h) == img.dimensions() {
         return img.clone();
     }
-    crate::render::ops::resize(img, w, h, None)
+    crate::media::resize(img, w, h, None)
 }
 
 pub fn sha256_file(path: &Path) -> Result<(String, u64), DedupError> {

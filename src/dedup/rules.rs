@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::composition::{now_unix, Candidate, Composition};
+use super::composition::{Candidate, Composition};
 use super::fingerprint::{Fingerprint, MediaKind};
 use super::geometry::{self, Features, GeoMatch};
 use super::library::Library;
@@ -68,7 +68,7 @@ impl Default for GateConfig {
             max_age_days: 180,
             geometry_candidates: 16,
             same_preset_only: true,
-            now: now_unix(),
+            now: crate::clock::unix_now(),
         }
     }
 }

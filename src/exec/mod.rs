@@ -311,7 +311,7 @@ pub fn run(
         .library
         .as_ref()
         .map(|l| crate::dedup::library::redact_url(&l.to_string_lossy()));
-    let removal_stamp = rerun::removal_stamp(export::lock::unix_now());
+    let removal_stamp = rerun::removal_stamp(crate::clock::unix_now());
     let mut book = Book::new(t, plan, &opts.out, &record);
     book.lint = &opts.lint;
 
@@ -557,7 +557,7 @@ pub fn run(
         book.rows[job.index] = Some(row);
         record.skipped += 1;
     }
-    record.finished = Some(export::lock::format_utc(export::lock::unix_now()));
+    record.finished = Some(crate::clock::format_utc(crate::clock::unix_now()));
     book.write(&record, None)?;
     // Under the lock still, so no other run rewrites the manifest while the page reads it;
     // a shard's part gets none (its merge does).
@@ -599,7 +599,7 @@ fn offer(
         staged: file,
         variant_n: job.variant_n,
         variant_id: job.variant_id.clone(),
-        composition: crate::dedup::gate::composition(
+        composition: crate::plan::composition(
             t,
             job,
             presets.get(&job.preset).expect("planned presets exist"),

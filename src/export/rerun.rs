@@ -49,7 +49,7 @@ impl RunRecord {
             factory_version: env!("CARGO_PKG_VERSION").to_string(),
             template_sha256,
             host: lock::host_name(),
-            started: lock::format_utc(lock::unix_now()),
+            started: crate::clock::format_utc(crate::clock::unix_now()),
             finished: None,
             rendered: 0,
             reused: 0,
@@ -171,7 +171,7 @@ pub fn move_aside(out: &Path, file: &str, stamp: &str) -> Result<Option<PathBuf>
 
 /// A directory name for this run's removals: the UTC start time, sortable.
 pub fn removal_stamp(unix: i64) -> String {
-    lock::format_utc(unix).replace([':', '-'], "")
+    crate::clock::format_utc(unix).replace([':', '-'], "")
 }
 
 #[cfg(test)]

@@ -13,10 +13,12 @@ mod clip;
 pub(crate) mod ffio;
 pub mod loudness;
 pub mod probe;
+mod resize;
 mod still;
 
 pub use aac::{aac_roundtrip, AacEncoder, AacPacket, AacStream};
 pub use clip::{fit_inside, ClipStream};
+pub use resize::{resize, resize_no_alpha};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {

@@ -87,5 +87,5 @@ pub fn describe(t: &Template, path: &Path, l: &Licence) -> String {
 
 /// `YYYY-MM-DD` of the UTC day `days` after the one containing `unix`.
 pub fn day(unix: i64, days: i64) -> String {
-    crate::export::lock::format_utc(unix + days * 86_400)[..10].to_string()
+    crate::clock::format_utc(unix + days * 86_400)[..10].to_string()
 }

@@ -5,6 +5,7 @@
 //! clock, thread timing or absolute paths, so the same template gives the same plan, ids and
 //! names on every machine.
 
+mod composition;
 mod inputs;
 pub mod licence;
 mod naming;
@@ -21,6 +22,7 @@ use sha2::{Digest, Sha256};
 use crate::preset::{Preset, PresetKind, PresetSet};
 use crate::template::{Pool, Region, Template};
 
+pub use composition::{composition, composition_of};
 pub use inputs::{job_input_paths, job_inputs, InputFile};
 pub use naming::{sanitize_file_name, tracking_url};
 pub use select::{
@@ -466,7 +468,7 @@ impl<'t> DesignJudge<'t> {
                     .flat_map(|r| {
                         presets
                             .iter()
-                            .map(move |p| crate::dedup::gate::composition_of(t, c, r, p, hashes))
+                            .map(move |p| composition_of(t, c, r, p, hashes))
                     })
                     .collect();
                 let shows = presets.iter().map(|p| shown(c, p)).collect();

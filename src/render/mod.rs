@@ -64,42 +64,6 @@ pub enum RenderError {
     },
 }
 
-/// The copy of a subtitle for a region: its locale, then the region's fallbacks, then the
-/// bare language (`es-MX` → `es`).
-pub fn copy_for<'a>(
-    texts: &'a BTreeMap<String, String>,
-    region: &Region,
-) -> Result<&'a str, Vec<String>> {
-    crate::template::locale_lookup(texts, region).map(String::as_str)
-}
-
-/// `copy_for`, then — only with `--allow-fallback` — the template's default copy, noting in
-/// the manifest which locale stood in.
-pub fn copy_or_fallback<'a>(
-    t: &Template,
-    texts: &'a BTreeMap<String, String>,
-    region: &Region,
-    notes: &mut Vec<String>,
-) -> Result<&'a str, Vec<String>> {
-    match copy_for(texts, region) {
-        Ok(s) => Ok(s),
-        Err(tried) if t.allow_fallback => match crate::template::default_copy_locale(texts) {
-            Some(loc) => {
-                let note = format!(
-                    "copy fallback: `{loc}` copy used for {} (no {} copy; --allow-fallback)",
-                    region.code, region.locale
-                );
-                if !notes.contains(&note) {
-                    notes.push(note);
-                }
-                Ok(texts[loc].as_str())
-            }
-            None => Err(tried),
-        },
-        Err(tried) => Err(tried),
-    }
-}
-
 /// Normalised rectangle (x, y, w, h) in 0..=1 of the canvas.
 pub type NormBox = [f32; 4];
 
@@ -408,7 +372,7 @@ fn prepare_as(
             if BTreeMap::is_empty(m) {
                 None
             } else {
-                copy_or_fallback(t, m, region, &mut notes).ok()
+                crate::template::copy_or_fallback(t, m, region, &mut notes).ok()
             }
         };
         let texts = [copy(&e.headline), copy(&e.price), copy(&e.cta)];

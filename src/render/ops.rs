@@ -8,38 +8,7 @@ use rayon::prelude::*;
 
 use crate::template::{Fit, Rgba};
 
-/// Resizes `src` (or the `crop` rectangle of it, in source pixels) to exactly `w`×`h`.
-pub fn resize(src: &RgbaImage, w: u32, h: u32, crop: Option<(f64, f64, f64, f64)>) -> RgbaImage {
-    // Alpha-aware resizing (premultiply, resize, divide) keeps cut-out edges free of dark
-    // fringes.
-    resize_with(src, w, h, crop, true)
-}
-
-/// `resize` for pictures known to be opaque: skipping the alpha round trip is cheaper. A
-/// full convolution (unlike `resize_opaque`), so large downscales do not alias.
-pub fn resize_no_alpha(src: &RgbaImage, w: u32, h: u32) -> RgbaImage {
-    resize_with(src, w, h, None, false)
-}
-
-fn resize_with(
-    src: &RgbaImage,
-    w: u32,
-    h: u32,
-    crop: Option<(f64, f64, f64, f64)>,
-    alpha: bool,
-) -> RgbaImage {
-    let mut dst = RgbaImage::new(w.max(1), h.max(1));
-    let mut opts = ResizeOptions::new()
-        .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
-        .use_alpha(alpha);
-    if let Some((x, y, cw, ch)) = crop {
-        opts = opts.crop(x, y, cw, ch);
-    }
-    let mut r = Resizer::new();
-    r.resize(src, &mut dst, &opts)
-        .expect("RGBA8 to RGBA8 resize cannot fail on sizes ≥ 1");
-    dst
-}
+pub use crate::media::{resize, resize_no_alpha};
 
 /// Resizes an opaque picture by plain bilinear interpolation, alpha ignored: for the
 /// per-frame backdrop windows (Ken Burns, clip frames), where the scale stays near 1 and a

@@ -7,10 +7,10 @@ use image::RgbaImage;
 
 use super::assets::ClipFrames;
 use super::motion::{self, Pose};
-use super::{badge, captions, copy_or_fallback, look, ops, Area, Ctx, RenderError, Report};
+use super::{badge, captions, look, ops, Area, Ctx, RenderError, Report};
 use crate::template::{
-    Anchor, Animation, BackgroundSource, Direction, Fit, Idle, KenBurns, Keyframe, Pool, Region,
-    Rgba, Subtitle, Transition, VPos,
+    copy_or_fallback, Anchor, Animation, BackgroundSource, Direction, Fit, Idle, KenBurns,
+    Keyframe, Pool, Region, Rgba, Subtitle, Transition, VPos,
 };
 use crate::text::{Align, FontBook, TextCache, TextStyle};
 

@@ -35,42 +35,8 @@ macro_rules! named {
     };
 }
 
-/// RGBA colour, straight (not premultiplied) alpha.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub struct Rgba(pub [u8; 4]);
-
-impl Rgba {
-    pub const WHITE: Rgba = Rgba([255, 255, 255, 255]);
-    pub const BLACK: Rgba = Rgba([0, 0, 0, 255]);
-    pub const TRANSPARENT: Rgba = Rgba([0, 0, 0, 0]);
-
-    /// Parses `#rgb`, `#rrggbb`, `#rrggbbaa`. Returns `None` on anything else.
-    pub fn parse(s: &str) -> Option<Rgba> {
-        let h = s.strip_prefix('#')?;
-        if !h.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        let byte = |i: usize| u8::from_str_radix(&h[i..i + 2], 16).ok();
-        match h.len() {
-            3 => {
-                let n = |i: usize| u8::from_str_radix(&h[i..i + 1], 16).ok().map(|v| v * 17);
-                Some(Rgba([n(0)?, n(1)?, n(2)?, 255]))
-            }
-            6 => Some(Rgba([byte(0)?, byte(2)?, byte(4)?, 255])),
-            8 => Some(Rgba([byte(0)?, byte(2)?, byte(4)?, byte(6)?])),
-            _ => None,
-        }
-    }
-
-    pub fn to_hex(self) -> String {
-        let [r, g, b, a] = self.0;
-        if a == 255 {
-            format!("#{r:02x}{g:02x}{b:02x}")
-        } else {
-            format!("#{r:02x}{g:02x}{b:02x}{a:02x}")
-        }
-    }
-}
+pub use crate::color::Rgba;
+pub use crate::text::Direction;
 
 named! {
     #[derive(Copy)]
@@ -128,6 +94,16 @@ pub struct Template {
 /// The option a region really uses: its `[region.override…]` version when it has one.
 /// `i` is the option's index in its pool, as in a variant's choice.
 impl Template {
+    /// The system's fonts and the template's own (`[[font]]`), which validation has read
+    /// already: a file changed or removed since is reported as the error it now is.
+    pub fn font_book(&self) -> Result<crate::text::FontBook, crate::text::TextError> {
+        let mut book = crate::text::FontBook::system();
+        for f in &self.fonts {
+            book.add_file(&f.path)?;
+        }
+        Ok(book)
+    }
+
     pub fn background_for<'a>(&'a self, region: &'a Region, i: usize) -> &'a Background {
         overridden(&region.overrides.background, &self.backgrounds, i)
     }
@@ -223,6 +199,49 @@ pub fn default_copy_locale<V>(texts: &BTreeMap<String, V>) -> Option<&str> {
     }
 }
 
+/// The copy of a subtitle for a region: its locale, then the region's fallbacks, then the
+/// bare language (`es-MX` → `es`).
+pub fn copy_for<'a>(
+    texts: &'a BTreeMap<String, String>,
+    region: &Region,
+) -> Result<&'a str, Vec<String>> {
+    locale_lookup(texts, region).map(String::as_str)
+}
+
+/// `copy_for`, then — only with `--allow-fallback` — the template's default copy, noting in
+/// the manifest which locale stood in.
+pub fn copy_or_fallback<'a>(
+    t: &Template,
+    texts: &'a BTreeMap<String, String>,
+    region: &Region,
+    notes: &mut Vec<String>,
+) -> Result<&'a str, Vec<String>> {
+    match copy_for(texts, region) {
+        Ok(s) => Ok(s),
+        Err(tried) if t.allow_fallback => match default_copy_locale(texts) {
+            Some(loc) => {
+                let note = format!(
+                    "copy fallback: `{loc}` copy used for {} (no {} copy; --allow-fallback)",
+                    region.code, region.locale
+                );
+                if !notes.contains(&note) {
+                    notes.push(note);
+                }
+                Ok(texts[loc].as_str())
+            }
+            None => Err(tried),
+        },
+        Err(tried) => Err(tried),
+    }
+}
+
+/// Whether a library location (`--library`, `[dedup] library`) names a PostgreSQL database
+/// rather than an SQLite file.
+pub fn is_postgres_url(location: &str) -> bool {
+    let l = location.trim_start();
+    l.starts_with("postgres://") || l.starts_with("postgresql://")
+}
+
 #[derive(Debug, Clone)]
 pub struct Output {
     /// Preset ids, in template order, all known to the preset set.
@@ -234,13 +253,6 @@ pub struct Output {
     /// UTM-style tracking parameters (values are patterns too), ordered by key.
     pub tracking: BTreeMap<String, String>,
     pub landing_url: Option<String>,
-}
-
-named! {
-    pub enum Direction {
-        Ltr = "ltr",
-        Rtl = "rtl",
-    }
 }
 
 #[derive(Debug, Clone)]

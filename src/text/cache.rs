@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use super::Direction;
 use super::{render_block_ex, Align, FontBook, TextError, TextRaster, TextStyle};
-use crate::template::Direction;
 
 /// Everything the pixels depend on. Floats by bit pattern: styles come from the template,
 /// so equal settings are bit-equal.
@@ -215,7 +215,7 @@ mod tests {
             .unwrap();
         assert!(Arc::ptr_eq(&a, &b));
         let mut red = style.clone();
-        red.color = crate::template::Rgba([255, 0, 0, 255]);
+        red.color = crate::color::Rgba([255, 0, 0, 255]);
         let c = cache
             .get_or_render(&book, "Run", "en", None, &red, 500, 200)
             .unwrap();

@@ -173,17 +173,6 @@ impl FontBook {
         db.load_system_fonts();
         FontBook::from_db(db)
     }
-
-    /// The system's fonts and the template's own (`[[font]]`), which validation has read
-    /// already: a file changed or removed since is reported as the error it now is.
-    pub fn for_template(t: &crate::template::Template) -> Result<FontBook, TextError> {
-        let mut book = FontBook::system();
-        for f in &t.fonts {
-            book.add_file(&f.path)?;
-        }
-        Ok(book)
-    }
-
     /// A book with no fonts; add some with [`FontBook::add_file`]. Tests and hermetic
     /// renders use this so results do not depend on what the machine has installed.
     pub fn empty() -> FontBook {

@@ -12,8 +12,8 @@ use super::breaking::{break_opportunities, trim_end, Break};
 use super::fonts::{FontBook, FontFace};
 use super::itemize::{itemize, Item};
 use super::shape::{shape_run, Dir, RunProps, ShapedGlyph};
+use super::Direction;
 use super::{Align, TextError};
-use crate::template::Direction;
 
 /// One glyph placed on the block, in pixels, y growing downwards, `y` on the baseline.
 #[derive(Debug, Clone, Copy, PartialEq)]

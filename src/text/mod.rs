@@ -44,8 +44,23 @@ pub use layout::{LaidLine, LaidRun, Layout, PlacedGlyph};
 pub use raster::Extent;
 pub use shape::{shape_run, Dir, RunProps, ShapedGlyph};
 
+use crate::color::Rgba;
 use crate::display::Quoted;
-use crate::template::{Direction, Rgba};
+
+/// Base direction of a paragraph (a region's writing direction).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum Direction {
+    #[serde(rename = "ltr")]
+    Ltr,
+    #[serde(rename = "rtl")]
+    Rtl,
+}
+
+impl Direction {
+    /// The names a template writes (`[[region]] direction`).
+    pub const NAMES: &'static [(&'static str, Direction)] =
+        &[("ltr", Direction::Ltr), ("rtl", Direction::Rtl)];
+}
 use layout::{clean_text, resolve_faces, Overflow, Prepared};
 
 #[derive(Debug, thiserror::Error)]

@@ -7,7 +7,7 @@ use rustybuzz::ttf_parser;
 
 use super::layout::Layout;
 use super::{TextError, TextStyle};
-use crate::template::Rgba;
+use crate::color::Rgba;
 
 /// Axis-aligned box in block pixels (y down).
 #[derive(Debug, Clone, Copy, PartialEq)]

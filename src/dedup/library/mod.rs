@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use rayon::prelude::*;
 
-use super::composition::{now_unix, AssetLicence, Candidate, Composition};
+use super::composition::{AssetLicence, Candidate, Composition};
 use super::fingerprint::{Fingerprint, MediaKind};
 use super::geometry::{self, Features};
 use super::pdq::Hash256;
@@ -360,12 +360,7 @@ const BUSY_WAIT: Duration = Duration::from_secs(30);
 /// renders instead of after.
 pub const PREFLIGHT_WAIT: Duration = Duration::from_secs(3);
 
-/// Whether a library location (`--library`, `[dedup] library`) names a PostgreSQL database
-/// rather than an SQLite file.
-pub fn is_postgres_url(location: &str) -> bool {
-    let l = location.trim_start();
-    l.starts_with("postgres://") || l.starts_with("postgresql://")
-}
+pub use crate::template::is_postgres_url;
 
 fn postgres_url(location: &Path) -> Option<&str> {
     location.to_str().filter(|s| is_postgres_url(s))
@@ -510,7 +505,7 @@ impl Library {
         created_at: Option<i64>,
         licences: &[AssetLicence],
     ) -> Result<i64, DedupError> {
-        let now = now_unix();
+        let now = crate::clock::unix_now();
         let path = std::path::absolute(&fp.path).unwrap_or_else(|_| fp.path.clone());
         let row = AddRow {
             path: path.to_string_lossy().into_owned(),
@@ -596,7 +591,7 @@ impl Library {
     /// but its history is kept.
     pub fn retire(&self, key: &str) -> Result<LibraryEntry, DedupError> {
         let e = self.find(key)?;
-        on_backend!(self, b => b.retire(e.id, now_unix()))?;
+        on_backend!(self, b => b.retire(e.id, crate::clock::unix_now()))?;
         Ok(LibraryEntry { retired: true, ..e })
     }
 

@@ -201,7 +201,7 @@ impl V<'_> {
         // A PostgreSQL URL names a shared database, not a file beside the template: it is
         // kept as written (the library checks it when the run opens it).
         let library = d.library.as_ref().and_then(|l| {
-            if crate::dedup::library::is_postgres_url(&l.value) {
+            if crate::template::is_postgres_url(&l.value) {
                 Some(PathBuf::from(l.value.trim()))
             } else {
                 self.output_path(l)

@@ -26,7 +26,7 @@ operator writes it:
   install fails (no network, no python3-venv) MoviePy is skipped with a message.
 
 Runs are interleaved (the starting tool rotates each round) so load on the shared machine hits
-all three alike. Wall time is `time.perf_counter` around each process; CPU is user + system
+all three alike, after one untimed warm-up round (`--warmup N`). Wall time is `time.perf_counter` around each process; CPU is user + system
 from `os.wait4` for that process and the children it waited for (MoviePy's ffmpeg included);
 peak RSS is the largest single process. The ratios are of the medians.
 
@@ -62,6 +62,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benches"))
+sys.dont_write_bytecode = True  # no benches/__pycache__ in the work tree
 from batch import alpha_bbox, colour, font_file, load_preset, loadavg, safe_area  # noqa: E402
 
 MOVIEPY = "2.1.2"
@@ -365,6 +366,7 @@ def verdict(m: dict, ref: dict | None) -> list[str]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3, help="interleaved rounds (default 3); medians are reported")
+    ap.add_argument("--warmup", type=int, default=1, help="untimed rounds before the timed ones (default 1)")
     ap.add_argument("--template", default=str(TEMPLATE), help="the composite (default benches/peers.toml; one background "
                     "image, one centred product, one bottom caption, one music track)")
     ap.add_argument("--frames", action="store_true", help="save a frame of each output to docs/img/peers-*.jpg")
@@ -423,7 +425,7 @@ def main() -> int:
         figures: dict = {
             "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
-            "commit": commit, "versions": ver, "runs": args.runs, "load_before": loadavg(),
+            "commit": commit, "versions": ver, "runs": args.runs, "warmup": args.warmup, "load_before": loadavg(),
             "composite": f"{L['W']}x{L['H']} {L['D']:g} s {L['fps']} fps, x264 {L['x264']['preset']} crf {L['x264']['crf']}",
             "caption": L["caption"]["text"], "moviepy": "timed" if py else why.splitlines()[0],
         }
@@ -433,6 +435,13 @@ def main() -> int:
 
         tools = [t for t in TOOLS if t in cmds]
         res: dict[str, list[dict]] = {t: [] for t in tools}
+        # Untimed warm-up rounds: inputs in the page cache, each program started once.
+        for i in range(args.warmup):
+            for t in tools:
+                shutil.rmtree(fac_out, ignore_errors=True)
+                outs[t].unlink(missing_ok=True)
+                r = run_measured(cmds[t], work / f"{t}-warmup-{i + 1}.log", cwd=work)
+                print(f"warm-up {t:<8} wall {r['wall']:6.2f} s (not counted)", flush=True)
         for i in range(args.runs):
             order = tools[i % len(tools):] + tools[: i % len(tools)]
             for t in order:
@@ -507,7 +516,7 @@ def main() -> int:
                 for i, t in enumerate(tools):
                     ins += ["-ss", str(args.frame_time), "-i", str(outs[t])]
                     fcs.append(f"[{i}:v]trim=end_frame=1,crop={L['W']}:{y1 - y0}:0:{y0},"
-                               f"drawbox=x=0:y=0:w=330:h=44:color=black@0.7:t=fill,"
+                               f"drawbox=x=0:y=0:w=380:h=44:color=black@0.7:t=fill,"
                                f"drawtext=fontfile={L['caption']['font']}:text='{names[t]}':fontsize=30:fontcolor=white:x=10:y=6[c{i}]")
                 fcs.append("".join(f"[c{i}]" for i in range(len(tools))) + f"vstack={len(tools)},scale=720:-2:flags=lanczos[out]")
                 dest = img / "peers-captions.jpg"

@@ -51,6 +51,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -417,7 +418,7 @@ def main() -> int:
             mp_tmp.mkdir(exist_ok=True)
             cmds["moviepy"] = [str(py), str(work / "moviepy_peer.py"), str(work / "layout.json"), str(outs["moviepy"]), str(mp_tmp)]
         if args.print_commands:
-            print(" ".join(a if all(ch.isalnum() or ch in "@%+=:,./-_[]" for ch in a) else repr(a) for a in cmds["ffmpeg"]))
+            print(shlex.join(cmds["ffmpeg"]))
             print(MOVIEPY_SCRIPT)
 
         ver = versions(py)

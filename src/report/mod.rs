@@ -189,7 +189,9 @@ fn write_thumbnail(
         PresetKind::Image => {
             let full = media::load_image(src, &Limits::default()).map_err(failed)?;
             let (w, h) = media::fit_inside(full.width(), full.height(), THUMB_MAX, THUMB_MAX);
-            image::imageops::thumbnail(&full, w, h)
+            // fast_image_resize (AVX2): `image`'s thumbnail filter was 3.5 % of a catalog
+            // batch's CPU.
+            media::resize(&full, w, h, None)
         }
         PresetKind::Video => poster(src, duration).map_err(failed)?,
     };

@@ -63,7 +63,7 @@ impl SegmentCache {
         staging: &Path,
     ) -> SegmentCache {
         let keys = stitch::KeyContext::new(hashes);
-        let mut cut: Vec<(usize, Pieces)> = Vec::new();
+        let mut cuts: Vec<(usize, stitch::Cut)> = Vec::new();
         for job in jobs {
             let (Some(preset), Some(region)) = (
                 presets.get(&job.preset),
@@ -71,10 +71,28 @@ impl SegmentCache {
             ) else {
                 continue;
             };
-            if let Ok(p) = stitch::pieces(t, job, preset, region, &keys, labelled(job)) {
-                cut.push((job.index, p));
+            if let Ok(c) = stitch::pieces(t, job, preset, region, &keys, labelled(job)) {
+                cuts.push((job.index, c));
             }
         }
+        let mut points: HashMap<String, Vec<u32>> = HashMap::new();
+        for (_, c) in &cuts {
+            for (key, p) in c.points() {
+                let v = points.entry(key).or_default();
+                if !v.contains(&p) {
+                    v.push(p);
+                }
+            }
+        }
+        let cut: Vec<(usize, Pieces)> = cuts
+            .into_iter()
+            .map(|(i, c)| {
+                (
+                    i,
+                    c.into_pieces(&|k| points.get(k).cloned().unwrap_or_default()),
+                )
+            })
+            .collect();
         // Each key's outputs, in plan order.
         let mut users: HashMap<String, Vec<usize>> = HashMap::new();
         for (index, p) in &cut {

@@ -96,7 +96,7 @@ impl KeyContext {
     }
 }
 
-/// Cuts a job's timeline into pieces. `labelled`: the run draws a label over every frame
+/// Cuts a job's timeline where its frames stop being one scene's interior. `labelled`: the run draws a label over every frame
 /// of this output (`exec::ai_label`).
 pub fn pieces(
     t: &Template,
@@ -105,7 +105,7 @@ pub fn pieces(
     region: &Region,
     keys: &KeyContext,
     labelled: bool,
-) -> Result<Pieces, Whole> {
+) -> Result<Cut, Whole> {
     if preset.kind != PresetKind::Video {
         return Err(Whole::NotVideo);
     }
@@ -225,22 +225,84 @@ pub fn pieces(
             _ => runs.push((f, f + 1, label)),
         }
     }
-    let runs = settle(runs);
-    let pieces = runs
-        .into_iter()
-        .map(|(a, b, label)| Piece {
-            start: a,
-            end: b,
-            key: label.map(|k| {
-                let (_, start, ..) = spans[k];
-                let mut h = Sha256::new();
-                h.update(segment_keys[k].as_bytes());
-                h.update(format!("piece {} {}", a - start, b - start).as_bytes());
-                hex(&h.finalize())
-            }),
-        })
-        .collect();
-    Ok(Pieces { pieces, timing })
+    Ok(Cut {
+        runs,
+        segments: segment_keys
+            .into_iter()
+            .zip(spans.iter().map(|s| s.1))
+            .collect(),
+        timing,
+    })
+}
+
+/// An output's timeline cut where its frames stop being one scene's interior, before the
+/// batch is seen (`pieces`); `into_pieces` finishes it with what the other outputs need.
+#[derive(Debug, Clone)]
+pub struct Cut {
+    /// Frames [start, end) and the segment whose interior they are (`None`: this output's).
+    runs: Vec<(u32, u32, Option<usize>)>,
+    /// Each segment's key (what its frames are drawn from) and first frame.
+    segments: Vec<(String, u32)>,
+    timing: Timing,
+}
+
+impl Cut {
+    /// Where this output's interiors begin and end, as (segment key, frame counted from
+    /// the segment's start). The same scene is trimmed differently by different neighbours'
+    /// transitions; cutting every output's interior of it at all these points lets them
+    /// share the frames they have in common.
+    pub fn points(&self) -> Vec<(String, u32)> {
+        self.runs
+            .iter()
+            .filter_map(|&(a, b, k)| k.map(|k| (k, a, b)))
+            .flat_map(|(k, a, b)| {
+                let (key, start) = &self.segments[k];
+                [(key.clone(), a - start), (key.clone(), b - start)]
+            })
+            .collect()
+    }
+
+    /// The pieces: interiors split at the batch's `points` of their segment (where neither
+    /// side gets shorter than `MIN_PIECE`), short runs settled, each shared piece keyed by
+    /// its segment's key and its frames inside the segment.
+    pub fn into_pieces(self, points: &dyn Fn(&str) -> Vec<u32>) -> Pieces {
+        let mut runs = Vec::with_capacity(self.runs.len());
+        for (a, b, label) in self.runs {
+            let Some(k) = label else {
+                runs.push((a, b, None));
+                continue;
+            };
+            let (key, start) = &self.segments[k];
+            let mut cuts = points(key);
+            cuts.sort_unstable();
+            let mut from = a;
+            for p in cuts.into_iter().map(|p| p + start) {
+                if p >= from + MIN_PIECE && p + MIN_PIECE <= b {
+                    runs.push((from, p, Some(k)));
+                    from = p;
+                }
+            }
+            runs.push((from, b, Some(k)));
+        }
+        let pieces = settle(runs)
+            .into_iter()
+            .map(|(a, b, label)| Piece {
+                start: a,
+                end: b,
+                key: label.map(|k| {
+                    let (key, start) = &self.segments[k];
+                    let mut h = Sha256::new();
+                    h.update(key.as_bytes());
+                    h.update(format!(" piece {} {}", a - start, b - start).as_bytes());
+                    hex(&h.finalize())
+                }),
+            })
+            .collect();
+        Pieces {
+            pieces,
+            timing: self.timing,
+        }
+    }
 }
 
 /// Leaves no piece shorter than `MIN_PIECE`: a short shared run becomes this output's own,

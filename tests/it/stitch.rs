@@ -11,12 +11,12 @@ use image::RgbImage;
 use crate::support::presets::{VideoPreset, TINY_VIDEO};
 use crate::support::project::*;
 
-/// 96×128 at 10 fps; x264 at the production CRF range, so the PSNR bound means something.
+/// 192×256 at 10 fps; x264 at the production CRF range, so the PSNR bound means something.
 const STITCH_VIDEO: VideoPreset = VideoPreset {
     platform: "Stitch",
-    description: "96×128 stitching test canvas",
-    width: 96,
-    height: 128,
+    description: "192×256 stitching test canvas",
+    width: 192,
+    height: 256,
     crf: 23,
     extra: "",
     ..TINY_VIDEO
@@ -230,7 +230,10 @@ fn audio_peak(path: &Path) -> f64 {
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]).abs())
         .enumerate()
-        .fold((0, 0.0f32), |best, (i, v)| if v > best.1 { (i, v) } else { best });
+        .fold(
+            (0, 0.0f32),
+            |best, (i, v)| if v > best.1 { (i, v) } else { best },
+        );
     i as f64 / 48000.0
 }
 
@@ -264,7 +267,10 @@ fn stitched_outputs_match_a_full_encode_frame_for_frame() {
         .map(|r| r["frames_reused"].as_u64().unwrap())
         .sum();
     assert!(reused >= 5 * 15, "whole scenes reused, got {reused} frames");
-    assert_eq!(s_rows[0]["frames_reused"], 0, "the first output reuses nothing");
+    assert_eq!(
+        s_rows[0]["frames_reused"], 0,
+        "the first output reuses nothing"
+    );
     for r in &f_rows {
         assert_eq!(r["encode"], "full", "--no-stitch encodes whole");
         assert_eq!(r["frames_reused"], 0);
@@ -279,10 +285,17 @@ fn stitched_outputs_match_a_full_encode_frame_for_frame() {
         let sf = decode_frames(&sp, &p.path(&format!("frames/s-{name}")));
         let ff = decode_frames(&fp, &p.path(&format!("frames/f-{name}")));
         assert_eq!(sf.len(), 45, "{name}: frame count");
-        assert_eq!(sf.len(), ff.len(), "{name}: same frame count as the full encode");
-        for (i, (a, b)) in sf.iter().zip(&ff).enumerate() {
-            let db = psnr(a, b);
-            assert!(db >= 40.0, "{name} frame {i}: {db:.1} dB against the full encode");
+        assert_eq!(
+            sf.len(),
+            ff.len(),
+            "{name}: same frame count as the full encode"
+        );
+        let dbs: Vec<f64> = sf.iter().zip(&ff).map(|(a, b)| psnr(a, b)).collect();
+        for (i, db) in dbs.iter().enumerate() {
+            assert!(
+                *db >= 40.0,
+                "{name} frame {i}: {db:.1} dB against the full encode"
+            );
         }
         // (b) decoding times strictly increase, every picture is presented after it is
         // decoded, and presentation times are the 45 frames with none twice.
@@ -292,16 +305,26 @@ fn stitched_outputs_match_a_full_encode_frame_for_frame() {
         for w in packets.windows(2) {
             assert!(w[1].1 > w[0].1, "{name}: dts {} then {}", w[0].1, w[1].1);
         }
-        assert!(packets.iter().all(|&(pts, dts, _)| pts >= dts), "{name}: pts ≥ dts");
+        assert!(
+            packets.iter().all(|&(pts, dts, _)| pts >= dts),
+            "{name}: pts ≥ dts"
+        );
         let mut pts: Vec<i64> = packets.iter().map(|p| p.0).collect();
         pts.sort_unstable();
         pts.dedup();
         assert_eq!(pts.len(), 45, "{name}: distinct presentation times");
         let times = frame_times(&sp);
         assert_eq!(times.len(), 45);
-        assert!(times[0].abs() < 1e-3, "{name}: first frame at 0 s, got {}", times[0]);
+        assert!(
+            times[0].abs() < 1e-3,
+            "{name}: first frame at 0 s, got {}",
+            times[0]
+        );
         for (i, t) in times.iter().enumerate() {
-            assert!((t - i as f64 / 10.0).abs() < 1e-3, "{name}: frame {i} at {t} s");
+            assert!(
+                (t - i as f64 / 10.0).abs() < 1e-3,
+                "{name}: frame {i} at {t} s"
+            );
         }
         // The stream is one decodable H.264 stream: ffmpeg reports no error decoding it.
         let o = Command::new("ffmpeg")
@@ -310,7 +333,11 @@ fn stitched_outputs_match_a_full_encode_frame_for_frame() {
             .args(["-f", "null", "-"])
             .output()
             .unwrap();
-        assert!(o.status.success() && o.stderr.is_empty(), "{name}: {}", stderr(&o));
+        assert!(
+            o.status.success() && o.stderr.is_empty(),
+            "{name}: {}",
+            stderr(&o)
+        );
     }
 }
 
@@ -391,7 +418,7 @@ v.addEventListener('seeked', () => {{
     );
     let loaded = crate::support::browser::dump_dom(&url_of(&page));
     assert!(
-        loaded.dom.contains("ok 96x128 4.5"),
+        loaded.dom.contains("ok 192x256 4.5"),
         "chromium: {}\nlog: {}",
         loaded
             .dom

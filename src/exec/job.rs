@@ -14,8 +14,8 @@ pub(super) fn run_job(
         &TextCache,
         Option<&crate::lint::AiLabel>,
     ),
-    staged: PathBuf,
-    segments: Option<&super::stitch::SegmentCache>,
+    // Where the file goes, and the run's shared scene segments (`None`: encoded whole).
+    (staged, segments): (PathBuf, Option<&super::stitch::SegmentCache>),
     events: &dyn Fn(Event),
     (halt, beat): (&pool::Halt, &pool::Beat),
 ) -> JobResult {

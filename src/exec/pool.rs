@@ -342,8 +342,7 @@ fn work(id: usize, sh: &Shared, queue: &Receiver<Job>, tx: &Sender<Msg>, beat: &
                         .get(&job.preset)
                         .and_then(|p| super::ai_label(&sh.t, &job, p, &sh.rule_packs)),
                 ),
-                staged.clone(),
-                sh.segments.as_ref(),
+                (staged.clone(), sh.segments.as_ref()),
                 &send,
                 (&sh.halt, beat),
             ),

@@ -405,7 +405,7 @@ fn code_piece(
                 break;
             }
             *done += 1;
-            if *done % 15 == 0 {
+            if (*done).is_multiple_of(15) {
                 progress(v, *done);
             }
         }

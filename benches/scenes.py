@@ -123,6 +123,16 @@ def batch(exe, work, args):
         srows = json.load(f)["outputs"]
     stitched = sum(1 for r in srows if r.get("encode") == "stitched")
     reused = sum(r.get("frames_reused", 0) for r in srows)
+    # Quality: each stitched output against its full encode, frame by frame (FFmpeg's psnr
+    # filter, the average over Y, U and V), the lowest frame of each output.
+    psnr_min = []
+    for r in srows:
+        stats = os.path.join(work, "psnr.log")
+        subprocess.run(["ffmpeg", "-v", "error", "-i", os.path.join(out_s, r["file"]), "-i", os.path.join(out_f, r["file"]),
+                        "-lavfi", f"psnr=stats_file={stats}", "-f", "null", "-"], check=True)
+        with open(stats) as f:
+            vals = [float(tok.split(":")[1]) for line in f for tok in line.split() if tok.startswith("psnr_avg:")]
+        psnr_min.append(round(min(vals), 2))
     med = lambda xs, i: statistics.median(x[i] for x in xs)
     sw, ww, ew = med(st, 0), med(wh, 0), med(enc, 0) * variants
     sc, wc, ec = med(st, 1), med(wh, 1), med(enc, 1) * variants
@@ -141,6 +151,7 @@ def batch(exe, work, args):
         "ratio_stitched_to_x264_all_cpu": round(sc / ec, 3),
         "ratio_whole_to_x264_all_wall": round(ww / ew, 3),
         "ratio_whole_to_x264_all_cpu": round(wc / ec, 3),
+        "psnr_min_db_per_output": psnr_min,
         "cores": os.cpu_count(),
     }
     print(json.dumps(res, indent=2))

@@ -105,8 +105,8 @@ impl SegmentEncoder {
             path: self.path.clone(),
             source,
         };
+        // No fsync: the file lives for one run, in staging, which a crash discards.
         self.out.flush().map_err(io)?;
-        self.out.get_ref().sync_data().map_err(io)?;
         Ok(SegmentFile {
             path: self.path.clone(),
             frames: self.frames,

@@ -342,6 +342,22 @@ fn stitched_outputs_match_a_full_encode_frame_for_frame() {
 }
 
 #[test]
+fn stitched_bytes_do_not_depend_on_jobs() {
+    // Which job codes a shared segment depends on timing; the files must not.
+    let p = project();
+    let t = template("");
+    let one = rows(&render(&p, &t, "one", &["--jobs", "1"]));
+    let two = rows(&render(&p, &t, "two", &["--jobs", "3"]));
+    assert_eq!(one.len(), two.len());
+    for (a, b) in one.iter().zip(&two) {
+        assert_eq!(a["file"], b["file"]);
+        assert_eq!(a["sha256"], b["sha256"], "{}", a["file"]);
+        assert_eq!(a["encode"], b["encode"]);
+        assert_eq!(a["frames_reused"], b["frames_reused"]);
+    }
+}
+
+#[test]
 fn the_click_on_a_cut_stays_on_the_cut_in_a_stitched_output() {
     // (c) `c`'s sound effect starts on its cut: the loudest sample is within a frame of the
     // first frame showing `c` (decoded with its presentation time, edit lists applied).

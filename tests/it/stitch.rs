@@ -448,3 +448,77 @@ v.addEventListener('seeked', () => {{
 fn url_of(path: &Path) -> String {
     format!("file://{}", path.display())
 }
+
+mod writer {
+    //! `VideoWriter::push_segment` on its own: segments coded by `SegmentEncoder` join into
+    //! one stream, and what cannot join is refused before any of its packets is written.
+
+    use std::sync::Arc;
+
+    use creative_factory::encode::{EncodeError, SegmentEncoder, Stamp, VideoWriter};
+
+    use crate::support::encode::{settings, sine, square_frame, H, W};
+
+    fn segment(
+        dir: &std::path::Path,
+        name: &str,
+        from: u32,
+        to: u32,
+        profile: &str,
+    ) -> creative_factory::encode::SegmentFile {
+        let mut s = settings(W, H, 10);
+        s.video.profile = profile.into();
+        let mut e = SegmentEncoder::create(&dir.join(name), &s).unwrap();
+        for i in from..to {
+            e.push(&square_frame(W, H, i)).unwrap();
+        }
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn segments_join_into_one_stream_and_mismatches_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (
+            segment(dir.path(), "a.seg", 0, 12, "high"),
+            segment(dir.path(), "b.seg", 12, 30, "high"),
+        );
+        assert_eq!(a.extradata, b.extradata, "same settings, same avcC");
+        let mut s = settings(W, H, 10);
+        s.frames = Some(30);
+        let out = dir.path().join("joined.mp4");
+        let mut w = VideoWriter::create_stitched(&out, &s, &Stamp::default()).unwrap();
+        w.set_audio(Arc::new(sine(48_000, 2, 3.0, 440.0)), None)
+            .unwrap();
+        w.push_segment(&a, 0).unwrap();
+        // Out of place: it would not follow the frames written so far.
+        assert!(matches!(
+            w.push_segment(&b, 11),
+            Err(EncodeError::Unstitchable { .. })
+        ));
+        // Another profile: other SPS, so other extradata.
+        let main = segment(dir.path(), "main.seg", 12, 30, "main");
+        assert_ne!(main.extradata, a.extradata);
+        assert!(matches!(
+            w.push_segment(&main, 12),
+            Err(EncodeError::Unstitchable { .. })
+        ));
+        // Shorter than x264's B-frame delay: its first decoding time is not -delay.
+        let tiny = segment(dir.path(), "tiny.seg", 12, 13, "high");
+        if tiny.delay != a.delay {
+            assert!(matches!(
+                w.push_segment(&tiny, 12),
+                Err(EncodeError::Unstitchable { .. })
+            ));
+        }
+        w.push_segment(&b, 12).unwrap();
+        w.finish().unwrap();
+        let probe = creative_factory::encode::probe(&out).unwrap();
+        let video = probe
+            .streams
+            .iter()
+            .find(|s| s.kind == creative_factory::encode::StreamKind::Video)
+            .unwrap();
+        assert_eq!(video.frames, 30);
+        assert!((probe.duration - 3.0).abs() < 0.05, "{}", probe.duration);
+    }
+}

@@ -321,6 +321,8 @@ fn code_pieces(
         };
         out.push((file, piece.start));
     }
+    // The last progress says every frame is done, as a whole encode's does.
+    progress(v, done);
     Ok(out)
 }
 

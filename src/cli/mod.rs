@@ -149,6 +149,11 @@ pub struct RunArgs {
     /// Stop at the first failing variant.
     #[arg(long)]
     pub fail_fast: bool,
+    /// Encode every video whole. By default a `[[scene]]` segment that several outputs show
+    /// is coded once and stitched into each of them without re-encoding (the manifest's
+    /// `encode` says which outputs were).
+    #[arg(long)]
+    pub no_stitch: bool,
     /// Render every output again. Without it, outputs the directory already holds unchanged
     /// (same variant id, file matching its recorded sha256) are reused.
     #[arg(long)]
@@ -617,6 +622,7 @@ fn run_options(out: PathBuf, a: &RunArgs, scope: &PlanFilter) -> anyhow::Result<
         lint: Vec::new(),
         rule_packs: Default::default(),
         today: plan::licence::day(creative_factory::clock::unix_now(), 0),
+        stitch: !a.no_stitch,
     })
 }
 

@@ -12,10 +12,12 @@ use crate::preset::{AudioSpec, ImageSpec, VideoSpec};
 
 mod probe;
 mod still;
+mod stitch;
 mod video;
 pub(crate) mod xmp;
 mod yuv;
 
+pub use stitch::{SegmentEncoder, SegmentFile};
 pub use video::VideoWriter;
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +55,11 @@ pub enum EncodeError {
         #[source]
         source: jpeg_encoder::EncodingError,
     },
+    /// A coded segment cannot join the video without re-encoding (`VideoWriter::push_segment`:
+    /// other extradata or B-frame delay, no keyframe first, timestamps out of order); the
+    /// caller encodes the whole video instead.
+    #[error("{path}: segment cannot be stitched: {reason}")]
+    Unstitchable { path: PathBuf, reason: String },
     /// The stamp could not be written as XMP.
     #[error("{path}: {source}")]
     Xmp {

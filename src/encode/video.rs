@@ -46,6 +46,10 @@ pub struct VideoWriter {
     /// The YUV frame reused for every picture (made writable again when the encoder still
     /// holds a reference to it).
     yuv: Option<ffmpeg::frame::Video>,
+    /// Pictures come as segments already coded (`push_segment`), not as frames.
+    stitched: bool,
+    /// The last video packet's decoding time (encoder time base), when stitching.
+    last_dts: Option<i64>,
 }
 
 // SAFETY: every FFmpeg object here (the muxer and both encoders) is owned
@@ -126,6 +130,95 @@ impl VideoWriter {
             let _ = std::fs::remove_file(path);
         }
         result
+    }
+
+    /// `create_without_audio` for a video whose pictures arrive as segments already coded by
+    /// `encode::SegmentEncoder` (`push_segment`), muxed without re-encoding. The writer still
+    /// opens its own libx264 with the same settings: its stream parameters are the file's,
+    /// and every segment's extradata must equal its extradata byte for byte.
+    pub fn create_stitched(
+        path: &Path,
+        settings: &VideoSettings,
+        stamp: &Stamp,
+    ) -> Result<VideoWriter, EncodeError> {
+        let mut w = Self::create_without_audio(path, settings, stamp)?;
+        w.stitched = true;
+        Ok(w)
+    }
+
+    /// Appends a coded segment whose first picture is frame `at` of the video: its packets
+    /// are muxed with their timestamps moved by `at`. Refuses (`EncodeError::Unstitchable`,
+    /// before writing any of its packets) a segment whose extradata or B-frame delay differs
+    /// from this writer's encoder or that does not start with a keyframe, and refuses a
+    /// packet whose decoding time does not follow the last one's — a file made of such
+    /// pieces would not decode as one stream.
+    pub fn push_segment(
+        &mut self,
+        segment: &super::SegmentFile,
+        at: u32,
+    ) -> Result<(), EncodeError> {
+        let unstitchable = |reason: String| EncodeError::Unstitchable {
+            path: segment.path.clone(),
+            reason,
+        };
+        if !self.stitched {
+            return Err(EncodeError::Format {
+                path: self.path.clone(),
+                message: "segments go only to a writer made by create_stitched".into(),
+            });
+        }
+        let own = extradata(&self.venc);
+        if segment.extradata != own {
+            return Err(unstitchable(format!(
+                "its extradata ({} bytes) differs from the file's encoder ({} bytes)",
+                segment.extradata.len(),
+                own.len()
+            )));
+        }
+        // SAFETY: a plain field of the encoder context we own.
+        let delay = i64::from(unsafe { (*self.venc.as_ptr()).has_b_frames });
+        if segment.delay != delay {
+            return Err(unstitchable(format!(
+                "its B-frame delay is {} frames, the file's encoder has {delay}",
+                segment.delay
+            )));
+        }
+        if at as u64 != self.frames {
+            return Err(unstitchable(format!(
+                "it starts at frame {at}, the video so far has {} frames",
+                self.frames
+            )));
+        }
+        let mut first = true;
+        for p in super::stitch::read_packets(&segment.path)? {
+            let p = p?;
+            if first && !p.key {
+                return Err(unstitchable("it does not start with a keyframe".into()));
+            }
+            first = false;
+            let (pts, dts) = (p.pts + at as i64, p.dts + at as i64);
+            if self.last_dts.is_some_and(|last| dts <= last) || pts < dts {
+                return Err(unstitchable(format!(
+                    "packet pts {pts} / dts {dts} does not follow dts {:?}",
+                    self.last_dts
+                )));
+            }
+            self.last_dts = Some(dts);
+            let mut pkt = Packet::copy(&p.data);
+            pkt.set_pts(Some(pts));
+            pkt.set_dts(Some(dts));
+            pkt.set_duration(p.duration);
+            if p.key {
+                pkt.set_flags(ffmpeg::packet::Flags::KEY);
+            }
+            pkt.set_stream(VIDEO);
+            pkt.rescale_ts(self.vtb, self.vst_tb);
+            pkt.write_interleaved(&mut self.octx)
+                .map_err(|e| self.fail("writing video packet", e))?;
+            self.frames += 1;
+            self.audio_level_with_video()?;
+        }
+        Ok(())
     }
 
     /// Hands over the soundtrack (converted to the preset's rate and channels if needed);
@@ -234,58 +327,8 @@ impl VideoWriter {
             .contains(ffmpeg::format::Flags::GLOBAL_HEADER);
 
         // --- video: libx264 ---
-        let x264 = encoder::find_by_name("libx264").ok_or_else(|| EncodeError::Ffmpeg {
-            path: path.to_path_buf(),
-            message: "FFmpeg was built without libx264".into(),
-            source: None,
-        })?;
-        let mut venc = codec::context::Context::new_with_codec(x264)
-            .encoder()
-            .video()
-            .map_err(|e| fail("libx264 context", e))?;
+        let (x264, venc) = open_x264(path, settings, global_header)?;
         let vtb = Rational(1, fps as i32);
-        venc.set_width(width);
-        venc.set_height(height);
-        venc.set_format(Pixel::YUV420P);
-        venc.set_time_base(vtb);
-        venc.set_frame_rate(Some(Rational(fps as i32, 1)));
-        venc.set_colorspace(ffmpeg::color::Space::BT709);
-        venc.set_color_range(ffmpeg::color::Range::MPEG);
-        unsafe {
-            let p = venc.as_mut_ptr();
-            (*p).color_primaries = ffmpeg::ffi::AVColorPrimaries::AVCOL_PRI_BT709;
-            (*p).color_trc = ffmpeg::ffi::AVColorTransferCharacteristic::AVCOL_TRC_BT709;
-        }
-        if global_header {
-            venc.set_flags(codec::Flags::GLOBAL_HEADER);
-        }
-        let mut vopts = Dictionary::new();
-        vopts.set("preset", &vs.speed);
-        vopts.set("profile", &vs.profile);
-        vopts.set("crf", &vs.crf.to_string());
-        if vs.gop > 0 {
-            vopts.set("g", &vs.gop.to_string());
-        }
-        if let Some(kbps) = vs.max_bitrate_kbps {
-            // A VBV buffer of two seconds at the cap: platforms publish peak rates, and two
-            // seconds keeps quality steady across scene cuts without breaking the cap.
-            vopts.set("maxrate", &(kbps as u64 * 1000).to_string());
-            vopts.set("bufsize", &(kbps as u64 * 2000).to_string());
-        }
-        vopts.set("threads", &settings.threads.to_string());
-        // Slices, not frame threads: x264's frame threads gave different bytes in 2 of 25
-        // identical runs here (the same input frames, checked by hash); sliced threads gave
-        // the same file 25 times in 25, at about the same speed and 2.7 % more bytes
-        // (docs/ARCHITECTURE.md, *Determinism*).
-        vopts.set("x264-params", "sliced-threads=1");
-        let venc = venc.open_with(vopts).map_err(|e| EncodeError::Ffmpeg {
-            path: path.to_path_buf(),
-            message: format!(
-                "libx264 rejected the settings (profile `{}`, preset `{}`, crf {}): {e}",
-                vs.profile, vs.speed, vs.crf
-            ),
-            source: Some(e),
-        })?;
         {
             let mut ost = octx
                 .add_stream(x264)
@@ -352,6 +395,8 @@ impl VideoWriter {
             expected_frames: settings.frames,
             audio_pos: 0,
             yuv: None,
+            stitched: false,
+            last_dts: None,
         })
     }
 
@@ -370,6 +415,12 @@ impl VideoWriter {
     }
 
     pub fn push(&mut self, frame: &RgbaImage) -> Result<(), EncodeError> {
+        if self.stitched {
+            return Err(EncodeError::Format {
+                path: self.path.clone(),
+                message: "a stitched video takes coded segments, not frames".into(),
+            });
+        }
         if frame.dimensions() != (self.width, self.height) {
             return Err(EncodeError::Format {
                 path: self.path.clone(),
@@ -383,17 +434,7 @@ impl VideoWriter {
                 ),
             });
         }
-        // BT.709 matrix, limited range, matching the VUI flags set in `create`. The frame is
-        // reused; `av_frame_make_writable` gives it a new buffer only if the encoder still
-        // shares the old one, so the encoder never sees the next picture early.
-        let reused = self.yuv.take().and_then(|mut f| {
-            // SAFETY: a valid, allocated frame we own.
-            (unsafe { ffmpeg::ffi::av_frame_make_writable(f.as_mut_ptr()) } >= 0).then_some(f)
-        });
-        let mut yuv = reused.unwrap_or_else(|| {
-            ffmpeg::frame::Video::new(ffmpeg::format::Pixel::YUV420P, self.width, self.height)
-        });
-        super::yuv::rgba_to_yuv420_into(frame, super::yuv::Matrix::BT709, &mut yuv);
+        let mut yuv = to_yuv(self.yuv.take(), frame);
         yuv.set_pts(Some(self.frames as i64));
         self.venc
             .send_frame(&yuv)
@@ -401,7 +442,11 @@ impl VideoWriter {
         self.yuv = Some(yuv);
         self.frames += 1;
         self.drain_video()?;
-        // Keep audio level with video so the muxer can interleave in small chunks.
+        self.audio_level_with_video()
+    }
+
+    /// Keeps audio level with video so the muxer can interleave in small chunks.
+    fn audio_level_with_video(&mut self) -> Result<(), EncodeError> {
         let due = self.frames * self.atb.denominator() as u64 / self.fps as u64;
         if self.coded.is_some() {
             return self.mux_coded(Some(due as i64));
@@ -534,5 +579,110 @@ impl VideoWriter {
             pkt.write_interleaved(&mut self.octx)
                 .map_err(|e| self.fail("writing audio packet", e))?;
         }
+    }
+}
+
+/// Opens libx264 with the preset's settings. Every encoder of a video — the whole-file one
+/// and each stitched segment's (`encode::stitch`) — comes from here, so their streams have
+/// the same parameters and byte-identical `avcC` extradata, which is what lets segments be
+/// concatenated without re-encoding.
+pub(crate) fn open_x264(
+    path: &Path,
+    settings: &VideoSettings,
+    global_header: bool,
+) -> Result<(ffmpeg::Codec, encoder::Video), EncodeError> {
+    let fail = |what: &str, e| EncodeError::ffmpeg(path, what, e);
+    let VideoSettings {
+        width, height, fps, ..
+    } = *settings;
+    let vs = &settings.video;
+    let x264 = encoder::find_by_name("libx264").ok_or_else(|| EncodeError::Ffmpeg {
+        path: path.to_path_buf(),
+        message: "FFmpeg was built without libx264".into(),
+        source: None,
+    })?;
+    let mut venc = codec::context::Context::new_with_codec(x264)
+        .encoder()
+        .video()
+        .map_err(|e| fail("libx264 context", e))?;
+    let vtb = Rational(1, fps as i32);
+    venc.set_width(width);
+    venc.set_height(height);
+    venc.set_format(Pixel::YUV420P);
+    venc.set_time_base(vtb);
+    venc.set_frame_rate(Some(Rational(fps as i32, 1)));
+    venc.set_colorspace(ffmpeg::color::Space::BT709);
+    venc.set_color_range(ffmpeg::color::Range::MPEG);
+    unsafe {
+        let p = venc.as_mut_ptr();
+        (*p).color_primaries = ffmpeg::ffi::AVColorPrimaries::AVCOL_PRI_BT709;
+        (*p).color_trc = ffmpeg::ffi::AVColorTransferCharacteristic::AVCOL_TRC_BT709;
+    }
+    if global_header {
+        venc.set_flags(codec::Flags::GLOBAL_HEADER);
+    }
+    let mut vopts = Dictionary::new();
+    vopts.set("preset", &vs.speed);
+    vopts.set("profile", &vs.profile);
+    vopts.set("crf", &vs.crf.to_string());
+    if vs.gop > 0 {
+        vopts.set("g", &vs.gop.to_string());
+    }
+    if let Some(kbps) = vs.max_bitrate_kbps {
+        // A VBV buffer of two seconds at the cap: platforms publish peak rates, and two
+        // seconds keeps quality steady across scene cuts without breaking the cap.
+        vopts.set("maxrate", &(kbps as u64 * 1000).to_string());
+        vopts.set("bufsize", &(kbps as u64 * 2000).to_string());
+    }
+    vopts.set("threads", &settings.threads.to_string());
+    // Slices, not frame threads: x264's frame threads gave different bytes in 2 of 25
+    // identical runs here (the same input frames, checked by hash); sliced threads gave
+    // the same file 25 times in 25, at about the same speed and 2.7 % more bytes
+    // (docs/ARCHITECTURE.md, *Determinism*).
+    vopts.set("x264-params", "sliced-threads=1");
+    let venc = venc.open_with(vopts).map_err(|e| EncodeError::Ffmpeg {
+        path: path.to_path_buf(),
+        message: format!(
+            "libx264 rejected the settings (profile `{}`, preset `{}`, crf {}): {e}",
+            vs.profile, vs.speed, vs.crf
+        ),
+        source: Some(e),
+    })?;
+    Ok((x264, venc))
+}
+
+/// `frame` as the encoder takes it: BT.709 matrix, limited range, matching the VUI flags
+/// `open_x264` sets. `reused` is the previous picture's frame; `av_frame_make_writable`
+/// gives it a new buffer only if the encoder still shares the old one, so the encoder never
+/// sees the next picture early.
+pub(crate) fn to_yuv(
+    reused: Option<ffmpeg::frame::Video>,
+    frame: &RgbaImage,
+) -> ffmpeg::frame::Video {
+    let reused = reused.and_then(|mut f| {
+        // SAFETY: a valid, allocated frame we own.
+        (unsafe { ffmpeg::ffi::av_frame_make_writable(f.as_mut_ptr()) } >= 0).then_some(f)
+    });
+    let mut yuv = reused.unwrap_or_else(|| {
+        ffmpeg::frame::Video::new(
+            ffmpeg::format::Pixel::YUV420P,
+            frame.width(),
+            frame.height(),
+        )
+    });
+    super::yuv::rgba_to_yuv420_into(frame, super::yuv::Matrix::BT709, &mut yuv);
+    yuv
+}
+
+/// An encoder's global header (SPS/PPS as `avcC` for MP4).
+pub(crate) fn extradata(enc: &encoder::Video) -> Vec<u8> {
+    // SAFETY: FFmpeg owns `extradata_size` bytes at `extradata` for the context's lifetime,
+    // and we only read them while `enc` is borrowed.
+    unsafe {
+        let p = enc.as_ptr();
+        if (*p).extradata.is_null() || (*p).extradata_size <= 0 {
+            return Vec::new();
+        }
+        std::slice::from_raw_parts((*p).extradata, (*p).extradata_size as usize).to_vec()
     }
 }

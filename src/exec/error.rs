@@ -282,6 +282,8 @@ fn encode_kind(e: &EncodeError) -> ErrorKind {
         | EncodeError::Image { .. }
         | EncodeError::Jpeg { .. } => ErrorKind::Encoder,
         EncodeError::Io { .. } => ErrorKind::Io,
+        // The executor encodes the whole video instead; reaching a report is a bug.
+        EncodeError::Unstitchable { .. } => ErrorKind::Internal,
         EncodeError::Xmp { source, .. } => match source {
             // Stamp keys and values come from the template's tracking table.
             XmpError::BadKey(_) | XmpError::ControlCharacter { .. } => ErrorKind::BadInput,

@@ -14,7 +14,8 @@ pub(super) fn run_job(
         &TextCache,
         Option<&crate::lint::AiLabel>,
     ),
-    staged: PathBuf,
+    // Where the file goes, and the run's shared scene segments (`None`: encoded whole).
+    (staged, segments): (PathBuf, Option<&super::stitch::SegmentCache>),
     events: &dyn Fn(Event),
     (halt, beat): (&pool::Halt, &pool::Beat),
 ) -> JobResult {
@@ -106,112 +107,52 @@ pub(super) fn run_job(
                 aspec.clone(),
             );
             settings.frames = Some(creative.frames);
-            // Few frames in flight: memory stays flat however long the clip or the batch.
-            let (ftx, frx) = bounded::<image::RgbaImage>(3);
-            // Encoded frames come back to be drawn over, and no more than IN_FLIGHT are ever
-            // made: a fresh 8 MB buffer per frame, freed by the encoder's thread, had glibc
-            // give its heap back and map it again, zeroing it page by page (3 % of a render).
-            const IN_FLIGHT: usize = 5; // three queued, one being encoded, one being drawn
-            let (recycle_tx, recycle_rx) = bounded::<image::RgbaImage>(IN_FLIGHT);
-            let mut made = 0;
-            // The soundtrack is mixed and mastered while the pictures render: it needs nothing
-            // from them, and done first it held up the first frame by half a second of one core.
-            let (atx, arx) = bounded::<(
-                Arc<crate::media::AudioPcm>,
-                Option<Arc<crate::media::AacStream>>,
-            )>(1);
-            let sound_failed = AtomicBool::new(false);
-            // The duplicate gate samples one frame a second; keeping them small here spares it
-            // decoding the whole file again (the costliest part of fingerprinting).
-            let sample_every = (creative.fps / crate::dedup::fingerprint::VIDEO_FPS).max(1);
-            let gate_on = t.dedup.policy != crate::template::DedupPolicy::Off;
-            let encode = at(job, Stage::Encode);
-            let result: Result<render::Soundtrack, JobError> = std::thread::scope(|s| {
-                let sound = s.spawn(|| -> Result<render::Soundtrack, JobError> {
-                    let atx = atx;
-                    let sound = render::soundtrack(t, job, preset, region, assets)
-                        .map_err(at(job, Stage::Soundtrack))
-                        .and_then(|s| {
-                            s.ok_or_else(|| {
-                                JobError::new(job, Stage::Soundtrack, JobFailure::NoAudioSettings)
-                            })
-                        });
-                    match &sound {
-                        Ok(s) => {
-                            let _ = atx.send((Arc::clone(&s.pcm), s.coded.clone()));
-                        }
-                        Err(_) => sound_failed.store(true, Ordering::Relaxed),
+            let v = VideoJob {
+                t,
+                job,
+                preset,
+                region,
+                assets,
+                creative: &creative,
+                settings: &settings,
+                stamp: &stamp,
+                events,
+                stopped: &stopped,
+                beat,
+                // The duplicate gate samples one frame a second; keeping them small here
+                // spares it decoding the whole file again (the costliest part of
+                // fingerprinting).
+                sample_every: (creative.fps / crate::dedup::fingerprint::VIDEO_FPS).max(1),
+                gate_on: t.dedup.policy != crate::template::DedupPolicy::Off,
+            };
+            // Shared scenes are stitched only when the prepared composition is the one the
+            // pieces were cut from; anything else is encoded whole.
+            let stitch = segments
+                .and_then(|c| c.plan_for(job.index).map(|p| (c, p)))
+                .filter(|(_, p)| p.pieces.agrees_with(&creative.timing()));
+            let mut result = None;
+            if let Some((cache, plan)) = stitch {
+                match super::stitch::encode_stitched(&v, &staged, cache, plan, &mut samples) {
+                    Ok(super::stitch::Stitched::Done(sound)) => {
+                        extra.encode = Some(export::EncodeMode::Stitched);
+                        extra.frames_reused = Some(plan.reused);
+                        result = Some(Ok(sound));
                     }
-                    sound
-                });
-                let encoder = s.spawn(|| -> Result<(), JobError> {
-                    // Owned here, so the frame loop's wait for a buffer, and its send of a frame,
-                    // end if this thread does (an encoder or disk error): borrowed, a full
-                    // channel blocked the frame loop forever.
-                    let recycle_tx = recycle_tx;
-                    let frx = frx;
-                    let mut w = VideoWriter::create_without_audio(&staged, &settings, &stamp)
-                        .map_err(&encode)?;
-                    for f in frx.iter() {
-                        if let Ok((pcm, coded)) = arx.try_recv() {
-                            w.set_audio(pcm, coded).map_err(&encode)?;
-                        }
-                        w.push(&f).map_err(&encode)?;
-                        let _ = recycle_tx.try_send(f);
+                    Ok(super::stitch::Stitched::Refused(reason)) => {
+                        samples.clear();
+                        extra.rules_applied.push(format!("encoded whole: {reason}"));
                     }
-                    if !w.has_audio() {
-                        // The sound thread's own error is the one reported.
-                        let (pcm, coded) = arx.recv().map_err(|_| {
-                            JobError::new(job, Stage::Encode, JobFailure::NoSoundtrack)
-                        })?;
-                        w.set_audio(pcm, coded).map_err(&encode)?;
-                    }
-                    w.finish().map_err(&encode)
-                });
-                for i in 0..creative.frames {
-                    if stopped() || sound_failed.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let mut frame = match recycle_rx.try_recv() {
-                        Ok(f) => f,
-                        Err(_) if made < IN_FLIGHT => {
-                            made += 1;
-                            image::RgbaImage::new(creative.width, creative.height)
-                        }
-                        Err(_) => match recycle_rx.recv() {
-                            Ok(f) => f,
-                            Err(_) => break, // the encoder stopped; its error is reported below
-                        },
-                    };
-                    // A streamed clip that stops decoding fails the job like a bad input.
-                    // (`ftx` is moved into this closure, so returning drops it and the
-                    // encoder thread ends before the scope joins it.)
-                    creative
-                        .frame_into(i, &mut frame)
-                        .map_err(at(job, Stage::Prepare))?;
-                    if gate_on && i % sample_every == 0 {
-                        samples.push(crate::dedup::fingerprint::sample_frame(&frame));
-                    }
-                    if ftx.send(frame).is_err() {
-                        break; // the encoder stopped; its error is reported below
-                    }
-                    if i % 15 == 14 || i + 1 == creative.frames {
-                        events(Event::Frames {
-                            index: job.index,
-                            done: i + 1,
-                            total: creative.frames,
-                        });
-                    }
+                    Err(e) => result = Some(Err(e)),
                 }
-                drop(ftx);
-                let encoded = encoder.join().map_err(|_| {
-                    JobError::new(job, Stage::Encode, JobFailure::Panicked("encoder"))
-                })?;
-                let sound = sound.join().map_err(|_| {
-                    JobError::new(job, Stage::Soundtrack, JobFailure::Panicked("soundtrack"))
-                })??;
-                encoded.map(|()| sound)
-            });
+            }
+            let result = match result {
+                Some(r) => r,
+                None => {
+                    extra.encode = Some(export::EncodeMode::Full);
+                    extra.frames_reused = Some(0);
+                    encode_full(&v, &staged, &mut samples)
+                }
+            };
             // A stop ends the frame loop early, so the encoder then reports fewer frames than
             // announced: that error is the stop's doing, and the job is skipped, not failed.
             if stopped() {
@@ -248,4 +189,158 @@ pub(super) fn run_job(
         .ok();
     }
     Ok((staged, verified, extra))
+}
+
+/// What a video job's encoding reads: the prepared creative and where its frames go.
+pub(super) struct VideoJob<'a> {
+    pub t: &'a Template,
+    pub job: &'a Job,
+    pub preset: &'a crate::preset::Preset,
+    pub region: &'a crate::template::Region,
+    pub assets: &'a Assets,
+    pub creative: &'a render::Creative,
+    pub settings: &'a VideoSettings,
+    pub stamp: &'a Stamp,
+    pub events: &'a dyn Fn(Event),
+    pub stopped: &'a dyn Fn() -> bool,
+    pub beat: &'a pool::Beat,
+    pub sample_every: u32,
+    pub gate_on: bool,
+}
+
+impl VideoJob<'_> {
+    /// The soundtrack, mixed and levelled for this output, or the job's error: a function of
+    /// what it reads (not of `self`, whose callbacks stay on the job's thread), so it can
+    /// run on a thread of its own.
+    pub(super) fn soundtrack(
+        &self,
+    ) -> impl FnOnce() -> Result<render::Soundtrack, JobError> + Send + '_ {
+        let (t, job, preset, region, assets) =
+            (self.t, self.job, self.preset, self.region, self.assets);
+        move || {
+            render::soundtrack(t, job, preset, region, assets)
+                .map_err(at(job, Stage::Soundtrack))
+                .and_then(|s| {
+                    s.ok_or_else(|| {
+                        JobError::new(job, Stage::Soundtrack, JobFailure::NoAudioSettings)
+                    })
+                })
+        }
+    }
+}
+
+/// Every frame rendered and encoded into one MP4, the soundtrack mixed meanwhile.
+fn encode_full(
+    v: &VideoJob<'_>,
+    staged: &std::path::Path,
+    samples: &mut Vec<image::RgbaImage>,
+) -> Result<render::Soundtrack, JobError> {
+    let VideoJob {
+        job,
+        creative,
+        settings,
+        stamp,
+        events,
+        stopped,
+        sample_every,
+        gate_on,
+        ..
+    } = *v;
+    // Few frames in flight: memory stays flat however long the clip or the batch.
+    let (ftx, frx) = bounded::<image::RgbaImage>(3);
+    // Encoded frames come back to be drawn over, and no more than IN_FLIGHT are ever
+    // made: a fresh 8 MB buffer per frame, freed by the encoder's thread, had glibc
+    // give its heap back and map it again, zeroing it page by page (3 % of a render).
+    const IN_FLIGHT: usize = 5; // three queued, one being encoded, one being drawn
+    let (recycle_tx, recycle_rx) = bounded::<image::RgbaImage>(IN_FLIGHT);
+    let mut made = 0;
+    // The soundtrack is mixed and mastered while the pictures render: it needs nothing
+    // from them, and done first it held up the first frame by half a second of one core.
+    let (atx, arx) = bounded::<(
+        Arc<crate::media::AudioPcm>,
+        Option<Arc<crate::media::AacStream>>,
+    )>(1);
+    let sound_failed = AtomicBool::new(false);
+    let encode = at(job, Stage::Encode);
+    std::thread::scope(|s| {
+        let soundtrack = v.soundtrack();
+        let sound = s.spawn(|| -> Result<render::Soundtrack, JobError> {
+            let atx = atx;
+            let sound = soundtrack();
+            match &sound {
+                Ok(s) => {
+                    let _ = atx.send((Arc::clone(&s.pcm), s.coded.clone()));
+                }
+                Err(_) => sound_failed.store(true, Ordering::Relaxed),
+            }
+            sound
+        });
+        let encoder = s.spawn(|| -> Result<(), JobError> {
+            // Owned here, so the frame loop's wait for a buffer, and its send of a frame,
+            // end if this thread does (an encoder or disk error): borrowed, a full
+            // channel blocked the frame loop forever.
+            let recycle_tx = recycle_tx;
+            let frx = frx;
+            let mut w =
+                VideoWriter::create_without_audio(staged, settings, stamp).map_err(&encode)?;
+            for f in frx.iter() {
+                if let Ok((pcm, coded)) = arx.try_recv() {
+                    w.set_audio(pcm, coded).map_err(&encode)?;
+                }
+                w.push(&f).map_err(&encode)?;
+                let _ = recycle_tx.try_send(f);
+            }
+            if !w.has_audio() {
+                // The sound thread's own error is the one reported.
+                let (pcm, coded) = arx
+                    .recv()
+                    .map_err(|_| JobError::new(job, Stage::Encode, JobFailure::NoSoundtrack))?;
+                w.set_audio(pcm, coded).map_err(&encode)?;
+            }
+            w.finish().map_err(&encode)
+        });
+        for i in 0..creative.frames {
+            if stopped() || sound_failed.load(Ordering::Relaxed) {
+                break;
+            }
+            let mut frame = match recycle_rx.try_recv() {
+                Ok(f) => f,
+                Err(_) if made < IN_FLIGHT => {
+                    made += 1;
+                    image::RgbaImage::new(creative.width, creative.height)
+                }
+                Err(_) => match recycle_rx.recv() {
+                    Ok(f) => f,
+                    Err(_) => break, // the encoder stopped; its error is reported below
+                },
+            };
+            // A streamed clip that stops decoding fails the job like a bad input.
+            // (`ftx` is moved into this closure, so returning drops it and the
+            // encoder thread ends before the scope joins it.)
+            creative
+                .frame_into(i, &mut frame)
+                .map_err(at(job, Stage::Prepare))?;
+            if gate_on && i % sample_every == 0 {
+                samples.push(crate::dedup::fingerprint::sample_frame(&frame));
+            }
+            if ftx.send(frame).is_err() {
+                break; // the encoder stopped; its error is reported below
+            }
+            if i % 15 == 14 || i + 1 == creative.frames {
+                events(Event::Frames {
+                    index: job.index,
+                    done: i + 1,
+                    total: creative.frames,
+                });
+            }
+        }
+        drop(ftx);
+        let encoded = encoder
+            .join()
+            .map_err(|_| JobError::new(job, Stage::Encode, JobFailure::Panicked("encoder")))?;
+        let sound = sound.join().map_err(|_| {
+            JobError::new(job, Stage::Soundtrack, JobFailure::Panicked("soundtrack"))
+        })??;
+        encoded.map(|()| sound)
+    })
 }

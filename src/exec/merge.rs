@@ -251,6 +251,8 @@ pub(super) fn adopt(job: &Job, parts: &Parts, staged: &Path) -> JobResult {
             text_boxes: gate.text_boxes,
             loudness_lufs: row.loudness_lufs,
             true_peak_dbtp: row.true_peak_dbtp,
+            encode: row.encode,
+            frames_reused: row.frames_reused,
         },
     ))
 }

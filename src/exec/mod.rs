@@ -10,6 +10,7 @@ mod error;
 mod job;
 pub mod merge;
 mod pool;
+mod stitch;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -78,6 +79,9 @@ pub struct RunOptions {
     pub rule_packs: crate::lint::RulePacks,
     /// The day licences are checked against (`YYYY-MM-DD`, UTC): the run's date.
     pub today: String,
+    /// Code each scene segment that several outputs show once and stitch the outputs from
+    /// the coded segments (`--no-stitch` turns it off: every output encoded whole).
+    pub stitch: bool,
 }
 
 /// A shard's run: what `part.json` says, and the owning shard of each plan position.
@@ -189,6 +193,10 @@ struct Extra {
     text_boxes: Vec<crate::render::NormBox>,
     loudness_lufs: Option<f64>,
     true_peak_dbtp: Option<f64>,
+    /// How a video was encoded, and the frames it took from segments coded for another
+    /// output (`None` for stills).
+    encode: Option<export::EncodeMode>,
+    frames_reused: Option<u32>,
 }
 
 /// A job's result: its staged, verified file and what the renderer learned, or the error.
@@ -471,6 +479,21 @@ pub fn run(
         parts: opts.parts.clone(),
         today: opts.today.clone(),
         rule_packs: opts.rule_packs.clone(),
+        segments: (opts.stitch && opts.parts.is_none()).then(|| {
+            stitch::SegmentCache::plan(
+                t,
+                &plan.jobs,
+                presets,
+                hashes,
+                &|j| {
+                    presets
+                        .get(&j.preset)
+                        .and_then(|p| ai_label(t, j, p, &opts.rule_packs))
+                        .is_some()
+                },
+                staging.dir(),
+            )
+        }),
     });
     let mut workers = pool::Pool::start(
         Arc::clone(&shared),
@@ -786,6 +809,8 @@ impl Publish<'_, '_> {
                 row.scenes = extra.scenes;
                 row.loudness_lufs = extra.loudness_lufs;
                 row.true_peak_dbtp = extra.true_peak_dbtp;
+                row.encode = extra.encode;
+                row.frames_reused = extra.frames_reused;
                 if let Some(mut d) = decision {
                     // Verdicts name the files they matched; inside the batch those are staged
                     // paths, which mean nothing to an operator: they become output names.
@@ -931,6 +956,8 @@ fn base_row(
         scenes: Vec::new(),
         loudness_lufs: None,
         true_peak_dbtp: None,
+        encode: None,
+        frames_reused: None,
         dedup: None,
         dedup_reason: None,
         error: None,

@@ -69,6 +69,8 @@ pub(super) struct Shared {
     pub today: String,
     /// For the visible AI labels (`super::ai_label`).
     pub rule_packs: crate::lint::RulePacks,
+    /// The run's shared scene segments; `None` with `--no-stitch` and in a merge.
+    pub segments: Option<super::stitch::SegmentCache>,
 }
 
 impl Shared {
@@ -340,7 +342,7 @@ fn work(id: usize, sh: &Shared, queue: &Receiver<Job>, tx: &Sender<Msg>, beat: &
                         .get(&job.preset)
                         .and_then(|p| super::ai_label(&sh.t, &job, p, &sh.rule_packs)),
                 ),
-                staged.clone(),
+                (staged.clone(), sh.segments.as_ref()),
                 &send,
                 (&sh.halt, beat),
             ),

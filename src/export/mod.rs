@@ -204,6 +204,14 @@ pub enum ErrorKind {
     Internal,
 }
 
+/// How a video output was encoded (`ManifestRow::encode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EncodeMode {
+    Full,
+    Stitched,
+}
+
 /// One row of the manifest: one planned output.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ManifestRow {
@@ -238,6 +246,15 @@ pub struct ManifestRow {
     pub loudness_lufs: Option<f64>,
     /// True peak (BS.1770-4 Annex 2) of the soundtrack after AAC coding, dBTP.
     pub true_peak_dbtp: Option<f64>,
+    /// How a video was encoded: `full` (every frame through one encoder) or `stitched`
+    /// (scene segments coded once per run and joined without re-encoding; issue #14).
+    /// Absent for stills and in manifests written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encode: Option<EncodeMode>,
+    /// Of a video's frames, how many came from segments an earlier output of the plan shows
+    /// too (0 for a full encode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames_reused: Option<u32>,
     /// Duplicate-gate verdict (`distinct`, `similar`, `duplicate`) when scored.
     pub dedup: Option<crate::dedup::VerdictKind>,
     pub dedup_reason: Option<String>,

@@ -11,6 +11,7 @@ pub mod licence;
 mod naming;
 mod select;
 pub mod shard;
+pub mod stitch;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;

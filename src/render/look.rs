@@ -118,6 +118,12 @@ impl Look {
 
     /// Vignette and grain on the finished frame (captions included). `frame` is the timeline
     /// frame: grain depends only on it and the seed.
+    /// Whether `apply_frame` depends on the frame's number (grain is seeded by it), not only
+    /// on the picture: such frames differ with their place in the video.
+    pub fn depends_on_frame(&self) -> bool {
+        self.grain.is_some()
+    }
+
     pub fn apply_frame(&self, img: &mut RgbaImage, frame: u32) {
         if let Some(v) = &self.vignette {
             let (w, h) = img.dimensions();

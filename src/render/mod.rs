@@ -521,6 +521,30 @@ impl Creative {
         Ok(())
     }
 
+    /// The composition as frame ranges, for stitching (`plan::stitch`): segments, the
+    /// windows where two of them are mixed, fades, which segments draw by timeline frame,
+    /// and whether a label covers every frame.
+    pub fn timing(&self) -> crate::plan::stitch::Timing {
+        let windows = (1..self.segments.len())
+            .filter_map(|j| {
+                let s = &self.segments[j];
+                let n = (s.transition.duration * self.fps as f64).round() as u32;
+                (n > 0 && s.transition.kind != TransitionKind::Cut).then(|| {
+                    let from = s.start.saturating_sub(n / 2);
+                    (from, from + n)
+                })
+            })
+            .collect();
+        crate::plan::stitch::Timing {
+            segments: self.segments.iter().map(|s| (s.start, s.end)).collect(),
+            windows,
+            fade_in: self.fade_in,
+            fade_out: self.fade_out,
+            positional: self.segments.iter().map(Segment::positional).collect(),
+            labelled: !self.labels.is_empty(),
+        }
+    }
+
     fn timeline_frame(&self, i: u32) -> u32 {
         if self.frames == 1 {
             self.poster_frame

@@ -626,6 +626,13 @@ impl Segment {
         }
     }
 
+    /// Whether a frame's pixels depend on its timeline frame rather than only on its place
+    /// in the segment (captions, badges, Ken Burns and clips count from the segment's start;
+    /// film grain is seeded by the timeline frame).
+    pub(super) fn positional(&self) -> bool {
+        self.look.as_ref().is_some_and(|l| l.depends_on_frame())
+    }
+
     /// Whether every frame of the segment has the same plate.
     pub(super) fn still_plate(&self) -> bool {
         let moving_backdrop = match &self.backdrop {

@@ -39,6 +39,7 @@ mod results;
 mod review;
 mod same_output;
 mod shards;
+mod stitch;
 mod strategies;
 mod template_diagnostics;
 mod template_regions;

@@ -618,9 +618,17 @@ pub(crate) fn open_x264(
         (*p).color_primaries = ffmpeg::ffi::AVColorPrimaries::AVCOL_PRI_BT709;
         (*p).color_trc = ffmpeg::ffi::AVColorTransferCharacteristic::AVCOL_TRC_BT709;
     }
+    // Closed GOPs: FFmpeg's libx264 wrapper turns x264's open GOPs on unless told otherwise,
+    // and then every keyframe after the first is a non-IDR I-frame whose leading B-frames
+    // reference the GOP before it, though the MP4 lists it as a sync sample. A player
+    // seeking there (a browser's scrubbing, a platform's poster frame) decodes those
+    // B-frames from missing references ("mmco: unref short failure" in FFmpeg). With
+    // closed GOPs every keyframe is an IDR, a clean random-access point.
+    let mut flags = codec::Flags::CLOSED_GOP;
     if global_header {
-        venc.set_flags(codec::Flags::GLOBAL_HEADER);
+        flags |= codec::Flags::GLOBAL_HEADER;
     }
+    venc.set_flags(flags);
     let mut vopts = Dictionary::new();
     vopts.set("preset", &vs.speed);
     vopts.set("profile", &vs.profile);

@@ -1028,3 +1028,62 @@ fn video_clip_applies_display_rotation() {
     assert_eq!((small.width, small.height), (56, 32));
     assert_eq!(small.frame(0).dimensions(), (56, 32));
 }
+
+/// Every frame the MP4 marks as a keyframe (a sync sample, where players seek to) must be
+/// an IDR: with open GOPs the later keyframes were non-IDR I-frames whose leading B-frames
+/// reference the GOP before, and FFmpeg seeking there reported missing references.
+#[test]
+fn every_keyframe_is_an_idr_and_seeking_to_one_decodes_cleanly() {
+    use ffmpeg_next as ffmpeg;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gops.mp4");
+    // 10 fps, a keyframe every 2 s: 6 s give three GOPs.
+    encode_clip(
+        &path,
+        &settings(W, H, 10),
+        60,
+        sine(48_000, 2, 6.0, 440.0),
+        &stamp(&[]),
+    );
+    ffmpeg::init().unwrap();
+    let mut input = ffmpeg::format::input(&path).unwrap();
+    let video = input
+        .streams()
+        .best(ffmpeg::media::Type::Video)
+        .unwrap()
+        .index();
+    let mut keyframes = Vec::new();
+    for (stream, packet) in input.packets() {
+        if stream.index() != video || !packet.is_key() {
+            continue;
+        }
+        // AVCC: 4-byte big-endian NAL lengths; type 5 is a slice of an IDR picture.
+        let data = packet.data().unwrap();
+        let (mut i, mut types) = (0usize, Vec::new());
+        while i + 4 < data.len() {
+            let n = u32::from_be_bytes(data[i..i + 4].try_into().unwrap()) as usize;
+            types.push(data[i + 4] & 0x1f);
+            i += 4 + n;
+        }
+        keyframes.push((packet.pts().unwrap_or(-1), types));
+    }
+    assert_eq!(keyframes.len(), 3, "keyframes {keyframes:?}");
+    for (pts, types) in &keyframes {
+        assert!(
+            types.contains(&5) && !types.contains(&1),
+            "keyframe at pts {pts} is not an IDR picture: NAL types {types:?}"
+        );
+    }
+    let out = Command::new("ffmpeg")
+        .args(["-v", "warning", "-ss", "4", "-i"])
+        .arg(&path)
+        .args(["-frames:v", "3", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "",
+        "ffmpeg seeking to 4 s"
+    );
+}

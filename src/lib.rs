@@ -11,6 +11,7 @@ pub mod display;
 pub mod encode;
 pub mod exec;
 pub mod export;
+pub mod formats;
 pub mod lint;
 pub mod media;
 pub mod plan;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use toml_edit::{Item, TableLike, Value};
 
-use crate::template::cues;
+use crate::formats::cues;
 use crate::template::Pool;
 
 /// One string of copy in one locale.

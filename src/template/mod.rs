@@ -4,9 +4,7 @@
 //! column and a hint, so an operator fixes a template in one pass. The schema is documented in
 //! docs/TEMPLATE.md.
 
-pub(crate) mod cues;
 mod diag;
-pub(crate) mod lut;
 mod model;
 mod owned;
 pub(crate) mod raw;

@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-pub use super::lut::Lut;
 pub use super::owned::{Licence, ProjectFont};
+pub use crate::formats::cues::Cue;
+pub use crate::formats::lut::Lut;
 
 /// An enum a template names: each variant declared once with the name a template writes
 /// (and serialises) for it. `NAMES` lists (name, variant) in declaration order, the order
@@ -544,18 +545,6 @@ pub struct TimedLine {
     pub end: f64,
     /// Copy per locale.
     pub text: BTreeMap<String, String>,
-}
-
-/// One cue of a caption file, in seconds on the video timeline.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Cue {
-    pub start: f64,
-    pub end: f64,
-    /// Tags stripped, the cue's text lines joined with `\n`.
-    pub text: String,
-    /// WebVTT karaoke timestamps: (byte offset in `text`, seconds) from which the following
-    /// words count as sung. Empty = spread evenly by character count.
-    pub marks: Vec<(usize, f64)>,
 }
 
 named! {

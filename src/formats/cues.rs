@@ -6,7 +6,17 @@
 //! Styling tags (`<i>`, `<b>`, `<font …>`, `<c.yellow>`, `{\an8}`) are dropped: the template
 //! styles the captions. WebVTT inline timestamps (`<00:00:01.200>`) are kept as karaoke marks.
 
-use super::model::Cue;
+/// One cue of a caption file, in seconds on the video timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cue {
+    pub start: f64,
+    pub end: f64,
+    /// Tags stripped, the cue's text lines joined with `\n`.
+    pub text: String,
+    /// WebVTT karaoke timestamps: (byte offset in `text`, seconds) from which the following
+    /// words count as sung. Empty = spread evenly by character count.
+    pub marks: Vec<(usize, f64)>,
+}
 
 /// A problem at a 1-based line of the caption file.
 #[derive(Debug, Clone, PartialEq)]

@@ -94,7 +94,9 @@ def make_products(n: int, dest: Path) -> list[Path]:
     return out
 
 
-def write_template(dest: Path, products: list[Path], policy: str, presets: list[str]) -> Path:
+def write_template(
+    dest: Path, products: list[Path], policy: str, presets: list[str], captions: list[str] = CAPTIONS
+) -> Path:
     parts = [
         "[template]",
         'name = "catalog-bench"',
@@ -124,14 +126,14 @@ def write_template(dest: Path, products: list[Path], policy: str, presets: list[
             'shadow = { color = "#00000080", offset = [0.01, 0.015], blur = 0.015 }',
             "",
         ]
-    for i, c in enumerate(CAPTIONS):
+    for i, c in enumerate(captions):
         style = (
             'color = "#ffffff"\noutline = { color = "#000000", width = 4 }\nposition = "bottom"'
             if i % 2 == 0
             else 'color = "#1b1b1b"\nbox = { color = "#ffd54fee", padding = 0.35 }\nposition = "top"'
         )
         parts += ["[[subtitle]]", f'id = "caption-{i}"', f"text = {{ en = {json.dumps(c)} }}", "size = 0.07", style, ""]
-    path = dest / f"catalog-{policy}-{len(products)}.toml"
+    path = dest / f"catalog-{policy}-{len(products)}x{len(captions)}.toml"
     path.write_text("\n".join(parts))
     return path
 
@@ -177,6 +179,14 @@ def main() -> None:
     ap.add_argument("--small-products", type=int, default=3, help="products in the memory-scaling run (0 = skip)")
     ap.add_argument("--presets", default="tmall-main,xiaohongshu,amazon-main")
     ap.add_argument("--jobs", default=None, help="factory --jobs (default: its own)")
+    ap.add_argument(
+        "--memory-captions",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also render the small catalog with N captions instead of 6: the same inputs, "
+        "N/6 times the images, to see whether peak memory grows with the number of images",
+    )
     ap.add_argument("--video", action="store_true", help="also time a video batch with the gate on and off")
     ap.add_argument("--only-on", action="store_true", help="only the gate-on run of the big catalog (for perf)")
     ap.add_argument("--keep", metavar="DIR", help="write templates and outputs here and keep them")
@@ -221,6 +231,21 @@ def main() -> None:
             print(
                 f"memory: {r['images']} images peak RSS {r['peak_mib']:.0f} MiB, "
                 f"{big['images']} images {big['peak_mib']:.0f} MiB (×{big['peak_mib'] / r['peak_mib']:.2f})"
+            )
+        if a.memory_captions:
+            # Same products and backgrounds, more captions: only the number of images grows.
+            many = [f"Deal {i + 1:02} of the week" for i in range(a.memory_captions)]
+            runs = {}
+            for label, caps in (("6", CAPTIONS), (str(len(many)), many)):
+                t = write_template(tmp, products[: a.small_products or 3], "warn", presets, caps)
+                out = tmp / f"out-mem-{label}"
+                runs[label] = render(factory, t, out, a.jobs, tmp / f"mem-{label}.log")
+                shutil.rmtree(out, ignore_errors=True)
+            results["memory_by_images"] = runs
+            few, lots = runs["6"], runs[str(len(many))]
+            print(
+                f"memory, same inputs: {few['images']} images peak RSS {few['peak_mib']:.0f} MiB, "
+                f"{lots['images']} images {lots['peak_mib']:.0f} MiB (×{lots['peak_mib'] / few['peak_mib']:.2f})"
             )
         if a.video:
             v = video_batch(factory, tmp, a.jobs)

@@ -193,11 +193,94 @@ struct Old {
     crops: Vec<Hash256>,
     scene: Vec<Hash256>,
     textless: Vec<Hash256>,
-    features: Option<Features>,
+    features: Option<Kept>,
+}
+
+/// An earlier output's keypoints: in memory, or written to the scorer's spill file.
+enum Kept {
+    Held(Features),
+    Spilled { at: u64, len: usize },
+}
+
+/// Keypoints of the batch's earlier outputs, in an unnamed temporary file (gone when the
+/// run ends, or dies) instead of memory: ~28 KB per output made the gate's memory grow with
+/// the batch (BENCHMARKS.md, *Main images at catalog scale*), while a new output reads only
+/// its nearest few back, from the page cache. If the file cannot be made or written, the
+/// keypoints stay in memory: more memory, the same verdicts.
+#[derive(Default)]
+struct KeypointSpill {
+    file: Option<std::fs::File>,
+    len: u64,
+    failed: bool,
+}
+
+impl KeypointSpill {
+    fn keep(&mut self, f: &Features) -> Kept {
+        use std::io::Write;
+        if self.file.is_none() && !self.failed {
+            self.file = tempfile::tempfile().ok();
+            self.failed = self.file.is_none();
+        }
+        let Some(file) = self.file.as_mut() else {
+            return Kept::Held(f.clone());
+        };
+        let mut buf = Vec::with_capacity(12 + f.points.len() * 8 + f.descriptors.len() * 32);
+        for v in [f.width, f.height, f.points.len() as u32] {
+            buf.extend_from_slice(&v.to_le_bytes());
+        }
+        for (x, y) in &f.points {
+            buf.extend_from_slice(&x.to_le_bytes());
+            buf.extend_from_slice(&y.to_le_bytes());
+        }
+        for d in &f.descriptors {
+            for w in d {
+                buf.extend_from_slice(&w.to_le_bytes());
+            }
+        }
+        if file.write_all(&buf).is_err() {
+            // A full disk: this and later keypoints stay in memory.
+            self.file = None;
+            self.failed = true;
+            return Kept::Held(f.clone());
+        }
+        let at = self.len;
+        self.len += buf.len() as u64;
+        Kept::Spilled { at, len: buf.len() }
+    }
+
+    fn read(&self, at: u64, len: usize) -> std::io::Result<Features> {
+        use std::os::unix::fs::FileExt;
+        let file = self.file.as_ref().ok_or_else(|| {
+            std::io::Error::other("the keypoint spill file was closed after a failed write")
+        })?;
+        let mut buf = vec![0u8; len];
+        file.read_exact_at(&mut buf, at)?;
+        let u32_at = |i: usize| u32::from_le_bytes(buf[i..i + 4].try_into().expect("4 bytes"));
+        let (width, height, n) = (u32_at(0), u32_at(4), u32_at(8) as usize);
+        let f32_at = |i: usize| f32::from_le_bytes(buf[i..i + 4].try_into().expect("4 bytes"));
+        let points = (0..n)
+            .map(|k| (f32_at(12 + k * 8), f32_at(16 + k * 8)))
+            .collect();
+        let base = 12 + n * 8;
+        let descriptors = (0..(len - base) / 32)
+            .map(|k| {
+                std::array::from_fn(|w| {
+                    let i = base + k * 32 + w * 8;
+                    u64::from_le_bytes(buf[i..i + 8].try_into().expect("8 bytes"))
+                })
+            })
+            .collect();
+        Ok(Features {
+            width,
+            height,
+            points,
+            descriptors,
+        })
+    }
 }
 
 impl Old {
-    fn from_fingerprint(fp: &Fingerprint, c: &Candidate) -> Old {
+    fn from_fingerprint(fp: &Fingerprint, c: &Candidate, spill: &mut KeypointSpill) -> Old {
         Old {
             file: fp.path.clone(),
             variant_id: c.variant_id.clone(),
@@ -216,7 +299,7 @@ impl Old {
                 .collect(),
             scene: fp.frames.iter().filter_map(|f| f.scene).collect(),
             textless: fp.frames.iter().filter_map(|f| f.textless).collect(),
-            features: Some(fp.features.clone()),
+            features: Some(spill.keep(&fp.features)),
         }
     }
 
@@ -242,7 +325,7 @@ impl Old {
                 .collect(),
             scene: frames.iter().filter_map(|f| f.scene).collect(),
             textless: frames.iter().filter_map(|f| f.textless).collect(),
-            features: lib.features(id)?,
+            features: lib.features(id)?.map(Kept::Held),
         }))
     }
 }
@@ -378,7 +461,7 @@ fn evaluate(
     fp: &Fingerprint,
     cand: &Candidate,
     old: &Old,
-    run_geometry: bool,
+    old_features: Option<&Features>,
     cfg: &GateConfig,
 ) -> Option<Match> {
     if fp.kind != old.kind
@@ -453,7 +536,6 @@ fn evaluate(
             && !comp_diff
                 .as_ref()
                 .is_some_and(|d| d.dims.iter().any(|(dim, _)| *dim == Dimension::Character)));
-    let old_features = old.features.as_ref().filter(|_| run_geometry);
     let geometry = |fp: &Fingerprint, of: &Features| {
         geometry::match_either(&fp.features, &fp.features_mirrored, of)
     };
@@ -789,6 +871,7 @@ pub struct Scorer<'a> {
     cfg: &'a GateConfig,
     since: i64,
     earlier: Vec<Old>,
+    spill: KeypointSpill,
 }
 
 impl<'a> Scorer<'a> {
@@ -804,13 +887,15 @@ impl<'a> Scorer<'a> {
             cfg,
             since,
             earlier: Vec::new(),
+            spill: KeypointSpill::default(),
         })
     }
 
     /// Counts an output that is already exported (kept from an earlier run) as scored before
     /// everything this run renders, without a verdict of its own.
     pub fn admit(&mut self, cand: &Candidate, fp: &Fingerprint) {
-        self.earlier.push(Old::from_fingerprint(fp, cand));
+        self.earlier
+            .push(Old::from_fingerprint(fp, cand, &mut self.spill));
     }
 
     /// The verdict on `cand` against the library and everything scored or admitted before.
@@ -851,7 +936,11 @@ impl<'a> Scorer<'a> {
                         // The file itself was already added: comparing it with itself says nothing.
                         continue;
                     }
-                    if let Some(m) = evaluate(fp, cand, &old, geo, self.cfg) {
+                    let of = match (&old.features, geo) {
+                        (Some(Kept::Held(f)), true) => Some(f),
+                        _ => None,
+                    };
+                    if let Some(m) = evaluate(fp, cand, &old, of, self.cfg) {
                         matches.push(m);
                     }
                 }
@@ -870,7 +959,23 @@ impl<'a> Scorer<'a> {
         dist.sort_by_key(|(k, d)| (*d, *k));
         for (rank_i, (k, _)) in dist.iter().enumerate() {
             let geo = rank_i < self.cfg.geometry_candidates;
-            if let Some(m) = evaluate(fp, cand, &self.earlier[*k], geo, self.cfg) {
+            let old = &self.earlier[*k];
+            let spilled;
+            let of = match (&old.features, geo) {
+                (Some(Kept::Held(f)), true) => Some(f),
+                (Some(Kept::Spilled { at, len }), true) => {
+                    spilled = self
+                        .spill
+                        .read(*at, *len)
+                        .map_err(|source| DedupError::Io {
+                            path: old.file.clone(),
+                            source,
+                        })?;
+                    Some(&spilled)
+                }
+                _ => None,
+            };
+            if let Some(m) = evaluate(fp, cand, old, of, self.cfg) {
                 matches.push(m);
             }
         }
@@ -891,7 +996,8 @@ impl<'a> Scorer<'a> {
             matches,
             reason,
         };
-        self.earlier.push(Old::from_fingerprint(fp, cand));
+        self.earlier
+            .push(Old::from_fingerprint(fp, cand, &mut self.spill));
         Ok(v)
     }
 }
@@ -976,4 +1082,32 @@ where
 /// Convenience for the CLI: is this path something the gate can score?
 pub fn supported(path: &Path) -> bool {
     MediaKind::of_path(path).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spilled_keypoints_read_back_as_they_were_kept() {
+        let img = image::RgbaImage::from_fn(300, 200, |x, y| {
+            let v = ((x * 37 + y * 11) ^ (x * y)) as u8;
+            image::Rgba([v, v.wrapping_mul(3), 255 - v, 255])
+        });
+        let a = super::geometry::extract(&img);
+        let b = super::geometry::extract_mirrored(&img);
+        assert!(!a.descriptors.is_empty());
+        let mut spill = KeypointSpill::default();
+        let (ka, kb, ke) = (
+            spill.keep(&a),
+            spill.keep(&b),
+            spill.keep(&Features::default()),
+        );
+        for (kept, want) in [(ka, &a), (kb, &b), (ke, &Features::default())] {
+            let Kept::Spilled { at, len } = kept else {
+                panic!("kept in memory: the temporary file could not be written");
+            };
+            assert_eq!(&spill.read(at, len).unwrap(), want);
+        }
+    }
 }

@@ -221,7 +221,7 @@ impl KeypointSpill {
             self.file = tempfile::tempfile().ok();
             self.failed = self.file.is_none();
         }
-        let Some(file) = self.file.as_mut() else {
+        let Some(file) = self.file.as_mut().filter(|_| !self.failed) else {
             return Kept::Held(f.clone());
         };
         let mut buf = Vec::with_capacity(12 + f.points.len() * 8 + f.descriptors.len() * 32);
@@ -238,8 +238,8 @@ impl KeypointSpill {
             }
         }
         if file.write_all(&buf).is_err() {
-            // A full disk: this and later keypoints stay in memory.
-            self.file = None;
+            // A full disk: this and later keypoints stay in memory; what was written before
+            // stays readable at its offsets (nothing is appended after a failed write).
             self.failed = true;
             return Kept::Held(f.clone());
         }
@@ -250,9 +250,10 @@ impl KeypointSpill {
 
     fn read(&self, at: u64, len: usize) -> std::io::Result<Features> {
         use std::os::unix::fs::FileExt;
-        let file = self.file.as_ref().ok_or_else(|| {
-            std::io::Error::other("the keypoint spill file was closed after a failed write")
-        })?;
+        let file = self
+            .file
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("no keypoint spill file"))?;
         let mut buf = vec![0u8; len];
         file.read_exact_at(&mut buf, at)?;
         let u32_at = |i: usize| u32::from_le_bytes(buf[i..i + 4].try_into().expect("4 bytes"));
@@ -1109,5 +1110,27 @@ mod tests {
             };
             assert_eq!(&spill.read(at, len).unwrap(), want);
         }
+    }
+
+    #[test]
+    fn after_a_failed_write_new_keypoints_stay_in_memory_and_spilled_ones_stay_readable() {
+        let img = image::RgbaImage::from_fn(200, 150, |x, y| {
+            image::Rgba([
+                ((x * 7) ^ (y * 13)) as u8,
+                (x + y) as u8,
+                (x * y) as u8,
+                255,
+            ])
+        });
+        let a = super::geometry::extract(&img);
+        let mut spill = KeypointSpill::default();
+        let first = spill.keep(&a);
+        // What a write error (full disk, file-size limit) leaves behind.
+        spill.failed = true;
+        assert!(matches!(spill.keep(&a), Kept::Held(ref f) if f == &a));
+        let Kept::Spilled { at, len } = first else {
+            panic!("the first keypoints were not spilled");
+        };
+        assert_eq!(spill.read(at, len).unwrap(), a);
     }
 }

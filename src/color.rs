@@ -10,7 +10,6 @@ pub struct Rgba(pub [u8; 4]);
 impl Rgba {
     pub const WHITE: Rgba = Rgba([255, 255, 255, 255]);
     pub const BLACK: Rgba = Rgba([0, 0, 0, 255]);
-    pub const TRANSPARENT: Rgba = Rgba([0, 0, 0, 0]);
 
     /// Parses `#rgb`, `#rrggbb`, `#rrggbbaa`. Returns `None` on anything else.
     pub fn parse(s: &str) -> Option<Rgba> {
@@ -27,15 +26,6 @@ impl Rgba {
             6 => Some(Rgba([byte(0)?, byte(2)?, byte(4)?, 255])),
             8 => Some(Rgba([byte(0)?, byte(2)?, byte(4)?, byte(6)?])),
             _ => None,
-        }
-    }
-
-    pub fn to_hex(self) -> String {
-        let [r, g, b, a] = self.0;
-        if a == 255 {
-            format!("#{r:02x}{g:02x}{b:02x}")
-        } else {
-            format!("#{r:02x}{g:02x}{b:02x}{a:02x}")
         }
     }
 }

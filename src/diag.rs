@@ -46,7 +46,7 @@ pub struct Diagnostics {
 }
 
 impl Diagnostics {
-    pub fn new(file: &Path, source: &str) -> Diagnostics {
+    pub(crate) fn new(file: &Path, source: &str) -> Diagnostics {
         Diagnostics {
             file: file.to_path_buf(),
             items: Vec::new(),
@@ -55,11 +55,16 @@ impl Diagnostics {
         }
     }
 
-    pub fn error(&mut self, span: Range<usize>, message: impl Into<String>, hint: Option<String>) {
+    pub(crate) fn error(
+        &mut self,
+        span: Range<usize>,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
         self.push(Severity::Error, span, message.into(), hint);
     }
 
-    pub fn warning(
+    pub(crate) fn warning(
         &mut self,
         span: Range<usize>,
         message: impl Into<String>,
@@ -71,7 +76,7 @@ impl Diagnostics {
     /// A problem inside another file the template refers to (a caption file): the
     /// diagnostic names that file and its 1-based line; `reference` is where the template
     /// names the file, so problems sort with the template's own.
-    pub fn in_file(
+    pub(crate) fn in_file(
         &mut self,
         severity: Severity,
         file: &Path,
@@ -121,7 +126,7 @@ impl Diagnostics {
     }
 
     /// The template text the spans point into.
-    pub fn source(&self) -> &str {
+    pub(crate) fn source(&self) -> &str {
         &self.source
     }
 
@@ -144,11 +149,8 @@ impl Diagnostics {
         self.items.is_empty()
     }
 
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+    #[cfg(test)]
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
         self.items.iter()
     }
 

@@ -15,7 +15,7 @@ use std::fmt::Write;
 /// (C0, DEL, C1) and the invisible format characters that reorder, join, hide or break text
 /// (bidi marks, embeddings, overrides and isolates; zero-width characters; line and paragraph
 /// separators; deprecated format controls; the byte-order mark; interlinear annotations).
-pub fn is_hidden(c: char) -> bool {
+pub(crate) fn is_hidden(c: char) -> bool {
     c.is_control()
         || matches!(
             c as u32,
@@ -31,7 +31,7 @@ pub fn is_hidden(c: char) -> bool {
 /// line breaks (`\r` only before `\n`), the line separator (not a line break to the renderer),
 /// deprecated format controls and interlinear annotations.
 /// Returns the first such character and its byte offset.
-pub fn forbidden_in_copy(text: &str) -> Option<(usize, char)> {
+pub(crate) fn forbidden_in_copy(text: &str) -> Option<(usize, char)> {
     let mut it = text.char_indices().peekable();
     while let Some((i, c)) = it.next() {
         let bad = match c {
@@ -52,7 +52,7 @@ pub fn forbidden_in_copy(text: &str) -> Option<(usize, char)> {
 
 /// `U+202E RIGHT-TO-LEFT OVERRIDE`: the code point and, for the characters this module is
 /// about, the Unicode name, as a user would search for it.
-pub fn describe_char(c: char) -> String {
+pub(crate) fn describe_char(c: char) -> String {
     let name = match c as u32 {
         0x00 => "NULL",
         0x08 => "BACKSPACE",
@@ -118,11 +118,11 @@ fn push_escaped(out: &mut String, c: char) {
 }
 
 /// How many characters of a user's text a message quotes.
-pub const QUOTE_CHARS: usize = 80;
+pub(crate) const QUOTE_CHARS: usize = 80;
 
 /// `s` escaped and, past `max_chars` characters, cut: `first 80 characters… (N more
 /// characters)`. For quoting copy, names and paths inside messages.
-pub fn shown(s: &str, max_chars: usize) -> Cow<'_, str> {
+pub(crate) fn shown(s: &str, max_chars: usize) -> Cow<'_, str> {
     let cut = s.char_indices().nth(max_chars).map(|(i, _)| i);
     match cut {
         None => escape_for_display(s),
@@ -138,7 +138,7 @@ pub fn shown(s: &str, max_chars: usize) -> Cow<'_, str> {
 }
 
 /// [`shown`] with the usual length, for `Display` impls: `format!("{}", Quoted(text))`.
-pub struct Quoted<'a>(pub &'a str);
+pub(crate) struct Quoted<'a>(pub &'a str);
 
 impl std::fmt::Display for Quoted<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -2,7 +2,8 @@
 //!
 //! Stages, each a function from one typed value to the next (see docs/ARCHITECTURE.md):
 //! `template` → `plan` → `render` (+ `text`, `media`) → `encode` → `dedup` → `export`.
-//! Only `exec` knows about threads and channels.
+//! `exec` owns the threads and channels of a run; a stage uses rayon only for data-parallel
+//! work measured to pay (docs/ARCHITECTURE.md, *Threads*).
 
 pub mod clock;
 pub mod color;
@@ -25,4 +26,4 @@ pub mod template;
 pub mod text;
 
 /// Bumped whenever the pixels a template produces change; part of every variant id.
-pub const RENDER_VERSION: u32 = 1;
+pub(crate) const RENDER_VERSION: u32 = 1;

@@ -165,7 +165,7 @@ pub struct RunArgs {
     pub clip_cache_mib: Option<u64>,
     /// Seconds a job may go without progress (no frame, no stage change) before it is
     /// abandoned and reported failed with the stage it was stuck in; 0 never gives up.
-    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    #[arg(long, value_name = "SECONDS", default_value_t = creative_factory::exec::DEFAULT_STALL_TIMEOUT.as_secs())]
     pub stall_timeout: u64,
     /// The duplicate gate's library of earlier outputs, instead of the template's
     /// `[dedup] library` (a shard ignores it: `merge` gates the whole batch once).

@@ -28,7 +28,7 @@ impl MediaKind {
         }
     }
 
-    pub fn parse(s: &str) -> Option<MediaKind> {
+    pub(crate) fn parse(s: &str) -> Option<MediaKind> {
         match s {
             "image" => Some(MediaKind::Image),
             "video" => Some(MediaKind::Video),
@@ -36,7 +36,7 @@ impl MediaKind {
         }
     }
 
-    pub fn of_path(path: &Path) -> Option<MediaKind> {
+    pub(crate) fn of_path(path: &Path) -> Option<MediaKind> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
             "jpg" | "jpeg" | "png" | "webp" => Some(MediaKind::Image),
@@ -106,16 +106,16 @@ pub struct Masks {
 }
 
 /// Sampling rate of video fingerprints: vPDQ's 1 frame per second.
-pub const VIDEO_FPS: u32 = 1;
+pub(crate) const VIDEO_FPS: u32 = 1;
 /// Longest stretch of a video that is sampled; ad creatives are ≤ 60 s, this bounds memory
 /// for a stray long file.
-pub const MAX_VIDEO_SECONDS: f64 = 600.0;
+pub(crate) const MAX_VIDEO_SECONDS: f64 = 600.0;
 const FRAME_SIDE: u32 = 512;
 
 /// A rendered frame reduced to what a video fingerprint samples (at most `FRAME_SIDE` on
 /// each side), so the renderer can keep its 1 fps samples instead of the gate decoding the
 /// file again.
-pub fn sample_frame(img: &RgbaImage) -> RgbaImage {
+pub(crate) fn sample_frame(img: &RgbaImage) -> RgbaImage {
     let (w, h) = crate::media::fit_inside(img.width(), img.height(), FRAME_SIDE, FRAME_SIDE);
     if (w, h) == img.dimensions() {
         return img.clone();
@@ -123,7 +123,7 @@ pub fn sample_frame(img: &RgbaImage) -> RgbaImage {
     crate::media::resize(img, w, h, None)
 }
 
-pub fn sha256_file(path: &Path) -> Result<(String, u64), DedupError> {
+pub(crate) fn sha256_file(path: &Path) -> Result<(String, u64), DedupError> {
     let io = |source| DedupError::Io {
         path: path.to_path_buf(),
         source,
@@ -143,7 +143,7 @@ pub fn sha256_file(path: &Path) -> Result<(String, u64), DedupError> {
     Ok((hex::encode(h.finalize()), n))
 }
 
-pub fn load_still(path: &Path) -> Result<RgbaImage, DedupError> {
+pub(crate) fn load_still(path: &Path) -> Result<RgbaImage, DedupError> {
     let err = |message: String| DedupError::Image {
         path: path.to_path_buf(),
         message,
@@ -187,7 +187,7 @@ fn masked_hash(luma: &pdq::Luma, w: u32, h: u32, boxes: &[[f32; 4]]) -> Hash256 
     luma.masked(&mask_rects(w, h, boxes)).hash().hash
 }
 
-pub fn hash_frame(img: &RgbaImage, t: f32, masks: &Masks) -> FrameHash {
+pub(crate) fn hash_frame(img: &RgbaImage, t: f32, masks: &Masks) -> FrameHash {
     let luma = pdq::Luma::of(img);
     hash_luma(&luma, img, t, masks).0
 }
@@ -339,7 +339,7 @@ impl Fingerprint {
 
     /// Frames sampled at 1 fps; frames with quality < 50 are dropped as in vPDQ.
     #[allow(clippy::too_many_arguments)]
-    pub fn from_frames(
+    pub(crate) fn from_frames(
         path: &Path,
         sha256: String,
         bytes: u64,

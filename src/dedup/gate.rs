@@ -4,15 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use crate::template::{DedupPolicy, Template};
-use rayon::prelude::*;
 
 use super::{
     Candidate, Composition, DedupError, Fingerprint, GateConfig, Library, Verdict, VerdictKind,
 };
 
 /// One staged output offered to the gate.
-pub struct Offer {
-    pub job_index: usize,
+pub(crate) struct Offer {
     pub staged: PathBuf,
     pub variant_n: u32,
     pub variant_id: String,
@@ -26,8 +24,7 @@ pub struct Offer {
 }
 
 /// The gate's word on one offer.
-pub struct Decision {
-    pub job_index: usize,
+pub(crate) struct Decision {
     pub verdict: Option<Verdict>,
     /// Not exported (policy `reject` and a duplicate).
     pub hold: bool,
@@ -39,7 +36,7 @@ pub struct Decision {
 
 impl Decision {
     /// `None` when the file could not be scored.
-    pub fn kind(&self) -> Option<VerdictKind> {
+    pub(crate) fn kind(&self) -> Option<VerdictKind> {
         self.verdict.as_ref().map(|v| v.verdict)
     }
 }
@@ -52,15 +49,14 @@ pub fn config(t: &Template) -> GateConfig {
 }
 
 /// An offer with its fingerprint measured (or the reason it could not be), ready to score.
-pub struct Prepared {
-    pub job_index: usize,
+pub(crate) struct Prepared {
     candidate: Candidate,
     fingerprint: Result<Fingerprint, DedupError>,
 }
 
 impl Prepared {
     /// The output's fingerprint, if it could be made (a shard hands it to `factory merge`).
-    pub fn fingerprint(&self) -> Option<&Fingerprint> {
+    pub(crate) fn fingerprint(&self) -> Option<&Fingerprint> {
         self.fingerprint.as_ref().ok()
     }
 }
@@ -68,7 +64,7 @@ impl Prepared {
 impl Offer {
     /// Fingerprints the staged file where the renderer did not (stills): this decodes the
     /// file, the costly part of scoring, so workers call it in parallel.
-    pub fn prepare(self, cfg: &GateConfig) -> Prepared {
+    pub(crate) fn prepare(self, cfg: &GateConfig) -> Prepared {
         let mut comp = self.composition;
         comp.product_box = self.product_box;
         comp.text_boxes = self.text_boxes;
@@ -85,7 +81,6 @@ impl Offer {
             None => candidate.fingerprint(),
         };
         Prepared {
-            job_index: self.job_index,
             candidate,
             fingerprint,
         }
@@ -94,13 +89,13 @@ impl Offer {
 
 /// The gate over one batch, one output at a time, in variant order (lower variant number
 /// wins): the caller offers outputs in that order and may publish each as it is decided.
-pub struct BatchGate<'a> {
+pub(crate) struct BatchGate<'a> {
     scorer: super::rules::Scorer<'a>,
     policy: DedupPolicy,
 }
 
 impl<'a> BatchGate<'a> {
-    pub fn new(
+    pub(crate) fn new(
         library: Option<&'a Library>,
         cfg: &'a GateConfig,
         policy: DedupPolicy,
@@ -113,18 +108,17 @@ impl<'a> BatchGate<'a> {
 
     /// An output kept from an earlier run: later outputs are compared with it, and it keeps
     /// the verdict it was exported with.
-    pub fn admit(&mut self, p: &Prepared) {
+    pub(crate) fn admit(&mut self, p: &Prepared) {
         if let Ok(fp) = &p.fingerprint {
             self.scorer.admit(&p.candidate, fp);
         }
     }
 
-    pub fn decide(&mut self, p: Prepared) -> Result<Decision, DedupError> {
+    pub(crate) fn decide(&mut self, p: Prepared) -> Result<Decision, DedupError> {
         let fp = match p.fingerprint {
             Ok(fp) => fp,
             Err(e) => {
                 return Ok(Decision {
-                    job_index: p.job_index,
                     verdict: None,
                     hold: false,
                     note: Some(format!("not scored: {e}")),
@@ -135,7 +129,6 @@ impl<'a> BatchGate<'a> {
         };
         let v = self.scorer.score(&p.candidate, &fp)?;
         Ok(Decision {
-            job_index: p.job_index,
             hold: self.policy == DedupPolicy::Reject && v.verdict == VerdictKind::Duplicate,
             verdict: Some(v),
             note: None,
@@ -145,30 +138,12 @@ impl<'a> BatchGate<'a> {
     }
 }
 
-/// Scores every offer against the library and the batch (lower variant number wins).
-pub fn decide(
-    offers: Vec<Offer>,
-    library: Option<&Library>,
-    cfg: &GateConfig,
-    policy: DedupPolicy,
-) -> Result<Vec<Decision>, DedupError> {
-    let mut prepared: Vec<Prepared> = offers.into_par_iter().map(|o| o.prepare(cfg)).collect();
-    prepared.sort_by(|a, b| {
-        super::rules::scoring_key(&a.candidate)
-            .cmp(&super::rules::scoring_key(&b.candidate))
-            .then(a.job_index.cmp(&b.job_index))
-    });
-    let mut gate = BatchGate::new(library, cfg, policy)?;
-    let mut out = prepared
-        .into_iter()
-        .map(|p| gate.decide(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    out.sort_by_key(|d| d.job_index);
-    Ok(out)
-}
-
 /// Records an exported output in the library under its final path.
-pub fn remember(library: &Library, d: &Decision, final_path: &Path) -> Result<(), DedupError> {
+pub(crate) fn remember(
+    library: &Library,
+    d: &Decision,
+    final_path: &Path,
+) -> Result<(), DedupError> {
     let Some(fp) = &d.fingerprint else {
         return Ok(());
     };

@@ -54,7 +54,7 @@ pub struct GeoMatch {
 
 impl GeoMatch {
     /// Inliers whose new-side point lies in the normalised box `[x, y, w, h]`.
-    pub fn inliers_in(&self, b: [f32; 4]) -> u32 {
+    pub(crate) fn inliers_in(&self, b: [f32; 4]) -> u32 {
         self.inlier_points
             .iter()
             .filter(|(x, y)| *x >= b[0] && *x <= b[0] + b[2] && *y >= b[1] && *y <= b[1] + b[3])
@@ -140,7 +140,7 @@ fn working_size(w: u32, h: u32) -> (u32, u32) {
 }
 
 /// `(extract(img), extract_mirrored(img))` from one working image.
-pub fn extract_both(img: &RgbaImage) -> (Features, Features) {
+pub(crate) fn extract_both(img: &RgbaImage) -> (Features, Features) {
     let gray = working_gray(img);
     let mirrored = image::imageops::flip_horizontal(&gray);
     (extract_gray(&gray), extract_gray(&mirrored))

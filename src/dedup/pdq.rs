@@ -22,7 +22,7 @@ impl Hash256 {
     }
 
     /// Four machine words, the form the library's popcount scan works on.
-    pub fn words(&self) -> [u64; 4] {
+    pub(crate) fn words(&self) -> [u64; 4] {
         let mut w = [0u64; 4];
         for (i, chunk) in self.0.chunks_exact(8).enumerate() {
             w[i] = u64::from_le_bytes(chunk.try_into().expect("8-byte chunk"));
@@ -39,7 +39,7 @@ impl Hash256 {
         Some(Hash256(v.try_into().ok()?))
     }
 
-    pub fn from_slice(b: &[u8]) -> Option<Hash256> {
+    pub(crate) fn from_slice(b: &[u8]) -> Option<Hash256> {
         Some(Hash256(b.try_into().ok()?))
     }
 }
@@ -170,7 +170,7 @@ fn dihedral(dct: &[f32; OUT * OUT], quality: u8) -> Dihedral {
 /// copying it for each mask and crop) again for each cost more than the hashing itself.
 /// The per-pixel formula is the one `hash` applies, so hashes are bit-identical.
 #[derive(Clone)]
-pub struct Luma {
+pub(crate) struct Luma {
     pub width: usize,
     pub height: usize,
     data: Vec<f32>,
@@ -182,7 +182,7 @@ fn luma_px(p: [u8; 4]) -> f32 {
 }
 
 impl Luma {
-    pub fn of(img: &RgbaImage) -> Luma {
+    pub(crate) fn of(img: &RgbaImage) -> Luma {
         Luma {
             width: img.width() as usize,
             height: img.height() as usize,
@@ -191,7 +191,7 @@ impl Luma {
     }
 
     /// The rectangle `(x, y, w, h)`, clamped to the plane as `image::imageops::crop_imm` does.
-    pub fn crop(&self, x: u32, y: u32, w: u32, h: u32) -> Luma {
+    pub(crate) fn crop(&self, x: u32, y: u32, w: u32, h: u32) -> Luma {
         let (x, y) = ((x as usize).min(self.width), (y as usize).min(self.height));
         let w = (w as usize).min(self.width - x);
         let h = (h as usize).min(self.height - y);
@@ -207,7 +207,7 @@ impl Luma {
     }
 
     /// Pixel rectangles `[x0, x1) × [y0, y1)` painted mid grey `(128, 128, 128)`.
-    pub fn masked(&self, rects: &[(u32, u32, u32, u32)]) -> Luma {
+    pub(crate) fn masked(&self, rects: &[(u32, u32, u32, u32)]) -> Luma {
         let mut out = self.clone();
         let grey = luma_px([128, 128, 128, 255]);
         for &(x0, y0, x1, y1) in rects {
@@ -227,7 +227,7 @@ impl Luma {
     /// The centred `cw`×`ch` window of the plane turned by `theta` radians about its centre
     /// (bilinear; black where the turn uncovers the corners). Only the window is computed:
     /// the caller hashes nothing else.
-    pub fn turned_window(&self, theta: f32, cw: usize, ch: usize) -> Luma {
+    pub(crate) fn turned_window(&self, theta: f32, cw: usize, ch: usize) -> Luma {
         let (w, h) = (self.width, self.height);
         let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
         let (sin, cos) = theta.sin_cos();
@@ -261,7 +261,7 @@ impl Luma {
         }
     }
 
-    pub fn hash(&self) -> PdqHash {
+    pub(crate) fn hash(&self) -> PdqHash {
         let (dct, quality) = dct16_luma(self.data.clone(), self.width, self.height);
         PdqHash {
             hash: threshold(&dct),
@@ -269,7 +269,7 @@ impl Luma {
         }
     }
 
-    pub fn hash_dihedral(&self) -> Dihedral {
+    pub(crate) fn hash_dihedral(&self) -> Dihedral {
         let (dct, quality) = dct16_luma(self.data.clone(), self.width, self.height);
         dihedral(&dct, quality)
     }
@@ -458,7 +458,7 @@ fn threshold(d: &[f32; OUT * OUT]) -> Hash256 {
 /// of a 16:9 picture hashes like the picture. A bar is a run of edge rows/columns whose
 /// pixels stay within a tolerance of the edge colour; at most 40 % is removed per side,
 /// and an image that is uniform everywhere is returned as is.
-pub fn trim_borders(img: &RgbaImage) -> RgbaImage {
+pub(crate) fn trim_borders(img: &RgbaImage) -> RgbaImage {
     let (x, y, w, h) = border_box(img);
     if (x, y, w, h) == (0, 0, img.width(), img.height()) {
         return img.clone();

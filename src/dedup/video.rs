@@ -27,7 +27,7 @@ pub fn compare(new: &[FrameHash], old: &[Hash256]) -> BagMatch {
     compare_with(new, old, MATCH_DISTANCE)
 }
 
-pub fn compare_with(new: &[FrameHash], old: &[Hash256], threshold: u32) -> BagMatch {
+pub(crate) fn compare_with(new: &[FrameHash], old: &[Hash256], threshold: u32) -> BagMatch {
     if new.is_empty() || old.is_empty() {
         return BagMatch {
             min_distance: 256,

@@ -85,7 +85,7 @@ impl EncodeError {
 
 /// Stamp key of the GB 45438-2025 implicit label (JSON). MP4s carry it as a container tag
 /// like any other key; stills carry it as `TC260:AIGC` in XMP, where Chinese checkers look.
-pub const AIGC_KEY: &str = "AIGC";
+pub(crate) const AIGC_KEY: &str = "AIGC";
 
 /// Tracking metadata written inside a file. Keys are plain ASCII identifiers
 /// (`variant_id`, `template`, `template_version`, `modules`, `region`, `locale`, `preset`,
@@ -115,7 +115,7 @@ pub const X264_SLICES: u32 = 4;
 
 impl VideoSettings {
     /// Settings with `threads = X264_SLICES`.
-    pub fn new(
+    pub(crate) fn new(
         width: u32,
         height: u32,
         fps: u32,

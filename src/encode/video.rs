@@ -397,13 +397,8 @@ impl VideoWriter {
     }
 
     /// Whether `set_audio` (or `create`) has handed over the soundtrack.
-    pub fn has_audio(&self) -> bool {
+    pub(crate) fn has_audio(&self) -> bool {
         self.audio.is_some()
-    }
-
-    /// Frames pushed so far.
-    pub fn frames(&self) -> u64 {
-        self.pics.count
     }
 
     pub fn push(&mut self, frame: &RgbaImage) -> Result<(), EncodeError> {

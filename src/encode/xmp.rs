@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 
 /// Namespace of our properties; the prefix is `cf`.
-pub const CF_NS: &str = "https://creative-factory.dev/ns/1.0/";
+pub(crate) const CF_NS: &str = "https://creative-factory.dev/ns/1.0/";
 /// Namespace of the GB 45438-2025 implicit label (prefix `TC260`), as the TC260 practice
 /// guide for the standard writes it in images: `<TC260:AIGC>{json}</TC260:AIGC>`.
-pub const TC260_NS: &str = "http://www.tc260.org.cn/ns/AIGC/1.0/";
+pub(crate) const TC260_NS: &str = "http://www.tc260.org.cn/ns/AIGC/1.0/";
 const IPTC_EXT_NS: &str = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/";
 /// IPTC's term for a picture composed from parts some of which a model generated: our
 /// outputs put generated assets among others, never a whole generated frame.
@@ -32,7 +32,7 @@ pub enum XmpError {
 
 /// Stamp keys become XML element names and MP4 `mdta` keys, so they are restricted to
 /// `[A-Za-z_][A-Za-z0-9_.-]*`.
-pub fn valid_key(k: &str) -> bool {
+pub(crate) fn valid_key(k: &str) -> bool {
     let mut chars = k.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
@@ -101,7 +101,7 @@ fn unescape(v: &str) -> String {
 /// A complete XMP packet (with `<?xpacket?>` wrapper) holding one `cf:` property per entry,
 /// except the GB 45438-2025 label (`AIGC`), which goes where readers of that standard look:
 /// `TC260:AIGC`, with IPTC's digital source type beside it for readers outside China.
-pub fn build_packet(props: &BTreeMap<String, String>) -> Result<String, XmpError> {
+pub(crate) fn build_packet(props: &BTreeMap<String, String>) -> Result<String, XmpError> {
     let mut body = String::new();
     let mut namespaces = format!("xmlns:cf=\"{CF_NS}\"");
     for (k, v) in props {
@@ -140,7 +140,7 @@ pub fn build_packet(props: &BTreeMap<String, String>) -> Result<String, XmpError
 /// namespace may be bound to another prefix, and simple properties may be written either as
 /// elements (`<cf:k>v</cf:k>`) or as attributes (`cf:k="v"`).
 /// The GB 45438-2025 label (`TC260:AIGC`) reads back as the `AIGC` key, whoever wrote it.
-pub fn parse_packet(xmp: &str) -> BTreeMap<String, String> {
+pub(crate) fn parse_packet(xmp: &str) -> BTreeMap<String, String> {
     let mut out = properties(xmp, CF_NS);
     if let Some(label) = properties(xmp, TC260_NS).remove(super::AIGC_KEY) {
         out.insert(super::AIGC_KEY.to_string(), label);
@@ -230,7 +230,7 @@ fn properties(xmp: &str, ns: &str) -> BTreeMap<String, String> {
 
 // ---------------------------------------------------------------- containers
 
-pub fn jpeg_insert(jpeg: &[u8], xmp: &str) -> Result<Vec<u8>, XmpError> {
+pub(crate) fn jpeg_insert(jpeg: &[u8], xmp: &str) -> Result<Vec<u8>, XmpError> {
     if !jpeg.starts_with(&[0xFF, 0xD8]) {
         return Err(XmpError::NotContainer("JPEG"));
     }
@@ -300,7 +300,7 @@ fn crc32(parts: &[&[u8]]) -> u32 {
 
 const PNG_SIG: &[u8] = b"\x89PNG\r\n\x1a\n";
 
-pub fn png_insert(png: &[u8], xmp: &str) -> Result<Vec<u8>, XmpError> {
+pub(crate) fn png_insert(png: &[u8], xmp: &str) -> Result<Vec<u8>, XmpError> {
     if !png.starts_with(PNG_SIG) || png.len() < 33 {
         return Err(XmpError::NotContainer("PNG"));
     }
@@ -372,7 +372,7 @@ fn webp_chunks(b: &[u8]) -> Option<Vec<([u8; 4], &[u8])>> {
 
 /// Rewrites a WebP file as an extended (VP8X) file with an `XMP ` chunk at the end, as the
 /// container spec orders it. `width`/`height` fill the VP8X canvas when the input was simple.
-pub fn webp_insert(
+pub(crate) fn webp_insert(
     webp: &[u8],
     xmp: &str,
     width: u32,
@@ -423,7 +423,7 @@ fn webp_extract(b: &[u8]) -> Option<String> {
 
 /// The XMP packet of a JPEG, PNG or WebP file, found by walking the container's own
 /// structure (APP1 segments, chunks), not by scanning pixel data.
-pub fn extract(bytes: &[u8]) -> Option<String> {
+pub(crate) fn extract(bytes: &[u8]) -> Option<String> {
     if bytes.starts_with(&[0xFF, 0xD8]) {
         jpeg_extract(bytes)
     } else if bytes.starts_with(PNG_SIG) {

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::encode::xmp::XmpError;
 use crate::encode::EncodeError;
-pub use crate::export::ErrorKind;
+pub(crate) use crate::export::ErrorKind;
 use crate::export::ExportError;
 use crate::media::MediaError;
 use crate::plan::Job;
@@ -19,7 +19,7 @@ use crate::text::{FontSource, TextError};
 /// The step of a job that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Stage {
+pub(crate) enum Stage {
     /// Finding the preset and region, decoding inputs, laying out text.
     Prepare,
     /// Mixing and mastering the soundtrack (videos).
@@ -32,7 +32,7 @@ pub enum Stage {
 
 impl Stage {
     /// What the job was doing, for messages: "while …".
-    pub fn doing(self) -> &'static str {
+    pub(crate) fn doing(self) -> &'static str {
         match self {
             Stage::Prepare => "preparing (opening inputs, laying out text)",
             Stage::Soundtrack => "mixing the soundtrack",
@@ -44,7 +44,7 @@ impl Stage {
 
 /// What went wrong in a job, by the module that found it.
 #[derive(Debug, thiserror::Error)]
-pub enum JobFailure {
+pub(crate) enum JobFailure {
     #[error(transparent)]
     Render(#[from] RenderError),
     #[error(transparent)]
@@ -103,7 +103,7 @@ pub enum JobFailure {
 
 /// The job a failure belongs to, as the operator knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobName {
+pub(crate) struct JobName {
     /// The job's index in the plan.
     pub index: usize,
     /// The plan's variant number.
@@ -141,7 +141,7 @@ impl std::fmt::Display for JobName {
 /// One failed job. Displays as `variant N (FILE, PRESET, REGION): MESSAGE`.
 #[derive(Debug, thiserror::Error)]
 #[error("{job}: {}{note}", crate::display::escape_for_display(&.source.to_string()), note = disk_full_note(.disk_full))]
-pub struct JobError {
+pub(crate) struct JobError {
     pub job: JobName,
     pub stage: Stage,
     pub kind: ErrorKind,
@@ -153,11 +153,15 @@ pub struct JobError {
 
 impl JobError {
     /// Stopped by `--fail-fast` or a signal rather than failed.
-    pub fn is_cancelled(&self) -> bool {
+    pub(crate) fn is_cancelled(&self) -> bool {
         matches!(*self.source, JobFailure::Cancelled)
     }
 
-    pub fn new(job: impl Into<JobName>, stage: Stage, source: impl Into<JobFailure>) -> JobError {
+    pub(crate) fn new(
+        job: impl Into<JobName>,
+        stage: Stage,
+        source: impl Into<JobFailure>,
+    ) -> JobError {
         let source = source.into();
         let disk_full = chain_has_full_disk(&source);
         JobError {
@@ -177,7 +181,8 @@ impl JobError {
     }
 
     /// Whether the file system ran out of space or quota.
-    pub fn disk_full(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn disk_full(&self) -> bool {
         self.disk_full
     }
 }
@@ -198,7 +203,7 @@ pub(super) fn at<E: Into<JobFailure>>(job: &Job, stage: Stage) -> impl Fn(E) -> 
 }
 
 impl JobFailure {
-    pub fn kind(&self) -> ErrorKind {
+    pub(crate) fn kind(&self) -> ErrorKind {
         match self {
             JobFailure::Render(e) => render_kind(e),
             JobFailure::Encode(e) => encode_kind(e),

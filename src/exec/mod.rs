@@ -33,7 +33,7 @@ use crate::template::{DedupPolicy, Template};
 use crate::text::{FontBook, TextCache};
 
 use error::at;
-pub use error::{ErrorKind, JobError, JobFailure, JobName, Stage};
+pub(crate) use error::{ErrorKind, JobError, JobFailure, Stage};
 use job::run_job;
 
 #[derive(Debug, thiserror::Error)]
@@ -212,7 +212,7 @@ struct Outcome {
 
 /// Tracking metadata stamped inside a file (and repeated in the manifest). `ai_generated`
 /// (see `plan::ai_generated`) adds the GB 45438-2025 implicit label under `AIGC`.
-pub fn stamp_for(t: &Template, job: &Job, ai_generated: bool) -> Stamp {
+pub(crate) fn stamp_for(t: &Template, job: &Job, ai_generated: bool) -> Stamp {
     let mut m = std::collections::BTreeMap::new();
     m.insert("variant_id".into(), job.variant_id.clone());
     m.insert("variant".into(), job.variant_n.to_string());
@@ -249,7 +249,7 @@ pub fn stamp_for(t: &Template, job: &Job, ai_generated: bool) -> Stamp {
 /// "1" = the content is AI-generated or contains AI-generated parts; the producer is this
 /// tool and `ProduceID` the variant id, which names the output uniquely. The propagator
 /// fields belong to whoever publishes the file, so they are left empty here.
-pub fn aigc_label(job: &Job) -> String {
+pub(crate) fn aigc_label(job: &Job) -> String {
     #[derive(serde::Serialize)]
     #[serde(rename_all = "PascalCase")]
     struct Aigc<'a> {
@@ -618,7 +618,6 @@ fn offer(
     extra: Option<&Extra>,
 ) -> crate::dedup::gate::Offer {
     crate::dedup::gate::Offer {
-        job_index: job.index,
         staged: file,
         variant_n: job.variant_n,
         variant_id: job.variant_id.clone(),
@@ -892,7 +891,7 @@ impl Publish<'_, '_> {
 
 /// The visible label an output of `job` carries: it shows generated content and a rule pack
 /// of its region asks for one.
-pub fn ai_label<'p>(
+pub(crate) fn ai_label<'p>(
     t: &Template,
     job: &Job,
     preset: &crate::preset::Preset,

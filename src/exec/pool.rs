@@ -43,7 +43,7 @@ pub(super) struct Halt {
 }
 
 impl Halt {
-    pub fn halted(&self) -> bool {
+    pub(crate) fn halted(&self) -> bool {
         self.cancel.load(Ordering::Relaxed) || self.stop.load(Ordering::Relaxed) != 0
     }
 }
@@ -119,17 +119,17 @@ impl Beat {
     }
 
     /// The job moved on to `stage` (which counts as progress).
-    pub fn stage(&self, stage: Stage) {
+    pub(crate) fn stage(&self, stage: Stage) {
         let mut s = self.state();
         (s.stage, s.last) = (stage, Instant::now());
     }
 
-    pub fn tick(&self) {
+    pub(crate) fn tick(&self) {
         self.state().last = Instant::now();
     }
 
     /// The watchdog gave up on this job: its frame loop stops at the next frame.
-    pub fn abandoned(&self) -> bool {
+    pub(crate) fn abandoned(&self) -> bool {
         self.state().abandoned
     }
 
@@ -168,7 +168,7 @@ pub(super) struct Exit(usize);
 
 impl Pool {
     /// Starts `n` workers over `jobs` (rendered in that order).
-    pub fn start(shared: Arc<Shared>, jobs: Vec<Job>, n: usize, stall: Duration) -> Pool {
+    pub(crate) fn start(shared: Arc<Shared>, jobs: Vec<Job>, n: usize, stall: Duration) -> Pool {
         let (qtx, queue) = crossbeam_channel::bounded::<Job>(jobs.len().max(1));
         let by_index = jobs.iter().map(|j| (j.index, j.clone())).collect();
         for job in jobs {
@@ -216,7 +216,7 @@ impl Pool {
     }
 
     /// The next message; `None` once every worker still counted has exited.
-    pub fn next(&mut self) -> Option<Msg> {
+    pub(crate) fn next(&mut self) -> Option<Msg> {
         let tick = (self.stall / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
         loop {
             if let Some(m) = self.made_up.pop_front() {

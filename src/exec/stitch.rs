@@ -54,7 +54,7 @@ pub(super) struct SegmentCache {
 impl SegmentCache {
     /// Cuts every video job of `jobs` (the whole plan) into pieces; `labelled` says which
     /// outputs get a label over every frame.
-    pub fn plan(
+    pub(crate) fn plan(
         t: &Template,
         jobs: &[Job],
         presets: &PresetSet,
@@ -128,7 +128,7 @@ impl SegmentCache {
     }
 
     /// The pieces of the job at plan position `index`, if it is stitched.
-    pub fn plan_for(&self, index: usize) -> Option<&JobStitch> {
+    pub(crate) fn plan_for(&self, index: usize) -> Option<&JobStitch> {
         self.plans.get(&index)
     }
 

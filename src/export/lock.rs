@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 /// Who holds (or held) an output directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Holder {
+pub(crate) struct Holder {
     pub pid: u32,
     pub host: String,
     /// Unix seconds.
@@ -28,7 +28,7 @@ pub struct Holder {
 }
 
 impl Holder {
-    pub fn current() -> Holder {
+    pub(crate) fn current() -> Holder {
         Holder {
             pid: std::process::id(),
             host: host_name(),
@@ -71,21 +71,22 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LockError + '_ {
     }
 }
 
-pub const STAGING_PREFIX: &str = ".staging-";
+pub(crate) const STAGING_PREFIX: &str = ".staging-";
 /// Present in every staging directory this program makes; nothing without it is removed.
-pub const STAGING_MARKER: &str = ".factory-staging";
+pub(crate) const STAGING_MARKER: &str = ".factory-staging";
 
 /// The held lock; released when dropped (or when the process dies).
 #[derive(Debug)]
-pub struct OutLock {
+pub(crate) struct OutLock {
     dir: fs::File,
     /// Earlier holders whose staging this run found (they were no longer running).
+    #[cfg(test)]
     pub took_over: Vec<Holder>,
 }
 
 impl OutLock {
     /// Takes the lock on `out` (created if missing) or says who holds it.
-    pub fn acquire(out: &Path) -> Result<OutLock, LockError> {
+    pub(crate) fn acquire(out: &Path) -> Result<OutLock, LockError> {
         fs::create_dir_all(out).map_err(io(out))?;
         let dir = fs::File::open(out).map_err(io(out))?;
         match dir.try_lock() {
@@ -102,8 +103,11 @@ impl OutLock {
             }
             Err(fs::TryLockError::Error(e)) => return Err(io(out)(e)),
         }
-        let took_over = staging_holders(out).into_iter().map(|(_, h)| h).collect();
-        Ok(OutLock { dir, took_over })
+        Ok(OutLock {
+            dir,
+            #[cfg(test)]
+            took_over: staging_holders(out).into_iter().map(|(_, h)| h).collect(),
+        })
     }
 }
 
@@ -148,7 +152,7 @@ fn marked_staging(out: &Path) -> Vec<PathBuf> {
 
 /// Removes staging directories that earlier runs of this program left in `out`. Only call
 /// with the lock held: then no other live run can own one.
-pub fn remove_stale_staging(out: &Path, _lock: &OutLock) -> Vec<PathBuf> {
+pub(crate) fn remove_stale_staging(out: &Path, _lock: &OutLock) -> Vec<PathBuf> {
     marked_staging(out)
         .into_iter()
         .filter(|p| fs::remove_dir_all(p).is_ok())
@@ -156,12 +160,12 @@ pub fn remove_stale_staging(out: &Path, _lock: &OutLock) -> Vec<PathBuf> {
 }
 
 /// Writes the marker that makes `dir` a staging directory of this run.
-pub fn mark_staging(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn mark_staging(dir: &Path) -> std::io::Result<()> {
     let me = serde_json::to_vec(&Holder::current()).expect("holder serialises");
     fs::write(dir.join(STAGING_MARKER), me)
 }
 
-pub fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| fs::read_to_string("/etc/hostname"))
         .map(|s| s.trim().to_string())

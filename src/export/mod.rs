@@ -51,13 +51,13 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
 }
 
 /// Where `job` is written inside the staging directory `dir` (flat: one file per job).
-pub fn staged_path(dir: &Path, job: &Job) -> PathBuf {
+pub(crate) fn staged_path(dir: &Path, job: &Job) -> PathBuf {
     let name = job.file.replace('/', "__");
     dir.join(format!("{:05}-{name}", job.index))
 }
 
 /// A private directory inside the output directory for files being written.
-pub struct Staging {
+pub(crate) struct Staging {
     dir: PathBuf,
     /// Held for as long as the run may write into the output directory.
     _lock: lock::OutLock,
@@ -66,7 +66,7 @@ pub struct Staging {
 impl Staging {
     /// Takes `out`'s writer lock, removes staging directories that earlier, interrupted runs
     /// of this program left behind, and creates `OUT/.staging-PID` marked as this run's.
-    pub fn create(out: &Path) -> Result<Staging, ExportError> {
+    pub(crate) fn create(out: &Path) -> Result<Staging, ExportError> {
         let lock = lock::OutLock::acquire(out)?;
         lock::remove_stale_staging(out, &lock);
         let dir = out.join(format!("{}{}", lock::STAGING_PREFIX, std::process::id()));
@@ -76,11 +76,11 @@ impl Staging {
     }
 
     /// Where a job is encoded to before it is verified.
-    pub fn path_for(&self, job: &Job) -> PathBuf {
+    pub(crate) fn path_for(&self, job: &Job) -> PathBuf {
         staged_path(&self.dir, job)
     }
 
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 }
@@ -93,7 +93,7 @@ impl Drop for Staging {
 
 /// What a staged file turned out to be.
 #[derive(Debug, Clone, Serialize)]
-pub struct Verified {
+pub(crate) struct Verified {
     pub bytes: u64,
     pub sha256: String,
     pub frames: u64,
@@ -102,7 +102,7 @@ pub struct Verified {
 
 /// Opens the staged file again and checks streams, size, duration and frame count against
 /// the job.
-pub fn verify(
+pub(crate) fn verify(
     staged: &Path,
     job: &Job,
     expected_frames: u32,
@@ -164,7 +164,7 @@ pub fn verify(
 }
 
 /// Moves a verified staged file to `OUT/job.file`, atomically replacing an older one.
-pub fn publish(staged: &Path, out: &Path, job: &Job) -> Result<PathBuf, ExportError> {
+pub(crate) fn publish(staged: &Path, out: &Path, job: &Job) -> Result<PathBuf, ExportError> {
     let dest = out.join(&job.file);
     if let Some(parent) = dest.parent() {
         fs::create_dir_all(parent).map_err(io(parent))?;
@@ -318,7 +318,7 @@ pub enum Decision {
 
 impl Decision {
     /// As the manifest and the library write it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Decision::Approved => "approved",
             Decision::Rejected => "rejected",
@@ -328,7 +328,7 @@ impl Decision {
 
 impl ManifestRow {
     /// The row of a variant served by this row's file.
-    pub fn for_same_output(&self, v: &crate::plan::SameOutput) -> ManifestRow {
+    pub(crate) fn for_same_output(&self, v: &crate::plan::SameOutput) -> ManifestRow {
         ManifestRow {
             variant: v.variant_n,
             variant_id: v.variant_id.clone(),
@@ -350,7 +350,7 @@ pub struct SceneSpan {
 
 /// Writes `path` through a temporary file beside it and a rename: a reader sees the old
 /// content or the new, never half.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io(dir))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
@@ -520,7 +520,7 @@ struct ManifestFile<'a> {
 
 /// Writes `manifest.json` and `manifest.csv` into `dir` (atomically: a reader sees the old
 /// manifest or the new one, never half of one).
-pub fn write_manifest(
+pub(crate) fn write_manifest(
     dir: &Path,
     template: &str,
     version: u32,
@@ -541,7 +541,7 @@ pub fn write_manifest(
 
 /// The top-level manifest plus one per region pack (`OUT/REGION/manifest.json`) whose file
 /// paths are relative to the pack.
-pub fn write_manifests(
+pub(crate) fn write_manifests(
     out: &Path,
     template: &str,
     version: u32,
@@ -556,7 +556,7 @@ pub fn write_manifests(
 
 /// The top-level manifest and the packs of `regions` only: what changes when one output is
 /// published.
-pub fn write_manifests_for(
+pub(crate) fn write_manifests_for(
     out: &Path,
     template: &str,
     version: u32,

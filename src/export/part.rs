@@ -12,9 +12,9 @@ use crate::dedup::Fingerprint;
 use crate::plan::shard::Shard;
 use crate::render::NormBox;
 
-pub const PART_FILE: &str = "part.json";
+pub(crate) const PART_FILE: &str = "part.json";
 /// Per-output gate data; hidden like `.removed`, since it is not for users.
-pub const GATE_DIR: &str = ".part";
+pub(crate) const GATE_DIR: &str = ".part";
 /// Bumped when a field's meaning changes; merge refuses parts of another schema.
 pub const PART_SCHEMA: u32 = 1;
 
@@ -45,7 +45,7 @@ pub struct PartInfo {
 
 /// What the gate needs of one output, from the shard that rendered it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct GateData {
+pub(crate) struct GateData {
     pub variant_id: String,
     pub sha256: String,
     pub product_box: Option<NormBox>,
@@ -55,12 +55,12 @@ pub struct GateData {
     pub fingerprint: Option<Fingerprint>,
 }
 
-pub fn write_info(dir: &Path, info: &PartInfo) -> Result<(), ExportError> {
+pub(crate) fn write_info(dir: &Path, info: &PartInfo) -> Result<(), ExportError> {
     let json = serde_json::to_vec_pretty(info).expect("part info serialises");
     write_atomic(&dir.join(PART_FILE), &json)
 }
 
-pub fn read_info(dir: &Path) -> Result<PartInfo, ExportError> {
+pub(crate) fn read_info(dir: &Path) -> Result<PartInfo, ExportError> {
     let path = dir.join(PART_FILE);
     let text = std::fs::read_to_string(&path).map_err(io(&path))?;
     let info: PartInfo = serde_json::from_str(&text).map_err(|e| ExportError::Manifest {
@@ -85,12 +85,12 @@ fn gate_path(dir: &Path, file: &str) -> PathBuf {
         .join(format!("{}.json", file.replace('/', "__")))
 }
 
-pub fn write_gate_data(dir: &Path, file: &str, data: &GateData) -> Result<(), ExportError> {
+pub(crate) fn write_gate_data(dir: &Path, file: &str, data: &GateData) -> Result<(), ExportError> {
     let json = serde_json::to_vec(data).expect("gate data serialises");
     write_atomic(&gate_path(dir, file), &json)
 }
 
-pub fn read_gate_data(dir: &Path, file: &str) -> Result<GateData, ExportError> {
+pub(crate) fn read_gate_data(dir: &Path, file: &str) -> Result<GateData, ExportError> {
     let path = gate_path(dir, file);
     let text = std::fs::read_to_string(&path).map_err(io(&path))?;
     serde_json::from_str(&text).map_err(|e| ExportError::Manifest {

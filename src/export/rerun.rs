@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::{io, lock, ExportError, ManifestRow, Status};
 
 /// Where outputs that left the plan (or were replaced by a failed or held-back render) go.
-pub const REMOVED_DIR: &str = ".removed";
+pub(crate) const REMOVED_DIR: &str = ".removed";
 
 /// The run that last wrote a manifest: who, when, with what, and what it did.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -44,7 +44,7 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
-    pub fn begin(template_sha256: String) -> RunRecord {
+    pub(crate) fn begin(template_sha256: String) -> RunRecord {
         RunRecord {
             factory_version: env!("CARGO_PKG_VERSION").to_string(),
             template_sha256,
@@ -106,7 +106,7 @@ impl Previous {
     }
 
     /// The row of each file's own render (not the rows of variants it also serves).
-    pub fn by_file(&self) -> HashMap<&str, &ManifestRow> {
+    pub(crate) fn by_file(&self) -> HashMap<&str, &ManifestRow> {
         self.rows
             .iter()
             .filter(|r| r.same_output_as.is_none())
@@ -120,7 +120,7 @@ impl Previous {
 /// timeline, renderer version); the rest of the stamp inside the file (template name and
 /// version, tracking, the AI label, factory version) is compared too, and the file must still
 /// be the one recorded.
-pub fn reusable(
+pub(crate) fn reusable(
     old: &ManifestRow,
     new: &ManifestRow,
     old_run: Option<&RunRecord>,
@@ -156,7 +156,11 @@ pub fn reusable(
 }
 
 /// Moves `OUT/file` into `OUT/.removed/<stamp>/file`; `None` if there was no such file.
-pub fn move_aside(out: &Path, file: &str, stamp: &str) -> Result<Option<PathBuf>, ExportError> {
+pub(crate) fn move_aside(
+    out: &Path,
+    file: &str,
+    stamp: &str,
+) -> Result<Option<PathBuf>, ExportError> {
     let from = out.join(file);
     if fs::symlink_metadata(&from).is_err() {
         return Ok(None);
@@ -170,7 +174,7 @@ pub fn move_aside(out: &Path, file: &str, stamp: &str) -> Result<Option<PathBuf>
 }
 
 /// A directory name for this run's removals: the UTC start time, sortable.
-pub fn removal_stamp(unix: i64) -> String {
+pub(crate) fn removal_stamp(unix: i64) -> String {
     crate::clock::format_utc(unix).replace([':', '-'], "")
 }
 

@@ -20,7 +20,7 @@ pub struct Cue {
 
 /// A problem at a 1-based line of the caption file.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CueError {
+pub(crate) struct CueError {
     pub line: usize,
     pub message: String,
 }
@@ -35,20 +35,20 @@ fn at<T>(line: usize, message: impl Into<String>) -> Result<T, CueError> {
 
 /// A cue and the 1-based line of its timing, for later diagnostics (overlaps, length).
 #[derive(Debug, Clone, PartialEq)]
-pub struct ParsedCue {
+pub(crate) struct ParsedCue {
     pub line: usize,
     pub cue: Cue,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     Srt,
     Vtt,
 }
 
 impl Format {
     /// By extension, else by the WebVTT signature.
-    pub fn detect(path: &std::path::Path, text: &str) -> Format {
+    pub(crate) fn detect(path: &std::path::Path, text: &str) -> Format {
         match path
             .extension()
             .and_then(|e| e.to_str())
@@ -63,7 +63,7 @@ impl Format {
     }
 }
 
-pub fn parse(text: &str, format: Format) -> Result<Vec<ParsedCue>, CueError> {
+pub(crate) fn parse(text: &str, format: Format) -> Result<Vec<ParsedCue>, CueError> {
     match format {
         Format::Srt => parse_srt(text),
         Format::Vtt => parse_vtt(text),
@@ -98,7 +98,7 @@ fn blocks<'a>(lines: &[(usize, &'a str)]) -> Vec<Vec<(usize, &'a str)>> {
     out
 }
 
-pub fn parse_srt(text: &str) -> Result<Vec<ParsedCue>, CueError> {
+pub(crate) fn parse_srt(text: &str) -> Result<Vec<ParsedCue>, CueError> {
     let all = lines(text);
     blocks(&all)
         .iter()
@@ -106,7 +106,7 @@ pub fn parse_srt(text: &str) -> Result<Vec<ParsedCue>, CueError> {
         .collect()
 }
 
-pub fn parse_vtt(text: &str) -> Result<Vec<ParsedCue>, CueError> {
+pub(crate) fn parse_vtt(text: &str) -> Result<Vec<ParsedCue>, CueError> {
     let all = lines(text);
     match all.first() {
         Some((_, l)) if *l == "WEBVTT" || l.starts_with("WEBVTT ") || l.starts_with("WEBVTT\t") => {
@@ -181,7 +181,7 @@ fn timing_line(l: &str, n: usize, f: Format) -> Result<(f64, f64), CueError> {
 }
 
 /// `HH:MM:SS,mmm` (SRT; `.` accepted) or `[HH:]MM:SS.mmm` (WebVTT) → seconds.
-pub fn timestamp(s: &str, f: Format) -> Result<f64, String> {
+pub(crate) fn timestamp(s: &str, f: Format) -> Result<f64, String> {
     let bad = |why: &str| {
         let example = if f == Format::Srt {
             "00:01:02,500"

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// Largest grid we accept; 64³ is what grading tools export at most and keeps the table
 /// (and the time to parse it) small.
-pub const MAX_SIZE: usize = 64;
+pub(crate) const MAX_SIZE: usize = 64;
 
 /// A parsed 3D LUT.
 #[derive(Clone, PartialEq)]
@@ -56,7 +56,8 @@ fn err(line: usize, message: impl Into<String>, hint: impl Into<String>) -> Cube
 
 impl Lut {
     /// The identity LUT of a given size (handy for tests and benches).
-    pub fn identity(size: usize) -> Lut {
+    #[cfg(test)]
+    pub(crate) fn identity(size: usize) -> Lut {
         let n = size.max(2);
         let s = (n - 1) as f32;
         let table = (0..n * n * n)
@@ -79,7 +80,7 @@ impl Lut {
     }
 
     /// Parses the text of a `.cube` file; `path` is recorded, not read.
-    pub fn parse(text: &str, path: &Path) -> Result<Lut, CubeError> {
+    pub(crate) fn parse(text: &str, path: &Path) -> Result<Lut, CubeError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut p = CubeParser::default();
         for (i, raw) in text.lines().enumerate() {

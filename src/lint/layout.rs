@@ -29,18 +29,18 @@ use super::{Finding, RuleSeverity};
 /// could not be fetched to verify it here; the wording is quoted by e.g.
 /// https://m3.agency/news-insights/facebook-removes-text-restrictions-on-paid-ads and
 /// https://www.digitalinformationworld.com/2020/09/advertisers-and-graphic-designers-get-a-moment-to-rejoice-as-facebook-lifts-off-restrictions-on-text-content-in-ad-images.html
-pub const MAX_TEXT_SHARE: f64 = 0.20;
+pub(crate) const MAX_TEXT_SHARE: f64 = 0.20;
 /// Least luminance contrast ratio between text and what is behind it: WCAG 2.2 success
 /// criterion 1.4.3 asks 3:1 for large text (ad captions are all large at their sizes),
 /// https://www.w3.org/TR/WCAG22/#contrast-minimum; ratio and relative luminance as defined
 /// there (https://www.w3.org/TR/WCAG22/#dfn-contrast-ratio).
-pub const MIN_CONTRAST: f64 = 3.0;
+pub(crate) const MIN_CONTRAST: f64 = 3.0;
 /// Share of the pixels behind a caption that may fall below `MIN_CONTRAST` before it is
 /// reported: a few dark stars behind white text do not make it unreadable.
-pub const LOW_CONTRAST_SHARE: f64 = 0.25;
+pub(crate) const LOW_CONTRAST_SHARE: f64 = 0.25;
 /// Share of a caption's or badge's box over the product's own pixels (alpha ≥ 50 %) that
 /// counts as covering it: anti-aliased edges that merely touch do not.
-pub const OVER_PRODUCT_SHARE: f64 = 0.02;
+pub(crate) const OVER_PRODUCT_SHARE: f64 = 0.02;
 
 /// The layout findings of a template and how much was measured.
 #[derive(Debug, Default)]
@@ -476,7 +476,7 @@ impl PlateCache<'_> {
 }
 
 /// Version of the layout rules, reported with each finding like a pack's.
-pub const LAYOUT_VERSION: &str = "1.0.0";
+pub(crate) const LAYOUT_VERSION: &str = "1.0.0";
 
 fn what(o: &Overlay) -> String {
     match o.info.pool {

@@ -13,11 +13,11 @@ use super::source::{CopyText, Place};
 use super::{template_span, Finding, RuleSeverity};
 
 /// Version of the limit rules, reported with each finding like a pack's.
-pub const LIMITS_VERSION: &str = "1.0.0";
+pub(crate) const LIMITS_VERSION: &str = "1.0.0";
 
 /// One finding per copy string over a limit of a preset the template renders for. `shown`
 /// is, per copy string, the regions that show it (as for claims).
-pub fn check(
+pub(crate) fn check(
     t: &Template,
     file: &Path,
     text: &str,

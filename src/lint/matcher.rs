@@ -16,10 +16,10 @@
 use std::ops::Range;
 
 /// Characters a `…` gap may span between two pieces of a pattern.
-pub const MAX_GAP: usize = 40;
+pub(crate) const MAX_GAP: usize = 40;
 
 /// One character folded for comparison (see the module documentation).
-pub fn fold_char(c: char) -> char {
+pub(crate) fn fold_char(c: char) -> char {
     let c = match c {
         '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFF01 + 0x21).unwrap_or(c),
         '\u{3000}' => ' ',
@@ -34,7 +34,7 @@ pub fn fold_char(c: char) -> char {
 }
 
 /// A text folded for matching, with the way back to the original's characters.
-pub struct Folded {
+pub(crate) struct Folded {
     /// The folded text.
     pub text: String,
     /// Character index (in the original) of each byte offset of `text`, plus one past the end.
@@ -44,7 +44,7 @@ pub struct Folded {
 }
 
 impl Folded {
-    pub fn new(original: &str) -> Folded {
+    pub(crate) fn new(original: &str) -> Folded {
         let mut text = String::with_capacity(original.len());
         let mut char_at = Vec::with_capacity(original.len() + 1);
         let mut byte_of = Vec::with_capacity(original.len() + 1);
@@ -113,7 +113,7 @@ fn is_latin_word(c: char) -> bool {
 }
 
 /// Han, kana and hangul: scripts written without spaces, where a phrase may sit anywhere.
-pub fn is_cjk(c: char) -> bool {
+pub(crate) fn is_cjk(c: char) -> bool {
     matches!(c as u32,
         0x3040..=0x30FF      // hiragana, katakana
         | 0x3400..=0x4DBF    // CJK extension A
@@ -136,7 +136,7 @@ pub struct Pattern {
 impl Pattern {
     /// `…` (or `...`) between two pieces is a gap of up to `MAX_GAP` characters in the same
     /// sentence; at the end it takes one more letter. `Err` says what is wrong.
-    pub fn parse(written: &str) -> Result<Pattern, String> {
+    pub(crate) fn parse(written: &str) -> Result<Pattern, String> {
         let normal = written.replace("...", "…");
         let mut pieces: Vec<String> = normal
             .split('…')
@@ -159,7 +159,7 @@ impl Pattern {
     }
 
     /// Every match in `text` as a character range, leftmost first, not overlapping.
-    pub fn find(&self, text: &Folded) -> Vec<Range<usize>> {
+    pub(crate) fn find(&self, text: &Folded) -> Vec<Range<usize>> {
         let mut out: Vec<Range<usize>> = Vec::new();
         let mut from = 0;
         'outer: loop {
@@ -198,12 +198,12 @@ fn sentence_break(text: &Folded, gap: Range<usize>) -> bool {
 }
 
 /// Ranges of `text` covered by any exception phrase (folded, matched like patterns).
-pub fn exception_ranges(text: &Folded, exceptions: &[Pattern]) -> Vec<Range<usize>> {
+pub(crate) fn exception_ranges(text: &Folded, exceptions: &[Pattern]) -> Vec<Range<usize>> {
     exceptions.iter().flat_map(|e| e.find(text)).collect()
 }
 
 /// Whether `m` lies inside one of `covered`.
-pub fn excused(m: &Range<usize>, covered: &[Range<usize>]) -> bool {
+pub(crate) fn excused(m: &Range<usize>, covered: &[Range<usize>]) -> bool {
     covered.iter().any(|c| c.start <= m.start && m.end <= c.end)
 }
 

@@ -78,7 +78,7 @@ impl Finding {
     /// Whether an output of `preset` in `region` showing `modules` (pool, or
     /// `scene.ID.POOL`, → option id, as in the manifest) shows the copy this finding is in
     /// (and, for a layout finding, was measured as that output shows it).
-    pub fn applies_to(
+    pub(crate) fn applies_to(
         &self,
         preset: &str,
         region: &str,
@@ -102,7 +102,7 @@ impl Finding {
     }
 
     /// One line for a manifest: `RULE: "PHRASE" (FILE:LINE:COLUMN)`.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         format!(
             "{}: \"{}\" ({}:{}:{})",
             self.rule,
@@ -134,12 +134,8 @@ impl Report {
         self.errors() > 0
     }
 
-    pub fn errors(&self) -> usize {
+    pub(crate) fn errors(&self) -> usize {
         self.count(RuleSeverity::Error)
-    }
-
-    pub fn warnings(&self) -> usize {
-        self.count(RuleSeverity::Warning)
     }
 
     fn count(&self, s: RuleSeverity) -> usize {
@@ -217,7 +213,7 @@ pub fn lint(
 }
 
 /// As `lint`, with the template's text given.
-pub fn lint_text(
+pub(crate) fn lint_text(
     t: &Template,
     file: &Path,
     text: &str,

@@ -89,7 +89,7 @@ impl Scope {
     /// locale lists (either is enough; both empty = every copy), and the template outputs to
     /// one of `platforms` (empty = any). `platforms` holds the template's preset ids and
     /// platform names.
-    pub fn applies(&self, locale: &str, regions: &[String], platforms: &[String]) -> bool {
+    pub(crate) fn applies(&self, locale: &str, regions: &[String], platforms: &[String]) -> bool {
         let by_platform = self.platforms.is_empty()
             || self
                 .platforms
@@ -173,7 +173,11 @@ impl RulePacks {
     /// The visible AI label for an output in `region` made for a preset named by `platforms`
     /// (its id and platform name): the first pack whose scope lists the region and whose
     /// platforms (if any) include the preset.
-    pub fn ai_label_for(&self, region: &str, platforms: &[String]) -> Option<(&Pack, &AiLabel)> {
+    pub(crate) fn ai_label_for(
+        &self,
+        region: &str,
+        platforms: &[String],
+    ) -> Option<(&Pack, &AiLabel)> {
         self.packs.iter().find_map(|p| {
             let l = p.ai_label.as_ref()?;
             let s = &p.scope;
@@ -241,7 +245,7 @@ fn read_error(path: &Path, message: String) -> Diagnostics {
 }
 
 /// Parses one pack; every problem is a diagnostic at its line and column in the pack file.
-pub fn parse_pack(text: &str, file: &Path) -> Result<Pack, Diagnostics> {
+pub(crate) fn parse_pack(text: &str, file: &Path) -> Result<Pack, Diagnostics> {
     let mut dx = Diagnostics::new(file, text);
     let raw: RawPack = match toml::from_str(text) {
         Ok(r) => r,

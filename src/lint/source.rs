@@ -17,7 +17,7 @@ use crate::template::Pool;
 
 /// One string of copy in one locale.
 #[derive(Debug, Clone)]
-pub struct CopyText {
+pub(crate) struct CopyText {
     pub pool: Pool,
     /// Index of the option in its pool, as in a variant's choice.
     pub index: usize,
@@ -33,7 +33,7 @@ pub struct CopyText {
 }
 
 #[derive(Debug, Clone)]
-pub enum Place {
+pub(crate) enum Place {
     /// A string literal in the template at this byte range (quotes included).
     Template(Range<usize>),
     /// A cue of caption file `file` (index into `Sources::files`), whose text starts on this
@@ -43,14 +43,14 @@ pub enum Place {
 
 /// A caption file the template names, read once.
 #[derive(Debug, Clone)]
-pub struct CaptionFile {
+pub(crate) struct CaptionFile {
     pub path: PathBuf,
     pub text: String,
 }
 
 /// Every copy string of a template, in file order.
 #[derive(Debug, Clone, Default)]
-pub struct Sources {
+pub(crate) struct Sources {
     pub copy: Vec<CopyText>,
     pub files: Vec<CaptionFile>,
 }
@@ -76,7 +76,7 @@ const COPY_POOLS: [(Pool, &str, &[&str]); 3] = [
 
 /// Reads the copy out of template text already validated (so its structure is known good;
 /// anything unexpected is skipped, not reported). Caption paths resolve against `root`.
-pub fn read(text: &str, root: &Path) -> Sources {
+pub(crate) fn read(text: &str, root: &Path) -> Sources {
     let mut out = Sources::default();
     let Ok(doc) = toml_edit::ImDocument::parse(text) else {
         return out;
@@ -255,7 +255,11 @@ fn locale_strings(item: &Item) -> Vec<(String, String, Range<usize>)> {
 /// The byte range in the template of each character of a decoded string literal: escapes
 /// (`\u6700`) map to the whole escape. `None` when the literal does not decode to `value`
 /// (then a finding points at the literal's start).
-pub fn char_spans(source: &str, literal: &Range<usize>, value: &str) -> Option<Vec<Range<usize>>> {
+pub(crate) fn char_spans(
+    source: &str,
+    literal: &Range<usize>,
+    value: &str,
+) -> Option<Vec<Range<usize>>> {
     let lit = source.get(literal.clone())?;
     let (delim, basic) = if lit.starts_with("\"\"\"") {
         (3, true)
@@ -333,7 +337,12 @@ pub fn char_spans(source: &str, literal: &Range<usize>, value: &str) -> Option<V
 /// Where a cue's phrase is written in its caption file: the phrase searched from the start of
 /// the cue's text line (tags were stripped from the cue, so its offsets do not apply), else
 /// the start of that line.
-pub fn caption_span(file: &str, line: usize, phrase: &str, line_in_cue: usize) -> Range<usize> {
+pub(crate) fn caption_span(
+    file: &str,
+    line: usize,
+    phrase: &str,
+    line_in_cue: usize,
+) -> Range<usize> {
     let line_start = file
         .split_inclusive('\n')
         .take(line - 1 + line_in_cue)

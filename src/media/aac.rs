@@ -46,7 +46,7 @@ pub struct AacEncoder {
 }
 
 impl AacEncoder {
-    pub fn open(rate: u32, channels: u16, bitrate_kbps: u32) -> Result<Self, ffmpeg::Error> {
+    pub(crate) fn open(rate: u32, channels: u16, bitrate_kbps: u32) -> Result<Self, ffmpeg::Error> {
         super::ffio::init();
         let aac = encoder::find(codec::Id::AAC).ok_or(ffmpeg::Error::EncoderNotFound)?;
         let mut enc = codec::context::Context::new_with_codec(aac)
@@ -72,7 +72,7 @@ impl AacEncoder {
     }
 
     /// Samples in the next frame with `left` still to code.
-    pub fn next_len(&self, left: usize) -> usize {
+    pub(crate) fn next_len(&self, left: usize) -> usize {
         if left < self.frame && !self.small_last {
             self.frame
         } else {
@@ -82,7 +82,7 @@ impl AacEncoder {
 
     /// Frame of `n` samples of `pcm` from sample frame `pos` on (silence past its end), timed
     /// at `pos` in 1 / rate.
-    pub fn frame_of(pcm: &AudioPcm, pos: usize, n: usize) -> frame::Audio {
+    pub(crate) fn frame_of(pcm: &AudioPcm, pos: usize, n: usize) -> frame::Audio {
         let ch = pcm.channels.max(1) as usize;
         let mut f = frame::Audio::new(
             Sample::F32(sample::Type::Planar),

@@ -195,7 +195,7 @@ impl AudioPcm {
     /// silence follows. Fade-in multiplies frame `i` by `i / n_in`; fade-out multiplies
     /// frame `i` by `(len − 1 − i) / n_out`, so the first and last frames are silent. An
     /// empty source yields silence.
-    pub fn fit(
+    pub(crate) fn fit(
         &self,
         start: f64,
         duration: f64,
@@ -269,7 +269,11 @@ impl AudioPcm {
 
     /// The same sound at another rate/channel count (swresample), e.g. when the music was
     /// loaded for one preset and is reused by another with a different audio spec.
-    pub fn convert(&self, sample_rate: u32, channels: u16) -> Result<AudioPcm, ffmpeg::Error> {
+    pub(crate) fn convert(
+        &self,
+        sample_rate: u32,
+        channels: u16,
+    ) -> Result<AudioPcm, ffmpeg::Error> {
         if sample_rate == self.sample_rate && channels == self.channels {
             return Ok(self.clone());
         }

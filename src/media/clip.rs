@@ -397,13 +397,13 @@ impl ClipStream {
 
     /// Output frames the clip can have at most, from the container's duration (before
     /// decoding anything; a file of unknown length counts as long as asked for).
-    pub fn max_frames(&self) -> f64 {
+    pub(crate) fn max_frames(&self) -> f64 {
         ((self.end - self.start).min(self.available) * self.fps).ceil()
     }
 
     /// Bytes of RGBA the whole clip would need if every output frame were distinct — what
     /// decoding it once and keeping it costs, at worst.
-    pub fn whole_bytes(&self) -> f64 {
+    pub(crate) fn whole_bytes(&self) -> f64 {
         // f64 so an unbounded request on a file of unknown length cannot overflow.
         self.max_frames() * self.width as f64 * self.height as f64 * 4.0
     }

@@ -141,7 +141,7 @@ fn oversampling(rate: u32) -> usize {
 
 /// The true-peak estimate around every sample frame: the largest absolute interpolated value
 /// of any channel between the previous frame and this one (and the frame itself).
-pub fn peak_envelope(pcm: &AudioPcm) -> Vec<f32> {
+pub(crate) fn peak_envelope(pcm: &AudioPcm) -> Vec<f32> {
     let ch = pcm.channels.max(1) as usize;
     let frames = pcm.samples.len() / ch;
     let phases = interpolator(oversampling(pcm.sample_rate));

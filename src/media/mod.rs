@@ -18,7 +18,7 @@ mod still;
 
 pub use aac::{aac_roundtrip, AacEncoder, AacPacket, AacStream};
 pub use clip::{fit_inside, ClipStream};
-pub use resize::{resize, resize_no_alpha};
+pub(crate) use resize::{resize, resize_no_alpha};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {

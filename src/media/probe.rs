@@ -156,7 +156,7 @@ impl ProbeError {
     }
 
     /// How to fix it, for the diagnostic's hint.
-    pub fn hint(&self) -> Option<String> {
+    pub(crate) fn hint(&self) -> Option<String> {
         Some(match self {
             ProbeError::Media(MediaError::Limit { .. }) => return None,
             ProbeError::Media(_) => {

@@ -5,7 +5,12 @@ use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 use image::RgbaImage;
 
 /// Resizes `src` (or the `crop` rectangle of it, in source pixels) to exactly `w`×`h`.
-pub fn resize(src: &RgbaImage, w: u32, h: u32, crop: Option<(f64, f64, f64, f64)>) -> RgbaImage {
+pub(crate) fn resize(
+    src: &RgbaImage,
+    w: u32,
+    h: u32,
+    crop: Option<(f64, f64, f64, f64)>,
+) -> RgbaImage {
     // Alpha-aware resizing (premultiply, resize, divide) keeps cut-out edges free of dark
     // fringes.
     resize_with(src, w, h, crop, true)
@@ -13,7 +18,7 @@ pub fn resize(src: &RgbaImage, w: u32, h: u32, crop: Option<(f64, f64, f64, f64)
 
 /// `resize` for pictures known to be opaque: skipping the alpha round trip is cheaper. A
 /// full convolution (unlike `resize_opaque`), so large downscales do not alias.
-pub fn resize_no_alpha(src: &RgbaImage, w: u32, h: u32) -> RgbaImage {
+pub(crate) fn resize_no_alpha(src: &RgbaImage, w: u32, h: u32) -> RgbaImage {
     resize_with(src, w, h, None, false)
 }
 

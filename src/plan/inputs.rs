@@ -20,7 +20,7 @@ pub struct InputFile {
 /// The files the job's choices use, in pool order (backgrounds, products, effects' LUTs,
 /// then for videos music, voice-over, sound effects, end-card logo), each once. A
 /// background a preset replaces (`white_background`) is left out: it is not in the file.
-pub fn job_inputs(
+pub(crate) fn job_inputs(
     t: &Template,
     job: &Job,
     preset: Option<&Preset>,
@@ -36,7 +36,7 @@ pub fn job_inputs(
 }
 
 /// The canonical paths behind [`job_inputs`].
-pub fn job_input_paths(t: &Template, job: &Job, preset: Option<&Preset>) -> Vec<PathBuf> {
+pub(crate) fn job_input_paths(t: &Template, job: &Job, preset: Option<&Preset>) -> Vec<PathBuf> {
     let Some(region) = t.region(&job.region) else {
         return Vec::new();
     };

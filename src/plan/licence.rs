@@ -25,7 +25,7 @@ pub fn of_job<'t>(
 }
 
 /// The first day an output's licences stop covering it (`YYYY-MM-DD` compares as text).
-pub fn earliest_expiry(t: &Template, job: &Job, preset: Option<&Preset>) -> Option<String> {
+pub(crate) fn earliest_expiry(t: &Template, job: &Job, preset: Option<&Preset>) -> Option<String> {
     of_job(t, job, preset)
         .iter()
         .filter_map(|(_, l)| l.expires.clone())
@@ -33,7 +33,7 @@ pub fn earliest_expiry(t: &Template, job: &Job, preset: Option<&Preset>) -> Opti
 }
 
 /// The licences behind one output as the library records them.
-pub fn records(
+pub(crate) fn records(
     t: &Template,
     job: &Job,
     preset: Option<&Preset>,
@@ -55,7 +55,12 @@ pub fn records(
 
 /// Why the output may not be made on `today` (`YYYY-MM-DD`), or `None`. The executor
 /// prefixes the job (variant, file, preset, region) to it.
-pub fn refusal(t: &Template, job: &Job, preset: Option<&Preset>, today: &str) -> Option<String> {
+pub(crate) fn refusal(
+    t: &Template,
+    job: &Job,
+    preset: Option<&Preset>,
+    today: &str,
+) -> Option<String> {
     of_job(t, job, preset).into_iter().find_map(|(path, l)| {
         let what = describe(t, &path, l);
         if let Some(e) = l.expires.as_deref().filter(|e| *e < today) {

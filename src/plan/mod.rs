@@ -24,7 +24,7 @@ use crate::preset::{Preset, PresetKind, PresetSet};
 use crate::template::{Pool, Region, Template};
 
 pub use composition::{composition, composition_of};
-pub use inputs::{job_input_paths, job_inputs, InputFile};
+pub(crate) use inputs::{job_input_paths, job_inputs, InputFile};
 pub use naming::{sanitize_file_name, tracking_url};
 pub use select::{
     combinations, Design, LeftOut, PairCoverage, DEFAULT_MAX_VARIANTS, MAX_DESIGN_SPACE,
@@ -92,7 +92,7 @@ pub struct Choices {
 
 impl Choices {
     /// The video-wide choice of a pool.
-    pub fn get(&self, pool: Pool) -> Option<usize> {
+    pub(crate) fn get(&self, pool: Pool) -> Option<usize> {
         match pool {
             Pool::Background => Some(self.background),
             Pool::Product => self.product,
@@ -118,7 +118,7 @@ impl Choices {
 
     /// What scene `s` (index into `Template::scenes`) shows from `pool`: its own pick when
     /// it lists the pool, else the video-wide choice.
-    pub fn in_scene(&self, t: &Template, s: usize, pool: Pool) -> Option<usize> {
+    pub(crate) fn in_scene(&self, t: &Template, s: usize, pool: Pool) -> Option<usize> {
         match (
             t.scenes[s].listed(pool),
             Pool::SCENE.iter().position(|p| *p == pool),
@@ -129,7 +129,7 @@ impl Choices {
     }
 
     /// Every option of `pool` the variant uses anywhere (video-wide or in a scene).
-    pub fn uses(&self, t: &Template, pool: Pool) -> Vec<usize> {
+    pub(crate) fn uses(&self, t: &Template, pool: Pool) -> Vec<usize> {
         if t.scenes.is_empty() || !Pool::SCENE.contains(&pool) {
             return self.get(pool).into_iter().collect();
         }
@@ -143,7 +143,7 @@ impl Choices {
 
     /// `pool name → option id`, in pool order, for manifests and stamps. Scene picks read
     /// `scene.ID.POOL`; the play order `order`.
-    pub fn ids(&self, t: &Template) -> BTreeMap<String, String> {
+    pub(crate) fn ids(&self, t: &Template) -> BTreeMap<String, String> {
         let mut m = BTreeMap::new();
         for pool in Pool::ALL {
             if !select::pool_is_video_wide(t, pool) {
@@ -177,7 +177,7 @@ impl Choices {
     }
 }
 
-pub fn pool_len(t: &Template, pool: Pool) -> usize {
+pub(crate) fn pool_len(t: &Template, pool: Pool) -> usize {
     match pool {
         Pool::Background => t.backgrounds.len(),
         Pool::Product => t.products.len(),
@@ -189,7 +189,7 @@ pub fn pool_len(t: &Template, pool: Pool) -> usize {
     }
 }
 
-pub fn option_id(t: &Template, pool: Pool, i: usize) -> &str {
+pub(crate) fn option_id(t: &Template, pool: Pool, i: usize) -> &str {
     match pool {
         Pool::Background => &t.backgrounds[i].id,
         Pool::Product => &t.products[i].id,
@@ -255,7 +255,7 @@ pub struct SameOutput {
 /// background and, on a still, skips the look. Two variants whose shown choices are equal
 /// make the same output; `tests/it/same_output.rs` renders such pairs apart and compares
 /// their pixels, so a change to the renderer that breaks this fails there.
-pub fn shown(c: &Choices, preset: &Preset) -> Choices {
+pub(crate) fn shown(c: &Choices, preset: &Preset) -> Choices {
     let mut c = c.clone();
     let still = preset.kind == PresetKind::Image;
     let rules = &preset.rules;
@@ -295,7 +295,7 @@ pub fn shown(c: &Choices, preset: &Preset) -> Choices {
 /// Whether an output of `job` for `preset` shows anything marked `ai_generated`: only what
 /// the preset can show counts (`shown`), since a label on a picture that contains no
 /// generated content would be false. A region's override of an option is what it shows.
-pub fn ai_generated(t: &Template, job: &Job, preset: &Preset) -> bool {
+pub(crate) fn ai_generated(t: &Template, job: &Job, preset: &Preset) -> bool {
     let Some(region) = t.region(&job.region) else {
         return false;
     };
@@ -371,7 +371,7 @@ impl AssetHashes {
         Ok(AssetHashes(map))
     }
 
-    pub fn get(&self, p: &Path) -> &str {
+    pub(crate) fn get(&self, p: &Path) -> &str {
         self.0.get(p).map(String::as_str).unwrap_or("")
     }
 }
@@ -391,7 +391,7 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
 }
 
 /// Every media file the template refers to, in template order.
-pub fn asset_paths(t: &Template) -> Vec<PathBuf> {
+pub(crate) fn asset_paths(t: &Template) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = Vec::new();
     v.extend(
         t.backgrounds
@@ -430,7 +430,7 @@ pub fn asset_paths(t: &Template) -> Vec<PathBuf> {
 /// composition duplicates, judged on every preset and region the template makes (so a
 /// `--presets`/`--regions` run plans the same variants), and why. Shared by the `distinct`
 /// and `pairwise` designs and by `factory results next`.
-pub struct DesignJudge<'t> {
+pub(crate) struct DesignJudge<'t> {
     t: &'t Template,
     presets: Vec<&'t Preset>,
     hashes: &'t AssetHashes,
@@ -442,7 +442,7 @@ pub struct DesignJudge<'t> {
 }
 
 impl<'t> DesignJudge<'t> {
-    pub fn new(t: &'t Template, presets: &'t PresetSet, hashes: &'t AssetHashes) -> Self {
+    pub(crate) fn new(t: &'t Template, presets: &'t PresetSet, hashes: &'t AssetHashes) -> Self {
         DesignJudge {
             t,
             presets: t
@@ -458,7 +458,13 @@ impl<'t> DesignJudge<'t> {
     }
 
     /// `nk`/`ok` identify the combinations (product indices) for caching.
-    pub fn judge(&mut self, new: &Choices, nk: u128, old: &Choices, ok: u128) -> Option<String> {
+    pub(crate) fn judge(
+        &mut self,
+        new: &Choices,
+        nk: u128,
+        old: &Choices,
+        ok: u128,
+    ) -> Option<String> {
         let (t, hashes) = (self.t, self.hashes);
         for (c, k) in [(new, nk), (old, ok)] {
             let presets = &self.presets;

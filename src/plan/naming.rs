@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use crate::preset::{Preset, PresetKind};
 use crate::template::{Region, Template};
 
-pub struct NameContext<'a> {
+pub(crate) struct NameContext<'a> {
     pub t: &'a Template,
     pub region: &'a Region,
     pub preset: &'a Preset,
@@ -14,7 +14,7 @@ pub struct NameContext<'a> {
 }
 
 /// `15.0` → `15`, `7.5` → `7.5`: names read like people write them.
-pub fn format_seconds(s: f64) -> String {
+pub(crate) fn format_seconds(s: f64) -> String {
     if (s - s.round()).abs() < 1e-9 {
         format!("{}", s.round() as i64)
     } else {
@@ -25,7 +25,7 @@ pub fn format_seconds(s: f64) -> String {
 
 /// Why a name pattern could not be expanded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum NameError {
+pub(crate) enum NameError {
     #[error("unclosed `{{`")]
     Unclosed,
     #[error("unknown placeholder `{{{0}}}`")]
@@ -36,14 +36,14 @@ pub enum NameError {
 /// the uniqueness suffix) are what tell outputs apart, so a name that is too long is shortened
 /// in the other pieces, never in these.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Part {
+pub(crate) struct Part {
     pub text: String,
     pub keep: bool,
 }
 
 /// Expands `{placeholder}`s. The template stage has already checked the placeholders, so an
 /// unknown one here is a programming error reported as an error, not a panic.
-pub fn expand(pattern: &str, c: &NameContext) -> Result<String, NameError> {
+pub(crate) fn expand(pattern: &str, c: &NameContext) -> Result<String, NameError> {
     Ok(expand_parts(pattern, c)?
         .into_iter()
         .map(|p| p.text)
@@ -52,7 +52,7 @@ pub fn expand(pattern: &str, c: &NameContext) -> Result<String, NameError> {
 
 /// [`expand`] as pieces: literal text and each placeholder's value, marked `keep` for `{n}`
 /// and `{variant}`.
-pub fn expand_parts(pattern: &str, c: &NameContext) -> Result<Vec<Part>, NameError> {
+pub(crate) fn expand_parts(pattern: &str, c: &NameContext) -> Result<Vec<Part>, NameError> {
     let mut out = Vec::new();
     let mut rest = pattern;
     let free = |text: &str| Part {
@@ -93,7 +93,7 @@ pub fn expand_parts(pattern: &str, c: &NameContext) -> Result<Vec<Part>, NameErr
 
 /// Longest file name stem, in bytes: file systems allow 255, and the extension, a `-N`
 /// suffix and tools that append their own (`.part`, `~`) need room.
-pub const MAX_NAME_BYTES: usize = 150;
+pub(crate) const MAX_NAME_BYTES: usize = 150;
 
 /// One character of a file name: reserved characters, path separators, control characters
 /// and the invisible ones that reorder or hide text (a U+202E would show `4pm.exe` as
@@ -118,7 +118,7 @@ pub fn sanitize_file_name(name: &str) -> String {
 
 /// [`sanitize_file_name`] over pieces: when too long, the free pieces are cut (the longest
 /// first, to equal length) and the `keep` pieces stay whole.
-pub fn fit(parts: &[Part]) -> String {
+pub(crate) fn fit(parts: &[Part]) -> String {
     let mut parts: Vec<Part> = parts
         .iter()
         .map(|p| Part {
@@ -196,7 +196,7 @@ fn truncate_at_char(s: &mut String, max: usize) {
 /// Keeps names unique inside a region's directory, case-insensitively (macOS and Windows
 /// file systems fold case), by appending `-2`, `-3`… in plan order.
 #[derive(Default)]
-pub struct NameSet {
+pub(crate) struct NameSet {
     seen: HashSet<(String, String)>,
 }
 
@@ -215,7 +215,7 @@ impl NameSet {
 
     /// A safe, unique name from an expanded pattern; the suffix is a `keep` piece, so it
     /// survives shortening like the variant number does.
-    pub fn unique_parts(&mut self, dir: &str, parts: &[Part]) -> String {
+    pub(crate) fn unique_parts(&mut self, dir: &str, parts: &[Part]) -> String {
         let mut candidate = fit(parts);
         let mut k = 2;
         let mut with_suffix = parts.to_vec();

@@ -279,12 +279,12 @@ impl Classes {
 /// Whether `new` would be a duplicate of the kept `old` by composition (the gate's rule, for
 /// every preset and region the template makes), and why. The `u128`s are the combinations'
 /// indices, for caching what each one is made of.
-pub type Judge<'j> = dyn FnMut(&Choices, u128, &Choices, u128) -> Option<String> + 'j;
+pub(crate) type Judge<'j> = dyn FnMut(&Choices, u128, &Choices, u128) -> Option<String> + 'j;
 
 /// The variants of a template, numbered from 1 in product order, and for `distinct` and
 /// `pairwise` what the design left out and covered. Refuses, before doing the work, a plan
 /// of more than `max` variants and a sample asking for more than there are.
-pub fn variants(
+pub(crate) fn variants(
     t: &Template,
     max: usize,
     judge: &mut Judge,

@@ -33,7 +33,7 @@ pub enum ShardError {
 }
 
 impl Shard {
-    pub fn new(index: u32, count: u32) -> Result<Shard, ShardError> {
+    pub(crate) fn new(index: u32, count: u32) -> Result<Shard, ShardError> {
         if count == 0 || index >= count {
             return Err(ShardError::OutOfRange { index, count });
         }
@@ -79,7 +79,7 @@ impl fmt::Display for Shard {
 /// still counted as 4 frames (its JPEG/PNG encode and the duplicate gate's decode of it
 /// weigh about that against one x264 frame; the exact figure matters little, the balance
 /// is what it is for).
-pub fn cost(job: &Job, fps: u32) -> u64 {
+pub(crate) fn cost(job: &Job, fps: u32) -> u64 {
     let pixels = u64::from(job.width) * u64::from(job.height);
     let frames = match job.kind {
         PresetKind::Video => ((job.duration * f64::from(fps)).round() as u64).max(1),

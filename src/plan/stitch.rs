@@ -17,11 +17,11 @@ use crate::template::{Pool, Region, Template, TransitionKind};
 /// a segment shorter than the delay starts with other decoding times and cannot be
 /// stitched, and a tiny segment costs an IDR picture for little; such runs are coded with
 /// their neighbour instead.
-pub const MIN_PIECE: u32 = 8;
+pub(crate) const MIN_PIECE: u32 = 8;
 
 /// Frames [start, end) of an output's timeline, coded as one segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Piece {
+pub(crate) struct Piece {
     pub start: u32,
     pub end: u32,
     /// Names the piece's pixels: pieces with one key are the same frames, coded once per
@@ -30,18 +30,14 @@ pub struct Piece {
 }
 
 impl Piece {
-    pub fn len(&self) -> u32 {
+    pub(crate) fn len(&self) -> u32 {
         self.end - self.start
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.end == self.start
     }
 }
 
 /// What the prepared composition must look like for the pieces to hold, frame for frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Timing {
+pub(crate) struct Timing {
     /// Each segment's timeline frames [start, end), end card included, in play order.
     pub segments: Vec<(u32, u32)>,
     /// Frames mixing two segments (transitions), [from, to), in order.
@@ -57,21 +53,21 @@ pub struct Timing {
 
 /// An output's pieces, or why it is encoded whole.
 #[derive(Debug, Clone)]
-pub struct Pieces {
+pub(crate) struct Pieces {
     pub pieces: Vec<Piece>,
     pub timing: Timing,
 }
 
 impl Pieces {
     /// Whether the composition `render::prepare` made is the one these pieces were cut from.
-    pub fn agrees_with(&self, prepared: &Timing) -> bool {
+    pub(crate) fn agrees_with(&self, prepared: &Timing) -> bool {
         *prepared == self.timing
     }
 }
 
 /// Why an output is encoded whole.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Whole {
+pub(crate) enum Whole {
     #[error("not a video")]
     NotVideo,
     #[error("the template has no [[scene]]")]
@@ -88,17 +84,17 @@ pub enum Whole {
 
 /// What keys are hashed with, made once per run: asset paths are replaced by the assets'
 /// sha256 as variant ids do.
-pub struct KeyContext(Digests);
+pub(crate) struct KeyContext(Digests);
 
 impl KeyContext {
-    pub fn new(hashes: &AssetHashes) -> KeyContext {
+    pub(crate) fn new(hashes: &AssetHashes) -> KeyContext {
         KeyContext(Digests::new(hashes))
     }
 }
 
 /// Cuts a job's timeline where its frames stop being one scene's interior. `labelled`: the run draws a label over every frame
 /// of this output (`exec::ai_label`).
-pub fn pieces(
+pub(crate) fn pieces(
     t: &Template,
     job: &Job,
     preset: &Preset,
@@ -238,7 +234,7 @@ pub fn pieces(
 /// An output's timeline cut where its frames stop being one scene's interior, before the
 /// batch is seen (`pieces`); `into_pieces` finishes it with what the other outputs need.
 #[derive(Debug, Clone)]
-pub struct Cut {
+pub(crate) struct Cut {
     /// Frames [start, end) and the segment whose interior they are (`None`: this output's).
     runs: Vec<(u32, u32, Option<usize>)>,
     /// Each segment's key (what its frames are drawn from) and first frame.
@@ -251,7 +247,7 @@ impl Cut {
     /// the segment's start). The same scene is trimmed differently by different neighbours'
     /// transitions; cutting every output's interior of it at all these points lets them
     /// share the frames they have in common.
-    pub fn points(&self) -> Vec<(String, u32)> {
+    pub(crate) fn points(&self) -> Vec<(String, u32)> {
         self.runs
             .iter()
             .filter_map(|&(a, b, k)| k.map(|k| (k, a, b)))
@@ -265,7 +261,7 @@ impl Cut {
     /// The pieces: interiors split at the batch's `points` of their segment (where neither
     /// side gets shorter than `MIN_PIECE`), short runs settled, each shared piece keyed by
     /// its segment's key and its frames inside the segment.
-    pub fn into_pieces(self, points: &dyn Fn(&str) -> Vec<u32>) -> Pieces {
+    pub(crate) fn into_pieces(self, points: &dyn Fn(&str) -> Vec<u32>) -> Pieces {
         let mut runs = Vec::with_capacity(self.runs.len());
         for (a, b, label) in self.runs {
             let Some(k) = label else {
@@ -351,7 +347,7 @@ fn merge_own(runs: Vec<(u32, u32, Option<usize>)>) -> Vec<(u32, u32, Option<usiz
 
 /// Turns pieces no other output of the batch shows into this output's own frames (`users`:
 /// how many outputs show each key) and merges neighbours; `NothingShared` when none is left.
-pub fn keep_shared(mut p: Pieces, users: &dyn Fn(&str) -> usize) -> Result<Pieces, Whole> {
+pub(crate) fn keep_shared(mut p: Pieces, users: &dyn Fn(&str) -> usize) -> Result<Pieces, Whole> {
     for piece in &mut p.pieces {
         if piece.key.as_deref().is_some_and(|k| users(k) < 2) {
             piece.key = None;

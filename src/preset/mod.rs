@@ -150,16 +150,13 @@ impl PresetSet {
     }
 
     /// Ids in order.
-    pub fn ids(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn ids(&self) -> impl Iterator<Item = &str> {
         self.presets.keys().map(String::as_str)
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.presets.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.presets.is_empty()
     }
 
     fn add_files(&mut self, files: Vec<(String, PathBuf, String)>) -> Result<(), PresetError> {

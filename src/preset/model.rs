@@ -74,7 +74,7 @@ pub struct SafeZone {
 
 impl SafeZone {
     /// The same zone for a platform that mirrors its UI for right-to-left languages.
-    pub fn mirrored(self) -> SafeZone {
+    pub(crate) fn mirrored(self) -> SafeZone {
         SafeZone {
             left: self.right,
             right: self.left,
@@ -125,7 +125,7 @@ pub struct Preset {
 }
 
 impl Preset {
-    pub fn extension(&self) -> &'static str {
+    pub(crate) fn extension(&self) -> &'static str {
         match self.kind {
             PresetKind::Video => "mp4",
             PresetKind::Image => self
@@ -139,7 +139,7 @@ impl Preset {
 
 /// Ad text a copy option may carry (template `[[subtitle]]` keys) and a preset may limit: not
 /// drawn, uploaded with the output (`ad_text` in the manifest).
-pub const AD_TEXT_FIELDS: [&str; 4] = ["title", "description", "headline", "long_headline"];
+pub(crate) const AD_TEXT_FIELDS: [&str; 4] = ["title", "description", "headline", "long_headline"];
 
 /// How long the platform lets one ad text field be.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -175,12 +175,12 @@ pub enum CharCount {
 }
 
 impl CharCount {
-    pub const NAMES: [(&'static str, CharCount); 2] = [
+    pub(crate) const NAMES: [(&'static str, CharCount); 2] = [
         ("characters", CharCount::Characters),
         ("double-width", CharCount::DoubleWidth),
     ];
 
-    pub fn measure(self, s: &str) -> usize {
+    pub(crate) fn measure(self, s: &str) -> usize {
         use unicode_segmentation::UnicodeSegmentation;
         use unicode_width::UnicodeWidthStr;
         s.graphemes(true)
@@ -193,7 +193,7 @@ impl CharCount {
     }
 
     /// The unit a message states the count in.
-    pub fn unit(self) -> &'static str {
+    pub(crate) fn unit(self) -> &'static str {
         match self {
             CharCount::Characters => "characters",
             CharCount::DoubleWidth => "characters (wide ones counted twice)",

@@ -35,7 +35,7 @@ struct ClipParams {
 
 /// Every input of a run, decoded once and shared by the jobs that use it.
 #[derive(Default)]
-pub struct Assets {
+pub(crate) struct Assets {
     images: HashMap<PathBuf, Loaded<RgbaImage>>,
     /// By file and start offset (its bits): two options may show one file from different
     /// points.
@@ -133,7 +133,7 @@ impl Assets {
 
     /// Decodes what the planned jobs need. A file that fails to decode fails only the jobs
     /// that use it, with the error kept here.
-    pub fn load(t: &Template, plan: &Plan, presets: &PresetSet, limits: &Limits) -> Assets {
+    pub(crate) fn load(t: &Template, plan: &Plan, presets: &PresetSet, limits: &Limits) -> Assets {
         let mut want_images: Vec<PathBuf> = Vec::new();
         let mut want_clips: Vec<(PathBuf, f64)> = Vec::new();
         let mut want_music: Vec<(PathBuf, u32, u16)> = Vec::new();

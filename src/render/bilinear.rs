@@ -40,7 +40,7 @@ fn taps(start: f64, len: f64, n: u32, size: u32) -> Vec<(u32, u8)> {
 
 /// Fills `dst` from the `crop` window (x, y, w, h in source pixels) of `src`. `src` must be
 /// at least 2×2; alpha is carried like the colours.
-pub fn resample(src: &RgbaImage, dst: &mut RgbaImage, crop: (f64, f64, f64, f64)) {
+pub(crate) fn resample(src: &RgbaImage, dst: &mut RgbaImage, crop: (f64, f64, f64, f64)) {
     let (sw, sh) = src.dimensions();
     let (dw, dh) = dst.dimensions();
     assert!(sw >= 2 && sh >= 2, "bilinear needs two taps each way");
@@ -112,7 +112,7 @@ mod avx2 {
 
     /// Whole groups of four output pixels; returns how many pixels it wrote.
     #[target_feature(enable = "avx2")]
-    pub unsafe fn gather(
+    pub(crate) unsafe fn gather(
         out: &mut [u8],
         scratch: &[u8],
         rel: &[u32],

@@ -5,7 +5,7 @@
 
 /// Blends the premultiplied `over` pixels onto `dst` (same length, RGBA8) at opacity `op`
 /// (0..=256, 256 = as is): `d = s·op + d·(255 − a·op)/255`, rounded, per channel.
-pub fn blend_row(dst: &mut [u8], over: &[u8], op: u32) {
+pub(crate) fn blend_row(dst: &mut [u8], over: &[u8], op: u32) {
     debug_assert_eq!(dst.len(), over.len());
     debug_assert!(op <= 256);
     #[cfg(target_arch = "x86_64")]
@@ -49,7 +49,7 @@ mod avx2 {
     /// Blends whole groups of eight pixels and returns how many bytes it covered; the caller
     /// finishes the tail.
     #[target_feature(enable = "avx2")]
-    pub unsafe fn blend_row(dst: &mut [u8], over: &[u8], op: u16) -> usize {
+    pub(crate) unsafe fn blend_row(dst: &mut [u8], over: &[u8], op: u16) -> usize {
         let n = dst.len().min(over.len()) / 32 * 32;
         let zero = _mm256_setzero_si256();
         let opv = _mm256_set1_epi16(op as i16);

@@ -88,7 +88,7 @@ impl Look {
     }
 
     /// Whether `apply_layer` does anything (lets a caller skip copying a shared frame).
-    pub fn changes_colour(&self) -> bool {
+    pub(crate) fn changes_colour(&self) -> bool {
         self.colour.is_some()
     }
 
@@ -120,7 +120,7 @@ impl Look {
     /// frame: grain depends only on it and the seed.
     /// Whether `apply_frame` depends on the frame's number (grain is seeded by it), not only
     /// on the picture: such frames differ with their place in the video.
-    pub fn depends_on_frame(&self) -> bool {
+    pub(crate) fn depends_on_frame(&self) -> bool {
         self.grain.is_some()
     }
 
@@ -459,7 +459,7 @@ fn sharpen(img: &mut RgbaImage, s: &Sharpen) {
 /// Vignette gain at a normalised distance from the centre (1 = the frame's corners): full
 /// brightness inside `radius·(1 − softness)`, `1 − strength` beyond `radius·(1 + softness)`,
 /// a smoothstep between.
-pub fn vignette_gain(v: &Vignette, d: f32) -> f32 {
+pub(crate) fn vignette_gain(v: &Vignette, d: f32) -> f32 {
     let (e0, e1) = (v.radius * (1.0 - v.softness), v.radius * (1.0 + v.softness));
     let t = if e1 - e0 < 1e-6 {
         if d < v.radius {

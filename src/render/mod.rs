@@ -16,8 +16,8 @@ pub mod ops;
 mod segment;
 pub(crate) mod sound;
 
-pub use assets::Assets;
-pub use sound::{soundtrack, Soundtrack};
+pub(crate) use assets::Assets;
+pub(crate) use sound::{soundtrack, Soundtrack};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,7 +32,7 @@ use crate::text::{FontBook, TextCache, TextError};
 use segment::{prepare_segment, Segment};
 
 #[derive(Debug, thiserror::Error)]
-pub enum RenderError {
+pub(crate) enum RenderError {
     #[error("{pool} `{option}`: {source}")]
     Media {
         pool: &'static str,
@@ -65,12 +65,12 @@ pub enum RenderError {
 }
 
 /// Normalised rectangle (x, y, w, h) in 0..=1 of the canvas.
-pub type NormBox = [f32; 4];
+pub(crate) type NormBox = [f32; 4];
 
 /// What a caption or badge is, for the layout lint: whose it is, its copy, and the colours
 /// that decide whether it can be read.
 #[derive(Debug, Clone)]
-pub struct OverlayInfo {
+pub(crate) struct OverlayInfo {
     /// `Pool::Subtitle` or `Pool::Badge`.
     pub pool: Pool,
     pub option: String,
@@ -86,7 +86,7 @@ pub struct OverlayInfo {
 
 /// A caption or badge as the job draws it.
 #[derive(Debug, Clone)]
-pub struct Overlay {
+pub(crate) struct Overlay {
     pub info: OverlayInfo,
     /// Canvas pixels (x, y, w, h) of its visible pixels at rest (alpha above 8/255).
     pub rect: [i64; 4],
@@ -97,7 +97,7 @@ pub struct Overlay {
 
 /// A layer's alpha where it is drawn on the canvas.
 #[derive(Debug, Clone)]
-pub struct Mask {
+pub(crate) struct Mask {
     pub x: i64,
     pub y: i64,
     pub width: u32,
@@ -117,7 +117,7 @@ impl Mask {
     }
 
     /// Alpha at canvas pixel (x, y); 0 outside the layer.
-    pub fn at(&self, x: i64, y: i64) -> u8 {
+    pub(crate) fn at(&self, x: i64, y: i64) -> u8 {
         let (lx, ly) = (x - self.x, y - self.y);
         if lx < 0 || ly < 0 || lx >= self.width as i64 || ly >= self.height as i64 {
             return 0;
@@ -127,17 +127,14 @@ impl Mask {
 }
 
 /// One segment's overlays and product, as the layout lint sees them.
-pub struct SegmentLayout<'a> {
-    /// Timeline frames [start, end).
-    pub start: u32,
-    pub end: u32,
+pub(crate) struct SegmentLayout<'a> {
     pub overlays: Vec<Overlay>,
     pub product: Option<&'a Mask>,
 }
 
 /// The prepared composition of one output: its segments in play order and the video-wide
 /// fades. (Not the template's `[[scene]]`: each of those becomes one `Segment`.)
-pub struct Creative {
+pub(crate) struct Creative {
     pub width: u32,
     pub height: u32,
     pub fps: u32,
@@ -221,7 +218,7 @@ impl Report {
 /// What every job of a run draws from: the template, its decoded assets, the fonts and the
 /// shaped-text cache.
 #[derive(Clone, Copy)]
-pub struct Sources<'a> {
+pub(crate) struct Sources<'a> {
     pub t: &'a Template,
     pub assets: &'a Assets,
     pub fonts: &'a FontBook,
@@ -229,7 +226,7 @@ pub struct Sources<'a> {
 }
 
 /// Prepares one job's creative: every layer decoded, fitted, shaped and placed.
-pub fn prepare(
+pub(crate) fn prepare(
     src: Sources,
     job: &Job,
     preset: &Preset,
@@ -242,7 +239,7 @@ pub fn prepare(
 /// `prepare` lays them out, but no background is drawn, fitted or decoded — most of the
 /// cost of a job that differs from the last only in its copy. The result answers `layout`
 /// and `plate_instant`; it cannot draw (`plate`, frames).
-pub fn prepare_layout(
+pub(crate) fn prepare_layout(
     src: Sources,
     job: &Job,
     preset: &Preset,
@@ -445,17 +442,12 @@ fn prepare_as(
 impl Creative {
     /// Every segment's captions, badges and product as laid out (the end card, a finished
     /// picture, has none).
-    pub fn layout(&self) -> Vec<SegmentLayout<'_>> {
+    pub(crate) fn layout(&self) -> Vec<SegmentLayout<'_>> {
         self.segments
             .iter()
             .map(|s| {
                 let (overlays, product) = s.overlays();
-                SegmentLayout {
-                    start: s.start,
-                    end: s.end,
-                    overlays,
-                    product,
-                }
+                SegmentLayout { overlays, product }
             })
             .collect()
     }
@@ -463,7 +455,7 @@ impl Creative {
     /// The first timeline frame whose plate is the same picture as `tf`'s: the start of its
     /// segment when nothing behind the text moves there (a still or gradient background, a
     /// product at rest), else `tf` itself.
-    pub fn plate_instant(&self, tf: u32) -> u32 {
+    pub(crate) fn plate_instant(&self, tf: u32) -> u32 {
         match self.segments.iter().rposition(|s| s.start <= tf) {
             Some(k) if self.segments[k].still_plate() => self.segments[k].start,
             _ => tf,
@@ -472,7 +464,7 @@ impl Creative {
 
     /// Background and product at timeline frame `tf` as the frame shows them before any
     /// caption or badge is drawn (graded; without fades and transitions).
-    pub fn plate(&self, tf: u32) -> Result<RgbaImage, RenderError> {
+    pub(crate) fn plate(&self, tf: u32) -> Result<RgbaImage, RenderError> {
         let k = self
             .segments
             .iter()
@@ -487,7 +479,7 @@ impl Creative {
     /// asks for it (GB 45438-2025 explicit label): `text` at least `height` × the shorter
     /// side tall, in the safe area, on every frame.
     #[allow(clippy::too_many_arguments)]
-    pub fn add_ai_label(
+    pub(crate) fn add_ai_label(
         &mut self,
         text: &str,
         height: f32,
@@ -530,7 +522,7 @@ impl Creative {
     /// The composition as frame ranges, for stitching (`plan::stitch`): segments, the
     /// windows where two of them are mixed, fades, which segments draw by timeline frame,
     /// and whether a label covers every frame.
-    pub fn timing(&self) -> crate::plan::stitch::Timing {
+    pub(crate) fn timing(&self) -> crate::plan::stitch::Timing {
         let windows = (1..self.segments.len())
             .filter_map(|j| {
                 let s = &self.segments[j];
@@ -577,7 +569,7 @@ impl Creative {
     }
 
     /// The finished frame `i` (0-based among the frames to encode).
-    pub fn frame(&self, i: u32) -> Result<RgbaImage, RenderError> {
+    pub(crate) fn frame(&self, i: u32) -> Result<RgbaImage, RenderError> {
         let mut f = RgbaImage::new(self.width, self.height);
         self.frame_into(i, &mut f)?;
         Ok(f)
@@ -587,7 +579,7 @@ impl Creative {
     /// so a recycled buffer needs no clearing. Fails only when a streamed background clip
     /// cannot be decoded (the clips are decoded as frames are asked for, in increasing order
     /// for best speed).
-    pub fn frame_into(&self, i: u32, out: &mut RgbaImage) -> Result<(), RenderError> {
+    pub(crate) fn frame_into(&self, i: u32, out: &mut RgbaImage) -> Result<(), RenderError> {
         assert_eq!(
             out.dimensions(),
             (self.width, self.height),

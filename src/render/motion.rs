@@ -7,7 +7,7 @@ use super::ops;
 use crate::template::{Easing, Idle, KenBurns, Keyframe, Rgba, Side, TransitionKind};
 
 /// Eased progress for `p` in 0..=1 (clamped).
-pub fn ease(e: Easing, p: f32) -> f32 {
+pub(crate) fn ease(e: Easing, p: f32) -> f32 {
     let p = p.clamp(0.0, 1.0);
     match e {
         Easing::Linear => p,
@@ -25,12 +25,12 @@ pub fn ease(e: Easing, p: f32) -> f32 {
     }
 }
 
-pub fn ease_out_cubic(p: f32) -> f32 {
+pub(crate) fn ease_out_cubic(p: f32) -> f32 {
     1.0 - (1.0 - p).powi(3)
 }
 
 /// Overshoots to about 1.1 before settling at 1 (the "back" easing of CSS/After Effects).
-pub fn ease_out_back(p: f32) -> f32 {
+pub(crate) fn ease_out_back(p: f32) -> f32 {
     const C1: f32 = 1.70158;
     const C3: f32 = C1 + 1.0;
     let q = p - 1.0;
@@ -75,7 +75,7 @@ fn bezier(x1: f32, y1: f32, x2: f32, y2: f32, p: f32) -> f32 {
 
 /// Where the product is relative to its placement.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Pose {
+pub(crate) struct Pose {
     /// Fractions of the canvas.
     pub offset: (f32, f32),
     pub scale: f32,
@@ -84,7 +84,7 @@ pub struct Pose {
 }
 
 impl Pose {
-    pub const REST: Pose = Pose {
+    pub(crate) const REST: Pose = Pose {
         offset: (0.0, 0.0),
         scale: 1.0,
         rotation: 0.0,
@@ -94,7 +94,7 @@ impl Pose {
 
 /// The pose at `t` seconds into the scene: keyframes interpolated with the easing of the
 /// keyframe being approached, held before the first and after the last; idle drift added.
-pub fn pose_at(keyframes: &[Keyframe], idle: Option<&Idle>, t: f32) -> Pose {
+pub(crate) fn pose_at(keyframes: &[Keyframe], idle: Option<&Idle>, t: f32) -> Pose {
     let of = |k: &Keyframe| Pose {
         offset: k.offset,
         scale: k.scale,
@@ -136,7 +136,7 @@ pub fn pose_at(keyframes: &[Keyframe], idle: Option<&Idle>, t: f32) -> Pose {
 
 /// Ken Burns at progress `p` (0..=1 over the scene): the zoom and the pan (fractions of the
 /// canvas) of the view.
-pub fn ken_burns_at(kb: &KenBurns, p: f32) -> (f32, (f32, f32)) {
+pub(crate) fn ken_burns_at(kb: &KenBurns, p: f32) -> (f32, (f32, f32)) {
     let e = ease(kb.easing, p);
     let zoom = kb.zoom.0 + (kb.zoom.1 - kb.zoom.0) * e;
     let ((x0, y0), (x1, y1)) = kb.pan;
@@ -145,7 +145,7 @@ pub fn ken_burns_at(kb: &KenBurns, p: f32) -> (f32, (f32, f32)) {
 
 /// The source rectangle (x, y, w, h) of a `big` backdrop (the canvas fitted at the largest
 /// zoom) that shows at `zoom` with the view centre moved by `pan`, kept inside the picture.
-pub fn view_window(big: (u32, u32), zoom: f32, pan: (f32, f32)) -> (f64, f64, f64, f64) {
+pub(crate) fn view_window(big: (u32, u32), zoom: f32, pan: (f32, f32)) -> (f64, f64, f64, f64) {
     let (bw, bh) = (big.0 as f64, big.1 as f64);
     // `big` is the canvas × max_zoom, so the canvas seen at `zoom` spans big / zoom; a pan is a
     // share of the picture, the same share of `big`.
@@ -158,7 +158,7 @@ pub fn view_window(big: (u32, u32), zoom: f32, pan: (f32, f32)) -> (f64, f64, f6
 }
 
 /// Mixes the outgoing frame `a` and the incoming `b` at eased progress `p` (0 = all `a`).
-pub fn transition(kind: &TransitionKind, a: &RgbaImage, b: &RgbaImage, p: f32) -> RgbaImage {
+pub(crate) fn transition(kind: &TransitionKind, a: &RgbaImage, b: &RgbaImage, p: f32) -> RgbaImage {
     let (w, h) = a.dimensions();
     let p = p.clamp(0.0, 1.0);
     match kind {

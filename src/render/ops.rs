@@ -8,26 +8,10 @@ use rayon::prelude::*;
 
 use crate::template::{Fit, Rgba};
 
-pub use crate::media::{resize, resize_no_alpha};
-
-/// Resizes an opaque picture by plain bilinear interpolation, alpha ignored: for the
-/// per-frame backdrop windows (Ken Burns, clip frames), where the scale stays near 1 and a
-/// convolution's wider support and alpha passes would cost a third of the frame. Windows
-/// scaled by at most 2 go through `bilinear::resample`, larger downscales through
-/// fast_image_resize.
-pub fn resize_opaque(
-    src: &RgbaImage,
-    w: u32,
-    h: u32,
-    crop: Option<(f64, f64, f64, f64)>,
-) -> RgbaImage {
-    let mut dst = RgbaImage::new(w.max(1), h.max(1));
-    resize_opaque_into(src, &mut dst, crop);
-    dst
-}
+pub(crate) use crate::media::{resize, resize_no_alpha};
 
 /// `resize_opaque` into an existing buffer (every pixel is written).
-pub fn resize_opaque_into(
+pub(crate) fn resize_opaque_into(
     src: &RgbaImage,
     dst: &mut RgbaImage,
     crop: Option<(f64, f64, f64, f64)>,
@@ -60,14 +44,14 @@ pub fn resize_opaque_into(
 }
 
 /// Cover-fits an opaque frame (video) with `resize_opaque`; other fits as `fit`.
-pub fn fit_opaque(src: &RgbaImage, w: u32, h: u32, fit: Fit, pad: Rgba) -> RgbaImage {
+pub(crate) fn fit_opaque(src: &RgbaImage, w: u32, h: u32, fit: Fit, pad: Rgba) -> RgbaImage {
     let mut dst = RgbaImage::new(w.max(1), h.max(1));
     fit_opaque_into(src, &mut dst, fit, pad);
     dst
 }
 
 /// `fit_opaque` into an existing buffer of the canvas' size.
-pub fn fit_opaque_into(src: &RgbaImage, dst: &mut RgbaImage, fit: Fit, pad: Rgba) {
+pub(crate) fn fit_opaque_into(src: &RgbaImage, dst: &mut RgbaImage, fit: Fit, pad: Rgba) {
     let (w, h) = dst.dimensions();
     match fit {
         Fit::Cover => {
@@ -90,12 +74,12 @@ fn cover_crop(src: &RgbaImage, w: u32, h: u32) -> (f64, f64, f64, f64) {
     (cw, ch, (sw - cw) / 2.0, (sh - ch) / 2.0)
 }
 
-pub fn solid(w: u32, h: u32, c: Rgba) -> RgbaImage {
+pub(crate) fn solid(w: u32, h: u32, c: Rgba) -> RgbaImage {
     RgbaImage::from_pixel(w, h, Px(c.0))
 }
 
 /// Linear gradient; `angle` 0 = top→bottom, 90 = left→right.
-pub fn gradient(w: u32, h: u32, from: Rgba, to: Rgba, angle: f32) -> RgbaImage {
+pub(crate) fn gradient(w: u32, h: u32, from: Rgba, to: Rgba, angle: f32) -> RgbaImage {
     let (s, c) = (angle.to_radians().sin(), angle.to_radians().cos());
     // Project every pixel on the direction vector and normalise over the canvas' extent.
     let corners = [
@@ -207,7 +191,7 @@ pub fn premultiply(mut img: RgbaImage) -> RgbaImage {
 }
 
 /// Back to straight alpha (a premultiplied layer that must be resized or rotated again).
-pub fn unpremultiply(mut img: RgbaImage) -> RgbaImage {
+pub(crate) fn unpremultiply(mut img: RgbaImage) -> RgbaImage {
     img.par_chunks_mut(4)
         .with_min_len(PIXELS_PER_TASK)
         .for_each(|p| {
@@ -251,7 +235,7 @@ pub fn blend(canvas: &mut RgbaImage, over: &RgbaImage, x: i64, y: i64, opacity: 
 /// Blends a layer scaled by `scale` about its centre, whose top-left at scale 1 is (x, y):
 /// the straight-alpha copy is resized (the resizer weights by alpha itself) and
 /// premultiplied; at scale 1 the premultiplied copy is blended as it is.
-pub fn blend_scaled(
+pub(crate) fn blend_scaled(
     canvas: &mut RgbaImage,
     straight: &RgbaImage,
     premul: &RgbaImage,
@@ -276,7 +260,7 @@ pub fn blend_scaled(
 }
 
 /// Multiplies colour towards black (fades).
-pub fn darken(img: &mut RgbaImage, factor: f32) {
+pub(crate) fn darken(img: &mut RgbaImage, factor: f32) {
     let f = (factor.clamp(0.0, 1.0) * 256.0) as u32;
     img.chunks_exact_mut(4).for_each(|p| {
         for c in &mut p[..3] {
@@ -286,7 +270,7 @@ pub fn darken(img: &mut RgbaImage, factor: f32) {
 }
 
 /// Bounding box (x, y, w, h) of pixels with alpha above a small threshold.
-pub fn alpha_bounds(img: &RgbaImage) -> Option<(u32, u32, u32, u32)> {
+pub(crate) fn alpha_bounds(img: &RgbaImage) -> Option<(u32, u32, u32, u32)> {
     let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
     for (x, y, p) in img.enumerate_pixels() {
         if p.0[3] > 8 {
@@ -300,7 +284,7 @@ pub fn alpha_bounds(img: &RgbaImage) -> Option<(u32, u32, u32, u32)> {
 }
 
 /// Rotates clockwise by `deg` about the centre on a canvas grown to hold every corner.
-pub fn rotate(img: &RgbaImage, deg: f32) -> RgbaImage {
+pub(crate) fn rotate(img: &RgbaImage, deg: f32) -> RgbaImage {
     if deg.abs() < 0.01 {
         return img.clone();
     }
@@ -325,7 +309,7 @@ pub fn rotate(img: &RgbaImage, deg: f32) -> RgbaImage {
 
 /// Box blur of the alpha channel, used for soft drop shadows; three passes approximate a
 /// Gaussian.
-pub fn blur_alpha(alpha: &mut [u8], w: usize, h: usize, radius: usize) {
+pub(crate) fn blur_alpha(alpha: &mut [u8], w: usize, h: usize, radius: usize) {
     if radius == 0 {
         return;
     }

@@ -17,7 +17,7 @@ use crate::template::{default_copy_locale, locale_lookup, Audio, Duck, Region, T
 
 /// Seconds of equal-power crossfade where a looping track meets its own start: long enough
 /// not to click, short enough not to smear a beat.
-pub const LOOP_SEAM: f64 = 0.05;
+pub(crate) const LOOP_SEAM: f64 = 0.05;
 
 /// The voice's level at which the music is fully ducked, and the level below which it is not
 /// ducked at all (dBFS RMS over ~10 ms); speech sits well above, breaths and room tone below.
@@ -26,7 +26,7 @@ const DUCK_NONE_DB: f32 = -50.0;
 
 /// What the renderer hands the encoder, and what it measured on it.
 #[derive(Debug, Clone)]
-pub struct Soundtrack {
+pub(crate) struct Soundtrack {
     pub pcm: Arc<AudioPcm>,
     /// `pcm` as the preset's AAC encoder coded it while measuring, for the writer to mux;
     /// `None` for silence or when coding failed here (the writer then codes `pcm` itself).
@@ -42,7 +42,7 @@ pub struct Soundtrack {
 }
 
 /// The job's soundtrack, or `None` for a preset without sound (stills).
-pub fn soundtrack(
+pub(crate) fn soundtrack(
     t: &Template,
     job: &Job,
     preset: &Preset,
@@ -178,7 +178,7 @@ fn duck(music: &mut AudioPcm, voice: &AudioPcm, d: Duck) {
 /// coding reshapes the waveform and adds true peak to a mix limited right at its ceiling
 /// (0.3 dB on a tone with a click, 1.1 dB on music under a limited voice-over, at 128 kb/s).
 /// When the encoded mix still goes over, the headroom grows by what it went over.
-pub const CODEC_HEADROOM_DB: f64 = 0.5;
+pub(crate) const CODEC_HEADROOM_DB: f64 = 0.5;
 
 /// Brings the mix to the preset's loudness and under its ceiling; returns what the mix
 /// measures after AAC coding at the preset's bitrate (what the MP4 will hold), or on the mix

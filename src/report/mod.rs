@@ -88,7 +88,7 @@ pub struct Built {
 }
 
 /// Where the thumbnail of an output with this sha256 lives, relative to the output directory.
-pub fn thumbnail_rel(sha256: &str) -> String {
+pub(crate) fn thumbnail_rel(sha256: &str) -> String {
     format!("{FILES_DIR}/thumbs/{}.jpg", &sha256[..sha256.len().min(16)])
 }
 
@@ -157,7 +157,7 @@ fn has_file(r: &ManifestRow) -> bool {
 
 /// Makes the thumbnail of a held-back output from its staged file, before staging goes: the
 /// page shows what the gate held back next to what it matched.
-pub fn thumbnail_of_staged(
+pub(crate) fn thumbnail_of_staged(
     out: &Path,
     staged: &Path,
     kind: PresetKind,

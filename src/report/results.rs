@@ -21,13 +21,13 @@ use crate::results::stats::Interval;
 use crate::results::{self, ReportOptions};
 
 /// The snapshot, in `OUT/report_files/`.
-pub const SNAPSHOT: &str = "results.json";
+pub(crate) const SNAPSHOT: &str = "results.json";
 /// The plots' folder, in `OUT/report_files/`.
 pub const PLOTS_DIR: &str = "results";
 
 /// A variant's CTR as its card shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct VariantRate {
+pub(crate) struct VariantRate {
     pub impressions: i64,
     pub clicks: i64,
     pub ctr: Interval,
@@ -35,7 +35,7 @@ pub struct VariantRate {
 
 /// What the page shows of the results, as read by the last `refresh`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     /// When the library was read (UTC, `YYYY-MM-DDTHH:MM:SSZ`).
     pub at: String,
     /// The library read, a URL's password elided.
@@ -126,7 +126,7 @@ pub fn refresh(
 }
 
 /// The snapshot the last `refresh` wrote, if any.
-pub fn read(out: &Path) -> Result<Option<Snapshot>, ReportError> {
+pub(crate) fn read(out: &Path) -> Result<Option<Snapshot>, ReportError> {
     let path = snapshot_path(out);
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,

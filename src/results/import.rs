@@ -40,14 +40,14 @@ pub struct ImportSummary {
 }
 
 /// What the library knows to join on.
-pub struct Joiner {
+pub(crate) struct Joiner {
     ids: std::collections::HashSet<String>,
     /// Output file name (and stem) → variant id, longest names first.
     names: Vec<(String, String)>,
 }
 
 impl Joiner {
-    pub fn from_library(lib: &Library) -> Result<Joiner, ResultsError> {
+    pub(crate) fn from_library(lib: &Library) -> Result<Joiner, ResultsError> {
         let entries = lib.list()?;
         let mut ids = std::collections::HashSet::new();
         let mut names = Vec::new();
@@ -67,7 +67,7 @@ impl Joiner {
     }
 
     /// The variant id of a row, if any.
-    pub fn variant_of(&self, row: &ExportRow) -> Option<String> {
+    pub(crate) fn variant_of(&self, row: &ExportRow) -> Option<String> {
         let url_content = row
             .url
             .split(['&', '?', '#'])

@@ -18,7 +18,6 @@ use crate::dedup::DedupError;
 
 pub use import::{import, ImportSummary, Unmatched};
 pub use next::{next, rewrite, NextOptions, NextPick, NextPlan};
-pub use parse::{Export, ExportRow, Platform};
 pub use report::{report, Report, ReportOptions};
 
 #[derive(Debug, thiserror::Error)]

@@ -12,14 +12,14 @@ use super::ResultsError;
 /// Which platform an export came from (decides the key and the column table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Platform {
+pub(crate) enum Platform {
     Meta,
     Tiktok,
     Google,
 }
 
 impl Platform {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Platform::Meta => "meta",
             Platform::Tiktok => "tiktok",
@@ -30,7 +30,7 @@ impl Platform {
 
 /// One data row of an export, numbers parsed.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ExportRow {
+pub(crate) struct ExportRow {
     /// 1-based line (CSV) or row (XLSX) in the file, for messages.
     pub line: usize,
     pub ad_id: String,
@@ -49,7 +49,7 @@ pub struct ExportRow {
 
 /// A parsed export.
 #[derive(Debug, Clone)]
-pub struct Export {
+pub(crate) struct Export {
     pub platform: Platform,
     pub rows: Vec<ExportRow>,
     /// Total / summary rows recognised and left out (they are sums of the rows above).
@@ -201,7 +201,7 @@ fn normalise_header(h: &str) -> (String, Option<String>) {
 /// The grid of cells of a file, with each row's 1-based line number.
 type Grid = Vec<(usize, Vec<String>)>;
 
-pub fn read(path: &Path) -> Result<Export, ResultsError> {
+pub(crate) fn read(path: &Path) -> Result<Export, ResultsError> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -519,7 +519,7 @@ fn is_total(cell: &str) -> bool {
 /// A number as exports write it: thousands separators (`,` `.` spaces, NBSP), `--`, `-` or
 /// empty for zero, a percentage, a currency sign. `integer` says the column counts things,
 /// so `1.234` there is a thousand and more (Spanish locale), not one and a bit.
-pub fn parse_number(cell: &str, integer: bool) -> Option<f64> {
+pub(crate) fn parse_number(cell: &str, integer: bool) -> Option<f64> {
     let s: String = cell
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '\u{a0}' && *c != '\u{202f}' && *c != '\'')
@@ -570,7 +570,7 @@ const MONTHS: [&str; 12] = [
 
 /// `2026-11-01`, `2026/11/1`, `Nov 1, 2026`, `November 1, 2026`, `2026年11月1日` →
 /// `2026-11-01`; anything else is kept as written.
-pub fn normalise_date(s: &str) -> String {
+pub(crate) fn normalise_date(s: &str) -> String {
     let s = s.trim();
     let digits: Vec<&str> = s
         .split(|c: char| !c.is_ascii_digit())

@@ -19,13 +19,13 @@ use super::report::{ModuleReport, Report, VariantReport};
 use super::stats::Interval;
 use super::ResultsError;
 
-pub const MODULE_EFFECTS_CTR: &str = "module-effects-ctr.svg";
-pub const MODULE_EFFECTS_CVR: &str = "module-effects-cvr.svg";
-pub const VARIANT_RATES: &str = "variant-rates.svg";
+pub(crate) const MODULE_EFFECTS_CTR: &str = "module-effects-ctr.svg";
+pub(crate) const MODULE_EFFECTS_CVR: &str = "module-effects-cvr.svg";
+pub(crate) const VARIANT_RATES: &str = "variant-rates.svg";
 
 /// Which rate a forest plot shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rate {
+pub(crate) enum Rate {
     Ctr,
     Cvr,
 }
@@ -68,7 +68,7 @@ const STYLE: &str = "text{font-family:system-ui,-apple-system,'Segoe UI',Roboto,
 /// characters XML 1.0 does not allow (controls other than tab and newlines) replaced, so a
 /// file name cannot make the file unreadable; tab and newlines become spaces (an attribute
 /// would otherwise normalise them, and rendered text collapses them anyway).
-pub fn xml(s: &str) -> String {
+pub(crate) fn xml(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -218,7 +218,7 @@ fn axis(
 /// The forest plot of one rate: a row per option (grouped under its pool), its odds ratio
 /// against the pool's average on a log axis with the 95 % interval, the line at ×1, and on
 /// the CTR plot the decided winners marked (green, "winner").
-pub fn forest(report: &Report, rate: Rate) -> (String, Plot) {
+pub(crate) fn forest(report: &Report, rate: Rate) -> (String, Plot) {
     let (name, file) = match rate {
         Rate::Ctr => ("CTR", MODULE_EFFECTS_CTR),
         Rate::Cvr => ("CVR", MODULE_EFFECTS_CVR),
@@ -372,7 +372,7 @@ fn plot(file: &str, height: u32, title: String) -> Plot {
 
 /// Each variant's CTR with its 95 % credible interval, best first, against the batch's
 /// pooled CTR.
-pub fn variant_rates(report: &Report) -> (String, Plot) {
+pub(crate) fn variant_rates(report: &Report) -> (String, Plot) {
     let mut vs: Vec<&VariantReport> = report.variants.iter().collect();
     vs.sort_by(|a, b| {
         b.ctr

@@ -21,7 +21,7 @@ use super::ResultsError;
 use crate::dedup::{Library, ResultRow};
 
 /// A pool is decided when one option is the best in this share of posterior draws.
-pub const DECIDE_AT: f64 = 0.95;
+pub(crate) const DECIDE_AT: f64 = 0.95;
 /// The data floor every option of a pool must reach before the pool is called. Why a floor
 /// and not `p_best` alone: the Laplace posterior is a normal approximation that is too sure
 /// of itself on a few dozen clicks, and delivery is not randomized; in the simulator, 12
@@ -29,8 +29,8 @@ pub const DECIDE_AT: f64 = 0.95;
 /// 200, 2,000–3,000 impressions and ~50 clicks per option). 10,000 impressions and 100 clicks
 /// per option is the usual rule of thumb for calling a split test (about 100 events per arm);
 /// the benchmark (BENCHMARKS.md, `results_eval`) measures wrong declarations above it.
-pub const MIN_IMPRESSIONS: i64 = 10_000;
-pub const MIN_CLICKS: i64 = 100;
+pub(crate) const MIN_IMPRESSIONS: i64 = 10_000;
+pub(crate) const MIN_CLICKS: i64 = 100;
 const DRAWS: usize = 4_000;
 
 #[derive(Debug, Clone, Default)]
@@ -134,7 +134,7 @@ pub struct Model {
     pub posterior: stats::Posterior,
 }
 
-pub const DELIVERY_WARNING: &str =
+pub(crate) const DELIVERY_WARNING: &str =
     "platform delivery is not randomized: budget optimization shows \
 the variants it favours to different people, at different times and in different amounts, so \
 these effects mix the creative with its audience; to confirm a winner run a split test \

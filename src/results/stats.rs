@@ -93,7 +93,7 @@ fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
 }
 
 /// The regularised incomplete beta I_x(a, b): the Beta(a, b) distribution function.
-pub fn beta_cdf(x: f64, a: f64, b: f64) -> f64 {
+pub(crate) fn beta_cdf(x: f64, a: f64, b: f64) -> f64 {
     if x <= 0.0 {
         return 0.0;
     }
@@ -111,7 +111,7 @@ pub fn beta_cdf(x: f64, a: f64, b: f64) -> f64 {
 
 /// The `p` quantile of Beta(a, b), by bisection on the distribution function (monotone, so
 /// it cannot fail to converge; 100 halvings reach double precision).
-pub fn beta_quantile(p: f64, a: f64, b: f64) -> f64 {
+pub(crate) fn beta_quantile(p: f64, a: f64, b: f64) -> f64 {
     let (mut lo, mut hi) = (0.0f64, 1.0f64);
     for _ in 0..100 {
         let mid = 0.5 * (lo + hi);
@@ -137,7 +137,7 @@ pub struct Interval {
 /// observed rates vary beyond binomial noise. The prior's weight (a + b) is kept between 2
 /// (nearly flat around the batch's rate) and 10⁶, so one variant can never be pulled all
 /// the way to the mean by a prior stronger than the data allows.
-pub fn eb_prior(data: &[(f64, f64)]) -> (f64, f64) {
+pub(crate) fn eb_prior(data: &[(f64, f64)]) -> (f64, f64) {
     let (ys, ns): (f64, f64) = data
         .iter()
         .fold((0.0, 0.0), |(a, b), (y, n)| (a + y, b + n));
@@ -164,7 +164,7 @@ pub fn eb_prior(data: &[(f64, f64)]) -> (f64, f64) {
 }
 
 /// The posterior of a rate under a Beta prior: mean and central 95 % interval.
-pub fn beta_interval(y: f64, n: f64, prior: (f64, f64)) -> Interval {
+pub(crate) fn beta_interval(y: f64, n: f64, prior: (f64, f64)) -> Interval {
     let (a, b) = (prior.0 + y, prior.1 + (n - y).max(0.0));
     Interval {
         estimate: a / (a + b),
@@ -176,7 +176,7 @@ pub fn beta_interval(y: f64, n: f64, prior: (f64, f64)) -> Interval {
 /// A binomial observation for the logistic model: `y` of `n`, with the indices of the
 /// option terms that are on.
 #[derive(Debug, Clone)]
-pub struct Obs {
+pub(crate) struct Obs {
     pub y: f64,
     pub n: f64,
     pub terms: Vec<usize>,
@@ -194,14 +194,14 @@ pub struct Posterior {
 /// option rarely moves a rate by more than a factor of e (≈ 2.7) either way — creative
 /// changes move CTR by tens of percent, not by orders of magnitude — and it is what keeps
 /// thin data from declaring winners.
-pub const OPTION_PRIOR_SD: f64 = 0.5;
+pub(crate) const OPTION_PRIOR_SD: f64 = 0.5;
 /// The intercept's prior is nearly flat (the batch's overall rate is well measured).
 const INTERCEPT_PRIOR_SD: f64 = 10.0;
 
 /// Ridge logistic regression `logit p = b0 + Σ b_term`, every option term with prior
 /// N(0, `prior_sd`²), fitted by Newton/IRLS on the binomial likelihood; the covariance is
 /// the inverse Hessian at the mode (Laplace).
-pub fn fit_logistic(obs: &[Obs], terms: usize, prior_sd: f64) -> Posterior {
+pub(crate) fn fit_logistic(obs: &[Obs], terms: usize, prior_sd: f64) -> Posterior {
     fit_scaled(obs, terms, prior_sd, &vec![1.0; obs.len()], None)
 }
 
@@ -279,13 +279,14 @@ fn mean_rate(beta: &[f64], o: &Obs) -> f64 {
 
 /// A logistic fit that also allows each variant its own deviation from the module model.
 #[derive(Debug, Clone)]
-pub struct Overdispersed {
+pub(crate) struct Overdispersed {
     pub posterior: Posterior,
     /// Standard deviation of the variants' own deviations on the log-odds scale (0 when
     /// the module terms explain the variants within binomial noise, or when there are no
     /// residual degrees of freedom to tell).
     pub variant_sd: f64,
     /// Residual degrees of freedom the estimate rests on (variants minus identifiable terms).
+    #[cfg(test)]
     pub df: usize,
 }
 
@@ -306,7 +307,7 @@ const MAX_VARIANT_VAR: f64 = 4.0;
 /// random-effects estimator of meta-analysis: the τ² at which the generalized Pearson
 /// statistic Σ s_v (y_v − n_v μ_v)² / (n_v μ_v (1 − μ_v)) equals its degrees of freedom
 /// (variants minus the rank of the design), 0 when even τ² = 0 leaves it below them.
-pub fn fit_overdispersed(obs: &[Obs], terms: usize, prior_sd: f64) -> Overdispersed {
+pub(crate) fn fit_overdispersed(obs: &[Obs], terms: usize, prior_sd: f64) -> Overdispersed {
     let plain = fit_logistic(obs, terms, prior_sd);
     let used: Vec<&Obs> = obs.iter().filter(|o| o.n > 0.0).collect();
     let df = used.len().saturating_sub(design_rank(&used, terms));
@@ -314,6 +315,7 @@ pub fn fit_overdispersed(obs: &[Obs], terms: usize, prior_sd: f64) -> Overdisper
         return Overdispersed {
             posterior: plain,
             variant_sd: 0.0,
+            #[cfg(test)]
             df,
         };
     }
@@ -342,6 +344,7 @@ pub fn fit_overdispersed(obs: &[Obs], terms: usize, prior_sd: f64) -> Overdisper
         return Overdispersed {
             posterior: plain,
             variant_sd: 0.0,
+            #[cfg(test)]
             df,
         };
     }
@@ -368,6 +371,7 @@ pub fn fit_overdispersed(obs: &[Obs], terms: usize, prior_sd: f64) -> Overdisper
     Overdispersed {
         posterior,
         variant_sd: hi.sqrt(),
+        #[cfg(test)]
         df,
     }
 }
@@ -412,7 +416,7 @@ fn design_rank(obs: &[&Obs], terms: usize) -> usize {
 }
 
 /// Cholesky factor L (lower) of a symmetric positive definite matrix.
-pub fn cholesky(a: &[Vec<f64>]) -> Vec<Vec<f64>> {
+pub(crate) fn cholesky(a: &[Vec<f64>]) -> Vec<Vec<f64>> {
     let n = a.len();
     let mut l = vec![vec![0.0; n]; n];
     for i in 0..n {
@@ -458,7 +462,7 @@ fn invert(a: &[Vec<f64>]) -> Vec<Vec<f64>> {
 
 impl Posterior {
     /// Mean and variance of a linear contrast `Σ c_j β_j`.
-    pub fn contrast(&self, c: &[(usize, f64)]) -> (f64, f64) {
+    pub(crate) fn contrast(&self, c: &[(usize, f64)]) -> (f64, f64) {
         let mean = c.iter().map(|&(j, w)| w * self.mean[j]).sum();
         let var = c
             .iter()
@@ -472,7 +476,7 @@ impl Posterior {
     }
 
     /// `n` draws of the coefficients from the Gaussian posterior.
-    pub fn draws(&self, n: usize, rng: &mut Rng) -> Vec<Vec<f64>> {
+    pub(crate) fn draws(&self, n: usize, rng: &mut Rng) -> Vec<Vec<f64>> {
         let l = cholesky(&self.cov);
         let p = self.mean.len();
         (0..n)

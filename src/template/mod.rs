@@ -25,17 +25,12 @@ pub fn load(path: &Path, presets: &PresetSet) -> Result<Template, Diagnostics> {
     load_with(path, presets, &LoadOptions::default())
 }
 
-pub fn load_with(
+pub(crate) fn load_with(
     path: &Path,
     presets: &PresetSet,
     opts: &LoadOptions,
 ) -> Result<Template, Diagnostics> {
     into_result(check(path, presets, opts))
-}
-
-/// Validates template text as if it were the file `path` (whose directory is the asset root).
-pub fn parse_str(text: &str, path: &Path, presets: &PresetSet) -> Result<Template, Diagnostics> {
-    parse_str_with(text, path, presets, &LoadOptions::default())
 }
 
 pub fn parse_str_with(

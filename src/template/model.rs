@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-pub use super::owned::{Licence, ProjectFont};
-pub use crate::formats::cues::Cue;
+pub(crate) use super::owned::{Licence, ProjectFont};
+pub(crate) use crate::formats::cues::Cue;
 pub use crate::formats::lut::Lut;
 
 /// An enum a template names: each variant declared once with the name a template writes
@@ -20,7 +20,7 @@ pub use crate::formats::lut::Lut;
 macro_rules! named {
     (
         $(#[$meta:meta])*
-        pub enum $name:ident {
+        pub(crate) enum $name:ident {
             $( $(#[$vmeta:meta])* $variant:ident = $key:literal, )*
         }
     ) => {
@@ -31,7 +31,7 @@ macro_rules! named {
         }
 
         impl $name {
-            pub const NAMES: &'static [(&'static str, $name)] = &[$(($key, $name::$variant)),*];
+            pub(crate) const NAMES: &'static [(&'static str, $name)] = &[$(($key, $name::$variant)),*];
         }
     };
 }
@@ -41,7 +41,7 @@ pub use crate::text::Direction;
 
 named! {
     #[derive(Copy)]
-    pub enum Kind {
+    pub(crate) enum Kind {
         Video = "video",
         Image = "image",
         Both = "both",
@@ -96,7 +96,7 @@ pub struct Template {
 /// `i` is the option's index in its pool, as in a variant's choice.
 impl Template {
     /// The region a job names by its code.
-    pub fn region(&self, code: &str) -> Option<&Region> {
+    pub(crate) fn region(&self, code: &str) -> Option<&Region> {
         self.regions.iter().find(|r| r.code == code)
     }
 
@@ -124,7 +124,7 @@ impl Template {
 
     /// The ad text of subtitle option `i` as `region` shows it: each field in the first locale
     /// of its chain that has it (or, with `allow_fallback`, the default copy).
-    pub fn ad_text_for(&self, region: &Region, i: usize) -> BTreeMap<String, String> {
+    pub(crate) fn ad_text_for(&self, region: &Region, i: usize) -> BTreeMap<String, String> {
         self.subtitle_for(region, i)
             .ad_text
             .iter()
@@ -148,7 +148,7 @@ impl Template {
     }
 
     /// Where the template first names `path` (a byte range of its text).
-    pub fn asset_span(&self, path: &std::path::Path) -> Option<std::ops::Range<usize>> {
+    pub(crate) fn asset_span(&self, path: &std::path::Path) -> Option<std::ops::Range<usize>> {
         self.asset_refs
             .iter()
             .find(|(p, _)| p == path)
@@ -156,7 +156,7 @@ impl Template {
     }
 
     /// Start of each scene in seconds, in the given play order (indices into `scenes`).
-    pub fn scene_starts(&self, order: &[usize]) -> Vec<f64> {
+    pub(crate) fn scene_starts(&self, order: &[usize]) -> Vec<f64> {
         let mut t = 0.0;
         order
             .iter()
@@ -176,7 +176,7 @@ fn overridden<'a, T>(overrides: &'a BTreeMap<usize, T>, pool: &'a [T], i: usize)
 /// The locales a region's copy is looked up in: its locale, then its fallbacks, then the bare
 /// language (`es-MX` → `es`). Validation and rendering both go through it, so a template that
 /// validates finds the copy it was validated with.
-pub fn locale_chain(region: &Region) -> Vec<String> {
+pub(crate) fn locale_chain(region: &Region) -> Vec<String> {
     let mut chain = vec![region.locale.clone()];
     chain.extend(region.fallback.iter().cloned());
     if let Some((lang, _)) = region.locale.split_once('-') {
@@ -186,7 +186,7 @@ pub fn locale_chain(region: &Region) -> Vec<String> {
 }
 
 /// The entry for a region along its `locale_chain`. `Err` lists the locales tried.
-pub fn locale_lookup<'a, V>(
+pub(crate) fn locale_lookup<'a, V>(
     map: &'a BTreeMap<String, V>,
     region: &Region,
 ) -> Result<&'a V, Vec<String>> {
@@ -207,7 +207,7 @@ pub fn default_copy_locale<V>(texts: &BTreeMap<String, V>) -> Option<&str> {
 
 /// The copy of a subtitle for a region: its locale, then the region's fallbacks, then the
 /// bare language (`es-MX` → `es`).
-pub fn copy_for<'a>(
+pub(crate) fn copy_for<'a>(
     texts: &'a BTreeMap<String, String>,
     region: &Region,
 ) -> Result<&'a str, Vec<String>> {
@@ -216,7 +216,7 @@ pub fn copy_for<'a>(
 
 /// `copy_for`, then — only with `--allow-fallback` — the template's default copy, noting in
 /// the manifest which locale stood in.
-pub fn copy_or_fallback<'a>(
+pub(crate) fn copy_or_fallback<'a>(
     t: &Template,
     texts: &'a BTreeMap<String, String>,
     region: &Region,
@@ -354,7 +354,7 @@ pub enum Pool {
 }
 
 impl Pool {
-    pub const ALL: [Pool; 7] = [
+    pub(crate) const ALL: [Pool; 7] = [
         Pool::Background,
         Pool::Product,
         Pool::Subtitle,
@@ -365,7 +365,7 @@ impl Pool {
     ];
     /// Pools a `[[scene]]` may list its own options from; the others are one choice for the
     /// whole video.
-    pub const SCENE: [Pool; 5] = [
+    pub(crate) const SCENE: [Pool; 5] = [
         Pool::Background,
         Pool::Product,
         Pool::Subtitle,
@@ -373,7 +373,7 @@ impl Pool {
         Pool::Badge,
     ];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Pool::Background => "background",
             Pool::Product => "product",
@@ -385,14 +385,14 @@ impl Pool {
         }
     }
 
-    pub fn from_name(s: &str) -> Option<Pool> {
+    pub(crate) fn from_name(s: &str) -> Option<Pool> {
         Pool::ALL.into_iter().find(|p| p.name() == s)
     }
 }
 
 named! {
     #[derive(Copy)]
-    pub enum Fit {
+    pub(crate) enum Fit {
         /// Fill the canvas, cropping the overflow.
         Cover = "cover",
         /// Fit inside the canvas, padding with the pad colour.
@@ -434,7 +434,7 @@ pub enum BackgroundSource {
 }
 
 impl BackgroundSource {
-    pub fn path(&self) -> Option<&PathBuf> {
+    pub(crate) fn path(&self) -> Option<&PathBuf> {
         match self {
             BackgroundSource::Image(p) | BackgroundSource::Video { path: p, .. } => Some(p),
             _ => None,
@@ -444,7 +444,7 @@ impl BackgroundSource {
 
 named! {
     #[derive(Copy)]
-    pub enum Anchor {
+    pub(crate) enum Anchor {
         Center = "center",
         Top = "top",
         Bottom = "bottom",
@@ -459,7 +459,7 @@ named! {
 
 impl Anchor {
     /// Fractions (x, y) of the free space placed before the item.
-    pub fn fractions(self) -> (f32, f32) {
+    pub(crate) fn fractions(self) -> (f32, f32) {
         match self {
             Anchor::Center => (0.5, 0.5),
             Anchor::Top => (0.5, 0.0),
@@ -474,7 +474,7 @@ impl Anchor {
     }
 
     /// The anchor seen in a mirror, for right-to-left regions.
-    pub fn mirrored(self) -> Anchor {
+    pub(crate) fn mirrored(self) -> Anchor {
         match self {
             Anchor::Left => Anchor::Right,
             Anchor::Right => Anchor::Left,
@@ -522,7 +522,7 @@ pub struct Product {
 
 named! {
     #[derive(Copy)]
-    pub enum VPos {
+    pub(crate) enum VPos {
         Top = "top",
         Center = "center",
         Bottom = "bottom",
@@ -555,7 +555,7 @@ pub struct TimedLine {
 named! {
     /// How each caption (timed line, cue, or whole-duration text) enters and leaves.
     #[derive(Copy)]
-    pub enum Animation {
+    pub(crate) enum Animation {
         None = "none",
         Fade = "fade",
         Pop = "pop",
@@ -636,7 +636,7 @@ pub struct Vignette {
 
 named! {
     #[derive(Copy)]
-    pub enum BlurTarget {
+    pub(crate) enum BlurTarget {
         /// The background layer only, before the product is composed: the product stays sharp.
         Background = "background",
         /// The composed picture (background and product); captions stay legible.
@@ -732,7 +732,7 @@ pub struct Audio {
 
 impl Audio {
     /// The option a template without `[[audio]]` gets: no sound at all.
-    pub fn silence() -> Audio {
+    pub(crate) fn silence() -> Audio {
         Audio {
             id: "silence".into(),
             source: None,
@@ -751,7 +751,7 @@ impl Audio {
     }
 
     /// Every audio file the option may play: music, each locale's voice-over, effects.
-    pub fn files(&self) -> impl Iterator<Item = &PathBuf> {
+    pub(crate) fn files(&self) -> impl Iterator<Item = &PathBuf> {
         self.source
             .iter()
             .chain(self.voiceover.values())
@@ -794,7 +794,7 @@ pub struct Sfx {
 
 named! {
     #[derive(Copy)]
-    pub enum DedupPolicy {
+    pub(crate) enum DedupPolicy {
         Reject = "reject",
         Warn = "warn",
         Off = "off",
@@ -902,7 +902,7 @@ pub struct Transition {
 }
 
 impl Transition {
-    pub const CUT: Transition = Transition {
+    pub(crate) const CUT: Transition = Transition {
         kind: TransitionKind::Cut,
         duration: 0.0,
         easing: Easing::Linear,
@@ -923,7 +923,7 @@ pub struct Scene {
 }
 
 impl Scene {
-    pub fn listed(&self, pool: Pool) -> Option<&Vec<usize>> {
+    pub(crate) fn listed(&self, pool: Pool) -> Option<&Vec<usize>> {
         Pool::SCENE
             .iter()
             .position(|p| *p == pool)
@@ -933,7 +933,7 @@ impl Scene {
 
 named! {
     #[derive(Copy)]
-    pub enum BadgeShape {
+    pub(crate) enum BadgeShape {
         /// Rounded rectangle (price tag).
         Tag = "tag",
         Pill = "pill",

@@ -8,7 +8,7 @@ use unicode_script::{Script, UnicodeScript};
 
 /// A position (byte offset) where a new line may start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Break {
+pub(crate) struct Break {
     pub at: usize,
     /// A forced break (U+2028 and friends); the text's last position is always one.
     pub mandatory: bool,
@@ -20,7 +20,7 @@ pub struct Break {
 pub const NO_LINE_START: &str = "、。，．・：；？！」』）】〕〉》〙〗｝］〟’”»›ー…‥〜～゠–‐゛゜ゝゞヽヾ々〻ぁぃぅぇぉっゃゅょゎゕゖァィゥェォッャュョヮヵヶㇰㇱㇲㇳㇴㇵㇶㇷㇸㇹㇺㇻㇼㇽㇾㇿ%％,.:;?!)]}";
 
 /// Characters that must not end a line.
-pub const NO_LINE_END: &str = "「『（【〔〈《〘〖｛［〝‘“«‹([{";
+pub(crate) const NO_LINE_END: &str = "「『（【〔〈《〘〖｛［〝‘“«‹([{";
 
 thread_local! {
     // Built once per thread: the segmenters allocate, and icu 1.5 payloads are `Rc`-based
@@ -44,7 +44,7 @@ fn is_complex(c: char) -> bool {
 
 /// Break opportunities of one paragraph, ascending, never 0, always ending with
 /// `text.len()` (mandatory).
-pub fn break_opportunities(text: &str) -> Vec<Break> {
+pub(crate) fn break_opportunities(text: &str) -> Vec<Break> {
     let mut out: Vec<Break> = linebreaks(text)
         .map(|(at, op)| Break {
             at,
@@ -113,7 +113,7 @@ pub fn break_opportunities(text: &str) -> Vec<Break> {
 }
 
 /// `text[start..end]` without the whitespace a line hangs past its edge.
-pub fn trim_end(text: &str, start: usize, end: usize) -> usize {
+pub(crate) fn trim_end(text: &str, start: usize, end: usize) -> usize {
     let trimmed = text[start..end].trim_end_matches(|c: char| c.is_whitespace() && c != '\u{a0}');
     start + trimmed.len()
 }

@@ -108,7 +108,7 @@ pub struct CacheStats {
 
 impl TextCache {
     /// Keeps at most about `budget_bytes` of RGBA pixels, evicting the least recently used.
-    pub fn new(budget_bytes: usize) -> TextCache {
+    pub(crate) fn new(budget_bytes: usize) -> TextCache {
         TextCache {
             inner: Mutex::new(Inner {
                 map: HashMap::new(),

@@ -37,7 +37,7 @@ impl std::fmt::Debug for FontFace {
 
 impl FontFace {
     /// Parses `data` far enough to know it is a usable face and to read its metrics.
-    pub fn from_data(
+    pub(crate) fn from_data(
         data: Arc<[u8]>,
         index: u32,
         path: &Path,
@@ -77,22 +77,22 @@ impl FontFace {
     pub fn family(&self) -> &str {
         &self.family
     }
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
     pub fn units_per_em(&self) -> f32 {
         self.units_per_em
     }
     /// Ascender in font units (positive, above the baseline).
-    pub fn ascender(&self) -> f32 {
+    pub(crate) fn ascender(&self) -> f32 {
         self.ascender
     }
     /// Descender in font units (negative, below the baseline).
-    pub fn descender(&self) -> f32 {
+    pub(crate) fn descender(&self) -> f32 {
         self.descender
     }
     /// `path` or `path#index` for collections, as users write it on the command line.
-    pub fn display_name(&self) -> String {
+    pub(crate) fn display_name(&self) -> String {
         format!("{} ({})", self.family, display_path(&self.path, self.index))
     }
 }
@@ -188,7 +188,7 @@ impl FontBook {
     }
 
     /// Adds every face of a font file (all faces of a `.ttc`). Returns their family names.
-    pub fn add_file(&mut self, path: impl AsRef<Path>) -> Result<Vec<String>, TextError> {
+    pub(crate) fn add_file(&mut self, path: impl AsRef<Path>) -> Result<Vec<String>, TextError> {
         let path = path.as_ref();
         if let Err(e) = std::fs::metadata(path) {
             return Err(TextError::bad_font(path.display().to_string(), e));
@@ -214,7 +214,7 @@ impl FontBook {
     }
 
     /// Every family name known to the book, sorted, without duplicates.
-    pub fn families(&self) -> Vec<String> {
+    pub(crate) fn families(&self) -> Vec<String> {
         let mut names: Vec<String> = self
             .db
             .faces()
@@ -223,10 +223,6 @@ impl FontBook {
         names.sort();
         names.dedup();
         names
-    }
-
-    pub fn has_family(&self, name: &str) -> bool {
-        self.find_family(name).is_some()
     }
 
     /// The regular face of `family`, or [`TextError::UnknownFamily`] with near names.
@@ -381,7 +377,7 @@ impl FontBook {
 }
 
 /// `FILE#3` → (`FILE`, 3); `FILE` → (`FILE`, 0).
-pub fn parse_font_spec(spec: &str) -> Result<(PathBuf, u32), TextError> {
+pub(crate) fn parse_font_spec(spec: &str) -> Result<(PathBuf, u32), TextError> {
     if let Some((p, i)) = spec.rsplit_once('#') {
         if let Ok(index) = i.parse::<u32>() {
             return Ok((PathBuf::from(p), index));

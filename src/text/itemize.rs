@@ -12,7 +12,7 @@ use super::TextError;
 
 /// A maximal stretch of a paragraph with one level, script and font.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Item {
+pub(crate) struct Item {
     /// Byte range in the paragraph.
     pub range: Range<usize>,
     /// Index into the font list.
@@ -24,7 +24,7 @@ pub struct Item {
 /// Characters a font need not have: HarfBuzz hides them (zero-width joiners, direction
 /// marks, variation selectors, BOM, soft hyphen), so a font lacking them is no reason to
 /// fall back or fail.
-pub fn is_default_ignorable(c: char) -> bool {
+pub(crate) fn is_default_ignorable(c: char) -> bool {
     matches!(c as u32,
         0x00AD | 0x034F | 0x061C | 0x115F..=0x1160 | 0x17B4..=0x17B5 | 0x180B..=0x180F
         | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F
@@ -56,7 +56,7 @@ fn resolved_scripts(text: &str) -> Vec<Option<[u8; 4]>> {
 
 /// Itemizes one paragraph. `has_glyph(font, ch)` answers coverage; `whole_text` and
 /// `font_names` only serve the error message.
-pub fn itemize(
+pub(crate) fn itemize(
     text: &str,
     bidi: &ParagraphBidiInfo<'_>,
     font_count: usize,

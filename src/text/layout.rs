@@ -210,7 +210,7 @@ fn dir_of(level: Level) -> Dir {
 }
 
 impl<'a> Prepared<'a> {
-    pub fn new(
+    pub(crate) fn new(
         text: &'a str,
         faces: &'a [Arc<FontFace>],
         lang: &str,
@@ -405,7 +405,7 @@ impl<'a> Prepared<'a> {
     }
 
     /// Lays the whole text out at `size` px, wrapping at `wrap` px when given.
-    pub fn layout(
+    pub(crate) fn layout(
         &self,
         size: f32,
         line_height: f32,

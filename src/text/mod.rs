@@ -41,7 +41,7 @@ use image::RgbaImage;
 pub use cache::{CacheStats, TextCache};
 pub use fonts::{FontBook, FontFace};
 pub use layout::{LaidLine, LaidRun, Layout, PlacedGlyph};
-pub use raster::Extent;
+pub(crate) use raster::Extent;
 pub use shape::{shape_run, Dir, RunProps, ShapedGlyph};
 
 use crate::color::Rgba;
@@ -58,7 +58,7 @@ pub enum Direction {
 
 impl Direction {
     /// The names a template writes (`[[region]] direction`).
-    pub const NAMES: &'static [(&'static str, Direction)] =
+    pub(crate) const NAMES: &'static [(&'static str, Direction)] =
         &[("ltr", Direction::Ltr), ("rtl", Direction::Rtl)];
 }
 use layout::{clean_text, resolve_faces, Overflow, Prepared};
@@ -237,7 +237,7 @@ pub fn render_block_ex(
 }
 
 /// The layout (at the size that fits) and its pixel extent, without rasterizing.
-pub fn fit_block(
+pub(crate) fn fit_block(
     book: &FontBook,
     text: &str,
     lang: &str,

@@ -11,7 +11,7 @@ use crate::color::Rgba;
 
 /// Axis-aligned box in block pixels (y down).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BoxF {
+pub(crate) struct BoxF {
     pub x0: f32,
     pub y0: f32,
     pub x1: f32,
@@ -68,19 +68,17 @@ impl BoxF {
 /// Where everything of a rendered block lies, before rasterizing: used to check the fit
 /// without drawing a pixel.
 #[derive(Debug, Clone, Copy)]
-pub struct Extent {
-    /// Glyph ink (outline bounding boxes), no decoration.
-    pub ink: BoxF,
+pub(crate) struct Extent {
     /// The whole image: ink + outline + shadow + background box, snapped to pixels.
     pub image: BoxF,
     pub background: Option<BoxF>,
 }
 
 impl Extent {
-    pub fn width(&self) -> u32 {
+    pub(crate) fn width(&self) -> u32 {
         (self.image.x1 - self.image.x0).max(0.0) as u32
     }
-    pub fn height(&self) -> u32 {
+    pub(crate) fn height(&self) -> u32 {
         (self.image.y1 - self.image.y0).max(0.0) as u32
     }
 }
@@ -90,7 +88,7 @@ fn blur_radius(blur: f32) -> usize {
     (blur / 2.0).ceil().max(0.0) as usize
 }
 
-pub fn extent(layout: &Layout, style: &TextStyle) -> Result<Extent, TextError> {
+pub(crate) fn extent(layout: &Layout, style: &TextStyle) -> Result<Extent, TextError> {
     let mut ink = BoxF::empty();
     for (fi, face) in layout.faces.iter().enumerate() {
         let tf = ttf_parser::Face::parse(face.data(), face.index())
@@ -141,11 +139,7 @@ pub fn extent(layout: &Layout, style: &TextStyle) -> Result<Extent, TextError> {
         x1: image.x1.ceil(),
         y1: image.y1.ceil(),
     };
-    Ok(Extent {
-        ink,
-        image,
-        background,
-    })
+    Ok(Extent { image, background })
 }
 
 /// A single-channel coverage map, 0..=1.
@@ -165,7 +159,11 @@ impl Mask {
     }
 }
 
-pub fn rasterize(layout: &Layout, style: &TextStyle, ext: &Extent) -> Result<RgbaImage, TextError> {
+pub(crate) fn rasterize(
+    layout: &Layout,
+    style: &TextStyle,
+    ext: &Extent,
+) -> Result<RgbaImage, TextError> {
     let (w, h) = (ext.width() as usize, ext.height() as usize);
     let (ox, oy) = (-ext.image.x0, -ext.image.y0);
     let (coverage, mut acc) = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));

@@ -102,7 +102,7 @@ pub fn shape_run(
 
 /// The ISO 15924 tag of a `unicode_script::Script`, `None` for Common/Inherited/Unknown
 /// (which take their script from their neighbours).
-pub fn iso_tag(script: unicode_script::Script) -> Option<[u8; 4]> {
+pub(crate) fn iso_tag(script: unicode_script::Script) -> Option<[u8; 4]> {
     use unicode_script::Script;
     if matches!(script, Script::Common | Script::Inherited | Script::Unknown) {
         return None;

@@ -37,7 +37,7 @@ use super::DedupError;
 
 pub use postgres::redact_url;
 
-pub const SCHEMA_VERSION: i64 = 4;
+pub(crate) const SCHEMA_VERSION: i64 = 4;
 
 /// One stored output.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -358,7 +358,7 @@ const BUSY_WAIT: Duration = Duration::from_secs(30);
 /// How long a run's preflight ([`Library::preflight`]) waits for the write lock: long enough
 /// for another run's short insert, short enough that a held lock stops the run before it
 /// renders instead of after.
-pub const PREFLIGHT_WAIT: Duration = Duration::from_secs(3);
+pub(crate) const PREFLIGHT_WAIT: Duration = Duration::from_secs(3);
 
 pub use crate::template::is_postgres_url;
 
@@ -561,7 +561,7 @@ impl Library {
         on_backend!(self, b => b.list())
     }
 
-    pub fn entry(&self, id: i64) -> Result<Option<LibraryEntry>, DedupError> {
+    pub(crate) fn entry(&self, id: i64) -> Result<Option<LibraryEntry>, DedupError> {
         on_backend!(self, b => b.entry(id))
     }
 

@@ -668,7 +668,7 @@ pub fn score_fingerprints(
 
 /// The order a batch is scored in: by variant, so that of two look-alikes the later variant
 /// is the one named a duplicate, whatever order the outputs were rendered in.
-pub fn scoring_key(c: &Candidate) -> (u32, Option<&str>, &Path) {
+pub(crate) fn scoring_key(c: &Candidate) -> (u32, Option<&str>, &Path) {
     (
         c.variant_n.unwrap_or(u32::MAX),
         c.variant_id.as_deref(),
@@ -678,7 +678,7 @@ pub fn scoring_key(c: &Candidate) -> (u32, Option<&str>, &Path) {
 
 /// Scores outputs one at a time against the library and every output scored before, so a
 /// batch can be gated (and published) as its outputs arrive rather than all at the end.
-pub struct Scorer<'a> {
+pub(crate) struct Scorer<'a> {
     library: Option<&'a Library>,
     index: Option<crate::dedup::library::HashIndex>,
     cfg: &'a GateConfig,
@@ -688,7 +688,10 @@ pub struct Scorer<'a> {
 }
 
 impl<'a> Scorer<'a> {
-    pub fn new(library: Option<&'a Library>, cfg: &'a GateConfig) -> Result<Self, DedupError> {
+    pub(crate) fn new(
+        library: Option<&'a Library>,
+        cfg: &'a GateConfig,
+    ) -> Result<Self, DedupError> {
         let since = cfg.now - cfg.max_age_days as i64 * 86_400;
         let index = match library {
             Some(l) => Some(l.index(since)?),
@@ -706,7 +709,7 @@ impl<'a> Scorer<'a> {
 
     /// Counts an output that is already exported (kept from an earlier run) as scored before
     /// everything this run renders, without a verdict of its own.
-    pub fn admit(&mut self, cand: &Candidate, fp: &Fingerprint) {
+    pub(crate) fn admit(&mut self, cand: &Candidate, fp: &Fingerprint) {
         self.earlier
             .push(Old::from_fingerprint(fp, cand, &mut self.spill));
     }
@@ -807,12 +810,4 @@ impl<'a> Scorer<'a> {
             .push(Old::from_fingerprint(fp, cand, &mut self.spill));
         Ok(v)
     }
-}
-
-/// The rule by which `new` would be a duplicate of `old` judged by composition alone (before
-/// any pixel is rendered), with the dimensions that repeat; `None` when the gate would let
-/// both through. `identical` compositions are reported as `Rule::SameComposition`.
-/// Convenience for the CLI: is this path something the gate can score?
-pub fn supported(path: &Path) -> bool {
-    MediaKind::of_path(path).is_some()
 }

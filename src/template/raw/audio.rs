@@ -3,7 +3,7 @@
 use super::schema::{within, Bound::In, SECONDS};
 
 raw_table! {
-    pub struct RawAudio {
+    pub(crate) struct RawAudio {
         id: str,
         licence: table<super::RawLicence>,
         source: str,
@@ -23,13 +23,13 @@ raw_table! {
         ai_generated: bool,
     }
 
-    pub struct RawDuck {
+    pub(crate) struct RawDuck {
         amount_db: num in within(In(-60.0, 0.0), "dB in {} (0 = no ducking)"),
         attack: num in within(In(0.001, 2.0), "seconds in {}"),
         release: num in within(In(0.001, 5.0), "seconds in {}"),
     }
 
-    pub struct RawSfx {
+    pub(crate) struct RawSfx {
         source: str,
         licence: table<super::RawLicence>,
         at: num in SECONDS,

@@ -3,7 +3,7 @@
 use super::schema::{within, Bound::In, SECONDS};
 
 raw_table! {
-    pub struct RawEffects {
+    pub(crate) struct RawEffects {
         id: str,
         grade: table<RawGrade>,
         lut: str,
@@ -18,7 +18,7 @@ raw_table! {
         fade_out: num in SECONDS,
     }
 
-    pub struct RawGrade {
+    pub(crate) struct RawGrade {
         brightness: num in within(In(-1.0, 1.0), "{} (0 = unchanged)"),
         contrast: num in within(In(0.0, 4.0), "{} (1 = unchanged)"),
         saturation: num in within(In(0.0, 4.0), "{} (1 = unchanged, 0 = grey)"),
@@ -27,24 +27,24 @@ raw_table! {
             in within(In(-1.0, 1.0), "{} (0 = unchanged, positive = magenta, negative = green)"),
     }
 
-    pub struct RawVignette {
+    pub(crate) struct RawVignette {
         strength: num in within(In(0.0, 1.0), "{} (1 = black corners)"),
         radius: num in within(In(0.1, 1.5), "{} (1 = the frame's corners)"),
         softness: num in within(In(0.0, 1.0), "{} (0 = hard edge)"),
     }
 
-    pub struct RawBlur {
+    pub(crate) struct RawBlur {
         radius: num in within(In(0.0, 0.1), "{} (a fraction of the canvas' shorter side)"),
         target: str,
     }
 
-    pub struct RawGrain {
+    pub(crate) struct RawGrain {
         amount: num in within(In(0.0, 1.0), "{}"),
         seed: int,
         size: num in within(In(0.5, 8.0), "{} (pixels at 1080 px width)"),
     }
 
-    pub struct RawSharpen {
+    pub(crate) struct RawSharpen {
         amount: num in within(In(0.0, 2.0), "{}"),
         radius: num in within(In(0.5, 8.0), "{} (pixels at 1080 px width)"),
     }

@@ -29,32 +29,32 @@ mod scenes;
 mod text;
 mod visuals;
 
-pub use audio::*;
-pub use effects::*;
-pub use output::*;
-pub use overlays::*;
-pub use overrides::*;
+pub(crate) use audio::*;
+pub(crate) use effects::*;
+pub(crate) use output::*;
+pub(crate) use overlays::*;
+pub(crate) use overrides::*;
 pub(crate) use reader::Obj;
-pub use scenes::*;
-pub use schema::Ranged;
-pub use text::*;
-pub use visuals::*;
+pub(crate) use scenes::*;
+pub(crate) use schema::Ranged;
+pub(crate) use text::*;
+pub(crate) use visuals::*;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Spanned<T> {
+pub(crate) struct Spanned<T> {
     pub value: T,
     pub span: Range<usize>,
 }
 
-pub type S<T> = Spanned<T>;
+pub(crate) type S<T> = Spanned<T>;
 
 /// Locale → copy, in file order; a plain string is stored under `en`.
-pub type LocaleText = Vec<(S<String>, S<String>)>;
+pub(crate) type LocaleText = Vec<(S<String>, S<String>)>;
 /// Pool name → option id, as in `exclude = [{ background = "beach" }]` and `tracking`.
-pub type Pairs = Vec<(S<String>, S<String>)>;
+pub(crate) type Pairs = Vec<(S<String>, S<String>)>;
 
 #[derive(Debug, Default)]
-pub struct RawTemplate {
+pub(crate) struct RawTemplate {
     /// Span of the whole document, for "missing section" errors.
     pub doc_span: Range<usize>,
     pub template: Option<RawHeader>,
@@ -75,7 +75,7 @@ pub struct RawTemplate {
 }
 
 /// What every pool option has: the span to blame and its `id`.
-pub trait RawOption {
+pub(crate) trait RawOption {
     fn span(&self) -> &Range<usize>;
     fn id(&self) -> Option<&S<String>>;
 }
@@ -105,7 +105,7 @@ raw_option!(
 );
 
 /// Top-level keys, in the order docs/TEMPLATE.md documents them.
-pub const TOP_KEYS: &[&str] = &[
+pub(crate) const TOP_KEYS: &[&str] = &[
     "template",
     "output",
     "region",
@@ -123,7 +123,7 @@ pub const TOP_KEYS: &[&str] = &[
 ];
 
 /// Parses TOML text; a syntax error becomes one diagnostic at its position.
-pub fn parse(text: &str, dx: &mut Diagnostics) -> Option<RawTemplate> {
+pub(crate) fn parse(text: &str, dx: &mut Diagnostics) -> Option<RawTemplate> {
     let doc = match toml_edit::ImDocument::parse(text) {
         Ok(doc) => doc,
         Err(e) => {

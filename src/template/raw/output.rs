@@ -6,7 +6,7 @@ use super::{read_orders, read_overrides, Pairs, RawOrders, RawOverride, S};
 use crate::template::Diagnostics;
 
 raw_table! {
-    pub struct RawHeader {
+    pub(crate) struct RawHeader {
         name: str,
         version: int,
         kind: str,
@@ -17,7 +17,7 @@ raw_table! {
         root: str,
     }
 
-    pub struct RawOutput {
+    pub(crate) struct RawOutput {
         presets: str_list,
         regions: str_list,
         name: str,
@@ -26,7 +26,7 @@ raw_table! {
         landing_url: str,
     }
 
-    pub struct RawRegion {
+    pub(crate) struct RawRegion {
         code: str,
         locale: str,
         fallback: str_list,
@@ -38,7 +38,7 @@ raw_table! {
         overrides: later<Vec<RawOverride>> = "override",
     }
 
-    pub struct RawVariants {
+    pub(crate) struct RawVariants {
         strategy: str,
         count: int,
         seed: int,
@@ -49,7 +49,7 @@ raw_table! {
         orders: with<Option<RawOrders>>(read_orders),
     }
 
-    pub struct RawDedup {
+    pub(crate) struct RawDedup {
         policy: str,
         library: str,
         exempt_after_days: int

@@ -3,7 +3,7 @@
 use super::schema::{within, Bound::*, SECONDS};
 
 raw_table! {
-    pub struct RawBadge {
+    pub(crate) struct RawBadge {
         id: str,
         shape: str,
         text: text,
@@ -20,7 +20,7 @@ raw_table! {
         ai_generated: bool,
     }
 
-    pub struct RawEndCard {
+    pub(crate) struct RawEndCard {
         id: str,
         duration: num,
         background: str,

@@ -11,7 +11,7 @@ use crate::diag::{or_typo, Diagnostic, Diagnostics};
 use crate::template::Pool;
 
 /// Pools a `[[region]]` may override, in the order docs/TEMPLATE.md lists them.
-pub const OVERRIDE_POOLS: [Pool; 5] = [
+pub(crate) const OVERRIDE_POOLS: [Pool; 5] = [
     Pool::Background,
     Pool::Product,
     Pool::Subtitle,
@@ -21,7 +21,7 @@ pub const OVERRIDE_POOLS: [Pool; 5] = [
 
 /// One `[region.override.POOL.ID]` table, already merged over the option it names.
 #[derive(Debug)]
-pub struct RawOverride {
+pub(crate) struct RawOverride {
     /// The override table's header (or inline value): blamed for the merged option as a whole.
     pub span: Range<usize>,
     /// Spans of the override's own entries (key through value); a diagnostic inside one is
@@ -46,7 +46,7 @@ pub struct RawOverride {
 // options would buy nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
-pub enum RawOverridden {
+pub(crate) enum RawOverridden {
     Background(RawBackground, RawBackground),
     Product(RawProduct, RawProduct),
     Subtitle(RawSubtitle, RawSubtitle),

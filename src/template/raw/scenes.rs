@@ -7,17 +7,17 @@ use crate::template::Diagnostics;
 
 /// An easing as written: a name or `[x1, y1, x2, y2]`.
 #[derive(Debug, Clone)]
-pub enum RawEasingValue {
+pub(crate) enum RawEasingValue {
     Name(String),
     Bezier(Vec<f64>),
 }
 
-pub type RawEasing = S<RawEasingValue>;
+pub(crate) type RawEasing = S<RawEasingValue>;
 /// `[variants] orders`: lists of scene ids.
-pub type RawOrders = S<Vec<S<Vec<S<String>>>>>;
+pub(crate) type RawOrders = S<Vec<S<Vec<S<String>>>>>;
 
 raw_table! {
-    pub struct RawScene {
+    pub(crate) struct RawScene {
         id: str,
         duration: num,
         background: str_list,
@@ -29,7 +29,7 @@ raw_table! {
     }
 
     /// The table form; `transition = "crossfade"` is read as a `type` alone.
-    pub struct RawTransition {
+    pub(crate) struct RawTransition {
         kind: str = "type",
         duration: num in within(In(0.0, 5.0), "seconds in {}"),
         color: str,
@@ -39,7 +39,7 @@ raw_table! {
 
 impl RawScene {
     /// The scene's own option lists, in `Pool::SCENE` order.
-    pub fn pools(&self) -> [Option<&S<Vec<S<String>>>>; 5] {
+    pub(crate) fn pools(&self) -> [Option<&S<Vec<S<String>>>>; 5] {
         [
             self.background.as_ref(),
             self.product.as_ref(),

@@ -9,7 +9,7 @@
 /// The values a number may take. It prints itself the way hints have always spelt ranges,
 /// so a hint cannot disagree with the check.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Bound {
+pub(crate) enum Bound {
     /// `lo..=hi`.
     In(f64, f64),
     /// `lo < x <= hi`, printed as an interval: `(lo, hi]`.
@@ -23,7 +23,7 @@ pub enum Bound {
 }
 
 impl Bound {
-    pub fn contains(self, x: f64) -> bool {
+    pub(crate) fn contains(self, x: f64) -> bool {
         match self {
             Bound::In(lo, hi) => (lo..=hi).contains(&x),
             Bound::Above(lo, hi) | Bound::KeyAbove(lo, hi) => x > lo && x <= hi,
@@ -45,33 +45,33 @@ impl Bound {
 
 /// A range and the hint that explains it; `{}` in the hint stands for the printed range.
 #[derive(Debug, Clone, Copy)]
-pub struct Rule {
+pub(crate) struct Rule {
     pub bound: Bound,
     pub hint: &'static str,
 }
 
-pub const fn within(bound: Bound, hint: &'static str) -> Rule {
+pub(crate) const fn within(bound: Bound, hint: &'static str) -> Rule {
     Rule { bound, hint }
 }
 
 /// Seconds from the start of something: the commonest rule.
-pub const SECONDS: Rule = within(Bound::AtLeast(0.0), "seconds {}");
+pub(crate) const SECONDS: Rule = within(Bound::AtLeast(0.0), "seconds {}");
 
 /// A declared number as written, with the rule its declaration gives it.
 #[derive(Debug, Clone, Copy)]
-pub struct Ranged<'a, T> {
+pub(crate) struct Ranged<'a, T> {
     pub value: Option<&'a super::S<T>>,
     pub key: &'static str,
     pub rule: Rule,
 }
 
 impl<T> Ranged<'_, T> {
-    pub fn contains(&self, x: f64) -> bool {
+    pub(crate) fn contains(&self, x: f64) -> bool {
         self.rule.bound.contains(x)
     }
 
     /// The hint after "expected ".
-    pub fn expected(&self) -> String {
+    pub(crate) fn expected(&self) -> String {
         self.rule
             .hint
             .replace("{}", &self.rule.bound.show(self.key))
@@ -123,7 +123,7 @@ macro_rules! raw_key {
 macro_rules! raw_ranged {
     ($field:ident $kind:ident [$($key:literal)?] []) => {};
     ($field:ident $kind:ident [$($key:literal)?] [$rule:expr]) => {
-        pub fn $field(&self) -> $crate::template::raw::Ranged<'_, raw_scalar!($kind)> {
+        pub(crate) fn $field(&self) -> $crate::template::raw::Ranged<'_, raw_scalar!($kind)> {
             $crate::template::raw::Ranged {
                 value: self.$field.as_ref(),
                 key: raw_key!($field $($key)?),
@@ -175,7 +175,7 @@ macro_rules! raw_read {
 macro_rules! raw_table {
     ($(
         $(#[$meta:meta])*
-        pub struct $name:ident {
+        pub(crate) struct $name:ident {
             $(
                 $(#[$fmeta:meta])*
                 $field:ident: $kind:ident $(<$arg:ty>)? $(($read:path))? $(= $key:literal)?
@@ -185,7 +185,7 @@ macro_rules! raw_table {
     )*) => {$(
         $(#[$meta])*
         #[derive(Debug)]
-        pub struct $name {
+        pub(crate) struct $name {
             // Every table records where it stands; only some have table-level diagnostics.
             #[allow(dead_code)]
             pub span: std::ops::Range<usize>,
@@ -193,7 +193,7 @@ macro_rules! raw_table {
         }
 
         impl $name {
-            pub const KEYS: &'static [&'static str] = &[$(raw_key!($field $($key)?)),*];
+            pub(crate) const KEYS: &'static [&'static str] = &[$(raw_key!($field $($key)?)),*];
 
             pub(in $crate::template::raw) fn read(
                 t: &$crate::template::raw::Obj<'_>,
@@ -210,7 +210,7 @@ macro_rules! raw_table {
 
             /// The table with no key written, standing at `span`.
             #[allow(dead_code)]
-            pub fn empty(span: std::ops::Range<usize>) -> Self {
+            pub(crate) fn empty(span: std::ops::Range<usize>) -> Self {
                 Self {
                     span,
                     $( $field: Default::default(), )*

@@ -3,7 +3,7 @@
 use super::schema::{within, Bound::*, SECONDS};
 
 raw_table! {
-    pub struct RawSubtitle {
+    pub(crate) struct RawSubtitle {
         id: str,
         text: text,
         lines: list<RawLine>,
@@ -28,25 +28,25 @@ raw_table! {
         long_headline: text,
     }
 
-    pub struct RawLine {
+    pub(crate) struct RawLine {
         start: num in SECONDS,
         end: num,
         text: text,
     }
 
-    pub struct RawOutline {
+    pub(crate) struct RawOutline {
         color: str,
         width: num in within(In(0.0, 20.0), "pixels in {}"),
     }
 
     /// A font file the template brings (`[[font]]`): its families join the system's, and
     /// its licence covers every output whose text names one of them.
-    pub struct RawFont {
+    pub(crate) struct RawFont {
         file: str,
         licence: table<super::RawLicence>,
     }
 
-    pub struct RawBox {
+    pub(crate) struct RawBox {
         color: str,
         padding: num in within(In(0.0, 2.0), "a fraction of the font size, {}"),
     }

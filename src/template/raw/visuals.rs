@@ -3,14 +3,14 @@
 use super::schema::{within, Bound::*, SECONDS};
 
 raw_table! {
-    pub struct RawGradient {
+    pub(crate) struct RawGradient {
         from: str,
         to: str,
         angle: num in within(In(-360.0, 360.0), "degrees in {}"),
     }
 
     /// Who may use an asset, where and until when (`licence = { … }`).
-    pub struct RawLicence {
+    pub(crate) struct RawLicence {
         holder: str,
         id: str,
         expires: str,
@@ -18,7 +18,7 @@ raw_table! {
         usage: str,
     }
 
-    pub struct RawBackground {
+    pub(crate) struct RawBackground {
         id: str,
         licence: table<RawLicence>,
         color: str,
@@ -33,13 +33,13 @@ raw_table! {
         ai_generated: bool,
     }
 
-    pub struct RawShadow {
+    pub(crate) struct RawShadow {
         color: str,
         offset: pair,
         blur: num in within(In(0.0, 0.5), "a fraction of the shorter side, {}"),
     }
 
-    pub struct RawProduct {
+    pub(crate) struct RawProduct {
         id: str,
         licence: table<RawLicence>,
         source: str,
@@ -55,7 +55,7 @@ raw_table! {
     }
 
     /// A background's Ken Burns move.
-    pub struct RawKenBurns {
+    pub(crate) struct RawKenBurns {
         zoom: pair in within(In(1.0, 4.0), "start and end zoom in {} (1 = the fitted picture)"),
         from: pair in within(Abs(0.5), "pan offsets are fractions of the canvas, {}"),
         to: pair in within(Abs(0.5), "pan offsets are fractions of the canvas, {}"),
@@ -63,7 +63,7 @@ raw_table! {
     }
 
     /// A product's entrance and idle motion.
-    pub struct RawMotion {
+    pub(crate) struct RawMotion {
         enter: str,
         enter_time: num in within(Above(0.0, 10.0), "seconds in {}"),
         delay: num in within(In(0.0, 60.0), "seconds in {}"),
@@ -73,7 +73,7 @@ raw_table! {
         easing: easing,
     }
 
-    pub struct RawKeyframe {
+    pub(crate) struct RawKeyframe {
         t: num,
         offset: pair in within(Abs(2.0), "fractions of the canvas, {}"),
         scale: num in within(In(0.0, 10.0), "{} (1 = as placed)"),

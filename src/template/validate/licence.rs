@@ -184,7 +184,7 @@ fn asset_record(
 }
 
 /// The name of the per-directory licence file.
-pub const ASSETS_FILE: &str = "assets.toml";
+pub(crate) const ASSETS_FILE: &str = "assets.toml";
 
 /// A template `licence` table as a [`Licence`], or what is wrong with it.
 fn judge(
@@ -261,7 +261,7 @@ fn check_fields(l: &Licence) -> Vec<(String, Option<String>)> {
 }
 
 /// `YYYY-MM-DD` naming a real day.
-pub fn is_date(s: &str) -> bool {
+pub(crate) fn is_date(s: &str) -> bool {
     let b = s.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return false;

@@ -263,6 +263,7 @@ fn main() {
                 .min()
                 .unwrap();
             let g = geometry::match_either(&f.features, &f.features_mirrored, &src_fp[k].features);
+            dump(tname, sname, &f, &src_fp[k].features);
             row.n += 1;
             row.dists.push(d);
             row.inliers.push(g.inliers);
@@ -906,7 +907,7 @@ fn photo_hard_negatives(work: &Path, sources: &[(String, PathBuf)], lib: &Librar
 fn split_figures(f: &Fingerprint, old: &geometry::Features) -> String {
     use creative_factory::dedup::scene;
     let g = geometry::match_either(&f.features, &f.features_mirrored, old);
-    let a = scene::analyse(&f.features, old, &g, &f.flatness, &scene::SplitConfig::default());
+    let a = scene::analyse(&f.features, &f.features_mirrored, &g, &f.flatness, &scene::SplitConfig::default());
     let regions: Vec<String> = a
         .regions
         .iter()
@@ -935,7 +936,32 @@ fn split_figures(f: &Fingerprint, old: &geometry::Features) -> String {
     )
 }
 
+/// DEDUP_EVAL_DUMP=FILE: per case, the grid `scene::analyse` works on (one JSON line), to
+/// tune its thresholds offline.
+fn dump(label: &str, name: &str, f: &Fingerprint, old: &geometry::Features) {
+    use creative_factory::dedup::scene;
+    use std::io::Write;
+    let Some(path) = std::env::var_os("DEDUP_EVAL_DUMP") else {
+        return;
+    };
+    let g = geometry::match_either(&f.features, &f.features_mirrored, old);
+    let mut line = serde_json::json!({"label": label, "name": name, "inliers": g.inliers,
+        "flat": f.flatness});
+    let a = scene::analyse(&f.features, &f.features_mirrored, &g, &f.flatness, &Default::default());
+    line["cover"] = serde_json::json!(a.cover);
+    line["points"] = serde_json::json!(a.points);
+    line["inl"] = serde_json::json!(a.inliers);
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+    writeln!(file, "{line}").unwrap();
+}
+
 fn tally(row: &mut HardRow, out: &Path, own: &Path, lib: &Library, cfg: &GateConfig) {
+    if std::env::var_os("DEDUP_EVAL_DUMP").is_some() && lib.path().to_string_lossy().contains("one-") {
+        let fq = Fingerprint::compute(out, &Masks::default()).unwrap();
+        let fs = Fingerprint::compute(own, &Masks::default()).unwrap();
+        let kind = if out.to_string_lossy().contains("hn_inset") { "hn_inset" } else { "hn_subject" };
+        dump(kind, &out.file_name().unwrap().to_string_lossy(), &fq, &fs.features);
+    }
     let v = score(&[Candidate::file(out)], Some(lib), cfg).unwrap();
     row.n += 1;
     let mine = v[0].matches.iter().find(|m| m.file == own);

@@ -419,7 +419,7 @@ unsafe fn nearest_two_popcnt(q: &[u64; 4], olds: &[[u64; 4]]) -> (u32, u32, usiz
 }
 
 #[inline(always)]
-fn hamming(a: &[u64; 4], b: &[u64; 4]) -> u32 {
+pub(crate) fn hamming(a: &[u64; 4], b: &[u64; 4]) -> u32 {
     (a[0] ^ b[0]).count_ones()
         + (a[1] ^ b[1]).count_ones()
         + (a[2] ^ b[2]).count_ones()

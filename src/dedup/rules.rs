@@ -791,7 +791,13 @@ fn evaluate(
 /// the region it leaves out is itself the old picture's content moved elsewhere (the same
 /// product placed anew: character and scene repeat, a duplicate as before).
 fn scene_split(fp: &Fingerprint, g: &GeoMatch, of: &Features, cfg: &GateConfig) -> Option<Split> {
-    let s = scene::split(&fp.features, of, g, &fp.flatness, &SplitConfig::default())?;
+    let s = scene::split(
+        &fp.features,
+        &fp.features_mirrored,
+        g,
+        &fp.flatness,
+        &SplitConfig::default(),
+    )?;
     if let Split::NewSubject { cells, .. } = &s {
         let inside = scene::features_in(&fp.features, cells);
         if geometry::match_features(&inside, of).inliers >= cfg.product_inliers {

@@ -7,6 +7,7 @@
 pub mod clock;
 pub mod color;
 pub mod dedup;
+pub mod diag;
 pub mod display;
 pub mod encode;
 pub mod exec;

@@ -13,6 +13,7 @@ pub mod library;
 pub mod pdq;
 pub mod rules;
 pub mod scene;
+mod spill;
 pub mod video;
 
 use std::path::PathBuf;

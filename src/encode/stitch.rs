@@ -18,7 +18,7 @@ use ffmpeg::{encoder, Packet};
 use ffmpeg_next as ffmpeg;
 use image::RgbaImage;
 
-use super::video::{drained, extradata, open_x264, to_yuv};
+use super::video::{drained, extradata, open_x264, Pictures};
 use super::{EncodeError, VideoSettings};
 use crate::media::ffio;
 
@@ -39,11 +39,8 @@ pub struct SegmentEncoder {
     path: PathBuf,
     out: BufWriter<File>,
     venc: encoder::Video,
-    width: u32,
-    height: u32,
-    frames: u32,
+    pics: Pictures,
     first_dts: Option<i64>,
-    yuv: Option<ffmpeg::frame::Video>,
 }
 
 // SAFETY: the encoder is owned by this value and only used through `&mut self`, as with
@@ -64,34 +61,14 @@ impl SegmentEncoder {
             path: path.to_path_buf(),
             out: BufWriter::new(file),
             venc,
-            width: settings.width,
-            height: settings.height,
-            frames: 0,
+            pics: Pictures::new(settings.width, settings.height),
             first_dts: None,
-            yuv: None,
         })
     }
 
     pub fn push(&mut self, frame: &RgbaImage) -> Result<(), EncodeError> {
-        if frame.dimensions() != (self.width, self.height) {
-            return Err(EncodeError::Format {
-                path: self.path.clone(),
-                message: format!(
-                    "frame is {}×{}, the segment is {}×{}",
-                    frame.width(),
-                    frame.height(),
-                    self.width,
-                    self.height
-                ),
-            });
-        }
-        let mut yuv = to_yuv(self.yuv.take(), frame);
-        yuv.set_pts(Some(self.frames as i64));
-        self.venc
-            .send_frame(&yuv)
-            .map_err(|e| EncodeError::ffmpeg(&self.path, "libx264 refused a frame", e))?;
-        self.yuv = Some(yuv);
-        self.frames += 1;
+        self.pics
+            .send(&mut self.venc, frame, &self.path, "segment")?;
         self.drain()
     }
 
@@ -109,7 +86,7 @@ impl SegmentEncoder {
         self.out.flush().map_err(io)?;
         Ok(SegmentFile {
             path: self.path.clone(),
-            frames: self.frames,
+            frames: self.pics.count as u32,
             extradata: extradata(&self.venc),
             delay: -self.first_dts.unwrap_or(0),
         })

@@ -20,14 +20,12 @@ pub struct VideoWriter {
     octx: ffmpeg::format::context::Output,
     venc: encoder::Video,
     aac: AacEncoder,
-    width: u32,
-    height: u32,
+    pics: Pictures,
     fps: u32,
     vtb: Rational,
     vst_tb: Rational,
     atb: Rational,
     ast_tb: Rational,
-    frames: u64,
     /// The soundtrack at the preset's rate and channels; `None` until `set_audio` (the
     /// muxer holds the video packets meanwhile).
     audio: Option<Arc<AudioPcm>>,
@@ -43,9 +41,6 @@ pub struct VideoWriter {
     expected_frames: Option<u32>,
     /// Sample frames handed to the AAC encoder so far.
     audio_pos: u64,
-    /// The YUV frame reused for every picture (made writable again when the encoder still
-    /// holds a reference to it).
-    yuv: Option<ffmpeg::frame::Video>,
     /// Pictures come as segments already coded (`push_segment`), not as frames.
     stitched: bool,
     /// The last video packet's decoding time (encoder time base), when stitching.
@@ -183,10 +178,10 @@ impl VideoWriter {
                 segment.delay
             )));
         }
-        if at as u64 != self.frames {
+        if at as u64 != self.pics.count {
             return Err(unstitchable(format!(
                 "it starts at frame {at}, the video so far has {} frames",
-                self.frames
+                self.pics.count
             )));
         }
         let mut first = true;
@@ -215,7 +210,7 @@ impl VideoWriter {
             pkt.rescale_ts(self.vtb, self.vst_tb);
             pkt.write_interleaved(&mut self.octx)
                 .map_err(|e| self.fail("writing video packet", e))?;
-            self.frames += 1;
+            self.pics.count += 1;
             self.audio_level_with_video()?;
         }
         Ok(())
@@ -378,14 +373,12 @@ impl VideoWriter {
             octx,
             venc,
             aac,
-            width,
-            height,
+            pics: Pictures::new(width, height),
             fps,
             vtb,
             vst_tb,
             atb,
             ast_tb,
-            frames: 0,
             audio: None,
             audio_rate: aspec.sample_rate,
             audio_channels: aspec.channels,
@@ -394,7 +387,6 @@ impl VideoWriter {
             coded_next: 0,
             expected_frames: settings.frames,
             audio_pos: 0,
-            yuv: None,
             stitched: false,
             last_dts: None,
         })
@@ -411,7 +403,7 @@ impl VideoWriter {
 
     /// Frames pushed so far.
     pub fn frames(&self) -> u64 {
-        self.frames
+        self.pics.count
     }
 
     pub fn push(&mut self, frame: &RgbaImage) -> Result<(), EncodeError> {
@@ -421,33 +413,15 @@ impl VideoWriter {
                 message: "a stitched video takes coded segments, not frames".into(),
             });
         }
-        if frame.dimensions() != (self.width, self.height) {
-            return Err(EncodeError::Format {
-                path: self.path.clone(),
-                message: format!(
-                    "frame {} is {}×{}, the video is {}×{}",
-                    self.frames,
-                    frame.width(),
-                    frame.height(),
-                    self.width,
-                    self.height
-                ),
-            });
-        }
-        let mut yuv = to_yuv(self.yuv.take(), frame);
-        yuv.set_pts(Some(self.frames as i64));
-        self.venc
-            .send_frame(&yuv)
-            .map_err(|e| self.fail("libx264 refused a frame", e))?;
-        self.yuv = Some(yuv);
-        self.frames += 1;
+        let (venc, path) = (&mut self.venc, &self.path);
+        self.pics.send(venc, frame, path, "video")?;
         self.drain_video()?;
         self.audio_level_with_video()
     }
 
     /// Keeps audio level with video so the muxer can interleave in small chunks.
     fn audio_level_with_video(&mut self) -> Result<(), EncodeError> {
-        let due = self.frames * self.atb.denominator() as u64 / self.fps as u64;
+        let due = self.pics.count * self.atb.denominator() as u64 / self.fps as u64;
         if self.coded.is_some() {
             return self.mux_coded(Some(due as i64));
         }
@@ -471,12 +445,12 @@ impl VideoWriter {
             .map_err(|e| self.fail("libx264 flush", e))?;
         self.drain_video()?;
         if self.coded.is_some() {
-            if self.expected_frames.map(u64::from) != Some(self.frames) {
+            if self.expected_frames.map(u64::from) != Some(self.pics.count) {
                 return Err(EncodeError::Format {
                     path: self.path.clone(),
                     message: format!(
                         "{} frames pushed, {:?} announced: the pre-coded soundtrack no longer fits",
-                        self.frames, self.expected_frames
+                        self.pics.count, self.expected_frames
                     ),
                 });
             }
@@ -486,7 +460,7 @@ impl VideoWriter {
                 .write_trailer()
                 .map_err(|e| self.fail("cannot finish the MP4 (trailer/faststart)", e));
         }
-        let total = self.samples_for(self.frames);
+        let total = self.samples_for(self.pics.count);
         while self.audio_pos < total {
             let n = self.aac.next_len((total - self.audio_pos) as usize);
             self.send_audio(n)?;
@@ -659,14 +633,63 @@ pub(crate) fn open_x264(
     Ok((x264, venc))
 }
 
+/// Pictures going into one x264 encoder: the size it was opened at, how many went in, and
+/// the last one's buffer to reuse.
+pub(crate) struct Pictures {
+    width: u32,
+    height: u32,
+    pub(crate) count: u64,
+    /// The YUV frame reused for every picture (made writable again when the encoder still
+    /// holds a reference to it).
+    yuv: Option<ffmpeg::frame::Video>,
+}
+
+impl Pictures {
+    pub(crate) fn new(width: u32, height: u32) -> Pictures {
+        Pictures {
+            width,
+            height,
+            count: 0,
+            yuv: None,
+        }
+    }
+
+    /// Sends `frame` as the next picture; `of` names what `path` is ("video", "segment").
+    pub(crate) fn send(
+        &mut self,
+        venc: &mut encoder::Video,
+        frame: &RgbaImage,
+        path: &Path,
+        of: &str,
+    ) -> Result<(), EncodeError> {
+        if frame.dimensions() != (self.width, self.height) {
+            return Err(EncodeError::Format {
+                path: path.to_path_buf(),
+                message: format!(
+                    "frame {} is {}×{}, the {of} is {}×{}",
+                    self.count,
+                    frame.width(),
+                    frame.height(),
+                    self.width,
+                    self.height
+                ),
+            });
+        }
+        let mut yuv = to_yuv(self.yuv.take(), frame);
+        yuv.set_pts(Some(self.count as i64));
+        venc.send_frame(&yuv)
+            .map_err(|e| EncodeError::ffmpeg(path, "libx264 refused a frame", e))?;
+        self.yuv = Some(yuv);
+        self.count += 1;
+        Ok(())
+    }
+}
+
 /// `frame` as the encoder takes it: BT.709 matrix, limited range, matching the VUI flags
 /// `open_x264` sets. `reused` is the previous picture's frame; `av_frame_make_writable`
 /// gives it a new buffer only if the encoder still shares the old one, so the encoder never
 /// sees the next picture early.
-pub(crate) fn to_yuv(
-    reused: Option<ffmpeg::frame::Video>,
-    frame: &RgbaImage,
-) -> ffmpeg::frame::Video {
+fn to_yuv(reused: Option<ffmpeg::frame::Video>, frame: &RgbaImage) -> ffmpeg::frame::Video {
     let reused = reused.and_then(|mut f| {
         // SAFETY: a valid, allocated frame we own.
         (unsafe { ffmpeg::ffi::av_frame_make_writable(f.as_mut_ptr()) } >= 0).then_some(f)

@@ -29,12 +29,20 @@ pub(super) fn run_job(
         )
     })?;
     let region = t
-        .regions
-        .iter()
-        .find(|r| r.code == job.region)
+        .region(&job.region)
         .ok_or_else(|| JobError::new(job, Stage::Prepare, JobFailure::UnknownRegion))?;
-    let mut creative = render::prepare(t, job, preset, region, assets, fonts, text_cache)
-        .map_err(at(job, Stage::Prepare))?;
+    let mut creative = render::prepare(
+        render::Sources {
+            t,
+            assets,
+            fonts,
+            text_cache,
+        },
+        job,
+        preset,
+        region,
+    )
+    .map_err(at(job, Stage::Prepare))?;
     if let Some(label) = ai_label {
         creative
             .add_ai_label(

@@ -65,10 +65,8 @@ impl SegmentCache {
         let keys = stitch::KeyContext::new(hashes);
         let mut cuts: Vec<(usize, stitch::Cut)> = Vec::new();
         for job in jobs {
-            let (Some(preset), Some(region)) = (
-                presets.get(&job.preset),
-                t.regions.iter().find(|r| r.code == job.region),
-            ) else {
+            let (Some(preset), Some(region)) = (presets.get(&job.preset), t.region(&job.region))
+            else {
                 continue;
             };
             if let Ok(c) = stitch::pieces(t, job, preset, region, &keys, labelled(job)) {

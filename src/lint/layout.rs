@@ -95,6 +95,12 @@ pub fn check(
     };
     let assets = Assets::load(t, &sub, presets, &Limits::default());
     let cache = TextCache::new(64 << 20);
+    let src = render::Sources {
+        t,
+        assets: &assets,
+        fonts,
+        text_cache: &cache,
+    };
     // Two halves of the outputs measured side by side (jobs come grouped by region, so each
     // half mostly draws its own plates): 1,000 captions took 1.15 s on one thread, the
     // measuring being caption rasterisation the render does anyway (BENCHMARKS.md, *Lint*).
@@ -107,29 +113,24 @@ pub fn check(
             // Plates do not depend on the copy: outputs that differ only in captions and
             // badges (most of a template's variants) share them.
             let mut plates = PlateCache {
-                t,
-                assets: &assets,
-                fonts,
-                cache: &cache,
+                src,
                 plates: HashMap::new(),
                 full: None,
             };
             let (mut found, mut measured, mut unmeasured) = (Vec::new(), 0, Vec::new());
             for job in jobs {
-                let (Some(preset), Some(region)) = (
-                    presets.get(&job.preset),
-                    t.regions.iter().find(|r| r.code == job.region),
-                ) else {
+                let (Some(preset), Some(region)) =
+                    (presets.get(&job.preset), t.region(&job.region))
+                else {
                     continue;
                 };
-                let creative =
-                    match render::prepare_layout(t, job, preset, region, &assets, fonts, &cache) {
-                        Ok(c) => c,
-                        Err(e) => {
-                            unmeasured.push(format!("{} {}: {e}", job.preset, job.region));
-                            continue;
-                        }
-                    };
+                let creative = match render::prepare_layout(src, job, preset, region) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        unmeasured.push(format!("{} {}: {e}", job.preset, job.region));
+                        continue;
+                    }
+                };
                 measured += 1;
                 let mut m = Measure {
                     job,
@@ -421,10 +422,7 @@ impl Measure<'_, '_> {
 /// the timeline frame. Kept small: a template of many clip backgrounds would otherwise hold
 /// a full-size frame for each.
 struct PlateCache<'a> {
-    t: &'a Template,
-    assets: &'a Assets,
-    fonts: &'a FontBook,
-    cache: &'a TextCache,
+    src: render::Sources<'a>,
     plates: HashMap<PlateKey, Option<image::RgbaImage>>,
     /// The output last prepared in full to draw a plate (by its file), which its other
     /// instants reuse: measuring prepares only the layout (`render::prepare_layout`).
@@ -462,17 +460,8 @@ impl PlateCache<'_> {
                 self.plates.clear();
             }
             if self.full.as_ref().is_none_or(|(file, _)| *file != job.file) {
-                let region = self.t.regions.iter().find(|r| r.code == job.region)?;
-                let c = render::prepare(
-                    self.t,
-                    job,
-                    preset,
-                    region,
-                    self.assets,
-                    self.fonts,
-                    self.cache,
-                )
-                .ok();
+                let region = self.src.t.region(&job.region)?;
+                let c = render::prepare(self.src, job, preset, region).ok();
                 self.full = Some((job.file.clone(), c));
             }
             let plate = self

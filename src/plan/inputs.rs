@@ -37,7 +37,7 @@ pub fn job_inputs(
 
 /// The canonical paths behind [`job_inputs`].
 pub fn job_input_paths(t: &Template, job: &Job, preset: Option<&Preset>) -> Vec<PathBuf> {
-    let Some(region) = t.regions.iter().find(|r| r.code == job.region) else {
+    let Some(region) = t.region(&job.region) else {
         return Vec::new();
     };
     // Only what the preset shows of the variant is in the file (`plan::shown`).

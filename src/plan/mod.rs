@@ -296,7 +296,7 @@ pub fn shown(c: &Choices, preset: &Preset) -> Choices {
 /// the preset can show counts (`shown`), since a label on a picture that contains no
 /// generated content would be false. A region's override of an option is what it shows.
 pub fn ai_generated(t: &Template, job: &Job, preset: &Preset) -> bool {
-    let Some(region) = t.regions.iter().find(|r| r.code == job.region) else {
+    let Some(region) = t.region(&job.region) else {
         return false;
     };
     let c = shown(&job.choices, preset);

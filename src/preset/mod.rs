@@ -6,11 +6,11 @@
 //! names `inherits = "<id>"` and restates only what it changes (see docs/TEMPLATE.md).
 
 mod model;
-mod position;
+
 mod raw;
 
+use crate::diag::line_col;
 pub use model::*;
-pub use position::line_col;
 
 use std::collections::BTreeMap;
 use std::fmt;

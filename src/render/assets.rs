@@ -139,7 +139,7 @@ impl Assets {
         let mut want_music: Vec<(PathBuf, u32, u16)> = Vec::new();
         let (mut max_w, mut max_h) = (1u32, 1u32);
         for job in &plan.jobs {
-            let Some(region) = t.regions.iter().find(|r| r.code == job.region) else {
+            let Some(region) = t.region(&job.region) else {
                 continue;
             };
             max_w = max_w.max(job.width);

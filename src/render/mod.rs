@@ -218,17 +218,24 @@ impl Report {
     }
 }
 
+/// What every job of a run draws from: the template, its decoded assets, the fonts and the
+/// shaped-text cache.
+#[derive(Clone, Copy)]
+pub struct Sources<'a> {
+    pub t: &'a Template,
+    pub assets: &'a Assets,
+    pub fonts: &'a FontBook,
+    pub text_cache: &'a TextCache,
+}
+
 /// Prepares one job's creative: every layer decoded, fitted, shaped and placed.
 pub fn prepare(
-    t: &Template,
+    src: Sources,
     job: &Job,
     preset: &Preset,
     region: &Region,
-    assets: &Assets,
-    fonts: &FontBook,
-    text_cache: &TextCache,
 ) -> Result<Creative, RenderError> {
-    prepare_as(t, job, preset, region, assets, fonts, text_cache, false)
+    prepare_as(src, job, preset, region, false)
 }
 
 /// `prepare` for the layout lint: captions, badges and the product are laid out exactly as
@@ -236,28 +243,27 @@ pub fn prepare(
 /// cost of a job that differs from the last only in its copy. The result answers `layout`
 /// and `plate_instant`; it cannot draw (`plate`, frames).
 pub fn prepare_layout(
-    t: &Template,
+    src: Sources,
     job: &Job,
     preset: &Preset,
     region: &Region,
-    assets: &Assets,
-    fonts: &FontBook,
-    text_cache: &TextCache,
 ) -> Result<Creative, RenderError> {
-    prepare_as(t, job, preset, region, assets, fonts, text_cache, true)
+    prepare_as(src, job, preset, region, true)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn prepare_as(
-    t: &Template,
+    src: Sources,
     job: &Job,
     preset: &Preset,
     region: &Region,
-    assets: &Assets,
-    fonts: &FontBook,
-    text_cache: &TextCache,
     layout_only: bool,
 ) -> Result<Creative, RenderError> {
+    let Sources {
+        t,
+        assets,
+        fonts,
+        text_cache,
+    } = src;
     let (w, h) = (preset.width, preset.height);
     let fps = t.fps;
     let is_video = preset.kind == PresetKind::Video;

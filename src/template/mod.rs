@@ -4,13 +4,12 @@
 //! column and a hint, so an operator fixes a template in one pass. The schema is documented in
 //! docs/TEMPLATE.md.
 
-mod diag;
 mod model;
 mod owned;
 pub(crate) mod raw;
 mod validate;
 
-pub use diag::{line_col, Diagnostic, Diagnostics, Severity};
+pub use crate::diag::{line_col, Diagnostic, Diagnostics, Severity};
 pub use model::*;
 pub use validate::{
     direction_of, LoadOptions, DEFAULT_FONTS, DEFAULT_IMAGE_NAME, DEFAULT_NAME, PLACEHOLDERS,

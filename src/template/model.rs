@@ -95,6 +95,11 @@ pub struct Template {
 /// The option a region really uses: its `[region.override…]` version when it has one.
 /// `i` is the option's index in its pool, as in a variant's choice.
 impl Template {
+    /// The region a job names by its code.
+    pub fn region(&self, code: &str) -> Option<&Region> {
+        self.regions.iter().find(|r| r.code == code)
+    }
+
     /// The system's fonts and the template's own (`[[font]]`), which validation has read
     /// already: a file changed or removed since is reported as the error it now is.
     pub fn font_book(&self) -> Result<crate::text::FontBook, crate::text::TextError> {

@@ -14,8 +14,8 @@
 
 use std::ops::Range;
 
-use super::diag::Diagnostics;
 use super::model::Pool;
+use crate::diag::Diagnostics;
 
 #[macro_use]
 mod schema;

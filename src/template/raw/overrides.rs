@@ -7,7 +7,7 @@ use toml_edit::{Item, TableLike};
 
 use super::reader::Obj;
 use super::{RawAudio, RawBackground, RawEffects, RawProduct, RawSubtitle, S};
-use crate::template::diag::{or_typo, Diagnostic, Diagnostics};
+use crate::diag::{or_typo, Diagnostic, Diagnostics};
 use crate::template::Pool;
 
 /// Pools a `[[region]]` may override, in the order docs/TEMPLATE.md lists them.
@@ -348,7 +348,7 @@ fn keep_introduced(
             dx.items.push(d);
         } else if !blamed(&d.span) {
             if let Some(c) = scope.context {
-                let line = crate::preset::line_col(dx.source(), scope.span.start).0;
+                let line = crate::diag::line_col(dx.source(), scope.span.start).0;
                 d.message = format!("{} (with {c}, line {line})", d.message);
             }
             dx.items.push(d);

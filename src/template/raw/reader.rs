@@ -6,8 +6,8 @@ use std::ops::Range;
 
 use toml_edit::{Item, TableLike, Value};
 
-use super::super::diag::{did_you_mean, Diagnostics};
 use super::{LocaleText, Pairs, S};
+use crate::diag::{did_you_mean, Diagnostics};
 
 impl<T> S<Vec<T>> {
     pub(super) fn map<U>(self, f: impl FnMut(T) -> U) -> S<Vec<U>> {

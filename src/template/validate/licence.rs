@@ -82,7 +82,7 @@ impl V<'_> {
                 return Vec::new();
             }
         };
-        let mut problems: Vec<(usize, String, Option<String>)> = Vec::new();
+        let mut problems: Vec<Problem> = Vec::new();
         let mut out = Vec::new();
         match text.parse::<toml_edit::ImDocument<String>>() {
             Err(e) => {
@@ -105,58 +105,7 @@ impl V<'_> {
                     .map(|a| a.iter().collect::<Vec<_>>())
                     .unwrap_or_default();
                 for rec in records {
-                    let line = rec.span().map(|s| line_col(&text, s.start).0).unwrap_or(1);
-                    let string = |k: &str| rec.get(k).and_then(|v| v.as_str()).map(str::to_string);
-                    for (k, _) in rec.iter() {
-                        if !["file", "holder", "id", "expires", "regions", "usage"].contains(&k) {
-                            problems.push((
-                                line,
-                                format!("unknown key `{k}` in [[asset]]"),
-                                Some(
-                                    "expected file, holder, id, expires, regions or usage"
-                                        .to_string(),
-                                ),
-                            ));
-                        }
-                    }
-                    let Some(name) = string("file") else {
-                        problems.push((line, "[[asset]] without `file`".to_string(), None));
-                        continue;
-                    };
-                    let regions: Option<Vec<String>> = match rec.get("regions") {
-                        None => Some(Vec::new()),
-                        Some(v) => v.as_array().and_then(|a| {
-                            a.iter().map(|x| x.as_str().map(str::to_string)).collect()
-                        }),
-                    };
-                    let lic = Licence {
-                        holder: string("holder").unwrap_or_default(),
-                        id: string("id").unwrap_or_default(),
-                        expires: string("expires"),
-                        regions: regions.clone().unwrap_or_default(),
-                        usage: string("usage"),
-                        written_at: format!("{}:{line}", file.display()),
-                    };
-                    let mut msgs = check_fields(&lic);
-                    if regions.is_none() {
-                        msgs.push(("`regions` must be a list of region codes".to_string(), None));
-                    }
-                    if !rec.get("expires").is_none_or(|v| v.is_str()) {
-                        msgs.push((
-                            "`expires` must be a quoted date, \"YYYY-MM-DD\"".to_string(),
-                            None,
-                        ));
-                    }
-                    let path = file.parent().unwrap_or(Path::new(".")).join(&name);
-                    match path.canonicalize() {
-                        Ok(c) if msgs.is_empty() => out.push((c, lic)),
-                        Ok(_) => {}
-                        Err(_) => msgs.push((
-                            format!("`{name}` does not exist beside {ASSETS_FILE}"),
-                            Some(format!("looked for {}", path.display())),
-                        )),
-                    }
-                    problems.extend(msgs.into_iter().map(|(m, h)| (line, m, h)));
+                    out.extend(asset_record(file, &text, rec, &mut problems));
                 }
             }
         }
@@ -166,6 +115,72 @@ impl V<'_> {
         }
         out
     }
+}
+
+/// A problem in an `assets.toml`: line, message, hint.
+type Problem = (usize, String, Option<String>);
+
+/// One `[[asset]]` record of `file` (whose text is `text`) as the licence it gives a file
+/// beside it; what is wrong with it goes to `problems`.
+fn asset_record(
+    file: &Path,
+    text: &str,
+    rec: &toml_edit::Table,
+    problems: &mut Vec<Problem>,
+) -> Option<(PathBuf, Licence)> {
+    let line = rec.span().map(|s| line_col(text, s.start).0).unwrap_or(1);
+    let string = |k: &str| rec.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    for (k, _) in rec.iter() {
+        if !["file", "holder", "id", "expires", "regions", "usage"].contains(&k) {
+            problems.push((
+                line,
+                format!("unknown key `{k}` in [[asset]]"),
+                Some("expected file, holder, id, expires, regions or usage".to_string()),
+            ));
+        }
+    }
+    let Some(name) = string("file") else {
+        problems.push((line, "[[asset]] without `file`".to_string(), None));
+        return None;
+    };
+    let regions: Option<Vec<String>> = match rec.get("regions") {
+        None => Some(Vec::new()),
+        Some(v) => v
+            .as_array()
+            .and_then(|a| a.iter().map(|x| x.as_str().map(str::to_string)).collect()),
+    };
+    let lic = Licence {
+        holder: string("holder").unwrap_or_default(),
+        id: string("id").unwrap_or_default(),
+        expires: string("expires"),
+        regions: regions.clone().unwrap_or_default(),
+        usage: string("usage"),
+        written_at: format!("{}:{line}", file.display()),
+    };
+    let mut msgs = check_fields(&lic);
+    if regions.is_none() {
+        msgs.push(("`regions` must be a list of region codes".to_string(), None));
+    }
+    if !rec.get("expires").is_none_or(|v| v.is_str()) {
+        msgs.push((
+            "`expires` must be a quoted date, \"YYYY-MM-DD\"".to_string(),
+            None,
+        ));
+    }
+    let path = file.parent().unwrap_or(Path::new(".")).join(&name);
+    let found = match path.canonicalize() {
+        Ok(c) => Some(c),
+        Err(_) => {
+            msgs.push((
+                format!("`{name}` does not exist beside {ASSETS_FILE}"),
+                Some(format!("looked for {}", path.display())),
+            ));
+            None
+        }
+    };
+    let ok = msgs.is_empty();
+    problems.extend(msgs.into_iter().map(|(m, h)| (line, m, h)));
+    found.filter(|_| ok).map(|c| (c, lic))
 }
 
 /// The name of the per-directory licence file.

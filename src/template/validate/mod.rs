@@ -9,10 +9,10 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::diag::{did_you_mean, or_typo, Diagnostics, Severity};
 use super::model::*;
 use super::raw::*;
 use super::raw::{introduced, OverrideScope};
+use crate::diag::{did_you_mean, or_typo, Diagnostics, Severity};
 use crate::formats::cues::{self as capfile, Format};
 use crate::preset::{PresetKind, PresetSet};
 

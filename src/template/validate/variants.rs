@@ -1,7 +1,7 @@
 //! `[variants]`: strategy, limit and exclude rules.
 
 use super::*;
-use crate::preset::line_col;
+use crate::diag::line_col;
 
 impl V<'_> {
     pub(super) fn variants(
@@ -62,6 +62,25 @@ impl V<'_> {
             K::Pairwise => ("pairwise", &["distinct"]),
             K::Chosen => ("chosen", &["pick"]),
         };
+        self.foreign_strategy_keys(v, name, reads);
+        let at_least_1 = |c: i64| format!("count {c} must be at least 1");
+        let count = v.count.as_ref().map(|c| {
+            self.whole(Some(c), |c| c >= 1, at_least_1, None)
+                .map_or(1, |c| c as usize)
+        });
+        match k {
+            K::Full => Strategy::Full,
+            K::Chosen => self.chosen(v, pools),
+            K::Distinct => Strategy::Distinct { count },
+            K::Pairwise => Strategy::Pairwise {
+                distinct: v.distinct.as_ref().is_some_and(|d| d.value),
+            },
+            K::Sample => self.sample(v, count),
+        }
+    }
+
+    /// Keys only another strategy reads are refused, never ignored.
+    fn foreign_strategy_keys(&mut self, v: &RawVariants, name: &str, reads: &[&str]) {
         // (key, its span, the strategies that read it)
         let keys = [
             ("count", span_of(&v.count), "\"sample\" or \"distinct\""),
@@ -78,53 +97,43 @@ impl V<'_> {
                 );
             }
         }
-        let at_least_1 = |c: i64| format!("count {c} must be at least 1");
-        let count = v.count.as_ref().map(|c| {
-            self.whole(Some(c), |c| c >= 1, at_least_1, None)
-                .map_or(1, |c| c as usize)
+    }
+
+    fn chosen(&mut self, v: &RawVariants, pools: &HashMap<Pool, Vec<String>>) -> Strategy {
+        if v.pick.is_empty() {
+            self.missing(
+                "pick",
+                &v.span,
+                "missing required key `pick` for strategy = \"chosen\"",
+                Some(
+                    "list the combinations, e.g. pick = [{ background = \"beach\", subtitle = \"hook\" }]"
+                        .to_string(),
+                ),
+            );
+        }
+        let picks = v
+            .pick
+            .iter()
+            .filter_map(|p| self.pick_entry(p, pools))
+            .collect();
+        Strategy::Chosen { picks }
+    }
+
+    fn sample(&mut self, v: &RawVariants, count: Option<usize>) -> Strategy {
+        let count = count.unwrap_or_else(|| {
+            self.missing(
+                "count",
+                &v.span,
+                "missing required key `count` for strategy = \"sample\"",
+                Some("how many variants to draw, e.g. count = 12".to_string()),
+            );
+            1
         });
-        match k {
-            K::Full => Strategy::Full,
-            K::Chosen => {
-                if v.pick.is_empty() {
-                    self.missing(
-                        "pick",
-                        &v.span,
-                        "missing required key `pick` for strategy = \"chosen\"",
-                        Some(
-                            "list the combinations, e.g. pick = [{ background = \"beach\", subtitle = \"hook\" }]"
-                                .to_string(),
-                        ),
-                    );
-                }
-                let picks = v
-                    .pick
-                    .iter()
-                    .filter_map(|p| self.pick_entry(p, pools))
-                    .collect();
-                Strategy::Chosen { picks }
-            }
-            K::Distinct => Strategy::Distinct { count },
-            K::Pairwise => Strategy::Pairwise {
-                distinct: v.distinct.as_ref().is_some_and(|d| d.value),
-            },
-            K::Sample => {
-                let count = count.unwrap_or_else(|| {
-                    self.missing(
-                        "count",
-                        &v.span,
-                        "missing required key `count` for strategy = \"sample\"",
-                        Some("how many variants to draw, e.g. count = 12".to_string()),
-                    );
-                    1
-                });
-                let negative = |s: i64| format!("seed {s} must not be negative");
-                let seed = self.whole(v.seed.as_ref(), |s| s >= 0, negative, None);
-                Strategy::Sample {
-                    count,
-                    seed: seed.unwrap_or(0) as u64,
-                }
-            }
+        let negative = |s: i64| format!("seed {s} must not be negative");
+        let seed = self.whole(v.seed.as_ref(), |s| s >= 0, negative, None);
+        Strategy::Sample {
+            count,
+            seed: seed.unwrap_or(0) as u64,
         }
     }
 

@@ -14,14 +14,20 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::composition::{Candidate, Composition};
-use super::fingerprint::{Fingerprint, MediaKind};
-use super::geometry::{self, Features, GeoMatch};
-use super::library::Library;
-use super::pdq::{Hash256, MATCH_DISTANCE};
-use super::scene::{self, Split, SplitConfig};
-use super::video::{self, BagMatch};
-use super::DedupError;
+use crate::dedup::composition::{Candidate, Composition};
+use crate::dedup::fingerprint::{Fingerprint, MediaKind};
+use crate::dedup::geometry::{self, Features, GeoMatch};
+use crate::dedup::library::Library;
+use crate::dedup::pdq::{Hash256, MATCH_DISTANCE};
+use crate::dedup::scene::{self, Split, SplitConfig};
+use crate::dedup::spill::{Kept, KeypointSpill};
+use crate::dedup::video::{self, BagMatch};
+use crate::dedup::DedupError;
+
+mod composition;
+
+use composition::compare_compositions;
+pub use composition::{composition_reason, composition_rule, copy_similarity, plan_warnings};
 
 #[derive(Debug, Clone)]
 pub struct GateConfig {
@@ -205,90 +211,6 @@ struct Old {
     features: Option<Kept>,
 }
 
-/// An earlier output's keypoints: in memory, or written to the scorer's spill file.
-enum Kept {
-    Held(Features),
-    Spilled { at: u64, len: usize },
-}
-
-/// Keypoints of the batch's earlier outputs, in an unnamed temporary file (gone when the
-/// run ends, or dies) instead of memory: ~28 KB per output made the gate's memory grow with
-/// the batch (BENCHMARKS.md, *Main images at catalog scale*), while a new output reads only
-/// its nearest few back, from the page cache. If the file cannot be made or written, the
-/// keypoints stay in memory: more memory, the same verdicts.
-#[derive(Default)]
-struct KeypointSpill {
-    file: Option<std::fs::File>,
-    len: u64,
-    failed: bool,
-}
-
-impl KeypointSpill {
-    fn keep(&mut self, f: &Features) -> Kept {
-        use std::io::Write;
-        if self.file.is_none() && !self.failed {
-            self.file = tempfile::tempfile().ok();
-            self.failed = self.file.is_none();
-        }
-        let Some(file) = self.file.as_mut().filter(|_| !self.failed) else {
-            return Kept::Held(f.clone());
-        };
-        let mut buf = Vec::with_capacity(12 + f.points.len() * 8 + f.descriptors.len() * 32);
-        for v in [f.width, f.height, f.points.len() as u32] {
-            buf.extend_from_slice(&v.to_le_bytes());
-        }
-        for (x, y) in &f.points {
-            buf.extend_from_slice(&x.to_le_bytes());
-            buf.extend_from_slice(&y.to_le_bytes());
-        }
-        for d in &f.descriptors {
-            for w in d {
-                buf.extend_from_slice(&w.to_le_bytes());
-            }
-        }
-        if file.write_all(&buf).is_err() {
-            // A full disk: this and later keypoints stay in memory; what was written before
-            // stays readable at its offsets (nothing is appended after a failed write).
-            self.failed = true;
-            return Kept::Held(f.clone());
-        }
-        let at = self.len;
-        self.len += buf.len() as u64;
-        Kept::Spilled { at, len: buf.len() }
-    }
-
-    fn read(&self, at: u64, len: usize) -> std::io::Result<Features> {
-        use std::os::unix::fs::FileExt;
-        let file = self
-            .file
-            .as_ref()
-            .ok_or_else(|| std::io::Error::other("no keypoint spill file"))?;
-        let mut buf = vec![0u8; len];
-        file.read_exact_at(&mut buf, at)?;
-        let u32_at = |i: usize| u32::from_le_bytes(buf[i..i + 4].try_into().expect("4 bytes"));
-        let (width, height, n) = (u32_at(0), u32_at(4), u32_at(8) as usize);
-        let f32_at = |i: usize| f32::from_le_bytes(buf[i..i + 4].try_into().expect("4 bytes"));
-        let points = (0..n)
-            .map(|k| (f32_at(12 + k * 8), f32_at(16 + k * 8)))
-            .collect();
-        let base = 12 + n * 8;
-        let descriptors = (0..(len - base) / 32)
-            .map(|k| {
-                std::array::from_fn(|w| {
-                    let i = base + k * 32 + w * 8;
-                    u64::from_le_bytes(buf[i..i + 8].try_into().expect("8 bytes"))
-                })
-            })
-            .collect();
-        Ok(Features {
-            width,
-            height,
-            points,
-            descriptors,
-        })
-    }
-}
-
 impl Old {
     fn from_fingerprint(fp: &Fingerprint, c: &Candidate, spill: &mut KeypointSpill) -> Old {
         Old {
@@ -337,116 +259,6 @@ impl Old {
             textless: frames.iter().filter_map(|f| f.textless).collect(),
             features: lib.features(id)?.map(Kept::Held),
         }))
-    }
-}
-
-/// Normalised character-bigram Dice similarity (0–1): works for CJK and Arabic copy alike,
-/// and ignores case, punctuation and spacing edits.
-pub fn copy_similarity(a: &str, b: &str) -> f32 {
-    let norm = |s: &str| -> Vec<char> {
-        s.chars()
-            .filter(|c| c.is_alphanumeric())
-            .flat_map(|c| c.to_lowercase())
-            .collect()
-    };
-    let (a, b) = (norm(a), norm(b));
-    if a == b {
-        return 1.0;
-    }
-    if a.len() < 2 || b.len() < 2 {
-        return 0.0;
-    }
-    let grams = |v: &[char]| -> Vec<(char, char)> {
-        let mut g: Vec<(char, char)> = v.windows(2).map(|w| (w[0], w[1])).collect();
-        g.sort_unstable();
-        g
-    };
-    let (ga, gb) = (grams(&a), grams(&b));
-    let (mut i, mut j, mut common) = (0, 0, 0);
-    while i < ga.len() && j < gb.len() {
-        match ga[i].cmp(&gb[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                common += 1;
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    2.0 * common as f32 / (ga.len() + gb.len()) as f32
-}
-
-fn short(id: &str) -> String {
-    id.to_string()
-}
-
-/// Composition-only comparison: which dimensions repeat and which single module differs.
-struct CompDiff {
-    dims: Vec<(Dimension, String)>,
-    only_audio: bool,
-    only_text: bool,
-    identical: bool,
-}
-
-fn compare_compositions(new: &Composition, old: &Composition, cfg: &GateConfig) -> CompDiff {
-    let mut dims = Vec::new();
-    let same_product = match (&new.product, &old.product) {
-        (Some(a), Some(b)) => a.sha256 == b.sha256,
-        _ => false,
-    };
-    if same_product {
-        dims.push((
-            Dimension::Character,
-            format!(
-                "character: same product asset {}",
-                short(&new.product.as_ref().unwrap().id)
-            ),
-        ));
-    }
-    if new.background.sha256 == old.background.sha256 {
-        dims.push((
-            Dimension::Scene,
-            format!("scene: same background asset {}", short(&new.background.id)),
-        ));
-    }
-    if new.structure == old.structure && new.kind == old.kind {
-        dims.push((
-            Dimension::Type,
-            format!("type: same structure {:?}", new.structure),
-        ));
-    }
-    let sim = copy_similarity(&new.copy, &old.copy);
-    if sim >= cfg.copy_similarity {
-        dims.push((
-            Dimension::Creative,
-            format!("creative: copy {:.0} % similar", sim * 100.0),
-        ));
-    }
-    let product_eq =
-        new.product.as_ref().map(|a| &a.sha256) == old.product.as_ref().map(|a| &a.sha256);
-    let audio_eq = new.audio.as_ref().map(|a| &a.sha256) == old.audio.as_ref().map(|a| &a.sha256);
-    let visual_eq = new.background.sha256 == old.background.sha256
-        && product_eq
-        && new.effects == old.effects
-        && new.structure == old.structure
-        && new.kind == old.kind
-        && (new.duration - old.duration).abs() < 0.5
-        && boxes_close(new.product_box, old.product_box);
-    let text_eq = new.copy == old.copy;
-    CompDiff {
-        dims,
-        only_audio: visual_eq && text_eq && !audio_eq,
-        only_text: visual_eq && !text_eq,
-        identical: visual_eq && text_eq && audio_eq,
-    }
-}
-
-fn boxes_close(a: Option<[f32; 4]>, b: Option<[f32; 4]>) -> bool {
-    match (a, b) {
-        (None, None) => true,
-        (Some(a), Some(b)) => a.iter().zip(b.iter()).all(|(x, y)| (x - y).abs() < 0.05),
-        _ => false,
     }
 }
 
@@ -952,7 +764,7 @@ pub fn scoring_key(c: &Candidate) -> (u32, Option<&str>, &Path) {
 /// batch can be gated (and published) as its outputs arrive rather than all at the end.
 pub struct Scorer<'a> {
     library: Option<&'a Library>,
-    index: Option<super::library::HashIndex>,
+    index: Option<crate::dedup::library::HashIndex>,
     cfg: &'a GateConfig,
     since: i64,
     earlier: Vec<Old>,
@@ -1045,22 +857,16 @@ impl<'a> Scorer<'a> {
         for (rank_i, (k, _)) in dist.iter().enumerate() {
             let geo = rank_i < self.cfg.geometry_candidates;
             let old = &self.earlier[*k];
-            let spilled;
             let of = match (&old.features, geo) {
-                (Some(Kept::Held(f)), true) => Some(f),
-                (Some(Kept::Spilled { at, len }), true) => {
-                    spilled = self
-                        .spill
-                        .read(*at, *len)
-                        .map_err(|source| DedupError::Io {
-                            path: old.file.clone(),
-                            source,
-                        })?;
-                    Some(&spilled)
+                (Some(kept), true) => {
+                    Some(self.spill.get(kept).map_err(|source| DedupError::Io {
+                        path: old.file.clone(),
+                        source,
+                    })?)
                 }
                 _ => None,
             };
-            if let Some(m) = evaluate(fp, cand, old, of, self.cfg) {
+            if let Some(m) = evaluate(fp, cand, old, of.as_deref(), self.cfg) {
                 matches.push(m);
             }
         }
@@ -1090,132 +896,7 @@ impl<'a> Scorer<'a> {
 /// The rule by which `new` would be a duplicate of `old` judged by composition alone (before
 /// any pixel is rendered), with the dimensions that repeat; `None` when the gate would let
 /// both through. `identical` compositions are reported as `Rule::SameComposition`.
-pub fn composition_rule(
-    new: &Composition,
-    old: &Composition,
-    cfg: &GateConfig,
-) -> Option<(Rule, Vec<Dimension>)> {
-    if preset_mismatch(Some(new), Some(old), cfg) {
-        return None;
-    }
-    let d = compare_compositions(new, old, cfg);
-    let dims: BTreeSet<Dimension> = d.dims.iter().map(|(x, _)| *x).collect();
-    let has = |x| dims.contains(&x);
-    let rule = if d.identical {
-        Rule::SameComposition
-    } else if d.only_audio {
-        Rule::OnlyAudio
-    } else if d.only_text {
-        Rule::OnlyText
-    } else if has(Dimension::Character) && has(Dimension::Scene) {
-        Rule::CharacterScene
-    } else if has(Dimension::Type) && has(Dimension::Creative) {
-        Rule::TypeCreative
-    } else if dims.len() >= 3 {
-        Rule::ThreeDimensions
-    } else {
-        return None;
-    };
-    Some((rule, dims.into_iter().collect()))
-}
-
-/// The gate's explanation of a composition duplicate (`composition_rule`) of what `old`
-/// names (e.g. "variant 3f2a…").
-pub fn composition_reason(old: &str, rule: Rule, dims: &[Dimension]) -> String {
-    describe(&Match {
-        file: PathBuf::from(old),
-        variant_id: None,
-        source: "plan",
-        verdict: VerdictKind::Duplicate,
-        visual_distance: None,
-        q: None,
-        c: None,
-        reused_share: None,
-        inliers: None,
-        dimensions: dims.to_vec(),
-        rule,
-        evidence: vec![],
-        split: None,
-    })
-}
-
-/// Planned variants that would be duplicates by composition alone (before any pixel is
-/// rendered): e.g. two variants that differ only in subtitle or only in audio. Each variant
-/// is compared with the ones listed before it; the first offending earlier variant is named.
-pub fn plan_warnings<'a, I>(variants: I, cfg: &GateConfig) -> Vec<PlanWarning>
-where
-    I: IntoIterator<Item = (&'a str, &'a Composition)>,
-{
-    let variants: Vec<(&str, &Composition)> = variants.into_iter().collect();
-    let mut out = Vec::new();
-    for (i, (id, c)) in variants.iter().enumerate() {
-        let found = variants[..i]
-            .iter()
-            .find_map(|(old_id, oc)| composition_rule(c, oc, cfg).map(|r| (old_id, r)));
-        if let Some((old_id, (rule, dims))) = found {
-            out.push(PlanWarning {
-                variant_id: id.to_string(),
-                duplicate_of: old_id.to_string(),
-                rule,
-                reason: composition_reason(&format!("variant {old_id}"), rule, &dims),
-                dimensions: dims,
-            });
-        }
-    }
-    out
-}
-
 /// Convenience for the CLI: is this path something the gate can score?
 pub fn supported(path: &Path) -> bool {
     MediaKind::of_path(path).is_some()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spilled_keypoints_read_back_as_they_were_kept() {
-        let img = image::RgbaImage::from_fn(300, 200, |x, y| {
-            let v = ((x * 37 + y * 11) ^ (x * y)) as u8;
-            image::Rgba([v, v.wrapping_mul(3), 255 - v, 255])
-        });
-        let a = super::geometry::extract(&img);
-        let b = super::geometry::extract_mirrored(&img);
-        assert!(!a.descriptors.is_empty());
-        let mut spill = KeypointSpill::default();
-        let (ka, kb, ke) = (
-            spill.keep(&a),
-            spill.keep(&b),
-            spill.keep(&Features::default()),
-        );
-        for (kept, want) in [(ka, &a), (kb, &b), (ke, &Features::default())] {
-            let Kept::Spilled { at, len } = kept else {
-                panic!("kept in memory: the temporary file could not be written");
-            };
-            assert_eq!(&spill.read(at, len).unwrap(), want);
-        }
-    }
-
-    #[test]
-    fn after_a_failed_write_new_keypoints_stay_in_memory_and_spilled_ones_stay_readable() {
-        let img = image::RgbaImage::from_fn(200, 150, |x, y| {
-            image::Rgba([
-                ((x * 7) ^ (y * 13)) as u8,
-                (x + y) as u8,
-                (x * y) as u8,
-                255,
-            ])
-        });
-        let a = super::geometry::extract(&img);
-        let mut spill = KeypointSpill::default();
-        let first = spill.keep(&a);
-        // What a write error (full disk, file-size limit) leaves behind.
-        spill.failed = true;
-        assert!(matches!(spill.keep(&a), Kept::Held(ref f) if f == &a));
-        let Kept::Spilled { at, len } = first else {
-            panic!("the first keypoints were not spilled");
-        };
-        assert_eq!(spill.read(at, len).unwrap(), a);
-    }
 }

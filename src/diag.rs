@@ -1,4 +1,6 @@
-//! Diagnostics: every problem in a template, with its position, rendered like rustc/typst.
+//! Diagnostics: every problem in an input file (template, preset, caption file, rule pack),
+//! with its position, collected and then rendered like rustc/typst. A base module: the
+//! template layer, the lint and the input probe all report through it.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -9,8 +11,6 @@ use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label};
 use codespan_reporting::files::SimpleFile;
 use codespan_reporting::term::{self, termcolor::NoColor, Chars, Config};
 use serde::Serialize;
-
-pub use crate::preset::line_col;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -356,6 +356,18 @@ fn levenshtein(a: &str, b: &str) -> usize {
     d[a.len()][b.len()]
 }
 
+/// 1-based (line, column) of a byte offset; the column counts characters, as editors do.
+pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(source.len());
+    while !source.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    (line, source[line_start..offset].chars().count() + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,5 +378,21 @@ mod tests {
         assert_eq!(did_you_mean("colour", ["color", "fit"]), Some("color"));
         assert_eq!(did_you_mean("nmae", ["name", "kind"]), Some("name"));
         assert_eq!(did_you_mean("zzz", ["tiktok"]), None);
+    }
+}
+
+#[cfg(test)]
+mod position_tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_chars() {
+        let s = "a = 1\nπ = \"x\"\n";
+        assert_eq!(line_col(s, 0), (1, 1));
+        assert_eq!(line_col(s, 6), (2, 1));
+        // `=` after the two-byte `π` and a space is the third character.
+        assert_eq!(line_col(s, 9), (2, 3));
+        // Inside `π`: the column of `π` itself.
+        assert_eq!(line_col(s, 7), (2, 1));
     }
 }

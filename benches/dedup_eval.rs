@@ -790,7 +790,12 @@ struct HardRow {
 ///   danielbuechele and vultilion (scikit-learn's `datasets/images/README.txt`);
 /// - `grace_hopper.jpg` (matplotlib's sample data): U.S. Navy photograph, public domain;
 /// - `clock_motion.png` (scikit-image's `data.clock()`): public domain, by Stéfan van der Walt.
-fn photo_hard_negatives(work: &Path, sources: &[(String, PathBuf)], lib: &Library, cfg: &GateConfig) {
+fn photo_hard_negatives(
+    work: &Path,
+    sources: &[(String, PathBuf)],
+    lib: &Library,
+    cfg: &GateConfig,
+) {
     use image::imageops::{self, FilterType};
     let Some(dir) = std::env::var_os("DEDUP_EVAL_NEW_PHOTOS") else {
         println!("hard negatives from new photos: skipped (set DEDUP_EVAL_NEW_PHOTOS, as benches/dedup_eval.sh does)");
@@ -813,10 +818,17 @@ fn photo_hard_negatives(work: &Path, sources: &[(String, PathBuf)], lib: &Librar
     let mut subjects: Vec<(String, image::RgbaImage)> = Vec::new();
     for (name, img) in &photos {
         let (w, h) = img.dimensions();
-        for (k, (fx, fy, fs)) in [(0.5f32, 0.45f32, 0.7f32), (0.62, 0.6, 0.5)].iter().enumerate() {
+        for (k, (fx, fy, fs)) in [(0.5f32, 0.45f32, 0.7f32), (0.62, 0.6, 0.5)]
+            .iter()
+            .enumerate()
+        {
             let side = (fs * w.min(h) as f32) as u32;
-            let x = ((fx * w as f32) as u32).saturating_sub(side / 2).min(w - side);
-            let y = ((fy * h as f32) as u32).saturating_sub(side / 2).min(h - side);
+            let x = ((fx * w as f32) as u32)
+                .saturating_sub(side / 2)
+                .min(w - side);
+            let y = ((fy * h as f32) as u32)
+                .saturating_sub(side / 2)
+                .min(h - side);
             subjects.push((
                 format!("{name}{k}"),
                 imageops::crop_imm(img, x, y, side, side).to_image(),
@@ -837,8 +849,13 @@ fn photo_hard_negatives(work: &Path, sources: &[(String, PathBuf)], lib: &Librar
         let one_path = work.join(format!("one-{sname}.sqlite"));
         let _ = std::fs::remove_file(&one_path);
         let one = Library::open(&one_path).unwrap();
-        one.add(&Fingerprint::compute(sp, &Masks::default()).unwrap(), None, None, None)
-            .unwrap();
+        one.add(
+            &Fingerprint::compute(sp, &Masks::default()).unwrap(),
+            None,
+            None,
+            None,
+        )
+        .unwrap();
         let bg = image::open(sp).unwrap().to_rgba8();
         let (bw, bh) = bg.dimensions();
         let own_path = std::path::absolute(sp).unwrap();
@@ -853,7 +870,9 @@ fn photo_hard_negatives(work: &Path, sources: &[(String, PathBuf)], lib: &Librar
                 // An elliptical cut-out with a soft edge.
                 let r = side as f32 / 2.0;
                 for (x, y, p) in s.enumerate_pixels_mut() {
-                    let d = (((x as f32 + 0.5 - r) / r).powi(2) + ((y as f32 + 0.5 - r) / r).powi(2)).sqrt();
+                    let d = (((x as f32 + 0.5 - r) / r).powi(2)
+                        + ((y as f32 + 0.5 - r) / r).powi(2))
+                    .sqrt();
                     p[3] = (((1.0 - d) * r / 3.0).clamp(0.0, 1.0) * 255.0) as u8;
                 }
             }
@@ -868,10 +887,16 @@ fn photo_hard_negatives(work: &Path, sources: &[(String, PathBuf)], lib: &Librar
 
             // (b) The library picture inset into a new scene.
             let (scene_name, scene) = &photos[(k + v) % photos.len()];
-            let scene = imageops::resize(scene, 960, 960 * scene.height() / scene.width(), FilterType::Triangle);
+            let scene = imageops::resize(
+                scene,
+                960,
+                960 * scene.height() / scene.width(),
+                FilterType::Triangle,
+            );
             let (sw, sh) = scene.dimensions();
             let area = [0.12f32, 0.18, 0.25][(k + 2 * v) % 3];
-            let iw = ((area * (sw * sh) as f32 * bw as f32 / bh as f32).sqrt() as u32).min(sw * 9 / 10);
+            let iw =
+                ((area * (sw * sh) as f32 * bw as f32 / bh as f32).sqrt() as u32).min(sw * 9 / 10);
             let ih = (iw * bh / bw).min(sh * 9 / 10);
             let inset = imageops::resize(&bg, iw, ih, FilterType::Triangle);
             let (px, py) = [(0.04f32, 0.05f32), (0.5, 0.5), (0.96, 0.95)][(k + v) % 3];
@@ -907,7 +932,13 @@ fn photo_hard_negatives(work: &Path, sources: &[(String, PathBuf)], lib: &Librar
 fn split_figures(f: &Fingerprint, old: &geometry::Features) -> String {
     use creative_factory::dedup::scene;
     let g = geometry::match_either(&f.features, &f.features_mirrored, old);
-    let a = scene::analyse(&f.features, &f.features_mirrored, &g, &f.flatness, &scene::SplitConfig::default());
+    let a = scene::analyse(
+        &f.features,
+        &f.features_mirrored,
+        &g,
+        &f.flatness,
+        &scene::SplitConfig::default(),
+    );
     let regions: Vec<String> = a
         .regions
         .iter()
@@ -947,20 +978,41 @@ fn dump(label: &str, name: &str, f: &Fingerprint, old: &geometry::Features) {
     let g = geometry::match_either(&f.features, &f.features_mirrored, old);
     let mut line = serde_json::json!({"label": label, "name": name, "inliers": g.inliers,
         "flat": f.flatness});
-    let a = scene::analyse(&f.features, &f.features_mirrored, &g, &f.flatness, &Default::default());
+    let a = scene::analyse(
+        &f.features,
+        &f.features_mirrored,
+        &g,
+        &f.flatness,
+        &Default::default(),
+    );
     line["cover"] = serde_json::json!(a.cover);
     line["points"] = serde_json::json!(a.points);
     line["inl"] = serde_json::json!(a.inliers);
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
     writeln!(file, "{line}").unwrap();
 }
 
 fn tally(row: &mut HardRow, out: &Path, own: &Path, lib: &Library, cfg: &GateConfig) {
-    if std::env::var_os("DEDUP_EVAL_DUMP").is_some() && lib.path().to_string_lossy().contains("one-") {
+    if std::env::var_os("DEDUP_EVAL_DUMP").is_some()
+        && lib.path().to_string_lossy().contains("one-")
+    {
         let fq = Fingerprint::compute(out, &Masks::default()).unwrap();
         let fs = Fingerprint::compute(own, &Masks::default()).unwrap();
-        let kind = if out.to_string_lossy().contains("hn_inset") { "hn_inset" } else { "hn_subject" };
-        dump(kind, &out.file_name().unwrap().to_string_lossy(), &fq, &fs.features);
+        let kind = if out.to_string_lossy().contains("hn_inset") {
+            "hn_inset"
+        } else {
+            "hn_subject"
+        };
+        dump(
+            kind,
+            &out.file_name().unwrap().to_string_lossy(),
+            &fq,
+            &fs.features,
+        );
     }
     let v = score(&[Candidate::file(out)], Some(lib), cfg).unwrap();
     row.n += 1;

@@ -24,18 +24,14 @@ fn save_jpeg(img: &image::RgbaImage, path: &Path) {
 
 /// `factory dedup --json --library LIB FILE`: the one verdict line.
 fn verdict(lib: &Path, file: &Path) -> serde_json::Value {
-    let out = factory()
+    let mut cmd = factory();
+    let out = cmd
         .args(["dedup", "--json", "--library"])
         .arg(lib)
-        .arg(file)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .arg(file);
+    let out = out.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
     serde_json::from_slice(&out.stdout).expect("one JSON verdict")
 }
 
@@ -44,24 +40,33 @@ fn dedup_tells_a_new_subject_on_a_reused_background_and_an_inset_from_a_headline
     let dir = tempfile::tempdir().unwrap();
     let lib = dir.path().join("lib.sqlite");
     let photo = bridge();
-    let st = factory()
-        .args(["library", "add", "--library"])
+    let mut add = factory();
+    add.args(["library", "add", "--library"])
         .arg(&lib)
-        .arg(&photo)
-        .status()
-        .unwrap();
-    assert!(st.success());
+        .arg(&photo);
+    assert!(add.status().unwrap().success());
     let bg = image::open(&photo).unwrap().to_rgba8();
     let (w, h) = bg.dimensions();
 
-    // A new subject (a textured cut-out, 45 % of the frame's height across) over the centre
-    // of the same background.
-    let side = h * 45 / 100;
-    let mut subject = imageops::resize(&synth::scene(7, 640, 640), side, side, FilterType::Triangle);
-    let r = side as f32 / 2.0;
-    for (x, y, p) in subject.enumerate_pixels_mut() {
-        let d = ((x as f32 + 0.5 - r).powi(2) + (y as f32 + 0.5 - r).powi(2)).sqrt() / r;
-        p[3] = if d < 1.0 { 255 } else { 0 };
+    // A new subject over the centre of the same background: a product card 65 % of the
+    // frame's height across, as busy as a product photo (a mosaic of synthetic scenes: a
+    // single smooth one gives too few corners of its own to be seen).
+    let side = h * 65 / 100;
+    let tile = side / 4 + 1;
+    let mut subject = image::RgbaImage::new(side, side);
+    for k in 0..16u32 {
+        let t = imageops::resize(
+            &synth::scene(30 + k as u64, 320, 320),
+            tile,
+            tile,
+            FilterType::Triangle,
+        );
+        imageops::replace(
+            &mut subject,
+            &t,
+            ((k % 4) * tile) as i64,
+            ((k / 4) * tile) as i64,
+        );
     }
     let mut img = bg.clone();
     imageops::overlay(

@@ -96,6 +96,11 @@ pub struct Fingerprint {
     /// when its hash does not (query side only, not stored). Empty for videos, whose
     /// per-second hashes already compare all eight orientations.
     pub features_mirrored: Features,
+    /// Stills, query side only (not stored): share of flat pixels per cell of a grid
+    /// (`scene::flatness`), to tell a pasted logo or caption from a new subject. Empty for
+    /// videos.
+    #[serde(default)]
+    pub flatness: Vec<u8>,
 }
 
 /// Where layers were drawn, normalised `[x, y, w, h]`, to compute the masked hashes.
@@ -334,6 +339,7 @@ impl Fingerprint {
             }],
             features,
             features_mirrored,
+            flatness: super::scene::flatness(img),
         }
     }
 
@@ -375,6 +381,7 @@ impl Fingerprint {
             frames: hashed,
             features,
             features_mirrored: Features::default(),
+            flatness: Vec::new(),
         })
     }
 

@@ -50,6 +50,49 @@ pub struct GeoMatch {
     pub inlier_points: Vec<(f32, f32)>,
     /// The new image matched the old one mirrored left–right.
     pub mirrored: bool,
+    /// The fitted transform, to carry positions between the frames (`None` under 3 inliers).
+    pub fit: Option<Fit>,
+}
+
+/// The similarity RANSAC found, with what surrounds it: the whole-frame stretch undone
+/// before fitting and the mirroring, so positions map between the two frames as seen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fit {
+    /// `z_new = a·z_old + b` (complex), in pixels of the new working frame after `stretch`.
+    a: (f32, f32),
+    b: (f32, f32),
+    /// Factors applied to the new frame's pixels before fitting ((1, 1) unless the
+    /// unstretched fit won).
+    stretch: (f32, f32),
+    new_size: (f32, f32),
+    old_size: (f32, f32),
+    mirrored: bool,
+}
+
+impl Fit {
+    /// A position in the new frame (normalised 0–1) → the same content's position in the
+    /// old frame (normalised; outside 0–1 where the new frame shows what the old did not).
+    /// A position in the old frame (normalised) → where the fit puts it in the new frame.
+    pub fn to_new(&self, (x, y): (f32, f32)) -> (f32, f32) {
+        let (ox, oy) = (x * self.old_size.0, y * self.old_size.1);
+        let (ar, ai) = self.a;
+        let zx = ar * ox - ai * oy + self.b.0;
+        let zy = ar * oy + ai * ox + self.b.1;
+        let u = zx / self.stretch.0 / self.new_size.0;
+        let v = zy / self.stretch.1 / self.new_size.1;
+        (if self.mirrored { 1.0 - u } else { u }, v)
+    }
+
+    pub fn to_old(&self, (u, v): (f32, f32)) -> (f32, f32) {
+        let u = if self.mirrored { 1.0 - u } else { u };
+        let wx = u * self.new_size.0 * self.stretch.0 - self.b.0;
+        let wy = v * self.new_size.1 * self.stretch.1 - self.b.1;
+        let (ar, ai) = self.a;
+        let d = (ar * ar + ai * ai).max(1e-12);
+        let ox = (wx * ar + wy * ai) / d;
+        let oy = (wy * ar - wx * ai) / d;
+        (ox / self.old_size.0, oy / self.old_size.1)
+    }
 }
 
 impl GeoMatch {
@@ -376,7 +419,7 @@ unsafe fn nearest_two_popcnt(q: &[u64; 4], olds: &[[u64; 4]]) -> (u32, u32, usiz
 }
 
 #[inline(always)]
-fn hamming(a: &[u64; 4], b: &[u64; 4]) -> u32 {
+pub(crate) fn hamming(a: &[u64; 4], b: &[u64; 4]) -> u32 {
     (a[0] ^ b[0]).count_ones()
         + (a[1] ^ b[1]).count_ones()
         + (a[2] ^ b[2]).count_ones()
@@ -405,6 +448,9 @@ pub fn match_either(new: &Features, new_mirrored: &Features, old: &Features) -> 
         p.0 = 1.0 - p.0;
     }
     m.mirrored = true;
+    if let Some(f) = &mut m.fit {
+        f.mirrored = true;
+    }
     m
 }
 
@@ -425,6 +471,7 @@ pub fn match_features(new: &Features, old: &Features) -> GeoMatch {
         ..Default::default()
     };
     let mut best = ransac(&pairs);
+    let mut stretch = (1.0f32, 1.0f32);
     let mut unstretched_fit: Option<Vec<Pair>> = None;
     // A stretched copy (new aspect ratio, same picture) is no similarity of its source.
     // Undo a whole-frame stretch by mapping the new points onto the old frame's shape, and
@@ -446,6 +493,7 @@ pub fn match_features(new: &Features, old: &Features) -> GeoMatch {
         let b = ransac(&unstretched);
         if b.0 > best.0 {
             best = b;
+            stretch = (sx, sy);
             unstretched_fit = Some(unstretched);
         }
     }
@@ -457,6 +505,14 @@ pub fn match_features(new: &Features, old: &Features) -> GeoMatch {
     result.inliers = best.0;
     result.scale = (t.0 * t.0 + t.1 * t.1).sqrt();
     result.angle_deg = t.1.atan2(t.0).to_degrees();
+    result.fit = Some(Fit {
+        a: (t.0, t.1),
+        b: (t.2, t.3),
+        stretch,
+        new_size: (new.width.max(1) as f32, new.height.max(1) as f32),
+        old_size: (old.width.max(1) as f32, old.height.max(1) as f32),
+        mirrored: false,
+    });
     result.inlier_points = pairs
         .iter()
         .zip(fitted)

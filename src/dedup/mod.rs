@@ -12,6 +12,7 @@ pub mod geometry;
 pub mod library;
 pub mod pdq;
 pub mod rules;
+pub mod scene;
 mod spill;
 pub mod video;
 

@@ -23,6 +23,7 @@ mod dedup_library;
 mod dedup_pdq;
 mod dedup_postgres;
 mod dedup_rules;
+mod dedup_scene;
 mod dedup_video;
 mod encode_roundtrip;
 mod inputs;

@@ -165,6 +165,7 @@ pub fn composition_reason(old: &str, rule: Rule, dims: &[Dimension]) -> String {
         dimensions: dims.to_vec(),
         rule,
         evidence: vec![],
+        split: None,
     })
 }
 

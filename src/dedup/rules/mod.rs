@@ -19,6 +19,7 @@ use crate::dedup::fingerprint::{Fingerprint, MediaKind};
 use crate::dedup::geometry::{self, Features, GeoMatch};
 use crate::dedup::library::Library;
 use crate::dedup::pdq::{Hash256, MATCH_DISTANCE};
+use crate::dedup::scene::{self, Split, SplitConfig};
 use crate::dedup::spill::{Kept, KeypointSpill};
 use crate::dedup::video::{self, BagMatch};
 use crate::dedup::DedupError;
@@ -120,6 +121,11 @@ pub enum Rule {
     NearVisual,
     /// Warning: two dimensions repeat, not a combination the platform names.
     TwoDimensions,
+    /// Warning, pixels only: the same background with a different subject over part of it
+    /// (the scene repeats; character and creative content do not).
+    NewSubject,
+    /// Warning, pixels only: the old picture appears small inside another scene.
+    Inset,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -161,6 +167,9 @@ pub struct Match {
     pub rule: Rule,
     /// How each repeated dimension was established ("scene: same background asset beach").
     pub evidence: Vec<String>,
+    /// Pixels only: what the keypoint agreement leaves out (`NewSubject`, `Inset`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub split: Option<Split>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -305,6 +314,7 @@ fn evaluate(
         dimensions: dims,
         rule,
         evidence,
+        split: None,
     };
     // Identical bytes say "same file" — unless the compositions explain the sameness better
     // (a still whose variants differ only in a soundtrack it cannot carry).
@@ -370,6 +380,20 @@ fn evaluate(
             .bag
             .is_some_and(|b| b.q >= cfg.video_match_pct && b.c >= cfg.video_match_pct),
     };
+    // Files from elsewhere (no composition on one side): agreement over part of the frame is
+    // not the same picture when the rest shows something new (issue #13, `scene`).
+    let split = match (&m.geo, old_features) {
+        (Some(g), Some(of))
+            if visual_match
+                && fp.kind == MediaKind::Image
+                && !both_composed
+                && g.inliers >= cfg.min_inliers =>
+        {
+            scene_split(fp, g, of, cfg)
+        }
+        _ => None,
+    };
+    let visual_match = visual_match && split.is_none();
     if let Some(d) = m.visual_distance {
         evidence.push(format!("PDQ distance {d}"));
     }
@@ -424,6 +448,19 @@ fn evaluate(
         if visual_match {
             dims.insert(Dimension::Character);
             dims.insert(Dimension::Scene);
+        }
+        if let (Some(s), Some(g)) = (&split, &m.geo) {
+            dims.insert(Dimension::Scene);
+            evidence.push(match s {
+                Split::NewSubject { points, .. } => format!(
+                    "scene: {} keypoint inliers on the background; character: none of {points} keypoints in the new subject's region",
+                    g.inliers
+                ),
+                Split::Inset { outside_points, .. } => format!(
+                    "scene: {} keypoint inliers inside the inset; {outside_points} keypoints of another scene around it",
+                    g.inliers
+                ),
+            });
         }
         // Type: same kind of output, same shape and (for video) about the same length.
         let ar_new = fp.width as f32 / fp.height.max(1) as f32;
@@ -542,6 +579,16 @@ fn evaluate(
             return similar(Rule::SimilarSegments);
         }
     }
+    if let Some(s) = split {
+        let rule = match s {
+            Split::NewSubject { .. } => Rule::NewSubject,
+            Split::Inset { .. } => Rule::Inset,
+        };
+        return similar(rule).map(|x| Match {
+            split: Some(s),
+            ..x
+        });
+    }
     if fp.kind == MediaKind::Image && m.visual_distance.is_some_and(|d| d <= cfg.similar_distance) {
         return with_figures(Rule::NearVisual, VerdictKind::Similar);
     }
@@ -550,6 +597,26 @@ fn evaluate(
         return similar(Rule::TwoDimensions);
     }
     None
+}
+
+/// What the keypoint agreement `g` between `fp` and an old still (`of`) leaves out, unless
+/// the region it leaves out is itself the old picture's content moved elsewhere (the same
+/// product placed anew: character and scene repeat, a duplicate as before).
+fn scene_split(fp: &Fingerprint, g: &GeoMatch, of: &Features, cfg: &GateConfig) -> Option<Split> {
+    let s = scene::split(
+        &fp.features,
+        &fp.features_mirrored,
+        g,
+        &fp.flatness,
+        &SplitConfig::default(),
+    )?;
+    if let Split::NewSubject { cells, .. } = &s {
+        let inside = scene::features_in(&fp.features, cells);
+        if geometry::match_features(&inside, of).inliers >= cfg.product_inliers {
+            return None;
+        }
+    }
+    Some(s)
 }
 
 fn geo_evidence(g: &GeoMatch) -> String {
@@ -601,6 +668,23 @@ fn describe(m: &Match) -> String {
             "repeats {} of {f}; one more repeated dimension would make it a duplicate",
             dims.join(" and ")
         ),
+        Rule::NewSubject => match &m.split {
+            Some(s @ Split::NewSubject { share, .. }) => format!(
+                "same background as {f}, different subject {} {:.0} % of the frame ({}); a repeated scene alone is similar, not a duplicate — keep the new subject, and change the caption or the structure too if the platform groups them",
+                s.place(),
+                share * 100.0,
+                figures(m)
+            ),
+            _ => format!("same background as {f}, different subject; a repeated scene alone is similar, not a duplicate"),
+        },
+        Rule::Inset => match &m.split {
+            Some(Split::Inset { coverage, .. }) => format!(
+                "shows {f} as a small inset ({:.0} % of the frame) inside another scene ({}); reusing a picture as a detail is similar, not a duplicate",
+                coverage * 100.0,
+                figures(m)
+            ),
+            _ => format!("shows {f} as a small inset inside another scene; similar, not a duplicate"),
+        },
     }
 }
 

@@ -72,17 +72,6 @@ pub struct Fit {
 impl Fit {
     /// A position in the new frame (normalised 0–1) → the same content's position in the
     /// old frame (normalised; outside 0–1 where the new frame shows what the old did not).
-    /// A position in the old frame (normalised) → where the fit puts it in the new frame.
-    pub fn to_new(&self, (x, y): (f32, f32)) -> (f32, f32) {
-        let (ox, oy) = (x * self.old_size.0, y * self.old_size.1);
-        let (ar, ai) = self.a;
-        let zx = ar * ox - ai * oy + self.b.0;
-        let zy = ar * oy + ai * ox + self.b.1;
-        let u = zx / self.stretch.0 / self.new_size.0;
-        let v = zy / self.stretch.1 / self.new_size.1;
-        (if self.mirrored { 1.0 - u } else { u }, v)
-    }
-
     pub fn to_old(&self, (u, v): (f32, f32)) -> (f32, f32) {
         let u = if self.mirrored { 1.0 - u } else { u };
         let wx = u * self.new_size.0 * self.stretch.0 - self.b.0;

@@ -100,22 +100,10 @@ fn render(p: &Project, text: &str, extra: &[&str]) -> (std::path::PathBuf, serde
 
 /// The output's audio as interleaved stereo f32 at 48 kHz, decoded by the ffmpeg CLI.
 fn decode(path: &Path) -> AudioPcm {
-    let o = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(path)
-        .args(["-vn", "-f", "f32le", "-ac", "2", "-ar", "48000", "-"])
-        .output()
-        .expect("ffmpeg");
-    assert!(o.status.success(), "{}", stderr(&o));
-    let samples = o
-        .stdout
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
     AudioPcm {
         sample_rate: RATE as u32,
         channels: 2,
-        samples,
+        samples: crate::support::encode::ffmpeg_pcm(path, 2),
     }
 }
 

@@ -218,17 +218,9 @@ fn frame_times(path: &Path) -> Vec<f64> {
 
 /// The time (s) of the loudest sample of the decoded soundtrack (mono mix, 48 kHz).
 fn audio_peak(path: &Path) -> f64 {
-    let o = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(path)
-        .args(["-vn", "-f", "f32le", "-ac", "1", "-ar", "48000", "-"])
-        .output()
-        .expect("ffmpeg");
-    assert!(o.status.success(), "{}", stderr(&o));
-    let (i, _) = o
-        .stdout
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]).abs())
+    let (i, _) = crate::support::encode::ffmpeg_pcm(path, 1)
+        .into_iter()
+        .map(f32::abs)
         .enumerate()
         .fold(
             (0, 0.0f32),

@@ -169,3 +169,28 @@ pub fn encode_index_clip(path: &Path, s: &VideoSettings, frames: u32, audio: Aud
     }
     w.finish().expect("finish");
 }
+
+/// A file's soundtrack as interleaved f32 at 48 kHz with `channels` channels, decoded by the
+/// ffmpeg CLI (an independent decoder, not ours).
+pub fn ffmpeg_pcm(path: &Path, channels: u16) -> Vec<f32> {
+    let o = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args([
+            "-vn",
+            "-f",
+            "f32le",
+            "-ac",
+            &channels.to_string(),
+            "-ar",
+            "48000",
+            "-",
+        ])
+        .output()
+        .expect("ffmpeg");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o.stdout
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}

@@ -101,6 +101,60 @@ pub struct Fingerprint {
     /// videos.
     #[serde(default)]
     pub flatness: Vec<u8>,
+    /// A still scored inside `factory render`: its keypoints, their mirror image and its
+    /// flatness are measured only if a rule asks for them (`detail`), from the reduced still
+    /// kept here; until then the three fields above are empty. Never serialised: what leaves
+    /// the process (a shard's gate data) is `completed` first.
+    #[serde(skip)]
+    later: Option<std::sync::Arc<Later>>,
+}
+
+/// The reduced still of a deferred fingerprint and, once asked for, what was measured on it.
+struct Later {
+    still: RgbaImage,
+    made: std::sync::OnceLock<Detail>,
+    turned: std::sync::OnceLock<Vec<Hash256>>,
+}
+
+impl std::fmt::Debug for Later {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Later({}×{}, measured: {})",
+            self.still.width(),
+            self.still.height(),
+            self.made.get().is_some()
+        )
+    }
+}
+
+/// What only some comparisons of a still need, and costs most to measure: keypoint
+/// extraction of the still and its mirror was 24 % of a catalog batch's CPU with the gate on
+/// (BENCHMARKS.md, *Main images at catalog scale*), for outputs whose verdicts their
+/// compositions decide.
+struct Detail {
+    features: Features,
+    features_mirrored: Features,
+    flatness: Vec<u8>,
+}
+
+impl Detail {
+    fn measure(still: &RgbaImage) -> Detail {
+        let (features, features_mirrored) = geometry::extract_both(still);
+        Detail {
+            features,
+            features_mirrored,
+            flatness: super::scene::flatness(still),
+        }
+    }
+}
+
+/// A fingerprint's keypoints, mirrored keypoints and flatness, wherever they are held.
+#[derive(Clone, Copy)]
+pub(crate) struct DetailRef<'a> {
+    pub features: &'a Features,
+    pub features_mirrored: &'a Features,
+    pub flatness: &'a [u8],
 }
 
 /// Where layers were drawn, normalised `[x, y, w, h]`, to compute the masked hashes.
@@ -313,17 +367,27 @@ impl Fingerprint {
         img: &RgbaImage,
         masks: &Masks,
     ) -> Fingerprint {
-        // Everything is measured on the still reduced to at most 512 px a side, as video
-        // frames are: PDQ filters down to 64×64 and keypoints work at 512 anyway, and the
-        // Jarosz filter over a full 1080×1440 plane, once per hash, was the largest cost of
-        // scoring a main image. The evaluation harness (`benches/dedup_eval.rs`) measured the
-        // same recall and no false positive with it (BENCHMARKS.md, *Duplicate gate*).
+        Self::from_still_deferred(path, sha256, bytes, img, masks).completed()
+    }
+
+    /// As `from_still`, measuring only the hashes now; keypoints and flatness wait until a
+    /// rule needs them (`detail`). Everything is measured on the still reduced to at most
+    /// 512 px a side, as video frames are: PDQ filters down to 64×64 and keypoints work at
+    /// 512 anyway, and the Jarosz filter over a full 1080×1440 plane, once per hash, was the
+    /// largest cost of scoring a main image. The evaluation harness (`benches/dedup_eval.rs`)
+    /// measured the same recall and no false positive with it (BENCHMARKS.md, *Duplicate
+    /// gate*).
+    pub(crate) fn from_still_deferred(
+        path: &Path,
+        sha256: String,
+        bytes: u64,
+        img: &RgbaImage,
+        masks: &Masks,
+    ) -> Fingerprint {
         let (width, height) = img.dimensions();
         let reduced = sample_frame(img);
-        let img = &reduced;
-        let luma = pdq::Luma::of(img);
-        let (frame, trimmed) = hash_luma(&luma, img, 0.0, masks);
-        let (features, features_mirrored) = geometry::extract_both(img);
+        let luma = pdq::Luma::of(&reduced);
+        let (frame, trimmed) = hash_luma(&luma, &reduced, 0.0, masks);
         Fingerprint {
             path: path.to_path_buf(),
             sha256,
@@ -334,13 +398,82 @@ impl Fingerprint {
             duration: 0.0,
             frames: vec![FrameHash {
                 crops: crop_hashes(&trimmed),
-                turned: turned_hashes(img),
                 ..frame
             }],
-            features,
-            features_mirrored,
-            flatness: super::scene::flatness(img),
+            features: Features::default(),
+            features_mirrored: Features::default(),
+            flatness: Vec::new(),
+            later: Some(std::sync::Arc::new(Later {
+                still: reduced,
+                made: std::sync::OnceLock::new(),
+                turned: std::sync::OnceLock::new(),
+            })),
         }
+    }
+
+    /// Keypoints, mirrored keypoints and flatness, measured now if they were deferred.
+    pub(crate) fn detail(&self) -> DetailRef<'_> {
+        match &self.later {
+            None => DetailRef {
+                features: &self.features,
+                features_mirrored: &self.features_mirrored,
+                flatness: &self.flatness,
+            },
+            Some(l) => {
+                let d = l.made.get_or_init(|| Detail::measure(&l.still));
+                DetailRef {
+                    features: &d.features,
+                    features_mirrored: &d.features_mirrored,
+                    flatness: &d.flatness,
+                }
+            }
+        }
+    }
+
+    /// A still's hashes of its centre turned back by each of `TURNS` (measured now if they
+    /// were deferred); empty for videos.
+    pub(crate) fn turned(&self) -> &[Hash256] {
+        match &self.later {
+            None => self.frames.first().map(|f| &f.turned[..]).unwrap_or(&[]),
+            Some(l) => l.turned.get_or_init(|| turned_hashes(&l.still)),
+        }
+    }
+
+    /// The keypoints, if they were measured (a deferred still's only once a rule asked).
+    pub(crate) fn measured_features(&self) -> Option<&Features> {
+        match &self.later {
+            None => Some(&self.features),
+            Some(l) => l.made.get().map(|d| &d.features),
+        }
+    }
+
+    /// Every measurement made, the deferred ones too: for a fingerprint that leaves the
+    /// process or must compare like one made from the file.
+    pub(crate) fn completed(mut self) -> Fingerprint {
+        let turned = self.turned().to_vec();
+        if let Some(f) = self.frames.first_mut() {
+            f.turned = turned;
+        }
+        if let Some(l) = self.later.take() {
+            let d = match std::sync::Arc::try_unwrap(l) {
+                Ok(l) => l
+                    .made
+                    .into_inner()
+                    .unwrap_or_else(|| Detail::measure(&l.still)),
+                Err(l) => {
+                    let d = l.made.get_or_init(|| Detail::measure(&l.still));
+                    Detail {
+                        features: d.features.clone(),
+                        features_mirrored: d.features_mirrored.clone(),
+                        flatness: d.flatness.clone(),
+                    }
+                }
+            };
+            self.features = d.features;
+            self.features_mirrored = d.features_mirrored;
+            self.flatness = d.flatness;
+        }
+        self
     }
 
     /// Frames sampled at 1 fps; frames with quality < 50 are dropped as in vPDQ.
@@ -382,6 +515,7 @@ impl Fingerprint {
             features,
             features_mirrored: Features::default(),
             flatness: Vec::new(),
+            later: None,
         })
     }
 

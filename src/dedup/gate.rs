@@ -17,7 +17,8 @@ pub(crate) struct Offer {
     pub composition: Composition,
     pub product_box: Option<[f32; 4]>,
     pub text_boxes: Vec<[f32; 4]>,
-    /// Measured by the renderer from its own frames; `None` = decode the staged file.
+    /// Measured by the renderer from its own frames (a still's keypoints deferred until a
+    /// rule asks); `None` = decode the staged file.
     pub fingerprint: Option<Fingerprint>,
     /// Licences of what it shows, recorded in the library when it is exported.
     pub licences: Vec<super::AssetLicence>,
@@ -55,9 +56,13 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
-    /// The output's fingerprint, if it could be made (a shard hands it to `factory merge`).
-    pub(crate) fn fingerprint(&self) -> Option<&Fingerprint> {
-        self.fingerprint.as_ref().ok()
+    /// The output's fingerprint with every measurement made, if it could be made (a shard
+    /// hands it to `factory merge`, whose gate may need what this one deferred).
+    pub(crate) fn completed_fingerprint(&self) -> Option<Fingerprint> {
+        self.fingerprint
+            .as_ref()
+            .ok()
+            .map(|f| f.clone().completed())
     }
 }
 
@@ -95,13 +100,15 @@ pub(crate) struct BatchGate<'a> {
 }
 
 impl<'a> BatchGate<'a> {
+    /// `product_files`: the batch's product files by sha256 (`AssetHashes::product_files`).
     pub(crate) fn new(
         library: Option<&'a Library>,
         cfg: &'a GateConfig,
         policy: DedupPolicy,
+        product_files: std::collections::HashMap<String, PathBuf>,
     ) -> Result<Self, DedupError> {
         Ok(BatchGate {
-            scorer: super::rules::Scorer::new(library, cfg)?,
+            scorer: super::rules::Scorer::new(library, cfg)?.with_product_files(product_files),
             policy,
         })
     }

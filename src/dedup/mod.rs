@@ -11,6 +11,7 @@ pub mod gate;
 pub mod geometry;
 pub mod library;
 pub mod pdq;
+mod product;
 pub mod rules;
 pub mod scene;
 mod spill;

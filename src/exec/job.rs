@@ -81,7 +81,9 @@ pub(super) fn run_job(
     });
 
     beat.stage(Stage::Encode);
+    let gate_on = t.dedup.policy != crate::template::DedupPolicy::Off;
     let mut samples: Vec<image::RgbaImage> = Vec::new();
+    let mut still: Option<image::RgbaImage> = None;
     match preset.kind {
         PresetKind::Image => {
             let frame = creative.frame(0).map_err(at(job, Stage::Prepare))?;
@@ -95,6 +97,11 @@ pub(super) fn run_job(
                 done: 1,
                 total: 1,
             });
+            // A still with transparency is flattened by the JPEG encoder: the gate then reads
+            // the file, so that it hashes what was exported.
+            if gate_on && frame.as_raw().chunks_exact(4).all(|p| p[3] == 255) {
+                still = Some(frame);
+            }
         }
         PresetKind::Video => {
             let (Some(video), Some(aspec)) = (&preset.video, &preset.audio) else {
@@ -131,7 +138,7 @@ pub(super) fn run_job(
                 // spares it decoding the whole file again (the costliest part of
                 // fingerprinting).
                 sample_every: (creative.fps / crate::dedup::fingerprint::VIDEO_FPS).max(1),
-                gate_on: t.dedup.policy != crate::template::DedupPolicy::Off,
+                gate_on,
             };
             // Shared scenes are stitched only when the prepared composition is the one the
             // pieces were cut from; anything else is encoded whole.
@@ -175,12 +182,25 @@ pub(super) fn run_job(
     beat.stage(Stage::Verify);
     let verified = export::verify(&staged, job, creative.frames, creative.fps)
         .map_err(at(job, Stage::Verify))?;
+    let masks = crate::dedup::fingerprint::Masks {
+        product_box: creative.product_box,
+        text_boxes: creative.text_boxes.clone(),
+    };
+    if let Some(frame) = &still {
+        // The gate hashes the still it was handed, as it does a video's frames, rather than
+        // decoding the JPEG again: decoding each output was 10 % of a catalog batch's CPU, and
+        // at the encoder's quality the two hash a few bits apart (BENCHMARKS.md, *Main images
+        // at catalog scale*). The file's sha256 is still the file's own.
+        extra.fingerprint = Some(crate::dedup::Fingerprint::from_still_deferred(
+            &staged,
+            verified.sha256.clone(),
+            verified.bytes,
+            frame,
+            &masks,
+        ));
+    }
     if !samples.is_empty() {
         let frames: Vec<&image::RgbaImage> = samples.iter().collect();
-        let masks = crate::dedup::fingerprint::Masks {
-            product_box: creative.product_box,
-            text_boxes: creative.text_boxes.clone(),
-        };
         let (w, h) = samples[0].dimensions();
         // A failure (e.g. every sample too flat to hash) leaves it to the gate, which decodes
         // the file and reports the reason.

@@ -13,7 +13,7 @@ mod pool;
 mod stitch;
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -186,8 +186,8 @@ struct Extra {
     rules_applied: Vec<String>,
     fonts: Vec<String>,
     scenes: Vec<export::SceneSpan>,
-    /// A video's fingerprint, hashed from the frames the renderer made (1 fps) rather than
-    /// by decoding the file again; `None` for stills and with the gate off.
+    /// The output's fingerprint, hashed from the frames the renderer made (a video's at
+    /// 1 fps) rather than by decoding the file again; `None` with the gate off.
     fingerprint: Option<crate::dedup::Fingerprint>,
     product_box: Option<crate::render::NormBox>,
     text_boxes: Vec<crate::render::NormBox>,
@@ -383,7 +383,7 @@ pub fn run(
             }
         }
     }
-    book.write(&record, None)?;
+    book.write(&record)?;
 
     on_event(Event::Loading {
         assets: crate::plan::asset_paths(t).len(),
@@ -422,6 +422,7 @@ pub fn run(
             library.as_ref(),
             &cfg,
             t.dedup.policy,
+            hashes.product_files(t),
         )?),
         false => None,
     };
@@ -515,6 +516,10 @@ pub fn run(
         removal_stamp: &removal_stamp,
         part_dir: opts.part.as_ref().map(|_| opts.out.as_path()),
         packs: &opts.rule_packs,
+        queued: Vec::new(),
+        regions: Default::default(),
+        last_write: Instant::now(),
+        write_cost: Default::default(),
     };
     // The library stores canonical paths: replaced first, or the relative form would be
     // replaced inside them and leave `/abs/dir/` + name in the reason.
@@ -552,9 +557,12 @@ pub fn run(
             }
         }
     }
+    // What was decided before a failure is still published, as it was before the failure.
+    let flushed = ctx.flush(plan, &book, &record);
     if let Some(e) = failure {
         return Err(e);
     }
+    flushed?;
     let stopped_by = match opts.stop.load(Ordering::Relaxed) {
         0 => None,
         n => Some(n as i32),
@@ -580,8 +588,9 @@ pub fn run(
         book.rows[job.index] = Some(row);
         record.skipped += 1;
     }
+    ctx.flush(plan, &book, &record)?;
     record.finished = Some(crate::clock::format_utc(crate::clock::unix_now()));
-    book.write(&record, None)?;
+    book.write(&record)?;
     // Under the lock still, so no other run rewrites the manifest while the page reads it;
     // a shard's part gets none (its merge does).
     if opts.part.is_none() {
@@ -688,22 +697,22 @@ impl<'a> Book<'a> {
         rows
     }
 
-    /// Rewrites the manifest: every region's pack, or (after one output) only its region's.
-    fn write(&self, record: &RunRecord, region: Option<&str>) -> Result<(), ExportError> {
+    /// Rewrites the manifest: every region's pack.
+    fn write(&self, record: &RunRecord) -> Result<(), ExportError> {
         let rows = self.all_rows();
-        match region {
-            None => {
-                export::write_manifests(self.out, &self.t.name, self.t.version, Some(record), &rows)
-            }
-            Some(r) => export::write_manifests_for(
-                self.out,
-                &self.t.name,
-                self.t.version,
-                Some(record),
-                &rows,
-                &[r],
-            ),
-        }
+        export::write_manifests(self.out, &self.t.name, self.t.version, Some(record), &rows)
+    }
+
+    /// The top-level manifest and the packs of `regions`, ready to be put in place.
+    fn stage(&self, record: &RunRecord, regions: &[&str]) -> Result<export::Staged, ExportError> {
+        export::stage_manifests_for(
+            self.out,
+            &self.t.name,
+            self.t.version,
+            Some(record),
+            &self.all_rows(),
+            regions,
+        )
     }
 }
 
@@ -720,6 +729,13 @@ struct Publish<'a, 'g> {
     /// Staged and published paths → output names, for verdict reasons.
     names: Vec<(String, String)>,
     removal_stamp: &'a str,
+    /// Decided outputs not yet renamed into place: job index, staged file, gate decision.
+    queued: Vec<(usize, PathBuf, Option<crate::dedup::gate::Decision>)>,
+    /// Regions whose manifests the queued outputs change.
+    regions: std::collections::BTreeSet<String>,
+    last_write: Instant,
+    /// How long the last manifest rewrite took.
+    write_cost: std::time::Duration,
 }
 
 impl Publish<'_, '_> {
@@ -791,7 +807,7 @@ impl Publish<'_, '_> {
                         sha256: verified.sha256.clone(),
                         product_box: extra.product_box,
                         text_boxes: extra.text_boxes.clone(),
-                        fingerprint: o.prepared.as_ref().and_then(|p| p.fingerprint().cloned()),
+                        fingerprint: o.prepared.as_ref().and_then(|p| p.completed_fingerprint()),
                     };
                     export::part::write_gate_data(dir, &job.file, &data)?;
                 }
@@ -850,20 +866,13 @@ impl Publish<'_, '_> {
                         record.rejected += 1;
                     } else {
                         self.keep_other_variant(job, book, record, on_event)?;
-                        let dest = export::publish(&staged, self.out, job)?;
-                        if let Some(lib) = self.library {
-                            crate::dedup::gate::remember(
-                                lib,
-                                &d,
-                                &dest.canonicalize().unwrap_or(dest.clone()),
-                            )?;
-                        }
+                        self.queued.push((job.index, staged, Some(d)));
                         row.status = Status::Exported;
                         record.rendered += 1;
                     }
                 } else {
                     self.keep_other_variant(job, book, record, on_event)?;
-                    export::publish(&staged, self.out, job)?;
+                    self.queued.push((job.index, staged, None));
                     row.status = Status::Exported;
                     record.rendered += 1;
                 }
@@ -884,10 +893,52 @@ impl Publish<'_, '_> {
         }
         book.rows[job.index] = Some(row);
         book.done.insert(job.index);
-        book.write(record, Some(&job.region))?;
+        self.regions.insert(job.region.clone());
+        // Rewriting the manifest costs what it holds: after every output, a catalog of 588
+        // images spent a fifth of its CPU serialising rows it had written before. It is
+        // rewritten when that has been at most 1/`MANIFEST_SHARE` of the time since.
+        if self.last_write.elapsed() >= self.write_cost * MANIFEST_SHARE {
+            self.flush(plan, book, record)?;
+        }
+        Ok(())
+    }
+
+    /// Publishes the outputs decided since the last flush, records them in the library, and
+    /// rewrites the manifests of their regions. Files are renamed into place just before the
+    /// manifest that lists them is written, so a killed run leaves each file listed or in
+    /// staging, as when this ran after every output.
+    fn flush(&mut self, plan: &Plan, book: &Book, record: &RunRecord) -> Result<(), ExecError> {
+        let t0 = Instant::now();
+        let mut moves = Vec::with_capacity(self.queued.len());
+        for (index, staged, decision) in std::mem::take(&mut self.queued) {
+            let dest = export::ready_to_publish(&staged, self.out, &plan.jobs[index])?;
+            // Recorded before it is in place: after a crash in between, the rerun exports the
+            // same bytes under the same path, which the library already holds.
+            if let (Some(lib), Some(d)) = (self.library, &decision) {
+                let at = match (dest.parent().map(Path::canonicalize), dest.file_name()) {
+                    (Some(Ok(dir)), Some(name)) => dir.join(name),
+                    _ => dest.clone(),
+                };
+                crate::dedup::gate::remember(lib, d, &at)?;
+            }
+            moves.push((staged, dest));
+        }
+        let regions = std::mem::take(&mut self.regions);
+        let regions: Vec<&str> = regions.iter().map(String::as_str).collect();
+        let manifests = book.stage(record, &regions)?;
+        for (staged, dest) in &moves {
+            export::put_in_place(staged, dest)?;
+        }
+        manifests.commit()?;
+        self.write_cost = t0.elapsed();
+        self.last_write = Instant::now();
         Ok(())
     }
 }
+
+/// The manifest is rewritten once the run has spent this many times as long on other work
+/// as the last rewrite took: at most 1/20 of the time goes to it, whatever the batch's size.
+const MANIFEST_SHARE: u32 = 20;
 
 /// The visible label an output of `job` carries: it shows generated content and a rule pack
 /// of its region asks for one.

@@ -163,8 +163,13 @@ pub(crate) fn verify(
     })
 }
 
-/// Moves a verified staged file to `OUT/job.file`, atomically replacing an older one.
-pub(crate) fn publish(staged: &Path, out: &Path, job: &Job) -> Result<PathBuf, ExportError> {
+/// Publishing a verified staged file, but the rename: its bytes on disk and its directory
+/// made. Returns where it goes (`OUT/job.file`).
+pub(crate) fn ready_to_publish(
+    staged: &Path,
+    out: &Path,
+    job: &Job,
+) -> Result<PathBuf, ExportError> {
     let dest = out.join(&job.file);
     if let Some(parent) = dest.parent() {
         fs::create_dir_all(parent).map_err(io(parent))?;
@@ -172,8 +177,13 @@ pub(crate) fn publish(staged: &Path, out: &Path, job: &Job) -> Result<PathBuf, E
     fs::File::open(staged)
         .and_then(|f| f.sync_all())
         .map_err(io(staged))?;
-    fs::rename(staged, &dest).map_err(io(&dest))?;
     Ok(dest)
+}
+
+/// Moves a staged file made ready by `ready_to_publish` into place, atomically replacing an
+/// older one.
+pub(crate) fn put_in_place(staged: &Path, dest: &Path) -> Result<(), ExportError> {
+    fs::rename(staged, dest).map_err(io(dest))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -351,16 +361,41 @@ pub struct SceneSpan {
 /// Writes `path` through a temporary file beside it and a rename: a reader sees the old
 /// content or the new, never half.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(io(dir))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
-    tmp.write_all(bytes).map_err(io(path))?;
-    tmp.as_file().sync_all().map_err(io(path))?;
-    tmp.persist(path).map_err(|e| ExportError::Io {
-        path: path.to_path_buf(),
-        source: e.error,
-    })?;
-    Ok(())
+    Staged::write(path, bytes)?.commit()
+}
+
+/// Files written and synced beside where they go, put in place by `commit` (one rename
+/// each): what must appear together is prepared first, so that the moment between the first
+/// and the last rename is as short as it can be.
+#[derive(Default)]
+pub(crate) struct Staged(Vec<(PathBuf, tempfile::NamedTempFile)>);
+
+impl Staged {
+    pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<Staged, ExportError> {
+        let mut s = Staged::default();
+        s.add(path, bytes)?;
+        Ok(s)
+    }
+
+    pub(crate) fn add(&mut self, path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(dir).map_err(io(dir))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
+        tmp.write_all(bytes).map_err(io(path))?;
+        tmp.as_file().sync_all().map_err(io(path))?;
+        self.0.push((path.to_path_buf(), tmp));
+        Ok(())
+    }
+
+    pub(crate) fn commit(self) -> Result<(), ExportError> {
+        for (path, tmp) in self.0 {
+            tmp.persist(&path).map_err(|e| ExportError::Io {
+                path: path.clone(),
+                source: e.error,
+            })?;
+        }
+        Ok(())
+    }
 }
 
 /// A unit variant's name as the JSON manifest spells it, so both manifests agree.
@@ -527,6 +562,19 @@ pub(crate) fn write_manifest(
     run: Option<&rerun::RunRecord>,
     rows: &[ManifestRow],
 ) -> Result<(), ExportError> {
+    let mut staged = Staged::default();
+    stage_manifest(&mut staged, dir, template, version, run, rows)?;
+    staged.commit()
+}
+
+fn stage_manifest(
+    staged: &mut Staged,
+    dir: &Path,
+    template: &str,
+    version: u32,
+    run: Option<&rerun::RunRecord>,
+    rows: &[ManifestRow],
+) -> Result<(), ExportError> {
     let doc = ManifestFile {
         template,
         template_version: version,
@@ -535,8 +583,8 @@ pub(crate) fn write_manifest(
         outputs: rows,
     };
     let json = serde_json::to_vec_pretty(&doc).expect("manifest rows always serialise");
-    write_atomic(&dir.join("manifest.json"), &json)?;
-    write_atomic(&dir.join("manifest.csv"), &csv_bytes(rows))
+    staged.add(&dir.join("manifest.json"), &json)?;
+    staged.add(&dir.join("manifest.csv"), &csv_bytes(rows))
 }
 
 /// The top-level manifest plus one per region pack (`OUT/REGION/manifest.json`) whose file
@@ -551,20 +599,21 @@ pub(crate) fn write_manifests(
     let mut regions: Vec<&str> = rows.iter().map(|r| r.region.as_str()).collect();
     regions.sort();
     regions.dedup();
-    write_manifests_for(out, template, version, run, rows, &regions)
+    stage_manifests_for(out, template, version, run, rows, &regions)?.commit()
 }
 
-/// The top-level manifest and the packs of `regions` only: what changes when one output is
-/// published.
-pub(crate) fn write_manifests_for(
+/// The top-level manifest and the packs of `regions` only (what changes when outputs of
+/// those regions are published), written and synced but not yet in place.
+pub(crate) fn stage_manifests_for(
     out: &Path,
     template: &str,
     version: u32,
     run: Option<&rerun::RunRecord>,
     rows: &[ManifestRow],
     regions: &[&str],
-) -> Result<(), ExportError> {
-    write_manifest(out, template, version, run, rows)?;
+) -> Result<Staged, ExportError> {
+    let mut staged = Staged::default();
+    stage_manifest(&mut staged, out, template, version, run, rows)?;
     for &region in regions {
         let prefix = format!("{region}/");
         let pack: Vec<ManifestRow> = rows
@@ -576,9 +625,16 @@ pub(crate) fn write_manifests_for(
                 r
             })
             .collect();
-        write_manifest(&out.join(region), template, version, run, &pack)?;
+        stage_manifest(
+            &mut staged,
+            &out.join(region),
+            template,
+            version,
+            run,
+            &pack,
+        )?;
     }
-    Ok(())
+    Ok(staged)
 }
 
 #[cfg(test)]

@@ -374,6 +374,19 @@ impl AssetHashes {
     pub(crate) fn get(&self, p: &Path) -> &str {
         self.0.get(p).map(String::as_str).unwrap_or("")
     }
+
+    /// The template's product files (every region's) by sha256: what a composition's
+    /// product `AssetRef` names, for the gate to compare product files (`dedup::product`).
+    pub(crate) fn product_files(&self, t: &Template) -> HashMap<String, PathBuf> {
+        let sources = t.products.iter().map(|p| &p.source).chain(
+            t.regions
+                .iter()
+                .flat_map(|r| r.overrides.product.values().map(|p| &p.source)),
+        );
+        sources
+            .filter_map(|s| Some((self.0.get(s)?.clone(), s.clone())))
+            .collect()
+    }
 }
 
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {

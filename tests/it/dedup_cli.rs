@@ -176,3 +176,111 @@ fn library_list_forget_retire() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.png"));
 }
+
+/// A main image rendered into a library is recorded without keypoints (its verdict did not
+/// need them); an agency's cropped, turned copy of it is still caught by `factory dedup`,
+/// which measures them from the exported file then and keeps them for the next query.
+#[test]
+fn a_cropped_turned_copy_of_a_rendered_output_is_caught_and_its_keypoints_are_kept() {
+    let p = crate::support::project::Project::new();
+    write_scene(&p.path("assets"), "scene.png", 11, 900, 900);
+    p.write(
+        "presets/square.toml",
+        r#"
+platform = "Shop"
+label = "Square"
+description = "480×480 main image"
+kind = "image"
+width = 480
+height = 480
+fps = 30
+
+[image]
+format = "jpeg"
+quality = 90
+"#,
+    );
+    p.write(
+        "t.toml",
+        r##"
+[template]
+name = "lazy keypoints"
+version = 1
+kind = "image"
+
+[output]
+presets = ["square"]
+regions = ["US"]
+
+[dedup]
+policy = "warn"
+
+[[background]]
+id = "scene"
+image = "assets/scene.png"
+fit = "cover"
+
+[[subtitle]]
+id = "hook"
+text = { en = "Run lighter." }
+size = 0.08
+"##,
+    );
+    let o = p.factory(&[
+        "render",
+        "t.toml",
+        "--out",
+        "out",
+        "--progress",
+        "plain",
+        "--library",
+        "lib.sqlite",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let exported = p.path("out/US/US_Shop_Square_v1.jpg");
+    assert!(exported.exists());
+    let keypoint_rows = || {
+        let c = rusqlite::Connection::open(p.path("lib.sqlite")).unwrap();
+        c.query_row("SELECT COUNT(*) FROM features", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+    };
+    assert_eq!(
+        keypoint_rows(),
+        0,
+        "nothing asked for the output's keypoints"
+    );
+
+    let copy = p.path("copy.jpg");
+    ffmpeg(&[
+        "-i",
+        exported.to_str().unwrap(),
+        "-vf",
+        "crop=iw*0.8:ih*0.8,rotate=5*PI/180:fillcolor=white",
+        "-q:v",
+        "4",
+        copy.to_str().unwrap(),
+    ]);
+    let out = factory()
+        .args(["dedup", "--json", "--library"])
+        .arg(p.path("lib.sqlite"))
+        .arg(&copy)
+        .output()
+        .unwrap();
+    let v = json_lines(&out.stdout);
+    assert_eq!(v[0]["verdict"], "duplicate", "{}", v[0]);
+    let m = &v[0]["matches"][0];
+    assert!(
+        m["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("US_Shop_Square_v1.jpg"),
+        "{m}"
+    );
+    assert_eq!(m["rule"], "visual_edit", "{m}");
+    assert!(m["inliers"].as_u64().unwrap() >= 30, "{m}");
+    assert_eq!(
+        keypoint_rows(),
+        1,
+        "measured once, then kept in the library"
+    );
+}

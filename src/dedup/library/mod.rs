@@ -387,7 +387,9 @@ struct AddRow<'a> {
     created_at: i64,
     added_at: i64,
     frames: Vec<FrameRow>,
-    features: Vec<u8>,
+    /// `None` for a still whose keypoints no rule needed while it was scored: they are
+    /// measured from its file the first time a comparison does (`features_or_measure`).
+    features: Option<Vec<u8>>,
     composition: Option<(&'a Composition, String)>,
     licences: &'a [AssetLicence],
 }
@@ -531,7 +533,7 @@ impl Library {
                         .then(|| f.crops.iter().flat_map(|h| h.0).collect()),
                 })
                 .collect(),
-            features: geometry::encode(&fp.features),
+            features: fp.measured_features().map(geometry::encode),
             composition: composition
                 .map(|c| (c, serde_json::to_string(c).expect("composition serialises"))),
             licences,
@@ -603,6 +605,36 @@ impl Library {
         on_backend!(self, b => b.features(id))
     }
 
+    /// An entry's keypoints; for a still recorded without them (its verdict did not need
+    /// them), measured from its file now and kept, if the file is still where it was
+    /// exported with the bytes it had. `None` when neither is possible: the comparison then
+    /// goes on without geometry, as for any entry whose file is gone.
+    pub(crate) fn features_or_measure(
+        &self,
+        id: i64,
+        path: &Path,
+        sha256: &str,
+        kind: MediaKind,
+    ) -> Result<Option<Features>, DedupError> {
+        if let Some(f) = self.features(id)? {
+            return Ok(Some(f));
+        }
+        if kind != MediaKind::Image
+            || !crate::dedup::fingerprint::sha256_file(path).is_ok_and(|(s, _)| s == sha256)
+        {
+            return Ok(None);
+        }
+        let Ok(img) = crate::dedup::fingerprint::load_still(path) else {
+            return Ok(None);
+        };
+        let f = geometry::extract(&crate::dedup::fingerprint::sample_frame(&img));
+        let data = geometry::encode(&f);
+        // Keeping them only saves the next query the measurement: a library opened read-only
+        // (or a full disk) still gets this comparison right.
+        let _ = on_backend!(self, b => b.put_features(id, &data));
+        Ok(Some(f))
+    }
+
     /// Loads the hashes of entries that can still count against a new upload: not retired
     /// and created at or after `created_since` (unix seconds).
     pub fn index(&self, created_since: i64) -> Result<HashIndex, DedupError> {
@@ -638,5 +670,12 @@ impl Library {
         created_since: i64,
     ) -> Result<Vec<i64>, DedupError> {
         on_backend!(self, b => b.sharing_assets(c, created_since))
+    }
+
+    /// Whether any live, recent entry was added without a composition (a file from
+    /// elsewhere): only those can be a turned copy that a composed output's turned-back
+    /// hashes would retrieve.
+    pub(crate) fn has_pixels_only(&self, created_since: i64) -> Result<bool, DedupError> {
+        on_backend!(self, b => b.has_pixels_only(created_since))
     }
 }

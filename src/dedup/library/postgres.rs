@@ -508,11 +508,13 @@ impl Postgres {
                     )
                     .map_err(self.err())?;
                 }
-                tx.execute(
-                    "INSERT INTO features (file_id, data) VALUES ($1, $2)",
-                    &[&id, &a.features],
-                )
-                .map_err(self.err())?;
+                if let Some(data) = &a.features {
+                    tx.execute(
+                        "INSERT INTO features (file_id, data) VALUES ($1, $2)",
+                        &[&id, data],
+                    )
+                    .map_err(self.err())?;
+                }
                 id
             }
             None => tx
@@ -692,6 +694,18 @@ impl Postgres {
             .collect())
     }
 
+    /// Keypoints measured after the entry was added; another process may have measured them
+    /// first, and then its row stands.
+    pub(super) fn put_features(&self, id: i64, data: &[u8]) -> Result<(), DedupError> {
+        self.client()
+            .execute(
+                "INSERT INTO features (file_id, data) VALUES ($1, $2) ON CONFLICT (file_id) DO NOTHING",
+                &[&id, &data],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
     pub(super) fn features(&self, id: i64) -> Result<Option<Features>, DedupError> {
         let row = self
             .client()
@@ -722,6 +736,18 @@ impl Postgres {
             }
         }
         Ok(idx)
+    }
+
+    pub(super) fn has_pixels_only(&self, created_since: i64) -> Result<bool, DedupError> {
+        let row = self
+            .client()
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM files f LEFT JOIN compositions c ON c.file_id = f.id
+                 WHERE c.file_id IS NULL AND f.retired = 0 AND f.created_at >= $1)",
+                &[&created_since],
+            )
+            .map_err(self.err())?;
+        Ok(row.get(0))
     }
 
     pub(super) fn sharing_assets(

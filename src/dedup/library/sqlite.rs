@@ -540,11 +540,13 @@ impl Sqlite {
                     .map_err(self.err())?;
                 }
             }
-            tx.execute(
-                "INSERT INTO features (file_id, data) VALUES (?1, ?2)",
-                params![id, a.features],
-            )
-            .map_err(self.err())?;
+            if let Some(data) = &a.features {
+                tx.execute(
+                    "INSERT INTO features (file_id, data) VALUES (?1, ?2)",
+                    params![id, data],
+                )
+                .map_err(self.err())?;
+            }
             id
         };
         if let Some((c, json)) = &a.composition {
@@ -718,6 +720,18 @@ impl Sqlite {
         rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
     }
 
+    /// Keypoints measured after the entry was added; another process may have measured them
+    /// first, and then its row stands.
+    pub(super) fn put_features(&self, id: i64, data: &[u8]) -> Result<(), DedupError> {
+        self.conn()
+            .execute(
+                "INSERT INTO features (file_id, data) VALUES (?1, ?2) ON CONFLICT (file_id) DO NOTHING",
+                params![id, data],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
     pub(super) fn features(&self, id: i64) -> Result<Option<Features>, DedupError> {
         let conn = self.conn();
         let b: Option<Vec<u8>> = conn
@@ -760,6 +774,17 @@ impl Sqlite {
 
     /// Entries (live, recent) that share the background or product asset with `c`: the
     /// exact retrieval path, which finds re-used assets even when the pixels moved.
+    pub(super) fn has_pixels_only(&self, created_since: i64) -> Result<bool, DedupError> {
+        self.conn()
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM files f LEFT JOIN compositions c ON c.file_id = f.id
+                 WHERE c.file_id IS NULL AND f.retired = 0 AND f.created_at >= ?1)",
+                [created_since],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
+    }
+
     pub(super) fn sharing_assets(
         &self,
         c: &Composition,

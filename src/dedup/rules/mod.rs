@@ -9,7 +9,7 @@
 //! text/logo, or only scale/rotation/brightness differ; or when more than 30 % of its
 //! seconds reuse earlier footage. Older (default 180 days) and retired entries are exempt.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -19,6 +19,7 @@ use crate::dedup::fingerprint::{Fingerprint, MediaKind};
 use crate::dedup::geometry::{self, Features, GeoMatch};
 use crate::dedup::library::Library;
 use crate::dedup::pdq::{Hash256, MATCH_DISTANCE};
+use crate::dedup::product::ProductMemo;
 use crate::dedup::scene::{self, Split, SplitConfig};
 use crate::dedup::spill::{Kept, KeypointSpill};
 use crate::dedup::video::{self, BagMatch};
@@ -26,7 +27,7 @@ use crate::dedup::DedupError;
 
 mod composition;
 
-use composition::compare_compositions;
+use composition::{compare_compositions, CompDiff};
 pub use composition::{composition_reason, composition_rule, copy_similarity, plan_warnings};
 
 #[derive(Debug, Clone)]
@@ -231,7 +232,7 @@ impl Old {
                 .collect(),
             scene: fp.frames.iter().filter_map(|f| f.scene).collect(),
             textless: fp.frames.iter().filter_map(|f| f.textless).collect(),
-            features: Some(spill.keep(&fp.features)),
+            features: fp.measured_features().map(|f| spill.keep(f)),
         }
     }
 
@@ -257,7 +258,8 @@ impl Old {
                 .collect(),
             scene: frames.iter().filter_map(|f| f.scene).collect(),
             textless: frames.iter().filter_map(|f| f.textless).collect(),
-            features: lib.features(id)?.map(Kept::Held),
+            // Read (or measured) only if a comparison needs them (`Scorer::score`).
+            features: None,
         }))
     }
 }
@@ -279,10 +281,73 @@ fn preset_mismatch(new: Option<&Composition>, old: Option<&Composition>, cfg: &G
         && matches!((new, old), (Some(a), Some(b)) if a.preset != b.preset || (a.region.is_some() && b.region.is_some() && a.region != b.region))
 }
 
+/// What two sides' compositions settle before any pixel is compared, and whether keypoint
+/// geometry still has something to decide.
+struct Facts {
+    both_composed: bool,
+    comp_diff: Option<CompDiff>,
+    shared_background: bool,
+    product_box: Option<[f32; 4]>,
+    /// Inliers between the two product files, when they answered "same product?".
+    file_inliers: Option<u32>,
+    geometry_decides: bool,
+}
+
+impl Facts {
+    fn of(
+        fp: &Fingerprint,
+        cand: &Candidate,
+        old: &Old,
+        products: &mut ProductMemo,
+        cfg: &GateConfig,
+    ) -> Facts {
+        let both_composed = cand.composition.is_some() && old.composition.is_some();
+        let comp_diff = match (&cand.composition, &old.composition) {
+            (Some(nc), Some(oc)) => Some(compare_compositions(nc, oc, cfg)),
+            _ => None,
+        };
+        let shared_background = matches!((&cand.composition, &old.composition),
+            (Some(a), Some(b)) if a.background.sha256 == b.background.sha256);
+        let product_box = cand.composition.as_ref().and_then(|c| c.product_box);
+        let composed_stills = fp.kind == MediaKind::Image && both_composed;
+        // Between two composed stills, pixels decide one thing only: whether the product box
+        // holds the other's product when the backgrounds differ and the compositions do not
+        // already say the product repeats. The two product files answer that (`product`);
+        // the outputs' own keypoints only where a side's product is not one file the batch
+        // has (several products, or an entry from another template).
+        let ask_product = composed_stills
+            && !shared_background
+            && product_box.is_some()
+            && !comp_diff
+                .as_ref()
+                .is_some_and(|d| d.dims.iter().any(|(dim, _)| *dim == Dimension::Character));
+        let shas = |c: &Option<Composition>| {
+            c.as_ref()
+                .and_then(|c| c.product.as_ref())
+                .map(|p| p.sha256.clone())
+        };
+        let file_inliers = match (ask_product, shas(&cand.composition), shas(&old.composition)) {
+            (true, Some(a), Some(b)) if products.knows(&a) && products.knows(&b) => {
+                products.inliers(&a, &b)
+            }
+            _ => None,
+        };
+        Facts {
+            both_composed,
+            comp_diff,
+            shared_background,
+            product_box,
+            file_inliers,
+            geometry_decides: !composed_stills || (ask_product && file_inliers.is_none()),
+        }
+    }
+}
+
 fn evaluate(
     fp: &Fingerprint,
     cand: &Candidate,
     old: &Old,
+    facts: Facts,
     old_features: Option<&Features>,
     cfg: &GateConfig,
 ) -> Option<Match> {
@@ -318,10 +383,7 @@ fn evaluate(
     };
     // Identical bytes say "same file" — unless the compositions explain the sameness better
     // (a still whose variants differ only in a soundtrack it cannot carry).
-    let comp_only_audio = match (&cand.composition, &old.composition) {
-        (Some(a), Some(b)) => compare_compositions(a, b, cfg).only_audio,
-        _ => false,
-    };
+    let comp_only_audio = facts.comp_diff.as_ref().is_some_and(|d| d.only_audio);
     if fp.sha256 == old.sha256 && !comp_only_audio {
         m.visual_distance = Some(0);
         return Some(base(
@@ -339,31 +401,19 @@ fn evaluate(
     if fp.kind == MediaKind::Video {
         m.bag = Some(video::compare(&fp.frames, &old.hashes));
     }
-    let both_composed = cand.composition.is_some() && old.composition.is_some();
-    let comp_diff = match (&cand.composition, &old.composition) {
-        (Some(nc), Some(oc)) => Some(compare_compositions(nc, oc, cfg)),
-        _ => None,
-    };
-    let shared_background = matches!((&cand.composition, &old.composition),
-        (Some(a), Some(b)) if a.background.sha256 == b.background.sha256);
-    let product_box = cand.composition.as_ref().and_then(|c| c.product_box);
-    // Between two composed stills, keypoints decide one thing only: whether the product
-    // box holds the other's product when the backgrounds differ and the compositions do
-    // not already say the product repeats (below). Everywhere else they only add the inlier
-    // count to the reason of a visual match, so they are matched then, at the end: verdicts
-    // and reasons come out the same. Matching was 15 % of a catalog batch's CPU, 3.4 % with
-    // this and the POPCNT scan (BENCHMARKS.md, *Main images at catalog scale*).
-    let geometry_decides = !(fp.kind == MediaKind::Image && both_composed)
-        || (!shared_background
-            && product_box.is_some()
-            && !comp_diff
-                .as_ref()
-                .is_some_and(|d| d.dims.iter().any(|(dim, _)| *dim == Dimension::Character)));
-    let geometry = |fp: &Fingerprint, of: &Features| {
-        geometry::match_either(&fp.features, &fp.features_mirrored, of)
-    };
+    let Facts {
+        both_composed,
+        comp_diff,
+        shared_background,
+        product_box,
+        file_inliers,
+        geometry_decides,
+    } = facts;
+    // Between two composed stills the reasons then cite the PDQ distance alone: keypoints are
+    // measured only where they decide, not to quote a figure.
     if let (true, Some(of)) = (geometry_decides, old_features) {
-        m.geo = Some(geometry(fp, of));
+        let d = fp.detail();
+        m.geo = Some(geometry::match_either(d.features, d.features_mirrored, of));
     }
     let inliers = m.geo.as_ref().map(|g| g.inliers).unwrap_or(0);
     let visual_match = match fp.kind {
@@ -406,7 +456,6 @@ fn evaluate(
             b.ordered * 100.0
         ));
     }
-    let geo_evidence_at = evidence.len();
     if let Some(g) = &m.geo {
         evidence.push(geo_evidence(g));
     }
@@ -435,6 +484,13 @@ fn evaluate(
         if n >= cfg.product_inliers && dims.insert(Dimension::Character) {
             evidence.push(format!(
                 "character: {n} keypoint inliers inside the product box"
+            ));
+        }
+    }
+    if let Some(n) = file_inliers {
+        if n >= cfg.product_inliers && dims.insert(Dimension::Character) {
+            evidence.push(format!(
+                "character: the two product files match by {n} keypoint inliers"
             ));
         }
     }
@@ -521,24 +577,6 @@ fn evaluate(
         ))
     };
 
-    // The deferred keypoint match, where the reason shows its inlier count.
-    let with_figures = |rule: Rule, verdict: VerdictKind| {
-        let mut evidence = evidence.clone();
-        let late = match (&m.geo, old_features) {
-            (None, Some(of)) => {
-                let g = geometry(fp, of);
-                evidence.insert(geo_evidence_at, geo_evidence(&g));
-                Some(g)
-            }
-            _ => None,
-        };
-        let m = Measured {
-            visual_distance: m.visual_distance,
-            bag: m.bag,
-            geo: late.or_else(|| m.geo.clone()),
-        };
-        Some(base(rule, verdict, dims_v.clone(), &m, evidence))
-    };
     if identical {
         return dup(Rule::SameComposition);
     }
@@ -549,7 +587,7 @@ fn evaluate(
         return dup(Rule::OnlyText);
     }
     if visual_match {
-        return with_figures(Rule::VisualEdit, VerdictKind::Duplicate);
+        return dup(Rule::VisualEdit);
     }
     if let Some(b) = &m.bag {
         if b.reused_share > cfg.segment_duplicate {
@@ -590,7 +628,7 @@ fn evaluate(
         });
     }
     if fp.kind == MediaKind::Image && m.visual_distance.is_some_and(|d| d <= cfg.similar_distance) {
-        return with_figures(Rule::NearVisual, VerdictKind::Similar);
+        return similar(Rule::NearVisual);
     }
     // Two dimensions other than the named pairs: a platform may still group them.
     if dims.len() == 2 && !(has(Dimension::Type) && cand.composition.is_none()) {
@@ -603,15 +641,16 @@ fn evaluate(
 /// the region it leaves out is itself the old picture's content moved elsewhere (the same
 /// product placed anew: character and scene repeat, a duplicate as before).
 fn scene_split(fp: &Fingerprint, g: &GeoMatch, of: &Features, cfg: &GateConfig) -> Option<Split> {
+    let d = fp.detail();
     let s = scene::split(
-        &fp.features,
-        &fp.features_mirrored,
+        d.features,
+        d.features_mirrored,
         g,
-        &fp.flatness,
+        d.flatness,
         &SplitConfig::default(),
     )?;
     if let Split::NewSubject { cells, .. } = &s {
-        let inside = scene::features_in(&fp.features, cells);
+        let inside = scene::features_in(d.features, cells);
         if geometry::match_features(&inside, of).inliers >= cfg.product_inliers {
             return None;
         }
@@ -769,6 +808,9 @@ pub(crate) struct Scorer<'a> {
     since: i64,
     earlier: Vec<Old>,
     spill: KeypointSpill,
+    products: ProductMemo,
+    /// The library holds files added from elsewhere (`Library::has_pixels_only`).
+    pixels_only_in_library: bool,
 }
 
 impl<'a> Scorer<'a> {
@@ -781,6 +823,10 @@ impl<'a> Scorer<'a> {
             Some(l) => Some(l.index(since)?),
             None => None,
         };
+        let pixels_only_in_library = match library {
+            Some(l) => l.has_pixels_only(since)?,
+            None => false,
+        };
         Ok(Scorer {
             library,
             index,
@@ -788,25 +834,52 @@ impl<'a> Scorer<'a> {
             since,
             earlier: Vec::new(),
             spill: KeypointSpill::default(),
+            products: ProductMemo::default(),
+            pixels_only_in_library,
         })
+    }
+
+    /// The product files of the batch by sha256, so that "same product under another name"
+    /// is asked of the files once per pair (`product`) rather than of every output's pixels.
+    pub(crate) fn with_product_files(mut self, files: HashMap<String, PathBuf>) -> Self {
+        self.products = ProductMemo::new(files);
+        self
+    }
+
+    /// Keeps an output to compare later ones with. A composed still's keypoints are measured
+    /// now if a later comparison may ask for them: the batch shows products, and this
+    /// output's is not one file the batch has (or it shows none), so "same product?" falls
+    /// back to the outputs' own keypoints (`Facts`).
+    fn keep(&mut self, cand: &Candidate, fp: &Fingerprint) {
+        let by_files = cand
+            .composition
+            .as_ref()
+            .and_then(|c| c.product.as_ref())
+            .is_some_and(|p| self.products.knows(&p.sha256));
+        if fp.kind == MediaKind::Image && !by_files && !self.products.is_empty() {
+            fp.detail();
+        }
+        self.earlier
+            .push(Old::from_fingerprint(fp, cand, &mut self.spill));
     }
 
     /// Counts an output that is already exported (kept from an earlier run) as scored before
     /// everything this run renders, without a verdict of its own.
     pub(crate) fn admit(&mut self, cand: &Candidate, fp: &Fingerprint) {
-        self.earlier
-            .push(Old::from_fingerprint(fp, cand, &mut self.spill));
+        self.keep(cand, fp);
     }
 
     /// The verdict on `cand` against the library and everything scored or admitted before.
     pub fn score(&mut self, cand: &Candidate, fp: &Fingerprint) -> Result<Verdict, DedupError> {
         let mut matches: Vec<Match> = Vec::new();
-        // Retrieval looks for every orientation and, for stills, the small turns undone.
-        let queries: Vec<Hash256> = fp
-            .frames
-            .iter()
-            .flat_map(|f| f.orientations.iter().chain(&f.turned).copied())
-            .collect();
+        // Retrieval looks for every orientation and, for stills, the small turns undone —
+        // those only where a turned copy can be: among files from elsewhere. Two outputs the
+        // engine composed are compared by their compositions, and turning back a composed
+        // still six times was 6 % of a catalog batch's CPU.
+        let mut queries: Vec<Hash256> = fp.frames.iter().flat_map(|f| f.orientations).collect();
+        if cand.composition.is_none() || self.pixels_only_in_library {
+            queries.extend_from_slice(fp.turned());
+        }
 
         if let (Some(lib), Some(index)) = (self.library, &self.index) {
             // Retrieval: every file within the match distance, plus the nearest few for
@@ -836,11 +909,12 @@ impl<'a> Scorer<'a> {
                         // The file itself was already added: comparing it with itself says nothing.
                         continue;
                     }
-                    let of = match (&old.features, geo) {
-                        (Some(Kept::Held(f)), true) => Some(f),
-                        _ => None,
+                    let facts = Facts::of(fp, cand, &old, &mut self.products, self.cfg);
+                    let of = match geo && facts.geometry_decides {
+                        true => lib.features_or_measure(id, &old.file, &old.sha256, old.kind)?,
+                        false => None,
                     };
-                    if let Some(m) = evaluate(fp, cand, &old, of, self.cfg) {
+                    if let Some(m) = evaluate(fp, cand, &old, facts, of.as_ref(), self.cfg) {
                         matches.push(m);
                     }
                 }
@@ -860,7 +934,8 @@ impl<'a> Scorer<'a> {
         for (rank_i, (k, _)) in dist.iter().enumerate() {
             let geo = rank_i < self.cfg.geometry_candidates;
             let old = &self.earlier[*k];
-            let of = match (&old.features, geo) {
+            let facts = Facts::of(fp, cand, old, &mut self.products, self.cfg);
+            let of = match (&old.features, geo && facts.geometry_decides) {
                 (Some(kept), true) => {
                     Some(self.spill.get(kept).map_err(|source| DedupError::Io {
                         path: old.file.clone(),
@@ -869,7 +944,7 @@ impl<'a> Scorer<'a> {
                 }
                 _ => None,
             };
-            if let Some(m) = evaluate(fp, cand, old, of.as_deref(), self.cfg) {
+            if let Some(m) = evaluate(fp, cand, old, facts, of.as_deref(), self.cfg) {
                 matches.push(m);
             }
         }
@@ -890,8 +965,7 @@ impl<'a> Scorer<'a> {
             matches,
             reason,
         };
-        self.earlier
-            .push(Old::from_fingerprint(fp, cand, &mut self.spill));
+        self.keep(cand, fp);
         Ok(v)
     }
 }

@@ -101,37 +101,39 @@ pub struct Fingerprint {
     /// videos.
     #[serde(default)]
     pub flatness: Vec<u8>,
-    /// A still scored inside `factory render`: its keypoints, their mirror image and its
-    /// flatness are measured only if a rule asks for them (`detail`), from the reduced still
-    /// kept here; until then the three fields above are empty. Never serialised: what leaves
-    /// the process (a shard's gate data) is `completed` first.
+    /// A still scored inside `factory render`: its keypoints, their mirror image, its
+    /// flatness and its turned-back hashes are measured only if a rule asks for them
+    /// (`detail`, `turned`), from the staged file at `path`; until then those fields are
+    /// empty. Never serialised: what leaves the process (a shard's gate data) is `completed`
+    /// first.
     #[serde(skip)]
     later: Option<std::sync::Arc<Later>>,
+    /// Settled (`settle`) without its keypoints ever being measured: the empty fields
+    /// above mean "not measured", not "no keypoints".
+    #[serde(skip)]
+    unmeasured: bool,
 }
 
-/// The reduced still of a deferred fingerprint and, once asked for, what was measured on it.
+/// What a deferred fingerprint measured once asked. The still itself is not kept (a
+/// megabyte per output waiting to be published added up); it is read again from the file,
+/// which is the staged output until the verdict is given.
+#[derive(Debug, Default)]
 struct Later {
-    still: RgbaImage,
     made: std::sync::OnceLock<Detail>,
     turned: std::sync::OnceLock<Vec<Hash256>>,
 }
 
-impl std::fmt::Debug for Later {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Later({}×{}, measured: {})",
-            self.still.width(),
-            self.still.height(),
-            self.made.get().is_some()
-        )
-    }
+/// The file reduced as `from_still_deferred` reduced the frame; `None` if it can no longer
+/// be read (it was verified when staged, so only a disk failing under the run does that).
+fn reduced_from(path: &Path) -> Option<RgbaImage> {
+    load_still(path).ok().map(|img| sample_frame(&img))
 }
 
 /// What only some comparisons of a still need, and costs most to measure: keypoint
 /// extraction of the still and its mirror was 24 % of a catalog batch's CPU with the gate on
 /// (BENCHMARKS.md, *Main images at catalog scale*), for outputs whose verdicts their
 /// compositions decide.
+#[derive(Debug, Default)]
 struct Detail {
     features: Features,
     features_mirrored: Features,
@@ -139,7 +141,10 @@ struct Detail {
 }
 
 impl Detail {
-    fn measure(still: &RgbaImage) -> Detail {
+    fn measure(still: Option<&RgbaImage>) -> Detail {
+        let Some(still) = still else {
+            return Detail::default();
+        };
         let (features, features_mirrored) = geometry::extract_both(still);
         Detail {
             features,
@@ -367,16 +372,18 @@ impl Fingerprint {
         img: &RgbaImage,
         masks: &Masks,
     ) -> Fingerprint {
-        Self::from_still_deferred(path, sha256, bytes, img, masks).completed()
+        let (mut fp, reduced) = Self::still_hashes(path, sha256, bytes, img, masks);
+        let d = Detail::measure(Some(&reduced));
+        fp.frames[0].turned = turned_hashes(&reduced);
+        fp.features = d.features;
+        fp.features_mirrored = d.features_mirrored;
+        fp.flatness = d.flatness;
+        fp
     }
 
-    /// As `from_still`, measuring only the hashes now; keypoints and flatness wait until a
-    /// rule needs them (`detail`). Everything is measured on the still reduced to at most
-    /// 512 px a side, as video frames are: PDQ filters down to 64×64 and keypoints work at
-    /// 512 anyway, and the Jarosz filter over a full 1080×1440 plane, once per hash, was the
-    /// largest cost of scoring a main image. The evaluation harness (`benches/dedup_eval.rs`)
-    /// measured the same recall and no false positive with it (BENCHMARKS.md, *Duplicate
-    /// gate*).
+    /// As `from_still`, measuring only the hashes now; keypoints, flatness and turned-back
+    /// hashes wait until a rule needs them (`detail`, `turned`) and are then measured from
+    /// the file at `path`, which must hold `img` as encoded.
     pub(crate) fn from_still_deferred(
         path: &Path,
         sha256: String,
@@ -384,11 +391,29 @@ impl Fingerprint {
         img: &RgbaImage,
         masks: &Masks,
     ) -> Fingerprint {
+        let (mut fp, _) = Self::still_hashes(path, sha256, bytes, img, masks);
+        fp.later = Some(std::sync::Arc::default());
+        fp
+    }
+
+    /// The hashes of a still, and the still reduced to at most 512 px a side, as video frames
+    /// are, that everything is measured on: PDQ filters down to 64×64 and keypoints work at
+    /// 512 anyway, and the Jarosz filter over a full 1080×1440 plane, once per hash, was the
+    /// largest cost of scoring a main image. The evaluation harness
+    /// (`benches/dedup_eval.rs`) measured the same recall and no false positive with it
+    /// (BENCHMARKS.md, *Duplicate gate*).
+    fn still_hashes(
+        path: &Path,
+        sha256: String,
+        bytes: u64,
+        img: &RgbaImage,
+        masks: &Masks,
+    ) -> (Fingerprint, RgbaImage) {
         let (width, height) = img.dimensions();
         let reduced = sample_frame(img);
         let luma = pdq::Luma::of(&reduced);
         let (frame, trimmed) = hash_luma(&luma, &reduced, 0.0, masks);
-        Fingerprint {
+        let fp = Fingerprint {
             path: path.to_path_buf(),
             sha256,
             bytes,
@@ -403,12 +428,10 @@ impl Fingerprint {
             features: Features::default(),
             features_mirrored: Features::default(),
             flatness: Vec::new(),
-            later: Some(std::sync::Arc::new(Later {
-                still: reduced,
-                made: std::sync::OnceLock::new(),
-                turned: std::sync::OnceLock::new(),
-            })),
-        }
+            later: None,
+            unmeasured: false,
+        };
+        (fp, reduced)
     }
 
     /// Keypoints, mirrored keypoints and flatness, measured now if they were deferred.
@@ -420,7 +443,9 @@ impl Fingerprint {
                 flatness: &self.flatness,
             },
             Some(l) => {
-                let d = l.made.get_or_init(|| Detail::measure(&l.still));
+                let d = l
+                    .made
+                    .get_or_init(|| Detail::measure(reduced_from(&self.path).as_ref()));
                 DetailRef {
                     features: &d.features,
                     features_mirrored: &d.features_mirrored,
@@ -435,16 +460,47 @@ impl Fingerprint {
     pub(crate) fn turned(&self) -> &[Hash256] {
         match &self.later {
             None => self.frames.first().map(|f| &f.turned[..]).unwrap_or(&[]),
-            Some(l) => l.turned.get_or_init(|| turned_hashes(&l.still)),
+            Some(l) => l.turned.get_or_init(|| {
+                reduced_from(&self.path)
+                    .map(|r| turned_hashes(&r))
+                    .unwrap_or_default()
+            }),
         }
     }
 
     /// The keypoints, if they were measured (a deferred still's only once a rule asked).
     pub(crate) fn measured_features(&self) -> Option<&Features> {
         match &self.later {
+            None if self.unmeasured => None,
             None => Some(&self.features),
             Some(l) => l.made.get().map(|d| &d.features),
         }
+    }
+
+    /// Once scored: what was measured stays, what was not never will be (the staged file it
+    /// would be read from is about to be published under another name). Scoring it again
+    /// would see no keypoints; nothing does.
+    pub(crate) fn settle(mut self) -> Fingerprint {
+        let Some(l) = self.later.take() else {
+            return self;
+        };
+        match std::sync::Arc::try_unwrap(l) {
+            Ok(l) => {
+                if let (Some(t), Some(f)) = (l.turned.into_inner(), self.frames.first_mut()) {
+                    f.turned = t;
+                }
+                match l.made.into_inner() {
+                    Some(d) => {
+                        self.features = d.features;
+                        self.features_mirrored = d.features_mirrored;
+                        self.flatness = d.flatness;
+                    }
+                    None => self.unmeasured = true,
+                }
+            }
+            Err(shared) => self.later = Some(shared),
+        }
+        self
     }
 
     /// Every measurement made, the deferred ones too: for a fingerprint that leaves the
@@ -454,24 +510,17 @@ impl Fingerprint {
         if let Some(f) = self.frames.first_mut() {
             f.turned = turned;
         }
-        if let Some(l) = self.later.take() {
-            let d = match std::sync::Arc::try_unwrap(l) {
-                Ok(l) => l
-                    .made
-                    .into_inner()
-                    .unwrap_or_else(|| Detail::measure(&l.still)),
-                Err(l) => {
-                    let d = l.made.get_or_init(|| Detail::measure(&l.still));
-                    Detail {
-                        features: d.features.clone(),
-                        features_mirrored: d.features_mirrored.clone(),
-                        flatness: d.flatness.clone(),
-                    }
-                }
-            };
-            self.features = d.features;
-            self.features_mirrored = d.features_mirrored;
-            self.flatness = d.flatness;
+        if self.later.is_some() {
+            let d = self.detail();
+            let (features, features_mirrored, flatness) = (
+                d.features.clone(),
+                d.features_mirrored.clone(),
+                d.flatness.to_vec(),
+            );
+            self.features = features;
+            self.features_mirrored = features_mirrored;
+            self.flatness = flatness;
+            self.later = None;
         }
         self
     }
@@ -516,6 +565,7 @@ impl Fingerprint {
             features_mirrored: Features::default(),
             flatness: Vec::new(),
             later: None,
+            unmeasured: false,
         })
     }
 

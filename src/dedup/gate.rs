@@ -139,7 +139,7 @@ impl<'a> BatchGate<'a> {
             hold: self.policy == DedupPolicy::Reject && v.verdict == VerdictKind::Duplicate,
             verdict: Some(v),
             note: None,
-            fingerprint: Some(fp),
+            fingerprint: Some(fp.settle()),
             candidate: p.candidate,
         })
     }

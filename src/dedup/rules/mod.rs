@@ -336,9 +336,6 @@ fn evaluate(
     // Measurements.
     let orientations: Vec<Hash256> = fp.frames.iter().flat_map(|f| f.orientations).collect();
     m.visual_distance = min_distance(&orientations, &old.hashes);
-    if fp.kind == MediaKind::Video {
-        m.bag = Some(video::compare(&fp.frames, &old.hashes));
-    }
     let both_composed = cand.composition.is_some() && old.composition.is_some();
     let comp_diff = match (&cand.composition, &old.composition) {
         (Some(nc), Some(oc)) => Some(compare_compositions(nc, oc, cfg)),
@@ -364,6 +361,18 @@ fn evaluate(
     };
     if let (true, Some(of)) = (geometry_decides, old_features) {
         m.geo = Some(geometry(fp, of));
+    }
+    if fp.kind == MediaKind::Video {
+        // Key frames that agree by keypoints vouch for the seconds whose hashes are close
+        // but not close enough (a corner logo, a turn between two steps; issue #13).
+        let verified = m
+            .geo
+            .as_ref()
+            .filter(|g| g.inliers >= cfg.min_inliers)
+            .map(|g| video::Verified {
+                angle_deg: g.angle_deg,
+            });
+        m.bag = Some(video::compare_verified(&fp.frames, &old.hashes, verified));
     }
     let inliers = m.geo.as_ref().map(|g| g.inliers).unwrap_or(0);
     let visual_match = match fp.kind {
@@ -405,6 +414,19 @@ fn evaluate(
             b.reused_share * 100.0,
             b.ordered * 100.0
         ));
+        if b.turned_deg != 0.0 {
+            evidence.push(format!("frames match turned back {:.0}°", b.turned_deg));
+        }
+        if let Some(c) = b.corner {
+            evidence.push(format!("frames match with the {c} corner painted over"));
+        }
+        if b.verified_seconds > 0 {
+            evidence.push(format!(
+                "{} s matched by hashes within {} bits, the key frames agreeing by keypoints",
+                b.verified_seconds,
+                video::VERIFIED_DISTANCE
+            ));
+        }
     }
     let geo_evidence_at = evidence.len();
     if let Some(g) = &m.geo {

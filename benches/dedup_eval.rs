@@ -6,7 +6,8 @@
 //! Builds a transform set with the ffmpeg CLI, scores every transformed file against a
 //! library of the originals through the public `score()` (the same path `factory dedup`
 //! takes), and prints recall per transform, false positives on unrelated pairs, the
-//! unrelated-pair distributions that set the thresholds, and the 30 % segment decision.
+//! unrelated-pair distributions that set the thresholds, the 30 % segment decision, and
+//! videos with camera motion under a corner logo or a small turn (`motion_eval`, issue #13).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -844,9 +845,11 @@ fn motion_eval(work: &Path, sources: &[(String, PathBuf)], logo: &Path, cfg: &Ga
     let _ = std::fs::remove_file(&lib_path);
     let lib = Library::open(&lib_path).unwrap();
     let in_lib: Vec<PathBuf> = originals.iter().map(|(_, p)| p.clone()).collect();
+    let mut stored: Vec<creative_factory::dedup::pdq::Hash256> = Vec::new();
     for p in &in_lib {
         let f = Fingerprint::compute(p, &Masks::default()).unwrap();
         lib.add(&f, None, None, None).unwrap();
+        stored.extend(f.hashes());
     }
     println!(
         "videos with camera motion: {} originals ({}), {} unrelated, library of {}",
@@ -984,11 +987,34 @@ fn motion_eval(work: &Path, sources: &[(String, PathBuf)], logo: &Path, cfg: &Ga
         rows.push((ename.into(), row));
     }
     let mut row = Vec::new();
+    // What sets `video::VERIFIED_DISTANCE`: how near an unrelated second comes to any stored
+    // second under any view the gate tries (orientations, turns, corners painted over).
+    let mut nearest_unrelated: Vec<u32> = Vec::new();
     for (uname, p) in &unrelated {
         let (r, fp) = judge(p, None);
         false_pos += fp;
         row.push((uname.clone(), r));
+        let f = Fingerprint::compute(p, &Masks::default()).unwrap();
+        for fr in &f.frames {
+            let views = fr.orientations.iter().chain(&fr.turned);
+            nearest_unrelated
+                .extend(views.map(|q| stored.iter().map(|h| q.hamming(h)).min().unwrap_or(256)));
+        }
     }
+    nearest_unrelated.sort_unstable();
+    println!(
+        "unrelated seconds × views: {}, nearest stored second min {} bits, p1 {}, median {}",
+        nearest_unrelated.len(),
+        nearest_unrelated.first().copied().unwrap_or(256),
+        nearest_unrelated
+            .get(nearest_unrelated.len() / 100)
+            .copied()
+            .unwrap_or(256),
+        nearest_unrelated
+            .get(nearest_unrelated.len() / 2)
+            .copied()
+            .unwrap_or(256),
+    );
     println!("| video with camera motion | n | mean q % | mean c % | mean reused share | judged duplicate | judged similar | not duplicate |");
     println!("|---|---|---|---|---|---|---|---|");
     for (name, rs) in &rows {

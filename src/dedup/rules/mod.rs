@@ -364,11 +364,13 @@ fn evaluate(
     }
     if fp.kind == MediaKind::Video {
         // Key frames that agree by keypoints vouch for the seconds whose hashes are close
-        // but not close enough (a corner logo, a turn between two steps; issue #13).
+        // but not close enough (a corner logo, a turn between two steps; issue #13). Only
+        // where pixels are all there is: between two composed outputs a shared background
+        // gives the key frames their inliers, and the compositions already say what repeats.
         let verified = m
             .geo
             .as_ref()
-            .filter(|g| g.inliers >= cfg.min_inliers)
+            .filter(|g| !both_composed && g.inliers >= cfg.min_inliers)
             .map(|g| video::Verified {
                 angle_deg: g.angle_deg,
             });

@@ -64,11 +64,12 @@ pub struct FrameHash {
     /// the whole frame misses crops of 10 % or more.
     pub crops: Vec<Hash256>,
     /// Query side only (not stored). Stills: hashes of the centre of the still turned back
-    /// by each of `TURNS`; video frames: of the whole frame turned back by each of
-    /// `video::TURNS` (`video_turned_hashes`). A copy rotated by a few degrees hashes far from its source (PDQ
+    /// by each of `TURNS`. A copy rotated by a few degrees hashes far from its source (PDQ
     /// tolerates under 3°), so without these it is never retrieved for keypoint geometry;
     /// turned back by the nearest step its centre hashes close to the source's stored
-    /// centre crop.
+    /// centre crop. Video frames: the whole frame turned back by each of `video::TURNS`,
+    /// then with each corner painted over (`video_turned_hashes`, `video_corner_hashes`),
+    /// the views `video::compare_verified` chooses from.
     pub turned: Vec<Hash256>,
 }
 

@@ -63,11 +63,13 @@ pub struct FrameHash {
     /// cropped re-upload of this file finds it and keypoint geometry can confirm it; PDQ of
     /// the whole frame misses crops of 10 % or more.
     pub crops: Vec<Hash256>,
-    /// Stills, query side only (not stored): hashes of the centre of the still turned back
+    /// Query side only (not stored). Stills: hashes of the centre of the still turned back
     /// by each of `TURNS`. A copy rotated by a few degrees hashes far from its source (PDQ
     /// tolerates under 3°), so without these it is never retrieved for keypoint geometry;
     /// turned back by the nearest step its centre hashes close to the source's stored
-    /// centre crop.
+    /// centre crop. Video frames: the whole frame turned back by each of `video::TURNS`,
+    /// then with each corner painted over (`video_turned_hashes`, `video_corner_hashes`),
+    /// the views `video::compare_verified` chooses from.
     pub turned: Vec<Hash256>,
 }
 
@@ -251,12 +253,7 @@ fn masked_hash(luma: &pdq::Luma, w: u32, h: u32, boxes: &[[f32; 4]]) -> Hash256 
     luma.masked(&mask_rects(w, h, boxes)).hash().hash
 }
 
-pub(crate) fn hash_frame(img: &RgbaImage, t: f32, masks: &Masks) -> FrameHash {
-    let luma = pdq::Luma::of(img);
-    hash_luma(&luma, img, t, masks).0
-}
-
-/// `hash_frame` from the frame's luma plane, also returning the border-trimmed plane.
+/// A frame's hashes from its luma plane, also returning the border-trimmed plane.
 fn hash_luma(luma: &pdq::Luma, img: &RgbaImage, t: f32, masks: &Masks) -> (FrameHash, pdq::Luma) {
     let (w, h) = img.dimensions();
     let (bx, by, bw, bh) = pdq::border_box(img);
@@ -316,6 +313,71 @@ fn turned_hashes(img: &RgbaImage) -> Vec<Hash256> {
     TURNS
         .iter()
         .map(|deg| luma.turned_window(deg.to_radians(), cw, ch).hash().hash)
+        .collect()
+}
+
+/// A video frame's query-only turned hashes: the whole (border-trimmed) frame turned back
+/// by each of `video::TURNS`, compared with the old video's stored whole-frame hashes — a
+/// video stores no crops to meet a centre window, as a still does. The corners a turn
+/// uncovers are black on both the copy and its turn back, a few % of the frame, which PDQ
+/// absorbs; the 3° steps leave at most 1.5° for it to absorb on top.
+fn video_turned_hashes(trimmed: &pdq::Luma) -> Vec<Hash256> {
+    super::video::TURNS
+        .iter()
+        .map(|deg| {
+            trimmed
+                .turned_window(deg.to_radians(), trimmed.width, trimmed.height)
+                .hash()
+                .hash
+        })
+        .collect()
+}
+
+/// A video frame's query-only hashes with each corner painted over (`video::CORNERS`): a
+/// logo or badge in a corner of a low-texture frame outweighs the rest of it in PDQ, and
+/// painted over by what surrounds it the frame hashes close to the frame without it. The
+/// box is 30 % of the shorter side, square, which holds a corner logo of 10–15 % of the
+/// width with its margin; filled from its two inner edges (each pixel the distance-weighted
+/// mean of the nearest pixel beyond each edge), which continues a smooth background where
+/// a flat fill would add an edge of its own.
+fn video_corner_hashes(img: &RgbaImage) -> Vec<Hash256> {
+    let (bx, by, bw, bh) = pdq::border_box(img);
+    let side = ((bw.min(bh) as f32 * 0.3) as u32).clamp(1, bw.min(bh).saturating_sub(1).max(1));
+    (0..super::video::CORNERS)
+        .map(|c| {
+            let (right, bottom) = (c % 2 == 1, c >= 2);
+            let x0 = if right { bx + bw - side } else { bx };
+            let y0 = if bottom { by + bh - side } else { by };
+            // The column and row just outside the box, towards the frame's centre.
+            let ex = if right {
+                x0.saturating_sub(1)
+            } else {
+                x0 + side
+            };
+            let ey = if bottom {
+                y0.saturating_sub(1)
+            } else {
+                y0 + side
+            };
+            let mut out = img.clone();
+            for y in y0..y0 + side {
+                for x in x0..x0 + side {
+                    let dx = (x as f32 - ex as f32).abs().max(1.0);
+                    let dy = (y as f32 - ey as f32).abs().max(1.0);
+                    let (a, b) = (img.get_pixel(ex, y).0, img.get_pixel(x, ey).0);
+                    let (wa, wb) = (1.0 / dx, 1.0 / dy);
+                    let mix = |i: usize| ((a[i] as f32 * wa + b[i] as f32 * wb) / (wa + wb)) as u8;
+                    out.put_pixel(x, y, image::Rgba([mix(0), mix(1), mix(2), 255]));
+                }
+            }
+            let luma = pdq::Luma::of(&out);
+            let trimmed = if (bx, by, bw, bh) == (0, 0, img.width(), img.height()) {
+                luma
+            } else {
+                luma.crop(bx, by, bw, bh)
+            };
+            trimmed.hash().hash
+        })
         .collect()
 }
 
@@ -541,8 +603,18 @@ impl Fingerprint {
         let hashed: Vec<FrameHash> = frames
             .par_iter()
             .enumerate()
-            .map(|(i, f)| hash_frame(f, i as f32 / VIDEO_FPS as f32, masks))
-            .filter(|f| f.quality >= pdq::MIN_QUALITY)
+            .filter_map(|(i, f)| {
+                let luma = pdq::Luma::of(f);
+                let (frame, trimmed) = hash_luma(&luma, f, i as f32 / VIDEO_FPS as f32, masks);
+                (frame.quality >= pdq::MIN_QUALITY).then(|| {
+                    let mut views = video_turned_hashes(&trimmed);
+                    views.extend(video_corner_hashes(f));
+                    FrameHash {
+                        turned: views,
+                        ..frame
+                    }
+                })
+            })
             .collect();
         if hashed.is_empty() {
             return Err(DedupError::NoFrames {

@@ -22,19 +22,6 @@ fn save_jpeg(img: &image::RgbaImage, path: &Path) {
         .unwrap();
 }
 
-/// `factory dedup --json --library LIB FILE`: the one verdict line.
-fn verdict(lib: &Path, file: &Path) -> serde_json::Value {
-    let mut cmd = factory();
-    let out = cmd
-        .args(["dedup", "--json", "--library"])
-        .arg(lib)
-        .arg(file);
-    let out = out.output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    serde_json::from_slice(&out.stdout).expect("one JSON verdict")
-}
-
 #[test]
 fn dedup_tells_a_new_subject_on_a_reused_background_and_an_inset_from_a_headline() {
     let dir = tempfile::tempdir().unwrap();
@@ -108,7 +95,7 @@ fn dedup_tells_a_new_subject_on_a_reused_background_and_an_inset_from_a_headline
         headline.to_str().unwrap(),
     ]);
 
-    let v = verdict(&lib, &new_subject);
+    let v = dedup_verdict(&lib, &new_subject);
     assert_eq!(v["verdict"], "similar", "{v:#}");
     assert_eq!(v["matches"][0]["rule"], "new_subject", "{v:#}");
     let reason = v["reason"].as_str().unwrap();
@@ -126,13 +113,13 @@ fn dedup_tells_a_new_subject_on_a_reused_background_and_an_inset_from_a_headline
         "{v:#}"
     );
 
-    let v = verdict(&lib, &inset);
+    let v = dedup_verdict(&lib, &inset);
     assert_ne!(v["verdict"], "duplicate", "{v:#}");
     if v["verdict"] == "similar" {
         assert_eq!(v["matches"][0]["rule"], "inset", "{v:#}");
     }
 
-    let v = verdict(&lib, &headline);
+    let v = dedup_verdict(&lib, &headline);
     assert_eq!(v["verdict"], "duplicate", "{v:#}");
     assert_eq!(v["matches"][0]["rule"], "visual_edit", "{v:#}");
 }

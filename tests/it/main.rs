@@ -25,6 +25,7 @@ mod dedup_postgres;
 mod dedup_rules;
 mod dedup_scene;
 mod dedup_video;
+mod dedup_video_motion;
 mod encode_roundtrip;
 mod inputs;
 mod library_preflight;

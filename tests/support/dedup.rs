@@ -68,3 +68,16 @@ pub fn write_video(dir: &Path, name: &str, seeds: &[u64], secs: u32, w: u32, h: 
     ]);
     out
 }
+
+/// `factory dedup --json --library LIB FILE`: the one verdict line, as an operator reads it.
+pub fn dedup_verdict(lib: &Path, file: &Path) -> serde_json::Value {
+    let out = super::factory()
+        .args(["dedup", "--json", "--library"])
+        .arg(lib)
+        .arg(file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    serde_json::from_slice(&out.stdout).expect("one JSON verdict")
+}

@@ -398,9 +398,6 @@ fn evaluate(
     // Measurements.
     let orientations: Vec<Hash256> = fp.frames.iter().flat_map(|f| f.orientations).collect();
     m.visual_distance = min_distance(&orientations, &old.hashes);
-    if fp.kind == MediaKind::Video {
-        m.bag = Some(video::compare(&fp.frames, &old.hashes));
-    }
     let Facts {
         both_composed,
         comp_diff,
@@ -414,6 +411,20 @@ fn evaluate(
     if let (true, Some(of)) = (geometry_decides, old_features) {
         let d = fp.detail();
         m.geo = Some(geometry::match_either(d.features, d.features_mirrored, of));
+    }
+    if fp.kind == MediaKind::Video {
+        // Key frames that agree by keypoints vouch for the seconds whose hashes are close
+        // but not close enough (a corner logo, a turn between two steps; issue #13). Only
+        // where pixels are all there is: between two composed outputs a shared background
+        // gives the key frames their inliers, and the compositions already say what repeats.
+        let verified = m
+            .geo
+            .as_ref()
+            .filter(|g| !both_composed && g.inliers >= cfg.min_inliers)
+            .map(|g| video::Verified {
+                angle_deg: g.angle_deg,
+            });
+        m.bag = Some(video::compare_verified(&fp.frames, &old.hashes, verified));
     }
     let inliers = m.geo.as_ref().map(|g| g.inliers).unwrap_or(0);
     let visual_match = match fp.kind {
@@ -455,6 +466,19 @@ fn evaluate(
             b.reused_share * 100.0,
             b.ordered * 100.0
         ));
+        if b.turned_deg != 0.0 {
+            evidence.push(format!("frames match turned back {:.0}°", b.turned_deg));
+        }
+        if let Some(c) = b.corner {
+            evidence.push(format!("frames match with the {c} corner painted over"));
+        }
+        if b.verified_seconds > 0 {
+            evidence.push(format!(
+                "{} s matched by hashes within {} bits, the key frames agreeing by keypoints",
+                b.verified_seconds,
+                video::VERIFIED_DISTANCE
+            ));
+        }
     }
     if let Some(g) = &m.geo {
         evidence.push(geo_evidence(g));

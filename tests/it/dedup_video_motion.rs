@@ -1,0 +1,102 @@
+//! Issue #13, videos with camera motion: `factory dedup` on files from elsewhere calls a
+//! slow zoom over a still (the engine's own Ken Burns) a duplicate when a small logo is put
+//! in a corner or the whole video is turned by a few degrees — the rule calls logo-only and
+//! rotation-only changes duplicates — and keeps an unrelated video with the same motion
+//! apart.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::dedup::{dedup_verdict, factory, ffmpeg};
+
+fn sample(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("samples")
+        .join(rel)
+}
+
+/// 6 s of a slow push-in over `still` on a 320×568 canvas, at 5 fps: the gate samples one
+/// frame a second, so more frames would only cost encoding time.
+fn ken_burns(still: &Path, out: &Path) {
+    ffmpeg(&[
+        "-loop",
+        "1",
+        "-i",
+        still.to_str().unwrap(),
+        "-vf",
+        "scale=-2:1136,zoompan=z='1+0.008*on':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)':d=30:s=320x568:fps=5,format=yuv420p",
+        "-t",
+        "6",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        out.to_str().unwrap(),
+    ]);
+}
+
+fn edit(input: &Path, extra: &[&str], graph_flag: &str, graph: &str, out: &Path) {
+    let mut args = vec!["-i", input.to_str().unwrap()];
+    args.extend(extra);
+    args.extend([
+        graph_flag,
+        graph,
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        out.to_str().unwrap(),
+    ]);
+    ffmpeg(&args);
+}
+
+#[test]
+fn dedup_calls_a_logo_or_a_small_turn_on_a_moving_video_a_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let original = d.join("original.mp4");
+    ken_burns(&sample("bg/rocket.jpg"), &original);
+    let lib = d.join("lib.sqlite");
+    let add = factory()
+        .args(["library", "add", "--library"])
+        .arg(&lib)
+        .arg(&original)
+        .output()
+        .unwrap();
+    assert!(
+        add.status.success(),
+        "{}",
+        String::from_utf8_lossy(&add.stderr)
+    );
+
+    let logo = d.join("logo.mp4");
+    let badge = sample("product/badge.png");
+    edit(
+        &original,
+        &["-i", badge.to_str().unwrap()],
+        "-filter_complex",
+        "[1]scale=iw*0.09:-1[l];[0][l]overlay=W-w-8:8",
+        &logo,
+    );
+    let v = dedup_verdict(&lib, &logo);
+    assert_eq!(v["verdict"], "duplicate", "corner logo: {v:#}");
+    assert_eq!(v["matches"][0]["file"], original.to_str().unwrap(), "{v:#}");
+
+    let turned = d.join("turned.mp4");
+    edit(&original, &[], "-vf", "rotate=4*PI/180", &turned);
+    let v = dedup_verdict(&lib, &turned);
+    assert_eq!(v["verdict"], "duplicate", "turned 4°: {v:#}");
+    assert_eq!(v["matches"][0]["file"], original.to_str().unwrap(), "{v:#}");
+    let reason = v["reason"].as_str().unwrap();
+    assert!(reason.contains("original.mp4"), "{reason}");
+
+    // The same push-in over another picture shares the motion only.
+    let other = d.join("other.mp4");
+    ken_burns(&sample("bg/space.jpg"), &other);
+    let v = dedup_verdict(&lib, &other);
+    assert_eq!(
+        v["verdict"], "distinct",
+        "unrelated video with the same motion: {v:#}"
+    );
+}

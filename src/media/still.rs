@@ -4,11 +4,30 @@ use std::io::Cursor;
 use std::path::Path;
 
 use image::metadata::Orientation;
-use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbaImage};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage, RgbaImage};
 
 use super::{Limits, MediaError};
 
 pub(super) fn load_image(path: &Path, limits: &Limits) -> Result<RgbaImage, MediaError> {
+    load_dynamic(path, limits).map(DynamicImage::into_rgba8)
+}
+
+/// A picture as decoded: RGB when the file has no alpha channel (a JPEG), else RGBA.
+pub(crate) enum Picture {
+    Opaque(RgbImage),
+    Alpha(RgbaImage),
+}
+
+pub(super) fn load_picture(path: &Path, limits: &Limits) -> Result<Picture, MediaError> {
+    let img = load_dynamic(path, limits)?;
+    Ok(if img.color().has_alpha() {
+        Picture::Alpha(img.into_rgba8())
+    } else {
+        Picture::Opaque(img.into_rgb8())
+    })
+}
+
+fn load_dynamic(path: &Path, limits: &Limits) -> Result<DynamicImage, MediaError> {
     let decode = |message: String| MediaError::decode(path, message);
     let meta = std::fs::metadata(path).map_err(|source| MediaError::Io {
         path: path.to_path_buf(),
@@ -86,7 +105,7 @@ pub(super) fn load_image(path: &Path, limits: &Limits) -> Result<RgbaImage, Medi
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let mut img = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
     img.apply_orientation(orientation);
-    Ok(img.into_rgba8())
+    Ok(img)
 }
 
 fn format_name(f: ImageFormat) -> &'static str {

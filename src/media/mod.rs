@@ -128,6 +128,18 @@ pub(crate) fn load_picture(path: &Path, limits: &Limits) -> Result<Picture, Medi
     still::load_picture(path, limits)
 }
 
+/// A JPEG decoded at a reduced scale that still covers its size fitted inside `max`×`max`
+/// (libjpeg-turbo's DCT scaling: a 1080×1440 output's thumbnail decodes a sixteenth of its
+/// pixels), with the file's full size; `None` for other files. Only for the factory's own
+/// outputs: no EXIF orientation is applied.
+pub(crate) fn load_jpeg_covering(
+    path: &Path,
+    max: u32,
+    limits: &Limits,
+) -> Result<Option<(image::RgbImage, u32, u32)>, MediaError> {
+    still::load_jpeg_covering(path, max, limits)
+}
+
 /// A video clip decoded once, shared by every variant that uses it.
 pub struct VideoClip {
     pub width: u32,

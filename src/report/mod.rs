@@ -194,20 +194,33 @@ fn write_thumbnail(
             .collect()
     };
     let (rgb, w, h) = match kind {
-        PresetKind::Image => match media::load_picture(src, &Limits::default()).map_err(failed)? {
-            // A JPEG output is resized as the RGB it decodes to: widening it to RGBA and
-            // weighing by an alpha of 255 was 2.5 % of a catalog batch's CPU.
-            media::Picture::Opaque(full) => {
-                let (w, h) = media::fit_inside(full.width(), full.height(), THUMB_MAX, THUMB_MAX);
-                (media::resize_rgb(&full, w, h).into_raw(), w, h)
+        PresetKind::Image => {
+            match media::load_jpeg_covering(src, THUMB_MAX, &Limits::default()).map_err(failed)? {
+                // A JPEG output (what the thumbnail of almost every main image is made from) is
+                // decoded at the smallest DCT scale that still covers the thumbnail, then
+                // resized: the full decode was most of the thumbnails' cost.
+                Some((small, fw, fh)) => {
+                    let (w, h) = media::fit_inside(fw, fh, THUMB_MAX, THUMB_MAX);
+                    (media::resize_rgb(&small, w, h).into_raw(), w, h)
+                }
+                None => match media::load_picture(src, &Limits::default()).map_err(failed)? {
+                    // An opaque PNG or WebP is resized as the RGB it decodes to: widening it
+                    // to RGBA and weighing by an alpha of 255 cost as much as the resize.
+                    media::Picture::Opaque(full) => {
+                        let (w, h) =
+                            media::fit_inside(full.width(), full.height(), THUMB_MAX, THUMB_MAX);
+                        (media::resize_rgb(&full, w, h).into_raw(), w, h)
+                    }
+                    media::Picture::Alpha(full) => {
+                        let (w, h) =
+                            media::fit_inside(full.width(), full.height(), THUMB_MAX, THUMB_MAX);
+                        // fast_image_resize (AVX2): `image`'s thumbnail filter was 3.5 % of a
+                        // catalog batch's CPU.
+                        (over_white(&media::resize(&full, w, h, None)), w, h)
+                    }
+                },
             }
-            media::Picture::Alpha(full) => {
-                let (w, h) = media::fit_inside(full.width(), full.height(), THUMB_MAX, THUMB_MAX);
-                // fast_image_resize (AVX2): `image`'s thumbnail filter was 3.5 % of a catalog
-                // batch's CPU.
-                (over_white(&media::resize(&full, w, h, None)), w, h)
-            }
-        },
+        }
         PresetKind::Video => {
             let img = poster(src, duration).map_err(failed)?;
             (over_white(&img), img.width(), img.height())

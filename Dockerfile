@@ -26,7 +26,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libavcodec-dev libavformat-dev libavutil-dev libswscale-dev \
       libswresample-dev libavfilter-dev libavdevice-dev \
-      clang libclang-dev pkg-config \
+      clang libclang-dev pkg-config libturbojpeg0-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -63,7 +63,7 @@ SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # hadolint ignore=DL3008
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libavcodec59 libavformat59 libavutil57 libswscale6 libswresample4 \
+      libavcodec59 libavformat59 libavutil57 libswscale6 libswresample4 libturbojpeg0 \
       fontconfig fonts-noto-core fonts-noto-cjk fonts-dejavu-core \
       ca-certificates \
  && rm -rf /var/lib/apt/lists/* \

@@ -14,6 +14,8 @@ PKGS=(
   libswresample-dev libavfilter-dev libavdevice-dev
   # bindgen (ffmpeg-sys-next) needs libclang; pkg-config locates the libs
   clang libclang-dev pkg-config
+  # libjpeg-turbo's TurboJPEG API: the JPEG encoder of main images (turbojpeg crate)
+  libturbojpeg0-dev
   # ffmpeg/ffprobe CLIs: sample generation and test verification
   ffmpeg
   # fonts used by templates and text tests (Latin, Arabic, CJK)

@@ -48,12 +48,12 @@ pub enum EncodeError {
         #[source]
         source: Box<image::ImageError>,
     },
-    /// The JPEG encoder failed (`jpeg-encoder`; an I/O error inside it is the output buffer's).
+    /// The JPEG encoder failed (libjpeg-turbo: `still::encode_jpeg`).
     #[error("{path}: JPEG encoding failed ({source})")]
     Jpeg {
         path: PathBuf,
         #[source]
-        source: jpeg_encoder::EncodingError,
+        source: turbojpeg::Error,
     },
     /// A coded segment cannot join the video without re-encoding (`VideoWriter::push_segment`:
     /// other extradata or B-frame delay, no keyframe first, timestamps out of order); the

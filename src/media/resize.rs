@@ -2,7 +2,7 @@
 //! the renderer's layers and the gate's sampled frames both go through it.
 
 use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
-use image::RgbaImage;
+use image::{RgbImage, RgbaImage};
 
 /// Resizes `src` (or the `crop` rectangle of it, in source pixels) to exactly `w`×`h`.
 pub(crate) fn resize(
@@ -39,5 +39,16 @@ fn resize_with(
     let mut r = Resizer::new();
     r.resize(src, &mut dst, &opts)
         .expect("RGBA8 to RGBA8 resize cannot fail on sizes ≥ 1");
+    dst
+}
+
+/// Resizes an RGB picture (no alpha: nothing to weigh) to exactly `w`×`h`, with the same
+/// filter as `resize`.
+pub(crate) fn resize_rgb(src: &RgbImage, w: u32, h: u32) -> RgbImage {
+    let mut dst = RgbImage::new(w.max(1), h.max(1));
+    let opts = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+    Resizer::new()
+        .resize(src, &mut dst, &opts)
+        .expect("RGB8 to RGB8 resize cannot fail on sizes ≥ 1");
     dst
 }

@@ -34,7 +34,6 @@ struct ClipParams {
 }
 
 /// Every input of a run, decoded once and shared by the jobs that use it.
-#[derive(Default)]
 pub(crate) struct Assets {
     images: HashMap<PathBuf, Loaded<RgbaImage>>,
     /// By file and start offset (its bits): two options may show one file from different
@@ -44,17 +43,43 @@ pub(crate) struct Assets {
     pub(super) music: HashMap<(PathBuf, u32, u16), Loaded<AudioPcm>>,
     /// Products already scaled, shadowed and graded for a preset and region, shared by the
     /// jobs that differ only in copy, sound or background (most of a batch).
-    products: Mutex<HashMap<ProductKey, Arc<super::segment::PlacedProduct>>>,
+    products: Bounded<ProductKey, super::segment::PlacedProduct>,
+    /// Backgrounds drawn or fitted to a canvas, before any look or product: shared by the
+    /// jobs that differ only in copy, product or sound. A gradient drawn and a photo fitted
+    /// per job were 18 % of a catalog batch's CPU with the gate off (`perf`, 2026-12-05).
+    backdrops: Bounded<BackdropKey, RgbaImage>,
 }
 
 /// Preset, region, product option, effects option (its look grades the layer).
 pub(super) type ProductKey = (String, String, usize, Option<usize>);
+
+/// Region, background option (`None`: the preset's white background), canvas width and
+/// height. The region is in the key because its overrides may replace the option.
+pub(super) type BackdropKey = (String, Option<usize>, u32, u32);
+
+/// Bytes of fitted backgrounds kept at once: the catalog's 4 backgrounds on an 800×800 and
+/// a 1080×1440 preset are 35 MiB; a template with more backgrounds × presets than fit
+/// starts over, which costs a fit per job at worst, as before the cache.
+const BACKDROP_CACHE_BYTES: usize = 48 << 20;
 
 /// Bytes of placed products kept at once. A catalog run shows thousands of products, each
 /// up to a canvas in size: the cache holds what consecutive jobs share, not the batch. At
 /// 32 entries a 12-product catalog on three presets held ~100 MB more than a 3-product one
 /// (`benches/catalog.py` memory run); 48 MiB is a dozen 800×800 products with their masks.
 const PRODUCT_CACHE_BYTES: usize = 48 << 20;
+
+impl Default for Assets {
+    fn default() -> Self {
+        Assets {
+            images: HashMap::new(),
+            clips: HashMap::new(),
+            clip_params: ClipParams::default(),
+            music: HashMap::new(),
+            products: Bounded::new(PRODUCT_CACHE_BYTES, super::segment::PlacedProduct::bytes),
+            backdrops: Bounded::new(BACKDROP_CACHE_BYTES, |img| img.as_raw().len()),
+        }
+    }
+}
 
 /// A background clip's frames for one segment of one job.
 pub(super) enum ClipFrames {
@@ -102,6 +127,46 @@ impl ClipFrames {
     }
 }
 
+/// A map of shared values made on first use, emptied when the bytes it holds would pass its
+/// budget: memory stays flat however many distinct keys a batch shows, and consecutive jobs
+/// (which share most keys) still hit.
+struct Bounded<K, V> {
+    map: Mutex<HashMap<K, Arc<V>>>,
+    budget: usize,
+    bytes: fn(&V) -> usize,
+}
+
+impl<K: std::hash::Hash + Eq, V> Bounded<K, V> {
+    fn new(budget: usize, bytes: fn(&V) -> usize) -> Self {
+        Bounded {
+            map: Mutex::default(),
+            budget,
+            bytes,
+        }
+    }
+
+    fn get_or_make<E>(&self, key: K, make: impl FnOnce() -> Result<V, E>) -> Result<Arc<V>, E> {
+        if let Some(v) = self.lock().get(&key) {
+            return Ok(v.clone());
+        }
+        // Made outside the lock: two threads may make the same value once each, which
+        // costs less than holding every other job's value behind this one.
+        let made = Arc::new(make()?);
+        let mut map = self.lock();
+        let held: usize = map.values().map(|v| (self.bytes)(v)).sum();
+        if held + (self.bytes)(&made) > self.budget {
+            map.clear();
+        }
+        map.insert(key, made.clone());
+        Ok(made)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Arc<V>>> {
+        // A panic while making never happens under the lock; the map is always whole.
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 impl Assets {
     /// The product placed for `key`, made by `place` on first use.
     pub(super) fn placed_product(
@@ -109,26 +174,18 @@ impl Assets {
         key: ProductKey,
         place: impl FnOnce() -> super::segment::PlacedProduct,
     ) -> Arc<super::segment::PlacedProduct> {
-        if let Some(p) = self.lock_products().get(&key) {
-            return p.clone();
-        }
-        // Placed outside the lock: two threads may place the same product once each, which
-        // costs less than holding every other job's product behind this one.
-        let placed = Arc::new(place());
-        let mut cache = self.lock_products();
-        let held: usize = cache.values().map(|p| p.bytes()).sum();
-        if held + placed.bytes() > PRODUCT_CACHE_BYTES {
-            cache.clear();
-        }
-        cache.insert(key, placed.clone());
-        placed
+        self.products
+            .get_or_make(key, || Ok::<_, std::convert::Infallible>(place()))
+            .unwrap_or_else(|never| match never {})
     }
 
-    fn lock_products(
+    /// The background for `key` drawn or fitted to its canvas, made by `make` on first use.
+    pub(super) fn fitted_backdrop(
         &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<ProductKey, Arc<super::segment::PlacedProduct>>> {
-        // A panic while placing never happens under the lock; the map is always whole.
-        self.products.lock().unwrap_or_else(|e| e.into_inner())
+        key: BackdropKey,
+        make: impl FnOnce() -> Result<RgbaImage, RenderError>,
+    ) -> Result<Arc<RgbaImage>, RenderError> {
+        self.backdrops.get_or_make(key, make)
     }
 
     /// Decodes what the planned jobs need. A file that fails to decode fails only the jobs
@@ -228,7 +285,7 @@ impl Assets {
             clips,
             clip_params,
             music,
-            products: Mutex::default(),
+            ..Assets::default()
         }
     }
 

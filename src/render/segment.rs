@@ -29,8 +29,10 @@ struct TextLayer {
 }
 
 enum Backdrop {
-    /// Background (and, when it does not move, the product) composed and graded once.
-    Plate(RgbaImage),
+    /// Background (and, for a video when it does not move, the product) composed and graded
+    /// once; shared with the run's other jobs (`Assets::fitted_backdrop`) until a look or
+    /// product is drawn into it.
+    Plate(Arc<RgbaImage>),
     /// Not drawn (`prepare_layout`); `moving`: a clip, whose frames differ.
     Skipped { moving: bool },
     Clip {
@@ -135,10 +137,8 @@ pub(super) fn prepare_segment(
     };
 
     // Background.
-    let bg = t.background_for(
-        region,
-        pick(Pool::Background).unwrap_or(job.choices.background),
-    );
+    let bg_index = pick(Pool::Background).unwrap_or(job.choices.background);
+    let bg = t.background_for(region, bg_index);
     let motion = bg
         .motion
         .clone()
@@ -161,19 +161,21 @@ pub(super) fn prepare_segment(
         }
     } else if rules.white_background {
         report.note("white background");
-        Backdrop::Plate(ops::solid(w, h, Rgba::WHITE))
+        let key = (region.code.clone(), None, w, h);
+        Backdrop::Plate(assets.fitted_backdrop(key, || Ok(ops::solid(w, h, Rgba::WHITE)))?)
     } else {
+        let key = (region.code.clone(), Some(bg_index), bw, bh);
         match &bg.source {
-            BackgroundSource::Color(c) => {
-                Backdrop::Plate(ops::solid(bw, bh, Rgba([c.0[0], c.0[1], c.0[2], 255])))
-            }
-            BackgroundSource::Gradient { from, to, angle } => {
-                Backdrop::Plate(ops::gradient(bw, bh, *from, *to, *angle))
-            }
-            BackgroundSource::Image(p) => {
+            BackgroundSource::Color(c) => Backdrop::Plate(assets.fitted_backdrop(key, || {
+                Ok(ops::solid(bw, bh, Rgba([c.0[0], c.0[1], c.0[2], 255])))
+            })?),
+            BackgroundSource::Gradient { from, to, angle } => Backdrop::Plate(
+                assets.fitted_backdrop(key, || Ok(ops::gradient(bw, bh, *from, *to, *angle)))?,
+            ),
+            BackgroundSource::Image(p) => Backdrop::Plate(assets.fitted_backdrop(key, || {
                 let img = assets.image(p, "background", &bg.id)?;
-                Backdrop::Plate(ops::fit(&img, bw, bh, bg.fit, bg.pad))
-            }
+                Ok(ops::fit(&img, bw, bh, bg.fit, bg.pad))
+            })?),
             BackgroundSource::Video {
                 path,
                 looped,
@@ -462,13 +464,19 @@ pub(super) fn prepare_segment(
 
     // A still backdrop gets the look's static parts once; when nothing on it moves, the
     // product and the picture-wide parts (frame blur, sharpening) are baked in too.
+    //
+    // A still is drawn once, so baking would only copy the shared backdrop first: its product
+    // and look are drawn over the frame instead (`clean_plate_into`), the same operations in
+    // the same order on the same pixels.
     let mut plate_done = false;
     if let Backdrop::Plate(plate) = &mut backdrop {
         if let Some(l) = &look {
+            let plate = Arc::make_mut(plate);
             l.apply_layer(plate);
             l.apply_background(plate);
         }
-        if motion.is_none() && product.as_ref().is_none_or(|p| !p.moves(false)) {
+        if is_video && motion.is_none() && product.as_ref().is_none_or(|p| !p.moves(false)) {
+            let plate = Arc::make_mut(plate);
             if let Some(p) = &product {
                 ops::blend(plate, &p.placed.img, p.placed.x, p.placed.y, 1.0);
             }
@@ -615,7 +623,7 @@ impl Segment {
             start,
             end,
             transition,
-            backdrop: Backdrop::Plate(picture),
+            backdrop: Backdrop::Plate(Arc::new(picture)),
             motion: None,
             product: None,
             plate_done: true,

@@ -17,8 +17,7 @@ use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use image::codecs::jpeg::JpegEncoder;
-use image::{ExtendedColorType, ImageEncoder, RgbaImage};
+use image::RgbaImage;
 use rayon::prelude::*;
 
 use crate::export::rerun::Previous;
@@ -53,7 +52,7 @@ pub enum ReportError {
     Encode {
         path: PathBuf,
         #[source]
-        source: image::ImageError,
+        source: jpeg_encoder::EncodingError,
     },
     #[error(
         "{out}: no manifest.json, so there is no batch to report on (run `factory render` first)"
@@ -185,31 +184,52 @@ fn write_thumbnail(
         path: src.to_path_buf(),
         source,
     };
-    let img: RgbaImage = match kind {
-        PresetKind::Image => {
-            let full = media::load_image(src, &Limits::default()).map_err(failed)?;
-            let (w, h) = media::fit_inside(full.width(), full.height(), THUMB_MAX, THUMB_MAX);
-            // fast_image_resize (AVX2): `image`'s thumbnail filter was 3.5 % of a catalog
-            // batch's CPU.
-            media::resize(&full, w, h, None)
-        }
-        PresetKind::Video => poster(src, duration).map_err(failed)?,
+    // Over white, like the JPEG outputs themselves.
+    let over_white = |img: &RgbaImage| -> Vec<u8> {
+        img.pixels()
+            .flat_map(|p| {
+                let a = u16::from(p[3]);
+                [0, 1, 2].map(|c| ((u16::from(p[c]) * a + 255 * (255 - a)) / 255) as u8)
+            })
+            .collect()
     };
-    let rgb: Vec<u8> = img
-        .pixels()
-        .flat_map(|p| {
-            // Over white, like the JPEG outputs themselves.
-            let a = u16::from(p[3]);
-            [0, 1, 2].map(|c| ((u16::from(p[c]) * a + 255 * (255 - a)) / 255) as u8)
-        })
-        .collect();
-    let mut buf = Vec::new();
-    JpegEncoder::new_with_quality(&mut buf, THUMB_QUALITY)
-        .write_image(&rgb, img.width(), img.height(), ExtendedColorType::Rgb8)
-        .map_err(|source| ReportError::Encode {
-            path: dest.to_path_buf(),
-            source,
-        })?;
+    let (rgb, w, h) = match kind {
+        PresetKind::Image => {
+            match media::load_jpeg_covering(src, THUMB_MAX, &Limits::default()).map_err(failed)? {
+                // A JPEG output (what the thumbnail of almost every main image is made from) is
+                // decoded at the smallest DCT scale that still covers the thumbnail, then
+                // resized: the full decode was most of the thumbnails' cost.
+                Some((small, fw, fh)) => {
+                    let (w, h) = media::fit_inside(fw, fh, THUMB_MAX, THUMB_MAX);
+                    (media::resize_rgb(&small, w, h).into_raw(), w, h)
+                }
+                None => match media::load_picture(src, &Limits::default()).map_err(failed)? {
+                    // An opaque PNG or WebP is resized as the RGB it decodes to: widening it
+                    // to RGBA and weighing by an alpha of 255 cost as much as the resize.
+                    media::Picture::Opaque(full) => {
+                        let (w, h) =
+                            media::fit_inside(full.width(), full.height(), THUMB_MAX, THUMB_MAX);
+                        (media::resize_rgb(&full, w, h).into_raw(), w, h)
+                    }
+                    media::Picture::Alpha(full) => {
+                        let (w, h) =
+                            media::fit_inside(full.width(), full.height(), THUMB_MAX, THUMB_MAX);
+                        // fast_image_resize (AVX2): `image`'s thumbnail filter was 3.5 % of a
+                        // catalog batch's CPU.
+                        (over_white(&media::resize(&full, w, h, None)), w, h)
+                    }
+                },
+            }
+        }
+        PresetKind::Video => {
+            let img = poster(src, duration).map_err(failed)?;
+            (over_white(&img), img.width(), img.height())
+        }
+    };
+    let buf = encode_thumbnail(&rgb, w, h).map_err(|source| ReportError::Encode {
+        path: dest.to_path_buf(),
+        source,
+    })?;
     // Beside its final name and renamed: a page never references half a JPEG.
     let dir = dest.parent().expect("thumbnail paths have a directory");
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
@@ -219,6 +239,18 @@ fn write_thumbnail(
         source: e.error,
     })?;
     Ok(())
+}
+
+/// Baseline 4:4:4 JPEG at `THUMB_QUALITY`, as `image`'s encoder wrote it before, through
+/// jpeg-encoder's AVX2 path: `image`'s scalar encoder was most of the thumbnails' cost.
+fn encode_thumbnail(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, jpeg_encoder::EncodingError> {
+    use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
+    let mut buf = Vec::with_capacity(rgb.len() / 8);
+    let mut enc = Encoder::new(&mut buf, THUMB_QUALITY);
+    enc.set_sampling_factor(SamplingFactor::F_1_1);
+    // A thumbnail is at most THUMB_MAX pixels a side.
+    enc.encode(rgb, w as u16, h as u16, ColorType::Rgb)?;
+    Ok(buf)
 }
 
 fn poster(src: &Path, duration: f64) -> Result<RgbaImage, MediaError> {

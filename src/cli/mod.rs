@@ -573,11 +573,19 @@ fn warn_expiring_licences(t: &Template, plan: &plan::Plan, presets: &PresetSet, 
     }
 }
 
-/// `--library` replaces the template's `[dedup] library` (relative to the current directory,
-/// as paths on a command line are).
+/// `--library` replaces the template's `[dedup] library`: a path relative to the current
+/// directory, as paths on a command line are, or a `postgres://` URL as given (made
+/// "absolute" it became an SQLite file named after the URL, and the shared library was
+/// never written).
 fn override_library(t: &mut Template, a: &RunArgs) -> anyhow::Result<()> {
     if let Some(lib) = &a.library {
-        t.dedup.library = Some(std::path::absolute(lib)?);
+        let url = lib
+            .to_str()
+            .is_some_and(creative_factory::template::is_postgres_url);
+        t.dedup.library = Some(match url {
+            true => lib.clone(),
+            false => std::path::absolute(lib)?,
+        });
     }
     Ok(())
 }

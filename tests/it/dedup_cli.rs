@@ -183,6 +183,21 @@ fn library_list_forget_retire() {
 #[test]
 fn a_cropped_turned_copy_of_a_rendered_output_is_caught_and_its_keypoints_are_kept() {
     let p = crate::support::project::Project::new();
+    let lib = p.path("lib.sqlite");
+    render_then_catch_a_cropped_turned_copy(&p, lib.to_str().unwrap(), &|| {
+        let c = rusqlite::Connection::open(&lib).unwrap();
+        c.query_row("SELECT COUNT(*) FROM features", [], |r| r.get(0))
+            .unwrap()
+    });
+}
+
+/// The scenario above against `library` (a path or a `postgres://` URL); `keypoint_rows`
+/// counts the library's stored keypoint sets.
+pub(crate) fn render_then_catch_a_cropped_turned_copy(
+    p: &crate::support::project::Project,
+    library: &str,
+    keypoint_rows: &dyn Fn() -> i64,
+) {
     write_scene(&p.path("assets"), "scene.png", 11, 900, 900);
     p.write(
         "presets/square.toml",
@@ -234,16 +249,11 @@ size = 0.08
         "--progress",
         "plain",
         "--library",
-        "lib.sqlite",
+        library,
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let exported = p.path("out/US/US_Shop_Square_v1.jpg");
     assert!(exported.exists());
-    let keypoint_rows = || {
-        let c = rusqlite::Connection::open(p.path("lib.sqlite")).unwrap();
-        c.query_row("SELECT COUNT(*) FROM features", [], |r| r.get::<_, i64>(0))
-            .unwrap()
-    };
     assert_eq!(
         keypoint_rows(),
         0,
@@ -261,8 +271,7 @@ size = 0.08
         copy.to_str().unwrap(),
     ]);
     let out = factory()
-        .args(["dedup", "--json", "--library"])
-        .arg(p.path("lib.sqlite"))
+        .args(["dedup", "--json", "--library", library])
         .arg(&copy)
         .output()
         .unwrap();

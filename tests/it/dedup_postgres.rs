@@ -347,6 +347,21 @@ fn render_twice(p: &Project, library: &str, tag: &str) -> (String, String, Strin
     (first, second, err)
 }
 
+/// As on SQLite (`dedup_cli`): keypoints the render did not need are measured from the file
+/// when a query first needs them, and kept in the shared library.
+#[test]
+#[ignore = "needs FACTORY_TEST_PG_URL: run make test"]
+fn keypoints_a_render_deferred_are_measured_on_first_need_and_kept_in_postgres() {
+    let p = Project::new();
+    let db = TestDb::new("deferred");
+    crate::dedup_cli::render_then_catch_a_cropped_turned_copy(&p, &db.url, &|| {
+        db.client()
+            .query_one("SELECT COUNT(*) FROM features", &[])
+            .unwrap()
+            .get(0)
+    });
+}
+
 #[test]
 #[ignore = "needs FACTORY_TEST_PG_URL: run make test"]
 fn a_render_holds_back_a_duplicate_of_the_shared_library_as_with_sqlite() {

@@ -116,19 +116,36 @@ pub struct Fingerprint {
     unmeasured: bool,
 }
 
-/// What a deferred fingerprint measured once asked. The still itself is not kept (a
-/// megabyte per output waiting to be published added up); it is read again from the file,
-/// which is the staged output until the verdict is given.
-#[derive(Debug, Default)]
+/// What a deferred fingerprint measured once asked. The still itself is not kept while
+/// nothing asks (a megabyte per output waiting to be published added up); it is read again
+/// from the file, which is the staged output until the verdict is given, once for every
+/// measurement asked of it.
+#[derive(Default)]
 struct Later {
+    reduced: std::sync::OnceLock<Option<RgbaImage>>,
     made: std::sync::OnceLock<Detail>,
     turned: std::sync::OnceLock<Vec<Hash256>>,
 }
 
-/// The file reduced as `from_still_deferred` reduced the frame; `None` if it can no longer
-/// be read (it was verified when staged, so only a disk failing under the run does that).
-fn reduced_from(path: &Path) -> Option<RgbaImage> {
-    load_still(path).ok().map(|img| sample_frame(&img))
+impl Later {
+    /// The file reduced as `from_still_deferred` reduced the frame; `None` if it can no
+    /// longer be read (it was verified when staged, so only a disk failing under the run
+    /// does that).
+    fn reduced(&self, path: &Path) -> Option<&RgbaImage> {
+        self.reduced
+            .get_or_init(|| load_still(path).ok().map(|img| sample_frame(&img)))
+            .as_ref()
+    }
+}
+
+impl std::fmt::Debug for Later {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Later")
+            .field("read", &self.reduced.get().is_some())
+            .field("made", &self.made.get().is_some())
+            .field("turned", &self.turned.get().is_some())
+            .finish()
+    }
 }
 
 /// What only some comparisons of a still need, and costs most to measure: keypoint
@@ -435,11 +452,7 @@ impl Fingerprint {
         masks: &Masks,
     ) -> Fingerprint {
         let (mut fp, reduced) = Self::still_hashes(path, sha256, bytes, img, masks);
-        let d = Detail::measure(Some(&reduced));
-        fp.frames[0].turned = turned_hashes(&reduced);
-        fp.features = d.features;
-        fp.features_mirrored = d.features_mirrored;
-        fp.flatness = d.flatness;
+        fp.absorb(Detail::measure(Some(&reduced)), turned_hashes(&reduced));
         fp
     }
 
@@ -507,7 +520,7 @@ impl Fingerprint {
             Some(l) => {
                 let d = l
                     .made
-                    .get_or_init(|| Detail::measure(reduced_from(&self.path).as_ref()));
+                    .get_or_init(|| Detail::measure(l.reduced(&self.path)));
                 DetailRef {
                     features: &d.features,
                     features_mirrored: &d.features_mirrored,
@@ -522,11 +535,9 @@ impl Fingerprint {
     pub(crate) fn turned(&self) -> &[Hash256] {
         match &self.later {
             None => self.frames.first().map(|f| &f.turned[..]).unwrap_or(&[]),
-            Some(l) => l.turned.get_or_init(|| {
-                reduced_from(&self.path)
-                    .map(|r| turned_hashes(&r))
-                    .unwrap_or_default()
-            }),
+            Some(l) => l
+                .turned
+                .get_or_init(|| l.reduced(&self.path).map(turned_hashes).unwrap_or_default()),
         }
     }
 
@@ -548,16 +559,13 @@ impl Fingerprint {
         };
         match std::sync::Arc::try_unwrap(l) {
             Ok(l) => {
-                if let (Some(t), Some(f)) = (l.turned.into_inner(), self.frames.first_mut()) {
-                    f.turned = t;
-                }
+                let turned = l.turned.into_inner().unwrap_or_default();
                 match l.made.into_inner() {
-                    Some(d) => {
-                        self.features = d.features;
-                        self.features_mirrored = d.features_mirrored;
-                        self.flatness = d.flatness;
+                    Some(d) => self.absorb(d, turned),
+                    None => {
+                        self.frames[0].turned = turned;
+                        self.unmeasured = true;
                     }
-                    None => self.unmeasured = true,
                 }
             }
             Err(shared) => self.later = Some(shared),
@@ -568,23 +576,27 @@ impl Fingerprint {
     /// Every measurement made, the deferred ones too: for a fingerprint that leaves the
     /// process or must compare like one made from the file.
     pub(crate) fn completed(mut self) -> Fingerprint {
+        if self.later.is_none() {
+            return self;
+        }
         let turned = self.turned().to_vec();
-        if let Some(f) = self.frames.first_mut() {
-            f.turned = turned;
-        }
-        if self.later.is_some() {
-            let d = self.detail();
-            let (features, features_mirrored, flatness) = (
-                d.features.clone(),
-                d.features_mirrored.clone(),
-                d.flatness.to_vec(),
-            );
-            self.features = features;
-            self.features_mirrored = features_mirrored;
-            self.flatness = flatness;
-            self.later = None;
-        }
+        let d = self.detail();
+        let d = Detail {
+            features: d.features.clone(),
+            features_mirrored: d.features_mirrored.clone(),
+            flatness: d.flatness.to_vec(),
+        };
+        self.later = None;
+        self.absorb(d, turned);
         self
+    }
+
+    /// A still's deferred measurements into the fields every reader sees.
+    fn absorb(&mut self, d: Detail, turned: Vec<Hash256>) {
+        self.features = d.features;
+        self.features_mirrored = d.features_mirrored;
+        self.flatness = d.flatness;
+        self.frames[0].turned = turned;
     }
 
     /// Frames sampled at 1 fps; frames with quality < 50 are dropped as in vPDQ.

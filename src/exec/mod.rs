@@ -908,7 +908,9 @@ impl Publish<'_, '_> {
     /// manifest that lists them is written, so a killed run leaves each file listed or in
     /// staging, as when this ran after every output.
     fn flush(&mut self, plan: &Plan, book: &Book, record: &RunRecord) -> Result<(), ExecError> {
-        let t0 = Instant::now();
+        if self.queued.is_empty() && self.regions.is_empty() {
+            return Ok(());
+        }
         let mut moves = Vec::with_capacity(self.queued.len());
         for (index, staged, decision) in std::mem::take(&mut self.queued) {
             let dest = export::ready_to_publish(&staged, self.out, &plan.jobs[index])?;
@@ -925,6 +927,7 @@ impl Publish<'_, '_> {
         }
         let regions = std::mem::take(&mut self.regions);
         let regions: Vec<&str> = regions.iter().map(String::as_str).collect();
+        let t0 = Instant::now();
         let manifests = book.stage(record, &regions)?;
         for (staged, dest) in &moves {
             export::put_in_place(staged, dest)?;

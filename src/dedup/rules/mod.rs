@@ -309,13 +309,18 @@ impl Facts {
         let shared_background = matches!((&cand.composition, &old.composition),
             (Some(a), Some(b)) if a.background.sha256 == b.background.sha256);
         let product_box = cand.composition.as_ref().and_then(|c| c.product_box);
+        // Pairs `evaluate` does not compare ask nothing of pixels: no product files matched,
+        // no keypoints read or measured for them.
+        let comparable = fp.kind == old.kind
+            && !preset_mismatch(cand.composition.as_ref(), old.composition.as_ref(), cfg);
         let composed_stills = fp.kind == MediaKind::Image && both_composed;
         // Between two composed stills, pixels decide one thing only: whether the product box
         // holds the other's product when the backgrounds differ and the compositions do not
         // already say the product repeats. The two product files answer that (`product`);
         // the outputs' own keypoints only where a side's product is not one file the batch
         // has (several products, or an entry from another template).
-        let ask_product = composed_stills
+        let ask_product = comparable
+            && composed_stills
             && !shared_background
             && product_box.is_some()
             && !comp_diff
@@ -338,7 +343,8 @@ impl Facts {
             shared_background,
             product_box,
             file_inliers,
-            geometry_decides: !composed_stills || (ask_product && file_inliers.is_none()),
+            geometry_decides: comparable
+                && (!composed_stills || (ask_product && file_inliers.is_none())),
         }
     }
 }

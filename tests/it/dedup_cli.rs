@@ -293,3 +293,97 @@ size = 0.08
         "measured once, then kept in the library"
     );
 }
+
+/// Two outputs on different backgrounds whose product files differ only in colour: inside
+/// `factory render` the gate asks the two product files whether they show the same thing
+/// (once per pair, `dedup::product`), and the product dimension repeats — "similar", where
+/// the compositions alone (other files, other copy) would call them unrelated.
+#[test]
+fn a_recoloured_product_file_on_another_background_repeats_the_product_dimension() {
+    let p = crate::support::project::Project::new();
+    write_scene(&p.path("assets"), "bg-a.png", 3, 900, 900);
+    write_scene(&p.path("assets"), "bg-b.png", 4, 900, 900);
+    let cutout = |shift: u8| {
+        image::RgbaImage::from_fn(400, 400, |x, y| {
+            let (dx, dy) = (x as i32 - 200, y as i32 - 200);
+            if dx * dx + dy * dy > 180 * 180 {
+                return image::Rgba([0, 0, 0, 0]);
+            }
+            let v = (((x * 7) ^ (y * 13)) % 251) as u8;
+            image::Rgba([v.wrapping_add(shift), v / 2, 255 - v, 255])
+        })
+    };
+    cutout(0).save(p.path("assets/p1.png")).unwrap();
+    cutout(60).save(p.path("assets/p2.png")).unwrap();
+    p.write(
+        "presets/square.toml",
+        "platform = \"Shop\"\nlabel = \"Square\"\ndescription = \"480×480\"\nkind = \"image\"\nwidth = 480\nheight = 480\nfps = 30\n\n[image]\nformat = \"jpeg\"\nquality = 90\n",
+    );
+    p.write(
+        "t.toml",
+        r##"
+[template]
+name = "recoloured product"
+version = 1
+kind = "image"
+
+[output]
+presets = ["square"]
+regions = ["US"]
+
+[variants]
+strategy = "chosen"
+pick = [
+  { background = "a", product = "p1", subtitle = "s1" },
+  { background = "b", product = "p2", subtitle = "s2" },
+]
+
+[dedup]
+policy = "warn"
+
+[[background]]
+id = "a"
+image = "assets/bg-a.png"
+fit = "cover"
+
+[[background]]
+id = "b"
+image = "assets/bg-b.png"
+fit = "cover"
+
+[[product]]
+id = "p1"
+source = "assets/p1.png"
+scale = 0.5
+
+[[product]]
+id = "p2"
+source = "assets/p2.png"
+scale = 0.5
+
+[[subtitle]]
+id = "s1"
+text = { en = "Run lighter." }
+size = 0.08
+
+[[subtitle]]
+id = "s2"
+text = { en = "New season, new pace." }
+size = 0.08
+"##,
+    );
+    let o = p.factory(&["render", "t.toml", "--out", "out", "--progress", "plain"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.path("out/manifest.json")).unwrap())
+            .unwrap();
+    let rows = m["outputs"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["dedup"], "distinct", "{}", rows[0]);
+    assert_eq!(rows[1]["dedup"], "similar", "{}", rows[1]);
+    let reason = rows[1]["dedup_reason"].as_str().unwrap();
+    assert!(
+        reason.contains("character/product") && reason.contains("US_Shop_Square_v1.jpg"),
+        "{reason}"
+    );
+}

@@ -203,7 +203,14 @@ pub(crate) fn sample_frame(img: &RgbaImage) -> RgbaImage {
     if (w, h) == img.dimensions() {
         return img.clone();
     }
-    crate::media::resize(img, w, h, None)
+    // Weighing an opaque frame by its alpha changes nothing but costs a pass over every
+    // pixel: with it this was 12 % of a catalog batch's CPU (`perf`, 2026-12-05). The result
+    // is the same (`tests::an_opaque_frame_samples_the_same_without_the_alpha_pass`).
+    if crate::encode::is_opaque(img) {
+        crate::media::resize_no_alpha(img, w, h)
+    } else {
+        crate::media::resize(img, w, h, None)
+    }
 }
 
 pub(crate) fn sha256_file(path: &Path) -> Result<(String, u64), DedupError> {
@@ -451,7 +458,8 @@ impl Fingerprint {
         img: &RgbaImage,
         masks: &Masks,
     ) -> Fingerprint {
-        let (mut fp, reduced) = Self::still_hashes(path, sha256, bytes, img, masks);
+        let reduced = sample_frame(img);
+        let mut fp = Self::still_hashes(path, sha256, bytes, img.dimensions(), &reduced, masks);
         fp.absorb(Detail::measure(Some(&reduced)), turned_hashes(&reduced));
         fp
     }
@@ -459,20 +467,21 @@ impl Fingerprint {
     /// As `from_still`, measuring only the hashes now; keypoints, flatness and turned-back
     /// hashes wait until a rule needs them (`detail`, `turned`) and are then measured from
     /// the file at `path`, which must hold `img` as encoded.
+    /// `reduced` is the still as `sample_frame` reduces it; `size` is the still's own.
     pub(crate) fn from_still_deferred(
         path: &Path,
-        sha256: String,
-        bytes: u64,
-        img: &RgbaImage,
+        (sha256, bytes): (String, u64),
+        size: (u32, u32),
+        reduced: &RgbaImage,
         masks: &Masks,
     ) -> Fingerprint {
-        let (mut fp, _) = Self::still_hashes(path, sha256, bytes, img, masks);
+        let mut fp = Self::still_hashes(path, sha256, bytes, size, reduced, masks);
         fp.later = Some(std::sync::Arc::default());
         fp
     }
 
-    /// The hashes of a still, and the still reduced to at most 512 px a side, as video frames
-    /// are, that everything is measured on: PDQ filters down to 64×64 and keypoints work at
+    /// The hashes of a still of `width`×`height`, from the still reduced to at most 512 px a
+    /// side (`sample_frame`), as video frames are, that everything is measured on: PDQ filters down to 64×64 and keypoints work at
     /// 512 anyway, and the Jarosz filter over a full 1080×1440 plane, once per hash, was the
     /// largest cost of scoring a main image. The evaluation harness
     /// (`benches/dedup_eval.rs`) measured the same recall and no false positive with it
@@ -481,14 +490,13 @@ impl Fingerprint {
         path: &Path,
         sha256: String,
         bytes: u64,
-        img: &RgbaImage,
+        (width, height): (u32, u32),
+        reduced: &RgbaImage,
         masks: &Masks,
-    ) -> (Fingerprint, RgbaImage) {
-        let (width, height) = img.dimensions();
-        let reduced = sample_frame(img);
-        let luma = pdq::Luma::of(&reduced);
-        let (frame, trimmed) = hash_luma(&luma, &reduced, 0.0, masks);
-        let fp = Fingerprint {
+    ) -> Fingerprint {
+        let luma = pdq::Luma::of(reduced);
+        let (frame, trimmed) = hash_luma(&luma, reduced, 0.0, masks);
+        Fingerprint {
             path: path.to_path_buf(),
             sha256,
             bytes,
@@ -505,8 +513,7 @@ impl Fingerprint {
             flatness: Vec::new(),
             later: None,
             unmeasured: false,
-        };
-        (fp, reduced)
+        }
     }
 
     /// Keypoints, mirrored keypoints and flatness, measured now if they were deferred.
@@ -661,6 +668,20 @@ impl Fingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_opaque_frame_samples_the_same_without_the_alpha_pass() {
+        let img = RgbaImage::from_fn(1080, 1440, |x, y| {
+            image::Rgba([
+                (x * 7 % 256) as u8,
+                (y * 3 % 256) as u8,
+                ((x ^ y) % 256) as u8,
+                255,
+            ])
+        });
+        let (w, h) = crate::media::fit_inside(1080, 1440, FRAME_SIDE, FRAME_SIDE);
+        assert_eq!(sample_frame(&img), crate::media::resize(&img, w, h, None));
+    }
 
     /// The hashes the gate made before luma planes were shared: each one from its own copy
     /// of the frame, masked or cropped in RGBA.

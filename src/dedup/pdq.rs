@@ -99,7 +99,6 @@ impl Dihedral {
 
 const BUF: usize = 64;
 const OUT: usize = 16;
-const JAROSZ_PASSES: usize = 2;
 
 fn dct_matrix() -> &'static [[f32; BUF]; OUT] {
     use std::sync::OnceLock;
@@ -262,7 +261,7 @@ impl Luma {
     }
 
     pub(crate) fn hash(&self) -> PdqHash {
-        let (dct, quality) = dct16_luma(self.data.clone(), self.width, self.height);
+        let (dct, quality) = dct16_luma(&self.data, self.width, self.height);
         PdqHash {
             hash: threshold(&dct),
             quality,
@@ -270,38 +269,21 @@ impl Luma {
     }
 
     pub(crate) fn hash_dihedral(&self) -> Dihedral {
-        let (dct, quality) = dct16_luma(self.data.clone(), self.width, self.height);
+        let (dct, quality) = dct16_luma(&self.data, self.width, self.height);
         dihedral(&dct, quality)
     }
 }
 
 fn dct16(img: &RgbaImage) -> ([f32; OUT * OUT], u8) {
     let luma = Luma::of(img);
-    dct16_luma(luma.data, luma.width, luma.height)
+    dct16_luma(&luma.data, luma.width, luma.height)
 }
 
-fn dct16_luma(mut luma: Vec<f32>, w: usize, h: usize) -> ([f32; OUT * OUT], u8) {
+fn dct16_luma(luma: &[f32], w: usize, h: usize) -> ([f32; OUT * OUT], u8) {
     if w == 0 || h == 0 {
         return ([0.0; OUT * OUT], 0);
     }
-    let wr = window(w);
-    let wc = window(h);
-    let mut tmp = vec![0f32; luma.len()];
-    let mut sums = vec![0f32; w];
-    for _ in 0..JAROSZ_PASSES {
-        for r in 0..h {
-            box_1d(&luma, r * w, &mut tmp, w, 1, wr);
-        }
-        box_columns(&tmp, &mut luma, w, h, wc, &mut sums);
-    }
-    let mut b64 = [[0f32; BUF]; BUF];
-    for (oi, row) in b64.iter_mut().enumerate() {
-        let ii = ((oi * 2 + 1) * h) / (BUF * 2);
-        for (oj, v) in row.iter_mut().enumerate() {
-            let jj = ((oj * 2 + 1) * w) / (BUF * 2);
-            *v = luma[ii * w + jj];
-        }
-    }
+    let b64 = jarosz_samples(luma, w, h);
     let quality = quality_metric(&b64);
     let m = dct_matrix();
     let mut inter = [[0f32; BUF]; OUT];
@@ -333,6 +315,7 @@ fn window(old: usize) -> usize {
 
 /// One box-filter pass with a window that shrinks at the ends, as in the reference, so that
 /// edges are averaged over the pixels that exist rather than padded.
+#[cfg(test)] // the reference's loop: the oracle `jarosz_samples` is held to
 fn box_1d(input: &[f32], start: usize, out: &mut [f32], len: usize, stride: usize, win: usize) {
     let half = (win + 2) / 2;
     let p1 = half - 1;
@@ -374,50 +357,86 @@ fn box_1d(input: &[f32], start: usize, out: &mut [f32], len: usize, stride: usiz
     }
 }
 
-/// `box_1d` down every column at once, row by row. Each column sees exactly `box_1d`'s
-/// additions, subtractions and divisions in the same order, so the result is bit-identical
-/// (`tests::box_columns_equals_box_1d`); but it reads memory in order instead of one pixel
-/// per row, and the inner loops vectorise. Measured with the shared luma plane (`Luma`) on
-/// `benches/catalog.py` (800×800 to 1080×1440 stills): PDQ fell from 24.1 % to 10.0 % of the
-/// batch's CPU (BENCHMARKS.md, *Main images at catalog scale*).
-fn box_columns(input: &[f32], out: &mut [f32], w: usize, h: usize, win: usize, sums: &mut [f32]) {
-    let half = (win + 2) / 2;
-    let p1 = half - 1;
-    let p2 = win - half + 1;
-    let sums = &mut sums[..w];
-    sums.fill(0.0);
-    let row = |r: usize| &input[r * w..(r + 1) * w];
-    let mut n = 0f32;
-    for r in 0..p1 {
-        for (s, v) in sums.iter_mut().zip(row(r)) {
-            *s += v;
-        }
-        n += 1.0;
-    }
-    for r in p1..win {
-        n += 1.0;
-        let o = &mut out[(r - p1) * w..(r - p1 + 1) * w];
-        for ((s, v), o) in sums.iter_mut().zip(row(r)).zip(o) {
-            *s += v;
-            *o = *s / n;
+/// The plane after the reference's Jarosz filter — two box passes along rows,
+/// then along columns, each window shrinking at the edges (`box_1d`) — at the 64×64 points
+/// the DCT reads, and nowhere else. The passes are linear and separable, so each point is a
+/// weighted sum of its neighbours under one composite kernel per axis (`Taps`): rows are
+/// filtered at the 64 sample columns, then those at the 64 sample rows. Filtering the whole
+/// plane four times to read one pixel in 64 was 20 % of a 588-image catalog batch's CPU
+/// with the gate on (`perf`, 2026-12-05; BENCHMARKS.md, *Main images at catalog scale*).
+/// The sums are the reference's in another order: values agree to ~1e-4 (`tests::
+/// samples_equal_the_filtered_plane`), and a hash may differ from the reference's by a bit
+/// where a coefficient sits on the median, as rounding already made it (`tests/it/
+/// dedup_pdq.rs`).
+fn jarosz_samples(luma: &[f32], w: usize, h: usize) -> [[f32; BUF]; BUF] {
+    let cols = Taps::new(w, window(w), |oj| ((oj * 2 + 1) * w) / (BUF * 2));
+    let rows = Taps::new(h, window(h), |oi| ((oi * 2 + 1) * h) / (BUF * 2));
+    // Each row of the plane filtered at the sample columns; only rows some sample row reads.
+    let (first, last) = (
+        rows.start[0],
+        rows.start[BUF - 1] + rows.weights[BUF - 1].len(),
+    );
+    let mut across = vec![[0f32; BUF]; last - first];
+    for (y, out) in (first..last).zip(across.iter_mut()) {
+        let row = &luma[y * w..(y + 1) * w];
+        for (j, v) in out.iter_mut().enumerate() {
+            *v = cols.apply(j, |x| row[x]);
         }
     }
-    for r in win..h {
-        let (oi, gone) = (r - p1, r - p1 - p2);
-        let o = &mut out[oi * w..(oi + 1) * w];
-        for (((s, v), g), o) in sums.iter_mut().zip(row(r)).zip(row(gone)).zip(o) {
-            *s += v;
-            *s -= g;
-            *o = *s / n;
+    let mut b64 = [[0f32; BUF]; BUF];
+    for (i, out) in b64.iter_mut().enumerate() {
+        for (j, v) in out.iter_mut().enumerate() {
+            *v = rows.apply(i, |y| across[y - first][j]);
         }
     }
-    for oi in (h - half + 1)..h {
-        n -= 1.0;
-        let o = &mut out[oi * w..(oi + 1) * w];
-        for ((s, g), o) in sums.iter_mut().zip(row(oi - p2)).zip(o) {
-            *s -= g;
-            *o = *s / n;
+    b64
+}
+
+/// For each of the 64 sample positions along an axis of `n` pixels, the weights by which
+/// two box passes of window `win` make the filtered value there from the pixels around it
+/// (`2 × win − 1` of them, fewer at the edges).
+struct Taps {
+    start: [usize; BUF],
+    weights: Vec<Vec<f32>>,
+}
+
+impl Taps {
+    fn new(n: usize, win: usize, at: impl Fn(usize) -> usize) -> Taps {
+        // One box pass as a matrix row: output `i` averages pixels [i − p2 + 1, i + p1]
+        // clipped to the axis (`box_1d`'s shrinking window).
+        let half = (win + 2) / 2;
+        let (p1, p2) = (half - 1, win - half + 1);
+        let reach = |i: usize| (i.saturating_sub(p2 - 1), (i + p1).min(n - 1));
+        let mut t = Taps {
+            start: [0; BUF],
+            weights: Vec::with_capacity(BUF),
+        };
+        for k in 0..BUF {
+            let s = at(k);
+            // The first pass's outputs that the second one averages at `s`.
+            let (lo, hi) = reach(s);
+            let (first, last) = (reach(lo).0, reach(hi).1);
+            let mut wts = vec![0f64; last - first + 1];
+            for m in lo..=hi {
+                let (a, b) = reach(m);
+                let share = 1.0 / ((hi - lo + 1) * (b - a + 1)) as f64;
+                for w in &mut wts[a - first..=b - first] {
+                    *w += share;
+                }
+            }
+            t.start[k] = first;
+            t.weights.push(wts.into_iter().map(|v| v as f32).collect());
         }
+        t
+    }
+
+    fn apply(&self, k: usize, px: impl Fn(usize) -> f32) -> f32 {
+        let s = self.start[k];
+        self.weights[k]
+            .iter()
+            .enumerate()
+            .map(|(t, w)| w * px(s + t))
+            .sum()
     }
 }
 
@@ -533,29 +552,49 @@ pub fn fingerprint(img: &RgbaImage) -> Dihedral {
 mod tests {
     use super::*;
 
-    /// The row-by-row column pass must equal the reference loop bit for bit at every window
-    /// size PDQ uses (1 for small frames up to 16 for a 2,000-px side) and odd heights.
-    #[test]
-    fn box_columns_equals_box_1d() {
-        for (w, h) in [(3, 1), (7, 5), (64, 64), (131, 257), (40, 2000)] {
-            let input: Vec<f32> = (0..w * h)
-                .map(|i| ((i * 7919 + 13) % 251) as f32 * 1.37)
-                .collect();
-            let win = window(h);
-            let mut want = vec![0f32; w * h];
-            for c in 0..w {
-                box_1d(&input, c, &mut want, h, w, win);
+    /// The reference's filter, pass by pass over the whole plane, read at the 64×64 points.
+    fn reference_samples(luma: &[f32], w: usize, h: usize) -> [[f32; BUF]; BUF] {
+        let mut plane = luma.to_vec();
+        let mut tmp = vec![0f32; w * h];
+        for _ in 0..2 {
+            for r in 0..h {
+                box_1d(&plane, r * w, &mut tmp, w, 1, window(w));
             }
-            let mut got = vec![0f32; w * h];
-            box_columns(&input, &mut got, w, h, win, &mut vec![0f32; w]);
-            let same = want
-                .iter()
-                .zip(&got)
-                .all(|(a, b)| a.to_bits() == b.to_bits());
-            assert!(
-                same,
-                "{w}×{h}, window {win}: column pass differs from box_1d"
-            );
+            for c in 0..w {
+                box_1d(&tmp, c, &mut plane, h, w, window(h));
+            }
+        }
+        let mut b64 = [[0f32; BUF]; BUF];
+        for (oi, row) in b64.iter_mut().enumerate() {
+            let ii = ((oi * 2 + 1) * h) / (BUF * 2);
+            for (oj, v) in row.iter_mut().enumerate() {
+                *v = plane[ii * w + ((oj * 2 + 1) * w) / (BUF * 2)];
+            }
+        }
+        b64
+    }
+
+    /// Sampling the filtered plane directly gives the reference's values, at every window
+    /// size PDQ uses (1 for small frames to 24 for a 3,000-px side), square or not.
+    #[test]
+    fn samples_equal_the_filtered_plane() {
+        for (w, h) in [
+            (1, 3),
+            (5, 7),
+            (64, 64),
+            (257, 131),
+            (2000, 40),
+            (512, 384),
+            (3000, 17),
+        ] {
+            let luma: Vec<f32> = (0..w * h)
+                .map(|i| ((i * 7919 + 13) % 251) as f32 * 1.016)
+                .collect();
+            let want = reference_samples(&luma, w, h);
+            let got = jarosz_samples(&luma, w, h);
+            for (i, (a, b)) in want.iter().flatten().zip(got.iter().flatten()).enumerate() {
+                assert!((a - b).abs() < 2e-3, "{w}×{h} at {i}: {a} vs {b}");
+            }
         }
     }
 }

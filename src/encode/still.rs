@@ -133,8 +133,19 @@ fn encode_jpeg(img: &RgbaImage, quality: u8) -> Result<Vec<u8>, turbojpeg::Error
     })
 }
 
-fn is_opaque(img: &RgbaImage) -> bool {
-    img.as_raw().chunks_exact(4).all(|p| p[3] == 255)
+/// Whether every pixel's alpha is 255. Pixels are ANDed as words 64 at a time rather
+/// than tested one by one with an early exit, which does not vectorise: the per-pixel test
+/// was 1.6 % of a catalog batch's CPU (`perf`, 2026-12-05).
+pub(crate) fn is_opaque(img: &RgbaImage) -> bool {
+    let raw = img.as_raw();
+    let mut blocks = raw.chunks_exact(256);
+    let all = |b: &[u8]| {
+        let and = b.chunks_exact(4).fold(u32::MAX, |a, p| {
+            a & u32::from_le_bytes([p[0], p[1], p[2], p[3]])
+        });
+        and >> 24 == 0xFF
+    };
+    blocks.all(&all) && all(blocks.remainder())
 }
 
 /// RGB8 of `img` composited over white (JPEG has no alpha; white is what marketplaces show
@@ -242,5 +253,24 @@ pub(crate) fn copy_rgba_into(img: &RgbaImage, f: &mut frame::Video) {
     let data = f.data_mut(0);
     for (y, row) in img.as_raw().chunks_exact(w).enumerate() {
         data[y * stride..y * stride + w].copy_from_slice(row);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One pixel short of opaque, in a whole block of 64 or in the tail, is not opaque.
+    #[test]
+    fn is_opaque_finds_one_translucent_pixel_anywhere() {
+        let mut img = RgbaImage::from_pixel(67, 3, image::Rgba([10, 20, 30, 255]));
+        assert!(is_opaque(&img));
+        for (x, y) in [(0, 0), (63, 0), (64, 1), (66, 2)] {
+            let mut one = img.clone();
+            one.put_pixel(x, y, image::Rgba([255, 255, 255, 254]));
+            assert!(!is_opaque(&one), "({x}, {y})");
+        }
+        img.put_pixel(5, 1, image::Rgba([0, 0, 0, 0]));
+        assert!(!is_opaque(&img));
     }
 }

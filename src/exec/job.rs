@@ -14,8 +14,13 @@ pub(super) fn run_job(
         &TextCache,
         Option<&crate::lint::AiLabel>,
     ),
-    // Where the file goes, and the run's shared scene segments (`None`: encoded whole).
-    (staged, segments): (PathBuf, Option<&super::stitch::SegmentCache>),
+    // Where the file goes, the run's shared scene segments (`None`: encoded whole), and the
+    // output directory whose review page gets a still's thumbnail (`None` in a shard).
+    (staged, segments, thumbs): (
+        PathBuf,
+        Option<&super::stitch::SegmentCache>,
+        Option<&std::path::Path>,
+    ),
     events: &dyn Fn(Event),
     (halt, beat): (&pool::Halt, &pool::Beat),
 ) -> JobResult {
@@ -84,6 +89,7 @@ pub(super) fn run_job(
     let gate_on = t.dedup.policy != crate::template::DedupPolicy::Off;
     let mut samples: Vec<image::RgbaImage> = Vec::new();
     let mut still: Option<image::RgbaImage> = None;
+    let mut opaque = false;
     match preset.kind {
         PresetKind::Image => {
             let frame = creative.frame(0).map_err(at(job, Stage::Prepare))?;
@@ -97,11 +103,8 @@ pub(super) fn run_job(
                 done: 1,
                 total: 1,
             });
-            // A still with transparency is flattened by the JPEG encoder: the gate then reads
-            // the file, so that it hashes what was exported.
-            if gate_on && frame.as_raw().chunks_exact(4).all(|p| p[3] == 255) {
-                still = Some(frame);
-            }
+            opaque = encode::is_opaque(&frame);
+            still = Some(frame);
         }
         PresetKind::Video => {
             let (Some(video), Some(aspec)) = (&preset.video, &preset.audio) else {
@@ -187,17 +190,31 @@ pub(super) fn run_job(
         text_boxes: creative.text_boxes.clone(),
     };
     if let Some(frame) = &still {
+        let reduced = gate_on.then(|| crate::dedup::fingerprint::sample_frame(frame));
+        if let Some(out) = thumbs {
+            // Best effort: the review page's build makes a thumbnail that is missing from the
+            // file, and reports it if that fails too.
+            let _ = crate::report::thumbnail_of_frame(
+                out,
+                reduced.as_ref().unwrap_or(frame),
+                &verified.sha256,
+            );
+        }
         // The gate hashes the still it was handed, as it does a video's frames, rather than
         // decoding the JPEG again: decoding each output was 10 % of a catalog batch's CPU, and
         // at the encoder's quality the two hash a few bits apart (BENCHMARKS.md, *Main images
-        // at catalog scale*). The file's sha256 is still the file's own.
-        extra.fingerprint = Some(crate::dedup::Fingerprint::from_still_deferred(
-            &staged,
-            verified.sha256.clone(),
-            verified.bytes,
-            frame,
-            &masks,
-        ));
+        // at catalog scale*). The file's sha256 is still the file's own. A still with
+        // transparency is flattened by the JPEG encoder: the gate then reads the file, so
+        // that it hashes what was exported.
+        if let Some(reduced) = reduced.filter(|_| opaque) {
+            extra.fingerprint = Some(crate::dedup::Fingerprint::from_still_deferred(
+                &staged,
+                (verified.sha256.clone(), verified.bytes),
+                frame.dimensions(),
+                &reduced,
+                &masks,
+            ));
+        }
     }
     if !samples.is_empty() {
         let frames: Vec<&image::RgbaImage> = samples.iter().collect();

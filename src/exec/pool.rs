@@ -71,6 +71,9 @@ pub(super) struct Shared {
     pub rule_packs: crate::lint::RulePacks,
     /// The run's shared scene segments; `None` with `--no-stitch` and in a merge.
     pub segments: Option<super::stitch::SegmentCache>,
+    /// The output directory (a shard's part), whose review page a still's job makes its
+    /// thumbnail for, and a merge copies the parts' thumbnails into.
+    pub thumbs: Option<PathBuf>,
 }
 
 impl Shared {
@@ -329,7 +332,7 @@ fn work(id: usize, sh: &Shared, queue: &Receiver<Job>, tx: &Sender<Msg>, beat: &
                 Stage::Prepare,
                 JobFailure::Licence(licence.unwrap_or_default()),
             )),
-            (None, Some(parts)) => super::merge::adopt(&job, parts, &staged),
+            (None, Some(parts)) => super::merge::adopt(&job, parts, &staged, sh.thumbs.as_deref()),
             (None, None) => run_job(
                 &sh.t,
                 &job,
@@ -342,7 +345,7 @@ fn work(id: usize, sh: &Shared, queue: &Receiver<Job>, tx: &Sender<Msg>, beat: &
                         .get(&job.preset)
                         .and_then(|p| super::ai_label(&sh.t, &job, p, &sh.rule_packs)),
                 ),
-                (staged.clone(), sh.segments.as_ref()),
+                (staged.clone(), sh.segments.as_ref(), sh.thumbs.as_deref()),
                 &send,
                 (&sh.halt, beat),
             ),

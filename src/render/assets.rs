@@ -63,10 +63,16 @@ pub(super) type BackdropKey = (String, Option<usize>, u32, u32);
 const BACKDROP_CACHE_BYTES: usize = 48 << 20;
 
 /// Bytes of placed products kept at once. A catalog run shows thousands of products, each
-/// up to a canvas in size: the cache holds what consecutive jobs share, not the batch. At
-/// 32 entries a 12-product catalog on three presets held ~100 MB more than a 3-product one
-/// (`benches/catalog.py` memory run); 48 MiB is a dozen 800×800 products with their masks.
-const PRODUCT_CACHE_BYTES: usize = 48 << 20;
+/// up to a canvas in size: the cache holds what nearby jobs share, not the batch. Variants
+/// come background by background, so each product comes back once per background: at
+/// 48 MiB a 12-product catalog on Tmall, Xiaohongshu and Amazon (~98 MB of placed products)
+/// started over every background and placed products 234 times instead of 36 — their
+/// shadows were 11 % of the batch's CPU (`perf`, 2026-12-05). At 128 MiB it holds that
+/// catalog whole; one with more products × presets starts over as before, a placement per
+/// product and background at worst. At 32 entries a 12-product catalog on three presets
+/// held ~100 MB more than a 3-product one (`benches/catalog.py` memory run): the bound is
+/// in bytes.
+const PRODUCT_CACHE_BYTES: usize = 128 << 20;
 
 impl Default for Assets {
     fn default() -> Self {

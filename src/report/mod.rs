@@ -163,13 +163,22 @@ pub(crate) fn thumbnail_of_staged(
     duration: f64,
     sha256: &str,
 ) -> Result<(), ReportError> {
+    match missing_thumbnail(out, sha256)? {
+        Some(dest) => write_thumbnail(staged, kind, duration, &dest),
+        None => Ok(()),
+    }
+}
+
+/// Where the thumbnail of the output with this sha256 goes, its directory made; `None` when
+/// it is already there.
+fn missing_thumbnail(out: &Path, sha256: &str) -> Result<Option<PathBuf>, ReportError> {
     let dest = out.join(thumbnail_rel(sha256));
     if dest.is_file() {
-        return Ok(());
+        return Ok(None);
     }
     let dir = dest.parent().expect("thumbnail paths have a directory");
     fs::create_dir_all(dir).map_err(io(dir))?;
-    write_thumbnail(staged, kind, duration, &dest)
+    Ok(Some(dest))
 }
 
 /// A JPEG of at most `THUMB_MAX` pixels a side: a still scaled down, or a video's poster
@@ -183,15 +192,6 @@ fn write_thumbnail(
     let failed = |source| ReportError::Thumbnail {
         path: src.to_path_buf(),
         source,
-    };
-    // Over white, like the JPEG outputs themselves.
-    let over_white = |img: &RgbaImage| -> Vec<u8> {
-        img.pixels()
-            .flat_map(|p| {
-                let a = u16::from(p[3]);
-                [0, 1, 2].map(|c| ((u16::from(p[c]) * a + 255 * (255 - a)) / 255) as u8)
-            })
-            .collect()
     };
     let (rgb, w, h) = match kind {
         PresetKind::Image => {
@@ -226,14 +226,69 @@ fn write_thumbnail(
             (over_white(&img), img.width(), img.height())
         }
     };
-    let buf = encode_thumbnail(&rgb, w, h).map_err(|source| ReportError::Encode {
+    save_thumbnail(&rgb, w, h, dest)
+}
+
+/// The thumbnail of a still made from the frame the renderer encoded, or the copy of it the
+/// gate reduced (`small`), as the job ends, where `build` then finds it: decoding every
+/// output again for its thumbnail at the end of the run was 8 % of a catalog batch's CPU
+/// (`perf`, 2026-12-05). At 320 px the JPEG's own losses do not show. A thumbnail of an
+/// output that is then not published is removed by the next `build`, which keeps only those
+/// its rows name.
+pub(crate) fn thumbnail_of_frame(
+    out: &Path,
+    small: &RgbaImage,
+    sha256: &str,
+) -> Result<(), ReportError> {
+    let Some(dest) = missing_thumbnail(out, sha256)? else {
+        return Ok(());
+    };
+    let (w, h) = media::fit_inside(small.width(), small.height(), THUMB_MAX, THUMB_MAX);
+    let resized = if crate::encode::is_opaque(small) {
+        media::resize_no_alpha(small, w, h)
+    } else {
+        media::resize(small, w, h, None)
+    };
+    save_thumbnail(&over_white(&resized), w, h, &dest)
+}
+
+/// A shard part's thumbnail of the output with this sha256 copied beside the merged output,
+/// so the merged page shows what a single run's shows; nothing when the part has none (the
+/// page's build then makes it from the file).
+pub(crate) fn adopt_thumbnail(out: &Path, part: &Path, sha256: &str) -> Result<(), ReportError> {
+    let from = part.join(thumbnail_rel(sha256));
+    if !from.is_file() {
+        return Ok(());
+    }
+    match missing_thumbnail(out, sha256)? {
+        Some(dest) => write_whole(&dest, &fs::read(&from).map_err(io(&from))?),
+        None => Ok(()),
+    }
+}
+
+/// RGB of `img` over white, like the JPEG outputs themselves.
+fn over_white(img: &RgbaImage) -> Vec<u8> {
+    img.pixels()
+        .flat_map(|p| {
+            let a = u16::from(p[3]);
+            [0, 1, 2].map(|c| ((u16::from(p[c]) * a + 255 * (255 - a)) / 255) as u8)
+        })
+        .collect()
+}
+
+fn save_thumbnail(rgb: &[u8], w: u32, h: u32, dest: &Path) -> Result<(), ReportError> {
+    let buf = encode_thumbnail(rgb, w, h).map_err(|source| ReportError::Encode {
         path: dest.to_path_buf(),
         source,
     })?;
-    // Beside its final name and renamed: a page never references half a JPEG.
+    write_whole(dest, &buf)
+}
+
+/// Beside its final name and renamed: a page never references half a JPEG.
+fn write_whole(dest: &Path, buf: &[u8]) -> Result<(), ReportError> {
     let dir = dest.parent().expect("thumbnail paths have a directory");
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
-    std::io::Write::write_all(&mut tmp, &buf).map_err(io(dest))?;
+    std::io::Write::write_all(&mut tmp, buf).map_err(io(dest))?;
     tmp.persist(dest).map_err(|e| ReportError::Io {
         path: dest.to_path_buf(),
         source: e.error,

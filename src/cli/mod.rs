@@ -542,6 +542,7 @@ fn render_cmd(a: RenderArgs) -> anyhow::Result<ExitCode> {
     opts.part = part;
     opts.rule_packs = lint.packs;
     opts.lint = lint.findings;
+    opts.warm = Arc::new(std::sync::Mutex::new(Some(lint.warm)));
     warn_expiring_licences(&t, &plan, &presets, a.run.licence_warning_days);
     execute(&t, &plan, &hashes, &presets, &fonts, &opts, a.run.progress)
 }
@@ -611,6 +612,7 @@ fn run_options(out: PathBuf, a: &RunArgs, scope: &PlanFilter) -> anyhow::Result<
     }
     Ok(exec::RunOptions {
         out,
+        warm: Default::default(),
         jobs,
         fail_fast: a.fail_fast,
         limits: Limits {

@@ -49,6 +49,8 @@ pub enum ExecError {
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub out: PathBuf,
+    /// What the lint before the run placed and fitted (`render::Warm`), taken by the run.
+    pub warm: Arc<std::sync::Mutex<Option<crate::render::Warm>>>,
     /// Jobs rendered at once.
     pub jobs: usize,
     pub fail_fast: bool,
@@ -405,6 +407,10 @@ pub fn run(
             presets,
             &opts.limits,
         )
+    };
+    let assets = match opts.warm.lock().ok().and_then(|mut w| w.take()) {
+        Some(warm) => assets.warmed(warm),
+        None => assets,
     };
     on_event(Event::Started {
         jobs: to_render.len(),

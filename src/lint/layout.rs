@@ -51,6 +51,8 @@ pub struct Layout {
     /// Outputs that could not be prepared (`preset region: error`): render reports them as
     /// failed jobs; here they are only not measured.
     pub unmeasured: Vec<String>,
+    /// What preparing the outputs placed and fitted, for the run that follows.
+    pub warm: render::Warm,
 }
 
 /// Measures the layout of every distinct output of the template's plan. `text` is the
@@ -146,7 +148,10 @@ pub fn check(
             (found, measured, unmeasured)
         })
         .collect();
-    let mut out = Layout::default();
+    let mut out = Layout {
+        warm: assets.into_warm(),
+        ..Layout::default()
+    };
     let mut reported = HashSet::new();
     let place = Places::new(text, file);
     for (found, measured, unmeasured) in parts {

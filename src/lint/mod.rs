@@ -127,6 +127,8 @@ pub struct Report {
     pub measured: usize,
     /// The packs it ran with: the renderer draws their visible AI labels.
     pub packs: RulePacks,
+    /// What measuring the layout placed and fitted, for the run that follows.
+    pub warm: crate::render::Warm,
 }
 
 impl Report {
@@ -146,6 +148,7 @@ impl Report {
     pub fn add_layout(&mut self, layout: layout::Layout) {
         self.findings.extend(layout.findings);
         self.measured = layout.outputs;
+        self.warm = layout.warm;
     }
 
     /// A JSON array of the findings.
@@ -307,6 +310,7 @@ pub(crate) fn lint_text(
         checked: sources.copy.len(),
         measured: 0,
         packs: packs.clone(),
+        warm: Default::default(),
     }
 }
 

@@ -17,6 +17,7 @@ mod segment;
 pub(crate) mod sound;
 
 pub(crate) use assets::Assets;
+pub use assets::Warm;
 pub(crate) use sound::{soundtrack, Soundtrack};
 
 use std::collections::BTreeMap;

@@ -199,6 +199,11 @@ const FRAME_SIDE: u32 = 512;
 /// each side), so the renderer can keep its 1 fps samples instead of the gate decoding the
 /// file again.
 pub(crate) fn sample_frame(img: &RgbaImage) -> RgbaImage {
+    sample_frame_as(img, crate::encode::is_opaque(img))
+}
+
+/// `sample_frame` of a frame whose opacity the caller knows (a pass over every pixel).
+pub(crate) fn sample_frame_as(img: &RgbaImage, opaque: bool) -> RgbaImage {
     let (w, h) = crate::media::fit_inside(img.width(), img.height(), FRAME_SIDE, FRAME_SIDE);
     if (w, h) == img.dimensions() {
         return img.clone();
@@ -206,7 +211,7 @@ pub(crate) fn sample_frame(img: &RgbaImage) -> RgbaImage {
     // Weighing an opaque frame by its alpha changes nothing but costs a pass over every
     // pixel: with it this was 12 % of a catalog batch's CPU (`perf`, 2026-12-05). The result
     // is the same (`tests::an_opaque_frame_samples_the_same_without_the_alpha_pass`).
-    if crate::encode::is_opaque(img) {
+    if opaque {
         crate::media::resize_no_alpha(img, w, h)
     } else {
         crate::media::resize(img, w, h, None)

@@ -190,7 +190,7 @@ pub(super) fn run_job(
         text_boxes: creative.text_boxes.clone(),
     };
     if let Some(frame) = &still {
-        let reduced = gate_on.then(|| crate::dedup::fingerprint::sample_frame(frame));
+        let reduced = gate_on.then(|| crate::dedup::fingerprint::sample_frame_as(frame, opaque));
         if let Some(out) = thumbs {
             // Best effort: the review page's build makes a thumbnail that is missing from the
             // file, and reports it if that fails too.

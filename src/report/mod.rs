@@ -52,7 +52,7 @@ pub enum ReportError {
     Encode {
         path: PathBuf,
         #[source]
-        source: jpeg_encoder::EncodingError,
+        source: turbojpeg::Error,
     },
     #[error(
         "{out}: no manifest.json, so there is no batch to report on (run `factory render` first)"
@@ -244,12 +244,20 @@ pub(crate) fn thumbnail_of_frame(
         return Ok(());
     };
     let (w, h) = media::fit_inside(small.width(), small.height(), THUMB_MAX, THUMB_MAX);
-    let resized = if crate::encode::is_opaque(small) {
+    let opaque = crate::encode::is_opaque(small);
+    let resized = if opaque {
         media::resize_no_alpha(small, w, h)
     } else {
         media::resize(small, w, h, None)
     };
-    save_thumbnail(&over_white(&resized), w, h, &dest)
+    // An opaque one goes to the encoder as the RGBA it is; converting it was 3 %.
+    let buf = crate::encode::encode_jpeg(&resized, THUMB_QUALITY).map_err(|source| {
+        ReportError::Encode {
+            path: dest.to_path_buf(),
+            source,
+        }
+    })?;
+    write_whole(&dest, &buf)
 }
 
 /// A shard part's thumbnail of the output with this sha256 copied beside the merged output,
@@ -276,11 +284,16 @@ fn over_white(img: &RgbaImage) -> Vec<u8> {
         .collect()
 }
 
+/// Baseline 4:4:4 JPEG at `THUMB_QUALITY` through libjpeg-turbo, as the outputs are: the
+/// thumbnails' own encoder (jpeg-encoder) was 6 % of a catalog batch's CPU once every other
+/// cost had shrunk (`perf`, 2026-12-05).
 fn save_thumbnail(rgb: &[u8], w: u32, h: u32, dest: &Path) -> Result<(), ReportError> {
-    let buf = encode_thumbnail(rgb, w, h).map_err(|source| ReportError::Encode {
-        path: dest.to_path_buf(),
-        source,
-    })?;
+    let buf = crate::encode::encode_jpeg_rgb(rgb, w as usize, h as usize, THUMB_QUALITY).map_err(
+        |source| ReportError::Encode {
+            path: dest.to_path_buf(),
+            source,
+        },
+    )?;
     write_whole(dest, &buf)
 }
 
@@ -294,18 +307,6 @@ fn write_whole(dest: &Path, buf: &[u8]) -> Result<(), ReportError> {
         source: e.error,
     })?;
     Ok(())
-}
-
-/// Baseline 4:4:4 JPEG at `THUMB_QUALITY`, as `image`'s encoder wrote it before, through
-/// jpeg-encoder's AVX2 path: `image`'s scalar encoder was most of the thumbnails' cost.
-fn encode_thumbnail(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, jpeg_encoder::EncodingError> {
-    use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
-    let mut buf = Vec::with_capacity(rgb.len() / 8);
-    let mut enc = Encoder::new(&mut buf, THUMB_QUALITY);
-    enc.set_sampling_factor(SamplingFactor::F_1_1);
-    // A thumbnail is at most THUMB_MAX pixels a side.
-    enc.encode(rgb, w as u16, h as u16, ColorType::Rgb)?;
-    Ok(buf)
 }
 
 fn poster(src: &Path, duration: f64) -> Result<RgbaImage, MediaError> {

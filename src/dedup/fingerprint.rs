@@ -208,14 +208,10 @@ pub(crate) fn sample_frame_as(img: &RgbaImage, opaque: bool) -> RgbaImage {
     if (w, h) == img.dimensions() {
         return img.clone();
     }
-    // Weighing an opaque frame by its alpha changes nothing but costs a pass over every
-    // pixel: with it this was 12 % of a catalog batch's CPU (`perf`, 2026-12-05). The result
-    // is the same (`tests::an_opaque_frame_samples_the_same_without_the_alpha_pass`).
-    if opaque {
-        crate::media::resize_no_alpha(img, w, h)
-    } else {
-        crate::media::resize(img, w, h, None)
-    }
+    // The alpha pass over an opaque frame was 12 % of a catalog batch's CPU (`perf`,
+    // 2026-12-05); the result is the same without it
+    // (`tests::an_opaque_frame_samples_the_same_without_the_alpha_pass`).
+    crate::media::resize_as(img, w, h, opaque)
 }
 
 pub(crate) fn sha256_file(path: &Path) -> Result<(String, u64), DedupError> {
@@ -471,8 +467,8 @@ impl Fingerprint {
 
     /// As `from_still`, measuring only the hashes now; keypoints, flatness and turned-back
     /// hashes wait until a rule needs them (`detail`, `turned`) and are then measured from
-    /// the file at `path`, which must hold `img` as encoded.
-    /// `reduced` is the still as `sample_frame` reduces it; `size` is the still's own.
+    /// the file at `path`, which must hold the still as encoded. `reduced` is the still as
+    /// `sample_frame` reduces it; `size` is the still's own.
     pub(crate) fn from_still_deferred(
         path: &Path,
         (sha256, bytes): (String, u64),
@@ -486,8 +482,8 @@ impl Fingerprint {
     }
 
     /// The hashes of a still of `width`×`height`, from the still reduced to at most 512 px a
-    /// side (`sample_frame`), as video frames are, that everything is measured on: PDQ filters down to 64×64 and keypoints work at
-    /// 512 anyway, and the Jarosz filter over a full 1080×1440 plane, once per hash, was the
+    /// side (`sample_frame`), as video frames are, that everything is measured on: PDQ
+    /// filters down to 64×64 and keypoints work at 512 anyway, and the Jarosz filter over a full 1080×1440 plane, once per hash, was the
     /// largest cost of scoring a main image. The evaluation harness
     /// (`benches/dedup_eval.rs`) measured the same recall and no false positive with it
     /// (BENCHMARKS.md, *Duplicate gate*).

@@ -15,11 +15,11 @@ pub(super) fn run_job(
         Option<&crate::lint::AiLabel>,
     ),
     // Where the file goes, the run's shared scene segments (`None`: encoded whole), and the
-    // output directory whose review page gets a still's thumbnail (`None` in a shard).
-    (staged, segments, thumbs): (
+    // output directory (a shard's part) whose review page gets a still's thumbnail.
+    (staged, segments, out): (
         PathBuf,
         Option<&super::stitch::SegmentCache>,
-        Option<&std::path::Path>,
+        &std::path::Path,
     ),
     events: &dyn Fn(Event),
     (halt, beat): (&pool::Halt, &pool::Beat),
@@ -191,15 +191,14 @@ pub(super) fn run_job(
     };
     if let Some(frame) = &still {
         let reduced = gate_on.then(|| crate::dedup::fingerprint::sample_frame_as(frame, opaque));
-        if let Some(out) = thumbs {
-            // Best effort: the review page's build makes a thumbnail that is missing from the
-            // file, and reports it if that fails too.
-            let _ = crate::report::thumbnail_of_frame(
-                out,
-                reduced.as_ref().unwrap_or(frame),
-                &verified.sha256,
-            );
-        }
+        // Best effort: the review page's build makes a thumbnail that is missing from the
+        // file, and reports it if that fails too.
+        let _ = crate::report::thumbnail_of_frame(
+            out,
+            reduced.as_ref().unwrap_or(frame),
+            opaque,
+            &verified.sha256,
+        );
         // The gate hashes the still it was handed, as it does a video's frames, rather than
         // decoding the JPEG again: decoding each output was 10 % of a catalog batch's CPU, and
         // at the encoder's quality the two hash a few bits apart (BENCHMARKS.md, *Main images

@@ -174,7 +174,7 @@ impl Parts {
 }
 
 /// A job's output taken from its shard's part into `staged`, with what the shard learned.
-pub(super) fn adopt(job: &Job, parts: &Parts, staged: &Path, thumbs: Option<&Path>) -> JobResult {
+pub(super) fn adopt(job: &Job, parts: &Parts, staged: &Path, out: &Path) -> JobResult {
     let shard = parts.shard_of(job);
     let fail = |f: JobFailure| JobError::new(job, Stage::Prepare, f);
     let Some(dir) = parts.dirs.get(&shard.index) else {
@@ -233,10 +233,8 @@ pub(super) fn adopt(job: &Job, parts: &Parts, staged: &Path, thumbs: Option<&Pat
             }),
         ));
     }
-    if let Some(out) = thumbs {
-        // Best effort, as in a run: the page's build makes one that is missing.
-        let _ = crate::report::adopt_thumbnail(out, dir, &verified.sha256);
-    }
+    // Best effort, as in a run: the page's build makes one that is missing.
+    let _ = crate::report::adopt_thumbnail(out, dir, &verified.sha256);
     let gate = part::read_gate_data(dir, &job.file).map_err(|e| fail(JobFailure::Export(e)))?;
     let fingerprint = gate.fingerprint.map(|mut f| {
         // The merge's gate names files by their staged path, as a single run's does.

@@ -488,7 +488,7 @@ pub fn run(
         rule_packs: opts.rule_packs.clone(),
         // A shard makes them too, and its merge takes them with the files: the merged page
         // then shows what a single run's would.
-        thumbs: Some(opts.out.clone()),
+        out: opts.out.clone(),
         segments: (opts.stitch && opts.parts.is_none()).then(|| {
             stitch::SegmentCache::plan(
                 t,

@@ -73,7 +73,7 @@ pub(super) struct Shared {
     pub segments: Option<super::stitch::SegmentCache>,
     /// The output directory (a shard's part), whose review page a still's job makes its
     /// thumbnail for, and a merge copies the parts' thumbnails into.
-    pub thumbs: Option<PathBuf>,
+    pub out: PathBuf,
 }
 
 impl Shared {
@@ -332,7 +332,7 @@ fn work(id: usize, sh: &Shared, queue: &Receiver<Job>, tx: &Sender<Msg>, beat: &
                 Stage::Prepare,
                 JobFailure::Licence(licence.unwrap_or_default()),
             )),
-            (None, Some(parts)) => super::merge::adopt(&job, parts, &staged, sh.thumbs.as_deref()),
+            (None, Some(parts)) => super::merge::adopt(&job, parts, &staged, &sh.out),
             (None, None) => run_job(
                 &sh.t,
                 &job,
@@ -345,7 +345,7 @@ fn work(id: usize, sh: &Shared, queue: &Receiver<Job>, tx: &Sender<Msg>, beat: &
                         .get(&job.preset)
                         .and_then(|p| super::ai_label(&sh.t, &job, p, &sh.rule_packs)),
                 ),
-                (staged.clone(), sh.segments.as_ref(), sh.thumbs.as_deref()),
+                (staged.clone(), sh.segments.as_ref(), &sh.out),
                 &send,
                 (&sh.halt, beat),
             ),

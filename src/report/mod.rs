@@ -238,18 +238,14 @@ fn write_thumbnail(
 pub(crate) fn thumbnail_of_frame(
     out: &Path,
     small: &RgbaImage,
+    opaque: bool,
     sha256: &str,
 ) -> Result<(), ReportError> {
     let Some(dest) = missing_thumbnail(out, sha256)? else {
         return Ok(());
     };
     let (w, h) = media::fit_inside(small.width(), small.height(), THUMB_MAX, THUMB_MAX);
-    let opaque = crate::encode::is_opaque(small);
-    let resized = if opaque {
-        media::resize_no_alpha(small, w, h)
-    } else {
-        media::resize(small, w, h, None)
-    };
+    let resized = media::resize_as(small, w, h, opaque);
     // An opaque one goes to the encoder as the RGBA it is; converting it was 3 %.
     let buf = crate::encode::encode_jpeg(&resized, THUMB_QUALITY).map_err(|source| {
         ReportError::Encode {

@@ -173,9 +173,17 @@ fn working_size(w: u32, h: u32) -> (u32, u32) {
 
 /// `(extract(img), extract_mirrored(img))` from one working image.
 pub(crate) fn extract_both(img: &RgbaImage) -> (Features, Features) {
+    extract_both_budget(img, KEYPOINTS)
+}
+
+/// `extract_both` keeping about `budget` keypoints on each side.
+pub(crate) fn extract_both_budget(img: &RgbaImage, budget: usize) -> (Features, Features) {
     let gray = working_gray(img);
     let mirrored = image::imageops::flip_horizontal(&gray);
-    (extract_gray(&gray), extract_gray(&mirrored))
+    (
+        extract_gray_budget(&gray, budget),
+        extract_gray_budget(&mirrored, budget),
+    )
 }
 
 /// Grey resize for the pyramid levels (fast_image_resize, triangle filter).
@@ -191,6 +199,11 @@ fn resize_gray(src: &GrayImage, w: u32, h: u32) -> GrayImage {
 
 /// Keypoints over a pyramid of the working image `base`.
 fn extract_gray(base: &GrayImage) -> Features {
+    extract_gray_budget(base, KEYPOINTS)
+}
+
+/// `extract_gray` keeping about `budget` keypoints.
+fn extract_gray_budget(base: &GrayImage, budget: usize) -> Features {
     let (ww, hh) = base.dimensions();
     let mut feats = Features {
         width: ww,
@@ -214,7 +227,7 @@ fn extract_gray(base: &GrayImage) -> Features {
         if lw < 2 * EDGE + 16 || lh < 2 * EDGE + 16 {
             break;
         }
-        let target = ((KEYPOINTS as f32) * wgt / wsum).ceil() as usize;
+        let target = ((budget as f32) * wgt / wsum).ceil() as usize;
         describe_level(&level_img, target, level_scale, &mut feats);
     }
     feats

@@ -274,23 +274,34 @@ fn mask_rects(w: u32, h: u32, boxes: &[[f32; 4]]) -> Vec<(u32, u32, u32, u32)> {
 /// The masked hashes of a frame. A constant fill: both sides of a comparison mask the same
 /// way, so the box itself contributes identical (flat) energy and only the rest of the
 /// frame decides.
-fn masked_hash(luma: &pdq::Luma, w: u32, h: u32, boxes: &[[f32; 4]]) -> Hash256 {
-    luma.masked(&mask_rects(w, h, boxes)).hash().hash
+fn masked_hash(luma: &pdq::View, across: &pdq::Across, boxes: &[[f32; 4]]) -> Hash256 {
+    let (w, h) = (luma.width as u32, luma.height as u32);
+    across.masked_hash(luma, &mask_rects(w, h, boxes)).hash
 }
 
-/// A frame's hashes from its luma plane, also returning the border-trimmed plane.
-fn hash_luma(luma: &pdq::Luma, img: &RgbaImage, t: f32, masks: &Masks) -> (FrameHash, pdq::Luma) {
+/// A frame's hashes from its luma plane, also returning the border-trimmed plane. The
+/// plane's row pass is made once and serves its masked hashes too (`pdq::Across`).
+fn hash_luma<'a>(
+    luma: &'a pdq::Luma,
+    img: &RgbaImage,
+    t: f32,
+    masks: &Masks,
+) -> (FrameHash, pdq::View<'a>) {
     let (w, h) = img.dimensions();
     let (bx, by, bw, bh) = pdq::border_box(img);
-    let trimmed = if (bx, by, bw, bh) == (0, 0, w, h) {
-        luma.clone()
+    let whole = luma.view();
+    let across = pdq::Across::of(&whole);
+    let (trimmed, d) = if (bx, by, bw, bh) == (0, 0, w, h) {
+        (whole, across.dihedral())
     } else {
-        luma.crop(bx, by, bw, bh)
+        let v = whole.crop(bx, by, bw, bh);
+        (v, v.hash_dihedral())
     };
-    let d = trimmed.hash_dihedral();
-    let scene = masks.product_box.map(|b| masked_hash(luma, w, h, &[b]));
+    let scene = masks
+        .product_box
+        .map(|b| masked_hash(&whole, &across, &[b]));
     let textless =
-        (!masks.text_boxes.is_empty()).then(|| masked_hash(luma, w, h, &masks.text_boxes));
+        (!masks.text_boxes.is_empty()).then(|| masked_hash(&whole, &across, &masks.text_boxes));
     let frame = FrameHash {
         t,
         orientations: d.hashes,
@@ -303,7 +314,7 @@ fn hash_luma(luma: &pdq::Luma, img: &RgbaImage, t: f32, masks: &Masks) -> (Frame
     (frame, trimmed)
 }
 
-fn crop_hashes(trimmed: &pdq::Luma) -> Vec<Hash256> {
+fn crop_hashes(trimmed: &pdq::View) -> Vec<Hash256> {
     let (w, h) = (trimmed.width as u32, trimmed.height as u32);
     [0.9f32, 0.8]
         .iter()
@@ -627,7 +638,7 @@ impl Fingerprint {
                 let luma = pdq::Luma::of(f);
                 let (frame, trimmed) = hash_luma(&luma, f, i as f32 / VIDEO_FPS as f32, masks);
                 (frame.quality >= pdq::MIN_QUALITY).then(|| {
-                    let mut views = video_turned_hashes(&trimmed);
+                    let mut views = video_turned_hashes(&trimmed.to_luma());
                     views.extend(video_corner_hashes(f));
                     FrameHash {
                         turned: views,

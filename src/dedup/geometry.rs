@@ -153,8 +153,13 @@ pub fn extract(img: &RgbaImage) -> Features {
 /// positives (BENCHMARKS.md, *Duplicate gate*). `to_luma8` (the colour-space-aware cast,
 /// Rec. 709 weights) is the conversion the stored features were made with.
 fn working_gray(img: &RgbaImage) -> GrayImage {
+    working_gray_at(img, WORK_SIDE)
+}
+
+/// `working_gray` with `side` pixels on the long side.
+fn working_gray_at(img: &RgbaImage, side: u32) -> GrayImage {
     let (w, h) = img.dimensions();
-    let (ww, hh) = working_size(w, h);
+    let (ww, hh) = working_size_at(w, h, side);
     let small = if (ww, hh) == (w, h) {
         img.clone()
     } else {
@@ -163,8 +168,8 @@ fn working_gray(img: &RgbaImage) -> GrayImage {
     image::DynamicImage::ImageRgba8(small).to_luma8()
 }
 
-fn working_size(w: u32, h: u32) -> (u32, u32) {
-    let s = WORK_SIDE as f32 / w.max(h) as f32;
+fn working_size_at(w: u32, h: u32, side: u32) -> (u32, u32) {
+    let s = side as f32 / w.max(h) as f32;
     (
         ((w as f32 * s).round() as u32).max(1),
         ((h as f32 * s).round() as u32).max(1),
@@ -173,12 +178,17 @@ fn working_size(w: u32, h: u32) -> (u32, u32) {
 
 /// `(extract(img), extract_mirrored(img))` from one working image.
 pub(crate) fn extract_both(img: &RgbaImage) -> (Features, Features) {
-    extract_both_budget(img, KEYPOINTS)
+    extract_both_budget(img, KEYPOINTS, WORK_SIDE)
 }
 
-/// `extract_both` keeping about `budget` keypoints on each side.
-pub(crate) fn extract_both_budget(img: &RgbaImage, budget: usize) -> (Features, Features) {
-    let gray = working_gray(img);
+/// `extract_both` keeping about `budget` keypoints on each side, from a working image of
+/// `side` pixels on its long side.
+pub(crate) fn extract_both_budget(
+    img: &RgbaImage,
+    budget: usize,
+    side: u32,
+) -> (Features, Features) {
+    let gray = working_gray_at(img, side);
     let mirrored = image::imageops::flip_horizontal(&gray);
     (
         extract_gray_budget(&gray, budget),

@@ -15,21 +15,24 @@ use image::RgbaImage;
 
 use super::geometry::{self, Features};
 
-/// Keypoints kept per product file (whole frames keep 700). Matching every pair of a
-/// catalog's products is quadratic in their number, and the brute-force matching quadratic
-/// in keypoints. Measured on the catalog benchmark's 24 products (12 recoloured and mirrored
-/// copies of each of two cut-outs; 552 ordered pairs, release build, 2026-12-06):
+/// Keypoints kept per product file, and the long side of the picture they are found in
+/// (whole frames: 700 at 512 px). Matching every pair of a catalog's products is quadratic
+/// in their number, the brute-force matching quadratic in keypoints, and finding them
+/// linear in pixels. Measured on the catalog benchmark's 24 products (12 recoloured and
+/// mirrored copies of each of two cut-outs; 552 ordered pairs; release build, 2026-12-06):
 ///
-/// | keypoints | matching all pairs | copies: fewest inliers | other products: most |
-/// |---:|---:|---:|---:|
-/// | 700 | 1.16 s | 342 | **12** (= `product_inliers`: a false "same product") |
-/// | 350 | 0.36 s | 170 | 14 |
-/// | 200 | 0.15 s | 93 | 10 |
-/// | 120 | 0.07 s | 50 | 6 |
+/// | keypoints, side | finding (24 × 2) | matching all pairs | copies: fewest inliers | other products: most |
+/// |---|---:|---:|---:|---:|
+/// | 700, 512 px | 0.72 s | 1.16 s | 342 | **12** (= `product_inliers`: a false "same product") |
+/// | 200, 512 px | 0.53 s | 0.14 s | 93 | 10 |
+/// | 200, 320 px | 0.27 s | 0.15 s | 101 | 12 |
+/// | 200, 256 px | 0.18 s | 0.13 s | 76 | 10 |
+/// | 120, 256 px | 0.18 s | 0.08 s | 49 | 14 |
 ///
-/// At 200, copies keep nine times the 12 inliers that mean "same product" while unrelated
-/// cut-outs stay under it, for an eighth of the matching.
+/// At 200 keypoints in 256 px, copies keep six times the 12 inliers that mean "same
+/// product" while unrelated cut-outs stay under it, for a sixth of the cost.
 const KEYPOINTS: usize = 200;
+const SIDE: u32 = 256;
 
 /// Product files by sha256, their keypoints once measured, and the inliers of each pair.
 #[derive(Default)]
@@ -82,7 +85,7 @@ impl ProductMemo {
         }
         let kp = self.files.get(sha256).and_then(|path| {
             let img = super::fingerprint::load_still(path).ok()?;
-            let both = geometry::extract_both_budget(&on_grey(&img), KEYPOINTS);
+            let both = geometry::extract_both_budget(&on_grey(&img), KEYPOINTS, SIDE);
             (both.0.descriptors.len() >= 2).then_some(both)
         });
         self.keypoints.insert(sha256.to_string(), kp);

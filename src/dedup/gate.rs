@@ -108,7 +108,9 @@ impl<'a> BatchGate<'a> {
         product_files: std::collections::HashMap<String, PathBuf>,
     ) -> Result<Self, DedupError> {
         Ok(BatchGate {
-            scorer: super::rules::Scorer::new(library, cfg)?.with_product_files(product_files),
+            scorer: super::rules::Scorer::new(library, cfg)?
+                .with_product_files(product_files)
+                .top_only(),
             policy,
         })
     }

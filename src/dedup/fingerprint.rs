@@ -638,7 +638,7 @@ impl Fingerprint {
                 let luma = pdq::Luma::of(f);
                 let (frame, trimmed) = hash_luma(&luma, f, i as f32 / VIDEO_FPS as f32, masks);
                 (frame.quality >= pdq::MIN_QUALITY).then(|| {
-                    let mut views = video_turned_hashes(&trimmed.to_luma());
+                    let mut views = video_turned_hashes(&trimmed.copied());
                     views.extend(video_corner_hashes(f));
                     FrameHash {
                         turned: views,

@@ -425,7 +425,7 @@ impl<'a> View<'a> {
     }
 
     /// A copy of the rectangle as a plane of its own.
-    pub(crate) fn to_luma(&self) -> Luma {
+    pub(crate) fn copied(&self) -> Luma {
         let mut data = Vec::with_capacity(self.width * self.height);
         for r in 0..self.height {
             data.extend_from_slice(self.row(r));

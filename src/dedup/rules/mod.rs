@@ -1219,7 +1219,12 @@ mod tests {
             }),
             RgbaImage::from_fn(w, h, |x, y| {
                 let r = ((x as f32 - 160.0).hypot(y as f32 - 160.0) / 24.0) as u32;
-                Rgba([if r % 2 == 0 { 230 } else { 30 }, 120, (r * 20) as u8, 255])
+                Rgba([
+                    if r.is_multiple_of(2) { 230 } else { 30 },
+                    120,
+                    (r * 20) as u8,
+                    255,
+                ])
             }),
             RgbaImage::from_fn(w, h, |x, y| {
                 let v = if (x / 64 + y / 48) % 2 == 0 { 200 } else { 40 };

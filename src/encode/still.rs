@@ -14,9 +14,11 @@ use super::{xmp, EncodeError, Stamp};
 use crate::media::ffio;
 use crate::preset::{ImageFormat, ImageSpec};
 
+/// `opaque`: whether every pixel of `img` has alpha 255, which the caller has measured.
 pub(super) fn write_image(
     path: &Path,
     img: &RgbaImage,
+    opaque: bool,
     spec: &ImageSpec,
     stamp: &Stamp,
 ) -> Result<(), EncodeError> {
@@ -45,17 +47,18 @@ pub(super) fn write_image(
                     message: format!("{w}×{h} is larger than JPEG allows (65,535 on a side)"),
                 });
             }
-            let buf = encode_jpeg(img, spec.quality).map_err(|source| EncodeError::Jpeg {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            let buf =
+                encode_jpeg_as(img, opaque, spec.quality).map_err(|source| EncodeError::Jpeg {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
             xmp::jpeg_insert(&buf, &packet).map_err(xmp_err)?
         }
         ImageFormat::Png => {
             let mut buf = Vec::new();
             // Opaque images are written as RGB: a quarter smaller, and some marketplaces
             // reject main images that carry an alpha channel.
-            if is_opaque(img) {
+            if opaque {
                 let rgb = flatten_on_white(img);
                 PngEncoder::new(&mut buf).write_image(&rgb, w, h, ExtendedColorType::Rgb8)
             } else {
@@ -65,7 +68,7 @@ pub(super) fn write_image(
             xmp::png_insert(&buf, &packet).map_err(xmp_err)?
         }
         ImageFormat::Webp => {
-            let alpha = !is_opaque(img);
+            let alpha = !opaque;
             let buf = encode_webp(img, spec.quality, alpha)
                 .map_err(|e| EncodeError::ffmpeg(path, "WebP encoding failed", e))?;
             xmp::webp_insert(&buf, &packet, w, h, alpha).map_err(xmp_err)?
@@ -96,9 +99,18 @@ pub(super) fn write_image(
 /// coloured captions whose edges 4:2:0 would blur. Opaque pictures are read as RGBA directly
 /// (the encoder drops alpha); others are composited on white first.
 pub(crate) fn encode_jpeg(img: &RgbaImage, quality: u8) -> Result<Vec<u8>, turbojpeg::Error> {
+    encode_jpeg_as(img, is_opaque(img), quality)
+}
+
+/// `encode_jpeg` of a picture whose opacity the caller has measured.
+pub(crate) fn encode_jpeg_as(
+    img: &RgbaImage,
+    opaque: bool,
+    quality: u8,
+) -> Result<Vec<u8>, turbojpeg::Error> {
     use turbojpeg::{Image, PixelFormat};
     let (w, h) = (img.width() as usize, img.height() as usize);
-    if is_opaque(img) {
+    if opaque {
         return compress_jpeg(
             Image {
                 pixels: img.as_raw().as_slice(),

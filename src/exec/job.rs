@@ -97,13 +97,14 @@ pub(super) fn run_job(
                 .image
                 .as_ref()
                 .ok_or_else(|| JobError::new(job, Stage::Prepare, JobFailure::NoImageSettings))?;
-            encode::write_image(&staged, &frame, spec, &stamp).map_err(at(job, Stage::Encode))?;
+            opaque = encode::is_opaque(&frame);
+            encode::write_image_as(&staged, &frame, opaque, spec, &stamp)
+                .map_err(at(job, Stage::Encode))?;
             events(Event::Frames {
                 index: job.index,
                 done: 1,
                 total: 1,
             });
-            opaque = encode::is_opaque(&frame);
             still = Some(frame);
         }
         PresetKind::Video => {

@@ -246,7 +246,9 @@ pub(crate) fn thumbnail_of_frame(
     };
     let (w, h) = media::fit_inside(small.width(), small.height(), THUMB_MAX, THUMB_MAX);
     let resized = media::resize_as(small, w, h, opaque);
-    // An opaque one goes to the encoder as the RGBA it is; converting it was 3 %.
+    // An opaque one goes to the encoder as the RGBA it is; converting it was 3 %. Its
+    // opacity is measured again (a tenth of the frame's pixels) rather than assumed from
+    // the frame's: the resize need not leave every alpha at exactly 255.
     let buf = crate::encode::encode_jpeg(&resized, THUMB_QUALITY).map_err(|source| {
         ReportError::Encode {
             path: dest.to_path_buf(),

@@ -179,14 +179,17 @@ fn blurred_cover(src: &RgbaImage, w: u32, h: u32) -> RgbaImage {
 const PIXELS_PER_TASK: usize = 16 * 1024;
 
 pub fn premultiply(mut img: RgbaImage) -> RgbaImage {
-    img.par_chunks_mut(4)
-        .with_min_len(PIXELS_PER_TASK)
-        .for_each(|p| {
+    // A task's pixels in one plain loop, which the compiler vectorises; a closure per pixel
+    // under rayon's splitting did not: 2.1–2.7 → 1.7–1.9 ms for a 1000×1000 layer with its copy
+    // (premultiplying was 3 % of a catalog batch's CPU, `perf` 2026-12-06).
+    img.par_chunks_mut(4 * PIXELS_PER_TASK).for_each(|run| {
+        for p in run.chunks_exact_mut(4) {
             let a = p[3] as u16;
-            for c in &mut p[..3] {
-                *c = ((*c as u16 * a + 127) / 255) as u8;
-            }
-        });
+            p[0] = ((p[0] as u16 * a + 127) / 255) as u8;
+            p[1] = ((p[1] as u16 * a + 127) / 255) as u8;
+            p[2] = ((p[2] as u16 * a + 127) / 255) as u8;
+        }
+    });
     img
 }
 
@@ -419,6 +422,21 @@ fn box_pass(src: &[u8], dst: &mut [u8], w: usize, h: usize, r: usize, horizontal
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn premultiply_weighs_every_pixel_by_its_alpha() {
+        let img = RgbaImage::from_fn(300, 211, |x, y| {
+            let v = x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503);
+            Px([v as u8, (v >> 8) as u8, (v >> 16) as u8, (v >> 24) as u8])
+        });
+        let got = premultiply(img.clone());
+        for (a, b) in img.pixels().zip(got.pixels()) {
+            let al = a.0[3] as u32;
+            let want = [0, 1, 2].map(|c| ((a.0[c] as u32 * al + 127) / 255) as u8);
+            assert_eq!(&b.0[..3], &want[..]);
+            assert_eq!(b.0[3], a.0[3]);
+        }
+    }
 
     #[test]
     fn box_passes_equal_the_per_line_pass() {

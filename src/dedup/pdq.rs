@@ -252,18 +252,7 @@ impl Luma {
 
     /// The rectangle `(x, y, w, h)`, clamped to the plane as `image::imageops::crop_imm` does.
     pub(crate) fn crop(&self, x: u32, y: u32, w: u32, h: u32) -> Luma {
-        let (x, y) = ((x as usize).min(self.width), (y as usize).min(self.height));
-        let w = (w as usize).min(self.width - x);
-        let h = (h as usize).min(self.height - y);
-        let mut data = Vec::with_capacity(w * h);
-        for r in y..y + h {
-            data.extend_from_slice(&self.data[r * self.width + x..r * self.width + x + w]);
-        }
-        Luma {
-            width: w,
-            height: h,
-            data,
-        }
+        self.view().crop(x, y, w, h).copied()
     }
 
     /// Pixel rectangles `[x0, x1) × [y0, y1)` painted mid grey `(128, 128, 128)`: the plane
@@ -324,30 +313,17 @@ impl Luma {
     }
 
     pub(crate) fn hash(&self) -> PdqHash {
-        let (dct, quality) = dct16_luma(&self.data, self.width, self.height);
-        PdqHash {
-            hash: threshold(&dct),
-            quality,
-        }
+        self.view().hash()
     }
 
     #[cfg(test)]
     pub(crate) fn hash_dihedral(&self) -> Dihedral {
-        let (dct, quality) = dct16_luma(&self.data, self.width, self.height);
-        dihedral(&dct, quality)
+        self.view().hash_dihedral()
     }
 }
 
 fn dct16(img: &RgbaImage) -> ([f32; OUT * OUT], u8) {
-    let luma = Luma::of(img);
-    dct16_luma(&luma.data, luma.width, luma.height)
-}
-
-fn dct16_luma(luma: &[f32], w: usize, h: usize) -> ([f32; OUT * OUT], u8) {
-    if w == 0 || h == 0 {
-        return ([0.0; OUT * OUT], 0);
-    }
-    dct16_samples(&jarosz_samples(luma, w, h))
+    Luma::of(img).view().dct()
 }
 
 fn dct16_samples(b64: &[[f32; BUF]; BUF]) -> ([f32; OUT * OUT], u8) {
@@ -435,16 +411,8 @@ fn box_1d(input: &[f32], start: usize, out: &mut [f32], len: usize, stride: usiz
 /// samples_equal_the_filtered_plane`), and a hash may differ from the reference's by a bit
 /// where a coefficient sits on the median, as rounding already made it (`tests/it/
 /// dedup_pdq.rs`).
-fn jarosz_samples(luma: &[f32], w: usize, h: usize) -> [[f32; BUF]; BUF] {
-    let plane = View {
-        data: luma,
-        stride: w,
-        x: 0,
-        y: 0,
-        width: w,
-        height: h,
-    };
-    Across::of(&plane).samples()
+fn jarosz_samples(plane: &View) -> [[f32; BUF]; BUF] {
+    Across::of(plane).samples()
 }
 
 /// A rectangle of a luma plane, read where it lies: a still's trimmed frame and its centre
@@ -508,7 +476,7 @@ impl<'a> View<'a> {
         if self.width == 0 || self.height == 0 {
             return ([0.0; OUT * OUT], 0);
         }
-        dct16_samples(&Across::of(self).samples())
+        dct16_samples(&jarosz_samples(self))
     }
 }
 
@@ -818,7 +786,12 @@ mod tests {
                 .map(|i| ((i * 7919 + 13) % 251) as f32 * 1.016)
                 .collect();
             let want = reference_samples(&luma, w, h);
-            let got = jarosz_samples(&luma, w, h);
+            let plane = Luma {
+                width: w,
+                height: h,
+                data: luma.clone(),
+            };
+            let got = jarosz_samples(&plane.view());
             for (i, (a, b)) in want.iter().flatten().zip(got.iter().flatten()).enumerate() {
                 assert!((a - b).abs() < 2e-3, "{w}×{h} at {i}: {a} vs {b}");
             }

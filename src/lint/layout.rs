@@ -558,16 +558,23 @@ fn ratio(a: f64, b: f64) -> f64 {
     (a.max(b) + 0.05) / (a.min(b) + 0.05)
 }
 
+/// `underlay` laid over the colour `c` (straight alpha, rounded to the nearest).
+fn under(underlay: Rgba, c: [u8; 3]) -> [u8; 3] {
+    let a = underlay.0[3] as u32;
+    std::array::from_fn(|k| {
+        ((underlay.0[k] as u32 * a + c[k] as u32 * (255 - a) + 127) / 255) as u8
+    })
+}
+
 /// The least contrast text of luminance `text` can have with `underlay` laid over any
 /// picture: each channel of the blend `measure_contrast` computes grows with the picture's
 /// channel, and luminance with each channel, so the blend's luminance lies between the
 /// blends over black and over white; the contrast is least at the end nearer the text, or 1
 /// when the text's luminance lies between them.
 fn box_contrast(text: f64, underlay: Rgba) -> f64 {
-    let over = |p: u32| {
-        let a = underlay.0[3] as u32;
-        let c = |k: usize| ((underlay.0[k] as u32 * a + p * (255 - a) + 127) / 255) as u8;
-        lum3(c(0), c(1), c(2))
+    let over = |p: u8| {
+        let [r, g, b] = under(underlay, [p; 3]);
+        lum3(r, g, b)
     };
     let (dark, light) = (over(0), over(255));
     if text <= dark {
@@ -608,10 +615,7 @@ fn measure_contrast(
             }
             let mut c = [p[0], p[1], p[2]];
             if let Some(u) = underlay {
-                let a = u.0[3] as u32;
-                for (ck, uk) in c.iter_mut().zip(u.0) {
-                    *ck = ((uk as u32 * a + *ck as u32 * (255 - a) + 127) / 255) as u8;
-                }
+                c = under(u, c);
             }
             last = Some(p);
             runs.push((ratio(text, lum3(c[0], c[1], c[2])), 1));

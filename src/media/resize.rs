@@ -49,9 +49,10 @@ fn resize_with(
     dst
 }
 
-/// One `Resizer` per thread: it keeps its scratch buffers between calls, which a new one
-/// allocates and clears each time (1 % of a catalog batch's CPU, `perf` 2026-12-06).
-fn with_resizer<T>(f: impl FnOnce(&mut Resizer) -> T) -> T {
+/// One `Resizer` per thread, for every resize of the crate: it keeps its scratch buffers
+/// between calls, which a new one allocates and clears each time (1 % of a catalog batch's
+/// CPU, `perf` 2026-12-06; the per-frame backdrop resample would fault in a fresh one).
+pub(crate) fn with_resizer<T>(f: impl FnOnce(&mut Resizer) -> T) -> T {
     thread_local! {
         static RESIZER: std::cell::RefCell<Resizer> = std::cell::RefCell::new(Resizer::new());
     }

@@ -2,7 +2,7 @@
 //! for the final frame, opaque; overlays are kept premultiplied so blending is one
 //! multiply-add per channel.
 
-use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
+use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions};
 use image::{Rgba as Px, RgbaImage};
 use rayon::prelude::*;
 
@@ -31,14 +31,8 @@ pub(crate) fn resize_opaque_into(
     if let Some((x, y, cw, ch)) = crop {
         opts = opts.crop(x, y, cw, ch);
     }
-    // One resizer per thread: it keeps its intermediate buffer between calls, so the
-    // per-frame backdrop resample does not allocate (and fault in) a fresh one each time.
-    thread_local! {
-        static RESIZER: std::cell::RefCell<Resizer> = std::cell::RefCell::new(Resizer::new());
-    }
-    RESIZER.with(|r| {
-        r.borrow_mut()
-            .resize(src, dst, &opts)
+    crate::media::with_resizer(|r| {
+        r.resize(src, dst, &opts)
             .expect("RGBA8 to RGBA8 resize cannot fail on sizes ≥ 1")
     });
 }

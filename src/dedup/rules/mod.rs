@@ -908,7 +908,8 @@ impl Reach {
                     .inliers(&a.sha256, &b.sha256)
                     .is_none_or(|n| n >= cfg.product_inliers)
             }
-            (None, None) => false,
+            // No product file on either side: only keypoints inside a product box could say.
+            (None, None) => new_c.product_box.is_some(),
             _ => true,
         };
         if creative || (character && scene) {
@@ -1017,17 +1018,13 @@ impl<'a> Scorer<'a> {
             a.0.cmp(&b.0)
                 .then_with(|| self.earlier[a.1].file.cmp(&self.earlier[b.1].file))
         });
+        let (earlier, products, spill, cfg) =
+            (&self.earlier, &mut self.products, &self.spill, self.cfg);
+        let mut eval =
+            |k: usize, geo| against_earlier(fp, cand, &earlier[k], geo, products, spill, cfg);
         let mut seen: HashMap<usize, Option<Match>> = HashMap::new();
         for &(_, k, geo, _) in open.iter().filter(|o| o.3) {
-            let m = against_earlier(
-                fp,
-                cand,
-                &self.earlier[k],
-                geo,
-                &mut self.products,
-                &self.spill,
-                self.cfg,
-            )?;
+            let m = eval(k, geo)?;
             if m.as_ref()
                 .is_some_and(|m| m.verdict == VerdictKind::Duplicate)
             {
@@ -1039,15 +1036,7 @@ impl<'a> Scorer<'a> {
         for &(_, k, geo, _) in &open {
             let m = match seen.remove(&k) {
                 Some(m) => m,
-                None => against_earlier(
-                    fp,
-                    cand,
-                    &self.earlier[k],
-                    geo,
-                    &mut self.products,
-                    &self.spill,
-                    self.cfg,
-                )?,
+                None => eval(k, geo)?,
             };
             if m.is_some() {
                 return Ok(m);

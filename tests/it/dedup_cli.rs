@@ -386,4 +386,9 @@ size = 0.08
         reason.contains("character/product") && reason.contains("US_Shop_Square_v1.jpg"),
         "{reason}"
     );
+    // The output it matched by its name in the batch, not by the staged file it was scored as.
+    assert!(
+        reason.contains(" of US/US_Shop_Square_v1.jpg;") && !reason.contains(".staging"),
+        "{reason}"
+    );
 }

@@ -1255,6 +1255,7 @@ fn split_figures(f: &Fingerprint, old: &geometry::Features) -> String {
     let a = scene::analyse(
         &f.features,
         &f.features_mirrored,
+        old,
         &g,
         &f.flatness,
         &scene::SplitConfig::default(),
@@ -1301,6 +1302,7 @@ fn dump(label: &str, name: &str, f: &Fingerprint, old: &geometry::Features) {
     let a = scene::analyse(
         &f.features,
         &f.features_mirrored,
+        old,
         &g,
         &f.flatness,
         &Default::default(),
@@ -1308,6 +1310,8 @@ fn dump(label: &str, name: &str, f: &Fingerprint, old: &geometry::Features) {
     line["cover"] = serde_json::json!(a.cover);
     line["points"] = serde_json::json!(a.points);
     line["inl"] = serde_json::json!(a.inliers);
+    line["pix"] = serde_json::json!(a.pixels.iter().map(|c| c.differs).collect::<Vec<_>>());
+    line["corr"] = serde_json::json!(a.pixels.iter().map(|c| c.corr).collect::<Vec<_>>());
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

@@ -34,6 +34,40 @@ pub struct Features {
     pub height: u32,
     pub points: Vec<(f32, f32)>,
     pub descriptors: Vec<[u64; 4]>,
+    /// The working image reduced to `THUMB_SIDE` on its long side, to see *where* two
+    /// pictures the keypoints align differ (`scene::differences`, issue #13).
+    #[serde(default)]
+    pub thumb: Thumb,
+}
+
+/// Long side of `Features::thumb`. 96 px puts 8×8 pixels in each cell of `scene`'s 12×12
+/// grid, and costs 9 KB a square still in the library, next to the ~28 KB of keypoints.
+pub const THUMB_SIDE: u32 = 96;
+
+/// A small grey picture (row-major luma; empty when not measured, as in libraries written
+/// before it was kept).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Thumb {
+    pub width: u32,
+    pub height: u32,
+    pub luma: Vec<u8>,
+}
+
+impl Thumb {
+    /// `base` reduced to `THUMB_SIDE` on its long side (area-weighted).
+    fn of(base: &GrayImage) -> Thumb {
+        let (w, h) = working_size_at(base.width(), base.height(), THUMB_SIDE);
+        let small = resize_gray(base, w, h);
+        Thumb {
+            width: w,
+            height: h,
+            luma: small.into_raw(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.luma.is_empty()
+    }
 }
 
 /// Outcome of matching a new image against an old one.
@@ -70,6 +104,19 @@ pub struct Fit {
 }
 
 impl Fit {
+    /// The fit of a picture to itself, `w`×`h` working pixels on both sides.
+    #[cfg(test)]
+    pub(crate) fn identity(w: f32, h: f32) -> Fit {
+        Fit {
+            a: (1.0, 0.0),
+            b: (0.0, 0.0),
+            stretch: (1.0, 1.0),
+            new_size: (w, h),
+            old_size: (w, h),
+            mirrored: false,
+        }
+    }
+
     /// A position in the new frame (normalised 0–1) → the same content's position in the
     /// old frame (normalised; outside 0–1 where the new frame shows what the old did not).
     pub fn to_old(&self, (u, v): (f32, f32)) -> (f32, f32) {
@@ -240,6 +287,7 @@ fn extract_gray_budget(base: &GrayImage, budget: usize) -> Features {
         let target = ((budget as f32) * wgt / wsum).ceil() as usize;
         describe_level(&level_img, target, level_scale, &mut feats);
     }
+    feats.thumb = Thumb::of(base);
     feats
 }
 
@@ -597,8 +645,18 @@ fn residual(t: &Transform, p: &Pair) -> f32 {
 }
 
 /// Compact byte form for the library (points as f32 pairs, then descriptors).
+/// Marks the thumbnail trailer at the end of an encoded `Features`.
+const THUMB_MAGIC: &[u8; 4] = b"THB1";
+
+/// `width`, `height` (u32 LE), then 40 bytes per keypoint (x, y as f32, the descriptor as
+/// 4 u64), then, when there is one, the thumbnail: its pixels, a pad byte if needed, its
+/// width and height (u16 LE) and `THUMB_MAGIC`. The pad keeps the trailer's length off a
+/// multiple of 40, so a blob without one (a library written before, or an older binary
+/// reading this one's) is told apart by length alone: older binaries see no keypoints
+/// rather than misreading pixels as keypoints.
 pub fn encode(f: &Features) -> Vec<u8> {
-    let mut v = Vec::with_capacity(8 + f.points.len() * 40);
+    let thumb = f.thumb.luma.len() + 8;
+    let mut v = Vec::with_capacity(8 + f.points.len() * 40 + thumb + 1);
     v.extend_from_slice(&f.width.to_le_bytes());
     v.extend_from_slice(&f.height.to_le_bytes());
     for ((x, y), d) in f.points.iter().zip(&f.descriptors) {
@@ -608,10 +666,21 @@ pub fn encode(f: &Features) -> Vec<u8> {
             v.extend_from_slice(&w.to_le_bytes());
         }
     }
+    let t = &f.thumb;
+    if !t.is_empty() && t.width <= u16::MAX as u32 && t.height <= u16::MAX as u32 {
+        v.extend_from_slice(&t.luma);
+        if thumb.is_multiple_of(40) {
+            v.push(0);
+        }
+        v.extend_from_slice(&(t.width as u16).to_le_bytes());
+        v.extend_from_slice(&(t.height as u16).to_le_bytes());
+        v.extend_from_slice(THUMB_MAGIC);
+    }
     v
 }
 
 pub fn decode(b: &[u8]) -> Option<Features> {
+    let (b, thumb) = split_thumb(b)?;
     if b.len() < 8 || !(b.len() - 8).is_multiple_of(40) {
         return None;
     }
@@ -621,6 +690,7 @@ pub fn decode(b: &[u8]) -> Option<Features> {
     let mut f = Features {
         width: u32_at(0),
         height: u32_at(4),
+        thumb,
         ..Default::default()
     };
     for rec in (8..b.len()).step_by(40) {
@@ -633,6 +703,35 @@ pub fn decode(b: &[u8]) -> Option<Features> {
         ]);
     }
     Some(f)
+}
+
+/// The keypoint part of an encoded `Features` and its thumbnail (empty when it has none);
+/// `None` when the blob is neither shape.
+fn split_thumb(b: &[u8]) -> Option<(&[u8], Thumb)> {
+    if b.len() >= 8 && (b.len() - 8).is_multiple_of(40) {
+        return Some((b, Thumb::default()));
+    }
+    let n = b.len();
+    if n < 16 || &b[n - 4..] != THUMB_MAGIC {
+        return None;
+    }
+    let width = u16::from_le_bytes([b[n - 8], b[n - 7]]) as usize;
+    let height = u16::from_le_bytes([b[n - 6], b[n - 5]]) as usize;
+    let pixels = width * height;
+    // Without the pad byte, then with it: exactly one leaves whole keypoint records.
+    (0..2).find_map(|pad| {
+        let start = n.checked_sub(8 + pad + pixels)?;
+        (start >= 8 && (start - 8).is_multiple_of(40)).then(|| {
+            (
+                &b[..start],
+                Thumb {
+                    width: width as u32,
+                    height: height as u32,
+                    luma: b[start..start + pixels].to_vec(),
+                },
+            )
+        })
+    })
 }
 
 #[cfg(test)]
@@ -684,5 +783,43 @@ mod tests {
             assert_eq!(nearest_two(&q, &olds), nearest_two_portable(&q, &olds));
         }
         assert_eq!(nearest_two(&[0; 4], &[]), (u32::MAX, u32::MAX, 0));
+    }
+
+    /// Blobs from libraries written before the thumbnail was kept still read, without one;
+    /// new blobs read back whole, whatever the thumbnail's size (the pad byte's two cases);
+    /// and a reader that knows only keypoints (an older binary) finds none in a new blob
+    /// rather than pixels read as keypoints.
+    #[test]
+    fn keypoints_and_thumbnail_survive_the_blob_and_old_blobs_still_read() {
+        let points = |n: usize| Features {
+            width: 512,
+            height: 384,
+            points: (0..n).map(|i| (i as f32, 2.0 * i as f32)).collect(),
+            descriptors: (0..n as u64).map(|i| [i, !i, i << 3, 7]).collect(),
+            thumb: Thumb::default(),
+        };
+        let old = encode(&points(5));
+        assert_eq!(old.len(), 8 + 5 * 40);
+        assert_eq!(decode(&old), Some(points(5)));
+        // 96×72 + 8 is not a multiple of 40; 8×4 + 8 is (the pad byte).
+        for (w, h) in [(96u32, 72u32), (8, 4), (1, 1)] {
+            for n in [0, 1, 3] {
+                let f = Features {
+                    thumb: Thumb {
+                        width: w,
+                        height: h,
+                        luma: (0..w * h).map(|i| (i * 7 % 251) as u8).collect(),
+                    },
+                    ..points(n)
+                };
+                let blob = encode(&f);
+                assert_eq!(decode(&blob).as_ref(), Some(&f), "{w}×{h}, {n} keypoints");
+                assert!(
+                    !(blob.len() - 8).is_multiple_of(40),
+                    "{w}×{h}, {n} keypoints"
+                );
+            }
+        }
+        assert_eq!(decode(&old[..old.len() - 3]), None);
     }
 }

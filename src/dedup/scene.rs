@@ -13,14 +13,22 @@
 //! Text and logos change a picture the same way a new subject does, and the rule still calls
 //! a change of text or logo alone a duplicate. They are told apart by shape (thin bands,
 //! small size) and by being graphics: flat fills with sharp edges, measured on the query
-//! side only (`flatness`), so the library stores nothing new and needs no migration.
+//! side only (`flatness`).
+//!
+//! Where the subject lies is read from pixels when both sides have a thumbnail (a 96-px
+//! grey picture kept with the keypoints, `geometry::Thumb`; `differences`): the new frame
+//! is compared with the old picture where the keypoint fit puts it. Keypoints alone (the
+//! cells that hold corners but no inlier) see a subject only where it has corners, and
+//! background inliers reaching into it broke it up: 58 % of the harness's new subjects
+//! were found that way, 98 % from pixels (BENCHMARKS.md, *Duplicate gate*). Libraries
+//! written before the thumbnail was kept still get the keypoint regions.
 //!
 //! Everything here works on a `GRID`×`GRID` grid over the new frame.
 
 use image::RgbaImage;
 use serde::Serialize;
 
-use super::geometry::{Features, GeoMatch};
+use super::geometry::{Features, Fit, GeoMatch, Thumb};
 
 /// Cells per side. 12 puts ~5 keypoints in a cell (700 per still), and a subject a third of
 /// the frame wide spans 4 cells, of which 2–3 lie wholly inside it.
@@ -82,6 +90,9 @@ pub enum Split {
         share: f32,
         points: u32,
         expected: f32,
+        /// Share of the frame away from the region that agrees pixel for pixel with the old
+        /// picture, when thumbnails found it (`None`: keypoints alone did).
+        agree: Option<f32>,
         /// The region's grid cells (row-major), to match its keypoints alone.
         #[serde(skip)]
         cells: Vec<usize>,
@@ -126,6 +137,23 @@ pub struct SplitConfig {
     pub band_ratio: f32,
     /// Fewest keypoints in a region for it to be a subject of its own.
     pub subject_points: u32,
+    /// By thumbnails: a cell differs when at least this share of its pixels does…
+    pub pixel_cell: f32,
+    /// …and the correlation of its levels with the old ones is under this.
+    pub pixel_corr: f32,
+    /// A cell agrees when at most this share of its pixels differs.
+    pub pixel_agree: f32,
+    /// Fewest differing cells in a new subject.
+    pub pixel_cells: usize,
+    /// Smallest share of its box's cells that differ.
+    pub pixel_fill: f32,
+    /// Smallest share of the cells away from it that agree.
+    pub pixel_rest: f32,
+    /// Longest axis ratio of its cells (weighted by how much of each differs); longer is
+    /// a line of text.
+    pub pixel_band: f32,
+    /// Mean flat share from which it is a graphic.
+    pub pixel_graphic_flat: f32,
 }
 
 impl Default for SplitConfig {
@@ -159,6 +187,14 @@ impl Default for SplitConfig {
             graphic_flat: 0.35,
             // Lines of text: h/7 captions give boxes 4–9 cells wide and 1–2 high.
             band_ratio: 3.0,
+            pixel_cell: 0.1,
+            pixel_corr: 0.8,
+            pixel_agree: 0.2,
+            pixel_cells: 16,
+            pixel_fill: 0.4,
+            pixel_rest: 0.7,
+            pixel_band: 3.0,
+            pixel_graphic_flat: 0.6,
         }
     }
 }
@@ -179,6 +215,11 @@ pub struct Analysis {
     pub cover: Vec<f32>,
     pub points: Vec<u32>,
     pub inliers: Vec<u32>,
+    /// Per cell: `differences` (empty without thumbnails).
+    pub pixels: Vec<CellDiff>,
+    /// Each group of cells that differ by `pixels`, as `regions` (`ring`: the share of the
+    /// cells away from it that agree).
+    pub pixel_regions: Vec<Region>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -201,6 +242,277 @@ impl Region {
     }
 }
 
+/// A thumbnail pixel whose luma, once the old picture's tones are mapped onto the new one's,
+/// lies further than this from every old value within one old pixel differs.
+pub const PIXEL_DIFFERS: f32 = 20.0;
+
+/// How far (old thumbnail pixels) around where the fit puts a new pixel the old values it
+/// may match lie.
+const REACH: f32 = 0.5;
+
+/// Per grid cell of the new frame (row-major), the share of its thumbnail pixels that differ
+/// from the old picture where `fit` puts them, or −1 for a cell not wholly inside the old
+/// frame. `None` when either side has no thumbnail (a library written before they were kept).
+///
+/// Edits change tones over the whole frame (brightness, contrast, gamma, grey, sepia): the
+/// new luma is compared after the tone map fitted from the pairs themselves (`tone_map`).
+/// Alignment is a similarity fitted to keypoints: a new pixel differs only from the whole
+/// range of the old values within `REACH` of where the fit puts it. Colour edits that
+/// change luma unevenly (grey by other weights than ours, chroma subsampling of saturated
+/// shapes) shift flat fills by different amounts; the correlation per cell tells those
+/// (structure kept) from new content (structure not kept).
+pub fn differences(new: &Thumb, old: &Thumb, fit: &Fit) -> Option<Vec<CellDiff>> {
+    if new.is_empty() || old.is_empty() {
+        return None;
+    }
+    let (nw, nh) = (new.width as usize, new.height as usize);
+    let (ow, oh) = (old.width as usize, old.height as usize);
+    let at = |x: isize, y: isize| {
+        old.luma[y.clamp(0, oh as isize - 1) as usize * ow + x.clamp(0, ow as isize - 1) as usize]
+            as f32
+    };
+    let bilinear = |x: f32, y: f32| {
+        let (x0, y0) = (x.floor(), y.floor());
+        let (fx, fy) = (x - x0, y - y0);
+        let (x0, y0) = (x0 as isize, y0 as isize);
+        let top = at(x0, y0) * (1.0 - fx) + at(x0 + 1, y0) * fx;
+        let bottom = at(x0, y0 + 1) * (1.0 - fx) + at(x0 + 1, y0 + 1) * fx;
+        top * (1.0 - fy) + bottom * fy
+    };
+    // Per new pixel inside the old frame: its luma, and the old range around its place.
+    let mut pairs: Vec<(usize, u8, f32, f32, f32)> = Vec::with_capacity(nw * nh);
+    let mut inside = vec![true; nw * nh];
+    for y in 0..nh {
+        for x in 0..nw {
+            let (u, v) = fit.to_old(((x as f32 + 0.5) / nw as f32, (y as f32 + 0.5) / nh as f32));
+            if !(0.0..=1.0).contains(&u) || !(0.0..=1.0).contains(&v) {
+                inside[y * nw + x] = false;
+                continue;
+            }
+            let (ox, oy) = (u * ow as f32 - 0.5, v * oh as f32 - 0.5);
+            let (mut lo, mut hi) = (f32::MAX, f32::MIN);
+            for dy in [-REACH, 0.0, REACH] {
+                for dx in [-REACH, 0.0, REACH] {
+                    let o = bilinear(ox + dx, oy + dy);
+                    lo = lo.min(o);
+                    hi = hi.max(o);
+                }
+            }
+            pairs.push((y * nw + x, new.luma[y * nw + x], bilinear(ox, oy), lo, hi));
+        }
+    }
+    if pairs.is_empty() {
+        return Some(vec![
+            CellDiff {
+                differs: -1.0,
+                corr: 0.0
+            };
+            GRID * GRID
+        ]);
+    }
+    let gap = |t: f32, lo: f32, hi: f32| (lo - t).max(t - hi).max(0.0);
+    let tone = tone_map(&pairs.iter().map(|p| (p.1, p.2)).collect::<Vec<_>>());
+    let mut differs = vec![0u32; GRID * GRID];
+    let mut whole = [true; GRID * GRID];
+    // Per cell: count, Σn, Σo, Σn², Σo², Σno of the tone-mapped new and the old levels.
+    let mut moments = vec![[0f64; 6]; GRID * GRID];
+    let cell_of = |i: usize| {
+        let (x, y) = (i % nw, i / nw);
+        (y * GRID / nh).min(GRID - 1) * GRID + (x * GRID / nw).min(GRID - 1)
+    };
+    for (i, &ins) in inside.iter().enumerate() {
+        if !ins {
+            whole[cell_of(i)] = false;
+        }
+    }
+    for &(i, n, o, lo, hi) in &pairs {
+        let c = cell_of(i);
+        let t = tone[n as usize];
+        if gap(t, lo, hi) > PIXEL_DIFFERS {
+            differs[c] += 1;
+        }
+        let (t, o) = (t as f64, o as f64);
+        let m = &mut moments[c];
+        m[0] += 1.0;
+        m[1] += t;
+        m[2] += o;
+        m[3] += t * t;
+        m[4] += o * o;
+        m[5] += t * o;
+    }
+    Some(
+        (0..GRID * GRID)
+            .map(|c| {
+                let [k, sn, so, snn, soo, sno] = moments[c];
+                if !whole[c] || k == 0.0 {
+                    return CellDiff {
+                        differs: -1.0,
+                        corr: 0.0,
+                    };
+                }
+                let vn = (snn / k - (sn / k).powi(2)).max(0.0);
+                let vo = (soo / k - (so / k).powi(2)).max(0.0);
+                let corr = match (vn > FLAT_VARIANCE, vo > FLAT_VARIANCE) {
+                    (true, true) => (sno / k - sn * so / (k * k)) / (vn * vo).sqrt(),
+                    (false, false) => 1.0,
+                    _ => 0.0,
+                };
+                CellDiff {
+                    differs: differs[c] as f32 / k as f32,
+                    corr: corr as f32,
+                }
+            })
+            .collect(),
+    )
+}
+
+/// Below this variance (levels², a standard deviation of 3) a cell's content is flat, and
+/// its correlation is not measured: two flat cells agree whatever their levels (a colour
+/// the old picture showed, turned grey by other weights), a flat and a textured one do not.
+const FLAT_VARIANCE: f64 = 9.0;
+
+/// How one grid cell of the new frame compares with the old picture (`differences`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CellDiff {
+    /// Share of its pixels that differ (−1: the cell is not wholly inside the old frame).
+    pub differs: f32,
+    /// Correlation of its tone-mapped levels with the old ones there.
+    pub corr: f32,
+}
+
+/// The old level expected at each new level: `o = a + b·(n/255)^γ`, the shape of the
+/// edits tools make (brightness, contrast, gamma; grey and sepia keep luma), with γ
+/// chosen from `GAMMAS` and `a`, `b` fitted by least squares, then twice more to the
+/// `TONE_KEEP` share of the pairs each fit explains best, so that a subject pasted over
+/// part of the frame (its levels unrelated to what lies beneath) does not bend it. A free
+/// per-level map learnt "a bright new level is a dark old one" wherever only a bright
+/// subject over a dark scene had that level; a cubic bent towards the subject's levels
+/// where no background pixel had them (both seen on the harness's grid dumps).
+fn tone_map(pairs: &[(u8, f32)]) -> [f32; 256] {
+    const TONE_KEEP: f32 = 0.7;
+    const GAMMAS: [f32; 14] = [
+        0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.4, 1.6, 1.8, 2.0, 2.5,
+    ];
+    let mut best = (f32::INFINITY, [0f32; 256]);
+    for g in GAMMAS {
+        let curve: [f32; 256] = std::array::from_fn(|n| (n as f32 / 255.0).powf(g));
+        // Least squares of o on curve[n] over the pairs `keep` accepts.
+        let fit = |keep: &dyn Fn(u8, f32) -> bool| {
+            let (mut k, mut sx, mut sy, mut sxx, mut sxy) = (0f64, 0f64, 0f64, 0f64, 0f64);
+            for &(n, o) in pairs.iter().filter(|&&(n, o)| keep(n, o)) {
+                let x = curve[n as usize] as f64;
+                k += 1.0;
+                sx += x;
+                sy += o as f64;
+                sxx += x * x;
+                sxy += x * o as f64;
+            }
+            let var = sxx * k - sx * sx;
+            let b = if var.abs() < 1e-9 {
+                0.0
+            } else {
+                (sxy * k - sx * sy) / var
+            };
+            let a = (sy - b * sx) / k.max(1.0);
+            (a as f32, b as f32)
+        };
+        let mut ab = fit(&|_, _| true);
+        let mut cut = f32::INFINITY;
+        for _ in 0..3 {
+            let mut res: Vec<f32> = pairs
+                .iter()
+                .map(|&(n, o)| (ab.0 + ab.1 * curve[n as usize] - o).abs())
+                .collect();
+            let k = ((res.len() as f32 * TONE_KEEP) as usize).min(res.len().saturating_sub(1));
+            cut = *res.select_nth_unstable_by(k, f32::total_cmp).1;
+            let prev = ab;
+            ab = fit(&|n, o| (prev.0 + prev.1 * curve[n as usize] - o).abs() <= cut);
+        }
+        if cut < best.0 {
+            best = (cut, std::array::from_fn(|n| ab.0 + ab.1 * curve[n]));
+        }
+    }
+    best.1
+}
+
+/// The first reason whose test holds: why a region is not a new subject.
+fn first_reason(tests: &[(bool, &'static str)]) -> Option<&'static str> {
+    tests.iter().find(|t| t.0).map(|t| t.1)
+}
+
+/// The 4-connected groups of grid cells `cand` accepts, each with its bounding box
+/// `[x0, y0, x1, y1]` in cells.
+fn groups(cand: impl Fn(usize) -> bool) -> Vec<(Vec<usize>, [usize; 4])> {
+    let n_cells = GRID * GRID;
+    let mut seen = vec![false; n_cells];
+    let mut out = Vec::new();
+    for start in 0..n_cells {
+        if seen[start] || !cand(start) {
+            continue;
+        }
+        let mut stack = vec![start];
+        seen[start] = true;
+        let mut cells = Vec::new();
+        while let Some(c) = stack.pop() {
+            cells.push(c);
+            let (x, y) = (c % GRID, c / GRID);
+            let next = [
+                (x > 0).then(|| c - 1),
+                (x + 1 < GRID).then(|| c + 1),
+                (y > 0).then(|| c - GRID),
+                (y + 1 < GRID).then(|| c + GRID),
+            ];
+            for n in next.into_iter().flatten() {
+                if !seen[n] && cand(n) {
+                    seen[n] = true;
+                    stack.push(n);
+                }
+            }
+        }
+        let xs = cells.iter().map(|c| c % GRID);
+        let ys = cells.iter().map(|c| c / GRID);
+        let bbox = [
+            xs.clone().min().unwrap_or(0),
+            ys.clone().min().unwrap_or(0),
+            xs.max().unwrap_or(0),
+            ys.max().unwrap_or(0),
+        ];
+        out.push((cells, bbox));
+    }
+    out
+}
+
+/// The ratio of the long to the short axis of `cells`, weighted by `weight` (second
+/// moments; a cell counts as a square of side 1). A line of text spreads along one row of
+/// cells and comes out at 4–11; a subject at 1–2.2 (`SplitConfig::default`).
+fn elongation(cells: &[usize], weight: impl Fn(usize) -> f32) -> f32 {
+    let (mut w, mut mx, mut my) = (0f32, 0f32, 0f32);
+    for &c in cells {
+        let k = weight(c).max(1e-6);
+        w += k;
+        mx += k * (c % GRID) as f32;
+        my += k * (c / GRID) as f32;
+    }
+    let (mx, my) = (mx / w, my / w);
+    let (mut sxx, mut syy, mut sxy) = (1.0 / 12.0, 1.0 / 12.0, 0f32);
+    for &c in cells {
+        let k = weight(c).max(1e-6) / w;
+        let (dx, dy) = ((c % GRID) as f32 - mx, (c / GRID) as f32 - my);
+        sxx += k * dx * dx;
+        syy += k * dy * dy;
+        sxy += k * dx * dy;
+    }
+    let mid = (sxx + syy) / 2.0;
+    let d = (((sxx - syy) / 2.0).powi(2) + sxy * sxy).sqrt();
+    ((mid + d) / (mid - d).max(1e-9)).sqrt()
+}
+
+/// Whether cell `c` lies in the box `[x0, y0, x1, y1]` grown by `grow` cells on each side.
+fn in_box(c: usize, b: [usize; 4], grow: usize) -> bool {
+    let (x, y) = (c % GRID, c / GRID);
+    x + grow >= b[0] && x <= b[2] + grow && y + grow >= b[1] && y <= b[3] + grow
+}
+
 fn cell(u: f32, v: f32) -> Option<usize> {
     if !(0.0..1.0).contains(&u) || !(0.0..1.0).contains(&v) {
         return None;
@@ -216,6 +528,7 @@ fn cell(u: f32, v: f32) -> Option<usize> {
 pub fn analyse(
     new: &Features,
     new_mirrored: &Features,
+    old: &Features,
     g: &GeoMatch,
     flat: &[u8],
     cfg: &SplitConfig,
@@ -224,6 +537,7 @@ pub fn analyse(
     let Some(fit) = g.fit else {
         return a;
     };
+    a.pixels = differences(&new.thumb, &old.thumb, &fit).unwrap_or_default();
     let n_cells = GRID * GRID;
     // Footprint: the share of each cell whose content lies inside the old frame (4×4 samples).
     let mut cover = vec![0f32; n_cells];
@@ -281,105 +595,96 @@ pub fn analyse(
 
     // Regions: 4-connected cells wholly inside the footprint with keypoints and no inlier.
     let cand = |c: usize| cover[c] >= 1.0 && points[c] > 0 && inliers[c] == 0;
-    let mut seen = vec![false; n_cells];
-    for start in 0..n_cells {
-        if seen[start] || !cand(start) {
-            continue;
+    let flat_share = |cells: &[usize]| {
+        if flat.len() == n_cells {
+            cells.iter().map(|&c| flat[c] as f32 / 255.0).sum::<f32>() / cells.len() as f32
+        } else {
+            0.0
         }
-        let mut stack = vec![start];
-        seen[start] = true;
-        let mut cells = Vec::new();
-        while let Some(c) = stack.pop() {
-            cells.push(c);
-            let (x, y) = (c % GRID, c / GRID);
-            let mut next = Vec::with_capacity(4);
-            if x > 0 {
-                next.push(c - 1);
-            }
-            if x + 1 < GRID {
-                next.push(c + 1);
-            }
-            if y > 0 {
-                next.push(c - GRID);
-            }
-            if y + 1 < GRID {
-                next.push(c + GRID);
-            }
-            for n in next {
-                if !seen[n] && cand(n) {
-                    seen[n] = true;
-                    stack.push(n);
-                }
-            }
-        }
-        let xs = cells.iter().map(|c| c % GRID);
-        let ys = cells.iter().map(|c| c / GRID);
-        let bbox = [
-            xs.clone().min().unwrap_or(0),
-            ys.clone().min().unwrap_or(0),
-            xs.max().unwrap_or(0),
-            ys.max().unwrap_or(0),
-        ];
-        let in_box = |c: usize| {
-            let (x, y) = (c % GRID, c / GRID);
-            x >= bbox[0] && x <= bbox[2] && y >= bbox[1] && y <= bbox[3]
-        };
-        // Flat parts of a subject have no keypoints: count cells without inliers in the box.
-        let box_cells: Vec<usize> = (0..n_cells).filter(|&c| in_box(c)).collect();
-        let quiet = box_cells.iter().filter(|&&c| inliers[c] == 0).count();
+    };
+    let band = |b: [usize; 4]| {
+        let (bw, bh) = ((b[2] - b[0] + 1) as f32, (b[3] - b[1] + 1) as f32);
+        bw.max(bh) / bw.min(bh) > cfg.band_ratio
+    };
+    let rate = a.inlier_rate;
+    let region = |bbox, fill, ring, cells: &[usize]| {
         let pts: u32 = cells.iter().map(|&c| points[c]).sum();
+        Region {
+            bbox,
+            cells: Vec::new(),
+            points: pts,
+            expected: rate * pts as f32,
+            fill,
+            ring,
+            flat: flat_share(cells),
+            rejected: None,
+        }
+    };
+    for (cells, bbox) in groups(cand) {
+        // Flat parts of a subject have no keypoints: count cells without inliers in the box.
+        let box_cells: Vec<usize> = (0..n_cells).filter(|&c| in_box(c, bbox, 0)).collect();
+        let quiet = box_cells.iter().filter(|&&c| inliers[c] == 0).count();
         // The ring: keypoint-bearing cells that touch the box from outside.
         let ring: Vec<usize> = (0..n_cells)
             .filter(|&c| {
-                let (x, y) = (c % GRID, c / GRID);
-                !in_box(c)
-                    && x + 1 >= bbox[0]
-                    && x <= bbox[2] + 1
-                    && y + 1 >= bbox[1]
-                    && y <= bbox[3] + 1
-                    && points[c] > 0
-                    && cover[c] > 0.0
+                !in_box(c, bbox, 0) && in_box(c, bbox, 1) && points[c] > 0 && cover[c] > 0.0
             })
             .collect();
         let ring_agree =
             ring.iter().filter(|&&c| inliers[c] > 0).count() as f32 / ring.len().max(1) as f32;
-        let flat_share = if flat.len() == n_cells {
-            cells.iter().map(|&c| flat[c] as f32 / 255.0).sum::<f32>() / cells.len() as f32
-        } else {
-            0.0
-        };
-        let mut r = Region {
-            bbox,
-            cells: Vec::new(),
-            points: pts,
-            expected: a.inlier_rate * pts as f32,
-            fill: quiet as f32 / box_cells.len() as f32,
-            ring: ring_agree,
-            flat: flat_share,
-            rejected: None,
-        };
-        let (bw, bh) = (
-            (bbox[2] - bbox[0] + 1) as f32,
-            (bbox[3] - bbox[1] + 1) as f32,
-        );
-        r.rejected = if r.share() < cfg.subject_share || r.points < cfg.subject_points {
-            Some("small")
-        } else if bw.max(bh) / bw.min(bh) > cfg.band_ratio {
-            Some("band")
-        } else if r.expected < cfg.subject_expected {
-            Some("few points")
-        } else if r.fill < cfg.subject_fill {
-            Some("scattered")
-        } else if cells.len() * 2 > inside.len() {
-            Some("most of the footprint")
-        } else if r.ring < cfg.ring_agree {
-            Some("surroundings disagree")
-        } else if r.flat >= cfg.graphic_flat {
-            Some("graphic")
-        } else {
-            None
-        };
+        let fill = quiet as f32 / box_cells.len() as f32;
+        let mut r = region(bbox, fill, ring_agree, &cells);
+        r.rejected = first_reason(&[
+            (
+                r.share() < cfg.subject_share || r.points < cfg.subject_points,
+                "small",
+            ),
+            (band(bbox), "band"),
+            (r.expected < cfg.subject_expected, "few points"),
+            (r.fill < cfg.subject_fill, "scattered"),
+            (cells.len() * 2 > inside.len(), "most of the footprint"),
+            (r.ring < cfg.ring_agree, "surroundings disagree"),
+            (r.flat >= cfg.graphic_flat, "graphic"),
+        ]);
         a.regions.push(Region { cells, ..r });
+    }
+
+    // The same from the thumbnails: groups of cells whose pixels differ from the old
+    // picture and whose structure does not follow it.
+    let px = &a.pixels;
+    let whole: Vec<usize> = (0..px.len()).filter(|&c| px[c].differs >= 0.0).collect();
+    let differs = |c: usize| {
+        px.get(c)
+            .is_some_and(|p| p.differs >= cfg.pixel_cell && p.corr < cfg.pixel_corr)
+    };
+    for (cells, bbox) in groups(differs) {
+        let box_cells: Vec<usize> = (0..n_cells).filter(|&c| in_box(c, bbox, 0)).collect();
+        let filled = box_cells.iter().filter(|&&c| differs(c)).count();
+        // Everything away from the region (beyond a cell's margin) must agree.
+        let rest: Vec<usize> = whole
+            .iter()
+            .copied()
+            .filter(|&c| !in_box(c, bbox, 1))
+            .collect();
+        let agree = rest
+            .iter()
+            .filter(|&&c| px[c].differs <= cfg.pixel_agree)
+            .count() as f32
+            / rest.len().max(1) as f32;
+        let fill = filled as f32 / box_cells.len() as f32;
+        let mut r = region(bbox, fill, agree, &cells);
+        r.rejected = first_reason(&[
+            (cells.len() < cfg.pixel_cells, "small"),
+            (
+                elongation(&cells, |c| px[c].differs) > cfg.pixel_band,
+                "band",
+            ),
+            (r.fill < cfg.pixel_fill, "scattered"),
+            (cells.len() * 2 > whole.len(), "most of the footprint"),
+            (r.ring < cfg.pixel_rest, "surroundings disagree"),
+            (r.flat >= cfg.pixel_graphic_flat, "graphic"),
+        ]);
+        a.pixel_regions.push(Region { cells, ..r });
     }
     a.cover = cover;
     a.points = points;
@@ -391,19 +696,26 @@ pub fn analyse(
 pub fn split(
     new: &Features,
     new_mirrored: &Features,
+    old: &Features,
     g: &GeoMatch,
     flat: &[u8],
     cfg: &SplitConfig,
 ) -> Option<Split> {
-    let a = analyse(new, new_mirrored, g, flat, cfg);
+    let a = analyse(new, new_mirrored, old, g, flat, cfg);
     if g.fit.is_some() && a.coverage <= cfg.inset_coverage && a.outside_points >= cfg.inset_points {
         return Some(Split::Inset {
             coverage: a.coverage,
             outside_points: a.outside_points,
         });
     }
-    let best = a
-        .regions
+    // The thumbnails see the region whole where they are there; keypoints alone see only
+    // where it holds corners (libraries written before thumbnails were kept).
+    let regions = if a.pixels.is_empty() {
+        &a.regions
+    } else {
+        &a.pixel_regions
+    };
+    let best = regions
         .iter()
         .filter(|r| r.rejected.is_none())
         .max_by_key(|r| r.points)?;
@@ -418,23 +730,108 @@ pub fn split(
         share: best.share(),
         points: best.points,
         expected: best.expected,
+        agree: (!a.pixels.is_empty()).then_some(best.ring),
         cells: best.cells.clone(),
     })
 }
 
-/// The keypoints of `f` in the grid cells `cells`, to match a region alone.
-pub fn features_in(f: &Features, cells: &[usize]) -> Features {
+/// The keypoints of `f` in the grid cells `cells`, to match a region alone, leaving out
+/// those at `except` (normalised places: the whole frame's inliers, which a region found
+/// by pixels takes in along its edges; they match the old picture where it already lies).
+pub fn features_in(f: &Features, cells: &[usize], except: &[(f32, f32)]) -> Features {
     let (w, h) = (f.width.max(1) as f32, f.height.max(1) as f32);
     let mut out = Features {
         width: f.width,
         height: f.height,
         ..Default::default()
     };
+    // Within 2 px: a mirrored match reports its inliers flipped back, a pixel off the
+    // unmirrored keypoints' own places.
+    let near = |(u, v): (f32, f32)| {
+        except
+            .iter()
+            .any(|&(x, y)| ((x - u) * w).abs() <= 2.0 && ((y - v) * h).abs() <= 2.0)
+    };
     for (p, d) in f.points.iter().zip(&f.descriptors) {
-        if cell(p.0 / w, p.1 / h).is_some_and(|c| cells.contains(&c)) {
+        let at = (p.0 / w, p.1 / h);
+        if cell(at.0, at.1).is_some_and(|c| cells.contains(&c)) && !near(at) {
             out.points.push(*p);
             out.descriptors.push(*d);
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A busy 96×96 picture: smooth waves with a hashed grain, as a photo at that size.
+    pub(super) fn picture(seed: u32) -> Thumb {
+        let luma = (0..96 * 96u32)
+            .map(|i| {
+                let (x, y) = ((i % 96) as f32, (i / 96) as f32);
+                let s = seed as f32;
+                let wave = 128.0
+                    + 60.0 * (x / (9.0 + s)).sin() * (y / (13.0 + s)).cos()
+                    + 40.0 * ((x + y) / (7.0 + s)).sin();
+                let grain = (i.wrapping_mul(2654435761).wrapping_add(seed) >> 29) as f32;
+                (wave + grain).clamp(0.0, 255.0) as u8
+            })
+            .collect();
+        Thumb {
+            width: 96,
+            height: 96,
+            luma,
+        }
+    }
+
+    /// A brighter, higher-gamma copy (an edit) agrees everywhere; the same copy with
+    /// another picture pasted over its centre differs exactly there.
+    #[test]
+    fn a_tone_edit_agrees_everywhere_and_a_pasted_subject_differs_where_it_lies() {
+        let old = picture(1);
+        let gamma = |v: u8| (255.0 * (v as f32 / 255.0).powf(1.0 / 1.6)) as u8;
+        let mut edited = old.clone();
+        edited.luma.iter_mut().for_each(|v| *v = gamma(*v));
+        let fit = Fit::identity(96.0, 96.0);
+        let cells = differences(&edited, &old, &fit).unwrap();
+        assert!(
+            cells.iter().all(|c| c.differs < 0.05 && c.corr > 0.9),
+            "{cells:?}"
+        );
+
+        // The pasted picture covers cells 4–7 on both axes (pixels 32–63).
+        let other = picture(9);
+        let mut pasted = edited.clone();
+        for y in 32..64 {
+            for x in 32..64 {
+                pasted.luma[y * 96 + x] = other.luma[(95 - x) * 96 + y];
+            }
+        }
+        let cells = differences(&pasted, &old, &fit).unwrap();
+        for (c, d) in cells.iter().enumerate() {
+            let (x, y) = (c % GRID, c / GRID);
+            if (4..8).contains(&x) && (4..8).contains(&y) {
+                assert!(d.differs >= 0.1 && d.corr < 0.8, "cell {x},{y}: {d:?}");
+            } else if !(3..9).contains(&x) || !(3..9).contains(&y) {
+                assert!(d.differs < 0.05, "cell {x},{y}: {d:?}");
+            }
+        }
+        // No thumbnail on one side (a library written before they were kept): no measure.
+        assert_eq!(differences(&pasted, &Thumb::default(), &fit), None);
+    }
+
+    #[test]
+    fn a_line_of_cells_is_elongated_and_a_block_is_not() {
+        let row: Vec<usize> = (5 * GRID..6 * GRID).collect();
+        assert!(elongation(&row, |_| 1.0) > 10.0);
+        let block: Vec<usize> = (3..8)
+            .flat_map(|y| (4..9).map(move |x| y * GRID + x))
+            .collect();
+        assert!((elongation(&block, |_| 1.0) - 1.0).abs() < 1e-3);
+        // Two rows of text whose second row differs only a little stay a line.
+        let text: Vec<usize> = (4 * GRID..6 * GRID).collect();
+        assert!(elongation(&text, |c| if c < 5 * GRID { 0.1 } else { 0.6 }) > 4.0);
+    }
 }

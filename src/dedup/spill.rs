@@ -33,19 +33,7 @@ impl KeypointSpill {
         let Some(file) = self.file.as_mut().filter(|_| !self.failed) else {
             return Kept::Held(f.clone());
         };
-        let mut buf = Vec::with_capacity(12 + f.points.len() * 8 + f.descriptors.len() * 32);
-        for v in [f.width, f.height, f.points.len() as u32] {
-            buf.extend_from_slice(&v.to_le_bytes());
-        }
-        for (x, y) in &f.points {
-            buf.extend_from_slice(&x.to_le_bytes());
-            buf.extend_from_slice(&y.to_le_bytes());
-        }
-        for d in &f.descriptors {
-            for w in d {
-                buf.extend_from_slice(&w.to_le_bytes());
-            }
-        }
+        let buf = super::geometry::encode(f);
         if file.write_all(&buf).is_err() {
             // A full disk: this and later keypoints stay in memory; what was written before
             // stays readable at its offsets (nothing is appended after a failed write).
@@ -65,27 +53,8 @@ impl KeypointSpill {
             .ok_or_else(|| std::io::Error::other("no keypoint spill file"))?;
         let mut buf = vec![0u8; len];
         file.read_exact_at(&mut buf, at)?;
-        let u32_at = |i: usize| u32::from_le_bytes(buf[i..i + 4].try_into().expect("4 bytes"));
-        let (width, height, n) = (u32_at(0), u32_at(4), u32_at(8) as usize);
-        let f32_at = |i: usize| f32::from_le_bytes(buf[i..i + 4].try_into().expect("4 bytes"));
-        let points = (0..n)
-            .map(|k| (f32_at(12 + k * 8), f32_at(16 + k * 8)))
-            .collect();
-        let base = 12 + n * 8;
-        let descriptors = (0..(len - base) / 32)
-            .map(|k| {
-                std::array::from_fn(|w| {
-                    let i = base + k * 32 + w * 8;
-                    u64::from_le_bytes(buf[i..i + 8].try_into().expect("8 bytes"))
-                })
-            })
-            .collect();
-        Ok(Features {
-            width,
-            height,
-            points,
-            descriptors,
-        })
+        super::geometry::decode(&buf)
+            .ok_or_else(|| std::io::Error::other("keypoint spill record unreadable"))
     }
 
     /// The keypoints as kept: borrowed when in memory, read back when spilled.

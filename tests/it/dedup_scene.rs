@@ -22,17 +22,35 @@ fn save_jpeg(img: &image::RgbaImage, path: &Path) {
         .unwrap();
 }
 
-#[test]
-fn dedup_tells_a_new_subject_on_a_reused_background_and_an_inset_from_a_headline() {
-    let dir = tempfile::tempdir().unwrap();
-    let lib = dir.path().join("lib.sqlite");
-    let photo = bridge();
+/// `subject` over the centre of `bg`, saved as the JPEG `out`.
+fn centred(bg: &image::RgbaImage, subject: &image::RgbaImage, out: &Path) -> PathBuf {
+    let mut img = bg.clone();
+    imageops::overlay(
+        &mut img,
+        subject,
+        (bg.width() - subject.width()) as i64 / 2,
+        (bg.height() - subject.height()) as i64 / 2,
+    );
+    save_jpeg(&img, out);
+    out.to_path_buf()
+}
+
+/// A library in `dir` holding the bridge photo, and the photo.
+fn library_of_the_bridge(dir: &Path) -> (PathBuf, image::RgbaImage) {
+    let lib = dir.join("lib.sqlite");
     let mut add = factory();
     add.args(["library", "add", "--library"])
         .arg(&lib)
-        .arg(&photo);
+        .arg(bridge());
     assert!(add.status().unwrap().success());
-    let bg = image::open(&photo).unwrap().to_rgba8();
+    (lib, image::open(bridge()).unwrap().to_rgba8())
+}
+
+#[test]
+fn dedup_tells_a_new_subject_on_a_reused_background_and_an_inset_from_a_headline() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lib, bg) = library_of_the_bridge(dir.path());
+    let photo = bridge();
     let (w, h) = bg.dimensions();
 
     // A new subject over the centre of the same background: a product card 65 % of the
@@ -55,15 +73,7 @@ fn dedup_tells_a_new_subject_on_a_reused_background_and_an_inset_from_a_headline
             ((k / 4) * tile) as i64,
         );
     }
-    let mut img = bg.clone();
-    imageops::overlay(
-        &mut img,
-        &subject,
-        (w - side) as i64 / 2,
-        (h - side) as i64 / 2,
-    );
-    let new_subject = dir.path().join("new-subject.jpg");
-    save_jpeg(&img, &new_subject);
+    let new_subject = centred(&bg, &subject, &dir.path().join("new-subject.jpg"));
 
     // The photo at a fifth of the frame's area, in the corner of an unrelated scene.
     let scene = synth::scene(11, 1200, 800);
@@ -122,4 +132,61 @@ fn dedup_tells_a_new_subject_on_a_reused_background_and_an_inset_from_a_headline
     let v = dedup_verdict(&lib, &headline);
     assert_eq!(v["verdict"], "duplicate", "{v:#}");
     assert_eq!(v["matches"][0]["rule"], "visual_edit", "{v:#}");
+}
+
+/// A smooth product photo over the same background holds too few corners of its own for
+/// keypoints to see a region there; the thumbnails kept with the keypoints see it whole.
+/// A library written before thumbnails were kept (its features cut back to the keypoints,
+/// as such a library holds them) still reads, and is judged by keypoints alone: a
+/// duplicate, which is what this pair got before thumbnails.
+#[test]
+fn a_smooth_new_subject_is_seen_in_pixels_and_a_library_without_thumbnails_still_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lib, bg) = library_of_the_bridge(dir.path());
+    let h = bg.height();
+    let side = h * 55 / 100;
+    let subject = imageops::resize(
+        &synth::scene(30, 320, 320),
+        side,
+        side,
+        FilterType::Triangle,
+    );
+    let new_subject = centred(&bg, &subject, &dir.path().join("smooth-subject.jpg"));
+
+    let v = dedup_verdict(&lib, &new_subject);
+    assert_eq!(v["verdict"], "similar", "{v:#}");
+    assert_eq!(v["matches"][0]["rule"], "new_subject", "{v:#}");
+    let reason = v["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("different subject in the centre"),
+        "{reason}"
+    );
+    let evidence = v["matches"][0]["evidence"].to_string();
+    assert!(evidence.contains("agrees pixel for pixel"), "{evidence}");
+
+    // The same library as written before thumbnails: keypoint records only.
+    let db = rusqlite::Connection::open(&lib).unwrap();
+    let (id, blob): (i64, Vec<u8>) = db
+        .query_row("SELECT file_id, data FROM features", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    let n = blob.len();
+    let pixels = u16::from_le_bytes([blob[n - 8], blob[n - 7]]) as usize
+        * u16::from_le_bytes([blob[n - 6], blob[n - 5]]) as usize;
+    let records = (n - 8 - 8 - pixels) / 40;
+    db.execute(
+        "UPDATE features SET data = ?1 WHERE file_id = ?2",
+        rusqlite::params![&blob[..8 + 40 * records], id],
+    )
+    .unwrap();
+    drop(db);
+    let v = dedup_verdict(&lib, &new_subject);
+    let evidence = v["matches"][0]["evidence"].to_string();
+    assert!(!evidence.contains("pixel for pixel"), "{v:#}");
+    assert_eq!(v["verdict"], "duplicate", "{v:#}");
+    assert!(
+        v["matches"][0]["inliers"].as_u64().unwrap() >= 12,
+        "the keypoints still read: {v:#}"
+    );
 }

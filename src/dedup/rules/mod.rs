@@ -538,6 +538,17 @@ fn evaluate(
         if let (Some(s), Some(g)) = (&split, &m.geo) {
             dims.insert(Dimension::Scene);
             evidence.push(match s {
+                Split::NewSubject {
+                    agree: Some(agree),
+                    share,
+                    ..
+                } => format!(
+                    "scene: {} keypoint inliers on the background, and {:.0} % of the frame away from the new subject agrees pixel for pixel; character: {:.0} % of the frame {} differs",
+                    g.inliers,
+                    agree * 100.0,
+                    share * 100.0,
+                    s.place()
+                ),
                 Split::NewSubject { points, .. } => format!(
                     "scene: {} keypoint inliers on the background; character: none of {points} keypoints in the new subject's region",
                     g.inliers
@@ -675,12 +686,13 @@ fn scene_split(fp: &Fingerprint, g: &GeoMatch, of: &Features, cfg: &GateConfig) 
     let s = scene::split(
         d.features,
         d.features_mirrored,
+        of,
         g,
         d.flatness,
         &SplitConfig::default(),
     )?;
     if let Split::NewSubject { cells, .. } = &s {
-        let inside = scene::features_in(d.features, cells);
+        let inside = scene::features_in(d.features, cells, &g.inlier_points);
         if geometry::match_features(&inside, of).inliers >= cfg.product_inliers {
             return None;
         }

@@ -71,6 +71,11 @@ pub struct FrameHash {
     /// then with each corner painted over (`video_turned_hashes`, `video_corner_hashes`),
     /// the views `video::compare_verified` chooses from.
     pub turned: Vec<Hash256>,
+    /// Video frames: the frame as a grey picture `geometry::SECOND_THUMB_SIDE` pixels on its
+    /// long side, stored with the frame, to compare two videos' seconds pixel for pixel
+    /// where their hashes do not agree (`rules`, issue #13). Empty for stills, whose
+    /// thumbnail is kept with their keypoints.
+    pub thumb: geometry::Thumb,
 }
 
 impl FrameHash {
@@ -310,6 +315,7 @@ fn hash_luma<'a>(
         textless,
         crops: Vec::new(),
         turned: Vec::new(),
+        thumb: geometry::Thumb::default(),
     };
     (frame, trimmed)
 }
@@ -642,6 +648,7 @@ impl Fingerprint {
                     views.extend(video_corner_hashes(f));
                     FrameHash {
                         turned: views,
+                        thumb: geometry::Thumb::of_frame(f, geometry::SECOND_THUMB_SIDE),
                         ..frame
                     }
                 })
@@ -735,6 +742,7 @@ mod tests {
                 .then(|| pdq::hash(&mask(&masks.text_boxes)).hash),
             crops,
             turned: Vec::new(),
+            thumb: geometry::Thumb::default(),
         }
     }
 

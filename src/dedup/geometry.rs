@@ -44,6 +44,10 @@ pub struct Features {
 /// grid, and costs 9 KB a square still in the library, next to the ~28 KB of keypoints.
 pub const THUMB_SIDE: u32 = 96;
 
+/// Long side of a video second's thumbnail (`FrameHash::thumb`): 64 px keep 5×3 pixels in
+/// each cell of `scene`'s grid over a 16:9 frame, and a 60-s clip 140 KB in the library.
+pub const SECOND_THUMB_SIDE: u32 = 64;
+
 /// A small grey picture (row-major luma; empty when not measured, as in libraries written
 /// before it was kept).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -62,6 +66,50 @@ impl Thumb {
             width: w,
             height: h,
             luma: small.into_raw(),
+        }
+    }
+
+    /// `img` as a grey picture `side` pixels on its long side.
+    pub(crate) fn of_frame(img: &RgbaImage, side: u32) -> Thumb {
+        let g = working_gray_at(img, side);
+        Thumb {
+            width: g.width(),
+            height: g.height(),
+            luma: g.into_raw(),
+        }
+    }
+
+    /// Width and height (u16 LE) then the pixels; `None` for an empty thumbnail.
+    pub(crate) fn to_bytes(&self) -> Option<Vec<u8>> {
+        let (w, h) = (
+            u16::try_from(self.width).ok()?,
+            u16::try_from(self.height).ok()?,
+        );
+        (!self.is_empty()).then(|| {
+            let mut v = Vec::with_capacity(4 + self.luma.len());
+            v.extend_from_slice(&w.to_le_bytes());
+            v.extend_from_slice(&h.to_le_bytes());
+            v.extend_from_slice(&self.luma);
+            v
+        })
+    }
+
+    /// The inverse of `to_bytes`; empty when the bytes are not a thumbnail.
+    pub(crate) fn from_bytes(b: &[u8]) -> Thumb {
+        let Some((head, luma)) = b.split_at_checked(4) else {
+            return Thumb::default();
+        };
+        let (w, h) = (
+            u16::from_le_bytes([head[0], head[1]]) as u32,
+            u16::from_le_bytes([head[2], head[3]]) as u32,
+        );
+        if luma.len() != (w * h) as usize {
+            return Thumb::default();
+        }
+        Thumb {
+            width: w,
+            height: h,
+            luma: luma.to_vec(),
         }
     }
 

@@ -187,8 +187,8 @@ impl Default for SplitConfig {
             graphic_flat: 0.35,
             // Lines of text: h/7 captions give boxes 4–9 cells wide and 1–2 high.
             band_ratio: 3.0,
-            pixel_cell: 0.1,
-            pixel_corr: 0.8,
+            pixel_cell: CELL_DIFFERS,
+            pixel_corr: CELL_CORR,
             pixel_agree: 0.2,
             pixel_cells: 16,
             pixel_fill: 0.4,
@@ -370,6 +370,16 @@ pub fn differences(new: &Thumb, old: &Thumb, fit: &Fit) -> Option<Vec<CellDiff>>
 /// its correlation is not measured: two flat cells agree whatever their levels (a colour
 /// the old picture showed, turned grey by other weights), a flat and a textured one do not.
 const FLAT_VARIANCE: f64 = 9.0;
+
+/// A cell differs when at least this share of its pixels does and its levels correlate with
+/// the old ones under `CELL_CORR` (`SplitConfig::default`: the measured reasons).
+pub const CELL_DIFFERS: f32 = 0.1;
+pub const CELL_CORR: f32 = 0.8;
+
+/// Whether a cell wholly inside the old frame shows what the old picture showed there.
+pub fn cell_agrees(c: &CellDiff) -> bool {
+    !(c.differs >= CELL_DIFFERS && c.corr < CELL_CORR)
+}
 
 /// How one grid cell of the new frame compares with the old picture (`differences`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

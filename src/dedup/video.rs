@@ -11,7 +11,9 @@
 //! a corner logo over a low-texture zoom, a turn between two steps — count as reused too.
 
 use super::fingerprint::FrameHash;
+use super::geometry::{Fit, Thumb};
 use super::pdq::{Hash256, MATCH_DISTANCE};
+use super::scene;
 
 /// Turns undone on the query side, in degrees: the first hashes of a video frame's
 /// `FrameHash::turned`. 2° apart, so any turn up to 7° is within 1° of a step, which PDQ
@@ -60,16 +62,52 @@ pub struct Verified {
 /// Compares the new video's frames (all orientations, so a mirrored copy is caught, and
 /// turned back by each of `TURNS`) with the old video's stored hashes.
 pub fn compare(new: &[FrameHash], old: &[Hash256]) -> BagMatch {
-    compare_with(new, old, MATCH_DISTANCE, None)
+    compare_with(new, old, MATCH_DISTANCE, None, &[])
 }
 
-/// As `compare`, with what the key frames' keypoints said.
+/// As `compare`, with what the key frames' keypoints said and the pairs of seconds (new,
+/// old) whose thumbnails agree where the key frames' fit puts them (`seconds_agreeing`):
+/// those count as matched whatever their hashes.
 pub fn compare_verified(
     new: &[FrameHash],
     old: &[Hash256],
     verified: Option<Verified>,
+    agreed: &[(usize, usize)],
 ) -> BagMatch {
-    compare_with(new, old, MATCH_DISTANCE, verified)
+    compare_with(new, old, MATCH_DISTANCE, verified, agreed)
+}
+
+/// Least share of a second's cells (wholly inside the old frame, at least half the grid)
+/// that must agree for it to show the old second: a corner logo of 10–14 % of the width
+/// leaves 2–6 cells of 144 differing; a replaced shot, nearly all.
+pub const SECOND_AGREE: f32 = 0.85;
+
+/// The pairs (new second, old second at the same time, ± half a second) whose thumbnails
+/// agree cell by cell (`scene::differences`) under `fit`, the key frames' fit. A logo or a
+/// turn is the same across the whole video, so the key frames' fit holds for every second.
+/// Seconds without a thumbnail (rows stored before schema 5) are skipped.
+pub fn seconds_agreeing(new: &[FrameHash], old: &[(f32, Thumb)], fit: &Fit) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for (i, f) in new.iter().enumerate() {
+        let Some(j) = old
+            .iter()
+            .position(|(t, th)| (t - f.t).abs() <= 0.5 && !th.is_empty())
+        else {
+            continue;
+        };
+        let Some(cells) = scene::differences(&f.thumb, &old[j].1, fit) else {
+            continue;
+        };
+        let whole: Vec<&scene::CellDiff> = cells.iter().filter(|c| c.differs >= 0.0).collect();
+        if whole.len() * 2 < cells.len() {
+            continue;
+        }
+        let agree = whole.iter().filter(|c| scene::cell_agrees(c)).count();
+        if agree as f32 >= SECOND_AGREE * whole.len() as f32 {
+            out.push((i, j));
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -103,6 +141,7 @@ pub(crate) fn compare_with(
     old: &[Hash256],
     threshold: u32,
     verified: Option<Verified>,
+    agreed: &[(usize, usize)],
 ) -> BagMatch {
     if new.is_empty() || old.is_empty() {
         return BagMatch {
@@ -153,6 +192,9 @@ pub(crate) fn compare_with(
                     m[i][j] = true;
                     strict |= d <= threshold;
                 }
+            }
+            for &(_, j) in agreed.iter().filter(|p| p.0 == i) {
+                m[i][j] = true;
             }
             if m[i].iter().any(|x| *x) {
                 count += 1;

@@ -378,8 +378,9 @@ fn a_library_from_the_previous_version_is_upgraded_in_place() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    // Upgraded straight to the current version (4: review decisions) in one transaction.
-    assert_eq!(versions, [1, 4]);
+    // Upgraded straight to the current version (5: video seconds' thumbnails) in one
+    // transaction.
+    assert_eq!(versions, [1, 5]);
 }
 
 /// A real font under a family no machine has: DejaVu Sans with its family name patched in

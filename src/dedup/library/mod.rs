@@ -11,7 +11,8 @@
 //! features; 2 = licences (what each output's assets are licensed until, for
 //! `factory library expiring`); 3 = results (platform metrics read back by
 //! `factory results import`); 4 = reviews (each `factory review` decision, who and when,
-//! appended). Each backend lists its steps in `MIGRATIONS` (step N takes a
+//! appended); 5 = `frames.thumb` (a video second's grey thumbnail, issue #13; rows added
+//! before have none and are compared by hashes alone). Each backend lists its steps in `MIGRATIONS` (step N takes a
 //! library from version N to N+1) and `migrate` runs the missing ones in one transaction when
 //! a library is opened; `SCHEMA_VERSION` is their count. A library written by a newer build
 //! is refused rather than guessed at.
@@ -37,7 +38,7 @@ use super::DedupError;
 
 pub use postgres::redact_url;
 
-pub(crate) const SCHEMA_VERSION: i64 = 4;
+pub(crate) const SCHEMA_VERSION: i64 = 5;
 
 /// One stored output.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -121,6 +122,8 @@ pub struct StoredFrame {
     pub hash: Hash256,
     pub scene: Option<Hash256>,
     pub textless: Option<Hash256>,
+    /// Video seconds: `FrameHash::thumb` (empty when added before schema 5).
+    pub thumb: geometry::Thumb,
 }
 
 /// Every stored frame hash in memory, for the exact popcount scan.
@@ -401,6 +404,7 @@ struct FrameRow {
     scene: Option<Vec<u8>>,
     textless: Option<Vec<u8>>,
     crops: Option<Vec<u8>>,
+    thumb: Option<Vec<u8>>,
 }
 
 enum Backend {
@@ -531,6 +535,7 @@ impl Library {
                     textless: f.textless.map(|h| h.0.to_vec()),
                     crops: (!f.crops.is_empty())
                         .then(|| f.crops.iter().flat_map(|h| h.0).collect()),
+                    thumb: f.thumb.to_bytes(),
                 })
                 .collect(),
             features: fp.measured_features().map(geometry::encode),

@@ -137,8 +137,13 @@ CREATE TABLE reviews (
 CREATE INDEX reviews_variant ON reviews(variant_id);
 ";
 
+/// Version 5: a video second's grey thumbnail (`FrameHash::thumb`), to compare seconds pixel
+/// for pixel where hashes do not agree. Older rows keep none.
+const SCHEMA_V5: &str = "ALTER TABLE frames ADD COLUMN thumb BYTEA;";
+
 /// Step N takes a library from version N to N+1.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] =
+    [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
 
 /// `url` with its password replaced by `***` (in the user part and in a `password=`
 /// parameter), for every message, log line and manifest that names the library.
@@ -490,7 +495,7 @@ impl Postgres {
             Some(row) => {
                 let id: i64 = row.get(0);
                 let st = tx
-                    .prepare("INSERT INTO frames (file_id, idx, t, quality, hash, scene, textless, crops) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                    .prepare("INSERT INTO frames (file_id, idx, t, quality, hash, scene, textless, crops, thumb) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
                     .map_err(self.err())?;
                 for (i, f) in a.frames.iter().enumerate() {
                     tx.execute(
@@ -504,6 +509,7 @@ impl Postgres {
                             &f.scene,
                             &f.textless,
                             &f.crops,
+                            &f.thumb,
                         ],
                     )
                     .map_err(self.err())?;
@@ -667,7 +673,7 @@ impl Postgres {
         let rows = self
             .client()
             .query(
-                "SELECT t, quality, hash, scene, textless, crops FROM frames WHERE file_id = $1 ORDER BY idx",
+                "SELECT t, quality, hash, scene, textless, crops, thumb FROM frames WHERE file_id = $1 ORDER BY idx",
                 &[&id],
             )
             .map_err(self.err())?;
@@ -678,6 +684,7 @@ impl Postgres {
                 let s: Option<&[u8]> = r.get(3);
                 let tl: Option<&[u8]> = r.get(4);
                 let cr: Option<&[u8]> = r.get(5);
+                let th: Option<&[u8]> = r.get(6);
                 StoredFrame {
                     t: r.get(0),
                     crops: cr
@@ -689,6 +696,7 @@ impl Postgres {
                     hash: Hash256::from_slice(h).unwrap_or(Hash256([0; 32])),
                     scene: s.and_then(Hash256::from_slice),
                     textless: tl.and_then(Hash256::from_slice),
+                    thumb: th.map(geometry::Thumb::from_bytes).unwrap_or_default(),
                 }
             })
             .collect())

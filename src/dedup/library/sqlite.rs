@@ -123,8 +123,13 @@ CREATE TABLE reviews (
 CREATE INDEX reviews_variant ON reviews(variant_id);
 ";
 
+/// Version 5: a video second's grey thumbnail (`FrameHash::thumb`), to compare seconds pixel
+/// for pixel where hashes do not agree. Older rows keep none.
+const SCHEMA_V5: &str = "ALTER TABLE frames ADD COLUMN thumb BLOB;";
+
 /// Step N takes a library from version N to N+1.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] =
+    [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
 
 /// An existing path must be a library already: a regular, non-empty SQLite file.
 fn check_file(path: &Path, meta: &std::fs::Metadata) -> Result<(), DedupError> {
@@ -524,7 +529,7 @@ impl Sqlite {
             let id = tx.last_insert_rowid();
             {
                 let mut st = tx
-                    .prepare("INSERT INTO frames (file_id, idx, t, quality, hash, scene, textless, crops) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+                    .prepare("INSERT INTO frames (file_id, idx, t, quality, hash, scene, textless, crops, thumb) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
                     .map_err(self.err())?;
                 for (i, f) in a.frames.iter().enumerate() {
                     st.execute(params![
@@ -535,7 +540,8 @@ impl Sqlite {
                         &f.hash[..],
                         f.scene,
                         f.textless,
-                        f.crops
+                        f.crops,
+                        f.thumb
                     ])
                     .map_err(self.err())?;
                 }
@@ -695,7 +701,7 @@ impl Sqlite {
     pub(super) fn frames(&self, id: i64) -> Result<Vec<StoredFrame>, DedupError> {
         let conn = self.conn();
         let mut st = conn
-            .prepare("SELECT t, quality, hash, scene, textless, crops FROM frames WHERE file_id = ?1 ORDER BY idx")
+            .prepare("SELECT t, quality, hash, scene, textless, crops, thumb FROM frames WHERE file_id = ?1 ORDER BY idx")
             .map_err(self.err())?;
         let rows = st
             .query_map([id], |r| {
@@ -703,6 +709,7 @@ impl Sqlite {
                 let s: Option<Vec<u8>> = r.get(3)?;
                 let tl: Option<Vec<u8>> = r.get(4)?;
                 let cr: Option<Vec<u8>> = r.get(5)?;
+                let th: Option<Vec<u8>> = r.get(6)?;
                 Ok(StoredFrame {
                     t: r.get(0)?,
                     crops: cr
@@ -714,6 +721,9 @@ impl Sqlite {
                     hash: Hash256::from_slice(&h).unwrap_or(Hash256([0; 32])),
                     scene: s.and_then(|b| Hash256::from_slice(&b)),
                     textless: tl.and_then(|b| Hash256::from_slice(&b)),
+                    thumb: th
+                        .map(|b| geometry::Thumb::from_bytes(&b))
+                        .unwrap_or_default(),
                 })
             })
             .map_err(self.err())?;

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dedup::composition::{Candidate, Composition};
 use crate::dedup::fingerprint::{Fingerprint, MediaKind};
-use crate::dedup::geometry::{self, Features, GeoMatch};
+use crate::dedup::geometry::{self, Features, GeoMatch, Thumb};
 use crate::dedup::library::Library;
 use crate::dedup::pdq::{Hash256, MATCH_DISTANCE};
 use crate::dedup::product::ProductMemo;
@@ -210,6 +210,9 @@ struct Old {
     scene: Vec<Hash256>,
     textless: Vec<Hash256>,
     features: Option<Kept>,
+    /// Videos compared by pixels only (no composition on the new side): each hashed
+    /// second's time and thumbnail (`video::seconds_agreeing`).
+    seconds: Vec<(f32, Thumb)>,
 }
 
 impl Old {
@@ -233,6 +236,14 @@ impl Old {
             scene: fp.frames.iter().filter_map(|f| f.scene).collect(),
             textless: fp.frames.iter().filter_map(|f| f.textless).collect(),
             features: fp.measured_features().map(|f| spill.keep(f)),
+            // A composed output is compared by its composition: its seconds' thumbnails
+            // would only grow the gate's memory with the batch.
+            seconds: match (fp.kind, &c.composition) {
+                (MediaKind::Video, None) => {
+                    fp.frames.iter().map(|f| (f.t, f.thumb.clone())).collect()
+                }
+                _ => Vec::new(),
+            },
         }
     }
 
@@ -260,6 +271,10 @@ impl Old {
             textless: frames.iter().filter_map(|f| f.textless).collect(),
             // Read (or measured) only if a comparison needs them (`Scorer::score`).
             features: None,
+            seconds: match e.kind {
+                MediaKind::Video => frames.into_iter().map(|f| (f.t, f.thumb)).collect(),
+                _ => Vec::new(),
+            },
         }))
     }
 }
@@ -423,14 +438,25 @@ fn evaluate(
         // but not close enough (a corner logo, a turn between two steps; issue #13). Only
         // where pixels are all there is: between two composed outputs a shared background
         // gives the key frames their inliers, and the compositions already say what repeats.
-        let verified = m
+        let vouching = m
             .geo
             .as_ref()
-            .filter(|g| !both_composed && g.inliers >= cfg.min_inliers)
-            .map(|g| video::Verified {
-                angle_deg: g.angle_deg,
-            });
-        m.bag = Some(video::compare_verified(&fp.frames, &old.hashes, verified));
+            .filter(|g| !both_composed && g.inliers >= cfg.min_inliers);
+        let verified = vouching.map(|g| video::Verified {
+            angle_deg: g.angle_deg,
+        });
+        // Seconds whose hashes drift under the edit (a zoom into a soft, low-contrast shot)
+        // are compared pixel for pixel where the key frames' fit puts them.
+        let agreed = match vouching.and_then(|g| g.fit) {
+            Some(fit) => video::seconds_agreeing(&fp.frames, &old.seconds, &fit),
+            None => Vec::new(),
+        };
+        m.bag = Some(video::compare_verified(
+            &fp.frames,
+            &old.hashes,
+            verified,
+            &agreed,
+        ));
     }
     let inliers = m.geo.as_ref().map(|g| g.inliers).unwrap_or(0);
     let visual_match = match fp.kind {

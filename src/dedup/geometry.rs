@@ -869,5 +869,15 @@ mod tests {
             }
         }
         assert_eq!(decode(&old[..old.len() - 3]), None);
+
+        // A video second's thumbnail, as its frame row keeps it.
+        let t = Thumb {
+            width: 64,
+            height: 36,
+            luma: (0..64 * 36).map(|i| (i % 256) as u8).collect(),
+        };
+        assert_eq!(Thumb::from_bytes(&t.to_bytes().unwrap()), t);
+        assert_eq!(Thumb::default().to_bytes(), None);
+        assert!(Thumb::from_bytes(&t.to_bytes().unwrap()[..100]).is_empty());
     }
 }

@@ -50,6 +50,9 @@ pub struct BagMatch {
     /// Seconds counted only because the key frames agree by geometry (hash distance between
     /// the match distance and `VERIFIED_DISTANCE`).
     pub verified_seconds: u32,
+    /// Seconds counted only because their thumbnails agree with the old ones
+    /// (`seconds_agreeing`).
+    pub pixel_seconds: u32,
 }
 
 /// Keypoint geometry found the same content in the two videos' key frames, the new one
@@ -134,6 +137,7 @@ struct Seen {
     min_d: u32,
     view: View,
     by_geometry: u32,
+    by_pixels: u32,
 }
 
 pub(crate) fn compare_with(
@@ -181,6 +185,7 @@ pub(crate) fn compare_with(
         let mut m = vec![vec![false; old.len()]; new.len()];
         let mut count = 0usize;
         let mut by_geometry = 0u32;
+        let mut by_pixels = 0u32;
         let mut min_d = 256;
         for (i, f) in new.iter().enumerate() {
             let Some(q) = view.hash(f) else { continue };
@@ -193,12 +198,14 @@ pub(crate) fn compare_with(
                     strict |= d <= threshold;
                 }
             }
+            let hashed = m[i].iter().any(|x| *x);
             for &(_, j) in agreed.iter().filter(|p| p.0 == i) {
                 m[i][j] = true;
             }
             if m[i].iter().any(|x| *x) {
                 count += 1;
-                by_geometry += u32::from(!strict);
+                by_geometry += u32::from(hashed && !strict);
+                by_pixels += u32::from(!hashed);
             }
         }
         if best.as_ref().map(|b| count > b.count).unwrap_or(true) {
@@ -208,6 +215,7 @@ pub(crate) fn compare_with(
                 min_d,
                 view,
                 by_geometry,
+                by_pixels,
             });
         }
         if view == View::Orientation(0) && count == new.len() {
@@ -220,6 +228,7 @@ pub(crate) fn compare_with(
         min_d: min_distance,
         view,
         by_geometry: verified_seconds,
+        by_pixels: pixel_seconds,
     } = best.expect("eight orientations tried");
     let matched_old = (0..old.len())
         .filter(|j| m.iter().any(|row| row[*j]))
@@ -241,6 +250,7 @@ pub(crate) fn compare_with(
             _ => None,
         },
         verified_seconds,
+        pixel_seconds,
     }
 }
 

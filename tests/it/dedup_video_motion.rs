@@ -51,17 +51,14 @@ fn edit(input: &Path, extra: &[&str], graph_flag: &str, graph: &str, out: &Path)
     ffmpeg(&args);
 }
 
-#[test]
-fn dedup_calls_a_logo_or_a_small_turn_on_a_moving_video_a_duplicate() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let original = d.join("original.mp4");
-    ken_burns(&sample("bg/rocket.jpg"), &original);
+/// A library in `d` holding `original`, and two copies of it: with a corner logo and
+/// turned by 4°.
+fn library_logo_and_turn(d: &Path, original: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let lib = d.join("lib.sqlite");
     let add = factory()
         .args(["library", "add", "--library"])
         .arg(&lib)
-        .arg(&original)
+        .arg(original)
         .output()
         .unwrap();
     assert!(
@@ -69,22 +66,32 @@ fn dedup_calls_a_logo_or_a_small_turn_on_a_moving_video_a_duplicate() {
         "{}",
         String::from_utf8_lossy(&add.stderr)
     );
-
     let logo = d.join("logo.mp4");
     let badge = sample("product/badge.png");
     edit(
-        &original,
+        original,
         &["-i", badge.to_str().unwrap()],
         "-filter_complex",
         "[1]scale=iw*0.09:-1[l];[0][l]overlay=W-w-8:8",
         &logo,
     );
+    let turned = d.join("turned.mp4");
+    edit(original, &[], "-vf", "rotate=4*PI/180", &turned);
+    (lib, logo, turned)
+}
+
+#[test]
+fn dedup_calls_a_logo_or_a_small_turn_on_a_moving_video_a_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let original = d.join("original.mp4");
+    ken_burns(&sample("bg/rocket.jpg"), &original);
+    let (lib, logo, turned) = library_logo_and_turn(d, &original);
+
     let v = dedup_verdict(&lib, &logo);
     assert_eq!(v["verdict"], "duplicate", "corner logo: {v:#}");
     assert_eq!(v["matches"][0]["file"], original.to_str().unwrap(), "{v:#}");
 
-    let turned = d.join("turned.mp4");
-    edit(&original, &[], "-vf", "rotate=4*PI/180", &turned);
     let v = dedup_verdict(&lib, &turned);
     assert_eq!(v["verdict"], "duplicate", "turned 4°: {v:#}");
     assert_eq!(v["matches"][0]["file"], original.to_str().unwrap(), "{v:#}");
@@ -99,4 +106,58 @@ fn dedup_calls_a_logo_or_a_small_turn_on_a_moving_video_a_duplicate() {
         v["verdict"], "distinct",
         "unrelated video with the same motion: {v:#}"
     );
+}
+
+/// A push-in over a soft, low-contrast picture: its seconds hash far apart under a corner
+/// logo or a 4° turn, so hashes alone (a library written before schema 5 kept the seconds'
+/// thumbnails) call the logo version similar and the turned one distinct. Each second's
+/// thumbnail, compared where the key frames' keypoints put it, shows the same picture.
+#[test]
+fn a_soft_moving_video_under_a_logo_or_a_turn_is_matched_pixel_for_pixel() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let soft = d.join("soft.png");
+    ffmpeg(&[
+        "-i",
+        sample("bg/rocket.jpg").to_str().unwrap(),
+        "-vf",
+        "gblur=sigma=4,eq=contrast=0.7",
+        soft.to_str().unwrap(),
+    ]);
+    let original = d.join("original.mp4");
+    ffmpeg(&[
+        "-loop",
+        "1",
+        "-i",
+        soft.to_str().unwrap(),
+        "-vf",
+        "scale=1280:-2,zoompan=z='1+0.0125*on':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)':d=40:s=320x180:fps=5,format=yuv420p",
+        "-t",
+        "8",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        original.to_str().unwrap(),
+    ]);
+    let (lib, logo, turned) = library_logo_and_turn(d, &original);
+
+    for (file, what) in [(&logo, "corner logo"), (&turned, "turned 4°")] {
+        let v = dedup_verdict(&lib, file);
+        assert_eq!(v["verdict"], "duplicate", "{what}: {v:#}");
+        assert_eq!(v["matches"][0]["file"], original.to_str().unwrap(), "{v:#}");
+        assert!(
+            v["matches"][0]["evidence"]
+                .to_string()
+                .contains("pixel for pixel where the key frames' keypoints put them"),
+            "{what}: {v:#}"
+        );
+    }
+
+    // The library as written before schema 5: no second has a thumbnail.
+    let db = rusqlite::Connection::open(&lib).unwrap();
+    assert!(db.execute("UPDATE frames SET thumb = NULL", []).unwrap() >= 8);
+    drop(db);
+    assert_ne!(dedup_verdict(&lib, &logo)["verdict"], "duplicate");
+    assert_eq!(dedup_verdict(&lib, &turned)["verdict"], "distinct");
 }

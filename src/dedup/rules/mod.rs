@@ -511,6 +511,12 @@ fn evaluate(
                 video::VERIFIED_DISTANCE
             ));
         }
+        if b.pixel_seconds > 0 {
+            evidence.push(format!(
+                "{} s matched pixel for pixel where the key frames' keypoints put them",
+                b.pixel_seconds
+            ));
+        }
     }
     if let Some(g) = &m.geo {
         evidence.push(geo_evidence(g));

@@ -154,6 +154,22 @@ fn a_soft_moving_video_under_a_logo_or_a_turn_is_matched_pixel_for_pixel() {
         );
     }
 
+    // Without a library, the original as an earlier file of the same run: its seconds'
+    // thumbnails are read back from the run's spill file.
+    let out = factory()
+        .args(["dedup", "--json"])
+        .arg(&original)
+        .arg(&turned)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[1]["verdict"], "duplicate", "{:#}", lines[1]);
+    assert_eq!(lines[1]["matches"][0]["source"], "batch", "{:#}", lines[1]);
+
     // The library as written before schema 5: no second has a thumbnail.
     let db = rusqlite::Connection::open(&lib).unwrap();
     assert!(db.execute("UPDATE frames SET thumb = NULL", []).unwrap() >= 8);

@@ -16,12 +16,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::dedup::composition::{Candidate, Composition};
 use crate::dedup::fingerprint::{Fingerprint, MediaKind};
-use crate::dedup::geometry::{self, Features, GeoMatch, Thumb};
+use crate::dedup::geometry::{self, Features, GeoMatch};
 use crate::dedup::library::Library;
 use crate::dedup::pdq::{Hash256, MATCH_DISTANCE};
 use crate::dedup::product::ProductMemo;
 use crate::dedup::scene::{self, Split, SplitConfig};
-use crate::dedup::spill::{Kept, KeypointSpill};
+use crate::dedup::spill::{Kept, KeypointSpill, Seconds};
 use crate::dedup::video::{self, BagMatch};
 use crate::dedup::DedupError;
 
@@ -210,9 +210,9 @@ struct Old {
     scene: Vec<Hash256>,
     textless: Vec<Hash256>,
     features: Option<Kept>,
-    /// Videos compared by pixels only (no composition on the new side): each hashed
-    /// second's time and thumbnail (`video::seconds_agreeing`).
-    seconds: Vec<(f32, Thumb)>,
+    /// Videos from elsewhere (no composition): each hashed second's time and thumbnail
+    /// (`video::seconds_agreeing`), spilled like the keypoints when from the batch.
+    seconds: Option<Kept<Seconds>>,
 }
 
 impl Old {
@@ -237,12 +237,14 @@ impl Old {
             textless: fp.frames.iter().filter_map(|f| f.textless).collect(),
             features: fp.measured_features().map(|f| spill.keep(f)),
             // A composed output is compared by its composition: its seconds' thumbnails
-            // would only grow the gate's memory with the batch.
+            // would only fill the spill file.
             seconds: match (fp.kind, &c.composition) {
                 (MediaKind::Video, None) => {
-                    fp.frames.iter().map(|f| (f.t, f.thumb.clone())).collect()
+                    let seconds: Seconds =
+                        fp.frames.iter().map(|f| (f.t, f.thumb.clone())).collect();
+                    Some(spill.keep(&seconds))
                 }
-                _ => Vec::new(),
+                _ => None,
             },
         }
     }
@@ -272,8 +274,10 @@ impl Old {
             // Read (or measured) only if a comparison needs them (`Scorer::score`).
             features: None,
             seconds: match e.kind {
-                MediaKind::Video => frames.into_iter().map(|f| (f.t, f.thumb)).collect(),
-                _ => Vec::new(),
+                MediaKind::Video => Some(Kept::Held(
+                    frames.into_iter().map(|f| (f.t, f.thumb)).collect(),
+                )),
+                _ => None,
             },
         }))
     }
@@ -370,6 +374,7 @@ fn evaluate(
     old: &Old,
     facts: Facts,
     old_features: Option<&Features>,
+    old_seconds: Option<&Seconds>,
     cfg: &GateConfig,
 ) -> Option<Match> {
     if fp.kind != old.kind
@@ -447,9 +452,9 @@ fn evaluate(
         });
         // Seconds whose hashes drift under the edit (a zoom into a soft, low-contrast shot)
         // are compared pixel for pixel where the key frames' fit puts them.
-        let agreed = match vouching.and_then(|g| g.fit) {
-            Some(fit) => video::seconds_agreeing(&fp.frames, &old.seconds, &fit),
-            None => Vec::new(),
+        let agreed = match (vouching.and_then(|g| g.fit), old_seconds) {
+            (Some(fit), Some(seconds)) => video::seconds_agreeing(&fp.frames, seconds, &fit),
+            _ => Vec::new(),
         };
         m.bag = Some(video::compare_verified(
             &fp.frames,
@@ -892,7 +897,24 @@ fn against_earlier(
         })?),
         _ => None,
     };
-    Ok(evaluate(fp, cand, old, facts, of.as_deref(), cfg))
+    let seconds = old
+        .seconds
+        .as_ref()
+        .map(|kept| spill.get(kept))
+        .transpose()
+        .map_err(|source| DedupError::Io {
+            path: old.file.clone(),
+            source,
+        })?;
+    Ok(evaluate(
+        fp,
+        cand,
+        old,
+        facts,
+        of.as_deref(),
+        seconds.as_deref(),
+        cfg,
+    ))
 }
 
 /// What `evaluate` can make of a pair, read from what is cheap to compare. Exact only
@@ -1164,7 +1186,12 @@ impl<'a> Scorer<'a> {
                         true => lib.features_or_measure(id, &old.file, &old.sha256, old.kind)?,
                         false => None,
                     };
-                    if let Some(m) = evaluate(fp, cand, &old, facts, of.as_ref(), self.cfg) {
+                    let seconds = match &old.seconds {
+                        Some(Kept::Held(s)) => Some(s),
+                        _ => None,
+                    };
+                    if let Some(m) = evaluate(fp, cand, &old, facts, of.as_ref(), seconds, self.cfg)
+                    {
                         matches.push(m);
                     }
                 }

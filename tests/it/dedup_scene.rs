@@ -137,14 +137,21 @@ fn dedup_tells_a_new_subject_on_a_reused_background_and_an_inset_from_a_headline
 /// A smooth product photo over the same background holds too few corners of its own for
 /// keypoints to see a region there; the thumbnails kept with the keypoints see it whole.
 /// A library written before thumbnails were kept (its features cut back to the keypoints,
-/// as such a library holds them) still reads, and is judged by keypoints alone: a
-/// duplicate, which is what this pair got before thumbnails.
+/// as such a library holds them) gets one measured from the file when it is still there;
+/// when it is gone, keypoints alone judge: a duplicate, what this pair got before.
 #[test]
 fn a_smooth_new_subject_is_seen_in_pixels_and_a_library_without_thumbnails_still_reads() {
     let dir = tempfile::tempdir().unwrap();
-    let (lib, bg) = library_of_the_bridge(dir.path());
-    let h = bg.height();
-    let side = h * 55 / 100;
+    let photo = dir.path().join("bridge.jpg");
+    std::fs::copy(bridge(), &photo).unwrap();
+    let lib = dir.path().join("lib.sqlite");
+    let mut add = factory();
+    add.args(["library", "add", "--library"])
+        .arg(&lib)
+        .arg(&photo);
+    assert!(add.status().unwrap().success());
+    let bg = image::open(&photo).unwrap().to_rgba8();
+    let side = bg.height() * 55 / 100;
     let subject = imageops::resize(
         &synth::scene(30, 320, 320),
         side,
@@ -152,35 +159,48 @@ fn a_smooth_new_subject_is_seen_in_pixels_and_a_library_without_thumbnails_still
         FilterType::Triangle,
     );
     let new_subject = centred(&bg, &subject, &dir.path().join("smooth-subject.jpg"));
-
-    let v = dedup_verdict(&lib, &new_subject);
-    assert_eq!(v["verdict"], "similar", "{v:#}");
-    assert_eq!(v["matches"][0]["rule"], "new_subject", "{v:#}");
-    let reason = v["reason"].as_str().unwrap();
-    assert!(
-        reason.contains("different subject in the centre"),
-        "{reason}"
-    );
-    let evidence = v["matches"][0]["evidence"].to_string();
-    assert!(evidence.contains("agrees pixel for pixel"), "{evidence}");
+    let pixels = |v: &serde_json::Value| {
+        assert_eq!(v["verdict"], "similar", "{v:#}");
+        assert_eq!(v["matches"][0]["rule"], "new_subject", "{v:#}");
+        let reason = v["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("different subject in the centre"),
+            "{reason}"
+        );
+        let evidence = v["matches"][0]["evidence"].to_string();
+        assert!(evidence.contains("agrees pixel for pixel"), "{evidence}");
+    };
+    pixels(&dedup_verdict(&lib, &new_subject));
 
     // The same library as written before thumbnails: keypoint records only.
     let db = rusqlite::Connection::open(&lib).unwrap();
-    let (id, blob): (i64, Vec<u8>) = db
-        .query_row("SELECT file_id, data FROM features", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+    let blob_len = |db: &rusqlite::Connection| -> usize {
+        db.query_row("SELECT length(data) FROM features", [], |r| r.get(0))
+            .unwrap()
+    };
+    let strip = |db: &rusqlite::Connection| {
+        let blob: Vec<u8> = db
+            .query_row("SELECT data FROM features", [], |r| r.get(0))
+            .unwrap();
+        let n = blob.len();
+        let pixels = u16::from_le_bytes([blob[n - 8], blob[n - 7]]) as usize
+            * u16::from_le_bytes([blob[n - 6], blob[n - 5]]) as usize;
+        let records = (n - 8 - 8 - pixels) / 40;
+        db.execute(
+            "UPDATE features SET data = ?1",
+            rusqlite::params![&blob[..8 + 40 * records]],
+        )
         .unwrap();
-    let n = blob.len();
-    let pixels = u16::from_le_bytes([blob[n - 8], blob[n - 7]]) as usize
-        * u16::from_le_bytes([blob[n - 6], blob[n - 5]]) as usize;
-    let records = (n - 8 - 8 - pixels) / 40;
-    db.execute(
-        "UPDATE features SET data = ?1 WHERE file_id = ?2",
-        rusqlite::params![&blob[..8 + 40 * records], id],
-    )
-    .unwrap();
-    drop(db);
+        8 + 40 * records
+    };
+    let keypoints_only = strip(&db);
+    // The file is still there: measured again, and the row keeps the thumbnail from now on.
+    pixels(&dedup_verdict(&lib, &new_subject));
+    assert!(blob_len(&db) > keypoints_only, "the thumbnail was kept");
+
+    // Gone: the stored keypoints alone.
+    strip(&db);
+    std::fs::remove_file(&photo).unwrap();
     let v = dedup_verdict(&lib, &new_subject);
     let evidence = v["matches"][0]["evidence"].to_string();
     assert!(!evidence.contains("pixel for pixel"), "{v:#}");

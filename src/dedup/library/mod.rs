@@ -611,9 +611,11 @@ impl Library {
     }
 
     /// An entry's keypoints; for a still recorded without them (its verdict did not need
-    /// them), measured from its file now and kept, if the file is still where it was
-    /// exported with the bytes it had. `None` when neither is possible: the comparison then
-    /// goes on without geometry, as for any entry whose file is gone.
+    /// them), or with keypoints but no thumbnail (added before thumbnails were kept, issue
+    /// #13), measured from its file now and kept, if the file is still where it was
+    /// exported with the bytes it had. Otherwise what is stored (keypoints alone judge then),
+    /// or `None`: the comparison goes on without geometry, as for any entry whose file is
+    /// gone.
     pub(crate) fn features_or_measure(
         &self,
         id: i64,
@@ -621,22 +623,21 @@ impl Library {
         sha256: &str,
         kind: MediaKind,
     ) -> Result<Option<Features>, DedupError> {
-        if let Some(f) = self.features(id)? {
-            return Ok(Some(f));
+        let stored = self.features(id)?;
+        if stored.as_ref().is_some_and(|f| !f.thumb.is_empty()) || kind != MediaKind::Image {
+            return Ok(stored);
         }
-        if kind != MediaKind::Image
-            || !crate::dedup::fingerprint::sha256_file(path).is_ok_and(|(s, _)| s == sha256)
-        {
-            return Ok(None);
+        if !crate::dedup::fingerprint::sha256_file(path).is_ok_and(|(s, _)| s == sha256) {
+            return Ok(stored);
         }
         let Ok(img) = crate::dedup::fingerprint::load_still(path) else {
-            return Ok(None);
+            return Ok(stored);
         };
         let f = geometry::extract(&crate::dedup::fingerprint::sample_frame(&img));
         let data = geometry::encode(&f);
         // Keeping them only saves the next query the measurement: a library opened read-only
         // (or a full disk) still gets this comparison right.
-        let _ = on_backend!(self, b => b.put_features(id, &data));
+        let _ = on_backend!(self, b => b.put_features(id, &data, stored.is_some()));
         Ok(Some(f))
     }
 

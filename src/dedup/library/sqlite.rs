@@ -731,11 +731,21 @@ impl Sqlite {
     }
 
     /// Keypoints measured after the entry was added; another process may have measured them
-    /// first, and then its row stands.
-    pub(super) fn put_features(&self, id: i64, data: &[u8]) -> Result<(), DedupError> {
+    /// first, and then its row stands — unless `replace` (the row holds keypoints from
+    /// before thumbnails were kept: the same file measures the same, thumbnail included).
+    pub(super) fn put_features(
+        &self,
+        id: i64,
+        data: &[u8],
+        replace: bool,
+    ) -> Result<(), DedupError> {
         self.conn()
             .execute(
-                "INSERT INTO features (file_id, data) VALUES (?1, ?2) ON CONFLICT (file_id) DO NOTHING",
+                if replace {
+                    "INSERT INTO features (file_id, data) VALUES (?1, ?2) ON CONFLICT (file_id) DO UPDATE SET data = excluded.data"
+                } else {
+                    "INSERT INTO features (file_id, data) VALUES (?1, ?2) ON CONFLICT (file_id) DO NOTHING"
+                },
                 params![id, data],
             )
             .map_err(self.err())?;

@@ -61,22 +61,12 @@ impl Thumb {
     /// `base` reduced to `THUMB_SIDE` on its long side (area-weighted).
     fn of(base: &GrayImage) -> Thumb {
         let (w, h) = working_size_at(base.width(), base.height(), THUMB_SIDE);
-        let small = resize_gray(base, w, h);
-        Thumb {
-            width: w,
-            height: h,
-            luma: small.into_raw(),
-        }
+        Thumb::from(resize_gray(base, w, h))
     }
 
     /// `img` as a grey picture `side` pixels on its long side.
     pub(crate) fn of_frame(img: &RgbaImage, side: u32) -> Thumb {
-        let g = working_gray_at(img, side);
-        Thumb {
-            width: g.width(),
-            height: g.height(),
-            luma: g.into_raw(),
-        }
+        Thumb::from(working_gray_at(img, side))
     }
 
     /// Width and height (u16 LE) then the pixels; `None` for an empty thumbnail.
@@ -115,6 +105,16 @@ impl Thumb {
 
     pub fn is_empty(&self) -> bool {
         self.luma.is_empty()
+    }
+}
+
+impl From<GrayImage> for Thumb {
+    fn from(g: GrayImage) -> Thumb {
+        Thumb {
+            width: g.width(),
+            height: g.height(),
+            luma: g.into_raw(),
+        }
     }
 }
 
@@ -291,13 +291,13 @@ pub(crate) fn extract_both_budget(
     )
 }
 
-/// Grey resize for the pyramid levels (fast_image_resize, triangle filter).
+/// Grey resize for the pyramid levels and the thumbnail (fast_image_resize, triangle
+/// filter), through the crate's one resizer per thread.
 fn resize_gray(src: &GrayImage, w: u32, h: u32) -> GrayImage {
-    use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
+    use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions};
     let mut dst = GrayImage::new(w.max(1), h.max(1));
     let opts = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
-    Resizer::new()
-        .resize(src, &mut dst, &opts)
+    crate::media::with_resizer(|r| r.resize(src, &mut dst, &opts))
         .expect("U8 to U8 resize cannot fail on sizes ≥ 1");
     dst
 }
@@ -692,7 +692,6 @@ fn residual(t: &Transform, p: &Pair) -> f32 {
     ((x - w.0).powi(2) + (y - w.1).powi(2)).sqrt()
 }
 
-/// Compact byte form for the library (points as f32 pairs, then descriptors).
 /// Marks the thumbnail trailer at the end of an encoded `Features`.
 const THUMB_MAGIC: &[u8; 4] = b"THB1";
 

@@ -156,6 +156,15 @@ pub struct SplitConfig {
     pub pixel_graphic_flat: f32,
 }
 
+impl SplitConfig {
+    /// Whether a cell wholly inside the old frame differs from what the old picture showed
+    /// there (`pixel_cell`, `pixel_corr`): new subjects, and video seconds that do not
+    /// agree (`video::seconds_agreeing`).
+    pub fn cell_differs(&self, c: &CellDiff) -> bool {
+        c.differs >= self.pixel_cell && c.corr < self.pixel_corr
+    }
+}
+
 impl Default for SplitConfig {
     /// Chosen on `benches/dedup_eval.rs`'s grid dump (`DEDUP_EVAL_DUMP`, 2026-12-04 22:04 UTC:
     /// 660 copies of 30 library pictures under 22 edits, 60 new subjects over them, 60
@@ -192,8 +201,8 @@ impl Default for SplitConfig {
             // most new subjects (59 of 60) with no edited copy moved at all (0 of 660); 252
             // combinations reached ≥ 58 with none. Without the correlation test, grey and
             // chroma-subsampled copies of saturated products and big captions moved.
-            pixel_cell: CELL_DIFFERS,
-            pixel_corr: CELL_CORR,
+            pixel_cell: 0.1,
+            pixel_corr: 0.8,
             pixel_agree: 0.2,
             // The big logo (45 % of the width, shapes over the picture) covered ≤ 14
             // differing cells; subjects (12–25 % of the frame) ≥ 16. A non-flat logo over
@@ -293,14 +302,18 @@ pub fn differences(new: &Thumb, old: &Thumb, fit: &Fit) -> Option<Vec<CellDiff>>
         let bottom = at(x0, y0 + 1) * (1.0 - fx) + at(x0 + 1, y0 + 1) * fx;
         top * (1.0 - fy) + bottom * fy
     };
+    let cell_of = |i: usize| {
+        let (x, y) = (i % nw, i / nw);
+        (y * GRID / nh).min(GRID - 1) * GRID + (x * GRID / nw).min(GRID - 1)
+    };
     // Per new pixel inside the old frame: its luma, and the old range around its place.
     let mut pairs: Vec<(usize, u8, f32, f32, f32)> = Vec::with_capacity(nw * nh);
-    let mut inside = vec![true; nw * nh];
+    let mut whole = [true; GRID * GRID];
     for y in 0..nh {
         for x in 0..nw {
             let (u, v) = fit.to_old(((x as f32 + 0.5) / nw as f32, (y as f32 + 0.5) / nh as f32));
             if !(0.0..=1.0).contains(&u) || !(0.0..=1.0).contains(&v) {
-                inside[y * nw + x] = false;
+                whole[cell_of(y * nw + x)] = false;
                 continue;
             }
             let (ox, oy) = (u * ow as f32 - 0.5, v * oh as f32 - 0.5);
@@ -327,18 +340,8 @@ pub fn differences(new: &Thumb, old: &Thumb, fit: &Fit) -> Option<Vec<CellDiff>>
     let gap = |t: f32, lo: f32, hi: f32| (lo - t).max(t - hi).max(0.0);
     let tone = tone_map(&pairs.iter().map(|p| (p.1, p.2)).collect::<Vec<_>>());
     let mut differs = vec![0u32; GRID * GRID];
-    let mut whole = [true; GRID * GRID];
     // Per cell: count, Σn, Σo, Σn², Σo², Σno of the tone-mapped new and the old levels.
     let mut moments = vec![[0f64; 6]; GRID * GRID];
-    let cell_of = |i: usize| {
-        let (x, y) = (i % nw, i / nw);
-        (y * GRID / nh).min(GRID - 1) * GRID + (x * GRID / nw).min(GRID - 1)
-    };
-    for (i, &ins) in inside.iter().enumerate() {
-        if !ins {
-            whole[cell_of(i)] = false;
-        }
-    }
     for &(i, n, o, lo, hi) in &pairs {
         let c = cell_of(i);
         let t = tone[n as usize];
@@ -385,16 +388,6 @@ pub fn differences(new: &Thumb, old: &Thumb, fit: &Fit) -> Option<Vec<CellDiff>>
 /// the old picture showed, turned grey by other weights), a flat and a textured one do not.
 const FLAT_VARIANCE: f64 = 9.0;
 
-/// A cell differs when at least this share of its pixels does and its levels correlate with
-/// the old ones under `CELL_CORR` (`SplitConfig::default`: the measured reasons).
-pub const CELL_DIFFERS: f32 = 0.1;
-pub const CELL_CORR: f32 = 0.8;
-
-/// Whether a cell wholly inside the old frame shows what the old picture showed there.
-pub fn cell_agrees(c: &CellDiff) -> bool {
-    !(c.differs >= CELL_DIFFERS && c.corr < CELL_CORR)
-}
-
 /// How one grid cell of the new frame compares with the old picture (`differences`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct CellDiff {
@@ -406,8 +399,8 @@ pub struct CellDiff {
 
 /// The old level expected at each new level: `o = a + b·(n/255)^γ`, the shape of the
 /// edits tools make (brightness, contrast, gamma; grey and sepia keep luma), with γ
-/// chosen from `GAMMAS` and `a`, `b` fitted by least squares, then twice more to the
-/// `TONE_KEEP` share of the pairs each fit explains best, so that a subject pasted over
+/// chosen from `GAMMAS` and `a`, `b` fitted by least squares, then three times more to the
+/// `TONE_KEEP` share of the pairs the previous fit explains best, so that a subject pasted over
 /// part of the frame (its levels unrelated to what lies beneath) does not bend it. A free
 /// per-level map learnt "a bright new level is a dark old one" wherever only a bright
 /// subject over a dark scene had that level; a cubic bent towards the subject's levels
@@ -677,10 +670,7 @@ pub fn analyse(
     // picture and whose structure does not follow it.
     let px = &a.pixels;
     let whole: Vec<usize> = (0..px.len()).filter(|&c| px[c].differs >= 0.0).collect();
-    let differs = |c: usize| {
-        px.get(c)
-            .is_some_and(|p| p.differs >= cfg.pixel_cell && p.corr < cfg.pixel_corr)
-    };
+    let differs = |c: usize| px.get(c).is_some_and(|p| cfg.cell_differs(p));
     for (cells, bbox) in groups(differs) {
         let box_cells: Vec<usize> = (0..n_cells).filter(|&c| in_box(c, bbox, 0)).collect();
         let filled = box_cells.iter().filter(|&&c| differs(c)).count();

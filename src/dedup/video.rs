@@ -90,6 +90,7 @@ pub const SECOND_AGREE: f32 = 0.85;
 /// turn is the same across the whole video, so the key frames' fit holds for every second.
 /// Seconds without a thumbnail (rows stored before schema 5) are skipped.
 pub fn seconds_agreeing(new: &[FrameHash], old: &[(f32, Thumb)], fit: &Fit) -> Vec<(usize, usize)> {
+    let cfg = scene::SplitConfig::default();
     let mut out = Vec::new();
     for (i, f) in new.iter().enumerate() {
         let Some(j) = old
@@ -101,12 +102,12 @@ pub fn seconds_agreeing(new: &[FrameHash], old: &[(f32, Thumb)], fit: &Fit) -> V
         let Some(cells) = scene::differences(&f.thumb, &old[j].1, fit) else {
             continue;
         };
-        let whole: Vec<&scene::CellDiff> = cells.iter().filter(|c| c.differs >= 0.0).collect();
-        if whole.len() * 2 < cells.len() {
-            continue;
+        let (mut whole, mut agree) = (0usize, 0usize);
+        for c in cells.iter().filter(|c| c.differs >= 0.0) {
+            whole += 1;
+            agree += usize::from(!cfg.cell_differs(c));
         }
-        let agree = whole.iter().filter(|c| scene::cell_agrees(c)).count();
-        if agree as f32 >= SECOND_AGREE * whole.len() as f32 {
+        if whole * 2 >= cells.len() && agree as f32 >= SECOND_AGREE * whole as f32 {
             out.push((i, j));
         }
     }

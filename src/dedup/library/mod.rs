@@ -12,9 +12,9 @@
 //! `factory library expiring`); 3 = results (platform metrics read back by
 //! `factory results import`); 4 = reviews (each `factory review` decision, who and when,
 //! appended); 5 = `frames.thumb` (a video second's grey thumbnail, issue #13; rows added
-//! before have none and are compared by hashes alone). Each backend lists its steps in `MIGRATIONS` (step N takes a
-//! library from version N to N+1) and `migrate` runs the missing ones in one transaction when
-//! a library is opened; `SCHEMA_VERSION` is their count. A library written by a newer build
+//! before have none and are compared by hashes alone). Each backend lists its steps in
+//! `MIGRATIONS` (step N takes a library from version N to N+1) and `migrate` runs the
+//! missing ones in one transaction when a library is opened; `SCHEMA_VERSION` is their count. A library written by a newer build
 //! is refused rather than guessed at.
 //!
 //! The near-duplicate search never runs in the database: [`Library::index`] loads the hash

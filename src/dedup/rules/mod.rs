@@ -897,15 +897,7 @@ fn against_earlier(
         })?),
         _ => None,
     };
-    let seconds = old
-        .seconds
-        .as_ref()
-        .map(|kept| spill.get(kept))
-        .transpose()
-        .map_err(|source| DedupError::Io {
-            path: old.file.clone(),
-            source,
-        })?;
+    let seconds = seconds_for(old, of.is_some(), spill)?;
     Ok(evaluate(
         fp,
         cand,
@@ -915,6 +907,23 @@ fn against_earlier(
         seconds.as_deref(),
         cfg,
     ))
+}
+
+/// An earlier video's seconds (`Old::seconds`), read back only where `evaluate` can use
+/// them: the key frames' keypoints are at hand (`keypoints`), so the pair can be vouched
+/// for and its seconds compared.
+fn seconds_for<'a>(
+    old: &'a Old,
+    keypoints: bool,
+    spill: &KeypointSpill,
+) -> Result<Option<std::borrow::Cow<'a, Seconds>>, DedupError> {
+    match (&old.seconds, keypoints) {
+        (Some(kept), true) => spill.get(kept).map(Some).map_err(|source| DedupError::Io {
+            path: old.file.clone(),
+            source,
+        }),
+        _ => Ok(None),
+    }
 }
 
 /// What `evaluate` can make of a pair, read from what is cheap to compare. Exact only
@@ -1186,12 +1195,16 @@ impl<'a> Scorer<'a> {
                         true => lib.features_or_measure(id, &old.file, &old.sha256, old.kind)?,
                         false => None,
                     };
-                    let seconds = match &old.seconds {
-                        Some(Kept::Held(s)) => Some(s),
-                        _ => None,
-                    };
-                    if let Some(m) = evaluate(fp, cand, &old, facts, of.as_ref(), seconds, self.cfg)
-                    {
+                    let seconds = seconds_for(&old, of.is_some(), &self.spill)?;
+                    if let Some(m) = evaluate(
+                        fp,
+                        cand,
+                        &old,
+                        facts,
+                        of.as_ref(),
+                        seconds.as_deref(),
+                        self.cfg,
+                    ) {
                         matches.push(m);
                     }
                 }

@@ -284,16 +284,17 @@ fn masked_hash(luma: &pdq::View, across: &pdq::Across, boxes: &[[f32; 4]]) -> Ha
     across.masked_hash(luma, &mask_rects(w, h, boxes)).hash
 }
 
-/// A frame's hashes from its luma plane, also returning the border-trimmed plane. The
-/// plane's row pass is made once and serves its masked hashes too (`pdq::Across`).
+/// A frame's hashes from its luma plane, also returning the border-trimmed plane; `border`
+/// is the plane's content rectangle (`pdq::border_box`). The plane's row pass is made once
+/// and serves its masked hashes too (`pdq::Across`).
 fn hash_luma<'a>(
     luma: &'a pdq::Luma,
-    img: &RgbaImage,
+    border: (u32, u32, u32, u32),
     t: f32,
     masks: &Masks,
 ) -> (FrameHash, pdq::View<'a>) {
-    let (w, h) = img.dimensions();
-    let (bx, by, bw, bh) = pdq::border_box(img);
+    let (w, h) = (luma.width as u32, luma.height as u32);
+    let (bx, by, bw, bh) = border;
     let whole = luma.view();
     let across = pdq::Across::of(&whole);
     let (trimmed, d) = if (bx, by, bw, bh) == (0, 0, w, h) {
@@ -476,44 +477,61 @@ impl Fingerprint {
         img: &RgbaImage,
         masks: &Masks,
     ) -> Fingerprint {
+        let mut fp = Self::still_hashes(path, sha256, bytes, img, masks);
         let reduced = sample_frame(img);
-        let mut fp = Self::still_hashes(path, sha256, bytes, img.dimensions(), &reduced, masks);
         fp.absorb(Detail::measure(Some(&reduced)), turned_hashes(&reduced));
         fp
     }
 
     /// As `from_still`, measuring only the hashes now; keypoints, flatness and turned-back
     /// hashes wait until a rule needs them (`detail`, `turned`) and are then measured from
-    /// the file at `path`, which must hold the still as encoded. `reduced` is the still as
-    /// `sample_frame` reduces it; `size` is the still's own.
+    /// the file at `path`, which must hold the still as encoded.
     pub(crate) fn from_still_deferred(
         path: &Path,
         (sha256, bytes): (String, u64),
-        size: (u32, u32),
-        reduced: &RgbaImage,
+        img: &RgbaImage,
         masks: &Masks,
     ) -> Fingerprint {
-        let mut fp = Self::still_hashes(path, sha256, bytes, size, reduced, masks);
+        let mut fp = Self::still_hashes(path, sha256, bytes, img, masks);
         fp.later = Some(std::sync::Arc::default());
         fp
     }
 
-    /// The hashes of a still of `width`×`height`, from the still reduced to at most 512 px a
-    /// side (`sample_frame`), as video frames are, that everything is measured on: PDQ
-    /// filters down to 64×64 and keypoints work at 512 anyway, and the Jarosz filter over a full 1080×1440 plane, once per hash, was the
-    /// largest cost of scoring a main image. The evaluation harness
-    /// (`benches/dedup_eval.rs`) measured the same recall and no false positive with it
-    /// (BENCHMARKS.md, *Duplicate gate*).
+    /// The hashes of a still, from its luma averaged down to at most `FRAME_SIDE` (512) px
+    /// a side in whole blocks (`pdq::Luma::reduced_of`): PDQ filters down to 64×64 anyway,
+    /// and the Jarosz filter over a full 1080×1440 plane, once per hash, was the largest
+    /// cost of scoring a main image. The evaluation harness (`benches/dedup_eval.rs`)
+    /// measured the same recall and no false positive with it (BENCHMARKS.md, *Duplicate
+    /// gate*). Bars are found on the still itself and their edges rounded inwards to the
+    /// plane's blocks, so a block half bar, half picture counts as picture.
     fn still_hashes(
         path: &Path,
         sha256: String,
         bytes: u64,
-        (width, height): (u32, u32),
-        reduced: &RgbaImage,
+        img: &RgbaImage,
         masks: &Masks,
     ) -> Fingerprint {
-        let luma = pdq::Luma::of(reduced);
-        let (frame, trimmed) = hash_luma(&luma, reduced, 0.0, masks);
+        let (width, height) = img.dimensions();
+        let (luma, k) = pdq::Luma::reduced_of(img, FRAME_SIDE);
+        let (bx, by, bw, bh) = pdq::border_box(img);
+        // The far edges in blocks: a block the edge cuts short is picture if the bars end
+        // at the still's own edge.
+        let far = |end: u32, side: u32, blocks: usize| match end == side {
+            true => blocks as u32,
+            false => end / k,
+        };
+        let (x0, y0) = (bx.div_ceil(k), by.div_ceil(k));
+        let (x1, y1) = (
+            far(bx + bw, width, luma.width),
+            far(by + bh, height, luma.height),
+        );
+        let border = (
+            x0,
+            y0,
+            x1.saturating_sub(x0).max(1),
+            y1.saturating_sub(y0).max(1),
+        );
+        let (frame, trimmed) = hash_luma(&luma, border, 0.0, masks);
         Fingerprint {
             path: path.to_path_buf(),
             sha256,
@@ -642,7 +660,8 @@ impl Fingerprint {
             .enumerate()
             .filter_map(|(i, f)| {
                 let luma = pdq::Luma::of(f);
-                let (frame, trimmed) = hash_luma(&luma, f, i as f32 / VIDEO_FPS as f32, masks);
+                let t = i as f32 / VIDEO_FPS as f32;
+                let (frame, trimmed) = hash_luma(&luma, pdq::border_box(f), t, masks);
                 (frame.quality >= pdq::MIN_QUALITY).then(|| {
                     let mut views = video_turned_hashes(&trimmed.copied());
                     views.extend(video_corner_hashes(f));

@@ -226,6 +226,20 @@ unsafe fn luma_avx2(raw: &[u8], out: &mut [f32]) -> usize {
     n
 }
 
+/// `out[i]` the mean of `acc[K i .. K i + K]` (fewer at the end), each a sum of `rows`
+/// rows.
+fn block_means<const K: usize>(acc: &[f32], rows: usize, out: &mut [f32]) {
+    let whole = acc.chunks_exact(K);
+    let rest = whole.remainder();
+    let scale = 1.0 / (rows * K) as f32;
+    for (o, block) in out.iter_mut().zip(whole) {
+        *o = block.iter().sum::<f32>() * scale;
+    }
+    if !rest.is_empty() {
+        out[acc.len() / K] = rest.iter().sum::<f32>() / (rows * rest.len()) as f32;
+    }
+}
+
 impl Luma {
     pub(crate) fn of(img: &RgbaImage) -> Luma {
         let raw = img.as_raw();
@@ -236,6 +250,63 @@ impl Luma {
             height: img.height() as usize,
             data,
         }
+    }
+
+    /// The luma of `img` averaged over blocks of `k`×`k` pixels, `k` the least whole factor
+    /// that brings both sides to at most `side` (1, the plane of `of`, when they already
+    /// are); a last block cut short by the edge averages the pixels it has. Returns `k`.
+    ///
+    /// This is the plane a still's hashes are made from. It replaced a bilinear resize of
+    /// the RGBA still to 512 px: that resize was 8 % of a 576-image catalog batch's CPU
+    /// with the gate on, most of the gate's cost after PDQ itself (`perf`, 2026-12-06,
+    /// BENCHMARKS.md, *Main images at catalog scale*). Block sums are whole numbers
+    /// (exact, summed rows first so the compiler vectorises them), and the luma of a
+    /// block's mean is the mean of its pixels' lumas, up to rounding. PDQ's own filter
+    /// then averages over `width / 128` of these pixels, so what it reads is the same
+    /// picture either way.
+    pub(crate) fn reduced_of(img: &RgbaImage, side: u32) -> (Luma, u32) {
+        let (w, h) = img.dimensions();
+        let k = w.max(h).div_ceil(side.max(1)).max(1);
+        if k == 1 {
+            return (Luma::of(img), 1);
+        }
+        let (w, h, k) = (w as usize, h as usize, k as usize);
+        let (ow, oh) = (w.div_ceil(k), h.div_ceil(k));
+        let raw = img.as_raw();
+        let mut data = vec![0f32; ow * oh];
+        let mut line = vec![0f32; w];
+        let mut acc = vec![0f32; w];
+        for (band, out) in data.chunks_exact_mut(ow).enumerate() {
+            let rows = (band * k)..((band + 1) * k).min(h);
+            let n_rows = rows.len();
+            acc.fill(0.0);
+            for r in rows {
+                luma_into(&raw[r * w * 4..(r + 1) * w * 4], &mut line);
+                for (a, l) in acc.iter_mut().zip(&line) {
+                    *a += l;
+                }
+            }
+            // Whole-factor blocks summed with the factor known to the compiler: a loop over
+            // a run-time `k` per block cost more than the resize this replaced.
+            match k {
+                2 => block_means::<2>(&acc, n_rows, out),
+                3 => block_means::<3>(&acc, n_rows, out),
+                4 => block_means::<4>(&acc, n_rows, out),
+                _ => {
+                    for (o, block) in out.iter_mut().zip(acc.chunks(k)) {
+                        *o = block.iter().sum::<f32>() / (n_rows * block.len()) as f32;
+                    }
+                }
+            }
+        }
+        (
+            Luma {
+                width: ow,
+                height: oh,
+                data,
+            },
+            k as u32,
+        )
     }
 
     /// The whole plane, read in place.
@@ -326,30 +397,49 @@ fn dct16(img: &RgbaImage) -> ([f32; OUT * OUT], u8) {
     Luma::of(img).view().dct()
 }
 
+/// The 16×16 DCT of the 64×64 samples. Each output is the reference's sum, term by term in
+/// the same order; the loops run along a row of outputs at once so that the compiler adds
+/// several outputs per instruction, which it cannot do along one output's sum without
+/// reordering it. The two sums written one output at a time were 2.6 % of a 576-image
+/// catalog batch's CPU with the gate on (`perf`, 2026-12-06); the values are the same to
+/// the bit (`tests::dct_row_at_a_time_equals_one_output_at_a_time`).
 fn dct16_samples(b64: &[[f32; BUF]; BUF]) -> ([f32; OUT * OUT], u8) {
     let quality = quality_metric(b64);
     let m = dct_matrix();
     let mut inter = [[0f32; BUF]; OUT];
-    for i in 0..OUT {
-        for j in 0..BUF {
-            let mut s = 0f32;
-            for k in 0..BUF {
-                s += m[i][k] * b64[k][j];
+    for (row, mi) in inter.iter_mut().zip(m) {
+        for (&w, b) in mi.iter().zip(b64) {
+            for (acc, &v) in row.iter_mut().zip(b) {
+                *acc += w * v;
             }
-            inter[i][j] = s;
         }
     }
+    let mt = dct_matrix_transposed();
     let mut out = [0f32; OUT * OUT];
-    for i in 0..OUT {
-        for j in 0..OUT {
-            let mut s = 0f32;
-            for k in 0..BUF {
-                s += inter[i][k] * m[j][k];
+    for (o, row) in out.chunks_exact_mut(OUT).zip(&inter) {
+        for (&v, mk) in row.iter().zip(mt) {
+            for (acc, &w) in o.iter_mut().zip(mk) {
+                *acc += v * w;
             }
-            out[i * OUT + j] = s;
         }
     }
     (out, quality)
+}
+
+/// `dct_matrix` with rows and columns swapped: entry `[k][j]` is `dct_matrix()[j][k]`.
+fn dct_matrix_transposed() -> &'static [[f32; OUT]; BUF] {
+    use std::sync::OnceLock;
+    static T: OnceLock<[[f32; OUT]; BUF]> = OnceLock::new();
+    T.get_or_init(|| {
+        let m = dct_matrix();
+        let mut t = [[0f32; OUT]; BUF];
+        for (k, row) in t.iter_mut().enumerate() {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = m[j][k];
+            }
+        }
+        t
+    })
 }
 
 fn window(old: usize) -> usize {
@@ -839,6 +929,74 @@ mod tests {
             );
             assert_eq!((a.hash, a.quality), (b.hash, b.quality), "{rects:?}");
         }
+    }
+
+    #[test]
+    fn dct_row_at_a_time_equals_one_output_at_a_time() {
+        let m = dct_matrix();
+        for seed in 0..20u32 {
+            let mut b = [[0f32; BUF]; BUF];
+            for (i, row) in b.iter_mut().enumerate() {
+                for (j, v) in row.iter_mut().enumerate() {
+                    let x = (i as u32 * 64 + j as u32).wrapping_mul(2_654_435_761)
+                        ^ seed.wrapping_mul(40_503);
+                    *v = (x % 25_500) as f32 / 100.0;
+                }
+            }
+            let mut inter = [[0f32; BUF]; OUT];
+            for i in 0..OUT {
+                for j in 0..BUF {
+                    let mut s = 0f32;
+                    for k in 0..BUF {
+                        s += m[i][k] * b[k][j];
+                    }
+                    inter[i][j] = s;
+                }
+            }
+            let mut want = [0f32; OUT * OUT];
+            for i in 0..OUT {
+                for j in 0..OUT {
+                    let mut s = 0f32;
+                    for k in 0..BUF {
+                        s += inter[i][k] * m[j][k];
+                    }
+                    want[i * OUT + j] = s;
+                }
+            }
+            let (got, _) = dct16_samples(&b);
+            assert_eq!(got.map(f32::to_bits), want.map(f32::to_bits), "seed {seed}");
+        }
+    }
+
+    /// Each pixel of the reduced plane is the mean luma of its block, ragged last blocks
+    /// included, and a still already within the side is its plane unchanged.
+    #[test]
+    fn reduced_plane_is_the_mean_luma_of_each_block() {
+        let img = RgbaImage::from_fn(1031, 700, |x, y| {
+            let v = x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503);
+            image::Rgba([v as u8, (v >> 8) as u8, (v >> 16) as u8, 255])
+        });
+        let (plane, k) = Luma::reduced_of(&img, 512);
+        assert_eq!((k, plane.width, plane.height), (3, 344, 234));
+        for (by, bx) in [(0, 0), (5, 77), (233, 343), (233, 0), (0, 343)] {
+            let (mut sum, mut n) = (0f64, 0);
+            for y in by * 3..((by + 1) * 3).min(700) {
+                for x in bx * 3..((bx + 1) * 3).min(1031) {
+                    sum += luma_px(img.get_pixel(x as u32, y as u32).0) as f64;
+                    n += 1;
+                }
+            }
+            let got = plane.data[by * plane.width + bx] as f64;
+            assert!(
+                (got - sum / n as f64).abs() < 1e-3,
+                "block {bx},{by}: {got} vs {}",
+                sum / n as f64
+            );
+        }
+        let small = RgbaImage::from_fn(512, 300, |x, y| image::Rgba([x as u8, y as u8, 7, 255]));
+        let (plane, k) = Luma::reduced_of(&small, 512);
+        assert_eq!(k, 1);
+        assert_eq!(plane.data, Luma::of(&small).data);
     }
 
     #[test]

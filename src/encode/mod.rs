@@ -17,7 +17,7 @@ mod video;
 pub(crate) mod xmp;
 mod yuv;
 
-pub(crate) use still::{encode_jpeg, encode_jpeg_rgb, is_opaque};
+pub(crate) use still::{encode_jpeg, encode_jpeg_rgb, is_opaque, read_back_jpeg};
 pub use stitch::{SegmentEncoder, SegmentFile};
 pub use video::VideoWriter;
 

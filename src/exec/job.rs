@@ -191,27 +191,20 @@ pub(super) fn run_job(
         text_boxes: creative.text_boxes.clone(),
     };
     if let Some(frame) = &still {
-        let reduced = gate_on.then(|| crate::dedup::fingerprint::sample_frame_as(frame, opaque));
         // Best effort: the review page's build makes a thumbnail that is missing from the
         // file, and reports it if that fails too.
-        let _ = crate::report::thumbnail_of_frame(
-            out,
-            reduced.as_ref().unwrap_or(frame),
-            opaque,
-            &verified.sha256,
-        );
+        let _ = crate::report::thumbnail_of_frame(out, frame, opaque, &verified.sha256);
         // The gate hashes the still it was handed, as it does a video's frames, rather than
         // decoding the JPEG again: decoding each output was 10 % of a catalog batch's CPU, and
         // at the encoder's quality the two hash a few bits apart (BENCHMARKS.md, *Main images
         // at catalog scale*). The file's sha256 is still the file's own. A still with
         // transparency is flattened by the JPEG encoder: the gate then reads the file, so
         // that it hashes what was exported.
-        if let Some(reduced) = reduced.filter(|_| opaque) {
+        if gate_on && opaque {
             extra.fingerprint = Some(crate::dedup::Fingerprint::from_still_deferred(
                 &staged,
                 (verified.sha256.clone(), verified.bytes),
-                frame.dimensions(),
-                &reduced,
+                frame,
                 &masks,
             ));
         }

@@ -108,6 +108,9 @@ pub(crate) fn verify(
     expected_frames: u32,
     fps: u32,
 ) -> Result<Verified, ExportError> {
+    if job.kind == PresetKind::Image && is_jpeg_name(&job.file) {
+        return verify_jpeg(staged, job);
+    }
     let probe: Probe = encode::probe(staged).map_err(|source| ExportError::Probe {
         path: staged.to_path_buf(),
         source,
@@ -160,6 +163,38 @@ pub(crate) fn verify(
         sha256,
         frames: video.frames,
         duration,
+    })
+}
+
+fn is_jpeg_name(file: &str) -> bool {
+    let lower = file.to_ascii_lowercase();
+    lower.ends_with(".jpg") || lower.ends_with(".jpeg")
+}
+
+/// `verify` of a JPEG still: its bytes read once, checked whole and of the job's size
+/// (`encode::read_back_jpeg`), and hashed.
+fn verify_jpeg(staged: &Path, job: &Job) -> Result<Verified, ExportError> {
+    use sha2::{Digest, Sha256};
+    let data = fs::read(staged).map_err(io(staged))?;
+    let (width, height) =
+        encode::read_back_jpeg(staged, &data).map_err(|source| ExportError::Probe {
+            path: staged.to_path_buf(),
+            source,
+        })?;
+    if (width, height) != (job.width, job.height) {
+        return Err(ExportError::Verify {
+            file: job.file.clone(),
+            message: format!(
+                "size is {width}×{height}, expected {}×{}",
+                job.width, job.height
+            ),
+        });
+    }
+    Ok(Verified {
+        bytes: data.len() as u64,
+        sha256: hex::encode(Sha256::digest(&data)),
+        frames: 1,
+        duration: 0.0,
     })
 }
 

@@ -17,7 +17,7 @@ mod video;
 pub(crate) mod xmp;
 mod yuv;
 
-pub(crate) use still::{encode_jpeg, encode_jpeg_rgb, is_opaque, read_back_jpeg};
+pub(crate) use still::{encode_jpeg_rgb, encode_thumbnail_jpeg, is_opaque, read_back_jpeg, Chroma};
 pub use stitch::{SegmentEncoder, SegmentFile};
 pub use video::VideoWriter;
 
@@ -49,7 +49,7 @@ pub enum EncodeError {
         #[source]
         source: Box<image::ImageError>,
     },
-    /// The JPEG encoder failed (libjpeg-turbo: `still::encode_jpeg`).
+    /// The JPEG encoder failed (libjpeg-turbo: `still::encode_jpeg_as`).
     #[error("{path}: JPEG encoding failed ({source})")]
     Jpeg {
         path: PathBuf,

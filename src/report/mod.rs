@@ -249,7 +249,7 @@ pub(crate) fn thumbnail_of_frame(
     // An opaque one goes to the encoder as the RGBA it is; converting it was 3 %. Its
     // opacity is measured again (a tenth of the frame's pixels) rather than assumed from
     // the frame's: the resize need not leave every alpha at exactly 255.
-    let buf = crate::encode::encode_jpeg(&resized, THUMB_QUALITY).map_err(|source| {
+    let buf = crate::encode::encode_thumbnail_jpeg(&resized, THUMB_QUALITY).map_err(|source| {
         ReportError::Encode {
             path: dest.to_path_buf(),
             source,
@@ -286,12 +286,17 @@ fn over_white(img: &RgbaImage) -> Vec<u8> {
 /// thumbnails' own encoder (jpeg-encoder) was 6 % of a catalog batch's CPU once every other
 /// cost had shrunk (`perf`, 2026-12-05).
 fn save_thumbnail(rgb: &[u8], w: u32, h: u32, dest: &Path) -> Result<(), ReportError> {
-    let buf = crate::encode::encode_jpeg_rgb(rgb, w as usize, h as usize, THUMB_QUALITY).map_err(
-        |source| ReportError::Encode {
-            path: dest.to_path_buf(),
-            source,
-        },
-    )?;
+    let buf = crate::encode::encode_jpeg_rgb(
+        rgb,
+        w as usize,
+        h as usize,
+        THUMB_QUALITY,
+        crate::encode::Chroma::Half,
+    )
+    .map_err(|source| ReportError::Encode {
+        path: dest.to_path_buf(),
+        source,
+    })?;
     write_whole(dest, &buf)
 }
 

@@ -219,6 +219,21 @@ pub(crate) fn sample_frame_as(img: &RgbaImage, opaque: bool) -> RgbaImage {
     crate::media::resize_as(img, w, h, opaque)
 }
 
+/// The picture a still's PDQ hashes are made from: the still averaged over whole blocks of
+/// `k`×`k` pixels (`media::box_reduce`), `k` the least factor that brings both sides to at
+/// most `FRAME_SIDE`; the still itself when they already are. Whole blocks rather than a
+/// resize to exactly 512 px: one cheap pass that the review page's thumbnail is resized
+/// from too (`exec/job.rs`). PDQ's own filter then averages over `side / 128` of these
+/// pixels, so it reads the same picture either way; on the evaluation harness every edit's
+/// recall and the 0 false positives held (BENCHMARKS.md, *Duplicate gate*).
+pub(crate) fn hash_plane(img: &RgbaImage) -> std::borrow::Cow<'_, RgbaImage> {
+    let k = img.width().max(img.height()).div_ceil(FRAME_SIDE).max(1);
+    match k {
+        1 => std::borrow::Cow::Borrowed(img),
+        _ => std::borrow::Cow::Owned(crate::media::box_reduce(img, k)),
+    }
+}
+
 pub(crate) fn sha256_file(path: &Path) -> Result<(String, u64), DedupError> {
     let io = |source| DedupError::Io {
         path: path.to_path_buf(),
@@ -284,17 +299,16 @@ fn masked_hash(luma: &pdq::View, across: &pdq::Across, boxes: &[[f32; 4]]) -> Ha
     across.masked_hash(luma, &mask_rects(w, h, boxes)).hash
 }
 
-/// A frame's hashes from its luma plane, also returning the border-trimmed plane; `border`
-/// is the plane's content rectangle (`pdq::border_box`). The plane's row pass is made once
-/// and serves its masked hashes too (`pdq::Across`).
+/// A frame's hashes from its luma plane, also returning the border-trimmed plane. The
+/// plane's row pass is made once and serves its masked hashes too (`pdq::Across`).
 fn hash_luma<'a>(
     luma: &'a pdq::Luma,
-    border: (u32, u32, u32, u32),
+    img: &RgbaImage,
     t: f32,
     masks: &Masks,
 ) -> (FrameHash, pdq::View<'a>) {
-    let (w, h) = (luma.width as u32, luma.height as u32);
-    let (bx, by, bw, bh) = border;
+    let (w, h) = img.dimensions();
+    let (bx, by, bw, bh) = pdq::border_box(img);
     let whole = luma.view();
     let across = pdq::Across::of(&whole);
     let (trimmed, d) = if (bx, by, bw, bh) == (0, 0, w, h) {
@@ -477,7 +491,8 @@ impl Fingerprint {
         img: &RgbaImage,
         masks: &Masks,
     ) -> Fingerprint {
-        let mut fp = Self::still_hashes(path, sha256, bytes, img, masks);
+        let plane = hash_plane(img);
+        let mut fp = Self::still_hashes(path, sha256, bytes, img.dimensions(), &plane, masks);
         let reduced = sample_frame(img);
         fp.absorb(Detail::measure(Some(&reduced)), turned_hashes(&reduced));
         fp
@@ -485,53 +500,35 @@ impl Fingerprint {
 
     /// As `from_still`, measuring only the hashes now; keypoints, flatness and turned-back
     /// hashes wait until a rule needs them (`detail`, `turned`) and are then measured from
-    /// the file at `path`, which must hold the still as encoded.
+    /// the file at `path`, which must hold the still as encoded. `plane` is the still's
+    /// `hash_plane`; `size` is the still's own.
     pub(crate) fn from_still_deferred(
         path: &Path,
         (sha256, bytes): (String, u64),
-        img: &RgbaImage,
+        size: (u32, u32),
+        plane: &RgbaImage,
         masks: &Masks,
     ) -> Fingerprint {
-        let mut fp = Self::still_hashes(path, sha256, bytes, img, masks);
+        let mut fp = Self::still_hashes(path, sha256, bytes, size, plane, masks);
         fp.later = Some(std::sync::Arc::default());
         fp
     }
 
-    /// The hashes of a still, from its luma averaged down to at most `FRAME_SIDE` (512) px
-    /// a side in whole blocks (`pdq::Luma::reduced_of`): PDQ filters down to 64×64 anyway,
-    /// and the Jarosz filter over a full 1080×1440 plane, once per hash, was the largest
-    /// cost of scoring a main image. The evaluation harness (`benches/dedup_eval.rs`)
-    /// measured the same recall and no false positive with it (BENCHMARKS.md, *Duplicate
-    /// gate*). Bars are found on the still itself and their edges rounded inwards to the
-    /// plane's blocks, so a block half bar, half picture counts as picture.
+    /// The hashes of a still of `width`×`height`, from its `hash_plane`: PDQ filters down
+    /// to 64×64 anyway, and the Jarosz filter over a full 1080×1440 plane, once per hash,
+    /// was the largest cost of scoring a main image. The evaluation harness
+    /// (`benches/dedup_eval.rs`) measured the same recall and no false positive with it
+    /// (BENCHMARKS.md, *Duplicate gate*).
     fn still_hashes(
         path: &Path,
         sha256: String,
         bytes: u64,
-        img: &RgbaImage,
+        (width, height): (u32, u32),
+        plane: &RgbaImage,
         masks: &Masks,
     ) -> Fingerprint {
-        let (width, height) = img.dimensions();
-        let (luma, k) = pdq::Luma::reduced_of(img, FRAME_SIDE);
-        let (bx, by, bw, bh) = pdq::border_box(img);
-        // The far edges in blocks: a block the edge cuts short is picture if the bars end
-        // at the still's own edge.
-        let far = |end: u32, side: u32, blocks: usize| match end == side {
-            true => blocks as u32,
-            false => end / k,
-        };
-        let (x0, y0) = (bx.div_ceil(k), by.div_ceil(k));
-        let (x1, y1) = (
-            far(bx + bw, width, luma.width),
-            far(by + bh, height, luma.height),
-        );
-        let border = (
-            x0,
-            y0,
-            x1.saturating_sub(x0).max(1),
-            y1.saturating_sub(y0).max(1),
-        );
-        let (frame, trimmed) = hash_luma(&luma, border, 0.0, masks);
+        let luma = pdq::Luma::of(plane);
+        let (frame, trimmed) = hash_luma(&luma, plane, 0.0, masks);
         Fingerprint {
             path: path.to_path_buf(),
             sha256,
@@ -660,8 +657,7 @@ impl Fingerprint {
             .enumerate()
             .filter_map(|(i, f)| {
                 let luma = pdq::Luma::of(f);
-                let t = i as f32 / VIDEO_FPS as f32;
-                let (frame, trimmed) = hash_luma(&luma, pdq::border_box(f), t, masks);
+                let (frame, trimmed) = hash_luma(&luma, f, i as f32 / VIDEO_FPS as f32, masks);
                 (frame.quality >= pdq::MIN_QUALITY).then(|| {
                     let mut views = video_turned_hashes(&trimmed.copied());
                     views.extend(video_corner_hashes(f));

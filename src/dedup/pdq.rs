@@ -226,20 +226,6 @@ unsafe fn luma_avx2(raw: &[u8], out: &mut [f32]) -> usize {
     n
 }
 
-/// `out[i]` the mean of `acc[K i .. K i + K]` (fewer at the end), each a sum of `rows`
-/// rows.
-fn block_means<const K: usize>(acc: &[f32], rows: usize, out: &mut [f32]) {
-    let whole = acc.chunks_exact(K);
-    let rest = whole.remainder();
-    let scale = 1.0 / (rows * K) as f32;
-    for (o, block) in out.iter_mut().zip(whole) {
-        *o = block.iter().sum::<f32>() * scale;
-    }
-    if !rest.is_empty() {
-        out[acc.len() / K] = rest.iter().sum::<f32>() / (rows * rest.len()) as f32;
-    }
-}
-
 impl Luma {
     pub(crate) fn of(img: &RgbaImage) -> Luma {
         let raw = img.as_raw();
@@ -250,63 +236,6 @@ impl Luma {
             height: img.height() as usize,
             data,
         }
-    }
-
-    /// The luma of `img` averaged over blocks of `k`×`k` pixels, `k` the least whole factor
-    /// that brings both sides to at most `side` (1, the plane of `of`, when they already
-    /// are); a last block cut short by the edge averages the pixels it has. Returns `k`.
-    ///
-    /// This is the plane a still's hashes are made from. It replaced a bilinear resize of
-    /// the RGBA still to 512 px: that resize was 8 % of a 576-image catalog batch's CPU
-    /// with the gate on, most of the gate's cost after PDQ itself (`perf`, 2026-12-06,
-    /// BENCHMARKS.md, *Main images at catalog scale*). Block sums are whole numbers
-    /// (exact, summed rows first so the compiler vectorises them), and the luma of a
-    /// block's mean is the mean of its pixels' lumas, up to rounding. PDQ's own filter
-    /// then averages over `width / 128` of these pixels, so what it reads is the same
-    /// picture either way.
-    pub(crate) fn reduced_of(img: &RgbaImage, side: u32) -> (Luma, u32) {
-        let (w, h) = img.dimensions();
-        let k = w.max(h).div_ceil(side.max(1)).max(1);
-        if k == 1 {
-            return (Luma::of(img), 1);
-        }
-        let (w, h, k) = (w as usize, h as usize, k as usize);
-        let (ow, oh) = (w.div_ceil(k), h.div_ceil(k));
-        let raw = img.as_raw();
-        let mut data = vec![0f32; ow * oh];
-        let mut line = vec![0f32; w];
-        let mut acc = vec![0f32; w];
-        for (band, out) in data.chunks_exact_mut(ow).enumerate() {
-            let rows = (band * k)..((band + 1) * k).min(h);
-            let n_rows = rows.len();
-            acc.fill(0.0);
-            for r in rows {
-                luma_into(&raw[r * w * 4..(r + 1) * w * 4], &mut line);
-                for (a, l) in acc.iter_mut().zip(&line) {
-                    *a += l;
-                }
-            }
-            // Whole-factor blocks summed with the factor known to the compiler: a loop over
-            // a run-time `k` per block cost more than the resize this replaced.
-            match k {
-                2 => block_means::<2>(&acc, n_rows, out),
-                3 => block_means::<3>(&acc, n_rows, out),
-                4 => block_means::<4>(&acc, n_rows, out),
-                _ => {
-                    for (o, block) in out.iter_mut().zip(acc.chunks(k)) {
-                        *o = block.iter().sum::<f32>() / (n_rows * block.len()) as f32;
-                    }
-                }
-            }
-        }
-        (
-            Luma {
-                width: ow,
-                height: oh,
-                data,
-            },
-            k as u32,
-        )
     }
 
     /// The whole plane, read in place.
@@ -1041,37 +970,6 @@ mod tests {
             let (got, _) = dct16_samples(&b);
             assert_eq!(got.map(f32::to_bits), want.map(f32::to_bits), "seed {seed}");
         }
-    }
-
-    /// Each pixel of the reduced plane is the mean luma of its block, ragged last blocks
-    /// included, and a still already within the side is its plane unchanged.
-    #[test]
-    fn reduced_plane_is_the_mean_luma_of_each_block() {
-        let img = RgbaImage::from_fn(1031, 700, |x, y| {
-            let v = x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503);
-            image::Rgba([v as u8, (v >> 8) as u8, (v >> 16) as u8, 255])
-        });
-        let (plane, k) = Luma::reduced_of(&img, 512);
-        assert_eq!((k, plane.width, plane.height), (3, 344, 234));
-        for (by, bx) in [(0, 0), (5, 77), (233, 343), (233, 0), (0, 343)] {
-            let (mut sum, mut n) = (0f64, 0);
-            for y in by * 3..((by + 1) * 3).min(700) {
-                for x in bx * 3..((bx + 1) * 3).min(1031) {
-                    sum += luma_px(img.get_pixel(x as u32, y as u32).0) as f64;
-                    n += 1;
-                }
-            }
-            let got = plane.data[by * plane.width + bx] as f64;
-            assert!(
-                (got - sum / n as f64).abs() < 1e-3,
-                "block {bx},{by}: {got} vs {}",
-                sum / n as f64
-            );
-        }
-        let small = RgbaImage::from_fn(512, 300, |x, y| image::Rgba([x as u8, y as u8, 7, 255]));
-        let (plane, k) = Luma::reduced_of(&small, 512);
-        assert_eq!(k, 1);
-        assert_eq!(plane.data, Luma::of(&small).data);
     }
 
     #[test]

@@ -191,20 +191,30 @@ pub(super) fn run_job(
         text_boxes: creative.text_boxes.clone(),
     };
     if let Some(frame) = &still {
+        // Averaged in whole blocks (it is made for opaque pictures): the gate's hashes and
+        // the thumbnail both come from it.
+        let plane = opaque.then(|| crate::dedup::fingerprint::hash_plane(frame));
         // Best effort: the review page's build makes a thumbnail that is missing from the
         // file, and reports it if that fails too.
-        let _ = crate::report::thumbnail_of_frame(out, frame, opaque, &verified.sha256);
+        let _ = crate::report::thumbnail_of_frame(
+            out,
+            frame,
+            plane.as_deref(),
+            opaque,
+            &verified.sha256,
+        );
         // The gate hashes the still it was handed, as it does a video's frames, rather than
         // decoding the JPEG again: decoding each output was 10 % of a catalog batch's CPU, and
         // at the encoder's quality the two hash a few bits apart (BENCHMARKS.md, *Main images
         // at catalog scale*). The file's sha256 is still the file's own. A still with
         // transparency is flattened by the JPEG encoder: the gate then reads the file, so
         // that it hashes what was exported.
-        if gate_on && opaque {
+        if let Some(plane) = plane.filter(|_| gate_on) {
             extra.fingerprint = Some(crate::dedup::Fingerprint::from_still_deferred(
                 &staged,
                 (verified.sha256.clone(), verified.bytes),
-                frame,
+                frame.dimensions(),
+                &plane,
                 &masks,
             ));
         }

@@ -18,7 +18,7 @@ mod still;
 
 pub use aac::{aac_roundtrip, AacEncoder, AacPacket, AacStream};
 pub use clip::{fit_inside, ClipStream};
-pub(crate) use resize::{resize, resize_as, resize_no_alpha, resize_rgb, with_resizer};
+pub(crate) use resize::{box_reduce, resize, resize_as, resize_no_alpha, resize_rgb, with_resizer};
 pub(crate) use still::Picture;
 
 #[derive(Debug, thiserror::Error)]

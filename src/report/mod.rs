@@ -229,22 +229,28 @@ fn write_thumbnail(
     save_thumbnail(&rgb, w, h, dest)
 }
 
-/// The thumbnail of a still made from the frame the renderer encoded, or the copy of it the
-/// gate reduced (`small`), as the job ends, where `build` then finds it: decoding every
-/// output again for its thumbnail at the end of the run was 8 % of a catalog batch's CPU
-/// (`perf`, 2026-12-05). At 320 px the JPEG's own losses do not show. A thumbnail of an
-/// output that is then not published is removed by the next `build`, which keeps only those
-/// its rows name.
+/// The thumbnail of a still made from the frame the renderer encoded, as the job ends,
+/// where `build` then finds it: decoding every output again for its thumbnail at the end
+/// of the run was 8 % of a catalog batch's CPU (`perf`, 2026-12-05). `reduced` is the
+/// frame averaged in whole blocks (`dedup::fingerprint::hash_plane`, made for the gate);
+/// the thumbnail is resized from it when it is at least the thumbnail's size, which costs
+/// a fraction of resizing the frame. At 320 px the JPEG's own losses do not show. A
+/// thumbnail of an output that is then not published is removed by the next `build`,
+/// which keeps only those its rows name.
 pub(crate) fn thumbnail_of_frame(
     out: &Path,
-    small: &RgbaImage,
+    frame: &RgbaImage,
+    reduced: Option<&RgbaImage>,
     opaque: bool,
     sha256: &str,
 ) -> Result<(), ReportError> {
     let Some(dest) = missing_thumbnail(out, sha256)? else {
         return Ok(());
     };
-    let (w, h) = media::fit_inside(small.width(), small.height(), THUMB_MAX, THUMB_MAX);
+    let (w, h) = media::fit_inside(frame.width(), frame.height(), THUMB_MAX, THUMB_MAX);
+    let small = reduced
+        .filter(|r| r.width() >= w && r.height() >= h)
+        .unwrap_or(frame);
     let resized = media::resize_as(small, w, h, opaque);
     // An opaque one goes to the encoder as the RGBA it is; converting it was 3 %. Its
     // opacity is measured again (a tenth of the frame's pixels) rather than assumed from

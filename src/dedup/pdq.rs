@@ -519,11 +519,7 @@ impl Across {
             rows.start[BUF - 1] + rows.weights[BUF - 1].len(),
         );
         let mut values = vec![[0f32; BUF]; last - first];
-        // Four rows at a time: each value is still its own sum in tap order (the same bits
-        // as one row at a time, `tests::rows_four_at_a_time_equal_one_at_a_time`), but four
-        // independent sums share each tap's weight and loop, where one sum's chain of
-        // dependent additions left the core waiting. One row at a time this pass was 3.7 %
-        // of a 576-image catalog batch's CPU with the gate on (`perf`, 2026-12-06).
+        // Four rows at a time (`Taps::apply4`).
         let mut quads = values.chunks_exact_mut(4);
         let mut y = first;
         for out in quads.by_ref() {
@@ -534,14 +530,7 @@ impl Across {
                 plane.row(y + 3),
             ];
             for j in 0..BUF {
-                let (s, wts) = (cols.start[j], &cols.weights[j]);
-                let mut acc = [0f32; 4];
-                for (t, &wt) in wts.iter().enumerate() {
-                    for (a, row) in acc.iter_mut().zip(&rows) {
-                        *a += wt * row[s + t];
-                    }
-                }
-                for (o, a) in out.iter_mut().zip(acc) {
+                for (o, a) in out.iter_mut().zip(cols.apply4(j, rows)) {
                     o[j] = a;
                 }
             }
@@ -595,21 +584,53 @@ impl Across {
             .filter(|&(x0, y0, x1, y1)| x0 < x1 && y0 < y1)
             .collect();
         let mut values = self.values.clone();
-        let mut row = vec![0f32; w];
-        for (k, out) in values.iter_mut().enumerate() {
-            let y = self.first + k;
-            let on: Vec<&(usize, usize, usize, usize)> =
-                rects.iter().filter(|r| (r.1..r.3).contains(&y)).collect();
-            if on.is_empty() {
+        let covering = |y: usize| -> Vec<(usize, usize)> {
+            rects
+                .iter()
+                .filter(|r| (r.1..r.3).contains(&y))
+                .map(|r| (r.0, r.2))
+                .collect()
+        };
+        let reaches = |j: usize, spans: &[(usize, usize)]| {
+            let (s, n) = (self.cols.start[j], self.cols.weights[j].len());
+            spans.iter().any(|&(x0, x1)| s < x1 && x0 < s + n)
+        };
+        // Four rows at a time as in `of`: a row no box covers is filtered again from its
+        // own pixels, which gives the values it has.
+        let mut bufs = [vec![0f32; w], vec![0f32; w], vec![0f32; w], vec![0f32; w]];
+        let quads = values.len() / 4 * 4;
+        for k in (0..quads).step_by(4) {
+            let spans: Vec<Vec<(usize, usize)>> =
+                (0..4).map(|i| covering(self.first + k + i)).collect();
+            if spans.iter().all(Vec::is_empty) {
                 continue;
             }
-            row.copy_from_slice(plane.row(y));
-            for &&(x0, _, x1, _) in &on {
+            for (i, buf) in bufs.iter_mut().enumerate() {
+                buf.copy_from_slice(plane.row(self.first + k + i));
+                for &(x0, x1) in &spans[i] {
+                    buf[x0..x1].fill(grey);
+                }
+            }
+            let all: Vec<(usize, usize)> = spans.concat();
+            let rows = [&bufs[0][..], &bufs[1][..], &bufs[2][..], &bufs[3][..]];
+            for j in (0..BUF).filter(|&j| reaches(j, &all)) {
+                for (out, v) in values[k..k + 4].iter_mut().zip(self.cols.apply4(j, rows)) {
+                    out[j] = v;
+                }
+            }
+        }
+        let row = &mut bufs[0];
+        for (k, out) in values.iter_mut().enumerate().skip(quads) {
+            let spans = covering(self.first + k);
+            if spans.is_empty() {
+                continue;
+            }
+            row.copy_from_slice(plane.row(self.first + k));
+            for &(x0, x1) in &spans {
                 row[x0..x1].fill(grey);
             }
             for (j, v) in out.iter_mut().enumerate() {
-                let (s, n) = (self.cols.start[j], self.cols.weights[j].len());
-                if on.iter().any(|r| s < r.2 && r.0 < s + n) {
+                if reaches(j, &spans) {
                     *v = self.cols.apply(j, |x| row[x]);
                 }
             }
@@ -675,6 +696,22 @@ impl Taps {
             t.weights.push(wts.into_iter().map(|v| v as f32).collect());
         }
         t
+    }
+
+    /// `apply` at `k` of four rows at once: each value is its own sum in tap order, the
+    /// same bits, but four independent sums share each tap's weight and loop, where one
+    /// sum's chain of dependent additions left the core waiting. One row at a time, the
+    /// row pass was 3.7 % of a 576-image catalog batch's CPU with the gate on (`perf`,
+    /// 2026-12-06; `tests::rows_four_at_a_time_equal_one_at_a_time`).
+    fn apply4(&self, k: usize, rows: [&[f32]; 4]) -> [f32; 4] {
+        let s = self.start[k];
+        let mut acc = [0f32; 4];
+        for (t, &wt) in self.weights[k].iter().enumerate() {
+            for (a, row) in acc.iter_mut().zip(&rows) {
+                *a += wt * row[s + t];
+            }
+        }
+        acc
     }
 
     fn apply(&self, k: usize, px: impl Fn(usize) -> f32) -> f32 {

@@ -492,7 +492,7 @@ impl Fingerprint {
         masks: &Masks,
     ) -> Fingerprint {
         let plane = hash_plane(img);
-        let mut fp = Self::still_hashes(path, sha256, bytes, img.dimensions(), &plane, masks);
+        let mut fp = Self::still_hashes(path, sha256, bytes, img.dimensions(), &plane, masks, true);
         let reduced = sample_frame(img);
         fp.absorb(Detail::measure(Some(&reduced)), turned_hashes(&reduced));
         fp
@@ -502,14 +502,21 @@ impl Fingerprint {
     /// hashes wait until a rule needs them (`detail`, `turned`) and are then measured from
     /// the file at `path`, which must hold the still as encoded. `plane` is the still's
     /// `hash_plane`; `size` is the still's own.
+    ///
+    /// The centre crops' hashes only when `crops`: they let a cropped copy made elsewhere
+    /// find this output *in a library*; within a run, two composed outputs are never a
+    /// crop of each other, and without a library the crops only ordered the earlier
+    /// outputs for keypoint geometry, which composed stills do not run. They were 1.6 % of
+    /// a 576-image catalog batch's CPU (`perf`, 2026-12-06).
     pub(crate) fn from_still_deferred(
         path: &Path,
         (sha256, bytes): (String, u64),
         size: (u32, u32),
         plane: &RgbaImage,
         masks: &Masks,
+        crops: bool,
     ) -> Fingerprint {
-        let mut fp = Self::still_hashes(path, sha256, bytes, size, plane, masks);
+        let mut fp = Self::still_hashes(path, sha256, bytes, size, plane, masks, crops);
         fp.later = Some(std::sync::Arc::default());
         fp
     }
@@ -526,6 +533,7 @@ impl Fingerprint {
         (width, height): (u32, u32),
         plane: &RgbaImage,
         masks: &Masks,
+        crops: bool,
     ) -> Fingerprint {
         let luma = pdq::Luma::of(plane);
         let (frame, trimmed) = hash_luma(&luma, plane, 0.0, masks);
@@ -538,7 +546,10 @@ impl Fingerprint {
             height,
             duration: 0.0,
             frames: vec![FrameHash {
-                crops: crop_hashes(&trimmed),
+                crops: match crops {
+                    true => crop_hashes(&trimmed),
+                    false => Vec::new(),
+                },
                 ..frame
             }],
             features: Features::default(),

@@ -216,6 +216,7 @@ pub(super) fn run_job(
                 frame.dimensions(),
                 &plane,
                 &masks,
+                t.dedup.library.is_some(),
             ));
         }
     }

@@ -722,3 +722,47 @@ fn imported_results_show_on_the_page_with_plots_that_load_and_a_ctr_on_each_card
     assert_eq!(figures(&again).len(), 3, "results survive a rebuild");
     assert!(again.contains("clicks of"), "cards keep their CTR");
 }
+
+/// A still exported into a library keeps its centre crops' hashes, which let a cropped copy
+/// made elsewhere find it (the render gate measures them only when there is a library to
+/// keep them), and they are those `factory dedup` measures on the file, a few bits apart.
+#[test]
+fn stills_exported_into_a_library_keep_their_crop_hashes() {
+    use creative_factory::dedup::fingerprint::{Fingerprint, Masks, MediaKind};
+    use creative_factory::dedup::Library;
+    let p = Project::new();
+    std::fs::copy(p.path("assets/product.png"), p.path("assets/old.png")).unwrap();
+    p.write("t.toml", TEMPLATE);
+    let o = p.factory(&[
+        "render",
+        "t.toml",
+        "--out",
+        "out",
+        "--progress",
+        "plain",
+        "--library",
+        "lib.sqlite",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let lib = Library::open(&p.path("lib.sqlite")).unwrap();
+    let stills: Vec<_> = lib
+        .list()
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == MediaKind::Image)
+        .collect();
+    assert!(!stills.is_empty());
+    for e in stills {
+        let stored = &lib.frames(e.id).unwrap()[0].crops;
+        let measured = Fingerprint::compute(&e.path, &Masks::default()).unwrap();
+        assert_eq!(stored.len(), 2, "{}", e.path.display());
+        for (s, m) in stored.iter().zip(&measured.frames[0].crops) {
+            assert!(
+                s.hamming(m) <= 24,
+                "{}: {} bits",
+                e.path.display(),
+                s.hamming(m)
+            );
+        }
+    }
+}

@@ -519,28 +519,10 @@ impl Across {
             rows.start[BUF - 1] + rows.weights[BUF - 1].len(),
         );
         let mut values = vec![[0f32; BUF]; last - first];
-        // Four rows at a time (`Taps::apply4`).
-        let mut quads = values.chunks_exact_mut(4);
-        let mut y = first;
-        for out in quads.by_ref() {
-            let rows = [
-                plane.row(y),
-                plane.row(y + 1),
-                plane.row(y + 2),
-                plane.row(y + 3),
-            ];
-            for j in 0..BUF {
-                for (o, a) in out.iter_mut().zip(cols.apply4(j, rows)) {
-                    o[j] = a;
-                }
-            }
-            y += 4;
-        }
-        for (out, y) in quads.into_remainder().iter_mut().zip(y..) {
-            let row = plane.row(y);
-            for (j, v) in out.iter_mut().enumerate() {
-                *v = cols.apply(j, |x| row[x]);
-            }
+        for (q, out) in values.chunks_mut(4).enumerate() {
+            let y = first + 4 * q;
+            let rows = quad(out.len(), |i| plane.row(y + i));
+            cols.filter_rows(rows, out, |_| true);
         }
         Across {
             cols,
@@ -598,42 +580,21 @@ impl Across {
         // Four rows at a time as in `of`: a row no box covers is filtered again from its
         // own pixels, which gives the values it has.
         let mut bufs = [vec![0f32; w], vec![0f32; w], vec![0f32; w], vec![0f32; w]];
-        let quads = values.len() / 4 * 4;
-        for k in (0..quads).step_by(4) {
-            let spans: Vec<Vec<(usize, usize)>> =
-                (0..4).map(|i| covering(self.first + k + i)).collect();
+        for (q, out) in values.chunks_mut(4).enumerate() {
+            let y = self.first + 4 * q;
+            let spans: Vec<Vec<(usize, usize)>> = (0..out.len()).map(|i| covering(y + i)).collect();
             if spans.iter().all(Vec::is_empty) {
                 continue;
             }
-            for (i, buf) in bufs.iter_mut().enumerate() {
-                buf.copy_from_slice(plane.row(self.first + k + i));
-                for &(x0, x1) in &spans[i] {
+            for ((i, buf), spans) in bufs.iter_mut().enumerate().zip(&spans) {
+                buf.copy_from_slice(plane.row(y + i));
+                for &(x0, x1) in spans {
                     buf[x0..x1].fill(grey);
                 }
             }
             let all: Vec<(usize, usize)> = spans.concat();
-            let rows = [&bufs[0][..], &bufs[1][..], &bufs[2][..], &bufs[3][..]];
-            for j in (0..BUF).filter(|&j| reaches(j, &all)) {
-                for (out, v) in values[k..k + 4].iter_mut().zip(self.cols.apply4(j, rows)) {
-                    out[j] = v;
-                }
-            }
-        }
-        let row = &mut bufs[0];
-        for (k, out) in values.iter_mut().enumerate().skip(quads) {
-            let spans = covering(self.first + k);
-            if spans.is_empty() {
-                continue;
-            }
-            row.copy_from_slice(plane.row(self.first + k));
-            for &(x0, x1) in &spans {
-                row[x0..x1].fill(grey);
-            }
-            for (j, v) in out.iter_mut().enumerate() {
-                if reaches(j, &spans) {
-                    *v = self.cols.apply(j, |x| row[x]);
-                }
-            }
+            let rows = quad(out.len(), |i| &bufs[i][..]);
+            self.cols.filter_rows(rows, out, |j| reaches(j, &all));
         }
         let (dct, quality) = dct16_samples(&down_columns(&self.rows, self.first, &values));
         PdqHash {
@@ -658,6 +619,13 @@ fn down_columns(rows: &Taps, first: usize, values: &[[f32; BUF]]) -> [[f32; BUF]
         }
     }
     b64
+}
+
+/// Rows `0..n` of a group of one to four (`row(i)`), the last repeated to make four: the
+/// row passes filter four rows at a time (`Taps::apply4`), and a short last group costs the
+/// sums it drops rather than a second, one-row loop.
+fn quad<'a>(n: usize, row: impl Fn(usize) -> &'a [f32]) -> [&'a [f32]; 4] {
+    [0, 1, 2, 3].map(|i| row(i.min(n - 1)))
 }
 
 /// For each of the 64 sample positions along an axis of `n` pixels, the weights by which
@@ -714,6 +682,22 @@ impl Taps {
         acc
     }
 
+    /// `out`, one to four rows, filtered at each sample column `wanted` takes: `rows` as
+    /// `quad` makes them, the sums of the rows past `out`'s dropped.
+    fn filter_rows(
+        &self,
+        rows: [&[f32]; 4],
+        out: &mut [[f32; BUF]],
+        wanted: impl Fn(usize) -> bool,
+    ) {
+        for j in (0..BUF).filter(|&j| wanted(j)) {
+            for (o, v) in out.iter_mut().zip(self.apply4(j, rows)) {
+                o[j] = v;
+            }
+        }
+    }
+
+    #[cfg(test)]
     fn apply(&self, k: usize, px: impl Fn(usize) -> f32) -> f32 {
         let s = self.start[k];
         self.weights[k]

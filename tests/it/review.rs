@@ -367,8 +367,9 @@ fn decisions_are_recorded_with_who_and_when_and_only_approved_outputs_are_export
     assert_eq!(after, before);
 }
 
-#[test]
-fn decisions_go_to_the_library_the_batch_was_rendered_with_as_a_history() {
+/// `TEMPLATE` rendered with `--library lib.sqlite` (exit 1: the expired licence's outputs
+/// fail).
+fn rendered_into_a_library() -> Project {
     let p = Project::new();
     std::fs::copy(p.path("assets/product.png"), p.path("assets/old.png")).unwrap();
     p.write("t.toml", TEMPLATE);
@@ -383,6 +384,12 @@ fn decisions_go_to_the_library_the_batch_was_rendered_with_as_a_history() {
         "lib.sqlite",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    p
+}
+
+#[test]
+fn decisions_go_to_the_library_the_batch_was_rendered_with_as_a_history() {
+    let p = rendered_into_a_library();
     let out = p.path("out");
     // The manifest says which library the run recorded its outputs in.
     assert_eq!(
@@ -730,20 +737,7 @@ fn imported_results_show_on_the_page_with_plots_that_load_and_a_ctr_on_each_card
 fn stills_exported_into_a_library_keep_their_crop_hashes() {
     use creative_factory::dedup::fingerprint::{Fingerprint, Masks, MediaKind};
     use creative_factory::dedup::Library;
-    let p = Project::new();
-    std::fs::copy(p.path("assets/product.png"), p.path("assets/old.png")).unwrap();
-    p.write("t.toml", TEMPLATE);
-    let o = p.factory(&[
-        "render",
-        "t.toml",
-        "--out",
-        "out",
-        "--progress",
-        "plain",
-        "--library",
-        "lib.sqlite",
-    ]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let p = rendered_into_a_library();
     let lib = Library::open(&p.path("lib.sqlite")).unwrap();
     let stills: Vec<_> = lib
         .list()

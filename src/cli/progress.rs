@@ -137,6 +137,8 @@ fn summary_line(ev: &Event) -> Option<String> {
         reused,
         removed,
         seconds,
+        cpu_seconds,
+        gate_cpu_seconds,
     } = ev
     else {
         return None;
@@ -146,6 +148,12 @@ fn summary_line(ev: &Event) -> Option<String> {
     );
     if reused + removed > 0 {
         line += &format!(", {reused} reused unchanged, {removed} removed");
+    }
+    if let Some(gate) = gate_cpu_seconds.filter(|_| *cpu_seconds > 0.0) {
+        line += &format!(
+            "; the duplicate gate took {gate:.2} of {cpu_seconds:.2} CPU-s ({:.1} %)",
+            100.0 * gate / cpu_seconds
+        );
     }
     Some(line)
 }
@@ -253,5 +261,37 @@ impl Reporter for Bars {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finished(gate: Option<f64>) -> Event {
+        Event::Finished {
+            exported: 24,
+            failed: 0,
+            rejected: 2,
+            skipped: 0,
+            reused: 0,
+            removed: 0,
+            seconds: 3.04,
+            cpu_seconds: 5.0,
+            gate_cpu_seconds: gate,
+        }
+    }
+
+    #[test]
+    fn the_summary_gives_the_gates_share_of_the_runs_cpu_when_it_is_on() {
+        assert_eq!(
+            summary_line(&finished(Some(0.4))).unwrap(),
+            "done in 3.0 s: 24 exported, 0 failed, 2 held back as duplicates, 0 skipped; \
+             the duplicate gate took 0.40 of 5.00 CPU-s (8.0 %)"
+        );
+        assert_eq!(
+            summary_line(&finished(None)).unwrap(),
+            "done in 3.0 s: 24 exported, 0 failed, 2 held back as duplicates, 0 skipped"
+        );
     }
 }

@@ -87,7 +87,7 @@ pub(super) fn run_job(
 
     beat.stage(Stage::Encode);
     let gate_on = t.dedup.policy != crate::template::DedupPolicy::Off;
-    let mut samples: Vec<image::RgbaImage> = Vec::new();
+    let mut samples = Samples::default();
     let mut still: Option<image::RgbaImage> = None;
     let mut opaque = false;
     match preset.kind {
@@ -158,7 +158,7 @@ pub(super) fn run_job(
                         result = Some(Ok(sound));
                     }
                     Ok(super::stitch::Stitched::Refused(reason)) => {
-                        samples.clear();
+                        samples.frames.clear();
                         extra.rules_applied.push(format!("encoded whole: {reason}"));
                     }
                     Err(e) => result = Some(Err(e)),
@@ -210,34 +210,56 @@ pub(super) fn run_job(
         // transparency is flattened by the JPEG encoder: the gate then reads the file, so
         // that it hashes what was exported.
         if let Some(plane) = plane.filter(|_| gate_on) {
-            extra.fingerprint = Some(crate::dedup::Fingerprint::from_still_deferred(
-                &staged,
-                (verified.sha256.clone(), verified.bytes),
-                frame.dimensions(),
-                &plane,
-                &masks,
-                t.dedup.library.is_some(),
-            ));
+            extra.fingerprint = Some(crate::clock::cpu_into(&mut extra.gate_cpu, || {
+                crate::dedup::Fingerprint::from_still_deferred(
+                    &staged,
+                    (verified.sha256.clone(), verified.bytes),
+                    frame.dimensions(),
+                    &plane,
+                    &masks,
+                    t.dedup.library.is_some(),
+                )
+            }));
         }
     }
-    if !samples.is_empty() {
-        let frames: Vec<&image::RgbaImage> = samples.iter().collect();
-        let (w, h) = samples[0].dimensions();
+    extra.gate_cpu += samples.cpu;
+    if !samples.frames.is_empty() {
+        let frames: Vec<&image::RgbaImage> = samples.frames.iter().collect();
+        let (w, h) = samples.frames[0].dimensions();
         // A failure (e.g. every sample too flat to hash) leaves it to the gate, which decodes
         // the file and reports the reason.
-        extra.fingerprint = crate::dedup::Fingerprint::from_frames(
-            &staged,
-            verified.sha256.clone(),
-            verified.bytes,
-            &frames,
-            w,
-            h,
-            verified.duration,
-            &masks,
-        )
+        extra.fingerprint = crate::clock::cpu_into(&mut extra.gate_cpu, || {
+            crate::dedup::Fingerprint::from_frames(
+                &staged,
+                verified.sha256.clone(),
+                verified.bytes,
+                &frames,
+                w,
+                h,
+                verified.duration,
+                &masks,
+            )
+        })
         .ok();
     }
     Ok((staged, verified, extra))
+}
+
+/// The frames the duplicate gate fingerprints a video from (one a second, made small), and
+/// the CPU spent making them, which the run reports as the gate's.
+#[derive(Default)]
+pub(super) struct Samples {
+    pub frames: Vec<image::RgbaImage>,
+    pub cpu: std::time::Duration,
+}
+
+impl Samples {
+    pub(super) fn take(&mut self, frame: &image::RgbaImage) {
+        let small = crate::clock::cpu_into(&mut self.cpu, || {
+            crate::dedup::fingerprint::sample_frame(frame)
+        });
+        self.frames.push(small);
+    }
 }
 
 /// What a video job's encoding reads: the prepared creative and where its frames go.
@@ -282,7 +304,7 @@ impl VideoJob<'_> {
 fn encode_full(
     v: &VideoJob<'_>,
     staged: &std::path::Path,
-    samples: &mut Vec<image::RgbaImage>,
+    samples: &mut Samples,
 ) -> Result<render::Soundtrack, JobError> {
     let VideoJob {
         job,
@@ -370,7 +392,7 @@ fn encode_full(
                 .frame_into(i, &mut frame)
                 .map_err(at(job, Stage::Prepare))?;
             if gate_on && i % sample_every == 0 {
-                samples.push(crate::dedup::fingerprint::sample_frame(&frame));
+                samples.take(&frame);
             }
             if ftx.send(frame).is_err() {
                 break; // the encoder stopped; its error is reported below

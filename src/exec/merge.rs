@@ -255,6 +255,7 @@ pub(super) fn adopt(job: &Job, parts: &Parts, staged: &Path, out: &Path) -> JobR
             true_peak_dbtp: row.true_peak_dbtp,
             encode: row.encode,
             frames_reused: row.frames_reused,
+            gate_cpu: std::time::Duration::ZERO,
         },
     ))
 }

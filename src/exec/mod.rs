@@ -166,6 +166,10 @@ pub enum Event {
         reused: usize,
         removed: usize,
         seconds: f64,
+        /// CPU time of the whole process, on every thread.
+        cpu_seconds: f64,
+        /// CPU time the duplicate gate took of it (`None` with the gate off).
+        gate_cpu_seconds: Option<f64>,
     },
 }
 
@@ -199,6 +203,8 @@ struct Extra {
     /// output (`None` for stills).
     encode: Option<export::EncodeMode>,
     frames_reused: Option<u32>,
+    /// CPU this job's thread spent on the duplicate gate's part: sampling and fingerprinting.
+    gate_cpu: std::time::Duration,
 }
 
 /// A job's result: its staged, verified file and what the renderer learned, or the error.
@@ -210,6 +216,8 @@ struct Outcome {
     result: JobResult,
     /// Ready for the duplicate gate (when it is on and the job succeeded).
     prepared: Option<crate::dedup::gate::Prepared>,
+    /// CPU the worker spent on the gate's part of this job (`Extra::gate_cpu` and `prepared`).
+    gate_cpu: std::time::Duration,
 }
 
 /// Tracking metadata stamped inside a file (and repeated in the manifest). `ai_generated`
@@ -423,13 +431,18 @@ pub fn run(
     });
     let gate_on = t.dedup.policy != DedupPolicy::Off;
     let cfg = crate::dedup::gate::config(t);
+    // CPU spent on the gate by every thread, reported with the run's total: what the gate
+    // costs is read from one run, not from the difference of two on a busy machine.
+    let mut gate_cpu = std::time::Duration::ZERO;
     let mut gate = match gate_on && !to_render.is_empty() && opts.part.is_none() {
-        true => Some(crate::dedup::gate::BatchGate::new(
-            library.as_ref(),
-            &cfg,
-            t.dedup.policy,
-            hashes.product_files(t),
-        )?),
+        true => Some(crate::clock::cpu_into(&mut gate_cpu, || {
+            crate::dedup::gate::BatchGate::new(
+                library.as_ref(),
+                &cfg,
+                t.dedup.policy,
+                hashes.product_files(t),
+            )
+        })?),
         false => None,
     };
     if let Some(g) = &mut gate {
@@ -452,10 +465,17 @@ pub fn run(
                 .collect();
             let prepared: Vec<_> = kept
                 .par_iter()
-                .map(|j| offer(t, j, presets, hashes, opts.out.join(&j.file), None).prepare(&cfg))
+                .map(|j| {
+                    let mut cpu = std::time::Duration::ZERO;
+                    let p = crate::clock::cpu_into(&mut cpu, || {
+                        offer(t, j, presets, hashes, opts.out.join(&j.file), None).prepare(&cfg)
+                    });
+                    (p, cpu)
+                })
                 .collect();
-            for p in &prepared {
-                g.admit(p);
+            for (p, cpu) in &prepared {
+                gate_cpu += *cpu;
+                crate::clock::cpu_into(&mut gate_cpu, || g.admit(p));
             }
         }
     }
@@ -529,6 +549,7 @@ pub fn run(
         regions: Default::default(),
         last_write: Instant::now(),
         write_cost: Default::default(),
+        gate_cpu,
     };
     // Looked up by the exact path a verdict cites (the library stores canonical paths, the
     // batch staged ones), so a relative form is never replaced inside an absolute one.
@@ -599,6 +620,8 @@ pub fn run(
     }
     ctx.flush(plan, &book, &record)?;
     record.finished = Some(crate::clock::format_utc(crate::clock::unix_now()));
+    record.cpu_seconds = Some(seconds_ms(crate::clock::process_cpu()));
+    record.gate_cpu_seconds = gate_on.then(|| seconds_ms(ctx.gate_cpu));
     book.write(&record)?;
     // Under the lock still, so no other run rewrites the manifest while the page reads it;
     // a shard's part gets none (its merge does).
@@ -614,6 +637,8 @@ pub fn run(
         reused: record.reused,
         removed: record.removed,
         seconds: started.elapsed().as_secs_f64(),
+        cpu_seconds: record.cpu_seconds.unwrap_or_default(),
+        gate_cpu_seconds: record.gate_cpu_seconds,
     });
     Ok(RunReport {
         rows: book.all_rows(),
@@ -625,6 +650,11 @@ pub fn run(
         removed: record.removed,
         stopped_by,
     })
+}
+
+/// Seconds to the millisecond, as the manifest and the events report CPU time.
+fn seconds_ms(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
 }
 
 fn offer(
@@ -745,6 +775,8 @@ struct Publish<'a, 'g> {
     last_write: Instant,
     /// How long the last manifest rewrite took.
     write_cost: std::time::Duration,
+    /// CPU spent on the duplicate gate so far, on every thread.
+    gate_cpu: std::time::Duration,
 }
 
 impl Publish<'_, '_> {
@@ -808,6 +840,7 @@ impl Publish<'_, '_> {
     ) -> Result<(), ExecError> {
         let job = &plan.jobs[o.index];
         let mut row = base_row(self.t, job, presets, self.hashes, self.packs);
+        self.gate_cpu += o.gate_cpu;
         match o.result {
             Ok((staged, verified, extra)) => {
                 if let Some(dir) = self.part_dir {
@@ -816,12 +849,16 @@ impl Publish<'_, '_> {
                         sha256: verified.sha256.clone(),
                         product_box: extra.product_box,
                         text_boxes: extra.text_boxes.clone(),
-                        fingerprint: o.prepared.as_ref().and_then(|p| p.completed_fingerprint()),
+                        fingerprint: crate::clock::cpu_into(&mut self.gate_cpu, || {
+                            o.prepared.as_ref().and_then(|p| p.completed_fingerprint())
+                        }),
                     };
                     export::part::write_gate_data(dir, &job.file, &data)?;
                 }
                 let decision = match (&mut self.gate, o.prepared) {
-                    (Some(g), Some(p)) => Some(g.decide(p)?),
+                    (Some(g), Some(p)) => {
+                        Some(crate::clock::cpu_into(&mut self.gate_cpu, || g.decide(p))?)
+                    }
                     _ => None,
                 };
                 row.bytes = verified.bytes;
@@ -935,7 +972,9 @@ impl Publish<'_, '_> {
                     (Some(Ok(dir)), Some(name)) => dir.join(name),
                     _ => dest.clone(),
                 };
-                crate::dedup::gate::remember(lib, d, &at)?;
+                crate::clock::cpu_into(&mut self.gate_cpu, || {
+                    crate::dedup::gate::remember(lib, d, &at)
+                })?;
             }
             moves.push((staged, dest));
         }

@@ -296,6 +296,7 @@ impl Pool {
                 index,
                 result: Err(e),
                 prepared: None,
+                gate_cpu: std::time::Duration::ZERO,
             })));
             if stalled && self.shared.fail_fast {
                 self.shared.halt.cancel.store(true, Ordering::Relaxed);
@@ -371,8 +372,12 @@ fn work(id: usize, sh: &Shared, queue: &Receiver<Job>, tx: &Sender<Msg>, beat: &
         }));
         // Fingerprinting a still decodes it: done here, in parallel, not by the thread that
         // publishes.
+        let mut gate_cpu = match &result {
+            Ok((_, _, extra)) => extra.gate_cpu,
+            Err(_) => std::time::Duration::ZERO,
+        };
         let prepared = match (&result, sh.gate_on) {
-            (Ok((staged, _, extra)), true) => Some(
+            (Ok((staged, _, extra)), true) => Some(crate::clock::cpu_into(&mut gate_cpu, || {
                 offer(
                     &sh.t,
                     &job,
@@ -381,14 +386,15 @@ fn work(id: usize, sh: &Shared, queue: &Receiver<Job>, tx: &Sender<Msg>, beat: &
                     staged.clone(),
                     Some(extra),
                 )
-                .prepare(&sh.cfg),
-            ),
+                .prepare(&sh.cfg)
+            })),
             _ => None,
         };
         let _ = tx.send(Msg::Done(Box::new(Outcome {
             index: job.index,
             result,
             prepared,
+            gate_cpu,
         })));
         if failed && sh.fail_fast {
             sh.halt.cancel.store(true, Ordering::Relaxed);

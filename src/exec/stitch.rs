@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::bounded;
 
 use super::error::{at, JobError, JobFailure, Stage};
-use super::job::VideoJob;
+use super::job::{Samples, VideoJob};
 use super::Event;
 use crate::encode::{EncodeError, SegmentEncoder, SegmentFile, VideoWriter};
 use crate::plan::stitch::{self, Piece, Pieces};
@@ -233,7 +233,7 @@ pub(super) fn encode_stitched(
     staged: &Path,
     cache: &SegmentCache,
     plan: &JobStitch,
-    samples: &mut Vec<image::RgbaImage>,
+    samples: &mut Samples,
 ) -> Result<Stitched, JobError> {
     let job = v.job;
     let encode = at(job, Stage::Encode);
@@ -281,7 +281,7 @@ fn code_pieces(
     v: &VideoJob<'_>,
     cache: &SegmentCache,
     plan: &JobStitch,
-    samples: &mut Vec<image::RgbaImage>,
+    samples: &mut Samples,
     own: &mut Vec<PathBuf>,
 ) -> Result<Vec<(Arc<SegmentFile>, u32)>, JobError> {
     let job = v.job;
@@ -337,17 +337,22 @@ fn progress(v: &VideoJob<'_>, done: u32) {
 fn sample_piece(
     v: &VideoJob<'_>,
     piece: &Piece,
-    samples: &mut Vec<image::RgbaImage>,
+    samples: &mut Samples,
     done: &mut u32,
 ) -> Result<(), JobError> {
     if v.gate_on {
+        // These frames are drawn for the gate alone: drawing them is its cost too.
+        let t0 = crate::clock::thread_cpu();
         let mut frame = image::RgbaImage::new(v.creative.width, v.creative.height);
         for i in (piece.start..piece.end).filter(|i| i % v.sample_every == 0) {
             v.creative
                 .frame_into(i, &mut frame)
                 .map_err(at(v.job, Stage::Prepare))?;
-            samples.push(crate::dedup::fingerprint::sample_frame(&frame));
+            samples
+                .frames
+                .push(crate::dedup::fingerprint::sample_frame(&frame));
         }
+        samples.cpu += crate::clock::thread_cpu().saturating_sub(t0);
     }
     *done += piece.len();
     progress(v, *done);
@@ -360,7 +365,7 @@ fn code_piece(
     v: &VideoJob<'_>,
     piece: &Piece,
     path: &Path,
-    samples: &mut Vec<image::RgbaImage>,
+    samples: &mut Samples,
     done: &mut u32,
 ) -> Result<SegmentFile, JobError> {
     let job = v.job;
@@ -399,7 +404,7 @@ fn code_piece(
                 .frame_into(i, &mut frame)
                 .map_err(at(job, Stage::Prepare))?;
             if v.gate_on && i % v.sample_every == 0 {
-                samples.push(crate::dedup::fingerprint::sample_frame(&frame));
+                samples.take(&frame);
             }
             if ftx.send(frame).is_err() {
                 break;

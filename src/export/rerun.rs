@@ -41,6 +41,13 @@ pub struct RunRecord {
     /// find it without being told.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub library: Option<String>,
+    /// CPU seconds the run used, on every thread (set when it finishes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_seconds: Option<f64>,
+    /// The duplicate gate's part of `cpu_seconds`: hashing, keypoints, scoring, recording in
+    /// the library (`None` with the gate off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate_cpu_seconds: Option<f64>,
 }
 
 impl RunRecord {
@@ -58,6 +65,8 @@ impl RunRecord {
             rejected: 0,
             skipped: 0,
             library: None,
+            cpu_seconds: None,
+            gate_cpu_seconds: None,
         }
     }
 }

@@ -101,6 +101,10 @@ fn render(p: &Project, toml: &str, out: &str) -> BTreeMap<(String, String, Strin
         stderr(&o)
     );
     let m = manifest(&p.path(out));
+    // With the gate off, the run reports its CPU and no gate share.
+    assert!(m["run"]["cpu_seconds"].as_f64().is_some_and(|s| s > 0.0));
+    assert!(m["run"].get("gate_cpu_seconds").is_none());
+    assert!(!stderr(&o).contains("duplicate gate"), "{}", stderr(&o));
     m["outputs"]
         .as_array()
         .unwrap()

@@ -155,7 +155,22 @@ fn an_unchanged_rerun_renders_nothing_and_reuses_every_output() {
     let (o, first) = render_json(&p, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(finished(&first)["exported"], 16);
+    // What the run cost, and the duplicate gate's part of it, read from the run itself.
+    let f = finished(&first);
+    let (cpu, gate) = (
+        f["cpu_seconds"].as_f64().unwrap(),
+        f["gate_cpu_seconds"].as_f64().unwrap(),
+    );
+    assert!(gate > 0.0 && gate < cpu, "gate {gate} of {cpu} CPU-s");
     let out = p.path("out");
+    let run = &manifest(&out)["run"];
+    assert_eq!(
+        (
+            run["cpu_seconds"].as_f64(),
+            run["gate_cpu_seconds"].as_f64()
+        ),
+        (Some(cpu), Some(gate))
+    );
     let before = mtimes(&out);
 
     let (o, again) = render_json(&p, &[]);

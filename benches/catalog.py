@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -74,6 +75,28 @@ def factory_binary(snapdir: Path) -> Path:
     snap = snapdir / "factory"
     shutil.copy2(target, snap)
     return snap
+
+
+def make_distinct_products(n: int, dest: Path) -> list[Path]:
+    """n products that are not copies of each other: discs of the Mandelbrot set's edge at n
+    points around its main cardioid (ffmpeg's `mandelbrot` source), so that "same product?"
+    has to be answered by keypoints for every pair, as in a catalog of distinct products."""
+    out = []
+    for i in range(n):
+        t = 0.2 + i * (2 * math.pi - 0.4) / n
+        x = math.cos(t) / 2 - math.cos(2 * t) / 4
+        y = math.sin(t) / 2 - math.sin(2 * t) / 4
+        src = (
+            f"mandelbrot=s=400x400:start_x={x:.5f}:start_y={y:.5f}:start_scale=0.03:end_pts=1,"
+            "format=rgba,geq=r='r(X,Y)':g='g(X,Y)':b='b(X,Y)':a='if(lte(hypot(X-200,Y-200),190),255,0)'"
+        )
+        p = dest / f"product-{i:02}.png"
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i", src, "-frames:v", "1", str(p)],
+            check=True,
+        )
+        out.append(p)
+    return out
 
 
 def make_products(n: int, dest: Path) -> list[Path]:
@@ -180,6 +203,11 @@ def main() -> None:
     ap.add_argument("--products", type=int, default=12, help="products in the big catalog (default 12: 588 images)")
     ap.add_argument("--small-products", type=int, default=3, help="products in the memory-scaling run (0 = skip)")
     ap.add_argument("--presets", default="tmall-main,xiaohongshu,amazon-main")
+    ap.add_argument(
+        "--distinct-products",
+        action="store_true",
+        help="products that are not recoloured copies of the two sample cut-outs (Mandelbrot discs)",
+    )
     ap.add_argument("--jobs", default=None, help="factory --jobs (default: its own)")
     ap.add_argument(
         "--memory-captions",
@@ -200,7 +228,8 @@ def main() -> None:
     tmp.mkdir(parents=True, exist_ok=True)
     try:
         factory = factory_binary(tmp)
-        products = make_products(max(a.products, a.small_products), tmp)
+        make = make_distinct_products if a.distinct_products else make_products
+        products = make(max(a.products, a.small_products), tmp)
         # Assets beside the template: a template may only read files under its directory.
         for bg in ("space.jpg", "brick.jpg", "rocket.jpg"):
             shutil.copy2(ROOT / "samples/bg" / bg, tmp / bg)

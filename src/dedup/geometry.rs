@@ -252,7 +252,7 @@ fn working_gray(img: &RgbaImage) -> GrayImage {
 }
 
 /// `working_gray` with `side` pixels on the long side.
-fn working_gray_at(img: &RgbaImage, side: u32) -> GrayImage {
+pub(crate) fn working_gray_at(img: &RgbaImage, side: u32) -> GrayImage {
     let (w, h) = img.dimensions();
     let (ww, hh) = working_size_at(w, h, side);
     let small = if (ww, hh) == (w, h) {
@@ -278,11 +278,7 @@ pub(crate) fn extract_both(img: &RgbaImage) -> (Features, Features) {
 
 /// `extract_both` keeping about `budget` keypoints on each side, from a working image of
 /// `side` pixels on its long side.
-pub(crate) fn extract_both_budget(
-    img: &RgbaImage,
-    budget: usize,
-    side: u32,
-) -> (Features, Features) {
+fn extract_both_budget(img: &RgbaImage, budget: usize, side: u32) -> (Features, Features) {
     let gray = working_gray_at(img, side);
     let mirrored = image::imageops::flip_horizontal(&gray);
     (
@@ -308,7 +304,7 @@ fn extract_gray(base: &GrayImage) -> Features {
 }
 
 /// `extract_gray` keeping about `budget` keypoints.
-fn extract_gray_budget(base: &GrayImage, budget: usize) -> Features {
+pub(crate) fn extract_gray_budget(base: &GrayImage, budget: usize) -> Features {
     let (ww, hh) = base.dimensions();
     let mut feats = Features {
         width: ww,

@@ -11,9 +11,10 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use image::RgbaImage;
+use image::{GrayImage, RgbaImage};
 
 use super::geometry::{self, Features};
+use super::pdq::Dihedral;
 
 /// Keypoints kept per product file, and the long side of the picture they are found in
 /// (whole frames: 700 at 512 px). Matching every pair of a catalog's products is quadratic
@@ -34,17 +35,70 @@ use super::geometry::{self, Features};
 const KEYPOINTS: usize = 200;
 const SIDE: u32 = 256;
 
-/// Product files by sha256, their keypoints once measured, and the inliers of each pair.
+/// Two product files that PDQ calls the same picture in some orientation — the rule the
+/// gate applies to whole outputs (`pdq::MATCH_DISTANCE`) — show the same product: a
+/// re-saved, renamed, recoloured or mirrored copy. Measured on the catalog benchmark's 24
+/// cut-outs (12 recoloured and mirrored copies of each of two), copies lie 0–30 bits apart
+/// and the two families 112–126.
+const SAME_PICTURE: u32 = super::pdq::MATCH_DISTANCE;
+
+/// How two product files answered "same product?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProductMatch {
+    /// PDQ calls the two cut-outs the same picture, this many bits apart.
+    SamePicture(u32),
+    /// Keypoint inliers between the two files (`product_inliers` or more: the same product).
+    Inliers(u32),
+}
+
+impl ProductMatch {
+    /// Whether the two files show the same product.
+    pub(crate) fn same_product(self, min_inliers: u32) -> bool {
+        match self {
+            ProductMatch::SamePicture(_) => true,
+            ProductMatch::Inliers(n) => n >= min_inliers,
+        }
+    }
+
+    /// The evidence a verdict cites for it.
+    pub(crate) fn evidence(self) -> String {
+        match self {
+            ProductMatch::SamePicture(d) => {
+                format!("character: the two product files are the same picture (PDQ distance {d})")
+            }
+            ProductMatch::Inliers(n) => {
+                format!("character: the two product files match by {n} keypoint inliers")
+            }
+        }
+    }
+}
+
+/// Product files by sha256, what was measured of them, and the answer for each pair asked.
+///
+/// A pair is first compared by PDQ: copies it calls the same picture need no keypoints.
+/// Keypoints are measured only for files some pair needs them for. On the catalog
+/// benchmark (24 products: recoloured and mirrored copies of two cut-outs) this cut
+/// "same product?" from 48 keypoint extractions and 276 matchings — 0.38 CPU-s, half the
+/// gate's cost in a 576-image batch — to one PDQ hash per file (BENCHMARKS.md, *Main
+/// images at catalog scale*).
 #[derive(Default)]
 pub(crate) struct ProductMemo {
     files: HashMap<String, PathBuf>,
+    /// The cut-out's PDQ hashes over grey; `None`: unreadable, or too flat for PDQ to say.
+    looks: HashMap<String, Option<Dihedral>>,
+    /// The cut-out over grey at the keypoints' working size, kept from the PDQ pass so that
+    /// a file that needs keypoints is not decoded again (64 KiB a product).
+    grays: HashMap<String, GrayImage>,
+    /// Keypoints, and those of the mirror image (only a pair's lesser sha256 needs them).
     /// `None`: the file could not be read or has too little texture; outputs showing it are
     /// then compared on their own keypoints.
-    keypoints: HashMap<String, Option<(Features, Features)>>,
+    keypoints: HashMap<String, Option<Features>>,
+    mirrored: HashMap<String, Features>,
     /// By the lesser sha256, then the greater: looked up without building a key, since
     /// a pair of outputs whose backgrounds differ asks (most of the 165,600 pairs of a
-    /// 576-image catalog batch), and a key allocated two `String`s each time.
-    pairs: HashMap<String, HashMap<String, u32>>,
+    /// 576-image catalog batch), and a key allocated two `String`s each time. `None`: the
+    /// pair cannot be measured.
+    pairs: HashMap<String, HashMap<String, Option<ProductMatch>>>,
 }
 
 impl ProductMemo {
@@ -66,39 +120,100 @@ impl ProductMemo {
         self.files.contains_key(sha256)
     }
 
-    /// Keypoint inliers between the product files `new` and `old` (one of them also
-    /// mirrored, as whole frames are compared), or `None` when either cannot be measured.
-    /// Whether two files show the same product does not depend on which output came first:
-    /// each pair is matched once, in the order of their sha256 (the lesser one mirrored),
-    /// which halved the matching of a catalog's products (2.3 % of a 576-image batch's CPU,
-    /// `perf`, 2026-12-06) and makes the answer the same in any batch order.
-    pub(crate) fn inliers(&mut self, new: &str, old: &str) -> Option<u32> {
-        let (first, second) = if new <= old { (new, old) } else { (old, new) };
-        if let Some(n) = self.pairs.get(first).and_then(|m| m.get(second)) {
-            return Some(*n);
+    fn ordered<'s>(a: &'s str, b: &'s str) -> (&'s str, &'s str) {
+        if a <= b {
+            (a, b)
+        } else {
+            (b, a)
         }
-        self.measure(first);
-        self.measure(second);
-        let (a, am) = self.keypoints.get(first)?.as_ref()?;
-        let (b, _) = self.keypoints.get(second)?.as_ref()?;
-        let n = geometry::match_either(a, am, b).inliers;
+    }
+
+    /// The answer for a pair already compared: `Some(None)` when it could not be measured,
+    /// `None` when it was not asked yet. Measures nothing, so the gate can bound what a pair
+    /// of outputs may be before deciding whether to ask.
+    pub(crate) fn answered(&self, new: &str, old: &str) -> Option<Option<ProductMatch>> {
+        let (first, second) = Self::ordered(new, old);
+        self.pairs.get(first).and_then(|m| m.get(second)).copied()
+    }
+
+    /// Whether the product files `new` and `old` show the same product, and how that was
+    /// found; `None` when neither PDQ nor keypoints can measure them. Each pair is measured
+    /// once, in the order of their sha256 (the lesser one mirrored for keypoints), so the
+    /// answer does not depend on which output came first.
+    pub(crate) fn compare(&mut self, new: &str, old: &str) -> Option<ProductMatch> {
+        if let Some(known) = self.answered(new, old) {
+            return known;
+        }
+        let (first, second) = Self::ordered(new, old);
+        let answer = self.measure_pair(first, second);
         self.pairs
             .entry(first.to_string())
             .or_default()
-            .insert(second.to_string(), n);
-        Some(n)
+            .insert(second.to_string(), answer);
+        answer
     }
 
-    fn measure(&mut self, sha256: &str) {
-        if self.keypoints.contains_key(sha256) {
+    fn measure_pair(&mut self, first: &str, second: &str) -> Option<ProductMatch> {
+        if !self.knows(first) || !self.knows(second) {
+            return None;
+        }
+        self.look(first);
+        self.look(second);
+        if let (Some(Some(a)), Some(Some(b))) = (self.looks.get(first), self.looks.get(second)) {
+            let d = a.min_distance(&b.hashes[0]);
+            if d <= SAME_PICTURE {
+                return Some(ProductMatch::SamePicture(d));
+            }
+        }
+        self.measure(first, true);
+        self.measure(second, false);
+        let a = self.keypoints.get(first)?.as_ref()?;
+        let b = self.keypoints.get(second)?.as_ref()?;
+        let am = self.mirrored.get(first)?;
+        Some(ProductMatch::Inliers(
+            geometry::match_either(a, am, b).inliers,
+        ))
+    }
+
+    /// The file's PDQ hashes over grey, and its grey picture for keypoints, measured once.
+    fn look(&mut self, sha256: &str) {
+        if self.looks.contains_key(sha256) {
             return;
         }
-        let kp = self.files.get(sha256).and_then(|path| {
-            let img = super::fingerprint::load_still(path).ok()?;
-            let both = geometry::extract_both_budget(&on_grey(&img), KEYPOINTS, SIDE);
-            (both.0.descriptors.len() >= 2).then_some(both)
-        });
-        self.keypoints.insert(sha256.to_string(), kp);
+        let grey = self
+            .files
+            .get(sha256)
+            .and_then(|path| super::fingerprint::load_still(path).ok())
+            .map(|img| on_grey(&img));
+        let pdq = grey
+            .as_ref()
+            .map(|g| super::pdq::hash_dihedral(&super::fingerprint::hash_plane(g)))
+            .filter(|d| d.quality >= super::pdq::MIN_QUALITY);
+        if let Some(g) = &grey {
+            self.grays
+                .insert(sha256.to_string(), geometry::working_gray_at(g, SIDE));
+        }
+        self.looks.insert(sha256.to_string(), pdq);
+    }
+
+    /// The file's keypoints (and those of its mirror image when `mirrored`), measured once
+    /// from the grey picture `look` kept.
+    fn measure(&mut self, sha256: &str, mirrored: bool) {
+        let Some(gray) = self.grays.get(sha256) else {
+            return;
+        };
+        if !self.keypoints.contains_key(sha256) {
+            let kp = geometry::extract_gray_budget(gray, KEYPOINTS);
+            let kp = (kp.descriptors.len() >= 2).then_some(kp);
+            self.keypoints.insert(sha256.to_string(), kp);
+        }
+        if mirrored && !self.mirrored.contains_key(sha256) {
+            let flipped = image::imageops::flip_horizontal(gray);
+            self.mirrored.insert(
+                sha256.to_string(),
+                geometry::extract_gray_budget(&flipped, KEYPOINTS),
+            );
+        }
     }
 }
 
@@ -120,44 +235,79 @@ fn on_grey(img: &RgbaImage) -> RgbaImage {
 mod tests {
     use super::*;
 
-    /// A textured disc on a transparent canvas, optionally recoloured.
-    fn cutout(path: &std::path::Path, shift: u8) {
-        let img = RgbaImage::from_fn(300, 300, |x, y| {
-            let (dx, dy) = (x as i32 - 150, y as i32 - 150);
-            if dx * dx + dy * dy > 130 * 130 {
-                return image::Rgba([0, 0, 0, 0]);
-            }
-            let v = (((x * 7) ^ (y * 13)) % 251) as u8;
-            image::Rgba([v.wrapping_add(shift), v / 2, 255 - v, 255])
-        });
-        img.save(path).unwrap();
+    /// The picture at `from` turned by `degrees` about its centre: the same product, in a
+    /// picture PDQ tells apart from the first (it undoes quarter turns and flips only).
+    fn turned(from: &std::path::Path, to: &std::path::Path, degrees: f32) {
+        let img = image::open(from).unwrap().to_rgba8();
+        imageproc::geometric_transformations::rotate_about_center(
+            &img,
+            degrees.to_radians(),
+            imageproc::geometric_transformations::Interpolation::Bilinear,
+            image::Rgba([0, 0, 0, 0]),
+        )
+        .save(to)
+        .unwrap();
+    }
+
+    /// The demo's cut-outs (samples/LICENSES.md).
+    fn sample(name: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("samples/product/{name}"))
     }
 
     #[test]
-    fn a_recoloured_copy_matches_an_unrelated_texture_does_not_and_pairs_are_measured_once() {
+    fn copies_pdq_calls_the_same_picture_need_no_keypoints_and_others_are_matched_once() {
         let dir = tempfile::tempdir().unwrap();
-        let (a, b) = (dir.path().join("a.png"), dir.path().join("b.png"));
-        cutout(&a, 0);
-        cutout(&b, 40);
-        let noise = dir.path().join("c.png");
-        RgbaImage::from_fn(300, 300, |x, y| {
-            let v = ((x.wrapping_mul(2654435761) ^ y.wrapping_mul(40503)) >> 7) as u8;
-            image::Rgba([v, v.rotate_left(3), v ^ 0x5a, 255])
-        })
-        .save(&noise)
-        .unwrap();
-        let mut m = ProductMemo::new(HashMap::from([
-            ("A".to_string(), a),
-            ("B".to_string(), b),
-            ("C".to_string(), noise),
-        ]));
-        let same = m.inliers("B", "A").unwrap();
-        assert!(same >= 12, "recoloured copy: {same} inliers");
-        let other = m.inliers("C", "A").unwrap();
-        assert!(other < 12, "unrelated: {other} inliers");
+        let path = |n: &str| dir.path().join(n);
+        std::fs::copy(sample("coffee-cup.png"), path("a.png")).unwrap();
+        // Recoloured: red and blue swapped.
+        let mut b = image::open(path("a.png")).unwrap().to_rgba8();
+        b.pixels_mut().for_each(|p| p.0.swap(0, 2));
+        b.save(path("b.png")).unwrap();
+        turned(&path("a.png"), &path("s.png"), 30.0);
+        std::fs::copy(sample("badge.png"), path("c.png")).unwrap();
+        let files = |names: &[&str]| {
+            names
+                .iter()
+                .map(|n| (n.to_uppercase(), path(&format!("{n}.png"))))
+                .collect::<HashMap<_, _>>()
+        };
+        let mut m = ProductMemo::new(files(&["a", "b", "s", "c"]));
+        // A recoloured copy: the same picture to PDQ, settled without keypoints.
+        let copy = m.compare("B", "A").unwrap();
+        assert!(
+            matches!(copy, ProductMatch::SamePicture(d) if d <= SAME_PICTURE),
+            "{copy:?}"
+        );
+        assert!(copy.same_product(12));
+        assert!(m.keypoints.is_empty(), "no keypoints measured for a copy");
+        // The same product turned: PDQ tells the pictures apart, keypoints find the product.
+        let shrunk = m.compare("S", "A").unwrap();
+        assert!(
+            matches!(shrunk, ProductMatch::Inliers(n) if n >= 12),
+            "{shrunk:?}"
+        );
+        // An unrelated product: keypoints say no. Only the files a pair needed keypoints for
+        // were measured, and only the lesser sha256 of a pair mirrored.
+        let other = m.compare("C", "A").unwrap();
+        assert!(
+            matches!(other, ProductMatch::Inliers(n) if n < 12),
+            "{other:?}"
+        );
+        assert!(!other.same_product(12));
+        assert_eq!(m.compare("A", "C"), Some(other), "either order, one answer");
+        assert_eq!(m.pairs.values().map(HashMap::len).sum::<usize>(), 3);
+        assert!(!m.keypoints.contains_key("B"), "B was settled by PDQ");
+        assert_eq!(
+            m.mirrored.keys().collect::<std::collections::BTreeSet<_>>(),
+            ["A".to_string()].iter().collect(),
+            "A, the lesser of (A, C) and (A, S)"
+        );
         assert!(m.knows("A") && !m.knows("D"));
-        assert_eq!(m.inliers("D", "A"), None, "a file the batch does not use");
-        assert_eq!(m.inliers("A", "B"), Some(same), "either order, one answer");
-        assert_eq!(m.pairs.values().map(HashMap::len).sum::<usize>(), 2);
+        assert_eq!(m.compare("D", "A"), None, "a file the batch does not use");
+        // The answers do not depend on the order the questions come in.
+        let mut again = ProductMemo::new(files(&["a", "b", "s", "c"]));
+        assert_eq!(again.compare("C", "A"), Some(other));
+        assert_eq!(again.compare("A", "S"), Some(shrunk));
+        assert_eq!(again.compare("A", "B"), Some(copy));
     }
 }

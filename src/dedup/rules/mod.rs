@@ -19,7 +19,7 @@ use crate::dedup::fingerprint::{Fingerprint, MediaKind};
 use crate::dedup::geometry::{self, Features, GeoMatch};
 use crate::dedup::library::Library;
 use crate::dedup::pdq::{Hash256, MATCH_DISTANCE};
-use crate::dedup::product::ProductMemo;
+use crate::dedup::product::{ProductMatch, ProductMemo};
 use crate::dedup::scene::{self, Split, SplitConfig};
 use crate::dedup::spill::{Kept, KeypointSpill, Seconds};
 use crate::dedup::video::{self, BagMatch};
@@ -307,8 +307,8 @@ struct Facts {
     comp_diff: Option<CompDiff>,
     shared_background: bool,
     product_box: Option<[f32; 4]>,
-    /// Inliers between the two product files, when they answered "same product?".
-    file_inliers: Option<u32>,
+    /// How the two product files answered "same product?", when they were asked.
+    file_match: Option<ProductMatch>,
     geometry_decides: bool,
 }
 
@@ -350,9 +350,9 @@ impl Facts {
                 .and_then(|c| c.product.as_ref())
                 .map(|p| p.sha256.clone())
         };
-        let file_inliers = match (ask_product, shas(&cand.composition), shas(&old.composition)) {
+        let file_match = match (ask_product, shas(&cand.composition), shas(&old.composition)) {
             (true, Some(a), Some(b)) if products.knows(&a) && products.knows(&b) => {
-                products.inliers(&a, &b)
+                products.compare(&a, &b)
             }
             _ => None,
         };
@@ -361,9 +361,9 @@ impl Facts {
             comp_diff,
             shared_background,
             product_box,
-            file_inliers,
+            file_match,
             geometry_decides: comparable
-                && (!composed_stills || (ask_product && file_inliers.is_none())),
+                && (!composed_stills || (ask_product && file_match.is_none())),
         }
     }
 }
@@ -429,7 +429,7 @@ fn evaluate(
         comp_diff,
         shared_background,
         product_box,
-        file_inliers,
+        file_match,
         geometry_decides,
     } = facts;
     // Between two composed stills the reasons then cite the PDQ distance alone: keypoints are
@@ -554,11 +554,9 @@ fn evaluate(
             ));
         }
     }
-    if let Some(n) = file_inliers {
-        if n >= cfg.product_inliers && dims.insert(Dimension::Character) {
-            evidence.push(format!(
-                "character: the two product files match by {n} keypoint inliers"
-            ));
+    if let Some(pm) = file_match {
+        if pm.same_product(cfg.product_inliers) && dims.insert(Dimension::Character) {
+            evidence.push(pm.evidence());
         }
     }
     let new_scene: Vec<Hash256> = fp.frames.iter().filter_map(|f| f.scene).collect();
@@ -926,9 +924,10 @@ fn seconds_for<'a>(
     }
 }
 
-/// What `evaluate` can make of a pair, read from what is cheap to compare. Exact only
-/// between two composed stills, where `evaluate` decides on the compositions, the product
-/// files and hash distances alone; any other pair may be anything.
+/// What `evaluate` can make of a pair at most, read from what is cheap to compare. Exact
+/// between two composed stills once their product files have answered "same product?"
+/// (`evaluate` decides on the compositions, the product files and hash distances alone);
+/// before that the product is taken to repeat, and any other pair may be anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Reach {
     /// `evaluate` returns no match.
@@ -945,7 +944,7 @@ impl Reach {
         old: &Old,
         visual_distance: u32,
         (scene, textless): (&[Hash256], &[Hash256]),
-        products: &mut ProductMemo,
+        products: &ProductMemo,
         cfg: &GateConfig,
     ) -> Reach {
         let (Some(new_c), Some(old_c)) = (&cand.composition, &old.composition) else {
@@ -978,10 +977,14 @@ impl Reach {
         let scene = near(scene, &old.scene);
         let character = match (&new_c.product, &old_c.product) {
             (Some(a), Some(b)) if a.sha256 == b.sha256 => true,
+            // Not asked yet: the product may repeat. `evaluate` asks, for the few pairs it
+            // gets to; asked here, for every pair of outputs, it measured every product of a
+            // catalog and matched every pair of them (BENCHMARKS.md, *Main images at catalog
+            // scale*).
             (Some(a), Some(b)) if products.knows(&a.sha256) && products.knows(&b.sha256) => {
                 products
-                    .inliers(&a.sha256, &b.sha256)
-                    .is_none_or(|n| n >= cfg.product_inliers)
+                    .answered(&a.sha256, &b.sha256)
+                    .is_none_or(|known| known.is_none_or(|pm| pm.same_product(cfg.product_inliers)))
             }
             // No product file on either side: only keypoints inside a product box could say.
             (None, None) => new_c.product_box.is_some(),
@@ -1077,7 +1080,7 @@ impl<'a> Scorer<'a> {
                 old,
                 vd,
                 (&scene, &textless),
-                &mut self.products,
+                &self.products,
                 self.cfg,
             );
             if reach != Reach::Nothing {

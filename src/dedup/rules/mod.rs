@@ -973,8 +973,15 @@ impl Reach {
         // share: creative content (the copy), scene (a hash of the frame without the
         // product), character (the product file, or a copy of it under another name — or
         // unknown, when geometry would have to say).
-        let creative = copy_similarity(&new_c.copy, &old_c.copy) >= cfg.copy_similarity;
+        // Each asked only where the answer can still change the bound: a catalog batch asks
+        // this of every pair of its outputs.
+        if copy_similarity(&new_c.copy, &old_c.copy) >= cfg.copy_similarity {
+            return Reach::Duplicate;
+        }
         let scene = near(scene, &old.scene);
+        if !scene && visual_distance <= cfg.similar_distance {
+            return Reach::Similar;
+        }
         let character = match (&new_c.product, &old_c.product) {
             (Some(a), Some(b)) if a.sha256 == b.sha256 => true,
             // Not asked yet: the product may repeat. `evaluate` asks, for the few pairs it
@@ -990,9 +997,9 @@ impl Reach {
             (None, None) => new_c.product_box.is_some(),
             _ => true,
         };
-        if creative || (character && scene) {
+        if character && scene {
             Reach::Duplicate
-        } else if character || scene || visual_distance <= cfg.similar_distance {
+        } else if character || scene {
             Reach::Similar
         } else {
             Reach::Nothing
@@ -1065,6 +1072,7 @@ impl<'a> Scorer<'a> {
         cand: &Candidate,
         fp: &Fingerprint,
         dist: &[(usize, u32)],
+        direct: Option<&[u32]>,
     ) -> Result<Option<Match>, DedupError> {
         let orientations: Vec<Hash256> = fp.frames.iter().flat_map(|f| f.orientations).collect();
         let scene: Vec<Hash256> = fp.frames.iter().filter_map(|f| f.scene).collect();
@@ -1073,7 +1081,10 @@ impl<'a> Scorer<'a> {
         let mut open: Vec<(u32, usize, bool, bool)> = Vec::new();
         for (rank_i, &(k, _)) in dist.iter().enumerate() {
             let old = &self.earlier[k];
-            let vd = min_distance(&orientations, &old.hashes).unwrap_or(256);
+            let vd = match direct {
+                Some(d) => d[k],
+                None => min_distance(&orientations, &old.hashes).unwrap_or(256),
+            };
             let reach = Reach::of(
                 fp,
                 cand,
@@ -1214,18 +1225,25 @@ impl<'a> Scorer<'a> {
             }
         }
 
+        // Each earlier output's distance to the frame's own orientations, kept for
+        // `top_batch_match` when those are all the queries: computed again there, it was a
+        // fifth of scoring a catalog batch's pairs.
+        let only_orientations = queries.len() == fp.frames.len() * 8;
+        let mut direct: Vec<u32> = Vec::with_capacity(self.earlier.len());
         let mut dist: Vec<(usize, u32)> = self
             .earlier
             .iter()
             .enumerate()
             .map(|(k, o)| {
                 let d = min_distance(&queries, &o.hashes).unwrap_or(256);
+                direct.push(d);
                 (k, d.min(min_distance(&queries, &o.crops).unwrap_or(256)))
             })
             .collect();
         dist.sort_by_key(|(k, d)| (*d, *k));
         if self.top_only {
-            matches.extend(self.top_batch_match(cand, fp, &dist)?);
+            let direct = only_orientations.then_some(direct.as_slice());
+            matches.extend(self.top_batch_match(cand, fp, &dist, direct)?);
         } else {
             for (rank_i, (k, _)) in dist.iter().enumerate() {
                 let geo = rank_i < self.cfg.geometry_candidates;

@@ -221,13 +221,25 @@ pub(crate) fn sample_frame_as(img: &RgbaImage, opaque: bool) -> RgbaImage {
 
 /// The picture a still's PDQ hashes are made from: the still averaged over whole blocks of
 /// `k`×`k` pixels (`media::box_reduce`), `k` the least factor that brings both sides to at
-/// most `FRAME_SIDE`; the still itself when they already are. Whole blocks rather than a
-/// resize to exactly 512 px: one cheap pass that the review page's thumbnail is resized
-/// from too (`exec/job.rs`). PDQ's own filter then averages over `side / 128` of these
-/// pixels, so it reads the same picture either way; on the evaluation harness every edit's
-/// recall and the 0 false positives held (BENCHMARKS.md, *Duplicate gate*).
+/// most `HASH_SIDE`; the still itself when they already are. Whole blocks rather than a
+/// resize to an exact size: one cheap pass (in a render job, from the ≤ 512-px reduction the
+/// review page's thumbnail is resized from, `exec/job.rs`). PDQ samples 64×64 points, so
+/// 256 px leave it four pixels a point: the row pass, masked copies and all, cost a quarter
+/// of what they did at 512, which was half the gate's CPU in a catalog batch. On the
+/// evaluation harness every edit's recall, the 0 false positives and the hard negatives
+/// held; PDQ alone, before keypoints, catches fewer mirrored, quarter-turned and
+/// letterboxed copies (BENCHMARKS.md, *Duplicate gate*, session 31).
 pub(crate) fn hash_plane(img: &RgbaImage) -> std::borrow::Cow<'_, RgbaImage> {
-    let k = img.width().max(img.height()).div_ceil(FRAME_SIDE).max(1);
+    reduce_within(img, HASH_SIDE)
+}
+
+/// The longest side of a still's `hash_plane`.
+const HASH_SIDE: u32 = 256;
+
+/// `img` averaged over whole blocks of the least factor that brings both sides to at most
+/// `side`; `img` itself when they already are.
+pub(crate) fn reduce_within(img: &RgbaImage, side: u32) -> std::borrow::Cow<'_, RgbaImage> {
+    let k = img.width().max(img.height()).div_ceil(side).max(1);
     match k {
         1 => std::borrow::Cow::Borrowed(img),
         _ => std::borrow::Cow::Owned(crate::media::box_reduce(img, k)),

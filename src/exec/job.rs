@@ -191,15 +191,15 @@ pub(super) fn run_job(
         text_boxes: creative.text_boxes.clone(),
     };
     if let Some(frame) = &still {
-        // Averaged in whole blocks (it is made for opaque pictures): the gate's hashes and
-        // the thumbnail both come from it.
-        let plane = opaque.then(|| crate::dedup::fingerprint::hash_plane(frame));
+        // Averaged in whole blocks (it is made for opaque pictures) to at most 512 px, which
+        // the thumbnail is resized from, and again to the gate's hash plane.
+        let reduced = opaque.then(|| crate::dedup::fingerprint::reduce_within(frame, 512));
         // Best effort: the review page's build makes a thumbnail that is missing from the
         // file, and reports it if that fails too.
         let _ = crate::report::thumbnail_of_frame(
             out,
             frame,
-            plane.as_deref(),
+            reduced.as_deref(),
             opaque,
             &verified.sha256,
         );
@@ -209,13 +209,13 @@ pub(super) fn run_job(
         // at catalog scale*). The file's sha256 is still the file's own. A still with
         // transparency is flattened by the JPEG encoder: the gate then reads the file, so
         // that it hashes what was exported.
-        if let Some(plane) = plane.filter(|_| gate_on) {
+        if let Some(reduced) = reduced.filter(|_| gate_on) {
             extra.fingerprint = Some(crate::clock::cpu_into(&mut extra.gate_cpu, || {
                 crate::dedup::Fingerprint::from_still_deferred(
                     &staged,
                     (verified.sha256.clone(), verified.bytes),
                     frame.dimensions(),
-                    &plane,
+                    &crate::dedup::fingerprint::hash_plane(&reduced),
                     &masks,
                     t.dedup.library.is_some(),
                 )

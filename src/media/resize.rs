@@ -75,10 +75,11 @@ pub(crate) fn resize_rgb(src: &RgbImage, w: u32, h: u32) -> RgbImage {
 /// a last block cut short by the edge averages the pixels it has. Made for opaque pictures
 /// (alpha is averaged like the colours, not weighed).
 ///
-/// A still's hash plane (`dedup::fingerprint::hash_plane`), from which its review-page
-/// thumbnail is also resized: one pass over the still for both, where a bilinear resize to
-/// 512 px for the gate (8 % of a 576-image catalog batch's CPU, `perf` 2026-12-06) and
-/// another to 320 px for the thumbnail (5 %) each read it whole.
+/// A still reduced to ≤ 512 px, from which its review-page thumbnail is resized and then
+/// its hash plane (`dedup::fingerprint::hash_plane`) is reduced again: one pass over the
+/// still for both, where a bilinear resize to 512 px for the gate (8 % of a 576-image
+/// catalog batch's CPU, `perf` 2026-12-06) and another to 320 px for the thumbnail (5 %)
+/// each read it whole.
 pub(crate) fn box_reduce(src: &RgbaImage, k: u32) -> RgbaImage {
     // Sums of `k` rows of 8-bit channels stay within 16 bits up to 257 rows; a still's
     // factor is at most 40 (20,000 px, the decode limit, over 512).

@@ -232,7 +232,8 @@ fn write_thumbnail(
 /// The thumbnail of a still made from the frame the renderer encoded, as the job ends,
 /// where `build` then finds it: decoding every output again for its thumbnail at the end
 /// of the run was 8 % of a catalog batch's CPU (`perf`, 2026-12-05). `reduced` is the
-/// frame averaged in whole blocks (`dedup::fingerprint::hash_plane`, made for the gate);
+/// frame averaged in whole blocks to ≤ 512 px (`dedup::fingerprint::reduce_within`, which
+/// the gate's hash plane is then reduced from);
 /// the thumbnail is resized from it when it is at least the thumbnail's size, which costs
 /// a fraction of resizing the frame. At 320 px the JPEG's own losses do not show. A
 /// thumbnail of an output that is then not published is removed by the next `build`,

@@ -14,7 +14,8 @@ has its own sha256 and its own pixels.
 
 For each run it reports wall time, CPU seconds (user + system of the factory process, from
 wait4: what `/usr/bin/time -v` prints), peak RSS, and images per CPU-second; the gate's share
-is 1 − CPU(gate off) / CPU(gate on). Gate on is `[dedup] policy = "warn"` (every output is
+is 1 − CPU(gate off) / CPU(gate on), and, steadier on a shared machine, the share the gate-on
+run measured of itself (`gate_cpu_seconds` of `cpu_seconds` in its manifest). Gate on is `[dedup] policy = "warn"` (every output is
 scored, none held back, so both runs write the same files); off is `policy = "off"`.
 
 Python 3.11 standard library only; needs `ffmpeg` and the release binary
@@ -174,6 +175,10 @@ def render(factory: Path, template: Path, out: Path, jobs: str | None, log: Path
     r = run_measured(cmd, log)
     r["images"] = count_images(out)
     r["per_cpu_s"] = r["images"] / r["cpu"]
+    # What the run measured of itself (docs/EVENTS.md): the gate's CPU beside the process's.
+    run = json.loads((out / "manifest.json").read_text()).get("run") or {}
+    r["run_cpu"] = run.get("cpu_seconds")
+    r["gate_cpu"] = run.get("gate_cpu_seconds")
     return r
 
 
@@ -252,6 +257,14 @@ def main() -> None:
             share = 1 - off["cpu"] / on["cpu"]
             results["gate_share_cpu"] = share
             print(f"gate's share of the batch's CPU: {share * 100:.1f} % (×{on['cpu'] / off['cpu']:.2f})")
+        on = results["gate_warn"]
+        if on.get("gate_cpu") is not None and on.get("run_cpu"):
+            results["gate_share_in_run"] = on["gate_cpu"] / on["run_cpu"]
+            print(
+                f"gate's share measured in the gate-on run: {on['gate_cpu']:.2f} of {on['run_cpu']:.2f} CPU-s "
+                f"({100 * on['gate_cpu'] / on['run_cpu']:.1f} %)",
+                flush=True,
+            )
         if a.small_products and not a.only_on:
             t = write_template(tmp, products[: a.small_products], "warn", presets)
             out = tmp / f"out-warn-{a.small_products}"

@@ -77,10 +77,11 @@ impl ProductMatch {
 ///
 /// A pair is first compared by PDQ: copies it calls the same picture need no keypoints.
 /// Keypoints are measured only for files some pair needs them for. On the catalog
-/// benchmark (24 products: recoloured and mirrored copies of two cut-outs) this cut
-/// "same product?" from 48 keypoint extractions and 276 matchings — 0.38 CPU-s, half the
-/// gate's cost in a 576-image batch — to one PDQ hash per file (BENCHMARKS.md, *Main
-/// images at catalog scale*).
+/// benchmark (24 products: recoloured and mirrored copies of two cut-outs), with the gate
+/// asking only for the pairs `evaluate` reaches, this cut "same product?" from 48 keypoint
+/// extractions and 276 matchings — 0.30–0.38 CPU-s, half the gate's cost in a 576-image
+/// batch — to 24 PDQ hashes and the keypoints of 14 files for 28 pairs (BENCHMARKS.md,
+/// *Main images at catalog scale*, seventh round).
 #[derive(Default)]
 pub(crate) struct ProductMemo {
     files: HashMap<String, PathBuf>,

@@ -996,10 +996,7 @@ mod tests {
     #[test]
     fn luma_eight_at_a_time_equals_the_formula() {
         for (w, h) in [(1u32, 1u32), (7, 3), (9, 9), (517, 389)] {
-            let img = RgbaImage::from_fn(w, h, |x, y| {
-                let v = x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503);
-                image::Rgba([v as u8, (v >> 8) as u8, (v >> 16) as u8, (v >> 24) as u8])
-            });
+            let img = crate::media::noise_rgba(w, h);
             let want: Vec<u32> = img.pixels().map(|p| luma_px(p.0).to_bits()).collect();
             let got: Vec<u32> = Luma::of(&img).data.iter().map(|v| v.to_bits()).collect();
             assert_eq!(want, got, "{w}×{h}");

@@ -21,6 +21,16 @@ pub use clip::{fit_inside, ClipStream};
 pub(crate) use resize::{box_reduce, resize, resize_as, resize_no_alpha, resize_rgb, with_resizer};
 pub(crate) use still::Picture;
 
+/// A test picture in which every channel of every pixel varies, alpha included, so that no
+/// code path can take it for flat or opaque.
+#[cfg(test)]
+pub(crate) fn noise_rgba(w: u32, h: u32) -> RgbaImage {
+    RgbaImage::from_fn(w, h, |x, y| {
+        let v = x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503);
+        image::Rgba([v as u8, (v >> 8) as u8, (v >> 16) as u8, (v >> 24) as u8])
+    })
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     /// The input is not what it claims to be. `message` already quotes `source` (the text

@@ -154,10 +154,7 @@ mod tests {
     /// with their own code and one without.
     #[test]
     fn box_reduce_is_the_rounded_mean_of_each_block() {
-        let img = RgbaImage::from_fn(103, 70, |x, y| {
-            let v = x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503);
-            image::Rgba([v as u8, (v >> 8) as u8, (v >> 16) as u8, (v >> 24) as u8])
-        });
+        let img = crate::media::noise_rgba(103, 70);
         for k in [1u32, 2, 3, 4, 5] {
             let got = box_reduce(&img, k);
             assert_eq!(got.dimensions(), (103u32.div_ceil(k), 70u32.div_ceil(k)));

@@ -419,10 +419,7 @@ mod tests {
 
     #[test]
     fn premultiply_weighs_every_pixel_by_its_alpha() {
-        let img = RgbaImage::from_fn(300, 211, |x, y| {
-            let v = x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503);
-            Px([v as u8, (v >> 8) as u8, (v >> 16) as u8, (v >> 24) as u8])
-        });
+        let img = crate::media::noise_rgba(300, 211);
         let got = premultiply(img.clone());
         for (a, b) in img.pixels().zip(got.pixels()) {
             let al = a.0[3] as u32;

@@ -92,7 +92,10 @@ pub(super) fn run_job(
     let mut opaque = false;
     match preset.kind {
         PresetKind::Image => {
-            let frame = creative.frame(0).map_err(at(job, Stage::Prepare))?;
+            let mut frame = spare_canvas(creative.width, creative.height);
+            creative
+                .frame_into(0, &mut frame)
+                .map_err(at(job, Stage::Prepare))?;
             let spec = preset
                 .image
                 .as_ref()
@@ -222,6 +225,9 @@ pub(super) fn run_job(
             }));
         }
     }
+    if let Some(frame) = still {
+        SPARE_CANVAS.set(Some(frame));
+    }
     extra.gate_cpu += samples.cpu;
     if !samples.frames.is_empty() {
         let frames: Vec<&image::RgbaImage> = samples.frames.iter().collect();
@@ -243,6 +249,23 @@ pub(super) fn run_job(
         .ok();
     }
     Ok((staged, verified, extra))
+}
+
+thread_local! {
+    /// The last still's canvas, for the worker's next still: `frame_into` replaces every
+    /// pixel, so it needs no clearing. A fresh canvas was zeroed by the kernel page by page
+    /// and then overwritten by the plate: 4–5 % of a 576-image catalog batch's CPU (`perf`,
+    /// 2026-12-06). One canvas per worker, so memory stays flat in the batch's size.
+    static SPARE_CANVAS: std::cell::Cell<Option<image::RgbaImage>> = const { std::cell::Cell::new(None) };
+}
+
+/// A `w`×`h` canvas whose pixels are all about to be written: the worker's spare when it is
+/// that size, else a new one.
+fn spare_canvas(w: u32, h: u32) -> image::RgbaImage {
+    SPARE_CANVAS
+        .take()
+        .filter(|c| c.dimensions() == (w, h))
+        .unwrap_or_else(|| image::RgbaImage::new(w, h))
 }
 
 /// The frames the duplicate gate fingerprints a video from (one a second, made small), and

@@ -569,16 +569,9 @@ impl Creative {
         })
     }
 
-    /// The finished frame `i` (0-based among the frames to encode).
-    pub(crate) fn frame(&self, i: u32) -> Result<RgbaImage, RenderError> {
-        let mut f = RgbaImage::new(self.width, self.height);
-        self.frame_into(i, &mut f)?;
-        Ok(f)
-    }
-
-    /// Frame `i` written over `out`, which must be the canvas' size: every pixel is replaced,
-    /// so a recycled buffer needs no clearing. Fails only when a streamed background clip
-    /// cannot be decoded (the clips are decoded as frames are asked for, in increasing order
+    /// The finished frame `i` (0-based among the frames to encode) written over `out`, which
+    /// must be the canvas' size: every pixel is replaced, so a recycled buffer needs no
+    /// clearing. Fails only when a streamed background clip cannot be decoded (the clips are decoded as frames are asked for, in increasing order
     /// for best speed).
     pub(crate) fn frame_into(&self, i: u32, out: &mut RgbaImage) -> Result<(), RenderError> {
         assert_eq!(

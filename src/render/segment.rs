@@ -465,10 +465,20 @@ pub(super) fn prepare_segment(
     // A still backdrop gets the look's static parts once; when nothing on it moves, the
     // product and the picture-wide parts (frame blur, sharpening) are baked in too.
     //
-    // A still is drawn once, so baking would only copy the shared backdrop first: its product
-    // and look are drawn over the frame instead (`clean_plate_into`), the same operations in
-    // the same order on the same pixels.
+    // A still is drawn once: without a look, its backdrop and product are baked once for
+    // the stills that share them (`Assets::baked_still`); with one, the look makes the
+    // backdrop the job's own, and its product and look are drawn over the frame instead
+    // (`clean_plate_into`). Either way the same operations in the same order on the same
+    // pixels.
     let mut plate_done = false;
+    if let (Backdrop::Plate(plate), Some(p), None, None, false) =
+        (&mut backdrop, &product, &look, &motion, is_video)
+    {
+        if !p.moves(false) {
+            *plate = assets.baked_still(plate, &p.placed.img, (p.placed.x, p.placed.y));
+            plate_done = true;
+        }
+    }
     if let Backdrop::Plate(plate) = &mut backdrop {
         if let Some(l) = &look {
             let plate = Arc::make_mut(plate);

@@ -5,6 +5,7 @@
     python3 benches/catalog.py --products 4    # a smaller catalog
     python3 benches/catalog.py --video         # also the gate's share of a short video batch
     python3 benches/catalog.py --rounds 3      # three gate on / off pairs, medians reported
+    python3 benches/catalog.py --tmp /dev/shm  # outputs in RAM: the factory's CPU without the disk's
 
 A generated catalog template: P products × 6 captions × 4
 backgrounds on Tmall 800×800 and Xiaohongshu 1080×1440, plus Amazon 1000×1000 (white
@@ -226,11 +227,18 @@ def main() -> None:
     ap.add_argument("--only-on", action="store_true", help="only the gate-on run of the big catalog (for perf)")
     ap.add_argument("--rounds", type=int, default=1, help="gate on / off pairs of the big catalog (medians reported)")
     ap.add_argument("--keep", metavar="DIR", help="write templates and outputs here and keep them")
+    ap.add_argument(
+        "--tmp",
+        metavar="DIR",
+        help="make the temporary directory (inputs and outputs) under DIR, e.g. /dev/shm: on a "
+        "disk without a journal ext4 checks the inodes deleted in the last minutes for every file "
+        "it creates, which costs more than the factory's own work after a few runs",
+    )
     ap.add_argument("--json-out", metavar="FILE")
     a = ap.parse_args()
     presets = [p for p in a.presets.split(",") if p]
 
-    tmp = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="catalog-bench-"))
+    tmp = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="catalog-bench-", dir=a.tmp))
     tmp.mkdir(parents=True, exist_ok=True)
     try:
         factory = factory_binary(tmp)
@@ -244,9 +252,9 @@ def main() -> None:
         runs: dict[str, list] = {p: [] for p in policies}
         # Gate on and off alternate, `--rounds` times: this machine's speed drifts by ±20 %
         # within minutes, and a pair run side by side drifts together. Every run's outputs
-        # stay until the end: ext4 scans the inodes deleted in the last ~30 s when it creates
-        # a file, and deleting one run's 1,200 files just before the next made that run's
-        # file creation 8–17 % of its CPU (`perf`, 2026-12-06).
+        # stay until the end: ext4 without a journal checks the inodes deleted in the last
+        # minutes when it creates a file, and deleting one run's 1,200 files just before the
+        # next made that run's file creation 8–26 % of its CPU (`perf`, 2026-12-06; `--tmp`).
         for rnd in range(a.rounds):
             for policy in policies:
                 t = write_template(tmp, products[: a.products], policy, presets)

@@ -100,16 +100,19 @@ pub(crate) struct BatchGate<'a> {
 }
 
 impl<'a> BatchGate<'a> {
-    /// `product_files`: the batch's product files by sha256 (`AssetHashes::product_files`).
+    /// `product_files`: the batch's product files by sha256 (`AssetHashes::product_files`);
+    /// `product_pixels`: those of them the renderer has decoded, by sha256.
     pub(crate) fn new(
         library: Option<&'a Library>,
         cfg: &'a GateConfig,
         policy: DedupPolicy,
         product_files: std::collections::HashMap<String, PathBuf>,
+        product_pixels: std::collections::HashMap<String, std::sync::Arc<image::RgbaImage>>,
     ) -> Result<Self, DedupError> {
         Ok(BatchGate {
             scorer: super::rules::Scorer::new(library, cfg)?
                 .with_product_files(product_files)
+                .with_product_pixels(product_pixels)
                 .top_only(),
             policy,
         })

@@ -436,11 +436,17 @@ pub fn run(
     let mut gate_cpu = std::time::Duration::ZERO;
     let mut gate = match gate_on && !to_render.is_empty() && opts.part.is_none() {
         true => Some(crate::clock::cpu_into(&mut gate_cpu, || {
+            let files = hashes.product_files(t);
+            let pixels = files
+                .iter()
+                .filter_map(|(sha, path)| Some((sha.clone(), assets.decoded(path)?)))
+                .collect();
             crate::dedup::gate::BatchGate::new(
                 library.as_ref(),
                 &cfg,
                 t.dedup.policy,
-                hashes.product_files(t),
+                files,
+                pixels,
             )
         })?),
         false => None,

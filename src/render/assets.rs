@@ -64,8 +64,11 @@ pub(super) struct Baked {
 }
 
 impl Baked {
+    /// The plate and its product, not the backdrop: that is shared by every entry of a
+    /// background and canvas, and counting it in each left room for four 1080×1440 plates,
+    /// fewer than one variant's presets use at once.
     fn bytes(&self) -> usize {
-        self.img.as_raw().len() + self._from.0.as_raw().len() + self._from.1.as_raw().len()
+        self.img.as_raw().len() + self._from.1.as_raw().len()
     }
 }
 
@@ -519,6 +522,11 @@ impl Assets {
             Some(Err(e)) => Err(media(e.clone())),
             None => unreachable!("Assets::load covers every planned clip"),
         }
+    }
+
+    /// The picture decoded from `p`, when the planned jobs use it and it decoded.
+    pub(crate) fn decoded(&self, p: &Path) -> Option<Arc<RgbaImage>> {
+        self.images.get(p)?.as_ref().ok().cloned()
     }
 
     pub(super) fn image(

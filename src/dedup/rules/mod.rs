@@ -1141,6 +1141,16 @@ impl<'a> Scorer<'a> {
         self
     }
 
+    /// Product files already decoded by the caller (`ProductMemo::with_pixels`), after
+    /// `with_product_files`.
+    pub(crate) fn with_product_pixels(
+        mut self,
+        pixels: HashMap<String, std::sync::Arc<image::RgbaImage>>,
+    ) -> Self {
+        self.products = std::mem::take(&mut self.products).with_pixels(pixels);
+        self
+    }
+
     /// Keeps an output to compare later ones with. A composed still's keypoints are measured
     /// now if a later comparison may ask for them: the batch shows products, and this
     /// output's is not one file the batch has (or it shows none), so "same product?" falls

@@ -93,8 +93,10 @@ const BACKDROP_CACHE_BYTES: usize = 48 << 20;
 /// catalog whole; one with more products × presets starts over as before, a placement per
 /// product and background at worst. At 32 entries a 12-product catalog on three presets
 /// held ~100 MB more than a 3-product one (`benches/catalog.py` memory run): the bound is
-/// in bytes.
-const PRODUCT_CACHE_BYTES: usize = 128 << 20;
+/// in bytes. At 128 MiB a 24-product catalog on Tmall and Amazon (141 MB: an Amazon
+/// product fills 88 % of 1000×1000) placed 72 times for 48 keys, 10 % of its CPU (`perf
+/// probe`, 2026-12-06); 256 MiB holds it, and is what a run may hold at worst.
+const PRODUCT_CACHE_BYTES: usize = 256 << 20;
 
 /// Bytes of baked still backdrops (with the sources they hold) kept at once. Variants come
 /// copy fastest, so the stills that share a backdrop and product are rendered one after

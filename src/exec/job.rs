@@ -226,7 +226,7 @@ pub(super) fn run_job(
         }
     }
     if let Some(frame) = still {
-        SPARE_CANVAS.set(Some(frame));
+        keep_canvas(frame);
     }
     extra.gate_cpu += samples.cpu;
     if !samples.frames.is_empty() {
@@ -252,20 +252,38 @@ pub(super) fn run_job(
 }
 
 thread_local! {
-    /// The last still's canvas, for the worker's next still: `frame_into` replaces every
-    /// pixel, so it needs no clearing. A fresh canvas was zeroed by the kernel page by page
-    /// and then overwritten by the plate: 4–5 % of a 576-image catalog batch's CPU (`perf`,
-    /// 2026-12-06). One canvas per worker, so memory stays flat in the batch's size.
-    static SPARE_CANVAS: std::cell::Cell<Option<image::RgbaImage>> = const { std::cell::Cell::new(None) };
+    /// The worker's last stills' canvases, one per size, for its next stills: `frame_into`
+    /// replaces every pixel, so they need no clearing. A fresh canvas was zeroed by the
+    /// kernel page by page and then overwritten by the plate: 4–5 % of a 576-image catalog
+    /// batch's CPU (`perf`, 2026-12-06). One per size because a variant's presets are
+    /// rendered one after another (800×800, 1080×1440, 1000×1000, …): a single spare was
+    /// the wrong size for nearly every job of a three-preset catalog. At most
+    /// `SPARE_SIZES` per worker, so memory stays flat in the batch's size.
+    static SPARE_CANVASES: std::cell::RefCell<Vec<image::RgbaImage>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// A `w`×`h` canvas whose pixels are all about to be written: the worker's spare when it is
-/// that size, else a new one.
+/// Canvas sizes a worker keeps: a catalog's presets, a few.
+const SPARE_SIZES: usize = 4;
+
+/// A `w`×`h` canvas whose pixels are all about to be written: the worker's spare of that
+/// size, else a new one.
 fn spare_canvas(w: u32, h: u32) -> image::RgbaImage {
-    SPARE_CANVAS
-        .take()
-        .filter(|c| c.dimensions() == (w, h))
-        .unwrap_or_else(|| image::RgbaImage::new(w, h))
+    SPARE_CANVASES.with_borrow_mut(|spares| {
+        match spares.iter().position(|c| c.dimensions() == (w, h)) {
+            Some(i) => spares.remove(i),
+            None => image::RgbaImage::new(w, h),
+        }
+    })
+}
+
+/// A still's canvas back to the worker's spares (the oldest size goes past `SPARE_SIZES`).
+fn keep_canvas(canvas: image::RgbaImage) {
+    SPARE_CANVASES.with_borrow_mut(|spares| {
+        spares.push(canvas);
+        if spares.len() > SPARE_SIZES {
+            spares.remove(0);
+        }
+    });
 }
 
 /// The frames the duplicate gate fingerprints a video from (one a second, made small), and

@@ -60,7 +60,9 @@ pub(super) type BakedKey = (usize, usize, i64, i64);
 
 pub(super) struct Baked {
     img: Arc<RgbaImage>,
-    _from: (Arc<RgbaImage>, Arc<RgbaImage>),
+    /// The backdrop and the product it was made from, held so that neither address is
+    /// reused by another picture while the entry's key names it.
+    sources: (Arc<RgbaImage>, Arc<RgbaImage>),
 }
 
 impl Baked {
@@ -68,7 +70,7 @@ impl Baked {
     /// background and canvas, and counting it in each left room for four 1080×1440 plates,
     /// fewer than one variant's presets use at once.
     fn bytes(&self) -> usize {
-        self.img.as_raw().len() + self._from.1.as_raw().len()
+        self.img.as_raw().len() + self.sources.1.as_raw().len()
     }
 }
 
@@ -390,7 +392,7 @@ impl Assets {
                 super::ops::blend(&mut img, product, x, y, 1.0);
                 Ok::<_, std::convert::Infallible>(Baked {
                     img: Arc::new(img),
-                    _from: (backdrop.clone(), product.clone()),
+                    sources: (backdrop.clone(), product.clone()),
                 })
             })
             .unwrap_or_else(|never| match never {});

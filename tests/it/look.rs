@@ -610,3 +610,60 @@ lut = "luts/red-to-blue.cube"
     std::fs::write(&lut, text).unwrap();
     assert_ne!(id(), before, "editing the LUT makes a new variant");
 }
+
+/// A half-transparent product shows the background through it once, on every still that
+/// shares it: stills that differ only in their caption share one backdrop with the product
+/// drawn in (`Assets::baked_still`), and drawing the product again over that plate would
+/// let half as much red through.
+#[test]
+fn a_half_transparent_product_is_drawn_once_on_stills_that_share_it() {
+    let p = project();
+    image::RgbaImage::from_pixel(40, 40, image::Rgba([0, 0, 255, 128]))
+        .save(p.path("assets/glass.png"))
+        .unwrap();
+    let toml = template(
+        r#""look-png""#,
+        r##"
+[[background]]
+id = "red"
+color = "#ff0000"
+
+[[product]]
+id = "glass"
+source = "assets/glass.png"
+anchor = "center"
+scale = 0.5
+
+[[subtitle]]
+id = "one"
+text = { en = "One" }
+position = "bottom"
+
+[[subtitle]]
+id = "two"
+text = { en = "Two" }
+position = "bottom"
+"##,
+    );
+    p.write("t.toml", &toml);
+    let o = p.factory(&["render", "t.toml", "--out", "out", "--progress", "plain"]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let m = manifest(&p.path("out"));
+    let files: Vec<PathBuf> = m["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| p.path("out").join(r["file"].as_str().unwrap()))
+        .collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    for f in &files {
+        // Blue at alpha 128 over red, once: red × 127/255 and blue × 128/255.
+        let c = png(f).get_pixel(W / 2, H / 2).0;
+        let near = |a: u8, want: u8| a.abs_diff(want) <= 2;
+        assert!(
+            near(c[0], 127) && c[1] <= 2 && near(c[2], 128),
+            "{}: centre {c:?}, want ≈ [127, 0, 128]",
+            f.display()
+        );
+    }
+}

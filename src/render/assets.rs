@@ -100,7 +100,7 @@ const BACKDROP_CACHE_BYTES: usize = 48 << 20;
 /// probe`, 2026-12-06); 256 MiB holds it, and is what a run may hold at worst.
 const PRODUCT_CACHE_BYTES: usize = 256 << 20;
 
-/// Bytes of baked still backdrops (with the sources they hold) kept at once. Variants come
+/// Bytes of baked still backdrops (with the product each holds: `Baked::bytes`) kept at once. Variants come
 /// copy fastest, so the stills that share a backdrop and product are rendered one after
 /// another: a few entries per worker are what is reused.
 const BAKED_CACHE_BYTES: usize = 64 << 20;

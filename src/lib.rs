@@ -5,6 +5,7 @@
 //! `exec` owns the threads and channels of a run; a stage uses rayon only for data-parallel
 //! work measured to pay (docs/ARCHITECTURE.md, *Threads*).
 
+pub(crate) mod cache;
 pub mod clock;
 pub mod color;
 pub mod dedup;

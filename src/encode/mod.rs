@@ -10,6 +10,7 @@ use image::RgbaImage;
 
 use crate::preset::{AudioSpec, ImageSpec, VideoSpec};
 
+mod bands;
 mod probe;
 mod still;
 mod stitch;
@@ -17,6 +18,7 @@ mod video;
 pub(crate) mod xmp;
 mod yuv;
 
+pub(crate) use bands::JpegPlates;
 pub(crate) use still::{encode_jpeg_rgb, encode_thumbnail_jpeg, is_opaque, read_back_jpeg, Chroma};
 pub use stitch::{SegmentEncoder, SegmentFile};
 pub use video::VideoWriter;
@@ -49,7 +51,7 @@ pub enum EncodeError {
         #[source]
         source: Box<image::ImageError>,
     },
-    /// The JPEG encoder failed (libjpeg-turbo: `still::encode_jpeg_as`).
+    /// The JPEG encoder failed (libjpeg-turbo: `still::compress_jpeg`).
     #[error("{path}: JPEG encoding failed ({source})")]
     Jpeg {
         path: PathBuf,
@@ -144,7 +146,7 @@ pub fn write_image(
     spec: &ImageSpec,
     stamp: &Stamp,
 ) -> Result<(), EncodeError> {
-    still::write_image(path, image, still::is_opaque(image), spec, stamp)
+    still::write_image(path, image, still::is_opaque(image), spec, stamp, None)
 }
 
 /// `write_image` of a picture whose opacity the caller has measured (`is_opaque`): the job
@@ -155,8 +157,9 @@ pub(crate) fn write_image_as(
     opaque: bool,
     spec: &ImageSpec,
     stamp: &Stamp,
+    over: Option<(&crate::render::OverPlate, &JpegPlates)>,
 ) -> Result<(), EncodeError> {
-    still::write_image(path, image, opaque, spec, stamp)
+    still::write_image(path, image, opaque, spec, stamp, over)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -21,6 +21,7 @@ pub(super) fn write_image(
     opaque: bool,
     spec: &ImageSpec,
     stamp: &Stamp,
+    over: Option<(&crate::render::OverPlate, &super::JpegPlates)>,
 ) -> Result<(), EncodeError> {
     let xmp_err = |source| EncodeError::Xmp {
         path: path.to_path_buf(),
@@ -48,9 +49,11 @@ pub(super) fn write_image(
                 });
             }
             let buf =
-                encode_jpeg_as(img, opaque, spec.quality).map_err(|source| EncodeError::Jpeg {
-                    path: path.to_path_buf(),
-                    source,
+                super::bands::encode_banded(img, opaque, spec.quality, over).map_err(|source| {
+                    EncodeError::Jpeg {
+                        path: path.to_path_buf(),
+                        source,
+                    }
                 })?;
             xmp::jpeg_insert(&buf, &packet).map_err(xmp_err)?
         }
@@ -86,28 +89,6 @@ pub(super) fn write_image(
         })
 }
 
-/// Baseline JPEG through libjpeg-turbo (the TurboJPEG API; SIMD colour conversion, DCT and
-/// Huffman coding). Measured against jpeg-encoder 0.7's AVX2 path at quality 90, 4:4:4, on the
-/// catalog's own renders (min of 60 encodes each, 2026-12-05): 800×800 7.3 → 2.7 ms and
-/// 11.0 → 2.3 ms, 1080×1440 18.8 → 6.8 ms and 43.3 → 8.9 ms, 1000×1000 white 27.1 → 3.4 ms
-/// (2.7–7.9×); files 0.1–0.3 % larger and 0.2–0.3 dB lower PSNR against the render at the
-/// same quality setting (libjpeg's integer DCT). jpeg-encoder had replaced `image`'s scalar
-/// encoder, 40 % of a catalog batch's CPU with the gate off; it was still 41 % after the
-/// backdrop cache (BENCHMARKS.md, *Main images at catalog scale*). The `turbojpeg` 0.5 crate,
-/// linked through pkg-config: Debian 12 ships libturbojpeg 2.1, and the crate's 1.x needs
-/// 3.0. Chroma is kept at full resolution (4:4:4), as before: main images carry small
-/// coloured captions whose edges 4:2:0 would blur. Opaque pictures are read as RGBA directly
-/// (the encoder drops alpha); others are composited on white first.
-///
-/// `opaque` is the caller's measurement of the picture (`is_opaque`).
-pub(crate) fn encode_jpeg_as(
-    img: &RgbaImage,
-    opaque: bool,
-    quality: u8,
-) -> Result<Vec<u8>, turbojpeg::Error> {
-    encode_rgba(img, opaque, quality, Chroma::Full)
-}
-
 /// How a JPEG stores its colour: `Full` (4:4:4) for outputs, whose small coloured captions
 /// 4:2:0 would blur; `Half` (4:2:0) for the review page's thumbnails, shown at a fraction of
 /// an output's size, where halved colour is not seen and the encode costs about a third
@@ -118,7 +99,7 @@ pub(crate) enum Chroma {
     Half,
 }
 
-/// A review-page thumbnail's JPEG: `encode_jpeg_as` with `Chroma::Half`.
+/// A review-page thumbnail's JPEG, at `Chroma::Half`.
 pub(crate) fn encode_thumbnail_jpeg(
     img: &RgbaImage,
     quality: u8,
@@ -146,7 +127,7 @@ fn encode_rgba(
     encode_jpeg_rgb(&flatten_on_white(img), w, h, quality, chroma)
 }
 
-/// `encode_jpeg_as` of packed RGB, with its `Chroma`.
+/// Packed RGB as a JPEG (`compress_jpeg`), with its `Chroma`.
 pub(crate) fn encode_jpeg_rgb(
     rgb: &[u8],
     w: usize,
@@ -168,7 +149,20 @@ pub(crate) fn encode_jpeg_rgb(
     )
 }
 
-fn compress_jpeg(
+/// Baseline JPEG through libjpeg-turbo (the TurboJPEG API; SIMD colour conversion, DCT and
+/// Huffman coding). Measured against jpeg-encoder 0.7's AVX2 path at quality 90, 4:4:4, on the
+/// catalog's own renders (min of 60 encodes each, 2026-12-05): 800×800 7.3 → 2.7 ms and
+/// 11.0 → 2.3 ms, 1080×1440 18.8 → 6.8 ms and 43.3 → 8.9 ms, 1000×1000 white 27.1 → 3.4 ms
+/// (2.7–7.9×); files 0.1–0.3 % larger and 0.2–0.3 dB lower PSNR against the render at the
+/// same quality setting (libjpeg's integer DCT). jpeg-encoder had replaced `image`'s scalar
+/// encoder, 40 % of a catalog batch's CPU with the gate off; it was still 41 % after the
+/// backdrop cache (BENCHMARKS.md, *Main images at catalog scale*). The `turbojpeg` 0.5 crate,
+/// linked through pkg-config: Debian 12 ships libturbojpeg 2.1, and the crate's 1.x needs
+/// 3.0. Chroma is kept at full resolution (4:4:4), as before: main images carry small
+/// coloured captions whose edges 4:2:0 would blur. Opaque pictures are read as RGBA directly
+/// (the encoder drops alpha); others are composited on white first. Outputs are encoded
+/// in bands of rows (`bands::encode_banded`).
+pub(super) fn compress_jpeg(
     image: turbojpeg::Image<&[u8]>,
     quality: u8,
     chroma: Chroma,
@@ -244,7 +238,7 @@ pub(crate) fn is_opaque(img: &RgbaImage) -> bool {
 
 /// RGB8 of `img` composited over white (JPEG has no alpha; white is what marketplaces show
 /// behind a cut-out).
-fn flatten_on_white(img: &RgbaImage) -> Vec<u8> {
+pub(super) fn flatten_on_white(img: &RgbaImage) -> Vec<u8> {
     let mut out = Vec::with_capacity(img.as_raw().len() / 4 * 3);
     for p in img.as_raw().chunks_exact(4) {
         let a = p[3] as u32;
@@ -361,7 +355,7 @@ mod tests {
         let img = RgbaImage::from_fn(48, 32, |x, y| {
             image::Rgba([x as u8 * 5, y as u8 * 7, 90, 255])
         });
-        let data = encode_jpeg_as(&img, true, 90).unwrap();
+        let data = super::super::bands::encode_banded(&img, true, 90, None).unwrap();
         let path = Path::new("out/US_Tmall_Main_v1.jpg");
         assert_eq!(read_back_jpeg(path, &data).unwrap(), (48, 32));
         for cut in [data.len() - 1, data.len() / 2, 3] {

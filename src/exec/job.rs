@@ -14,11 +14,13 @@ pub(super) fn run_job(
         &TextCache,
         Option<&crate::lint::AiLabel>,
     ),
-    // Where the file goes, the run's shared scene segments (`None`: encoded whole), and the
-    // output directory (a shard's part) whose review page gets a still's thumbnail.
-    (staged, segments, out): (
+    // Where the file goes, the run's shared scene segments (`None`: encoded whole) and
+    // plate bands, and the output directory (a shard's part) whose review page gets a
+    // still's thumbnail.
+    (staged, segments, plates, out): (
         PathBuf,
         Option<&super::stitch::SegmentCache>,
+        &encode::JpegPlates,
         &std::path::Path,
     ),
     events: &dyn Fn(Event),
@@ -101,8 +103,16 @@ pub(super) fn run_job(
                 .as_ref()
                 .ok_or_else(|| JobError::new(job, Stage::Prepare, JobFailure::NoImageSettings))?;
             opaque = encode::is_opaque(&frame);
-            encode::write_image_as(&staged, &frame, opaque, spec, &stamp)
-                .map_err(at(job, Stage::Encode))?;
+            let over = creative.over_plate();
+            encode::write_image_as(
+                &staged,
+                &frame,
+                opaque,
+                spec,
+                &stamp,
+                over.as_ref().map(|o| (o, plates)),
+            )
+            .map_err(at(job, Stage::Encode))?;
             events(Event::Frames {
                 index: job.index,
                 done: 1,

@@ -515,6 +515,7 @@ pub fn run(
         // A shard makes them too, and its merge takes them with the files: the merged page
         // then shows what a single run's would.
         out: opts.out.clone(),
+        plates: Default::default(),
         segments: (opts.stitch && opts.parts.is_none()).then(|| {
             stitch::SegmentCache::plan(
                 t,

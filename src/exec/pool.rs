@@ -71,6 +71,8 @@ pub(super) struct Shared {
     pub rule_packs: crate::lint::RulePacks,
     /// The run's shared scene segments; `None` with `--no-stitch` and in a merge.
     pub segments: Option<super::stitch::SegmentCache>,
+    /// The JPEG bands of the baked plates stills share (`encode::JpegPlates`).
+    pub plates: crate::encode::JpegPlates,
     /// The output directory (a shard's part), whose review page a still's job makes its
     /// thumbnail for, and a merge copies the parts' thumbnails into.
     pub out: PathBuf,
@@ -346,7 +348,7 @@ fn work(id: usize, sh: &Shared, queue: &Receiver<Job>, tx: &Sender<Msg>, beat: &
                         .get(&job.preset)
                         .and_then(|p| super::ai_label(&sh.t, &job, p, &sh.rule_packs)),
                 ),
-                (staged.clone(), sh.segments.as_ref(), &sh.out),
+                (staged.clone(), sh.segments.as_ref(), &sh.plates, &sh.out),
                 &send,
                 (&sh.halt, beat),
             ),

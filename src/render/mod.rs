@@ -159,6 +159,14 @@ pub(crate) struct Creative {
     labels: Vec<badge::Sticker>,
 }
 
+/// A still that is a plate other stills share with its own copy drawn over it
+/// (`Creative::over_plate`): what lets the encoder reuse the plate's untouched rows.
+pub(crate) struct OverPlate {
+    pub plate: Arc<RgbaImage>,
+    /// Rows the copy may have changed; every other row equals the plate's.
+    pub rows: Vec<std::ops::Range<u32>>,
+}
+
 struct Area {
     x: u32,
     y: u32,
@@ -569,6 +577,40 @@ impl Creative {
         })
     }
 
+    /// The segment showing timeline frame `tf`.
+    fn segment_at(&self, tf: u32) -> usize {
+        self.segments
+            .iter()
+            .rposition(|s| s.start <= tf)
+            .unwrap_or(0)
+    }
+
+    /// For a still drawn as a baked plate with its own copy over it (no look, no motion):
+    /// the plate, and the rows `frame_into` may draw over it. Every other row of the frame is
+    /// the plate's, which the encoder then takes from the stills before (`encode::JpegPlates`).
+    pub(crate) fn over_plate(&self) -> Option<OverPlate> {
+        if self.frames != 1 {
+            return None;
+        }
+        let tf = self.timeline_frame(0);
+        let (plate, mut drawn) = self.segments[self.segment_at(tf)].over_plate(tf)?;
+        drawn.extend(
+            self.labels
+                .iter()
+                .map(|l| (l.y, l.height(), l.start, l.end)),
+        );
+        let rows = drawn
+            .into_iter()
+            .filter(|&(_, _, start, end)| start <= tf && tf < end)
+            .filter_map(|(y, h, _, _)| {
+                let top = y.clamp(0, i64::from(self.height)) as u32;
+                let bottom = (y + i64::from(h)).clamp(0, i64::from(self.height)) as u32;
+                (top < bottom).then_some(top..bottom)
+            })
+            .collect();
+        Some(OverPlate { plate, rows })
+    }
+
     /// The finished frame `i` (0-based among the frames to encode) written over `out`, which
     /// must be the canvas' size: every pixel is replaced, so a recycled buffer needs no
     /// clearing. Fails only when a streamed background clip cannot be decoded (the clips are decoded as frames are asked for, in increasing order
@@ -582,11 +624,7 @@ impl Creative {
         let tf = self.timeline_frame(i);
         let still = self.frames == 1;
         let fps = self.fps;
-        let k = self
-            .segments
-            .iter()
-            .rposition(|s| s.start <= tf)
-            .unwrap_or(0);
+        let k = self.segment_at(tf);
         let blend = if still {
             None
         } else {

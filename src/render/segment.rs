@@ -777,7 +777,31 @@ impl Segment {
     }
 }
 
+/// A caption or badge over a still: its top row, height, and frames [start, end).
+pub(super) type Drawn = (i64, u32, u32, u32);
+
 impl Segment {
+    /// For a still at timeline frame `tf` drawn as its baked plate with copy over it (no
+    /// look, no motion: `render_into` copies the plate, then blends the captions and badges
+    /// at rest): the plate, and each caption's and badge's top, height and frames.
+    pub(super) fn over_plate(&self, tf: u32) -> Option<(Arc<RgbaImage>, Vec<Drawn>)> {
+        let Backdrop::Plate(plate) = &self.backdrop else {
+            return None;
+        };
+        if !self.plate_done || self.motion.is_some() || self.look.is_some() || tf < self.start {
+            return None;
+        }
+        let captions = self.texts.iter().map(|t| {
+            let c = &t.caption;
+            (c.y, c.height(), c.start, c.end)
+        });
+        let badges = self
+            .stickers
+            .iter()
+            .map(|(s, _)| (s.y, s.height(), s.start, s.end));
+        Some((plate.clone(), captions.chain(badges).collect()))
+    }
+
     /// The captions and badges as laid out, each with its frames and the box of its visible
     /// pixels, and the product's resting mask: what the layout lint measures.
     pub(super) fn overlays(&self) -> (Vec<super::Overlay>, Option<&super::Mask>) {

@@ -323,3 +323,122 @@ fn lint_warnings_are_listed_on_the_rows_that_show_the_copy() {
     let csv = std::fs::read_to_string(p.path("out/manifest.csv")).unwrap();
     assert_eq!(csv.matches(&want.replace('"', "\"\"")).count(), 2, "{csv}");
 }
+
+/// A 96×200 JPEG still: four bands of rows (64, 64, 64, 8) for the encoder.
+const BANDED_STILL: &str = r#"
+platform = "Shop"
+label = "Banded"
+description = "96×200 JPEG still"
+kind = "image"
+width = 96
+height = 200
+
+[image]
+format = "jpeg"
+quality = 90
+"#;
+
+fn banded_template(subtitles: &[(&str, &str)]) -> String {
+    let mut s = String::from(
+        r##"
+[template]
+name = "bands"
+kind = "image"
+
+[output]
+presets = ["banded"]
+regions = ["US"]
+
+[[background]]
+id = "photo"
+image = "assets/photo.png"
+
+[[product]]
+id = "disc"
+source = "assets/product.png"
+scale = 0.5
+"##,
+    );
+    for (id, position) in subtitles {
+        s += &format!(
+            "\n[[subtitle]]\nid = \"{id}\"\ntext = {{ en = \"{id} now\" }}\nsize = 0.1\nposition = \"{position}\"\n"
+        );
+    }
+    s
+}
+
+/// A JPEG without its APP1 segments (XMP, Exif).
+fn without_app1(jpeg: &[u8]) -> Vec<u8> {
+    let mut out = jpeg[..2].to_vec();
+    let mut i = 2;
+    while jpeg[i] == 0xFF && jpeg[i + 1] != 0xDA {
+        let end = i + 2 + u16::from_be_bytes([jpeg[i + 2], jpeg[i + 3]]) as usize;
+        if jpeg[i + 1] != 0xE1 {
+            out.extend_from_slice(&jpeg[i..end]);
+        }
+        i = end;
+    }
+    out.extend_from_slice(&jpeg[i..]);
+    out
+}
+
+/// Stills that differ only in their caption share a plate, and the encoder takes the rows a
+/// still's caption did not touch from the still before it (`encode::JpegPlates`). A user sees
+/// none of that: each file is byte for byte the one its variant makes rendered alone, FFmpeg
+/// decodes it without a complaint, and the rows both captions left alone are the same pixels.
+#[test]
+fn a_still_over_a_shared_plate_is_the_file_it_makes_rendered_alone() {
+    let p = Project::new();
+    p.write("presets/banded.toml", BANDED_STILL);
+    p.write(
+        "both.toml",
+        &banded_template(&[("top", "top"), ("bottom", "bottom")]),
+    );
+    p.write("alone.toml", &banded_template(&[("bottom", "bottom")]));
+    for (t, out) in [("both.toml", "both"), ("alone.toml", "alone")] {
+        let o = p.factory(&["render", t, "--out", out, "--progress", "plain"]);
+        assert!(o.status.success(), "{t}: {}\n{}", stdout(&o), stderr(&o));
+    }
+    let file_of = |out: &str, caption: &str| {
+        let rows = rows(&p.path(out));
+        let row = rows
+            .iter()
+            .find(|r| r["modules"]["subtitle"] == caption)
+            .unwrap_or_else(|| panic!("{out}: no row with subtitle {caption}: {rows:?}"));
+        p.path(out).join(row["file"].as_str().unwrap())
+    };
+    let (top, bottom) = (file_of("both", "top"), file_of("both", "bottom"));
+    let alone = std::fs::read(file_of("alone", "bottom")).unwrap();
+    // The stamp (XMP) names the template and variant, which differ between the runs.
+    assert!(
+        without_app1(&std::fs::read(&bottom).unwrap()) == without_app1(&alone),
+        "{} differs from the same variant rendered alone",
+        bottom.display()
+    );
+    let restarts = alone
+        .windows(2)
+        .filter(|m| m[0] == 0xFF && (0xD0..=0xD7).contains(&m[1]))
+        .count();
+    assert_eq!(restarts, 3, "a restart marker between each of the 4 bands");
+    for f in [&top, &bottom] {
+        let o = std::process::Command::new("ffmpeg")
+            .args(["-v", "warning", "-nostdin", "-i"])
+            .arg(f)
+            .args(["-f", "null", "-"])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success() && o.stderr.is_empty(),
+            "{}: {}",
+            f.display(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let (a, b) = (pixels(&top), pixels(&bottom));
+    let band = |img: &image::RgbImage| img.as_raw()[64 * 96 * 3..128 * 96 * 3].to_vec();
+    assert!(
+        band(&a) == band(&b),
+        "rows 64–127 show the plate alone in both"
+    );
+    assert!(a != b, "the captions differ");
+}

@@ -7,7 +7,7 @@
 //! cheap hash scan or the composition retrieved.
 
 use image::{GrayImage, RgbaImage};
-use imageproc::corners::oriented_fast;
+use imageproc::corners::Corner;
 
 /// Long side of the working image. Both sides are normalised to it, which removes most of
 /// the scale difference before the pyramid has to.
@@ -402,18 +402,198 @@ fn blur_sigma_2(img: &GrayImage) -> GrayImage {
     GrayImage::from_raw(w as u32, h as u32, out).expect("w×h bytes")
 }
 
+/// imageproc's `oriented_fast(img, None, n, edge, Some(seed))` (0.25) without the
+/// orientations: the same threshold, from the same seeded sample of FAST scores, and the same
+/// corners in the same order (`tests::fast_corners_are_imageprocs`). imageproc measures the
+/// orientation of all `n` corners (a 31×31 intensity centroid each, two passes, one of them
+/// down columns), and `describe_level` keeps a sixth of them: measured for those alone
+/// (`centroid_angle`), a product's keypoints cost ~half as much (`perf`, 2026-12-06: the
+/// centroids were 1.3 % of a catalog batch's CPU and the gate's largest single part).
+fn fast_corners(img: &GrayImage, n: usize, edge: u32, seed: u64) -> Vec<Corner> {
+    use rand::distributions::{Distribution, Uniform};
+    use rand::SeedableRng;
+    const SAMPLES: usize = 1000;
+    let (w, h) = img.dimensions();
+    if w <= 2 * edge || h <= 2 * edge {
+        return Vec::new();
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let (xs, ys) = (Uniform::new(edge, w - edge), Uniform::new(edge, h - edge));
+    let mut scores: Vec<u8> = (0..SAMPLES.min((w * h) as usize))
+        .map(|_| {
+            let (x, y) = (xs.sample(&mut rng), ys.sample(&mut rng));
+            fast9_score(img, 0, x, y)
+        })
+        .collect();
+    scores.sort_unstable();
+    let fraction = n as f32 / (w * h) as f32;
+    let at = ((SAMPLES as f32 * (1.0 - fraction)) as usize).min(scores.len() - 1);
+    let threshold = scores[at];
+    let mut corners = Vec::new();
+    for y in edge..h - edge {
+        for x in edge..w - edge {
+            if is_fast9(img, threshold, x, y) {
+                let score = fast9_score(img, threshold, x, y);
+                corners.push(Corner::new(x, y, f32::from(score)));
+            }
+        }
+    }
+    // Stable, as imageproc's: equal scores keep the scan order.
+    corners.sort_by(|a, b| b.score.total_cmp(&a.score));
+    corners.truncate(n);
+    corners
+}
+
+/// imageproc's FAST-9 circle about (`x`, `y`) and its centre, as it reads them: its compass
+/// points are (x, y−3), (x, y+3), (x+3, y), (x−3, y) at circle positions 0, 4, 8 and 12,
+/// which is not the order of its own circle diagram; the same order is kept so that the same
+/// corners are found. `None` within 3 px of an edge.
+fn fast9_circle(img: &GrayImage, x: u32, y: u32) -> Option<(i16, [i16; 16])> {
+    let (w, h) = img.dimensions();
+    if x < 3 || y < 3 || x + 3 >= w || y + 3 >= h {
+        return None;
+    }
+    let raw = img.as_raw();
+    let (w, x, y) = (w as isize, x as isize, y as isize);
+    let px = |dx: isize, dy: isize| i16::from(raw[((y + dy) * w + x + dx) as usize]);
+    Some((
+        px(0, 0),
+        [
+            px(0, -3),
+            px(1, -3),
+            px(2, -2),
+            px(3, -1),
+            px(0, 3),
+            px(3, 1),
+            px(2, 2),
+            px(1, 3),
+            px(3, 0),
+            px(-1, 3),
+            px(-2, 2),
+            px(-3, 1),
+            px(-3, 0),
+            px(-3, -1),
+            px(-2, -2),
+            px(-1, -3),
+        ],
+    ))
+}
+
+/// imageproc's FAST-9 test at threshold `t`: two neighbouring compass points, then nine
+/// contiguous circle pixels (wrapping around), all brighter than the centre + `t` or all
+/// darker than the centre − `t`. The compass points are read first: most pixels stop there.
+fn is_fast9(img: &GrayImage, t: u8, x: u32, y: u32) -> bool {
+    let (w, h) = img.dimensions();
+    if x < 3 || y < 3 || x + 3 >= w || y + 3 >= h {
+        return false;
+    }
+    let raw = img.as_raw();
+    let at = |dx: i64, dy: i64| {
+        i16::from(raw[((i64::from(y) + dy) * i64::from(w) + i64::from(x) + dx) as usize])
+    };
+    let c = at(0, 0);
+    let (low, high) = (c - i16::from(t), c + i16::from(t));
+    let (p0, p4, p8, p12) = (at(0, -3), at(0, 3), at(3, 0), at(-3, 0));
+    let above = (p0 > high && p4 > high)
+        || (p4 > high && p8 > high)
+        || (p8 > high && p12 > high)
+        || (p12 > high && p0 > high);
+    let below = (p0 < low && p4 < low)
+        || (p4 < low && p8 < low)
+        || (p8 < low && p12 < low)
+        || (p12 < low && p0 < low);
+    if !above && !below {
+        return false;
+    }
+    let Some((_, circle)) = fast9_circle(img, x, y) else {
+        return false;
+    };
+    (above && has_span(&circle, |v| v > high)) || (below && has_span(&circle, |v| v < low))
+}
+
+/// Nine contiguous circle pixels (wrapping around) pass `f`.
+fn has_span(circle: &[i16; 16], f: impl Fn(i16) -> bool) -> bool {
+    let mut run = 0u8;
+    let mut first = None;
+    for &v in circle {
+        if f(v) {
+            run += 1;
+            if run == 9 {
+                return true;
+            }
+        } else {
+            first.get_or_insert(run);
+            run = 0;
+        }
+    }
+    run + first.unwrap_or(0) >= 9
+}
+
+/// imageproc's `fast_corner_score` for FAST-9 — the largest threshold in `t`..=255 at which
+/// (`x`, `y`) is a corner, `t` if none — found directly rather than by its bisection (eight
+/// tests): the test holds at a threshold below the least of two neighbouring compass points
+/// and of nine contiguous circle pixels less the centre (brighter), or the same of the
+/// greatest (darker). The threshold's sample scores 1,000 pixels per level this way.
+fn fast9_score(img: &GrayImage, t: u8, x: u32, y: u32) -> u8 {
+    let Some((c, circle)) = fast9_circle(img, x, y) else {
+        return t;
+    };
+    let compass = [circle[0], circle[4], circle[8], circle[12]];
+    // The largest threshold a side passes at: each pair's or arc's weakest pixel, the best
+    // pair and the best arc, then the weaker of the two.
+    let side = |weakest: fn(i16, i16) -> i16, margin: &dyn Fn(i16) -> i16| {
+        let pairs = (0..4)
+            .map(|i| margin(weakest(compass[i], compass[(i + 1) % 4])))
+            .max()
+            .unwrap_or(i16::MIN);
+        let arcs = (0..16)
+            .map(|s| margin((1..9).fold(circle[s], |m, k| weakest(m, circle[(s + k) % 16]))))
+            .max()
+            .unwrap_or(i16::MIN);
+        pairs.min(arcs)
+    };
+    let bright = side(i16::min, &|v| v - c - 1);
+    let dark = side(i16::max, &|v| c - v - 1);
+    let best = bright.max(dark);
+    if best >= i16::from(t) {
+        best.min(255) as u8
+    } else {
+        t
+    }
+}
+
+/// imageproc's intensity-centroid orientation of the patch of `radius` about (`x`, `y`),
+/// clipped at the image's edges (its weights then start from the clipped edge, as there).
+fn centroid_angle(img: &GrayImage, x: u32, y: u32, radius: u32) -> f32 {
+    let (w, h) = img.dimensions();
+    let (x0, y0) = (x.saturating_sub(radius), y.saturating_sub(radius));
+    let (x1, y1) = ((x + radius + 1).min(w), (y + radius + 1).min(h));
+    let r = radius as i32;
+    let (mut mx, mut my) = (0i32, 0i32);
+    for (j, yy) in (y0..y1).enumerate() {
+        let row = &img.as_raw()[(yy * w + x0) as usize..(yy * w + x1) as usize];
+        let mut sum = 0i32;
+        for (i, &p) in row.iter().enumerate() {
+            mx += (i as i32 - r) * i32::from(p);
+            sum += i32::from(p);
+        }
+        my += (r - j as i32) * sum;
+    }
+    -(my as f32).atan2(mx as f32)
+}
+
 fn describe_level(img: &GrayImage, target: usize, scale: f32, out: &mut Features) {
     // Over-detect, then keep the strongest corner per 5-px cell: imageproc's oriented FAST
     // has no non-maximum suppression, and clustered corners waste the budget on one edge.
-    let corners = oriented_fast(img, None, target * 6, EDGE, Some(0x0dd_ba11));
+    let corners = fast_corners(img, target * 6, EDGE, 0x0dd_ba11);
     let cell = 5u32;
     let gw = img.width() / cell + 1;
     let mut best: std::collections::HashMap<u32, (f32, usize)> = Default::default();
     for (i, c) in corners.iter().enumerate() {
-        let key = (c.corner.y / cell) * gw + c.corner.x / cell;
+        let key = (c.y / cell) * gw + c.x / cell;
         let e = best.entry(key).or_insert((f32::MIN, i));
-        if c.corner.score > e.0 {
-            *e = (c.corner.score, i);
+        if c.score > e.0 {
+            *e = (c.score, i);
         }
     }
     // Spread the budget over a coarse grid, strongest first within each region: a big
@@ -421,7 +601,7 @@ fn describe_level(img: &GrayImage, target: usize, scale: f32, out: &mut Features
     // not take every keypoint, or the picture it covers a fifth of is no longer described.
     let (gx, gy) = (GRID, GRID);
     let region = |i: usize| {
-        let c = &corners[i].corner;
+        let c = &corners[i];
         let rx = (c.x * gx / img.width()).min(gx - 1);
         let ry = (c.y * gy / img.height()).min(gy - 1);
         (ry * gx + rx) as usize
@@ -432,9 +612,8 @@ fn describe_level(img: &GrayImage, target: usize, scale: f32, out: &mut Features
     }
     let by_score = |a: &usize, b: &usize| {
         corners[*b]
-            .corner
             .score
-            .total_cmp(&corners[*a].corner.score)
+            .total_cmp(&corners[*a].score)
             .then(a.cmp(b))
     };
     for r in by_region.iter_mut() {
@@ -462,10 +641,10 @@ fn describe_level(img: &GrayImage, target: usize, scale: f32, out: &mut Features
         let c = &corners[i];
         // imageproc's centroid angle turns the same way as the pattern rotation above in image
         // coordinates (checked by the quarter-turn test), so it is used as is.
-        let angle = c.orientation;
+        let angle = centroid_angle(img, c.x, c.y, PATCH_RADIUS as u32);
         let bin = (((angle / (2.0 * std::f32::consts::PI)) * ANGLE_BINS as f32).round() as i64)
             .rem_euclid(ANGLE_BINS as i64) as usize;
-        let (cx, cy) = (c.corner.x as i32, c.corner.y as i32);
+        let (cx, cy) = (c.x as i32, c.y as i32);
         let mut d = [0u64; 4];
         for k in 0..256 {
             let (ax, ay) = pat[bin][2 * k];
@@ -476,8 +655,7 @@ fn describe_level(img: &GrayImage, target: usize, scale: f32, out: &mut Features
                 d[k / 64] |= 1 << (k % 64);
             }
         }
-        out.points
-            .push((c.corner.x as f32 * scale, c.corner.y as f32 * scale));
+        out.points.push((c.x as f32 * scale, c.y as f32 * scale));
         out.descriptors.push(d);
     }
 }
@@ -779,6 +957,71 @@ fn split_thumb(b: &[u8]) -> Option<(&[u8], Thumb)> {
 
 #[cfg(test)]
 mod tests {
+    /// `fast_corners` and `centroid_angle` find what imageproc's `oriented_fast` does, corner
+    /// for corner, score for score and angle for angle, on photos and on the catalog's
+    /// products (the gate's own inputs), at the budgets the gate asks for.
+    #[test]
+    fn fast_corners_are_imageprocs() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let photos = [
+            "samples/bg/space.jpg",
+            "samples/bg/brick.jpg",
+            "samples/product/coffee-cup.png",
+            "samples/product/badge.png",
+        ];
+        let mut checked = 0;
+        for p in photos {
+            let img = image::open(root.join(p)).unwrap().to_luma8();
+            for side in [256u32, 141] {
+                let g = resize_gray(&img, side, side);
+                for n in [1200usize, 300] {
+                    let theirs =
+                        imageproc::corners::oriented_fast(&g, None, n, EDGE, Some(0x0dd_ba11));
+                    let ours = fast_corners(&g, n, EDGE, 0x0dd_ba11);
+                    assert_eq!(ours.len(), theirs.len(), "{p} at {side} px, {n}");
+                    for (a, b) in ours.iter().zip(&theirs) {
+                        assert_eq!(
+                            (a.x, a.y, a.score),
+                            (b.corner.x, b.corner.y, b.corner.score)
+                        );
+                        let angle = centroid_angle(&g, a.x, a.y, PATCH_RADIUS as u32);
+                        assert_eq!(
+                            angle.to_bits(),
+                            b.orientation.to_bits(),
+                            "{p} ({}, {})",
+                            a.x,
+                            a.y
+                        );
+                    }
+                    checked += ours.len();
+                }
+            }
+        }
+        assert!(checked > 2000, "{checked} corners compared");
+        // The direct score is the bisection's, at every pixel and a few thresholds.
+        let g = resize_gray(
+            &image::open(root.join("samples/bg/brick.jpg"))
+                .unwrap()
+                .to_luma8(),
+            96,
+            96,
+        );
+        for t in [0u8, 1, 9, 40, 200] {
+            for y in 0..96 {
+                for x in 0..96 {
+                    let theirs = imageproc::corners::fast_corner_score(
+                        &g,
+                        t,
+                        x,
+                        y,
+                        imageproc::corners::Fast::Nine,
+                    );
+                    assert_eq!(fast9_score(&g, t, x, y), theirs, "({x}, {y}) from {t}");
+                }
+            }
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -444,41 +444,6 @@ fn fast_corners(img: &GrayImage, n: usize, edge: u32, seed: u64) -> Vec<Corner> 
     corners
 }
 
-/// imageproc's FAST-9 circle about (`x`, `y`) and its centre, as it reads them: its compass
-/// points are (x, y−3), (x, y+3), (x+3, y), (x−3, y) at circle positions 0, 4, 8 and 12,
-/// which is not the order of its own circle diagram; the same order is kept so that the same
-/// corners are found. `None` within 3 px of an edge.
-fn fast9_circle(img: &GrayImage, x: u32, y: u32) -> Option<(i16, [i16; 16])> {
-    let (w, h) = img.dimensions();
-    if x < 3 || y < 3 || x + 3 >= w || y + 3 >= h {
-        return None;
-    }
-    let raw = img.as_raw();
-    let (w, x, y) = (w as isize, x as isize, y as isize);
-    let px = |dx: isize, dy: isize| i16::from(raw[((y + dy) * w + x + dx) as usize]);
-    Some((
-        px(0, 0),
-        [
-            px(0, -3),
-            px(1, -3),
-            px(2, -2),
-            px(3, -1),
-            px(0, 3),
-            px(3, 1),
-            px(2, 2),
-            px(1, 3),
-            px(3, 0),
-            px(-1, 3),
-            px(-2, 2),
-            px(-3, 1),
-            px(-3, 0),
-            px(-3, -1),
-            px(-2, -2),
-            px(-1, -3),
-        ],
-    ))
-}
-
 /// imageproc's FAST-9 test at threshold `t`: two neighbouring compass points, then nine
 /// contiguous circle pixels (wrapping around), all brighter than the centre + `t` or all
 /// darker than the centre − `t`. The compass points are read first: most pixels stop there.
@@ -494,20 +459,33 @@ fn is_fast9(img: &GrayImage, t: u8, x: u32, y: u32) -> bool {
     let c = at(0, 0);
     let (low, high) = (c - i16::from(t), c + i16::from(t));
     let (p0, p4, p8, p12) = (at(0, -3), at(0, 3), at(3, 0), at(-3, 0));
-    let above = (p0 > high && p4 > high)
-        || (p4 > high && p8 > high)
-        || (p8 > high && p12 > high)
-        || (p12 > high && p0 > high);
-    let below = (p0 < low && p4 < low)
-        || (p4 < low && p8 < low)
-        || (p8 < low && p12 < low)
-        || (p12 < low && p0 < low);
+    // Two neighbouring compass points past the threshold (imageproc's pairs 0–4, 4–8, 8–12
+    // and 12–0): one of 0 and 8 and one of 4 and 12.
+    let above = (p0 > high || p8 > high) && (p4 > high || p12 > high);
+    let below = (p0 < low || p8 < low) && (p4 < low || p12 < low);
     if !above && !below {
         return false;
     }
-    let Some((_, circle)) = fast9_circle(img, x, y) else {
-        return false;
-    };
+    // Its compass points sit at circle positions 0, 4, 8 and 12 as read above, which is not
+    // the order of imageproc's own circle diagram; kept, so that the same corners are found.
+    let circle = [
+        p0,
+        at(1, -3),
+        at(2, -2),
+        at(3, -1),
+        p4,
+        at(3, 1),
+        at(2, 2),
+        at(1, 3),
+        p8,
+        at(-1, 3),
+        at(-2, 2),
+        at(-3, 1),
+        p12,
+        at(-3, -1),
+        at(-2, -2),
+        at(-1, -3),
+    ];
     (above && has_span(&circle, |v| v > high)) || (below && has_span(&circle, |v| v < low))
 }
 
@@ -529,36 +507,23 @@ fn has_span(circle: &[i16; 16], f: impl Fn(i16) -> bool) -> bool {
     run + first.unwrap_or(0) >= 9
 }
 
-/// imageproc's `fast_corner_score` for FAST-9 — the largest threshold in `t`..=255 at which
-/// (`x`, `y`) is a corner, `t` if none — found directly rather than by its bisection (eight
-/// tests): the test holds at a threshold below the least of two neighbouring compass points
-/// and of nine contiguous circle pixels less the centre (brighter), or the same of the
-/// greatest (darker). The threshold's sample scores 1,000 pixels per level this way.
+/// imageproc's `fast_corner_score` for FAST-9: the largest threshold in `t`..=255 at which
+/// (`x`, `y`) is still a corner (`t` if none), by the same bisection. Finding it directly
+/// (the weakest of the best pair and the best nine-pixel arc) was three times slower: most
+/// probes stop at the compass points.
 fn fast9_score(img: &GrayImage, t: u8, x: u32, y: u32) -> u8 {
-    let Some((c, circle)) = fast9_circle(img, x, y) else {
-        return t;
-    };
-    let compass = [circle[0], circle[4], circle[8], circle[12]];
-    // The largest threshold a side passes at: each pair's or arc's weakest pixel, the best
-    // pair and the best arc, then the weaker of the two.
-    let side = |weakest: fn(i16, i16) -> i16, margin: &dyn Fn(i16) -> i16| {
-        let pairs = (0..4)
-            .map(|i| margin(weakest(compass[i], compass[(i + 1) % 4])))
-            .max()
-            .unwrap_or(i16::MIN);
-        let arcs = (0..16)
-            .map(|s| margin((1..9).fold(circle[s], |m, k| weakest(m, circle[(s + k) % 16]))))
-            .max()
-            .unwrap_or(i16::MIN);
-        pairs.min(arcs)
-    };
-    let bright = side(i16::min, &|v| v - c - 1);
-    let dark = side(i16::max, &|v| c - v - 1);
-    let best = bright.max(dark);
-    if best >= i16::from(t) {
-        best.min(255) as u8
-    } else {
-        t
+    let (mut max, mut min) = (255u8, t);
+    loop {
+        if max == min {
+            return max;
+        }
+        let mean = ((u16::from(max) + u16::from(min)) / 2) as u8;
+        let probe = if max == min + 1 { max } else { mean };
+        if is_fast9(img, probe, x, y) {
+            min = probe;
+        } else {
+            max = probe - 1;
+        }
     }
 }
 

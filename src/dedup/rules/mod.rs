@@ -283,10 +283,44 @@ impl Old {
     }
 }
 
+/// The least Hamming distance between any of `new` and any of `old`. The gate computes it
+/// for every pair of a batch's outputs (their orientations and crops); the crate is built
+/// for baseline x86-64, where `count_ones` is a bit-twiddling sequence, so the loop is also
+/// compiled with POPCNT and picked at run time, as `geometry::nearest_two` is (same integers:
+/// `tests::min_distance_dispatch_equals_portable`). It was 0.7 % of a catalog batch's CPU
+/// and a tenth of the gate's (`perf`, 2026-12-06).
 fn min_distance(new: &[Hash256], old: &[Hash256]) -> Option<u32> {
-    new.iter()
-        .flat_map(|n| old.iter().map(move |o| n.hamming(o)))
-        .min()
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the feature was detected at run time just above.
+            return unsafe { min_distance_popcnt(new, old) };
+        }
+    }
+    min_distance_portable(new, old)
+}
+
+#[inline(always)]
+fn min_distance_portable(new: &[Hash256], old: &[Hash256]) -> Option<u32> {
+    let mut best: Option<u32> = None;
+    for n in new {
+        let a = n.words();
+        for o in old {
+            let b = o.words();
+            let d = (a[0] ^ b[0]).count_ones()
+                + (a[1] ^ b[1]).count_ones()
+                + (a[2] ^ b[2]).count_ones()
+                + (a[3] ^ b[3]).count_ones();
+            best = Some(best.map_or(d, |m| m.min(d)));
+        }
+    }
+    best
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+unsafe fn min_distance_popcnt(new: &[Hash256], old: &[Hash256]) -> Option<u32> {
+    min_distance_portable(new, old)
 }
 
 struct Measured {
@@ -938,28 +972,41 @@ enum Reach {
 }
 
 impl Reach {
+    /// `ids`: the new and the old output's composition as interned numbers (both `Some`
+    /// where both are composed); `memo`: what this new output's copy and product answered
+    /// against each old copy and product so far, the same for every old output that shares
+    /// them.
+    #[allow(clippy::too_many_arguments)]
     fn of(
         fp: &Fingerprint,
         cand: &Candidate,
         old: &Old,
         visual_distance: u32,
         (scene, textless): (&[Hash256], &[Hash256]),
+        (ids, memo): ((Option<&Ids>, Option<&Ids>), &mut PairMemo),
         products: &ProductMemo,
         cfg: &GateConfig,
     ) -> Reach {
         let (Some(new_c), Some(old_c)) = (&cand.composition, &old.composition) else {
             return Reach::Duplicate;
         };
+        let (Some(n), Some(o)) = ids else {
+            unreachable!("composed outputs have ids");
+        };
         if fp.kind != MediaKind::Image || old.kind != MediaKind::Image {
             return Reach::Duplicate;
         }
-        if preset_mismatch(Some(new_c), Some(old_c), cfg) {
+        // `preset_mismatch`, on ids.
+        if cfg.same_preset_only
+            && (n.preset != o.preset
+                || matches!((n.region, o.region), (Some(a), Some(b)) if a != b))
+        {
             return Reach::Nothing;
         }
         let near = |new: &[Hash256], old: &[Hash256]| {
             min_distance(new, old).is_some_and(|d| d <= cfg.max_distance)
         };
-        let same_background = new_c.background.sha256 == old_c.background.sha256;
+        let same_background = n.background == o.background;
         // Same file, same picture, or the same picture once the text is hidden; and every
         // rule that compares modules one by one needs the background to be the same file.
         if fp.sha256 == old.sha256
@@ -975,24 +1022,31 @@ impl Reach {
         // unknown, when geometry would have to say).
         // Each asked only where the answer can still change the bound: a catalog batch asks
         // this of every pair of its outputs.
-        if copy_similarity(&new_c.copy, &old_c.copy) >= cfg.copy_similarity {
+        let same_copy = memo.copy(o.copy, || {
+            copy_similarity(&new_c.copy, &old_c.copy) >= cfg.copy_similarity
+        });
+        if same_copy {
             return Reach::Duplicate;
         }
         let scene = near(scene, &old.scene);
         if !scene && visual_distance <= cfg.similar_distance {
             return Reach::Similar;
         }
-        let character = match (&new_c.product, &old_c.product) {
-            (Some(a), Some(b)) if a.sha256 == b.sha256 => true,
-            // Not asked yet: the product may repeat. `evaluate` asks, for the few pairs it
-            // gets to; asked here, for every pair of outputs, it measured every product of a
-            // catalog and matched every pair of them (BENCHMARKS.md, *Main images at catalog
-            // scale*).
-            (Some(a), Some(b)) if products.knows(&a.sha256) && products.knows(&b.sha256) => {
-                products
-                    .answered(&a.sha256, &b.sha256)
-                    .is_none_or(|known| known.is_none_or(|pm| pm.same_product(cfg.product_inliers)))
-            }
+        let character = match (n.product, o.product) {
+            (Some(a), Some(b)) if a == b => true,
+            (Some(_), Some(b)) => memo.character(b, || {
+                let (Some(a), Some(b)) = (&new_c.product, &old_c.product) else {
+                    unreachable!("ids of products");
+                };
+                // Not asked yet: the product may repeat. `evaluate` asks, for the few pairs
+                // it gets to; asked here, for every pair of outputs, it measured every
+                // product of a catalog and matched every pair of them (BENCHMARKS.md, *Main
+                // images at catalog scale*).
+                !(products.knows(&a.sha256) && products.knows(&b.sha256))
+                    || products.answered(&a.sha256, &b.sha256).is_none_or(|known| {
+                        known.is_none_or(|pm| pm.same_product(cfg.product_inliers))
+                    })
+            }),
             // No product file on either side: only keypoints inside a product box could say.
             (None, None) => new_c.product_box.is_some(),
             _ => true,
@@ -1004,6 +1058,79 @@ impl Reach {
         } else {
             Reach::Nothing
         }
+    }
+}
+
+/// A composition's strings as small numbers (`Interner`): the pair bound compares every new
+/// output with every earlier one, and comparing and hashing the strings themselves (preset,
+/// region, background and product sha256s, the copy) was 1.5 % of a catalog batch's CPU, a
+/// seventh of the gate's (`perf`, 2026-12-06).
+#[derive(Debug, Clone, Copy)]
+struct Ids {
+    preset: u32,
+    region: Option<u32>,
+    background: u32,
+    product: Option<u32>,
+    copy: u32,
+}
+
+/// Numbers for strings, one per distinct string, for a scorer's lifetime.
+#[derive(Default)]
+struct Interner(HashMap<String, u32>);
+
+impl Interner {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.0.get(s) {
+            return i;
+        }
+        let i = self.0.len() as u32;
+        self.0.insert(s.to_string(), i);
+        i
+    }
+
+    fn ids(&mut self, c: &Composition) -> Ids {
+        Ids {
+            preset: self.id(&c.preset),
+            region: c.region.as_deref().map(|r| self.id(r)),
+            background: self.id(&c.background.sha256),
+            product: c.product.as_ref().map(|p| self.id(&p.sha256)),
+            copy: self.id(&c.copy),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// One new output's answers in the pair bound, by the old side's interned copy and product:
+/// 0 not asked yet, 1 no, 2 yes. Valid while nothing is measured, which the bound never does.
+struct PairMemo {
+    copy: Vec<u8>,
+    character: Vec<u8>,
+}
+
+impl PairMemo {
+    fn new(ids: usize) -> Self {
+        PairMemo {
+            copy: vec![0; ids],
+            character: vec![0; ids],
+        }
+    }
+
+    fn copy(&mut self, id: u32, ask: impl FnOnce() -> bool) -> bool {
+        Self::remembered(&mut self.copy[id as usize], ask)
+    }
+
+    fn character(&mut self, id: u32, ask: impl FnOnce() -> bool) -> bool {
+        Self::remembered(&mut self.character[id as usize], ask)
+    }
+
+    fn remembered(slot: &mut u8, ask: impl FnOnce() -> bool) -> bool {
+        if *slot == 0 {
+            *slot = 1 + u8::from(ask());
+        }
+        *slot == 2
     }
 }
 
@@ -1040,6 +1167,9 @@ pub(crate) struct Scorer<'a> {
     /// tie-break of `top_batch_match`'s sort, where comparing `Path`s component by component
     /// was 1.9 % of a catalog batch's CPU (`perf`, 2026-12-06).
     earlier_order: Vec<Box<[u8]>>,
+    /// Each earlier output's composition as interned numbers, for the pair bound (`Ids`).
+    earlier_ids: Vec<Option<Ids>>,
+    interner: Interner,
     spill: KeypointSpill,
     products: ProductMemo,
     /// The library holds files added from elsewhere (`Library::has_pixels_only`).
@@ -1069,6 +1199,8 @@ impl<'a> Scorer<'a> {
             since,
             earlier: Vec::new(),
             earlier_order: Vec::new(),
+            earlier_ids: Vec::new(),
+            interner: Interner::default(),
             spill: KeypointSpill::default(),
             products: ProductMemo::default(),
             pixels_only_in_library,
@@ -1107,6 +1239,8 @@ impl<'a> Scorer<'a> {
         let textless: Vec<Hash256> = fp.frames.iter().filter_map(|f| f.textless).collect();
         // (visual distance, earlier index, geometry allowed, duplicate possible, distance)
         let mut open: Vec<(u32, usize, bool, bool, u32)> = Vec::new();
+        let ids = cand.composition.as_ref().map(|c| self.interner.ids(c));
+        let mut memo = PairMemo::new(self.interner.len());
         for (rank_i, &(k, d)) in dist.iter().enumerate() {
             let old = &self.earlier[k];
             let vd = match direct {
@@ -1119,6 +1253,7 @@ impl<'a> Scorer<'a> {
                 old,
                 vd,
                 (&scene, &textless),
+                ((ids.as_ref(), self.earlier_ids[k].as_ref()), &mut memo),
                 &self.products,
                 self.cfg,
             );
@@ -1196,6 +1331,8 @@ impl<'a> Scorer<'a> {
             fp.detail();
         }
         self.earlier_order.push(path_order(&fp.path));
+        let ids = cand.composition.as_ref().map(|c| self.interner.ids(c));
+        self.earlier_ids.push(ids);
         self.earlier
             .push(Old::from_fingerprint(fp, cand, &mut self.spill));
     }
@@ -1335,6 +1472,40 @@ impl<'a> Scorer<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The POPCNT build of `min_distance` gives the portable one's answer, on hashes with
+    /// every bit pattern density and on empty sides.
+    #[test]
+    fn min_distance_dispatch_equals_portable() {
+        let hash = |seed: u64| {
+            let mut b = [0u8; 32];
+            let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            for v in b.iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *v = x as u8;
+            }
+            Hash256(b)
+        };
+        let many: Vec<Hash256> = (0..40)
+            .map(hash)
+            .chain([Hash256([0; 32]), Hash256([255; 32])])
+            .collect();
+        for (n, o) in [
+            (&many[..8], &many[8..]),
+            (&many[40..], &many[..3]),
+            (&many[..0], &many[..5]),
+        ] {
+            let naive = n
+                .iter()
+                .flat_map(|a| o.iter().map(move |b| a.hamming(b)))
+                .min();
+            assert_eq!(min_distance(n, o), naive);
+            assert_eq!(min_distance_portable(n, o), naive);
+        }
+        assert_eq!(min_distance(&many[40..41], &many[41..42]), Some(256));
+    }
 
     /// `path_order` sorts paths as `Path::cmp` does, where their bytes would not: a region
     /// directory that another's name extends, names that extend each other, depth.

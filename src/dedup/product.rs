@@ -237,12 +237,15 @@ impl ProductMemo {
 /// A cut-out over mid grey: its silhouette and texture are what the keypoints see, the same
 /// for every output it is placed in.
 fn on_grey(img: &RgbaImage) -> RgbaImage {
+    // Over the raw bytes rather than through `Pixel` indexing, which kept the loop scalar
+    // (`tests::on_grey_blends_over_mid_grey`).
     let mut out = img.clone();
-    for p in out.pixels_mut() {
-        let a = p[3] as u32;
-        for c in 0..3 {
-            p[c] = ((p[c] as u32 * a + 128 * (255 - a) + 127) / 255) as u8;
-        }
+    for p in out.chunks_exact_mut(4) {
+        let a = u32::from(p[3]);
+        let grey = 128 * (255 - a) + 127;
+        p[0] = ((u32::from(p[0]) * a + grey) / 255) as u8;
+        p[1] = ((u32::from(p[1]) * a + grey) / 255) as u8;
+        p[2] = ((u32::from(p[2]) * a + grey) / 255) as u8;
         p[3] = 255;
     }
     out
@@ -251,6 +254,35 @@ fn on_grey(img: &RgbaImage) -> RgbaImage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every alpha over three colours: transparent is mid grey, opaque is the colour, and in
+    /// between the rounded blend; the result is opaque.
+    #[test]
+    fn on_grey_blends_over_mid_grey() {
+        let img = RgbaImage::from_fn(256, 3, |a, row| {
+            let c = [0u8, 77, 255][row as usize];
+            image::Rgba([c, 255 - c, c / 2, a as u8])
+        });
+        let grey = on_grey(&img);
+        for (src, out) in img.pixels().zip(grey.pixels()) {
+            let a = u32::from(src[3]);
+            for c in 0..3 {
+                let want = (u32::from(src[c]) * a + 128 * (255 - a) + 127) / 255;
+                assert_eq!(u32::from(out[c]), want, "{src:?}");
+            }
+            assert_eq!(out[3], 255);
+        }
+        assert_eq!(
+            grey.get_pixel(0, 1).0,
+            [128, 128, 128, 255],
+            "transparent is mid grey"
+        );
+        assert_eq!(
+            grey.get_pixel(255, 1).0,
+            [77, 178, 38, 255],
+            "opaque keeps its colour"
+        );
+    }
 
     /// The picture at `from` turned by `degrees` about its centre: the same product, in a
     /// picture PDQ tells apart from the first (it undoes quarter turns and flips only).

@@ -30,7 +30,7 @@ use crate::render::OverPlate;
 /// 1080×1440 catalog image in bands of 8, 16, 32, 64 and 128 rows against one encode (best of
 /// 30, 2026-12-06): 64 costs 1–3 % more than one encode, 16 costs 8–17 %; a caption line of a
 /// main image spans two or three bands of 64.
-pub(crate) const BAND_ROWS: u32 = 64;
+const BAND_ROWS: u32 = 64;
 
 /// Bytes of band JPEGs kept for plates at once. Stills come copy fastest, so the ones sharing
 /// a plate are encoded one after another: a few plates per worker are what is reused. A
@@ -38,7 +38,7 @@ pub(crate) const BAND_ROWS: u32 = 64;
 const PLATE_BANDS_BYTES: usize = 32 << 20;
 
 /// One band of rows encoded on its own: a whole JPEG, whose entropy-coded data is the band's.
-pub(crate) struct Band {
+struct Band {
     jpeg: Vec<u8>,
     /// Where the frame header's height is (2 bytes, big-endian).
     height_at: usize,

@@ -407,8 +407,8 @@ fn blur_sigma_2(img: &GrayImage) -> GrayImage {
 /// corners in the same order (`tests::fast_corners_are_imageprocs`). imageproc measures the
 /// orientation of all `n` corners (a 31×31 intensity centroid each, two passes, one of them
 /// down columns), and `describe_level` keeps a sixth of them: measured for those alone
-/// (`centroid_angle`), a product's keypoints cost ~half as much (`perf`, 2026-12-06: the
-/// centroids were 1.3 % of a catalog batch's CPU and the gate's largest single part).
+/// (`centroid_angle`), describing a level costs a third less (`perf`, 2026-12-06: 3.4 → 2.2 %
+/// of a catalog batch's samples; the centroids had been the gate's largest single part).
 fn fast_corners(img: &GrayImage, n: usize, edge: u32, seed: u64) -> Vec<Corner> {
     use rand::distributions::{Distribution, Uniform};
     use rand::SeedableRng;

@@ -15,6 +15,9 @@ use image::RgbaImage;
 pub struct Hash256(pub [u8; 32]);
 
 impl Hash256 {
+    /// Always inlined, so that a caller compiled with POPCNT (`rules::min_distance`) counts
+    /// with it.
+    #[inline(always)]
     pub fn hamming(&self, other: &Hash256) -> u32 {
         let a = self.words();
         let b = other.words();
@@ -22,6 +25,7 @@ impl Hash256 {
     }
 
     /// Four machine words, the form the library's popcount scan works on.
+    #[inline(always)]
     pub(crate) fn words(&self) -> [u64; 4] {
         let mut w = [0u64; 4];
         for (i, chunk) in self.0.chunks_exact(8).enumerate() {

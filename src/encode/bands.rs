@@ -20,9 +20,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use image::RgbaImage;
-use turbojpeg::{Image, PixelFormat};
+use turbojpeg::Image;
 
-use super::still::{compress_jpeg, flatten_on_white, Chroma};
+use super::still::{compress_jpeg, jpeg_source, Chroma};
 use crate::cache::Bounded;
 use crate::render::OverPlate;
 
@@ -204,13 +204,8 @@ pub(crate) fn encode_banded(
     over: Option<(&OverPlate, &JpegPlates)>,
 ) -> Result<Vec<u8>, turbojpeg::Error> {
     let (w, h) = img.dimensions();
-    let flat;
-    let (pixels, pitch, format) = if opaque {
-        (img.as_raw().as_slice(), w as usize * 4, PixelFormat::RGBA)
-    } else {
-        flat = flatten_on_white(img);
-        (flat.as_slice(), w as usize * 3, PixelFormat::RGB)
-    };
+    let (source, pitch, format) = jpeg_source(img, opaque);
+    let pixels = &source[..];
     let shared = over
         .filter(|(o, _)| opaque && o.plate.dimensions() == (w, h))
         .map(|(o, plates)| (plates.of(&o.plate, quality), &o.rows));
@@ -263,6 +258,7 @@ pub(crate) fn encode_banded(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use turbojpeg::PixelFormat;
 
     /// A picture with detail in every block, so that a wrong band shows.
     fn picture(w: u32, h: u32, seed: u32) -> RgbaImage {

@@ -113,18 +113,37 @@ fn encode_rgba(
     quality: u8,
     chroma: Chroma,
 ) -> Result<Vec<u8>, turbojpeg::Error> {
-    let (w, h) = (img.width() as usize, img.height() as usize);
+    let (pixels, pitch, format) = jpeg_source(img, opaque);
+    let image = turbojpeg::Image {
+        pixels: &pixels[..],
+        width: img.width() as usize,
+        pitch,
+        height: img.height() as usize,
+        format,
+    };
+    compress_jpeg(image, quality, chroma)
+}
+
+/// What libjpeg-turbo reads for `img`, with its row pitch: the RGBA as it is when `opaque`
+/// (the encoder drops alpha), else RGB composited on white.
+pub(super) fn jpeg_source(
+    img: &RgbaImage,
+    opaque: bool,
+) -> (std::borrow::Cow<'_, [u8]>, usize, turbojpeg::PixelFormat) {
+    let w = img.width() as usize;
     if opaque {
-        let image = turbojpeg::Image {
-            pixels: img.as_raw().as_slice(),
-            width: w,
-            pitch: w * 4,
-            height: h,
-            format: turbojpeg::PixelFormat::RGBA,
-        };
-        return compress_jpeg(image, quality, chroma);
+        (
+            img.as_raw().as_slice().into(),
+            w * 4,
+            turbojpeg::PixelFormat::RGBA,
+        )
+    } else {
+        (
+            flatten_on_white(img).into(),
+            w * 3,
+            turbojpeg::PixelFormat::RGB,
+        )
     }
-    encode_jpeg_rgb(&flatten_on_white(img), w, h, quality, chroma)
 }
 
 /// Packed RGB as a JPEG (`compress_jpeg`), with its `Chroma`.
@@ -238,7 +257,7 @@ pub(crate) fn is_opaque(img: &RgbaImage) -> bool {
 
 /// RGB8 of `img` composited over white (JPEG has no alpha; white is what marketplaces show
 /// behind a cut-out).
-pub(super) fn flatten_on_white(img: &RgbaImage) -> Vec<u8> {
+fn flatten_on_white(img: &RgbaImage) -> Vec<u8> {
     let mut out = Vec::with_capacity(img.as_raw().len() / 4 * 3);
     for p in img.as_raw().chunks_exact(4) {
         let a = p[3] as u32;

@@ -613,8 +613,8 @@ impl Creative {
 
     /// The finished frame `i` (0-based among the frames to encode) written over `out`, which
     /// must be the canvas' size: every pixel is replaced, so a recycled buffer needs no
-    /// clearing. Fails only when a streamed background clip cannot be decoded (the clips are decoded as frames are asked for, in increasing order
-    /// for best speed).
+    /// clearing. Fails only when a streamed background clip cannot be decoded (the clips are
+    /// decoded as frames are asked for, in increasing order for best speed).
     pub(crate) fn frame_into(&self, i: u32, out: &mut RgbaImage) -> Result<(), RenderError> {
         assert_eq!(
             out.dimensions(),

@@ -791,20 +791,17 @@ impl Segment {
         if !self.plate_done || self.motion.is_some() || self.look.is_some() || tf < self.start {
             return None;
         }
-        let captions = self.texts.iter().map(|t| {
-            let c = &t.caption;
-            (c.y, c.height(), c.start, c.end)
-        });
-        let badges = self
-            .stickers
-            .iter()
-            .map(|(s, _)| (s.y, s.height(), s.start, s.end));
-        Some((plate.clone(), captions.chain(badges).collect()))
+        let drawn = self
+            .layers()
+            .map(|(_, img, _, y, start, end)| (y, img.height(), start, end));
+        Some((plate.clone(), drawn.collect()))
     }
 
-    /// The captions and badges as laid out, each with its frames and the box of its visible
-    /// pixels, and the product's resting mask: what the layout lint measures.
-    pub(super) fn overlays(&self) -> (Vec<super::Overlay>, Option<&super::Mask>) {
+    /// The captions, then the badges, as drawn at rest: what each is, its picture, where
+    /// (x, y) and its frames [start, end).
+    fn layers(
+        &self,
+    ) -> impl Iterator<Item = (&super::OverlayInfo, &RgbaImage, i64, i64, u32, u32)> {
         let captions = self.texts.iter().map(|t| {
             let c = &t.caption;
             (&t.info, c.image(), c.x, c.y, c.start, c.end)
@@ -813,8 +810,14 @@ impl Segment {
             .stickers
             .iter()
             .map(|(s, info)| (info, s.image(), s.x, s.y, s.start, s.end));
-        let overlays = captions
-            .chain(badges)
+        captions.chain(badges)
+    }
+
+    /// The captions and badges as laid out, each with its frames and the box of its visible
+    /// pixels, and the product's resting mask: what the layout lint measures.
+    pub(super) fn overlays(&self) -> (Vec<super::Overlay>, Option<&super::Mask>) {
+        let overlays = self
+            .layers()
             .filter_map(|(info, img, x, y, start, end)| {
                 let (bx, by, bw, bh) = ops::alpha_bounds(img)?;
                 Some(super::Overlay {

@@ -302,19 +302,9 @@ fn min_distance(new: &[Hash256], old: &[Hash256]) -> Option<u32> {
 
 #[inline(always)]
 fn min_distance_portable(new: &[Hash256], old: &[Hash256]) -> Option<u32> {
-    let mut best: Option<u32> = None;
-    for n in new {
-        let a = n.words();
-        for o in old {
-            let b = o.words();
-            let d = (a[0] ^ b[0]).count_ones()
-                + (a[1] ^ b[1]).count_ones()
-                + (a[2] ^ b[2]).count_ones()
-                + (a[3] ^ b[3]).count_ones();
-            best = Some(best.map_or(d, |m| m.min(d)));
-        }
-    }
-    best
+    new.iter()
+        .flat_map(|n| old.iter().map(move |o| n.hamming(o)))
+        .min()
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -260,7 +260,44 @@ pub(crate) fn working_gray_at(img: &RgbaImage, side: u32) -> GrayImage {
     } else {
         crate::media::resize_no_alpha(img, ww, hh)
     };
-    image::DynamicImage::ImageRgba8(small).to_luma8()
+    luma8(&small)
+}
+
+/// image 0.25's `to_luma8` of an sRGB `RgbaImage`, byte for byte (`tests::
+/// luma8_is_images_to_luma8`, every colour): each channel `v as f32 * (1 / 255)` times the
+/// Y row of the sRGB→XYZ matrix moxcms derives for image (D65), summed red, green, blue,
+/// then `(l * 255).round()`, saturated. image runs it through 256-pixel float buffers and
+/// libm's `roundf` (0.2 % of a catalog batch's samples, `perf`, 2026-12-06, for grey
+/// pictures of 24 products); here the products by each channel value are three tables
+/// and the rounding is integer.
+pub(crate) fn luma8(img: &RgbaImage) -> GrayImage {
+    use std::sync::OnceLock;
+    static TABLES: OnceLock<[[f32; 256]; 3]> = OnceLock::new();
+    let t = TABLES.get_or_init(|| {
+        // moxcms 0.8 `ColorPrimaries::BT_709.transform_to_xyz(Chromaticity::D65).v[1]`.
+        let coef = [0x3e59_c05b, 0x3f37_15fc, 0x3d93_cf75].map(f32::from_bits);
+        let mut t = [[0f32; 256]; 3];
+        for (table, k) in t.iter_mut().zip(coef) {
+            for (v, out) in table.iter_mut().enumerate() {
+                *out = v as f32 * (1.0 / 255.0) * k;
+            }
+        }
+        t
+    });
+    let out: Vec<u8> = img
+        .as_raw()
+        .chunks_exact(4)
+        .map(|p| {
+            let l = (t[0][usize::from(p[0])] + t[1][usize::from(p[1])]) + t[2][usize::from(p[2])];
+            let v = l * 255.0;
+            // `round` (half away from zero) of a non-negative value: the fraction above the
+            // truncation is exact in f32.
+            let whole = v as i32;
+            let up = i32::from(v - whole as f32 >= 0.5);
+            (whole + up).clamp(0, 255) as u8
+        })
+        .collect();
+    GrayImage::from_raw(img.width(), img.height(), out).expect("one byte a pixel")
 }
 
 fn working_size_at(w: u32, h: u32, side: u32) -> (u32, u32) {
@@ -925,6 +962,30 @@ mod tests {
     /// `fast_corners` and `centroid_angle` find what imageproc's `oriented_fast` does, corner
     /// for corner, score for score and angle for angle, on photos and on the catalog's
     /// products (the gate's own inputs), at the budgets the gate asks for.
+    #[test]
+    fn luma8_is_images_to_luma8() {
+        // Every colour once, with alphas that must not matter.
+        let img = RgbaImage::from_fn(4096, 4096, |x, y| {
+            let i = y * 4096 + x;
+            image::Rgba([i as u8, (i >> 8) as u8, (i >> 16) as u8, (i * 7) as u8])
+        });
+        let want = image::DynamicImage::ImageRgba8(img.clone()).to_luma8();
+        let got = luma8(&img);
+        if let Some(i) = got
+            .as_raw()
+            .iter()
+            .zip(want.as_raw())
+            .position(|(a, b)| a != b)
+        {
+            panic!(
+                "colour {:?}: {} where image gives {}",
+                &img.as_raw()[4 * i..4 * i + 3],
+                got.as_raw()[i],
+                want.as_raw()[i]
+            );
+        }
+    }
+
     #[test]
     fn fast_corners_are_imageprocs() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -237,15 +237,19 @@ impl ProductMemo {
 /// A cut-out over mid grey: its silhouette and texture are what the keypoints see, the same
 /// for every output it is placed in.
 fn on_grey(img: &RgbaImage) -> RgbaImage {
-    // Over the raw bytes rather than through `Pixel` indexing, which kept the loop scalar
-    // (`tests::on_grey_blends_over_mid_grey`).
     let mut out = img.clone();
     for p in out.chunks_exact_mut(4) {
-        let a = u32::from(p[3]);
+        let a = u16::from(p[3]);
+        // `v·a + 128·(255 − a) + 127` is at most 65,152, so it fits 16 bits and `/ 255` is
+        // `(x + 1 + (x >> 8)) >> 8` (equal for every x below 65,535): 16-bit lanes the
+        // compiler vectorises, where the 32-bit division kept the loop scalar and was 0.44 %
+        // of a catalog batch's samples (`perf`, 2026-12-06; every alpha and value compared
+        // in `tests::on_grey_blends_over_mid_grey`).
         let grey = 128 * (255 - a) + 127;
-        p[0] = ((u32::from(p[0]) * a + grey) / 255) as u8;
-        p[1] = ((u32::from(p[1]) * a + grey) / 255) as u8;
-        p[2] = ((u32::from(p[2]) * a + grey) / 255) as u8;
+        for c in &mut p[..3] {
+            let x = u16::from(*c) * a + grey;
+            *c = ((x + 1 + (x >> 8)) >> 8) as u8;
+        }
         p[3] = 255;
     }
     out
@@ -255,13 +259,13 @@ fn on_grey(img: &RgbaImage) -> RgbaImage {
 mod tests {
     use super::*;
 
-    /// Every alpha over three colours: transparent is mid grey, opaque is the colour, and in
+    /// Every alpha over every value: transparent is mid grey, opaque is the colour, and in
     /// between the rounded blend; the result is opaque.
     #[test]
     fn on_grey_blends_over_mid_grey() {
-        let img = RgbaImage::from_fn(256, 3, |a, row| {
-            let c = [0u8, 77, 255][row as usize];
-            image::Rgba([c, 255 - c, c / 2, a as u8])
+        // Every value in every channel under every alpha.
+        let img = RgbaImage::from_fn(256, 256, |a, v| {
+            image::Rgba([v as u8, 255 - v as u8, (v as u8).wrapping_mul(7), a as u8])
         });
         let grey = on_grey(&img);
         for (src, out) in img.pixels().zip(grey.pixels()) {
@@ -273,13 +277,13 @@ mod tests {
             assert_eq!(out[3], 255);
         }
         assert_eq!(
-            grey.get_pixel(0, 1).0,
+            grey.get_pixel(0, 77).0,
             [128, 128, 128, 255],
             "transparent is mid grey"
         );
         assert_eq!(
-            grey.get_pixel(255, 1).0,
-            [77, 178, 38, 255],
+            grey.get_pixel(255, 77).0,
+            [77, 178, 27, 255],
             "opaque keeps its colour"
         );
     }

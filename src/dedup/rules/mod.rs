@@ -1153,10 +1153,14 @@ pub(crate) struct Scorer<'a> {
     cfg: &'a GateConfig,
     since: i64,
     earlier: Vec<Old>,
-    /// Each earlier output's file as bytes that sort as its `Path` does (`path_order`): the
-    /// tie-break of `top_batch_match`'s sort, where comparing `Path`s component by component
-    /// was 1.9 % of a catalog batch's CPU (`perf`, 2026-12-06).
-    earlier_order: Vec<Box<[u8]>>,
+    /// Each earlier output's file as its place among the distinct files kept so far
+    /// (`paths`): the tie-break of `top_batch_match`'s sort. Comparing `Path`s component by
+    /// component there was 1.9 % of a catalog batch's CPU, and their `path_order` bytes
+    /// still 0.8 % (`perf`, 2026-12-06); a number per file, kept up to date as files are
+    /// added, orders them the same.
+    earlier_rank: Vec<u32>,
+    /// The distinct `path_order`s of the earlier outputs, sorted: a file's rank is its index.
+    paths: Vec<Box<[u8]>>,
     /// Each earlier output's composition as interned numbers, for the pair bound (`Ids`).
     earlier_ids: Vec<Option<Ids>>,
     interner: Interner,
@@ -1188,7 +1192,8 @@ impl<'a> Scorer<'a> {
             cfg,
             since,
             earlier: Vec::new(),
-            earlier_order: Vec::new(),
+            earlier_rank: Vec::new(),
+            paths: Vec::new(),
             earlier_ids: Vec::new(),
             interner: Interner::default(),
             spill: KeypointSpill::default(),
@@ -1227,8 +1232,9 @@ impl<'a> Scorer<'a> {
         let orientations: Vec<Hash256> = fp.frames.iter().flat_map(|f| f.orientations).collect();
         let scene: Vec<Hash256> = fp.frames.iter().filter_map(|f| f.scene).collect();
         let textless: Vec<Hash256> = fp.frames.iter().filter_map(|f| f.textless).collect();
-        // (visual distance, earlier index, geometry allowed, duplicate possible, distance)
-        let mut open: Vec<(u32, usize, bool, bool, u32)> = Vec::new();
+        // (order, earlier index, geometry allowed, duplicate possible): the order is the
+        // visual distance, then the file, then the distance, then the index, 32 bits each.
+        let mut open: Vec<(u128, usize, bool, bool)> = Vec::new();
         let ids = cand.composition.as_ref().map(|c| self.interner.ids(c));
         let mut memo = PairMemo::new(self.interner.len());
         for (rank_i, &(k, d)) in dist.iter().enumerate() {
@@ -1248,27 +1254,26 @@ impl<'a> Scorer<'a> {
                 self.cfg,
             );
             if reach != Reach::Nothing {
+                let order = u128::from(vd) << 96
+                    | u128::from(self.earlier_rank[k]) << 64
+                    | u128::from(d) << 32
+                    | k as u128;
                 open.push((
-                    vd,
+                    order,
                     k,
                     rank_i < self.cfg.geometry_candidates,
                     reach == Reach::Duplicate,
-                    d,
                 ));
             }
         }
         // Nearest first, then by file; then as the distances rank them.
-        open.sort_unstable_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then_with(|| self.earlier_order[a.1].cmp(&self.earlier_order[b.1]))
-                .then((a.4, a.1).cmp(&(b.4, b.1)))
-        });
+        open.sort_unstable_by_key(|o| o.0);
         let (earlier, products, spill, cfg) =
             (&self.earlier, &mut self.products, &self.spill, self.cfg);
         let mut eval =
             |k: usize, geo| against_earlier(fp, cand, &earlier[k], geo, products, spill, cfg);
         let mut seen: HashMap<usize, Option<Match>> = HashMap::new();
-        for &(_, k, geo, _, _) in open.iter().filter(|o| o.3) {
+        for &(_, k, geo, _) in open.iter().filter(|o| o.3) {
             let m = eval(k, geo)?;
             if m.as_ref()
                 .is_some_and(|m| m.verdict == VerdictKind::Duplicate)
@@ -1278,7 +1283,7 @@ impl<'a> Scorer<'a> {
             seen.insert(k, m);
         }
         // No duplicate: the first pair in order that matches at all is similar, and first.
-        for &(_, k, geo, _, _) in &open {
+        for &(_, k, geo, _) in &open {
             let m = match seen.remove(&k) {
                 Some(m) => m,
                 None => eval(k, geo)?,
@@ -1320,7 +1325,19 @@ impl<'a> Scorer<'a> {
         if fp.kind == MediaKind::Image && !by_files && !self.products.is_empty() {
             fp.detail();
         }
-        self.earlier_order.push(path_order(&fp.path));
+        let order = path_order(&fp.path);
+        let rank = match self.paths.binary_search(&order) {
+            Ok(i) => i,
+            Err(i) => {
+                self.earlier_rank
+                    .iter_mut()
+                    .filter(|r| **r as usize >= i)
+                    .for_each(|r| *r += 1);
+                self.paths.insert(i, order);
+                i
+            }
+        };
+        self.earlier_rank.push(rank as u32);
         let ids = cand.composition.as_ref().map(|c| self.interner.ids(c));
         self.earlier_ids.push(ids);
         self.earlier

@@ -308,7 +308,7 @@ fn mask_rects(w: u32, h: u32, boxes: &[[f32; 4]]) -> Vec<(u32, u32, u32, u32)> {
 /// frame decides.
 fn masked_hash(luma: &pdq::View, across: &pdq::Across, boxes: &[[f32; 4]]) -> Hash256 {
     let (w, h) = (luma.width as u32, luma.height as u32);
-    across.masked_hash(luma, &mask_rects(w, h, boxes)).hash
+    across.masked_hash(luma, &mask_rects(w, h, boxes))
 }
 
 /// A frame's hashes from its luma plane, also returning the border-trimmed plane. The

@@ -199,12 +199,7 @@ fn pattern() -> &'static Pattern {
         // Fixed seed: descriptors stored in the library must stay comparable across runs and
         // builds, so the test pattern is part of the format (like ORB's published pattern).
         let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = || (super::xorshift64(&mut s) >> 11) as f64 / (1u64 << 53) as f64;
         let mut gauss = || {
             let u1 = next().max(1e-12);
             let u2 = next();
@@ -1074,12 +1069,7 @@ mod tests {
     #[test]
     fn nearest_two_dispatch_equals_portable() {
         let mut s = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut next = || crate::dedup::xorshift64(&mut s);
         let mut olds: Vec<[u64; 4]> = (0..700).map(|_| [next(), next(), next(), next()]).collect();
         // Duplicates and near-duplicates, so ties and small distances occur.
         for k in 0..50 {

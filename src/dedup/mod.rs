@@ -124,3 +124,12 @@ pub enum DedupError {
     #[error("library {path}: no entry matches {key:?} (give a stored path, a sha256 or a numeric id; see `factory library list`)")]
     NotInLibrary { path: PathBuf, key: String },
 }
+
+/// Marsaglia's xorshift64 step (13, 7, 17): the fixed keypoint test pattern is drawn from it
+/// (`geometry`), and tests draw reproducible inputs from it.
+pub(crate) fn xorshift64(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}

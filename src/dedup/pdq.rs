@@ -891,12 +891,7 @@ mod tests {
     #[test]
     fn dihedral_thresholds_each_orientation_at_its_median() {
         let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = || crate::dedup::xorshift64(&mut x);
         let spread: [f32; OUT * OUT] = std::array::from_fn(|_| (next() % 2001) as f32 - 1000.0);
         let ties: [f32; OUT * OUT] = std::array::from_fn(|_| match next() % 5 {
             0 => 0.0,

@@ -1488,10 +1488,7 @@ mod tests {
             let mut b = [0u8; 32];
             let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
             for v in b.iter_mut() {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                *v = x as u8;
+                *v = crate::dedup::xorshift64(&mut x) as u8;
             }
             Hash256(b)
         };

@@ -386,16 +386,14 @@ fn blur_sigma_2(img: &GrayImage) -> GrayImage {
     }
     let sum: f32 = kernel.iter().sum();
     kernel.iter_mut().for_each(|k| *k /= sum);
-    // imageproc's `Clamp<f32> for u8`: truncation inside the range.
-    let clamp = |v: f32| -> u8 {
-        if v < 255.0 {
-            if v > 0.0 {
-                v as u8
-            } else {
-                0
-            }
-        } else {
-            255
+    // imageproc's `Clamp<f32> for u8` (truncation inside the range, 0 below, 255 above),
+    // as clamp-then-truncate over a whole row, which vectorises: its branches one value at
+    // a time were most of the blur's time (`perf annotate`, 2026-12-06). The sums are of
+    // bytes and positive weights, never NaN, where the two forms would differ.
+    let clamp_row = |out: &mut [u8], sums: &[f32]| {
+        for (o, &v) in out.iter_mut().zip(sums) {
+            // SAFETY: the value is clamped to 0..=255 first, so it converts exactly.
+            *o = unsafe { v.clamp(0.0, 255.0).to_int_unchecked::<i32>() } as u8;
         }
     };
     let (w, h) = (img.width() as usize, img.height() as usize);
@@ -403,19 +401,26 @@ fn blur_sigma_2(img: &GrayImage) -> GrayImage {
     let r = radius as isize;
     let mut horiz = vec![0u8; w * h];
     let mut padded = vec![0f32; w + 2 * radius];
+    // Tap by tap along the whole row, as the vertical pass below: each pixel still sums its
+    // taps in kernel order from zero, and the row loop vectorises, where a pixel's own
+    // nine-tap loop did not (the blur took 5 ns a pixel, a quarter of finding a product's
+    // keypoints, 2026-12-06).
+    let mut row_acc = vec![0f32; w];
     for y in 0..h {
         let row = &src[y * w..(y + 1) * w];
-        for (i, v) in padded.iter_mut().enumerate() {
-            let x = (i as isize - r).clamp(0, w as isize - 1) as usize;
-            *v = f32::from(row[x]);
+        // The row, its first and last pixel repeated `radius` times beyond each end.
+        padded[..radius].fill(f32::from(row[0]));
+        padded[radius + w..].fill(f32::from(row[w - 1]));
+        for (v, &p) in padded[radius..radius + w].iter_mut().zip(row) {
+            *v = f32::from(p);
         }
-        for (x, out) in horiz[y * w..(y + 1) * w].iter_mut().enumerate() {
-            let mut acc = 0f32;
-            for (i, k) in kernel.iter().enumerate() {
-                acc += padded[x + i] * k;
+        row_acc.fill(0.0);
+        for (i, k) in kernel.iter().enumerate() {
+            for (a, &p) in row_acc.iter_mut().zip(&padded[i..i + w]) {
+                *a += p * k;
             }
-            *out = clamp(acc);
         }
+        clamp_row(&mut horiz[y * w..(y + 1) * w], &row_acc);
     }
     let mut out = vec![0u8; w * h];
     let mut acc = vec![0f32; w];
@@ -427,9 +432,7 @@ fn blur_sigma_2(img: &GrayImage) -> GrayImage {
                 *a += f32::from(p) * k;
             }
         }
-        for (o, &a) in out[y * w..(y + 1) * w].iter_mut().zip(&acc) {
-            *o = clamp(a);
-        }
+        clamp_row(&mut out[y * w..(y + 1) * w], &acc);
     }
     GrayImage::from_raw(w as u32, h as u32, out).expect("w×h bytes")
 }
@@ -462,12 +465,29 @@ fn fast_corners(img: &GrayImage, n: usize, edge: u32, seed: u64) -> Vec<Corner> 
     let at = ((SAMPLES as f32 * (1.0 - fraction)) as usize).min(scores.len() - 1);
     let threshold = scores[at];
     let mut corners = Vec::new();
+    let mut found = |x: u32, y: u32| {
+        if is_fast9(img, threshold, x, y) {
+            let score = fast9_score(img, threshold, x, y);
+            corners.push(Corner::new(x, y, f32::from(score)));
+        }
+    };
     for y in edge..h - edge {
-        for x in edge..w - edge {
-            if is_fast9(img, threshold, x, y) {
-                let score = fast9_score(img, threshold, x, y);
-                corners.push(Corner::new(x, y, f32::from(score)));
+        let mut x = edge;
+        // Sixteen pixels' compass points at once, the full test only where they pass: one
+        // pixel at a time, with its bounds and branches, the scan took 6 ns a pixel and was
+        // the larger part of finding a product's keypoints (2026-12-06). The same pixels, in
+        // the same order (`tests::compass_sixteen_at_a_time_equals_one_at_a_time`).
+        #[cfg(target_arch = "x86_64")]
+        while edge >= 3 && x + 16 <= w - edge {
+            let mut pass = compass16(img, threshold, x, y);
+            while pass != 0 {
+                found(x + pass.trailing_zeros(), y);
+                pass &= pass - 1;
             }
+            x += 16;
+        }
+        for x in x..w - edge {
+            found(x, y);
         }
     }
     // Stable, as imageproc's: equal scores keep the scan order.
@@ -478,19 +498,56 @@ fn fast_corners(img: &GrayImage, n: usize, edge: u32, seed: u64) -> Vec<Corner> 
 
 /// imageproc's FAST-9 test at threshold `t`: two neighbouring compass points, then nine
 /// contiguous circle pixels (wrapping around), all brighter than the centre + `t` or all
-/// darker than the centre − `t`. The compass points are read first: most pixels stop there.
+/// darker than the centre − `t`.
 fn is_fast9(img: &GrayImage, t: u8, x: u32, y: u32) -> bool {
+    circle(img, x, y).is_some_and(|(c, circle)| fast9(c, &circle, t))
+}
+
+/// The centre and the sixteen circle pixels FAST reads about (`x`, `y`); `None` within 3
+/// pixels of an edge, where imageproc finds no corner. Read once, they serve every
+/// threshold a score's bisection probes: read again for each probe, as imageproc does,
+/// they were a third of finding a product's keypoints (2026-12-06).
+fn circle(img: &GrayImage, x: u32, y: u32) -> Option<(i16, [i16; 16])> {
     let (w, h) = img.dimensions();
     if x < 3 || y < 3 || x + 3 >= w || y + 3 >= h {
-        return false;
+        return None;
     }
-    let raw = img.as_raw();
-    let at = |dx: i64, dy: i64| {
-        i16::from(raw[((i64::from(y) + dy) * i64::from(w) + i64::from(x) + dx) as usize])
-    };
-    let c = at(0, 0);
+    let (w, x, y) = (w as usize, x as usize, y as usize);
+    let rows: [&[u8]; 7] = std::array::from_fn(|i| &img.as_raw()[(y + i - 3) * w..][..w]);
+    let at = |dx: isize, dy: isize| i16::from(rows[(3 + dy) as usize][(x as isize + dx) as usize]);
+    // The compass points sit at circle positions 0, 4, 8 and 12 as imageproc's test reads
+    // them, which is not the order of imageproc's own circle diagram; kept, so that the
+    // same corners are found.
+    Some((
+        at(0, 0),
+        [
+            at(0, -3),
+            at(1, -3),
+            at(2, -2),
+            at(3, -1),
+            at(0, 3),
+            at(3, 1),
+            at(2, 2),
+            at(1, 3),
+            at(3, 0),
+            at(-1, 3),
+            at(-2, 2),
+            at(-3, 1),
+            at(-3, 0),
+            at(-3, -1),
+            at(-2, -2),
+            at(-1, -3),
+        ],
+    ))
+}
+
+/// `is_fast9` on a circle already read: the compass points first, as imageproc, then a run
+/// of nine in the circle's bits. Inlined into the bisection, which calls it eight times a
+/// corner.
+#[inline(always)]
+fn fast9(c: i16, circle: &[i16; 16], t: u8) -> bool {
     let (low, high) = (c - i16::from(t), c + i16::from(t));
-    let (p0, p4, p8, p12) = (at(0, -3), at(0, 3), at(3, 0), at(-3, 0));
+    let (p0, p4, p8, p12) = (circle[0], circle[4], circle[8], circle[12]);
     // Two neighbouring compass points past the threshold (imageproc's pairs 0–4, 4–8, 8–12
     // and 12–0): one of 0 and 8 and one of 4 and 12.
     let above = (p0 > high || p8 > high) && (p4 > high || p12 > high);
@@ -498,45 +555,57 @@ fn is_fast9(img: &GrayImage, t: u8, x: u32, y: u32) -> bool {
     if !above && !below {
         return false;
     }
-    // Its compass points sit at circle positions 0, 4, 8 and 12 as read above, which is not
-    // the order of imageproc's own circle diagram; kept, so that the same corners are found.
-    let circle = [
-        p0,
-        at(1, -3),
-        at(2, -2),
-        at(3, -1),
-        p4,
-        at(3, 1),
-        at(2, 2),
-        at(1, 3),
-        p8,
-        at(-1, 3),
-        at(-2, 2),
-        at(-3, 1),
-        p12,
-        at(-3, -1),
-        at(-2, -2),
-        at(-1, -3),
-    ];
-    (above && has_span(&circle, |v| v > high)) || (below && has_span(&circle, |v| v < low))
+    let (mut brighter, mut darker) = (0u32, 0u32);
+    for (i, &v) in circle.iter().enumerate() {
+        brighter |= u32::from(v > high) << i;
+        darker |= u32::from(v < low) << i;
+    }
+    (above && has_run_of_nine(brighter)) || (below && has_run_of_nine(darker))
 }
 
-/// Nine contiguous circle pixels (wrapping around) pass `f`.
-fn has_span(circle: &[i16; 16], f: impl Fn(i16) -> bool) -> bool {
-    let mut run = 0u8;
-    let mut first = None;
-    for &v in circle {
-        if f(v) {
-            run += 1;
-            if run == 9 {
-                return true;
-            }
-        } else {
-            first.get_or_insert(run);
-            run = 0;
-        }
+/// Which of the sixteen pixels from (`x`, `y`) pass `is_fast9`'s compass test at `t` (bit
+/// `i` for `x + i`), in SSE2 (part of every x86_64). Saturating `c ± t` at 0 and 255
+/// decides as the 16-bit sums do: no pixel is above 255 or below 0.
+#[cfg(target_arch = "x86_64")]
+fn compass16(img: &GrayImage, t: u8, x: u32, y: u32) -> u32 {
+    use std::arch::x86_64::*;
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let (x, y) = (x as usize, y as usize);
+    let raw = img.as_raw();
+    assert!(
+        x >= 3 && y >= 3 && x + 19 <= w && y + 3 < h,
+        "compass16 at ({x}, {y}) in {w}×{h}"
+    );
+    // SAFETY: SSE2 is part of x86_64; every load reads 16 bytes from `raw[y·w + x − 3]` up
+    // to `raw[(y + 3)·w + x + 15]`, inside `raw` by the assertion.
+    unsafe {
+        let at = |off: usize| _mm_loadu_si128(raw.as_ptr().add(off).cast());
+        let c = at(y * w + x);
+        let (p0, p4) = (at((y - 3) * w + x), at((y + 3) * w + x));
+        let (p8, p12) = (at(y * w + x + 3), at(y * w + x - 3));
+        let tv = _mm_set1_epi8(t as i8);
+        let (high, low) = (_mm_adds_epu8(c, tv), _mm_subs_epu8(c, tv));
+        let zero = _mm_setzero_si128();
+        // All ones where `p` is not above `high` (not below `low`).
+        let not_above = |p| _mm_cmpeq_epi8(_mm_subs_epu8(p, high), zero);
+        let not_below = |p| _mm_cmpeq_epi8(_mm_subs_epu8(low, p), zero);
+        let no_above = _mm_or_si128(
+            _mm_and_si128(not_above(p0), not_above(p8)),
+            _mm_and_si128(not_above(p4), not_above(p12)),
+        );
+        let no_below = _mm_or_si128(
+            _mm_and_si128(not_below(p0), not_below(p8)),
+            _mm_and_si128(not_below(p4), not_below(p12)),
+        );
+        !(_mm_movemask_epi8(_mm_and_si128(no_above, no_below)) as u32) & 0xffff
     }
-    run + first.unwrap_or(0) >= 9
+}
+
+/// Nine contiguous bits of the 16-bit circle mask `m`, wrapping around: the mask twice
+/// over, and a bit that starts nine set bits.
+fn has_run_of_nine(m: u32) -> bool {
+    let twice = m | m << 16;
+    (1..9).fold(twice, |run, k| run & twice >> k) != 0
 }
 
 /// imageproc's `fast_corner_score` for FAST-9: the largest threshold in `t`..=255 at which
@@ -544,6 +613,9 @@ fn has_span(circle: &[i16; 16], f: impl Fn(i16) -> bool) -> bool {
 /// (the weakest of the best pair and the best nine-pixel arc) was three times slower: most
 /// probes stop at the compass points.
 fn fast9_score(img: &GrayImage, t: u8, x: u32, y: u32) -> u8 {
+    let Some((c, circle)) = circle(img, x, y) else {
+        return t;
+    };
     let (mut max, mut min) = (255u8, t);
     loop {
         if max == min {
@@ -551,7 +623,7 @@ fn fast9_score(img: &GrayImage, t: u8, x: u32, y: u32) -> u8 {
         }
         let mean = ((u16::from(max) + u16::from(min)) / 2) as u8;
         let probe = if max == min + 1 { max } else { mean };
-        if is_fast9(img, probe, x, y) {
+        if fast9(c, &circle, probe) {
             min = probe;
         } else {
             max = probe - 1;
@@ -641,16 +713,16 @@ fn describe_level(img: &GrayImage, target: usize, scale: f32, out: &mut Features
         let angle = centroid_angle(img, c.x, c.y, PATCH_RADIUS as u32);
         let bin = (((angle / (2.0 * std::f32::consts::PI)) * ANGLE_BINS as f32).round() as i64)
             .rem_euclid(ANGLE_BINS as i64) as usize;
-        let (cx, cy) = (c.x as i32, c.y as i32);
+        // Test points as offsets into the raw plane: `get_pixel`'s two-axis bounds checks
+        // for 512 points a keypoint were a sixth of finding a product's keypoints
+        // (2026-12-06). A corner is `EDGE` from every side, beyond the pattern's reach.
+        let (cx, cy, w) = (c.x as isize, c.y as isize, img.width() as isize);
+        let (raw, centre) = (smooth.as_raw(), cy * w + cx);
+        let px = |(x, y): (i32, i32)| raw[(centre + y as isize * w + x as isize) as usize];
         let mut d = [0u64; 4];
         for k in 0..256 {
-            let (ax, ay) = pat[bin][2 * k];
-            let (bx, by) = pat[bin][2 * k + 1];
-            let a = smooth.get_pixel((cx + ax) as u32, (cy + ay) as u32).0[0];
-            let b = smooth.get_pixel((cx + bx) as u32, (cy + by) as u32).0[0];
-            if a < b {
-                d[k / 64] |= 1 << (k % 64);
-            }
+            // Without a branch: each test is a coin toss the predictor cannot learn.
+            d[k / 64] |= u64::from(px(pat[bin][2 * k]) < px(pat[bin][2 * k + 1])) << (k % 64);
         }
         out.points.push((c.x as f32 * scale, c.y as f32 * scale));
         out.descriptors.push(d);
@@ -978,6 +1050,49 @@ mod tests {
                 got.as_raw()[i],
                 want.as_raw()[i]
             );
+        }
+    }
+
+    /// `compass16` passes exactly the pixels `is_fast9`'s compass test passes, at every
+    /// threshold, on a picture with runs of 0 and 255 (where `c ± t` saturates) and noise.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn compass_sixteen_at_a_time_equals_one_at_a_time() {
+        let mut seed = 0x51_7cc1_b727_220au64;
+        let img = GrayImage::from_fn(41, 11, |x, _| {
+            let v = crate::dedup::xorshift64(&mut seed) as u8;
+            image::Luma([match x % 7 {
+                0 => 0,
+                1 => 255,
+                _ => v,
+            }])
+        });
+        let at = |x: u32, y: u32| i16::from(img.get_pixel(x, y)[0]);
+        for t in 0..=255u8 {
+            for y in 3..8 {
+                for x in 3..=22 {
+                    let bits = compass16(&img, t, x, y);
+                    for i in 0..16 {
+                        let (cx, c) = (x + i, at(x + i, y));
+                        let (low, high) = (c - i16::from(t), c + i16::from(t));
+                        let p = [at(cx, y - 3), at(cx, y + 3), at(cx + 3, y), at(cx - 3, y)];
+                        let above = (p[0] > high || p[2] > high) && (p[1] > high || p[3] > high);
+                        let below = (p[0] < low || p[2] < low) && (p[1] < low || p[3] < low);
+                        assert_eq!(bits >> i & 1 == 1, above || below, "t {t} at ({cx}, {y})");
+                    }
+                }
+            }
+        }
+    }
+
+    /// `has_run_of_nine` finds nine contiguous set bits, wrapping around, in every one of
+    /// the 65,536 circle masks exactly where counting runs bit by bit does.
+    #[test]
+    fn run_of_nine_in_every_circle_mask() {
+        for m in 0..=u16::MAX {
+            let bit = |i: usize| m >> (i % 16) & 1 == 1;
+            let counted = (0..16).any(|start| (start..start + 9).all(bit));
+            assert_eq!(has_run_of_nine(u32::from(m)), counted, "{m:016b}");
         }
     }
 

@@ -1026,9 +1026,7 @@ fn split_thumb(b: &[u8]) -> Option<(&[u8], Thumb)> {
 
 #[cfg(test)]
 mod tests {
-    /// `fast_corners` and `centroid_angle` find what imageproc's `oriented_fast` does, corner
-    /// for corner, score for score and angle for angle, on photos and on the catalog's
-    /// products (the gate's own inputs), at the budgets the gate asks for.
+    /// `luma8` gives image's `to_luma8` bytes for every colour.
     #[test]
     fn luma8_is_images_to_luma8() {
         // Every colour once, with alphas that must not matter.
@@ -1096,6 +1094,9 @@ mod tests {
         }
     }
 
+    /// `fast_corners` and `centroid_angle` find what imageproc's `oriented_fast` does, corner
+    /// for corner, score for score and angle for angle, on photos and on the catalog's
+    /// products (the gate's own inputs), at the budgets the gate asks for.
     #[test]
     fn fast_corners_are_imageprocs() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -593,9 +593,9 @@ impl Across {
         };
         // Four rows at a time as in `of`: a row no box covers is filtered again from its
         // own pixels, which gives the values it has.
+        let mut bufs = [vec![0f32; w], vec![0f32; w], vec![0f32; w], vec![0f32; w]];
         // The spans each row's boxes cover, and all of the group's, in buffers kept across
         // groups: allocated per group they were a fifth of this function's time.
-        let mut bufs = [vec![0f32; w], vec![0f32; w], vec![0f32; w], vec![0f32; w]];
         let mut spans: [Vec<(usize, usize)>; 4] = Default::default();
         let mut all: Vec<(usize, usize)> = Vec::new();
         for (q, out) in values.chunks_mut(4).enumerate() {

@@ -1145,6 +1145,37 @@ fn path_order(path: &Path) -> Box<[u8]> {
     out.into_boxed_slice()
 }
 
+/// Files in the order they were added, each as its rank among the distinct files so far:
+/// equal paths, equal ranks, and ranks order as the paths do. Comparing `Path`s component by
+/// component in `top_batch_match`'s sort was 1.9 % of a catalog batch's CPU, and their
+/// `path_order` bytes still 0.8 % (`perf`, 2026-12-06); a number compares at once, and
+/// keeping the numbers up to date costs one pass over them per new file.
+#[derive(Default)]
+struct FileRanks {
+    /// By order of addition.
+    rank: Vec<u32>,
+    /// The distinct `path_order`s, sorted: a file's rank is its index here.
+    sorted: Vec<Box<[u8]>>,
+}
+
+impl FileRanks {
+    fn push(&mut self, path: &Path) {
+        let order = path_order(path);
+        let rank = match self.sorted.binary_search(&order) {
+            Ok(i) => i,
+            Err(i) => {
+                self.rank
+                    .iter_mut()
+                    .filter(|r| **r as usize >= i)
+                    .for_each(|r| *r += 1);
+                self.sorted.insert(i, order);
+                i
+            }
+        };
+        self.rank.push(rank as u32);
+    }
+}
+
 /// Scores outputs one at a time against the library and every output scored before, so a
 /// batch can be gated (and published) as its outputs arrive rather than all at the end.
 pub(crate) struct Scorer<'a> {
@@ -1153,14 +1184,9 @@ pub(crate) struct Scorer<'a> {
     cfg: &'a GateConfig,
     since: i64,
     earlier: Vec<Old>,
-    /// Each earlier output's file as its place among the distinct files kept so far
-    /// (`paths`): the tie-break of `top_batch_match`'s sort. Comparing `Path`s component by
-    /// component there was 1.9 % of a catalog batch's CPU, and their `path_order` bytes
-    /// still 0.8 % (`perf`, 2026-12-06); a number per file, kept up to date as files are
-    /// added, orders them the same.
-    earlier_rank: Vec<u32>,
-    /// The distinct `path_order`s of the earlier outputs, sorted: a file's rank is its index.
-    paths: Vec<Box<[u8]>>,
+    /// Each earlier output's file as a number that orders as its path: the tie-break of
+    /// `top_batch_match`'s sort.
+    earlier_files: FileRanks,
     /// Each earlier output's composition as interned numbers, for the pair bound (`Ids`).
     earlier_ids: Vec<Option<Ids>>,
     interner: Interner,
@@ -1192,8 +1218,7 @@ impl<'a> Scorer<'a> {
             cfg,
             since,
             earlier: Vec::new(),
-            earlier_rank: Vec::new(),
-            paths: Vec::new(),
+            earlier_files: FileRanks::default(),
             earlier_ids: Vec::new(),
             interner: Interner::default(),
             spill: KeypointSpill::default(),
@@ -1255,7 +1280,7 @@ impl<'a> Scorer<'a> {
             );
             if reach != Reach::Nothing {
                 let order = u128::from(vd) << 96
-                    | u128::from(self.earlier_rank[k]) << 64
+                    | u128::from(self.earlier_files.rank[k]) << 64
                     | u128::from(d) << 32
                     | k as u128;
                 open.push((
@@ -1325,19 +1350,7 @@ impl<'a> Scorer<'a> {
         if fp.kind == MediaKind::Image && !by_files && !self.products.is_empty() {
             fp.detail();
         }
-        let order = path_order(&fp.path);
-        let rank = match self.paths.binary_search(&order) {
-            Ok(i) => i,
-            Err(i) => {
-                self.earlier_rank
-                    .iter_mut()
-                    .filter(|r| **r as usize >= i)
-                    .for_each(|r| *r += 1);
-                self.paths.insert(i, order);
-                i
-            }
-        };
-        self.earlier_rank.push(rank as u32);
+        self.earlier_files.push(&fp.path);
         let ids = cand.composition.as_ref().map(|c| self.interner.ids(c));
         self.earlier_ids.push(ids);
         self.earlier
@@ -1509,6 +1522,40 @@ mod tests {
             assert_eq!(min_distance_portable(n, o), naive);
         }
         assert_eq!(min_distance(&many[40..41], &many[41..42]), Some(256));
+    }
+
+    /// Ranks order files as their paths do, whatever order they are added in, equal paths
+    /// equal.
+    #[test]
+    fn file_ranks_order_as_paths() {
+        let paths: Vec<&Path> = [
+            "out/US/b.jpg",
+            "out/US/a.jpg",
+            "out/US-x/a.jpg",
+            "out/US/a.jpg",
+            "out/US.a/z.jpg",
+            "out/T/c.jpg",
+            "out/US/b.jpg",
+            "out/US/a/b.jpg",
+        ]
+        .iter()
+        .map(Path::new)
+        .collect();
+        let mut ranks = FileRanks::default();
+        for (n, p) in paths.iter().enumerate() {
+            ranks.push(p);
+            for i in 0..=n {
+                for j in 0..=n {
+                    assert_eq!(
+                        ranks.rank[i].cmp(&ranks.rank[j]),
+                        paths[i].cmp(paths[j]),
+                        "{:?} against {:?} after {n} added",
+                        paths[i],
+                        paths[j]
+                    );
+                }
+            }
+        }
     }
 
     /// `path_order` sorts paths as `Path::cmp` does, where their bytes would not: a region

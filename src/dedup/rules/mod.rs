@@ -313,6 +313,57 @@ unsafe fn min_distance_popcnt(new: &[Hash256], old: &[Hash256]) -> Option<u32> {
     min_distance_portable(new, old)
 }
 
+/// Each earlier output's distance to `queries` over its hashes and crops, `(k, d)`, and over
+/// its hashes alone (`direct`); 256 where a side has none. One loop over the `Brief`s,
+/// compiled again with POPCNT and picked once per new output rather than per pair.
+fn distances(
+    queries: &[Hash256],
+    briefs: &[Brief],
+    earlier: &[Old],
+) -> (Vec<(usize, u32)>, Vec<u32>) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the feature was detected at run time just above.
+            return unsafe { distances_popcnt(queries, briefs, earlier) };
+        }
+    }
+    distances_portable(queries, briefs, earlier)
+}
+
+#[inline(always)]
+fn distances_portable(
+    queries: &[Hash256],
+    briefs: &[Brief],
+    earlier: &[Old],
+) -> (Vec<(usize, u32)>, Vec<u32>) {
+    let mut direct = Vec::with_capacity(briefs.len());
+    let dist = briefs
+        .iter()
+        .zip(earlier)
+        .enumerate()
+        .map(|(k, (b, o))| {
+            let d = b.hashes.min_distance(queries, &o.hashes).unwrap_or(256);
+            direct.push(d);
+            (
+                k,
+                d.min(b.crops.min_distance(queries, &o.crops).unwrap_or(256)),
+            )
+        })
+        .collect();
+    (dist, direct)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+unsafe fn distances_popcnt(
+    queries: &[Hash256],
+    briefs: &[Brief],
+    earlier: &[Old],
+) -> (Vec<(usize, u32)>, Vec<u32>) {
+    distances_portable(queries, briefs, earlier)
+}
+
 struct Measured {
     visual_distance: Option<u32>,
     bag: Option<BagMatch>,
@@ -961,6 +1012,51 @@ enum Reach {
     Duplicate,
 }
 
+/// An earlier output's hashes of one kind as the pair scan reads them: none, one held here,
+/// or several, read from the `Old`.
+#[derive(Debug, Clone, Copy)]
+enum Few {
+    None,
+    One(Hash256),
+    Many,
+}
+
+impl Few {
+    fn of(hashes: &[Hash256]) -> Few {
+        match hashes {
+            [] => Few::None,
+            [h] => Few::One(*h),
+            _ => Few::Many,
+        }
+    }
+
+    /// `min_distance(new, old)`, `old` being the hashes this was made of.
+    #[inline(always)]
+    fn min_distance(self, new: &[Hash256], old: &[Hash256]) -> Option<u32> {
+        match self {
+            Few::None => None,
+            Few::One(h) => new.iter().map(|n| n.hamming(&h)).min(),
+            Few::Many => min_distance(new, old),
+        }
+    }
+}
+
+/// What the pair scan reads of each earlier output, in one array: every new output visits
+/// every earlier one, and reading these through each `Old` (its kind, sha256, composition
+/// and hash vectors, each its own allocation) cost a cache miss or several per pair — the
+/// scan was 5 % of a 2,400-image catalog batch's CPU and grew with the batch (`perf`,
+/// 2026-12-06).
+struct Brief {
+    ids: Option<Ids>,
+    kind: MediaKind,
+    /// The file's sha256, interned (`Scorer::shas`).
+    sha: u32,
+    hashes: Few,
+    crops: Few,
+    scene: Few,
+    textless: Few,
+}
+
 impl Reach {
     /// `ids`: the new and the old output's composition as interned numbers (both `Some`
     /// where both are composed); `memo`: what this new output's copy and product answered
@@ -968,22 +1064,20 @@ impl Reach {
     /// them.
     #[allow(clippy::too_many_arguments)]
     fn of(
-        fp: &Fingerprint,
+        (fp, sha): (&Fingerprint, u32),
         cand: &Candidate,
-        old: &Old,
+        (brief, old): (&Brief, &Old),
         visual_distance: u32,
         (scene, textless): (&[Hash256], &[Hash256]),
-        (ids, memo): ((Option<&Ids>, Option<&Ids>), &mut PairMemo),
+        (ids, memo): (Option<&Ids>, &mut PairMemo),
         products: &ProductMemo,
         cfg: &GateConfig,
     ) -> Reach {
-        let (Some(new_c), Some(old_c)) = (&cand.composition, &old.composition) else {
+        // Both composed: both have ids.
+        let (Some(new_c), Some(n), Some(o)) = (&cand.composition, ids, brief.ids.as_ref()) else {
             return Reach::Duplicate;
         };
-        let (Some(n), Some(o)) = ids else {
-            unreachable!("composed outputs have ids");
-        };
-        if fp.kind != MediaKind::Image || old.kind != MediaKind::Image {
+        if fp.kind != MediaKind::Image || brief.kind != MediaKind::Image {
             return Reach::Duplicate;
         }
         // `preset_mismatch`, on ids.
@@ -993,19 +1087,25 @@ impl Reach {
         {
             return Reach::Nothing;
         }
-        let near = |new: &[Hash256], old: &[Hash256]| {
-            min_distance(new, old).is_some_and(|d| d <= cfg.max_distance)
+        let near = |new: &[Hash256], few: Few, old: &[Hash256]| {
+            few.min_distance(new, old)
+                .is_some_and(|d| d <= cfg.max_distance)
         };
         let same_background = n.background == o.background;
         // Same file, same picture, or the same picture once the text is hidden; and every
         // rule that compares modules one by one needs the background to be the same file.
-        if fp.sha256 == old.sha256
+        if sha == brief.sha
             || visual_distance <= cfg.max_distance
-            || near(textless, &old.textless)
+            || near(textless, brief.textless, &old.textless)
             || same_background
         {
             return Reach::Duplicate;
         }
+        let old_c = || {
+            old.composition
+                .as_ref()
+                .expect("an output with ids is composed")
+        };
         // Dimensions besides the type, which two outputs of one template nearly always
         // share: creative content (the copy), scene (a hash of the frame without the
         // product), character (the product file, or a copy of it under another name — or
@@ -1013,19 +1113,19 @@ impl Reach {
         // Each asked only where the answer can still change the bound: a catalog batch asks
         // this of every pair of its outputs.
         let same_copy = memo.copy(o.copy, || {
-            copy_similarity(&new_c.copy, &old_c.copy) >= cfg.copy_similarity
+            copy_similarity(&new_c.copy, &old_c().copy) >= cfg.copy_similarity
         });
         if same_copy {
             return Reach::Duplicate;
         }
-        let scene = near(scene, &old.scene);
+        let scene = near(scene, brief.scene, &old.scene);
         if !scene && visual_distance <= cfg.similar_distance {
             return Reach::Similar;
         }
         let character = match (n.product, o.product) {
             (Some(a), Some(b)) if a == b => true,
             (Some(_), Some(b)) => memo.character(b, || {
-                let (Some(a), Some(b)) = (&new_c.product, &old_c.product) else {
+                let (Some(a), Some(b)) = (&new_c.product, &old_c().product) else {
                     unreachable!("ids of products");
                 };
                 // Not asked yet: the product may repeat. `evaluate` asks, for the few pairs
@@ -1187,8 +1287,10 @@ pub(crate) struct Scorer<'a> {
     /// Each earlier output's file as a number that orders as its path: the tie-break of
     /// `top_batch_match`'s sort.
     earlier_files: FileRanks,
-    /// Each earlier output's composition as interned numbers, for the pair bound (`Ids`).
-    earlier_ids: Vec<Option<Ids>>,
+    /// What the pair scan reads of each earlier output (`Brief`).
+    briefs: Vec<Brief>,
+    /// The earlier outputs' sha256s as numbers, for `Brief::sha`.
+    shas: Interner,
     interner: Interner,
     spill: KeypointSpill,
     products: ProductMemo,
@@ -1219,7 +1321,8 @@ impl<'a> Scorer<'a> {
             since,
             earlier: Vec::new(),
             earlier_files: FileRanks::default(),
-            earlier_ids: Vec::new(),
+            briefs: Vec::new(),
+            shas: Interner::default(),
             interner: Interner::default(),
             spill: KeypointSpill::default(),
             products: ProductMemo::default(),
@@ -1261,20 +1364,24 @@ impl<'a> Scorer<'a> {
         // visual distance, then the file, then the distance, then the index, 32 bits each.
         let mut open: Vec<(u128, usize, bool, bool)> = Vec::new();
         let ids = cand.composition.as_ref().map(|c| self.interner.ids(c));
+        let sha = self.shas.id(&fp.sha256);
         let mut memo = PairMemo::new(self.interner.len());
         for (rank_i, &(k, d)) in dist.iter().enumerate() {
-            let old = &self.earlier[k];
+            let (old, brief) = (&self.earlier[k], &self.briefs[k]);
             let vd = match direct {
                 Some(d) => d[k],
-                None => min_distance(&orientations, &old.hashes).unwrap_or(256),
+                None => brief
+                    .hashes
+                    .min_distance(&orientations, &old.hashes)
+                    .unwrap_or(256),
             };
             let reach = Reach::of(
-                fp,
+                (fp, sha),
                 cand,
-                old,
+                (brief, old),
                 vd,
                 (&scene, &textless),
-                ((ids.as_ref(), self.earlier_ids[k].as_ref()), &mut memo),
+                (ids.as_ref(), &mut memo),
                 &self.products,
                 self.cfg,
             );
@@ -1351,10 +1458,17 @@ impl<'a> Scorer<'a> {
             fp.detail();
         }
         self.earlier_files.push(&fp.path);
-        let ids = cand.composition.as_ref().map(|c| self.interner.ids(c));
-        self.earlier_ids.push(ids);
-        self.earlier
-            .push(Old::from_fingerprint(fp, cand, &mut self.spill));
+        let old = Old::from_fingerprint(fp, cand, &mut self.spill);
+        self.briefs.push(Brief {
+            ids: cand.composition.as_ref().map(|c| self.interner.ids(c)),
+            kind: old.kind,
+            sha: self.shas.id(&old.sha256),
+            hashes: Few::of(&old.hashes),
+            crops: Few::of(&old.crops),
+            scene: Few::of(&old.scene),
+            textless: Few::of(&old.textless),
+        });
+        self.earlier.push(old);
     }
 
     /// Counts an output that is already exported (kept from an earlier run) as scored before
@@ -1428,17 +1542,7 @@ impl<'a> Scorer<'a> {
         // `top_batch_match` when those are all the queries: computed again there, it was a
         // fifth of scoring a catalog batch's pairs.
         let only_orientations = queries.len() == fp.frames.len() * 8;
-        let mut direct: Vec<u32> = Vec::with_capacity(self.earlier.len());
-        let mut dist: Vec<(usize, u32)> = self
-            .earlier
-            .iter()
-            .enumerate()
-            .map(|(k, o)| {
-                let d = min_distance(&queries, &o.hashes).unwrap_or(256);
-                direct.push(d);
-                (k, d.min(min_distance(&queries, &o.crops).unwrap_or(256)))
-            })
-            .collect();
+        let (mut dist, direct) = distances(&queries, &self.briefs, &self.earlier);
         let by_distance = |&(k, d): &(usize, u32)| (d, k);
         if self.top_only {
             // Only the nearest few are ranked (they may use geometry); `top_batch_match`
@@ -1522,6 +1626,35 @@ mod tests {
             assert_eq!(min_distance_portable(n, o), naive);
         }
         assert_eq!(min_distance(&many[40..41], &many[41..42]), Some(256));
+    }
+
+    /// `Few` answers `min_distance` as the hashes it was made of do: none, one, several, and
+    /// with no new hashes.
+    #[test]
+    fn few_hashes_measure_as_the_hashes_they_stand_for() {
+        let mut x = 0x6a09_e667_f3bc_c908u64;
+        let mut hash = || {
+            let mut b = [0u8; 32];
+            b.iter_mut()
+                .for_each(|v| *v = crate::dedup::xorshift64(&mut x) as u8);
+            Hash256(b)
+        };
+        let new: Vec<Hash256> = (0..8).map(|_| hash()).collect();
+        for old in [
+            vec![],
+            vec![hash()],
+            (0..3).map(|_| hash()).collect::<Vec<_>>(),
+        ] {
+            for new in [&new[..], &new[..1], &[][..]] {
+                assert_eq!(
+                    Few::of(&old).min_distance(new, &old),
+                    min_distance(new, &old),
+                    "{} old, {} new",
+                    old.len(),
+                    new.len()
+                );
+            }
+        }
     }
 
     /// Ranks order files as their paths do, whatever order they are added in, equal paths

@@ -9,6 +9,8 @@
 //! *Main images at catalog scale*).
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::path::PathBuf;
 
 use image::{GrayImage, RgbaImage};
@@ -75,6 +77,11 @@ impl ProductMatch {
 
 /// Product files by sha256, what was measured of them, and the answer for each pair asked.
 ///
+/// The maps hash with FxHash: the pair bound asks `knows` and `answered` of every new
+/// output against every earlier output's product, and SipHash over two 64-character keys
+/// for each was 0.7 % of a 2,400-image catalog batch's CPU (`perf`, 2026-12-06). The keys
+/// are the template's own files' sha256s, nothing an outsider chooses.
+///
 /// A pair is first compared by PDQ: copies it calls the same picture need no keypoints.
 /// Keypoints are measured only for files some pair needs them for. On the catalog
 /// benchmark (24 products: recoloured and mirrored copies of two cut-outs), with the gate
@@ -84,33 +91,33 @@ impl ProductMatch {
 /// *Main images at catalog scale*, seventh round).
 #[derive(Default)]
 pub(crate) struct ProductMemo {
-    files: HashMap<String, PathBuf>,
+    files: FxHashMap<String, PathBuf>,
     /// Files the renderer has already decoded, by sha256: read again, the batch's product
     /// files were 8 % of the gate's CPU on a 576-image catalog (`perf`, 2026-12-06). The
     /// same decoder, so the same pixels.
-    pixels: HashMap<String, std::sync::Arc<RgbaImage>>,
+    pixels: FxHashMap<String, std::sync::Arc<RgbaImage>>,
     /// The cut-out's PDQ hashes over grey; `None`: unreadable, or too flat for PDQ to say.
-    looks: HashMap<String, Option<Dihedral>>,
+    looks: FxHashMap<String, Option<Dihedral>>,
     /// The cut-out over grey at the keypoints' working size, kept from the PDQ pass so that
     /// a file that needs keypoints is not decoded again (64 KiB a product).
-    grays: HashMap<String, GrayImage>,
+    grays: FxHashMap<String, GrayImage>,
     /// Keypoints, and those of the mirror image (only a pair's lesser sha256 needs them).
     /// `None`: the file could not be read or has too little texture; outputs showing it are
     /// then compared on their own keypoints.
-    keypoints: HashMap<String, Option<Features>>,
-    mirrored: HashMap<String, Features>,
+    keypoints: FxHashMap<String, Option<Features>>,
+    mirrored: FxHashMap<String, Features>,
     /// By the lesser sha256, then the greater: looked up without building a key, since
     /// a pair of outputs whose backgrounds differ asks (most of the 165,600 pairs of a
     /// 576-image catalog batch), and a key allocated two `String`s each time. `None`: the
     /// pair cannot be measured.
-    pairs: HashMap<String, HashMap<String, Option<ProductMatch>>>,
+    pairs: FxHashMap<String, FxHashMap<String, Option<ProductMatch>>>,
 }
 
 impl ProductMemo {
     /// The product files a batch uses, by the sha256 its compositions name them with.
     pub(crate) fn new(files: HashMap<String, PathBuf>) -> ProductMemo {
         ProductMemo {
-            files,
+            files: files.into_iter().collect(),
             ..ProductMemo::default()
         }
     }
@@ -120,7 +127,7 @@ impl ProductMemo {
         mut self,
         pixels: HashMap<String, std::sync::Arc<RgbaImage>>,
     ) -> Self {
-        self.pixels = pixels;
+        self.pixels = pixels.into_iter().collect();
         self
     }
 
@@ -391,7 +398,7 @@ mod tests {
         );
         assert!(!other.same_product(12));
         assert_eq!(m.compare("A", "C"), Some(other), "either order, one answer");
-        assert_eq!(m.pairs.values().map(HashMap::len).sum::<usize>(), 3);
+        assert_eq!(m.pairs.values().map(|m| m.len()).sum::<usize>(), 3);
         assert!(!m.keypoints.contains_key("B"), "B was settled by PDQ");
         assert_eq!(
             m.mirrored.keys().collect::<std::collections::BTreeSet<_>>(),

@@ -1058,8 +1058,9 @@ struct Brief {
 }
 
 impl Reach {
-    /// `ids`: the new and the old output's composition as interned numbers (both `Some`
-    /// where both are composed); `memo`: what this new output's copy and product answered
+    /// `sha`: the new file's sha256 as `Brief::sha` numbers it; `ids`: the new output's
+    /// composition as interned numbers (`Some` when it is composed; the old output's are in
+    /// its `Brief`); `memo`: what this new output's copy and product answered
     /// against each old copy and product so far, the same for every old output that shares
     /// them.
     #[allow(clippy::too_many_arguments)]

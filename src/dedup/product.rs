@@ -245,60 +245,8 @@ impl ProductMemo {
 /// for every output it is placed in.
 fn on_grey(img: &RgbaImage) -> RgbaImage {
     let mut out = img.clone();
-    let mut rest: &mut [u8] = &mut out;
-    #[cfg(target_arch = "x86_64")]
-    {
-        let whole = rest.len() / 16 * 16;
-        let (simd, tail) = rest.split_at_mut(whole);
-        on_grey_sse2(simd);
-        rest = tail;
-    }
-    for p in rest.chunks_exact_mut(4) {
-        let a = u16::from(p[3]);
-        let grey = 128 * (255 - a) + 127;
-        for c in &mut p[..3] {
-            *c = div255(u16::from(*c) * a + grey);
-        }
-        p[3] = 255;
-    }
+    crate::media::over_backdrop::<128, true>(&mut out);
     out
-}
-
-/// `x / 255` for `x` below 65,535. `v·a + 128·(255 − a) + 127` is at most 65,152.
-fn div255(x: u16) -> u8 {
-    ((x + 1 + (x >> 8)) >> 8) as u8
-}
-
-/// `on_grey`'s blend, four pixels at a time in 16-bit lanes (SSE2, which every x86_64 has):
-/// the scalar loop, one pixel at a time, was 0.45 % of a catalog batch's samples (`perf`,
-/// 2026-12-06). The same arithmetic as `div255`, lane by lane; every alpha and value is
-/// compared with the exact division in `tests::on_grey_blends_over_mid_grey`.
-#[cfg(target_arch = "x86_64")]
-fn on_grey_sse2(px: &mut [u8]) {
-    use std::arch::x86_64::*;
-    // SAFETY: SSE2 is part of x86_64; loads and stores are unaligned, 16 bytes inside
-    // `px`, whose length is a multiple of 16 (the caller's split).
-    unsafe {
-        let zero = _mm_setzero_si128();
-        let one = _mm_set1_epi16(1);
-        let c255 = _mm_set1_epi16(255);
-        let c127 = _mm_set1_epi16(127);
-        let opaque = _mm_set1_epi32(0xff00_0000u32 as i32);
-        let blend = |v: __m128i| {
-            // Each lane's pixel alpha, in all four of that pixel's lanes.
-            let a = _mm_shufflehi_epi16::<0xff>(_mm_shufflelo_epi16::<0xff>(v));
-            let grey = _mm_add_epi16(_mm_slli_epi16::<7>(_mm_sub_epi16(c255, a)), c127);
-            let x = _mm_add_epi16(_mm_mullo_epi16(v, a), grey);
-            _mm_srli_epi16::<8>(_mm_add_epi16(_mm_add_epi16(x, one), _mm_srli_epi16::<8>(x)))
-        };
-        for chunk in px.chunks_exact_mut(16) {
-            let v = _mm_loadu_si128(chunk.as_ptr().cast());
-            let lo = blend(_mm_unpacklo_epi8(v, zero));
-            let hi = blend(_mm_unpackhi_epi8(v, zero));
-            let out = _mm_or_si128(_mm_packus_epi16(lo, hi), opaque);
-            _mm_storeu_si128(chunk.as_mut_ptr().cast(), out);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use image::RgbaImage;
 
 mod aac;
+mod alpha;
 mod audio;
 mod clip;
 pub(crate) mod ffio;
@@ -17,6 +18,7 @@ mod resize;
 mod still;
 
 pub use aac::{aac_roundtrip, AacEncoder, AacPacket, AacStream};
+pub(crate) use alpha::over_backdrop;
 pub use clip::{fit_inside, ClipStream};
 pub(crate) use resize::{box_reduce, resize, resize_as, resize_no_alpha, resize_rgb, with_resizer};
 pub(crate) use still::Picture;

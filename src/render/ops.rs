@@ -172,62 +172,12 @@ fn blurred_cover(src: &RgbaImage, w: u32, h: u32) -> RgbaImage {
 /// time on 1,000 captions, `perf`); a frame still splits into ~128 tasks.
 const PIXELS_PER_TASK: usize = 16 * 1024;
 
+/// Each colour weighed by its pixel's alpha, rounded: `media::over_backdrop` over black,
+/// the alpha kept (`tests::premultiply_sse2_equals_the_scalar_formula_for_every_value`).
 pub fn premultiply(mut img: RgbaImage) -> RgbaImage {
     img.par_chunks_mut(4 * PIXELS_PER_TASK)
-        .for_each(premultiply_run);
+        .for_each(crate::media::over_backdrop::<0, false>);
     img
-}
-
-/// `premultiply` of packed RGBA pixels in place: four at a time in SSE2 (every x86-64 has
-/// it), the rest one at a time. The scalar loop, which the compiler did not vectorise (the
-/// alpha is each pixel's fourth byte), took 2.8–3.4 ns a pixel: 5–6 % of a main-image
-/// batch's CPU (captions and placed products, `perf` 2026-12-06); SSE2 takes 0.6 ns. The
-/// same bytes (`tests::premultiply_sse2_equals_the_scalar_formula_for_every_value`).
-fn premultiply_run(run: &mut [u8]) {
-    let mut rest = run;
-    #[cfg(target_arch = "x86_64")]
-    {
-        let whole = rest.len() / 16 * 16;
-        let (simd, tail) = rest.split_at_mut(whole);
-        // SAFETY: SSE2 is part of the x86-64 baseline; `simd` holds whole 16-byte groups.
-        unsafe { premultiply_sse2(simd) };
-        rest = tail;
-    }
-    for p in rest.chunks_exact_mut(4) {
-        let a = p[3] as u16;
-        for c in &mut p[..3] {
-            *c = ((*c as u16 * a + 127) / 255) as u8;
-        }
-    }
-}
-
-/// `(c·a + 127) / 255` per colour byte, the alpha kept, 16 bytes (four pixels) at a time.
-/// The division is `(v + 1 + (v >> 8)) >> 8`, exact for every v ≤ 65,152 (255² + 127) and
-/// within 16 bits.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "sse2")]
-unsafe fn premultiply_sse2(px: &mut [u8]) {
-    use std::arch::x86_64::*;
-    let zero = _mm_setzero_si128();
-    let half = _mm_set1_epi16(127);
-    let one = _mm_set1_epi16(1);
-    let alpha = _mm_set1_epi32(0xFF00_0000_u32 as i32);
-    let times_alpha = |v: __m128i| {
-        // Each pixel's alpha in all four of its 16-bit lanes.
-        let a = _mm_shufflehi_epi16::<0xFF>(_mm_shufflelo_epi16::<0xFF>(v));
-        let m = _mm_add_epi16(_mm_mullo_epi16(v, a), half);
-        _mm_srli_epi16::<8>(_mm_add_epi16(_mm_add_epi16(m, one), _mm_srli_epi16::<8>(m)))
-    };
-    for chunk in px.chunks_exact_mut(16) {
-        let v = _mm_loadu_si128(chunk.as_ptr().cast());
-        let lo = times_alpha(_mm_unpacklo_epi8(v, zero));
-        let hi = times_alpha(_mm_unpackhi_epi8(v, zero));
-        let out = _mm_or_si128(
-            _mm_andnot_si128(alpha, _mm_packus_epi16(lo, hi)),
-            _mm_and_si128(alpha, v),
-        );
-        _mm_storeu_si128(chunk.as_mut_ptr().cast(), out);
-    }
 }
 
 /// Back to straight alpha (a premultiplied layer that must be resized or rotated again).

@@ -258,14 +258,11 @@ pub(crate) fn is_opaque(img: &RgbaImage) -> bool {
 /// RGB8 of `img` composited over white (JPEG has no alpha; white is what marketplaces show
 /// behind a cut-out).
 fn flatten_on_white(img: &RgbaImage) -> Vec<u8> {
-    let mut out = Vec::with_capacity(img.as_raw().len() / 4 * 3);
-    for p in img.as_raw().chunks_exact(4) {
-        let a = p[3] as u32;
-        for &c in &p[..3] {
-            out.push(((c as u32 * a + 255 * (255 - a) + 127) / 255) as u8);
-        }
-    }
-    out
+    let mut rgba = img.as_raw().clone();
+    crate::media::over_backdrop::<255, true>(&mut rgba);
+    rgba.chunks_exact(4)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect()
 }
 
 /// Encodes through FFmpeg's libwebp wrapper. Lossy (VP8) at `quality` 1–99, which is what ad

@@ -1,6 +1,7 @@
 //! Packed RGBA pixels weighed by their alpha over a flat backdrop, in place: premultiplying
-//! (`render::ops::premultiply`, a black backdrop, the alpha kept) and flattening a cut-out
-//! over mid grey (`dedup::product`, the result opaque) are the one formula.
+//! (`render::ops::premultiply`, a black backdrop, the alpha kept), flattening a still with
+//! transparency on white for JPEG (`encode::still`) and a cut-out over mid grey
+//! (`dedup::product`, both made opaque) are the one formula.
 
 /// Each colour byte `c` of the packed RGBA `run` becomes `(c·a + B·(255 − a) + 127) / 255`,
 /// the pixel over grey `B`, rounded; the alpha becomes 255 when `OPAQUE`, else is kept.
@@ -63,5 +64,39 @@ fn over_backdrop_sse2<const B: u8, const OPAQUE: bool>(px: &mut [u8]) {
             };
             _mm_storeu_si128(chunk.as_mut_ptr().cast(), out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every colour value under every alpha, over black, mid grey and white, kept alpha or
+    /// opaque, on a pixel count that leaves a scalar tail: the exact rounded division.
+    #[test]
+    fn every_value_and_alpha_over_each_backdrop() {
+        fn check<const B: u8, const OPAQUE: bool>() {
+            let src: Vec<u8> = (0..256 * 256 + 3)
+                .flat_map(|i: u32| {
+                    let (c, a) = ((i % 256) as u8, (i / 256 % 256) as u8);
+                    [c, 255 - c, c.wrapping_mul(7), a]
+                })
+                .collect();
+            let mut got = src.clone();
+            super::over_backdrop::<B, OPAQUE>(&mut got);
+            for (s, g) in src.chunks_exact(4).zip(got.chunks_exact(4)) {
+                let a = u32::from(s[3]);
+                let want =
+                    |c: u8| ((u32::from(c) * a + u32::from(B) * (255 - a) + 127) / 255) as u8;
+                let alpha = if OPAQUE { 255 } else { s[3] };
+                assert_eq!(
+                    g,
+                    [want(s[0]), want(s[1]), want(s[2]), alpha],
+                    "{s:?} over {B}"
+                );
+            }
+        }
+        check::<0, false>();
+        check::<128, true>();
+        check::<255, true>();
+        check::<255, false>();
     }
 }

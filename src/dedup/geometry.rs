@@ -466,8 +466,8 @@ fn fast_corners(img: &GrayImage, n: usize, edge: u32, seed: u64) -> Vec<Corner> 
     let threshold = scores[at];
     let mut corners = Vec::new();
     let mut found = |x: u32, y: u32| {
-        if is_fast9(img, threshold, x, y) {
-            let score = fast9_score(img, threshold, x, y);
+        if let Some((c, circle)) = circle(img, x, y).filter(|(c, p)| fast9(*c, p, threshold)) {
+            let score = bisect_score(c, &circle, threshold);
             corners.push(Corner::new(x, y, f32::from(score)));
         }
     };
@@ -494,13 +494,6 @@ fn fast_corners(img: &GrayImage, n: usize, edge: u32, seed: u64) -> Vec<Corner> 
     corners.sort_by(|a, b| b.score.total_cmp(&a.score));
     corners.truncate(n);
     corners
-}
-
-/// imageproc's FAST-9 test at threshold `t`: two neighbouring compass points, then nine
-/// contiguous circle pixels (wrapping around), all brighter than the centre + `t` or all
-/// darker than the centre − `t`.
-fn is_fast9(img: &GrayImage, t: u8, x: u32, y: u32) -> bool {
-    circle(img, x, y).is_some_and(|(c, circle)| fast9(c, &circle, t))
 }
 
 /// The centre and the sixteen circle pixels FAST reads about (`x`, `y`); `None` within 3
@@ -541,9 +534,11 @@ fn circle(img: &GrayImage, x: u32, y: u32) -> Option<(i16, [i16; 16])> {
     ))
 }
 
-/// `is_fast9` on a circle already read: the compass points first, as imageproc, then a run
-/// of nine in the circle's bits. Inlined into the bisection, which calls it eight times a
-/// corner.
+/// imageproc's FAST-9 test at threshold `t` of a circle already read (`circle`): two
+/// neighbouring compass points, then nine contiguous circle pixels (wrapping around), all
+/// brighter than the centre + `t` or all darker than the centre − `t` — the compass points
+/// first, as imageproc, then a run of nine in the circle's bits. Inlined into the
+/// bisection, which calls it eight times a corner.
 #[inline(always)]
 fn fast9(c: i16, circle: &[i16; 16], t: u8) -> bool {
     let (low, high) = (c - i16::from(t), c + i16::from(t));
@@ -563,7 +558,7 @@ fn fast9(c: i16, circle: &[i16; 16], t: u8) -> bool {
     (above && has_run_of_nine(brighter)) || (below && has_run_of_nine(darker))
 }
 
-/// Which of the sixteen pixels from (`x`, `y`) pass `is_fast9`'s compass test at `t` (bit
+/// Which of the sixteen pixels from (`x`, `y`) pass `fast9`'s compass test at `t` (bit
 /// `i` for `x + i`), in SSE2 (part of every x86_64). Saturating `c ± t` at 0 and 255
 /// decides as the 16-bit sums do: no pixel is above 255 or below 0.
 #[cfg(target_arch = "x86_64")]
@@ -613,9 +608,11 @@ fn has_run_of_nine(m: u32) -> bool {
 /// (the weakest of the best pair and the best nine-pixel arc) was three times slower: most
 /// probes stop at the compass points.
 fn fast9_score(img: &GrayImage, t: u8, x: u32, y: u32) -> u8 {
-    let Some((c, circle)) = circle(img, x, y) else {
-        return t;
-    };
+    circle(img, x, y).map_or(t, |(c, circle)| bisect_score(c, &circle, t))
+}
+
+/// `fast9_score` of a circle already read.
+fn bisect_score(c: i16, circle: &[i16; 16], t: u8) -> u8 {
     let (mut max, mut min) = (255u8, t);
     loop {
         if max == min {
@@ -623,7 +620,7 @@ fn fast9_score(img: &GrayImage, t: u8, x: u32, y: u32) -> u8 {
         }
         let mean = ((u16::from(max) + u16::from(min)) / 2) as u8;
         let probe = if max == min + 1 { max } else { mean };
-        if fast9(c, &circle, probe) {
+        if fast9(c, circle, probe) {
             min = probe;
         } else {
             max = probe - 1;
@@ -1051,7 +1048,7 @@ mod tests {
         }
     }
 
-    /// `compass16` passes exactly the pixels `is_fast9`'s compass test passes, at every
+    /// `compass16` passes exactly the pixels `fast9`'s compass test passes, at every
     /// threshold, on a picture with runs of 0 and 255 (where `c ± t` saturates) and noise.
     #[cfg(target_arch = "x86_64")]
     #[test]
